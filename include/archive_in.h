@@ -1,0 +1,20 @@
+// archive_in.h - streaming members out of any archive libarchive reads
+// (zip, tar, tar.gz, ...), without extracting anything to disk.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ArchiveIn ArchiveIn;
+
+int archive_in_open(ArchiveIn **a, const char *path);
+// Moves to the next member. Returns CD_OK with *name (valid until the next
+// call) and *is_file, 1 at the end, or CD_EFORMAT for a corrupt archive.
+int archive_in_next(ArchiveIn *a, const char **name, int64_t *size, int *is_file);
+// Reads the current member whole into *buf (grown as needed, NUL-terminated).
+// CD_OK, or CD_EFORMAT with why for a corrupt member.
+int archive_in_read(ArchiveIn *a, char **buf, size_t *cap, size_t *len, char *why, size_t whylen);
+int archive_in_skip(ArchiveIn *a);
+void archive_in_close(ArchiveIn *a);
+
+// Bytes of the archive file consumed so far (for progress and ETA).
+int64_t archive_in_position(ArchiveIn *a);

@@ -1,0 +1,58 @@
+// dist.h - the MPI context and the collective helpers built on it.
+//
+// dist.c is the only file that calls MPI. A Dist is made once in main and
+// passed down as const Dist *; it is the only global-ish state of a program.
+// Errors: a failure every rank can see goes through dist_agree (all ranks
+// learn the worst status and stop together); a failure one rank sees alone
+// goes through dist_abort, which brings the whole job down, never a hang.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Dist {
+    int rank, size;
+    void *comm;   // MPI_Comm *, kept opaque so callers need not include mpi.h
+} Dist;
+
+// Initialises MPI (or not, when the program was not started by mpirun the
+// MPI library still gives size 1). Returns CD_OK or CD_EMPI.
+int dist_init(Dist *d, int *argc, char ***argv);
+void dist_finalize(Dist *d);
+// Prints "error: [rN] msg" and aborts every rank with exit code `code`.
+void dist_abort(const Dist *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+// Every rank passes its status; every rank gets the most severe one back
+// (the most negative). Use it wherever ranks must decide to stop together.
+int dist_agree(const Dist *d, int status);
+void dist_barrier(const Dist *d);
+double dist_wtime(void);
+
+int dist_bcast_bytes(const Dist *d, void *buf, size_t n, int root);
+int dist_allreduce_sum_i64(const Dist *d, int64_t *v, int n);
+int dist_allreduce_max_i64(const Dist *d, int64_t *v, int n);
+int dist_allreduce_max_f64(const Dist *d, double *v, int n);
+int dist_allreduce_sum_f64(const Dist *d, double *v, int n);
+// Concatenates every rank's byte buffer in rank order on every rank.
+// *out is malloc'ed (caller frees); counts[rank] (optional, size d->size)
+// receives each rank's byte count.
+int dist_allgather_bytes(const Dist *d, const void *buf, size_t n, void **out,
+                         size_t *out_n, size_t *counts);
+
+// Logging: log_info prints on rank 0 only, one whole line at a time (Slurm
+// logs stay readable); log_rank prints on any rank with an [rN] prefix.
+void log_info(const Dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_warn(const Dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_rank(const Dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Progress of a long loop, printed by rank 0 as one line every `every_s`
+// seconds: "stage | done/total (pct) | rate unit/s | ETA".
+typedef struct Progress {
+    const char *stage, *unit;
+    int64_t total;
+    double t0, last, every_s;
+} Progress;
+void progress_init(Progress *p, const char *stage, const char *unit, int64_t total, double every_s);
+// `done` is the job-wide count as rank 0 estimates it (its own count x size).
+void progress_update(Progress *p, const Dist *d, int64_t done);
+void progress_end(Progress *p, const Dist *d, int64_t done);

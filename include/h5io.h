@@ -1,0 +1,55 @@
+// h5io.h - the project's HDF5 files (h5io.c is the only file that includes
+// hdf5.h). Prepared-skeleton files, one per benchmark split:
+//   /            attrs: format="cocodiff-skeletons", format_version, dataset,
+//                benchmark, layout, num_joints, num_class, sources
+//   /train, /test (Kinetics: val is /test), each with
+//     x       float32 (N, 3, 300, V, 2)   the CTR-GCN feeder's (C, T, V, M)
+//     label   int32 (N)                    0-based class
+//     name    fixed-length string (N)      sample name, sorted ascending
+//     frames  int32 (N)                    frames that are not all zero
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dist.h"
+
+#define H5IO_FORMAT "cocodiff-skeletons"
+#define H5IO_FORMAT_VERSION 1
+
+typedef struct H5PrepSpec {
+    const char *dataset;     // "ntu60", "ntu120", "kinetics"
+    const char *benchmark;   // "ntu60-xsub", ...
+    const char *layout;      // skel_layout_name()
+    int V;                   // joints
+    int num_class;
+    int name_len;            // bytes per name, NUL padding included
+    int64_t n[2];            // samples in /train and /test
+    const char *sources;     // one "sha256  size  path" line per input archive
+} H5PrepSpec;
+
+typedef struct H5PrepFile H5PrepFile;
+
+// Collective: creates the file (truncating) with both groups and datasets.
+int h5io_prep_create(H5PrepFile **f, const Dist *d, const char *path, const H5PrepSpec *spec);
+// Collective: label/frames/names of a whole group, given on every rank
+// (rank 0 writes them). names: n * name_len bytes.
+int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const int32_t *frames,
+                         const char *names);
+// Independent: one sample, given as (frames, 2, V, 3) rows; the rest of its
+// 300 frames are written as zeros.
+int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int frames);
+// Collective: closes; returns the first error any rank saw while writing.
+int h5io_prep_close(H5PrepFile *f);
+
+// Readers (serial, any rank), for tests, eval and training.
+typedef struct H5PrepInfo {
+    char dataset[32], benchmark[32], layout[32];
+    int V, num_class, format_version;
+    int64_t n[2];
+    int name_len;
+} H5PrepInfo;
+int h5io_prep_info(const char *path, H5PrepInfo *info);
+// Reads samples [first, first+count) of a group: x as (count, 3, 300, V, 2);
+// any of x/label/frames/names may be NULL. names: count * info.name_len bytes.
+int h5io_prep_read(const char *path, int group, int64_t first, int64_t count, float *x,
+                   int32_t *label, int32_t *frames, char *names);

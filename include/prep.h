@@ -1,0 +1,26 @@
+// prep.h - the prep stage: official archives in, one HDF5 file per benchmark
+// split out (see README "cocodiff-prep").
+#pragma once
+#include "dist.h"
+
+typedef enum PrepDataset { PREP_NTU60 = 0, PREP_NTU120, PREP_KINETICS } PrepDataset;
+
+#define PREP_MAX_INPUTS 16
+
+typedef struct PrepConfig {
+    PrepDataset dataset;
+    const char *inputs[PREP_MAX_INPUTS];
+    int ninputs;
+    const char *excludes[PREP_MAX_INPUTS];   // sample-name lists to leave out
+    int nexcludes;
+    const char *out_dir;
+    int strict;            // the first rejected sample fails the run
+    double progress_s;     // seconds between progress lines
+} PrepConfig;
+
+// Exit codes of cocodiff-prep (README "Exit codes").
+enum { PREP_EXIT_OK = 0, PREP_EXIT_ERROR = 1, PREP_EXIT_USAGE = 2, PREP_EXIT_REJECT = 3 };
+
+// Runs the whole stage on every rank; returns a PREP_EXIT_* code that all
+// ranks agree on.
+int prep_run(const Dist *d, const PrepConfig *cfg);

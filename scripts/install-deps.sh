@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian packages CoCoDiff-C builds, tests and runs with.
+# Idempotent: does nothing (and needs no root) when everything is present.
+# Usage: scripts/install-deps.sh [--with-reference]   (as root for the install)
+#   --with-reference also installs python3-numpy/h5py/torch, used only by the
+#   scripts that regenerate reference tensors and by the benchmarks.
+set -eu
+
+PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
+libopenblas-dev libarchive-dev libarchive-tools libjansson-dev libyaml-dev libcurl4-openssl-dev \
+libssl-dev zlib1g-dev perl"
+if [ "${1:-}" = "--with-reference" ]; then
+    PKGS="$PKGS python3-numpy python3-h5py python3-torch"
+fi
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to install:$missing (run: sudo $0)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q -o DPkg::Lock::Timeout=600
+# shellcheck disable=SC2086
+apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends $missing

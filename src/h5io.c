@@ -1,0 +1,331 @@
+// h5io.c - parallel HDF5 output of prepared skeletons and the matching
+// readers (layout in h5io.h). The only file that includes hdf5.h.
+#include "h5io.h"
+#include "skeleton.h"
+#include "status.h"
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *group_name[2] = {"train", "test"};
+
+struct H5PrepFile {
+    const Dist *d;
+    hid_t file, x[2], label[2], frames[2], name[2], strtype, dxpl_ind;
+    int V, name_len, err;
+    int64_t n[2];
+    float *buf;   // (3, 300, V, 2) staging buffer for one sample
+};
+
+// HDF5 prints its own error stack; we add the call that failed.
+#define H5IO_CHECK(expr, what)                                   \
+    do {                                                      \
+        if ((expr) < 0) { CD_ERR("HDF5: %s failed", what); goto fail; } \
+    } while (0)
+
+static int set_attr_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a = -1;
+    int rc = CD_EHDF5;
+    if (t < 0 || s < 0 || H5Tset_size(t, strlen(value) + 1) < 0) goto done;
+    a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0 && H5Awrite(a, t, value) >= 0) rc = CD_OK;
+done:
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (rc) CD_ERR("HDF5: writing attribute %s failed", name);
+    return rc;
+}
+
+static int set_attr_int(hid_t obj, const char *name, int64_t v) {
+    hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0) ? CD_OK : CD_EHDF5;
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (rc) CD_ERR("HDF5: writing attribute %s failed", name);
+    return rc;
+}
+
+static hid_t make_dset(hid_t g, const char *name, hid_t type, int rank, const hsize_t *dims) {
+    hid_t s = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    // Early allocation: parallel HDF5 requires it, and holes never exist.
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    H5Pset_obj_track_times(dcpl, 0);   // no timestamps: reruns give identical bytes
+    hid_t ds = H5Dcreate2(g, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(s);
+    if (ds < 0) CD_ERR("HDF5: creating dataset %s failed", name);
+    return ds;
+}
+
+int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5PrepSpec *spec) {
+    H5PrepFile *f = cd_calloc(1, sizeof *f);
+    if (!f) return CD_ENOMEM;
+    f->d = d;
+    f->V = spec->V;
+    f->name_len = spec->name_len;
+    f->n[0] = spec->n[0];
+    f->n[1] = spec->n[1];
+    f->file = f->strtype = f->dxpl_ind = -1;
+    for (int g = 0; g < 2; g++) f->x[g] = f->label[g] = f->frames[g] = f->name[g] = -1;
+    f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float));
+    if (!f->buf) { free(f); return CD_ENOMEM; }
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, *(MPI_Comm *)d->comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
+    H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
+    f->strtype = H5Tcopy(H5T_C_S1);
+    H5IO_CHECK(H5Tset_size(f->strtype, (size_t)spec->name_len), "H5Tset_size");
+    H5IO_CHECK(H5Tset_strpad(f->strtype, H5T_STR_NULLPAD), "H5Tset_strpad");
+
+    if (set_attr_str(f->file, "format", H5IO_FORMAT) || set_attr_int(f->file, "format_version", H5IO_FORMAT_VERSION) ||
+        set_attr_str(f->file, "dataset", spec->dataset) || set_attr_str(f->file, "benchmark", spec->benchmark) ||
+        set_attr_str(f->file, "layout", spec->layout) || set_attr_int(f->file, "num_joints", spec->V) ||
+        set_attr_int(f->file, "num_class", spec->num_class) ||
+        set_attr_str(f->file, "sources", spec->sources ? spec->sources : ""))
+        goto fail;
+    for (int g = 0; g < 2; g++) {
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+        H5Pset_obj_track_times(gcpl, 0);
+        hid_t grp = H5Gcreate2(f->file, group_name[g], H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        H5IO_CHECK(grp, "H5Gcreate2");
+        hsize_t n = (hsize_t)spec->n[g];
+        hsize_t xd[5] = {n, SKEL_C, SKEL_T, (hsize_t)spec->V, SKEL_M};
+        f->x[g] = make_dset(grp, "x", H5T_IEEE_F32LE, 5, xd);
+        f->label[g] = make_dset(grp, "label", H5T_STD_I32LE, 1, &n);
+        f->frames[g] = make_dset(grp, "frames", H5T_STD_I32LE, 1, &n);
+        f->name[g] = make_dset(grp, "name", f->strtype, 1, &n);
+        H5Gclose(grp);
+        if (f->x[g] < 0 || f->label[g] < 0 || f->frames[g] < 0 || f->name[g] < 0) goto fail;
+    }
+    *out = f;
+    return CD_OK;
+fail:
+    f->err = CD_EHDF5;
+    h5io_prep_close(f);
+    return CD_EHDF5;
+}
+
+// Writes rows [first, first+count) of a 1-D dataset from rank 0 only; the
+// others take part with an empty selection (the write is collective).
+static int write_rows_rank0(H5PrepFile *f, hid_t ds, hid_t memtype, const void *data, int64_t count) {
+    hid_t fs = H5Dget_space(ds), ms;
+    hsize_t n = (hsize_t)count;
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    if (f->d->rank == 0 && count > 0) {
+        ms = H5Screate_simple(1, &n, NULL);
+        H5Sselect_all(fs);
+    } else {
+        ms = H5Screate_simple(1, n ? &n : &(hsize_t){1}, NULL);
+        H5Sselect_none(ms);
+        H5Sselect_none(fs);
+    }
+    herr_t r = H5Dwrite(ds, memtype, ms, fs, dxpl, data);
+    H5Pclose(dxpl);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return r < 0 ? CD_EHDF5 : CD_OK;
+}
+
+int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const int32_t *frames,
+                         const char *names) {
+    int64_t n = f->n[group];
+    int rc = write_rows_rank0(f, f->label[group], H5T_NATIVE_INT32, label, n);
+    if (!rc) rc = write_rows_rank0(f, f->frames[group], H5T_NATIVE_INT32, frames, n);
+    if (!rc) rc = write_rows_rank0(f, f->name[group], f->strtype, names, n);
+    if (rc) {
+        CD_ERR("HDF5: writing /%s labels, frames or names failed", group_name[group]);
+        f->err = rc;
+    }
+    return rc;
+}
+
+int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int frames) {
+    const int V = f->V;
+    // (T, M, V, C) rows -> (C, T, V, M), zero past the sample's frames.
+    memset(f->buf, 0, (size_t)SKEL_C * SKEL_T * V * SKEL_M * sizeof(float));
+    for (int t = 0; t < frames; t++)
+        for (int m = 0; m < SKEL_M; m++)
+            for (int v = 0; v < V; v++)
+                for (int c = 0; c < SKEL_C; c++)
+                    f->buf[(((size_t)c * SKEL_T + t) * V + v) * SKEL_M + m] =
+                        tmvc[(((size_t)t * SKEL_M + m) * V + v) * SKEL_C + c];
+    hsize_t start[5] = {(hsize_t)index, 0, 0, 0, 0}, cnt[5] = {1, SKEL_C, SKEL_T, (hsize_t)V, SKEL_M};
+    hid_t fs = H5Dget_space(f->x[group]);
+    hid_t ms = H5Screate_simple(5, cnt, NULL);
+    herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    if (r >= 0) r = H5Dwrite(f->x[group], H5T_NATIVE_FLOAT, ms, fs, f->dxpl_ind, f->buf);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (r < 0) {
+        CD_ERR("HDF5: writing sample %lld of /%s failed", (long long)index, group_name[group]);
+        f->err = CD_EHDF5;
+        return CD_EHDF5;
+    }
+    return CD_OK;
+}
+
+int h5io_prep_close(H5PrepFile *f) {
+    if (!f) return CD_OK;
+    int rc = f->err;
+    for (int g = 0; g < 2; g++) {
+        if (f->x[g] >= 0) H5Dclose(f->x[g]);
+        if (f->label[g] >= 0) H5Dclose(f->label[g]);
+        if (f->frames[g] >= 0) H5Dclose(f->frames[g]);
+        if (f->name[g] >= 0) H5Dclose(f->name[g]);
+    }
+    if (f->strtype >= 0) H5Tclose(f->strtype);
+    if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
+    if (f->file >= 0 && H5Fclose(f->file) < 0) {
+        CD_ERR("HDF5: closing the output file failed");
+        rc = CD_EHDF5;
+    }
+    free(f->buf);
+    const Dist *d = f->d;
+    free(f);
+    return dist_agree(d, rc);
+}
+
+// ---------------------------------------------------------------------------
+// Readers
+
+static int get_attr_str(hid_t obj, const char *name, char *out, size_t cap) {
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return CD_EFORMAT;
+    hid_t t = H5Aget_type(a);
+    size_t n = H5Tget_size(t);
+    char *tmp = cd_calloc(n + 1, 1);
+    int rc = (tmp && H5Aread(a, t, tmp) >= 0) ? CD_OK : CD_EFORMAT;
+    if (!rc) snprintf(out, cap, "%s", tmp);
+    free(tmp);
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static int get_attr_int(hid_t obj, const char *name, int64_t *v) {
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return CD_EFORMAT;
+    int rc = H5Aread(a, H5T_NATIVE_INT64, v) >= 0 ? CD_OK : CD_EFORMAT;
+    H5Aclose(a);
+    return rc;
+}
+
+static hid_t open_quiet(const char *path) {
+    H5E_auto2_t fn;
+    void *data;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    H5Eset_auto2(H5E_DEFAULT, fn, data);
+    return f;
+}
+
+int h5io_prep_info(const char *path, H5PrepInfo *info) {
+    memset(info, 0, sizeof *info);
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open as HDF5 (HINT: is this a cocodiff-prep output?)", path);
+        return CD_EIO;
+    }
+    char fmt[64] = "";
+    int64_t ver = 0, V = 0, K = 0;
+    int rc = CD_OK;
+    if (get_attr_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, H5IO_FORMAT) != 0 ||
+        get_attr_int(f, "format_version", &ver) || ver != H5IO_FORMAT_VERSION) {
+        CD_ERR("%s: not a %s file of version %d (HINT: rerun cocodiff-prep)", path, H5IO_FORMAT,
+               H5IO_FORMAT_VERSION);
+        rc = CD_EFORMAT;
+    }
+    if (!rc && (get_attr_str(f, "dataset", info->dataset, sizeof info->dataset) ||
+                get_attr_str(f, "benchmark", info->benchmark, sizeof info->benchmark) ||
+                get_attr_str(f, "layout", info->layout, sizeof info->layout) ||
+                get_attr_int(f, "num_joints", &V) || get_attr_int(f, "num_class", &K))) {
+        CD_ERR("%s: missing attributes", path);
+        rc = CD_EFORMAT;
+    }
+    for (int g = 0; g < 2 && !rc; g++) {
+        char p[32];
+        snprintf(p, sizeof p, "/%s/name", group_name[g]);
+        hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+        if (ds < 0) { CD_ERR("%s: no dataset %s", path, p); rc = CD_EFORMAT; break; }
+        hid_t s = H5Dget_space(ds), t = H5Dget_type(ds);
+        hsize_t n = 0;
+        H5Sget_simple_extent_dims(s, &n, NULL);
+        info->n[g] = (int64_t)n;
+        info->name_len = (int)H5Tget_size(t);
+        H5Tclose(t);
+        H5Sclose(s);
+        H5Dclose(ds);
+    }
+    info->V = (int)V;
+    info->num_class = (int)K;
+    info->format_version = (int)ver;
+    H5Fclose(f);
+    return rc;
+}
+
+static int read_rows(hid_t f, const char *grp, const char *name, hid_t memtype, int rank,
+                     int64_t first, int64_t count, void *out) {
+    char p[64];
+    snprintf(p, sizeof p, "/%s/%s", grp, name);
+    hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+    if (ds < 0) return CD_EFORMAT;
+    hid_t fs = H5Dget_space(ds);
+    hsize_t dims[5], start[5] = {0}, cnt[5];
+    int nd = H5Sget_simple_extent_dims(fs, dims, NULL);
+    int rc = CD_OK;
+    if (nd != rank || first < 0 || (hsize_t)(first + count) > dims[0]) rc = CD_EARG;
+    if (!rc) {
+        for (int i = 0; i < nd; i++) cnt[i] = dims[i];
+        start[0] = (hsize_t)first;
+        cnt[0] = (hsize_t)count;
+        hid_t ms = H5Screate_simple(nd, cnt, NULL);
+        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+            H5Dread(ds, memtype, ms, fs, H5P_DEFAULT, out) < 0)
+            rc = CD_EHDF5;
+        H5Sclose(ms);
+    }
+    H5Sclose(fs);
+    H5Dclose(ds);
+    return rc;
+}
+
+int h5io_prep_read(const char *path, int group, int64_t first, int64_t count, float *x,
+                   int32_t *label, int32_t *frames, char *names) {
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open as HDF5", path);
+        return CD_EIO;
+    }
+    const char *g = group_name[group];
+    int rc = CD_OK;
+    if (x) rc = read_rows(f, g, "x", H5T_NATIVE_FLOAT, 5, first, count, x);
+    if (!rc && label) rc = read_rows(f, g, "label", H5T_NATIVE_INT32, 1, first, count, label);
+    if (!rc && frames) rc = read_rows(f, g, "frames", H5T_NATIVE_INT32, 1, first, count, frames);
+    if (!rc && names) {
+        char p[32];
+        snprintf(p, sizeof p, "/%s/name", g);
+        hid_t ds = H5Dopen2(f, p, H5P_DEFAULT);
+        hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
+        if (t >= 0) rc = read_rows(f, g, "name", t, 1, first, count, names);
+        else rc = CD_EFORMAT;
+        if (t >= 0) H5Tclose(t);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (rc) CD_ERR("%s: reading /%s rows %lld..%lld failed", path, g, (long long)first, (long long)(first + count));
+    H5Fclose(f);
+    return rc;
+}

@@ -1,0 +1,389 @@
+// ntu.c - NTU RGB+D .skeleton samples, parsed, denoised and normalised
+// exactly like the reference preprocessing (CTR-GCN's copy of SGN's
+// get_raw_skes_data.py, get_raw_denoised_data.py and seq_transformation.py).
+// The reference's quirks are kept on purpose, each marked "reference:".
+#include "ntu.h"
+#include "fastfloat.h"
+#include "skeleton.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NTU_MAX_BODIES 6          // Kinect v2 tracks at most six bodies
+#define NOISE_LEN_THRES 11        // bodies with <= 11 frames are noise
+#define NOISE_SPR_THRES1 0.8      // a frame is noisy if x spread > 0.8 y spread
+#define NOISE_SPR_THRES2 0.69754  // drop a body with this ratio of noisy frames
+#define ROW (SKEL_M * NTU_V * SKEL_C)   // 150 floats per frame
+
+int ntu_name_parse(const char *name, NtuName *out) {
+    static const char tags[] = "SCPRA";
+    int v[5];
+    if (strlen(name) != 20) return CD_EFORMAT;
+    for (int i = 0; i < 5; i++) {
+        const char *f = name + 4 * i;
+        if (f[0] != tags[i]) return CD_EFORMAT;
+        v[i] = 0;
+        for (int k = 1; k < 4; k++) {
+            if (f[k] < '0' || f[k] > '9') return CD_EFORMAT;
+            v[i] = v[i] * 10 + (f[k] - '0');
+        }
+        if (v[i] < 1) return CD_EFORMAT;
+    }
+    *out = (NtuName){v[0], v[1], v[2], v[3], v[4]};
+    return CD_OK;
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+typedef struct Cursor {
+    const char *p, *end;
+    int line;
+} Cursor;
+
+static void skip_blanks(Cursor *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t')) c->p++;
+}
+
+// At the end of a line: allows trailing blanks and CR, consumes the LF.
+static int end_of_line(Cursor *c) {
+    skip_blanks(c);
+    if (c->p < c->end && *c->p == '\r') c->p++;
+    if (c->p >= c->end) return 1;
+    if (*c->p != '\n') return 0;
+    c->p++;
+    c->line++;
+    return 1;
+}
+
+static int read_count_line(Cursor *c, int *v, const char *what, char *why, size_t whylen) {
+    skip_blanks(c);
+    if (c->p >= c->end) return cd_reject(why, whylen, "truncated: expected %s at line %d", what, c->line);
+    long n = 0;
+    const char *s = c->p;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9' && n < 100000000) n = n * 10 + (*c->p++ - '0');
+    if (c->p == s || !end_of_line(c))
+        return cd_reject(why, whylen, "line %d: expected %s (an integer)", c->line, what);
+    *v = (int)n;
+    return CD_OK;
+}
+
+// A numeric token of the fields the reference never reads: checked for shape
+// only ([+-]digits[.digits][e[+-]digits]) so non-numbers are still caught.
+static int skip_number(Cursor *c) {
+    const char *s = c->p;
+    if (c->p < c->end && (*c->p == '-' || *c->p == '+')) c->p++;
+    int digits = 0;
+    while (c->p < c->end && ((unsigned)(*c->p - '0') < 10 || *c->p == '.')) { c->p++; digits++; }
+    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+        c->p++;
+        if (c->p < c->end && (*c->p == '-' || *c->p == '+')) c->p++;
+        while (c->p < c->end && (unsigned)(*c->p - '0') < 10) c->p++;
+    }
+    return digits > 0 && c->p > s && (c->p >= c->end || *c->p == ' ' || *c->p == '\t' ||
+                                      *c->p == '\r' || *c->p == '\n');
+}
+
+static int read_float(Cursor *c, float *v) {
+    const char *q = ff_parse_f32(c->p, v);
+    if (!q || q > c->end) return 0;
+    if (q < c->end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') return 0;
+    c->p = q;
+    return 1;
+}
+
+static int body_find_or_add(NtuRaw *raw, const char *id, size_t idlen, int frame, int *idx) {
+    for (int b = 0; b < raw->nbodies; b++)
+        if (strlen(raw->bodies[b].id) == idlen && memcmp(raw->bodies[b].id, id, idlen) == 0) {
+            *idx = b;
+            return CD_OK;
+        }
+    if (raw->nbodies == raw->cap) {
+        int cap = raw->cap ? raw->cap * 2 : 4;
+        NtuBody *nb = cd_realloc(raw->bodies, (size_t)cap * sizeof *nb);
+        if (!nb) return CD_ENOMEM;
+        raw->bodies = nb;
+        raw->cap = cap;
+    }
+    NtuBody *b = &raw->bodies[raw->nbodies];
+    memset(b, 0, sizeof *b);
+    memcpy(b->id, id, idlen);
+    b->start = frame;
+    *idx = raw->nbodies++;
+    return CD_OK;
+}
+
+static float *body_push_frame(NtuBody *b) {
+    if (b->count == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 64;
+        float *nx = cd_realloc(b->xyz, (size_t)cap * NTU_V * 3 * sizeof(float));
+        if (!nx) return NULL;
+        b->xyz = nx;
+        b->cap = cap;
+    }
+    return b->xyz + (size_t)b->count++ * NTU_V * 3;
+}
+
+void ntu_raw_free(NtuRaw *raw) {
+    if (!raw) return;
+    for (int b = 0; b < raw->nbodies; b++) free(raw->bodies[b].xyz);
+    free(raw->bodies);
+    memset(raw, 0, sizeof *raw);
+}
+
+static int parse_body(Cursor *c, NtuRaw *raw, int frame, char *why, size_t whylen) {
+    // Body line: bodyID and 9 more numeric fields.
+    skip_blanks(c);
+    const char *id = c->p;
+    while (c->p < c->end && (unsigned)(*c->p - '0') < 10) c->p++;
+    size_t idlen = (size_t)(c->p - id);
+    if (idlen == 0 || idlen >= sizeof raw->bodies[0].id)
+        return cd_reject(why, whylen, "line %d: expected a body line starting with a numeric bodyID", c->line);
+    for (int k = 0; k < 9; k++) {
+        skip_blanks(c);
+        if (!skip_number(c))
+            return cd_reject(why, whylen, "line %d: body line needs 10 numeric fields, field %d is not a number",
+                             c->line, k + 2);
+    }
+    if (!end_of_line(c))
+        return cd_reject(why, whylen, "line %d: body line has more than 10 fields", c->line);
+    int njoints, rc = read_count_line(c, &njoints, "the joint count", why, whylen);
+    if (rc) return rc;
+    if (njoints != NTU_V)
+        return cd_reject(why, whylen, "line %d: joint count %d, expected %d", c->line - 1, njoints, NTU_V);
+    int bi;
+    if ((rc = body_find_or_add(raw, id, idlen, frame, &bi))) return rc;
+    float *xyz = body_push_frame(&raw->bodies[bi]);
+    if (!xyz) return CD_ENOMEM;
+    for (int j = 0; j < NTU_V; j++) {
+        for (int k = 0; k < 12; k++) {
+            skip_blanks(c);
+            if (c->p >= c->end)
+                return cd_reject(why, whylen, "truncated in joint %d of frame %d (line %d)", j + 1, frame + 1, c->line);
+            int good = k < 3 ? read_float(c, &xyz[j * 3 + k]) : skip_number(c);
+            if (!good)
+                return cd_reject(why, whylen, "line %d: field %d of joint %d is not a number", c->line, k + 1, j + 1);
+            if (k < 3 && !isfinite(xyz[j * 3 + k]))
+                return cd_reject(why, whylen, "line %d: joint %d coordinate is not finite", c->line, j + 1);
+        }
+        if (!end_of_line(c))
+            return cd_reject(why, whylen, "line %d: joint line has more than 12 fields", c->line);
+    }
+    return CD_OK;
+}
+
+int ntu_parse(const char *text, size_t len, NtuRaw *raw, char *why, size_t whylen) {
+    memset(raw, 0, sizeof *raw);
+    Cursor c = {text, text + len, 1};
+    int nframes, rc = read_count_line(&c, &nframes, "the frame count", why, whylen);
+    if (rc) return rc;
+    if (nframes < 1) return cd_reject(why, whylen, "frame count is %d", nframes);
+    raw->file_frames = nframes;
+    int valid = 0;
+    for (int f = 0; f < nframes && rc == CD_OK; f++) {
+        int nb;
+        if ((rc = read_count_line(&c, &nb, "a body count", why, whylen))) break;
+        if (nb > NTU_MAX_BODIES) {
+            rc = cd_reject(why, whylen, "frame %d has %d bodies; Kinect v2 tracks at most %d", f + 1,
+                           nb, NTU_MAX_BODIES);
+            break;
+        }
+        // reference: frames without bodies are dropped, and body intervals
+        // count only the frames that have bodies.
+        for (int b = 0; b < nb && rc == CD_OK; b++) rc = parse_body(&c, raw, valid, why, whylen);
+        if (nb > 0) valid++;
+    }
+    if (rc == CD_OK) {
+        while (c.p < c.end && (*c.p == ' ' || *c.p == '\t' || *c.p == '\r' || *c.p == '\n')) c.p++;
+        if (c.p < c.end)
+            rc = cd_reject(why, whylen, "line %d: data after the %d frames the header announces", c.line, nframes);
+        else if (valid == 0)
+            rc = cd_reject(why, whylen, "missing skeleton: none of the %d frames has a body", nframes);
+    }
+    raw->frames = valid;
+    if (rc != CD_OK) ntu_raw_free(raw);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Denoising (multi-body samples)
+
+// Sum over x, y, z of the variance over the given frames' joints, i.e. the
+// reference's np.sum(np.var(joints.reshape(-1, 3), axis=0)).
+static double motion_of(const float *xyz, const int *frames, int n) {
+    double sum[3] = {0}, sq[3] = {0};
+    size_t cnt = 0;
+    for (int i = 0; i < n; i++) {
+        const float *f = xyz + (size_t)(frames ? frames[i] : i) * NTU_V * 3;
+        for (int j = 0; j < NTU_V; j++)
+            for (int k = 0; k < 3; k++) sum[k] += f[j * 3 + k];
+        cnt += NTU_V;
+    }
+    if (!cnt) return 0;
+    for (int i = 0; i < n; i++) {
+        const float *f = xyz + (size_t)(frames ? frames[i] : i) * NTU_V * 3;
+        for (int j = 0; j < NTU_V; j++)
+            for (int k = 0; k < 3; k++) {
+                double dv = f[j * 3 + k] - sum[k] / (double)cnt;
+                sq[k] += dv * dv;
+            }
+    }
+    return (sq[0] + sq[1] + sq[2]) / (double)cnt;
+}
+
+// Frames whose x spread is at most 0.8 times their y spread (reference:
+// float32 spreads, compared in double as numpy 1.x promotes 0.8 * float32).
+static int spread_valid_frames(const NtuBody *b, int *valid) {
+    int n = 0;
+    for (int i = 0; i < b->count; i++) {
+        const float *f = b->xyz + (size_t)i * NTU_V * 3;
+        float xmin = f[0], xmax = f[0], ymin = f[1], ymax = f[1];
+        for (int j = 1; j < NTU_V; j++) {
+            float x = f[j * 3], y = f[j * 3 + 1];
+            if (x < xmin) xmin = x;
+            if (x > xmax) xmax = x;
+            if (y < ymin) ymin = y;
+            if (y > ymax) ymax = y;
+        }
+        float xr = xmax - xmin, yr = ymax - ymin;
+        if ((double)xr <= NOISE_SPR_THRES1 * (double)yr) valid[n++] = i;
+    }
+    return n;
+}
+
+static void remove_body(NtuRaw *raw, int i) {
+    free(raw->bodies[i].xyz);
+    memmove(&raw->bodies[i], &raw->bodies[i + 1], (size_t)(raw->nbodies - i - 1) * sizeof(NtuBody));
+    raw->nbodies--;
+}
+
+// Steps 1-3 of the reference denoising; leaves raw->bodies in actor order.
+static int denoise(NtuRaw *raw, char *why, size_t whylen) {
+    for (int b = 0; b < raw->nbodies; b++)
+        raw->bodies[b].motion = motion_of(raw->bodies[b].xyz, NULL, raw->bodies[b].count);
+    for (int b = raw->nbodies - 1; b >= 0; b--)
+        if (raw->bodies[b].count <= NOISE_LEN_THRES) remove_body(raw, b);
+    if (raw->nbodies == 0)
+        return cd_reject(why, whylen, "denoising dropped every body (all tracks <= %d frames)", NOISE_LEN_THRES);
+    if (raw->nbodies == 1) return CD_OK;
+
+    int maxc = 0;
+    for (int b = 0; b < raw->nbodies; b++) if (raw->bodies[b].count > maxc) maxc = raw->bodies[b].count;
+    int *valid = cd_malloc((size_t)maxc * sizeof *valid);
+    if (!valid) return CD_ENOMEM;
+    for (int b = 0; b < raw->nbodies;) {
+        if (raw->nbodies == 1) break;   // reference: stops once one body is left
+        NtuBody *body = &raw->bodies[b];
+        int nv = spread_valid_frames(body, valid), noise = body->count - nv;
+        if (noise == 0) { b++; continue; }
+        double ratio = (double)noise / (double)body->count;
+        if (ratio >= NOISE_SPR_THRES2) {
+            remove_body(raw, b);
+            continue;
+        }
+        double m = motion_of(body->xyz, valid, nv);
+        if (m < body->motion) body->motion = m;
+        b++;
+    }
+    free(valid);
+    // reference: sorted(..., key=motion, reverse=True) is stable, so ties keep
+    // the order of first appearance. Insertion sort keeps that too.
+    for (int i = 1; i < raw->nbodies; i++) {
+        NtuBody t = raw->bodies[i];
+        int j = i - 1;
+        while (j >= 0 && raw->bodies[j].motion < t.motion) { raw->bodies[j + 1] = raw->bodies[j]; j--; }
+        raw->bodies[j + 1] = t;
+    }
+    return CD_OK;
+}
+
+static int place(float *rows, int nframes, int slot, const NtuBody *b, char *why, size_t whylen) {
+    if (b->start + b->count > nframes)
+        return cd_reject(why, whylen, "body %s has %d entries from frame %d, past the %d frames "
+                         "(a body listed twice in one frame?)", b->id, b->count, b->start + 1, nframes);
+    for (int i = 0; i < b->count; i++)
+        memcpy(rows + (size_t)(b->start + i) * ROW + slot * NTU_V * 3, b->xyz + (size_t)i * NTU_V * 3,
+               NTU_V * 3 * sizeof(float));
+    return CD_OK;
+}
+
+static int row_zero(const float *r, int n) {
+    for (int i = 0; i < n; i++) if (r[i] != 0.0f) return 0;
+    return 1;
+}
+
+int ntu_prepare_raw(NtuRaw *raw, int copy_single, float *out, int *frames, char *why, size_t whylen) {
+    int multi = raw->nbodies > 1, rc;
+    if (multi && (rc = denoise(raw, why, whylen))) return rc;
+    int n = raw->frames, width = raw->nbodies > 1 ? 2 : 1;
+    float *rows = cd_calloc((size_t)n, ROW * sizeof(float));
+    if (!rows) return CD_ENOMEM;
+    rc = place(rows, n, 0, &raw->bodies[0], why, whylen);
+    if (rc == CD_OK && width == 2) {
+        // reference: actor 1 takes every later body that does not overlap its
+        // span ("min(end) - max(start) <= 0", so touching spans do not
+        // overlap), else actor 2 if that fits its span (initially [0, 0]),
+        // else the body is dropped.
+        const NtuBody *a1 = &raw->bodies[0];
+        int s1 = a1->start, e1 = a1->start + a1->count - 1, s2 = 0, e2 = 0;
+        for (int b = 1; b < raw->nbodies && rc == CD_OK; b++) {
+            const NtuBody *body = &raw->bodies[b];
+            int s = body->start, e = body->start + body->count - 1;
+            if ((e1 < e ? e1 : e) - (s1 > s ? s1 : s) <= 0) {
+                rc = place(rows, n, 0, body, why, whylen);
+                s1 = s < s1 ? s : s1;
+                e1 = e > e1 ? e : e1;
+            } else if ((e2 < e ? e2 : e) - (s2 > s ? s2 : s) <= 0) {
+                rc = place(rows, n, 1, body, why, whylen);
+                s2 = s < s2 ? s : s2;
+                e2 = e > e2 ? e : e2;
+            }
+        }
+    }
+    if (rc == CD_OK && multi) {
+        // reference remove_missing_frames: drop frames where both actors are 0.
+        int k = 0;
+        for (int t = 0; t < n; t++)
+            if (!row_zero(rows + (size_t)t * ROW, ROW)) {
+                if (k != t) memmove(rows + (size_t)k * ROW, rows + (size_t)t * ROW, ROW * sizeof(float));
+                k++;
+            }
+        n = k;
+    }
+    if (rc == CD_OK && n > SKEL_T)
+        rc = cd_reject(why, whylen, "%d frames after denoising, more than the %d the layout holds", n, SKEL_T);
+    if (rc == CD_OK) {
+        // seq_translation: origin = actor 1's SpineMid (joint 2) in its first
+        // non-zero frame; both actors' missing frames are re-zeroed after.
+        const int A = NTU_V * 3;
+        int i = 0;
+        while (i < n && row_zero(rows + (size_t)i * ROW, A)) i++;
+        if (i == n) i = 0;
+        float o[3] = {rows[(size_t)i * ROW + 3], rows[(size_t)i * ROW + 4], rows[(size_t)i * ROW + 5]};
+        memset(out, 0, (size_t)SKEL_T * ROW * sizeof(float));
+        for (int t = 0; t < n; t++) {
+            float *r = rows + (size_t)t * ROW, *w = out + (size_t)t * ROW;
+            for (int a = 0; a < width; a++) {
+                // reference: only two-actor arrays re-zero missing frames
+                int missing = width == 2 && row_zero(r + a * A, A);
+                for (int k = 0; k < A; k++) w[a * A + k] = missing ? 0.0f : r[a * A + k] - o[k % 3];
+            }
+            if (width == 1 && copy_single) memcpy(w + A, w, A * sizeof(float));
+        }
+        *frames = n;
+    }
+    free(rows);
+    return rc;
+}
+
+int ntu_prepare(const char *text, size_t len, int copy_single, float *out, int *frames,
+                char *why, size_t whylen) {
+    NtuRaw raw;
+    int rc = ntu_parse(text, len, &raw, why, whylen);
+    if (rc) return rc;
+    rc = ntu_prepare_raw(&raw, copy_single, out, frames, why, whylen);
+    ntu_raw_free(&raw);
+    return rc;
+}

@@ -1,0 +1,601 @@
+// prep.c - the prep stage: stream the official archives, prepare every
+// sample like the reference code, and write one HDF5 file per benchmark.
+//
+// Work split: every rank walks every archive's headers; the k-th regular
+// member is parsed by rank k % size (label files by every rank). Prepared
+// samples go to a per-rank spill file (unlinked at once, so a killed run
+// leaves nothing behind) and only their metadata is gathered. All ranks then
+// sort the metadata by name - so the output order and content do not depend
+// on the number of ranks - and each rank writes its own samples into the
+// shared files with parallel HDF5. Files are written as NAME.partial and
+// renamed when complete.
+#include "prep.h"
+#include "archive_in.h"
+#include "checksum.h"
+#include "h5io.h"
+#include "kinetics.h"
+#include "ntu.h"
+#include "skeleton.h"
+#include "split.h"
+#include "status.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NAME_MAX_LEN 40
+
+// One accepted sample; gathered to every rank as raw bytes (same binary).
+typedef struct PrepMeta {
+    char name[NAME_MAX_LEN];
+    char member[88];        // member path (for reports), truncated if long
+    int64_t order;          // global member index: archive order
+    int64_t spill_off;      // byte offset in the owner's spill file
+    int32_t rank;           // owner
+    int32_t label;          // 0-based class
+    int32_t frames;
+    int32_t part;           // Kinetics: 0 kinetics_train, 1 kinetics_val
+    int32_t input;          // index of the archive
+    int32_t pad;
+} PrepMeta;
+
+typedef struct Buf {
+    char *p;
+    size_t n, cap;
+} Buf;
+
+static int buf_append(Buf *b, const void *data, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *np = cd_realloc(b->p, cap);
+        if (!np) return CD_ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return CD_OK;
+}
+
+static int buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int buf_printf(Buf *b, const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return CD_EARG;
+    return buf_append(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+typedef struct Prep {
+    const Dist *d;
+    const PrepConfig *cfg;
+    int V;
+    size_t sample_floats;       // SKEL_T * 2 * V * 3
+    float *x;                   // one prepared sample
+    FILE *spill;
+    int64_t spill_off;
+    Buf metas;                  // PrepMeta records of this rank
+    Buf rejects;                // "name\tmember\treason\n" lines of this rank
+    char **excl;                // sorted names to exclude
+    size_t nexcl;
+    KineticsLabels *klabels[2]; // kinetics_train_label.json, kinetics_val_label.json
+    int64_t n_outside, n_excluded, n_rejected, n_done, bytes_text;
+} Prep;
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int reject(Prep *p, const char *name, const char *member, const char *why) {
+    p->n_rejected++;
+    if (p->cfg->strict)
+        dist_abort(p->d, PREP_EXIT_REJECT, "--strict: %s (%s): %s", name, member, why);
+    return buf_printf(&p->rejects, "%s\t%s\t%s\n", name, member, why);
+}
+
+// ---------------------------------------------------------------------------
+// Exclusion lists (e.g. the official samples_with_missing_skeletons.txt)
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int load_excludes(Prep *p) {
+    for (int i = 0; i < p->cfg->nexcludes; i++) {
+        const char *path = p->cfg->excludes[i];
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            CD_ERR("%s: cannot open the exclusion list: %s", path, strerror(errno));
+            return CD_EIO;
+        }
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            size_t n = strcspn(line, " \t\r\n");
+            line[n] = 0;
+            char *dot = strstr(line, ".skeleton");
+            if (dot) *dot = 0;
+            if (!line[0] || line[0] == '#') continue;
+            char **ne = cd_realloc(p->excl, (p->nexcl + 1) * sizeof *ne);
+            if (!ne) { fclose(f); return CD_ENOMEM; }
+            p->excl = ne;
+            if (!(p->excl[p->nexcl++] = strdup(line))) { fclose(f); return CD_ENOMEM; }
+        }
+        fclose(f);
+    }
+    qsort(p->excl, p->nexcl, sizeof *p->excl, cmp_str);
+    return CD_OK;
+}
+
+static int excluded(const Prep *p, const char *name) {
+    return p->nexcl && bsearch(&name, p->excl, p->nexcl, sizeof *p->excl, cmp_str) != NULL;
+}
+
+// ---------------------------------------------------------------------------
+// One member
+
+static int spill_sample(Prep *p, PrepMeta *m) {
+    size_t n = (size_t)m->frames * SKEL_M * p->V * SKEL_C;
+    if (n && fwrite(p->x, sizeof(float), n, p->spill) != n) {
+        CD_ERR("cannot write the spill file in %s: %s (HINT: is the disk full?)", p->cfg->out_dir,
+               strerror(errno));
+        return CD_EIO;
+    }
+    m->spill_off = p->spill_off;
+    m->rank = p->d->rank;
+    p->spill_off += (int64_t)(n * sizeof(float));
+    return buf_append(&p->metas, m, sizeof *m);
+}
+
+// Kinetics members: <dir>/kinetics_{train,val}/<id>.json -> part 0/1.
+static int kinetics_member(const char *member, char *id, size_t idcap, int *part) {
+    const char *b = base_name(member);
+    size_t bl = strlen(b);
+    if (b == member || bl < 6 || strcmp(b + bl - 5, ".json") != 0 || bl - 5 >= idcap) return 0;
+    size_t dl = (size_t)(b - 1 - member);
+    const char *dir = member;
+    for (const char *s = member; s < b - 1; s++) if (*s == '/') dir = s + 1;
+    dl = (size_t)(b - 1 - dir);
+    if (dl == 14 && strncmp(dir, "kinetics_train", 14) == 0) *part = 0;
+    else if (dl == 12 && strncmp(dir, "kinetics_val", 12) == 0) *part = 1;
+    else return 0;
+    memcpy(id, b, bl - 5);
+    id[bl - 5] = 0;
+    return 1;
+}
+
+static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, int64_t order,
+                         char **buf, size_t *cap) {
+    char why[512] = "";
+    PrepMeta m;
+    memset(&m, 0, sizeof m);
+    m.order = order;
+    m.input = input;
+    snprintf(m.member, sizeof m.member, "%s", member);
+    const char *b = base_name(member);
+    int kin = p->cfg->dataset == PREP_KINETICS;
+    NtuName nn;
+    if (kin) {
+        if (!kinetics_member(member, m.name, sizeof m.name, &m.part))
+            return reject(p, b, member, "unexpected file name (want kinetics_train/ID.json or kinetics_val/ID.json)");
+    } else {
+        size_t bl = strlen(b);
+        if (bl != 29 || strcmp(b + 20, ".skeleton") != 0)
+            return reject(p, b, member, "unexpected file name (want SsssCcccPpppRrrrAaaa.skeleton)");
+        memcpy(m.name, b, 20);
+        m.name[20] = 0;
+        if (ntu_name_parse(m.name, &nn) != CD_OK)
+            return reject(p, m.name, member, "unexpected file name (want SsssCcccPpppRrrrAaaa.skeleton)");
+        if (!split_ntu_in_dataset(p->cfg->dataset == PREP_NTU120, &nn)) {
+            p->n_outside++;
+            return archive_in_skip(a);
+        }
+        if (excluded(p, m.name)) {
+            p->n_excluded++;
+            return archive_in_skip(a);
+        }
+        m.label = nn.action - 1;
+    }
+    size_t len;
+    int rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    if (rc == CD_EFORMAT) return reject(p, m.name, member, why);
+    if (rc) return rc;
+    p->bytes_text += (int64_t)len;
+    int frames = 0;
+    if (kin) rc = kinetics_prepare(*buf, len, p->x, &m.label, &frames, why, sizeof why);
+    else rc = ntu_prepare(*buf, len, p->cfg->dataset == PREP_NTU120, p->x, &frames, why, sizeof why);
+    if (rc == CD_EREJECT) return reject(p, m.name, member, why);
+    if (rc) return rc;
+    m.frames = frames;
+    p->n_done++;
+    return spill_sample(p, &m);
+}
+
+static int is_label_file(const char *member, int *part) {
+    const char *b = base_name(member);
+    if (strcmp(b, "kinetics_train_label.json") == 0) { *part = 0; return 1; }
+    if (strcmp(b, "kinetics_val_label.json") == 0) { *part = 1; return 1; }
+    return 0;
+}
+
+static int read_label_file(Prep *p, ArchiveIn *a, const char *input, const char *member, int part,
+                           char **buf, size_t *cap) {
+    char why[512] = "";
+    size_t len;
+    int rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    if (rc == CD_OK && p->klabels[part]) {
+        CD_ERR("%s: a second %s", input, member);
+        return CD_EFORMAT;
+    }
+    if (rc == CD_OK) rc = kinetics_labels_parse(*buf, len, &p->klabels[part], why, sizeof why);
+    if (rc) CD_ERR("%s: %s: %s", input, member, why[0] ? why : cd_status_str(rc));
+    return rc == CD_OK ? CD_OK : CD_EFORMAT;
+}
+
+// Walks every input archive; returns a status all ranks agree on.
+static int scan_inputs(Prep *p) {
+    const Dist *d = p->d;
+    int64_t total_bytes = 0, base = 0, order = 0;
+    for (int i = 0; i < p->cfg->ninputs; i++) {
+        struct stat st;
+        if (stat(p->cfg->inputs[i], &st) == 0) total_bytes += (int64_t)st.st_size;
+    }
+    Progress prog;
+    progress_init(&prog, "prep", "MB", (total_bytes + (1 << 20) - 1) >> 20, p->cfg->progress_s);
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = CD_OK;
+    for (int i = 0; i < p->cfg->ninputs && rc == CD_OK; i++) {
+        const char *in = p->cfg->inputs[i];
+        ArchiveIn *a = NULL;
+        rc = archive_in_open(&a, in);
+        int64_t members = 0;
+        while (rc == CD_OK) {
+            const char *member;
+            int64_t size;
+            int is_file, part;
+            int r = archive_in_next(a, &member, &size, &is_file);
+            if (r == 1) break;
+            if (r) { rc = r; break; }
+            if (!is_file) continue;
+            members++;
+            if (p->cfg->dataset == PREP_KINETICS && is_label_file(member, &part)) {
+                rc = read_label_file(p, a, in, member, part, &buf, &cap);
+                continue;
+            }
+            int64_t k = order++;
+            if (k % d->size != d->rank) {
+                rc = archive_in_skip(a);
+                continue;
+            }
+            rc = handle_member(p, a, i, member, k, &buf, &cap);
+            progress_update(&prog, d, (base + archive_in_position(a)) >> 20);
+        }
+        if (a) base += archive_in_position(a);
+        if (rc == CD_EFORMAT) CD_ERR("%s: giving up on this archive after %lld members", in, (long long)members);
+        archive_in_close(a);
+    }
+    free(buf);
+    rc = dist_agree(d, rc);
+    if (rc == CD_OK) progress_end(&prog, d, base >> 20);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Gathering, checking and ordering
+
+static int cmp_meta(const void *a, const void *b) {
+    const PrepMeta *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->order < y->order ? -1 : x->order > y->order);
+}
+
+// Drops duplicates and (Kinetics) clips the label files do not vouch for.
+// Every rank computes the same; only rank 0 records the rejects.
+static int64_t check_metas(Prep *p, PrepMeta *all, int64_t n, Buf *rej) {
+    int64_t k = 0;
+    int kin = p->cfg->dataset == PREP_KINETICS;
+    for (int64_t i = 0; i < n; i++) {
+        PrepMeta *m = &all[i];
+        char why[256] = "";
+        if (k > 0 && strcmp(all[k - 1].name, m->name) == 0) {
+            snprintf(why, sizeof why, "duplicate sample: also %s of input %d, which is kept",
+                     all[k - 1].member, all[k - 1].input + 1);
+        } else if (kin) {
+            static const char *lf[2] = {"kinetics_train_label.json", "kinetics_val_label.json"};
+            int label, has;
+            if (kinetics_labels_find(p->klabels[m->part], m->name, &label, &has) != CD_OK) {
+                snprintf(why, sizeof why, "not listed in %s", lf[m->part]);
+            } else if (!has) {
+                p->n_excluded++;   // the reference ignores clips without skeletons
+                continue;
+            } else if (label != m->label) {
+                snprintf(why, sizeof why, "label_index %d in the clip but %d in %s", m->label, label, lf[m->part]);
+            } else if (label < 0 || label >= 400) {
+                snprintf(why, sizeof why, "label_index %d outside 0..399", label);
+            }
+        }
+        if (why[0]) {
+            p->n_rejected++;
+            if (p->d->rank == 0) buf_printf(rej, "%s\t%s\t%s\n", m->name, m->member, why);
+            continue;
+        }
+        all[k++] = *m;
+    }
+    return k;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+static int write_atomic_text(const char *path, const char *text, size_t n) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        CD_ERR("%s: cannot write: %s", tmp, strerror(errno));
+        return CD_EIO;
+    }
+    int ok = fwrite(text, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        CD_ERR("%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        return CD_EIO;
+    }
+    return CD_OK;
+}
+
+static int group_of(const Prep *p, SplitBench b, const PrepMeta *m) {
+    if (b == SPLIT_KINETICS) return m->part;
+    NtuName nn;
+    ntu_name_parse(m->name, &nn);
+    return split_ntu_is_train(b, &nn) ? 0 : 1;
+    (void)p;
+}
+
+static int write_bench(Prep *p, SplitBench bench, const PrepMeta *all, int64_t n, const char *sources) {
+    const Dist *d = p->d;
+    int64_t cnt[2] = {0, 0};
+    int name_len = 1;
+    int64_t *pos = cd_malloc((size_t)(n ? n : 1) * sizeof *pos);
+    if (!pos) return dist_agree(d, CD_ENOMEM);
+    for (int64_t i = 0; i < n; i++) {
+        int g = group_of(p, bench, &all[i]);
+        pos[i] = cnt[g]++;
+        int l = (int)strlen(all[i].name) + 1;
+        if (l > name_len) name_len = l;
+    }
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s.h5", p->cfg->out_dir, split_bench_name(bench));
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    static const char *dsname[] = {"ntu60", "ntu120", "kinetics"};
+    H5PrepSpec spec = {
+        .dataset = dsname[p->cfg->dataset],
+        .benchmark = split_bench_name(bench),
+        .layout = skel_layout_name(p->cfg->dataset == PREP_KINETICS ? SKEL_LAYOUT_OPENPOSE18 : SKEL_LAYOUT_NTU25),
+        .V = p->V,
+        .num_class = split_num_classes(bench),
+        .name_len = name_len,
+        .n = {cnt[0], cnt[1]},
+        .sources = sources,
+    };
+    H5PrepFile *f = NULL;
+    int rc = h5io_prep_create(&f, d, tmp, &spec);
+    rc = dist_agree(d, rc);
+    if (rc) { free(pos); return rc; }
+    for (int g = 0; g < 2 && rc == CD_OK; g++) {
+        int32_t *label = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *label);
+        int32_t *frames = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *frames);
+        char *names = cd_calloc((size_t)(cnt[g] ? cnt[g] : 1), (size_t)name_len);
+        if (!label || !frames || !names) rc = CD_ENOMEM;
+        for (int64_t i = 0; i < n && rc == CD_OK; i++) {
+            if (group_of(p, bench, &all[i]) != g) continue;
+            label[pos[i]] = all[i].label;
+            frames[pos[i]] = all[i].frames;
+            memcpy(names + pos[i] * name_len, all[i].name, strlen(all[i].name));
+        }
+        rc = dist_agree(d, rc);
+        if (rc == CD_OK) rc = h5io_prep_write_meta(f, g, label, frames, names);
+        free(label);
+        free(frames);
+        free(names);
+    }
+    // Each rank writes the samples it prepared, straight from its spill.
+    for (int64_t i = 0; i < n && rc == CD_OK; i++) {
+        if (all[i].rank != d->rank) continue;
+        size_t nf = (size_t)all[i].frames * SKEL_M * p->V * SKEL_C;
+        if (fseeko(p->spill, (off_t)all[i].spill_off, SEEK_SET) != 0 ||
+            fread(p->x, sizeof(float), nf, p->spill) != nf) {
+            CD_ERR("cannot read back the spill file (sample %s)", all[i].name);
+            rc = CD_EIO;
+            break;
+        }
+        rc = h5io_prep_write_sample(f, group_of(p, bench, &all[i]), pos[i], p->x, all[i].frames);
+    }
+    free(pos);
+    int crc = h5io_prep_close(f);   // collective; agrees on errors
+    rc = dist_agree(d, rc ? rc : crc);
+    if (rc == CD_OK && d->rank == 0 && rename(tmp, path) != 0) {
+        CD_ERR("%s: cannot rename into place: %s", path, strerror(errno));
+        rc = CD_EIO;
+    }
+    rc = dist_agree(d, rc);
+    if (rc == CD_OK)
+        log_info(d, "prep | wrote %s: train %lld, test %lld samples", path, (long long)cnt[0], (long long)cnt[1]);
+    else if (d->rank == 0)
+        unlink(tmp);
+    return rc;
+}
+
+// "sha256  bytes  path" per input; rank r checksums inputs r, r+size, ...
+static int input_checksums(const Dist *d, const PrepConfig *cfg, char **out) {
+    Buf mine = {0};
+    int rc = CD_OK;
+    for (int i = d->rank; i < cfg->ninputs && rc == CD_OK; i += d->size) {
+        char hex[65];
+        struct stat st;
+        rc = checksum_sha256_file(cfg->inputs[i], hex);
+        if (rc == CD_OK && stat(cfg->inputs[i], &st) != 0) rc = CD_EIO;
+        if (rc == CD_OK)
+            rc = buf_printf(&mine, "%03d %s  %lld  %s\n", i, hex, (long long)st.st_size, base_name(cfg->inputs[i]));
+    }
+    rc = dist_agree(d, rc);
+    void *all = NULL;
+    size_t n = 0;
+    if (rc == CD_OK) rc = dist_allgather_bytes(d, mine.p ? mine.p : "", mine.n, &all, &n, NULL);
+    free(mine.p);
+    if (rc) return rc;
+    // Order the lines by input index, then drop the index.
+    char *lines[PREP_MAX_INPUTS] = {0};
+    char *text = cd_calloc(n + 1, 1);
+    if (!text) { free(all); return CD_ENOMEM; }
+    memcpy(text, all, n);
+    free(all);
+    for (char *s = text, *e; *s; s = e + 1) {
+        e = strchr(s, '\n');
+        if (!e) break;
+        *e = 0;
+        int i = atoi(s);
+        if (i >= 0 && i < PREP_MAX_INPUTS) lines[i] = s + 4;
+    }
+    Buf res = {0};
+    for (int i = 0; i < cfg->ninputs; i++) buf_printf(&res, "%s\n", lines[i] ? lines[i] : "?");
+    free(text);
+    *out = res.p;
+    return res.p ? CD_OK : CD_ENOMEM;
+}
+
+// ---------------------------------------------------------------------------
+
+static void prep_free(Prep *p) {
+    free(p->x);
+    if (p->spill) fclose(p->spill);
+    free(p->metas.p);
+    free(p->rejects.p);
+    for (size_t i = 0; i < p->nexcl; i++) free(p->excl[i]);
+    free(p->excl);
+    kinetics_labels_free(p->klabels[0]);
+    kinetics_labels_free(p->klabels[1]);
+}
+
+static int prep_setup(Prep *p) {
+    p->V = p->cfg->dataset == PREP_KINETICS ? KINETICS_V : NTU_V;
+    p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
+    p->x = cd_malloc(p->sample_floats * sizeof(float));
+    if (!p->x) return CD_ENOMEM;
+    if (mkdir(p->cfg->out_dir, 0777) != 0 && errno != EEXIST) {
+        CD_ERR("%s: cannot create the output folder: %s", p->cfg->out_dir, strerror(errno));
+        return CD_EIO;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.prep-spill-r%d-%ld", p->cfg->out_dir, p->d->rank, (long)getpid());
+    p->spill = fopen(path, "w+b");
+    if (!p->spill) {
+        CD_ERR("%s: cannot create a spill file: %s", path, strerror(errno));
+        return CD_EIO;
+    }
+    unlink(path);   // lives until closed, never outlives the process
+    for (int i = 0; i < p->cfg->ninputs; i++)
+        if (access(p->cfg->inputs[i], R_OK) != 0) {
+            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
+            return CD_EIO;
+        }
+    return load_excludes(p);
+}
+
+int prep_run(const Dist *d, const PrepConfig *cfg) {
+    Prep p;
+    memset(&p, 0, sizeof p);
+    p.d = d;
+    p.cfg = cfg;
+    static const char *dsname[] = {"ntu60", "ntu120", "kinetics"};
+    double t0 = dist_wtime();
+    log_info(d, "prep | dataset %s | %d input(s) | %d rank(s) | out %s", dsname[cfg->dataset], cfg->ninputs,
+             d->size, cfg->out_dir);
+    int rc = dist_agree(d, prep_setup(&p));
+    char *sources = NULL;
+    if (rc == CD_OK) rc = input_checksums(d, cfg, &sources);
+    if (rc == CD_OK) rc = scan_inputs(&p);
+    if (rc == CD_OK && cfg->dataset == PREP_KINETICS && (!p.klabels[0] && !p.klabels[1])) {
+        if (d->rank == 0) CD_ERR("no kinetics_train_label.json or kinetics_val_label.json in the inputs");
+        rc = CD_EFORMAT;
+    }
+    double t_scan = dist_wtime() - t0;
+
+    void *allm = NULL, *allr = NULL;
+    size_t nm = 0, nr = 0;
+    if (rc == CD_OK) rc = dist_allgather_bytes(d, p.metas.p ? p.metas.p : "", p.metas.n, &allm, &nm, NULL);
+    if (rc == CD_OK) rc = dist_allgather_bytes(d, p.rejects.p ? p.rejects.p : "", p.rejects.n, &allr, &nr, NULL);
+    int64_t counts[5] = {p.n_outside, p.n_excluded, p.n_rejected, p.n_done, p.bytes_text};
+    if (rc == CD_OK) rc = dist_allreduce_sum_i64(d, counts, 5);
+    Buf rej = {0};
+    int64_t n = (int64_t)(nm / sizeof(PrepMeta));
+    PrepMeta *all = allm;
+    if (rc == CD_OK) {
+        buf_append(&rej, "# name\tmember\treason\n", 22);
+        if (nr) buf_append(&rej, allr, nr);
+        qsort(all, (size_t)n, sizeof *all, cmp_meta);
+        int64_t before = p.n_rejected, ex_before = p.n_excluded;
+        if (cfg->dataset == PREP_KINETICS) {
+            for (int part = 0; part < 2; part++)
+                if (!p.klabels[part])
+                    for (int64_t i = 0; i < n; i++)
+                        if (all[i].part == part) {
+                            if (d->rank == 0) CD_ERR("clips of %s but no %s in the inputs",
+                                                     part ? "kinetics_val" : "kinetics_train",
+                                                     part ? "kinetics_val_label.json" : "kinetics_train_label.json");
+                            rc = CD_EFORMAT;
+                            break;
+                        }
+        }
+        if (rc == CD_OK) n = check_metas(&p, all, n, &rej);
+        counts[2] += p.n_rejected - before;
+        counts[1] += p.n_excluded - ex_before;
+        if (rc == CD_OK && cfg->strict && counts[2] > 0) {
+            if (d->rank == 0) {
+                const char *first = strchr(rej.p, '\n');
+                CD_ERR("--strict: %lld sample(s) rejected; first: %s", (long long)counts[2], first ? first + 1 : "?");
+            }
+            rc = CD_EREJECT;
+        }
+        if (rc == CD_OK && n == 0) {
+            if (d->rank == 0) CD_ERR("no sample could be prepared from the inputs (see the rejects report)");
+            rc = CD_EFORMAT;
+        }
+    }
+    if (d->rank == 0 && rej.p) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, dsname[cfg->dataset]);
+        if (write_atomic_text(path, rej.p, rej.n) != CD_OK && rc == CD_OK) rc = CD_EIO;
+        else if (counts[2]) log_warn(d, "prep | %lld sample(s) rejected: see %s", (long long)counts[2], path);
+    }
+    rc = dist_agree(d, rc);
+    log_info(d, "prep | %lld prepared, %lld rejected, %lld excluded, %lld outside the dataset | %.1f MB text | %.1fs",
+             (long long)n, (long long)counts[2], (long long)counts[1], (long long)counts[0],
+             (double)counts[4] / 1e6, t_scan);
+    log_info(d, "prep | %.1f samples/s, %.1f MB/s of text (%.1f MB/s per rank)", (double)counts[3] / t_scan,
+             (double)counts[4] / 1e6 / t_scan, (double)counts[4] / 1e6 / t_scan / d->size);
+
+    static const SplitBench benches[3][2] = {{SPLIT_NTU60_XSUB, SPLIT_NTU60_XVIEW},
+                                             {SPLIT_NTU120_XSUB, SPLIT_NTU120_XSET},
+                                             {SPLIT_KINETICS, SPLIT_NBENCH}};
+    for (int b = 0; b < 2 && rc == CD_OK; b++) {
+        SplitBench bench = benches[cfg->dataset][b];
+        if (bench == SPLIT_NBENCH) break;
+        rc = write_bench(&p, bench, all, n, sources);
+    }
+    if (rc == CD_OK) log_info(d, "prep | done in %.1fs", dist_wtime() - t0);
+    free(allm);
+    free(allr);
+    free(rej.p);
+    free(sources);
+    prep_free(&p);
+    return rc == CD_OK ? PREP_EXIT_OK : rc == CD_EREJECT ? PREP_EXIT_REJECT : PREP_EXIT_ERROR;
+}

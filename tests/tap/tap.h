@@ -1,0 +1,35 @@
+// tap.h - a small TAP producer for the C tests (c-tap-harness's API shape).
+// plan(n) first; every check prints one "ok N - name" / "not ok N - name";
+// tap_done() returns the exit status (non-zero when anything failed or the
+// plan was not met). Diagnostics go to stderr so prove always shows them.
+#pragma once
+#include <stddef.h>
+
+void plan(int n);
+void skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void bail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void skip(int n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int is_int(long long want, long long got, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int is_str(const char *want, const char *got, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int is_double(double want, double got, double eps, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+// One check per tensor: |got-want| <= atol + rtol*|want| everywhere (NaN
+// equals NaN); on failure diag's the worst index, both values and the count.
+int is_tensor_close(const float *got, const float *want, size_t n, double atol, double rtol,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+// Bitwise equality of two float arrays (for "exactly like the reference").
+int is_tensor_equal(const float *got, const float *want, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int tap_done(void);
+
+// Test data helpers.
+// Path of the shared real data folder (env COCODIFF_REAL_DATA, else
+// ../shared/data/real relative to the repo root); NULL when absent.
+const char *tap_real_data(void);
+// Reads a whole file into a malloc'ed buffer (NUL-terminated); NULL if absent.
+char *tap_slurp(const char *path, size_t *len);
+// A fresh temporary directory for this test (removed by the test's end only
+// when it passed; kept for inspection otherwise).
+const char *tap_tmpdir(void);
