@@ -42,7 +42,7 @@ const char *ff_parse_f32(const char *p, float *out) {
             any = 1;
         }
     }
-    if (!any) return NULL;
+    if (!any) return fallback(start, out);   // "nan", "inf", or not a number
     if (*p == 'e' || *p == 'E') {
         const char *q = p + 1;
         int eneg = 0, e = 0, edigits = 0;

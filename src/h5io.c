@@ -120,6 +120,7 @@ fail:
 // Writes rows [first, first+count) of a 1-D dataset from rank 0 only; the
 // others take part with an empty selection (the write is collective).
 static int write_rows_rank0(H5PrepFile *f, hid_t ds, hid_t memtype, const void *data, int64_t count) {
+    if (count == 0) return CD_OK;   // an empty dataset has no storage to write (every rank knows)
     hid_t fs = H5Dget_space(ds), ms;
     hsize_t n = (hsize_t)count;
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);

@@ -136,6 +136,8 @@ void ntu_raw_free(NtuRaw *raw) {
 static int parse_body(Cursor *c, NtuRaw *raw, int frame, char *why, size_t whylen) {
     // Body line: bodyID and 9 more numeric fields.
     skip_blanks(c);
+    if (c->p >= c->end)
+        return cd_reject(why, whylen, "truncated: expected a body line at line %d", c->line);
     const char *id = c->p;
     while (c->p < c->end && (unsigned)(*c->p - '0') < 10) c->p++;
     size_t idlen = (size_t)(c->p - id);

@@ -1,0 +1,42 @@
+# tap.sh - TAP for the shell tests (sourced). plan N; ok COND-STATUS "name";
+# skip_all "why"; done_testing (exit status). Also: REPO, REAL (real data
+# folder or empty), TMP (a temporary folder removed when all passed), and
+# run_mpi NP CMD... (mpirun as root, oversubscribed, one BLAS thread).
+set -u
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+_tap_n=0
+_tap_fail=0
+_tap_plan=-1
+REAL=${COCODIFF_REAL_DATA:-$REPO/../shared/data/real}
+[ -d "$REAL" ] || REAL=""
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/cocodiff-test-XXXXXX")
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
+
+plan() { _tap_plan=$1; echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $*"; rm -rf "$TMP"; exit 0; }
+diag() { echo "# $*" >&2; }
+# ok STATUS NAME: STATUS 0 passes (use: cmd; ok $? "name")
+ok() {
+    _tap_n=$((_tap_n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_fail=$((_tap_fail + 1)); fi
+}
+is() { # is WANT GOT NAME
+    _tap_n=$((_tap_n + 1))
+    if [ "$1" = "$2" ]; then echo "ok $_tap_n - $3"; else
+        echo "not ok $_tap_n - $3"; diag "   want: $1"; diag "    got: $2"; _tap_fail=$((_tap_fail + 1)); fi
+}
+skip() { # skip N WHY
+    i=0; while [ $i -lt "$1" ]; do _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # skip $2"; i=$((i + 1)); done
+}
+run_mpi() {
+    np=$1; shift
+    mpirun -np "$np" --oversubscribe -x OPENBLAS_NUM_THREADS "$@"
+}
+done_testing() {
+    if [ "$_tap_plan" -ge 0 ] && [ "$_tap_n" -ne "$_tap_plan" ]; then
+        diag "planned $_tap_plan tests but ran $_tap_n"; exit 1; fi
+    if [ "$_tap_fail" -ne 0 ]; then diag "failed $_tap_fail of $_tap_n (kept $TMP)"; exit 1; fi
+    rm -rf "$TMP"
+    exit 0
+}
