@@ -334,6 +334,28 @@ static int64_t check_metas(Prep *p, PrepMeta *all, int64_t n, Buf *rej) {
 // ---------------------------------------------------------------------------
 // Output
 
+static int cmp_line(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// Sorts the report's lines and puts the header first.
+static void sort_lines(Buf *b) {
+    static const char header[] = "# name\tmember\treason\n";
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) n += b->p[i] == '\n';
+    char **lines = cd_calloc(n + 1, sizeof *lines);
+    Buf out = {0};
+    if (!lines || buf_append(&out, header, strlen(header))) { free(lines); return; }
+    size_t k = 0;
+    for (char *s = b->p, *e; s && k < n && (e = strchr(s, '\n')); s = e + 1) {
+        *e = 0;
+        lines[k++] = s;
+    }
+    qsort(lines, k, sizeof *lines, cmp_line);
+    for (size_t i = 0; i < k; i++) buf_printf(&out, "%s\n", lines[i]);
+    free(lines);
+    free(b->p);
+    *b = out;
+}
+
 static int write_atomic_text(const char *path, const char *text, size_t n) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
@@ -539,7 +561,6 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     int64_t n = (int64_t)(nm / sizeof(PrepMeta));
     PrepMeta *all = allm;
     if (rc == CD_OK) {
-        buf_append(&rej, "# name\tmember\treason\n", 22);
         if (nr) buf_append(&rej, allr, nr);
         qsort(all, (size_t)n, sizeof *all, cmp_meta);
         int64_t before = p.n_rejected, ex_before = p.n_excluded;
@@ -560,8 +581,9 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
         counts[1] += p.n_excluded - ex_before;
         if (rc == CD_OK && cfg->strict && counts[2] > 0) {
             if (d->rank == 0) {
-                const char *first = strchr(rej.p, '\n');
-                CD_ERR("--strict: %lld sample(s) rejected; first: %s", (long long)counts[2], first ? first + 1 : "?");
+                const char *first = rej.p ? rej.p : "?";
+                CD_ERR("--strict: %lld sample(s) rejected; first: %.*s", (long long)counts[2],
+                       (int)strcspn(first, "\n"), first);
             }
             rc = CD_EREJECT;
         }
@@ -570,7 +592,8 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
             rc = CD_EFORMAT;
         }
     }
-    if (d->rank == 0 && rej.p) {
+    if (d->rank == 0 && rc != CD_ENOMEM) {
+        sort_lines(&rej);   // the same report whatever the number of ranks
         char path[4200];
         snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, dsname[cfg->dataset]);
         if (write_atomic_text(path, rej.p, rej.n) != CD_OK && rc == CD_OK) rc = CD_EIO;
