@@ -31,7 +31,8 @@ typedef struct NtuRaw {
     NtuBody *bodies;  // in order of first appearance
 } NtuRaw;
 
-// Parses .skeleton text (LF or CRLF). Rejects (CD_EREJECT, reason in why)
+// Parses .skeleton text (LF or CRLF); text[len] must be 0 (parsing relies on
+// a terminator after the last number). Rejects (CD_EREJECT, reason in why)
 // truncated files, wrong counts, non-numbers, NaN/Inf, more bodies in one
 // frame than Kinect tracks (6), and files whose every frame is empty.
 int ntu_parse(const char *text, size_t len, NtuRaw *raw, char *why, size_t whylen);
