@@ -13,6 +13,10 @@ args="--dataset $dataset --out $out"
 for a in "$@"; do args="$args --input $a"; done
 [ -n "${EXCLUDE:-}" ] && args="$args --exclude $EXCLUDE"
 export OPENBLAS_NUM_THREADS=1
+# As root (containers, CI) Open MPI refuses to start - and exits 0 - unless told.
+if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
 # Parallel HDF5 on shared file systems: flock is often unsupported there.
 export HDF5_USE_FILE_LOCKING=${HDF5_USE_FILE_LOCKING:-FALSE}
 if [ -n "${SLURM_NTASKS:-}" ]; then
