@@ -2,6 +2,7 @@
 # the TAP tests through prove, `make demo` runs the pipeline on bundled data.
 CC = mpicc
 CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra
+CFLAGS += -pthread
 PKGS := hdf5-openmpi libarchive jansson yaml-0.1 openblas libcrypto
 PKG_OK := $(shell pkg-config --exists $(PKGS) && echo yes)
 ifneq ($(PKG_OK),yes)
