@@ -3,7 +3,7 @@
 CC = mpicc
 CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra
 CFLAGS += -pthread
-PKGS := hdf5-openmpi libarchive jansson yaml-0.1 openblas libcrypto
+PKGS := hdf5-openmpi libarchive jansson yaml-0.1 openblas libcrypto libcurl
 PKG_OK := $(shell pkg-config --exists $(PKGS) && echo yes)
 ifneq ($(PKG_OK),yes)
   $(info ✗ missing libraries: run `make deps` (scripts/install-deps.sh, as root))
