@@ -1,1 +1,11 @@
-# benchmarks
+# benchmarks (not tests: they print figures and assert nothing).
+# make bench-prep [CTRGCN=/path/to/CTR-GCN]: cocodiff-prep samples/s and MB/s
+# on 1 and 2 ranks for a 5,000-sample synthetic NTU zip (cached in bench-out/),
+# next to the official Python preprocessing (bench/prep_reference.py, run on a
+# slice of the same zip when CTRGCN names a checkout of Uason-Chen/CTR-GCN).
+# Knobs: BENCH_SAMPLES, BENCH_REPS, BENCH_REF_SAMPLES (see bench/bench-prep.sh).
+CTRGCN ?=
+
+.PHONY: bench-prep
+bench-prep: all
+	@CTRGCN='$(CTRGCN)' bash bench/bench-prep.sh

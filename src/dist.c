@@ -16,7 +16,9 @@ static MPI_Comm world_copy;   // the communicator the Dist points at (set once i
 int dist_init(Dist *d, int *argc, char ***argv) {
     int inited = 0;
     MPI_Initialized(&inited);
-    if (!inited && MPI_Init(argc, argv) != MPI_SUCCESS) {
+    // FUNNELED: helper threads (e.g. prep's checksum thread) never call MPI.
+    int provided;
+    if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "error: MPI_Init failed\n");
         return CD_EMPI;
     }

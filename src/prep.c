@@ -20,6 +20,7 @@
 #include "status.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,18 +457,47 @@ static int write_bench(Prep *p, SplitBench bench, const PrepMeta *all, int64_t n
     return rc;
 }
 
-// "sha256  bytes  path" per input; rank r checksums inputs r, r+size, ...
-static int input_checksums(const Dist *d, const PrepConfig *cfg, char **out) {
-    Buf mine = {0};
-    int rc = CD_OK;
-    for (int i = d->rank; i < cfg->ninputs && rc == CD_OK; i += d->size) {
+// Input checksums ("sha256  bytes  file" per input) are computed by a
+// thread on rank i % size while the scan runs: hashing a multi-GB archive up
+// front would hold every rank back for seconds.
+typedef struct Hasher {
+    const Dist *d;
+    const PrepConfig *cfg;
+    Buf lines;
+    int rc, started;
+    pthread_t thread;
+} Hasher;
+
+static void *hash_inputs(void *arg) {
+    Hasher *h = arg;
+    for (int i = h->d->rank; i < h->cfg->ninputs && h->rc == CD_OK; i += h->d->size) {
         char hex[65];
         struct stat st;
-        rc = checksum_sha256_file(cfg->inputs[i], hex);
-        if (rc == CD_OK && stat(cfg->inputs[i], &st) != 0) rc = CD_EIO;
-        if (rc == CD_OK)
-            rc = buf_printf(&mine, "%03d %s  %lld  %s\n", i, hex, (long long)st.st_size, base_name(cfg->inputs[i]));
+        h->rc = checksum_sha256_file(h->cfg->inputs[i], hex);
+        if (h->rc == CD_OK && stat(h->cfg->inputs[i], &st) != 0) h->rc = CD_EIO;
+        if (h->rc == CD_OK)
+            h->rc = buf_printf(&h->lines, "%03d %s  %lld  %s\n", i, hex, (long long)st.st_size,
+                               base_name(h->cfg->inputs[i]));
     }
+    return NULL;
+}
+
+static void checksums_start(Hasher *h, const Dist *d, const PrepConfig *cfg) {
+    memset(h, 0, sizeof *h);
+    h->d = d;
+    h->cfg = cfg;
+    h->started = pthread_create(&h->thread, NULL, hash_inputs, h) == 0;
+    if (!h->started) hash_inputs(h);   // no thread: hash inline
+}
+
+// Collective: joins the thread and gives every rank the ordered lines.
+static int checksums_finish(Hasher *h, char **out) {
+    const Dist *d = h->d;
+    const PrepConfig *cfg = h->cfg;
+    if (h->started) pthread_join(h->thread, NULL);
+    h->started = 0;
+    Buf mine = h->lines;
+    int rc = h->rc;
     rc = dist_agree(d, rc);
     void *all = NULL;
     size_t n = 0;
@@ -543,8 +573,13 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
              d->size, cfg->out_dir);
     int rc = dist_agree(d, prep_setup(&p));
     char *sources = NULL;
-    if (rc == CD_OK) rc = input_checksums(d, cfg, &sources);
-    if (rc == CD_OK) rc = scan_inputs(&p);
+    Hasher hasher;
+    if (rc == CD_OK) {
+        checksums_start(&hasher, d, cfg);
+        rc = scan_inputs(&p);
+        int hrc = checksums_finish(&hasher, &sources);
+        if (rc == CD_OK) rc = hrc;
+    }
     if (rc == CD_OK && cfg->dataset == PREP_KINETICS && (!p.klabels[0] && !p.klabels[1])) {
         if (d->rank == 0) CD_ERR("no kinetics_train_label.json or kinetics_val_label.json in the inputs");
         rc = CD_EFORMAT;
