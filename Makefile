@@ -19,7 +19,9 @@ export OPENBLAS_NUM_THREADS = 1
 LIB_SRCS := $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(LIB_SRCS))
 MAIN_SRCS := $(wildcard src/main_*.c)
-PROGS := $(patsubst src/main_%.c,bin/cocodiff-%,$(MAIN_SRCS))
+# src/main_foo_bar.c builds bin/cocodiff-foo-bar.
+prog_of = bin/cocodiff-$(subst _,-,$(patsubst src/main_%.c,%,$(1)))
+PROGS := $(foreach m,$(MAIN_SRCS),$(call prog_of,$(m)))
 TEST_SRCS := $(wildcard tests/[0-9]*.c)
 TEST_PROGS := $(TEST_SRCS:.c=.t)
 TAP_SRCS := $(wildcard tests/tap/*.c)
@@ -41,8 +43,11 @@ build:
 	@mkdir -p build bin
 $(LIB): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
-bin/cocodiff-%: src/main_%.c $(LIB) $(wildcard include/*.h) | build
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+define prog_rule
+$(call prog_of,$(1)): $(1) $(LIB) $(wildcard include/*.h) | build
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -o $$@ $$< $$(LIB) $$(LDLIBS)
+endef
+$(foreach m,$(MAIN_SRCS),$(eval $(call prog_rule,$(m))))
 tests/%.t: tests/%.c $(LIB) $(TAP_OBJS) $(wildcard include/*.h tests/tap/*.h)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(TAP_OBJS) $(LIB) $(LDLIBS)
 
@@ -60,3 +65,4 @@ clean:
 
 include mk/demo.mk
 include mk/bench.mk
+include mk/embed.mk
