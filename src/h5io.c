@@ -330,3 +330,125 @@ int h5io_prep_read(const char *path, int group, int64_t first, int64_t count, fl
     H5Fclose(f);
     return rc;
 }
+
+// ---------------------------------------------------------------------------
+// Text embeddings
+
+static int write_full(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
+                      const hsize_t *dims, const void *data) {
+    hid_t s = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t ds = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = (ds >= 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? CD_OK : CD_EHDF5;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(s);
+    if (rc) CD_ERR("HDF5: writing %s failed", name);
+    return rc;
+}
+
+static int write_strings(hid_t loc, const char *name, const char *const *v, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) if (strlen(v[i]) + 1 > len) len = strlen(v[i]) + 1;
+    char *buf = cd_calloc((size_t)(n ? n : 1), len);
+    if (!buf) return CD_ENOMEM;
+    for (int i = 0; i < n; i++) memcpy(buf + (size_t)i * len, v[i], strlen(v[i]));
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t dims = (hsize_t)n;
+    int rc = write_full(loc, name, t, t, 1, &dims, buf);
+    H5Tclose(t);
+    free(buf);
+    return rc;
+}
+
+int h5io_embed_write(const char *path, const H5EmbedSpec *s) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_sec2(fapl);   // one rank writes: no MPI-IO needed
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0) {
+        CD_ERR("%s: cannot create HDF5 file", path);
+        return CD_EHDF5;
+    }
+    hsize_t kd[2] = {(hsize_t)s->K, (hsize_t)s->D}, kpd[3] = {(hsize_t)s->K, (hsize_t)s->nparts, (hsize_t)s->D};
+    hsize_t k1 = (hsize_t)s->K, d1 = (hsize_t)s->D;
+    int rc = set_attr_str(f, "format", H5IO_EMB_FORMAT) || set_attr_int(f, "format_version", H5IO_EMB_FORMAT_VERSION) ||
+             set_attr_str(f, "encoder", s->encoder) || set_attr_str(f, "weights", s->weights) ||
+             set_attr_str(f, "weights_sha256", s->weights_sha256) || set_attr_int(f, "dim", s->D) ||
+             set_attr_int(f, "num_class", s->K) || set_attr_str(f, "descriptions", s->descriptions) ||
+             set_attr_str(f, "descriptions_sha256", s->descriptions_sha256)
+                 ? CD_EHDF5 : CD_OK;
+    if (!rc) rc = write_full(f, "coarse", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, kd, s->coarse);
+    if (!rc) rc = write_full(f, "fine", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, kpd, s->fine);
+    if (!rc) rc = write_full(f, "class_id", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &k1, s->class_id);
+    if (!rc) rc = write_strings(f, "class_name", s->class_name, s->K);
+    if (!rc) rc = write_strings(f, "part_name", s->part_name, s->nparts);
+    if (!rc && s->sif_pc) {
+        rc = write_full(f, "sif_pc", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &d1, s->sif_pc);
+        hid_t sp = H5Screate(H5S_SCALAR), a = H5Acreate2(f, "sif_a", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &s->sif_a) < 0) rc = CD_EHDF5;
+        if (a >= 0) H5Aclose(a);
+        H5Sclose(sp);
+        if (!rc) rc = set_attr_int(f, "oov_tokens", s->oov_tokens);
+    }
+    if (H5Fclose(f) < 0) rc = CD_EHDF5;
+    return rc;
+}
+
+int h5io_embed_read(const char *path, H5Embed *e) {
+    memset(e, 0, sizeof *e);
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open as HDF5 (HINT: make it with cocodiff-embed)", path);
+        return CD_EIO;
+    }
+    char fmt[64] = "";
+    int64_t ver = 0, K = 0, D = 0;
+    int rc = CD_OK;
+    if (get_attr_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, H5IO_EMB_FORMAT) != 0 ||
+        get_attr_int(f, "format_version", &ver) || ver != H5IO_EMB_FORMAT_VERSION ||
+        get_attr_int(f, "num_class", &K) || get_attr_int(f, "dim", &D) || K <= 0 || D <= 0) {
+        CD_ERR("%s: not a %s file of version %d", path, H5IO_EMB_FORMAT, H5IO_EMB_FORMAT_VERSION);
+        rc = CD_EFORMAT;
+    }
+    if (!rc) get_attr_str(f, "encoder", e->encoder, sizeof e->encoder);
+    e->K = (int)K;
+    e->D = (int)D;
+    e->nparts = 6;
+    if (!rc) {
+        e->coarse = cd_malloc((size_t)K * D * sizeof(float));
+        e->fine = cd_malloc((size_t)K * 6 * D * sizeof(float));
+        e->class_id = cd_malloc((size_t)K * sizeof(int32_t));
+        if (!e->coarse || !e->fine || !e->class_id) rc = CD_ENOMEM;
+    }
+    const char *names[3] = {"coarse", "fine", "class_id"};
+    void *bufs[3] = {e->coarse, e->fine, e->class_id};
+    hid_t types[3] = {H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, H5T_NATIVE_INT32};
+    hssize_t want[3] = {K * D, K * 6 * D, K};
+    for (int i = 0; i < 3 && !rc; i++) {
+        hid_t ds = H5Dopen2(f, names[i], H5P_DEFAULT);
+        hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+        if (ds < 0 || H5Sget_simple_extent_npoints(sp) != want[i] ||
+            H5Dread(ds, types[i], H5S_ALL, H5S_ALL, H5P_DEFAULT, bufs[i]) < 0) {
+            CD_ERR("%s: dataset /%s missing or of the wrong size", path, names[i]);
+            rc = CD_EFORMAT;
+        }
+        if (sp >= 0) H5Sclose(sp);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    H5Fclose(f);
+    if (rc) h5io_embed_free(e);
+    return rc;
+}
+
+void h5io_embed_free(H5Embed *e) {
+    if (!e) return;
+    free(e->coarse);
+    free(e->fine);
+    free(e->class_id);
+    memset(e, 0, sizeof *e);
+}
