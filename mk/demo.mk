@@ -11,12 +11,14 @@ demo-deps:
 	@scripts/install-deps.sh
 demo: demo-deps
 	@$(MAKE) --no-print-directory all
-	@mkdir -p $(DEMO_OUT)
+	@mkdir -p $(DEMO_OUT)/text
 	@echo "== synth: $(DEMO_NTU_SAMPLES) NTU-format samples, $(DEMO_KIN_SAMPLES) Kinetics-format clips"
 	bin/cocodiff-synth --format ntu --samples $(DEMO_NTU_SAMPLES) --seed 1 --out $(DEMO_OUT)/synth-ntu.zip
 	bin/cocodiff-synth --format kinetics --samples $(DEMO_KIN_SAMPLES) --seed 1 --out $(DEMO_OUT)/synth-kinetics.tar.gz
 	@echo "== prep on $(DEMO_NP) ranks"
 	mpirun -np $(DEMO_NP) bin/cocodiff-prep --dataset ntu60 --input $(DEMO_OUT)/synth-ntu.zip --out $(DEMO_OUT)/prep
 	mpirun -np $(DEMO_NP) bin/cocodiff-prep --dataset kinetics --input $(DEMO_OUT)/synth-kinetics.tar.gz --out $(DEMO_OUT)/prep
-	@echo "== demo done: HDF5 files in $(DEMO_OUT)/prep"
-	@ls -l $(DEMO_OUT)/prep
+	@echo "== embed: text embeddings of the synthetic benchmark's classes (GloVe + SIF)"
+	mpirun -np $(DEMO_NP) bin/cocodiff-embed --descriptions datasets/synth/descriptions.tsv --out $(DEMO_OUT)/text/synth-glove.h5
+	@echo "== demo done: skeletons in $(DEMO_OUT)/prep, text embeddings in $(DEMO_OUT)/text"
+	@ls -l $(DEMO_OUT)/prep $(DEMO_OUT)/text
