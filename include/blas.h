@@ -14,3 +14,9 @@ void blas_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
 // Same contract, triple loop, accumulating in double (the reference).
 void blas_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                       int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+// Threads OpenBLAS may use. Results depend on it (kernels split the work
+// differently), so programs that promise the same output on any number of
+// ranks pin it (default 1 thread per rank).
+void blas_set_threads(int n);
+int blas_get_threads(void);

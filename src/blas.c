@@ -27,3 +27,7 @@ void blas_sgemm_naive(int trans_a, int trans_b, int M, int N, int K, float alpha
             *c = (float)(alpha * acc + (beta == 0.0f ? 0.0 : (double)beta * *c));
         }
 }
+
+// OpenBLAS's own controls (declared in its cblas.h as well).
+void blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+int blas_get_threads(void) { return openblas_get_num_threads(); }

@@ -6,6 +6,7 @@
 // rank 0 writes are the same whatever the number of ranks. Per-text encoders
 // never mix texts, so each vector is bit-identical wherever it is computed.
 #include "embed.h"
+#include "blas.h"
 #include "checksum.h"
 #include "clip.h"
 #include "descriptions.h"
@@ -80,10 +81,18 @@ static int encode(Encoder *e, const Dist *d, const EmbedConfig *cfg, int id, con
         }
         return CD_OK;
     }
-    int32_t ids[CLIP_CONTEXT];
-    int rc = clip_tokenize(e->tok, text, ids, NULL);
-    if (!rc) rc = clip_text_forward(e->clip, ids, 1, out);
-    if (rc) CD_ERR("class %d %s: CLIP failed (%s)", id, what, cd_status_str(rc));
+    CD_ERR("class %d %s: encode() is for GloVe (\"%s\")", id, what, text);
+    (void)out;
+    return CD_EARG;
+}
+
+// The seven texts of a class through CLIP in one batch.
+static int encode_clip_class(Encoder *e, int id, const char *const *texts, float *out) {
+    int32_t ids[TEXTS_PER_CLASS * CLIP_CONTEXT];
+    int rc = CD_OK;
+    for (int i = 0; i < TEXTS_PER_CLASS && rc == CD_OK; i++) rc = clip_tokenize(e->tok, texts[i], ids + i * CLIP_CONTEXT, NULL);
+    if (!rc) rc = clip_text_forward(e->clip, ids, TEXTS_PER_CLASS, out);
+    if (rc) CD_ERR("class %d: CLIP failed (%s)", id, cd_status_str(rc));
     return rc;
 }
 
@@ -95,6 +104,9 @@ static const char *file_base(const char *p) {
 int embed_run(const Dist *d, const EmbedConfig *cfg) {
     char why[1024] = "";
     double t0 = dist_wtime();
+    // One BLAS thread: OpenBLAS results depend on the thread count, and the
+    // file must be the same for any number of ranks.
+    blas_set_threads(1);
     Descriptions *desc = NULL;
     Encoder enc;
     memset(&enc, 0, sizeof enc);
@@ -126,9 +138,17 @@ int embed_run(const Dist *d, const EmbedConfig *cfg) {
     for (int k = d->rank, j = 0; k < K && rc == CD_OK; k += d->size, j++) {
         const DescClass *c = &desc->cls[k];
         float *v = local + (size_t)j * per_class;
-        rc = encode(&enc, d, cfg, c->id, "coarse text", descriptions_coarse(c, coarse, sizeof coarse), v, &oov);
-        for (int p = 0; p < DESC_NPARTS && rc == CD_OK; p++)
-            rc = encode(&enc, d, cfg, c->id, desc_part_names[p], c->part[p], v + (size_t)(1 + p) * D, &oov);
+        const char *texts[TEXTS_PER_CLASS] = {descriptions_coarse(c, coarse, sizeof coarse)};
+        for (int p = 0; p < DESC_NPARTS; p++) texts[1 + p] = c->part[p];
+        if (enc.kind == EMBED_CLIP) {
+            // One batch per class: the same batches whatever the rank count,
+            // so the vectors stay bit-identical (OpenBLAS picks kernels by size).
+            rc = encode_clip_class(&enc, c->id, texts, v);
+        } else {
+            for (int p = 0; p < TEXTS_PER_CLASS && rc == CD_OK; p++)
+                rc = encode(&enc, d, cfg, c->id, p ? desc_part_names[p - 1] : "coarse text", texts[p],
+                            v + (size_t)p * D, &oov);
+        }
         progress_update(&prog, d, (int64_t)(j + 1) * d->size);
     }
     rc = dist_agree(d, rc);

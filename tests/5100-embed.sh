@@ -4,7 +4,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 EMBED=$REPO/bin/cocodiff-embed
 cd "$REPO" || exit 1
-plan 12
+plan 15
 
 "$EMBED" --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/e1.h5" > "$TMP/l1" 2>&1
 ok $? "1 rank: NTU60 GloVe embeddings"
@@ -36,4 +36,14 @@ printf 'id\tname\tsentence\thead\thand\tarm\thip\tleg\tfoot\n1\tzorp\tqwxzv blor
 [ $? = 1 ] && grep -q "no word of \"zorp" "$TMP/lo"; ok $? "a text with no known word is an error that names it"
 "$EMBED" --descriptions datasets/ntu120/descriptions.tsv --strict-oov --out "$TMP/s.h5" > "$TMP/ls" 2>&1
 [ $? = 1 ] && grep -q "not in the GloVe vocabulary" "$TMP/ls"; ok $? "--strict-oov: unknown words are an error"
+# CLIP with the small random model of tests/data/clip (same structure as ViT-B/32's text tower).
+CLIPARGS="--encoder clip --clip-model tests/data/clip/model.safetensors --clip-vocab tests/data/clip/vocab.json --clip-merges tests/data/clip/merges.txt"
+"$EMBED" --descriptions datasets/ntu60/descriptions.tsv $CLIPARGS --out "$TMP/c1.h5" > "$TMP/lc1" 2>&1 &&
+run_mpi 2 "$EMBED" --descriptions datasets/ntu60/descriptions.tsv $CLIPARGS --out "$TMP/c2.h5" > "$TMP/lc2" 2>&1 &&
+cmp -s "$TMP/c1.h5" "$TMP/c2.h5"; ok $? "clip: 1 and 2 ranks write byte-identical files"
+h5dump -a /encoder "$TMP/c1.h5" | grep -q clip-text; ok $? "clip: the encoder is recorded"
+head -c 5000 tests/data/clip/model.safetensors > "$TMP/trunc.safetensors"
+"$EMBED" --descriptions datasets/ntu60/descriptions.tsv --encoder clip --clip-model "$TMP/trunc.safetensors" \
+    --clip-vocab tests/data/clip/vocab.json --clip-merges tests/data/clip/merges.txt --out "$TMP/c3.h5" > "$TMP/lc3" 2>&1
+[ $? = 1 ] && grep -q "trunc.safetensors" "$TMP/lc3" && [ ! -e "$TMP/c3.h5" ]; ok $? "clip: a truncated safetensors file is an error naming it"
 done_testing
