@@ -29,6 +29,8 @@ TAP_OBJS := $(patsubst tests/tap/%.c,build/tap/%.o,$(TAP_SRCS))
 LIB := build/libcocodiff.a
 
 .PHONY: all deps check demo clean warnings tests
+# Keep object files make would otherwise delete as intermediates.
+.SECONDARY:
 all: $(PROGS)
 
 deps:

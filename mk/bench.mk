@@ -9,3 +9,11 @@ CTRGCN ?=
 .PHONY: bench-prep
 bench-prep: all
 	@CTRGCN='$(CTRGCN)' bash bench/bench-prep.sh
+
+# make bench-embed: sentences/s of the GloVe+SIF and CLIP text encoders and
+# CLIP's effective GFLOP/s next to the sgemm peak of the same run.
+.PHONY: bench-embed
+build/bench-embed: bench/bench_embed.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench-embed: build/bench-embed
+	@OPENBLAS_NUM_THREADS=1 build/bench-embed
