@@ -92,3 +92,52 @@ typedef struct H5Embed {
 } H5Embed;
 int h5io_embed_read(const char *path, H5Embed *e);
 void h5io_embed_free(H5Embed *e);
+
+// ---------------------------------------------------------------------------
+// Checkpoints (serial: one rank writes, any rank reads):
+//   /model/<key>              one dataset per PyTorch state_dict key of the
+//                             official CTR-GCN, same shape and dtype
+//                             (float32; int64 for num_batches_tracked)
+//   /optimizer/momentum/<key> SGD momentum buffers of the parameters
+//   /rng/seed                 int64: the data order and augmentation are
+//                             functions of (seed, epoch, sample index)
+//   /                         attrs: format = "cocodiff-checkpoint",
+//                             format_version, epoch, step, stream, graph,
+//                             strides (int32 list), config (YAML text)
+//   /optimizer                attrs: steps, momentum, weight_decay, nesterov
+// A file with only /model (e.g. converted from PyTorch weights) is a valid
+// checkpoint for evaluation and fine-tuning.
+#define H5IO_CKPT_FORMAT "cocodiff-checkpoint"
+#define H5IO_CKPT_FORMAT_VERSION 1
+
+typedef struct H5Tensor {
+    char name[128];
+    int dtype;          // 0 float32, 1 int64
+    int ndim;
+    int64_t shape[8];
+    size_t numel;
+    void *data;         // owned when read by h5io
+} H5Tensor;
+
+typedef struct H5CkptMeta {
+    int has_meta;       // the attributes below were present
+    int64_t epoch, step, seed;
+    char stream[32], graph[32];
+    int nstrides;
+    int32_t strides[16];
+    char *config_yaml;  // owned when read (may be NULL)
+    int has_optimizer;
+    int64_t opt_steps;
+    double momentum, weight_decay;
+    int nesterov;
+} H5CkptMeta;
+
+// Writes PATH.partial, then renames to PATH: never a half-written checkpoint.
+int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
+                    const H5Tensor *momentum, int nmomentum);
+// Reads every tensor of /model (and /optimizer/momentum when present).
+int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel,
+                   H5Tensor **momentum, int *nmomentum);
+const H5Tensor *h5io_tensor_find(const H5Tensor *t, int n, const char *name);
+void h5io_tensors_free(H5Tensor *t, int n);
+void h5io_ckpt_meta_free(H5CkptMeta *m);

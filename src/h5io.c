@@ -452,3 +452,252 @@ void h5io_embed_free(H5Embed *e) {
     free(e->class_id);
     memset(e, 0, sizeof *e);
 }
+
+// ---------------------------------------------------------------------------
+// Checkpoints
+
+static int write_tensor(hid_t g, const H5Tensor *t) {
+    hsize_t dims[8];
+    for (int i = 0; i < t->ndim; i++) dims[i] = (hsize_t)t->shape[i];
+    hid_t s = t->ndim ? H5Screate_simple(t->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t ft = t->dtype ? H5T_STD_I64LE : H5T_IEEE_F32LE, mt = t->dtype ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+    hid_t ds = H5Dcreate2(g, t->name, ft, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = ds >= 0 && H5Dwrite(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) >= 0 ? CD_OK : CD_EHDF5;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(s);
+    if (rc) CD_ERR("HDF5: writing tensor %s failed", t->name);
+    return rc;
+}
+
+static hid_t make_group(hid_t loc, const char *name) {
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0);
+    // Datasets named like state_dict keys contain dots, never slashes.
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
+static int set_attr_f64(hid_t obj, const char *name, double v) {
+    hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(obj, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &v) >= 0) ? CD_OK : CD_EHDF5;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(s);
+    return rc;
+}
+
+int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
+                    const H5Tensor *momentum, int nmomentum) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_sec2(fapl);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0) {
+        CD_ERR("%s: cannot create the checkpoint", tmp);
+        return CD_EIO;
+    }
+    int rc = set_attr_str(f, "format", H5IO_CKPT_FORMAT) || set_attr_int(f, "format_version", H5IO_CKPT_FORMAT_VERSION)
+                 ? CD_EHDF5 : CD_OK;
+    if (!rc && meta) {
+        rc = set_attr_int(f, "epoch", meta->epoch) || set_attr_int(f, "step", meta->step) ||
+                     set_attr_str(f, "stream", meta->stream) || set_attr_str(f, "graph", meta->graph) ||
+                     set_attr_str(f, "config", meta->config_yaml ? meta->config_yaml : "")
+                 ? CD_EHDF5 : CD_OK;
+        if (!rc && meta->nstrides > 0) {
+            hsize_t n = (hsize_t)meta->nstrides;
+            hid_t s = H5Screate_simple(1, &n, NULL), a = H5Acreate2(f, "strides", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
+            if (a < 0 || H5Awrite(a, H5T_NATIVE_INT32, meta->strides) < 0) rc = CD_EHDF5;
+            if (a >= 0) H5Aclose(a);
+            H5Sclose(s);
+        }
+    }
+    hid_t g = rc ? -1 : make_group(f, "model");
+    if (!rc && g < 0) rc = CD_EHDF5;
+    for (int i = 0; i < nmodel && !rc; i++) rc = write_tensor(g, &model[i]);
+    if (g >= 0) H5Gclose(g);
+    if (!rc && meta && meta->has_optimizer) {
+        hid_t o = make_group(f, "optimizer"), mg = o >= 0 ? make_group(o, "momentum") : -1;
+        if (o < 0 || mg < 0) rc = CD_EHDF5;
+        if (!rc)
+            rc = set_attr_int(o, "steps", meta->opt_steps) || set_attr_f64(o, "momentum", meta->momentum) ||
+                         set_attr_f64(o, "weight_decay", meta->weight_decay) || set_attr_int(o, "nesterov", meta->nesterov)
+                     ? CD_EHDF5 : CD_OK;
+        for (int i = 0; i < nmomentum && !rc; i++) rc = write_tensor(mg, &momentum[i]);
+        if (mg >= 0) H5Gclose(mg);
+        if (o >= 0) H5Gclose(o);
+    }
+    if (!rc && meta) {
+        hid_t r = make_group(f, "rng");
+        H5Tensor seed = {.name = "seed", .dtype = 1, .ndim = 0, .numel = 1, .data = (void *)&meta->seed};
+        rc = r >= 0 ? write_tensor(r, &seed) : CD_EHDF5;
+        if (r >= 0) H5Gclose(r);
+    }
+    if (H5Fclose(f) < 0) rc = CD_EHDF5;
+    if (!rc && rename(tmp, path) != 0) {
+        CD_ERR("%s: cannot rename the checkpoint into place", path);
+        rc = CD_EIO;
+    }
+    if (rc) remove(tmp);
+    return rc;
+}
+
+typedef struct ReadCtx {
+    H5Tensor *t;
+    int n, cap, rc;
+    const char *path;
+} ReadCtx;
+
+static herr_t read_one(hid_t g, const char *name, const H5L_info_t *info, void *vctx) {
+    (void)info;
+    ReadCtx *c = vctx;
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+    if (ds < 0) return 0;   // a subgroup: not a tensor
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 256;
+        H5Tensor *nt = realloc(c->t, (size_t)c->cap * sizeof *nt);
+        if (!nt) { H5Dclose(ds); c->rc = CD_ENOMEM; return -1; }
+        c->t = nt;
+    }
+    H5Tensor *t = &c->t[c->n];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    hid_t s = H5Dget_space(ds), ty = H5Dget_type(ds);
+    hsize_t dims[8];
+    int nd = H5Sget_simple_extent_ndims(s);
+    if (nd < 0 || nd > 8) { c->rc = CD_EFORMAT; goto out; }
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    t->ndim = nd;
+    t->numel = 1;
+    for (int i = 0; i < nd; i++) { t->shape[i] = (int64_t)dims[i]; t->numel *= dims[i]; }
+    H5T_class_t cls = H5Tget_class(ty);
+    if (cls == H5T_INTEGER) t->dtype = 1;
+    else if (cls == H5T_FLOAT) t->dtype = 0;
+    else { CD_ERR("%s: tensor %s is neither float nor integer", c->path, name); c->rc = CD_EFORMAT; goto out; }
+    t->data = malloc(t->numel * (t->dtype ? 8 : 4) + 1);
+    if (!t->data || H5Dread(ds, t->dtype ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
+        CD_ERR("%s: cannot read tensor %s", c->path, name);
+        free(t->data);
+        c->rc = CD_EFORMAT;
+        goto out;
+    }
+    c->n++;
+out:
+    H5Tclose(ty);
+    H5Sclose(s);
+    H5Dclose(ds);
+    return c->rc ? -1 : 0;
+}
+
+static int read_group(hid_t f, const char *path, const char *group, H5Tensor **out, int *n) {
+    ReadCtx c = {NULL, 0, 0, CD_OK, path};
+    hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+    if (g < 0) { *out = NULL; *n = 0; return CD_EFORMAT; }
+    hsize_t idx = 0;
+    H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, read_one, &c);
+    H5Gclose(g);
+    if (c.rc) { h5io_tensors_free(c.t, c.n); return c.rc; }
+    *out = c.t;
+    *n = c.n;
+    return CD_OK;
+}
+
+int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel,
+                   H5Tensor **momentum, int *nmomentum) {
+    memset(meta, 0, sizeof *meta);
+    *model = NULL;
+    *nmodel = 0;
+    if (momentum) { *momentum = NULL; *nmomentum = 0; }
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open the checkpoint as HDF5", path);
+        return CD_EIO;
+    }
+    int rc = read_group(f, path, "model", model, nmodel);
+    if (rc == CD_EFORMAT && !*model) CD_ERR("%s: no /model group (HINT: is this a checkpoint?)", path);
+    char fmt[64] = "";
+    if (!rc && get_attr_str(f, "format", fmt, sizeof fmt) == CD_OK) {
+        int64_t ver = 0;
+        if (strcmp(fmt, H5IO_CKPT_FORMAT) || get_attr_int(f, "format_version", &ver) || ver > H5IO_CKPT_FORMAT_VERSION) {
+            CD_ERR("%s: format '%s' version %lld, this build reads %s version <= %d", path, fmt, (long long)ver,
+                   H5IO_CKPT_FORMAT, H5IO_CKPT_FORMAT_VERSION);
+            rc = CD_EFORMAT;
+        }
+    }
+    if (!rc && get_attr_int(f, "epoch", &meta->epoch) == CD_OK) {
+        meta->has_meta = 1;
+        get_attr_int(f, "step", &meta->step);
+        get_attr_str(f, "stream", meta->stream, sizeof meta->stream);
+        get_attr_str(f, "graph", meta->graph, sizeof meta->graph);
+        hid_t a = H5Aopen(f, "config", H5P_DEFAULT);
+        if (a >= 0) {
+            hid_t t = H5Aget_type(a);
+            size_t len = H5Tget_size(t);
+            meta->config_yaml = calloc(len + 1, 1);
+            if (meta->config_yaml) H5Aread(a, t, meta->config_yaml);
+            H5Tclose(t);
+            H5Aclose(a);
+        }
+        a = H5Aopen(f, "strides", H5P_DEFAULT);
+        if (a >= 0) {
+            hid_t s = H5Aget_space(a);
+            hssize_t n = H5Sget_simple_extent_npoints(s);
+            if (n > 0 && n <= 16 && H5Aread(a, H5T_NATIVE_INT32, meta->strides) >= 0) meta->nstrides = (int)n;
+            H5Sclose(s);
+            H5Aclose(a);
+        }
+        hid_t r = H5Dopen2(f, "/rng/seed", H5P_DEFAULT);
+        if (r >= 0) { H5Dread(r, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &meta->seed); H5Dclose(r); }
+    }
+    if (!rc && momentum) {
+        H5E_auto2_t fn;
+        void *data;
+        H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t o = H5Gopen2(f, "optimizer", H5P_DEFAULT);
+        H5Eset_auto2(H5E_DEFAULT, fn, data);
+        if (o >= 0) {
+            meta->has_optimizer = 1;
+            get_attr_int(o, "steps", &meta->opt_steps);
+            int64_t nest = 0;
+            get_attr_int(o, "nesterov", &nest);
+            meta->nesterov = (int)nest;
+            hid_t a = H5Aopen(o, "momentum", H5P_DEFAULT);
+            if (a >= 0) { H5Aread(a, H5T_NATIVE_DOUBLE, &meta->momentum); H5Aclose(a); }
+            a = H5Aopen(o, "weight_decay", H5P_DEFAULT);
+            if (a >= 0) { H5Aread(a, H5T_NATIVE_DOUBLE, &meta->weight_decay); H5Aclose(a); }
+            H5Gclose(o);
+            rc = read_group(f, path, "optimizer/momentum", momentum, nmomentum);
+        }
+    }
+    H5Fclose(f);
+    if (rc) {
+        h5io_tensors_free(*model, *nmodel);
+        *model = NULL;
+        *nmodel = 0;
+        if (momentum) { h5io_tensors_free(*momentum, *nmomentum); *momentum = NULL; *nmomentum = 0; }
+        h5io_ckpt_meta_free(meta);
+    }
+    return rc;
+}
+
+const H5Tensor *h5io_tensor_find(const H5Tensor *t, int n, const char *name) {
+    for (int i = 0; i < n; i++) if (!strcmp(t[i].name, name)) return &t[i];
+    return NULL;
+}
+
+void h5io_tensors_free(H5Tensor *t, int n) {
+    if (!t) return;
+    for (int i = 0; i < n; i++) free(t[i].data);
+    free(t);
+}
+
+void h5io_ckpt_meta_free(H5CkptMeta *m) {
+    if (!m) return;
+    free(m->config_yaml);
+    m->config_yaml = NULL;
+}

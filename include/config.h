@@ -1,0 +1,202 @@
+// config.h - the training configuration, in CTR-GCN's own vocabulary.
+//
+// PURPOSE: a CTR-GCN user's YAML (config/*/default.yaml of the official code)
+// loads unchanged. Defaults are main.py get_parser()'s defaults, the feeder
+// arguments' defaults are feeders/feeder_ntu.py Feeder.__init__'s and the
+// model arguments' are model/ctrgcn.py Model.__init__'s. Our own settings live
+// under a `cocodiff:` mapping, so a CTR-GCN file never collides with them.
+//
+// Differences from main.py, on purpose:
+//   - an UNKNOWN key is an error naming the file, the line and the closest
+//     known key ("did you mean 'base_lr'?"); main.py asserts ("WRONG ARG").
+//   - a wrong type is an error naming file, line, key and expected type
+//     (main.py would pass a string for base_lr on until it crashes).
+//   - a duplicated key in one mapping is an error (PyYAML keeps the last).
+//   - optimizer: only SGD; 'Adam' is a clear "not supported" error.
+//   - numbers like 1e-4 are floats (PyYAML would read a string, which
+//     argparse then converts for top-level keys; the effect is the same).
+//
+// Keys (dotted = nested mapping). I = accepted, ignored (no effect here; the
+// keys that appeared are listed by config_ignored() for the trainer's log).
+//
+//   key                          type         default                 notes
+//   work_dir                     string       ./work_dir/temp         outputs
+//   model_saved_name             string       ''                      I (tensorboard dir)
+//   config                       string       (the loaded path)       informative
+//   phase                        train|test   train
+//   save_score                   bool         false                   write test scores
+//   seed                         int          1                       (+ rank per rank)
+//   log_interval                 int          100                     iterations
+//   save_interval                int          1                       epochs
+//   save_epoch                   int          30                      first epoch saved
+//   eval_interval                int          5                       epochs
+//   print_log                    bool         true                    I (rank 0 logs)
+//   show_topk                    int list     [1, 5]
+//   feeder                       string       feeder.feeder           checked: feeders.feeder_ntu.Feeder
+//   num_worker                   int          32                      I
+//   train_feeder_args.*          mapping      Feeder defaults:
+//     data_path                  string       null
+//     label_path                 string       null
+//     split                      string       train
+//     debug                      bool         false                   first 100 samples
+//     random_choose              bool         false
+//     random_shift               bool         false
+//     random_move                bool         false
+//     window_size                int          -1
+//     normalization              bool         false
+//     random_rot                 bool         false
+//     p_interval                 1-2 floats   [1]                     a scalar x means [x]
+//     vel                        bool         false                   motion stream
+//     bone                       bool         false                   bone stream
+//     use_mmap                   bool         false                   I
+//     repeat                     int          1                       I (feeder_ucla only)
+//   test_feeder_args.*           mapping      same keys, same defaults
+//   model                        string       null                    checked: model.ctrgcn.Model
+//   model_args.*                 mapping      Model defaults:
+//     num_class                  int          60
+//     num_point                  int          25
+//     num_person                 int          2
+//     graph                      string       null                    checked: graph.ntu_rgb_d.Graph
+//     graph_args.labeling_mode   string       spatial                 checked: spatial
+//     in_channels                int          3
+//     drop_out                   float        0
+//     adaptive                   bool         true
+//   weights                      string       null                    initial weights
+//   ignore_weights               string list  []
+//   base_lr                      float        0.01
+//   step                         int list     [20, 40, 60]            epochs (a scalar is an error)
+//   device                       int or list  0                       I (one process per rank)
+//   optimizer                    SGD          SGD                     Adam: "not supported"
+//   nesterov                     bool         false
+//   batch_size                   int          256                     global (all ranks)
+//   test_batch_size              int          256
+//   start_epoch                  int          0
+//   num_epoch                    int          80
+//   weight_decay                 float        0.0005                  on every parameter
+//   lr_decay_rate                float        0.1
+//   warm_up_epoch                int          0
+//   cocodiff.sync_bn             bool         true                    BN statistics over the
+//                                                                     global batch (= CTR-GCN
+//                                                                     on one GPU)
+//   cocodiff.checkpoint_steps    int          0                       also every N iterations (0 off)
+//   cocodiff.stream              enum         null                    joint|bone|joint_motion|
+//                                                                     bone_motion; null: from the
+//                                                                     feeders' bone/vel flags,
+//                                                                     set: must agree with them
+//   cocodiff.metrics_file        string       metrics.jsonl           relative to work_dir
+//   cocodiff.threads             int          1                       compute threads per rank
+//   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
+#pragma once
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_LIST_MAX 16      // entries of an int / float list (step, show_topk, device)
+#define CONFIG_STR_LIST_MAX 32  // entries of ignore_weights
+
+typedef struct ConfigIntList {
+    int n;
+    int v[CONFIG_LIST_MAX];
+} ConfigIntList;
+
+typedef struct ConfigStrList {
+    int n;
+    char *v[CONFIG_STR_LIST_MAX];   // owned
+} ConfigStrList;
+
+// train_feeder_args / test_feeder_args (feeders/feeder_ntu.py Feeder).
+typedef struct ConfigFeederArgs {
+    char *data_path;       // NULL when unset
+    char *label_path;      // NULL when unset
+    char *split;           // "train" / "test"
+    int debug, random_choose, random_shift, random_move;
+    int window_size;       // frames after crop-resize (-1: unset)
+    int normalization, random_rot;
+    int n_p_interval;      // 1 or 2
+    double p_interval[2];  // crop ratio (fixed when one, [lo, hi] when two)
+    int vel, bone, use_mmap;
+    int repeat;            // feeder_ucla only (ignored)
+} ConfigFeederArgs;
+
+// model_args (model/ctrgcn.py Model).
+typedef struct ConfigModelArgs {
+    int num_class, num_point, num_person;
+    char *graph;           // "graph.ntu_rgb_d.Graph"
+    char *labeling_mode;   // graph_args.labeling_mode
+    int in_channels;
+    double drop_out;
+    int adaptive;
+} ConfigModelArgs;
+
+// cocodiff: our own settings (see the table above).
+typedef struct ConfigCocodiff {
+    int sync_bn;
+    int checkpoint_steps;
+    char *stream;          // NULL: derived, see config_stream()
+    char *metrics_file;
+    int threads;
+    double momentum;
+} ConfigCocodiff;
+
+typedef struct Config {
+    char *work_dir, *model_saved_name, *config, *phase;
+    int save_score, seed, log_interval, save_interval, save_epoch, eval_interval, print_log;
+    ConfigIntList show_topk;
+    char *feeder;
+    int num_worker;
+    ConfigFeederArgs train_feeder_args, test_feeder_args;
+    char *model;
+    ConfigModelArgs model_args;
+    char *weights;
+    ConfigStrList ignore_weights;
+    double base_lr;
+    ConfigIntList step;
+    ConfigIntList device;
+    char *optimizer;       // "SGD"
+    int nesterov;
+    int batch_size, test_batch_size, start_epoch, num_epoch;
+    double weight_decay, lr_decay_rate;
+    int warm_up_epoch;
+    ConfigCocodiff cocodiff;
+    // Ignored keys (I above) that the file or --set gave, ", "-separated.
+    char ignored[512];
+} Config;
+
+// Fills c with the defaults (main.py's). Returns CD_OK or CD_ENOMEM.
+int config_init(Config *c);
+
+// config_init, then the YAML file at path on top. On error returns CD_EIO
+// (cannot read), CD_EFORMAT (not YAML / not a mapping) or CD_EARG (unknown
+// key, wrong type, bad value) and writes "path:line: what" into why. c is
+// always left freeable (config_free).
+int config_load(Config *c, const char *path, char *why, size_t whylen);
+
+// Applies one override "key=value" (dotted keys for nested mappings, value in
+// YAML: "train_feeder_args.window_size=32", "step=[10,20]",
+// "model_args.graph_args={labeling_mode: spatial}"), with the same checks as
+// the file. Returns CD_OK or CD_EARG with "--set ...: what" in why.
+int config_set(Config *c, const char *assignment, char *why, size_t whylen);
+
+// Checks across keys, for the trainer to call after the overrides: feeder,
+// model, graph and labeling_mode are the ones implemented here; positive
+// batch sizes and epochs; cocodiff.stream agrees with both feeders' bone/vel
+// flags. Returns CD_OK or CD_EARG with the reason in why.
+int config_check(const Config *c, char *why, size_t whylen);
+
+// The stream the feeders' flags give ("joint", "bone", "joint_motion",
+// "bone_motion"), from train_feeder_args (bone, vel).
+const char *config_stream(const Config *c);
+
+// The ignored keys that were given (", "-separated; "" when none).
+const char *config_ignored(const Config *c);
+
+// Writes the effective configuration as YAML (every key, in the table's
+// order) that config_load reads back to an equal Config. Returns CD_OK or
+// CD_EIO.
+int config_print(const Config *c, FILE *f);
+
+// 0 when a and b hold the same values for every key; otherwise 1, with the
+// first differing key's dotted name in key[keylen] (when key is not NULL).
+int config_diff(const Config *a, const Config *b, char *key, size_t keylen);
+
+// Frees the strings; c is then all zero. NULL is fine.
+void config_free(Config *c);

@@ -1,0 +1,83 @@
+// ctrgcn.h - the CTR-GCN backbone (Chen et al., ICCV 2021; the official
+// model/ctrgcn.py Model) layer for layer, with forward and backward.
+//
+// Parameters live in one contiguous float span (grads and momentum buffers
+// have the same layout), so the optimizer and the gradient all-reduce run
+// over a single buffer. Every tensor is registered under its PyTorch
+// state_dict key ("l1.gcn1.convs.0.conv1.weight", "data_bn.running_mean",
+// "fc.bias", ...) with the official shape, so checkpoints map 1:1.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+#include "layers.h"
+
+#define CTRGCN_UNITS 10
+
+typedef struct CtrgcnConfig {
+    int num_class;        // K
+    int num_point;        // V (25 NTU, 18 Kinetics)
+    int num_person;       // M
+    int in_channels;      // 3
+    int width[CTRGCN_UNITS];    // output channels per unit (official: 64 x4, 128 x3, 256 x3)
+    int stride[CTRGCN_UNITS];   // temporal stride per unit (official: 2 at units 5 and 8)
+    GraphLayout graph;
+    float drop_out;       // only 0 is supported (the official configs use 0)
+} CtrgcnConfig;
+
+// The official architecture for K classes on a layout (widths scaled by
+// base/64: base 64 is the official model; tests use small bases like 8).
+void ctrgcn_config_default(CtrgcnConfig *c, int num_class, GraphLayout g, int base);
+
+typedef enum CtrgcnKind { CK_PARAM = 0, CK_BUFFER = 1, CK_COUNTER = 2 } CtrgcnKind;
+
+typedef struct CtrgcnTensor {
+    char name[96];
+    CtrgcnKind kind;      // trainable float, running-statistic float, int64 counter
+    int ndim;
+    int64_t shape[4];
+    size_t numel;
+    size_t offset;        // into params / buffers / counters by kind
+} CtrgcnTensor;
+
+typedef struct Ctrgcn Ctrgcn;
+
+int ctrgcn_create(Ctrgcn **m, const CtrgcnConfig *c);
+void ctrgcn_free(Ctrgcn *m);
+const CtrgcnConfig *ctrgcn_config(const Ctrgcn *m);
+
+// The state_dict table, in the official state_dict order.
+int ctrgcn_num_tensors(const Ctrgcn *m);
+const CtrgcnTensor *ctrgcn_tensor(const Ctrgcn *m, int i);
+const CtrgcnTensor *ctrgcn_find(const Ctrgcn *m, const char *name);
+float *ctrgcn_params(Ctrgcn *m);       // (num_params) trainable
+float *ctrgcn_grads(Ctrgcn *m);        // same layout
+float *ctrgcn_buffers(Ctrgcn *m);      // running means and variances
+int64_t *ctrgcn_counters(Ctrgcn *m);   // num_batches_tracked
+size_t ctrgcn_num_params(const Ctrgcn *m);
+size_t ctrgcn_num_buffers(const Ctrgcn *m);
+size_t ctrgcn_num_counters(const Ctrgcn *m);
+// Pointer to a tensor's data (float or int64 by kind).
+void *ctrgcn_tensor_data(Ctrgcn *m, const CtrgcnTensor *t);
+
+// Initialises like the official constructor (kaiming-normal fan-out convs,
+// BN weights 1 or N(1, 0.02), gcn BN 1e-6, fc N(0, sqrt(2 / K)), PA = graph).
+void ctrgcn_init(Ctrgcn *m, uint64_t seed);
+
+// Synchronised BatchNorm hook (NULL: per-rank statistics).
+void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync);
+
+// x: (N, C, T, V, M) as the feeder gives it; logits: (N, K).
+// training = 1 uses batch statistics (and updates running ones), saves what
+// backward needs; training = 0 is inference.
+int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training);
+// Accumulates into the grads from dlogits (N, K) of the last training forward.
+int ctrgcn_backward(Ctrgcn *m, const float *dlogits);
+void ctrgcn_zero_grad(Ctrgcn *m);
+// Global-average-pooled features of the last forward: (N, C_last).
+const float *ctrgcn_features(const Ctrgcn *m);
+// Bytes of activations held for a batch (N, T), for memory planning.
+size_t ctrgcn_activation_bytes(const Ctrgcn *m, int N, int T);
+// Multiply-adds of one sample's forward pass at T frames.
+double ctrgcn_forward_macs(const Ctrgcn *m, int T);

@@ -1,0 +1,126 @@
+// layers.h - the layers of CTR-GCN as forward/backward pairs over flat float
+// buffers (llm.c style). Layout of activations: (N, C, T, V) contiguous, as
+// PyTorch's NCHW with H = T (time) and W = V (joints).
+//
+// Conventions (all layers):
+// - forward: outputs, then caches, then inputs, then parameters, then dims.
+//   Outputs are overwritten (=).
+// - backward: input grads, then parameter grads, then dout, then the saved
+//   inputs/caches, then parameters, then dims. Every gradient ACCUMULATES
+//   (+=) into its buffer (the caller zeroes once per step); a NULL input-grad
+//   pointer means "not needed" (the first layer).
+// - Weights are stored exactly as PyTorch stores them (so a state_dict maps
+//   1:1): Conv2d (cout, cin, kt, 1) -> (cout, cin, kt); Linear (out, in).
+// - Matmuls go through OpenBLAS (blas.h); every BLAS-backed kernel keeps a
+//   *_naive reference used by the tests.
+// - `work` is caller-provided scratch of at least *_work_size() floats.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+// ---------------------------------------------------------------------------
+// Conv2d with kernel (kt, 1), stride (stride, 1), dilation (dil, 1), padding
+// (pad, 0): the temporal convolutions and all 1x1 convolutions of CTR-GCN.
+typedef struct Conv2d {
+    int cin, cout, kt, stride, dil, pad;
+} Conv2d;
+int conv2d_out_t(const Conv2d *c, int T);            // (T + 2 pad - dil (kt-1) - 1) / stride + 1
+size_t conv2d_work_size(const Conv2d *c, int N, int T, int V);
+// out: (N, cout, Tout, V); x: (N, cin, T, V); w: (cout, cin, kt); b: (cout) or NULL
+void conv2d_forward(const Conv2d *c, float *out, const float *x, const float *w, const float *b,
+                    int N, int T, int V, float *work);
+void conv2d_backward(const Conv2d *c, float *dx, float *dw, float *db, const float *dout,
+                     const float *x, const float *w, int N, int T, int V, float *work);
+void conv2d_forward_naive(const Conv2d *c, float *out, const float *x, const float *w,
+                          const float *b, int N, int T, int V);
+
+// ---------------------------------------------------------------------------
+// BatchNorm over the channel axis of (N, C, L): BatchNorm2d with L = T*V,
+// BatchNorm1d (data_bn) with L = T. PyTorch semantics: training uses the
+// batch's biased variance to normalise and updates running_mean/var with
+// momentum 0.1 and the UNBIASED variance; eval uses the running statistics.
+// eps = 1e-5.
+//
+// Synchronised BatchNorm: when sync is non-NULL its allreduce sums double
+// vectors across the data-parallel ranks, so statistics (and, in backward,
+// the gradient sums) are those of the global batch.
+typedef struct BnSync {
+    void (*allreduce_sum)(double *v, int n, void *ctx);
+    void *ctx;
+} BnSync;
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+// mean, rstd: (C) caches written in training mode (batch statistics) and in
+// eval mode (running statistics) alike, for backward.
+void batchnorm_forward(float *out, float *mean, float *rstd, const float *x, const float *gamma,
+                       const float *beta, float *running_mean, float *running_var, int N, int C,
+                       int L, int training, const BnSync *sync);
+// Training-mode backward (batch statistics); in eval mode the statistics are
+// constants (use training = 0).
+void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
+                        const float *mean, const float *rstd, const float *gamma, int N, int C,
+                        int L, int training, const BnSync *sync);
+
+// ---------------------------------------------------------------------------
+// Elementwise
+void relu_forward(float *out, const float *x, size_t n);
+void relu_backward(float *dx, const float *dout, const float *out, size_t n);   // uses the output
+void tanh_forward(float *out, const float *x, size_t n);
+void tanh_backward(float *dx, const float *dout, const float *out, size_t n);   // uses the output
+
+// MaxPool2d kernel (3, 1), stride (stride, 1), padding (1, 0) over (N, C, T, V).
+// argmax: (N, C, Tout, V) int32, the t index of each maximum (for backward).
+int maxpool_t_out(int T, int stride);
+void maxpool_t_forward(float *out, int32_t *argmax, const float *x, int N, int C, int T, int V,
+                       int stride);
+void maxpool_t_backward(float *dx, const float *dout, const int32_t *argmax, int N, int C, int T,
+                        int V, int stride);
+
+// ---------------------------------------------------------------------------
+// Linear: out (N, out) = x (N, in) w^T (out, in) + b (out)
+void linear_forward(float *out, const float *x, const float *w, const float *b, int N, int in,
+                    int outc);
+void linear_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                     const float *w, int N, int in, int outc);
+
+// Softmax cross-entropy, mean over the batch (PyTorch CrossEntropyLoss).
+// probs: (N, K) cache. Returns the mean loss.
+float crossentropy_forward(float *probs, const float *logits, const int32_t *labels, int N, int K);
+// dlogits += dloss * (probs - onehot) / N
+void crossentropy_backward(float *dlogits, const float *probs, const int32_t *labels, int N, int K,
+                           float dloss);
+
+// ---------------------------------------------------------------------------
+// CTRGC: one channel-wise topology refinement graph convolution (CTR-GCN's
+// CTRGC with its A slice and alpha):
+//   x1 = mean_T conv1(x), x2 = mean_T conv2(x)        (N, rel, V)
+//   R  = tanh(x1[..., u, None] - x2[..., None, v])   (N, rel, V, V)
+//   M  = conv4(R) * alpha + A                         (N, cout, V, V)
+//   x3 = conv3(x)                                     (N, cout, T, V)
+//   out[n, c, t, u] = sum_v M[n, c, u, v] x3[n, c, t, v]
+// rel = 8 when cin is 3 or 9, else cin / 8 (CTR-GCN's rel_reduction).
+typedef struct Ctrgc {
+    int cin, cout, rel;
+} Ctrgc;
+typedef struct CtrgcParams {   // PyTorch layout; conv weights (o, i, 1, 1) -> (o, i)
+    const float *w1, *b1, *w2, *b2;   // (rel, cin), (rel)
+    const float *w3, *b3;             // (cout, cin), (cout)
+    const float *w4, *b4;             // (cout, rel), (cout)
+    const float *A;                   // (V, V): this subset's slice of PA
+    const float *alpha;               // (1), shared by the unit's subsets
+} CtrgcParams;
+typedef struct CtrgcGrads {
+    float *w1, *b1, *w2, *b2, *w3, *b3, *w4, *b4, *A, *alpha;
+} CtrgcGrads;
+int ctrgc_rel_channels(int cin);
+// Floats the forward cache needs (x1m, x2m, R, M, x3) for a batch.
+size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V);
+size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V);
+// out (N, cout, T, V) is overwritten; cache is filled for backward.
+void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, const CtrgcParams *p,
+                   int N, int T, int V, float *work);
+void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,
+                    const float *cache, const float *x, const CtrgcParams *p, int N, int T, int V,
+                    float *work);
+void ctrgc_forward_naive(const Ctrgc *g, float *out, const float *x, const CtrgcParams *p, int N,
+                         int T, int V);

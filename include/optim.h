@@ -1,0 +1,49 @@
+// optim.h - CTR-GCN's optimizer: torch.optim.SGD over one flat parameter span,
+// and CTR-GCN's learning-rate schedule (main.py adjust_learning_rate).
+//
+// main.py load_optimizer builds optim.SGD(self.model.parameters(), lr=base_lr,
+// momentum=0.9, nesterov=nesterov, weight_decay=weight_decay): one parameter
+// group, so weight decay applies to EVERY parameter (conv and fc weights, BN
+// weights and biases, the CTR-GC alpha, ...). The model keeps all parameters
+// (and their gradients) contiguous, so one span covers them all.
+//
+// One step, per element, as torch 1.13 _single_tensor_sgd does it in float32
+// (fma: one rounding, as torch's vectorized AVX2 CPU kernels do):
+//   g = fma(wd, p, grad)
+//   buf = g                      (the first step: torch clones d_p)
+//   buf = (momentum * buf) + g   (later steps; dampening 0; two roundings)
+//   g = fma(momentum, buf, g)    (nesterov)   or   g = buf
+//   p = fma(-lr, g, p)
+// The result equals torch's bit for bit (tests/2210-optim.c).
+#pragma once
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct OptimSgd {
+    size_t n;            // parameters in the span
+    float *buf;          // (n) momentum buffers (torch's state['momentum_buffer'])
+    long long steps;     // steps taken; 0 means the buffers are not set yet
+    float momentum;      // 0.9 in CTR-GCN
+    float weight_decay;
+    int nesterov;
+} OptimSgd;
+
+// Allocates zeroed buffers for n parameters. Returns CD_OK or CD_ENOMEM.
+int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, int nesterov);
+
+// optim_sgd_init with CTR-GCN's settings: cocodiff.momentum (0.9),
+// weight_decay, nesterov. Returns CD_EARG when c->optimizer is not SGD.
+int optim_sgd_init_config(OptimSgd *o, size_t n, const Config *c);
+
+// One step: params (n) -= lr * update(grads (n)). grads are not changed.
+void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
+
+// Frees the buffers; o is then all zero. NULL is fine.
+void optim_sgd_free(OptimSgd *o);
+
+// The learning rate of epoch (0-based), as CTR-GCN's adjust_learning_rate:
+//   epoch < warm_up_epoch:  base_lr * (epoch + 1) / warm_up_epoch
+//   otherwise:              base_lr * lr_decay_rate ** (number of steps <= epoch)
+// Set once at the start of each epoch (main.py train()).
+double optim_lr(const Config *c, int epoch);

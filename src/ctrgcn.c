@@ -1,0 +1,735 @@
+// ctrgcn.c - the CTR-GCN model: parameter table under the official
+// state_dict names, forward and backward through data_bn, ten TCN-GCN units,
+// pooling and the classifier (see ctrgcn.h; layers in layers.h).
+#include "ctrgcn.h"
+#include "status.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBRANCH 4   // dilations 1 and 2, max-pool, 1x1
+
+typedef struct Bn {
+    int C;
+    float *w, *b, *gw, *gb, *rm, *rv;
+    int64_t *nbt;
+    float *mean, *rstd;   // (C) caches of the last forward
+} Bn;
+
+typedef struct Conv {
+    Conv2d c;
+    float *w, *b, *gw, *gb;
+} Conv;
+
+typedef struct Unit {
+    int cin, cout, stride, bc, tin, tout;
+    int res;    // 0 none, 1 identity, 2 unit_tcn (conv + bn)
+    int down;   // gcn residual: 1 conv + bn (cin != cout), 0 identity
+    Ctrgc g;
+    float *PA, *gPA, *alpha, *galpha;
+    Conv gconv[3][4];      // conv1..conv4 of each subset's CTRGC
+    Bn gbn;
+    Conv dconv;
+    Bn dbn;
+    Conv bconv[NBRANCH];   // each branch's first 1x1 conv (branch 3: strided)
+    Bn bbn[NBRANCH];
+    Conv tconv[2];         // temporal convs of branches 0, 1 (dilation 1, 2)
+    Bn tbn[2];
+    Bn mbn;                // BN after branch 2's max-pool
+    Conv rconv;
+    Bn rbn;
+    // activations of the last training forward
+    const float *x;        // input (N*M, cin, tin, V), owned by the previous stage
+    float *gcache[3], *gsum, *dconv_out, *gout;
+    float *c1[NBRANCH], *r1[3], *c2[2], *mp;
+    int32_t *argmax;
+    float *rconv_out, *out;
+} Unit;
+
+struct Ctrgcn {
+    CtrgcnConfig cfg;
+    CtrgcnTensor *tab;
+    int ntab, captab;
+    size_t nparams, nbuffers, ncounters;
+    float *params, *grads, *buffers;
+    int64_t *counters;
+    Bn data_bn;
+    Unit u[CTRGCN_UNITS];
+    float *fcw, *fcb, *gfcw, *gfcb;
+    const BnSync *sync;
+    // batch state
+    int N, T, NM, training, alloc_N, alloc_T;
+    float *act;            // one arena for every saved activation
+    size_t act_floats;
+    float *xin, *xbn, *u0; // data_bn input (N, MVC, T), output, unit-1 input (NM, C, T, V)
+    float *feat, *probs;   // (N, C_last)
+    float *scratch[6], *work;
+    size_t scratch_floats, work_floats;
+    int registering;       // pass 1: count, pass 2: assign pointers
+};
+
+// ---------------------------------------------------------------------------
+// Parameter table
+
+static void *reg(Ctrgcn *m, CtrgcnKind kind, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void *reg(Ctrgcn *m, CtrgcnKind kind, int ndim, const int64_t *shape, const char *fmt, ...) {
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++) numel *= (size_t)shape[i];
+    size_t *count = kind == CK_PARAM ? &m->nparams : kind == CK_BUFFER ? &m->nbuffers : &m->ncounters;
+    if (m->registering) {
+        if (m->ntab == m->captab) {
+            m->captab = m->captab ? m->captab * 2 : 256;
+            CtrgcnTensor *t = realloc(m->tab, (size_t)m->captab * sizeof *t);
+            if (!t) return NULL;
+            m->tab = t;
+        }
+        CtrgcnTensor *t = &m->tab[m->ntab++];
+        memset(t, 0, sizeof *t);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->name, sizeof t->name, fmt, ap);
+        va_end(ap);
+        t->kind = kind;
+        t->ndim = ndim;
+        for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+        t->numel = numel;
+        t->offset = *count;
+        *count += numel;
+        return NULL;
+    }
+    // Pass 2: the same order, so the i-th call is table entry i.
+    CtrgcnTensor *t = &m->tab[m->ntab++];
+    if (kind == CK_PARAM) return m->params + t->offset;
+    if (kind == CK_BUFFER) return m->buffers + t->offset;
+    return m->counters + t->offset;
+}
+
+static float *grad_of(Ctrgcn *m, const float *p) { return p ? m->grads + (p - m->params) : NULL; }
+
+static void reg_bn(Ctrgcn *m, Bn *bn, int C, const char *prefix) {
+    int64_t s[1] = {C};
+    bn->C = C;
+    bn->w = reg(m, CK_PARAM, 1, s, "%s.weight", prefix);
+    bn->b = reg(m, CK_PARAM, 1, s, "%s.bias", prefix);
+    bn->rm = reg(m, CK_BUFFER, 1, s, "%s.running_mean", prefix);
+    bn->rv = reg(m, CK_BUFFER, 1, s, "%s.running_var", prefix);
+    bn->nbt = reg(m, CK_COUNTER, 0, s, "%s.num_batches_tracked", prefix);
+    bn->gw = grad_of(m, bn->w);
+    bn->gb = grad_of(m, bn->b);
+}
+
+static void reg_conv(Ctrgcn *m, Conv *cv, int cin, int cout, int kt, int stride, int dil, const char *prefix) {
+    int64_t sw[4] = {cout, cin, kt, 1}, sb[1] = {cout};
+    cv->c = (Conv2d){cin, cout, kt, stride, dil, (kt + (kt - 1) * (dil - 1) - 1) / 2};
+    cv->w = reg(m, CK_PARAM, 4, sw, "%s.weight", prefix);
+    cv->b = reg(m, CK_PARAM, 1, sb, "%s.bias", prefix);
+    cv->gw = grad_of(m, cv->w);
+    cv->gb = grad_of(m, cv->b);
+}
+
+// The official state_dict order: a module's own parameters, then its
+// children in registration order.
+static void register_all(Ctrgcn *m) {
+    const CtrgcnConfig *c = &m->cfg;
+    int V = c->num_point;
+    char p[96];
+    reg_bn(m, &m->data_bn, c->num_person * c->in_channels * V, "data_bn");
+    int cin = c->in_channels;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        Unit *u = &m->u[l];
+        int cout = c->width[l];
+        u->cin = cin;
+        u->cout = cout;
+        u->stride = c->stride[l];
+        u->bc = cout / NBRANCH;
+        u->res = l == 0 ? 0 : (cin == cout && u->stride == 1) ? 1 : 2;
+        u->down = cin != cout;
+        u->g = (Ctrgc){cin, cout, ctrgc_rel_channels(cin)};
+        int64_t spa[3] = {3, V, V}, sal[1] = {1};
+        u->PA = reg(m, CK_PARAM, 3, spa, "l%d.gcn1.PA", l + 1);
+        u->alpha = reg(m, CK_PARAM, 1, sal, "l%d.gcn1.alpha", l + 1);
+        u->gPA = grad_of(m, u->PA);
+        u->galpha = grad_of(m, u->alpha);
+        for (int i = 0; i < 3; i++) {
+            int rel = u->g.rel;
+            snprintf(p, sizeof p, "l%d.gcn1.convs.%d.conv1", l + 1, i);
+            reg_conv(m, &u->gconv[i][0], cin, rel, 1, 1, 1, p);
+            snprintf(p, sizeof p, "l%d.gcn1.convs.%d.conv2", l + 1, i);
+            reg_conv(m, &u->gconv[i][1], cin, rel, 1, 1, 1, p);
+            snprintf(p, sizeof p, "l%d.gcn1.convs.%d.conv3", l + 1, i);
+            reg_conv(m, &u->gconv[i][2], cin, cout, 1, 1, 1, p);
+            snprintf(p, sizeof p, "l%d.gcn1.convs.%d.conv4", l + 1, i);
+            reg_conv(m, &u->gconv[i][3], rel, cout, 1, 1, 1, p);
+        }
+        if (u->down) {
+            snprintf(p, sizeof p, "l%d.gcn1.down.0", l + 1);
+            reg_conv(m, &u->dconv, cin, cout, 1, 1, 1, p);
+            snprintf(p, sizeof p, "l%d.gcn1.down.1", l + 1);
+            reg_bn(m, &u->dbn, cout, p);
+        }
+        snprintf(p, sizeof p, "l%d.gcn1.bn", l + 1);
+        reg_bn(m, &u->gbn, cout, p);
+        for (int b = 0; b < NBRANCH; b++) {
+            snprintf(p, sizeof p, "l%d.tcn1.branches.%d.0", l + 1, b);
+            reg_conv(m, &u->bconv[b], cout, u->bc, 1, b == 3 ? u->stride : 1, 1, p);
+            snprintf(p, sizeof p, "l%d.tcn1.branches.%d.1", l + 1, b);
+            reg_bn(m, &u->bbn[b], u->bc, p);
+            if (b < 2) {
+                snprintf(p, sizeof p, "l%d.tcn1.branches.%d.3.conv", l + 1, b);
+                reg_conv(m, &u->tconv[b], u->bc, u->bc, 5, u->stride, b + 1, p);
+                snprintf(p, sizeof p, "l%d.tcn1.branches.%d.3.bn", l + 1, b);
+                reg_bn(m, &u->tbn[b], u->bc, p);
+            } else if (b == 2) {
+                snprintf(p, sizeof p, "l%d.tcn1.branches.2.4", l + 1);
+                reg_bn(m, &u->mbn, u->bc, p);
+            }
+        }
+        if (u->res == 2) {
+            snprintf(p, sizeof p, "l%d.residual.conv", l + 1);
+            reg_conv(m, &u->rconv, cin, cout, 1, u->stride, 1, p);
+            snprintf(p, sizeof p, "l%d.residual.bn", l + 1);
+            reg_bn(m, &u->rbn, cout, p);
+        }
+        cin = cout;
+    }
+    int64_t sw[2] = {c->num_class, cin}, sb[1] = {c->num_class};
+    m->fcw = reg(m, CK_PARAM, 2, sw, "fc.weight");
+    m->fcb = reg(m, CK_PARAM, 1, sb, "fc.bias");
+    m->gfcw = grad_of(m, m->fcw);
+    m->gfcb = grad_of(m, m->fcb);
+}
+
+void ctrgcn_config_default(CtrgcnConfig *c, int num_class, GraphLayout g, int base) {
+    static const int mult[CTRGCN_UNITS] = {1, 1, 1, 1, 2, 2, 2, 4, 4, 4};
+    memset(c, 0, sizeof *c);
+    c->num_class = num_class;
+    c->num_point = graph_num_nodes(g);
+    c->num_person = 2;
+    c->in_channels = 3;
+    c->graph = g;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        c->width[l] = base * mult[l];
+        c->stride[l] = (l == 4 || l == 7) ? 2 : 1;
+    }
+}
+
+int ctrgcn_create(Ctrgcn **out, const CtrgcnConfig *c) {
+    for (int l = 0; l < CTRGCN_UNITS; l++)
+        if (c->width[l] <= 0 || c->width[l] % NBRANCH || c->stride[l] < 1) {
+            CD_ERR("CTR-GCN unit %d: width %d must be a positive multiple of %d, stride >= 1", l + 1,
+                   c->width[l], NBRANCH);
+            return CD_EARG;
+        }
+    if (c->num_class < 1 || c->num_point < 1 || c->num_person < 1 || c->in_channels < 1) {
+        CD_ERR("CTR-GCN: bad sizes (classes %d, joints %d, persons %d, channels %d)", c->num_class,
+               c->num_point, c->num_person, c->in_channels);
+        return CD_EARG;
+    }
+    if (c->drop_out != 0.0f) {
+        CD_ERR("CTR-GCN: drop_out %g is not supported (the official configs use 0)", c->drop_out);
+        return CD_EARG;
+    }
+    Ctrgcn *m = cd_calloc(1, sizeof *m);
+    if (!m) return CD_ENOMEM;
+    m->cfg = *c;
+    m->registering = 1;
+    register_all(m);
+    if (!m->tab) { ctrgcn_free(m); return CD_ENOMEM; }
+    m->params = cd_calloc(m->nparams, sizeof(float));
+    m->grads = cd_calloc(m->nparams, sizeof(float));
+    m->buffers = cd_calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
+    m->counters = cd_calloc(m->ncounters ? m->ncounters : 1, sizeof(int64_t));
+    if (!m->params || !m->grads || !m->buffers || !m->counters) { ctrgcn_free(m); return CD_ENOMEM; }
+    m->registering = 0;
+    int n = m->ntab;
+    m->ntab = 0;
+    register_all(m);
+    m->ntab = n;
+    // Running statistics start at mean 0, var 1, as PyTorch's.
+    for (int i = 0; i < m->ntab; i++)
+        if (m->tab[i].kind == CK_BUFFER && strstr(m->tab[i].name, "running_var"))
+            for (size_t k = 0; k < m->tab[i].numel; k++) m->buffers[m->tab[i].offset + k] = 1.0f;
+    *out = m;
+    return CD_OK;
+}
+
+static void free_batch(Ctrgcn *m) {
+    free(m->act);
+    free(m->work);
+    for (int i = 0; i < 6; i++) free(m->scratch[i]);
+    m->act = m->work = NULL;
+    for (int i = 0; i < 6; i++) m->scratch[i] = NULL;
+    m->alloc_N = m->alloc_T = 0;
+}
+
+void ctrgcn_free(Ctrgcn *m) {
+    if (!m) return;
+    free_batch(m);
+    free(m->tab);
+    free(m->params);
+    free(m->grads);
+    free(m->buffers);
+    free(m->counters);
+    free(m);
+}
+
+const CtrgcnConfig *ctrgcn_config(const Ctrgcn *m) { return &m->cfg; }
+int ctrgcn_num_tensors(const Ctrgcn *m) { return m->ntab; }
+const CtrgcnTensor *ctrgcn_tensor(const Ctrgcn *m, int i) { return i >= 0 && i < m->ntab ? &m->tab[i] : NULL; }
+const CtrgcnTensor *ctrgcn_find(const Ctrgcn *m, const char *name) {
+    for (int i = 0; i < m->ntab; i++) if (!strcmp(m->tab[i].name, name)) return &m->tab[i];
+    return NULL;
+}
+float *ctrgcn_params(Ctrgcn *m) { return m->params; }
+float *ctrgcn_grads(Ctrgcn *m) { return m->grads; }
+float *ctrgcn_buffers(Ctrgcn *m) { return m->buffers; }
+int64_t *ctrgcn_counters(Ctrgcn *m) { return m->counters; }
+size_t ctrgcn_num_params(const Ctrgcn *m) { return m->nparams; }
+size_t ctrgcn_num_buffers(const Ctrgcn *m) { return m->nbuffers; }
+size_t ctrgcn_num_counters(const Ctrgcn *m) { return m->ncounters; }
+void *ctrgcn_tensor_data(Ctrgcn *m, const CtrgcnTensor *t) {
+    if (t->kind == CK_PARAM) return m->params + t->offset;
+    if (t->kind == CK_BUFFER) return m->buffers + t->offset;
+    return m->counters + t->offset;
+}
+void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync) { m->sync = sync; }
+void ctrgcn_zero_grad(Ctrgcn *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+const float *ctrgcn_features(const Ctrgcn *m) { return m->feat; }
+
+// ---------------------------------------------------------------------------
+// Initialisation (the official constructor's distributions, our RNG)
+
+typedef struct InitRng { uint64_t s; } InitRng;
+static double rng_u01(InitRng *r) {
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+static double rng_normal(InitRng *r) {
+    return sqrt(-2.0 * log(rng_u01(r))) * cos(6.283185307179586 * rng_u01(r));
+}
+static void fill_normal(float *p, size_t n, double sd, InitRng *r) {
+    for (size_t i = 0; i < n; i++) p[i] = (float)(sd * rng_normal(r));
+}
+// kaiming_normal_(mode='fan_out'): sd = sqrt(2 / (cout * kt))
+static void init_conv(Conv *cv, InitRng *r) {
+    fill_normal(cv->w, (size_t)cv->c.cout * cv->c.cin * cv->c.kt, sqrt(2.0 / (cv->c.cout * cv->c.kt)), r);
+    memset(cv->b, 0, (size_t)cv->c.cout * sizeof(float));
+}
+static void init_bn(Bn *bn, double scale, double noise, InitRng *r) {
+    for (int i = 0; i < bn->C; i++) bn->w[i] = (float)(scale + (noise > 0 ? noise * rng_normal(r) : 0));
+    memset(bn->b, 0, (size_t)bn->C * sizeof(float));
+}
+
+void ctrgcn_init(Ctrgcn *m, uint64_t seed) {
+    InitRng r = {seed * 0x2545F4914F6CDD1Dull + 1};
+    const CtrgcnConfig *c = &m->cfg;
+    int V = c->num_point;
+    float *A = cd_malloc((size_t)3 * V * V * sizeof(float));
+    if (A) graph_spatial(c->graph, A);
+    init_bn(&m->data_bn, 1, 0, &r);
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        Unit *u = &m->u[l];
+        if (A) memcpy(u->PA, A, (size_t)3 * V * V * sizeof(float));
+        u->alpha[0] = 0;
+        for (int i = 0; i < 3; i++) for (int k = 0; k < 4; k++) init_conv(&u->gconv[i][k], &r);
+        if (u->down) { init_conv(&u->dconv, &r); init_bn(&u->dbn, 1, 0, &r); }
+        init_bn(&u->gbn, 1e-6, 0, &r);
+        // MultiScale_TemporalConv: weights_init (BN weights N(1, 0.02)).
+        for (int b = 0; b < NBRANCH; b++) { init_conv(&u->bconv[b], &r); init_bn(&u->bbn[b], 1, 0.02, &r); }
+        for (int b = 0; b < 2; b++) { init_conv(&u->tconv[b], &r); init_bn(&u->tbn[b], 1, 0.02, &r); }
+        init_bn(&u->mbn, 1, 0.02, &r);
+        if (u->res == 2) { init_conv(&u->rconv, &r); init_bn(&u->rbn, 1, 0, &r); }
+    }
+    fill_normal(m->fcw, (size_t)c->num_class * c->width[CTRGCN_UNITS - 1], sqrt(2.0 / c->num_class), &r);
+    memset(m->fcb, 0, (size_t)c->num_class * sizeof(float));
+    for (size_t i = 0; i < m->nbuffers; i++) m->buffers[i] = 0;
+    for (int i = 0; i < m->ntab; i++)
+        if (m->tab[i].kind == CK_BUFFER && strstr(m->tab[i].name, "running_var"))
+            for (size_t k = 0; k < m->tab[i].numel; k++) m->buffers[m->tab[i].offset + k] = 1.0f;
+    memset(m->counters, 0, m->ncounters * sizeof(int64_t));
+    free(A);
+}
+
+// ---------------------------------------------------------------------------
+// Activation memory: one arena laid out for a batch (N, T)
+
+typedef struct Arena { float *base; size_t used; int count_only; } Arena;
+static float *take(Arena *a, size_t n) {
+    n = (n + 15) & ~(size_t)15;   // 64-byte alignment of every buffer
+    float *p = a->count_only ? NULL : a->base + a->used;
+    a->used += n;
+    return p;
+}
+
+static void bn_caches(Arena *a, Bn *bn) { bn->mean = take(a, (size_t)bn->C); bn->rstd = take(a, (size_t)bn->C); }
+
+static size_t layout(Ctrgcn *m, Arena *a, int N, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    int V = c->num_point, NM = N * c->num_person, MVC = c->num_person * V * c->in_channels;
+    m->xin = take(a, (size_t)N * MVC * T);
+    m->xbn = take(a, (size_t)N * MVC * T);
+    m->u0 = take(a, (size_t)N * MVC * T);
+    bn_caches(a, &m->data_bn);
+    int t = T;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        Unit *u = &m->u[l];
+        u->tin = t;
+        u->tout = (t - 1) / u->stride + 1;
+        size_t big = (size_t)NM * u->cout * u->tin * V, bout = (size_t)NM * u->cout * u->tout * V;
+        size_t bin = (size_t)NM * u->bc * u->tin * V, bo = (size_t)NM * u->bc * u->tout * V;
+        for (int i = 0; i < 3; i++) u->gcache[i] = take(a, ctrgc_cache_size(&u->g, NM, u->tin, V));
+        u->gsum = take(a, big);
+        bn_caches(a, &u->gbn);
+        if (u->down) { u->dconv_out = take(a, big); bn_caches(a, &u->dbn); }
+        u->gout = take(a, big);
+        for (int b = 0; b < NBRANCH; b++) {
+            u->c1[b] = take(a, b == 3 ? bo : bin);
+            bn_caches(a, &u->bbn[b]);
+            if (b < 3) u->r1[b] = take(a, bin);
+        }
+        for (int b = 0; b < 2; b++) { u->c2[b] = take(a, bo); bn_caches(a, &u->tbn[b]); }
+        u->mp = take(a, bo);
+        u->argmax = (int32_t *)take(a, bo);
+        bn_caches(a, &u->mbn);
+        if (u->res == 2) { u->rconv_out = take(a, bout); bn_caches(a, &u->rbn); }
+        u->out = take(a, bout);
+        t = u->tout;
+    }
+    m->feat = take(a, (size_t)N * c->width[CTRGCN_UNITS - 1]);
+    m->probs = take(a, (size_t)N * c->num_class);
+    return a->used;
+}
+
+static int ensure_batch(Ctrgcn *m, int N, int T) {
+    if (N <= m->alloc_N && T == m->alloc_T && m->act) {
+        Arena a = {m->act, 0, 0};
+        layout(m, &a, N, T);
+        return CD_OK;
+    }
+    free_batch(m);
+    const CtrgcnConfig *c = &m->cfg;
+    int V = c->num_point, NM = N * c->num_person;
+    Arena a = {NULL, 0, 1};
+    m->act_floats = layout(m, &a, N, T);
+    // Scratch: the largest (N*M, C, T, V) tensor of any unit, several times;
+    // work: the largest conv/ctrgc workspace.
+    size_t s = (size_t)N * c->num_person * V * c->in_channels * T, w = 0;
+    int t = T, cin = c->in_channels;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        const Unit *u = &m->u[l];
+        int tout = (t - 1) / u->stride + 1;
+        size_t big = (size_t)NM * u->cout * t * V;
+        if (big > s) s = big;
+        size_t ws[8] = {ctrgc_work_size(&u->g, NM, t, V), u->down ? conv2d_work_size(&u->dconv.c, NM, t, V) : 0,
+                        conv2d_work_size(&u->bconv[0].c, NM, t, V), conv2d_work_size(&u->bconv[3].c, NM, t, V),
+                        conv2d_work_size(&u->tconv[0].c, NM, t, V), conv2d_work_size(&u->tconv[1].c, NM, t, V),
+                        u->res == 2 ? conv2d_work_size(&u->rconv.c, NM, t, V) : 0, 0};
+        for (int k = 0; k < 8; k++) if (ws[k] > w) w = ws[k];
+        t = tout;
+        cin = u->cout;
+    }
+    (void)cin;
+    m->scratch_floats = s;
+    m->work_floats = w ? w : 1;
+    m->act = cd_malloc(m->act_floats * sizeof(float));
+    m->work = cd_malloc(m->work_floats * sizeof(float));
+    int okk = m->act && m->work;
+    for (int i = 0; i < 6 && okk; i++) okk = (m->scratch[i] = cd_malloc(s * sizeof(float))) != NULL;
+    if (!okk) { free_batch(m); return CD_ENOMEM; }
+    m->alloc_N = N;
+    m->alloc_T = T;
+    Arena b = {m->act, 0, 0};
+    layout(m, &b, N, T);
+    return CD_OK;
+}
+
+size_t ctrgcn_activation_bytes(const Ctrgcn *m, int N, int T) {
+    Ctrgcn tmp = *m;
+    Arena a = {NULL, 0, 1};
+    return layout(&tmp, &a, N, T) * sizeof(float);
+}
+
+// ---------------------------------------------------------------------------
+// Forward
+
+static void bn_fwd(Ctrgcn *m, Bn *bn, float *out, const float *x, int N, int L) {
+    batchnorm_forward(out, bn->mean, bn->rstd, x, bn->w, bn->b, bn->rm, bn->rv, N, bn->C, L, m->training,
+                      m->training ? m->sync : NULL);
+    if (m->training) (*bn->nbt)++;
+}
+static void bn_bwd(Ctrgcn *m, Bn *bn, float *dx, const float *dout, const float *x, int N, int L) {
+    batchnorm_backward(dx, bn->gw, bn->gb, dout, x, bn->mean, bn->rstd, bn->w, N, bn->C, L, m->training,
+                       m->training ? m->sync : NULL);
+}
+static void conv_fwd(Ctrgcn *m, Conv *cv, float *out, const float *x, int N, int T) {
+    conv2d_forward(&cv->c, out, x, cv->w, cv->b, N, T, m->cfg.num_point, m->work);
+}
+static void conv_bwd(Ctrgcn *m, Conv *cv, float *dx, const float *dout, const float *x, int N, int T) {
+    conv2d_backward(&cv->c, dx, cv->gw, cv->gb, dout, x, cv->w, N, T, m->cfg.num_point, m->work);
+}
+
+static CtrgcParams ctrgc_params(const Unit *u, int i, int V) {
+    return (CtrgcParams){u->gconv[i][0].w, u->gconv[i][0].b, u->gconv[i][1].w, u->gconv[i][1].b,
+                         u->gconv[i][2].w, u->gconv[i][2].b, u->gconv[i][3].w, u->gconv[i][3].b,
+                         u->PA + (size_t)i * V * V, u->alpha};
+}
+static CtrgcGrads ctrgc_grads(const Unit *u, int i, int V) {
+    return (CtrgcGrads){u->gconv[i][0].gw, u->gconv[i][0].gb, u->gconv[i][1].gw, u->gconv[i][1].gb,
+                        u->gconv[i][2].gw, u->gconv[i][2].gb, u->gconv[i][3].gw, u->gconv[i][3].gb,
+                        u->gPA + (size_t)i * V * V, u->galpha};
+}
+
+// Copies branch b's (NM, bc, T, V) into channels [b*bc, (b+1)*bc) of (NM, C, T, V), or back.
+static void branch_copy(float *cat, float *br, int NM, int C, int bc, int b, size_t TV, int to_cat) {
+    for (int n = 0; n < NM; n++) {
+        float *cp = cat + ((size_t)n * C + (size_t)b * bc) * TV, *bp = br + (size_t)n * bc * TV;
+        if (to_cat) memcpy(cp, bp, (size_t)bc * TV * sizeof(float));
+        else memcpy(bp, cp, (size_t)bc * TV * sizeof(float));
+    }
+}
+
+static void unit_forward(Ctrgcn *m, Unit *u, const float *x) {
+    int NM = m->NM, V = m->cfg.num_point, ti = u->tin, to = u->tout;
+    size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
+    float *s0 = m->scratch[0], *s1 = m->scratch[1];
+    u->x = x;
+    // unit_gcn: sum of the three CTRGCs, BN, + down(x), ReLU
+    for (int i = 0; i < 3; i++) {
+        CtrgcParams p = ctrgc_params(u, i, V);
+        ctrgc_forward(&u->g, i == 0 ? u->gsum : s0, u->gcache[i], x, &p, NM, ti, V, m->work);
+        if (i) for (size_t k = 0; k < big; k++) u->gsum[k] += s0[k];
+    }
+    bn_fwd(m, &u->gbn, s0, u->gsum, NM, ti * V);
+    if (u->down) {
+        conv_fwd(m, &u->dconv, u->dconv_out, x, NM, ti);
+        bn_fwd(m, &u->dbn, s1, u->dconv_out, NM, ti * V);
+        for (size_t k = 0; k < big; k++) s0[k] += s1[k];
+    } else {
+        for (size_t k = 0; k < big; k++) s0[k] += x[k];
+    }
+    relu_forward(u->gout, s0, big);
+    // MultiScale_TemporalConv on gout -> concatenation in s0
+    size_t TVo = (size_t)to * V;
+    for (int b = 0; b < NBRANCH; b++) {
+        conv_fwd(m, &u->bconv[b], u->c1[b], u->gout, NM, ti);
+        if (b == 3) {
+            bn_fwd(m, &u->bbn[3], s1, u->c1[3], NM, to * V);
+        } else {
+            bn_fwd(m, &u->bbn[b], u->r1[b], u->c1[b], NM, ti * V);
+            relu_forward(u->r1[b], u->r1[b], (size_t)NM * u->bc * ti * V);
+            if (b < 2) {
+                conv_fwd(m, &u->tconv[b], u->c2[b], u->r1[b], NM, ti);
+                bn_fwd(m, &u->tbn[b], s1, u->c2[b], NM, to * V);
+            } else {
+                maxpool_t_forward(u->mp, u->argmax, u->r1[2], NM, u->bc, ti, V, u->stride);
+                bn_fwd(m, &u->mbn, s1, u->mp, NM, to * V);
+            }
+        }
+        branch_copy(s0, s1, NM, u->cout, u->bc, b, TVo, 1);
+    }
+    // + residual, ReLU
+    if (u->res == 1) {
+        for (size_t k = 0; k < bout; k++) s0[k] += x[k];
+    } else if (u->res == 2) {
+        conv_fwd(m, &u->rconv, u->rconv_out, x, NM, ti);
+        bn_fwd(m, &u->rbn, s1, u->rconv_out, NM, to * V);
+        for (size_t k = 0; k < bout; k++) s0[k] += s1[k];
+    }
+    relu_forward(u->out, s0, bout);
+}
+
+int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training) {
+    const CtrgcnConfig *c = &m->cfg;
+    if (N < 1 || T < 1) return CD_EARG;
+    int rc = ensure_batch(m, N, T);
+    if (rc) return rc;
+    m->N = N;
+    m->T = T;
+    m->NM = N * c->num_person;
+    m->training = training;
+    int V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
+    // (N, C, T, V, M) -> (N, M*V*C, T) for data_bn
+    for (int n = 0; n < N; n++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < T; t++)
+                for (int v = 0; v < V; v++)
+                    for (int mm = 0; mm < M; mm++)
+                        m->xin[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
+                            x[((((size_t)n * C + ci) * T + t) * V + v) * M + mm];
+    bn_fwd(m, &m->data_bn, m->xbn, m->xin, N, T);
+    // -> (N*M, C, T, V)
+    for (int n = 0; n < N; n++)
+        for (int mm = 0; mm < M; mm++)
+            for (int v = 0; v < V; v++)
+                for (int ci = 0; ci < C; ci++)
+                    for (int t = 0; t < T; t++)
+                        m->u0[((((size_t)n * M + mm) * C + ci) * T + t) * V + v] =
+                            m->xbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t];
+    const float *h = m->u0;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        unit_forward(m, &m->u[l], h);
+        h = m->u[l].out;
+    }
+    // Mean over T, V then over persons; dropout 0; fc.
+    const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    int Cl = last->cout;
+    size_t TV = (size_t)last->tout * V;
+    for (int n = 0; n < N; n++)
+        for (int ci = 0; ci < Cl; ci++) {
+            double s = 0;
+            for (int mm = 0; mm < M; mm++) {
+                const float *p = h + (((size_t)n * M + mm) * Cl + ci) * TV;
+                double sm = 0;
+                for (size_t k = 0; k < TV; k++) sm += p[k];
+                s += sm / (double)TV;
+            }
+            m->feat[(size_t)n * Cl + ci] = (float)(s / M);
+        }
+    linear_forward(logits, m->feat, m->fcw, m->fcb, N, Cl, c->num_class);
+    return CD_OK;
+}
+
+// ---------------------------------------------------------------------------
+// Backward
+
+// du: gradient w.r.t. the unit's output (NM, cout, tout, V), consumed;
+// dx: gradient w.r.t. its input, accumulated (may be NULL).
+static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
+    int NM = m->NM, V = m->cfg.num_point, ti = u->tin, to = u->tout;
+    size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
+    size_t bin = (size_t)NM * u->bc * ti * V, TVo = (size_t)to * V;
+    float *dpre = m->scratch[2], *dbr = m->scratch[3], *d1 = m->scratch[4], *dg = m->scratch[5];
+    memset(dpre, 0, bout * sizeof(float));
+    relu_backward(dpre, du, u->out, bout);
+    // residual
+    if (u->res == 1 && dx) {
+        for (size_t k = 0; k < bout; k++) dx[k] += dpre[k];
+    } else if (u->res == 2) {
+        memset(d1, 0, bout * sizeof(float));
+        bn_bwd(m, &u->rbn, d1, dpre, u->rconv_out, NM, to * V);
+        conv_bwd(m, &u->rconv, dx, d1, u->x, NM, ti);
+    }
+    // temporal branches -> dg (grad of gout)
+    memset(dg, 0, big * sizeof(float));
+    for (int b = 0; b < NBRANCH; b++) {
+        branch_copy(dpre, dbr, NM, u->cout, u->bc, b, TVo, 0);
+        if (b == 3) {
+            memset(d1, 0, (size_t)NM * u->bc * TVo * sizeof(float));
+            bn_bwd(m, &u->bbn[3], d1, dbr, u->c1[3], NM, to * V);
+            conv_bwd(m, &u->bconv[3], dg, d1, u->gout, NM, ti);
+            continue;
+        }
+        float *dr = m->scratch[1];   // grad of r1[b]
+        memset(dr, 0, bin * sizeof(float));
+        memset(d1, 0, (size_t)NM * u->bc * TVo * sizeof(float));
+        if (b < 2) {
+            bn_bwd(m, &u->tbn[b], d1, dbr, u->c2[b], NM, to * V);
+            conv_bwd(m, &u->tconv[b], dr, d1, u->r1[b], NM, ti);
+        } else {
+            bn_bwd(m, &u->mbn, d1, dbr, u->mp, NM, to * V);
+            maxpool_t_backward(dr, d1, u->argmax, NM, u->bc, ti, V, u->stride);
+        }
+        // ReLU then BN of the branch
+        float *dc = d1;
+        memset(dc, 0, bin * sizeof(float));
+        relu_backward(dc, dr, u->r1[b], bin);
+        memset(dr, 0, bin * sizeof(float));
+        bn_bwd(m, &u->bbn[b], dr, dc, u->c1[b], NM, ti * V);
+        conv_bwd(m, &u->bconv[b], dg, dr, u->gout, NM, ti);
+    }
+    // unit_gcn: ReLU, then BN of the sum (+ down path) -> CTRGCs
+    float *dgpre = m->scratch[1];
+    memset(dgpre, 0, big * sizeof(float));
+    relu_backward(dgpre, dg, u->gout, big);
+    if (u->down) {
+        memset(d1, 0, big * sizeof(float));
+        bn_bwd(m, &u->dbn, d1, dgpre, u->dconv_out, NM, ti * V);
+        conv_bwd(m, &u->dconv, dx, d1, u->x, NM, ti);
+    } else if (dx) {
+        for (size_t k = 0; k < big; k++) dx[k] += dgpre[k];
+    }
+    memset(dg, 0, big * sizeof(float));
+    bn_bwd(m, &u->gbn, dg, dgpre, u->gsum, NM, ti * V);
+    for (int i = 0; i < 3; i++) {
+        CtrgcParams p = ctrgc_params(u, i, V);
+        CtrgcGrads g = ctrgc_grads(u, i, V);
+        ctrgc_backward(&u->g, dx, &g, dg, u->gcache[i], u->x, &p, NM, ti, V, m->work);
+    }
+}
+
+int ctrgcn_backward(Ctrgcn *m, const float *dlogits) {
+    if (!m->training || !m->act) {
+        CD_ERR("ctrgcn_backward needs a training forward first");
+        return CD_EARG;
+    }
+    const CtrgcnConfig *c = &m->cfg;
+    int N = m->N, V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
+    const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    int Cl = last->cout;
+    size_t TV = (size_t)last->tout * V;
+    // Two ping-pong gradient buffers in the unit-size scratch slots 0/1 are
+    // used by unit_backward itself, so the chain uses dedicated halves of the
+    // arena-independent buffers: grad of the current unit output lives in
+    // `da`, the input's in `db`.
+    size_t maxsz = m->scratch_floats;
+    float *da = cd_malloc(maxsz * sizeof(float)), *db = cd_malloc(maxsz * sizeof(float));
+    float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
+    if (!da || !db || !dfeat) { free(da); free(db); free(dfeat); return CD_ENOMEM; }
+    linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
+    for (int n = 0; n < N; n++)
+        for (int mm = 0; mm < M; mm++)
+            for (int ci = 0; ci < Cl; ci++) {
+                float g = (float)((double)dfeat[(size_t)n * Cl + ci] / ((double)M * (double)TV));
+                float *p = da + (((size_t)n * M + mm) * Cl + ci) * TV;
+                for (size_t k = 0; k < TV; k++) p[k] = g;
+            }
+    for (int l = CTRGCN_UNITS - 1; l >= 0; l--) {
+        Unit *u = &m->u[l];
+        size_t nin = (size_t)m->NM * u->cin * u->tin * V;
+        memset(db, 0, nin * sizeof(float));
+        unit_backward(m, u, da, db);
+        float *t = da; da = db; db = t;
+    }
+    // da: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input grad unused)
+    int T = m->T;
+    float *dxbn = db;
+    for (int n = 0; n < N; n++)
+        for (int mm = 0; mm < M; mm++)
+            for (int v = 0; v < V; v++)
+                for (int ci = 0; ci < C; ci++)
+                    for (int t = 0; t < T; t++)
+                        dxbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
+                            da[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
+    bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
+    free(da);
+    free(db);
+    free(dfeat);
+    return CD_OK;
+}
+
+double ctrgcn_forward_macs(const Ctrgcn *m, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    double V = c->num_point, M = c->num_person, macs = 0;
+    int t = T;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        const Unit *u = &m->u[l];
+        int to = (t - 1) / u->stride + 1;
+        double ci = u->cin, co = u->cout, rel = u->g.rel, bc = u->bc;
+        // CTRGC x3: conv1, conv2, conv3 (T V), conv4 (V V), contraction (T V V)
+        macs += 3 * (2 * rel * ci * t * V + co * ci * t * V + co * rel * V * V + co * t * V * V);
+        if (u->down) macs += co * ci * t * V;
+        macs += 3 * bc * co * t * V + bc * co * to * V;   // branch 1x1 convs
+        macs += 2 * bc * bc * 5 * to * V;                 // temporal convs
+        if (u->res == 2) macs += co * ci * to * V;
+        t = to;
+    }
+    macs += (double)c->width[CTRGCN_UNITS - 1] * c->num_class / M;
+    return macs * M;
+}

@@ -1,0 +1,427 @@
+// layer_ctrgc.c - CTR-GCN's CTRGC (model/ctrgcn.py class CTRGC) forward and
+// backward over flat float buffers, plus its plain-loop reference (layers.h).
+//
+//   x1 = mean_T conv1(x), x2 = mean_T conv2(x)         (N, rel, V)
+//   R  = tanh(x1[..., u, None] - x2[..., None, v])    (N, rel, V, V)
+//   C4 = conv4(R)                                      (N, cout, V, V)
+//   M  = C4 * alpha + A                                (N, cout, V, V)
+//   x3 = conv3(x)                                      (N, cout, T, V)
+//   out[n, c, t, u] = sum_v M[n, c, u, v] x3[n, c, t, v]
+//
+// The 1x1 convolutions are matmuls per sample, (o, cin) @ (cin, T*V). conv1
+// and conv2 are linear, so mean_T conv(x) = W mean_T(x) + b: they are applied
+// to the time-mean xm (cin, V) instead of to all T frames (T times fewer
+// flops, same value up to float rounding). The final contraction is one small
+// GEMM per (n, c): out (T, U) = x3 (T, V) @ M (U, V)^T, as are its two
+// backward GEMMs. OpenBLAS reaches ~20 GFLOP/s on these 64x25x25 products
+// (its packing costs as much as the math), so when 24 < V <= 32 (NTU) and
+// the CPU has AVX2+FMA they run on a register-blocked kernel here instead
+// (rows of 25 are 3 full + 1 masked 8-lane vectors). The kernel is chosen at
+// run time; COCODIFF_NO_SIMD=1 in the environment forces the blas_sgemm path
+// (the tests run both).
+//
+// Cache layout (ctrgc_cache_size floats), for a batch of N:
+//   xm  (N, cin, V)       time-mean of x
+//   x1m (N, rel, V)       mean_T conv1(x)
+//   x2m (N, rel, V)       mean_T conv2(x)
+//   R   (N, rel, V, V)    tanh(x1m_u - x2m_v)
+//   C4  (N, cout, V, V)   conv4(R) with its bias, before * alpha + A (dalpha
+//                         needs it, and (M - A) / alpha fails for alpha = 0,
+//                         CTR-GCN's initial value); M is recomputed from it
+//   x3  (N, cout, T, V)   conv3(x)
+// Work (ctrgc_work_size floats) is per sample, so it does not grow with N.
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "layers.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CTRGC_HAVE_AVX2_KERNEL 1
+#endif
+
+// --- sizes -------------------------------------------------------------------
+
+int ctrgc_rel_channels(int cin) {
+    return (cin == 3 || cin == 9) ? 8 : cin / 8;
+}
+
+typedef struct CtrgcCache {
+    float *xm, *x1m, *x2m, *R, *C4, *x3;
+} CtrgcCache;
+
+// Points the cache tensors into one buffer; returns the floats used.
+static size_t cache_carve(const Ctrgc *g, float *base, int N, int T, int V, CtrgcCache *c) {
+    size_t n = (size_t)N, VV = (size_t)V * V, off = 0;
+    size_t sizes[6] = {
+        n * g->cin * V, n * g->rel * V, n * g->rel * V,
+        n * g->rel * VV, n * g->cout * VV, n * g->cout * (size_t)T * V,
+    };
+    float **ptrs[6] = {&c->xm, &c->x1m, &c->x2m, &c->R, &c->C4, &c->x3};
+    for (int k = 0; k < 6; k++) {
+        *ptrs[k] = base ? base + off : NULL;
+        off += sizes[k];
+    }
+    return off;
+}
+
+size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V) {
+    CtrgcCache c;
+    return cache_carve(g, NULL, N, T, V, &c);
+}
+
+// Backward scratch for one sample: M, dM (dC4 in place), dx3, dR, dx1m, dx2m, dxm.
+size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V) {
+    (void)N;
+    size_t VV = (size_t)V * V;
+    return 2 * (size_t)g->cout * VV + (size_t)g->cout * T * V + (size_t)g->rel * VV +
+           2 * (size_t)g->rel * V + (size_t)g->cin * V;
+}
+
+// --- shared pieces -------------------------------------------------------------
+
+// y (o, L) = w (o, i) @ x (i, L) + b (o), through BLAS (bias pre-filled).
+static void conv1x1(float *y, const float *w, const float *b, const float *x, int o, int i,
+                    int L) {
+    for (int r = 0; r < o; r++) {
+        float *row = y + (size_t)r * L;
+        for (int l = 0; l < L; l++) row[l] = b[r];
+    }
+    blas_sgemm(0, 0, o, L, i, 1.0f, w, i, x, L, 1.0f, y, L);
+}
+
+// sum a[k] (b[k] when b, else 1) in double, four chains (latency, not adds, bounds a
+// single chain: these run over up to T*V = 1600 elements per channel).
+static double dot_d(const float *a, const float *b, size_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t k = 0;
+    if (b) {
+        for (; k + 4 <= n; k += 4) {
+            s0 += (double)a[k] * b[k], s1 += (double)a[k + 1] * b[k + 1];
+            s2 += (double)a[k + 2] * b[k + 2], s3 += (double)a[k + 3] * b[k + 3];
+        }
+        for (; k < n; k++) s0 += (double)a[k] * b[k];
+    } else {
+        for (; k + 4 <= n; k += 4) s0 += a[k], s1 += a[k + 1], s2 += a[k + 2], s3 += a[k + 3];
+        for (; k < n; k++) s0 += a[k];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+// M (cout, V, V) = alpha * C4 + A for one sample.
+static void make_m(float *M, const float *C4, const float *A, float alpha, int cout, int V) {
+    size_t VV = (size_t)V * V;
+    for (int c = 0; c < cout; c++) {
+        const float *s = C4 + c * VV;
+        float *d = M + c * VV;
+        for (size_t k = 0; k < VV; k++) d[k] = alpha * s[k] + A[k];
+    }
+}
+
+// --- small GEMMs of the graph contraction --------------------------------------
+
+typedef struct SmallGemm {
+    int simd;   // use the AVX2 kernel (when the shape allows it)
+} SmallGemm;
+
+static SmallGemm small_gemm_init(void) {
+    SmallGemm sg = {0};
+#ifdef CTRGC_HAVE_AVX2_KERNEL
+    const char *off = getenv("COCODIFF_NO_SIMD");
+    sg.simd = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("avx2") &&
+              __builtin_cpu_supports("fma");
+#endif
+    return sg;
+}
+
+#ifdef CTRGC_HAVE_AVX2_KERNEL
+// C (m, nc) = A @ B with A(i, k) = A[i sa + k sk], B (K, nc) rows ldb, and
+// 24 < nc <= 32 (three full 8-lane vectors and a masked one; lanes beyond nc
+// are neither read nor written). Rows go three at a time: 12 accumulators.
+#define SG_LOAD_B(b)                                                              \
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps((b) + 8);                \
+    __m256 b2 = _mm256_loadu_ps((b) + 16), b3 = _mm256_maskload_ps((b) + 24, mask)
+#define SG_FMA4(a, c0, c1, c2, c3)                                                \
+    do {                                                                          \
+        __m256 a_ = _mm256_broadcast_ss(a);                                       \
+        c0 = _mm256_fmadd_ps(a_, b0, c0), c1 = _mm256_fmadd_ps(a_, b1, c1);        \
+        c2 = _mm256_fmadd_ps(a_, b2, c2), c3 = _mm256_fmadd_ps(a_, b3, c3);        \
+    } while (0)
+#define SG_STORE4(o, c0, c1, c2, c3)                                              \
+    do {                                                                          \
+        _mm256_storeu_ps(o, c0), _mm256_storeu_ps((o) + 8, c1);                   \
+        _mm256_storeu_ps((o) + 16, c2), _mm256_maskstore_ps((o) + 24, mask, c3);  \
+    } while (0)
+
+__attribute__((target("avx2,fma"))) static void small_gemm_avx2(int m, int nc, int K,
+                                                                  const float *A, int sa, int sk,
+                                                                  const float *B, int ldb,
+                                                                  float *C, int ldc) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - 24),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int i = 0;
+    for (; i + 3 <= m; i += 3) {
+        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+        __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00,
+               c23 = c00;
+        const float *a0 = A + (size_t)i * sa, *a1 = a0 + sa, *a2 = a1 + sa;
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb;
+            SG_LOAD_B(b);
+            SG_FMA4(a0 + (size_t)k * sk, c00, c01, c02, c03);
+            SG_FMA4(a1 + (size_t)k * sk, c10, c11, c12, c13);
+            SG_FMA4(a2 + (size_t)k * sk, c20, c21, c22, c23);
+        }
+        float *o = C + (size_t)i * ldc;
+        SG_STORE4(o, c00, c01, c02, c03);
+        SG_STORE4(o + ldc, c10, c11, c12, c13);
+        SG_STORE4(o + 2 * (size_t)ldc, c20, c21, c22, c23);
+    }
+    for (; i < m; i++) {
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        const float *a0 = A + (size_t)i * sa;
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb;
+            SG_LOAD_B(b);
+            SG_FMA4(a0 + (size_t)k * sk, c0, c1, c2, c3);
+        }
+        SG_STORE4(C + (size_t)i * ldc, c0, c1, c2, c3);
+    }
+}
+#undef SG_LOAD_B
+#undef SG_FMA4
+#undef SG_STORE4
+#endif
+
+// C (m, nc) = op(A) @ B, beta 0: op(A) (m, K) is A (m, K) rows lda, or A^T
+// with A (K, m) rows lda when trans_a; B (K, nc) rows ldb; C rows ldc.
+static void small_gemm(const SmallGemm *sg, int trans_a, int m, int nc, int K, const float *A,
+                       int lda, const float *B, int ldb, float *C, int ldc) {
+#ifdef CTRGC_HAVE_AVX2_KERNEL
+    if (sg->simd && nc > 24 && nc <= 32) {
+        small_gemm_avx2(m, nc, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, C, ldc);
+        return;
+    }
+#endif
+    (void)sg;
+    blas_sgemm(trans_a, 0, m, nc, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+}
+
+// MT (cout, V, V) = (alpha * C4 + A) transposed per channel, for one sample.
+static void make_mt(float *MT, const float *C4, const float *A, float alpha, int cout, int V) {
+    size_t VV = (size_t)V * V;
+    for (int c = 0; c < cout; c++) {
+        const float *s = C4 + c * VV;
+        float *d = MT + c * VV;
+        for (int u = 0; u < V; u++)
+            for (int v = 0; v < V; v++) d[v * V + u] = alpha * s[u * V + v] + A[u * V + v];
+    }
+}
+
+// --- forward -------------------------------------------------------------------
+
+void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, const CtrgcParams *p,
+                   int N, int T, int V, float *work) {
+    const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V;
+    const size_t VV = (size_t)V * V;
+    const float alpha = p->alpha[0], invT = 1.0f / (float)T;
+    CtrgcCache c;
+    cache_carve(g, cache, N, T, V, &c);
+    float *MT = work;   // (cout, V, V): M transposed, MT[c][v][u] = M[c][u][v]
+    const SmallGemm sg = small_gemm_init();
+
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * cin * TV;
+        float *xm = c.xm + (size_t)n * cin * V, *x1m = c.x1m + (size_t)n * rel * V;
+        float *x2m = c.x2m + (size_t)n * rel * V, *R = c.R + (size_t)n * rel * VV;
+        float *C4 = c.C4 + (size_t)n * cout * VV, *x3 = c.x3 + (size_t)n * cout * TV;
+        float *on = out + (size_t)n * cout * TV;
+
+        // xm (cin, V) = mean over T of x
+        for (int i = 0; i < cin; i++) {
+            const float *xi = xn + (size_t)i * TV;
+            float *m = xm + (size_t)i * V;
+            for (int v = 0; v < V; v++) m[v] = 0.0f;
+            for (int t = 0; t < T; t++)
+                for (int v = 0; v < V; v++) m[v] += xi[t * V + v];
+            for (int v = 0; v < V; v++) m[v] *= invT;
+        }
+        conv1x1(x1m, p->w1, p->b1, xm, rel, cin, V);
+        conv1x1(x2m, p->w2, p->b2, xm, rel, cin, V);
+        for (int r = 0; r < rel; r++)
+            for (int u = 0; u < V; u++)
+                for (int v = 0; v < V; v++)
+                    R[r * VV + u * V + v] = tanhf(x1m[r * V + u] - x2m[r * V + v]);
+        conv1x1(C4, p->w4, p->b4, R, cout, rel, (int)VV);
+        make_mt(MT, C4, p->A, alpha, cout, V);
+        conv1x1(x3, p->w3, p->b3, xn, cout, cin, TV);
+        // out[c] (T, U) = x3[c] (T, V) @ M[c]^T (V, U)
+        for (int ch = 0; ch < cout; ch++)
+            small_gemm(&sg, 0, T, V, V, x3 + (size_t)ch * TV, V, MT + ch * VV, V,
+                       on + (size_t)ch * TV, V);
+    }
+}
+
+// --- backward ------------------------------------------------------------------
+
+// The graph branch of one sample: from dM (cout, V, V) to dxm (cin, V), with
+// the conv4 / conv1 / conv2 / A / alpha gradients. dM becomes dC4 in place.
+static void backward_graph(const Ctrgc *g, const CtrgcGrads *dp, float *dxm, float *dM,
+                           const float *xm, const float *R, const float *C4, const CtrgcParams *p,
+                           int V, float *dR, float *dx1m, float *dx2m) {
+    const int cin = g->cin, cout = g->cout, rel = g->rel;
+    const size_t VV = (size_t)V * V;
+    const float alpha = p->alpha[0];
+
+    // M = alpha * C4 + A: dA += sum_c dM; dalpha += <dM, C4>; dC4 = alpha dM
+    double da = 0;
+    for (int c = 0; c < cout; c++) {
+        float *d = dM + c * VV;
+        const float *s = C4 + c * VV;
+        if (dp->A)
+            for (size_t k = 0; k < VV; k++) dp->A[k] += d[k];
+        da += dot_d(d, s, VV);
+        for (size_t k = 0; k < VV; k++) d[k] *= alpha;
+    }
+    if (dp->alpha) dp->alpha[0] += (float)da;
+
+    // C4 (cout, VV) = w4 (cout, rel) @ R (rel, VV) + b4
+    for (int c = 0; c < cout; c++) dp->b4[c] += (float)dot_d(dM + c * VV, NULL, VV);
+    blas_sgemm(0, 1, cout, rel, (int)VV, 1.0f, dM, (int)VV, R, (int)VV, 1.0f, dp->w4, rel);
+    blas_sgemm(1, 0, rel, (int)VV, cout, 1.0f, p->w4, rel, dM, (int)VV, 0.0f, dR, (int)VV);
+
+    // R = tanh(x1m_u - x2m_v): dx1m_u = sum_v dpre, dx2m_v = -sum_u dpre
+    memset(dx2m, 0, sizeof(float) * (size_t)rel * V);
+    for (int r = 0; r < rel; r++)
+        for (int u = 0; u < V; u++) {
+            const float *Rr = R + r * VV + (size_t)u * V;
+            const float *dRr = dR + r * VV + (size_t)u * V;
+            float *d2 = dx2m + (size_t)r * V, s = 0.0f;
+            for (int v = 0; v < V; v++) {
+                float dpre = dRr[v] * (1.0f - Rr[v] * Rr[v]);
+                s += dpre;
+                d2[v] -= dpre;
+            }
+            dx1m[r * V + u] = s;
+        }
+
+    // x1m (rel, V) = w1 (rel, cin) @ xm (cin, V) + b1; same for x2m
+    for (int r = 0; r < rel; r++) {
+        float s1 = 0.0f, s2 = 0.0f;
+        for (int v = 0; v < V; v++) {
+            s1 += dx1m[r * V + v];
+            s2 += dx2m[r * V + v];
+        }
+        dp->b1[r] += s1;
+        dp->b2[r] += s2;
+    }
+    blas_sgemm(0, 1, rel, cin, V, 1.0f, dx1m, V, xm, V, 1.0f, dp->w1, cin);
+    blas_sgemm(0, 1, rel, cin, V, 1.0f, dx2m, V, xm, V, 1.0f, dp->w2, cin);
+    blas_sgemm(1, 0, cin, V, rel, 1.0f, p->w1, cin, dx1m, V, 0.0f, dxm, V);
+    blas_sgemm(1, 0, cin, V, rel, 1.0f, p->w2, cin, dx2m, V, 1.0f, dxm, V);
+}
+
+void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,
+                    const float *cache, const float *x, const CtrgcParams *p, int N, int T, int V,
+                    float *work) {
+    const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V;
+    const size_t VV = (size_t)V * V;
+    const float invT = 1.0f / (float)T;
+    CtrgcCache c;
+    cache_carve(g, (float *)cache, N, T, V, &c);
+    float *M = work, *dM = M + cout * VV, *dx3 = dM + cout * VV;
+    float *dR = dx3 + (size_t)cout * TV, *dx1m = dR + rel * VV, *dx2m = dx1m + (size_t)rel * V;
+    float *dxm = dx2m + (size_t)rel * V;
+    const SmallGemm sg = small_gemm_init();
+
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * cin * TV, *don = dout + (size_t)n * cout * TV;
+        const float *C4 = c.C4 + (size_t)n * cout * VV, *x3 = c.x3 + (size_t)n * cout * TV;
+        make_m(M, C4, p->A, p->alpha[0], cout, V);
+
+        // out[c] (T, U) = x3[c] (T, V) @ M[c]^T: dM[c] = dout[c]^T @ x3[c], dx3[c] = dout[c] @ M[c]
+        for (int ch = 0; ch < cout; ch++) {
+            const float *d = don + (size_t)ch * TV, *x3c = x3 + (size_t)ch * TV;
+            small_gemm(&sg, 1, V, V, T, d, V, x3c, V, dM + ch * VV, V);
+            small_gemm(&sg, 0, T, V, V, d, V, M + ch * VV, V, dx3 + (size_t)ch * TV, V);
+        }
+        backward_graph(g, dp, dxm, dM, c.xm + (size_t)n * cin * V, c.R + (size_t)n * rel * VV, C4,
+                       p, V, dR, dx1m, dx2m);
+
+        // x3 (cout, TV) = w3 (cout, cin) @ x (cin, TV) + b3
+        for (int ch = 0; ch < cout; ch++) dp->b3[ch] += (float)dot_d(dx3 + (size_t)ch * TV, NULL, TV);
+        blas_sgemm(0, 1, cout, cin, TV, 1.0f, dx3, TV, xn, TV, 1.0f, dp->w3, cin);
+        if (dx) {
+            float *dxn = dx + (size_t)n * cin * TV;
+            blas_sgemm(1, 0, cin, TV, cout, 1.0f, p->w3, cin, dx3, TV, 1.0f, dxn, TV);
+            // xm = mean_T x
+            for (int i = 0; i < cin; i++) {
+                const float *dm = dxm + (size_t)i * V;
+                float *d = dxn + (size_t)i * TV;
+                for (int t = 0; t < T; t++)
+                    for (int v = 0; v < V; v++) d[t * V + v] += dm[v] * invT;
+            }
+        }
+    }
+}
+
+// --- reference -----------------------------------------------------------------
+
+// Plain loops, every sum in double, conv1/conv2 applied to all T frames and
+// then averaged, as the PyTorch module does.
+void ctrgc_forward_naive(const Ctrgc *g, float *out, const float *x, const CtrgcParams *p, int N,
+                         int T, int V) {
+    const int cin = g->cin, cout = g->cout, rel = g->rel;
+    const size_t TV = (size_t)T * V;
+    const double alpha = p->alpha[0];
+    double *x1 = malloc(sizeof(double) * 2 * (size_t)rel * V), *x2 = x1 + (size_t)rel * V;
+    double *m = malloc(sizeof(double) * (size_t)V * V), *x3 = malloc(sizeof(double) * (size_t)V);
+    if (!x1 || !m || !x3) abort();   // test-only reference: a few KB
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * cin * TV;
+        for (int r = 0; r < rel; r++)
+            for (int v = 0; v < V; v++) {
+                double s1 = 0, s2 = 0;
+                for (int t = 0; t < T; t++) {
+                    double a1 = p->b1[r], a2 = p->b2[r];
+                    for (int i = 0; i < cin; i++) {
+                        double xv = xn[i * TV + (size_t)t * V + v];
+                        a1 += (double)p->w1[r * cin + i] * xv;
+                        a2 += (double)p->w2[r * cin + i] * xv;
+                    }
+                    s1 += a1;
+                    s2 += a2;
+                }
+                x1[r * V + v] = s1 / T;
+                x2[r * V + v] = s2 / T;
+            }
+        for (int c = 0; c < cout; c++) {
+            for (int u = 0; u < V; u++)
+                for (int v = 0; v < V; v++) {
+                    double s = p->b4[c];
+                    for (int r = 0; r < rel; r++)
+                        s += (double)p->w4[c * rel + r] * tanh(x1[r * V + u] - x2[r * V + v]);
+                    m[u * V + v] = s * alpha + p->A[u * V + v];
+                }
+            for (int t = 0; t < T; t++) {
+                for (int v = 0; v < V; v++) {
+                    double s = p->b3[c];
+                    for (int i = 0; i < cin; i++)
+                        s += (double)p->w3[c * cin + i] * xn[i * TV + (size_t)t * V + v];
+                    x3[v] = s;
+                }
+                for (int u = 0; u < V; u++) {
+                    double s = 0;
+                    for (int v = 0; v < V; v++) s += m[u * V + v] * x3[v];
+                    out[((size_t)n * cout + c) * TV + (size_t)t * V + u] = (float)s;
+                }
+            }
+        }
+    }
+    free(x1);
+    free(m);
+    free(x3);
+}

@@ -1,0 +1,58 @@
+// layer_pool.c - MaxPool2d with kernel (3, 1), stride (stride, 1), padding
+// (1, 0) over (N, C, T, V) (see layers.h), PyTorch semantics: the padding
+// never wins (it acts as -inf), the window is scanned in increasing t and the
+// first maximum is kept (ties go to the smallest t), and a NaN wins over
+// numbers. argmax keeps the t index of each output for backward.
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layers.h"
+
+int maxpool_t_out(int T, int stride) { return (T + 2 - 3) / stride + 1; }
+
+void maxpool_t_forward(float *out, int32_t *argmax, const float *x, int N, int C, int T, int V,
+                       int stride) {
+    const int Tout = maxpool_t_out(T, stride);
+    const size_t planes = (size_t)N * C;
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * T * V;
+        float *op = out + p * Tout * V;
+        int32_t *ap = argmax + p * Tout * V;
+        for (int to = 0; to < Tout; to++) {
+            int t0 = to * stride - 1, t1 = t0 + 3;
+            if (t0 < 0) t0 = 0;
+            if (t1 > T) t1 = T;
+            float *o = op + (size_t)to * V;
+            int32_t *a = ap + (size_t)to * V;
+            for (int v = 0; v < V; v++) {
+                o[v] = -INFINITY;
+                a[v] = t0;
+            }
+            for (int t = t0; t < t1; t++) {
+                const float *xr = xp + (size_t)t * V;
+                for (int v = 0; v < V; v++)
+                    if (xr[v] > o[v] || isnan(xr[v])) {
+                        o[v] = xr[v];
+                        a[v] = t;
+                    }
+            }
+        }
+    }
+}
+
+void maxpool_t_backward(float *dx, const float *dout, const int32_t *argmax, int N, int C, int T,
+                        int V, int stride) {
+    const int Tout = maxpool_t_out(T, stride);
+    const size_t planes = (size_t)N * C;
+    for (size_t p = 0; p < planes; p++) {
+        float *dp = dx + p * T * V;
+        const float *gp = dout + p * Tout * V;
+        const int32_t *ap = argmax + p * Tout * V;
+        for (int to = 0; to < Tout; to++)
+            for (int v = 0; v < V; v++) {
+                size_t i = (size_t)to * V + v;
+                dp[(size_t)ap[i] * V + v] += gp[i];
+            }
+    }
+}

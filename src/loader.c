@@ -1,0 +1,241 @@
+// loader.c - data-parallel batches from a cocodiff-prep HDF5 file (see
+// loader.h for the batch/rank arithmetic). Samples are read with serial HDF5
+// (h5io_prep_read), one call per run of consecutive dataset indices (at most
+// LOADER_STAGE samples), and transformed with feeder_transform keyed by
+// (seed, epoch, dataset index), so results do not depend on rank count.
+#include "loader.h"
+#include "h5io.h"
+#include "skeleton.h"
+#include "status.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// Salt of the epoch-permutation stream (kept apart from the per-sample ones).
+#define PERM_SALT 0x7065726d75746531ULL   // "permute1"
+
+struct Loader {
+    char *path;
+    int group;
+    FeederConfig f;
+    int C, T, V, M, num_class;
+    int64_t n;                 // samples in the group
+    int B, rank, nranks, shuffle, drop_last, nb, max_local;
+    uint64_t seed;
+    int32_t *labels;           // (n)
+    int64_t *order;            // (n) for order_epoch
+    int order_epoch, have_order;
+    float *stage;              // (LOADER_STAGE, C, T, V, M) stored samples
+    struct Slot { int64_t idx; int pos; } *slots;   // (max_local)
+};
+
+static const char *group_name(int g) { return g == 0 ? "train" : "test"; }
+
+static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *why, size_t whylen, int rc, const char *fmt, ...) {
+    if (why && whylen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Open / free.
+
+static int check_args(const char *path, int group, const FeederConfig *f, int B, int rank,
+                      int nranks, char *why, size_t whylen) {
+    if (!path || !f) return fail(why, whylen, CD_EARG, "loader: no file or feeder config");
+    if (group != 0 && group != 1)
+        return fail(why, whylen, CD_EARG, "%s: group %d: must be 0 (train) or 1 (test)", path, group);
+    if (B < 1) return fail(why, whylen, CD_EARG, "%s: global batch %d must be >= 1", path, B);
+    if (nranks < 1 || rank < 0 || rank >= nranks)
+        return fail(why, whylen, CD_EARG, "%s: rank %d of %d is out of range", path, rank, nranks);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fail(why, whylen, CD_EIO, "%s: %s (HINT: run cocodiff-prep first)", path, strerror(errno));
+    return CD_OK;
+}
+
+// Reads the group's labels and sample 0, and checks them against the header.
+static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whylen) {
+    const char *p = l->path, *g = group_name(l->group);
+    int rc = h5io_prep_read(p, l->group, 0, l->n, NULL, l->labels, NULL, NULL);
+    if (rc) return fail(why, whylen, rc, "%s: cannot read /%s/label", p, g);
+    for (int64_t i = 0; i < l->n; i++)
+        if (l->labels[i] < 0 || l->labels[i] >= info->num_class)
+            return fail(why, whylen, CD_EFORMAT, "%s: /%s/label[%lld] = %d is outside [0, %d)", p, g,
+                        (long long)i, l->labels[i], info->num_class);
+    int32_t frames = 0;
+    rc = h5io_prep_read(p, l->group, 0, 1, l->stage, NULL, &frames, NULL);
+    if (rc) return fail(why, whylen, rc, "%s: cannot read /%s sample 0", p, g);
+    int valid = feeder_valid_frames(l->stage, l->C, l->T, l->V, l->M);
+    if (frames < 0 || frames > l->T || valid > frames)
+        return fail(why, whylen, CD_EFORMAT,
+                    "%s: /%s sample 0 has %d non-zero frames but /%s/frames says %d "
+                    "(HINT: not a (N, 3, 300, V, 2) file?)", p, g, valid, g, frames);
+    return CD_OK;
+}
+
+int loader_open(Loader **lp, const char *path, int group, const FeederConfig *f, int B, int rank,
+                int nranks, uint64_t seed, int shuffle, int drop_last, char *why, size_t whylen) {
+    *lp = NULL;
+    int rc = check_args(path, group, f, B, rank, nranks, why, whylen);
+    if (rc) return rc;
+    H5PrepInfo info;
+    if (h5io_prep_info(path, &info) != CD_OK)
+        return fail(why, whylen, CD_EFORMAT,
+                    "%s: not a %s file of version %d (HINT: is this a cocodiff-prep output?)", path,
+                    H5IO_FORMAT, H5IO_FORMAT_VERSION);
+    int layout = -1;
+    for (int k = 0; k < 2; k++)
+        if (strcmp(info.layout, skel_layout_name((SkelLayout)k)) == 0) layout = k;
+    if (layout < 0 || info.V != skel_layout_joints((SkelLayout)layout))
+        return fail(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
+                    info.layout, info.V);
+    if (f->layout != layout)
+        return fail(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
+                    info.layout, skel_layout_name((SkelLayout)f->layout));
+    if (info.num_class < 1)
+        return fail(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info.num_class);
+    if (info.n[group] < 1)
+        return fail(why, whylen, CD_EFORMAT, "%s: /%s holds no samples", path, group_name(group));
+    char fwhy[200];
+    if (feeder_config_check(f, SKEL_C, info.V, fwhy, sizeof fwhy))
+        return fail(why, whylen, CD_EARG, "%s: %s", path, fwhy);
+    int64_t n = info.n[group];
+    int64_t nb = drop_last ? n / B : (n + B - 1) / B;
+    if (nb < 1 || nb > INT32_MAX)
+        return fail(why, whylen, CD_EARG, "%s: /%s has %lld samples: %lld batches of %d%s", path,
+                    group_name(group), (long long)n, (long long)nb, B,
+                    drop_last ? " with drop_last" : "");
+
+    Loader *l = cd_calloc(1, sizeof *l);
+    if (!l) return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    *l = (Loader){.group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = SKEL_M,
+                  .num_class = info.num_class, .n = n, .B = B, .rank = rank, .nranks = nranks,
+                  .shuffle = shuffle, .drop_last = drop_last, .nb = (int)nb, .seed = seed};
+    // The largest slice: a full batch's, or the last partial one's.
+    int64_t bl = n < B ? n : B;
+    l->max_local = (int)((rank + 1) * bl / nranks - rank * bl / nranks);
+    int64_t last = n - (nb - 1) * B;
+    int ml = (int)((rank + 1) * last / nranks - rank * last / nranks);
+    if (ml > l->max_local) l->max_local = ml;
+    size_t raw = (size_t)l->C * l->T * l->V * l->M;
+    l->path = strdup(path);
+    l->labels = cd_malloc((size_t)n * sizeof *l->labels);
+    l->order = cd_malloc((size_t)n * sizeof *l->order);
+    l->stage = cd_malloc(LOADER_STAGE * raw * sizeof(float));
+    l->slots = cd_malloc(((size_t)l->max_local + 1) * sizeof *l->slots);
+    if (!l->path || !l->labels || !l->order || !l->stage || !l->slots) {
+        loader_free(l);
+        return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    }
+    rc = check_data(l, &info, why, whylen);
+    if (rc) {
+        loader_free(l);
+        return rc;
+    }
+    *lp = l;
+    return CD_OK;
+}
+
+void loader_free(Loader *l) {
+    if (!l) return;
+    free(l->path);
+    free(l->labels);
+    free(l->order);
+    free(l->stage);
+    free(l->slots);
+    free(l);
+}
+
+// ---------------------------------------------------------------------------
+// Accessors.
+
+int loader_num_batches(const Loader *l) { return l->nb; }
+int64_t loader_num_samples(const Loader *l) { return l->n; }
+int loader_num_class(const Loader *l) { return l->num_class; }
+int loader_max_local(const Loader *l) { return l->max_local; }
+size_t loader_sample_floats(const Loader *l) {
+    return (size_t)l->C * l->f.window * l->V * l->M;
+}
+void loader_sample_dims(const Loader *l, int *C, int *window, int *V, int *M) {
+    *C = l->C;
+    *window = l->f.window;
+    *V = l->V;
+    *M = l->M;
+}
+
+// ---------------------------------------------------------------------------
+// Order and batches.
+
+static void make_order(const Loader *l, int epoch, int64_t *order) {
+    for (int64_t i = 0; i < l->n; i++) order[i] = i;
+    if (!l->shuffle) return;
+    FeederRng r = feeder_rng(l->seed ^ PERM_SALT, epoch, -1);
+    for (int64_t i = l->n - 1; i > 0; i--) {   // Fisher-Yates
+        int64_t j = feeder_rng_below(&r, i + 1);
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+int loader_order(Loader *l, int epoch, int64_t *order) {
+    make_order(l, epoch, order);
+    return CD_OK;
+}
+
+static int cmp_slot(const void *a, const void *b) {
+    int64_t x = ((const struct Slot *)a)->idx, y = ((const struct Slot *)b)->idx;
+    return (x > y) - (x < y);
+}
+
+int loader_batch(Loader *l, int epoch, int b, float *x, int32_t *label, int64_t *index,
+                 int *n_local) {
+    *n_local = 0;
+    if (b < 0 || b >= l->nb) {
+        CD_ERR("%s: batch %d of %d is out of range", l->path, b, l->nb);
+        return CD_EARG;
+    }
+    if (!l->have_order || l->order_epoch != epoch) {
+        make_order(l, epoch, l->order);
+        l->order_epoch = epoch;
+        l->have_order = 1;
+    }
+    int64_t start = (int64_t)b * l->B;
+    int64_t n = l->n - start < l->B ? l->n - start : l->B;
+    int64_t lo = start + l->rank * n / l->nranks, hi = start + (l->rank + 1) * n / l->nranks;
+    int nl = (int)(hi - lo);
+    for (int i = 0; i < nl; i++) l->slots[i] = (struct Slot){l->order[lo + i], i};
+    qsort(l->slots, (size_t)nl, sizeof *l->slots, cmp_slot);
+
+    size_t raw = (size_t)l->C * l->T * l->V * l->M, sf = loader_sample_floats(l);
+    for (int k = 0; k < nl;) {
+        int j = k + 1;
+        while (j < nl && j - k < LOADER_STAGE && l->slots[j].idx == l->slots[j - 1].idx + 1) j++;
+        int rc = h5io_prep_read(l->path, l->group, l->slots[k].idx, j - k, l->stage, NULL, NULL, NULL);
+        if (rc) return rc;
+        for (int q = k; q < j; q++) {
+            rc = feeder_transform(&l->f, x + (size_t)l->slots[q].pos * sf, l->stage + (size_t)(q - k) * raw,
+                                  l->C, l->T, l->V, l->M, l->seed, epoch, l->slots[q].idx);
+            if (rc) return rc;
+        }
+        k = j;
+    }
+    for (int i = 0; i < nl; i++) {
+        int64_t idx = l->order[lo + i];
+        if (label) label[i] = l->labels[idx];
+        if (index) index[i] = idx;
+    }
+    *n_local = nl;
+    return CD_OK;
+}

@@ -1,0 +1,72 @@
+// optim.c - torch.optim.SGD (momentum, nesterov, weight decay) over one flat
+// parameter span, and CTR-GCN's learning-rate schedule. See include/optim.h.
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, int nesterov) {
+    memset(o, 0, sizeof *o);
+    o->buf = cd_calloc(n, sizeof *o->buf);
+    if (!o->buf) return CD_ENOMEM;
+    o->n = n;
+    o->momentum = (float)momentum;
+    o->weight_decay = (float)weight_decay;
+    o->nesterov = nesterov != 0;
+    return CD_OK;
+}
+
+int optim_sgd_init_config(OptimSgd *o, size_t n, const Config *c) {
+    memset(o, 0, sizeof *o);
+    if (!c->optimizer || strcmp(c->optimizer, "SGD")) {
+        CD_ERR("optimizer '%s' is not supported (only SGD)", c->optimizer ? c->optimizer : "null");
+        return CD_EARG;
+    }
+    return optim_sgd_init(o, n, c->cocodiff.momentum, c->weight_decay, c->nesterov);
+}
+
+// torch computes each tensor op in float32 with the scalar (alpha, momentum,
+// -lr) cast to float, and its vectorized CPU kernels (AVX2) fuse "a +
+// alpha * b" into one fused multiply-add: fmaf here gives the same single
+// rounding, so the result is torch's bit for bit (tests/2210-optim.c). fmaf is
+// exactly rounded everywhere; the "fma" clone only makes it an instruction.
+__attribute__((target_clones("fma", "default")))
+void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
+    const float wd = o->weight_decay, m = o->momentum, nlr = (float)-lr;
+    float *buf = o->buf;
+    const size_t n = o->n;
+    const int first = o->steps == 0;
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        if (wd != 0.0f) g = fmaf(wd, params[i], g);
+        float b;
+        if (m != 0.0f) {
+            if (first) {
+                b = g;
+            } else {
+                b = buf[i] * m;
+                b = b + g;
+            }
+            buf[i] = b;
+            g = o->nesterov ? fmaf(m, b, g) : b;
+        }
+        params[i] = fmaf(nlr, g, params[i]);
+    }
+    o->steps++;
+}
+
+void optim_sgd_free(OptimSgd *o) {
+    if (!o) return;
+    free(o->buf);
+    memset(o, 0, sizeof *o);
+}
+
+double optim_lr(const Config *c, int epoch) {
+    if (epoch < c->warm_up_epoch) return c->base_lr * (epoch + 1) / c->warm_up_epoch;
+    int k = 0;
+    for (int i = 0; i < c->step.n; i++) k += epoch >= c->step.v[i];
+    return c->base_lr * pow(c->lr_decay_rate, k);
+}

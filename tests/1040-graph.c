@@ -1,0 +1,127 @@
+// 1040-graph.c - skeleton graphs: joint counts, name parsing, and the spatial
+// adjacency (3, V, V): NTU's equals CTR-GCN's own tools.get_spatial_graph
+// output (tests/data/ctrgc/graph_ntu25.bin, written by
+// scripts/ref/make_ctrgc_reference.py); both layouts have the structure of a
+// tree (V - 1 inward edges, columns summing to 1 or 0).
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "status.h"
+#include "tap/tap.h"
+
+#define DIR "tests/data/ctrgc"
+#define REF_MAGIC 20261125
+
+// Reads a reference tensor (magic, version 1, ndim, dims, float32); NULL if absent.
+static float *read_bin(const char *path, int *ndim, int dims[8], size_t *count) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    int32_t h[3];
+    if (fread(h, sizeof(int32_t), 3, f) != 3 || h[0] != REF_MAGIC || h[1] != 1 || h[2] < 0 ||
+        h[2] > 8)
+        bail("%s: not a version-1 reference tensor (magic %d)", path, (int)h[0]);
+    int32_t d[8];
+    size_t n = 1;
+    if (fread(d, sizeof(int32_t), (size_t)h[2], f) != (size_t)h[2]) bail("%s: short header", path);
+    for (int k = 0; k < h[2]; k++) {
+        dims[k] = d[k];
+        n *= (size_t)d[k];
+    }
+    float *a = malloc(sizeof(float) * (n ? n : 1));
+    if (!a || fread(a, sizeof(float), n, f) != n) bail("%s: short data", path);
+    fclose(f);
+    *ndim = h[2];
+    *count = n;
+    return a;
+}
+
+// Structure checks of one layout: A[0] = I; A[1] has one non-zero per child
+// column (value 1) and V - 1 in all; A[2] has the transposed pattern with each
+// column summing to 1 (parents) or 0 (leaves).
+static void check_structure(GraphLayout layout, int V) {
+    float *A = malloc(sizeof(float) * 3 * (size_t)V * V);
+    is_int(CD_OK, graph_spatial(layout, A), "%s: graph_spatial ok", graph_name(layout));
+    const float *I = A, *In = A + V * V, *Out = A + 2 * V * V;
+    int eye = 1, nin = 0, nout = 0, pattern = 1, colsum_in = 1, colsum_out = 1, roots = 0;
+    for (int j = 0; j < V; j++)
+        for (int i = 0; i < V; i++) {
+            eye &= I[j * V + i] == (i == j ? 1.0f : 0.0f);
+            nin += In[j * V + i] != 0.0f;
+            nout += Out[j * V + i] != 0.0f;
+            pattern &= (In[j * V + i] != 0.0f) == (Out[i * V + j] != 0.0f);
+        }
+    for (int i = 0; i < V; i++) {
+        double si = 0, so = 0;
+        for (int j = 0; j < V; j++) {
+            si += In[j * V + i];
+            so += Out[j * V + i];
+        }
+        colsum_in &= fabs(si - 1.0) < 1e-6 || si == 0.0;
+        colsum_out &= fabs(so - 1.0) < 1e-6 || so == 0.0;
+        roots += si == 0.0;
+    }
+    ok(eye, "%s: A[0] is the identity", graph_name(layout));
+    is_int(V - 1, nin, "%s: A[1] has V-1 edges", graph_name(layout));
+    is_int(V - 1, nout, "%s: A[2] has V-1 edges", graph_name(layout));
+    ok(pattern, "%s: A[2]'s pattern is A[1]'s transposed", graph_name(layout));
+    ok(colsum_in, "%s: A[1] columns sum to 1 or 0", graph_name(layout));
+    ok(colsum_out, "%s: A[2] columns sum to 1 or 0", graph_name(layout));
+    is_int(1, roots, "%s: one root (a column of A[1] without edge)", graph_name(layout));
+    free(A);
+}
+
+int main(void) {
+    plan(29);
+
+    is_int(25, graph_num_nodes(GRAPH_NTU25), "NTU has 25 joints");
+    is_int(18, graph_num_nodes(GRAPH_OPENPOSE18), "OpenPose has 18 joints");
+    fprintf(stderr, "# (error messages about layout 7 and 'ntu60' are expected)\n");
+    ok(graph_num_nodes((GraphLayout)7) < 0, "unknown layout: negative joint count");
+    ok(graph_spatial((GraphLayout)7, NULL) == CD_EARG, "unknown layout: graph_spatial CD_EARG");
+
+    static const struct {
+        const char *name;
+        GraphLayout want;
+    } names[] = {
+        {"ntu", GRAPH_NTU25},           {"ntu25", GRAPH_NTU25},
+        {"graph.ntu_rgb_d.Graph", GRAPH_NTU25}, {"kinetics", GRAPH_OPENPOSE18},
+        {"openpose18", GRAPH_OPENPOSE18}, {"graph.kinetics.Graph", GRAPH_OPENPOSE18},
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        GraphLayout got = (GraphLayout)-1;
+        int st = graph_parse(names[k].name, &got);
+        ok(st == CD_OK && got == names[k].want, "graph_parse(\"%s\")", names[k].name);
+    }
+    GraphLayout dummy;
+    is_int(CD_EARG, graph_parse("ntu60", &dummy), "graph_parse rejects 'ntu60'");
+
+    check_structure(GRAPH_NTU25, 25);
+    check_structure(GRAPH_OPENPOSE18, 18);
+
+    // OpenPose spot checks: Nose (0) -> Neck (1) inward; Neck has 3 children.
+    float Ak[3 * 18 * 18];
+    graph_spatial(GRAPH_OPENPOSE18, Ak);
+    ok(Ak[18 * 18 + 1 * 18 + 0] == 1.0f && Ak[2 * 18 * 18 + 0 * 18 + 1] == 1.0f / 3.0f &&
+           Ak[2 * 18 * 18 + 2 * 18 + 1] == 1.0f / 3.0f && Ak[2 * 18 * 18 + 5 * 18 + 1] == 1.0f / 3.0f,
+       "openpose18: A[1][1][0] = 1 (nose -> neck), A[2][0,2,5][1] = 1/3");
+
+    // NTU against the official tools.get_spatial_graph output.
+    int nd, dims[8];
+    size_t n;
+    float *want = read_bin(DIR "/graph_ntu25.bin", &nd, dims, &n);
+    if (!want) {
+        skip(1, "no reference data: run scripts/ref/make_ctrgc_reference.py");
+    } else {
+        if (nd != 3 || dims[0] != 3 || dims[1] != 25 || dims[2] != 25)
+            bail("graph_ntu25.bin: expected (3, 25, 25)");
+        float got[3 * 25 * 25];
+        graph_spatial(GRAPH_NTU25, got);
+        is_tensor_equal(got, want, n, "ntu25: A equals CTR-GCN's get_spatial_graph (float32)");
+        free(want);
+    }
+    return tap_done();
+}

@@ -1,0 +1,240 @@
+// 1050-ctrgc.c - CTRGC: ctrgc_forward (BLAS) against ctrgc_forward_naive
+// (plain loops, double) on several shapes, then a central finite-difference
+// check of every gradient of ctrgc_backward (dx, w1..b4, A, alpha), plus the
+// accumulate (+=) and dx == NULL contracts; part of it again with
+// COCODIFF_NO_SIMD=1 (the blas_sgemm path of the graph contraction).
+//
+// Gradcheck: loss = sum(out * G) for a fixed random G, accumulated in double
+// over the naive forward's output. Each checked element e is moved by +-h in
+// float and d loss / d e ~ (L+ - L-) / (e+ - e-), with e+- the float values
+// actually used. Error per element: |ana - num| / (max(|ana|, |num|) + floor),
+// floor = 1e-2 * max |ana| over the tensor (elements with a tiny gradient are
+// judged on the tensor's scale); one `ok` per tensor with the worst error.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "layers.h"
+#include "tap/tap.h"
+
+static float frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f;
+}
+
+static float *falloc(size_t n) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    if (!p) bail("out of memory");
+    return p;
+}
+
+static float *frandn(size_t n, float scale, uint64_t *s) {
+    float *p = falloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = scale * frand(s);
+    return p;
+}
+
+static float *fnan(size_t n) {
+    float *p = falloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+    return p;
+}
+
+// A layer instance with mutable parameters (index order: w1 b1 w2 b2 w3 b3 w4 b4 A alpha).
+enum { NPARAM = 10 };
+static const char *pname[NPARAM] = {"w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4", "A", "alpha"};
+typedef struct Case {
+    Ctrgc g;
+    int N, T, V;
+    float *x, *prm[NPARAM];
+    size_t psize[NPARAM];
+} Case;
+
+static void case_init(Case *c, int N, int cin, int cout, int T, int V, float alpha, uint64_t seed) {
+    c->g = (Ctrgc){cin, cout, ctrgc_rel_channels(cin)};
+    c->N = N, c->T = T, c->V = V;
+    int rel = c->g.rel;
+    uint64_t s = seed;
+    size_t sz[NPARAM] = {(size_t)rel * cin, rel, (size_t)rel * cin, rel, (size_t)cout * cin, cout,
+                         (size_t)cout * rel, cout, (size_t)V * V, 1};
+    float scale[NPARAM] = {1.0f / sqrtf((float)cin), 0.3f, 1.0f / sqrtf((float)cin), 0.3f,
+                           1.0f / sqrtf((float)cin), 0.3f, 1.0f / sqrtf((float)rel), 0.3f, 0.5f,
+                           0.0f};
+    for (int k = 0; k < NPARAM; k++) {
+        c->psize[k] = sz[k];
+        c->prm[k] = frandn(sz[k], scale[k], &s);
+    }
+    // A: the layout's inward graph plus noise (a trained PA is dense)
+    GraphLayout lay = V == 25 ? GRAPH_NTU25 : GRAPH_OPENPOSE18;
+    if (graph_num_nodes(lay) == V) {
+        float *A3 = falloc(3 * (size_t)V * V);
+        graph_spatial(lay, A3);
+        for (int k = 0; k < V * V; k++) c->prm[8][k] = A3[V * V + k] + 0.1f * c->prm[8][k];
+        free(A3);
+    }
+    c->prm[9][0] = alpha;
+    c->x = frandn((size_t)N * cin * T * V, 1.0f, &s);
+}
+
+static void case_free(Case *c) {
+    free(c->x);
+    for (int k = 0; k < NPARAM; k++) free(c->prm[k]);
+}
+
+static CtrgcParams case_params(const Case *c) {
+    return (CtrgcParams){c->prm[0], c->prm[1], c->prm[2], c->prm[3], c->prm[4],
+                         c->prm[5], c->prm[6], c->prm[7], c->prm[8], c->prm[9]};
+}
+
+static size_t out_size(const Case *c) {
+    return (size_t)c->N * c->g.cout * c->T * c->V;
+}
+
+static double maxabs(const float *a, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+// --- forward vs naive -----------------------------------------------------------
+
+static void check_forward(int N, int cin, int cout, int T, int V, float alpha, uint64_t seed) {
+    Case c;
+    case_init(&c, N, cin, cout, T, V, alpha, seed);
+    CtrgcParams p = case_params(&c);
+    size_t no = out_size(&c);
+    float *out = fnan(no), *want = fnan(no);
+    float *cache = fnan(ctrgc_cache_size(&c.g, N, T, V)), *work = fnan(ctrgc_work_size(&c.g, N, T, V));
+    ctrgc_forward(&c.g, out, cache, c.x, &p, N, T, V, work);
+    ctrgc_forward_naive(&c.g, want, c.x, &p, N, T, V);
+    // float32 GEMMs over cin (x3) then V (einsum) terms: ~1e-6 of the output's scale
+    is_tensor_close(out, want, no, 2e-6 * maxabs(want, no), 1e-5,
+                    "forward == naive: N=%d cin=%d (rel %d) cout=%d T=%d V=%d alpha=%g", N, cin,
+                    c.g.rel, cout, T, V, alpha);
+    free(out), free(want), free(cache), free(work);
+    case_free(&c);
+}
+
+// --- gradients ------------------------------------------------------------------
+
+static double loss_of(const Case *c, const float *G, float *out) {
+    CtrgcParams p = case_params(c);
+    ctrgc_forward_naive(&c->g, out, c->x, &p, c->N, c->T, c->V);
+    double L = 0;
+    for (size_t i = 0, n = out_size(c); i < n; i++) L += (double)out[i] * G[i];
+    return L;
+}
+
+// Analytic gradients of sum(out * G): grads[0] = dx, grads[1 + k] = param k.
+static void analytic(const Case *c, const float *G, float *grads[1 + NPARAM], int with_dx) {
+    int N = c->N, T = c->T, V = c->V;
+    CtrgcParams p = case_params(c);
+    float *out = falloc(out_size(c)), *cache = fnan(ctrgc_cache_size(&c->g, N, T, V));
+    float *work = fnan(ctrgc_work_size(&c->g, N, T, V));
+    ctrgc_forward(&c->g, out, cache, c->x, &p, N, T, V, work);
+    CtrgcGrads dp = {grads[1], grads[2], grads[3], grads[4], grads[5],
+                     grads[6], grads[7], grads[8], grads[9], grads[10]};
+    ctrgc_backward(&c->g, with_dx ? grads[0] : NULL, &dp, G, cache, c->x, &p, N, T, V, work);
+    free(out), free(cache), free(work);
+}
+
+// Checks up to `nsample` elements of one tensor (all when it is smaller).
+static void check_grad(Case *c, const float *G, float *t, const float *ana, size_t n,
+                       int nsample, float h, const char *name, uint64_t *s) {
+    float *out = falloc(out_size(c));
+    double amax = maxabs(ana, n), floor = 1e-2 * amax, worst = 0, wa = 0, wn = 0;
+    size_t widx = 0;
+    int m = n <= (size_t)nsample ? (int)n : nsample;
+    for (int k = 0; k < m; k++) {
+        size_t i = n <= (size_t)nsample ? (size_t)k : (size_t)((frand(s) * 0.5f + 0.5f) * n) % n;
+        float x0 = t[i], xp = x0 + h, xm = x0 - h;
+        t[i] = xp;
+        double Lp = loss_of(c, G, out);
+        t[i] = xm;
+        double Lm = loss_of(c, G, out);
+        t[i] = x0;
+        double num = (Lp - Lm) / ((double)xp - (double)xm);
+        double den = fmax(fabs(ana[i]), fabs(num)) + floor;
+        double err = den > 0 ? fabs(ana[i] - num) / den : fabs(ana[i] - num);
+        if (err > worst || k == 0) worst = err, widx = i, wa = ana[i], wn = num;
+    }
+    ok(worst < 1e-2, "gradcheck %-5s (%d of %zu elements): worst rel err %.2e", name, m, n, worst);
+    diag("  %-5s worst at [%zu]: analytic %.6g numeric %.6g (max |grad| %.3g)", name, widx, wa, wn,
+         amax);
+    free(out);
+}
+
+static void gradcheck(int N, int cin, int cout, int T, int V, float alpha, uint64_t seed) {
+    Case c;
+    case_init(&c, N, cin, cout, T, V, alpha, seed);
+    diag("gradcheck N=%d cin=%d (rel %d) cout=%d T=%d V=%d alpha=%g", N, cin, c.g.rel, cout, T, V,
+         alpha);
+    uint64_t s = seed ^ 0x9E3779B97F4A7C15ULL;
+    float *G = frandn(out_size(&c), 1.0f, &s);
+    size_t nx = (size_t)N * cin * T * V;
+    float *grads[1 + NPARAM];
+    grads[0] = calloc(nx, sizeof(float));
+    for (int k = 0; k < NPARAM; k++) grads[1 + k] = calloc(c.psize[k], sizeof(float));
+    analytic(&c, G, grads, 1);
+
+    check_grad(&c, G, c.x, grads[0], nx, 48, 1e-2f, "x", &s);
+    for (int k = 0; k < NPARAM; k++)
+        check_grad(&c, G, c.prm[k], grads[1 + k], c.psize[k], 48, 1e-2f, pname[k], &s);
+
+    // Accumulation: a second backward onto the same buffers doubles them;
+    // dx == NULL leaves the parameter gradients unchanged.
+    float *again[1 + NPARAM];
+    for (int k = 0; k <= NPARAM; k++) {
+        size_t n = k ? c.psize[k - 1] : nx;
+        again[k] = falloc(n);
+        memcpy(again[k], grads[k], sizeof(float) * n);
+    }
+    analytic(&c, G, again, 1);
+    int doubled = 1;
+    for (int k = 0; k <= NPARAM; k++) {
+        size_t n = k ? c.psize[k - 1] : nx;
+        double tol = 1e-5 * maxabs(grads[k], n) + 1e-30;
+        for (size_t i = 0; i < n; i++) doubled &= fabs(again[k][i] - 2.0 * grads[k][i]) <= 2 * tol;
+    }
+    ok(doubled, "backward accumulates: twice == 2x once (all 11 gradients)");
+    for (int k = 0; k <= NPARAM; k++) memset(again[k], 0, sizeof(float) * (k ? c.psize[k - 1] : nx));
+    analytic(&c, G, again, 0);
+    int same = 1;
+    for (int k = 1; k <= NPARAM; k++)
+        same &= memcmp(again[k], grads[k], sizeof(float) * c.psize[k - 1]) == 0;
+    ok(same, "dx == NULL: parameter gradients identical");
+
+    for (int k = 0; k <= NPARAM; k++) free(grads[k]), free(again[k]);
+    free(G);
+    case_free(&c);
+}
+
+int main(void) {
+    plan(8 + 3 * 13 + 2 + 13);
+    is_int(8, ctrgc_rel_channels(3), "rel channels: cin 3 -> 8");
+    is_int(8, ctrgc_rel_channels(64), "rel channels: cin 64 -> 8 (and 128 -> 16: %d)",
+           ctrgc_rel_channels(128));
+
+    check_forward(2, 3, 64, 16, 25, 0.3f, 1);
+    check_forward(2, 64, 64, 16, 25, 0.3f, 2);
+    check_forward(2, 64, 128, 16, 25, -0.7f, 3);
+    check_forward(3, 128, 64, 7, 25, 0.0f, 4);   // rel 16, odd T, alpha = 0 (CTR-GCN's init)
+    check_forward(2, 9, 32, 10, 18, 1.5f, 5);    // rel 8, OpenPose V
+    check_forward(1, 16, 16, 1, 25, 0.5f, 6);    // T = 1
+
+    gradcheck(2, 3, 16, 6, 25, 0.7f, 11);   // first layer: cin 3, rel 8
+    gradcheck(2, 16, 8, 5, 18, -0.4f, 12);  // rel 2, OpenPose V
+    gradcheck(2, 24, 12, 4, 25, 0.0f, 13);  // alpha = 0: graph branch only through dalpha
+
+    // The same on the blas_sgemm path of the graph contraction (the AVX2
+    // kernel is otherwise used for 24 < V <= 32 on CPUs that have it).
+    setenv("COCODIFF_NO_SIMD", "1", 1);
+    diag("again with COCODIFF_NO_SIMD=1");
+    check_forward(2, 64, 64, 16, 25, 0.3f, 2);
+    check_forward(3, 128, 64, 7, 25, 0.0f, 4);
+    gradcheck(2, 3, 16, 6, 25, 0.7f, 11);
+    return tap_done();
+}
