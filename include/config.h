@@ -85,6 +85,7 @@
 //                                                                     set: must agree with them
 //   cocodiff.metrics_file        string       metrics.jsonl           relative to work_dir
 //   cocodiff.threads             int          1                       compute threads per rank
+//   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
 #pragma once
 #include <stddef.h>
@@ -135,6 +136,7 @@ typedef struct ConfigCocodiff {
     char *metrics_file;
     int threads;
     double momentum;
+    int base_channel;      // width of the first units (official 64; tests use 8)
 } ConfigCocodiff;
 
 typedef struct Config {

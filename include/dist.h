@@ -56,3 +56,6 @@ void progress_init(Progress *p, const char *stage, const char *unit, int64_t tot
 // `done` is the job-wide count as rank 0 estimates it (its own count x size).
 void progress_update(Progress *p, const Dist *d, int64_t done);
 void progress_end(Progress *p, const Dist *d, int64_t done);
+
+// Sums float vectors across ranks in place (chunked below INT_MAX).
+int dist_allreduce_sum_f32(const Dist *d, float *v, size_t n);

@@ -5,6 +5,7 @@
 // key is added in one place. The only file that includes yaml.h.
 // See include/config.h for the keys, defaults and error behaviour.
 #include "config.h"
+#include "graph.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -116,6 +117,7 @@ static const KeyDef KEYS[] = {
     KSTR("cocodiff.metrics_file", cocodiff.metrics_file),
     KINT("cocodiff.threads", cocodiff.threads),
     KFLT("cocodiff.momentum", cocodiff.momentum),
+    KINT("cocodiff.base_channel", cocodiff.base_channel),
 };
 #define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
@@ -213,6 +215,7 @@ int config_init(Config *c) {
     rc |= set_str(&c->cocodiff.metrics_file, "metrics.jsonl");
     c->cocodiff.threads = 1;
     c->cocodiff.momentum = 0.9;
+    c->cocodiff.base_channel = 64;
     return rc ? CD_ENOMEM : CD_OK;
 }
 
@@ -667,11 +670,20 @@ static int want_str(const char *got, const char *want, const char *key, char *wh
     return CD_EARG;
 }
 
+// The graphs the C model has: CTR-GCN's NTU graph and the OpenPose-18 one.
+static int want_graph(const char *g, char *why, size_t whylen) {
+    GraphLayout l;
+    if (g && graph_parse(g, &l) == CD_OK) return CD_OK;
+    snprintf(why, whylen, "model_args.graph '%s' is not supported (graph.ntu_rgb_d.Graph or graph.kinetics.Graph)",
+             g ? g : "(unset)");
+    return CD_EARG;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
     if ((rc = want_str(c->feeder, "feeders.feeder_ntu.Feeder", "feeder", why, whylen)) ||
         (rc = want_str(c->model, "model.ctrgcn.Model", "model", why, whylen)) ||
-        (rc = want_str(c->model_args.graph, "graph.ntu_rgb_d.Graph", "model_args.graph", why, whylen)) ||
+        (rc = want_graph(c->model_args.graph, why, whylen)) ||
         (rc = want_str(c->model_args.labeling_mode, "spatial", "model_args.graph_args.labeling_mode",
                        why, whylen)))
         return rc;
@@ -682,12 +694,18 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"eval_interval", c->eval_interval, 1}, {"log_interval", c->log_interval, 1},
         {"cocodiff.checkpoint_steps", c->cocodiff.checkpoint_steps, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
+        {"cocodiff.base_channel", c->cocodiff.base_channel, 4},
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < pos[i].min) {
             snprintf(why, whylen, "%s is %d; it must be >= %d", pos[i].key, pos[i].v, pos[i].min);
             return CD_EARG;
         }
+    if (c->cocodiff.base_channel % 4) {
+        snprintf(why, whylen, "cocodiff.base_channel is %d; it must be a multiple of 4 (the temporal "
+                 "convolution has 4 branches)", c->cocodiff.base_channel);
+        return CD_EARG;
+    }
     if (c->start_epoch > c->num_epoch) {
         snprintf(why, whylen, "start_epoch %d is past num_epoch %d", c->start_epoch, c->num_epoch);
         return CD_EARG;

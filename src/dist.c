@@ -177,3 +177,14 @@ void progress_end(Progress *p, const Dist *d, int64_t done) {
     snprintf(tail, sizeof tail, "done in %.1fs", MPI_Wtime() - p->t0);
     progress_print(p, d, done, tail);
 }
+
+int dist_allreduce_sum_f32(const Dist *d, float *v, size_t n) {
+    for (size_t off = 0; off < n; off += CHUNK / 4) {
+        size_t m = n - off < CHUNK / 4 ? n - off : CHUNK / 4;
+        if (MPI_Allreduce(MPI_IN_PLACE, v + off, (int)m, MPI_FLOAT, MPI_SUM, COMM(d)) != MPI_SUCCESS) {
+            CD_ERR("MPI_Allreduce of %zu floats failed", m);
+            return CD_EMPI;
+        }
+    }
+    return CD_OK;
+}

@@ -1,0 +1,33 @@
+// checkpoint.h - CTR-GCN models and training state to and from the HDF5
+// checkpoint format of h5io.h (one dataset per official state_dict key).
+#pragma once
+#include <stdint.h>
+
+#include "ctrgcn.h"
+#include "optim.h"
+
+typedef struct CheckpointInfo {
+    int64_t epoch;         // epochs completed
+    int64_t step;          // optimizer steps taken
+    int64_t seed;
+    char stream[32];       // joint, bone, joint_motion, bone_motion
+    const char *config_yaml;
+} CheckpointInfo;
+
+// Writes model (and momentum when opt is given) to path atomically. Call on
+// one rank.
+int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info);
+
+// Builds the model a checkpoint describes, from the checkpoint alone: classes
+// from fc.weight, joints from the PA matrices, persons and channels from
+// data_bn, widths from each unit's BatchNorm; strides from the checkpoint's
+// attribute, else the official ones. Loads every tensor. info (optional)
+// receives epoch, step, seed and stream ("" when absent).
+int checkpoint_load_model(const char *path, Ctrgcn **m, CheckpointInfo *info, char *why, size_t whylen);
+
+// Loads a checkpoint into an existing model (names, shapes and dtypes must
+// match), skipping keys that start with one of `ignore` (CTR-GCN's
+// ignore_weights); with opt non-NULL also the momentum buffers and step
+// count. info (optional) as above.
+int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char *const *ignore,
+                         int nignore, CheckpointInfo *info, char *why, size_t whylen);

@@ -1,0 +1,187 @@
+// checkpoint.c - CTR-GCN <-> HDF5 checkpoints (see checkpoint.h).
+#include "checkpoint.h"
+#include "h5io.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void to_h5(Ctrgcn *m, const CtrgcnTensor *t, H5Tensor *h, const float *data) {
+    memset(h, 0, sizeof *h);
+    snprintf(h->name, sizeof h->name, "%s", t->name);
+    h->dtype = t->kind == CK_COUNTER;
+    h->ndim = t->ndim;
+    for (int k = 0; k < t->ndim; k++) h->shape[k] = t->shape[k];
+    h->numel = t->numel;
+    h->data = data ? (void *)data : ctrgcn_tensor_data(m, t);
+}
+
+int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info) {
+    int n = ctrgcn_num_tensors(m), np = 0;
+    H5Tensor *model = cd_calloc((size_t)n, sizeof *model), *mom = cd_calloc((size_t)n, sizeof *mom);
+    if (!model || !mom) { free(model); free(mom); return CD_ENOMEM; }
+    for (int i = 0; i < n; i++) {
+        const CtrgcnTensor *t = ctrgcn_tensor(m, i);
+        to_h5(m, t, &model[i], NULL);
+        if (opt && opt->buf && t->kind == CK_PARAM) to_h5(m, t, &mom[np++], opt->buf + t->offset);
+    }
+    const CtrgcnConfig *c = ctrgcn_config(m);
+    H5CkptMeta meta = {0};
+    meta.has_meta = 1;
+    if (info) {
+        meta.epoch = info->epoch;
+        meta.step = info->step;
+        meta.seed = info->seed;
+        snprintf(meta.stream, sizeof meta.stream, "%s", info->stream);
+        meta.config_yaml = (char *)info->config_yaml;
+    }
+    snprintf(meta.graph, sizeof meta.graph, "%s", graph_name(c->graph));
+    meta.nstrides = CTRGCN_UNITS;
+    for (int l = 0; l < CTRGCN_UNITS; l++) meta.strides[l] = c->stride[l];
+    if (opt && opt->buf) {
+        meta.has_optimizer = 1;
+        meta.opt_steps = opt->steps;
+        meta.momentum = opt->momentum;
+        meta.weight_decay = opt->weight_decay;
+        meta.nesterov = opt->nesterov;
+    }
+    int rc = h5io_ckpt_write(path, &meta, model, n, mom, np);
+    free(model);
+    free(mom);
+    return rc;
+}
+
+static int ignored(const char *name, const char *const *ignore, int n) {
+    for (int i = 0; i < n; i++)
+        if (ignore[i] && !strncmp(name, ignore[i], strlen(ignore[i]))) return 1;
+    return 0;
+}
+
+static void fill_info(CheckpointInfo *info, const H5CkptMeta *meta) {
+    if (!info) return;
+    memset(info, 0, sizeof *info);
+    info->epoch = meta->epoch;
+    info->step = meta->step;
+    info->seed = meta->seed;
+    snprintf(info->stream, sizeof info->stream, "%s", meta->stream);
+}
+
+static int load_tensors(const char *path, Ctrgcn *m, const H5Tensor *t, int n, const char *const *ignore,
+                        int nignore, char *why, size_t whylen) {
+    int loaded = 0;
+    for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
+        const CtrgcnTensor *mt = ctrgcn_tensor(m, i);
+        if (ignored(mt->name, ignore, nignore)) continue;
+        const H5Tensor *h = h5io_tensor_find(t, n, mt->name);
+        if (!h) {
+            cd_reject(why, whylen, "%s: no tensor '%s' in /model (HINT: a checkpoint of another "
+                      "architecture? use ignore_weights to skip it)", path, mt->name);
+            return CD_EFORMAT;
+        }
+        int same = h->numel == mt->numel && (h->dtype == 1) == (mt->kind == CK_COUNTER) &&
+                   (h->ndim == mt->ndim || (h->ndim <= 1 && mt->ndim <= 1 && h->numel == 1));
+        for (int k = 0; same && k < mt->ndim && h->ndim == mt->ndim; k++) same = h->shape[k] == mt->shape[k];
+        if (!same) {
+            char a[64] = "", b[64] = "";
+            for (int k = 0; k < h->ndim; k++) snprintf(a + strlen(a), sizeof a - strlen(a), "%s%lld", k ? "," : "", (long long)h->shape[k]);
+            for (int k = 0; k < mt->ndim; k++) snprintf(b + strlen(b), sizeof b - strlen(b), "%s%lld", k ? "," : "", (long long)mt->shape[k]);
+            cd_reject(why, whylen, "%s: tensor '%s' has shape (%s) %s, the model wants (%s) %s", path, mt->name, a,
+                      h->dtype ? "int64" : "float32", b, mt->kind == CK_COUNTER ? "int64" : "float32");
+            return CD_EFORMAT;
+        }
+        memcpy(ctrgcn_tensor_data(m, mt), h->data, mt->numel * (mt->kind == CK_COUNTER ? 8 : 4));
+        loaded++;
+    }
+    return loaded ? CD_OK : CD_EFORMAT;
+}
+
+int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char *const *ignore,
+                         int nignore, CheckpointInfo *info, char *why, size_t whylen) {
+    H5CkptMeta meta;
+    H5Tensor *t = NULL, *mom = NULL;
+    int n = 0, nm = 0;
+    int rc = h5io_ckpt_read(path, &meta, &t, &n, opt ? &mom : NULL, opt ? &nm : NULL);
+    if (rc) {
+        snprintf(why, whylen, "%s: not a readable checkpoint", path);
+        return rc;
+    }
+    rc = load_tensors(path, m, t, n, ignore, nignore, why, whylen);
+    if (!rc && opt) {
+        if (!meta.has_optimizer) {
+            cd_reject(why, whylen, "%s: no optimizer state to resume from", path);
+            rc = CD_EFORMAT;
+        } else {
+            for (int i = 0; i < ctrgcn_num_tensors(m) && !rc; i++) {
+                const CtrgcnTensor *mt = ctrgcn_tensor(m, i);
+                if (mt->kind != CK_PARAM) continue;
+                const H5Tensor *h = h5io_tensor_find(mom, nm, mt->name);
+                if (!h || h->numel != mt->numel || h->dtype) {
+                    cd_reject(why, whylen, "%s: momentum of '%s' missing or of the wrong size", path, mt->name);
+                    rc = CD_EFORMAT;
+                    break;
+                }
+                memcpy(opt->buf + mt->offset, h->data, mt->numel * sizeof(float));
+            }
+            opt->steps = meta.opt_steps;
+        }
+    }
+    fill_info(info, &meta);
+    h5io_tensors_free(t, n);
+    h5io_tensors_free(mom, nm);
+    h5io_ckpt_meta_free(&meta);
+    return rc;
+}
+
+int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, char *why, size_t whylen) {
+    H5CkptMeta meta;
+    H5Tensor *t = NULL;
+    int n = 0;
+    int rc = h5io_ckpt_read(path, &meta, &t, &n, NULL, NULL);
+    if (rc) {
+        snprintf(why, whylen, "%s: not a readable checkpoint", path);
+        return rc;
+    }
+    CtrgcnConfig c;
+    memset(&c, 0, sizeof c);
+    const H5Tensor *fc = h5io_tensor_find(t, n, "fc.weight"), *pa = h5io_tensor_find(t, n, "l1.gcn1.PA");
+    const H5Tensor *dbn = h5io_tensor_find(t, n, "data_bn.weight"), *c3 = h5io_tensor_find(t, n, "l1.gcn1.convs.0.conv3.weight");
+    if (!fc || !pa || !dbn || !c3 || fc->ndim != 2 || pa->ndim != 3 || c3->ndim < 2) {
+        snprintf(why, whylen, "%s: not a CTR-GCN checkpoint (needs fc.weight, l1.gcn1.PA, data_bn.weight, "
+                 "l1.gcn1.convs.0.conv3.weight)", path);
+        rc = CD_EFORMAT;
+    }
+    if (!rc) {
+        c.num_class = (int)fc->shape[0];
+        c.num_point = (int)pa->shape[1];
+        c.in_channels = (int)c3->shape[1];
+        c.num_person = (int)(dbn->numel / ((size_t)c.num_point * c.in_channels));
+        if (c.num_point == 25) c.graph = GRAPH_NTU25;
+        else if (c.num_point == 18) c.graph = GRAPH_OPENPOSE18;
+        else {
+            snprintf(why, whylen, "%s: %d joints: neither NTU (25) nor OpenPose (18)", path, c.num_point);
+            rc = CD_EFORMAT;
+        }
+        for (int l = 0; l < CTRGCN_UNITS && !rc; l++) {
+            char name[64];
+            snprintf(name, sizeof name, "l%d.gcn1.bn.weight", l + 1);
+            const H5Tensor *bn = h5io_tensor_find(t, n, name);
+            if (!bn) {
+                snprintf(why, whylen, "%s: no %s (not a 10-unit CTR-GCN)", path, name);
+                rc = CD_EFORMAT;
+                break;
+            }
+            c.width[l] = (int)bn->numel;
+            c.stride[l] = meta.nstrides == CTRGCN_UNITS ? meta.strides[l] : (l == 4 || l == 7) ? 2 : 1;
+        }
+    }
+    Ctrgcn *m = NULL;
+    if (!rc && (rc = ctrgcn_create(&m, &c)) != CD_OK) snprintf(why, whylen, "%s: cannot build the model it describes", path);
+    if (!rc) rc = load_tensors(path, m, t, n, NULL, 0, why, whylen);
+    fill_info(info, &meta);
+    h5io_tensors_free(t, n);
+    h5io_ckpt_meta_free(&meta);
+    if (rc) { ctrgcn_free(m); return rc; }
+    *out = m;
+    return CD_OK;
+}
