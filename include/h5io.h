@@ -141,3 +141,55 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
 const H5Tensor *h5io_tensor_find(const H5Tensor *t, int n, const char *name);
 void h5io_tensors_free(H5Tensor *t, int n);
 void h5io_ckpt_meta_free(H5CkptMeta *m);
+
+// ---------------------------------------------------------------------------
+// Checkpoint metadata without the tensors (cheap): the config attribute (YAML
+// text, malloc'ed into *yaml, NULL when absent). CD_OK (also when absent) or
+// CD_EIO when the file cannot be opened.
+int h5io_ckpt_read_config(const char *path, char **yaml);
+
+// Class names a prep file may carry as /class_name (K fixed-length strings).
+// *names = K malloc'ed strings (free with h5io_strings_free) and *n = K;
+// *names = NULL and *n = 0 when the file has none. CD_OK or CD_EIO/CD_EFORMAT.
+int h5io_prep_class_names(const char *path, char ***names, int *n);
+void h5io_strings_free(char **v, int n);
+
+// ---------------------------------------------------------------------------
+// Evaluation scores (cocodiff-eval), written with parallel HDF5:
+//   /            attrs: format = "cocodiff-scores", format_version, checkpoint,
+//                data, group (test | train), stream, window, num_class
+//   /scores      float32 (N, K)   raw logits, rows in the data file's order
+//   /label       int32 (N)        the data file's labels
+//   /name        string (N)       the data file's names (same fixed length)
+//   /class_name  string (K)       class names (ids when none were given)
+//   /metrics/confusion            int64 (K, K), rows = true class
+//   /metrics/per_class_accuracy   float64 (K), NaN for a class without samples
+//   /metrics     attrs: top1, top5 (float64), num_samples
+// No timestamps: 1 and N ranks write byte-identical files.
+#define H5IO_SCORES_FORMAT "cocodiff-scores"
+#define H5IO_SCORES_FORMAT_VERSION 1
+
+typedef struct H5ScoresSpec {
+    int64_t n;               // rows (samples)
+    int K;                   // classes
+    int name_len;            // bytes per name (the data file's)
+    int window;
+    const char *checkpoint, *data, *group, *stream;
+} H5ScoresSpec;
+
+typedef struct H5ScoresFile H5ScoresFile;
+
+// Collective: creates path (truncating) with every dataset allocated. On
+// failure *f = NULL and nothing is left open; the caller agrees on the
+// outcome (dist_agree) before going on.
+int h5io_scores_create(H5ScoresFile **f, const Dist *d, const char *path, const H5ScoresSpec *s);
+// Independent: rows [first, first + count): scores (count, K), labels, names
+// (count * name_len bytes).
+int h5io_scores_write_rows(H5ScoresFile *f, int64_t first, int64_t count, const float *scores,
+                           const int32_t *label, const char *names);
+// Collective, the same arguments on every rank: class names (K strings),
+// confusion (K, K), per-class accuracy (K) and the summary attributes.
+int h5io_scores_write_metrics(H5ScoresFile *f, const char *const *class_names, const int64_t *confusion,
+                              const double *per_class, double top1, double top5);
+// Collective: closes; returns the first error any rank saw.
+int h5io_scores_close(H5ScoresFile *f);

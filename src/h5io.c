@@ -203,20 +203,36 @@ int h5io_prep_close(H5PrepFile *f) {
 // Readers
 
 static int get_attr_str(hid_t obj, const char *name, char *out, size_t cap) {
+    if (H5Aexists(obj, name) <= 0) return CD_EFORMAT;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return CD_EFORMAT;
     hid_t t = H5Aget_type(a);
-    size_t n = H5Tget_size(t);
-    char *tmp = cd_calloc(n + 1, 1);
-    int rc = (tmp && H5Aread(a, t, tmp) >= 0) ? CD_OK : CD_EFORMAT;
-    if (!rc) snprintf(out, cap, "%s", tmp);
-    free(tmp);
+    int rc = CD_EFORMAT;
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        // h5py writes Python str attributes as variable-length strings.
+        char *v = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &v) >= 0 && v) {
+            snprintf(out, cap, "%s", v);
+            rc = CD_OK;
+        }
+        if (v) H5free_memory(v);
+        H5Tclose(mt);
+    } else {
+        size_t n = H5Tget_size(t);
+        char *tmp = cd_calloc(n + 1, 1);
+        rc = (tmp && H5Aread(a, t, tmp) >= 0) ? CD_OK : CD_EFORMAT;
+        if (!rc) snprintf(out, cap, "%s", tmp);
+        free(tmp);
+    }
     H5Tclose(t);
     H5Aclose(a);
     return rc;
 }
 
 static int get_attr_int(hid_t obj, const char *name, int64_t *v) {
+    if (H5Aexists(obj, name) <= 0) return CD_EFORMAT;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return CD_EFORMAT;
     int rc = H5Aread(a, H5T_NATIVE_INT64, v) >= 0 ? CD_OK : CD_EFORMAT;
@@ -628,12 +644,14 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
             rc = CD_EFORMAT;
         }
     }
-    if (!rc && get_attr_int(f, "epoch", &meta->epoch) == CD_OK) {
-        meta->has_meta = 1;
+    if (!rc) {
+        // Every attribute is optional: a file converted from PyTorch weights
+        // may carry /model alone.
+        meta->has_meta = get_attr_int(f, "epoch", &meta->epoch) == CD_OK;
         get_attr_int(f, "step", &meta->step);
         get_attr_str(f, "stream", meta->stream, sizeof meta->stream);
         get_attr_str(f, "graph", meta->graph, sizeof meta->graph);
-        hid_t a = H5Aopen(f, "config", H5P_DEFAULT);
+        hid_t a = H5Aexists(f, "config") > 0 ? H5Aopen(f, "config", H5P_DEFAULT) : -1;
         if (a >= 0) {
             hid_t t = H5Aget_type(a);
             size_t len = H5Tget_size(t);
@@ -642,7 +660,7 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
             H5Tclose(t);
             H5Aclose(a);
         }
-        a = H5Aopen(f, "strides", H5P_DEFAULT);
+        a = H5Aexists(f, "strides") > 0 ? H5Aopen(f, "strides", H5P_DEFAULT) : -1;
         if (a >= 0) {
             hid_t s = H5Aget_space(a);
             hssize_t n = H5Sget_simple_extent_npoints(s);
@@ -650,7 +668,8 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
             H5Sclose(s);
             H5Aclose(a);
         }
-        hid_t r = H5Dopen2(f, "/rng/seed", H5P_DEFAULT);
+        hid_t r = H5Lexists(f, "rng", H5P_DEFAULT) > 0 && H5Lexists(f, "rng/seed", H5P_DEFAULT) > 0
+                      ? H5Dopen2(f, "/rng/seed", H5P_DEFAULT) : -1;
         if (r >= 0) { H5Dread(r, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &meta->seed); H5Dclose(r); }
     }
     if (!rc && momentum) {
@@ -666,9 +685,9 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
             int64_t nest = 0;
             get_attr_int(o, "nesterov", &nest);
             meta->nesterov = (int)nest;
-            hid_t a = H5Aopen(o, "momentum", H5P_DEFAULT);
+            hid_t a = H5Aexists(o, "momentum") > 0 ? H5Aopen(o, "momentum", H5P_DEFAULT) : -1;
             if (a >= 0) { H5Aread(a, H5T_NATIVE_DOUBLE, &meta->momentum); H5Aclose(a); }
-            a = H5Aopen(o, "weight_decay", H5P_DEFAULT);
+            a = H5Aexists(o, "weight_decay") > 0 ? H5Aopen(o, "weight_decay", H5P_DEFAULT) : -1;
             if (a >= 0) { H5Aread(a, H5T_NATIVE_DOUBLE, &meta->weight_decay); H5Aclose(a); }
             H5Gclose(o);
             rc = read_group(f, path, "optimizer/momentum", momentum, nmomentum);
@@ -700,4 +719,247 @@ void h5io_ckpt_meta_free(H5CkptMeta *m) {
     if (!m) return;
     free(m->config_yaml);
     m->config_yaml = NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoint config and prep class names (small readers)
+
+int h5io_ckpt_read_config(const char *path, char **yaml) {
+    *yaml = NULL;
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open the checkpoint as HDF5", path);
+        return CD_EIO;
+    }
+    if (H5Aexists(f, "config") > 0) {
+        hid_t a = H5Aopen(f, "config", H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
+        size_t len = t >= 0 ? H5Tget_size(t) : 0;
+        char *s = (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) ? calloc(len + 1, 1) : NULL;
+        if (s && H5Aread(a, t, s) >= 0 && s[0]) *yaml = s;
+        else free(s);
+        if (t >= 0) H5Tclose(t);
+        if (a >= 0) H5Aclose(a);
+    }
+    H5Fclose(f);
+    return CD_OK;
+}
+
+void h5io_strings_free(char **v, int n) {
+    if (!v) return;
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+int h5io_prep_class_names(const char *path, char ***names, int *n) {
+    *names = NULL;
+    *n = 0;
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open as HDF5", path);
+        return CD_EIO;
+    }
+    int rc = CD_OK;
+    if (H5Lexists(f, "class_name", H5P_DEFAULT) > 0) {
+        hid_t ds = H5Dopen2(f, "class_name", H5P_DEFAULT);
+        hid_t t = ds >= 0 ? H5Dget_type(ds) : -1, s = ds >= 0 ? H5Dget_space(ds) : -1;
+        hssize_t k = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+        size_t len = t >= 0 ? H5Tget_size(t) : 0;
+        int fixed = t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t);
+        char *buf = fixed && k > 0 ? cd_calloc((size_t)k, len + 1) : NULL;
+        char **v = buf ? cd_calloc((size_t)k, sizeof *v) : NULL;
+        if (!v || H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            CD_ERR("%s: /class_name is not a readable list of fixed-length strings", path);
+            rc = CD_EFORMAT;
+        }
+        // buf holds k * len bytes; each name is copied out NUL-terminated.
+        for (hssize_t i = 0; !rc && i < k; i++) {
+            v[i] = cd_calloc(len + 1, 1);
+            if (!v[i]) { rc = CD_ENOMEM; break; }
+            memcpy(v[i], buf + (size_t)i * len, len);
+        }
+        if (!rc) { *names = v; *n = (int)k; }
+        else h5io_strings_free(v, (int)(v ? k : 0));
+        free(buf);
+        if (s >= 0) H5Sclose(s);
+        if (t >= 0) H5Tclose(t);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    H5Fclose(f);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation scores (parallel)
+
+struct H5ScoresFile {
+    const Dist *d;
+    hid_t file, scores, label, name, strtype, dxpl_ind;
+    int K, name_len, err;
+    int64_t n;
+};
+
+// Collective write of a whole dataset from rank 0 (the others select nothing).
+static int write_all_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data) {
+    hid_t fs = H5Dget_space(ds), ms = H5Scopy(fs);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    if (d->rank == 0) {
+        H5Sselect_all(fs);
+        H5Sselect_all(ms);
+    } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    herr_t r = H5Dwrite(ds, memtype, ms, fs, dxpl, data);
+    H5Pclose(dxpl);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return r < 0 ? CD_EHDF5 : CD_OK;
+}
+
+int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, const H5ScoresSpec *s) {
+    *out = NULL;
+    H5ScoresFile *f = cd_calloc(1, sizeof *f);
+    if (!f) return CD_ENOMEM;
+    f->d = d;
+    f->K = s->K;
+    f->n = s->n;
+    f->name_len = s->name_len;
+    f->file = f->scores = f->label = f->name = f->strtype = f->dxpl_ind = -1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, *(MPI_Comm *)d->comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    f->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
+    H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
+    f->strtype = H5Tcopy(H5T_C_S1);
+    H5IO_CHECK(H5Tset_size(f->strtype, (size_t)s->name_len), "H5Tset_size");
+    H5IO_CHECK(H5Tset_strpad(f->strtype, H5T_STR_NULLPAD), "H5Tset_strpad");
+    if (set_attr_str(f->file, "format", H5IO_SCORES_FORMAT) ||
+        set_attr_int(f->file, "format_version", H5IO_SCORES_FORMAT_VERSION) ||
+        set_attr_str(f->file, "checkpoint", s->checkpoint) || set_attr_str(f->file, "data", s->data) ||
+        set_attr_str(f->file, "group", s->group) || set_attr_str(f->file, "stream", s->stream) ||
+        set_attr_int(f->file, "window", s->window) || set_attr_int(f->file, "num_class", s->K))
+        goto fail;
+    hsize_t sd[2] = {(hsize_t)s->n, (hsize_t)s->K}, n = (hsize_t)s->n;
+    f->scores = make_dset(f->file, "scores", H5T_IEEE_F32LE, 2, sd);
+    f->label = make_dset(f->file, "label", H5T_STD_I32LE, 1, &n);
+    f->name = make_dset(f->file, "name", f->strtype, 1, &n);
+    if (f->scores < 0 || f->label < 0 || f->name < 0) goto fail;
+    *out = f;
+    return CD_OK;
+fail:
+    // Local cleanup only: the caller agrees on the outcome (see h5io.h).
+    if (f->scores >= 0) H5Dclose(f->scores);
+    if (f->label >= 0) H5Dclose(f->label);
+    if (f->name >= 0) H5Dclose(f->name);
+    if (f->strtype >= 0) H5Tclose(f->strtype);
+    if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
+    if (f->file >= 0) H5Fclose(f->file);
+    free(f);
+    return CD_EHDF5;
+}
+
+static herr_t write_slab(hid_t ds, hid_t memtype, hid_t dxpl, int rank, int64_t first, int64_t count,
+                         hsize_t cols, const void *data) {
+    hsize_t start[2] = {(hsize_t)first, 0}, cnt[2] = {(hsize_t)count, cols};
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(rank, cnt, NULL);
+    herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    if (r >= 0) r = H5Dwrite(ds, memtype, ms, fs, dxpl, data);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return r;
+}
+
+int h5io_scores_write_rows(H5ScoresFile *f, int64_t first, int64_t count, const float *scores,
+                           const int32_t *label, const char *names) {
+    if (count <= 0) return CD_OK;
+    if (first < 0 || first + count > f->n) {
+        CD_ERR("scores: rows %lld..%lld outside [0, %lld)", (long long)first, (long long)(first + count),
+               (long long)f->n);
+        f->err = CD_EARG;
+        return CD_EARG;
+    }
+    if (write_slab(f->scores, H5T_NATIVE_FLOAT, f->dxpl_ind, 2, first, count, (hsize_t)f->K, scores) < 0 ||
+        write_slab(f->label, H5T_NATIVE_INT32, f->dxpl_ind, 1, first, count, 1, label) < 0 ||
+        write_slab(f->name, f->strtype, f->dxpl_ind, 1, first, count, 1, names) < 0) {
+        CD_ERR("HDF5: writing score rows %lld..%lld failed", (long long)first, (long long)(first + count));
+        f->err = CD_EHDF5;
+        return CD_EHDF5;
+    }
+    return CD_OK;
+}
+
+int h5io_scores_write_metrics(H5ScoresFile *f, const char *const *class_names, const int64_t *confusion,
+                              const double *per_class, double top1, double top5) {
+    const int K = f->K;
+    int rc = CD_OK;
+    size_t len = 1;
+    for (int k = 0; k < K; k++) if (strlen(class_names[k]) + 1 > len) len = strlen(class_names[k]) + 1;
+    char *buf = cd_calloc((size_t)K, len);
+    hid_t t = H5Tcopy(H5T_C_S1), g = -1, ds = -1;
+    if (!buf) rc = CD_ENOMEM;
+    if (!rc) {
+        for (int k = 0; k < K; k++) memcpy(buf + (size_t)k * len, class_names[k], strlen(class_names[k]));
+        H5Tset_size(t, len);
+        H5Tset_strpad(t, H5T_STR_NULLPAD);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        hsize_t k1 = (hsize_t)K;
+        ds = make_dset(f->file, "class_name", t, 1, &k1);
+        rc = ds < 0 ? CD_EHDF5 : write_all_rank0(f->d, ds, t, buf);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) {
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+        H5Pset_obj_track_times(gcpl, 0);
+        g = H5Gcreate2(f->file, "metrics", H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        if (g < 0) rc = CD_EHDF5;
+    }
+    if (!rc) {
+        hsize_t kk[2] = {(hsize_t)K, (hsize_t)K};
+        ds = make_dset(g, "confusion", H5T_STD_I64LE, 2, kk);
+        rc = ds < 0 ? CD_EHDF5 : write_all_rank0(f->d, ds, H5T_NATIVE_INT64, confusion);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) {
+        hsize_t k1 = (hsize_t)K;
+        ds = make_dset(g, "per_class_accuracy", H5T_IEEE_F64LE, 1, &k1);
+        rc = ds < 0 ? CD_EHDF5 : write_all_rank0(f->d, ds, H5T_NATIVE_DOUBLE, per_class);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) {
+        int64_t n = 0;
+        for (size_t i = 0; i < (size_t)K * K; i++) n += confusion[i];
+        rc = set_attr_f64(g, "top1", top1) || set_attr_f64(g, "top5", top5) || set_attr_int(g, "num_samples", n)
+                 ? CD_EHDF5 : CD_OK;
+    }
+    if (g >= 0) H5Gclose(g);
+    H5Tclose(t);
+    free(buf);
+    if (rc) {
+        CD_ERR("HDF5: writing the class names and metrics failed");
+        f->err = rc;
+    }
+    return rc;
+}
+
+int h5io_scores_close(H5ScoresFile *f) {
+    if (!f) return CD_OK;
+    int rc = f->err;
+    if (f->scores >= 0) H5Dclose(f->scores);
+    if (f->label >= 0) H5Dclose(f->label);
+    if (f->name >= 0) H5Dclose(f->name);
+    if (f->strtype >= 0) H5Tclose(f->strtype);
+    if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
+    if (f->file >= 0 && H5Fclose(f->file) < 0) {
+        CD_ERR("HDF5: closing the scores file failed");
+        rc = CD_EHDF5;
+    }
+    const Dist *d = f->d;
+    free(f);
+    return dist_agree(d, rc);
 }

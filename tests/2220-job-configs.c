@@ -1,0 +1,117 @@
+// 2220-job-configs.c - every jobs/*.yaml loads (config_load + config_check)
+// and says what its name says: benchmark (data file, classes, joints, graph,
+// rotation), stream (the feeders' bone/vel flags and cocodiff.stream), and
+// the official CTR-GCN schedule (the synthetic benchmark's short one for
+// synth-*). One ok per file, plus one for the set of files being complete.
+#include <glob.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "status.h"
+#include "tap/tap.h"
+
+typedef struct Bench {
+    const char *name, *data;
+    int K, V, rot, small;
+    const char *graph;
+} Bench;
+
+static const Bench BENCH[] = {
+    {"ntu60-xsub", "data/ntu60-xsub.h5", 60, 25, 1, 0, "graph.ntu_rgb_d.Graph"},
+    {"ntu60-xview", "data/ntu60-xview.h5", 60, 25, 1, 0, "graph.ntu_rgb_d.Graph"},
+    {"ntu120-xsub", "data/ntu120-xsub.h5", 120, 25, 1, 0, "graph.ntu_rgb_d.Graph"},
+    {"ntu120-xset", "data/ntu120-xset.h5", 120, 25, 1, 0, "graph.ntu_rgb_d.Graph"},
+    {"kinetics", "data/kinetics.h5", 400, 18, 0, 0, "graph.kinetics.Graph"},
+    {"synth", "demo-out/prep/ntu60-xsub.h5", 60, 25, 1, 1, "graph.ntu_rgb_d.Graph"},
+};
+#define NBENCH (int)(sizeof BENCH / sizeof BENCH[0])
+// File-name suffix -> stream.
+static const char *const SUFFIX[4] = {"joint", "bone", "joint-motion", "bone-motion"};
+static const char *const STREAM[4] = {"joint", "bone", "joint_motion", "bone_motion"};
+
+static int bad;
+#define CK(cond, ...)                  \
+    do {                               \
+        if (!(cond)) { diag(__VA_ARGS__); bad++; } \
+    } while (0)
+
+static int eq(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
+static void check_feeder(const char *f, const char *which, const ConfigFeederArgs *a, const Bench *b, int s,
+                         int train) {
+    CK(eq(a->data_path, b->data), "%s: %s.data_path is %s, want %s", f, which, a->data_path ? a->data_path : "null", b->data);
+    CK(eq(a->split, train ? "train" : "test"), "%s: %s.split", f, which);
+    CK(a->window_size == 64, "%s: %s.window_size %d, want 64", f, which, a->window_size);
+    CK(a->bone == (s & 1) && a->vel == (s >> 1), "%s: %s bone %d vel %d, want the %s stream", f, which, a->bone,
+       a->vel, STREAM[s]);
+    if (train) {
+        CK(a->n_p_interval == 2 && a->p_interval[0] == 0.5 && a->p_interval[1] == 1.0, "%s: train p_interval", f);
+        CK(a->random_rot == b->rot, "%s: train random_rot %d, want %d", f, a->random_rot, b->rot);
+    } else {
+        CK(a->n_p_interval == 1 && a->p_interval[0] == 0.95, "%s: test p_interval", f);
+        CK(!a->random_rot, "%s: test random_rot", f);
+    }
+}
+
+static void check_one(const char *f, const Config *c, const Bench *b, int s) {
+    check_feeder(f, "train_feeder_args", &c->train_feeder_args, b, s, 1);
+    check_feeder(f, "test_feeder_args", &c->test_feeder_args, b, s, 0);
+    CK(eq(config_stream(c), STREAM[s]) && eq(c->cocodiff.stream, STREAM[s]), "%s: stream %s / cocodiff.stream %s, want %s",
+       f, config_stream(c), c->cocodiff.stream ? c->cocodiff.stream : "null", STREAM[s]);
+    CK(c->model_args.num_class == b->K, "%s: num_class %d, want %d", f, c->model_args.num_class, b->K);
+    CK(c->model_args.num_point == b->V, "%s: num_point %d, want %d", f, c->model_args.num_point, b->V);
+    CK(c->model_args.num_person == 2, "%s: num_person %d", f, c->model_args.num_person);
+    CK(eq(c->model_args.graph, b->graph), "%s: graph %s, want %s", f, c->model_args.graph, b->graph);
+    char wd[128];
+    snprintf(wd, sizeof wd, "work_dir/%s-%s", b->name, SUFFIX[s]);
+    CK(eq(c->work_dir, wd), "%s: work_dir %s, want %s", f, c->work_dir, wd);
+    CK(c->base_lr == 0.1 && c->weight_decay == 0.0004 && c->lr_decay_rate == 0.1 && c->nesterov &&
+           eq(c->optimizer, "SGD"), "%s: optimizer settings (base_lr 0.1, weight_decay 0.0004, nesterov)", f);
+    if (b->small) {
+        CK(c->cocodiff.base_channel == 16 && c->num_epoch == 8 && c->step.n == 1 && c->step.v[0] == 6 &&
+               c->batch_size == 16 && c->warm_up_epoch == 1,
+           "%s: the synthetic schedule (base 16, 8 epochs, step [6], batch 16, warm-up 1)", f);
+    } else {
+        CK(c->cocodiff.base_channel == 64 && c->num_epoch == 65 && c->step.n == 2 && c->step.v[0] == 35 &&
+               c->step.v[1] == 55 && c->batch_size == 64 && c->test_batch_size == 64 && c->warm_up_epoch == 5,
+           "%s: the official schedule (base 64, 65 epochs, step [35, 55], batch 64, warm-up 5)", f);
+    }
+}
+
+int main(void) {
+    glob_t g;
+    if (glob("jobs/*.yaml", 0, NULL, &g) != 0) bail("no jobs/*.yaml (run from the repo root)");
+    plan((int)g.gl_pathc + 1);
+    int seen[NBENCH][4] = {{0}};
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *f = g.gl_pathv[i], *base = strrchr(f, '/') + 1;
+        bad = 0;
+        Config c;
+        char why[1024] = "";
+        int rc = config_load(&c, f, why, sizeof why);
+        if (rc == CD_OK) rc = config_check(&c, why, sizeof why);
+        if (rc != CD_OK) { diag("%s", why); bad++; }
+        int bi = -1, si = -1;
+        for (int b = 0; b < NBENCH; b++)
+            for (int s = 0; s < 4; s++) {
+                char name[96];
+                snprintf(name, sizeof name, "%s-%s.yaml", BENCH[b].name, SUFFIX[s]);
+                if (!strcmp(base, name)) { bi = b; si = s; }
+            }
+        if (bi < 0) { diag("%s: name is not BENCHMARK-STREAM.yaml", f); bad++; }
+        if (rc == CD_OK && bi >= 0) {
+            check_one(f, &c, &BENCH[bi], si);
+            seen[bi][si]++;
+        }
+        ok(bad == 0, "%s loads, checks and matches its name", f);
+        config_free(&c);
+    }
+    int missing = 0;
+    for (int b = 0; b < NBENCH; b++)
+        for (int s = 0; s < 4; s++)
+            if (!seen[b][s]) { diag("missing or broken: jobs/%s-%s.yaml", BENCH[b].name, SUFFIX[s]); missing++; }
+    ok(missing == 0, "all %d benchmark x stream configs are there", NBENCH * 4);
+    globfree(&g);
+    return tap_done();
+}
