@@ -12,7 +12,8 @@ enum {
 
 typedef struct TrainOptions {
     int resume;               // continue from WORK_DIR/checkpoint-last.h5
-    int max_steps;            // stop after this many optimizer steps (0: the whole schedule)
+    int max_steps;            // stop (with a checkpoint) after this many steps of this run (0: to the end)
+    const char *log_losses;   // rank 0 writes "step loss top1 lr" per step here (%.9g; NULL: off)
 } TrainOptions;
 
 // Collective. Installs SIGTERM/SIGUSR1 handlers for the run.

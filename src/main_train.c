@@ -2,7 +2,7 @@
 // config, data-parallel over MPI ranks, checkpointed and resumable.
 //
 // USAGE: mpirun -np N cocodiff-train --config jobs/NAME.yaml [--set key=value ...]
-//            [--resume] [--max-steps N]
+//            [--resume] [--max-steps N] [--log-losses FILE]
 #include "config.h"
 #include "dist.h"
 #include "status.h"
@@ -15,11 +15,13 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: cocodiff-train --config FILE.yaml [--set key=value ...] [--resume] [--max-steps N]\n"
+            "                      [--log-losses FILE]\n"
             "  --config F     a CTR-GCN style config (base_lr, step, num_epoch, batch_size,\n"
             "                 train_feeder_args.data_path = a cocodiff-prep HDF5 file, ...)\n"
             "  --set K=V      override a key (dotted for nested ones: train_feeder_args.window_size=32)\n"
             "  --resume       continue from WORK_DIR/checkpoint-last.h5 when it exists\n"
-            "  --max-steps N  stop (with a checkpoint) after N optimizer steps\n"
+            "  --max-steps N  stop (with a checkpoint) after N more optimizer steps\n"
+            "  --log-losses F rank 0 writes 'step loss top1 lr' of every step to F (9 digits)\n"
             "Checkpoints: WORK_DIR/checkpoint-last.h5 every epoch (and cocodiff.checkpoint_steps);\n"
             "SIGTERM/SIGUSR1 checkpoint and stop with exit code 3. Metrics: WORK_DIR/metrics.jsonl.\n"
             "exit codes: 0 done, 1 error (bad data, NaN loss, I/O), 2 usage/config, 3 stopped by a signal\n");
@@ -30,7 +32,7 @@ int main(int argc, char **argv) {
     if (dist_init(&d, &argc, &argv) != CD_OK) return TRAIN_EXIT_ERROR;
     const char *config = NULL, *sets[64];
     int nsets = 0, code = TRAIN_EXIT_OK, bad = 0;
-    TrainOptions o = {0, 0};
+    TrainOptions o = {0, 0, NULL};
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             if (d.rank == 0) usage(stdout);
@@ -43,7 +45,15 @@ int main(int argc, char **argv) {
         } else if (i + 1 < argc && !strcmp(argv[i], "--set") && nsets < 64) {
             sets[nsets++] = argv[++i];
         } else if (i + 1 < argc && !strcmp(argv[i], "--max-steps")) {
-            o.max_steps = atoi(argv[++i]);
+            char *end = NULL;
+            long v = strtol(argv[++i], &end, 10);
+            if (!*argv[i] || *end || v < 1 || v > 1000000000) {
+                if (d.rank == 0) fprintf(stderr, "cocodiff-train: --max-steps '%s' is not a positive integer\n", argv[i]);
+                bad = 1;
+            }
+            o.max_steps = (int)v;
+        } else if (i + 1 < argc && !strcmp(argv[i], "--log-losses")) {
+            o.log_losses = argv[++i];
         } else {
             if (d.rank == 0) fprintf(stderr, "cocodiff-train: unknown or incomplete option '%s' (see --help)\n", argv[i]);
             bad = 1;

@@ -7,11 +7,17 @@
 // summed with MPI_Allreduce: every rank then takes the same SGD step. The
 // data order and augmentation are functions of (seed, epoch, sample index),
 // so a run resumed from a checkpoint continues exactly where it stopped.
+//
+// One optimizer step follows main.py Processor.train(): the learning rate is
+// set once per epoch (adjust_learning_rate), loss = CrossEntropyLoss (mean
+// over the global batch), zero_grad, backward, SGD step; top-1 is measured on
+// the training batch's logits (before the step, as main.py does).
 #include "train.h"
 #include "blas.h"
 #include "checkpoint.h"
 #include "ctrgcn.h"
 #include "feeder.h"
+#include "h5io.h"
 #include "loader.h"
 #include "optim.h"
 #include "status.h"
@@ -44,17 +50,37 @@ typedef struct Trainer {
     Loader *train, *test;
     BnSync sync;
     int K, C, W, V, M;
+    int Wtest;                  // test window (test_feeder_args.window_size)
+    int64_t nb;                 // batches per epoch
     float *x, *logits, *probs, *dlogits;
     int32_t *labels;
     int64_t *index;
-    char last_ckpt[4200];
+    char last_ckpt[4200];       // rank 0: the last checkpoint written or resumed from
     char stream[32];
     char *config_yaml;
-    FILE *metrics;
+    FILE *metrics, *losses;     // rank 0
 } Trainer;
+
+// The global statistics of one step (identical on every rank).
+typedef struct StepStats {
+    double loss_sum, correct, n;   // sum of per-sample losses, top-1 hits, samples
+} StepStats;
 
 static int path_join(char *out, size_t n, const char *dir, const char *file) {
     return snprintf(out, n, "%s/%s", dir, file) < (int)n ? CD_OK : CD_EARG;
+}
+
+// mkdir -p (main.py: os.makedirs(work_dir)).
+static int make_dirs(const char *dir) {
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static char *config_text(const Config *c) {
@@ -67,18 +93,28 @@ static char *config_text(const Config *c) {
     return buf;
 }
 
-static int save(Trainer *t, int64_t step, int64_t epoch) {
+static int all_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+// Collective. Rank 0 writes checkpoint-last.h5 (and epochNNN.h5 at the end
+// of an epoch that main.py would save: (epoch % save_interval == 0 or the
+// last epoch) and epoch > save_epoch, epoch counted from 1).
+static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
     int rc = CD_OK;
+    const Config *c = t->cfg;
     if (t->d->rank == 0) {
-        CheckpointInfo info = {.epoch = epoch, .step = step, .seed = t->cfg->seed, .config_yaml = t->config_yaml};
+        CheckpointInfo info = {.epoch = epoch, .step = step, .seed = c->seed, .config_yaml = t->config_yaml};
         snprintf(info.stream, sizeof info.stream, "%s", t->stream);
-        path_join(t->last_ckpt, sizeof t->last_ckpt, t->cfg->work_dir, "checkpoint-last.h5");
+        path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
         rc = checkpoint_save(t->last_ckpt, t->m, &t->opt, &info);
-        if (rc == CD_OK && t->cfg->save_interval > 0 && (step % ((int64_t)loader_num_batches(t->train))) == 0 &&
-            epoch % t->cfg->save_interval == 0 && epoch >= t->cfg->save_epoch) {
+        if (rc == CD_OK && epoch_end && c->save_interval > 0 &&
+            (epoch % c->save_interval == 0 || epoch == c->num_epoch) && epoch > c->save_epoch) {
             char name[64], path[4200];
             snprintf(name, sizeof name, "epoch%03lld.h5", (long long)epoch);
-            path_join(path, sizeof path, t->cfg->work_dir, name);
+            path_join(path, sizeof path, c->work_dir, name);
             rc = checkpoint_save(path, t->m, &t->opt, &info);
         }
     }
@@ -95,7 +131,7 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss) {
         int nl = 0;
         rc = loader_batch(t->test, 0, b, t->x, t->labels, t->index, &nl);
         if (rc || nl == 0) continue;
-        rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 0);
+        rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->Wtest, 0);
         if (rc) break;
         sums[2] += (double)crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K) * nl;
         for (int i = 0; i < nl; i++) {
@@ -119,7 +155,7 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss) {
 }
 
 static void metrics_line(Trainer *t, json_t *obj) {
-    if (t->metrics) {
+    if (t->metrics && obj) {
         json_dumpf(obj, t->metrics, JSON_COMPACT | JSON_REAL_PRECISION(7));
         fputc('\n', t->metrics);
         fflush(t->metrics);
@@ -127,14 +163,13 @@ static void metrics_line(Trainer *t, json_t *obj) {
     json_decref(obj);
 }
 
-static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
+// ---------------------------------------------------------------------------
+// Setup
+
+// Opens the loaders and checks the data against model_args.
+static int open_data(Trainer *t, char *why, size_t whylen) {
     const Config *c = t->cfg;
     const Dist *d = t->d;
-    blas_set_threads(c->cocodiff.threads);
-    if (d->rank == 0 && mkdir(c->work_dir, 0777) != 0 && errno != EEXIST) {
-        snprintf(why, whylen, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
-        return CD_EIO;
-    }
     GraphLayout g;
     if (graph_parse(c->model_args.graph, &g) != CD_OK) {
         snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
@@ -152,7 +187,6 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
     fte.n_interval = te->n_p_interval;
     memcpy(fte.p_interval, te->p_interval, sizeof fte.p_interval);
     fte.random_rot = 0;
-    snprintf(t->stream, sizeof t->stream, "%s", config_stream(c));
     if (!ta->data_path) {
         snprintf(why, whylen, "train_feeder_args.data_path is not set");
         return CD_EARG;
@@ -176,64 +210,162 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
                  ta->data_path, t->C, t->V, t->M, c->model_args.in_channels, c->model_args.num_point, c->model_args.num_person);
         return CD_EARG;
     }
+    t->Wtest = t->W;
+    if (t->test) {
+        int C2, V2, M2;
+        loader_sample_dims(t->test, &C2, &t->Wtest, &V2, &M2);
+        if (loader_num_class(t->test) != c->model_args.num_class || C2 != t->C || V2 != t->V || M2 != t->M) {
+            snprintf(why, whylen, "%s (test) has %d classes and (C %d, V %d, M %d); model_args say num_class %d, "
+                     "(in_channels %d, num_point %d, num_person %d)", te->data_path, loader_num_class(t->test),
+                     C2, V2, M2, c->model_args.num_class, t->C, t->V, t->M);
+            return CD_EARG;
+        }
+    }
+    t->nb = loader_num_batches(t->train);
+    return CD_OK;
+}
+
+static int build_model(Trainer *t, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    GraphLayout g;
+    graph_parse(c->model_args.graph, &g);
     CtrgcnConfig mc;
     ctrgcn_config_default(&mc, c->model_args.num_class, g, c->cocodiff.base_channel);
     mc.num_person = t->M;
     mc.in_channels = t->C;
     mc.drop_out = (float)c->model_args.drop_out;
-    if ((rc = ctrgcn_create(&t->m, &mc))) {
+    int rc = ctrgcn_create(&t->m, &mc);
+    if (rc) {
         snprintf(why, whylen, "cannot build the model (see above)");
         return rc;
     }
     ctrgcn_init(t->m, (uint64_t)c->seed);
     if ((rc = optim_sgd_init_config(&t->opt, ctrgcn_num_params(t->m), c))) return rc;
     t->K = mc.num_class;
-    if (c->cocodiff.sync_bn && d->size > 1) {
-        t->sync = (BnSync){bn_allreduce, (void *)d};
+    if (c->cocodiff.sync_bn && t->d->size > 1) {
+        t->sync = (BnSync){bn_allreduce, (void *)t->d};
         ctrgcn_set_bn_sync(t->m, &t->sync);
     }
-    int nmax = loader_max_local(t->train);
-    if (t->test && loader_max_local(t->test) > nmax) nmax = loader_max_local(t->test);
-    t->x = cd_malloc((size_t)nmax * loader_sample_floats(t->train) * sizeof(float));
-    t->logits = cd_malloc((size_t)nmax * t->K * sizeof(float));
-    t->probs = cd_malloc((size_t)nmax * t->K * sizeof(float));
-    t->dlogits = cd_malloc((size_t)nmax * t->K * sizeof(float));
-    t->labels = cd_malloc((size_t)nmax * sizeof(int32_t));
-    t->index = cd_malloc((size_t)nmax * sizeof(int64_t));
+    // One buffer serves both splits: the larger of (n_local x sample floats).
+    size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
+    if (t->test) {
+        size_t nt = (size_t)loader_max_local(t->test), xt = nt * loader_sample_floats(t->test);
+        if (nt > nmax) nmax = nt;
+        if (xt > xfloats) xfloats = xt;
+    }
+    t->x = cd_malloc(xfloats * sizeof(float));
+    t->logits = cd_malloc(nmax * t->K * sizeof(float));
+    t->probs = cd_malloc(nmax * t->K * sizeof(float));
+    t->dlogits = cd_malloc(nmax * t->K * sizeof(float));
+    t->labels = cd_malloc(nmax * sizeof(int32_t));
+    t->index = cd_malloc(nmax * sizeof(int64_t));
     if (!t->x || !t->logits || !t->probs || !t->dlogits || !t->labels || !t->index) return CD_ENOMEM;
     t->config_yaml = config_text(c);
+    return t->config_yaml ? CD_OK : CD_ENOMEM;
+}
 
-    int64_t nb = loader_num_batches(t->train);
-    *step0 = (int64_t)c->start_epoch * nb;
+// Rank 0: warns with the first line where the config stored in a checkpoint
+// differs from this run's (a changed lr is a choice; a changed batch size or
+// data breaks the step <-> sample mapping a resume relies on).
+static void warn_config_change(const Trainer *t, const char *path) {
+    if (t->d->rank != 0 || !t->config_yaml) return;
+    H5CkptMeta meta;
+    H5Tensor *tt = NULL;
+    int n = 0;
+    if (h5io_ckpt_read(path, &meta, &tt, &n, NULL, NULL) != CD_OK) return;
+    const char *a = meta.config_yaml ? meta.config_yaml : "", *b = t->config_yaml;
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la)) {
+            log_warn(t->d, "%s was written with another config: '%.*s' there, '%.*s' now", path, (int)(la > 200 ? 200 : la),
+                     a, (int)(lb > 200 ? 200 : lb), b);
+            break;
+        }
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+    h5io_tensors_free(tt, n);
+    h5io_ckpt_meta_free(&meta);
+}
+
+// --resume (checkpoint-last.h5, when present) or the initial weights.
+static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
+    const Config *c = t->cfg;
     char last[4200];
     path_join(last, sizeof last, c->work_dir, "checkpoint-last.h5");
+    *step0 = (int64_t)c->start_epoch * t->nb;
     if (o->resume && access(last, R_OK) == 0) {
         CheckpointInfo info;
-        rc = checkpoint_load_into(last, t->m, &t->opt, NULL, 0, &info, why, whylen);
+        int rc = checkpoint_load_into(last, t->m, &t->opt, NULL, 0, &info, why, whylen);
         if (rc) return rc;
         if (info.stream[0] && strcmp(info.stream, t->stream)) {
             snprintf(why, whylen, "%.600s was trained on the %s stream, the config asks for %s", last, info.stream, t->stream);
             return CD_EARG;
         }
+        warn_config_change(t, last);
+        // epoch = completed epochs = step / batches per epoch when it was written.
+        if (info.step < 0 || info.epoch != info.step / t->nb) {
+            snprintf(why, whylen, "%.600s: step %lld at epoch %lld does not fit %lld batches an epoch (HINT: "
+                     "batch_size or the data changed since it was written; resume with the same config)", last,
+                     (long long)info.step, (long long)info.epoch, (long long)t->nb);
+            return CD_EARG;
+        }
+        if ((long long)info.step != t->opt.steps)
+            log_warn(t->d, "%s: step %lld but %lld optimizer steps", last, (long long)info.step, t->opt.steps);
         *step0 = info.step;
-        log_info(d, "train | resumed from %s at epoch %lld, step %lld", last, (long long)info.epoch, (long long)info.step);
-    } else if (c->weights) {
-        rc = checkpoint_load_into(c->weights, t->m, NULL, (const char *const *)c->ignore_weights.v,
-                                  c->ignore_weights.n, NULL, why, whylen);
-        if (rc) return rc;
-        log_info(d, "train | initial weights from %s", c->weights);
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", last);
+        log_info(t->d, "train | resumed from %s at epoch %lld, step %lld", last, (long long)info.epoch, (long long)info.step);
+    } else {
+        if (o->resume) log_info(t->d, "train | --resume: no %s yet, starting from scratch", last);
+        if (c->weights) {
+            int rc = checkpoint_load_into(c->weights, t->m, NULL, (const char *const *)c->ignore_weights.v,
+                                          c->ignore_weights.n, NULL, why, whylen);
+            if (rc) return rc;
+            log_info(t->d, "train | initial weights from %s", c->weights);
+        }
     }
-    if (d->rank == 0) {
-        char p[4200];
-        path_join(p, sizeof p, c->work_dir, "config.yaml");
-        FILE *f = fopen(p, "w");
-        if (f) { config_print(c, f); fclose(f); }
-        path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
-        t->metrics = fopen(p, "a");
+    return CD_OK;
+}
+
+// Rank 0: config.yaml, the metrics file and --log-losses (appended to when
+// resuming, started afresh otherwise).
+static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    if (t->d->rank != 0) return CD_OK;
+    const char *mode = o->resume && t->last_ckpt[0] ? "a" : "w";
+    char p[4200];
+    path_join(p, sizeof p, c->work_dir, "config.yaml");
+    FILE *f = fopen(p, "w");
+    if (f) { config_print(c, f); fclose(f); }
+    path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
+    if (!(t->metrics = fopen(p, mode))) {
+        snprintf(why, whylen, "%.900s: cannot open the metrics file: %s", p, strerror(errno));
+        return CD_EIO;
     }
+    if (o->log_losses && !(t->losses = fopen(o->log_losses, mode))) {
+        snprintf(why, whylen, "%.900s: cannot open for --log-losses: %s", o->log_losses, strerror(errno));
+        return CD_EIO;
+    }
+    return CD_OK;
+}
+
+static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const Dist *d = t->d;
+    blas_set_threads(c->cocodiff.threads);
+    if (d->rank == 0 && make_dirs(c->work_dir) != 0) {
+        snprintf(why, whylen, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
+        return CD_EIO;
+    }
+    snprintf(t->stream, sizeof t->stream, "%s", config_stream(c));
+    int rc = open_data(t, why, whylen);
+    if (!rc) rc = build_model(t, why, whylen);
+    if (!rc) rc = load_state(t, o, step0, why, whylen);
+    if (!rc) rc = open_outputs(t, o, why, whylen);
+    if (rc) return rc;
     log_info(d, "train | %s: %lld samples, %lld batches of %d | model %zu parameters, base %d | stream %s | "
                 "%d rank(s) x %d thread(s) | sync_bn %s",
-             ta->data_path, (long long)loader_num_samples(t->train), (long long)nb, c->batch_size,
+             c->train_feeder_args.data_path, (long long)loader_num_samples(t->train), (long long)t->nb, c->batch_size,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
              c->cocodiff.sync_bn ? "on" : "off");
     return CD_OK;
@@ -247,9 +379,172 @@ static void teardown(Trainer *t) {
     free(t->x); free(t->logits); free(t->probs); free(t->dlogits); free(t->labels); free(t->index);
     free(t->config_yaml);
     if (t->metrics) fclose(t->metrics);
+    if (t->losses) fclose(t->losses);
+}
+
+// ---------------------------------------------------------------------------
+// The loop
+
+// Collective. Forward and backward of this rank's slice of global batch b of
+// epoch e; on return the grads and st are summed over the ranks.
+static int train_step(Trainer *t, int64_t e, int64_t b, StepStats *st) {
+    const Dist *d = t->d;
+    int nl = 0;
+    int rc = loader_batch(t->train, (int)e, (int)b, t->x, t->labels, t->index, &nl);
+    if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
+    double s[3] = {0, 0, (double)nl};   // loss * n, correct, n
+    if (!rc) {
+        float loss = crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K);
+        s[0] = (double)loss * nl;
+        for (int i = 0; i < nl; i++) {
+            const float *l = t->logits + (size_t)i * t->K;
+            int best = 0;   // torch.max: the first maximum
+            for (int k = 1; k < t->K; k++) if (l[k] > l[best]) best = k;
+            s[1] += best == t->labels[i];
+        }
+        ctrgcn_zero_grad(t->m);
+        memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
+        // d(global mean loss)/d(logits) = (probs - onehot) / B on every rank.
+        crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / (float)t->cfg->batch_size);
+        rc = ctrgcn_backward(t->m, t->dlogits);
+    }
+    rc = dist_agree(d, rc);
+    if (!rc && d->size > 1) rc = dist_allreduce_sum_f32(d, ctrgcn_grads(t->m), ctrgcn_num_params(t->m));
+    if (!rc) rc = dist_allreduce_sum_f64(d, s, 3);
+    st->loss_sum = s[0];
+    st->correct = s[1];
+    st->n = s[2];
+    return rc;
+}
+
+typedef struct LogClock {
+    double t0, tlog;
+    int64_t samples;      // since the last log line
+} LogClock;
+
+// Rank 0's progress line: epoch, step, loss and top-1 of this step's global
+// batch, lr, samples/s since the last line, ETA to the end of this run.
+static void log_step(Trainer *t, LogClock *lc, int64_t e, int64_t step, int64_t stop_at, double loss,
+                     double top1, double lr) {
+    const Config *c = t->cfg;
+    int64_t end = (int64_t)c->num_epoch * t->nb;
+    if (step % c->log_interval != 0 && step != stop_at) return;
+    double now = dist_wtime(), dt = now - lc->tlog, rate = dt > 0 ? (double)lc->samples / dt : 0;
+    double left = rate > 0 ? (double)(stop_at - step) * c->batch_size / rate : 0;
+    long long secs = (long long)(left + 0.5);
+    log_info(t->d, "train | epoch %lld/%d | step %lld/%lld | loss %.4f | top1 %.3f | lr %.4g | %.1f samples/s | "
+                   "ETA %lldh%02lldm%02llds",
+             (long long)e + 1, c->num_epoch, (long long)step, (long long)end, loss, top1, lr, rate,
+             secs / 3600, secs / 60 % 60, secs % 60);
+    lc->tlog = now;
+    lc->samples = 0;
+}
+
+// Collective: per-epoch metrics line (and evaluation when it is due).
+static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepStats *ep, double t0) {
+    const Config *c = t->cfg;
+    int64_t end = (int64_t)c->num_epoch * t->nb;
+    json_t *mline = json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(e + 1), "step",
+                              (json_int_t)step, "samples", (json_int_t)ep->n, "lr", lr, "train_loss",
+                              ep->n > 0 ? ep->loss_sum / ep->n : 0.0, "train_top1", ep->n > 0 ? ep->correct / ep->n : 0.0,
+                              "time_s", dist_wtime() - t0);
+    if (t->test && ((e + 1) % c->eval_interval == 0 || step == end)) {
+        double top1 = 0, top5 = 0, tl = 0;
+        int rc = evaluate(t, &top1, &top5, &tl);
+        if (rc) { json_decref(mline); return rc; }
+        log_info(t->d, "train | epoch %lld | test top1 %.4f | top5 %.4f | loss %.4f", (long long)e + 1, top1, top5, tl);
+        if (mline) {
+            json_object_set_new(mline, "test_top1", json_real(top1));
+            json_object_set_new(mline, "test_top5", json_real(top5));
+            json_object_set_new(mline, "test_loss", json_real(tl));
+        }
+    }
+    metrics_line(t, mline);
+    return CD_OK;
+}
+
+static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
+    const Dist *d = t->d;
+    const Config *cfg = t->cfg;
+    const int64_t nb = t->nb, end = (int64_t)cfg->num_epoch * nb;
+    const int64_t stop_at = o->max_steps > 0 && step + o->max_steps < end ? step + o->max_steps : end;
+    const int64_t step_first = step;
+    double t0 = dist_wtime();
+    LogClock lc = {t0, t0, 0};
+    StepStats ep = {0, 0, 0};
+    float *params = ctrgcn_params(t->m);
+    const size_t np = ctrgcn_num_params(t->m);
+    while (step < end) {
+        const int64_t e = step / nb, b = step % nb;
+        const double lr = optim_lr(cfg, (int)e);   // main.py: once per epoch, at its start
+        StepStats st;
+        if (train_step(t, e, b, &st)) {
+            if (d->rank == 0) CD_ERR("step %lld (epoch %lld, batch %lld) failed (see above)", (long long)step + 1, (long long)e + 1, (long long)b + 1);
+            return TRAIN_EXIT_ERROR;
+        }
+        const double loss = st.loss_sum / st.n;
+        if (!isfinite(loss)) {
+            if (d->rank == 0)
+                CD_ERR("training diverged: the loss is %s at step %lld (epoch %lld, batch %lld of %lld, lr %g); "
+                       "stopping; the last good checkpoint is %s", isnan(loss) ? "nan" : "infinite", (long long)step + 1, (long long)e + 1, (long long)b + 1,
+                       (long long)nb, lr, t->last_ckpt[0] ? t->last_ckpt : "(none written yet)");
+            return TRAIN_EXIT_ERROR;
+        }
+        optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
+        // A finite loss can still give an overflowing step (lr too large):
+        // never checkpoint non-finite weights.
+        if (dist_agree(d, all_finite(params, np) ? CD_OK : CD_EFORMAT)) {
+            if (d->rank == 0)
+                CD_ERR("training diverged: the weights are not finite after step %lld (epoch %lld, loss %g, lr %g); "
+                       "stopping; the last good checkpoint is %s", (long long)step + 1, (long long)e + 1, loss, lr,
+                       t->last_ckpt[0] ? t->last_ckpt : "(none written yet)");
+            return TRAIN_EXIT_ERROR;
+        }
+        step++;
+        ep.loss_sum += st.loss_sum;
+        ep.correct += st.correct;
+        ep.n += st.n;
+        lc.samples += (int64_t)st.n;
+        if (t->losses) {
+            fprintf(t->losses, "%lld %.9g %.9g %.9g\n", (long long)step, loss, st.correct / st.n, lr);
+            fflush(t->losses);
+        }
+        log_step(t, &lc, e, step, stop_at, loss, st.correct / st.n, lr);
+        const int epoch_end = step % nb == 0;
+        int64_t flag = stop_requested;
+        if (dist_allreduce_max_i64(d, &flag, 1)) return TRAIN_EXIT_ERROR;
+        const int stop_now = flag != 0 || step >= stop_at;
+        if (epoch_end || stop_now || (cfg->cocodiff.checkpoint_steps > 0 && step % cfg->cocodiff.checkpoint_steps == 0))
+            if (save(t, step, step / nb, epoch_end)) return TRAIN_EXIT_ERROR;
+        if (epoch_end) {
+            if (end_epoch(t, e, step, lr, &ep, t0)) return TRAIN_EXIT_ERROR;
+            ep = (StepStats){0, 0, 0};
+        }
+        if (flag) {
+            log_info(d, "train | signal %d: checkpointed at step %lld, stopping (rerun with --resume)", (int)flag,
+                     (long long)step);
+            return TRAIN_EXIT_PREEMPTED;
+        }
+        if (stop_now && step < end) {
+            log_info(d, "train | --max-steps %d: stopped at step %lld (continue with --resume)", o->max_steps, (long long)step);
+            return TRAIN_EXIT_OK;
+        }
+    }
+    log_info(d, "train | done: %lld steps in %.1fs", (long long)(step - step_first), dist_wtime() - t0);
+    return TRAIN_EXIT_OK;
 }
 
 int train_run(const Dist *d, const Config *cfg, const TrainOptions *o) {
+    // Handlers first: a SIGTERM during setup stops the run at its first step
+    // boundary (with a checkpoint) instead of killing it.
+    stop_requested = 0;
+    struct sigaction sa, old_term, old_usr1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGUSR1, &sa, &old_usr1);
+
     Trainer t;
     memset(&t, 0, sizeof t);
     t.d = d;
@@ -257,112 +552,16 @@ int train_run(const Dist *d, const Config *cfg, const TrainOptions *o) {
     char why[1024] = "";
     int64_t step = 0;
     int rc = setup(&t, o, &step, why, sizeof why);
+    // Every rank usually fails the same way: rank 0 speaks for all, another
+    // rank only when it alone failed.
+    int64_t rc0 = rc;
+    if (dist_bcast_bytes(d, &rc0, sizeof rc0, 0) != CD_OK) rc0 = rc;
     if (rc && d->rank == 0) CD_ERR("%s", why[0] ? why : cd_status_str(rc));
-    if (rc && d->rank != 0 && why[0]) CD_ERR("[r%d] %s", d->rank, why);
+    if (rc && d->rank != 0 && rc0 == CD_OK) CD_ERR("[r%d] %s", d->rank, why[0] ? why : cd_status_str(rc));
     rc = dist_agree(d, rc);
-    if (rc) { teardown(&t); return rc == CD_EARG ? TRAIN_EXIT_USAGE : TRAIN_EXIT_ERROR; }
-
-    stop_requested = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-
-    const int64_t nb = loader_num_batches(t.train), end = (int64_t)cfg->num_epoch * nb;
-    const int B = cfg->batch_size;
-    int64_t steps_done = 0, saved_at = -1;
-    double t0 = dist_wtime(), tlog = t0, ep_loss = 0, ep_correct = 0, ep_n = 0;
-    int64_t log_samples = 0;
-    int code = TRAIN_EXIT_OK;
-    float *grads = ctrgcn_grads(t.m);
-    while (step < end) {
-        int64_t e = step / nb, b = step % nb;
-        double lr = optim_lr(cfg, (int)e);
-        int nl = 0;
-        rc = loader_batch(t.train, (int)e, (int)b, t.x, t.labels, t.index, &nl);
-        if (!rc) rc = ctrgcn_forward(t.m, t.logits, t.x, nl, t.W, 1);
-        double stats[3] = {0, 0, (double)nl};   // loss * n, correct, n
-        if (!rc) {
-            float loss = crossentropy_forward(t.probs, t.logits, t.labels, nl, t.K);
-            stats[0] = (double)loss * nl;
-            for (int i = 0; i < nl; i++) {
-                const float *l = t.logits + (size_t)i * t.K;
-                int best = 0;
-                for (int k = 1; k < t.K; k++) if (l[k] > l[best]) best = k;
-                stats[1] += best == t.labels[i];
-            }
-            ctrgcn_zero_grad(t.m);
-            memset(t.dlogits, 0, (size_t)nl * t.K * sizeof(float));
-            // d(global mean loss)/d(logits) = (probs - onehot) / B on every rank.
-            crossentropy_backward(t.dlogits, t.probs, t.labels, nl, t.K, (float)nl / (float)B);
-            rc = ctrgcn_backward(t.m, t.dlogits);
-        }
-        rc = dist_agree(d, rc);
-        if (rc) { code = TRAIN_EXIT_ERROR; break; }
-        if (d->size > 1 && (rc = dist_allreduce_sum_f32(d, grads, ctrgcn_num_params(t.m)))) { code = TRAIN_EXIT_ERROR; break; }
-        dist_allreduce_sum_f64(d, stats, 3);
-        double loss = stats[0] / stats[2];
-        if (!isfinite(loss)) {
-            if (d->rank == 0)
-                CD_ERR("loss is %g at epoch %lld, step %lld (lr %g): stopping; the last good checkpoint is %s",
-                       loss, (long long)e, (long long)step, lr, t.last_ckpt[0] ? t.last_ckpt : "(none yet)");
-            code = TRAIN_EXIT_ERROR;
-            break;
-        }
-        optim_sgd_step(&t.opt, ctrgcn_params(t.m), grads, lr);
-        step++;
-        steps_done++;
-        ep_loss += stats[0];
-        ep_correct += stats[1];
-        ep_n += stats[2];
-        log_samples += (int64_t)stats[2];
-        if (step % cfg->log_interval == 0 || step == end) {
-            double now = dist_wtime(), rate = (double)log_samples / (now - tlog);
-            double left = (double)(end - step) * B / (rate > 0 ? rate : 1);
-            log_info(d, "train | epoch %lld | step %lld/%lld | loss %.4f | top1 %.3f | lr %.5f | %.1f samples/s | ETA %dm%02ds",
-                     (long long)e + 1, (long long)step, (long long)end, loss, stats[1] / stats[2], lr, rate,
-                     (int)(left / 60), (int)left % 60);
-            tlog = now;
-            log_samples = 0;
-        }
-        int epoch_end = step % nb == 0;
-        int64_t flag = stop_requested;
-        dist_allreduce_max_i64(d, &flag, 1);
-        int stop_now = flag != 0 || (o->max_steps > 0 && steps_done >= o->max_steps);
-        if (epoch_end || (cfg->cocodiff.checkpoint_steps > 0 && step % cfg->cocodiff.checkpoint_steps == 0) || stop_now) {
-            if ((rc = save(&t, step, step / nb))) { code = TRAIN_EXIT_ERROR; break; }
-            saved_at = step;
-        }
-        if (epoch_end) {
-            json_t *mline = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(e + 1), "step",
-                                      (json_int_t)step, "lr", lr, "train_loss", ep_loss / ep_n, "train_top1",
-                                      ep_correct / ep_n, "time_s", dist_wtime() - t0);
-            if (t.test && ((e + 1) % cfg->eval_interval == 0 || step == end)) {
-                double top1 = 0, top5 = 0, tl = 0;
-                if ((rc = evaluate(&t, &top1, &top5, &tl))) { json_decref(mline); code = TRAIN_EXIT_ERROR; break; }
-                log_info(d, "train | epoch %lld | test top1 %.4f | top5 %.4f | loss %.4f", (long long)e + 1, top1, top5, tl);
-                json_object_set_new(mline, "test_top1", json_real(top1));
-                json_object_set_new(mline, "test_top5", json_real(top5));
-                json_object_set_new(mline, "test_loss", json_real(tl));
-            }
-            metrics_line(&t, mline);
-            ep_loss = ep_correct = ep_n = 0;
-        }
-        if (stop_now) {
-            if (flag) {
-                log_info(d, "train | signal %d: checkpointed at step %lld, stopping (rerun with --resume)", (int)flag,
-                         (long long)step);
-                code = TRAIN_EXIT_PREEMPTED;
-            }
-            break;
-        }
-    }
-    (void)saved_at;
-    if (code == TRAIN_EXIT_OK)
-        log_info(d, "train | done: %lld steps in %.1fs", (long long)steps_done, dist_wtime() - t0);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGUSR1, SIG_DFL);
+    int code = rc ? (rc == CD_EARG ? TRAIN_EXIT_USAGE : TRAIN_EXIT_ERROR) : run_loop(&t, o, step);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
     teardown(&t);
     return code;
 }

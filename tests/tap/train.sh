@@ -1,0 +1,66 @@
+# train.sh - shared setup of the cocodiff-train tests (sourced after tap.sh).
+#   train_data      $TMP/ntu60-xsub.h5 from cocodiff-synth (120 NTU samples,
+#                   seed 3) and cocodiff-prep: train 78, test 42 samples
+#   train_config F W
+#                   writes F, a small CTR-GCN config (base_channel 8,
+#                   window 16, batch 16: 4 steps an epoch, 4 epochs) with
+#                   work_dir W; tests change it with --set
+#   losses_maxrel A B
+#                   max |a-b|/|a| over the steps of two --log-losses files
+#                   (prints "inf" when the step lists differ)
+TRAIN=$REPO/bin/cocodiff-train
+[ -x "$TRAIN" ] && [ -x "$REPO/bin/cocodiff-synth" ] && [ -x "$REPO/bin/cocodiff-prep" ] ||
+    skip_all "bin/cocodiff-train, -synth or -prep not built (run make)"
+
+train_data() {
+    "$REPO/bin/cocodiff-synth" --format ntu --samples 120 --seed 3 --out "$TMP/s.zip" --quiet > "$TMP/synth.log" 2>&1 &&
+        "$REPO/bin/cocodiff-prep" --dataset ntu60 --input "$TMP/s.zip" --out "$TMP" > "$TMP/prep.log" 2>&1 ||
+        { echo "Bail out! synth/prep failed (see $TMP/*.log)"; exit 1; }
+}
+
+train_config() {
+    cat > "$1" <<YAML
+work_dir: $2
+feeder: feeders.feeder_ntu.Feeder
+train_feeder_args:
+  data_path: $TMP/ntu60-xsub.h5
+  window_size: 16
+  p_interval: [0.5, 1]
+  random_rot: True
+test_feeder_args:
+  data_path: $TMP/ntu60-xsub.h5
+  window_size: 16
+  p_interval: [0.95]
+model: model.ctrgcn.Model
+model_args:
+  num_class: 60
+  num_point: 25
+  num_person: 2
+  graph: graph.ntu_rgb_d.Graph
+  graph_args:
+    labeling_mode: 'spatial'
+weight_decay: 0.0004
+base_lr: 0.1
+lr_decay_rate: 0.1
+step: [3]
+warm_up_epoch: 1
+nesterov: True
+batch_size: 16
+test_batch_size: 16
+num_epoch: 4
+log_interval: 1
+eval_interval: 2
+save_epoch: 0
+seed: 1
+cocodiff:
+  base_channel: 8
+YAML
+}
+
+losses_maxrel() {
+    [ -s "$1" ] && [ -s "$2" ] || { echo inf; return; }
+    awk 'FNR == NR { a[$1] = $2; n++; next }
+         { if (!($1 in a)) bad = 1; d = $2 - a[$1]; if (d < 0) d = -d; s = a[$1] < 0 ? -a[$1] : a[$1];
+           r = s > 0 ? d / s : d; if (r > m) m = r; k++ }
+         END { if (bad || k != n || n == 0) print "inf"; else printf "%.3g\n", m }' "$1" "$2"
+}
