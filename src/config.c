@@ -694,7 +694,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"eval_interval", c->eval_interval, 1}, {"log_interval", c->log_interval, 1},
         {"cocodiff.checkpoint_steps", c->cocodiff.checkpoint_steps, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
-        {"cocodiff.base_channel", c->cocodiff.base_channel, 4},
+        {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < pos[i].min) {
