@@ -17,3 +17,15 @@ build/bench-embed: bench/bench_embed.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 bench-embed: build/bench-embed
 	@OPENBLAS_NUM_THREADS=1 build/bench-embed
+
+# make bench-train [CTRGCN=/path/to/CTR-GCN]: training samples/s, effective
+# GFLOP/s (forward MACs x 2 x 3 per sample) next to the sgemm peak, and peak
+# RSS of the C CTR-GCN (batch 16, T 64, base 64) for 1 rank x 1 thread,
+# 1 rank x 2 threads and 2 ranks x 1 thread, with and without the malloc
+# tunables, next to the official PyTorch model (bench/train_reference.py) at
+# the same threads when CTRGCN names a checkout. Knobs: see bench/bench-train.sh.
+.PHONY: bench-train
+build/bench-train: bench/bench_train.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench-train: build/bench-train
+	@CTRGCN='$(CTRGCN)' bash bench/bench-train.sh

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #define NBRANCH 4   // dilations 1 and 2, max-pool, 1x1
+// Unit-sized scratch buffers (the largest (N*M, C, T, V) of any unit each):
+// 0-5 inside a unit's forward/backward, 6-7 the gradient chain of backward.
+#define NSCRATCH 8
 
 typedef struct Bn {
     int C;
@@ -41,11 +44,12 @@ typedef struct Unit {
     Bn mbn;                // BN after branch 2's max-pool
     Conv rconv;
     Bn rbn;
-    // activations of the last training forward
+    // activations of the last training forward (what backward cannot cheaply
+    // recompute: gout, the branch ReLU outputs, the max-pool output and its
+    // argmax are recomputed from these, bit for bit as forward made them)
     const float *x;        // input (N*M, cin, tin, V), owned by the previous stage
-    float *gcache[3], *gsum, *dconv_out, *gout;
-    float *c1[NBRANCH], *r1[3], *c2[2], *mp;
-    int32_t *argmax;
+    float *gcache[3], *gsum, *dconv_out;
+    float *c1[NBRANCH], *c2[2];
     float *rconv_out, *out;
 } Unit;
 
@@ -66,7 +70,7 @@ struct Ctrgcn {
     size_t act_floats;
     float *xin, *xbn, *u0; // data_bn input (N, MVC, T), output, unit-1 input (NM, C, T, V)
     float *feat, *probs;   // (N, C_last)
-    float *scratch[6], *work;
+    float *scratch[NSCRATCH], *work;
     size_t scratch_floats, work_floats;
     int registering;       // pass 1: count, pass 2: assign pointers
 };
@@ -260,9 +264,9 @@ int ctrgcn_create(Ctrgcn **out, const CtrgcnConfig *c) {
 static void free_batch(Ctrgcn *m) {
     free(m->act);
     free(m->work);
-    for (int i = 0; i < 6; i++) free(m->scratch[i]);
+    for (int i = 0; i < NSCRATCH; i++) free(m->scratch[i]);
     m->act = m->work = NULL;
-    for (int i = 0; i < 6; i++) m->scratch[i] = NULL;
+    for (int i = 0; i < NSCRATCH; i++) m->scratch[i] = NULL;
     m->alloc_N = m->alloc_T = 0;
 }
 
@@ -388,15 +392,11 @@ static size_t layout(Ctrgcn *m, Arena *a, int N, int T) {
         u->gsum = take(a, big);
         bn_caches(a, &u->gbn);
         if (u->down) { u->dconv_out = take(a, big); bn_caches(a, &u->dbn); }
-        u->gout = take(a, big);
         for (int b = 0; b < NBRANCH; b++) {
             u->c1[b] = take(a, b == 3 ? bo : bin);
             bn_caches(a, &u->bbn[b]);
-            if (b < 3) u->r1[b] = take(a, bin);
         }
         for (int b = 0; b < 2; b++) { u->c2[b] = take(a, bo); bn_caches(a, &u->tbn[b]); }
-        u->mp = take(a, bo);
-        u->argmax = (int32_t *)take(a, bo);
         bn_caches(a, &u->mbn);
         if (u->res == 2) { u->rconv_out = take(a, bout); bn_caches(a, &u->rbn); }
         u->out = take(a, bout);
@@ -441,8 +441,13 @@ static int ensure_batch(Ctrgcn *m, int N, int T) {
     m->act = cd_malloc(m->act_floats * sizeof(float));
     m->work = cd_malloc(m->work_floats * sizeof(float));
     int okk = m->act && m->work;
-    for (int i = 0; i < 6 && okk; i++) okk = (m->scratch[i] = cd_malloc(s * sizeof(float))) != NULL;
+    for (int i = 0; i < NSCRATCH && okk; i++) okk = (m->scratch[i] = cd_malloc(s * sizeof(float))) != NULL;
     if (!okk) { free_batch(m); return CD_ENOMEM; }
+    // Touch every page once now: first-touch page faults are slow on some
+    // machines (VMs), and this way no step pays them again.
+    memset(m->act, 0, m->act_floats * sizeof(float));
+    memset(m->work, 0, m->work_floats * sizeof(float));
+    for (int i = 0; i < NSCRATCH; i++) memset(m->scratch[i], 0, s * sizeof(float));
     m->alloc_N = N;
     m->alloc_T = T;
     Arena b = {m->act, 0, 0};
@@ -495,54 +500,131 @@ static void branch_copy(float *cat, float *br, int NM, int C, int bc, int b, siz
     }
 }
 
+// Elementwise helpers, in blocks of 8 (gcc -O2 vectorises those; a block
+// is loaded before it is stored, so outputs may alias inputs).
+// a += b
+static void add_inplace(float *a, const float *b, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float t[8];
+        for (int j = 0; j < 8; j++) t[j] = a[i + j] + b[i + j];
+        for (int j = 0; j < 8; j++) a[i + j] = t[j];
+    }
+    for (; i < n; i++) a[i] += b[i];
+}
+// out = relu(a + b)
+static void add_relu(float *out, const float *a, const float *b, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float t[8];
+        for (int j = 0; j < 8; j++) { float v = a[i + j] + b[i + j]; t[j] = v > 0.0f ? v : 0.0f; }
+        for (int j = 0; j < 8; j++) out[i + j] = t[j];
+    }
+    for (; i < n; i++) { float v = a[i] + b[i]; out[i] = v > 0.0f ? v : 0.0f; }
+}
+// g = out > 0 ? g : 0 (ReLU backward in place: the gradient is consumed)
+static void relu_mask(float *g, const float *out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float t[8], gv[8];   // unconditional loads, or gcc keeps the branch
+        for (int j = 0; j < 8; j++) gv[j] = g[i + j];
+        for (int j = 0; j < 8; j++) t[j] = out[i + j] > 0.0f ? gv[j] : 0.0f;
+        for (int j = 0; j < 8; j++) g[i + j] = t[j];
+    }
+    for (; i < n; i++) g[i] = out[i] > 0.0f ? g[i] : 0.0f;
+}
+// out = x * scale + shift per channel of (N, C, L), then ReLU when relu, or
+// + add (same shape) then ReLU when add: batchnorm_forward's output formula
+// (scale = gamma rstd, shift = beta - mean scale, all float), so recomputing
+// a BN output from its input and cached statistics gives the same bits.
+static void bn_apply(const Bn *bn, float *out, const float *x, const float *add, int relu, int N, int L) {
+    for (int n = 0; n < N; n++)
+        for (int ch = 0; ch < bn->C; ch++) {
+            const float scale = bn->w[ch] * bn->rstd[ch], shift = bn->b[ch] - bn->mean[ch] * scale;
+            const size_t off = ((size_t)n * bn->C + ch) * L;
+            const float *xr = x + off, *ar = add ? add + off : NULL;
+            float *o = out + off;
+            int l = 0;
+            for (; l + 8 <= L; l += 8) {
+                float t[8];
+                for (int j = 0; j < 8; j++) t[j] = xr[l + j] * scale + shift;
+                if (ar) for (int j = 0; j < 8; j++) t[j] = t[j] + ar[l + j];
+                if (relu) for (int j = 0; j < 8; j++) t[j] = t[j] > 0.0f ? t[j] : 0.0f;
+                for (int j = 0; j < 8; j++) o[l + j] = t[j];
+            }
+            for (; l < L; l++) {
+                float v = xr[l] * scale + shift;
+                if (ar) v = v + ar[l];
+                if (relu) v = v > 0.0f ? v : 0.0f;
+                o[l] = v;
+            }
+        }
+}
+
+// gout (NM, cout, tin, V) = relu(gbn(gsum) + down(x)): forward computes it,
+// backward recomputes it (same operations, same bits). tmp: big floats.
+static void unit_gout(Ctrgcn *m, Unit *u, float *gout, float *tmp, int recompute) {
+    int NM = m->NM, L = u->tin * m->cfg.num_point;
+    size_t big = (size_t)NM * u->cout * L;
+    if (!recompute) bn_fwd(m, &u->gbn, gout, u->gsum, NM, L);
+    else bn_apply(&u->gbn, gout, u->gsum, NULL, 0, NM, L);
+    if (u->down) {
+        if (!recompute) {
+            conv_fwd(m, &u->dconv, u->dconv_out, u->x, NM, u->tin);
+            bn_fwd(m, &u->dbn, tmp, u->dconv_out, NM, L);
+        } else {
+            bn_apply(&u->dbn, tmp, u->dconv_out, NULL, 0, NM, L);
+        }
+        add_relu(gout, gout, tmp, big);
+    } else {
+        add_relu(gout, gout, u->x, big);
+    }
+}
+
 static void unit_forward(Ctrgcn *m, Unit *u, const float *x) {
     int NM = m->NM, V = m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
-    float *s0 = m->scratch[0], *s1 = m->scratch[1];
+    size_t bo = (size_t)NM * u->bc * to * V;
+    float *s0 = m->scratch[0], *s1 = m->scratch[1], *gout = m->scratch[2], *r1 = m->scratch[3];
+    float *mp = m->scratch[4];
+    int32_t *argmax = (int32_t *)(m->scratch[4] + bo);
     u->x = x;
     // unit_gcn: sum of the three CTRGCs, BN, + down(x), ReLU
     for (int i = 0; i < 3; i++) {
         CtrgcParams p = ctrgc_params(u, i, V);
         ctrgc_forward(&u->g, i == 0 ? u->gsum : s0, u->gcache[i], x, &p, NM, ti, V, m->work);
-        if (i) for (size_t k = 0; k < big; k++) u->gsum[k] += s0[k];
+        if (i) add_inplace(u->gsum, s0, big);
     }
-    bn_fwd(m, &u->gbn, s0, u->gsum, NM, ti * V);
-    if (u->down) {
-        conv_fwd(m, &u->dconv, u->dconv_out, x, NM, ti);
-        bn_fwd(m, &u->dbn, s1, u->dconv_out, NM, ti * V);
-        for (size_t k = 0; k < big; k++) s0[k] += s1[k];
-    } else {
-        for (size_t k = 0; k < big; k++) s0[k] += x[k];
-    }
-    relu_forward(u->gout, s0, big);
+    unit_gout(m, u, gout, s1, 0);
     // MultiScale_TemporalConv on gout -> concatenation in s0
     size_t TVo = (size_t)to * V;
     for (int b = 0; b < NBRANCH; b++) {
-        conv_fwd(m, &u->bconv[b], u->c1[b], u->gout, NM, ti);
+        conv_fwd(m, &u->bconv[b], u->c1[b], gout, NM, ti);
         if (b == 3) {
             bn_fwd(m, &u->bbn[3], s1, u->c1[3], NM, to * V);
         } else {
-            bn_fwd(m, &u->bbn[b], u->r1[b], u->c1[b], NM, ti * V);
-            relu_forward(u->r1[b], u->r1[b], (size_t)NM * u->bc * ti * V);
+            bn_fwd(m, &u->bbn[b], r1, u->c1[b], NM, ti * V);
+            relu_forward(r1, r1, (size_t)NM * u->bc * ti * V);
             if (b < 2) {
-                conv_fwd(m, &u->tconv[b], u->c2[b], u->r1[b], NM, ti);
+                conv_fwd(m, &u->tconv[b], u->c2[b], r1, NM, ti);
                 bn_fwd(m, &u->tbn[b], s1, u->c2[b], NM, to * V);
             } else {
-                maxpool_t_forward(u->mp, u->argmax, u->r1[2], NM, u->bc, ti, V, u->stride);
-                bn_fwd(m, &u->mbn, s1, u->mp, NM, to * V);
+                maxpool_t_forward(mp, argmax, r1, NM, u->bc, ti, V, u->stride);
+                bn_fwd(m, &u->mbn, s1, mp, NM, to * V);
             }
         }
         branch_copy(s0, s1, NM, u->cout, u->bc, b, TVo, 1);
     }
     // + residual, ReLU
     if (u->res == 1) {
-        for (size_t k = 0; k < bout; k++) s0[k] += x[k];
+        add_relu(u->out, s0, x, bout);
     } else if (u->res == 2) {
         conv_fwd(m, &u->rconv, u->rconv_out, x, NM, ti);
         bn_fwd(m, &u->rbn, s1, u->rconv_out, NM, to * V);
-        for (size_t k = 0; k < bout; k++) s0[k] += s1[k];
+        add_relu(u->out, s0, s1, bout);
+    } else {
+        relu_forward(u->out, s0, bout);
     }
-    relu_forward(u->out, s0, bout);
 }
 
 int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training) {
@@ -604,63 +686,63 @@ int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int t
 static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     int NM = m->NM, V = m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
-    size_t bin = (size_t)NM * u->bc * ti * V, TVo = (size_t)to * V;
-    float *dpre = m->scratch[2], *dbr = m->scratch[3], *d1 = m->scratch[4], *dg = m->scratch[5];
-    memset(dpre, 0, bout * sizeof(float));
-    relu_backward(dpre, du, u->out, bout);
+    size_t bin = (size_t)NM * u->bc * ti * V, bo = (size_t)NM * u->bc * to * V, TVo = (size_t)to * V;
+    float *dg = m->scratch[0], *d1 = m->scratch[1], *gout = m->scratch[2], *dbr = m->scratch[3];
+    float *mp = dbr + bin, *dr = m->scratch[4], *r1 = m->scratch[5];
+    int32_t *argmax = (int32_t *)(mp + bin);
+    relu_mask(du, u->out, bout);   // du is now the grad of the pre-ReLU sum
     // residual
     if (u->res == 1 && dx) {
-        for (size_t k = 0; k < bout; k++) dx[k] += dpre[k];
+        add_inplace(dx, du, bout);
     } else if (u->res == 2) {
         memset(d1, 0, bout * sizeof(float));
-        bn_bwd(m, &u->rbn, d1, dpre, u->rconv_out, NM, to * V);
+        bn_bwd(m, &u->rbn, d1, du, u->rconv_out, NM, to * V);
         conv_bwd(m, &u->rconv, dx, d1, u->x, NM, ti);
     }
-    // temporal branches -> dg (grad of gout)
+    // temporal branches -> dg (grad of gout, recomputed into scratch 2)
+    unit_gout(m, u, gout, d1, 1);
     memset(dg, 0, big * sizeof(float));
     for (int b = 0; b < NBRANCH; b++) {
-        branch_copy(dpre, dbr, NM, u->cout, u->bc, b, TVo, 0);
+        branch_copy(du, dbr, NM, u->cout, u->bc, b, TVo, 0);
         if (b == 3) {
-            memset(d1, 0, (size_t)NM * u->bc * TVo * sizeof(float));
+            memset(d1, 0, bo * sizeof(float));
             bn_bwd(m, &u->bbn[3], d1, dbr, u->c1[3], NM, to * V);
-            conv_bwd(m, &u->bconv[3], dg, d1, u->gout, NM, ti);
+            conv_bwd(m, &u->bconv[3], dg, d1, gout, NM, ti);
             continue;
         }
-        float *dr = m->scratch[1];   // grad of r1[b]
+        bn_apply(&u->bbn[b], r1, u->c1[b], NULL, 1, NM, ti * V);   // the branch's ReLU output
         memset(dr, 0, bin * sizeof(float));
-        memset(d1, 0, (size_t)NM * u->bc * TVo * sizeof(float));
+        memset(d1, 0, bo * sizeof(float));
         if (b < 2) {
             bn_bwd(m, &u->tbn[b], d1, dbr, u->c2[b], NM, to * V);
-            conv_bwd(m, &u->tconv[b], dr, d1, u->r1[b], NM, ti);
+            conv_bwd(m, &u->tconv[b], dr, d1, r1, NM, ti);
         } else {
-            bn_bwd(m, &u->mbn, d1, dbr, u->mp, NM, to * V);
-            maxpool_t_backward(dr, d1, u->argmax, NM, u->bc, ti, V, u->stride);
+            maxpool_t_forward(mp, argmax, r1, NM, u->bc, ti, V, u->stride);
+            bn_bwd(m, &u->mbn, d1, dbr, mp, NM, to * V);
+            maxpool_t_backward(dr, d1, argmax, NM, u->bc, ti, V, u->stride);
         }
         // ReLU then BN of the branch
-        float *dc = d1;
-        memset(dc, 0, bin * sizeof(float));
-        relu_backward(dc, dr, u->r1[b], bin);
-        memset(dr, 0, bin * sizeof(float));
-        bn_bwd(m, &u->bbn[b], dr, dc, u->c1[b], NM, ti * V);
-        conv_bwd(m, &u->bconv[b], dg, dr, u->gout, NM, ti);
+        relu_mask(dr, r1, bin);
+        memset(d1, 0, bin * sizeof(float));
+        bn_bwd(m, &u->bbn[b], d1, dr, u->c1[b], NM, ti * V);
+        conv_bwd(m, &u->bconv[b], dg, d1, gout, NM, ti);
     }
     // unit_gcn: ReLU, then BN of the sum (+ down path) -> CTRGCs
-    float *dgpre = m->scratch[1];
-    memset(dgpre, 0, big * sizeof(float));
-    relu_backward(dgpre, dg, u->gout, big);
+    relu_mask(dg, gout, big);
     if (u->down) {
         memset(d1, 0, big * sizeof(float));
-        bn_bwd(m, &u->dbn, d1, dgpre, u->dconv_out, NM, ti * V);
+        bn_bwd(m, &u->dbn, d1, dg, u->dconv_out, NM, ti * V);
         conv_bwd(m, &u->dconv, dx, d1, u->x, NM, ti);
     } else if (dx) {
-        for (size_t k = 0; k < big; k++) dx[k] += dgpre[k];
+        add_inplace(dx, dg, big);
     }
-    memset(dg, 0, big * sizeof(float));
-    bn_bwd(m, &u->gbn, dg, dgpre, u->gsum, NM, ti * V);
+    float *dsum = gout;   // gout is no longer needed
+    memset(dsum, 0, big * sizeof(float));
+    bn_bwd(m, &u->gbn, dsum, dg, u->gsum, NM, ti * V);
     for (int i = 0; i < 3; i++) {
         CtrgcParams p = ctrgc_params(u, i, V);
         CtrgcGrads g = ctrgc_grads(u, i, V);
-        ctrgc_backward(&u->g, dx, &g, dg, u->gcache[i], u->x, &p, NM, ti, V, m->work);
+        ctrgc_backward(&u->g, dx, &g, dsum, u->gcache[i], u->x, &p, NM, ti, V, m->work);
     }
 }
 
@@ -674,14 +756,12 @@ int ctrgcn_backward(Ctrgcn *m, const float *dlogits) {
     const Unit *last = &m->u[CTRGCN_UNITS - 1];
     int Cl = last->cout;
     size_t TV = (size_t)last->tout * V;
-    // Two ping-pong gradient buffers in the unit-size scratch slots 0/1 are
-    // used by unit_backward itself, so the chain uses dedicated halves of the
-    // arena-independent buffers: grad of the current unit output lives in
-    // `da`, the input's in `db`.
-    size_t maxsz = m->scratch_floats;
-    float *da = cd_malloc(maxsz * sizeof(float)), *db = cd_malloc(maxsz * sizeof(float));
+    // The gradient chain ping-pongs between scratch slots 6 and 7 (0-5 are
+    // unit_backward's own): grad of the current unit output in `da`, of its
+    // input in `db`.
+    float *da = m->scratch[6], *db = m->scratch[7];
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
-    if (!da || !db || !dfeat) { free(da); free(db); free(dfeat); return CD_ENOMEM; }
+    if (!dfeat) return CD_ENOMEM;
     linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
     for (int n = 0; n < N; n++)
         for (int mm = 0; mm < M; mm++)
@@ -708,8 +788,6 @@ int ctrgcn_backward(Ctrgcn *m, const float *dlogits) {
                         dxbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
                             da[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
     bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
-    free(da);
-    free(db);
     free(dfeat);
     return CD_OK;
 }

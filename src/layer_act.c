@@ -5,13 +5,29 @@
 
 #include "layers.h"
 
+// Loops run in blocks of 8 (loads into a block, then stores: out may be x):
+// gcc -O2 vectorises those without -ffast-math and without branches (a
+// branch per element costs ~5 ns on random signs).
 void relu_forward(float *out, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float t[8];
+        for (int j = 0; j < 8; j++) t[j] = x[i + j] > 0.0f ? x[i + j] : 0.0f;
+        for (int j = 0; j < 8; j++) out[i + j] = t[j];
+    }
+    for (; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 // out > 0 exactly where x > 0, so the saved output gives the mask.
 void relu_backward(float *dx, const float *dout, const float *out, size_t n) {
-    for (size_t i = 0; i < n; i++) dx[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float t[8], g[8];   // unconditional loads, or gcc keeps the branch
+        for (int j = 0; j < 8; j++) g[j] = dout[i + j];
+        for (int j = 0; j < 8; j++) t[j] = dx[i + j] + (out[i + j] > 0.0f ? g[j] : 0.0f);
+        for (int j = 0; j < 8; j++) dx[i + j] = t[j];
+    }
+    for (; i < n; i++) dx[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 void tanh_forward(float *out, const float *x, size_t n) {

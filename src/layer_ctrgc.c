@@ -25,10 +25,11 @@
 //   x1m (N, rel, V)       mean_T conv1(x)
 //   x2m (N, rel, V)       mean_T conv2(x)
 //   R   (N, rel, V, V)    tanh(x1m_u - x2m_v)
-//   C4  (N, cout, V, V)   conv4(R) with its bias, before * alpha + A (dalpha
-//                         needs it, and (M - A) / alpha fails for alpha = 0,
-//                         CTR-GCN's initial value); M is recomputed from it
 //   x3  (N, cout, T, V)   conv3(x)
+// C4 = conv4(R) (N, cout, V, V), before * alpha + A, is not kept: backward
+// recomputes it per sample from R (cout x rel x V^2 multiply-adds, ~1% of the
+// layer) with the same call, so it is bit for bit the forward's; dalpha needs
+// it, and (M - A) / alpha fails for alpha = 0, CTR-GCN's initial value.
 // Work (ctrgc_work_size floats) is per sample, so it does not grow with N.
 #include <math.h>
 #include <stddef.h>
@@ -50,18 +51,17 @@ int ctrgc_rel_channels(int cin) {
 }
 
 typedef struct CtrgcCache {
-    float *xm, *x1m, *x2m, *R, *C4, *x3;
+    float *xm, *x1m, *x2m, *R, *x3;
 } CtrgcCache;
 
 // Points the cache tensors into one buffer; returns the floats used.
 static size_t cache_carve(const Ctrgc *g, float *base, int N, int T, int V, CtrgcCache *c) {
     size_t n = (size_t)N, VV = (size_t)V * V, off = 0;
-    size_t sizes[6] = {
-        n * g->cin * V, n * g->rel * V, n * g->rel * V,
-        n * g->rel * VV, n * g->cout * VV, n * g->cout * (size_t)T * V,
+    size_t sizes[5] = {
+        n * g->cin * V, n * g->rel * V, n * g->rel * V, n * g->rel * VV, n * g->cout * (size_t)T * V,
     };
-    float **ptrs[6] = {&c->xm, &c->x1m, &c->x2m, &c->R, &c->C4, &c->x3};
-    for (int k = 0; k < 6; k++) {
+    float **ptrs[5] = {&c->xm, &c->x1m, &c->x2m, &c->R, &c->x3};
+    for (int k = 0; k < 5; k++) {
         *ptrs[k] = base ? base + off : NULL;
         off += sizes[k];
     }
@@ -73,11 +73,12 @@ size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V) {
     return cache_carve(g, NULL, N, T, V, &c);
 }
 
-// Backward scratch for one sample: M, dM (dC4 in place), dx3, dR, dx1m, dx2m, dxm.
+// Backward scratch for one sample: M, dM (dC4 in place), dx3, dR, dx1m, dx2m, dxm,
+// C4 (forward: MT, C4).
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V) {
     (void)N;
     size_t VV = (size_t)V * V;
-    return 2 * (size_t)g->cout * VV + (size_t)g->cout * T * V + (size_t)g->rel * VV +
+    return 3 * (size_t)g->cout * VV + (size_t)g->cout * T * V + (size_t)g->rel * VV +
            2 * (size_t)g->rel * V + (size_t)g->cin * V;
 }
 
@@ -88,7 +89,11 @@ static void conv1x1(float *y, const float *w, const float *b, const float *x, in
                     int L) {
     for (int r = 0; r < o; r++) {
         float *row = y + (size_t)r * L;
-        for (int l = 0; l < L; l++) row[l] = b[r];
+        const float br = b[r];
+        int l = 0;
+        for (; l + 8 <= L; l += 8)
+            for (int j = 0; j < 8; j++) row[l + j] = br;
+        for (; l < L; l++) row[l] = br;
     }
     blas_sgemm(0, 0, o, L, i, 1.0f, w, i, x, L, 1.0f, y, L);
 }
@@ -117,8 +122,34 @@ static void make_m(float *M, const float *C4, const float *A, float alpha, int c
     for (int c = 0; c < cout; c++) {
         const float *s = C4 + c * VV;
         float *d = M + c * VV;
-        for (size_t k = 0; k < VV; k++) d[k] = alpha * s[k] + A[k];
+        size_t k = 0;
+        for (; k + 8 <= VV; k += 8) {   // blocks of 8: gcc -O2 vectorises them
+            float t[8];
+            for (int j = 0; j < 8; j++) t[j] = alpha * s[k + j] + A[k + j];
+            for (int j = 0; j < 8; j++) d[k + j] = t[j];
+        }
+        for (; k < VV; k++) d[k] = alpha * s[k] + A[k];
     }
+}
+
+// a (n) += b (n); a *= s when scale (blocks of 8, vectorised at -O2).
+static void add_to(float *a, const float *b, size_t n) {
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        float t[8];
+        for (int j = 0; j < 8; j++) t[j] = a[k + j] + b[k + j];
+        for (int j = 0; j < 8; j++) a[k + j] = t[j];
+    }
+    for (; k < n; k++) a[k] += b[k];
+}
+static void scale_by(float *a, float s, size_t n) {
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        float t[8];
+        for (int j = 0; j < 8; j++) t[j] = a[k + j] * s;
+        for (int j = 0; j < 8; j++) a[k + j] = t[j];
+    }
+    for (; k < n; k++) a[k] *= s;
 }
 
 // --- small GEMMs of the graph contraction --------------------------------------
@@ -231,13 +262,14 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
     CtrgcCache c;
     cache_carve(g, cache, N, T, V, &c);
     float *MT = work;   // (cout, V, V): M transposed, MT[c][v][u] = M[c][u][v]
+    float *C4 = work + (size_t)cout * VV;   // (cout, V, V) of the current sample
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV;
         float *xm = c.xm + (size_t)n * cin * V, *x1m = c.x1m + (size_t)n * rel * V;
         float *x2m = c.x2m + (size_t)n * rel * V, *R = c.R + (size_t)n * rel * VV;
-        float *C4 = c.C4 + (size_t)n * cout * VV, *x3 = c.x3 + (size_t)n * cout * TV;
+        float *x3 = c.x3 + (size_t)n * cout * TV;
         float *on = out + (size_t)n * cout * TV;
 
         // xm (cin, V) = mean over T of x
@@ -245,9 +277,8 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
             const float *xi = xn + (size_t)i * TV;
             float *m = xm + (size_t)i * V;
             for (int v = 0; v < V; v++) m[v] = 0.0f;
-            for (int t = 0; t < T; t++)
-                for (int v = 0; v < V; v++) m[v] += xi[t * V + v];
-            for (int v = 0; v < V; v++) m[v] *= invT;
+            for (int t = 0; t < T; t++) add_to(m, xi + (size_t)t * V, (size_t)V);
+            scale_by(m, invT, (size_t)V);
         }
         conv1x1(x1m, p->w1, p->b1, xm, rel, cin, V);
         conv1x1(x2m, p->w2, p->b2, xm, rel, cin, V);
@@ -281,10 +312,9 @@ static void backward_graph(const Ctrgc *g, const CtrgcGrads *dp, float *dxm, flo
     for (int c = 0; c < cout; c++) {
         float *d = dM + c * VV;
         const float *s = C4 + c * VV;
-        if (dp->A)
-            for (size_t k = 0; k < VV; k++) dp->A[k] += d[k];
+        if (dp->A) add_to(dp->A, d, VV);
         da += dot_d(d, s, VV);
-        for (size_t k = 0; k < VV; k++) d[k] *= alpha;
+        scale_by(d, alpha, VV);
     }
     if (dp->alpha) dp->alpha[0] += (float)da;
 
@@ -334,12 +364,13 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
     cache_carve(g, (float *)cache, N, T, V, &c);
     float *M = work, *dM = M + cout * VV, *dx3 = dM + cout * VV;
     float *dR = dx3 + (size_t)cout * TV, *dx1m = dR + rel * VV, *dx2m = dx1m + (size_t)rel * V;
-    float *dxm = dx2m + (size_t)rel * V;
+    float *dxm = dx2m + (size_t)rel * V, *C4 = dxm + (size_t)cin * V;
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV, *don = dout + (size_t)n * cout * TV;
-        const float *C4 = c.C4 + (size_t)n * cout * VV, *x3 = c.x3 + (size_t)n * cout * TV;
+        const float *x3 = c.x3 + (size_t)n * cout * TV, *R = c.R + (size_t)n * rel * VV;
+        conv1x1(C4, p->w4, p->b4, R, cout, rel, (int)VV);   // as the forward did
         make_m(M, C4, p->A, p->alpha[0], cout, V);
 
         // out[c] (T, U) = x3[c] (T, V) @ M[c]^T: dM[c] = dout[c]^T @ x3[c], dx3[c] = dout[c] @ M[c]
@@ -348,8 +379,7 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
             small_gemm(&sg, 1, V, V, T, d, V, x3c, V, dM + ch * VV, V);
             small_gemm(&sg, 0, T, V, V, d, V, M + ch * VV, V, dx3 + (size_t)ch * TV, V);
         }
-        backward_graph(g, dp, dxm, dM, c.xm + (size_t)n * cin * V, c.R + (size_t)n * rel * VV, C4,
-                       p, V, dR, dx1m, dx2m);
+        backward_graph(g, dp, dxm, dM, c.xm + (size_t)n * cin * V, R, C4, p, V, dR, dx1m, dx2m);
 
         // x3 (cout, TV) = w3 (cout, cin) @ x (cin, TV) + b3
         for (int ch = 0; ch < cout; ch++) dp->b3[ch] += (float)dot_d(dx3 + (size_t)ch * TV, NULL, TV);
@@ -358,11 +388,11 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
             float *dxn = dx + (size_t)n * cin * TV;
             blas_sgemm(1, 0, cin, TV, cout, 1.0f, p->w3, cin, dx3, TV, 1.0f, dxn, TV);
             // xm = mean_T x
+            scale_by(dxm, invT, (size_t)cin * V);
             for (int i = 0; i < cin; i++) {
                 const float *dm = dxm + (size_t)i * V;
                 float *d = dxn + (size_t)i * TV;
-                for (int t = 0; t < T; t++)
-                    for (int v = 0; v < V; v++) d[t * V + v] += dm[v] * invT;
+                for (int t = 0; t < T; t++) add_to(d + (size_t)t * V, dm, (size_t)V);
             }
         }
     }

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench-train.sh - `make bench-train`: training samples/s, effective GFLOP/s
+# and peak memory of the C CTR-GCN (build/bench-train: forward + CE +
+# backward + gradient all-reduce + SGD, batch 16, T 64, base 64, joint
+# stream, random data) for 1 rank x 1 thread, 1 rank x 2 threads and 2 ranks
+# x 1 thread, each with and without the malloc tunables below, next to the
+# official PyTorch model (bench/train_reference.py on /usr/bin/python3) at
+# the same threads/ranks, always with the tunables (without them PyTorch is
+# 25-30% slower here: first-touch page faults are expensive on this VM).
+# A benchmark, not a test: it asserts nothing and reports the targets as
+# met / not met.
+#
+#   CTRGCN=/path/to/CTR-GCN bench/bench-train.sh   (make bench-train CTRGCN=...)
+#
+# Knobs (environment): BENCH_WARMUP (2), BENCH_STEPS (5) for C;
+# BENCH_REF_WARMUP (1), BENCH_REF_STEPS (3) for PyTorch; BENCH_BATCH (16),
+# BENCH_FRAMES (64). Without CTRGCN the PyTorch columns are NA.
+# Last line (1 rank x 1 thread, both sides with the tunables):
+#   bench-train: c=<samples/s> pytorch=<samples/s|NA> gflops=<effective>
+#                peak=<sgemm GFLOP/s> rss_mb=<c> pytorch_rss_mb=<pytorch|NA>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CTRGCN=${CTRGCN:-}
+WARMUP=${BENCH_WARMUP:-2}
+STEPS=${BENCH_STEPS:-5}
+REF_WARMUP=${BENCH_REF_WARMUP:-1}
+REF_STEPS=${BENCH_REF_STEPS:-3}
+BATCH=${BENCH_BATCH:-16}
+FRAMES=${BENCH_FRAMES:-64}
+PY=/usr/bin/python3
+TUNE=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.arena_max=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+unset GLIBC_TUNABLES
+
+say() { printf 'bench-train: %s\n' "$*"; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2" | tail -1; }
+fdiv() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.2f", a / b; else print "NA" }'; }
+fge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 >= b + 0) }'; }
+verdict() { if [ "$1" = NA ]; then echo NA; elif fge "$1" "$2"; then echo met; else echo "NOT met"; fi; }
+
+OUTDIR=${BENCH_OUT:-bench-out}
+mkdir -p "$OUTDIR/bin"
+BIN=$OUTDIR/bin/bench-train   # a snapshot: a rebuild during the run cannot swap it
+cp build/bench-train "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
+if [ -n "$CTRGCN" ] && [ ! -f "$CTRGCN/model/ctrgcn.py" ]; then
+    say "CTRGCN=$CTRGCN has no model/ctrgcn.py: PyTorch columns will be NA"
+    CTRGCN=
+fi
+
+# run_c RANKS THREADS TUNABLES(0|1) -> the bench-train-c: line
+run_c() {
+    local env=(env OPENBLAS_NUM_THREADS="$2")
+    [ "$3" = 1 ] && env+=(GLIBC_TUNABLES="$TUNE")
+    local args=(--batch "$BATCH" --frames "$FRAMES" --threads "$2" --warmup "$WARMUP" --steps "$STEPS")
+    local out
+    if [ "$1" = 1 ]; then
+        out=$("${env[@]}" "$BIN" "${args[@]}" 2>&1)
+    else
+        local mx=(-x OPENBLAS_NUM_THREADS)
+        [ "$3" = 1 ] && mx+=(-x GLIBC_TUNABLES)
+        out=$("${env[@]}" mpirun -n "$1" "${mx[@]}" "$BIN" "${args[@]}" 2>&1 </dev/null)
+    fi
+    printf '%s\n' "$out" | grep '^bench-train-c |' | sed 's/^/  /' >&2
+    printf '%s\n' "$out" | grep '^bench-train-c:' | tail -1
+}
+run_py() {
+    [ -n "$CTRGCN" ] || { echo "NA"; return; }
+    local out
+    out=$(GLIBC_TUNABLES="$TUNE" OMP_NUM_THREADS="$2" "$PY" bench/train_reference.py --ctrgcn "$CTRGCN" \
+          --ranks "$1" --threads "$2" --batch "$BATCH" --frames "$FRAMES" --warmup "$REF_WARMUP" \
+          --steps "$REF_STEPS" 2>&1 </dev/null) || { printf '%s\n' "$out" | tail -5 >&2; echo "NA"; return; }
+    printf '%s\n' "$out" | grep '^train-reference |' | sed 's/^/  /' >&2
+    printf '%s\n' "$out" | grep '^train-reference:' | tail -1
+}
+
+say "batch $BATCH, T $FRAMES, base 64, NTU 25 joints x 2 persons, 60 classes, joint stream; C: $WARMUP+$STEPS steps, PyTorch: $REF_WARMUP+$REF_STEPS steps"
+say "GFLOP/s effective = samples/s x forward multiply-adds x 2 flops x 3 (forward + backward)"
+say "malloc tunables: GLIBC_TUNABLES=$TUNE (PyTorch always runs with them)"
+declare -A C_T C_D PY_R
+for cfg in "1 1" "1 2" "2 1"; do
+    set -- $cfg
+    say "--- $1 rank(s) x $2 thread(s)"
+    C_T[$1x$2]=$(run_c "$1" "$2" 1)
+    C_D[$1x$2]=$(run_c "$1" "$2" 0)
+    PY_R[$1x$2]=$(run_py "$1" "$2")
+done
+
+echo
+printf '%-18s %12s %12s %12s %10s %10s %9s %9s %9s %9s\n' config "C s/s tuned" "C s/s dflt" "PyTorch s/s" \
+       "C/PyTorch" "C GFLOP/s" "of peak" "C MB" "C MB dflt" "Py MB"
+for k in 1x1 1x2 2x1; do
+    ct=${C_T[$k]} cd=${C_D[$k]} py=${PY_R[$k]}
+    cs=$(field samples_s "$ct"); cds=$(field samples_s "$cd"); ps=$(field samples_s "$py"); ps=${ps:-NA}
+    gf=$(field gflops "$ct"); pk=$(field peak "$ct")
+    cm=$(field rss_mb "$ct"); cdm=$(field rss_mb "$cd"); pm=$(field rss_mb "$py"); pm=${pm:-NA}
+    r=$(fdiv "$cs" "$ps"); frac=$(awk -v a="$gf" -v b="$pk" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+    ranks=${k%x*} thr=${k#*x}
+    printf '%-18s %12s %12s %12s %10s %10s %9s %9s %9s %9s\n' "$ranks rank x $thr thr" "$cs" "$cds" "$ps" \
+           "$([ "$r" = NA ] && echo NA || echo "${r}x")" "$gf" "$frac" "$cm" "$cdm" "$pm"
+done
+echo
+say "targets (1.5x PyTorch at equal threads; >= 50% of the sgemm peak; < 1500 MB per rank):"
+for k in 1x1 1x2 2x1; do
+    cs=$(field samples_s "${C_T[$k]}"); cds=$(field samples_s "${C_D[$k]}"); ps=$(field samples_s "${PY_R[$k]}")
+    ps=${ps:-NA}
+    say "  $k: speed $(fdiv "$cs" "$ps") tuned / $(fdiv "$cds" "$ps") default malloc (x PyTorch): $(verdict "$(fdiv "$cs" "$ps")" 1.5) / $(verdict "$(fdiv "$cds" "$ps")" 1.5)"
+done
+ct=${C_T[1x1]}
+gf=$(field gflops "$ct"); pk=$(field peak "$ct"); cm=$(field rss_mb "$ct")
+say "  1x1: effective $gf of $pk GFLOP/s: $(verdict "$(fdiv "$gf" "$pk")" 0.5)"
+worst=0
+for k in 1x1 1x2 2x1; do
+    for v in "$(field rss_mb "${C_T[$k]}")" "$(field rss_mb "${C_D[$k]}")"; do
+        worst=$(awk -v a="$worst" -v b="$v" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
+    done
+done
+say "  peak RSS per rank: worst $worst MB: $(awk -v a="$worst" 'BEGIN { print (a + 0 < 1500) ? "met" : "NOT met" }')"
+ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
+echo "bench-train: c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA}"

@@ -1,0 +1,148 @@
+// bench_train.c - `make bench-train`: training throughput of the C CTR-GCN on
+// random data of the official shape: batch B (global, split over the ranks),
+// (C 3, T, V 25, M 2), 60 classes, base 64 (the official model), joint stream.
+// One step is what cocodiff-train does (src/train.c): forward (training
+// mode, BatchNorm statistics synchronised across ranks), cross-entropy,
+// backward, MPI_Allreduce of the gradients (when ranks > 1), SGD with
+// nesterov momentum. A few warm-up steps, then timed steps, the slowest rank
+// counting (MPI_Barrier before, MAX after).
+//
+//   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
+//                     [--warmup 2] [--steps 5] [--classes 60]
+//   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
+//
+// Effective GFLOP/s counts ctrgcn_forward_macs x 2 flops per multiply-add x 3
+// (forward + backward ~ 3x forward) per sample, the usual convention. It is
+// printed next to the OpenBLAS sgemm peak (1024^3, same threads) of this run
+// (with several ranks: the sum of the ranks' peaks, measured concurrently).
+// Peak memory is getrusage ru_maxrss (the largest rank's).
+// Output: one line per figure and a machine-readable last line
+//   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
+#include "blas.h"
+#include "ctrgcn.h"
+#include "dist.h"
+#include "layers.h"
+#include "optim.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static double sgemm_peak(int n) {
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
+    for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.2f; c[i] = 0; }
+    double best = 1e30;
+    for (int r = 0; r < 8; r++) {
+        double t = dist_wtime();
+        blas_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = dist_wtime() - t;
+        if (r && t < best) best = t;   // the first run warms up
+    }
+    free(a); free(b); free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+static double cpu_seconds(void) {   // user + system time of this process (all its threads)
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static void bn_allreduce(double *v, int n, void *ctx) {
+    if (dist_allreduce_sum_f64((const Dist *)ctx, v, n) != CD_OK) dist_abort(ctx, 1, "BN all-reduce failed");
+}
+
+typedef struct Rng { uint64_t s; } Rng;
+static float rng_uniform(Rng *r) {   // [-1, 1)
+    r->s = r->s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((r->s >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static int arg_int(int argc, char **argv, const char *name, int def) {
+    for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], name)) return atoi(argv[i + 1]);
+    return def;
+}
+
+int main(int argc, char **argv) {
+    Dist d;
+    if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
+    const int B = arg_int(argc, argv, "--batch", 16), T = arg_int(argc, argv, "--frames", 64);
+    const int base = arg_int(argc, argv, "--base", 64), threads = arg_int(argc, argv, "--threads", 1);
+    const int warmup = arg_int(argc, argv, "--warmup", 2), steps = arg_int(argc, argv, "--steps", 5);
+    const int K = arg_int(argc, argv, "--classes", 60);
+    if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
+    blas_set_threads(threads);
+    const int nl = B / d.size;
+
+    CtrgcnConfig cfg;
+    ctrgcn_config_default(&cfg, K, GRAPH_NTU25, base);
+    Ctrgcn *m = NULL;
+    if (ctrgcn_create(&m, &cfg)) dist_abort(&d, 1, "cannot build the model");
+    ctrgcn_init(m, 1);
+    BnSync sync = {bn_allreduce, &d};
+    if (d.size > 1) ctrgcn_set_bn_sync(m, &sync);
+    OptimSgd opt;
+    if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, 4e-4, 1)) dist_abort(&d, 1, "out of memory");
+
+    const size_t sample = (size_t)cfg.in_channels * T * cfg.num_point * cfg.num_person;
+    float *x = malloc((size_t)nl * sample * sizeof(float));
+    float *logits = malloc((size_t)nl * K * sizeof(float)), *probs = malloc((size_t)nl * K * sizeof(float));
+    float *dlogits = malloc((size_t)nl * K * sizeof(float));
+    int32_t *labels = malloc((size_t)nl * sizeof(int32_t));
+    if (!x || !logits || !probs || !dlogits || !labels) dist_abort(&d, 1, "out of memory");
+    Rng r = {1234567u + (uint64_t)d.rank};
+    for (size_t i = 0; i < (size_t)nl * sample; i++) x[i] = rng_uniform(&r);
+    for (int i = 0; i < nl; i++) labels[i] = (int32_t)((d.rank * nl + i) % K);
+
+    double peak = sgemm_peak(1024);
+    double tstart = 0, cstart = 0, loss0 = 0, loss = 0;
+    for (int s = 0; s < warmup + steps; s++) {
+        if (s == warmup) { dist_barrier(&d); tstart = dist_wtime(); cstart = cpu_seconds(); }
+        if (ctrgcn_forward(m, logits, x, nl, T, 1)) dist_abort(&d, 1, "forward failed");
+        double l = (double)crossentropy_forward(probs, logits, labels, nl, K) * nl / B;
+        ctrgcn_zero_grad(m);
+        memset(dlogits, 0, (size_t)nl * K * sizeof(float));
+        crossentropy_backward(dlogits, probs, labels, nl, K, (float)nl / (float)B);
+        if (ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
+        if (d.size > 1) {
+            dist_allreduce_sum_f32(&d, ctrgcn_grads(m), ctrgcn_num_params(m));
+            dist_allreduce_sum_f64(&d, &l, 1);
+        }
+        optim_sgd_step(&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01);
+        if (s == 0) loss0 = l;
+        loss = l;
+    }
+    double el = dist_wtime() - tstart, cpu = (cpu_seconds() - cstart) / steps;
+    dist_allreduce_max_f64(&d, &el, 1);
+    dist_allreduce_max_f64(&d, &cpu, 1);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mb = (double)ru.ru_maxrss / 1024.0;   // KiB on Linux
+    dist_allreduce_max_f64(&d, &rss_mb, 1);
+    double rate = (double)B * steps / el;
+    double macs = ctrgcn_forward_macs(m, T);
+    double gflops = rate * macs * 2.0 * 3.0 / 1e9;
+    dist_allreduce_sum_f64(&d, &peak, 1);   // ranks run it at once: the aggregate
+    if (d.rank == 0) {
+        printf("bench-train-c | %d rank(s) x %d thread(s) | batch %d, T %d, base %d, %zu params | "
+               "%.2f G MACs/sample forward | activations %.0f MB/rank\n",
+               d.size, threads, B, T, base, ctrgcn_num_params(m), macs / 1e9,
+               (double)ctrgcn_activation_bytes(m, nl, T) / 1048576.0);
+        printf("bench-train-c | %d warm-up + %d timed steps in %.2fs | loss %.4f -> %.4f | %.2f samples/s | "
+               "%.1f GFLOP/s effective (fwd MACs x 2 x 3) | sgemm peak %.1f GFLOP/s (%.0f%%) | peak RSS %.0f MB | "
+               "CPU %.2f s/step/rank\n",
+               warmup, steps, el, loss0, loss, rate, gflops, peak, 100.0 * gflops / peak, rss_mb, cpu);
+        printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f\n", d.size,
+               threads, rate, gflops, peak, rss_mb);
+    }
+    free(x); free(logits); free(probs); free(dlogits); free(labels);
+    optim_sgd_free(&opt);
+    ctrgcn_free(m);
+    dist_finalize(&d);
+    return 0;
+}
