@@ -5,6 +5,7 @@ DEMO_OUT ?= demo-out
 DEMO_NP ?= 2
 DEMO_NTU_SAMPLES ?= 2000
 DEMO_KIN_SAMPLES ?= 300
+DEMO_EPOCHS ?= 6
 
 .PHONY: demo demo-deps
 demo-deps:
@@ -20,5 +21,11 @@ demo: demo-deps
 	mpirun -np $(DEMO_NP) bin/cocodiff-prep --dataset kinetics --input $(DEMO_OUT)/synth-kinetics.tar.gz --out $(DEMO_OUT)/prep
 	@echo "== embed: text embeddings of the synthetic benchmark's classes (GloVe + SIF)"
 	mpirun -np $(DEMO_NP) bin/cocodiff-embed --descriptions datasets/synth/descriptions.tsv --out $(DEMO_OUT)/text/synth-glove.h5
-	@echo "== demo done: skeletons in $(DEMO_OUT)/prep, text embeddings in $(DEMO_OUT)/text"
-	@ls -l $(DEMO_OUT)/prep $(DEMO_OUT)/text
+	@echo "== train: CTR-GCN (base 16) on the synthetic X-Sub split, joint stream, $(DEMO_EPOCHS) epochs, $(DEMO_NP) ranks"
+	mpirun -np $(DEMO_NP) bin/cocodiff-train --config jobs/synth-joint.yaml --set work_dir=$(DEMO_OUT)/train \
+	    --set num_epoch=$(DEMO_EPOCHS) --set step=[$$(( $(DEMO_EPOCHS) - 2 ))] --set eval_interval=$(DEMO_EPOCHS)
+	@echo "== eval: the trained checkpoint on the test split"
+	mpirun -np $(DEMO_NP) bin/cocodiff-eval --checkpoint $(DEMO_OUT)/train/checkpoint-last.h5 \
+	    --data $(DEMO_OUT)/prep/ntu60-xsub.h5 --out $(DEMO_OUT)/eval
+	@echo "== demo done: skeletons in $(DEMO_OUT)/prep, text embeddings in $(DEMO_OUT)/text,"
+	@echo "   model in $(DEMO_OUT)/train, scores and metrics in $(DEMO_OUT)/eval"
