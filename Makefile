@@ -56,7 +56,11 @@ tests/%.t: tests/%.c $(LIB) $(TAP_OBJS) $(wildcard include/*.h tests/tap/*.h)
 tests: $(TEST_PROGS)
 
 # Every test speaks TAP; MPI tests are shell tests that launch mpirun -np 2.
-check: all tests
+# Installs what is missing first (a no-op when present), then builds in a
+# fresh make so pkg-config sees the installed libraries.
+check:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory all tests
 	prove -j2 --timer tests/*.t $(wildcard tests/*.sh)
 
 warnings:
