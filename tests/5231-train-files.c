@@ -8,7 +8,7 @@
 //     with epoch, step, samples, lr, train_loss, train_top1, time_s, and the
 //     test_* keys after an evaluation.
 // Data: bin/cocodiff-synth (60 NTU samples, seed 3) + bin/cocodiff-prep ->
-// ntu60-xsub.h5 (train 39, test 21); model base_channel 4, window 16.
+// ntu60-xsub.h5 (train 39, test 21); model base_channel 8, window 16.
 #include <hdf5.h>
 #include <jansson.h>
 #include <math.h>
@@ -48,7 +48,7 @@ static void make_files(const char *T) {
                "model: model.ctrgcn.Model\n"
                "model_args: {num_class: 60, num_point: 25, num_person: 2, graph: graph.ntu_rgb_d.Graph}\n"
                "base_lr: 0.1\nstep: [1]\nwarm_up_epoch: 0\nbatch_size: 16\ntest_batch_size: 16\nnum_epoch: 2\n"
-               "eval_interval: 2\nlog_interval: 10\ncocodiff: {base_channel: 4}\n", work, good, good);
+               "eval_interval: 2\nlog_interval: 10\ncocodiff: {base_channel: 8}\n", work, good, good);
     fclose(f);
 }
 
