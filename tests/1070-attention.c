@@ -31,13 +31,11 @@
 #include <string.h>
 
 #include "status.h"
+#include "tap/ref.h"
 #include "tap/tap.h"
 #include "tlayers.h"
 
 #define DIR "tests/data/tlayers"
-#define REF_MAGIC 20261125
-#define REF_VERSION 1
-#define MAX_TENSORS 24
 #define ATOL 1e-5
 #define RTOL 1e-4
 #define NAIVE_ATOL 1e-4
@@ -71,55 +69,7 @@ static double dot(const float *a, const float *b, size_t n) {
     return s;
 }
 
-typedef struct Ref {
-    int count;
-    float *t[MAX_TENSORS];
-    size_t n[MAX_TENSORS];
-} Ref;
-
-static void ref_free(Ref *r) {
-    for (int i = 0; i < r->count; i++) free(r->t[i]);
-    r->count = 0;
-}
-
-// Reads every tensor of DIR/name.ref; 0 on success, -1 (with a diag) if the
-// file is absent or malformed.
-static int ref_load(Ref *r, const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, DIR "/%s.ref", name);
-    memset(r, 0, sizeof *r);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag("cannot open %s (HINT: /usr/bin/python3 scripts/ref/make_tlayers_reference.py, "
-             "see " DIR "/README.md)", path);
-        return -1;
-    }
-    int32_t h[3];
-    while (fread(h, sizeof(int32_t), 3, f) == 3) {
-        if (h[0] != REF_MAGIC || h[1] != REF_VERSION || h[2] < 0 || h[2] > 8 ||
-            r->count == MAX_TENSORS) {
-            diag("%s: tensor %d: bad header (magic %d version %d ndim %d)", path, r->count, h[0],
-                 h[1], h[2]);
-            goto fail;
-        }
-        int32_t dims[8];
-        size_t n = 1;
-        if (fread(dims, sizeof(int32_t), (size_t)h[2], f) != (size_t)h[2]) goto trunc;
-        for (int i = 0; i < h[2]; i++) n *= (size_t)dims[i];
-        float *t = zeros(n);
-        r->t[r->count] = t;
-        r->n[r->count++] = n;
-        if (fread(t, sizeof(float), n, f) != n) goto trunc;
-    }
-    fclose(f);
-    return 0;
-trunc:
-    diag("%s: truncated at tensor %d", path, r->count);
-fail:
-    fclose(f);
-    ref_free(r);
-    return -1;
-}
+static int ref_load(Ref *r, const char *name) { return ref_load_file(r, DIR, name, "scripts/ref/make_tlayers_reference.py"); }
 
 // The i-th tensor, checked to have n elements.
 static float *ref_get(Ref *r, int i, size_t n, const char *what) {

@@ -1,0 +1,48 @@
+// ref.c - reading .ref reference-tensor files (see ref.h).
+#include "tap/ref.h"
+#include "tap/tap.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ref_free(Ref *r) {
+    for (int i = 0; i < r->count; i++) free(r->t[i]);
+    r->count = 0;
+}
+
+int ref_load_file(Ref *r, const char *dir, const char *name, const char *script) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.ref", dir, name);
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag("cannot open %s (HINT: /usr/bin/python3 %s, see %s/README.md)", path, script, dir);
+        return -1;
+    }
+    int32_t h[3];
+    while (fread(h, sizeof(int32_t), 3, f) == 3) {
+        if (h[0] != REF_MAGIC || h[1] != REF_VERSION || h[2] < 0 || h[2] > 8 || r->count == REF_MAX_TENSORS) {
+            diag("%s: tensor %d: bad header (magic %d version %d ndim %d)", path, r->count, h[0], h[1], h[2]);
+            goto fail;
+        }
+        int32_t dims[8];
+        size_t n = 1;
+        if (fread(dims, sizeof(int32_t), (size_t)h[2], f) != (size_t)h[2]) goto trunc;
+        for (int i = 0; i < h[2]; i++) n *= (size_t)dims[i];
+        float *t = malloc(sizeof(float) * (n ? n : 1));
+        if (!t) bail("out of memory");
+        r->t[r->count] = t;
+        r->n[r->count++] = n;
+        if (fread(t, sizeof(float), n, f) != n) goto trunc;
+    }
+    fclose(f);
+    return 0;
+trunc:
+    diag("%s: truncated at tensor %d", path, r->count);
+fail:
+    fclose(f);
+    ref_free(r);
+    return -1;
+}

@@ -1,0 +1,20 @@
+// ref.h - the reference-tensor files (.ref) the scripts in scripts/ref write
+// for the layer tests: a sequence of tensors, each an int32 header (magic
+// 20261125, version 1, ndim), int32 dims, then float32 data.
+#pragma once
+#include <stddef.h>
+
+#define REF_MAGIC 20261125
+#define REF_VERSION 1
+#define REF_MAX_TENSORS 32
+
+typedef struct Ref {
+    int count;
+    float *t[REF_MAX_TENSORS];
+    size_t n[REF_MAX_TENSORS];
+} Ref;
+
+// Reads every tensor of DIR/NAME.ref; 0 on success, -1 (with a diag naming
+// the file and, when absent, the script that makes it) otherwise.
+int ref_load_file(Ref *r, const char *dir, const char *name, const char *script);
+void ref_free(Ref *r);
