@@ -3,6 +3,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "cocodiff.h"
 #include "ctrgcn.h"
 #include "optim.h"
 
@@ -12,11 +13,32 @@ typedef struct CheckpointInfo {
     int64_t seed;
     char stream[32];       // joint, bone, joint_motion, bone_motion
     const char *config_yaml;
+    int inference;         // writing: an inference checkpoint (/model and the
+                           // attributes; no /rng)
 } CheckpointInfo;
 
 // Writes model (and momentum when opt is given) to path atomically. Call on
 // one rank.
 int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info);
+
+// checkpoint_save plus the CoCoDiff module (training only): its parameters
+// as /cocodiff/<name> (the names of its table, "cocodiff.enc.weight", ...)
+// and, with cd_opt, their momentum as /optimizer/cocodiff_momentum/<name>.
+// cd NULL: checkpoint_save.
+int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
+                           Cocodiff *cd, const OptimSgd *cd_opt);
+
+// Restores the module's parameters (and with cd_opt non-NULL its momentum;
+// cd_opt->steps is left to the caller) from a checkpoint_save_module file.
+// Every tensor of the module's table must be there with its size.
+// CD_OK, or CD_EFORMAT / CD_EIO with the reason in why.
+int checkpoint_load_module(const char *path, Cocodiff *cd, OptimSgd *cd_opt, char *why, size_t whylen);
+
+// Writes an inference checkpoint of a training checkpoint: /model only
+// (backbone + head, the same datasets a plain CTR-GCN checkpoint has, bit for
+// bit), with the attributes (epoch, step, stream, graph, strides, config);
+// no optimizer, no module, no /rng. Call on one rank.
+int checkpoint_export(const char *in, const char *out, char *why, size_t whylen);
 
 // Builds the model a checkpoint describes, from the checkpoint alone: classes
 // from fc.weight, joints from the PA matrices, persons and channels from

@@ -87,6 +87,34 @@
 //   cocodiff.threads             int          1                       compute threads per rank
 //   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
+// The CoCoDiff module (method.md "CoCoDiff module"; training only; defaults
+// are cocodiff_config_default's):
+//   cocodiff.module              bool         false                   train with the module
+//   cocodiff.text                string       null                    cocodiff-embed HDF5; required
+//                                                                     with module on: K = num_class,
+//                                                                     class_id -> label (id - 1 when
+//                                                                     class_id[0] == 1, else id)
+//   cocodiff.parts               string       null                    part file; null: by the graph,
+//                                                                     datasets/parts/ntu25.tsv or
+//                                                                     openpose18.tsv
+//   cocodiff.guidance            enum         both                    none|coarse|fine|both
+//   cocodiff.generate            bool         true                    generated features (L_gen,
+//                                                                     coarse CE_gen)
+//   cocodiff.gen_start_epoch     int          -1                      first epoch (0-based) with
+//                                                                     generation; -1: warm_up_epoch
+//   cocodiff.ddim_steps          int          5                       DDIM steps S (>= 1)
+//   cocodiff.t_gen               2 floats     [0.2, 0.6]              t_gen / T_diff range, in [0, 1]
+//   cocodiff.cfg_scale           float        1                       classifier-free guidance w (>= 0)
+//   cocodiff.cond_drop           float        0.1                     condition dropout, [0, 1]
+//   cocodiff.l_diff              float        1                       loss weights (>= 0)
+//   cocodiff.l_rec               float        1
+//   cocodiff.l_gen               float        0.5
+//   cocodiff.l_coarse            float        0.5
+//   cocodiff.l_fine              float        0                       0: off
+//   cocodiff.latent_dim          int          128                     d (>= 4, divisible by heads)
+//   cocodiff.heads               int          4
+//   cocodiff.blocks              int          2                       0..16
+//   cocodiff.schedule            enum         linear                  linear|cosine
 #pragma once
 #include <stddef.h>
 #include <stdio.h>
@@ -137,6 +165,19 @@ typedef struct ConfigCocodiff {
     int threads;
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
+    // the CoCoDiff module (see the table above)
+    int module;
+    char *text;            // NULL when unset
+    char *parts;           // NULL: by the graph (config_parts_path)
+    char *guidance;        // none|coarse|fine|both
+    int generate;
+    int gen_start_epoch;   // -1: warm_up_epoch (config_gen_start_epoch)
+    int ddim_steps;
+    int n_t_gen;           // 2
+    double t_gen[2];
+    double cfg_scale, cond_drop, l_diff, l_rec, l_gen, l_coarse, l_fine;
+    int latent_dim, heads, blocks;
+    char *schedule;        // linear|cosine
 } ConfigCocodiff;
 
 typedef struct Config {
@@ -187,6 +228,13 @@ int config_check(const Config *c, char *why, size_t whylen);
 // The stream the feeders' flags give ("joint", "bone", "joint_motion",
 // "bone_motion"), from train_feeder_args (bone, vel).
 const char *config_stream(const Config *c);
+
+// The part file of cocodiff.parts, or the graph's default
+// ("datasets/parts/ntu25.tsv" / "datasets/parts/openpose18.tsv").
+const char *config_parts_path(const Config *c);
+// The first 0-based epoch with generation (cocodiff.gen_start_epoch, or
+// warm_up_epoch when it is -1).
+int config_gen_start_epoch(const Config *c);
 
 // The ignored keys that were given (", "-separated; "" when none).
 const char *config_ignored(const Config *c);

@@ -74,9 +74,24 @@ void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync);
 int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training);
 // Accumulates into the grads from dlogits (N, K) of the last training forward.
 int ctrgcn_backward(Ctrgcn *m, const float *dlogits);
+// ctrgcn_backward with extra gradients from an auxiliary loss (the CoCoDiff
+// module): dfeat_extra (N, C_last) is added to the gradient of the pooled
+// feature h_0 = ctrgcn_features(), dlast_extra (N*M, C_last, T', V) to the
+// gradient of the last unit's output (ctrgcn_last_output()); either may be
+// NULL. With both NULL it is ctrgcn_backward, bit for bit. Neither is changed.
+int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);
 void ctrgcn_zero_grad(Ctrgcn *m);
 // Global-average-pooled features of the last forward: (N, C_last).
 const float *ctrgcn_features(const Ctrgcn *m);
+// The last unit's output of the last forward: (N*M, C_last, T', V), sample-
+// major with persons inner (what ctrgcn_features pools); C, T', V, M are
+// written to the non-NULL pointers. Valid until the next forward; NULL before
+// the first one.
+const float *ctrgcn_last_output(const Ctrgcn *m, int *C, int *T, int *V, int *M);
+// The FC head: weights (K, C_last), bias (K) and their gradients (pointers
+// into ctrgcn_params / ctrgcn_grads; the offsets are those of ctrgcn_find
+// "fc.weight" / "fc.bias"). Any pointer may be NULL.
+void ctrgcn_head(Ctrgcn *m, float **w, float **b, float **gw, float **gb);
 // Bytes of activations held for a batch (N, T), for memory planning.
 size_t ctrgcn_activation_bytes(const Ctrgcn *m, int N, int T);
 // Multiply-adds of one sample's forward pass at T frames.

@@ -130,11 +130,29 @@ typedef struct H5CkptMeta {
     int64_t opt_steps;
     double momentum, weight_decay;
     int nesterov;
+    int no_rng;         // writing: leave /rng out (inference checkpoints)
 } H5CkptMeta;
 
 // Writes PATH.partial, then renames to PATH: never a half-written checkpoint.
 int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
                     const H5Tensor *momentum, int nmomentum);
+
+// Extra tensor groups of a checkpoint (the CoCoDiff module's parameters in
+// /cocodiff and their momentum in /optimizer/cocodiff_momentum). group is a
+// '/'-separated path below the root; missing groups on the way are created.
+typedef struct H5TensorGroup {
+    const char *group;
+    const H5Tensor *t;
+    int n;
+} H5TensorGroup;
+// h5io_ckpt_write plus the extra groups (written after /optimizer). With
+// meta->no_rng the /rng group is left out (an inference checkpoint).
+int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
+                           const H5Tensor *momentum, int nmomentum, const H5TensorGroup *groups, int ngroups);
+// Every tensor of one group (e.g. "cocodiff", "optimizer/cocodiff_momentum").
+// CD_OK; CD_EFORMAT when the group is missing (*t = NULL, *n = 0, no
+// message); CD_EIO when the file cannot be opened.
+int h5io_ckpt_read_group(const char *path, const char *group, H5Tensor **t, int *n);
 // Reads every tensor of /model (and /optimizer/momentum when present).
 int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel,
                    H5Tensor **momentum, int *nmomentum);

@@ -5,6 +5,7 @@
 // key is added in one place. The only file that includes yaml.h.
 // See include/config.h for the keys, defaults and error behaviour.
 #include "config.h"
+#include "cocodiff.h"
 #include "graph.h"
 
 #include <ctype.h>
@@ -118,6 +119,25 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.threads", cocodiff.threads),
     KFLT("cocodiff.momentum", cocodiff.momentum),
     KINT("cocodiff.base_channel", cocodiff.base_channel),
+    KBOOL("cocodiff.module", cocodiff.module),
+    KSTR("cocodiff.text", cocodiff.text),
+    KSTR("cocodiff.parts", cocodiff.parts),
+    {"cocodiff.guidance", K_ENUM, OFF(cocodiff.guidance), 0, 0, 0, 0, "none|coarse|fine|both"},
+    KBOOL("cocodiff.generate", cocodiff.generate),
+    KINT("cocodiff.gen_start_epoch", cocodiff.gen_start_epoch),
+    KINT("cocodiff.ddim_steps", cocodiff.ddim_steps),
+    {"cocodiff.t_gen", K_FLOATS, OFF(cocodiff.n_t_gen), OFF(cocodiff.t_gen), 0, 2, 2, NULL},
+    KFLT("cocodiff.cfg_scale", cocodiff.cfg_scale),
+    KFLT("cocodiff.cond_drop", cocodiff.cond_drop),
+    KFLT("cocodiff.l_diff", cocodiff.l_diff),
+    KFLT("cocodiff.l_rec", cocodiff.l_rec),
+    KFLT("cocodiff.l_gen", cocodiff.l_gen),
+    KFLT("cocodiff.l_coarse", cocodiff.l_coarse),
+    KFLT("cocodiff.l_fine", cocodiff.l_fine),
+    KINT("cocodiff.latent_dim", cocodiff.latent_dim),
+    KINT("cocodiff.heads", cocodiff.heads),
+    KINT("cocodiff.blocks", cocodiff.blocks),
+    {"cocodiff.schedule", K_ENUM, OFF(cocodiff.schedule), 0, 0, 0, 0, "linear|cosine"},
 };
 #define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
@@ -163,6 +183,16 @@ static int feeder_defaults(ConfigFeederArgs *f) {
     f->vel = f->bone = f->use_mmap = 0;
     f->repeat = 1;
     return set_str(&f->split, "train");
+}
+
+// The shortest decimal that reads back (as a float) to f, as a double.
+static double short_double(float f) {
+    char b[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)f);
+        if (strtof(b, NULL) == f) break;
+    }
+    return strtod(b, NULL);
 }
 
 int config_init(Config *c) {
@@ -216,6 +246,31 @@ int config_init(Config *c) {
     c->cocodiff.threads = 1;
     c->cocodiff.momentum = 0.9;
     c->cocodiff.base_channel = 64;
+    // The module: cocodiff_config_default's values, each float through its
+    // shortest decimal (0.1f -> 0.1), so the trainer's (float) gives it back.
+    CocodiffConfig cd;
+    cocodiff_config_default(&cd);
+    ConfigCocodiff *k = &c->cocodiff;
+    k->module = 0;
+    static const char *const guide[] = {"none", "coarse", "fine", "both"};
+    rc |= set_str(&k->guidance, guide[cd.guidance]);
+    k->generate = cd.generation;
+    k->gen_start_epoch = -1;
+    k->ddim_steps = cd.gen_steps;
+    k->n_t_gen = 2;
+    k->t_gen[0] = short_double(cd.t_gen_lo);
+    k->t_gen[1] = short_double(cd.t_gen_hi);
+    k->cfg_scale = short_double(cd.guidance_scale);
+    k->cond_drop = short_double(cd.cond_drop);
+    k->l_diff = short_double(cd.l_diff);
+    k->l_rec = short_double(cd.l_rec);
+    k->l_gen = short_double(cd.l_gen);
+    k->l_coarse = short_double(cd.l_coarse);
+    k->l_fine = short_double(cd.l_fine);
+    k->latent_dim = cd.d;
+    k->heads = cd.heads;
+    k->blocks = cd.blocks;
+    rc |= set_str(&k->schedule, cd.schedule == COCODIFF_BETA_COSINE ? "cosine" : "linear");
     return rc ? CD_ENOMEM : CD_OK;
 }
 
@@ -679,6 +734,62 @@ static int want_graph(const char *g, char *why, size_t whylen) {
     return CD_EARG;
 }
 
+const char *config_parts_path(const Config *c) {
+    if (c->cocodiff.parts) return c->cocodiff.parts;
+    GraphLayout g;
+    if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_OPENPOSE18)
+        return "datasets/parts/openpose18.tsv";
+    return "datasets/parts/ntu25.tsv";
+}
+
+int config_gen_start_epoch(const Config *c) {
+    return c->cocodiff.gen_start_epoch < 0 ? c->warm_up_epoch : c->cocodiff.gen_start_epoch;
+}
+
+// The cocodiff.* module keys (checked whether or not the module is on, so a
+// bad ablation config fails before a long run switches it on).
+static int check_module(const Config *c, char *why, size_t whylen) {
+    const ConfigCocodiff *k = &c->cocodiff;
+    if (k->module && !k->text) {
+        snprintf(why, whylen, "cocodiff.module is on but cocodiff.text is not set (HINT: make one with "
+                 "cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out text.h5)");
+        return CD_EARG;
+    }
+    struct { const char *key; int v, lo, hi; } ints[] = {
+        {"cocodiff.gen_start_epoch", k->gen_start_epoch, -1, INT_MAX},
+        {"cocodiff.ddim_steps", k->ddim_steps, 1, 1000},
+        {"cocodiff.latent_dim", k->latent_dim, 4, 1 << 16},
+        {"cocodiff.heads", k->heads, 1, 1 << 16},
+        {"cocodiff.blocks", k->blocks, 0, COCODIFF_MAX_BLOCKS},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (ints[i].v < ints[i].lo || ints[i].v > ints[i].hi) {
+            snprintf(why, whylen, "%s is %d; it must be in [%d, %d]", ints[i].key, ints[i].v, ints[i].lo, ints[i].hi);
+            return CD_EARG;
+        }
+    if (k->latent_dim % k->heads) {
+        snprintf(why, whylen, "cocodiff.latent_dim %d is not divisible by cocodiff.heads %d", k->latent_dim, k->heads);
+        return CD_EARG;
+    }
+    if (k->n_t_gen != 2 || !(k->t_gen[0] >= 0 && k->t_gen[0] <= k->t_gen[1] && k->t_gen[1] <= 1)) {
+        snprintf(why, whylen, "cocodiff.t_gen must be [lo, hi] with 0 <= lo <= hi <= 1 (fractions of the "
+                 "diffusion steps)");
+        return CD_EARG;
+    }
+    struct { const char *key; double v, hi; } fl[] = {
+        {"cocodiff.cfg_scale", k->cfg_scale, 1e6}, {"cocodiff.cond_drop", k->cond_drop, 1},
+        {"cocodiff.l_diff", k->l_diff, 1e6},       {"cocodiff.l_rec", k->l_rec, 1e6},
+        {"cocodiff.l_gen", k->l_gen, 1e6},         {"cocodiff.l_coarse", k->l_coarse, 1e6},
+        {"cocodiff.l_fine", k->l_fine, 1e6},
+    };
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+        if (!(fl[i].v >= 0 && fl[i].v <= fl[i].hi)) {
+            snprintf(why, whylen, "%s is %g; it must be in [0, %g]", fl[i].key, fl[i].v, fl[i].hi);
+            return CD_EARG;
+        }
+    return CD_OK;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
     if ((rc = want_str(c->feeder, "feeders.feeder_ntu.Feeder", "feeder", why, whylen)) ||
@@ -706,6 +817,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
                  "convolution has 4 branches)", c->cocodiff.base_channel);
         return CD_EARG;
     }
+    if ((rc = check_module(c, why, whylen))) return rc;
     if (c->start_epoch > c->num_epoch) {
         snprintf(why, whylen, "start_epoch %d is past num_epoch %d", c->start_epoch, c->num_epoch);
         return CD_EARG;

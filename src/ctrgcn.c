@@ -303,6 +303,20 @@ void *ctrgcn_tensor_data(Ctrgcn *m, const CtrgcnTensor *t) {
 void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync) { m->sync = sync; }
 void ctrgcn_zero_grad(Ctrgcn *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
 const float *ctrgcn_features(const Ctrgcn *m) { return m->feat; }
+const float *ctrgcn_last_output(const Ctrgcn *m, int *C, int *T, int *V, int *M) {
+    const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    if (C) *C = last->cout;
+    if (T) *T = last->tout;
+    if (V) *V = m->cfg.num_point;
+    if (M) *M = m->cfg.num_person;
+    return m->act ? last->out : NULL;
+}
+void ctrgcn_head(Ctrgcn *m, float **w, float **b, float **gw, float **gb) {
+    if (w) *w = m->fcw;
+    if (b) *b = m->fcb;
+    if (gw) *gw = m->gfcw;
+    if (gb) *gb = m->gfcb;
+}
 
 // ---------------------------------------------------------------------------
 // Initialisation (the official constructor's distributions, our RNG)
@@ -746,7 +760,9 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     }
 }
 
-int ctrgcn_backward(Ctrgcn *m, const float *dlogits) {
+int ctrgcn_backward(Ctrgcn *m, const float *dlogits) { return ctrgcn_backward_ex(m, dlogits, NULL, NULL); }
+
+int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra, const float *dlast_extra) {
     if (!m->training || !m->act) {
         CD_ERR("ctrgcn_backward needs a training forward first");
         return CD_EARG;
@@ -763,6 +779,8 @@ int ctrgcn_backward(Ctrgcn *m, const float *dlogits) {
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
     if (!dfeat) return CD_ENOMEM;
     linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
+    if (dfeat_extra)
+        for (size_t i = 0; i < (size_t)N * Cl; i++) dfeat[i] += dfeat_extra[i];
     for (int n = 0; n < N; n++)
         for (int mm = 0; mm < M; mm++)
             for (int ci = 0; ci < Cl; ci++) {
@@ -770,6 +788,8 @@ int ctrgcn_backward(Ctrgcn *m, const float *dlogits) {
                 float *p = da + (((size_t)n * M + mm) * Cl + ci) * TV;
                 for (size_t k = 0; k < TV; k++) p[k] = g;
             }
+    if (dlast_extra)
+        for (size_t i = 0; i < (size_t)m->NM * Cl * TV; i++) da[i] += dlast_extra[i];
     for (int l = CTRGCN_UNITS - 1; l >= 0; l--) {
         Unit *u = &m->u[l];
         size_t nin = (size_t)m->NM * u->cin * u->tin * V;

@@ -505,8 +505,27 @@ static int set_attr_f64(hid_t obj, const char *name, double v) {
     return rc;
 }
 
+// Opens (or creates, without timestamps) each '/'-separated component of
+// group below loc. Returns the innermost group or -1.
+static hid_t open_or_make_groups(hid_t loc, const char *group) {
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", group);
+    hid_t cur = H5Gopen2(loc, "/", H5P_DEFAULT);
+    for (char *tok = strtok_r(buf, "/", &save); tok && cur >= 0; tok = strtok_r(NULL, "/", &save)) {
+        hid_t next = H5Lexists(cur, tok, H5P_DEFAULT) > 0 ? H5Gopen2(cur, tok, H5P_DEFAULT) : make_group(cur, tok);
+        H5Gclose(cur);
+        cur = next;
+    }
+    return cur;
+}
+
 int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
                     const H5Tensor *momentum, int nmomentum) {
+    return h5io_ckpt_write_groups(path, meta, model, nmodel, momentum, nmomentum, NULL, 0);
+}
+
+int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
+                           const H5Tensor *momentum, int nmomentum, const H5TensorGroup *groups, int ngroups) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -547,7 +566,13 @@ int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *mo
         if (mg >= 0) H5Gclose(mg);
         if (o >= 0) H5Gclose(o);
     }
-    if (!rc && meta) {
+    for (int k = 0; k < ngroups && !rc; k++) {
+        hid_t g2 = open_or_make_groups(f, groups[k].group);
+        if (g2 < 0) rc = CD_EHDF5;
+        for (int i = 0; i < groups[k].n && !rc; i++) rc = write_tensor(g2, &groups[k].t[i]);
+        if (g2 >= 0) H5Gclose(g2);
+    }
+    if (!rc && meta && !meta->no_rng) {
         hid_t r = make_group(f, "rng");
         H5Tensor seed = {.name = "seed", .dtype = 1, .ndim = 0, .numel = 1, .data = (void *)&meta->seed};
         rc = r >= 0 ? write_tensor(r, &seed) : CD_EHDF5;
@@ -701,6 +726,33 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
         if (momentum) { h5io_tensors_free(*momentum, *nmomentum); *momentum = NULL; *nmomentum = 0; }
         h5io_ckpt_meta_free(meta);
     }
+    return rc;
+}
+
+int h5io_ckpt_read_group(const char *path, const char *group, H5Tensor **t, int *n) {
+    *t = NULL;
+    *n = 0;
+    hid_t f = open_quiet(path);
+    if (f < 0) {
+        CD_ERR("%s: cannot open the checkpoint as HDF5", path);
+        return CD_EIO;
+    }
+    H5E_auto2_t fn;
+    void *data;
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    // H5Lexists on each component: a missing parent would be an error.
+    char buf[256], sofar[256] = "", *save = NULL;
+    int have = 1;
+    snprintf(buf, sizeof buf, "%s", group);
+    for (char *tok = strtok_r(buf, "/", &save); tok && have; tok = strtok_r(NULL, "/", &save)) {
+        size_t l = strlen(sofar);
+        snprintf(sofar + l, sizeof sofar - l, "%s%s", l ? "/" : "", tok);
+        have = H5Lexists(f, sofar, H5P_DEFAULT) > 0;
+    }
+    H5Eset_auto2(H5E_DEFAULT, fn, data);
+    int rc = have ? read_group(f, path, group, t, n) : CD_EFORMAT;
+    H5Fclose(f);
     return rc;
 }
 

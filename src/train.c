@@ -12,9 +12,21 @@
 // set once per epoch (adjust_learning_rate), loss = CrossEntropyLoss (mean
 // over the global batch), zero_grad, backward, SGD step; top-1 is measured on
 // the training batch's logits (before the step, as main.py does).
+//
+// With cocodiff.module on, the CoCoDiff module (cocodiff.h) trains alongside:
+// after the backbone forward, the last unit's output is pooled into the 7
+// part tokens (token 0 = the backbone's own pooled feature, bit for bit),
+// cocodiff_step adds its losses' gradients to the FC head's grads, its own
+// grads and dh (B, 7, C); dh's token 0 joins the backbone backward as an
+// extra pooled-feature gradient (tokens 1..6 through the part pooling when
+// the module has part gradients). Both grads are summed over the ranks, and
+// the module takes its own SGD step (same lr, momentum, nesterov; weight
+// decay only on its weight matrices). Its draws are functions of (seed,
+// step, global sample index), so a resumed run continues bit for bit.
 #include "train.h"
 #include "blas.h"
 #include "checkpoint.h"
+#include "cocodiff.h"
 #include "ctrgcn.h"
 #include "feeder.h"
 #include "h5io.h"
@@ -59,11 +71,23 @@ typedef struct Trainer {
     char stream[32];
     char *config_yaml;
     FILE *metrics, *losses;     // rank 0
+    // the CoCoDiff module (cocodiff.module on; NULL otherwise)
+    Cocodiff *cd;
+    OptimSgd cd_opt;
+    PartSets parts;
+    int gen_start;              // first 0-based epoch with generation
+    float *hparts, *dhparts;    // (n_local, 7, C)
+    float *dfeat, *dlast;       // (n_local, C); (n_local*M, C, T', V) when part grads
+    double cd_seconds, step_seconds;   // this run: time in the module's share of the steps, in the steps
 } Trainer;
+
+// Sums over one step's global batch (module losses times samples).
+enum { MS_DIFF, MS_REC, MS_GEN, MS_COARSE, MS_FINE, MS_TOTAL, MS_GEN_ACC, MS_GEN_N, MS_N };
 
 // The global statistics of one step (identical on every rank).
 typedef struct StepStats {
     double loss_sum, correct, n;   // sum of per-sample losses, top-1 hits, samples
+    double cd[MS_N];               // module: loss * samples (gen, gen_acc over MS_GEN_N samples)
 } StepStats;
 
 static int path_join(char *out, size_t n, const char *dir, const char *file) {
@@ -109,13 +133,13 @@ static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
         CheckpointInfo info = {.epoch = epoch, .step = step, .seed = c->seed, .config_yaml = t->config_yaml};
         snprintf(info.stream, sizeof info.stream, "%s", t->stream);
         path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
-        rc = checkpoint_save(t->last_ckpt, t->m, &t->opt, &info);
+        rc = checkpoint_save_module(t->last_ckpt, t->m, &t->opt, &info, t->cd, &t->cd_opt);
         if (rc == CD_OK && epoch_end && c->save_interval > 0 &&
             (epoch % c->save_interval == 0 || epoch == c->num_epoch) && epoch > c->save_epoch) {
             char name[64], path[4200];
             snprintf(name, sizeof name, "epoch%03lld.h5", (long long)epoch);
             path_join(path, sizeof path, c->work_dir, name);
-            rc = checkpoint_save(path, t->m, &t->opt, &info);
+            rc = checkpoint_save_module(path, t->m, &t->opt, &info, t->cd, &t->cd_opt);
         }
     }
     rc = dist_agree(t->d, rc);
@@ -264,6 +288,126 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
     return t->config_yaml ? CD_OK : CD_ENOMEM;
 }
 
+// The class texts of cocodiff.text in label order: row k of coarse (K, D) /
+// fine (K, 6, D) is the class whose label is k (NTU: id - 1 when the ids are
+// 1-based, class_id[0] == 1; Kinetics: id).
+static int load_text(const char *path, int K, float **coarse, float **fine, int *D, char *why, size_t whylen) {
+    H5Embed e;
+    memset(&e, 0, sizeof e);
+    if (h5io_embed_read(path, &e) != CD_OK) {
+        snprintf(why, whylen, "cocodiff.text %.900s: not a readable cocodiff-embed file", path);
+        return CD_EARG;
+    }
+    int rc = CD_OK;
+    if (e.K != K || e.nparts != COCODIFF_PARTS) {
+        snprintf(why, whylen, "cocodiff.text %.900s has %d classes and %d parts; model_args.num_class is %d "
+                 "(HINT: embed the descriptions of this dataset)", path, e.K, e.nparts, K);
+        rc = CD_EARG;
+    }
+    *coarse = rc ? NULL : cd_malloc((size_t)K * e.D * sizeof(float));
+    *fine = rc ? NULL : cd_malloc((size_t)K * COCODIFF_PARTS * e.D * sizeof(float));
+    char *seen = rc ? NULL : cd_calloc((size_t)K, 1);
+    if (!rc && (!*coarse || !*fine || !seen)) rc = CD_ENOMEM;
+    int base = !rc && e.class_id[0] == 1;
+    for (int i = 0; i < K && !rc; i++) {
+        int64_t k = (int64_t)e.class_id[i] - base;
+        if (k < 0 || k >= K || seen[k]) {
+            snprintf(why, whylen, "cocodiff.text %.900s: class_id %d (row %d) maps to label %lld, %s", path,
+                     e.class_id[i], i, (long long)k, k < 0 || k >= K ? "outside [0, num_class)" : "twice");
+            rc = CD_EARG;
+            break;
+        }
+        seen[k] = 1;
+        memcpy(*coarse + (size_t)k * e.D, e.coarse + (size_t)i * e.D, (size_t)e.D * sizeof(float));
+        memcpy(*fine + (size_t)k * COCODIFF_PARTS * e.D, e.fine + (size_t)i * COCODIFF_PARTS * e.D,
+               (size_t)COCODIFF_PARTS * e.D * sizeof(float));
+    }
+    *D = e.D;
+    free(seen);
+    h5io_embed_free(&e);
+    if (rc) { free(*coarse); free(*fine); *coarse = *fine = NULL; }
+    return rc;
+}
+
+// cocodiff.module: the module, its optimizer, the part sets and buffers.
+static int build_module(Trainer *t, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const ConfigCocodiff *k = &c->cocodiff;
+    if (!k->module) return CD_OK;
+    int Cl = 0, V = 0, M = 0, Tl = t->W;
+    ctrgcn_last_output(t->m, &Cl, NULL, &V, &M);
+    for (int l = 0; l < CTRGCN_UNITS; l++) Tl = (Tl - 1) / ctrgcn_config(t->m)->stride[l] + 1;   // T' of the train window
+    const char *pp = config_parts_path(c);
+    if (part_sets_load(pp, V, &t->parts) != CD_OK) {
+        snprintf(why, whylen, "cocodiff.parts %.900s: cannot use it for %d joints (see above)", pp, V);
+        return CD_EARG;
+    }
+    float *coarse = NULL, *fine = NULL;
+    int D = 0;
+    int rc = load_text(k->text, t->K, &coarse, &fine, &D, why, whylen);
+    if (rc) return rc;
+    CocodiffConfig cc;
+    cocodiff_config_default(&cc);
+    cc.d = k->latent_dim;
+    cc.heads = k->heads;
+    cc.blocks = k->blocks;
+    cc.schedule = !strcmp(k->schedule, "cosine") ? COCODIFF_BETA_COSINE : COCODIFF_BETA_LINEAR;
+    cc.guidance = !strcmp(k->guidance, "none")     ? COCODIFF_GUIDE_NONE
+                  : !strcmp(k->guidance, "coarse") ? COCODIFF_GUIDE_COARSE
+                  : !strcmp(k->guidance, "fine")   ? COCODIFF_GUIDE_FINE
+                                                   : COCODIFF_GUIDE_BOTH;
+    cc.cond_drop = (float)k->cond_drop;
+    cc.generation = k->generate;
+    cc.gen_steps = k->ddim_steps;
+    cc.t_gen_lo = (float)k->t_gen[0];
+    cc.t_gen_hi = (float)k->t_gen[1];
+    cc.guidance_scale = (float)k->cfg_scale;
+    cc.l_diff = (float)k->l_diff;
+    cc.l_rec = (float)k->l_rec;
+    cc.l_gen = (float)k->l_gen;
+    cc.l_coarse = (float)k->l_coarse;
+    cc.l_fine = (float)k->l_fine;
+    rc = cocodiff_create(&t->cd, &cc, Cl, D, t->K);
+    if (rc) {
+        snprintf(why, whylen, "cannot build the CoCoDiff module (see above)");
+        free(coarse); free(fine);
+        return rc == CD_ENOMEM ? rc : CD_EARG;
+    }
+    // Seeded apart from the backbone's init (same run seed).
+    cocodiff_init(t->cd, (uint64_t)c->seed * 0x9e3779b97f4a7c15ull + 0xc0c0d1ffull);
+    rc = cocodiff_set_text(t->cd, coarse, fine);
+    free(coarse);
+    free(fine);
+    if (rc) { snprintf(why, whylen, "cocodiff.text %.900s: rejected by the module (see above)", k->text); return CD_EARG; }
+    if ((rc = optim_sgd_init_config(&t->cd_opt, cocodiff_num_params(t->cd), c))) return rc;
+    t->gen_start = config_gen_start_epoch(c);
+    size_t nmax = (size_t)loader_max_local(t->train);
+    t->hparts = cd_malloc(nmax * COCODIFF_TOKENS * Cl * sizeof(float));
+    t->dhparts = cd_malloc(nmax * COCODIFF_TOKENS * Cl * sizeof(float));
+    t->dfeat = cd_malloc(nmax * Cl * sizeof(float));
+    if (!t->hparts || !t->dhparts || !t->dfeat) return CD_ENOMEM;
+    if (cocodiff_part_grads(t->cd)) {
+        t->dlast = cd_malloc(nmax * M * Cl * (size_t)Tl * V * sizeof(float));
+        if (!t->dlast) return CD_ENOMEM;
+    }
+    return CD_OK;
+}
+
+// The module's SGD step: the backbone's settings, weight decay only on the
+// tensors its table marks decay 1 (one view of the optimizer per tensor).
+static void module_sgd_step(Trainer *t, double lr) {
+    float *p = cocodiff_params(t->cd), *g = cocodiff_grads(t->cd);
+    for (int i = 0; i < cocodiff_num_tensors(t->cd); i++) {
+        const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
+        OptimSgd v = t->cd_opt;
+        v.n = ct->numel;
+        v.buf = t->cd_opt.buf + ct->offset;
+        if (!ct->decay) v.weight_decay = 0.0f;
+        optim_sgd_step(&v, p + ct->offset, g + ct->offset, lr);
+    }
+    t->cd_opt.steps++;
+}
+
 // Rank 0: warns with the first line where the config stored in a checkpoint
 // differs from this run's (a changed lr is a choice; a changed batch size or
 // data breaks the step <-> sample mapping a resume relies on).
@@ -298,6 +442,10 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
         CheckpointInfo info;
         int rc = checkpoint_load_into(last, t->m, &t->opt, NULL, 0, &info, why, whylen);
         if (rc) return rc;
+        if (t->cd) {
+            if ((rc = checkpoint_load_module(last, t->cd, &t->cd_opt, why, whylen))) return rc;
+            t->cd_opt.steps = t->opt.steps;   // the two optimizers always step together
+        }
         if (info.stream[0] && strcmp(info.stream, t->stream)) {
             snprintf(why, whylen, "%.600s was trained on the %s stream, the config asks for %s", last, info.stream, t->stream);
             return CD_EARG;
@@ -360,6 +508,7 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
     snprintf(t->stream, sizeof t->stream, "%s", config_stream(c));
     int rc = open_data(t, why, whylen);
     if (!rc) rc = build_model(t, why, whylen);
+    if (!rc) rc = build_module(t, why, whylen);
     if (!rc) rc = load_state(t, o, step0, why, whylen);
     if (!rc) rc = open_outputs(t, o, why, whylen);
     if (rc) return rc;
@@ -368,6 +517,13 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
              c->train_feeder_args.data_path, (long long)loader_num_samples(t->train), (long long)t->nb, c->batch_size,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
              c->cocodiff.sync_bn ? "on" : "off");
+    if (t->cd) {
+        const CocodiffConfig *cc = cocodiff_config(t->cd);
+        log_info(d, "train | CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s, "
+                    "generation %s from epoch %d (%d DDIM steps), text %s, parts %s",
+                 cocodiff_num_params(t->cd), cc->d, cc->heads, cc->blocks, c->cocodiff.guidance,
+                 cc->generation ? "on" : "off", t->gen_start + 1, cc->gen_steps, c->cocodiff.text, config_parts_path(c));
+    }
     return CD_OK;
 }
 
@@ -376,6 +532,9 @@ static void teardown(Trainer *t) {
     loader_free(t->test);
     ctrgcn_free(t->m);
     optim_sgd_free(&t->opt);
+    cocodiff_free(t->cd);
+    optim_sgd_free(&t->cd_opt);
+    free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast);
     free(t->x); free(t->logits); free(t->probs); free(t->dlogits); free(t->labels); free(t->index);
     free(t->config_yaml);
     if (t->metrics) fclose(t->metrics);
@@ -387,12 +546,65 @@ static void teardown(Trainer *t) {
 
 // Collective. Forward and backward of this rank's slice of global batch b of
 // epoch e; on return the grads and st are summed over the ranks.
-static int train_step(Trainer *t, int64_t e, int64_t b, StepStats *st) {
+// The module's part of a step (after the forward, before the backward):
+// part tokens, cocodiff_step, the extra backbone gradients in t->dfeat (and
+// t->dlast). s: MS_N sums for this rank.
+static int module_step(Trainer *t, int64_t e, int64_t step, int64_t b, int nl, double *s) {
+    int Cl, Tl, V, M;
+    const float *last = ctrgcn_last_output(t->m, &Cl, &Tl, &V, &M);
+    cocodiff_pool_parts(t->hparts, last, nl, M, Cl, Tl, V, &t->parts);
+    const float *h0 = ctrgcn_features(t->m);   // token 0 = the head's input, exactly
+    for (int n = 0; n < nl; n++)
+        memcpy(t->hparts + (size_t)n * COCODIFF_TOKENS * Cl, h0 + (size_t)n * Cl, (size_t)Cl * sizeof(float));
+    memset(t->dhparts, 0, (size_t)nl * COCODIFF_TOKENS * Cl * sizeof(float));
+    cocodiff_zero_grad(t->cd);
+    CocodiffHead head;
+    float *hw, *hb;
+    ctrgcn_head(t->m, &hw, &hb, &head.gw, &head.gb);
+    head.w = hw;
+    head.b = hb;
+    const Dist *d = t->d;
+    const int B = t->cfg->batch_size;
+    // loader.h: rank r's slice of a batch of n samples starts at r * n / size.
+    int64_t nb_global = B;   // train batches are full (drop_last)
+    CocodiffStepCtl ctl = {
+        .seed = (uint64_t)t->cfg->seed,
+        .step = step,
+        .sample0 = b * (int64_t)B + (int64_t)d->rank * nb_global / d->size,
+        .generate = e >= t->gen_start,
+        .grad_scale = (float)nl / (float)B,
+    };
+    CocodiffLosses lo;
+    int rc = cocodiff_step(t->cd, t->hparts, t->labels, nl, &head, t->dhparts, &ctl, &lo);
+    if (rc) return rc;
+    for (int n = 0; n < nl; n++) {
+        float *dh = t->dhparts + (size_t)n * COCODIFF_TOKENS * Cl;
+        memcpy(t->dfeat + (size_t)n * Cl, dh, (size_t)Cl * sizeof(float));
+        memset(dh, 0, (size_t)Cl * sizeof(float));   // token 0 goes through dfeat
+    }
+    if (t->dlast) {
+        memset(t->dlast, 0, (size_t)nl * M * Cl * Tl * V * sizeof(float));
+        cocodiff_pool_parts_backward(t->dlast, t->dhparts, nl, M, Cl, Tl, V, &t->parts);
+    }
+    s[MS_DIFF] = lo.diff * nl;
+    s[MS_REC] = lo.rec * nl;
+    s[MS_COARSE] = lo.coarse * nl;
+    s[MS_FINE] = lo.fine * nl;
+    s[MS_TOTAL] = lo.total * nl;
+    if (lo.generated) {
+        s[MS_GEN] = lo.gen * nl;
+        s[MS_GEN_ACC] = lo.gen_acc * nl;
+        s[MS_GEN_N] = nl;
+    }
+    return CD_OK;
+}
+
+static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats *st) {
     const Dist *d = t->d;
     int nl = 0;
     int rc = loader_batch(t->train, (int)e, (int)b, t->x, t->labels, t->index, &nl);
     if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
-    double s[3] = {0, 0, (double)nl};   // loss * n, correct, n
+    double s[3 + MS_N] = {0, 0, (double)nl};   // loss * n, correct, n, module sums
     if (!rc) {
         float loss = crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K);
         s[0] = (double)loss * nl;
@@ -406,14 +618,27 @@ static int train_step(Trainer *t, int64_t e, int64_t b, StepStats *st) {
         memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
         // d(global mean loss)/d(logits) = (probs - onehot) / B on every rank.
         crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / (float)t->cfg->batch_size);
-        rc = ctrgcn_backward(t->m, t->dlogits);
+        if (t->cd) {
+            double t0 = dist_wtime();
+            rc = module_step(t, e, step, b, nl, s + 3);
+            t->cd_seconds += dist_wtime() - t0;
+            if (!rc) rc = ctrgcn_backward_ex(t->m, t->dlogits, t->dfeat, t->dlast);
+        } else {
+            rc = ctrgcn_backward(t->m, t->dlogits);
+        }
     }
     rc = dist_agree(d, rc);
     if (!rc && d->size > 1) rc = dist_allreduce_sum_f32(d, ctrgcn_grads(t->m), ctrgcn_num_params(t->m));
-    if (!rc) rc = dist_allreduce_sum_f64(d, s, 3);
+    if (!rc && d->size > 1 && t->cd) {
+        double t0 = dist_wtime();
+        rc = dist_allreduce_sum_f32(d, cocodiff_grads(t->cd), cocodiff_num_params(t->cd));
+        t->cd_seconds += dist_wtime() - t0;
+    }
+    if (!rc) rc = dist_allreduce_sum_f64(d, s, t->cd ? 3 + MS_N : 3);
     st->loss_sum = s[0];
     st->correct = s[1];
     st->n = s[2];
+    memcpy(st->cd, s + 3, sizeof st->cd);
     return rc;
 }
 
@@ -425,13 +650,21 @@ typedef struct LogClock {
 // Rank 0's progress line: epoch, step, loss and top-1 of this step's global
 // batch, lr, samples/s since the last line, ETA to the end of this run.
 static void log_step(Trainer *t, LogClock *lc, int64_t e, int64_t step, int64_t stop_at, double loss,
-                     double top1, double lr) {
+                     double top1, double lr, const StepStats *st) {
     const Config *c = t->cfg;
     int64_t end = (int64_t)c->num_epoch * t->nb;
     if (step % c->log_interval != 0 && step != stop_at) return;
     double now = dist_wtime(), dt = now - lc->tlog, rate = dt > 0 ? (double)lc->samples / dt : 0;
     double left = rate > 0 ? (double)(stop_at - step) * c->batch_size / rate : 0;
     long long secs = (long long)(left + 0.5);
+    if (t->cd) {
+        const double *m = st->cd;
+        log_info(t->d, "train | epoch %lld/%d | step %lld/%lld | loss %.4f | top1 %.3f | diff %.4f rec %.4f gen %.4f "
+                       "coarse %.4f | lr %.4g | %.1f samples/s | ETA %lldh%02lldm%02llds",
+                 (long long)e + 1, c->num_epoch, (long long)step, (long long)end, loss, top1, m[MS_DIFF] / st->n,
+                 m[MS_REC] / st->n, m[MS_GEN_N] > 0 ? m[MS_GEN] / m[MS_GEN_N] : 0.0, m[MS_COARSE] / st->n, lr, rate,
+                 secs / 3600, secs / 60 % 60, secs % 60);
+    } else
     log_info(t->d, "train | epoch %lld/%d | step %lld/%lld | loss %.4f | top1 %.3f | lr %.4g | %.1f samples/s | "
                    "ETA %lldh%02lldm%02llds",
              (long long)e + 1, c->num_epoch, (long long)step, (long long)end, loss, top1, lr, rate,
@@ -448,6 +681,18 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
                               (json_int_t)step, "samples", (json_int_t)ep->n, "lr", lr, "train_loss",
                               ep->n > 0 ? ep->loss_sum / ep->n : 0.0, "train_top1", ep->n > 0 ? ep->correct / ep->n : 0.0,
                               "time_s", dist_wtime() - t0);
+    if (t->cd && mline && ep->n > 0) {
+        const double *m = ep->cd;
+        json_object_set_new(mline, "cocodiff_diff", json_real(m[MS_DIFF] / ep->n));
+        json_object_set_new(mline, "cocodiff_rec", json_real(m[MS_REC] / ep->n));
+        json_object_set_new(mline, "cocodiff_coarse", json_real(m[MS_COARSE] / ep->n));
+        json_object_set_new(mline, "cocodiff_fine", json_real(m[MS_FINE] / ep->n));
+        json_object_set_new(mline, "cocodiff_total", json_real(m[MS_TOTAL] / ep->n));
+        // generation: over the samples it ran on (null before gen_start_epoch)
+        json_object_set_new(mline, "cocodiff_gen", m[MS_GEN_N] > 0 ? json_real(m[MS_GEN] / m[MS_GEN_N]) : json_null());
+        json_object_set_new(mline, "cocodiff_gen_top1",
+                            m[MS_GEN_N] > 0 ? json_real(m[MS_GEN_ACC] / m[MS_GEN_N]) : json_null());
+    }
     if (t->test && ((e + 1) % c->eval_interval == 0 || step == end)) {
         double top1 = 0, top5 = 0, tl = 0;
         int rc = evaluate(t, &top1, &top5, &tl);
@@ -471,29 +716,39 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
     const int64_t step_first = step;
     double t0 = dist_wtime();
     LogClock lc = {t0, t0, 0};
-    StepStats ep = {0, 0, 0};
+    StepStats ep;
+    memset(&ep, 0, sizeof ep);
     float *params = ctrgcn_params(t->m);
     const size_t np = ctrgcn_num_params(t->m);
     while (step < end) {
         const int64_t e = step / nb, b = step % nb;
         const double lr = optim_lr(cfg, (int)e);   // main.py: once per epoch, at its start
         StepStats st;
-        if (train_step(t, e, b, &st)) {
+        double ts = dist_wtime();
+        if (train_step(t, e, step, b, &st)) {
             if (d->rank == 0) CD_ERR("step %lld (epoch %lld, batch %lld) failed (see above)", (long long)step + 1, (long long)e + 1, (long long)b + 1);
             return TRAIN_EXIT_ERROR;
         }
         const double loss = st.loss_sum / st.n;
-        if (!isfinite(loss)) {
+        if (!isfinite(loss) || !isfinite(st.cd[MS_TOTAL])) {
             if (d->rank == 0)
-                CD_ERR("training diverged: the loss is %s at step %lld (epoch %lld, batch %lld of %lld, lr %g); "
-                       "stopping; the last good checkpoint is %s", isnan(loss) ? "nan" : "infinite", (long long)step + 1, (long long)e + 1, (long long)b + 1,
+                CD_ERR("training diverged: the %sloss is %s at step %lld (epoch %lld, batch %lld of %lld, lr %g); "
+                       "stopping; the last good checkpoint is %s", isfinite(loss) ? "CoCoDiff module's " : "",
+                       isnan(isfinite(loss) ? st.cd[MS_TOTAL] : loss) ? "nan" : "infinite", (long long)step + 1, (long long)e + 1, (long long)b + 1,
                        (long long)nb, lr, t->last_ckpt[0] ? t->last_ckpt : "(none written yet)");
             return TRAIN_EXIT_ERROR;
         }
         optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
+        if (t->cd) {
+            double t1 = dist_wtime();
+            module_sgd_step(t, lr);
+            t->cd_seconds += dist_wtime() - t1;
+        }
+        t->step_seconds += dist_wtime() - ts;
         // A finite loss can still give an overflowing step (lr too large):
         // never checkpoint non-finite weights.
-        if (dist_agree(d, all_finite(params, np) ? CD_OK : CD_EFORMAT)) {
+        int finite = all_finite(params, np) && (!t->cd || all_finite(cocodiff_params(t->cd), cocodiff_num_params(t->cd)));
+        if (dist_agree(d, finite ? CD_OK : CD_EFORMAT)) {
             if (d->rank == 0)
                 CD_ERR("training diverged: the weights are not finite after step %lld (epoch %lld, loss %g, lr %g); "
                        "stopping; the last good checkpoint is %s", (long long)step + 1, (long long)e + 1, loss, lr,
@@ -504,12 +759,17 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         ep.loss_sum += st.loss_sum;
         ep.correct += st.correct;
         ep.n += st.n;
+        for (int k = 0; k < MS_N; k++) ep.cd[k] += st.cd[k];
         lc.samples += (int64_t)st.n;
         if (t->losses) {
-            fprintf(t->losses, "%lld %.9g %.9g %.9g\n", (long long)step, loss, st.correct / st.n, lr);
+            fprintf(t->losses, "%lld %.9g %.9g %.9g", (long long)step, loss, st.correct / st.n, lr);
+            if (t->cd)   // module: diff rec gen coarse (gen 0 before generation starts)
+                fprintf(t->losses, " %.9g %.9g %.9g %.9g", st.cd[MS_DIFF] / st.n, st.cd[MS_REC] / st.n,
+                        st.cd[MS_GEN_N] > 0 ? st.cd[MS_GEN] / st.cd[MS_GEN_N] : 0.0, st.cd[MS_COARSE] / st.n);
+            fputc('\n', t->losses);
             fflush(t->losses);
         }
-        log_step(t, &lc, e, step, stop_at, loss, st.correct / st.n, lr);
+        log_step(t, &lc, e, step, stop_at, loss, st.correct / st.n, lr, &st);
         const int epoch_end = step % nb == 0;
         int64_t flag = stop_requested;
         if (dist_allreduce_max_i64(d, &flag, 1)) return TRAIN_EXIT_ERROR;
@@ -518,13 +778,17 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             if (save(t, step, step / nb, epoch_end)) return TRAIN_EXIT_ERROR;
         if (epoch_end) {
             if (end_epoch(t, e, step, lr, &ep, t0)) return TRAIN_EXIT_ERROR;
-            ep = (StepStats){0, 0, 0};
+            memset(&ep, 0, sizeof ep);
         }
         if (flag) {
             log_info(d, "train | signal %d: checkpointed at step %lld, stopping (rerun with --resume)", (int)flag,
                      (long long)step);
             return TRAIN_EXIT_PREEMPTED;
         }
+        if (stop_now && t->cd && step > step_first)
+            log_info(d, "train | CoCoDiff module: %.1f ms of %.1f ms a step (%.1f%%; rank 0, %lld steps of this run)",
+                     1e3 * t->cd_seconds / (double)(step - step_first), 1e3 * t->step_seconds / (double)(step - step_first),
+                     t->step_seconds > 0 ? 100.0 * t->cd_seconds / t->step_seconds : 0.0, (long long)(step - step_first));
         if (stop_now && step < end) {
             log_info(d, "train | --max-steps %d: stopped at step %lld (continue with --resume)", o->max_steps, (long long)step);
             return TRAIN_EXIT_OK;

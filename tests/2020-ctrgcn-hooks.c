@@ -1,0 +1,141 @@
+// 2020-ctrgcn-hooks.c - the backbone hooks the CoCoDiff trainer uses:
+//   - ctrgcn_backward_ex(m, dlogits, NULL, NULL) is ctrgcn_backward, bit for bit;
+//   - an extra pooled-feature gradient r (N, C) gives the gradient of
+//     L = sum r . ctrgcn_features() (central finite differences in float on
+//     a few conv / BN weights and alpha, allclose; fc.weight gets none);
+//   - an extra last-output gradient G (N*M, C, T', V) likewise for
+//     L = sum G . ctrgcn_last_output(); and G = broadcast(r) / (M T' V) gives
+//     the same grads as r, bit for bit;
+//   - ctrgcn_head points at fc.weight / fc.bias in params and grads.
+// Tiny model: base 8, K 5, N 2, T 16, NTU graph, training-mode BN.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrgcn.h"
+#include "status.h"
+#include "tap/tap.h"
+
+enum { K = 5, N = 2, T = 16 };
+
+static uint64_t rs = 12345;
+static float urand(void) {
+    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(rs >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+static float *x, *logits, *r, *G;
+static size_t nlast;
+
+// L = sum r . feat + sum G . last (either weight may be NULL), in double.
+static double loss(Ctrgcn *m, int use_r, int use_g) {
+    if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
+    int C;
+    const float *last = ctrgcn_last_output(m, &C, NULL, NULL, NULL);
+    const float *f = ctrgcn_features(m);
+    double s = 0;
+    if (use_r)
+        for (size_t i = 0; i < (size_t)N * C; i++) s += (double)r[i] * f[i];
+    if (use_g)
+        for (size_t i = 0; i < nlast; i++) s += (double)G[i] * last[i];
+    return s;
+}
+
+static int fd_check(Ctrgcn *m, int use_r, int use_g, const char *what) {
+    float *p = ctrgcn_params(m), *g = ctrgcn_grads(m);
+    // Weights smooth enough for float differences (the unit-level BN weights
+    // near 1e-6 and data_bn move ReLU kinks; test 2000 covers those).
+    const char *names[] = {"l1.gcn1.convs.0.conv1.weight", "l5.tcn1.branches.0.1.weight", "l10.gcn1.convs.2.conv3.weight",
+                           "l10.tcn1.branches.1.3.conv.weight", "l7.gcn1.alpha", "fc.weight"};
+    int good = 1;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const CtrgcnTensor *t = ctrgcn_find(m, names[k]);
+        if (!t) { diag("no tensor %s", names[k]); good = 0; continue; }
+        for (int j = 0; j < 2; j++) {
+            size_t i = t->offset + (j * 7919u) % t->numel;
+            float keep = p[i], eps = 1e-2f * (fabsf(keep) > 1 ? fabsf(keep) : 1);
+            p[i] = keep + eps;
+            double lp = loss(m, use_r, use_g);
+            p[i] = keep - eps;
+            double lm = loss(m, use_r, use_g);
+            p[i] = keep;
+            double fd = (lp - lm) / (2.0 * eps), an = g[i];
+            if (fabs(fd - an) > 2e-3 + 5e-2 * fabs(an)) {
+                diag("%s: %s[%zu]: analytic %.6g, finite difference %.6g", what, names[k], i - t->offset, an, fd);
+                good = 0;
+            }
+        }
+    }
+    return good;
+}
+
+int main(void) {
+    plan(6);
+    CtrgcnConfig cfg;
+    ctrgcn_config_default(&cfg, K, GRAPH_NTU25, 8);
+    Ctrgcn *m;
+    if (ctrgcn_create(&m, &cfg)) bail("cannot build the model");
+    ctrgcn_init(m, 7);
+    int M = cfg.num_person, V = cfg.num_point, C, Tl;
+    size_t nx = (size_t)N * 3 * T * V * M, np = ctrgcn_num_params(m);
+    x = malloc(nx * sizeof *x);
+    logits = malloc((size_t)N * K * sizeof *logits);
+    float *dl = malloc((size_t)N * K * sizeof *dl), *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2);
+    for (size_t i = 0; i < nx; i++) x[i] = urand();
+    for (int i = 0; i < N * K; i++) dl[i] = urand();
+    if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
+    ctrgcn_last_output(m, &C, &Tl, NULL, NULL);
+    nlast = (size_t)N * M * C * Tl * V;
+    r = malloc((size_t)N * C * sizeof *r);
+    G = malloc(nlast * sizeof *G);
+    for (int i = 0; i < N * C; i++) r[i] = urand();
+    for (size_t i = 0; i < nlast; i++) G[i] = urand();
+
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward(m, dl);
+    memcpy(g1, ctrgcn_grads(m), np * sizeof *g1);
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward_ex(m, dl, NULL, NULL);
+    ok(!memcmp(g1, ctrgcn_grads(m), np * sizeof *g1), "ctrgcn_backward_ex without extras is ctrgcn_backward, bit for bit");
+
+    float *w, *b, *gw, *gb;
+    ctrgcn_head(m, &w, &b, &gw, &gb);
+    const CtrgcnTensor *fw = ctrgcn_find(m, "fc.weight"), *fb = ctrgcn_find(m, "fc.bias");
+    ok(w == ctrgcn_params(m) + fw->offset && b == ctrgcn_params(m) + fb->offset && gw == ctrgcn_grads(m) + fw->offset &&
+       gb == ctrgcn_grads(m) + fb->offset, "ctrgcn_head: fc.weight and fc.bias in params and grads");
+
+    float *zero = calloc((size_t)N * K, sizeof *zero);
+    loss(m, 1, 0);
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward_ex(m, zero, r, NULL);
+    memcpy(g1, ctrgcn_grads(m), np * sizeof *g1);
+    ok(fd_check(m, 1, 0, "dfeat_extra"), "dfeat_extra: the gradient of sum r . features (finite differences)");
+
+    loss(m, 0, 1);
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward_ex(m, zero, NULL, G);
+    ok(fd_check(m, 0, 1, "dlast_extra"), "dlast_extra: the gradient of sum G . last output (finite differences)");
+
+    // G = broadcast(r) / (M T' V), as the backward spreads a pooled gradient
+    for (int n = 0; n < N; n++)
+        for (int mm = 0; mm < M; mm++)
+            for (int c = 0; c < C; c++) {
+                float v = (float)((double)r[(size_t)n * C + c] / ((double)M * (double)((size_t)Tl * V)));
+                for (size_t k = 0; k < (size_t)Tl * V; k++) G[(((size_t)n * M + mm) * C + c) * Tl * V + k] = v;
+            }
+    loss(m, 0, 0);
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward_ex(m, zero, r, NULL);
+    memcpy(g1, ctrgcn_grads(m), np * sizeof *g1);
+    loss(m, 0, 0);
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward_ex(m, zero, NULL, G);
+    memcpy(g2, ctrgcn_grads(m), np * sizeof *g2);
+    ok(!memcmp(g1, g2, np * sizeof *g1), "a pooled-feature gradient and its spread over the last output agree bit for bit");
+    ok(ctrgcn_last_output(m, NULL, NULL, NULL, NULL) != NULL && C == cfg.width[CTRGCN_UNITS - 1] && Tl == T / 4,
+       "ctrgcn_last_output: (N*M, %d, %d, %d)", C, Tl, V);
+    ctrgcn_free(m);
+    free(x); free(logits); free(dl); free(g1); free(g2); free(r); free(G); free(zero);
+    return tap_done();
+}

@@ -1,0 +1,110 @@
+#!/bin/sh
+# 5400-cocodiff-train: CTR-GCN trained with the CoCoDiff module (cocodiff.module)
+# on a tiny model (base 8; latent 16, 2 heads, 1 block) with GloVe text:
+#   1 rank: runs, the module's losses are finite, on the progress line, in
+#   --log-losses and in metrics.jsonl (gen from the warm-up's end on);
+#   2 ranks: a rerun writes a byte-identical checkpoint, which holds the
+#   module in /cocodiff and its momentum in /optimizer/cocodiff_momentum;
+#   --max-steps then --resume ends byte-identical to the uninterrupted run;
+#   --export writes an inference checkpoint: /model bit for bit the training
+#   checkpoint's, exactly the datasets of a plain (module off) checkpoint,
+#   nothing else; cocodiff-eval runs on it;
+#   a text file of another class count, or no text at all, is a clear error.
+. "$(dirname "$0")/tap/tap.sh"
+. "$(dirname "$0")/tap/train.sh"
+command -v h5diff > /dev/null && command -v h5ls > /dev/null || skip_all "h5diff/h5ls not installed"
+plan 22
+train_data
+cd "$REPO" || exit 1
+bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
+    { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
+W=$TMP/w
+train_config "$TMP/c.yaml" "$W"
+cat >> "$TMP/c.yaml" <<YAML
+  module: true
+  text: $TMP/text.h5
+  latent_dim: 16
+  heads: 2
+  blocks: 1
+YAML
+
+# --- 1 rank, the whole schedule (16 steps; warm_up_epoch 1: generation from epoch 2)
+rm -rf "$W"
+"$TRAIN" --config "$TMP/c.yaml" --log-losses "$TMP/l1" > "$TMP/log1" 2>&1
+ok $? "1 rank: 16 steps with the module"
+# step loss top1 lr diff rec gen coarse: 16 lines of 8 finite numbers
+bad=$(awk 'NF != 8 { b++ } { for (i = 2; i <= NF; i++) if ($i !~ /^-?[0-9.]+(e[-+][0-9]+)?$/) b++ } END { print b + 0 }' "$TMP/l1")
+is "16 0" "$(wc -l < "$TMP/l1") $bad" "--log-losses: 16 steps, each with 8 finite columns (loss top1 lr diff rec gen coarse)"
+is "0 0 0 0" "$(awk '$1 <= 4 && $7 != 0 { a++ } $1 > 4 && $7 <= 0 { b++ } $5 <= 0 { c++ } $8 <= 0 { d++ }
+    END { print a + 0, b + 0, c + 0, d + 0 }' "$TMP/l1")" "gen is 0 in epoch 1 and positive after it; diff and coarse positive"
+re='^train | epoch [1-4]/4 | step [0-9]*/16 | loss [0-9.]* | top1 [01]\.[0-9]* | diff [0-9.]* rec [0-9.]* gen [0-9.]* coarse [0-9.]* | lr '
+is 16 "$(grep -c "$re" "$TMP/log1")" "16 progress lines with diff, rec, gen and coarse"
+grep -q '^train | CoCoDiff module: [0-9]* parameters (training only), d 16, 2 heads, 1 blocks' "$TMP/log1"
+ok $? "the module is announced with its size"
+n=$(grep -c '"cocodiff_diff":[0-9.e-]*,"cocodiff_rec":[0-9.e-]*,"cocodiff_coarse":[0-9.e-]*,' "$W/metrics.jsonl")
+g=$(grep -c '"cocodiff_gen":[0-9.e-]*,"cocodiff_gen_top1":[0-9.e-]*' "$W/metrics.jsonl")
+is "4 3" "$n $g" "metrics.jsonl: module losses in all 4 epochs, gen in the 3 after warm-up"
+cp "$W/checkpoint-last.h5" "$TMP/one.h5"
+
+# --- 2 ranks: 8 steps (2 epochs), twice, then 5 + resume
+S="--set num_epoch=2 --set step=[1] --set eval_interval=1"
+for i in 1 2; do
+    rm -rf "$W"
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --log-losses "$TMP/l2-$i" > "$TMP/log2-$i" 2>&1
+    ok $? "2 ranks, run $i"
+    cp "$W/checkpoint-last.h5" "$TMP/two-$i.h5"
+done
+cmp "$TMP/two-1.h5" "$TMP/two-2.h5"
+ok $? "2 ranks: the reruns' checkpoints are byte-identical"
+L=$(h5ls -r "$TMP/two-1.h5")
+nt=$(echo "$L" | grep -c '^/cocodiff/cocodiff\.')
+nm=$(echo "$L" | grep -c '^/optimizer/cocodiff_momentum/cocodiff\.')
+[ "$nt" -gt 10 ] && [ "$nt" = "$nm" ] && echo "$L" | grep -q '^/cocodiff/cocodiff.logit_scale '
+ok $? "the checkpoint holds the module ($nt tensors in /cocodiff) and its momentum"
+is "0 0" "$(h5dump -d /cocodiff/cocodiff.dec.weight "$TMP/two-1.h5" | grep -c nan) $(awk 'NF != 8 { b++ } END { print b + 0 }' "$TMP/l2-1")" \
+    "2 ranks: finite module weights, module losses logged"
+rm -rf "$W"
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --max-steps 5 --log-losses "$TMP/l2r" > "$TMP/log2r" 2>&1 &&
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --resume --log-losses "$TMP/l2r" >> "$TMP/log2r" 2>&1
+ok $? "2 ranks: --max-steps 5, then --resume"
+cmp "$TMP/two-1.h5" "$W/checkpoint-last.h5"
+ok $? "the resumed run's checkpoint is byte-identical to the uninterrupted one (module included)"
+cmp -s "$TMP/l2-1" "$TMP/l2r"
+ok $? "and so is every step's loss line"
+
+# --- export
+"$TRAIN" --config "$TMP/c.yaml" $S --export "$TMP/export.h5" > "$TMP/logx" 2>&1
+ok $? "--export (the work dir's checkpoint-last.h5)"
+h5diff "$TMP/two-1.h5" "$TMP/export.h5" /model /model > "$TMP/h5diff.log" 2>&1
+ok $? "the export's /model equals the training checkpoint's (h5diff, exact)"
+rm -rf "$TMP/wp"
+"$TRAIN" --config "$TMP/c.yaml" --set cocodiff.module=false --set work_dir="$TMP/wp" --max-steps 1 > "$TMP/logp" 2>&1
+h5ls -r "$TMP/wp/checkpoint-last.h5" | grep '^/model' > "$TMP/plain.ls"
+h5ls -r "$TMP/export.h5" | grep -v '^/  *Group$' > "$TMP/export.ls"   # all but the root
+[ "$(wc -l < "$TMP/plain.ls")" -gt 100 ] && cmp -s "$TMP/plain.ls" "$TMP/export.ls"
+ok $? "the export lists exactly the /model datasets (names, sizes) of a plain checkpoint, nothing else"
+"$TRAIN" --checkpoint "$TMP/one.h5" --export "$TMP/export1.h5" > "$TMP/logx1" 2>&1 &&
+    h5diff "$TMP/one.h5" "$TMP/export1.h5" /model /model > /dev/null 2>&1
+ok $? "--export --checkpoint CKPT (no config)"
+"$REPO/bin/cocodiff-eval" --checkpoint "$TMP/export.h5" --data "$TMP/ntu60-xsub.h5" --out "$TMP/ev" > "$TMP/ev.log" 2>&1 &&
+    [ -s "$TMP/ev/scores.h5" ]
+ok $? "cocodiff-eval runs on the export"
+
+# --- l_fine > 0: gradient into the part tokens too (through the part pooling)
+rm -rf "$TMP/wf"
+"$TRAIN" --config "$TMP/c.yaml" --set cocodiff.l_fine=0.5 --set work_dir="$TMP/wf" --max-steps 2 --log-losses "$TMP/lf" > "$TMP/logf" 2>&1 &&
+    [ "$(awk 'NF == 8 { n++ } END { print n + 0 }' "$TMP/lf")" = 2 ] && ! cmp -s "$TMP/lf" "$TMP/l1"
+ok $? "l_fine 0.5 (part-token gradients into the backbone): runs, losses logged"
+
+# --- bad text
+grep -v '^#' datasets/ntu60/descriptions.tsv | head -4 > "$TMP/three.tsv"
+bin/cocodiff-embed --descriptions "$TMP/three.tsv" --out "$TMP/three.h5" > "$TMP/embed3.log" 2>&1
+"$TRAIN" --config "$TMP/c.yaml" --set cocodiff.text="$TMP/three.h5" --set work_dir="$TMP/wb" > "$TMP/logb" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "three.h5 has 3 classes.*num_class is 60" "$TMP/logb"
+ok $? "a text file of 3 classes for 60: exit 2 naming both counts (rc $rc)"
+"$TRAIN" --config "$TMP/c.yaml" --set cocodiff.text=null --set work_dir="$TMP/wb" > "$TMP/logn" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "cocodiff.text is not set" "$TMP/logn"
+ok $? "module on without text: exit 2 (rc $rc)"
+done_testing
