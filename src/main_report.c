@@ -1,0 +1,61 @@
+// main_report.c - cocodiff-report: one self-contained HTML page (SVG figures)
+// about a training run, its evaluations and a stream ensemble (see report.h).
+//
+// USAGE: cocodiff-report --run WORKDIR [--eval DIR ...] [--ensemble DIR]
+//            [--class-names LIST] --out report.html
+#include "report.h"
+#include "status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: cocodiff-report --run WORKDIR [--eval DIR ...] [--ensemble DIR] [--class-names LIST]\n"
+            "           --out report.html\n"
+            "  --run D          cocodiff-train's work_dir (its metrics.jsonl, or that file itself): loss, top-1\n"
+            "                   and learning-rate curves per epoch\n"
+            "  --eval D         a cocodiff-eval output folder (scores.h5): confusion heat map, per-class accuracy,\n"
+            "                   PCA map of the score vectors; repeatable (at most %d)\n"
+            "  --ensemble D     a cocodiff-ensemble output folder: each stream's top-1 and the ensemble's\n"
+            "  --class-names F  class names, one per line (line k = class k); default: the score files'\n"
+            "  --out F          the HTML page (self-contained: no scripts, no external files)\n"
+            "At least one of --run, --eval, --ensemble. exit codes: 0 ok, 1 error (missing or bad input), 2 usage\n",
+            REPORT_MAX_EVAL);
+}
+
+int main(int argc, char **argv) {
+    ReportOptions o = {0};
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return REPORT_EXIT_OK;
+        } else if (v && !strcmp(a, "--run")) { o.run = v; i++;
+        } else if (v && !strcmp(a, "--ensemble")) { o.ensemble = v; i++;
+        } else if (v && !strcmp(a, "--class-names")) { o.class_names = v; i++;
+        } else if (v && !strcmp(a, "--out")) { o.out = v; i++;
+        } else if (v && !strcmp(a, "--eval")) {
+            if (o.neval >= REPORT_MAX_EVAL) {
+                fprintf(stderr, "cocodiff-report: at most %d --eval\n", REPORT_MAX_EVAL);
+                bad = 1;
+            } else {
+                o.eval[o.neval++] = v;
+            }
+            i++;
+        } else {
+            fprintf(stderr, "cocodiff-report: unknown or incomplete option '%s' (see --help)\n", a);
+            bad = 1;
+        }
+    }
+    if (!bad && !o.out) {
+        fprintf(stderr, "cocodiff-report: --out is required (see --help)\n");
+        bad = 1;
+    }
+    if (!bad && !o.run && !o.neval && !o.ensemble) {
+        fprintf(stderr, "cocodiff-report: nothing to report: give --run, --eval or --ensemble (see --help)\n");
+        bad = 1;
+    }
+    return bad ? REPORT_EXIT_USAGE : report_run(&o);
+}
