@@ -27,5 +27,10 @@ demo: demo-deps
 	@echo "== eval: the trained checkpoint on the test split"
 	mpirun -np $(DEMO_NP) bin/cocodiff-eval --checkpoint $(DEMO_OUT)/train/checkpoint-last.h5 \
 	    --data $(DEMO_OUT)/prep/ntu60-xsub.h5 --out $(DEMO_OUT)/eval
+	@echo "== report: curves, confusion matrix, per-class accuracy, PCA map"
+	@# NTU60 class names (label k = line k) from the descriptions file
+	@awk -F'\t' '!/^#/ && $$1 ~ /^[0-9]+$$/ {print $$2}' datasets/ntu60/descriptions.tsv > $(DEMO_OUT)/class-names.txt
+	bin/cocodiff-report --run $(DEMO_OUT)/train --eval $(DEMO_OUT)/eval --class-names $(DEMO_OUT)/class-names.txt \
+	    --out $(DEMO_OUT)/report.html
 	@echo "== demo done: skeletons in $(DEMO_OUT)/prep, text embeddings in $(DEMO_OUT)/text,"
-	@echo "   model in $(DEMO_OUT)/train, scores and metrics in $(DEMO_OUT)/eval"
+	@echo "   model in $(DEMO_OUT)/train, scores and metrics in $(DEMO_OUT)/eval, report $(DEMO_OUT)/report.html"
