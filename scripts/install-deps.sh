@@ -1,6 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages CoCoDiff-C builds, tests and runs with.
 # Idempotent: does nothing (and needs no root) when everything is present.
+# Slurm (slurmctld, slurmd, slurm-client) and munge are for slurm/ and the
+# tests/7xxx-slurm-*.sh tests (a single-node cluster); --no-install-recommends
+# keeps them to 6 packages (without it Slurm pulls ~34: rrd, influxdb, ipmi...).
+# chromium and libxml2-utils (xmllint) are for the report's rendering test.
 # Usage: scripts/install-deps.sh [--with-reference]   (as root for the install)
 #   --with-reference also installs python3-numpy/h5py/torch, used only by the
 #   scripts that regenerate reference tensors and by the benchmarks.
@@ -8,7 +12,9 @@ set -eu
 
 PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
 libopenblas-dev libarchive-dev libarchive-tools libjansson-dev libyaml-dev libcurl4-openssl-dev \
-libssl-dev zlib1g-dev perl"
+libssl-dev zlib1g-dev perl \
+slurmctld slurmd slurm-client munge \
+chromium libxml2-utils"
 if [ "${1:-}" = "--with-reference" ]; then
     PKGS="$PKGS python3-numpy python3-h5py python3-torch"
 fi

@@ -38,7 +38,7 @@ reason README.txt | grep -q "unexpected file name"; ok $? "unexpected file name 
 reason S001C001P007R001A001 | grep -qi "corrupt\|crc\|inflat\|not a number\|truncated\|line"; ok $? "corrupt member rejected: $(reason S001C001P007R001A001)"
 reason S001C001P001R001A001 | grep -q "duplicate"; ok $? "duplicate sample rejected: $(reason S001C001P001R001A001)"
 is 8 "$(grep -vc '^#' "$R")" "8 rejects, each with member and reason"
-n=$(h5dump -H -d /train/name -d /test/name "$TMP/o/ntu60-xsub.h5" | grep -o 'SIMPLE { ( [0-9]* )' | grep -o '[0-9]*' | paste -sd+ | bc)
+n=$(h5dump -H -d /train/name -d /test/name "$TMP/o/ntu60-xsub.h5" | grep -o 'SIMPLE { ( [0-9]* )' | grep -o '[0-9]*' | awk '{s += $1} END {print s}')
 is 7 "$n" "the 7 good samples are all written"
 
 run_mpi 2 "$PREP" --dataset ntu60 --input "$TMP/bad.zip" --out "$TMP/s" --strict > "$TMP/slog" 2>&1
