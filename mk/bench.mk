@@ -29,3 +29,15 @@ build/bench-train: bench/bench_train.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 bench-train: build/bench-train
 	@CTRGCN='$(CTRGCN)' bash bench/bench-train.sh
+
+# make bench-eval [CTRGCN=/path/to/CTR-GCN]: evaluation samples/s of the C
+# CTR-GCN backbone (official model, batch 16, T 64, inference forward, random
+# weights) on 1 and 2 threads, its parameters and FLOPs per sample, a CoCoDiff
+# module checkpoint round trip (same figures after export), next to the
+# official PyTorch model's eval (bench/eval_reference.py) at the same threads
+# when CTRGCN names a checkout. Knobs: see bench/bench-eval.sh.
+.PHONY: bench-eval
+build/bench-eval: bench/bench_eval.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench-eval: build/bench-eval
+	@CTRGCN='$(CTRGCN)' bash bench/bench-eval.sh

@@ -3,9 +3,10 @@
 # cocodiff-synth from datasets/synth), on 2 MPI ranks. Output: demo-out/.
 DEMO_OUT ?= demo-out
 DEMO_NP ?= 2
-DEMO_NTU_SAMPLES ?= 2000
+DEMO_NTU_SAMPLES ?= 1600
 DEMO_KIN_SAMPLES ?= 300
-DEMO_EPOCHS ?= 6
+DEMO_EPOCHS ?= 5
+DEMO_STREAMS ?= joint bone
 
 .PHONY: demo demo-deps
 demo-deps:
@@ -21,16 +22,23 @@ demo: demo-deps
 	mpirun -np $(DEMO_NP) bin/cocodiff-prep --dataset kinetics --input $(DEMO_OUT)/synth-kinetics.tar.gz --out $(DEMO_OUT)/prep
 	@echo "== embed: text embeddings of the synthetic benchmark's classes (GloVe + SIF)"
 	mpirun -np $(DEMO_NP) bin/cocodiff-embed --descriptions datasets/synth/descriptions.tsv --out $(DEMO_OUT)/text/synth-glove.h5
-	@echo "== train: CTR-GCN (base 16) on the synthetic X-Sub split, joint stream, $(DEMO_EPOCHS) epochs, $(DEMO_NP) ranks"
-	mpirun -np $(DEMO_NP) bin/cocodiff-train --config jobs/synth-joint.yaml --set work_dir=$(DEMO_OUT)/train \
-	    --set num_epoch=$(DEMO_EPOCHS) --set step=[$$(( $(DEMO_EPOCHS) - 2 ))] --set eval_interval=$(DEMO_EPOCHS)
-	@echo "== eval: the trained checkpoint on the test split"
-	mpirun -np $(DEMO_NP) bin/cocodiff-eval --checkpoint $(DEMO_OUT)/train/checkpoint-last.h5 \
-	    --data $(DEMO_OUT)/prep/ntu60-xsub.h5 --out $(DEMO_OUT)/eval
-	@echo "== report: curves, confusion matrix, per-class accuracy, PCA map"
+	@for stream in $(DEMO_STREAMS); do \
+	  echo "== train: CTR-GCN (base 16) on the synthetic X-Sub split, $$stream stream, $(DEMO_EPOCHS) epochs, $(DEMO_NP) ranks"; \
+	  mpirun -np $(DEMO_NP) bin/cocodiff-train --config jobs/synth-$$stream.yaml --set work_dir=$(DEMO_OUT)/train-$$stream \
+	      --set num_epoch=$(DEMO_EPOCHS) --set step=[$$(( $(DEMO_EPOCHS) - 2 ))] --set eval_interval=$(DEMO_EPOCHS) || exit 1; \
+	  echo "== eval: the $$stream model on the test split"; \
+	  mpirun -np $(DEMO_NP) bin/cocodiff-eval --checkpoint $(DEMO_OUT)/train-$$stream/checkpoint-last.h5 \
+	      --data $(DEMO_OUT)/prep/ntu60-xsub.h5 --out $(DEMO_OUT)/eval-$$stream || exit 1; \
+	done
+	@echo "== ensemble of the streams"
+	bin/cocodiff-ensemble $(foreach s,$(DEMO_STREAMS),--scores $(DEMO_OUT)/eval-$(s)/scores.h5) --out $(DEMO_OUT)/ensemble
+	@echo "== report: curves, confusion matrices, per-class accuracy, ensemble gain, PCA map"
 	@# NTU60 class names (label k = line k) from the descriptions file
 	@awk -F'\t' '!/^#/ && $$1 ~ /^[0-9]+$$/ {print $$2}' datasets/ntu60/descriptions.tsv > $(DEMO_OUT)/class-names.txt
-	bin/cocodiff-report --run $(DEMO_OUT)/train --eval $(DEMO_OUT)/eval --class-names $(DEMO_OUT)/class-names.txt \
-	    --out $(DEMO_OUT)/report.html
+	bin/cocodiff-report --run $(DEMO_OUT)/train-$(firstword $(DEMO_STREAMS)) \
+	    $(foreach s,$(DEMO_STREAMS),--eval $(DEMO_OUT)/eval-$(s)) --ensemble $(DEMO_OUT)/ensemble \
+	    --class-names $(DEMO_OUT)/class-names.txt --out $(DEMO_OUT)/report.html
+	@grep -o '"top1": *[0-9.]*\|"top5": *[0-9.]*' $(DEMO_OUT)/ensemble/metrics.json | head -2 | \
+	    sed 's/^/   ensemble /'
 	@echo "== demo done: skeletons in $(DEMO_OUT)/prep, text embeddings in $(DEMO_OUT)/text,"
-	@echo "   model in $(DEMO_OUT)/train, scores and metrics in $(DEMO_OUT)/eval, report $(DEMO_OUT)/report.html"
+	@echo "   models in $(DEMO_OUT)/train-*, scores in $(DEMO_OUT)/eval-* and $(DEMO_OUT)/ensemble, report $(DEMO_OUT)/report.html"
