@@ -41,29 +41,9 @@ ZIP=$OUT/synth-ntu-$SAMPLES.zip
 if [ ! -s "$ZIP" ]; then
     say "making $ZIP ($SAMPLES samples, seed 1; cached for later runs)"
     rm -f "$ZIP.part.zip"
-    if bin/cocodiff-synth --format ntu --samples "$SAMPLES" --out "$ZIP.part.zip" --seed 1 --quiet; then
-        mv "$ZIP.part.zip" "$ZIP"
-    else
-        # Stand-in while cocodiff-synth is unavailable: copies of the real
-        # samples under distinct NTU60 names. Not cached under the synth name.
-        rm -f "$ZIP.part.zip"
-        ZIP=$OUT/standin-ntu-$SAMPLES.zip
-        say "WARNING: cocodiff-synth failed; using a stand-in zip of real-sample copies: $ZIP"
-        if [ ! -s "$ZIP" ]; then
-            st=$OUT/standin-src
-            rm -rf "$st" && mkdir -p "$st/nturgb+d_skeletons"
-            real=(/work/shared/data/real/ntu/*.skeleton)
-            i=0
-            for s in $(seq 1 17); do for c in 1 2 3; do for p in $(seq 1 40); do for a in $(seq 1 60); do
-                [ "$i" -lt "$SAMPLES" ] || break 4
-                cp "${real[$((i % ${#real[@]}))]}" \
-                   "$st/nturgb+d_skeletons/$(printf 'S%03dC%03dP%03dR%03dA%03d' "$s" "$c" "$p" $((i % 2 + 1)) "$a").skeleton"
-                i=$((i + 1))
-            done; done; done; done
-            (cd "$st" && bsdtar -a -cf "../$(basename "$ZIP").part.zip" nturgb+d_skeletons)
-            mv "$ZIP.part.zip" "$ZIP" && rm -rf "$st"
-        fi
-    fi
+    bin/cocodiff-synth --format ntu --samples "$SAMPLES" --out "$ZIP.part.zip" --seed 1 --quiet ||
+        { say "cocodiff-synth failed"; exit 1; }
+    mv "$ZIP.part.zip" "$ZIP"
 else
     say "using cached $ZIP"
 fi

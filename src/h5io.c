@@ -250,6 +250,19 @@ static hid_t open_quiet(const char *path) {
     return f;
 }
 
+// The "format" and "format_version" attributes every file of ours carries.
+static int check_format(hid_t f, const char *path, const char *format, int version, int64_t *ver,
+                        const char *hint) {
+    char fmt[64] = "";
+    *ver = 0;
+    if (get_attr_str(f, "format", fmt, sizeof fmt) == CD_OK && strcmp(fmt, format) == 0 &&
+        get_attr_int(f, "format_version", ver) == CD_OK && *ver == version)
+        return CD_OK;
+    CD_ERR("%s: not a %s file of version %d (found format '%s' version %lld; HINT: %s)", path, format, version,
+           fmt, (long long)*ver, hint);
+    return CD_EFORMAT;
+}
+
 int h5io_prep_info(const char *path, H5PrepInfo *info) {
     memset(info, 0, sizeof *info);
     hid_t f = open_quiet(path);
@@ -257,15 +270,8 @@ int h5io_prep_info(const char *path, H5PrepInfo *info) {
         CD_ERR("%s: cannot open as HDF5 (HINT: is this a cocodiff-prep output?)", path);
         return CD_EIO;
     }
-    char fmt[64] = "";
     int64_t ver = 0, V = 0, K = 0;
-    int rc = CD_OK;
-    if (get_attr_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, H5IO_FORMAT) != 0 ||
-        get_attr_int(f, "format_version", &ver) || ver != H5IO_FORMAT_VERSION) {
-        CD_ERR("%s: not a %s file of version %d (HINT: rerun cocodiff-prep)", path, H5IO_FORMAT,
-               H5IO_FORMAT_VERSION);
-        rc = CD_EFORMAT;
-    }
+    int rc = check_format(f, path, H5IO_FORMAT, H5IO_FORMAT_VERSION, &ver, "rerun cocodiff-prep");
     if (!rc && (get_attr_str(f, "dataset", info->dataset, sizeof info->dataset) ||
                 get_attr_str(f, "benchmark", info->benchmark, sizeof info->benchmark) ||
                 get_attr_str(f, "layout", info->layout, sizeof info->layout) ||
@@ -422,13 +428,10 @@ int h5io_embed_read(const char *path, H5Embed *e) {
         CD_ERR("%s: cannot open as HDF5 (HINT: make it with cocodiff-embed)", path);
         return CD_EIO;
     }
-    char fmt[64] = "";
     int64_t ver = 0, K = 0, D = 0;
-    int rc = CD_OK;
-    if (get_attr_str(f, "format", fmt, sizeof fmt) || strcmp(fmt, H5IO_EMB_FORMAT) != 0 ||
-        get_attr_int(f, "format_version", &ver) || ver != H5IO_EMB_FORMAT_VERSION ||
-        get_attr_int(f, "num_class", &K) || get_attr_int(f, "dim", &D) || K <= 0 || D <= 0) {
-        CD_ERR("%s: not a %s file of version %d", path, H5IO_EMB_FORMAT, H5IO_EMB_FORMAT_VERSION);
+    int rc = check_format(f, path, H5IO_EMB_FORMAT, H5IO_EMB_FORMAT_VERSION, &ver, "rerun cocodiff-embed");
+    if (!rc && (get_attr_int(f, "num_class", &K) || get_attr_int(f, "dim", &D) || K <= 0 || D <= 0)) {
+        CD_ERR("%s: num_class or dim missing or not positive", path);
         rc = CD_EFORMAT;
     }
     if (!rc) get_attr_str(f, "encoder", e->encoder, sizeof e->encoder);
