@@ -32,8 +32,12 @@ ok $? "USR1 sent to the batch script of job $J after 3 steps"
 # (a loaded machine can take a while: keep nudging until it runs again)
 i=0
 while [ "$(slurm_field "$J" Restarts)" != 1 ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
+# A requeued job waits ~2 min (BeginTime) unless told otherwise; it can show
+# as REQUEUED or COMPLETING for a moment before PENDING, so keep nudging
+# until it runs (or has finished).
 i=0
-while [ "$(slurm_state "$J")" = PENDING ] && [ $i -lt 300 ]; do
+while [ $i -lt 300 ]; do
+    case "$(slurm_state "$J")" in RUNNING|COMPLETED|FAILED|CANCELLED|TIMEOUT|"") break ;; esac
     scontrol update jobid="$J" StartTime=now > /dev/null 2>&1
     sleep 0.2; i=$((i + 1))
 done
