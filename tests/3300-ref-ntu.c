@@ -12,55 +12,17 @@
 #include "ntu.h"
 #include "skeleton.h"
 #include "status.h"
+#include "tap/ref.h"
 #include "tap/tap.h"
 
 #define REF_DIR "tests/data/ref"
-#define REF_MAGIC 20261125
-#define REF_VERSION 1
 #define MAX_SAMPLES 64
 #define SAMPLE_N ((size_t)SKEL_T * SKEL_M * NTU_V * SKEL_C)
-
-// Reads a reference file: header (magic, version, ndim, dims) + float32.
-// Returns the data (malloc'ed) and fills dims; NULL if absent or malformed.
-static float *read_ref(const char *path, int ndim, int *dims) {
-    size_t len;
-    char *buf = tap_slurp(path, &len);
-    if (!buf) return NULL;
-    int32_t h[3 + 8];
-    size_t hlen = (size_t)(3 + ndim) * sizeof(int32_t);
-    float *data = NULL;
-    if (len >= hlen) {
-        memcpy(h, buf, hlen);
-        size_t n = 1;
-        for (int i = 0; i < ndim; i++) n *= (size_t)(dims[i] = h[3 + i]);
-        if (h[0] == REF_MAGIC && h[1] == REF_VERSION && h[2] == ndim &&
-            len == hlen + n * sizeof(float) && (data = malloc(n * sizeof(float) + 1)))
-            memcpy(data, buf + hlen, n * sizeof(float));
-        else if (h[0] != REF_MAGIC)
-            diag("%s: bad magic %d (HINT: regenerate with scripts/ref/make_prep_reference.py)",
-                 path, h[0]);
-    }
-    free(buf);
-    return data;
-}
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-// LF text -> CRLF text written to dir/name, read back.
-static char *crlf_copy(const char *text, size_t len, const char *name, size_t *olen) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", tap_tmpdir(), name);
-    FILE *f = fopen(path, "wb");
-    if (!f) bail("cannot write %s", path);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) fputc('\r', f);
-        fputc(text[i], f);
-    }
-    if (fclose(f) != 0) bail("cannot write %s", path);
-    return tap_slurp(path, olen);
-}
 
 static void check(const char *name, const char *ending, int copy_single, const char *text,
                   size_t len, const float *want, int want_frames, float *got) {
@@ -118,7 +80,7 @@ int main(void) {
         size_t len, clen = 0;
         char *text = tap_slurp(path, &len);
         if (!text) bail("cannot read %s", path);
-        char *crlf = crlf_copy(text, len, names[s], &clen);
+        char *crlf = tap_crlf_copy(text, len, names[s], &clen);
         if (!crlf) bail("cannot read back the CRLF copy of %s", names[s]);
         for (int copy_single = 0; copy_single <= 1; copy_single++) {
             // NTU120 has its own file only where it differs from NTU60.
@@ -126,11 +88,11 @@ int main(void) {
             float *ref = NULL;
             if (copy_single) {
                 snprintf(path, sizeof path, REF_DIR "/ntu120_%s.ref", names[s]);
-                ref = read_ref(path, 2, dims);
+                ref = ref_read_single(path, 2, dims);
             }
             if (!ref) {
                 snprintf(path, sizeof path, REF_DIR "/ntu60_%s.ref", names[s]);
-                ref = read_ref(path, 2, dims);
+                ref = ref_read_single(path, 2, dims);
             }
             if (!ref || dims[1] != 150 || dims[0] > SKEL_T) {
                 diag("missing or malformed reference %s (HINT: run "

@@ -13,53 +13,17 @@
 #include "kinetics.h"
 #include "skeleton.h"
 #include "status.h"
+#include "tap/ref.h"
 #include "tap/tap.h"
 
 #define REF_DIR "tests/data/ref"
-#define REF_MAGIC 20261125
-#define REF_VERSION 1
 #define MAX_CLIPS 64
 #define CLIP_N ((size_t)SKEL_T * SKEL_M * KINETICS_V * SKEL_C)
-
-// Reads a reference file: header (magic, version, ndim, dims) + float32.
-static float *read_ref(const char *path, int ndim, int *dims) {
-    size_t len;
-    char *buf = tap_slurp(path, &len);
-    if (!buf) return NULL;
-    int32_t h[3 + 8];
-    size_t hlen = (size_t)(3 + ndim) * sizeof(int32_t);
-    float *data = NULL;
-    if (len >= hlen) {
-        memcpy(h, buf, hlen);
-        size_t n = 1;
-        for (int i = 0; i < ndim; i++) n *= (size_t)(dims[i] = h[3 + i]);
-        if (h[0] == REF_MAGIC && h[1] == REF_VERSION && h[2] == ndim &&
-            len == hlen + n * sizeof(float) && (data = malloc(n * sizeof(float) + 1)))
-            memcpy(data, buf + hlen, n * sizeof(float));
-        else if (h[0] != REF_MAGIC)
-            diag("%s: bad magic %d (HINT: regenerate with scripts/ref/make_prep_reference.py)",
-                 path, h[0]);
-    }
-    free(buf);
-    return data;
-}
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *crlf_copy(const char *text, size_t len, const char *name, size_t *olen) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.json", tap_tmpdir(), name);
-    FILE *f = fopen(path, "wb");
-    if (!f) bail("cannot write %s", path);
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) fputc('\r', f);
-        fputc(text[i], f);
-    }
-    if (fclose(f) != 0) bail("cannot write %s", path);
-    return tap_slurp(path, olen);
-}
 
 static double now_ms(void) {
     struct timespec ts;
@@ -103,7 +67,7 @@ int main(void) {
     for (int k = 0; k < n; k++) {
         int dims[4] = {0};
         snprintf(path, sizeof path, REF_DIR "/kinetics_%s.ref", ids[k]);
-        float *ref = read_ref(path, 4, dims);
+        float *ref = ref_read_single(path, 4, dims);
         if (!ref || dims[0] != SKEL_C || dims[1] > SKEL_T || dims[2] != KINETICS_V ||
             dims[3] != SKEL_M) {
             diag("missing or malformed reference %s (HINT: run "
@@ -147,7 +111,9 @@ int main(void) {
            ids[k], label);
         is_tensor_equal(got, want, CLIP_N, "%s: (300, 2, 18, 3) equals the reference", ids[k]);
 
-        char *crlf = crlf_copy(text, len, ids[k], &clen);
+        char fname[256];
+        snprintf(fname, sizeof fname, "%s.json", ids[k]);
+        char *crlf = tap_crlf_copy(text, len, fname, &clen);
         if (!crlf) bail("cannot read back the CRLF copy of %s", ids[k]);
         int label2 = -1, frames2 = -1;
         memset(got2, 0x7f, CLIP_N * sizeof(float));

@@ -46,3 +46,24 @@ fail:
     ref_free(r);
     return -1;
 }
+
+float *ref_read_single(const char *path, int ndim, int *dims) {
+    size_t len;
+    char *buf = tap_slurp(path, &len);
+    if (!buf) return NULL;
+    int32_t h[3 + 8];
+    size_t hlen = (size_t)(3 + ndim) * sizeof(int32_t);
+    float *data = NULL;
+    if (ndim <= 8 && len >= hlen) {
+        memcpy(h, buf, hlen);
+        size_t n = 1;
+        for (int i = 0; i < ndim; i++) n *= (size_t)(dims[i] = h[3 + i]);
+        if (h[0] == REF_MAGIC && h[1] == REF_VERSION && h[2] == ndim &&
+            len == hlen + n * sizeof(float) && (data = malloc(n * sizeof(float) + 1)))
+            memcpy(data, buf + hlen, n * sizeof(float));
+        else if (h[0] != REF_MAGIC)
+            diag("%s: bad magic %d (HINT: regenerate with scripts/ref/make_prep_reference.py)", path, h[0]);
+    }
+    free(buf);
+    return data;
+}

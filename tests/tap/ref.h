@@ -18,3 +18,7 @@ typedef struct Ref {
 // the file and, when absent, the script that makes it) otherwise.
 int ref_load_file(Ref *r, const char *dir, const char *name, const char *script);
 void ref_free(Ref *r);
+
+// A file holding one tensor of ndim dimensions (the prep reference files):
+// returns its data (malloc'ed) and fills dims; NULL if absent or malformed.
+float *ref_read_single(const char *path, int ndim, int *dims);

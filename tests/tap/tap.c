@@ -209,3 +209,16 @@ const char *tap_tmpdir(void) {
     }
     return tmpdir;
 }
+
+char *tap_crlf_copy(const char *text, size_t len, const char *name, size_t *olen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", tap_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    if (!f) bail("cannot write %s", path);
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) fputc('\r', f);
+        fputc(text[i], f);
+    }
+    if (fclose(f) != 0) bail("cannot write %s", path);
+    return tap_slurp(path, olen);
+}
