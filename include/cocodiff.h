@@ -94,8 +94,15 @@ typedef void (*CocodiffEpsFn)(void *ctx, float *eps, const float *z, const int32
 //   z      = sqrt(abar_prev) z0_hat + sqrt(1 - abar_prev) eps
 // z: (B, n) in/out; t_start: (B) in [0, T); eps: (B, n) scratch; tbuf: (B)
 // scratch. With fn returning the noise that made z from z_0, z ends at z_0.
+// x0_bound: (B) or NULL. When given, every z0_hat element of sample b is
+// clamped to [-x0_bound[b], x0_bound[b]] and eps recomputed from the clamped
+// z0_hat (eps = (z - sqrt(abar_t) z0_hat) / sqrt(1 - abar_t)), the "clip
+// x0" of DDPM/diffusers: an imperfect denoiser at large t otherwise divides
+// its error by sqrt(abar_t) (0.16 at t = 600) and lands far off the latent
+// manifold.
 void cocodiff_ddim(const CocodiffSchedule *s, float *z, const int32_t *t_start, int B, size_t n,
-                   int S, CocodiffEpsFn fn, void *ctx, float *eps, int32_t *tbuf);
+                   int S, CocodiffEpsFn fn, void *ctx, float *eps, int32_t *tbuf,
+                   const float *x0_bound);
 
 // ---------------------------------------------------------------------------
 // The module
@@ -129,6 +136,13 @@ typedef struct CocodiffConfig {
     int gen_steps;          // S DDIM steps (5)
     float t_gen_lo, t_gen_hi;   // t_gen uniform integer in [round(lo T), round(hi T)] (0.2, 0.6)
     float guidance_scale;   // classifier-free guidance w (1: plain conditional)
+    int clip_x0;            // DDIM clamps z0_hat to the real latent's range,
+                            // max |z_0| of the same sample (1)
+    int gen_residual;       // h_hat = h + D(z_hat_0) - D(z_0): the decoded latent
+                            // displacement moves the real feature (1); 0: h_hat =
+                            // D(z_hat_0) (method.md literally), which carries the
+                            // autoencoder's reconstruction error into every
+                            // generated feature
     // loss weights
     float l_diff, l_rec, l_gen, l_coarse, l_fine;   // 1, 1, 0.5, 0.5, 0 (0 = off)
     float logit_scale_init; // log(1 / 0.07)

@@ -105,6 +105,10 @@
 //   cocodiff.ddim_steps          int          5                       DDIM steps S (>= 1)
 //   cocodiff.t_gen               2 floats     [0.2, 0.6]              t_gen / T_diff range, in [0, 1]
 //   cocodiff.cfg_scale           float        1                       classifier-free guidance w (>= 0)
+//   cocodiff.clip_x0             bool         true                    DDIM clamps z0_hat to the real
+//                                                                     latent's range
+//   cocodiff.gen_residual        bool         true                    h_hat = h + D(z_hat) - D(z_0);
+//                                                                     false: h_hat = D(z_hat)
 //   cocodiff.cond_drop           float        0.1                     condition dropout, [0, 1]
 //   cocodiff.l_diff              float        1                       loss weights (>= 0)
 //   cocodiff.l_rec               float        1
@@ -173,6 +177,7 @@ typedef struct ConfigCocodiff {
     int generate;
     int gen_start_epoch;   // -1: warm_up_epoch (config_gen_start_epoch)
     int ddim_steps;
+    int clip_x0, gen_residual;
     int n_t_gen;           // 2
     double t_gen[2];
     double cfg_scale, cond_drop, l_diff, l_rec, l_gen, l_coarse, l_fine;

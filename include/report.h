@@ -3,7 +3,9 @@
 // learning rate per epoch), and for each evaluation folder (cocodiff-eval's
 // DIR/scores.h5 + metrics.json) the confusion matrix as a heat map, the
 // per-class accuracy sorted, and a 2-D PCA map of the per-sample score
-// vectors coloured by class; for an ensemble folder (cocodiff-ensemble) the
+// vectors coloured by class; for a run trained with the CoCoDiff module
+// (its features.h5 and diversity.json) a PCA map of the real test features
+// with the generated ones beside them and the diversity figures; for an ensemble folder (cocodiff-ensemble) the
 // gain over the streams as bars and the same figures. SVG is drawn here
 // (svg.h); all text is escaped. Written through OUT.partial + rename.
 //
@@ -23,6 +25,8 @@ typedef struct ReportOptions {
     int neval;
     const char *ensemble;                 // cocodiff-ensemble output folder, NULL: none
     const char *class_names;              // one name per line, NULL: the score files' names
+    const char *features;                 // FEATURES.h5 (real vs generated); NULL: run's
+                                          // features.h5 when the run folder has one
     const char *out;                      // the HTML file
 } ReportOptions;
 

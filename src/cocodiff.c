@@ -87,7 +87,7 @@ typedef struct Buf {
     float *hr, *dhr, *dz, *da;                        // (N, C), (N, C), (N, d), (N, d)
     float *eps, *zt, *traw, *ctx, *keep, *epshat, *deps, *dctx, *dzt;
     float *cache, *work;
-    float *zg, *epsd, *epsu, *zero_ctx, *ctxg, *zh0, *hh0, *dhh0, *glog, *gprob, *gdlog;
+    float *zg, *x0b, *epsd, *epsu, *zero_ctx, *ctxg, *zh0, *hh0, *dhh0, *glog, *gprob, *gdlog;
     float *u, *un, *dun, *du, *nrm, *clog, *cprob, *cdlog;
     int32_t *t, *tgen, *tbuf, *drop;
 } Buf;
@@ -247,6 +247,8 @@ void cocodiff_config_default(CocodiffConfig *c) {
     c->t_gen_lo = 0.2f;
     c->t_gen_hi = 0.6f;
     c->guidance_scale = 1.0f;
+    c->clip_x0 = 1;
+    c->gen_residual = 1;
     c->l_diff = 1.0f;
     c->l_rec = 1.0f;
     c->l_gen = 0.5f;
@@ -434,7 +436,7 @@ static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, Buf *b) {
     TAKE(b->dzt, N * d);
     TAKE(b->cache, cd_denoiser_cache_size(&m->den, B));
     TAKE(b->work, cd_denoiser_work_size(&m->den, B));
-    TAKE(b->zg, N * d); TAKE(b->epsd, N * d); TAKE(b->epsu, N * d); TAKE(b->zero_ctx, N * d);
+    TAKE(b->zg, N * d); TAKE(b->x0b, Bs); TAKE(b->epsd, N * d); TAKE(b->epsu, N * d); TAKE(b->zero_ctx, N * d);
     TAKE(b->ctxg, N * d); TAKE(b->zh0, Bs * d); TAKE(b->hh0, Bs * C); TAKE(b->dhh0, Bs * C);
     TAKE(b->glog, Bs * K); TAKE(b->gprob, Bs * K); TAKE(b->gdlog, Bs * K);
     TAKE(b->u, Bs * Dt); TAKE(b->un, Bs * Dt); TAKE(b->dun, Bs * Dt); TAKE(b->du, Bs * Dt);
@@ -534,11 +536,15 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
         b->tgen[i] = lo + (int32_t)rng_below(&r, (int64_t)hi - lo + 1);
         Rng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPSGEN);
         rng_normals(&e, b->epsd + (size_t)i * n, n);
+        float mx = 0.0f;
+        for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n; k++) mx = fmaxf(mx, fabsf(z0[k]));
+        b->x0b[i] = mx;
     }
     cocodiff_q_sample(&m->sched, b->zg, z0, b->epsd, b->tgen, B, n);
     build_ctx(m, W, b->ctxg, b->keep, labels, NULL, B);
     GenCtx g = {m, W};
-    cocodiff_ddim(&m->sched, b->zg, b->tgen, B, n, c->gen_steps, gen_eps, &g, b->epsd, b->tbuf);
+    cocodiff_ddim(&m->sched, b->zg, b->tgen, B, n, c->gen_steps, gen_eps, &g, b->epsd, b->tbuf,
+                  c->clip_x0 ? b->x0b : NULL);
 }
 
 // Contrastive CE over classes: logits[i, k] = s cos(P x_i, e_k), s =
@@ -720,7 +726,15 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         generate_latents(m, wd, zdet, labels, B, ctl);
         for (int i = 0; i < B; i++)
             memcpy(b->zh0 + (size_t)i * d, b->zg + (size_t)i * n, (size_t)d * sizeof(float));
-        linear_forward(b->hh0, b->zh0, m->w.dec_w, m->w.dec_b, B, d, C);
+        if (c->gen_residual) {   // h_hat_0 = h_0 + D(z_hat_0) - D(z_0): the bias cancels
+            for (int i = 0; i < B; i++)
+                for (int k = 0; k < d; k++) b->zh0[(size_t)i * d + k] -= zdet[(size_t)i * n + k];
+            linear_forward(b->hh0, b->zh0, m->w.dec_w, NULL, B, d, C);
+            for (int i = 0; i < B; i++)
+                for (int k = 0; k < C; k++) b->hh0[(size_t)i * C + k] += hd[(size_t)i * L * C + k];
+        } else {
+            linear_forward(b->hh0, b->zh0, m->w.dec_w, m->w.dec_b, B, d, C);
+        }
         linear_forward(b->glog, b->hh0, head->w, head->b, B, C, K);
         lo.gen = crossentropy_forward(b->gprob, b->glog, labels, B, K);
         int right = 0;
@@ -739,7 +753,7 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         }
         lo.coarse_gen = contrast(m, b->hh0, (size_t)C, m->coarse_n, (size_t)Dt, labels, B,
                                  c->l_coarse * sc, b->dhh0, NULL);
-        linear_backward(NULL, m->g.dec_w, m->g.dec_b, b->dhh0, b->zh0, m->w.dec_w, B, d, C);
+        linear_backward(NULL, m->g.dec_w, c->gen_residual ? NULL : m->g.dec_b, b->dhh0, b->zh0, m->w.dec_w, B, d, C);
         lo.generated = 1;
     }
 
@@ -773,7 +787,14 @@ int cocodiff_generate(Cocodiff *m, const float *h, const int32_t *labels, int B,
     int N = B * L, d = m->cfg.d;
     enc_forward(m, wd, &m->b.det, hd, N);
     generate_latents(m, wd, m->b.det.z, labels, B, ctl);
-    if (h_hat) linear_forward(h_hat, m->b.zg, m->w.dec_w, m->w.dec_b, N, d, m->C);
+    if (h_hat && m->cfg.gen_residual) {   // h + D(z_hat_0) - D(z_0)
+        float *dz = m->b.dz;   // (N, d) scratch
+        for (size_t i = 0; i < (size_t)N * d; i++) dz[i] = m->b.zg[i] - m->b.det.z[i];
+        linear_forward(h_hat, dz, m->w.dec_w, NULL, N, d, m->C);
+        for (size_t i = 0; i < (size_t)N * m->C; i++) h_hat[i] += hd[i];
+    } else if (h_hat) {
+        linear_forward(h_hat, m->b.zg, m->w.dec_w, m->w.dec_b, N, d, m->C);
+    }
     if (z_hat0) memcpy(z_hat0, m->b.zg, (size_t)N * d * sizeof(float));
     if (t_gen) memcpy(t_gen, m->b.tgen, (size_t)B * sizeof(int32_t));
     return CD_OK;

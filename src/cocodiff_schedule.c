@@ -65,7 +65,8 @@ void cocodiff_q_sample(const CocodiffSchedule *s, float *zt, const float *z0, co
 }
 
 void cocodiff_ddim(const CocodiffSchedule *s, float *z, const int32_t *t_start, int B, size_t n,
-                   int S, CocodiffEpsFn fn, void *ctx, float *eps, int32_t *tbuf) {
+                   int S, CocodiffEpsFn fn, void *ctx, float *eps, int32_t *tbuf,
+                   const float *x0_bound) {
     for (int k = S; k >= 1; k--) {
         for (int b = 0; b < B; b++) tbuf[b] = (int32_t)(((int64_t)t_start[b] * k) / S);
         fn(ctx, eps, z, tbuf, B);
@@ -73,9 +74,14 @@ void cocodiff_ddim(const CocodiffSchedule *s, float *z, const int32_t *t_start, 
             double ab = s->alphas_cumprod[tbuf[b]];
             double ap = k > 1 ? s->alphas_cumprod[((int64_t)t_start[b] * (k - 1)) / S] : 1.0;
             double sa = sqrt(ab), sb = sqrt(1.0 - ab), pa = sqrt(ap), pb = sqrt(1.0 - ap);
+            double lim = x0_bound ? (double)x0_bound[b] : INFINITY;
             for (size_t i = (size_t)b * n; i < (size_t)(b + 1) * n; i++) {
-                double z0 = ((double)z[i] - sb * eps[i]) / sa;
-                z[i] = (float)(pa * z0 + pb * eps[i]);
+                double z0 = ((double)z[i] - sb * eps[i]) / sa, e = eps[i];
+                if (z0 > lim || z0 < -lim) {
+                    z0 = z0 > lim ? lim : -lim;
+                    if (sb > 0) e = ((double)z[i] - sa * z0) / sb;
+                }
+                z[i] = (float)(pa * z0 + pb * e);
             }
         }
     }

@@ -128,6 +128,8 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.ddim_steps", cocodiff.ddim_steps),
     {"cocodiff.t_gen", K_FLOATS, OFF(cocodiff.n_t_gen), OFF(cocodiff.t_gen), 0, 2, 2, NULL},
     KFLT("cocodiff.cfg_scale", cocodiff.cfg_scale),
+    KBOOL("cocodiff.clip_x0", cocodiff.clip_x0),
+    KBOOL("cocodiff.gen_residual", cocodiff.gen_residual),
     KFLT("cocodiff.cond_drop", cocodiff.cond_drop),
     KFLT("cocodiff.l_diff", cocodiff.l_diff),
     KFLT("cocodiff.l_rec", cocodiff.l_rec),
@@ -257,6 +259,8 @@ int config_init(Config *c) {
     k->generate = cd.generation;
     k->gen_start_epoch = -1;
     k->ddim_steps = cd.gen_steps;
+    k->clip_x0 = cd.clip_x0;
+    k->gen_residual = cd.gen_residual;
     k->n_t_gen = 2;
     k->t_gen[0] = short_double(cd.t_gen_lo);
     k->t_gen[1] = short_double(cd.t_gen_hi);

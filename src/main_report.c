@@ -2,7 +2,7 @@
 // about a training run, its evaluations and a stream ensemble (see report.h).
 //
 // USAGE: cocodiff-report --run WORKDIR [--eval DIR ...] [--ensemble DIR]
-//            [--class-names LIST] --out report.html
+//            [--class-names LIST] [--features F] --out report.html
 #include "report.h"
 #include "status.h"
 
@@ -19,6 +19,8 @@ static void usage(FILE *f) {
             "                   PCA map of the score vectors; repeatable (at most %d)\n"
             "  --ensemble D     a cocodiff-ensemble output folder: each stream's top-1 and the ensemble's\n"
             "  --class-names F  class names, one per line (line k = class k); default: the score files'\n"
+            "  --features F     real vs generated features (cocodiff-train writes WORKDIR/features.h5 when the\n"
+            "                   CoCoDiff module generates; used by default with --run WORKDIR)\n"
             "  --out F          the HTML page (self-contained: no scripts, no external files)\n"
             "At least one of --run, --eval, --ensemble. exit codes: 0 ok, 1 error (missing or bad input), 2 usage\n",
             REPORT_MAX_EVAL);
@@ -36,6 +38,7 @@ int main(int argc, char **argv) {
         } else if (v && !strcmp(a, "--ensemble")) { o.ensemble = v; i++;
         } else if (v && !strcmp(a, "--class-names")) { o.class_names = v; i++;
         } else if (v && !strcmp(a, "--out")) { o.out = v; i++;
+        } else if (v && !strcmp(a, "--features")) { o.features = v; i++;
         } else if (v && !strcmp(a, "--eval")) {
             if (o.neval >= REPORT_MAX_EVAL) {
                 fprintf(stderr, "cocodiff-report: at most %d --eval\n", REPORT_MAX_EVAL);

@@ -8,6 +8,7 @@
 #include "report.h"
 #include "descriptions.h"
 #include "eval.h"
+#include "h5io_features.h"
 #include "h5io_scores.h"
 #include "status.h"
 #include "svg.h"
@@ -190,6 +191,10 @@ typedef struct Report {
     int nst;
     DescClassList list;
     int has_list;
+    H5Features feat;       // real vs generated features (has_feat)
+    int has_feat;
+    char feat_path[4200];
+    json_t *diversity;     // the run's diversity.json, NULL when absent
 } Report;
 
 static int load_scores(Report *r, const char *dir, ScoresIn *in) {
@@ -263,6 +268,25 @@ static int load_all(Report *r) {
         if ((rc = load_scores(r, o->ensemble, &r->ens)) || (rc = load_ensemble_streams(r))) return rc;
         r->has_ens = 1;
     }
+    // Generated features: named, or the run folder's when it has them.
+    struct stat fs;
+    if (o->features) snprintf(r->feat_path, sizeof r->feat_path, "%.4000s", o->features);
+    else if (o->run && stat(o->run, &fs) == 0 && S_ISDIR(fs.st_mode))
+        snprintf(r->feat_path, sizeof r->feat_path, "%.4000s/features.h5", o->run);
+    if (r->feat_path[0] && (o->features || stat(r->feat_path, &fs) == 0)) {
+        if ((rc = h5io_features_read(r->feat_path, &r->feat))) return rc;
+        r->has_feat = 1;
+        for (int64_t i = 0; i < r->feat.n; i++)
+            if (r->feat.label[i] < 0) {
+                CD_ERR("%s: negative label at row %lld", r->feat_path, (long long)i);
+                return CD_EFORMAT;
+            }
+        char dj[4300];
+        snprintf(dj, sizeof dj, "%.4000s", r->feat_path);
+        char *slash = strrchr(dj, '/');
+        snprintf(slash ? slash + 1 : dj, sizeof dj - (size_t)(slash ? slash + 1 - dj : 0), "diversity.json");
+        if (stat(dj, &fs) == 0) r->diversity = json_load_file(dj, 0, NULL);
+    }
     return CD_OK;
 }
 
@@ -276,6 +300,8 @@ static void free_all(Report *r) {
     eval_metrics_free(&r->ens.m);
     free(r->st);
     if (r->has_list) descriptions_list_free(&r->list);
+    if (r->has_feat) h5io_features_free(&r->feat);
+    json_decref(r->diversity);
 }
 
 // ---------------------------------------------------------------------------
@@ -440,6 +466,79 @@ static const char *CSS =
     "font-size:13px}th{background:#f4f4f4}figure{margin:8px 16px 8px 0;display:inline-block;vertical-align:top}"
     ".row{display:flex;flex-wrap:wrap}.meta,.note{color:#555;font-size:13px}";
 
+// Real test features and the module's generated ones in one PCA map (fit on
+// the real ones), with the diversity figures the trainer measured.
+static void features_section(SvgBuf *b, const Report *r) {
+    const H5Features *f = &r->feat;
+    int K = 0;
+    for (int64_t i = 0; i < f->n; i++)
+        if (f->label[i] + 1 > K) K = f->label[i] + 1;
+    const char *const *names = NULL;
+    if (r->has_list && r->list.n >= K) { names = (const char *const *)r->list.names; K = r->list.n; }
+    else if (r->o->neval && r->ev[0].s.K >= K) { names = r->ev[0].names; K = r->ev[0].s.K; }
+    char (*gen)[24] = NULL;
+    const char **gnames = NULL;
+    if (!names) {
+        gen = cd_malloc((size_t)K * sizeof *gen);
+        gnames = cd_malloc((size_t)K * sizeof *gnames);
+        if (!gen || !gnames) { free(gen); free(gnames); b->err = CD_ENOMEM; return; }
+        for (int k = 0; k < K; k++) { snprintf(gen[k], sizeof gen[k], "class %d", k); gnames[k] = gen[k]; }
+        names = gnames;
+    }
+    svg_printf(b, "<section id=\"generated\"><h2>CoCoDiff: generated vs real features</h2>\n<p>Each test sample's "
+               "pooled backbone feature h<sub>0</sub> (circles) and one feature the module generated from that "
+               "sample's latent under its class text (crosses), projected on the real features' two principal axes. "
+               "File ");
+    svg_escape(b, r->feat_path);
+    svg_printf(b, " (%lld samples, %d dimensions).</p>\n", (long long)f->n, f->C);
+    if (r->diversity) {
+        static const char *const rows[][3] = {
+            {"within-class mean pairwise distance", "real_pairwise_distance", "generated_pairwise_distance"},
+            {"within-class covariance trace", "real_covariance_trace", "generated_covariance_trace"},
+            {"frozen FC head top-1", "real_head_top1", "generated_head_top1"},
+            {"distance to the class's real centroid", "real_to_centroid", "generated_to_centroid"},
+        };
+        svg_printf(b, "<table><tr><th></th><th>real</th><th>generated</th></tr>");
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+            svg_printf(b, "<tr><th>%s</th><td>%.4g</td><td>%.4g</td></tr>", rows[i][0],
+                       json_number_value(json_object_get(r->diversity, rows[i][1])),
+                       json_number_value(json_object_get(r->diversity, rows[i][2])));
+        svg_printf(b, "<tr><th>nearest real centroid is the own class</th><td></td><td>%.4g</td></tr>"
+                   "<tr><th>distance to the source sample</th><td></td><td>%.4g</td></tr></table>\n",
+                   json_number_value(json_object_get(r->diversity, "generated_nearest_centroid_own")),
+                   json_number_value(json_object_get(r->diversity, "generated_to_source")));
+    }
+    ReportPca2 p;
+    if (report_pca2_fit(&p, f->real, f->n, f->C) != CD_OK) {
+        svg_printf(b, "<p class=\"note\">No map: too few samples.</p></section>\n");
+        free(gen); free(gnames);
+        return;
+    }
+    int64_t step = (f->n + REPORT_MAX_POINTS / 2 - 1) / (REPORT_MAX_POINTS / 2), m = (f->n + step - 1) / step;
+    float *sub = cd_malloc((size_t)m * (size_t)f->C * sizeof *sub), *xy = cd_malloc((size_t)m * 4 * sizeof *xy);
+    int32_t *cls = cd_malloc((size_t)m * sizeof *cls);
+    if (sub && xy && cls) {
+        for (int64_t i = 0; i < m; i++) cls[i] = f->label[i * step];
+        for (int s = 0; s < 2; s++) {
+            const float *src = s ? f->generated : f->real;
+            for (int64_t i = 0; i < m; i++)
+                memcpy(sub + (size_t)i * f->C, src + (size_t)(i * step) * f->C, (size_t)f->C * sizeof *sub);
+            report_pca2_project(&p, sub, m, xy + (size_t)s * m * 2);
+        }
+        char xl[64], yl[64];
+        snprintf(xl, sizeof xl, "PC 1 (%.1f%% of the real variance)", p.total_var > 0 ? 100 * p.var[0] / p.total_var : 0);
+        snprintf(yl, sizeof yl, "PC 2 (%.1f%%)", p.total_var > 0 ? 100 * p.var[1] / p.total_var : 0);
+        SvgPointSet sets[2] = {{step > 1 ? "real (subsampled)" : "real", xy, cls, m, SVG_MARKER_CIRCLE},
+                               {"generated", xy + (size_t)m * 2, cls, m, SVG_MARKER_CROSS}};
+        svg_scatter(b, "PCA map of real and generated features, coloured by class", xl, yl, sets, 2, names, K, 900, 560);
+    } else {
+        b->err = CD_ENOMEM;
+    }
+    svg_printf(b, "</section>\n");
+    free(sub); free(xy); free(cls); free(gen); free(gnames);
+    report_pca2_free(&p);
+}
+
 static void page(SvgBuf *b, const Report *r) {
     const ReportOptions *o = r->o;
     svg_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>CoCoDiff-C report: ");
@@ -449,6 +548,7 @@ static void page(SvgBuf *b, const Report *r) {
     svg_printf(b, "%d evaluation(s)%s. Figures are SVG drawn by cocodiff-report; hover for values.</p>\n", o->neval,
                r->has_ens ? ", one stream ensemble" : "");
     if (r->nep) training_section(b, r);
+    if (r->has_feat) features_section(b, r);
     if (r->has_ens) ensemble_section(b, r);
     for (int i = 0; i < o->neval; i++) eval_section(b, &r->ev[i], i);
     svg_printf(b, "</body></html>\n");

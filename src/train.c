@@ -28,8 +28,10 @@
 #include "checkpoint.h"
 #include "cocodiff.h"
 #include "ctrgcn.h"
+#include "diversity.h"
 #include "feeder.h"
 #include "h5io.h"
+#include "h5io_features.h"
 #include "loader.h"
 #include "optim.h"
 #include "status.h"
@@ -362,6 +364,8 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     cc.t_gen_lo = (float)k->t_gen[0];
     cc.t_gen_hi = (float)k->t_gen[1];
     cc.guidance_scale = (float)k->cfg_scale;
+    cc.clip_x0 = k->clip_x0;
+    cc.gen_residual = k->gen_residual;
     cc.l_diff = (float)k->l_diff;
     cc.l_rec = (float)k->l_rec;
     cc.l_gen = (float)k->l_gen;
@@ -708,6 +712,8 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
     return CD_OK;
 }
 
+static int measure_generation(Trainer *t);
+
 static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
     const Dist *d = t->d;
     const Config *cfg = t->cfg;
@@ -794,8 +800,116 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             return TRAIN_EXIT_OK;
         }
     }
+    if (t->cd && cocodiff_config(t->cd)->generation && measure_generation(t) != CD_OK) {
+        log_info(d, "train | the generated-feature measurement failed (see above); the model is saved");
+        return TRAIN_EXIT_ERROR;
+    }
     log_info(d, "train | done: %lld steps in %.1fs", (long long)(step - step_first), dist_wtime() - t0);
     return TRAIN_EXIT_OK;
+}
+
+// Collective. What the module's generation adds, measured once training
+// ends: every test sample's real h_0 (test-mode feeder, eval-mode backbone)
+// and one h_hat_0 generated from its latent under its class text, with the
+// draws keyed (seed, step -2, sample index) so any rank count gives the same
+// features. Rank 0 writes FEATURES.h5 (for cocodiff-report's map) and
+// diversity.json, and logs the figures.
+#define MEASURE_STEP (-2)
+static int measure_generation(Trainer *t) {
+    const Dist *d = t->d;
+    int Cl = 0, V = 0, M = 0;
+    ctrgcn_last_output(t->m, &Cl, NULL, &V, &M);
+    int nmax = loader_max_local(t->test), nb = loader_num_batches(t->test), rc = CD_OK;
+    size_t tok = (size_t)COCODIFF_TOKENS * Cl;
+    float *hp = cd_malloc((size_t)(nmax > 0 ? nmax : 1) * tok * sizeof(float));
+    float *hh = cd_malloc((size_t)(nmax > 0 ? nmax : 1) * tok * sizeof(float));
+    int64_t cap = 0, n = 0;
+    for (int b = 0; b < nb; b++) cap += nmax;
+    float *real = cd_malloc((size_t)(cap > 0 ? cap : 1) * Cl * sizeof(float));
+    float *gen = cd_malloc((size_t)(cap > 0 ? cap : 1) * Cl * sizeof(float));
+    int32_t *lab = cd_malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int32_t));
+    int64_t *idx = cd_malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int64_t));
+    int32_t *tlab = cd_malloc((size_t)(nmax > 0 ? nmax : 1) * sizeof(int32_t));
+    int64_t *tidx = cd_malloc((size_t)(nmax > 0 ? nmax : 1) * sizeof(int64_t));
+    if (!hp || !hh || !real || !gen || !lab || !idx || !tlab || !tidx) rc = CD_ENOMEM;
+    for (int b = 0; b < nb && rc == CD_OK; b++) {
+        int nl = 0;
+        rc = loader_batch(t->test, 0, b, t->x, tlab, tidx, &nl);
+        if (rc || nl == 0) continue;
+        if ((rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->Wtest, 0))) break;
+        int Tl = 0;
+        const float *last = ctrgcn_last_output(t->m, &Cl, &Tl, &V, &M);
+        cocodiff_pool_parts(hp, last, nl, M, Cl, Tl, V, &t->parts);
+        const float *h0 = ctrgcn_features(t->m);
+        for (int i = 0; i < nl; i++) memcpy(hp + (size_t)i * tok, h0 + (size_t)i * Cl, (size_t)Cl * sizeof(float));
+        // one call per run of consecutive sample indices (the draws are keyed by sample0 + i)
+        for (int i = 0; i < nl && rc == CD_OK;) {
+            int j = i + 1;
+            while (j < nl && tidx[j] == tidx[i] + (j - i)) j++;
+            CocodiffStepCtl ctl = {.seed = (uint64_t)t->cfg->seed, .step = MEASURE_STEP, .sample0 = tidx[i],
+                                   .generate = 1, .grad_scale = 1.0f};
+            rc = cocodiff_generate(t->cd, hp + (size_t)i * tok, tlab + i, j - i, &ctl, hh + (size_t)i * tok, NULL, NULL);
+            i = j;
+        }
+        for (int i = 0; i < nl; i++, n++) {
+            memcpy(real + (size_t)n * Cl, hp + (size_t)i * tok, (size_t)Cl * sizeof(float));
+            memcpy(gen + (size_t)n * Cl, hh + (size_t)i * tok, (size_t)Cl * sizeof(float));
+            lab[n] = tlab[i];
+            idx[n] = tidx[i];
+        }
+    }
+    free(hp); free(hh); free(tlab); free(tidx);
+    rc = dist_agree(d, rc);
+    void *ar = NULL, *ag = NULL, *al = NULL, *ai = NULL;
+    size_t nr = 0, ng = 0, nlab = 0, ni = 0;
+    if (!rc) rc = dist_allgather_bytes(d, real, (size_t)n * Cl * sizeof(float), &ar, &nr, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, gen, (size_t)n * Cl * sizeof(float), &ag, &ng, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, lab, (size_t)n * sizeof(int32_t), &al, &nlab, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, idx, (size_t)n * sizeof(int64_t), &ai, &ni, NULL);
+    free(real); free(gen); free(lab); free(idx);
+    int64_t N = (int64_t)(ni / sizeof(int64_t));
+    if (!rc && d->rank == 0 && N > 0) {
+        // ranks hold contiguous slices in rank order, so the gathered rows
+        // are in the split's order already
+        float *hw, *hb, *gw, *gb;
+        ctrgcn_head(t->m, &hw, &hb, &gw, &gb);
+        DiversityStats st;
+        rc = diversity_measure(ar, ag, al, N, Cl, t->K, hw, hb, &st);
+        char path[4200];
+        H5Features f = {.n = N, .C = Cl, .real = ar, .generated = ag, .label = al, .index = ai};
+        snprintf(f.data, sizeof f.data, "%s", t->cfg->test_feeder_args.data_path ? t->cfg->test_feeder_args.data_path : "");
+        snprintf(f.split, sizeof f.split, "%s", t->cfg->test_feeder_args.split ? t->cfg->test_feeder_args.split : "test");
+        snprintf(f.checkpoint, sizeof f.checkpoint, "%.1000s", t->last_ckpt);
+        if (!rc && !(rc = path_join(path, sizeof path, t->cfg->work_dir, "features.h5")))
+            rc = h5io_features_write(path, &f);
+        json_t *o = rc ? NULL : json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}",
+            "samples", (json_int_t)st.n, "classes", st.classes, "real_pairwise_distance", st.real_pdist,
+            "generated_pairwise_distance", st.gen_pdist, "real_covariance_trace", st.real_trace,
+            "generated_covariance_trace", st.gen_trace, "real_head_top1", st.real_head_top1,
+            "generated_head_top1", st.gen_head_top1, "generated_nearest_centroid_own", st.gen_nearest_own,
+            "real_to_centroid", st.real_to_centroid, "generated_to_centroid", st.gen_to_centroid,
+            "generated_to_source", st.gen_to_source, "features", "features.h5");
+        if (o && !path_join(path, sizeof path, t->cfg->work_dir, "diversity.json")) {
+            char tmp[4300];
+            snprintf(tmp, sizeof tmp, "%s.partial", path);
+            if (json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || rename(tmp, path)) {
+                CD_ERR("%s: cannot write the diversity figures", path);
+                rc = CD_EIO;
+            }
+        }
+        json_decref(o);
+        if (!rc) {
+            log_info(d, "train | generated features (test split, %lld samples, %d classes): within-class pairwise "
+                     "distance %.4g (real %.4g), covariance trace %.4g (real %.4g)", (long long)st.n, st.classes,
+                     st.gen_pdist, st.real_pdist, st.gen_trace, st.real_trace);
+            log_info(d, "train | generated features: frozen head top-1 %.2f%% (real %.2f%%), nearest real centroid "
+                     "is their class for %.2f%%, distance to the class centroid %.4g (real %.4g), to their source %.4g",
+                     100 * st.gen_head_top1, 100 * st.real_head_top1, 100 * st.gen_nearest_own,
+                     st.gen_to_centroid, st.real_to_centroid, st.gen_to_source);
+        }
+    }
+    free(ar); free(ag); free(al); free(ai);
+    return dist_agree(d, rc);
 }
 
 int train_run(const Dist *d, const Config *cfg, const TrainOptions *o) {

@@ -88,7 +88,7 @@ int main(void) {
     for (int i = 0; i < 3; i++) {
         Oracle o = {eps, 0, {{0}}};
         cocodiff_q_sample(&s, z, z0, eps, t0, B, n);
-        cocodiff_ddim(&s, z, t0, B, n, Ss[i], oracle_eps, &o, work, tbuf);
+        cocodiff_ddim(&s, z, t0, B, n, Ss[i], oracle_eps, &o, work, tbuf, NULL);
         is_tensor_close(z, z0, B * n, DDIM_ATOL, 0, "DDIM, S = %d, exact noise: z_0 back (t = 999, 517, 3, 0)",
                         Ss[i]);
         if (Ss[i] == 5) {
@@ -106,7 +106,7 @@ int main(void) {
         int32_t tc[B] = {900, 517, 3, 0};
         Oracle o = {eps, 0, {{0}}};
         cocodiff_q_sample(&cs, z, z0, eps, tc, B, n);
-        cocodiff_ddim(&cs, z, tc, B, n, 5, oracle_eps, &o, work, tbuf);
+        cocodiff_ddim(&cs, z, tc, B, n, 5, oracle_eps, &o, work, tbuf, NULL);
         is_tensor_close(z, z0, B * n, DDIM_ATOL, 0,
                         "DDIM on the cosine schedule, S = 5: z_0 back (t = 900, 517, 3, 0)");
     }
@@ -115,7 +115,7 @@ int main(void) {
         memset(zero, 0, sizeof zero);
         Oracle o = {zero, 0, {{0}}};
         cocodiff_q_sample(&s, z, z0, eps, t0, B, n);
-        cocodiff_ddim(&s, z, t0, B, n, 5, oracle_eps, &o, work, tbuf);
+        cocodiff_ddim(&s, z, t0, B, n, 5, oracle_eps, &o, work, tbuf, NULL);
         double d = 0;
         for (int i = 0; i < n; i++) d = fmax(d, fabs(z[i] - z0[i]));
         ok(d > 1e-2, "DDIM with a zero noise prediction does not return z_0 (max diff %.3g)", d);

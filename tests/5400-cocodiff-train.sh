@@ -9,11 +9,14 @@
 #   --export writes an inference checkpoint: /model bit for bit the training
 #   checkpoint's, exactly the datasets of a plain (module off) checkpoint,
 #   nothing else; cocodiff-eval runs on it;
-#   a text file of another class count, or no text at all, is a clear error.
+#   a text file of another class count, or no text at all, is a clear error;
+#   at the end the generated-feature measurement writes features.h5 (one real
+#   and one generated feature per test sample) and diversity.json (the same
+#   on 2-rank reruns), and cocodiff-report maps them.
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v h5diff > /dev/null && command -v h5ls > /dev/null || skip_all "h5diff/h5ls not installed"
-plan 22
+plan 26
 train_data
 cd "$REPO" || exit 1
 bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
@@ -45,6 +48,14 @@ n=$(grep -c '"cocodiff_diff":[0-9.e-]*,"cocodiff_rec":[0-9.e-]*,"cocodiff_coarse
 g=$(grep -c '"cocodiff_gen":[0-9.e-]*,"cocodiff_gen_top1":[0-9.e-]*' "$W/metrics.jsonl")
 is "4 3" "$n $g" "metrics.jsonl: module losses in all 4 epochs, gen in the 3 after warm-up"
 cp "$W/checkpoint-last.h5" "$TMP/one.h5"
+ntest=$(h5ls "$TMP/ntu60-xsub.h5/test" | awk '$1 == "label" { gsub(/[{}]/, "", $3); print $3 }')
+nf=$(h5ls "$W/features.h5" | awk '$1 == "generated" { print $3 }')
+grep -q '^train | generated features (test split, [0-9]* samples' "$TMP/log1" &&
+    grep -q '"generated_pairwise_distance"' "$W/diversity.json" && [ -n "$ntest" ] && [ "$nf" = "{$ntest," ]
+ok $? "the measurement after training: features.h5 ($nf for $ntest test samples), diversity.json, log lines"
+"$REPO/bin/cocodiff-report" --run "$W" --out "$TMP/r.html" > "$TMP/r.log" 2>&1 &&
+    grep -q 'id="generated"' "$TMP/r.html" && grep -q 'generated</text>' "$TMP/r.html"
+ok $? "cocodiff-report --run maps the generated features beside the real ones"
 
 # --- 2 ranks: 8 steps (2 epochs), twice, then 5 + resume
 S="--set num_epoch=2 --set step=[1] --set eval_interval=1"
@@ -53,9 +64,12 @@ for i in 1 2; do
     run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --log-losses "$TMP/l2-$i" > "$TMP/log2-$i" 2>&1
     ok $? "2 ranks, run $i"
     cp "$W/checkpoint-last.h5" "$TMP/two-$i.h5"
+    cp "$W/diversity.json" "$TMP/div-$i.json"
 done
 cmp "$TMP/two-1.h5" "$TMP/two-2.h5"
 ok $? "2 ranks: the reruns' checkpoints are byte-identical"
+cmp "$TMP/div-1.json" "$TMP/div-2.json"
+ok $? "and so are their diversity figures"
 L=$(h5ls -r "$TMP/two-1.h5")
 nt=$(echo "$L" | grep -c '^/cocodiff/cocodiff\.')
 nm=$(echo "$L" | grep -c '^/optimizer/cocodiff_momentum/cocodiff\.')
@@ -95,6 +109,10 @@ rm -rf "$TMP/wf"
 "$TRAIN" --config "$TMP/c.yaml" --set cocodiff.l_fine=0.5 --set work_dir="$TMP/wf" --max-steps 2 --log-losses "$TMP/lf" > "$TMP/logf" 2>&1 &&
     [ "$(awk 'NF == 8 { n++ } END { print n + 0 }' "$TMP/lf")" = 2 ] && ! cmp -s "$TMP/lf" "$TMP/l1"
 ok $? "l_fine 0.5 (part-token gradients into the backbone): runs, losses logged"
+rm -rf "$TMP/wg"
+"$TRAIN" --config "$TMP/c.yaml" --set cocodiff.generate=false --set work_dir="$TMP/wg" $S > "$TMP/logg" 2>&1 &&
+    [ ! -e "$TMP/wg/features.h5" ] && ! grep -q "generated features" "$TMP/logg"
+ok $? "generation off: no measurement, no features.h5"
 
 # --- bad text
 grep -v '^#' datasets/ntu60/descriptions.tsv | head -4 > "$TMP/three.tsv"
