@@ -118,9 +118,11 @@ static int assign(const char *names, int64_t n, int name_len, int K, int *fold_o
         char list[160];
         list_names(*uniq, *nu, list, sizeof list);
         int hashed = *nu > 0 && ((*uniq)[*nu - 1] & FOLD_HASHED_KEY);
+        char hint[64] = "cross-validation needs at least 2 subjects";
+        if (*nu >= 2) snprintf(hint, sizeof hint, "use at most %lld folds", (long long)*nu);
         rc = fail(why, whylen, CD_EARG, "%lld samples with %lld distinct subjects (%s)%s: too few for %d folds, "
-                  "each fold needs at least one subject (HINT: use at most %lld folds)", (long long)n, (long long)*nu,
-                  *nu ? list : "none", hashed ? "; names with no subject count as one each" : "", K, (long long)*nu);
+                  "each fold needs at least one subject (HINT: %s)", (long long)n, (long long)*nu,
+                  *nu ? list : "none", hashed ? "; names with no subject count as one each" : "", K, hint);
     } else {
         for (int64_t i = 0; i < n; i++) fold_of[i] = (int)(rank_of(*uniq, *nu, keys[i]) % K);
     }

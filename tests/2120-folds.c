@@ -88,6 +88,9 @@ static void test_assign(void) {
     ok(rc == CD_EARG && strstr(why, "5 distinct subjects (P001 P003 P005 P007 P009)") && strstr(why, "6 folds") &&
            strstr(why, "at most 5 folds"),
        "6 folds of 5 subjects: CD_EARG naming them (%s)", why);
+    rc = fold_assign(b, 1, 24, 2, f, NULL, why, sizeof why);
+    ok(rc == CD_EARG && strstr(why, "1 distinct subjects (P005)") && strstr(why, "needs at least 2 subjects"),
+       "2 folds of 1 subject: CD_EARG (%s)", why);
     rc = fold_assign(b, 7, 24, 1, f, NULL, why, sizeof why);
     ok(rc == CD_EARG && strstr(why, "at least 2"), "1 fold: CD_EARG (%s)", why);
     free(b);
@@ -309,7 +312,7 @@ static void test_config(void) {
 }
 
 int main(void) {
-    plan(34);
+    plan(35);
     test_subjects();
     test_assign();
     test_config();
