@@ -86,6 +86,15 @@
 //   cocodiff.metrics_file        string       metrics.jsonl           relative to work_dir
 //   cocodiff.threads             int          1                       compute threads per rank
 //   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
+//   cocodiff.folds               int          0                       cross-validation (fold.h): 0 off;
+//                                                                     K >= 2: train on the TRAIN split
+//                                                                     less fold `fold`, evaluate (test
+//                                                                     transform) on that fold; the test
+//                                                                     split is not used. Folds by
+//                                                                     subject (NTU performer; else a
+//                                                                     hash of the name), round-robin
+//                                                                     over the sorted subjects
+//   cocodiff.fold                int          0                       held-out fold, 0..folds-1
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
 // The CoCoDiff module (method.md "CoCoDiff module"; training only; defaults
 // are cocodiff_config_default's):
@@ -169,6 +178,7 @@ typedef struct ConfigCocodiff {
     int threads;
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
+    int folds, fold;       // cross-validation: K folds of the train split (0: off), held-out fold
     // the CoCoDiff module (see the table above)
     int module;
     char *text;            // NULL when unset
@@ -227,7 +237,8 @@ int config_set(Config *c, const char *assignment, char *why, size_t whylen);
 // Checks across keys, for the trainer to call after the overrides: feeder,
 // model, graph and labeling_mode are the ones implemented here; positive
 // batch sizes and epochs; cocodiff.stream agrees with both feeders' bone/vel
-// flags. Returns CD_OK or CD_EARG with the reason in why.
+// flags; cocodiff.folds 0 or >= 2 and cocodiff.fold within it. Returns CD_OK
+// or CD_EARG with the reason in why.
 int config_check(const Config *c, char *why, size_t whylen);
 
 // The stream the feeders' flags give ("joint", "bone", "joint_motion",

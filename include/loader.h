@@ -1,8 +1,9 @@
 // loader.h - batches of transformed samples from a cocodiff-prep HDF5 file
 // (h5io.h) for data-parallel training and evaluation.
 //
-// Epoch e visits the group's N samples in order[] = a permutation seeded by
-// (seed, e) (the identity when shuffle is 0). Global batch b is
+// Epoch e visits the group's N samples (or a subset's: loader_open_subset)
+// in order[] = a permutation seeded by (seed, e) (the identity when shuffle
+// is 0), as dataset indices. Global batch b is
 // order[b*B .. min((b+1)*B, N)), B = global_batch; rank r of nranks takes its
 // contiguous slice [r*n/nranks, (r+1)*n/nranks) (n = that batch's size), so
 // the concatenation over ranks is the 1-rank batch. Each sample goes through
@@ -10,7 +11,8 @@
 // rank count. drop_last drops a final partial batch (train); otherwise it is
 // kept (test).
 //
-// Memory: the group's labels and one epoch's order (8 + 4 bytes a sample),
+// Memory: the group's labels and one epoch's order (8 + 4 bytes a sample;
+// a subset adds 8 bytes a subset sample),
 // plus a staging buffer of at most LOADER_STAGE stored samples; reads are
 // serial HDF5 (h5io_prep_read), one call per run of consecutive indices.
 // A Loader is not thread-safe (it caches the epoch order and a staging
@@ -39,10 +41,18 @@ typedef struct Loader Loader;
 int loader_open(Loader **l, const char *h5_path, int group, const FeederConfig *f,
                 int global_batch, int rank, int nranks, uint64_t seed, int shuffle, int drop_last,
                 char *why, size_t whylen);
+// The same over a subset of the group (cross-validation folds, fold.h): the
+// loader's N samples are the dataset indices subset[0..nsub) (copied; each
+// within the group, none twice: else CD_EARG), in that order before the
+// shuffle; batches, shards and transforms follow the rules above, keyed by
+// the dataset index. subset NULL: the whole group (= loader_open).
+int loader_open_subset(Loader **l, const char *h5_path, int group, const int64_t *subset, int64_t nsub,
+                       const FeederConfig *f, int global_batch, int rank, int nranks, uint64_t seed,
+                       int shuffle, int drop_last, char *why, size_t whylen);
 void loader_free(Loader *l);   // NULL is fine
 
 int loader_num_batches(const Loader *l);
-int64_t loader_num_samples(const Loader *l);   // N of the group
+int64_t loader_num_samples(const Loader *l);   // N: the group's (or the subset's)
 int loader_num_class(const Loader *l);
 int loader_max_local(const Loader *l);         // largest n_local of any batch
 // Floats of one output sample: C * window * V * M; and its dims.

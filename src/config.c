@@ -119,6 +119,8 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.threads", cocodiff.threads),
     KFLT("cocodiff.momentum", cocodiff.momentum),
     KINT("cocodiff.base_channel", cocodiff.base_channel),
+    KINT("cocodiff.folds", cocodiff.folds),
+    KINT("cocodiff.fold", cocodiff.fold),
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
     KSTR("cocodiff.parts", cocodiff.parts),
@@ -248,6 +250,8 @@ int config_init(Config *c) {
     c->cocodiff.threads = 1;
     c->cocodiff.momentum = 0.9;
     c->cocodiff.base_channel = 64;
+    c->cocodiff.folds = 0;
+    c->cocodiff.fold = 0;
     // The module: cocodiff_config_default's values, each float through its
     // shortest decimal (0.1f -> 0.1), so the trainer's (float) gives it back.
     CocodiffConfig cd;
@@ -794,6 +798,27 @@ static int check_module(const Config *c, char *why, size_t whylen) {
     return CD_OK;
 }
 
+// cocodiff.folds / cocodiff.fold: off (0, fold 0), or K >= 2 with fold in
+// [0, K). Whether the data has K subjects is the trainer's check (fold.h).
+static int check_folds(const Config *c, char *why, size_t whylen) {
+    int K = c->cocodiff.folds, i = c->cocodiff.fold;
+    if (K < 0 || K == 1) {
+        snprintf(why, whylen, "cocodiff.folds is %d; it must be 0 (off) or the number of cross-validation folds, "
+                 ">= 2", K);
+        return CD_EARG;
+    }
+    if (K == 0 && i != 0) {
+        snprintf(why, whylen, "cocodiff.fold is %d but cocodiff.folds is 0 (off); set cocodiff.folds to the "
+                 "number of folds", i);
+        return CD_EARG;
+    }
+    if (K >= 2 && (i < 0 || i >= K)) {
+        snprintf(why, whylen, "cocodiff.fold is %d; with cocodiff.folds %d it must be in [0, %d]", i, K, K - 1);
+        return CD_EARG;
+    }
+    return CD_OK;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
     if ((rc = want_str(c->feeder, "feeders.feeder_ntu.Feeder", "feeder", why, whylen)) ||
@@ -821,6 +846,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
                  "convolution has 4 branches)", c->cocodiff.base_channel);
         return CD_EARG;
     }
+    if ((rc = check_folds(c, why, whylen))) return rc;
     if ((rc = check_module(c, why, whylen))) return rc;
     if (c->start_epoch > c->num_epoch) {
         snprintf(why, whylen, "start_epoch %d is past num_epoch %d", c->start_epoch, c->num_epoch);

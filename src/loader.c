@@ -23,10 +23,12 @@ struct Loader {
     int group;
     FeederConfig f;
     int C, T, V, M, num_class;
-    int64_t n;                 // samples in the group
+    int64_t n;                 // samples the loader visits (the group's, or the subset's)
+    int64_t ngroup;            // samples in the group
+    int64_t *sel;              // (n) the subset's dataset indices; NULL: the whole group
     int B, rank, nranks, shuffle, drop_last, nb, max_local;
     uint64_t seed;
-    int32_t *labels;           // (n)
+    int32_t *labels;           // (ngroup)
     int64_t *order;            // (n) for order_epoch
     int order_epoch, have_order;
     float *stage;              // (LOADER_STAGE, C, T, V, M) stored samples
@@ -67,9 +69,9 @@ static int check_args(const char *path, int group, const FeederConfig *f, int B,
 // Reads the group's labels and sample 0, and checks them against the header.
 static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whylen) {
     const char *p = l->path, *g = group_name(l->group);
-    int rc = h5io_prep_read(p, l->group, 0, l->n, NULL, l->labels, NULL, NULL);
+    int rc = h5io_prep_read(p, l->group, 0, l->ngroup, NULL, l->labels, NULL, NULL);
     if (rc) return fail(why, whylen, rc, "%s: cannot read /%s/label", p, g);
-    for (int64_t i = 0; i < l->n; i++)
+    for (int64_t i = 0; i < l->ngroup; i++)
         if (l->labels[i] < 0 || l->labels[i] >= info->num_class)
             return fail(why, whylen, CD_EFORMAT, "%s: /%s/label[%lld] = %d is outside [0, %d)", p, g,
                         (long long)i, l->labels[i], info->num_class);
@@ -84,8 +86,31 @@ static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whyle
     return CD_OK;
 }
 
+// Subset indices: each within the group, none twice.
+static int check_subset(const char *path, int group, int64_t ngroup, const int64_t *sel, int64_t n, char *why,
+                        size_t whylen) {
+    unsigned char *seen = cd_calloc((size_t)ngroup, 1);
+    if (!seen) return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    int rc = CD_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (sel[i] < 0 || sel[i] >= ngroup)
+            rc = fail(why, whylen, CD_EARG, "%s: subset index %lld is outside /%s's [0, %lld)", path,
+                      (long long)sel[i], group_name(group), (long long)ngroup);
+        else if (seen[sel[i]]++)
+            rc = fail(why, whylen, CD_EARG, "%s: subset index %lld given twice", path, (long long)sel[i]);
+    }
+    free(seen);
+    return rc;
+}
+
 int loader_open(Loader **lp, const char *path, int group, const FeederConfig *f, int B, int rank,
                 int nranks, uint64_t seed, int shuffle, int drop_last, char *why, size_t whylen) {
+    return loader_open_subset(lp, path, group, NULL, 0, f, B, rank, nranks, seed, shuffle, drop_last, why, whylen);
+}
+
+int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *subset, int64_t nsub,
+                       const FeederConfig *f, int B, int rank, int nranks, uint64_t seed, int shuffle,
+                       int drop_last, char *why, size_t whylen) {
     *lp = NULL;
     int rc = check_args(path, group, f, B, rank, nranks, why, whylen);
     if (rc) return rc;
@@ -110,17 +135,18 @@ int loader_open(Loader **lp, const char *path, int group, const FeederConfig *f,
     char fwhy[200];
     if (feeder_config_check(f, SKEL_C, info.V, fwhy, sizeof fwhy))
         return fail(why, whylen, CD_EARG, "%s: %s", path, fwhy);
-    int64_t n = info.n[group];
+    if (subset && (rc = check_subset(path, group, info.n[group], subset, nsub, why, whylen))) return rc;
+    int64_t n = subset ? nsub : info.n[group];
     int64_t nb = drop_last ? n / B : (n + B - 1) / B;
     if (nb < 1 || nb > INT32_MAX)
-        return fail(why, whylen, CD_EARG, "%s: /%s has %lld samples: %lld batches of %d%s", path,
-                    group_name(group), (long long)n, (long long)nb, B,
+        return fail(why, whylen, CD_EARG, "%s: /%s%s has %lld samples: %lld batches of %d%s", path,
+                    group_name(group), subset ? " subset" : "", (long long)n, (long long)nb, B,
                     drop_last ? " with drop_last" : "");
 
     Loader *l = cd_calloc(1, sizeof *l);
     if (!l) return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     *l = (Loader){.group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = SKEL_M,
-                  .num_class = info.num_class, .n = n, .B = B, .rank = rank, .nranks = nranks,
+                  .num_class = info.num_class, .n = n, .ngroup = info.n[group], .B = B, .rank = rank, .nranks = nranks,
                   .shuffle = shuffle, .drop_last = drop_last, .nb = (int)nb, .seed = seed};
     // The largest slice: a full batch's, or the last partial one's.
     int64_t bl = n < B ? n : B;
@@ -130,11 +156,12 @@ int loader_open(Loader **lp, const char *path, int group, const FeederConfig *f,
     if (ml > l->max_local) l->max_local = ml;
     size_t raw = (size_t)l->C * l->T * l->V * l->M;
     l->path = strdup(path);
-    l->labels = cd_malloc((size_t)n * sizeof *l->labels);
+    l->labels = cd_malloc((size_t)l->ngroup * sizeof *l->labels);
     l->order = cd_malloc((size_t)n * sizeof *l->order);
     l->stage = cd_malloc(LOADER_STAGE * raw * sizeof(float));
     l->slots = cd_malloc(((size_t)l->max_local + 1) * sizeof *l->slots);
-    if (!l->path || !l->labels || !l->order || !l->stage || !l->slots) {
+    if (subset && (l->sel = cd_malloc((size_t)n * sizeof *l->sel))) memcpy(l->sel, subset, (size_t)n * sizeof *l->sel);
+    if (!l->path || !l->labels || !l->order || !l->stage || !l->slots || (subset && !l->sel)) {
         loader_free(l);
         return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     }
@@ -151,6 +178,7 @@ void loader_free(Loader *l) {
     if (!l) return;
     free(l->path);
     free(l->labels);
+    free(l->sel);
     free(l->order);
     free(l->stage);
     free(l->slots);
@@ -177,7 +205,8 @@ void loader_sample_dims(const Loader *l, int *C, int *window, int *V, int *M) {
 // ---------------------------------------------------------------------------
 // Order and batches.
 
-static void make_order(const Loader *l, int epoch, int64_t *order) {
+// A permutation of 0..n-1 seeded by (seed, epoch) (the identity without shuffle).
+static void make_positions(const Loader *l, int epoch, int64_t *order) {
     for (int64_t i = 0; i < l->n; i++) order[i] = i;
     if (!l->shuffle) return;
     FeederRng r = feeder_rng(l->seed ^ PERM_SALT, epoch, -1);
@@ -187,6 +216,13 @@ static void make_order(const Loader *l, int epoch, int64_t *order) {
         order[i] = order[j];
         order[j] = t;
     }
+}
+
+// The epoch's order of the loader's samples, as dataset indices.
+static void make_order(const Loader *l, int epoch, int64_t *order) {
+    make_positions(l, epoch, order);
+    if (l->sel)
+        for (int64_t i = 0; i < l->n; i++) order[i] = l->sel[order[i]];
 }
 
 int loader_order(Loader *l, int epoch, int64_t *order) {

@@ -30,6 +30,7 @@
 #include "ctrgcn.h"
 #include "diversity.h"
 #include "feeder.h"
+#include "fold.h"
 #include "h5io.h"
 #include "h5io_features.h"
 #include "loader.h"
@@ -192,6 +193,38 @@ static void metrics_line(Trainer *t, json_t *obj) {
 // ---------------------------------------------------------------------------
 // Setup
 
+// cocodiff.folds K: the TRAIN split of train_feeder_args.data_path less
+// fold cocodiff.fold trains (train transform, shuffled, drop_last); the fold
+// is evaluated with the test transform, where the test split would be.
+static int open_folds(Trainer *t, const FeederConfig *ftr, const FeederConfig *fte, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const Dist *d = t->d;
+    const char *p = c->train_feeder_args.data_path;
+    const int K = c->cocodiff.folds, i = c->cocodiff.fold;
+    FoldSplit s;
+    char fw[900];
+    int rc = fold_split_file(p, K, i, &s, fw, sizeof fw);
+    if (rc) {
+        snprintf(why, whylen, "cocodiff.folds %d, cocodiff.fold %d: %s", K, i, fw);
+        return rc;
+    }
+    rc = loader_open_subset(&t->train, p, 0, s.train, s.ntrain, ftr, c->batch_size, d->rank, d->size,
+                            (uint64_t)c->seed, 1, 1, why, whylen);
+    if (!rc)
+        rc = loader_open_subset(&t->test, p, 0, s.held, s.nheld, fte, c->test_batch_size, d->rank, d->size,
+                                (uint64_t)c->seed, 0, 0, why, whylen);
+    if (!rc) {
+        log_info(d, "train | cross-validation: fold %d of %d of %s /train (%d subjects%s): %lld samples of %d "
+                    "subject(s) held out for evaluation (%s), %lld to train on", i, K, p, s.nsubjects,
+                 s.hashed ? ", names without one count as one each" : "", (long long)s.nheld, s.nheld_subjects,
+                 s.held_names, (long long)s.ntrain);
+        if (c->test_feeder_args.data_path)
+            log_info(d, "train | cross-validation: test_feeder_args.data_path %s is not used", c->test_feeder_args.data_path);
+    }
+    fold_split_free(&s);
+    return rc;
+}
+
 // Opens the loaders and checks the data against model_args.
 static int open_data(Trainer *t, char *why, size_t whylen) {
     const Config *c = t->cfg;
@@ -221,9 +254,14 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         snprintf(why, whylen, "batch_size %d is smaller than the %d ranks", c->batch_size, d->size);
         return CD_EARG;
     }
-    int rc = loader_open(&t->train, ta->data_path, 0, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
-    if (!rc && te->data_path && c->eval_interval > 0)
-        rc = loader_open(&t->test, te->data_path, 1, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
+    int rc;
+    if (c->cocodiff.folds > 0) {
+        rc = open_folds(t, &ftr, &fte, why, whylen);
+    } else {
+        rc = loader_open(&t->train, ta->data_path, 0, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
+        if (!rc && te->data_path && c->eval_interval > 0)
+            rc = loader_open(&t->test, te->data_path, 1, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
+    }
     if (rc) return rc;
     if (loader_num_class(t->train) != c->model_args.num_class) {
         snprintf(why, whylen, "%s has %d classes but model_args.num_class is %d", ta->data_path,
@@ -242,7 +280,7 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         loader_sample_dims(t->test, &C2, &t->Wtest, &V2, &M2);
         if (loader_num_class(t->test) != c->model_args.num_class || C2 != t->C || V2 != t->V || M2 != t->M) {
             snprintf(why, whylen, "%s (test) has %d classes and (C %d, V %d, M %d); model_args say num_class %d, "
-                     "(in_channels %d, num_point %d, num_person %d)", te->data_path, loader_num_class(t->test),
+                     "(in_channels %d, num_point %d, num_person %d)", c->cocodiff.folds > 0 ? ta->data_path : te->data_path, loader_num_class(t->test),
                      C2, V2, M2, c->model_args.num_class, t->C, t->V, t->M);
             return CD_EARG;
         }
@@ -696,6 +734,10 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         json_object_set_new(mline, "cocodiff_gen", m[MS_GEN_N] > 0 ? json_real(m[MS_GEN] / m[MS_GEN_N]) : json_null());
         json_object_set_new(mline, "cocodiff_gen_top1",
                             m[MS_GEN_N] > 0 ? json_real(m[MS_GEN_ACC] / m[MS_GEN_N]) : json_null());
+    }
+    if (mline && c->cocodiff.folds > 0) {   // cross-validation: test_* are the held-out fold's
+        json_object_set_new(mline, "folds", json_integer(c->cocodiff.folds));
+        json_object_set_new(mline, "fold", json_integer(c->cocodiff.fold));
     }
     if (t->test && ((e + 1) % c->eval_interval == 0 || step == end)) {
         double top1 = 0, top5 = 0, tl = 0;
