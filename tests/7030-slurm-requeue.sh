@@ -32,13 +32,16 @@ ok $? "USR1 sent to the batch script of job $J after 3 steps"
 # (a loaded machine can take a while: keep nudging until it runs again)
 i=0
 while [ "$(slurm_field "$J" Restarts)" != 1 ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
-# A requeued job waits ~2 min (BeginTime) unless told otherwise; it can show
-# as REQUEUED or COMPLETING for a moment before PENDING, so keep nudging
-# until it runs (or has finished).
+# A requeued job waits ~2 min (BeginTime) unless told otherwise; it shows
+# REQUEUED or COMPLETING while the old run winds down, and moving its start
+# then makes slurmctld kill it ("Job credential revoked"), so nudge only
+# while it is PENDING, until it runs (or has finished).
 i=0
-while [ $i -lt 300 ]; do
-    case "$(slurm_state "$J")" in RUNNING|COMPLETED|FAILED|CANCELLED|TIMEOUT|"") break ;; esac
-    scontrol update jobid="$J" StartTime=now > /dev/null 2>&1
+while [ $i -lt 600 ]; do
+    case "$(slurm_state "$J")" in
+        RUNNING|COMPLETED|FAILED|CANCELLED|TIMEOUT|"") break ;;
+        PENDING) scontrol update jobid="$J" StartTime=now > /dev/null 2>&1 ;;
+    esac
     sleep 0.2; i=$((i + 1))
 done
 SLURM_WAIT_S=300 slurm_wait "$J"
