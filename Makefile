@@ -72,3 +72,4 @@ clean:
 include mk/demo.mk
 include mk/bench.mk
 include mk/embed.mk
+include mk/experiment.mk

@@ -14,7 +14,7 @@ PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev 
 libopenblas-dev libarchive-dev libarchive-tools libjansson-dev libyaml-dev libcurl4-openssl-dev \
 libssl-dev zlib1g-dev perl \
 slurmctld slurmd slurm-client munge \
-chromium libxml2-utils"
+chromium libxml2-utils jq"
 if [ "${1:-}" = "--with-reference" ]; then
     PKGS="$PKGS python3-numpy python3-h5py python3-torch"
 fi

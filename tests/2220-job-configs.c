@@ -2,7 +2,9 @@
 // and says what its name says: benchmark (data file, classes, joints, graph,
 // rotation), stream (the feeders' bone/vel flags and cocodiff.stream), and
 // the official CTR-GCN schedule (the synthetic benchmark's short one for
-// synth-*). One ok per file, plus one for the set of files being complete.
+// synth-*). A BENCHMARK-STREAM-cocodiff.yaml variant is the same config with
+// the CoCoDiff module on (cocodiff.module, cocodiff.text). One ok per file,
+// plus one for the set of files being complete.
 #include <glob.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +56,7 @@ static void check_feeder(const char *f, const char *which, const ConfigFeederArg
     }
 }
 
-static void check_one(const char *f, const Config *c, const Bench *b, int s) {
+static void check_one(const char *f, const Config *c, const Bench *b, int s, int module) {
     check_feeder(f, "train_feeder_args", &c->train_feeder_args, b, s, 1);
     check_feeder(f, "test_feeder_args", &c->test_feeder_args, b, s, 0);
     CK(eq(config_stream(c), STREAM[s]) && eq(c->cocodiff.stream, STREAM[s]), "%s: stream %s / cocodiff.stream %s, want %s",
@@ -64,7 +66,9 @@ static void check_one(const char *f, const Config *c, const Bench *b, int s) {
     CK(c->model_args.num_person == 2, "%s: num_person %d", f, c->model_args.num_person);
     CK(eq(c->model_args.graph, b->graph), "%s: graph %s, want %s", f, c->model_args.graph, b->graph);
     char wd[128];
-    snprintf(wd, sizeof wd, "work_dir/%s-%s", b->name, SUFFIX[s]);
+    snprintf(wd, sizeof wd, "work_dir/%s-%s%s", b->name, SUFFIX[s], module ? "-cocodiff" : "");
+    CK(c->cocodiff.module == module && (!module || c->cocodiff.text), "%s: cocodiff.module %d (text %s), want %d with a text file",
+       f, c->cocodiff.module, c->cocodiff.text ? c->cocodiff.text : "null", module);
     CK(eq(c->work_dir, wd), "%s: work_dir %s, want %s", f, c->work_dir, wd);
     CK(c->base_lr == 0.1 && c->weight_decay == 0.0004 && c->lr_decay_rate == 0.1 && c->nesterov &&
            eq(c->optimizer, "SGD"), "%s: optimizer settings (base_lr 0.1, weight_decay 0.0004, nesterov)", f);
@@ -92,17 +96,18 @@ int main(void) {
         int rc = config_load(&c, f, why, sizeof why);
         if (rc == CD_OK) rc = config_check(&c, why, sizeof why);
         if (rc != CD_OK) { diag("%s", why); bad++; }
-        int bi = -1, si = -1;
+        int bi = -1, si = -1, mi = 0;
         for (int b = 0; b < NBENCH; b++)
-            for (int s = 0; s < 4; s++) {
-                char name[96];
-                snprintf(name, sizeof name, "%s-%s.yaml", BENCH[b].name, SUFFIX[s]);
-                if (!strcmp(base, name)) { bi = b; si = s; }
-            }
-        if (bi < 0) { diag("%s: name is not BENCHMARK-STREAM.yaml", f); bad++; }
+            for (int s = 0; s < 4; s++)
+                for (int m = 0; m < 2; m++) {
+                    char name[96];
+                    snprintf(name, sizeof name, "%s-%s%s.yaml", BENCH[b].name, SUFFIX[s], m ? "-cocodiff" : "");
+                    if (!strcmp(base, name)) { bi = b; si = s; mi = m; }
+                }
+        if (bi < 0) { diag("%s: name is not BENCHMARK-STREAM[-cocodiff].yaml", f); bad++; }
         if (rc == CD_OK && bi >= 0) {
-            check_one(f, &c, &BENCH[bi], si);
-            seen[bi][si]++;
+            check_one(f, &c, &BENCH[bi], si, mi);
+            if (!mi) seen[bi][si]++;
         }
         ok(bad == 0, "%s loads, checks and matches its name", f);
         config_free(&c);
