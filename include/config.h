@@ -87,6 +87,10 @@
 //   cocodiff.threads             int          1                       compute threads per rank
 //   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
+//   cocodiff.bucket_mb           float        1                       gradient all-reduce buckets
+//                                                                     (MiB, overlapped with
+//                                                                     backward); 0: one blocking
+//                                                                     all-reduce after backward
 // The CoCoDiff module (method.md "CoCoDiff module"; training only; defaults
 // are cocodiff_config_default's):
 //   cocodiff.module              bool         false                   train with the module
@@ -165,6 +169,7 @@ typedef struct ConfigCocodiff {
     int threads;
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
+    double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
     // the CoCoDiff module (see the table above)
     int module;
     char *text;            // NULL when unset
