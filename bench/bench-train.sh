@@ -7,6 +7,10 @@
 # official PyTorch model (bench/train_reference.py on /usr/bin/python3) at
 # the same threads/ranks, always with the tunables (without them PyTorch is
 # 25-30% slower here: first-touch page faults are expensive on this VM).
+# On 2 ranks it also compares the gradient all-reduce in buckets overlapped
+# with backward (cocodiff.bucket_mb, BENCH_BUCKET_MB MiB) with one blocking
+# call after backward, alternating the two step by step in one run
+# (build/bench-train --compare) so both see the same machine load.
 # A benchmark, not a test: it asserts nothing and reports the targets as
 # met / not met.
 #
@@ -14,10 +18,13 @@
 #
 # Knobs (environment): BENCH_WARMUP (2), BENCH_STEPS (5) for C;
 # BENCH_REF_WARMUP (1), BENCH_REF_STEPS (3) for PyTorch; BENCH_BATCH (16),
-# BENCH_FRAMES (64). Without CTRGCN the PyTorch columns are NA.
+# BENCH_FRAMES (64); BENCH_BUCKET_MB (1: the trainer's default; the
+# comparison runs BENCH_STEPS steps of each). Without CTRGCN the PyTorch
+# columns are NA.
 # Last line (1 rank x 1 thread, both sides with the tunables):
 #   bench-train: c=<samples/s> pytorch=<samples/s|NA> gflops=<effective>
 #                peak=<sgemm GFLOP/s> rss_mb=<c> pytorch_rss_mb=<pytorch|NA>
+#                overlap=<2-rank s/step overlapped / blocking>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +35,7 @@ REF_WARMUP=${BENCH_REF_WARMUP:-1}
 REF_STEPS=${BENCH_REF_STEPS:-3}
 BATCH=${BENCH_BATCH:-16}
 FRAMES=${BENCH_FRAMES:-64}
+BUCKET_MB=${BENCH_BUCKET_MB:-1}
 PY=/usr/bin/python3
 TUNE=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.arena_max=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -48,11 +56,12 @@ if [ -n "$CTRGCN" ] && [ ! -f "$CTRGCN/model/ctrgcn.py" ]; then
     CTRGCN=
 fi
 
-# run_c RANKS THREADS TUNABLES(0|1) -> the bench-train-c: line
+# run_c RANKS THREADS TUNABLES(0|1) [ARGS...] -> the bench-train-c: line
 run_c() {
     local env=(env OPENBLAS_NUM_THREADS="$2")
     [ "$3" = 1 ] && env+=(GLIBC_TUNABLES="$TUNE")
-    local args=(--batch "$BATCH" --frames "$FRAMES" --threads "$2" --warmup "$WARMUP" --steps "$STEPS")
+    local args=(--batch "$BATCH" --frames "$FRAMES" --threads "$2" --warmup "$WARMUP" --steps "$STEPS"
+                --bucket-mb "$BUCKET_MB" "${@:4}")
     local out
     if [ "$1" = 1 ]; then
         out=$("${env[@]}" "$BIN" "${args[@]}" 2>&1)
@@ -85,6 +94,9 @@ for cfg in "1 1" "1 2" "2 1"; do
     C_D[$1x$2]=$(run_c "$1" "$2" 0)
     PY_R[$1x$2]=$(run_py "$1" "$2")
 done
+say "--- 2 ranks x 1 thread: gradient all-reduce overlapped vs blocking, alternate steps"
+# --steps comes last: it overrides run_c's, so each mode gets STEPS steps.
+C_OV=$(run_c 2 1 1 --compare --steps $((2 * STEPS)))
 
 echo
 printf '%-18s %12s %12s %12s %10s %10s %9s %9s %9s %9s\n' config "C s/s tuned" "C s/s dflt" "PyTorch s/s" \
@@ -116,5 +128,7 @@ for k in 1x1 1x2 2x1; do
     done
 done
 say "  peak RSS per rank: worst $worst MB: $(awk -v a="$worst" 'BEGIN { print (a + 0 < 1500) ? "met" : "NOT met" }')"
+ov=$(field overlap_s "$C_OV"); bl=$(field blocking_s "$C_OV"); ovr=$(awk -v a="${ov:-NA}" -v b="${bl:-0}" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "NA" }')
+say "2 ranks x 1 thread, gradient all-reduce: $(field buckets "$C_OV") buckets (bucket_mb $BUCKET_MB) overlapped with backward ${ov:-NA} s/step ($(field overlap_reduce_ms "$C_OV") ms/step waited for after it), one blocking call ${bl:-NA} s/step ($(field blocking_reduce_ms "$C_OV") ms/step): overlapped/blocking $ovr"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
-echo "bench-train: c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA}"
+echo "bench-train: c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr"

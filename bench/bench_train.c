@@ -3,24 +3,37 @@
 // (C 3, T, V 25, M 2), 60 classes, base 64 (the official model), joint stream.
 // One step is what cocodiff-train does (src/train.c): forward (training
 // mode, BatchNorm statistics synchronised across ranks), cross-entropy,
-// backward, MPI_Allreduce of the gradients (when ranks > 1), SGD with
+// backward, the gradient all-reduce (when ranks > 1: buckets of --bucket-mb
+// MiB started during backward, as cocodiff.bucket_mb does, or with
+// --bucket-mb 0 one blocking MPI_Allreduce after it; gradsync.h), SGD with
 // nesterov momentum. A few warm-up steps, then timed steps, the slowest rank
 // counting (MPI_Barrier before, MAX after).
 //
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
-//                     [--warmup 2] [--steps 5] [--classes 60]
+//                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
+//                     [--compare]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
+//
+// --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
+// overlapped buckets and the single blocking all-reduce, each step timed on
+// its own (MPI_Barrier before, MAX after), so both see the same machine
+// load however noisy it is; it prints both s/step and their ratio.
 //
 // Effective GFLOP/s counts ctrgcn_forward_macs x 2 flops per multiply-add x 3
 // (forward + backward ~ 3x forward) per sample, the usual convention. It is
 // printed next to the OpenBLAS sgemm peak (1024^3, same threads) of this run
 // (with several ranks: the sum of the ranks' peaks, measured concurrently).
-// Peak memory is getrusage ru_maxrss (the largest rank's).
+// Peak memory is getrusage ru_maxrss (the largest rank's). reduce_ms is the
+// time a step waits in gradsync_finish after backward (the largest rank's):
+// the all-reduce time backward did not hide, plus waiting for a slower rank.
 // Output: one line per figure and a machine-readable last line
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
+//                  buckets=B reduce_ms=... [overlap_s=... blocking_s=...
+//                  overlap_reduce_ms=... blocking_reduce_ms=...]
 #include "blas.h"
 #include "ctrgcn.h"
 #include "dist.h"
+#include "gradsync.h"
 #include "layers.h"
 #include "optim.h"
 #include "status.h"
@@ -57,6 +70,23 @@ static void bn_allreduce(double *v, int n, void *ctx) {
     if (dist_allreduce_sum_f64((const Dist *)ctx, v, n) != CD_OK) dist_abort(ctx, 1, "BN all-reduce failed");
 }
 
+typedef struct HookCtx { const Dist *d; GradSync *gs; } HookCtx;
+static void grads_ready(size_t first, void *ctx) {
+    const HookCtx *h = ctx;
+    if (gradsync_ready(h->gs, 0, first) != CD_OK) dist_abort(h->d, 1, "gradient all-reduce failed");
+}
+
+static int arg_flag(int argc, char **argv, const char *name) {
+    for (int i = 1; i < argc; i++) if (!strcmp(argv[i], name)) return 1;
+    return 0;
+}
+
+// The last occurrence of an option wins (scripts append overrides).
+static double arg_dbl(int argc, char **argv, const char *name, double def) {
+    for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], name)) def = atof(argv[i + 1]);
+    return def;
+}
+
 typedef struct Rng { uint64_t s; } Rng;
 static float rng_uniform(Rng *r) {   // [-1, 1)
     r->s = r->s * 6364136223846793005ull + 1442695040888963407ull;
@@ -64,7 +94,7 @@ static float rng_uniform(Rng *r) {   // [-1, 1)
 }
 
 static int arg_int(int argc, char **argv, const char *name, int def) {
-    for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], name)) return atoi(argv[i + 1]);
+    for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], name)) def = atoi(argv[i + 1]);
     return def;
 }
 
@@ -75,6 +105,8 @@ int main(int argc, char **argv) {
     const int base = arg_int(argc, argv, "--base", 64), threads = arg_int(argc, argv, "--threads", 1);
     const int warmup = arg_int(argc, argv, "--warmup", 2), steps = arg_int(argc, argv, "--steps", 5);
     const int K = arg_int(argc, argv, "--classes", 60);
+    const double bucket_mb = arg_dbl(argc, argv, "--bucket-mb", 1);
+    const int compare = arg_flag(argc, argv, "--compare") && d.size > 1 && bucket_mb > 0;
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
@@ -88,6 +120,18 @@ int main(int argc, char **argv) {
     if (d.size > 1) ctrgcn_set_bn_sync(m, &sync);
     OptimSgd opt;
     if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, 4e-4, 1)) dist_abort(&d, 1, "out of memory");
+    // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
+    GradSync *gsv[2] = {NULL, NULL};
+    size_t stages[CTRGCN_GRAD_STAGES], cap = bucket_mb > 0 ? (size_t)(bucket_mb * 1048576.0) : 0;
+    ctrgcn_grad_stages(m, stages);
+    if (bucket_mb > 0 && cap == 0) cap = 1;
+    for (int k = 0; k < 1 + compare; k++)
+        if (gradsync_create(&gsv[k], &d, k ? 0 : cap) ||
+            gradsync_add(gsv[k], ctrgcn_grads(m), ctrgcn_num_params(m), stages, CTRGCN_GRAD_STAGES) < 0)
+            dist_abort(&d, 1, "cannot set up the gradient all-reduce");
+    HookCtx hctx = {&d, gsv[0]};
+    CtrgcnGradHook hook = {grads_ready, &hctx};
+    ctrgcn_set_grad_hook(m, &hook);   // gradsync_ready does nothing for the blocking one
 
     const size_t sample = (size_t)cfg.in_channels * T * cfg.num_point * cfg.num_person;
     float *x = malloc((size_t)nl * sample * sizeof(float));
@@ -100,25 +144,49 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nl; i++) labels[i] = (int32_t)((d.rank * nl + i) % K);
 
     double peak = sgemm_peak(1024);
-    double tstart = 0, cstart = 0, loss0 = 0, loss = 0;
+    double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
+    double mode_s[2] = {0, 0};   // --compare: timed seconds and steps per mode
+    int mode_n[2] = {0, 0};
     for (int s = 0; s < warmup + steps; s++) {
-        if (s == warmup) { dist_barrier(&d); tstart = dist_wtime(); cstart = cpu_seconds(); }
+        const int k = compare ? s % 2 : 0;
+        GradSync *gs = gsv[k];
+        hctx.gs = gs;
+        if (s == warmup) {
+            dist_barrier(&d);
+            tstart = dist_wtime();
+            cstart = cpu_seconds();
+            for (int j = 0; j < 1 + compare; j++) wstart[j] = gradsync_wait_seconds(gsv[j]);
+        }
+        double ts = 0;
+        if (compare && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); }
         if (ctrgcn_forward(m, logits, x, nl, T, 1)) dist_abort(&d, 1, "forward failed");
         double l = (double)crossentropy_forward(probs, logits, labels, nl, K) * nl / B;
         ctrgcn_zero_grad(m);
         memset(dlogits, 0, (size_t)nl * K * sizeof(float));
         crossentropy_backward(dlogits, probs, labels, nl, K, (float)nl / (float)B);
+        gradsync_begin(gs);
         if (ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
-        if (d.size > 1) {
-            dist_allreduce_sum_f32(&d, ctrgcn_grads(m), ctrgcn_num_params(m));
-            dist_allreduce_sum_f64(&d, &l, 1);
-        }
+        if (gradsync_finish(gs)) dist_abort(&d, 1, "gradient all-reduce failed");
+        if (d.size > 1) dist_allreduce_sum_f64(&d, &l, 1);
         optim_sgd_step(&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01);
         if (s == 0) loss0 = l;
         loss = l;
+        if (compare && s >= warmup) {
+            double dt = dist_wtime() - ts;
+            dist_allreduce_max_f64(&d, &dt, 1);
+            mode_s[k] += dt;
+            mode_n[k]++;
+        }
     }
     double el = dist_wtime() - tstart, cpu = (cpu_seconds() - cstart) / steps;
+    // ms per step waited in gradsync_finish: all steps, or per mode (--compare)
+    double reduce_ms[2] = {0, 0};
+    for (int k = 0; k < 1 + compare; k++) {
+        int n = compare ? mode_n[k] : steps;
+        reduce_ms[k] = n > 0 ? 1e3 * (gradsync_wait_seconds(gsv[k]) - wstart[k]) / n : 0;
+    }
     dist_allreduce_max_f64(&d, &el, 1);
+    dist_allreduce_max_f64(&d, reduce_ms, 2);
     dist_allreduce_max_f64(&d, &cpu, 1);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -137,11 +205,31 @@ int main(int argc, char **argv) {
                "%.1f GFLOP/s effective (fwd MACs x 2 x 3) | sgemm peak %.1f GFLOP/s (%.0f%%) | peak RSS %.0f MB | "
                "CPU %.2f s/step/rank\n",
                warmup, steps, el, loss0, loss, rate, gflops, peak, 100.0 * gflops / peak, rss_mb, cpu);
-        printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f\n", d.size,
-               threads, rate, gflops, peak, rss_mb);
+        const GradSync *gs = gsv[0];
+        double ov = mode_n[0] ? mode_s[0] / mode_n[0] : 0, bl = mode_n[1] ? mode_s[1] / mode_n[1] : 0;
+        if (compare)
+            printf("bench-train-c | alternate steps: %.3f s/step with %d buckets of <= %.2f MB overlapped with backward "
+                   "(%.1f ms/step waited for after it), %.3f s/step with one blocking all-reduce after backward "
+                   "(%.1f ms/step) | %d steps each | overlapped/blocking %.3f\n", ov, gradsync_num_buckets(gs),
+                   (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0], bl, reduce_ms[1], mode_n[0],
+                   bl > 0 ? ov / bl : 0.0);
+        else if (d.size > 1 && gradsync_overlapped(gs))
+            printf("bench-train-c | gradient all-reduce: %d buckets of <= %.2f MB overlapped with backward, "
+                   "%.1f ms/step waited for after it\n", gradsync_num_buckets(gs),
+                   (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0]);
+        else if (d.size > 1)
+            printf("bench-train-c | gradient all-reduce: one blocking call after backward, %.1f ms/step\n", reduce_ms[0]);
+        printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
+               "reduce_ms=%.2f", d.size, threads, rate, gflops, peak, rss_mb, gradsync_num_buckets(gs), reduce_ms[0]);
+        if (compare)
+            printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
+                   reduce_ms[0], reduce_ms[1]);
+        putchar('\n');
     }
     free(x); free(logits); free(probs); free(dlogits); free(labels);
     optim_sgd_free(&opt);
+    gradsync_free(gsv[0]);
+    gradsync_free(gsv[1]);
     ctrgcn_free(m);
     dist_finalize(&d);
     return 0;

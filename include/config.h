@@ -96,6 +96,10 @@
 //                                                                     over the sorted subjects
 //   cocodiff.fold                int          0                       held-out fold, 0..folds-1
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
+//   cocodiff.bucket_mb           float        1                       gradient all-reduce buckets
+//                                                                     (MiB, overlapped with
+//                                                                     backward); 0: one blocking
+//                                                                     all-reduce after backward
 // The CoCoDiff module (method.md "CoCoDiff module"; training only; defaults
 // are cocodiff_config_default's):
 //   cocodiff.module              bool         false                   train with the module
@@ -179,6 +183,7 @@ typedef struct ConfigCocodiff {
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
     int folds, fold;       // cross-validation: K folds of the train split (0: off), held-out fold
+    double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
     // the CoCoDiff module (see the table above)
     int module;
     char *text;            // NULL when unset

@@ -68,6 +68,25 @@ void ctrgcn_init(Ctrgcn *m, uint64_t seed);
 // Synchronised BatchNorm hook (NULL: per-rank statistics).
 void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync);
 
+// Gradient-ready hook: data-parallel training starts each bucket's
+// all-reduce as soon as its gradients are final, overlapping it with the
+// rest of the backward pass (gradsync.h). Backward calls ready(first, ctx)
+// after the FC head, after each unit (l10 down to l1) and after data_bn:
+// grads[first, num_params) are then final until the next ctrgcn_zero_grad.
+// The parameter layout runs data_bn, l1..l10, fc (the state_dict order, the
+// reverse of backward), so each stage's gradients are one contiguous span,
+// `first` only decreases and the last call has first = 0.
+typedef struct CtrgcnGradHook {
+    void (*ready)(size_t first, void *ctx);
+    void *ctx;
+} CtrgcnGradHook;
+// NULL: none. Not copied: the hook must outlive the model's backward calls.
+void ctrgcn_set_grad_hook(Ctrgcn *m, const CtrgcnGradHook *hook);
+#define CTRGCN_GRAD_STAGES (CTRGCN_UNITS + 2)
+// The offsets `first` the hook receives, in call order (head, l10..l1,
+// data_bn = 0): known before any backward, so buckets can be planned once.
+void ctrgcn_grad_stages(const Ctrgcn *m, size_t first[CTRGCN_GRAD_STAGES]);
+
 // x: (N, C, T, V, M) as the feeder gives it; logits: (N, K).
 // training = 1 uses batch statistics (and updates running ones), saves what
 // backward needs; training = 0 is inference.

@@ -59,3 +59,30 @@ void progress_end(Progress *p, const Dist *d, int64_t done);
 
 // Sums float vectors across ranks in place (chunked below INT_MAX).
 int dist_allreduce_sum_f32(const Dist *d, float *v, size_t n);
+
+// ---------------------------------------------------------------------------
+// Non-blocking collectives (train.c's gradient buckets, overlapped with the
+// backward pass; see gradsync.h)
+
+// A Dist over the same ranks with its own communicator (MPI_Comm_dup):
+// operations on it never match ones on d, so a non-blocking all-reduce can
+// be in flight on one while the other runs blocking collectives (backward's
+// synchronised BatchNorm sums) in their own order. Collective. Free it with
+// dist_dup_free (not dist_finalize), which ignores a Dist whose comm is NULL.
+int dist_dup(const Dist *d, Dist *out);
+void dist_dup_free(Dist *d);
+
+// One non-blocking operation in flight (MPI_Request(s) inside; opaque).
+typedef struct DistRequest DistRequest;
+// Starts summing v (n floats) across ranks in place (MPI_Iallreduce, chunked
+// below INT_MAX) and returns its handle in *req. v must not be read or
+// written until the request completes. Every rank must start the same
+// operations in the same order on a communicator.
+int dist_iallreduce_sum_f32(const Dist *d, float *v, size_t n, DistRequest **req);
+// MPI_Test: lets MPI move a started operation along (Open MPI progresses
+// non-blocking collectives only inside MPI calls) and sets *done to 1 once
+// it has completed. Cheap; call it between stretches of computation.
+int dist_test(DistRequest *req, int *done);
+// Waits for reqs[0, n) (NULL entries are skipped), frees them and sets them
+// to NULL.
+int dist_wait_all(DistRequest **reqs, int n);

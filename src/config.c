@@ -121,6 +121,7 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.base_channel", cocodiff.base_channel),
     KINT("cocodiff.folds", cocodiff.folds),
     KINT("cocodiff.fold", cocodiff.fold),
+    KFLT("cocodiff.bucket_mb", cocodiff.bucket_mb),
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
     KSTR("cocodiff.parts", cocodiff.parts),
@@ -252,6 +253,10 @@ int config_init(Config *c) {
     c->cocodiff.base_channel = 64;
     c->cocodiff.folds = 0;
     c->cocodiff.fold = 0;
+    // The official model's gradients are 5.5 MiB at base 64: PyTorch DDP's
+    // 25 MiB would be a single bucket (no overlap); 1 MiB (DDP's first
+    // bucket) gives 5, the first one after l10's backward.
+    c->cocodiff.bucket_mb = 1;
     // The module: cocodiff_config_default's values, each float through its
     // shortest decimal (0.1f -> 0.1), so the trainer's (float) gives it back.
     CocodiffConfig cd;
@@ -841,6 +846,11 @@ int config_check(const Config *c, char *why, size_t whylen) {
             snprintf(why, whylen, "%s is %d; it must be >= %d", pos[i].key, pos[i].v, pos[i].min);
             return CD_EARG;
         }
+    if (!(c->cocodiff.bucket_mb >= 0 && c->cocodiff.bucket_mb <= 65536)) {
+        snprintf(why, whylen, "cocodiff.bucket_mb is %g; it must be in [0, 65536] (MiB; 0: one blocking "
+                 "all-reduce after backward)", c->cocodiff.bucket_mb);
+        return CD_EARG;
+    }
     if (c->cocodiff.base_channel % 4) {
         snprintf(why, whylen, "cocodiff.base_channel is %d; it must be a multiple of 4 (the temporal "
                  "convolution has 4 branches)", c->cocodiff.base_channel);

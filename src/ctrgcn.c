@@ -29,6 +29,7 @@ typedef struct Conv {
 
 typedef struct Unit {
     int cin, cout, stride, bc, tin, tout;
+    size_t pfirst;         // offset of the unit's first parameter (its span ends at the next unit's)
     int res;    // 0 none, 1 identity, 2 unit_tcn (conv + bn)
     int down;   // gcn residual: 1 conv + bn (cin != cout), 0 identity
     Ctrgc g;
@@ -63,7 +64,9 @@ struct Ctrgcn {
     Bn data_bn;
     Unit u[CTRGCN_UNITS];
     float *fcw, *fcb, *gfcw, *gfcb;
+    size_t fc_first;       // offset of fc.weight, the head's first parameter
     const BnSync *sync;
+    const CtrgcnGradHook *hook;
     // batch state
     int N, T, NM, training, alloc_N, alloc_T;
     float *act;            // one arena for every saved activation
@@ -146,6 +149,7 @@ static void register_all(Ctrgcn *m) {
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         Unit *u = &m->u[l];
         int cout = c->width[l];
+        if (m->registering) u->pfirst = m->nparams;   // pass 1 counts, so this is the next offset
         u->cin = cin;
         u->cout = cout;
         u->stride = c->stride[l];
@@ -201,6 +205,7 @@ static void register_all(Ctrgcn *m) {
         cin = cout;
     }
     int64_t sw[2] = {c->num_class, cin}, sb[1] = {c->num_class};
+    if (m->registering) m->fc_first = m->nparams;
     m->fcw = reg(m, CK_PARAM, 2, sw, "fc.weight");
     m->fcb = reg(m, CK_PARAM, 1, sb, "fc.bias");
     m->gfcw = grad_of(m, m->fcw);
@@ -301,6 +306,15 @@ void *ctrgcn_tensor_data(Ctrgcn *m, const CtrgcnTensor *t) {
     return m->counters + t->offset;
 }
 void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync) { m->sync = sync; }
+void ctrgcn_set_grad_hook(Ctrgcn *m, const CtrgcnGradHook *hook) { m->hook = hook; }
+void ctrgcn_grad_stages(const Ctrgcn *m, size_t first[CTRGCN_GRAD_STAGES]) {
+    first[0] = m->fc_first;
+    for (int l = CTRGCN_UNITS - 1; l >= 0; l--) first[CTRGCN_UNITS - l] = m->u[l].pfirst;
+    first[CTRGCN_GRAD_STAGES - 1] = 0;   // data_bn's span starts the buffer
+}
+static void grads_ready(const Ctrgcn *m, size_t first) {
+    if (m->hook && m->hook->ready) m->hook->ready(first, m->hook->ctx);
+}
 void ctrgcn_zero_grad(Ctrgcn *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
 const float *ctrgcn_features(const Ctrgcn *m) { return m->feat; }
 const float *ctrgcn_last_output(const Ctrgcn *m, int *C, int *T, int *V, int *M) {
@@ -779,6 +793,7 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
     if (!dfeat) return CD_ENOMEM;
     linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
+    grads_ready(m, m->fc_first);
     if (dfeat_extra)
         for (size_t i = 0; i < (size_t)N * Cl; i++) dfeat[i] += dfeat_extra[i];
     for (int n = 0; n < N; n++)
@@ -795,6 +810,7 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
         size_t nin = (size_t)m->NM * u->cin * u->tin * V;
         memset(db, 0, nin * sizeof(float));
         unit_backward(m, u, da, db);
+        grads_ready(m, u->pfirst);
         float *t = da; da = db; db = t;
     }
     // da: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input grad unused)
@@ -808,6 +824,7 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
                         dxbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
                             da[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
     bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
+    grads_ready(m, 0);
     free(dfeat);
     return CD_OK;
 }

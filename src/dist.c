@@ -188,3 +188,78 @@ int dist_allreduce_sum_f32(const Dist *d, float *v, size_t n) {
     }
     return CD_OK;
 }
+
+// ---------------------------------------------------------------------------
+// Non-blocking collectives
+
+int dist_dup(const Dist *d, Dist *out) {
+    MPI_Comm *c = cd_malloc(sizeof *c);
+    if (!c) return CD_ENOMEM;
+    if (MPI_Comm_dup(COMM(d), c) != MPI_SUCCESS) {
+        free(c);
+        CD_ERR("MPI_Comm_dup failed");
+        return CD_EMPI;
+    }
+    MPI_Comm_set_errhandler(*c, MPI_ERRORS_RETURN);
+    out->rank = d->rank;
+    out->size = d->size;
+    out->comm = c;
+    return CD_OK;
+}
+
+void dist_dup_free(Dist *d) {
+    if (!d || !d->comm) return;
+    MPI_Comm_free((MPI_Comm *)d->comm);
+    free(d->comm);
+    d->comm = NULL;
+}
+
+struct DistRequest {
+    int n;                 // chunks (one MPI_Iallreduce each)
+    MPI_Request r[];
+};
+
+int dist_iallreduce_sum_f32(const Dist *d, float *v, size_t n, DistRequest **req) {
+    const size_t chunk = CHUNK / 4;
+    const int nc = (int)((n + chunk - 1) / chunk);
+    DistRequest *q = cd_malloc(sizeof *q + (size_t)nc * sizeof(MPI_Request));
+    if (!q) return CD_ENOMEM;
+    q->n = 0;
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t m = n - off < chunk ? n - off : chunk;
+        if (MPI_Iallreduce(MPI_IN_PLACE, v + off, (int)m, MPI_FLOAT, MPI_SUM, COMM(d), &q->r[q->n]) != MPI_SUCCESS) {
+            CD_ERR("MPI_Iallreduce of %zu floats failed", m);
+            // The chunks already started cannot be cancelled: a failed start
+            // is fatal for the job (the caller aborts), so they are left be.
+            free(q);
+            return CD_EMPI;
+        }
+        q->n++;
+    }
+    *req = q;
+    return CD_OK;
+}
+
+int dist_test(DistRequest *req, int *done) {
+    int flag = 1;
+    if (req && req->n > 0 && MPI_Testall(req->n, req->r, &flag, MPI_STATUSES_IGNORE) != MPI_SUCCESS) {
+        CD_ERR("MPI_Testall on a non-blocking all-reduce failed");
+        return CD_EMPI;
+    }
+    *done = flag;
+    return CD_OK;
+}
+
+int dist_wait_all(DistRequest **reqs, int n) {
+    int rc = CD_OK;
+    for (int i = 0; i < n; i++) {
+        if (!reqs[i]) continue;
+        if (reqs[i]->n > 0 && MPI_Waitall(reqs[i]->n, reqs[i]->r, MPI_STATUSES_IGNORE) != MPI_SUCCESS) {
+            CD_ERR("MPI_Waitall on a non-blocking all-reduce failed");
+            rc = CD_EMPI;
+        }
+        free(reqs[i]);
+        reqs[i] = NULL;
+    }
+    return rc;
+}

@@ -4,7 +4,11 @@
 // into contiguous slices, one per rank (loader.h), so 1 and N ranks see the
 // same samples. BatchNorm statistics are summed across ranks (sync_bn), the
 // loss gradient is scaled by n_local / B and the parameter gradients are
-// summed with MPI_Allreduce: every rank then takes the same SGD step. The
+// summed over the ranks: every rank then takes the same SGD step. The sums
+// run in buckets (cocodiff.bucket_mb, gradsync.h), each started with
+// MPI_Iallreduce as soon as backward has finished its layers, so they
+// overlap the rest of backward (bucket_mb 0: one blocking MPI_Allreduce
+// after backward; the same bits on 2 ranks, where a sum has one order). The
 // data order and augmentation are functions of (seed, epoch, sample index),
 // so a run resumed from a checkpoint continues exactly where it stopped.
 //
@@ -31,6 +35,7 @@
 #include "diversity.h"
 #include "feeder.h"
 #include "fold.h"
+#include "gradsync.h"
 #include "h5io.h"
 #include "h5io_features.h"
 #include "loader.h"
@@ -64,6 +69,9 @@ typedef struct Trainer {
     OptimSgd opt;
     Loader *train, *test;
     BnSync sync;
+    GradSync *gs;               // the gradient all-reduce (buffers: the module's, if any, then the backbone's)
+    int gs_model, gs_module;    // their gradsync indices
+    CtrgcnGradHook grad_hook;   // backward -> gradsync_ready
     int K, C, W, V, M;
     int Wtest;                  // test window (test_feeder_args.window_size)
     int64_t nb;                 // batches per epoch
@@ -435,6 +443,49 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     return CD_OK;
 }
 
+// Backward's gradient-ready hook: starts the buckets the backbone has just
+// made final. A bucket that cannot start leaves this rank unable to match
+// the others' all-reduces, so that is fatal for the job.
+static void grads_ready(size_t first, void *ctx) {
+    Trainer *t = ctx;
+    if (gradsync_ready(t->gs, t->gs_model, first) != CD_OK) dist_abort(t->d, 1, "gradient all-reduce failed");
+}
+
+// The gradient all-reduce: the module's gradients (final after
+// cocodiff_step, before the backbone's backward) as the first bucket, then
+// the backbone's, back to front in the stages its backward reports.
+// Collective (a communicator of its own): called once every rank's setup
+// has succeeded, never on a path only some ranks take.
+static int build_gradsync(Trainer *t) {
+    const double mb = t->cfg->cocodiff.bucket_mb;
+    size_t cap = mb > 0 ? (size_t)(mb * 1048576.0) : 0;
+    if (mb > 0 && cap == 0) cap = 1;   // a tiny cap is per-stage buckets, never the blocking path
+    int rc = gradsync_create(&t->gs, t->d, cap);
+    if (rc) return rc;
+    const size_t zero = 0;
+    t->gs_module = -1;
+    if (t->cd && (t->gs_module = gradsync_add(t->gs, cocodiff_grads(t->cd), cocodiff_num_params(t->cd), &zero, 1)) < 0)
+        return t->gs_module;
+    size_t stages[CTRGCN_GRAD_STAGES];
+    ctrgcn_grad_stages(t->m, stages);
+    t->gs_model = gradsync_add(t->gs, ctrgcn_grads(t->m), ctrgcn_num_params(t->m), stages, CTRGCN_GRAD_STAGES);
+    if (t->gs_model < 0) return t->gs_model;
+    t->grad_hook = (CtrgcnGradHook){grads_ready, t};
+    if (gradsync_overlapped(t->gs)) ctrgcn_set_grad_hook(t->m, &t->grad_hook);
+    const Dist *d = t->d;
+    const int nb = gradsync_num_buckets(t->gs);
+    const double mbytes = (double)gradsync_max_bucket_bytes(t->gs) / 1048576.0;
+    if (d->size > 1 && nb > 1)
+        log_info(d, "train | gradient all-reduce: %d buckets of <= %.3g MB, overlapped with backward (cocodiff.bucket_mb %g)",
+                 nb, mbytes, mb);
+    else if (d->size > 1 && nb == 1)
+        log_info(d, "train | gradient all-reduce: 1 bucket of %.3g MB, after backward (all the gradients fit in "
+                    "cocodiff.bucket_mb %g)", mbytes, mb);
+    else if (d->size > 1)
+        log_info(d, "train | gradient all-reduce: one blocking call after backward (cocodiff.bucket_mb 0)");
+    return CD_OK;
+}
+
 // The module's SGD step: the backbone's settings, weight decay only on the
 // tensors its table marks decay 1 (one view of the optimizer per tensor).
 static void module_sgd_step(Trainer *t, double lr) {
@@ -572,6 +623,7 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
 static void teardown(Trainer *t) {
     loader_free(t->train);
     loader_free(t->test);
+    gradsync_free(t->gs);
     ctrgcn_free(t->m);
     optim_sgd_free(&t->opt);
     cocodiff_free(t->cd);
@@ -644,6 +696,7 @@ static int module_step(Trainer *t, int64_t e, int64_t step, int64_t b, int nl, d
 static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats *st) {
     const Dist *d = t->d;
     int nl = 0;
+    gradsync_begin(t->gs);
     int rc = loader_batch(t->train, (int)e, (int)b, t->x, t->labels, t->index, &nl);
     if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
     double s[3 + MS_N] = {0, 0, (double)nl};   // loss * n, correct, n, module sums
@@ -664,18 +717,18 @@ static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats 
             double t0 = dist_wtime();
             rc = module_step(t, e, step, b, nl, s + 3);
             t->cd_seconds += dist_wtime() - t0;
+            // The module's gradients are final: its bucket goes first.
+            if (!rc && gradsync_ready(t->gs, t->gs_module, 0) != CD_OK) dist_abort(d, 1, "gradient all-reduce failed");
             if (!rc) rc = ctrgcn_backward_ex(t->m, t->dlogits, t->dfeat, t->dlast);
         } else {
             rc = ctrgcn_backward(t->m, t->dlogits);
         }
     }
-    rc = dist_agree(d, rc);
-    if (!rc && d->size > 1) rc = dist_allreduce_sum_f32(d, ctrgcn_grads(t->m), ctrgcn_num_params(t->m));
-    if (!rc && d->size > 1 && t->cd) {
-        double t0 = dist_wtime();
-        rc = dist_allreduce_sum_f32(d, cocodiff_grads(t->cd), cocodiff_num_params(t->cd));
-        t->cd_seconds += dist_wtime() - t0;
-    }
+    // Every rank finishes the gradient sums, also one whose step failed: it
+    // starts the buckets it has not, so the others' all-reduces complete
+    // (that step's gradients are thrown away with it).
+    int rs = gradsync_finish(t->gs);
+    rc = dist_agree(d, rc ? rc : rs);
     if (!rc) rc = dist_allreduce_sum_f64(d, s, t->cd ? 3 + MS_N : 3);
     st->loss_sum = s[0];
     st->correct = s[1];
@@ -837,6 +890,10 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             log_info(d, "train | CoCoDiff module: %.1f ms of %.1f ms a step (%.1f%%; rank 0, %lld steps of this run)",
                      1e3 * t->cd_seconds / (double)(step - step_first), 1e3 * t->step_seconds / (double)(step - step_first),
                      t->step_seconds > 0 ? 100.0 * t->cd_seconds / t->step_seconds : 0.0, (long long)(step - step_first));
+        if (stop_now && d->size > 1 && step > step_first)
+            log_info(d, "train | gradient all-reduce: %.1f ms a step waited for after backward (%s; rank 0, %lld steps)",
+                     1e3 * gradsync_wait_seconds(t->gs) / (double)(step - step_first),
+                     gradsync_overlapped(t->gs) ? "the rest overlapped backward" : "blocking", (long long)(step - step_first));
         if (stop_now && step < end) {
             log_info(d, "train | --max-steps %d: stopped at step %lld (continue with --resume)", o->max_steps, (long long)step);
             return TRAIN_EXIT_OK;
@@ -979,6 +1036,7 @@ int train_run(const Dist *d, const Config *cfg, const TrainOptions *o) {
     if (rc && d->rank == 0) CD_ERR("%s", why[0] ? why : cd_status_str(rc));
     if (rc && d->rank != 0 && rc0 == CD_OK) CD_ERR("[r%d] %s", d->rank, why[0] ? why : cd_status_str(rc));
     rc = dist_agree(d, rc);
+    if (!rc) rc = dist_agree(d, build_gradsync(&t));
     int code = rc ? (rc == CD_EARG ? TRAIN_EXIT_USAGE : TRAIN_EXIT_ERROR) : run_loop(&t, o, step);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGUSR1, &old_usr1, NULL);

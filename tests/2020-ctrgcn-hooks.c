@@ -6,10 +6,15 @@
 //   - an extra last-output gradient G (N*M, C, T', V) likewise for
 //     L = sum G . ctrgcn_last_output(); and G = broadcast(r) / (M T' V) gives
 //     the same grads as r, bit for bit;
-//   - ctrgcn_head points at fc.weight / fc.bias in params and grads.
+//   - ctrgcn_head points at fc.weight / fc.bias in params and grads;
+//   - ctrgcn_grad_stages: head, l10..l1, data_bn, each one contiguous span
+//     of exactly that layer's tensors; the gradient-ready hook is called
+//     with those offsets in that order, and what it is told is final is
+//     final (a copy taken at each call equals the end result, bit for bit).
 // Tiny model: base 8, K 5, N 2, T 16, NTU graph, training-mode BN.
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +47,44 @@ static double loss(Ctrgcn *m, int use_r, int use_g) {
     return s;
 }
 
+// The gradient-ready hook's record: the offsets it was called with and a
+// copy of each newly final span, taken at the call.
+typedef struct HookLog {
+    Ctrgcn *m;
+    size_t first[2 * CTRGCN_GRAD_STAGES], end;
+    int n;
+    float *snap;
+} HookLog;
+static void on_ready(size_t first, void *ctx) {
+    HookLog *h = ctx;
+    if (h->n < 2 * CTRGCN_GRAD_STAGES) h->first[h->n] = first;
+    h->n++;
+    if (first < h->end) memcpy(h->snap + first, ctrgcn_grads(h->m) + first, (h->end - first) * sizeof(float));
+    if (first < h->end) h->end = first;
+}
+
+// Stage s's span [first[s], first[s - 1]) holds exactly the tensors of its
+// layer: fc.*, l10.* ... l1.*, data_bn.* (num_params closes stage 0).
+static int stages_ok(const Ctrgcn *m, const size_t *first) {
+    int good = first[CTRGCN_GRAD_STAGES - 1] == 0;
+    for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
+        const CtrgcnTensor *t = ctrgcn_tensor(m, i);
+        if (t->kind != CK_PARAM) continue;
+        int s = 0;
+        while (s < CTRGCN_GRAD_STAGES && t->offset < first[s]) s++;
+        size_t end = s == 0 ? ctrgcn_num_params(m) : first[s - 1];
+        char want[16];
+        if (s == 0) snprintf(want, sizeof want, "fc.");
+        else if (s == CTRGCN_GRAD_STAGES - 1) snprintf(want, sizeof want, "data_bn.");
+        else snprintf(want, sizeof want, "l%d.", CTRGCN_UNITS + 1 - s);
+        if (s == CTRGCN_GRAD_STAGES || t->offset + t->numel > end || strncmp(t->name, want, strlen(want))) {
+            diag("%s (offset %zu) is not in the span of stage %d (%s)", t->name, t->offset, s, want);
+            good = 0;
+        }
+    }
+    return good;
+}
+
 static int fd_check(Ctrgcn *m, int use_r, int use_g, const char *what) {
     float *p = ctrgcn_params(m), *g = ctrgcn_grads(m);
     // Weights smooth enough for float differences (the unit-level BN weights
@@ -71,7 +114,7 @@ static int fd_check(Ctrgcn *m, int use_r, int use_g, const char *what) {
 }
 
 int main(void) {
-    plan(6);
+    plan(8);
     CtrgcnConfig cfg;
     ctrgcn_config_default(&cfg, K, GRAPH_NTU25, 8);
     Ctrgcn *m;
@@ -135,6 +178,24 @@ int main(void) {
     ok(!memcmp(g1, g2, np * sizeof *g1), "a pooled-feature gradient and its spread over the last output agree bit for bit");
     ok(ctrgcn_last_output(m, NULL, NULL, NULL, NULL) != NULL && C == cfg.width[CTRGCN_UNITS - 1] && Tl == T / 4,
        "ctrgcn_last_output: (N*M, %d, %d, %d)", C, Tl, V);
+
+    size_t first[CTRGCN_GRAD_STAGES];
+    ctrgcn_grad_stages(m, first);
+    ok(first[0] == fw->offset && stages_ok(m, first),
+       "ctrgcn_grad_stages: fc, l10 .. l1, data_bn, each one contiguous span of its own tensors");
+    // With every extra gradient in play (head, pooled feature, last output).
+    HookLog h = {.m = m, .end = np, .snap = calloc(np, sizeof(float))};
+    CtrgcnGradHook hook = {on_ready, &h};
+    loss(m, 0, 0);
+    ctrgcn_zero_grad(m);
+    ctrgcn_set_grad_hook(m, &hook);
+    ctrgcn_backward_ex(m, dl, r, G);
+    ctrgcn_set_grad_hook(m, NULL);
+    int order = h.n == CTRGCN_GRAD_STAGES;
+    for (int s = 0; order && s < CTRGCN_GRAD_STAGES; s++) order = h.first[s] == first[s];
+    ok(order && !memcmp(h.snap, ctrgcn_grads(m), np * sizeof(float)),
+       "the gradient-ready hook: %d calls at the stage offsets, each span final when announced", h.n);
+    free(h.snap);
     ctrgcn_free(m);
     free(x); free(logits); free(dl); free(g1); free(g2); free(r); free(G); free(zero);
     return tap_done();

@@ -115,6 +115,7 @@ static void ck_ntu(const Config *c, const char *path, const char *work_dir, cons
     CK_STR(c->cocodiff.metrics_file, "metrics.jsonl");
     CK_INT(c->cocodiff.threads, 1);
     CK_DBL(c->cocodiff.momentum, 0.9);
+    CK_DBL(c->cocodiff.bucket_mb, 1);
 }
 
 static void ck_defaults(const Config *c) {
@@ -361,6 +362,13 @@ static void test_set(void) {
     must_set(&c, "test_feeder_args.bone=yes");
     if (!ok(config_check(&c, why, sizeof why) == CD_OK, "config_check: bone stream, both feeders bone"))
         diag("%s", why);
+    must_set(&c, "cocodiff.bucket_mb=-1");
+    ok(config_check(&c, why, sizeof why) == CD_EARG && strstr(why, "cocodiff.bucket_mb"),
+       "config_check: cocodiff.bucket_mb must not be negative");
+    must_set(&c, "cocodiff.bucket_mb=0");
+    if (!ok(config_check(&c, why, sizeof why) == CD_OK && c.cocodiff.bucket_mb == 0,
+            "config_check: cocodiff.bucket_mb 0 (one blocking all-reduce) is fine"))
+        diag("%s", why);
     must_set(&c, "train_feeder_args.vel=1");
     is_str("bone_motion", config_stream(&c), "config_stream: bone + vel is bone_motion");
     must_set(&c, "cocodiff.stream=null");
@@ -410,7 +418,7 @@ static void test_print(void) {
     must_set(&c, "model_saved_name=null");
     must_set(&c, "step=[]");
     must_set(&c, "train_feeder_args.label_path='null'");
-    must_set(&c, "cocodiff={stream: joint_motion, threads: 2, momentum: 0.95, metrics_file: m.jsonl}");
+    must_set(&c, "cocodiff={stream: joint_motion, threads: 2, momentum: 0.95, bucket_mb: 0.25, metrics_file: m.jsonl}");
     must_set(&c, "phase=test");
     round_trip(&c, "after awkward overrides");
     ok(c.model_saved_name == NULL && c.train_feeder_args.label_path &&
@@ -426,10 +434,10 @@ static void test_print(void) {
 }
 
 int main(void) {
-    plan(53);
+    plan(55);
     test_official();   // 11
     test_errors();     // 17
-    test_set();        // 19
+    test_set();        // 21
     test_print();      // 6
     return tap_done();
 }
