@@ -1032,8 +1032,8 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
         conv_bwd(m, &u->rconv, dx, d1, u->x, NM, ti);
     }
     // temporal branches -> dg (grad of gout, recomputed into scratch 2)
-    Pass p = {m, NM, m->work, NULL, NULL};
-    unit_gout(&p, u, gout, u->gsum, u->dconv_out, u->x, d1, 1);
+    Pass pass = {m, NM, m->work, NULL, NULL};
+    unit_gout(&pass, u, gout, u->gsum, u->dconv_out, u->x, d1, 1);
     memset(dg, 0, big * sizeof(float));
     for (int b = 0; b < NBRANCH; b++) {
         branch_copy(du, dbr, NM, u->cout, u->bc, b, TVo, 0);

@@ -141,7 +141,7 @@ int main(void) {
     ctrgcn_set_threads(b, 2);
     size_t inf2 = ctrgcn_activation_bytes(b, 16, 64);
     diag("activations, base 64, N 16, T 64: training %.1f MB, inference %.1f MB (1 thread), %.1f MB (2 threads)",
-         train_b / 1048576.0, inf1 / 1048576.0, inf2 / 1048576.0);
+         (double)train_b / 1048576.0, (double)inf1 / 1048576.0, (double)inf2 / 1048576.0);
     ok(inf1 * 5 <= train_b && inf2 * 5 <= train_b, "inference activations are at most a fifth of training's");
     ctrgcn_free(b);
 
