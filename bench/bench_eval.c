@@ -1,9 +1,11 @@
 // bench_eval.c - `make bench-eval`: evaluation throughput of the C CTR-GCN
 // backbone on random data of the official shape: batch B, (C 3, T, V 25,
 // M 2), 60 classes, base 64 (the official model), random weights
-// (ctrgcn_init), inference forward (ctrgcn_forward(..., training 0): running
-// BatchNorm statistics, nothing saved for backward), what cocodiff-eval runs
-// per batch. A few warm-up batches, then timed batches.
+// (ctrgcn_init), inference forward (CTRGCN_INFER mode: running BatchNorm
+// statistics, forward-only buffers, nothing saved for backward, no gradient
+// buffer; --threads t runs t threads over each batch's samples, with BLAS on
+// one thread inside), what cocodiff-eval runs per batch. A few warm-up
+// batches, then timed batches.
 //
 //   build/bench-eval [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                    [--warmup 2] [--batches 8] [--classes 60]
@@ -154,6 +156,7 @@ int main(int argc, char **argv) {
         if (ctrgcn_create(&m, &cfg)) die("cannot build the model");
         ctrgcn_init(m, 1);
     }
+    if (ctrgcn_set_mode(m, CTRGCN_INFER) || ctrgcn_set_threads(m, threads)) die("cannot set up inference mode");
     const CtrgcnConfig *cfg = ctrgcn_config(m);
     const int K = cfg->num_class;
     const size_t sample = (size_t)cfg->in_channels * T * cfg->num_point * cfg->num_person;

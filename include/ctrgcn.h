@@ -87,9 +87,32 @@ void ctrgcn_set_grad_hook(Ctrgcn *m, const CtrgcnGradHook *hook);
 // data_bn = 0): known before any backward, so buckets can be planned once.
 void ctrgcn_grad_stages(const Ctrgcn *m, size_t first[CTRGCN_GRAD_STAGES]);
 
+// Modes. CTRGCN_TRAIN (a new model's): forward in training or eval mode,
+// saving what backward needs in one activation arena. CTRGCN_INFER: forward
+// in eval mode only, through a few unit-sized buffers reused from unit to
+// unit (no saved activations, no gradient buffer: ctrgcn_grads and the
+// gradient pointers of ctrgcn_head are NULL, ctrgcn_last_output is NULL),
+// about a tenth of the memory; its logits are those of a CTRGCN_TRAIN
+// model's eval forward with one BLAS thread, bit for bit. Switching frees the
+// batch buffers; switching back to CTRGCN_TRAIN gives zeroed gradients.
+// CD_OK, CD_EARG or CD_ENOMEM.
+typedef enum CtrgcnMode { CTRGCN_TRAIN = 0, CTRGCN_INFER = 1 } CtrgcnMode;
+int ctrgcn_set_mode(Ctrgcn *m, CtrgcnMode mode);
+CtrgcnMode ctrgcn_mode(const Ctrgcn *m);
+// Threads of a CTRGCN_INFER forward (default 1): the batch is cut into
+// `threads` runs of whole samples, each run through the whole network by one
+// thread with its own buffers (eval-mode samples do not interact), and every
+// BLAS call inside runs single-threaded (the BLAS thread count is set to 1
+// for the pass and restored after), so threads never oversubscribe the
+// cores and the logits do not depend on the thread count. CTRGCN_TRAIN
+// forwards ignore it (their GEMMs use the BLAS threads). CD_OK, CD_EARG or
+// CD_ENOMEM.
+int ctrgcn_set_threads(Ctrgcn *m, int threads);
+
 // x: (N, C, T, V, M) as the feeder gives it; logits: (N, K).
 // training = 1 uses batch statistics (and updates running ones), saves what
-// backward needs; training = 0 is inference.
+// backward needs; training = 0 is inference (running statistics). In
+// CTRGCN_INFER mode training must be 0 (CD_EARG otherwise).
 int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training);
 // Accumulates into the grads from dlogits (N, K) of the last training forward.
 int ctrgcn_backward(Ctrgcn *m, const float *dlogits);
@@ -111,7 +134,8 @@ const float *ctrgcn_last_output(const Ctrgcn *m, int *C, int *T, int *V, int *M)
 // into ctrgcn_params / ctrgcn_grads; the offsets are those of ctrgcn_find
 // "fc.weight" / "fc.bias"). Any pointer may be NULL.
 void ctrgcn_head(Ctrgcn *m, float **w, float **b, float **gw, float **gb);
-// Bytes of activations held for a batch (N, T), for memory planning.
+// Bytes of activations held for a batch (N, T) in the model's mode (and, in
+// CTRGCN_INFER, at its thread count), for memory planning.
 size_t ctrgcn_activation_bytes(const Ctrgcn *m, int N, int T);
 // Multiply-adds of one sample's forward pass at T frames.
 double ctrgcn_forward_macs(const Ctrgcn *m, int T);

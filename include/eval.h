@@ -5,8 +5,10 @@
 // group (/test by default) is cut into batches of `batch` consecutive samples
 // (deterministic test-mode feeder: p_interval [0.95], the checkpoint config's
 // window or 64, no rotation); batch b is evaluated by rank b mod N, so every
-// forward pass sees the same samples on any rank count and, with one BLAS
-// thread per rank, the scores are bit-identical for 1 and N ranks. Each rank
+// forward pass sees the same samples on any rank count; the model runs in
+// inference mode (CTRGCN_INFER: forward-only buffers, BLAS on one thread,
+// `threads` threads per rank over the batch's samples), so the scores are
+// bit-identical for any number of ranks and threads. Each rank
 // writes its rows of DIR/scores.h5 (parallel HDF5, layout in h5io.h) through
 // DIR/scores.h5.partial + rename; rank 0 writes DIR/metrics.json and prints a
 // summary.
@@ -36,6 +38,7 @@ typedef struct EvalOptions {
     const char *group;         // "test" (default) or "train"
     const char *class_names;   // NULL: the data file's /class_name, else class ids
     int batch;                 // samples per forward pass (0: EVAL_DEFAULT_BATCH)
+    int threads;               // threads per rank (0: 1)
 } EvalOptions;
 
 // Collective. Returns an EVAL_EXIT_* code (the same on every rank).

@@ -116,7 +116,8 @@ int ctrgc_rel_channels(int cin);
 // Floats the forward cache needs (x1m, x2m, R, M, x3) for a batch.
 size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V);
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V);
-// out (N, cout, T, V) is overwritten; cache is filled for backward.
+// out (N, cout, T, V) is overwritten; cache is filled for backward, or is
+// NULL (inference: nothing kept, the same output bits).
 void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, const CtrgcParams *p,
                    int N, int T, int V, float *work);
 void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,

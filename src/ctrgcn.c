@@ -1,7 +1,17 @@
 // ctrgcn.c - the CTR-GCN model: parameter table under the official
 // state_dict names, forward and backward through data_bn, ten TCN-GCN units,
 // pooling and the classifier (see ctrgcn.h; layers in layers.h).
+//
+// Two memory plans. CTRGCN_TRAIN: one arena holds every activation backward
+// needs, plus NSCRATCH unit-sized scratch buffers. CTRGCN_INFER: the batch is
+// cut into lanes of whole samples (one per thread); each lane runs the whole
+// network through NSLOT buffers of its own (unit input and output ping-pong,
+// two unit-sized temporaries and one for the temporal branches), doing every
+// BN, ReLU and residual add in place. The same layer calls on the same
+// per-sample data, so the same bits (tests/2030-ctrgcn-infer).
 #include "ctrgcn.h"
+#include "blas.h"
+#include "pool.h"
 #include "status.h"
 
 #include <math.h>
@@ -14,6 +24,10 @@
 // Unit-sized scratch buffers (the largest (N*M, C, T, V) of any unit each):
 // 0-5 inside a unit's forward/backward, 6-7 the gradient chain of backward.
 #define NSCRATCH 8
+// Buffers of an inference lane: P0, P1 unit input/output (ping-pong), S0 the
+// CTRGC sum (then, in place, the unit_gcn output), S1 a CTRGC's output, the
+// down path and the residual path, S2 one temporal branch at a time.
+enum { SLOT_P0, SLOT_P1, SLOT_S0, SLOT_S1, SLOT_S2, NSLOT };
 
 typedef struct Bn {
     int C;
@@ -54,6 +68,17 @@ typedef struct Unit {
     float *rconv_out, *out;
 } Unit;
 
+// One inference lane: its share [n0, n1) of the batch (set per forward) and
+// the buffers it runs through, sized for `cap` samples.
+typedef struct Lane {
+    int n0, n1;
+    float *mem;                // the one allocation below
+    float *slot[NSLOT];
+    float *xin;                // data_bn input, then (in place) output: (n, MVC, T)
+    float *bn_mean, *bn_rstd;  // (largest C) eval statistics of the current BN
+    float *work;               // conv / CTRGC workspace
+} Lane;
+
 struct Ctrgcn {
     CtrgcnConfig cfg;
     CtrgcnTensor *tab;
@@ -76,6 +101,12 @@ struct Ctrgcn {
     float *scratch[NSCRATCH], *work;
     size_t scratch_floats, work_floats;
     int registering;       // pass 1: count, pass 2: assign pointers
+    // inference (ctrgcn_set_mode / ctrgcn_set_threads)
+    CtrgcnMode mode;
+    int threads;           // lanes of an inference forward
+    Pool *pool;            // threads - 1 helpers (NULL for 1 thread)
+    Lane *lanes;           // (threads), allocated with the batch buffers
+    size_t lane_floats;    // floats of each lane's allocation
 };
 
 // ---------------------------------------------------------------------------
@@ -115,7 +146,8 @@ static void *reg(Ctrgcn *m, CtrgcnKind kind, int ndim, const int64_t *shape, con
     return m->counters + t->offset;
 }
 
-static float *grad_of(Ctrgcn *m, const float *p) { return p ? m->grads + (p - m->params) : NULL; }
+// No gradient buffer (inference mode): no gradient pointers.
+static float *grad_of(Ctrgcn *m, const float *p) { return p && m->grads ? m->grads + (p - m->params) : NULL; }
 
 static void reg_bn(Ctrgcn *m, Bn *bn, int C, const char *prefix) {
     int64_t s[1] = {C};
@@ -212,6 +244,16 @@ static void register_all(Ctrgcn *m) {
     m->gfcb = grad_of(m, m->fcb);
 }
 
+// Pass 2 of the registration: points every layer at params, grads (NULL
+// when there are none), buffers and counters.
+static void point_tensors(Ctrgcn *m) {
+    int n = m->ntab;
+    m->registering = 0;
+    m->ntab = 0;
+    register_all(m);
+    m->ntab = n;
+}
+
 void ctrgcn_config_default(CtrgcnConfig *c, int num_class, GraphLayout g, int base) {
     static const int mult[CTRGCN_UNITS] = {1, 1, 1, 1, 2, 2, 2, 4, 4, 4};
     memset(c, 0, sizeof *c);
@@ -253,11 +295,8 @@ int ctrgcn_create(Ctrgcn **out, const CtrgcnConfig *c) {
     m->buffers = cd_calloc(m->nbuffers ? m->nbuffers : 1, sizeof(float));
     m->counters = cd_calloc(m->ncounters ? m->ncounters : 1, sizeof(int64_t));
     if (!m->params || !m->grads || !m->buffers || !m->counters) { ctrgcn_free(m); return CD_ENOMEM; }
-    m->registering = 0;
-    int n = m->ntab;
-    m->ntab = 0;
-    register_all(m);
-    m->ntab = n;
+    m->threads = 1;
+    point_tensors(m);
     // Running statistics start at mean 0, var 1, as PyTorch's.
     for (int i = 0; i < m->ntab; i++)
         if (m->tab[i].kind == CK_BUFFER && strstr(m->tab[i].name, "running_var"))
@@ -272,12 +311,18 @@ static void free_batch(Ctrgcn *m) {
     for (int i = 0; i < NSCRATCH; i++) free(m->scratch[i]);
     m->act = m->work = NULL;
     for (int i = 0; i < NSCRATCH; i++) m->scratch[i] = NULL;
+    if (m->lanes)
+        for (int i = 0; i < m->threads; i++) free(m->lanes[i].mem);
+    free(m->lanes);
+    m->lanes = NULL;
+    m->feat = m->probs = NULL;
     m->alloc_N = m->alloc_T = 0;
 }
 
 void ctrgcn_free(Ctrgcn *m) {
     if (!m) return;
     free_batch(m);
+    pool_free(m->pool);
     free(m->tab);
     free(m->params);
     free(m->grads);
@@ -315,7 +360,43 @@ void ctrgcn_grad_stages(const Ctrgcn *m, size_t first[CTRGCN_GRAD_STAGES]) {
 static void grads_ready(const Ctrgcn *m, size_t first) {
     if (m->hook && m->hook->ready) m->hook->ready(first, m->hook->ctx);
 }
-void ctrgcn_zero_grad(Ctrgcn *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+void ctrgcn_zero_grad(Ctrgcn *m) { if (m->grads) memset(m->grads, 0, m->nparams * sizeof(float)); }
+
+CtrgcnMode ctrgcn_mode(const Ctrgcn *m) { return m->mode; }
+
+int ctrgcn_set_mode(Ctrgcn *m, CtrgcnMode mode) {
+    if (mode != CTRGCN_TRAIN && mode != CTRGCN_INFER) {
+        CD_ERR("ctrgcn_set_mode: unknown mode %d", (int)mode);
+        return CD_EARG;
+    }
+    if (mode == m->mode) return CD_OK;
+    free_batch(m);   // the other plan's buffers are of no use
+    m->training = 0;
+    if (mode == CTRGCN_INFER) {
+        free(m->grads);
+        m->grads = NULL;
+    } else if (!(m->grads = cd_calloc(m->nparams, sizeof(float)))) {
+        return CD_ENOMEM;
+    }
+    m->mode = mode;
+    point_tensors(m);
+    return CD_OK;
+}
+
+int ctrgcn_set_threads(Ctrgcn *m, int threads) {
+    if (threads < 1) {
+        CD_ERR("ctrgcn_set_threads: %d threads (expected at least 1)", threads);
+        return CD_EARG;
+    }
+    if (threads == m->threads) return CD_OK;
+    free_batch(m);   // lanes are per thread
+    pool_free(m->pool);
+    m->pool = NULL;
+    m->threads = 1;
+    int rc = threads > 1 ? pool_create(&m->pool, threads) : CD_OK;
+    if (rc == CD_OK) m->threads = threads;
+    return rc;
+}
 const float *ctrgcn_features(const Ctrgcn *m) { return m->feat; }
 const float *ctrgcn_last_output(const Ctrgcn *m, int *C, int *T, int *V, int *M) {
     const Unit *last = &m->u[CTRGCN_UNITS - 1];
@@ -323,7 +404,8 @@ const float *ctrgcn_last_output(const Ctrgcn *m, int *C, int *T, int *V, int *M)
     if (T) *T = last->tout;
     if (V) *V = m->cfg.num_point;
     if (M) *M = m->cfg.num_person;
-    return m->act ? last->out : NULL;
+    // Inference lanes keep their shares of it in their own slots.
+    return m->act && m->mode == CTRGCN_TRAIN ? last->out : NULL;
 }
 void ctrgcn_head(Ctrgcn *m, float **w, float **b, float **gw, float **gb) {
     if (w) *w = m->fcw;
@@ -435,55 +517,141 @@ static size_t layout(Ctrgcn *m, Arena *a, int N, int T) {
     return a->used;
 }
 
-static int ensure_batch(Ctrgcn *m, int N, int T) {
-    if (N <= m->alloc_N && T == m->alloc_T && m->act) {
-        Arena a = {m->act, 0, 0};
-        layout(m, &a, N, T);
-        return CD_OK;
+// The largest conv / CTRGC workspace of any unit for NM (sample, person)
+// pairs at T frames (per sample, so NM only matters through the API).
+static size_t work_floats(const Ctrgcn *m, int NM, int T) {
+    const int V = m->cfg.num_point;
+    size_t w = 1;
+    int t = T;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        const Unit *u = &m->u[l];
+        size_t ws[7] = {ctrgc_work_size(&u->g, NM, t, V), u->down ? conv2d_work_size(&u->dconv.c, NM, t, V) : 0,
+                        conv2d_work_size(&u->bconv[0].c, NM, t, V), conv2d_work_size(&u->bconv[3].c, NM, t, V),
+                        conv2d_work_size(&u->tconv[0].c, NM, t, V), conv2d_work_size(&u->tconv[1].c, NM, t, V),
+                        u->res == 2 ? conv2d_work_size(&u->rconv.c, NM, t, V) : 0};
+        for (int k = 0; k < 7; k++) if (ws[k] > w) w = ws[k];
+        t = (t - 1) / u->stride + 1;
     }
-    free_batch(m);
+    return w;
+}
+
+static int alloc_train(Ctrgcn *m, int N, int T) {
     const CtrgcnConfig *c = &m->cfg;
     int V = c->num_point, NM = N * c->num_person;
     Arena a = {NULL, 0, 1};
     m->act_floats = layout(m, &a, N, T);
     // Scratch: the largest (N*M, C, T, V) tensor of any unit, several times;
     // work: the largest conv/ctrgc workspace.
-    size_t s = (size_t)N * c->num_person * V * c->in_channels * T, w = 0;
-    int t = T, cin = c->in_channels;
+    size_t s = (size_t)N * c->num_person * V * c->in_channels * T;
+    int t = T;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         const Unit *u = &m->u[l];
-        int tout = (t - 1) / u->stride + 1;
         size_t big = (size_t)NM * u->cout * t * V;
         if (big > s) s = big;
-        size_t ws[8] = {ctrgc_work_size(&u->g, NM, t, V), u->down ? conv2d_work_size(&u->dconv.c, NM, t, V) : 0,
-                        conv2d_work_size(&u->bconv[0].c, NM, t, V), conv2d_work_size(&u->bconv[3].c, NM, t, V),
-                        conv2d_work_size(&u->tconv[0].c, NM, t, V), conv2d_work_size(&u->tconv[1].c, NM, t, V),
-                        u->res == 2 ? conv2d_work_size(&u->rconv.c, NM, t, V) : 0, 0};
-        for (int k = 0; k < 8; k++) if (ws[k] > w) w = ws[k];
-        t = tout;
-        cin = u->cout;
+        t = (t - 1) / u->stride + 1;
     }
-    (void)cin;
     m->scratch_floats = s;
-    m->work_floats = w ? w : 1;
+    m->work_floats = work_floats(m, NM, T);
     m->act = cd_malloc(m->act_floats * sizeof(float));
     m->work = cd_malloc(m->work_floats * sizeof(float));
     int okk = m->act && m->work;
     for (int i = 0; i < NSCRATCH && okk; i++) okk = (m->scratch[i] = cd_malloc(s * sizeof(float))) != NULL;
-    if (!okk) { free_batch(m); return CD_ENOMEM; }
+    if (!okk) return CD_ENOMEM;
     // Touch every page once now: first-touch page faults are slow on some
     // machines (VMs), and this way no step pays them again.
     memset(m->act, 0, m->act_floats * sizeof(float));
     memset(m->work, 0, m->work_floats * sizeof(float));
     for (int i = 0; i < NSCRATCH; i++) memset(m->scratch[i], 0, s * sizeof(float));
-    m->alloc_N = N;
-    m->alloc_T = T;
     Arena b = {m->act, 0, 0};
     layout(m, &b, N, T);
     return CD_OK;
 }
 
+// Carves one inference lane for `cap` samples at T frames from base (NULL:
+// only counts); returns its floats. Slots are sized for the largest unit:
+// P0/P1 its input or output, S0/S1 its (NM, cout, tin, V) unit_gcn tensors,
+// S2 a branch's (NM, bc, tin, V) 1x1 output plus two (NM, bc, tout, V).
+static size_t lane_layout(const Ctrgcn *m, Lane *ln, float *base, int cap, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    const int V = c->num_point, NM = cap * c->num_person, MVC = c->num_person * V * c->in_channels;
+    size_t p = (size_t)NM * c->in_channels * T * V, big = 0, br = 0, cmax = (size_t)MVC;
+    int t = T;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        const Unit *u = &m->u[l];
+        int to = (t - 1) / u->stride + 1;
+        size_t pin = (size_t)NM * u->cin * t * V, pout = (size_t)NM * u->cout * to * V;
+        size_t gb = (size_t)NM * u->cout * t * V;
+        size_t b3 = (size_t)NM * u->bc * t * V + 2 * (size_t)NM * u->bc * to * V;
+        if (pin > p) p = pin;
+        if (pout > p) p = pout;
+        if (gb > big) big = gb;
+        if (b3 > br) br = b3;
+        if ((size_t)u->cout > cmax) cmax = (size_t)u->cout;
+        t = to;
+    }
+    Arena a = {base, 0, base == NULL};
+    size_t sizes[NSLOT] = {p, p, big, big, br};
+    for (int i = 0; i < NSLOT; i++) ln->slot[i] = take(&a, sizes[i]);
+    ln->xin = take(&a, (size_t)cap * MVC * T);
+    ln->bn_mean = take(&a, cmax);
+    ln->bn_rstd = take(&a, cmax);
+    ln->work = take(&a, work_floats(m, NM, T));
+    return a.used;
+}
+
+// Lanes of ceil(N / threads) samples, one allocation each (no page shared
+// between threads), touched once now as alloc_train does.
+static int alloc_infer(Ctrgcn *m, int N, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    const int cap = (N + m->threads - 1) / m->threads;
+    Lane probe;
+    m->act_floats = (size_t)N * c->width[CTRGCN_UNITS - 1];   // feat
+    m->lane_floats = lane_layout(m, &probe, NULL, cap, T);
+    m->act = cd_malloc(m->act_floats * sizeof(float));
+    m->lanes = cd_calloc((size_t)m->threads, sizeof *m->lanes);
+    if (!m->act || !m->lanes) return CD_ENOMEM;
+    for (int i = 0; i < m->threads; i++) {
+        Lane *ln = &m->lanes[i];
+        if (!(ln->mem = cd_malloc(m->lane_floats * sizeof(float)))) return CD_ENOMEM;
+        memset(ln->mem, 0, m->lane_floats * sizeof(float));
+        lane_layout(m, ln, ln->mem, cap, T);
+    }
+    memset(m->act, 0, m->act_floats * sizeof(float));
+    m->feat = m->act;
+    int t = T;
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        m->u[l].tin = t;
+        m->u[l].tout = t = (t - 1) / m->u[l].stride + 1;
+    }
+    return CD_OK;
+}
+
+static int ensure_batch(Ctrgcn *m, int N, int T) {
+    if (N <= m->alloc_N && T == m->alloc_T && m->act) {
+        if (m->mode == CTRGCN_TRAIN) {
+            Arena a = {m->act, 0, 0};
+            layout(m, &a, N, T);
+        }
+        return CD_OK;
+    }
+    free_batch(m);
+    int rc = m->mode == CTRGCN_INFER ? alloc_infer(m, N, T) : alloc_train(m, N, T);
+    if (rc) {
+        free_batch(m);
+        return rc;
+    }
+    m->alloc_N = N;
+    m->alloc_T = T;
+    return CD_OK;
+}
+
 size_t ctrgcn_activation_bytes(const Ctrgcn *m, int N, int T) {
+    if (m->mode == CTRGCN_INFER) {
+        Lane probe;
+        const int cap = (N + m->threads - 1) / m->threads;
+        size_t act = (size_t)N * m->cfg.width[CTRGCN_UNITS - 1];
+        return (act + (size_t)m->threads * lane_layout(m, &probe, NULL, cap, T)) * sizeof(float);
+    }
     Ctrgcn tmp = *m;
     Arena a = {NULL, 0, 1};
     return layout(&tmp, &a, N, T) * sizeof(float);
@@ -492,17 +660,27 @@ size_t ctrgcn_activation_bytes(const Ctrgcn *m, int N, int T) {
 // ---------------------------------------------------------------------------
 // Forward
 
-static void bn_fwd(Ctrgcn *m, Bn *bn, float *out, const float *x, int N, int L) {
-    batchnorm_forward(out, bn->mean, bn->rstd, x, bn->w, bn->b, bn->rm, bn->rv, N, bn->C, L, m->training,
-                      m->training ? m->sync : NULL);
+// What a forward runs on: the whole batch (training plan) or one inference
+// lane's share of it.
+typedef struct Pass {
+    Ctrgcn *m;
+    int NM;                    // (sample, person) pairs
+    float *work;               // conv / CTRGC workspace
+    float *bn_mean, *bn_rstd;  // a lane's (largest C) BN statistics; NULL: each Bn's caches
+} Pass;
+
+static void bn_fwd(const Pass *p, Bn *bn, float *out, const float *x, int N, int L) {
+    Ctrgcn *m = p->m;
+    batchnorm_forward(out, p->bn_mean ? p->bn_mean : bn->mean, p->bn_rstd ? p->bn_rstd : bn->rstd, x, bn->w, bn->b,
+                      bn->rm, bn->rv, N, bn->C, L, m->training, m->training ? m->sync : NULL);
     if (m->training) (*bn->nbt)++;
 }
 static void bn_bwd(Ctrgcn *m, Bn *bn, float *dx, const float *dout, const float *x, int N, int L) {
     batchnorm_backward(dx, bn->gw, bn->gb, dout, x, bn->mean, bn->rstd, bn->w, N, bn->C, L, m->training,
                        m->training ? m->sync : NULL);
 }
-static void conv_fwd(Ctrgcn *m, Conv *cv, float *out, const float *x, int N, int T) {
-    conv2d_forward(&cv->c, out, x, cv->w, cv->b, N, T, m->cfg.num_point, m->work);
+static void conv_fwd(const Pass *p, Conv *cv, float *out, const float *x, int N, int T) {
+    conv2d_forward(&cv->c, out, x, cv->w, cv->b, N, T, p->m->cfg.num_point, p->work);
 }
 static void conv_bwd(Ctrgcn *m, Conv *cv, float *dx, const float *dout, const float *x, int N, int T) {
     conv2d_backward(&cv->c, dx, cv->gw, cv->gb, dout, x, cv->w, N, T, m->cfg.num_point, m->work);
@@ -590,119 +768,259 @@ static void bn_apply(const Bn *bn, float *out, const float *x, const float *add,
 }
 
 // gout (NM, cout, tin, V) = relu(gbn(gsum) + down(x)): forward computes it,
-// backward recomputes it (same operations, same bits). tmp: big floats.
-static void unit_gout(Ctrgcn *m, Unit *u, float *gout, float *tmp, int recompute) {
-    int NM = m->NM, L = u->tin * m->cfg.num_point;
+// backward recomputes it (same operations, same bits). dconv_out: the down
+// conv's output (written unless recompute); tmp: its BN output (big floats,
+// may be dconv_out); gout may be gsum.
+static void unit_gout(const Pass *p, Unit *u, float *gout, const float *gsum, float *dconv_out, const float *x,
+                      float *tmp, int recompute) {
+    int NM = p->NM, L = u->tin * p->m->cfg.num_point;
     size_t big = (size_t)NM * u->cout * L;
-    if (!recompute) bn_fwd(m, &u->gbn, gout, u->gsum, NM, L);
-    else bn_apply(&u->gbn, gout, u->gsum, NULL, 0, NM, L);
+    if (!recompute) bn_fwd(p, &u->gbn, gout, gsum, NM, L);
+    else bn_apply(&u->gbn, gout, gsum, NULL, 0, NM, L);
     if (u->down) {
         if (!recompute) {
-            conv_fwd(m, &u->dconv, u->dconv_out, u->x, NM, u->tin);
-            bn_fwd(m, &u->dbn, tmp, u->dconv_out, NM, L);
+            conv_fwd(p, &u->dconv, dconv_out, x, NM, u->tin);
+            bn_fwd(p, &u->dbn, tmp, dconv_out, NM, L);
         } else {
-            bn_apply(&u->dbn, tmp, u->dconv_out, NULL, 0, NM, L);
+            bn_apply(&u->dbn, tmp, dconv_out, NULL, 0, NM, L);
         }
         add_relu(gout, gout, tmp, big);
     } else {
-        add_relu(gout, gout, u->x, big);
+        add_relu(gout, gout, x, big);
     }
 }
 
-static void unit_forward(Ctrgcn *m, Unit *u, const float *x) {
-    int NM = m->NM, V = m->cfg.num_point, ti = u->tin, to = u->tout;
+// Where unit_forward reads and writes: pointers into the training arena and
+// scratch (unit_bufs_train), or into a lane's slots (unit_bufs_lane). With
+// inplace, every BN writes over its input, the branch ReLU over its BN, and
+// the branches are concatenated straight into out: elementwise steps, the
+// same bits as into a separate buffer.
+typedef struct UnitBufs {
+    const float *x;          // input (NM, cin, tin, V)
+    float *out;              // output (NM, cout, tout, V)
+    float *gcache[3];        // CTRGC caches, or NULL (nothing kept)
+    float *gsum, *gtmp;      // CTRGC 1 output += CTRGC 2, 3 outputs (gtmp) (NM, cout, tin, V)
+    float *dconv_out;        // down conv output (NM, cout, tin, V)
+    float *c1[NBRANCH];      // branch 1x1 conv outputs (NM, bc, tin, V); branch 3: (NM, bc, tout, V)
+    float *c2[2];            // temporal conv outputs (NM, bc, tout, V)
+    float *mp;               // max-pool output (NM, bc, tout, V)
+    int32_t *argmax;         // and its argmax
+    float *rconv_out;        // residual conv output (NM, cout, tout, V)
+    int inplace;
+    // separate outputs when !inplace
+    float *gout, *down;      // unit_gcn output, down BN output (NM, cout, tin, V)
+    float *r1;               // a branch's BN + ReLU (NM, bc, tin, V)
+    float *bout;             // a branch's last BN (NM, bc, tout, V)
+    float *cat;              // the concatenated branches (NM, cout, tout, V)
+    float *res;              // residual BN output (NM, cout, tout, V)
+} UnitBufs;
+
+static UnitBufs unit_bufs_train(Ctrgcn *m, Unit *u, const float *x) {
+    size_t bo = (size_t)m->NM * u->bc * u->tout * m->cfg.num_point;
+    UnitBufs b = {.x = x, .out = u->out, .gsum = u->gsum, .gtmp = m->scratch[0], .dconv_out = u->dconv_out,
+                  .mp = m->scratch[4], .argmax = (int32_t *)(m->scratch[4] + bo), .rconv_out = u->rconv_out,
+                  .gout = m->scratch[2], .down = m->scratch[1], .r1 = m->scratch[3], .bout = m->scratch[1],
+                  .cat = m->scratch[0], .res = m->scratch[1]};
+    for (int i = 0; i < 3; i++) b.gcache[i] = u->gcache[i];
+    for (int k = 0; k < NBRANCH; k++) b.c1[k] = u->c1[k];
+    for (int k = 0; k < 2; k++) b.c2[k] = u->c2[k];
+    return b;
+}
+
+// Unit l of a lane: input in P(l % 2), output in the other; S2 holds one
+// branch at a time: its 1x1 output, then the temporal conv or max-pool output
+// and the argmax after it.
+static UnitBufs unit_bufs_lane(const Pass *p, const Lane *ln, const Unit *u, int l) {
+    size_t bin = (size_t)p->NM * u->bc * u->tin * p->m->cfg.num_point;
+    size_t bo = (size_t)p->NM * u->bc * u->tout * p->m->cfg.num_point;
+    float *s2 = ln->slot[SLOT_S2];
+    UnitBufs b = {.x = ln->slot[l % 2 ? SLOT_P1 : SLOT_P0], .out = ln->slot[l % 2 ? SLOT_P0 : SLOT_P1],
+                  .gsum = ln->slot[SLOT_S0], .gtmp = ln->slot[SLOT_S1], .dconv_out = ln->slot[SLOT_S1],
+                  .mp = s2 + bin, .argmax = (int32_t *)(s2 + bin + bo), .rconv_out = ln->slot[SLOT_S1],
+                  .inplace = 1};
+    for (int k = 0; k < NBRANCH; k++) b.c1[k] = s2;
+    for (int k = 0; k < 2; k++) b.c2[k] = s2 + bin;
+    return b;
+}
+
+static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
+    int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
-    size_t bo = (size_t)NM * u->bc * to * V;
-    float *s0 = m->scratch[0], *s1 = m->scratch[1], *gout = m->scratch[2], *r1 = m->scratch[3];
-    float *mp = m->scratch[4];
-    int32_t *argmax = (int32_t *)(m->scratch[4] + bo);
-    u->x = x;
+    const int ip = b->inplace;
     // unit_gcn: sum of the three CTRGCs, BN, + down(x), ReLU
     for (int i = 0; i < 3; i++) {
-        CtrgcParams p = ctrgc_params(u, i, V);
-        ctrgc_forward(&u->g, i == 0 ? u->gsum : s0, u->gcache[i], x, &p, NM, ti, V, m->work);
-        if (i) add_inplace(u->gsum, s0, big);
+        CtrgcParams prm = ctrgc_params(u, i, V);
+        ctrgc_forward(&u->g, i == 0 ? b->gsum : b->gtmp, b->gcache[i], b->x, &prm, NM, ti, V, p->work);
+        if (i) add_inplace(b->gsum, b->gtmp, big);
     }
-    unit_gout(m, u, gout, s1, 0);
-    // MultiScale_TemporalConv on gout -> concatenation in s0
+    float *gout = ip ? b->gsum : b->gout;
+    unit_gout(p, u, gout, b->gsum, b->dconv_out, b->x, ip ? b->dconv_out : b->down, 0);
+    // MultiScale_TemporalConv on gout -> concatenation
+    float *cat = ip ? b->out : b->cat;
     size_t TVo = (size_t)to * V;
-    for (int b = 0; b < NBRANCH; b++) {
-        conv_fwd(m, &u->bconv[b], u->c1[b], gout, NM, ti);
-        if (b == 3) {
-            bn_fwd(m, &u->bbn[3], s1, u->c1[3], NM, to * V);
+    for (int k = 0; k < NBRANCH; k++) {
+        float *last;   // the branch's output, (NM, bc, tout, V)
+        conv_fwd(p, &u->bconv[k], b->c1[k], gout, NM, ti);
+        if (k == 3) {
+            last = ip ? b->c1[3] : b->bout;
+            bn_fwd(p, &u->bbn[3], last, b->c1[3], NM, to * V);
         } else {
-            bn_fwd(m, &u->bbn[b], r1, u->c1[b], NM, ti * V);
+            float *r1 = ip ? b->c1[k] : b->r1;
+            bn_fwd(p, &u->bbn[k], r1, b->c1[k], NM, ti * V);
             relu_forward(r1, r1, (size_t)NM * u->bc * ti * V);
-            if (b < 2) {
-                conv_fwd(m, &u->tconv[b], u->c2[b], r1, NM, ti);
-                bn_fwd(m, &u->tbn[b], s1, u->c2[b], NM, to * V);
+            if (k < 2) {
+                conv_fwd(p, &u->tconv[k], b->c2[k], r1, NM, ti);
+                last = ip ? b->c2[k] : b->bout;
+                bn_fwd(p, &u->tbn[k], last, b->c2[k], NM, to * V);
             } else {
-                maxpool_t_forward(mp, argmax, r1, NM, u->bc, ti, V, u->stride);
-                bn_fwd(m, &u->mbn, s1, mp, NM, to * V);
+                maxpool_t_forward(b->mp, b->argmax, r1, NM, u->bc, ti, V, u->stride);
+                last = ip ? b->mp : b->bout;
+                bn_fwd(p, &u->mbn, last, b->mp, NM, to * V);
             }
         }
-        branch_copy(s0, s1, NM, u->cout, u->bc, b, TVo, 1);
+        branch_copy(cat, last, NM, u->cout, u->bc, k, TVo, 1);
     }
     // + residual, ReLU
     if (u->res == 1) {
-        add_relu(u->out, s0, x, bout);
+        add_relu(b->out, cat, b->x, bout);
     } else if (u->res == 2) {
-        conv_fwd(m, &u->rconv, u->rconv_out, x, NM, ti);
-        bn_fwd(m, &u->rbn, s1, u->rconv_out, NM, to * V);
-        add_relu(u->out, s0, s1, bout);
+        float *res = ip ? b->rconv_out : b->res;
+        conv_fwd(p, &u->rconv, b->rconv_out, b->x, NM, ti);
+        bn_fwd(p, &u->rbn, res, b->rconv_out, NM, to * V);
+        add_relu(b->out, cat, res, bout);
     } else {
-        relu_forward(u->out, s0, bout);
+        relu_forward(b->out, cat, bout);
     }
+}
+
+// x (N, C, T, V, M), samples [n0, n1) -> xin (n1 - n0, M*V*C, T), data_bn's layout.
+static void input_to_bn(const CtrgcnConfig *c, float *xin, const float *x, int n0, int n1, int T) {
+    int V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
+    for (int n = n0; n < n1; n++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < T; t++)
+                for (int v = 0; v < V; v++)
+                    for (int mm = 0; mm < M; mm++)
+                        xin[((size_t)(n - n0) * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
+                            x[((((size_t)n * C + ci) * T + t) * V + v) * M + mm];
+}
+
+// xbn (n, M*V*C, T) -> u0 (n*M, C, T, V), the first unit's input.
+static void bn_to_units(const CtrgcnConfig *c, float *u0, const float *xbn, int n, int T) {
+    int V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
+    for (int s = 0; s < n; s++)
+        for (int mm = 0; mm < M; mm++)
+            for (int v = 0; v < V; v++)
+                for (int ci = 0; ci < C; ci++)
+                    for (int t = 0; t < T; t++)
+                        u0[((((size_t)s * M + mm) * C + ci) * T + t) * V + v] =
+                            xbn[((size_t)s * MVC + (size_t)(mm * V + v) * C + ci) * T + t];
+}
+
+// feat (n, Cl): mean of h (n*M, Cl, TV) over T, V, then over the persons.
+static void pool_features(float *feat, const float *h, int n, int M, int Cl, size_t TV) {
+    for (int s = 0; s < n; s++)
+        for (int ci = 0; ci < Cl; ci++) {
+            double sum = 0;
+            for (int mm = 0; mm < M; mm++) {
+                const float *p = h + (((size_t)s * M + mm) * Cl + ci) * TV;
+                double sm = 0;
+                for (size_t k = 0; k < TV; k++) sm += p[k];
+                sum += sm / (double)TV;
+            }
+            feat[(size_t)s * Cl + ci] = (float)(sum / M);
+        }
+}
+
+// One lane of an inference forward: samples [ln->n0, ln->n1) through data_bn,
+// the units and the pooling into their rows of feat.
+static void lane_forward(Ctrgcn *m, Lane *ln, const float *x, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    const int n = ln->n1 - ln->n0, M = c->num_person;
+    if (n <= 0) return;
+    Pass p = {m, n * M, ln->work, ln->bn_mean, ln->bn_rstd};
+    input_to_bn(c, ln->xin, x, ln->n0, ln->n1, T);
+    bn_fwd(&p, &m->data_bn, ln->xin, ln->xin, n, T);
+    bn_to_units(c, ln->slot[SLOT_P0], ln->xin, n, T);
+    for (int l = 0; l < CTRGCN_UNITS; l++) {
+        UnitBufs b = unit_bufs_lane(&p, ln, &m->u[l], l);
+        unit_forward(&p, &m->u[l], &b);
+    }
+    const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    const float *h = ln->slot[CTRGCN_UNITS % 2 ? SLOT_P1 : SLOT_P0];
+    pool_features(m->feat + (size_t)ln->n0 * last->cout, h, n, M, last->cout, (size_t)last->tout * c->num_point);
+}
+
+typedef struct LaneJob {
+    Ctrgcn *m;
+    const float *x;
+    int T;
+} LaneJob;
+
+static void lane_job(void *ctx, int lane) {
+    LaneJob *j = ctx;
+    lane_forward(j->m, &j->m->lanes[lane], j->x, j->T);
+}
+
+// Inference forward: lanes of ceil(N / threads) consecutive samples, BLAS on
+// one thread throughout (the lanes are the parallelism, and the logits then
+// do not depend on the thread count), the classifier on the caller.
+static int forward_infer(Ctrgcn *m, float *logits, const float *x, int N, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    int rc = ensure_batch(m, N, T);
+    if (rc) return rc;
+    m->N = N;
+    m->T = T;
+    m->NM = N * c->num_person;
+    m->training = 0;
+    const int share = (N + m->threads - 1) / m->threads;
+    for (int i = 0; i < m->threads; i++) {
+        Lane *ln = &m->lanes[i];
+        ln->n0 = i * share < N ? i * share : N;
+        ln->n1 = ln->n0 + share < N ? ln->n0 + share : N;
+    }
+    const int blas_threads = blas_get_threads();
+    if (blas_threads != 1) blas_set_threads(1);
+    LaneJob job = {m, x, T};
+    if (m->pool) pool_run(m->pool, lane_job, &job);
+    else lane_job(&job, 0);
+    linear_forward(logits, m->feat, m->fcw, m->fcb, N, c->width[CTRGCN_UNITS - 1], c->num_class);
+    if (blas_threads != 1) blas_set_threads(blas_threads);
+    return CD_OK;
 }
 
 int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training) {
     const CtrgcnConfig *c = &m->cfg;
     if (N < 1 || T < 1) return CD_EARG;
+    if (m->mode == CTRGCN_INFER) {
+        if (training) {
+            CD_ERR("ctrgcn_forward: a training forward needs CTRGCN_TRAIN mode (the model is in CTRGCN_INFER)");
+            return CD_EARG;
+        }
+        return forward_infer(m, logits, x, N, T);
+    }
     int rc = ensure_batch(m, N, T);
     if (rc) return rc;
     m->N = N;
     m->T = T;
     m->NM = N * c->num_person;
     m->training = training;
-    int V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
-    // (N, C, T, V, M) -> (N, M*V*C, T) for data_bn
-    for (int n = 0; n < N; n++)
-        for (int ci = 0; ci < C; ci++)
-            for (int t = 0; t < T; t++)
-                for (int v = 0; v < V; v++)
-                    for (int mm = 0; mm < M; mm++)
-                        m->xin[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
-                            x[((((size_t)n * C + ci) * T + t) * V + v) * M + mm];
-    bn_fwd(m, &m->data_bn, m->xbn, m->xin, N, T);
-    // -> (N*M, C, T, V)
-    for (int n = 0; n < N; n++)
-        for (int mm = 0; mm < M; mm++)
-            for (int v = 0; v < V; v++)
-                for (int ci = 0; ci < C; ci++)
-                    for (int t = 0; t < T; t++)
-                        m->u0[((((size_t)n * M + mm) * C + ci) * T + t) * V + v] =
-                            m->xbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t];
+    Pass p = {m, m->NM, m->work, NULL, NULL};
+    input_to_bn(c, m->xin, x, 0, N, T);
+    bn_fwd(&p, &m->data_bn, m->xbn, m->xin, N, T);
+    bn_to_units(c, m->u0, m->xbn, N, T);
     const float *h = m->u0;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
-        unit_forward(m, &m->u[l], h);
-        h = m->u[l].out;
+        Unit *u = &m->u[l];
+        u->x = h;
+        UnitBufs b = unit_bufs_train(m, u, h);
+        unit_forward(&p, u, &b);
+        h = u->out;
     }
     // Mean over T, V then over persons; dropout 0; fc.
     const Unit *last = &m->u[CTRGCN_UNITS - 1];
-    int Cl = last->cout;
-    size_t TV = (size_t)last->tout * V;
-    for (int n = 0; n < N; n++)
-        for (int ci = 0; ci < Cl; ci++) {
-            double s = 0;
-            for (int mm = 0; mm < M; mm++) {
-                const float *p = h + (((size_t)n * M + mm) * Cl + ci) * TV;
-                double sm = 0;
-                for (size_t k = 0; k < TV; k++) sm += p[k];
-                s += sm / (double)TV;
-            }
-            m->feat[(size_t)n * Cl + ci] = (float)(s / M);
-        }
-    linear_forward(logits, m->feat, m->fcw, m->fcb, N, Cl, c->num_class);
+    pool_features(m->feat, h, N, c->num_person, last->cout, (size_t)last->tout * c->num_point);
+    linear_forward(logits, m->feat, m->fcw, m->fcb, N, last->cout, c->num_class);
     return CD_OK;
 }
 
@@ -728,7 +1046,8 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
         conv_bwd(m, &u->rconv, dx, d1, u->x, NM, ti);
     }
     // temporal branches -> dg (grad of gout, recomputed into scratch 2)
-    unit_gout(m, u, gout, d1, 1);
+    Pass pass = {m, NM, m->work, NULL, NULL};
+    unit_gout(&pass, u, gout, u->gsum, u->dconv_out, u->x, d1, 1);
     memset(dg, 0, big * sizeof(float));
     for (int b = 0; b < NBRANCH; b++) {
         branch_copy(du, dbr, NM, u->cout, u->bc, b, TVo, 0);
@@ -777,8 +1096,8 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
 int ctrgcn_backward(Ctrgcn *m, const float *dlogits) { return ctrgcn_backward_ex(m, dlogits, NULL, NULL); }
 
 int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra, const float *dlast_extra) {
-    if (!m->training || !m->act) {
-        CD_ERR("ctrgcn_backward needs a training forward first");
+    if (m->mode != CTRGCN_TRAIN || !m->training || !m->act) {
+        CD_ERR("ctrgcn_backward needs a training forward first (in CTRGCN_TRAIN mode)");
         return CD_EARG;
     }
     const CtrgcnConfig *c = &m->cfg;

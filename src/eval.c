@@ -225,6 +225,12 @@ static int setup(Eval *e, char *why, size_t whylen) {
     const EvalOptions *o = e->o;
     int rc = checkpoint_load_model(o->checkpoint, &e->m, &e->info, why, whylen);
     if (rc) return rc;
+    // Forward only: no activations kept for backward, no gradients.
+    if ((rc = ctrgcn_set_mode(e->m, CTRGCN_INFER)) || (rc = ctrgcn_set_threads(e->m, o->threads > 0 ? o->threads : 1))) {
+        snprintf(why, whylen, "cannot set up the model for inference (%d threads): %s", o->threads > 0 ? o->threads : 1,
+                 cd_status_str(rc));
+        return rc;
+    }
     if (h5io_prep_info(o->data, &e->data) != CD_OK) {
         snprintf(why, whylen, "%s: not a readable cocodiff-prep file", o->data);
         return CD_EIO;
@@ -391,7 +397,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
     e.d = d;
     e.o = o;
     e.group = !strcmp(o->group, "train") ? 0 : 1;
-    blas_set_threads(1);   // results depend on the thread count: 1 per rank, any rank count
+    blas_set_threads(1);   // inference passes run BLAS on one thread anyway; nothing else here uses it
     char why[2048] = "";
     int rc = setup(&e, why, sizeof why);
     if (rc && why[0] && d->rank == 0) CD_ERR("%s", why);

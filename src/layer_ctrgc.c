@@ -31,6 +31,9 @@
 // layer) with the same call, so it is bit for bit the forward's; dalpha needs
 // it, and (M - A) / alpha fails for alpha = 0, CTR-GCN's initial value.
 // Work (ctrgc_work_size floats) is per sample, so it does not grow with N.
+// Inference passes cache = NULL: each sample's cache then lives in the work
+// (after MT and C4, inside the backward's size) and is overwritten by the
+// next sample; the arithmetic is the same, so the output is the same bits.
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -74,7 +77,8 @@ size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V) {
 }
 
 // Backward scratch for one sample: M, dM (dC4 in place), dx3, dR, dx1m, dx2m, dxm,
-// C4 (forward: MT, C4).
+// C4. Forward: MT, C4 and, with no cache, one sample's cache (2 cout V^2 +
+// cin V + 2 rel V + rel V^2 + cout T V floats, which the backward's covers).
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V) {
     (void)N;
     size_t VV = (size_t)V * V;
@@ -259,17 +263,20 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
     const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V;
     const size_t VV = (size_t)V * V;
     const float alpha = p->alpha[0], invT = 1.0f / (float)T;
-    CtrgcCache c;
-    cache_carve(g, cache, N, T, V, &c);
     float *MT = work;   // (cout, V, V): M transposed, MT[c][v][u] = M[c][u][v]
     float *C4 = work + (size_t)cout * VV;   // (cout, V, V) of the current sample
+    // No cache (inference): one sample's, after C4, reused by every sample.
+    const int keep = cache != NULL;
+    CtrgcCache c;
+    cache_carve(g, keep ? cache : C4 + (size_t)cout * VV, keep ? N : 1, T, V, &c);
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV;
-        float *xm = c.xm + (size_t)n * cin * V, *x1m = c.x1m + (size_t)n * rel * V;
-        float *x2m = c.x2m + (size_t)n * rel * V, *R = c.R + (size_t)n * rel * VV;
-        float *x3 = c.x3 + (size_t)n * cout * TV;
+        const size_t k = keep ? (size_t)n : 0;   // the sample's slot in the cache
+        float *xm = c.xm + k * cin * V, *x1m = c.x1m + k * rel * V;
+        float *x2m = c.x2m + k * rel * V, *R = c.R + k * rel * VV;
+        float *x3 = c.x3 + k * cout * TV;
         float *on = out + (size_t)n * cout * TV;
 
         // xm (cin, V) = mean over T of x

@@ -4,7 +4,7 @@
 //
 // USAGE: mpirun -np N cocodiff-eval --checkpoint CKPT.h5 --data SPLIT.h5 --out DIR
 //            [--stream joint|bone|joint_motion|bone_motion] [--batch N]
-//            [--group test|train] [--class-names LIST]
+//            [--group test|train] [--class-names LIST] [--threads N]
 #include "dist.h"
 #include "eval.h"
 #include "status.h"
@@ -17,13 +17,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: cocodiff-eval --checkpoint CKPT.h5 --data SPLIT.h5 --out DIR\n"
             "           [--stream joint|bone|joint_motion|bone_motion] [--batch N] [--group test|train]\n"
-            "           [--class-names LIST]\n"
+            "           [--class-names LIST] [--threads N]\n"
             "  --checkpoint F   a cocodiff-train checkpoint or converted official weights (/model/<key>)\n"
             "  --data F         a cocodiff-prep HDF5 file; its /test group is evaluated (--group train: /train)\n"
             "  --out DIR        writes DIR/scores.h5 (raw logits, labels, names, metrics) and DIR/metrics.json\n"
             "  --stream S       input stream (default: the checkpoint's, joint when it records none)\n"
             "  --batch N        samples per forward pass (default %d); results do not depend on the rank count\n"
             "  --class-names F  class names, one per line (line k = class k)\n"
+            "  --threads N      threads per rank, each on a share of every batch (default 1); results\n"
+            "                   do not depend on it\n"
             "The window is the checkpoint config's window_size (else 64), the crop CTR-GCN's test crop\n"
             "(p_interval [0.95]). exit codes: 0 ok, 1 error (unreadable file, checkpoint that does not fit\n"
             "the data, I/O), 2 usage\n",
@@ -47,6 +49,15 @@ int main(int argc, char **argv) {
         } else if (v && !strcmp(a, "--stream")) { o.stream = v; i++;
         } else if (v && !strcmp(a, "--group")) { o.group = v; i++;
         } else if (v && !strcmp(a, "--class-names")) { o.class_names = v; i++;
+        } else if (v && !strcmp(a, "--threads")) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 1 || t > 1024) {
+                if (d.rank == 0) fprintf(stderr, "cocodiff-eval: --threads '%s': expected an integer from 1 to 1024\n", v);
+                bad = 1;
+            }
+            o.threads = (int)t;
+            i++;
         } else if (v && !strcmp(a, "--batch")) {
             char *end;
             long b = strtol(v, &end, 10);

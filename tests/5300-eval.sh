@@ -1,11 +1,12 @@
 #!/bin/sh
-# 5300-eval: cocodiff-eval on a tiny trained model: 1 and 2 ranks write the
-# same bytes, the scores file follows the data file's order, metrics.json's
-# top-1 is what the scores say, the window comes from the checkpoint's
-# config, and checkpoints that do not fit the data are errors naming both.
+# 5300-eval: cocodiff-eval on a tiny trained model: 1 and 2 ranks (and 1 and
+# 3 threads) write the same bytes, the scores file follows the data file's
+# order, metrics.json's top-1 is what the scores say, the window comes from
+# the checkpoint's config, and checkpoints that do not fit the data are
+# errors naming both.
 . "$(dirname "$0")/tap/tap.sh"
 BIN=$REPO/bin
-plan 23
+plan 24
 
 # --- data: NTU60 and NTU120 prep files from one synthetic zip, a Kinetics one
 "$BIN/cocodiff-synth" --format ntu --samples 120 --seed 5 --out "$TMP/s.zip" > "$TMP/synth.log" 2>&1 &&
@@ -80,6 +81,9 @@ run_mpi 2 "$BIN/cocodiff-eval" --checkpoint "$CKPT" --data "$DATA" --out "$TMP/e
 ok $? "2 ranks: exit 0"
 cmp -s "$TMP/e1/scores.h5" "$TMP/e2/scores.h5"
 ok $? "1 and 2 ranks write byte-identical scores.h5"
+"$BIN/cocodiff-eval" --checkpoint "$CKPT" --data "$DATA" --out "$TMP/e3" --batch 8 --threads 3 > "$TMP/e3.log" 2>&1 &&
+    cmp -s "$TMP/e1/scores.h5" "$TMP/e3/scores.h5"
+ok $? "--threads 3 writes the same bytes as 1 thread"
 [ ! -e "$TMP/e2/scores.h5.partial" ]; ok $? "no .partial file left"
 
 ntest=$(h5dump -H -d /test/label "$DATA" | sed -n 's/.*SIMPLE { ( \([0-9]*\) ).*/\1/p')
