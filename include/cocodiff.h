@@ -134,7 +134,8 @@ typedef struct CocodiffConfig {
     int generation;         // master switch (1); the per-step `generate` flag is
                             // the trainer's warm-up gate
     int gen_steps;          // S DDIM steps (5)
-    float t_gen_lo, t_gen_hi;   // t_gen uniform integer in [round(lo T), round(hi T)] (0.2, 0.6)
+    float t_gen_lo, t_gen_hi;   // t_gen uniform integer in [round(lo T), round(hi T)] (0.05, 0.2;
+                                // method.md: 0.2, 0.6)
     float guidance_scale;   // classifier-free guidance w (1: plain conditional)
     int clip_x0;            // DDIM clamps z0_hat to the real latent's range,
                             // max |z_0| of the same sample (1)

@@ -116,7 +116,8 @@
 //   cocodiff.gen_start_epoch     int          -1                      first epoch (0-based) with
 //                                                                     generation; -1: warm_up_epoch
 //   cocodiff.ddim_steps          int          5                       DDIM steps S (>= 1)
-//   cocodiff.t_gen               2 floats     [0.2, 0.6]              t_gen / T_diff range, in [0, 1]
+//   cocodiff.t_gen               2 floats     [0.05, 0.2]             t_gen / T_diff range, in [0, 1]
+//                                                                     (method.md: [0.2, 0.6])
 //   cocodiff.cfg_scale           float        1                       classifier-free guidance w (>= 0)
 //   cocodiff.clip_x0             bool         true                    DDIM clamps z0_hat to the real
 //                                                                     latent's range
