@@ -7,6 +7,7 @@ DEMO_NTU_SAMPLES ?= 1600
 DEMO_KIN_SAMPLES ?= 300
 DEMO_EPOCHS ?= 5
 DEMO_STREAMS ?= joint bone
+DEMO_MODULE ?= true
 
 .PHONY: demo demo-deps
 demo-deps:
@@ -22,9 +23,12 @@ demo: demo-deps
 	mpirun -np $(DEMO_NP) bin/cocodiff-prep --dataset kinetics --input $(DEMO_OUT)/synth-kinetics.tar.gz --out $(DEMO_OUT)/prep
 	@echo "== embed: text embeddings of the synthetic benchmark's classes (GloVe + SIF)"
 	mpirun -np $(DEMO_NP) bin/cocodiff-embed --descriptions datasets/synth/descriptions.tsv --out $(DEMO_OUT)/text/synth-glove.h5
+	@# the module's text: one row per class of the model (the synthetic classes carry NTU60 ids)
+	mpirun -np $(DEMO_NP) bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out $(DEMO_OUT)/text/ntu60-glove.h5
 	@for stream in $(DEMO_STREAMS); do \
-	  echo "== train: CTR-GCN (base 16) on the synthetic X-Sub split, $$stream stream, $(DEMO_EPOCHS) epochs, $(DEMO_NP) ranks"; \
+	  echo "== train: CTR-GCN (base 16) + CoCoDiff module ($(DEMO_MODULE)) on the synthetic X-Sub split, $$stream stream, $(DEMO_EPOCHS) epochs, $(DEMO_NP) ranks"; \
 	  mpirun -np $(DEMO_NP) bin/cocodiff-train --config jobs/synth-$$stream.yaml --set work_dir=$(DEMO_OUT)/train-$$stream \
+	      --set cocodiff.module=$(DEMO_MODULE) --set cocodiff.text=$(DEMO_OUT)/text/ntu60-glove.h5 \
 	      --set num_epoch=$(DEMO_EPOCHS) --set step=[$$(( $(DEMO_EPOCHS) - 2 ))] --set eval_interval=$(DEMO_EPOCHS) || exit 1; \
 	  echo "== eval: the $$stream model on the test split"; \
 	  mpirun -np $(DEMO_NP) bin/cocodiff-eval --checkpoint $(DEMO_OUT)/train-$$stream/checkpoint-last.h5 \
@@ -32,7 +36,7 @@ demo: demo-deps
 	done
 	@echo "== ensemble of the streams"
 	bin/cocodiff-ensemble $(foreach s,$(DEMO_STREAMS),--scores $(DEMO_OUT)/eval-$(s)/scores.h5) --out $(DEMO_OUT)/ensemble
-	@echo "== report: curves, confusion matrices, per-class accuracy, ensemble gain, PCA map"
+	@echo "== report: curves, confusion matrices, per-class accuracy, ensemble gain, PCA maps (generated features too)"
 	@# NTU60 class names (label k = line k) from the descriptions file
 	@awk -F'\t' '!/^#/ && $$1 ~ /^[0-9]+$$/ {print $$2}' datasets/ntu60/descriptions.tsv > $(DEMO_OUT)/class-names.txt
 	bin/cocodiff-report --run $(DEMO_OUT)/train-$(firstword $(DEMO_STREAMS)) \

@@ -77,7 +77,7 @@ top1() { jq -r 'select(.test_top1 != null) | .test_top1' "$1/metrics.jsonl" | ta
 stats() {   # values on stdin -> "mean std n"
     awk '{ x[NR] = $1; s += $1 } END { m = s / NR; v = 0
         for (i = 1; i <= NR; i++) v += (x[i] - m) ^ 2
-        printf "%.4f %.4f %d\n", m, NR > 1 ? sqrt(v / (NR - 1)) : 0, NR }'
+        printf "%.4f %.4f %d\n", m, (NR > 1 ? sqrt(v / (NR - 1)) : 0), NR }'
 }
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
@@ -101,17 +101,17 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
         IFS='|' read -r name nseeds over <<< "$row"
         vals=""
         for ((s = 1; s <= nseeds; s++)); do
-            [ -f "$OUT/$name/seed$s/done" ] && vals+="$(top1 "$OUT/$name/seed$s") "
+            if [ -f "$OUT/$name/seed$s/done" ]; then vals+="$(top1 "$OUT/$name/seed$s") "; fi
         done
         [ -n "$vals" ] || continue
         read -r m sd n <<< "$(printf '%s\n' $vals | stats)"
-        per=$(printf '%s\n' $vals | awk '{ printf "%s%.2f", NR > 1 ? ", " : "", 100 * $1 }')
+        per=$(printf '%s\n' $vals | awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), 100 * $1 }')
         printf '| %s (`%s`) | %d | %.2f%% | %.2f | %s |\n' "${LABEL[$name]}" "${over:-defaults}" "$n" \
             "$(awk -v m="$m" 'BEGIN { print 100 * m }')" "$(awk -v s="$sd" 'BEGIN { print 100 * s }')" "$per"
     done
     if [ -f "$OUT/backbone/seed1/done" ] && [ -f "$OUT/cocodiff/seed1/done" ]; then
-        b=$(for ((s = 1; s <= SEEDS; s++)); do [ -f "$OUT/backbone/seed$s/done" ] && top1 "$OUT/backbone/seed$s"; done | stats)
-        c=$(for ((s = 1; s <= SEEDS; s++)); do [ -f "$OUT/cocodiff/seed$s/done" ] && top1 "$OUT/cocodiff/seed$s"; done | stats)
+        b=$(for ((s = 1; s <= SEEDS; s++)); do if [ -f "$OUT/backbone/seed$s/done" ]; then top1 "$OUT/backbone/seed$s"; fi; done | stats)
+        c=$(for ((s = 1; s <= SEEDS; s++)); do if [ -f "$OUT/cocodiff/seed$s/done" ]; then top1 "$OUT/cocodiff/seed$s"; fi; done | stats)
         echo
         awk -v b="$b" -v c="$c" 'BEGIN { split(b, x, " "); split(c, y, " ")
             d = 100 * (y[1] - x[1]); sd = 100 * (x[2] > y[2] ? x[2] : y[2])
@@ -127,16 +127,17 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
     for name in cocodiff no-generation; do
         for ((s = 1; s <= SEEDS; s++)); do
             l=$OUT/$name/seed$s.log
-            [ -f "$l" ] && grep -h "CoCoDiff module:" "$l" | sed "s|^train | CoCoDiff module: |- $name seed $s: |"
+            if [ -f "$l" ]; then { grep -h "CoCoDiff module: .* ms of" "$l" || true; } | sed "s#^train | CoCoDiff module: #- $name seed $s: #"; fi
         done
     done
     echo
-    echo "Steps per second of the whole run, backbone alone vs with the module (same data, same ranks):"
+    echo "Whole runs, backbone alone vs with the module (wall time includes the test evaluation and"
+    echo "whatever else shared the machine, so compare the per-step shares above first):"
     echo
     for name in backbone cocodiff; do
         for ((s = 1; s <= SEEDS; s++)); do
             l=$OUT/$name/seed$s.log
-            [ -f "$l" ] && grep -h "train | done:" "$l" | sed "s|^train | done: |- $name seed $s: |"
+            if [ -f "$l" ]; then { grep -h "train | done:" "$l" || true; } | sed "s#^train | done: #- $name seed $s: #"; fi
         done
     done
     echo
@@ -152,7 +153,7 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
     echo
     js=()
     for ((s = 1; s <= SEEDS; s++)); do
-        [ -f "$OUT/cocodiff/seed$s/diversity.json" ] && js+=("$OUT/cocodiff/seed$s/diversity.json")
+        if [ -f "$OUT/cocodiff/seed$s/diversity.json" ]; then js+=("$OUT/cocodiff/seed$s/diversity.json"); fi
     done
     if [ ${#js[@]} -gt 0 ]; then
         echo "| measure | real | generated |"
