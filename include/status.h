@@ -25,6 +25,11 @@ void cd_err_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define CD_ERR(...) cd_err_at(__FILE__, __LINE__, __VA_ARGS__)
 
+// Writes a reason into why[whylen] (truncating; why may be NULL) and
+// returns rc: for functions that explain a failure to their caller.
+int cd_why(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 // Writes a reason into why[whylen] (truncating) and returns CD_EREJECT.
 int cd_reject(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

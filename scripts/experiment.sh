@@ -79,6 +79,19 @@ stats() {   # values on stdin -> "mean std n"
         for (i = 1; i <= NR; i++) v += (x[i] - m) ^ 2
         printf "%.4f %.4f %d\n", m, (NR > 1 ? sqrt(v / (NR - 1)) : 0), NR }'
 }
+# log_lines PREFIX MUST ROW...: "- ROW seed S: rest" for each run log line
+# that starts with PREFIX and contains MUST
+log_lines() {
+    local prefix=$1 must=$2 name s l
+    shift 2
+    for name in "$@"; do
+        for ((s = 1; s <= SEEDS; s++)); do
+            l=$OUT/$name/seed$s.log
+            [ -f "$l" ] || continue
+            { grep -hF "$prefix" "$l" || true; } | { grep -F "$must" || true; } | sed "s#^$prefix#- $name seed $s: #"
+        done
+    done
+}
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 {
@@ -124,22 +137,12 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
     echo
     echo "Per step, rank 0, as cocodiff-train reports it (module time / whole step):"
     echo
-    for name in cocodiff no-generation; do
-        for ((s = 1; s <= SEEDS; s++)); do
-            l=$OUT/$name/seed$s.log
-            if [ -f "$l" ]; then { grep -h "CoCoDiff module: .* ms of" "$l" || true; } | sed "s#^train | CoCoDiff module: #- $name seed $s: #"; fi
-        done
-    done
+    log_lines "train | CoCoDiff module: " "ms of" cocodiff no-generation
     echo
     echo "Whole runs, backbone alone vs with the module (wall time includes the test evaluation and"
     echo "whatever else shared the machine, so compare the per-step shares above first):"
     echo
-    for name in backbone cocodiff; do
-        for ((s = 1; s <= SEEDS; s++)); do
-            l=$OUT/$name/seed$s.log
-            if [ -f "$l" ]; then { grep -h "train | done:" "$l" || true; } | sed "s#^train | done: #- $name seed $s: #"; fi
-        done
-    done
+    log_lines "train | done: " "" backbone cocodiff
     echo
     echo "Inference: \`cocodiff-train --export\` keeps the backbone and head only, so parameters and FLOPs"
     echo "equal plain CTR-GCN's (tests/5400 checks the exported tensors bit for bit; make bench-eval"

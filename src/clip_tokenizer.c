@@ -13,7 +13,6 @@
 #include "clip.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +32,6 @@ struct ClipTokenizer {
     int32_t sot, eot;
 };
 
-static int fail(char *why, size_t whylen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t whylen, int code, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 // ---------------------------------------------------------------------------
 // Hash tables
@@ -101,19 +89,19 @@ static int load_vocab(ClipTokenizer *t, const char *path, char *why, size_t whyl
     json_error_t err;
     json_t *root = json_load_file(path, 0, &err);
     if (!root)
-        return fail(why, whylen, CD_EFORMAT, "%s: cannot read vocab JSON (%s, line %d)", path,
+        return cd_why(why, whylen, CD_EFORMAT, "%s: cannot read vocab JSON (%s, line %d)", path,
                     err.text, err.line);
     int rc = CD_OK;
     const char *key;
     json_t *v;
     if (!json_is_object(root) || json_object_size(root) == 0) {
-        rc = fail(why, whylen, CD_EFORMAT, "%s: not a {token: id} object", path);
+        rc = cd_why(why, whylen, CD_EFORMAT, "%s: not a {token: id} object", path);
         goto out;
     }
     json_int_t max_id = -1;
     json_object_foreach(root, key, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= (1 << 24)) {
-            rc = fail(why, whylen, CD_EFORMAT, "%s: token '%s' has no valid id", path, key);
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s: token '%s' has no valid id", path, key);
             goto out;
         }
         if (json_integer_value(v) > max_id) max_id = json_integer_value(v);
@@ -127,7 +115,7 @@ static int load_vocab(ClipTokenizer *t, const char *path, char *why, size_t whyl
     json_object_foreach(root, key, v) {
         int32_t id = (int32_t)json_integer_value(v);
         if (t->str[id]) {
-            rc = fail(why, whylen, CD_EFORMAT, "%s: tokens '%s' and '%s' share id %d", path,
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s: tokens '%s' and '%s' share id %d", path,
                       t->str[id], key, id);
             goto out;
         }
@@ -146,7 +134,7 @@ static int load_vocab(ClipTokenizer *t, const char *path, char *why, size_t whyl
         s[n] = 0;
         t->byte_id[b] = vocab_find_str(t, s);
         if (t->byte_id[b] < 0 || t->byte_id_w[b] < 0) {
-            rc = fail(why, whylen, CD_EFORMAT, "%s: missing byte symbol '%s' (byte 0x%02X) or '%s</w>'",
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s: missing byte symbol '%s' (byte 0x%02X) or '%s</w>'",
                       path, s, b, s);
             goto out;
         }
@@ -154,7 +142,7 @@ static int load_vocab(ClipTokenizer *t, const char *path, char *why, size_t whyl
     t->sot = vocab_find_str(t, "<|startoftext|>");
     t->eot = vocab_find_str(t, "<|endoftext|>");
     if (t->sot < 0 || t->eot < 0)
-        rc = fail(why, whylen, CD_EFORMAT, "%s: missing '<|startoftext|>' or '<|endoftext|>'", path);
+        rc = cd_why(why, whylen, CD_EFORMAT, "%s: missing '<|startoftext|>' or '<|endoftext|>'", path);
 out:
     json_decref(root);
     return rc;
@@ -162,7 +150,7 @@ out:
 
 static int load_merges(ClipTokenizer *t, const char *path, char *why, size_t whylen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(why, whylen, CD_EIO, "%s: cannot open", path);
+    if (!f) return cd_why(why, whylen, CD_EIO, "%s: cannot open", path);
     size_t cap = 4096, n = 0;   // merges <= lines
     char line[1024];
     t->mcap = pow2_at_least(2 * (size_t)t->n_vocab);
@@ -174,7 +162,7 @@ static int load_merges(ClipTokenizer *t, const char *path, char *why, size_t why
     for (int lineno = 1; !rc && fgets(line, sizeof line, f); lineno++) {
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            rc = fail(why, whylen, CD_EFORMAT, "%s:%d: line too long", path, lineno);
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s:%d: line too long", path, lineno);
             break;
         }
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
@@ -182,7 +170,7 @@ static int load_merges(ClipTokenizer *t, const char *path, char *why, size_t why
         if (!len) continue;
         char *sp = strchr(line, ' ');
         if (!sp || sp == line || !sp[1] || strchr(sp + 1, ' ')) {
-            rc = fail(why, whylen, CD_EFORMAT, "%s:%d: expected 'left right', got '%s'", path,
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s:%d: expected 'left right', got '%s'", path,
                       lineno, line);
             break;
         }
@@ -192,12 +180,12 @@ static int load_merges(ClipTokenizer *t, const char *path, char *why, size_t why
         snprintf(joined, sizeof joined, "%s%s", line, sp + 1);
         int32_t ab = vocab_find_str(t, joined);
         if (a < 0 || b < 0 || ab < 0) {
-            rc = fail(why, whylen, CD_EFORMAT, "%s:%d: merge '%s %s': '%s' is not in the vocab",
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s:%d: merge '%s %s': '%s' is not in the vocab",
                       path, lineno, line, sp + 1, a < 0 ? line : b < 0 ? sp + 1 : joined);
             break;
         }
         if (2 * (n + 1) > t->mcap) {
-            rc = fail(why, whylen, CD_EFORMAT, "%s: more merges than vocab entries", path);
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s: more merges than vocab entries", path);
             break;
         }
         size_t slot = merge_slot(t, a, b);
@@ -209,7 +197,7 @@ static int load_merges(ClipTokenizer *t, const char *path, char *why, size_t why
         n++;
     }
     fclose(f);
-    if (!rc && n == 0) rc = fail(why, whylen, CD_EFORMAT, "%s: no merges", path);
+    if (!rc && n == 0) rc = cd_why(why, whylen, CD_EFORMAT, "%s: no merges", path);
     return rc;
 }
 
@@ -220,7 +208,7 @@ int clip_tokenizer_load(ClipTokenizer **out, const char *vocab_json, const char 
     if (!t) return CD_ENOMEM;
     int rc = load_vocab(t, vocab_json, why, whylen);
     if (!rc) rc = load_merges(t, merges_txt, why, whylen);
-    if (rc == CD_ENOMEM) fail(why, whylen, rc, "%s: out of memory", vocab_json);
+    if (rc == CD_ENOMEM) cd_why(why, whylen, rc, "%s: out of memory", vocab_json);
     if (rc) {
         clip_tokenizer_free(t);
         return rc;

@@ -7,22 +7,10 @@
 #include "ntu.h"
 #include "status.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 // ---------------------------------------------------------------------------
 // Subjects
@@ -106,13 +94,13 @@ static int assign(const char *names, int64_t n, int name_len, int K, int *fold_o
                   char *why, size_t whylen) {
     *uniq = NULL;
     *nu = 0;
-    if (K < 2) return fail(why, whylen, CD_EARG, "%d fold(s): there must be at least 2", K);
-    if (n < 0 || name_len < 1) return fail(why, whylen, CD_EARG, "%lld names of %d bytes", (long long)n, name_len);
+    if (K < 2) return cd_why(why, whylen, CD_EARG, "%d fold(s): there must be at least 2", K);
+    if (n < 0 || name_len < 1) return cd_why(why, whylen, CD_EARG, "%lld names of %d bytes", (long long)n, name_len);
     uint64_t *keys = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
     int rc = keys ? subjects(names, n, name_len, keys, uniq, nu) : CD_ENOMEM;
     if (rc) {
         free(keys);
-        return fail(why, whylen, rc, "out of memory for %lld names", (long long)n);
+        return cd_why(why, whylen, rc, "out of memory for %lld names", (long long)n);
     }
     if (*nu < K) {
         char list[160];
@@ -120,7 +108,7 @@ static int assign(const char *names, int64_t n, int name_len, int K, int *fold_o
         int hashed = *nu > 0 && ((*uniq)[*nu - 1] & FOLD_HASHED_KEY);
         char hint[64] = "cross-validation needs at least 2 subjects";
         if (*nu >= 2) snprintf(hint, sizeof hint, "use at most %lld folds", (long long)*nu);
-        rc = fail(why, whylen, CD_EARG, "%lld samples with %lld distinct subjects (%s)%s: too few for %d folds, "
+        rc = cd_why(why, whylen, CD_EARG, "%lld samples with %lld distinct subjects (%s)%s: too few for %d folds, "
                   "each fold needs at least one subject (HINT: %s)", (long long)n, (long long)*nu,
                   *nu ? list : "none", hashed ? "; names with no subject count as one each" : "", K, hint);
     } else {
@@ -154,15 +142,15 @@ int fold_split_file(const char *path, int K, int fold, FoldSplit *s, char *why, 
     memset(s, 0, sizeof *s);
     s->K = K;
     s->fold = fold;
-    if (K < 2) return fail(why, whylen, CD_EARG, "%s: %d fold(s): there must be at least 2", path, K);
+    if (K < 2) return cd_why(why, whylen, CD_EARG, "%s: %d fold(s): there must be at least 2", path, K);
     if (fold < 0 || fold >= K)
-        return fail(why, whylen, CD_EARG, "%s: fold %d of %d: it must be in [0, %d]", path, fold, K, K - 1);
+        return cd_why(why, whylen, CD_EARG, "%s: fold %d of %d: it must be in [0, %d]", path, fold, K, K - 1);
     H5PrepInfo info;
     if (h5io_prep_info(path, &info) != CD_OK)
-        return fail(why, whylen, CD_EFORMAT, "%s: not a %s file of version %d (HINT: is this a cocodiff-prep output?)",
+        return cd_why(why, whylen, CD_EFORMAT, "%s: not a %s file of version %d (HINT: is this a cocodiff-prep output?)",
                     path, H5IO_FORMAT, H5IO_FORMAT_VERSION);
     int64_t n = info.n[0];
-    if (info.name_len < 1) return fail(why, whylen, CD_EFORMAT, "%s: /train/name has %d-byte names", path, info.name_len);
+    if (info.name_len < 1) return cd_why(why, whylen, CD_EFORMAT, "%s: /train/name has %d-byte names", path, info.name_len);
     size_t n1 = (size_t)(n > 0 ? n : 1);
     char *names = cd_malloc(n1 * (size_t)info.name_len);
     int *fold_of = cd_malloc(n1 * sizeof *fold_of);
@@ -171,12 +159,12 @@ int fold_split_file(const char *path, int K, int fold, FoldSplit *s, char *why, 
     uint64_t *uniq = NULL;
     int64_t nu = 0;
     int rc = names && fold_of && s->train && s->held ? CD_OK : CD_ENOMEM;
-    if (rc) fail(why, whylen, rc, "%s: out of memory for %lld names", path, (long long)n);
+    if (rc) cd_why(why, whylen, rc, "%s: out of memory for %lld names", path, (long long)n);
     if (!rc && n > 0 && (rc = h5io_prep_read(path, 0, 0, n, NULL, NULL, NULL, names)))
-        fail(why, whylen, rc, "%s: cannot read /train/name", path);
+        cd_why(why, whylen, rc, "%s: cannot read /train/name", path);
     char sub[768];
     if (!rc && (rc = assign(names, n, info.name_len, K, fold_of, &uniq, &nu, sub, sizeof sub)))
-        fail(why, whylen, rc, "%s: /train: %s", path, sub);
+        cd_why(why, whylen, rc, "%s: /train: %s", path, sub);
     if (!rc) {
         for (int64_t i = 0; i < n; i++) {
             if (fold_of[i] == fold) s->held[s->nheld++] = i;

@@ -9,7 +9,6 @@
 #include "status.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,32 +36,21 @@ struct Loader {
 
 static const char *group_name(int g) { return g == 0 ? "train" : "test"; }
 
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 // ---------------------------------------------------------------------------
 // Open / free.
 
 static int check_args(const char *path, int group, const FeederConfig *f, int B, int rank,
                       int nranks, char *why, size_t whylen) {
-    if (!path || !f) return fail(why, whylen, CD_EARG, "loader: no file or feeder config");
+    if (!path || !f) return cd_why(why, whylen, CD_EARG, "loader: no file or feeder config");
     if (group != 0 && group != 1)
-        return fail(why, whylen, CD_EARG, "%s: group %d: must be 0 (train) or 1 (test)", path, group);
-    if (B < 1) return fail(why, whylen, CD_EARG, "%s: global batch %d must be >= 1", path, B);
+        return cd_why(why, whylen, CD_EARG, "%s: group %d: must be 0 (train) or 1 (test)", path, group);
+    if (B < 1) return cd_why(why, whylen, CD_EARG, "%s: global batch %d must be >= 1", path, B);
     if (nranks < 1 || rank < 0 || rank >= nranks)
-        return fail(why, whylen, CD_EARG, "%s: rank %d of %d is out of range", path, rank, nranks);
+        return cd_why(why, whylen, CD_EARG, "%s: rank %d of %d is out of range", path, rank, nranks);
     struct stat st;
     if (stat(path, &st) != 0)
-        return fail(why, whylen, CD_EIO, "%s: %s (HINT: run cocodiff-prep first)", path, strerror(errno));
+        return cd_why(why, whylen, CD_EIO, "%s: %s (HINT: run cocodiff-prep first)", path, strerror(errno));
     return CD_OK;
 }
 
@@ -70,17 +58,17 @@ static int check_args(const char *path, int group, const FeederConfig *f, int B,
 static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whylen) {
     const char *p = l->path, *g = group_name(l->group);
     int rc = h5io_prep_read(p, l->group, 0, l->ngroup, NULL, l->labels, NULL, NULL);
-    if (rc) return fail(why, whylen, rc, "%s: cannot read /%s/label", p, g);
+    if (rc) return cd_why(why, whylen, rc, "%s: cannot read /%s/label", p, g);
     for (int64_t i = 0; i < l->ngroup; i++)
         if (l->labels[i] < 0 || l->labels[i] >= info->num_class)
-            return fail(why, whylen, CD_EFORMAT, "%s: /%s/label[%lld] = %d is outside [0, %d)", p, g,
+            return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/label[%lld] = %d is outside [0, %d)", p, g,
                         (long long)i, l->labels[i], info->num_class);
     int32_t frames = 0;
     rc = h5io_prep_read(p, l->group, 0, 1, l->stage, NULL, &frames, NULL);
-    if (rc) return fail(why, whylen, rc, "%s: cannot read /%s sample 0", p, g);
+    if (rc) return cd_why(why, whylen, rc, "%s: cannot read /%s sample 0", p, g);
     int valid = feeder_valid_frames(l->stage, l->C, l->T, l->V, l->M);
     if (frames < 0 || frames > l->T || valid > frames)
-        return fail(why, whylen, CD_EFORMAT,
+        return cd_why(why, whylen, CD_EFORMAT,
                     "%s: /%s sample 0 has %d non-zero frames but /%s/frames says %d "
                     "(HINT: not a (N, 3, 300, V, 2) file?)", p, g, valid, g, frames);
     return CD_OK;
@@ -90,14 +78,14 @@ static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whyle
 static int check_subset(const char *path, int group, int64_t ngroup, const int64_t *sel, int64_t n, char *why,
                         size_t whylen) {
     unsigned char *seen = cd_calloc((size_t)ngroup, 1);
-    if (!seen) return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    if (!seen) return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     int rc = CD_OK;
     for (int64_t i = 0; i < n && !rc; i++) {
         if (sel[i] < 0 || sel[i] >= ngroup)
-            rc = fail(why, whylen, CD_EARG, "%s: subset index %lld is outside /%s's [0, %lld)", path,
+            rc = cd_why(why, whylen, CD_EARG, "%s: subset index %lld is outside /%s's [0, %lld)", path,
                       (long long)sel[i], group_name(group), (long long)ngroup);
         else if (seen[sel[i]]++)
-            rc = fail(why, whylen, CD_EARG, "%s: subset index %lld given twice", path, (long long)sel[i]);
+            rc = cd_why(why, whylen, CD_EARG, "%s: subset index %lld given twice", path, (long long)sel[i]);
     }
     free(seen);
     return rc;
@@ -116,35 +104,35 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
     if (rc) return rc;
     H5PrepInfo info;
     if (h5io_prep_info(path, &info) != CD_OK)
-        return fail(why, whylen, CD_EFORMAT,
+        return cd_why(why, whylen, CD_EFORMAT,
                     "%s: not a %s file of version %d (HINT: is this a cocodiff-prep output?)", path,
                     H5IO_FORMAT, H5IO_FORMAT_VERSION);
     int layout = -1;
     for (int k = 0; k < 2; k++)
         if (strcmp(info.layout, skel_layout_name((SkelLayout)k)) == 0) layout = k;
     if (layout < 0 || info.V != skel_layout_joints((SkelLayout)layout))
-        return fail(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
+        return cd_why(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
                     info.layout, info.V);
     if (f->layout != layout)
-        return fail(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
+        return cd_why(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
                     info.layout, skel_layout_name((SkelLayout)f->layout));
     if (info.num_class < 1)
-        return fail(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info.num_class);
+        return cd_why(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info.num_class);
     if (info.n[group] < 1)
-        return fail(why, whylen, CD_EFORMAT, "%s: /%s holds no samples", path, group_name(group));
+        return cd_why(why, whylen, CD_EFORMAT, "%s: /%s holds no samples", path, group_name(group));
     char fwhy[200];
     if (feeder_config_check(f, SKEL_C, info.V, fwhy, sizeof fwhy))
-        return fail(why, whylen, CD_EARG, "%s: %s", path, fwhy);
+        return cd_why(why, whylen, CD_EARG, "%s: %s", path, fwhy);
     if (subset && (rc = check_subset(path, group, info.n[group], subset, nsub, why, whylen))) return rc;
     int64_t n = subset ? nsub : info.n[group];
     int64_t nb = drop_last ? n / B : (n + B - 1) / B;
     if (nb < 1 || nb > INT32_MAX)
-        return fail(why, whylen, CD_EARG, "%s: /%s%s has %lld samples: %lld batches of %d%s", path,
+        return cd_why(why, whylen, CD_EARG, "%s: /%s%s has %lld samples: %lld batches of %d%s", path,
                     group_name(group), subset ? " subset" : "", (long long)n, (long long)nb, B,
                     drop_last ? " with drop_last" : "");
 
     Loader *l = cd_calloc(1, sizeof *l);
-    if (!l) return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    if (!l) return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     *l = (Loader){.group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = SKEL_M,
                   .num_class = info.num_class, .n = n, .ngroup = info.n[group], .B = B, .rank = rank, .nranks = nranks,
                   .shuffle = shuffle, .drop_last = drop_last, .nb = (int)nb, .seed = seed};
@@ -163,7 +151,7 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
     if (subset && (l->sel = cd_malloc((size_t)n * sizeof *l->sel))) memcpy(l->sel, subset, (size_t)n * sizeof *l->sel);
     if (!l->path || !l->labels || !l->order || !l->stage || !l->slots || (subset && !l->sel)) {
         loader_free(l);
-        return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+        return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     }
     rc = check_data(l, &info, why, whylen);
     if (rc) {

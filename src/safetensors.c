@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,17 +30,6 @@ struct SafeTensors {
     json_t *meta;   // the __metadata__ object (owned), or NULL
 };
 
-static int fail(char *why, size_t whylen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t whylen, int code, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static size_t dtype_size(const char *d) {
     static const struct { const char *name; size_t size; } T[] = {
@@ -67,46 +55,46 @@ static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape) {
 static int parse_entry(SafeTensors *st, SafeTensor *t, const char *name, json_t *v,
                        size_t data_size, char *why, size_t whylen) {
     const char *p = st->path;
-    if (!json_is_object(v)) return fail(why, whylen, CD_EFORMAT, "%s: entry '%s' is not an object", p, name);
+    if (!json_is_object(v)) return cd_why(why, whylen, CD_EFORMAT, "%s: entry '%s' is not an object", p, name);
     json_t *dt = json_object_get(v, "dtype"), *sh = json_object_get(v, "shape"),
            *off = json_object_get(v, "data_offsets");
     if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off) || json_array_size(off) != 2)
-        return fail(why, whylen, CD_EFORMAT,
+        return cd_why(why, whylen, CD_EFORMAT,
                     "%s: entry '%s' lacks dtype, shape or data_offsets [begin, end]", p, name);
     t->name = name;
     snprintf(t->dtype, sizeof t->dtype, "%s", json_string_value(dt));
     size_t es = dtype_size(json_string_value(dt));
-    if (!es) return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' has unknown dtype '%s'", p, name,
+    if (!es) return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' has unknown dtype '%s'", p, name,
                          json_string_value(dt));
     if (json_array_size(sh) > SAFETENSORS_MAX_DIMS)
-        return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' has %zu dims (at most %d)", p, name,
+        return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' has %zu dims (at most %d)", p, name,
                     json_array_size(sh), SAFETENSORS_MAX_DIMS);
     t->ndim = (int)json_array_size(sh);
     uint64_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         json_t *d = json_array_get(sh, (size_t)i);
         if (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > (1LL << 40))
-            return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' has a bad shape entry", p, name);
+            return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' has a bad shape entry", p, name);
         t->shape[i] = json_integer_value(d);
         numel *= (uint64_t)t->shape[i];
         if (numel > (1ULL << 40))
-            return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' is too large", p, name);
+            return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' is too large", p, name);
     }
     json_t *b = json_array_get(off, 0), *e = json_array_get(off, 1);
     if (!json_is_integer(b) || !json_is_integer(e) || json_integer_value(b) < 0 ||
         json_integer_value(e) < json_integer_value(b))
-        return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' has bad data_offsets", p, name);
+        return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' has bad data_offsets", p, name);
     uint64_t begin = (uint64_t)json_integer_value(b), end = (uint64_t)json_integer_value(e);
     if (end - begin != numel * es) {
         char s[128];
         shape_str(s, sizeof s, t->ndim, t->shape);
-        return fail(why, whylen, CD_EFORMAT,
+        return cd_why(why, whylen, CD_EFORMAT,
                     "%s: tensor '%s' (%s %s) needs %llu bytes but data_offsets give %llu", p,
                     name, t->dtype, s, (unsigned long long)(numel * es),
                     (unsigned long long)(end - begin));
     }
     if (end > data_size)
-        return fail(why, whylen, CD_EFORMAT,
+        return cd_why(why, whylen, CD_EFORMAT,
                     "%s: data of tensor '%s' ends at byte %llu of the data section, but the file "
                     "holds only %zu data bytes (truncated?)", p, name, (unsigned long long)end,
                     data_size);
@@ -119,30 +107,30 @@ static int parse_entry(SafeTensors *st, SafeTensor *t, const char *name, json_t 
 static int parse_header(SafeTensors *st, char *why, size_t whylen) {
     const char *p = st->path;
     if (st->size < 8)
-        return fail(why, whylen, CD_EFORMAT, "%s: %zu bytes, too short for a safetensors header", p,
+        return cd_why(why, whylen, CD_EFORMAT, "%s: %zu bytes, too short for a safetensors header", p,
                     st->size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | st->map[i];
     if (hlen > st->size - 8)
-        return fail(why, whylen, CD_EFORMAT,
+        return cd_why(why, whylen, CD_EFORMAT,
                     "%s: header length %llu runs beyond the file (%zu bytes; truncated or not "
                     "a safetensors file?)", p, (unsigned long long)hlen, st->size);
     if (hlen > ST_MAX_HEADER)
-        return fail(why, whylen, CD_EFORMAT, "%s: header length %llu over the 100 MB limit", p,
+        return cd_why(why, whylen, CD_EFORMAT, "%s: header length %llu over the 100 MB limit", p,
                     (unsigned long long)hlen);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)st->map + 8, (size_t)hlen, 0, &jerr);
     if (!root)
-        return fail(why, whylen, CD_EFORMAT, "%s: header is not valid JSON (%s at byte %d)", p,
+        return cd_why(why, whylen, CD_EFORMAT, "%s: header is not valid JSON (%s at byte %d)", p,
                     jerr.text, jerr.position);
     int rc = CD_OK;
     if (!json_is_object(root)) {
-        rc = fail(why, whylen, CD_EFORMAT, "%s: header is not a JSON object", p);
+        rc = cd_why(why, whylen, CD_EFORMAT, "%s: header is not a JSON object", p);
         goto out;
     }
     size_t data_size = st->size - 8 - (size_t)hlen;
     st->t = cd_calloc(json_object_size(root) + 1, sizeof *st->t);
-    if (!st->t) { rc = fail(why, whylen, CD_ENOMEM, "%s: out of memory", p); goto out; }
+    if (!st->t) { rc = cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", p); goto out; }
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
@@ -151,7 +139,7 @@ static int parse_header(SafeTensors *st, char *why, size_t whylen) {
             continue;
         }
         char *name = strdup(key);
-        if (!name) { rc = fail(why, whylen, CD_ENOMEM, "%s: out of memory", p); goto out; }
+        if (!name) { rc = cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", p); goto out; }
         st->t[st->n].name = name;
         st->n++;
         rc = parse_entry(st, &st->t[st->n - 1], name, v, data_size, why, whylen);
@@ -165,23 +153,23 @@ out:
 int safetensors_open(SafeTensors **out, const char *path, char *why, size_t whylen) {
     *out = NULL;
     SafeTensors *st = cd_calloc(1, sizeof *st);
-    if (!st) return fail(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    if (!st) return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     st->path = strdup(path);
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         int e = errno;
         safetensors_close(st);
-        return fail(why, whylen, CD_EIO, "%s: cannot open (%s)", path, strerror(e));
+        return cd_why(why, whylen, CD_EIO, "%s: cannot open (%s)", path, strerror(e));
     }
     struct stat sb;
     int rc = CD_OK;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = fail(why, whylen, CD_EIO, "%s: not a regular file", path);
+        rc = cd_why(why, whylen, CD_EIO, "%s: not a regular file", path);
     } else {
         st->size = (size_t)sb.st_size;
         if (st->size > 0) {
             void *m = mmap(NULL, st->size, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (m == MAP_FAILED) rc = fail(why, whylen, CD_EIO, "%s: mmap failed (%s)", path, strerror(errno));
+            if (m == MAP_FAILED) rc = cd_why(why, whylen, CD_EIO, "%s: mmap failed (%s)", path, strerror(errno));
             else st->map = m;
         }
     }
@@ -228,9 +216,9 @@ const char *safetensors_metadata(const SafeTensors *st, const char *key) {
 int safetensors_check_f32(const SafeTensors *st, const char *name, int ndim, int64_t *shape,
                           char *why, size_t whylen) {
     const SafeTensor *t = safetensors_find(st, name);
-    if (!t) return fail(why, whylen, CD_EFORMAT, "%s: missing tensor '%s'", st->path, name);
+    if (!t) return cd_why(why, whylen, CD_EFORMAT, "%s: missing tensor '%s'", st->path, name);
     if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F16") && strcmp(t->dtype, "BF16"))
-        return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32 (or F16/BF16)",
+        return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32 (or F16/BF16)",
                     st->path, name, t->dtype);
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = shape[i] < 0 || shape[i] == t->shape[i];
@@ -238,7 +226,7 @@ int safetensors_check_f32(const SafeTensors *st, const char *name, int ndim, int
         char got[160], want[160];
         shape_str(got, sizeof got, t->ndim, t->shape);
         shape_str(want, sizeof want, ndim, shape);
-        return fail(why, whylen, CD_EFORMAT, "%s: tensor '%s' has shape %s, expected %s (-1: any)",
+        return cd_why(why, whylen, CD_EFORMAT, "%s: tensor '%s' has shape %s, expected %s (-1: any)",
                     st->path, name, got, want);
     }
     for (int i = 0; i < ndim; i++) shape[i] = t->shape[i];

@@ -29,18 +29,7 @@
 #define SEED 77
 static char path[512], why[1024];
 
-static void make_file(void) {
-    const char *T = tap_tmpdir();
-    if (access("bin/cocodiff-synth", X_OK) || access("bin/cocodiff-prep", X_OK))
-        skip_all("bin/cocodiff-synth or bin/cocodiff-prep not built (run make)");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "bin/cocodiff-synth --format ntu --samples 120 --seed 3 --out %s/x.zip >%s/log 2>&1 && "
-             "bin/cocodiff-prep --dataset ntu60 --input %s/x.zip --out %s/ >>%s/log 2>&1",
-             T, T, T, T, T);
-    if (system(cmd) != 0) bail("synth/prep failed; see %s/log", T);
-    snprintf(path, sizeof path, "%s/ntu60-xsub.h5", T);
-}
+static void make_file(void) { tap_ntu_h5(120, path, sizeof path); }
 
 // n names of 24 bytes (NUL padded) from a list.
 static char *pack(const char *const *list, int n) {

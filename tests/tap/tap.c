@@ -222,3 +222,16 @@ char *tap_crlf_copy(const char *text, size_t len, const char *name, size_t *olen
     if (fclose(f) != 0) bail("cannot write %s", path);
     return tap_slurp(path, olen);
 }
+
+void tap_ntu_h5(int samples, char *path, size_t n) {
+    const char *T = tap_tmpdir();
+    if (access("bin/cocodiff-synth", X_OK) || access("bin/cocodiff-prep", X_OK))
+        skip_all("bin/cocodiff-synth or bin/cocodiff-prep not built (run make)");
+    char cmd[6 * 4096 + 512];
+    snprintf(cmd, sizeof cmd,
+             "bin/cocodiff-synth --format ntu --samples %d --seed 3 --out %s/x.zip >%s/log 2>&1 && "
+             "bin/cocodiff-prep --dataset ntu60 --input %s/x.zip --out %s/ >>%s/log 2>&1",
+             samples, T, T, T, T, T);
+    if (system(cmd) != 0) bail("synth/prep failed; see %s/log", T);
+    snprintf(path, n, "%s/ntu60-xsub.h5", T);
+}

@@ -36,3 +36,7 @@ char *tap_crlf_copy(const char *text, size_t len, const char *name, size_t *olen
 // A fresh temporary directory for this test (removed by the test's end only
 // when it passed; kept for inspection otherwise).
 const char *tap_tmpdir(void);
+// A small NTU60 X-Sub HDF5 file in tap_tmpdir() from bin/cocodiff-synth
+// (samples, seed 3) and bin/cocodiff-prep; its path into path[n]. Skips the
+// whole test when the programs are not built, bails when they fail.
+void tap_ntu_h5(int samples, char *path, size_t n);
