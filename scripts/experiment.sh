@@ -33,6 +33,8 @@ ROWS=(
     "fine-only|$ASEEDS|--set cocodiff.guidance=fine"
     "no-text|$ASEEDS|--set cocodiff.guidance=none --set cocodiff.l_coarse=0"
     "no-generation|$ASEEDS|--set cocodiff.generate=false"
+    "late-generation|$SEEDS|--set cocodiff.gen_start_epoch=3"
+    "light-losses|$ASEEDS|--set cocodiff.l_gen=0.1 --set cocodiff.l_coarse=0.1"
 )
 declare -A LABEL=(
     [backbone]="CTR-GCN alone"
@@ -41,6 +43,8 @@ declare -A LABEL=(
     [fine-only]="fine (body-part) text guidance only"
     [no-text]="no text (unconditional denoiser, no contrastive loss)"
     [no-generation]="no generation (no L_gen, no generated contrastive)"
+    [late-generation]="full module, generation only from epoch 4 (of 6)"
+    [light-losses]="full module, l_gen and l_coarse 0.1 (not 0.5)"
 )
 want() { [ -z "${EXP_ROWS:-}" ] || [[ " $EXP_ROWS " == *" $1 "* ]]; }
 
