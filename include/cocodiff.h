@@ -145,7 +145,8 @@ typedef struct CocodiffConfig {
                             // autoencoder's reconstruction error into every
                             // generated feature
     // loss weights
-    float l_diff, l_rec, l_gen, l_coarse, l_fine;   // 1, 1, 0.5, 0.5, 0 (0 = off)
+    float l_diff, l_rec, l_gen, l_coarse, l_fine;   // 1, 1, 0.1, 0.1, 0 (0 = off;
+                            // method.md: l_gen, l_coarse 0.5)
     float logit_scale_init; // log(1 / 0.07)
     float logit_scale_max;  // exp(logit_scale) is clamped to this (100)
     // ablation: let the loss reach the backbone (gradient into dh_parts)

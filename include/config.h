@@ -126,8 +126,8 @@
 //   cocodiff.cond_drop           float        0.1                     condition dropout, [0, 1]
 //   cocodiff.l_diff              float        1                       loss weights (>= 0)
 //   cocodiff.l_rec               float        1
-//   cocodiff.l_gen               float        0.5
-//   cocodiff.l_coarse            float        0.5
+//   cocodiff.l_gen               float        0.1                     (method.md: 0.5)
+//   cocodiff.l_coarse            float        0.1                     (method.md: 0.5)
 //   cocodiff.l_fine              float        0                       0: off
 //   cocodiff.latent_dim          int          128                     d (>= 4, divisible by heads)
 //   cocodiff.heads               int          4

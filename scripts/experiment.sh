@@ -29,22 +29,20 @@ t_start=$(date +%s)
 ROWS=(
     "backbone|$SEEDS|--set cocodiff.module=false"
     "cocodiff|$SEEDS|"
+    "method-weights|$SEEDS|--set cocodiff.l_gen=0.5 --set cocodiff.l_coarse=0.5"
     "coarse-only|$ASEEDS|--set cocodiff.guidance=coarse"
     "fine-only|$ASEEDS|--set cocodiff.guidance=fine"
     "no-text|$ASEEDS|--set cocodiff.guidance=none --set cocodiff.l_coarse=0"
     "no-generation|$ASEEDS|--set cocodiff.generate=false"
-    "late-generation|$SEEDS|--set cocodiff.gen_start_epoch=3"
-    "light-losses|$ASEEDS|--set cocodiff.l_gen=0.1 --set cocodiff.l_coarse=0.1"
 )
 declare -A LABEL=(
     [backbone]="CTR-GCN alone"
-    [cocodiff]="CTR-GCN + CoCoDiff (full: fine + coarse guidance, generation)"
+    [cocodiff]="CTR-GCN + CoCoDiff (defaults: fine + coarse guidance, generation, l_gen = l_coarse = 0.1)"
+    [method-weights]="the same with method.md's loss weights l_gen = l_coarse = 0.5"
     [coarse-only]="coarse text guidance only"
     [fine-only]="fine (body-part) text guidance only"
     [no-text]="no text (unconditional denoiser, no contrastive loss)"
     [no-generation]="no generation (no L_gen, no generated contrastive)"
-    [late-generation]="full module, generation only from epoch 4 (of 6)"
-    [light-losses]="full module, l_gen and l_coarse 0.1 (not 0.5)"
 )
 want() { [ -z "${EXP_ROWS:-}" ] || [[ " $EXP_ROWS " == *" $1 "* ]]; }
 
@@ -83,6 +81,18 @@ stats() {   # values on stdin -> "mean std n"
         for (i = 1; i <= NR; i++) v += (x[i] - m) ^ 2
         printf "%.4f %.4f %d\n", m, (NR > 1 ? sqrt(v / (NR - 1)) : 0), NR }'
 }
+# paired ROW NSEEDS: "+d.dd (s.ss)" over the seeds both ROW and the backbone ran, in points
+paired() {
+    local s d=""
+    [ "$1" != backbone ] || { echo "-"; return; }
+    for ((s = 1; s <= $2; s++)); do
+        if [ -f "$OUT/$1/seed$s/done" ] && [ -f "$OUT/backbone/seed$s/done" ]; then
+            d+="$(awk -v a="$(top1 "$OUT/$1/seed$s")" -v b="$(top1 "$OUT/backbone/seed$s")" 'BEGIN { print a - b }') "
+        fi
+    done
+    [ -n "$d" ] || { echo "-"; return; }
+    printf '%s\n' $d | stats | awk '{ printf "%+.2f (%.2f, %d seeds)", 100 * $1, 100 * $2, $3 }'
+}
 # log_lines PREFIX MUST ROW...: "- ROW seed S: rest" for each run log line
 # that starts with PREFIX and contains MUST
 log_lines() {
@@ -112,8 +122,8 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
     echo
     echo "Command: \`make experiment\` (knobs: EXP_SEEDS=$SEEDS EXP_ABLATION_SEEDS=$ASEEDS EXP_EPOCHS=$EPOCHS EXP_NP=$NP)"
     echo
-    echo "| row | seeds | top-1 mean | std | per seed |"
-    echo "|---|---|---|---|---|"
+    echo "| row | seeds | top-1 mean | std | per seed | minus the backbone, same seed: mean (std) |"
+    echo "|---|---|---|---|---|---|"
     for row in "${ROWS[@]}"; do
         IFS='|' read -r name nseeds over <<< "$row"
         vals=""
@@ -123,10 +133,14 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
         [ -n "$vals" ] || continue
         read -r m sd n <<< "$(printf '%s\n' $vals | stats)"
         per=$(printf '%s\n' $vals | awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), 100 * $1 }')
-        printf '| %s (`%s`) | %d | %.2f%% | %.2f | %s |\n' "${LABEL[$name]}" "${over:-defaults}" "$n" \
-            "$(awk -v m="$m" 'BEGIN { print 100 * m }')" "$(awk -v s="$sd" 'BEGIN { print 100 * s }')" "$per"
+        printf '| %s (`%s`) | %d | %.2f%% | %.2f | %s | %s |\n' "${LABEL[$name]}" "${over:-defaults}" "$n" \
+            "$(awk -v m="$m" 'BEGIN { print 100 * m }')" "$(awk -v s="$sd" 'BEGIN { print 100 * s }')" "$per" \
+            "$(paired "$name" "$nseeds")"
     done
     if [ -f "$OUT/backbone/seed1/done" ] && [ -f "$OUT/cocodiff/seed1/done" ]; then
+        echo
+        echo "The last column pairs each run with the backbone run of the same seed (same initial backbone"
+        echo "weights, same batches and augmentation), which removes most of the seed-to-seed spread."
         b=$(for ((s = 1; s <= SEEDS; s++)); do if [ -f "$OUT/backbone/seed$s/done" ]; then top1 "$OUT/backbone/seed$s"; fi; done | stats)
         c=$(for ((s = 1; s <= SEEDS; s++)); do if [ -f "$OUT/cocodiff/seed$s/done" ]; then top1 "$OUT/cocodiff/seed$s"; fi; done | stats)
         echo
@@ -135,6 +149,12 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
             printf "Full module minus backbone: %+.2f points top-1; the larger of the two standard deviations is %.2f, ", d, sd
             if (sd > 0 && d > 2 * sd) print "so the gain is more than two standard deviations (the target)."
             else print "so the gain is NOT more than two standard deviations (the target is not met)." }'
+        pd=$(paired cocodiff "$SEEDS")
+        echo
+        echo "Paired by seed, the full module minus the backbone is $pd points;" \
+            "$(echo "$pd" | awk '{ gsub(/[(,]/, " "); m = $1 + 0; sd = $2 + 0
+                if (sd > 0 && m > 2 * sd) print "that gain is more than two standard deviations of the paired differences."
+                else print "that is NOT a gain of more than two standard deviations of the paired differences." }')"
     fi
     echo
     echo "## Training cost of the module"
