@@ -112,7 +112,18 @@ dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && e
     echo "# CoCoDiff on the synthetic benchmark: measured results"
     echo
     echo "Written by \`make experiment\` (scripts/experiment.sh) on $(date -u +%Y-%m-%d) at commit $commit$dirty,"
-    echo "$(nproc) cores ($(uname -m)), $NP MPI ranks x 1 thread, in $(( ($(date +%s) - t_start) / 60 )) min for the runs not done before."
+    runs=0; secs=0
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r name nseeds over <<< "$row"
+        for ((s = 1; s <= nseeds; s++)); do
+            l=$OUT/$name/seed$s.log
+            [ -f "$OUT/$name/seed$s/done" ] || continue
+            runs=$((runs + 1))
+            secs=$(awk -v t="$secs" '/^train \| done: / { sub(/s$/, "", $NF); t += $NF } END { printf "%.0f", t }' "$l")
+        done
+    done
+    echo "$(nproc) cores ($(uname -m)), $NP MPI ranks x 1 thread; the $runs runs trained for $((secs / 60)) min in all"
+    echo "(their own \"done: ... in\" lines; this invocation took $(( ($(date +%s) - t_start) / 60 )) min, runs made before it are reused)."
     echo
     echo "Setting: the demo's synthetic benchmark (cocodiff-synth, 1,600 NTU-format samples, 29 classes"
     echo "with NTU60 ids; X-Sub split), joint stream, CTR-GCN base width 16, batch 16, $EPOCHS epochs"
