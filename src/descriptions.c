@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,18 +15,6 @@ const char *const desc_part_names[DESC_NPARTS] = {"head", "hand", "arm", "hip", 
 static const char *const field_names[DESC_NFIELDS] = {"id",  "name", "sentence", "head", "hand",
                                                       "arm", "hip",  "leg",      "foot"};
 static const char header_line[] = "id\tname\tsentence\thead\thand\tarm\thip\tleg\tfoot";
-
-static int fail(int status, char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(int status, char *why, size_t whylen, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -149,17 +136,17 @@ void descriptions_free(Descriptions *d) {
 static int add_at_line(Descriptions *d, int id, const char *name, const char *sentence,
                        const char *const part[DESC_NPARTS], int line, char *why, size_t whylen) {
     const char *what;
-    if (id < 0) return fail(CD_EFORMAT, why, whylen, "id %d is negative", id);
-    if ((what = field_problem(name))) return fail(CD_EFORMAT, why, whylen, "field 'name' %s", what);
+    if (id < 0) return cd_why(why, whylen, CD_EFORMAT, "id %d is negative", id);
+    if ((what = field_problem(name))) return cd_why(why, whylen, CD_EFORMAT, "field 'name' %s", what);
     if ((what = field_problem(sentence)))
-        return fail(CD_EFORMAT, why, whylen, "field 'sentence' %s", what);
+        return cd_why(why, whylen, CD_EFORMAT, "field 'sentence' %s", what);
     for (int p = 0; p < DESC_NPARTS; p++)
         if ((what = field_problem(part[p])))
-            return fail(CD_EFORMAT, why, whylen, "field '%s' %s", desc_part_names[p], what);
+            return cd_why(why, whylen, CD_EFORMAT, "field '%s' %s", desc_part_names[p], what);
     if (d->n == d->cap) {
         int cap = d->cap ? d->cap * 2 : 64;
         DescClass *c = cd_realloc(d->cls, (size_t)cap * sizeof *c);
-        if (!c) return fail(CD_ENOMEM, why, whylen, "out of memory");
+        if (!c) return cd_why(why, whylen, CD_ENOMEM, "out of memory");
         d->cls = c;
         d->cap = cap;
     }
@@ -171,7 +158,7 @@ static int add_at_line(Descriptions *d, int id, const char *name, const char *se
     for (int p = 0; p < DESC_NPARTS && okay; p++) okay = (c->part[p] = dup_str(part[p])) != NULL;
     if (!okay) {
         class_clear(c);
-        return fail(CD_ENOMEM, why, whylen, "out of memory");
+        return cd_why(why, whylen, CD_ENOMEM, "out of memory");
     }
     d->n++;
     return CD_OK;
@@ -219,19 +206,19 @@ static int split_row(char *line, char *f[DESC_NFIELDS], char *why, size_t whylen
         s = t + 1;
     }
     if (nf != DESC_NFIELDS) {
-        fail(0, why, whylen, "%d field%s, want %d (%s)", nf, nf == 1 ? "" : "s", DESC_NFIELDS,
+        cd_why(why, whylen, 0, "%d field%s, want %d (%s)", nf, nf == 1 ? "" : "s", DESC_NFIELDS,
              "id name sentence head hand arm hip leg foot, tab-separated");
         return -1;
     }
     for (int i = 0; i < DESC_NFIELDS; i++) {
         const char *what = field_problem(f[i]);
         if (what) {
-            fail(0, why, whylen, "field '%s' %s", field_names[i], what);
+            cd_why(why, whylen, 0, "field '%s' %s", field_names[i], what);
             return -1;
         }
     }
     int id = parse_id(f[0]);
-    if (id < 0) fail(0, why, whylen, "id '%s' is not a non-negative integer", f[0]);
+    if (id < 0) cd_why(why, whylen, 0, "id '%s' is not a non-negative integer", f[0]);
     return id;
 }
 
@@ -246,18 +233,18 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
     if (slurp(path, &buf, &len) != CD_OK) {
         if (!strict && errno == ENOENT) {
             *out = descriptions_new();
-            return *out ? CD_OK : fail(CD_ENOMEM, why, whylen, "out of memory");
+            return *out ? CD_OK : cd_why(why, whylen, CD_ENOMEM, "out of memory");
         }
-        return fail(CD_EIO, why, whylen, "%s: cannot read: %s", path, strerror(errno));
+        return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, strerror(errno));
     }
     if (strlen(buf) != len) {
         free(buf);
-        return fail(CD_EFORMAT, why, whylen, "%s: contains a NUL byte: not a text file", path);
+        return cd_why(why, whylen, CD_EFORMAT, "%s: contains a NUL byte: not a text file", path);
     }
     Descriptions *d = descriptions_new();
     if (!d) {
         free(buf);
-        return fail(CD_ENOMEM, why, whylen, "out of memory");
+        return cd_why(why, whylen, CD_ENOMEM, "out of memory");
     }
     int rc = CD_OK, lineno = 0, have_header = 0, prev_id = -1;
     char rowwhy[256];
@@ -275,7 +262,7 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
             size_t pl = d->preamble ? strlen(d->preamble) : 0;
             char *np = cd_realloc(d->preamble, pl + ll + 2);
             if (!np) {
-                rc = fail(CD_ENOMEM, why, whylen, "out of memory");
+                rc = cd_why(why, whylen, CD_ENOMEM, "out of memory");
                 break;
             }
             memcpy(np + pl, line, ll);
@@ -292,7 +279,7 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
             }
             // An interrupted first write leaves a prefix of the header.
             if (!strict && !complete && !strncmp(line, header_line, ll)) break;
-            rc = fail(CD_EFORMAT, why, whylen,
+            rc = cd_why(why, whylen, CD_EFORMAT,
                       "%s:%d: the first line must be the header 'id<TAB>name<TAB>sentence<TAB>"
                       "head<TAB>hand<TAB>arm<TAB>hip<TAB>leg<TAB>foot'",
                       path, lineno);
@@ -318,7 +305,7 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
         }
         if (id < 0) {
             if (strict) {
-                rc = fail(CD_EFORMAT, why, whylen, "%s:%d: %s", path, lineno, rowwhy);
+                rc = cd_why(why, whylen, CD_EFORMAT, "%s:%d: %s", path, lineno, rowwhy);
                 break;
             }
             if (nbad) (*nbad)++;
@@ -327,14 +314,14 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
         }
         rc = add_at_line(d, id, f[1], f[2], (const char *const *)&f[3], lineno, rowwhy,
                          sizeof rowwhy);
-        if (rc != CD_OK) fail(rc, why, whylen, "%s:%d: %s", path, lineno, rowwhy);
+        if (rc != CD_OK) cd_why(why, whylen, rc, "%s:%d: %s", path, lineno, rowwhy);
         prev_id = id;
     }
     free(buf);
     if (rc == CD_OK && strict && !have_header)
-        rc = fail(CD_EFORMAT, why, whylen, "%s: no header line (empty file?)", path);
+        rc = cd_why(why, whylen, CD_EFORMAT, "%s: no header line (empty file?)", path);
     if (rc == CD_OK && strict && d->n == 0)
-        rc = fail(CD_EFORMAT, why, whylen, "%s: no classes after the header", path);
+        rc = cd_why(why, whylen, CD_EFORMAT, "%s: no classes after the header", path);
     if (rc != CD_OK) {
         descriptions_free(d);
         return rc;
@@ -370,7 +357,7 @@ int descriptions_list_load(const char *path, int id_base, DescClassList *out, ch
     char *buf = NULL;
     size_t len = 0;
     if (slurp(path, &buf, &len) != CD_OK)
-        return fail(CD_EIO, why, whylen, "%s: cannot read: %s", path, strerror(errno));
+        return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, strerror(errno));
     int rc = CD_OK, cap = 0, lineno = 0, blank_line = 0;
     char *s = buf;
     while (*s && rc == CD_OK) {
@@ -389,33 +376,33 @@ int descriptions_list_load(const char *path, int id_base, DescClassList *out, ch
             continue;
         }
         if (blank_line) {
-            rc = fail(CD_EFORMAT, why, whylen,
+            rc = cd_why(why, whylen, CD_EFORMAT,
                       "%s:%d: empty line inside the class list (ids are line numbers)", path,
                       blank_line);
             break;
         }
         const char *what = field_problem(line);
         if (what) {
-            rc = fail(CD_EFORMAT, why, whylen, "%s:%d: class name %s", path, lineno, what);
+            rc = cd_why(why, whylen, CD_EFORMAT, "%s:%d: class name %s", path, lineno, what);
             break;
         }
         if (out->n == cap) {
             cap = cap ? cap * 2 : 128;
             char **nn = cd_realloc(out->names, (size_t)cap * sizeof *nn);
             if (!nn) {
-                rc = fail(CD_ENOMEM, why, whylen, "out of memory");
+                rc = cd_why(why, whylen, CD_ENOMEM, "out of memory");
                 break;
             }
             out->names = nn;
         }
         if (!(out->names[out->n] = dup_str(line))) {
-            rc = fail(CD_ENOMEM, why, whylen, "out of memory");
+            rc = cd_why(why, whylen, CD_ENOMEM, "out of memory");
             break;
         }
         out->n++;
     }
     free(buf);
-    if (rc == CD_OK && out->n == 0) rc = fail(CD_EFORMAT, why, whylen, "%s: no class names", path);
+    if (rc == CD_OK && out->n == 0) rc = cd_why(why, whylen, CD_EFORMAT, "%s: no class names", path);
     if (rc != CD_OK) descriptions_list_free(out);
     return rc;
 }
@@ -428,16 +415,16 @@ int descriptions_check_list(const Descriptions *d, const char *class_list_path, 
     for (int i = 0; i < d->n && i < l.n && rc == CD_OK; i++) {
         const DescClass *c = &d->cls[i];
         if (c->id != i + id_base)
-            rc = fail(CD_EFORMAT, why, whylen,
+            rc = cd_why(why, whylen, CD_EFORMAT,
                       "class %d of the descriptions has id %d, the list %s wants %d ('%s')%s",
                       i + 1, c->id, class_list_path, i + id_base, l.names[i],
                       descriptions_find(d, i + id_base) < 0 ? " (that class is missing)" : "");
         else if (strcmp(c->name, l.names[i]))
-            rc = fail(CD_EFORMAT, why, whylen, "id %d is '%s' in the descriptions but '%s' in %s",
+            rc = cd_why(why, whylen, CD_EFORMAT, "id %d is '%s' in the descriptions but '%s' in %s",
                       c->id, c->name, l.names[i], class_list_path);
     }
     if (rc == CD_OK && d->n != l.n)
-        rc = fail(CD_EFORMAT, why, whylen, "%d classes in the descriptions, %d in %s%s", d->n, l.n,
+        rc = cd_why(why, whylen, CD_EFORMAT, "%d classes in the descriptions, %d in %s%s", d->n, l.n,
                   class_list_path,
                   d->n < l.n ? " (missing classes at the end)" : " (extra classes at the end)");
     descriptions_list_free(&l);
@@ -479,22 +466,22 @@ int descriptions_write(const char *path, const Descriptions *d, char *why, size_
         for (int p = 0; p < DESC_NPARTS && !what; p++)
             if ((what = field_problem(c->part[p]))) fname = desc_part_names[p];
         if (what)
-            return fail(CD_EFORMAT, why, whylen, "%s: class id %d: field '%s' %s", path, c->id,
+            return cd_why(why, whylen, CD_EFORMAT, "%s: class id %d: field '%s' %s", path, c->id,
                         fname, what);
     }
     for (const char *q = d->preamble; q && *q;) {   // only whole '#' lines
         const char *e = strchr(q, '\n');
         if (*q != '#' || !e)
-            return fail(CD_EFORMAT, why, whylen, "%s: the preamble must be '#' lines", path);
+            return cd_why(why, whylen, CD_EFORMAT, "%s: the preamble must be '#' lines", path);
         q = e + 1;
     }
     size_t n = strlen(path) + 16;
     char *tmp = cd_malloc(n);
-    if (!tmp) return fail(CD_ENOMEM, why, whylen, "out of memory");
+    if (!tmp) return cd_why(why, whylen, CD_ENOMEM, "out of memory");
     snprintf(tmp, n, "%s.partial", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        int rc = fail(CD_EIO, why, whylen, "%s: cannot create: %s", tmp, strerror(errno));
+        int rc = cd_why(why, whylen, CD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         free(tmp);
         return rc;
     }
@@ -505,7 +492,7 @@ int descriptions_write(const char *path, const Descriptions *d, char *why, size_
     if (fclose(f) != 0) rc = CD_EIO;
     if (rc == CD_OK && rename(tmp, path) != 0) rc = CD_EIO;
     if (rc != CD_OK) {
-        fail(rc, why, whylen, "%s: write failed: %s", path, strerror(errno));
+        cd_why(why, whylen, rc, "%s: write failed: %s", path, strerror(errno));
         unlink(tmp);
     }
     free(tmp);

@@ -29,23 +29,23 @@ void cd_err_at(const char *file, int line, const char *fmt, ...) {
     fprintf(stderr, "error: %s (%s:%d)\n", msg, file, line);
 }
 
+static void vwhy(char *why, size_t whylen, const char *fmt, va_list ap) {
+    if (why && whylen) vsnprintf(why, whylen, fmt, ap);
+}
+
 int cd_why(char *why, size_t whylen, int rc, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vwhy(why, whylen, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
 int cd_reject(char *why, size_t whylen, const char *fmt, ...) {
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vwhy(why, whylen, fmt, ap);
+    va_end(ap);
     return CD_EREJECT;
 }
 
