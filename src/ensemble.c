@@ -8,6 +8,7 @@
 // renames it and writes metrics.json. Nothing here depends on the rank count.
 #include "ensemble.h"
 #include "eval.h"
+#include "fsutil.h"
 #include "h5io.h"
 #include "status.h"
 
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 // ---------------------------------------------------------------------------
 // Pure parts (tested without files)
@@ -90,18 +90,6 @@ int ensemble_check_rows(const H5Scores *a, const char *apath, const H5Scores *b,
 
 // ---------------------------------------------------------------------------
 // Files
-
-static int mkdir_p(const char *dir) {
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0777) && errno != EEXIST) return -1;
-            *s = '/';
-        }
-    return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
-}
 
 typedef struct Ens {
     const Dist *d;
@@ -277,7 +265,7 @@ int ensemble_run(const Dist *d, const EnsembleOptions *o) {
     else ensemble_default_weights(e->S, e->w);
     int rc = load(e);
     if (!rc) rc = compute(e);
-    if (!rc && mkdir_p(o->out_dir)) {
+    if (!rc && fs_mkdir_p(o->out_dir)) {
         CD_ERR("%s: cannot create the output folder: %s", o->out_dir, strerror(errno));
         rc = CD_EIO;
     }

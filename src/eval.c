@@ -16,6 +16,7 @@
 #include "ctrgcn.h"
 #include "descriptions.h"
 #include "feeder.h"
+#include "fsutil.h"
 #include "h5io.h"
 #include "loader.h"
 #include "skeleton.h"
@@ -27,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 // ---------------------------------------------------------------------------
@@ -208,19 +208,6 @@ static int load_class_names(Eval *e, char *why, size_t whylen) {
     return rc;
 }
 
-// mkdir -p: 0, or -1 with errno.
-static int mkdir_p(const char *dir) {
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) return -1;
-            *s = '/';
-        }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int setup(Eval *e, char *why, size_t whylen) {
     const EvalOptions *o = e->o;
     int rc = checkpoint_load_model(o->checkpoint, &e->m, &e->info, why, whylen);
@@ -272,7 +259,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
     e->index = cd_malloc((size_t)e->B * sizeof(int64_t));
     e->names = cd_malloc((size_t)e->B * e->data.name_len);
     if (!e->x || !e->logits || !e->labels || !e->index || !e->names) return CD_ENOMEM;
-    if (e->d->rank == 0 && mkdir_p(o->out_dir) != 0) {
+    if (e->d->rank == 0 && fs_mkdir_p(o->out_dir) != 0) {
         snprintf(why, whylen, "%s: cannot create the output folder: %s", o->out_dir, strerror(errno));
         return CD_EIO;
     }

@@ -35,6 +35,7 @@
 #include "diversity.h"
 #include "feeder.h"
 #include "fold.h"
+#include "fsutil.h"
 #include "gradsync.h"
 #include "h5io.h"
 #include "h5io_features.h"
@@ -49,7 +50,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 // Set by SIGTERM/SIGUSR1 (what Slurm sends before preemption); read at step
@@ -103,19 +103,6 @@ typedef struct StepStats {
 
 static int path_join(char *out, size_t n, const char *dir, const char *file) {
     return snprintf(out, n, "%s/%s", dir, file) < (int)n ? CD_OK : CD_EARG;
-}
-
-// mkdir -p (main.py: os.makedirs(work_dir)).
-static int make_dirs(const char *dir) {
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) return -1;
-        *s = '/';
-    }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 static char *config_text(const Config *c) {
@@ -594,7 +581,7 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
     const Config *c = t->cfg;
     const Dist *d = t->d;
     blas_set_threads(c->cocodiff.threads);
-    if (d->rank == 0 && make_dirs(c->work_dir) != 0) {
+    if (d->rank == 0 && fs_mkdir_p(c->work_dir) != 0) {
         snprintf(why, whylen, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
         return CD_EIO;
     }
