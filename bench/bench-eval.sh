@@ -34,23 +34,8 @@ BATCH=${BENCH_BATCH:-16}
 FRAMES=${BENCH_FRAMES:-64}
 CKPT=${BENCH_CKPT:-}
 PY=/usr/bin/python3
-TUNE=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.arena_max=1
-unset GLIBC_TUNABLES
-
-say() { printf 'bench-eval: %s\n' "$*"; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2" | tail -1; }
-fdiv() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "NA" && a != "") printf "%.2f", a / b; else print "NA" }'; }
-fge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 >= b + 0) }'; }
-verdict() { if [ "$1" = NA ]; then echo NA; elif fge "$1" "$2"; then echo met; else echo "NOT met"; fi; }
-
-OUTDIR=${BENCH_OUT:-bench-out}
-mkdir -p "$OUTDIR/bin"
-BIN=$OUTDIR/bin/bench-eval   # a snapshot: a rebuild during the run cannot swap it
-cp build/bench-eval "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
-if [ -n "$CTRGCN" ] && [ ! -f "$CTRGCN/model/ctrgcn.py" ]; then
-    say "CTRGCN=$CTRGCN has no model/ctrgcn.py: PyTorch columns will be NA"
-    CTRGCN=
-fi
+BENCH_NAME=bench-eval
+. "$(dirname "$0")/lib.sh"
 
 # run_c THREADS TUNABLES(0|1) [extra args] -> the bench-eval-c: line
 run_c() {

@@ -37,24 +37,9 @@ BATCH=${BENCH_BATCH:-16}
 FRAMES=${BENCH_FRAMES:-64}
 BUCKET_MB=${BENCH_BUCKET_MB:-1}
 PY=/usr/bin/python3
-TUNE=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.arena_max=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-unset GLIBC_TUNABLES
-
-say() { printf 'bench-train: %s\n' "$*"; }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2" | tail -1; }
-fdiv() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.2f", a / b; else print "NA" }'; }
-fge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "NA" && b != "NA" && a + 0 >= b + 0) }'; }
-verdict() { if [ "$1" = NA ]; then echo NA; elif fge "$1" "$2"; then echo met; else echo "NOT met"; fi; }
-
-OUTDIR=${BENCH_OUT:-bench-out}
-mkdir -p "$OUTDIR/bin"
-BIN=$OUTDIR/bin/bench-train   # a snapshot: a rebuild during the run cannot swap it
-cp build/bench-train "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
-if [ -n "$CTRGCN" ] && [ ! -f "$CTRGCN/model/ctrgcn.py" ]; then
-    say "CTRGCN=$CTRGCN has no model/ctrgcn.py: PyTorch columns will be NA"
-    CTRGCN=
-fi
+BENCH_NAME=bench-train
+. "$(dirname "$0")/lib.sh"
 
 # run_c RANKS THREADS TUNABLES(0|1) [ARGS...] -> the bench-train-c: line
 run_c() {
