@@ -16,11 +16,14 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
 export OMPI_MCA_rmaps_base_oversubscribe = 1
 export OPENBLAS_NUM_THREADS = 1
 
-LIB_SRCS := $(filter-out src/main_%.c,$(wildcard src/*.c))
+# src/ holds one folder per stage or layer (README "Layout"); src/main/ the
+# program drivers, everything else goes into build/libcocodiff.a.
+SRC_DIRS := core io data model text train eval synth
+LIB_SRCS := $(foreach d,$(SRC_DIRS),$(wildcard src/$(d)/*.c))
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(LIB_SRCS))
-MAIN_SRCS := $(wildcard src/main_*.c)
-# src/main_foo_bar.c builds bin/cocodiff-foo-bar.
-prog_of = bin/cocodiff-$(subst _,-,$(patsubst src/main_%.c,%,$(1)))
+MAIN_SRCS := $(wildcard src/main/main_*.c)
+# src/main/main_foo_bar.c builds bin/cocodiff-foo-bar.
+prog_of = bin/cocodiff-$(subst _,-,$(patsubst src/main/main_%.c,%,$(1)))
 PROGS := $(foreach m,$(MAIN_SRCS),$(call prog_of,$(m)))
 TEST_SRCS := $(wildcard tests/[0-9]*.c)
 TEST_PROGS := $(TEST_SRCS:.c=.t)
@@ -36,7 +39,8 @@ all: $(PROGS)
 deps:
 	scripts/install-deps.sh
 
-build/%.o: src/%.c $(wildcard include/*.h) | build
+build/%.o: src/%.c $(wildcard include/*.h src/*/*.h) | build
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 build/tap/%.o: tests/tap/%.c $(wildcard tests/tap/*.h) | build
 	@mkdir -p build/tap

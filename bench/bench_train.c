@@ -1,7 +1,7 @@
 // bench_train.c - `make bench-train`: training throughput of the C CTR-GCN on
 // random data of the official shape: batch B (global, split over the ranks),
 // (C 3, T, V 25, M 2), 60 classes, base 64 (the official model), joint stream.
-// One step is what cocodiff-train does (src/train.c): forward (training
+// One step is what cocodiff-train does (src/train/train.c): forward (training
 // mode, BatchNorm statistics synchronised across ranks), cross-entropy,
 // backward, the gradient all-reduce (when ranks > 1: buckets of --bucket-mb
 // MiB started during backward, as cocodiff.bucket_mb does, or with

@@ -1,4 +1,4 @@
-// blas.h - the project's one door to BLAS (src/blas.c is the only file that
+// blas.h - the project's one door to BLAS (src/core/blas.c is the only file that
 // includes cblas.h), with a naive reference of every routine for the tests.
 //
 // Matrices are row-major. blas_sgemm computes

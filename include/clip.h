@@ -21,7 +21,7 @@
 #define CLIP_CONTEXT 77   // token ids per text of clip_tokenize
 
 // ---------------------------------------------------------------------------
-// Tokenizer (src/clip_tokenizer.c)
+// Tokenizer (src/text/clip_tokenizer.c)
 //
 // CLIP's SimpleTokenizer: html-unescape twice (named &amp; &lt; &gt; &quot;
 // &apos; &nbsp; and numeric &#N; &#xH; entities), curly quotes to ASCII
@@ -55,7 +55,7 @@ int32_t clip_tokenizer_eot(const ClipTokenizer *t);
 void clip_tokenizer_free(ClipTokenizer *t);
 
 // ---------------------------------------------------------------------------
-// Text model (src/clip_text.c)
+// Text model (src/text/clip_text.c)
 
 typedef struct ClipText ClipText;
 

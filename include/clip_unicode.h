@@ -2,7 +2,7 @@
 //
 // Tables generated from the `regex` module the official tokenizer uses
 // (\p{L}, \p{N}, \s) and from Python's str.lower, by
-// scripts/ref/make_clip_reference.py --emit-unicode src/clip_unicode.c.
+// scripts/ref/make_clip_reference.py --emit-unicode src/text/clip_unicode.c.
 // All of Unicode is covered; only one-to-many lowercasing (U+0130 'İ' ->
 // "i\u0307") is not done (the character is kept as is).
 #pragma once

@@ -6,11 +6,11 @@
 // coarse-text contrastive loss. At inference nothing of it runs.
 //
 // Pieces (one file each):
-//   src/cocodiff_parts.c     body-part joint sets (data files) and the pooling
+//   src/model/cocodiff_parts.c     body-part joint sets (data files) and the pooling
 //                            of the last feature map into 7 tokens
-//   src/cocodiff_schedule.c  DDPM noise schedules and the DDIM (eta 0) sampler
-//   src/cocodiff_denoiser.c  the eps-prediction transformer (cocodiff_denoiser.h)
-//   src/cocodiff.c           parameters, the training step, generation
+//   src/model/cocodiff_schedule.c  DDPM noise schedules and the DDIM (eta 0) sampler
+//   src/model/cocodiff_denoiser.c  the eps-prediction transformer (cocodiff_denoiser.h)
+//   src/model/cocodiff.c           parameters, the training step, generation
 //
 // Token order everywhere: 0 = global h_0, then the six parts in
 // cocodiff_part_names order (head, hand, arm, hip, leg, foot), which is also
@@ -29,7 +29,7 @@
 #define COCODIFF_PART_MAX_JOINTS 64
 
 // ---------------------------------------------------------------------------
-// Body parts (src/cocodiff_parts.c)
+// Body parts (src/model/cocodiff_parts.c)
 //
 // A part file (datasets/parts/*.tsv) has one line per part: the part name,
 // then its 0-based joint ids, fields separated by tabs or spaces; '#' starts a
@@ -62,7 +62,7 @@ void cocodiff_pool_parts_backward(float *dfeat, const float *dout, int B, int M,
                                   int V, const PartSets *p);
 
 // ---------------------------------------------------------------------------
-// Noise schedule and DDIM (src/cocodiff_schedule.c)
+// Noise schedule and DDIM (src/model/cocodiff_schedule.c)
 
 typedef enum CocodiffBetaSchedule {
     COCODIFF_BETA_LINEAR = 0,   // beta_t = linspace(beta_start, beta_end, T) (DDPM)

@@ -1,5 +1,5 @@
 // 1210-cocodiff-parts.c - body-part joint sets and part-token pooling of the
-// CoCoDiff module (src/cocodiff_parts.c):
+// CoCoDiff module (src/model/cocodiff_parts.c):
 // - datasets/parts/ntu25.tsv and openpose18.tsv load for their layouts, name
 //   every part, and cover every joint exactly once;
 // - bad part files are rejected with a reason that names the problem (id >=

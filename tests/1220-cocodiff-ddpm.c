@@ -1,5 +1,5 @@
 // 1220-cocodiff-ddpm.c - the CoCoDiff noise schedules and DDIM sampler
-// (src/cocodiff_schedule.c):
+// (src/model/cocodiff_schedule.c):
 // - linear schedule (DDPM: 1e-4 .. 0.02 over 1000 steps): abar_0 = 0.9999,
 //   abar_999 = 4.0358297653756754e-05 (computed in double with Python's
 //   floats; RTOL 1e-9), strictly decreasing;

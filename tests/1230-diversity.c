@@ -1,5 +1,5 @@
-// 1230-diversity.c - the generated-feature figures (src/diversity.c) on a
-// hand-checked example, and the FEATURES.h5 round trip (src/h5io_features.c).
+// 1230-diversity.c - the generated-feature figures (src/train/diversity.c) on a
+// hand-checked example, and the FEATURES.h5 round trip (src/io/h5io_features.c).
 //
 // Example (C 2, K 2): real class 0 (0,0) (2,0), class 1 (10,0) (10,2);
 // generated (1,3) (1,-3) | (9,1) (4,1); head scores (-x + 5, x - 5).

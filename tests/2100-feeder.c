@@ -1,4 +1,4 @@
-// 2100-feeder.c - the feeder transform (src/feeder.c) against CTR-GCN's
+// 2100-feeder.c - the feeder transform (src/data/feeder.c) against CTR-GCN's
 // official test-split Feeder (tests/data/feeder, made by
 // scripts/ref/make_feeder_reference.py: valid_crop_resize with p_interval
 // [0.95], window 64, then bone / vel, on samples of 40, 64, 150 and 300 valid

@@ -1,4 +1,4 @@
-// 2110-loader.c - the data-parallel loader (src/loader.c) on a small
+// 2110-loader.c - the data-parallel loader (src/data/loader.c) on a small
 // prepared file: bin/cocodiff-synth (60 NTU samples, seed 3) then
 // bin/cocodiff-prep --dataset ntu60 -> ntu60-xsub.h5 (train 39, test 21).
 // Checks, with simulated ranks in one process (llm.c test_dataloader style):

@@ -1,4 +1,4 @@
-// 2120-folds.c - cross-validation folds of a training split (src/fold.c,
+// 2120-folds.c - cross-validation folds of a training split (src/data/fold.c,
 // loader_open_subset, the cocodiff.folds / cocodiff.fold config keys), on the
 // tiny synthetic file the train tests use: bin/cocodiff-synth (120 NTU
 // samples, seed 3) then bin/cocodiff-prep --dataset ntu60 -> ntu60-xsub.h5

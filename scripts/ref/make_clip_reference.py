@@ -21,12 +21,12 @@ write what tests/1110-clip-tokenizer.c and tests/1120-clip-text.c compare with:
                            int32 magic 20261125, int32 version 1, int32 ndim,
                            int32 dims[ndim], then float32 data in C order.
 
-It also writes the Unicode tables of src/clip_unicode.c (--emit-unicode FILE),
+It also writes the Unicode tables of src/text/clip_unicode.c (--emit-unicode FILE),
 computed from the same `regex` module the official tokenizer uses.
 
 USAGE (system python: torch, numpy; `regex` from Debian's python3-regex):
   /usr/bin/python3 scripts/ref/make_clip_reference.py --clip /tmp/ref/clip \
-      --out tests/data/clip [--emit-unicode src/clip_unicode.c]
+      --out tests/data/clip [--emit-unicode src/text/clip_unicode.c]
 
 ftfy is not installed: basic_clean's ftfy.fix_text is stubbed by the identity.
 The reference texts are NFC, without mojibake, curly quotes or ligatures, so

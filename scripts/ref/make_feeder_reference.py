@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make_feeder_reference.py - reference data for the C feeder (src/feeder.c).
+"""make_feeder_reference.py - reference data for the C feeder (src/data/feeder.c).
 
 PURPOSE: run the OFFICIAL CTR-GCN test-split feeder (feeders/feeder_ntu.py
 Feeder, which calls feeders/tools.py valid_crop_resize and uses

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make_optim_reference.py - reference for src/optim.c from the official code.
+"""make_optim_reference.py - reference for src/train/optim.c from the official code.
 
 PURPOSE: run CTR-GCN's own Processor.load_optimizer (torch.optim.SGD with
 momentum 0.9, nesterov, weight_decay) and Processor.adjust_learning_rate,
@@ -139,7 +139,7 @@ def main():
     print("wrote", a.out)
 
 
-README = """# tests/data/optim - reference for src/optim.c (tests/2210-optim.c)
+README = """# tests/data/optim - reference for src/train/optim.c (tests/2210-optim.c)
 
 Made by `scripts/ref/make_optim_reference.py` (torch %(torch)s) from the official
 CTR-GCN main.py: Processor.load_optimizer (torch.optim.SGD, momentum 0.9,

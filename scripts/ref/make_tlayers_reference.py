@@ -8,7 +8,7 @@ small fixed random inputs and weights (torch.manual_seed), with the loss
 sum(out * G) for a fixed random G, and save inputs, weights, outputs and
 autograd gradients for tests/1060-layernorm-gelu.c and tests/1070-attention.c.
 The attention outputs are also recomputed from torch ops exactly as
-src/layer_attention.c computes them, and the script stops unless both agree.
+src/model/layer_attention.c computes them, and the script stops unless both agree.
 
 USAGE (torch is needed: use the system python):
   /usr/bin/python3 scripts/ref/make_tlayers_reference.py --out tests/data/tlayers
@@ -101,7 +101,7 @@ def act_case(out_dir):
 
 # ---------------------------------------------------------------------------
 def attention_ops(x, c, wq, bq, wk, bk, wv, bv, wo, bo, H):
-    """The attention of src/layer_attention.c from torch ops."""
+    """The attention of src/model/layer_attention.c from torch ops."""
     B, Lq, D = x.shape
     Lk = c.shape[1]
     dh = D // H

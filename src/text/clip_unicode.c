@@ -1,7 +1,7 @@
 // clip_unicode.c - Unicode letter/number/space classes, lowercase and UTF-8
 // for the CLIP tokenizer (see clip_unicode.h). The tables below are generated:
 // do not edit them by hand, rerun scripts/ref/make_clip_reference.py
-// --emit-unicode src/clip_unicode.c.
+// --emit-unicode src/text/clip_unicode.c.
 #include "clip_unicode.h"
 
 typedef struct { uint32_t lo, hi; } UniRange;
