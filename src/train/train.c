@@ -795,10 +795,10 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
                            "(HINT: cocodiff-eval names them; non-finite values in the test data, or a model that "
                            "overflows on them)", (long long)e + 1, (long long)bad);
         if (mline) {
-            json_object_set_new(mline, "test_nonfinite", json_integer(bad));
             json_object_set_new(mline, "test_top1", json_real(top1));
             json_object_set_new(mline, "test_top5", json_real(top5));
             json_object_set_new(mline, "test_loss", json_real(tl));
+            json_object_set_new(mline, "test_nonfinite", json_integer(bad));   // last: readers grep the others' order
         }
     }
     metrics_line(t, mline);
