@@ -5,6 +5,8 @@
 # tests/7xxx-slurm-*.sh tests (a single-node cluster); --no-install-recommends
 # keeps them to 6 packages (without it Slurm pulls ~34: rrd, influxdb, ipmi...).
 # chromium and libxml2-utils (xmllint) are for the report's rendering test.
+# clang and libclang-rt-dev (ASan/UBSan/libFuzzer run-times) are for
+# `make check SANITIZE=1` and `make fuzz`; valgrind for `make valgrind`.
 # Usage: scripts/install-deps.sh [--with-reference]   (as root for the install)
 #   --with-reference also installs python3-numpy/h5py/torch, used only by the
 #   scripts that regenerate reference tensors and by the benchmarks.
@@ -14,7 +16,8 @@ PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev 
 libopenblas-dev libarchive-dev libarchive-tools libjansson-dev libyaml-dev libcurl4-openssl-dev \
 libssl-dev zlib1g-dev perl \
 slurmctld slurmd slurm-client munge \
-chromium libxml2-utils jq"
+chromium libxml2-utils jq \
+clang libclang-rt-dev valgrind"
 if [ "${1:-}" = "--with-reference" ]; then
     PKGS="$PKGS python3-numpy python3-h5py python3-torch"
 fi
