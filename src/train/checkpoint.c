@@ -1,6 +1,6 @@
 // checkpoint.c - CTR-GCN <-> HDF5 checkpoints (see checkpoint.h).
 #include "checkpoint.h"
-#include "h5io.h"
+#include "h5io_ckpt.h"
 #include "status.h"
 
 #include <stdio.h>
