@@ -32,15 +32,6 @@ typedef struct Group {
     int *seen;
 } Group;
 
-static int file_equal(const char *a, const char *b) {
-    size_t la, lb;
-    char *x = tap_slurp(a, &la), *y = tap_slurp(b, &lb);
-    int eq = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x);
-    free(y);
-    return eq;
-}
-
 static void read_group(const char *path, const H5PrepInfo *info, int g, Group *gr) {
     gr->n = info->n[g];
     gr->name_len = info->name_len;
@@ -79,7 +70,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "mpirun -np 2 --oversubscribe bin/cocodiff-prep --dataset kinetics --input %s "
              "--out %s/o2 >>%s/log 2>&1", zip, D, D);
     ok(system(cmd) == 0, "... and on 2 ranks");
-    ok(file_equal(h1, h2), "1 and 2 ranks write byte-identical files");
+    ok(tap_same_file(h1, h2), "1 and 2 ranks write byte-identical files");
 
     H5PrepInfo info;
     if (h5io_prep_info(h1, &info) != CD_OK) bail("%s: not readable (see %s/log)", h1, D);

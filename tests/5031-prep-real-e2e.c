@@ -59,15 +59,6 @@ static int read_splits(Row *rows) {
     return n;
 }
 
-static int file_equal(const char *a, const char *b) {
-    size_t la, lb;
-    char *x = tap_slurp(a, &la), *y = tap_slurp(b, &lb);
-    int eq = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x);
-    free(y);
-    return eq;
-}
-
 static int nonzero_frames(const float *x, int V) {   // x: (C, T, V, M)
     int n = 0;
     for (int t = 0; t < T; t++) {
@@ -242,7 +233,7 @@ int main(void) {
             snprintf(a, sizeof a, "%s/%s", D, pairs[i][j]);
             const char *slash = strchr(pairs[i][j], '/');
             snprintf(b, sizeof b, "%s/%.*s-2%s", D, (int)(slash - pairs[i][j]), pairs[i][j], slash);
-            same &= file_equal(a, b);
+            same &= tap_same_file(a, b);
         }
         ok(same, "%.*s: 1 and 2 ranks write byte-identical files", (int)strcspn(pairs[i][0], "/"), pairs[i][0]);
     }
