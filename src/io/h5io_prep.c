@@ -84,11 +84,11 @@ int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const i
     return rc;
 }
 
-int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int frames) {
+int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int span) {
     const int V = f->V;
     // (T, M, V, C) rows -> (C, T, V, M), zero past the sample's frames.
     memset(f->buf, 0, (size_t)SKEL_C * SKEL_T * V * SKEL_M * sizeof(float));
-    for (int t = 0; t < frames; t++)
+    for (int t = 0; t < span; t++)
         for (int m = 0; m < SKEL_M; m++)
             for (int v = 0; v < V; v++)
                 for (int c = 0; c < SKEL_C; c++)
