@@ -237,6 +237,11 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
         return CD_EARG;
     }
+    if (g == GRAPH_UCLA20) {
+        snprintf(why, whylen, "%s: this build has the NW-UCLA graph and feeder transform but its "
+                 "loader cannot read NW-UCLA data files yet", c->model_args.graph);
+        return CD_EARG;
+    }
     SkelLayout layout = g == GRAPH_NTU25 ? SKEL_LAYOUT_NTU25 : SKEL_LAYOUT_OPENPOSE18;
     const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
     FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
