@@ -64,6 +64,9 @@ int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t w
 
 // Frames of x (C, T, V, M) whose sum over C, V, M is non-zero (as the
 // official np.sum(x.sum(0).sum(-1).sum(-1) != 0): counted, not the extent).
+// The crop ends at this count as valid_crop_resize's does, so on a Kinetics
+// clip with empty frames in between it leaves out the clip's last frames,
+// like the official code (README "Frame counts are not lengths").
 int feeder_valid_frames(const float *x, int C, int T, int V, int M);
 
 // The crop of a sample with `valid` frames: [*bias, *bias + *len). Draws p and

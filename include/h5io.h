@@ -6,7 +6,8 @@
 //     x       float32 (N, 3, 300, V, 2)   the CTR-GCN feeder's (C, T, V, M)
 //     label   int32 (N)                    0-based class
 //     name    fixed-length string (N)      sample name, sorted ascending
-//     frames  int32 (N)                    frames that are not all zero
+//     frames  int32 (N)                    frames that are not all zero (a count,
+//                                          not a length: Kinetics clips have gaps)
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -35,9 +36,10 @@ int h5io_prep_create(H5PrepFile **f, const Dist *d, const char *path, const H5Pr
 // (rank 0 writes them). names: n * name_len bytes.
 int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const int32_t *frames,
                          const char *names);
-// Independent: one sample, given as (frames, 2, V, 3) rows; the rest of its
-// 300 frames are written as zeros.
-int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int frames);
+// Independent: one sample, given as its first `span` (T, M, V, C) frames
+// (skel_span: a length, never the count of non-empty frames); the rest of
+// its 300 frames are written as zeros.
+int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int span);
 // Collective: closes; returns the first error any rank saw while writing.
 int h5io_prep_close(H5PrepFile *f);
 

@@ -315,7 +315,7 @@ static void check_ce(int N, int K, float scale, uint64_t seed) {
 }
 
 int main(void) {
-    plan(2 * 2 + 6 * 4 + 1 + 2 * 5 + 2 * 4 + 2 + 1);
+    plan(2 * 2 + 6 * 4 + 1 + 2 * 5 + 2 * 4 + 2 + 1 + 1);
     check_act(0, 1);
     check_act(1, 2);
     check_pool(2, 3, 9, 4, 1, 0, 10);
@@ -333,6 +333,11 @@ int main(void) {
     int32_t bad = 7;
     float z[3] = {0, 1, 2}, pr[3];
     ok(isnan(crossentropy_forward(pr, z, &bad, 1, 3)), "crossentropy with a label out of range is NaN");
+    // torch.relu keeps NaN (a corrupt value must reach the scores); 9 values: the blocked loop and the tail.
+    float rx[9] = {NAN, -1, 2, -0.0f, 0, -INFINITY, INFINITY, 3, NAN}, ry[9];
+    relu_forward(ry, rx, 9);
+    ok(isnan(ry[0]) && ry[1] == 0 && ry[2] == 2 && ry[3] == 0 && !signbit(ry[3]) && ry[5] == 0 && isinf(ry[6]) &&
+       ry[7] == 3 && isnan(ry[8]), "relu: NaN stays NaN (as torch.relu), -0 and -inf become +0, +inf stays");
     diag("worst gradcheck relative error: %.2e", worst_seen);
     return tap_done();
 }

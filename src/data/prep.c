@@ -38,10 +38,10 @@ typedef struct PrepMeta {
     int64_t spill_off;      // byte offset in the owner's spill file
     int32_t rank;           // owner
     int32_t label;          // 0-based class
-    int32_t frames;
+    int32_t frames;         // non-empty frames (HDF5 /frames); NOT a length
+    int32_t span;           // frames spilled and stored: skel_span (gaps included)
     int32_t part;           // Kinetics: 0 kinetics_train, 1 kinetics_val
     int32_t input;          // index of the archive
-    int32_t pad;
 } PrepMeta;
 
 typedef struct Buf {
@@ -142,7 +142,7 @@ static int excluded(const Prep *p, const char *name) {
 // One member
 
 static int spill_sample(Prep *p, PrepMeta *m) {
-    size_t n = (size_t)m->frames * SKEL_M * p->V * SKEL_C;
+    size_t n = (size_t)m->span * SKEL_M * p->V * SKEL_C;
     if (n && fwrite(p->x, sizeof(float), n, p->spill) != n) {
         CD_ERR("cannot write the spill file in %s: %s (HINT: is the disk full?)", p->cfg->out_dir,
                strerror(errno));
@@ -214,6 +214,7 @@ static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, i
     if (rc == CD_EREJECT) return reject(p, m.name, member, why);
     if (rc) return rc;
     m.frames = frames;
+    m.span = skel_span(p->x, p->V);
     p->n_done++;
     return spill_sample(p, &m);
 }
@@ -433,14 +434,14 @@ static int write_bench(Prep *p, SplitBench bench, const PrepMeta *all, int64_t n
     // Each rank writes the samples it prepared, straight from its spill.
     for (int64_t i = 0; i < n && rc == CD_OK; i++) {
         if (all[i].rank != d->rank) continue;
-        size_t nf = (size_t)all[i].frames * SKEL_M * p->V * SKEL_C;
+        size_t nf = (size_t)all[i].span * SKEL_M * p->V * SKEL_C;
         if (fseeko(p->spill, (off_t)all[i].spill_off, SEEK_SET) != 0 ||
             fread(p->x, sizeof(float), nf, p->spill) != nf) {
             CD_ERR("cannot read back the spill file (sample %s)", all[i].name);
             rc = CD_EIO;
             break;
         }
-        rc = h5io_prep_write_sample(f, group_of(p, bench, &all[i]), pos[i], p->x, all[i].frames);
+        rc = h5io_prep_write_sample(f, group_of(p, bench, &all[i]), pos[i], p->x, all[i].span);
     }
     free(pos);
     int crc = h5io_prep_close(f);   // collective; agrees on errors

@@ -218,10 +218,22 @@ static void print_table(const Ens *e) {
 // ---------------------------------------------------------------------------
 // Driver
 
+// Scores with a NaN or an infinity would rank first (eval.h): refuse them.
+// what: the file, or how the rows were made. Every rank sees the same
+// inputs: rank 0 says it.
+static int check_finite(const Ens *e, const H5Scores *s, const float *scores, const char *what) {
+    char why[1024];
+    int rc = eval_check_finite(scores, s->n, s->K, s->names, (size_t)s->name_len + 1, 0, why, sizeof why);
+    if (rc && e->d->rank == 0) CD_ERR("%s: %s; refusing to ensemble", what, why);
+    return rc;
+}
+
 static int load(Ens *e) {
     char why[8192];
     for (int s = 0; s < e->S; s++)
-        if (h5io_scores_read(e->o->scores[s], &e->in[s])) return CD_EFORMAT;
+        if (h5io_scores_read(e->o->scores[s], &e->in[s]) ||
+            check_finite(e, &e->in[s], e->in[s].scores, e->o->scores[s]))
+            return CD_EFORMAT;
     for (int s = 1; s < e->S; s++)
         if (ensemble_check_rows(&e->in[0], e->o->scores[0], &e->in[s], e->o->scores[s], why, sizeof why)) {
             CD_ERR("%s", why);
@@ -242,6 +254,7 @@ static int compute(Ens *e) {
     if (!(e->fused = cd_malloc(nk * sizeof *e->fused))) return CD_ENOMEM;
     for (int s = 0; s < e->S; s++) in[s] = e->in[s].scores;
     ensemble_fuse(e->fused, in, e->w, e->S, nk);
+    if (check_finite(e, &e->in[0], e->fused, "the weighted sum (float32 overflow)")) return CD_EFORMAT;
     for (int s = 0; s <= e->S; s++) {
         if (eval_metrics_init(&e->m[s], e->K)) return CD_ENOMEM;
         // eval_metrics_add takes int rows: add in chunks.

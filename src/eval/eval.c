@@ -44,7 +44,45 @@ int eval_parse_stream(const char *s, int *bone, int *vel) {
     return CD_EARG;
 }
 
+int eval_row_finite(const float *l, int K) {
+    for (int k = 0; k < K; k++)
+        if (!isfinite(l[k])) return 0;
+    return 1;
+}
+
+int64_t eval_first_nonfinite(const float *l, int64_t n, int K, int *col) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = l + (size_t)i * (size_t)K;
+        if (eval_row_finite(row, K)) continue;
+        if (col) {
+            *col = 0;
+            while (isfinite(row[*col])) ++*col;
+        }
+        return i;
+    }
+    return -1;
+}
+
+int eval_check_finite(const float *l, int64_t n, int K, const char *names, size_t stride, int64_t row0, char *why,
+                      size_t whylen) {
+    int col = 0;
+    int64_t i = eval_first_nonfinite(l, n, K, &col);
+    if (i < 0) return CD_OK;
+    const char *name = names + (size_t)i * stride;
+    return cd_why(why, whylen, CD_EFORMAT, "non-finite score %g for class %d of sample %.*s (row %lld) (HINT: NaN "
+                  "or infinite weights or batch-norm statistics in the checkpoint that scored it, or values in "
+                  "the sample)", l[(size_t)i * K + col], col, (int)strnlen(name, stride), name, (long long)(row0 + i));
+}
+
+int eval_argmax(const float *l, int K) {
+    if (!eval_row_finite(l, K)) return -1;
+    int best = 0;
+    for (int k = 1; k < K; k++) if (l[k] > l[best]) best = k;
+    return best;
+}
+
 int eval_rank_of_label(const float *l, int K, int label) {
+    if (!eval_row_finite(l, K)) return EVAL_RANK_NONFINITE;
     const float own = l[label];
     int r = 0;
     for (int k = 0; k < K; k++) r += l[k] > own || (l[k] == own && k < label);
@@ -68,10 +106,10 @@ void eval_metrics_add(EvalMetrics *m, const float *logits, const int32_t *label,
     const int K = m->K;
     for (int i = 0; i < n; i++) {
         const float *l = logits + (size_t)i * K;
-        int best = 0;
-        for (int k = 1; k < K; k++) if (l[k] > l[best]) best = k;
+        int best = eval_argmax(l, K);
         int r = eval_rank_of_label(l, K, label[i]);
-        m->confusion[(size_t)label[i] * K + best]++;
+        if (best < 0) m->nonfinite++;
+        else m->confusion[(size_t)label[i] * K + best]++;
         m->correct1 += r == 0;
         m->correct5 += r < 5;
         m->n++;
@@ -280,6 +318,15 @@ static void teardown(Eval *e) {
 // ---------------------------------------------------------------------------
 // The sharded loop
 
+// A batch whose scores hold a NaN or an infinity stops the run: such a score
+// would rank first (eval.h), and no result is better than a wrong one.
+static int check_finite(const Eval *e, int n) {
+    char why[1024];
+    int rc = eval_check_finite(e->logits, n, e->K, e->names, (size_t)e->data.name_len, e->index[0], why, sizeof why);
+    if (rc) CD_ERR("%s on %s /%s: %s; no scores written", e->o->checkpoint, e->o->data, e->o->group, why);
+    return rc;
+}
+
 static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
     const int nb = loader_num_batches(e->l);
     int rc = CD_OK;
@@ -296,6 +343,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
             }
         if (rc || (rc = ctrgcn_forward(e->m, e->logits, e->x, n, e->window, 0))) break;
         if ((rc = h5io_prep_read(e->o->data, e->group, e->index[0], n, NULL, NULL, NULL, e->names))) break;
+        if ((rc = check_finite(e, n))) break;
         if ((rc = h5io_scores_write_rows(sf, e->index[0], n, e->logits, e->labels, e->names))) break;
         eval_metrics_add(mt, e->logits, e->labels, n);
         done += n;

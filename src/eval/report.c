@@ -105,6 +105,12 @@ int report_pca2_fit(ReportPca2 *p, const float *x, int64_t n, int D) {
         CD_ERR("PCA needs at least 2 vectors of dimension >= 2 (got %lld of %d)", (long long)n, D);
         return CD_EARG;
     }
+    int col = 0;
+    int64_t bad = eval_first_nonfinite(x, n, D, &col);
+    if (bad >= 0) {   // LAPACK would only print an "illegal value" line
+        CD_ERR("PCA: vector %lld holds a non-finite value in dimension %d", (long long)bad, col);
+        return CD_EARG;
+    }
     p->D = D;
     p->mean = cd_calloc((size_t)D, sizeof *p->mean);
     p->axis = cd_calloc(2 * (size_t)D, sizeof *p->axis);
@@ -208,6 +214,12 @@ static int load_scores(Report *r, const char *dir, ScoresIn *in) {
         CD_ERR("%s lists %d class names, %s has %d classes", r->o->class_names, r->list.n, p, in->s.K);
         return CD_EFORMAT;
     }
+    char why[1024];   // a non-finite score would rank first (eval.h) and break the PCA
+    if ((rc = eval_check_finite(in->s.scores, in->s.n, in->s.K, in->s.names, (size_t)in->s.name_len + 1, 0,
+                                why, sizeof why))) {
+        CD_ERR("%s: %s", p, why);
+        return rc;
+    }
     in->names = r->has_list ? (const char *const *)r->list.names : (const char *const *)in->s.class_names;
     if ((rc = eval_metrics_init(&in->m, in->s.K))) return rc;
     for (int64_t i = 0; i < in->s.n; i += 1 << 20) {
@@ -276,6 +288,15 @@ static int load_all(Report *r) {
     if (r->feat_path[0] && (o->features || stat(r->feat_path, &fs) == 0)) {
         if ((rc = h5io_features_read(r->feat_path, &r->feat))) return rc;
         r->has_feat = 1;
+        for (int s = 0; s < 2; s++) {   // a NaN would break the PCA (LAPACK) and the figures
+            int col = 0;
+            int64_t i = eval_first_nonfinite(s ? r->feat.generated : r->feat.real, r->feat.n, r->feat.C, &col);
+            if (i >= 0) {
+                CD_ERR("%s: /%s row %lld holds a non-finite value in column %d (HINT: the run that wrote it "
+                       "diverged)", r->feat_path, s ? "generated" : "real", (long long)i, col);
+                return CD_EFORMAT;
+            }
+        }
         for (int64_t i = 0; i < r->feat.n; i++)
             if (r->feat.label[i] < 0) {
                 CD_ERR("%s: negative label at row %lld", r->feat_path, (long long)i);

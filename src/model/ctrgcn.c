@@ -723,10 +723,10 @@ static void add_relu(float *out, const float *a, const float *b, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         float t[8];
-        for (int j = 0; j < 8; j++) { float v = a[i + j] + b[i + j]; t[j] = v > 0.0f ? v : 0.0f; }
+        for (int j = 0; j < 8; j++) t[j] = relu1(a[i + j] + b[i + j]);
         for (int j = 0; j < 8; j++) out[i + j] = t[j];
     }
-    for (; i < n; i++) { float v = a[i] + b[i]; out[i] = v > 0.0f ? v : 0.0f; }
+    for (; i < n; i++) out[i] = relu1(a[i] + b[i]);
 }
 // g = out > 0 ? g : 0 (ReLU backward in place: the gradient is consumed)
 static void relu_mask(float *g, const float *out, size_t n) {
@@ -755,13 +755,13 @@ static void bn_apply(const Bn *bn, float *out, const float *x, const float *add,
                 float t[8];
                 for (int j = 0; j < 8; j++) t[j] = xr[l + j] * scale + shift;
                 if (ar) for (int j = 0; j < 8; j++) t[j] = t[j] + ar[l + j];
-                if (relu) for (int j = 0; j < 8; j++) t[j] = t[j] > 0.0f ? t[j] : 0.0f;
+                if (relu) for (int j = 0; j < 8; j++) t[j] = relu1(t[j]);
                 for (int j = 0; j < 8; j++) o[l + j] = t[j];
             }
             for (; l < L; l++) {
                 float v = xr[l] * scale + shift;
                 if (ar) v = v + ar[l];
-                if (relu) v = v > 0.0f ? v : 0.0f;
+                if (relu) v = relu1(v);
                 o[l] = v;
             }
         }

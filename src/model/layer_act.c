@@ -12,10 +12,10 @@ void relu_forward(float *out, const float *x, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         float t[8];
-        for (int j = 0; j < 8; j++) t[j] = x[i + j] > 0.0f ? x[i + j] : 0.0f;
+        for (int j = 0; j < 8; j++) t[j] = relu1(x[i + j]);
         for (int j = 0; j < 8; j++) out[i + j] = t[j];
     }
-    for (; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (; i < n; i++) out[i] = relu1(x[i]);
 }
 
 // out > 0 exactly where x > 0, so the saved output gives the mask.

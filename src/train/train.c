@@ -33,6 +33,7 @@
 #include "cocodiff.h"
 #include "ctrgcn.h"
 #include "diversity.h"
+#include "eval.h"
 #include "feeder.h"
 #include "fold.h"
 #include "fsutil.h"
@@ -145,9 +146,10 @@ static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
     return rc;
 }
 
-// Top-1 / top-5 on the test split, sharded over the ranks.
-static int evaluate(Trainer *t, double *top1, double *top5, double *loss) {
-    double sums[4] = {0, 0, 0, 0};   // correct1, correct5, loss * n, n
+// Top-1 / top-5 on the test split, sharded over the ranks. Samples with a
+// non-finite score count wrong (*nonfinite of them; the caller warns).
+static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_t *nonfinite) {
+    double sums[5] = {0, 0, 0, 0, 0};   // correct1, correct5, loss * n, n, non-finite rows
     int nb = loader_num_batches(t->test), rc = CD_OK;
     for (int b = 0; b < nb && rc == CD_OK; b++) {
         int nl = 0;
@@ -158,6 +160,10 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss) {
         sums[2] += (double)crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K) * nl;
         for (int i = 0; i < nl; i++) {
             const float *l = t->logits + (size_t)i * t->K;
+            if (!eval_row_finite(l, t->K)) {   // NaN compares false: it would rank first (eval.h)
+                sums[4]++;
+                continue;
+            }
             float own = l[t->labels[i]];
             int above = 0;
             for (int k = 0; k < t->K; k++) above += l[k] > own;
@@ -167,7 +173,8 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss) {
         sums[3] += nl;
     }
     rc = dist_agree(t->d, rc);
-    if (rc == CD_OK) rc = dist_allreduce_sum_f64(t->d, sums, 4);
+    if (rc == CD_OK) rc = dist_allreduce_sum_f64(t->d, sums, 5);
+    *nonfinite = (int64_t)sums[4];
     if (rc == CD_OK && sums[3] > 0) {
         *top1 = sums[0] / sums[3];
         *top5 = sums[1] / sums[3];
@@ -692,9 +699,7 @@ static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats 
         s[0] = (double)loss * nl;
         for (int i = 0; i < nl; i++) {
             const float *l = t->logits + (size_t)i * t->K;
-            int best = 0;   // torch.max: the first maximum
-            for (int k = 1; k < t->K; k++) if (l[k] > l[best]) best = k;
-            s[1] += best == t->labels[i];
+            s[1] += eval_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
         }
         ctrgcn_zero_grad(t->m);
         memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
@@ -781,13 +786,19 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
     }
     if (t->test && ((e + 1) % c->eval_interval == 0 || step == end)) {
         double top1 = 0, top5 = 0, tl = 0;
-        int rc = evaluate(t, &top1, &top5, &tl);
+        int64_t bad = 0;
+        int rc = evaluate(t, &top1, &top5, &tl, &bad);
         if (rc) { json_decref(mline); return rc; }
         log_info(t->d, "train | epoch %lld | test top1 %.4f | top5 %.4f | loss %.4f", (long long)e + 1, top1, top5, tl);
+        if (bad)
+            log_warn(t->d, "train | epoch %lld | %lld test sample(s) got non-finite scores and count as wrong "
+                           "(HINT: cocodiff-eval names them; non-finite values in the test data, or a model that "
+                           "overflows on them)", (long long)e + 1, (long long)bad);
         if (mline) {
             json_object_set_new(mline, "test_top1", json_real(top1));
             json_object_set_new(mline, "test_top5", json_real(top5));
             json_object_set_new(mline, "test_loss", json_real(tl));
+            json_object_set_new(mline, "test_nonfinite", json_integer(bad));   // last: readers grep the others' order
         }
     }
     metrics_line(t, mline);

@@ -201,6 +201,15 @@ char *tap_slurp(const char *path, size_t *len) {
     return buf;
 }
 
+int tap_same_file(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = tap_slurp(a, &na), *y = tap_slurp(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
 const char *tap_tmpdir(void) {
     if (!tmpdir[0]) {
         const char *base = getenv("TMPDIR");
