@@ -1,5 +1,5 @@
 // checkpoint.h - CTR-GCN models and training state to and from the HDF5
-// checkpoint format of h5io.h (one dataset per official state_dict key).
+// checkpoint format of h5io_ckpt.h (one dataset per official state_dict key).
 #pragma once
 #include <stdint.h>
 

@@ -32,7 +32,9 @@
 //   eval_interval                int          5                       epochs
 //   print_log                    bool         true                    I (rank 0 logs)
 //   show_topk                    int list     [1, 5]
-//   feeder                       string       feeder.feeder           checked: feeders.feeder_ntu.Feeder
+//   feeder                       string       feeder.feeder           checked: feeders.feeder_ntu.Feeder,
+//                                                                     or feeders.feeder_ucla.Feeder
+//                                                                     with graph.ucla.Graph
 //   num_worker                   int          32                      I
 //   train_feeder_args.*          mapping      Feeder defaults:
 //     data_path                  string       null
@@ -49,14 +51,17 @@
 //     vel                        bool         false                   motion stream
 //     bone                       bool         false                   bone stream
 //     use_mmap                   bool         false                   I
-//     repeat                     int          1                       I (feeder_ucla only)
+//     repeat                     int          1                       I (feeder_ucla only; its
+//                                                                     loader is not wired yet)
 //   test_feeder_args.*           mapping      same keys, same defaults
 //   model                        string       null                    checked: model.ctrgcn.Model
 //   model_args.*                 mapping      Model defaults:
 //     num_class                  int          60
 //     num_point                  int          25
 //     num_person                 int          2
-//     graph                      string       null                    checked: graph.ntu_rgb_d.Graph
+//     graph                      string       null                    checked: graph.ntu_rgb_d.Graph,
+//                                                                     graph.kinetics.Graph or
+//                                                                     graph.ucla.Graph
 //     graph_args.labeling_mode   string       spatial                 checked: spatial
 //     in_channels                int          3
 //     drop_out                   float        0
@@ -108,8 +113,8 @@
 //                                                                     class_id -> label (id - 1 when
 //                                                                     class_id[0] == 1, else id)
 //   cocodiff.parts               string       null                    part file; null: by the graph,
-//                                                                     datasets/parts/ntu25.tsv or
-//                                                                     openpose18.tsv
+//                                                                     datasets/parts/ntu25.tsv,
+//                                                                     openpose18.tsv or ucla20.tsv
 //   cocodiff.guidance            enum         both                    none|coarse|fine|both
 //   cocodiff.generate            bool         true                    generated features (L_gen,
 //                                                                     coarse CE_gen)
@@ -252,7 +257,7 @@ int config_check(const Config *c, char *why, size_t whylen);
 const char *config_stream(const Config *c);
 
 // The part file of cocodiff.parts, or the graph's default
-// ("datasets/parts/ntu25.tsv" / "datasets/parts/openpose18.tsv").
+// ("datasets/parts/ntu25.tsv" / "openpose18.tsv" / "ucla20.tsv").
 const char *config_parts_path(const Config *c);
 // The first 0-based epoch with generation (cocodiff.gen_start_epoch, or
 // warm_up_epoch when it is -1).

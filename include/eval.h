@@ -9,7 +9,7 @@
 // inference mode (CTRGCN_INFER: forward-only buffers, BLAS on one thread,
 // `threads` threads per rank over the batch's samples), so the scores are
 // bit-identical for any number of ranks and threads. Each rank
-// writes its rows of DIR/scores.h5 (parallel HDF5, layout in h5io.h) through
+// writes its rows of DIR/scores.h5 (parallel HDF5, layout in h5io_scores.h) through
 // DIR/scores.h5.partial + rename; rank 0 writes DIR/metrics.json and prints a
 // summary.
 //

@@ -1,5 +1,5 @@
 // loader.h - batches of transformed samples from a cocodiff-prep HDF5 file
-// (h5io.h) for data-parallel training and evaluation.
+// (h5io_prep.h) for data-parallel training and evaluation.
 //
 // Epoch e visits the group's N samples (or a subset's: loader_open_subset)
 // in order[] = a permutation seeded by (seed, e) (the identity when shuffle
@@ -14,7 +14,8 @@
 // Memory: the group's labels and one epoch's order (8 + 4 bytes a sample;
 // a subset adds 8 bytes a subset sample),
 // plus a staging buffer of at most LOADER_STAGE stored samples; reads are
-// serial HDF5 (h5io_prep_read), one call per run of consecutive indices.
+// serial HDF5 through one H5PrepReader (h5io_prep.h) the loader keeps open from
+// loader_open to loader_free, one call per run of consecutive indices.
 // A Loader is not thread-safe (it caches the epoch order and a staging
 // buffer): use one per thread.
 //
@@ -35,7 +36,7 @@
 typedef struct Loader Loader;
 
 // group: 0 train, 1 test. Validates the file (format/version via
-// h5io_prep_info, layout and joints, labels within num_class) and the
+// h5io_prep_reader_open, layout and joints, labels within num_class) and the
 // arguments; on failure returns CD_EIO/CD_EFORMAT/CD_EARG/CD_ENOMEM with a
 // message naming the file in why (and *l = NULL).
 int loader_open(Loader **l, const char *h5_path, int group, const FeederConfig *f,

@@ -1,8 +1,10 @@
 // 1040-graph.c - skeleton graphs: joint counts, name parsing, and the spatial
 // adjacency (3, V, V): NTU's equals CTR-GCN's own tools.get_spatial_graph
 // output (tests/data/ctrgc/graph_ntu25.bin, written by
-// scripts/ref/make_ctrgc_reference.py); both layouts have the structure of a
-// tree (V - 1 inward edges, columns summing to 1 or 0).
+// scripts/ref/make_ctrgc_reference.py), NW-UCLA's graph.ucla.Graph().A
+// (tests/data/ucla/reference.bundle, scripts/ref/make_ucla_reference.py);
+// every layout has the structure of a tree (V - 1 inward edges, columns
+// summing to 1 or 0).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "graph.h"
 #include "status.h"
+#include "tap/bundle.h"
 #include "tap/tap.h"
 
 #define DIR "tests/data/ctrgc"
@@ -75,10 +78,11 @@ static void check_structure(GraphLayout layout, int V) {
 }
 
 int main(void) {
-    plan(29);
+    plan(42);
 
     is_int(25, graph_num_nodes(GRAPH_NTU25), "NTU has 25 joints");
     is_int(18, graph_num_nodes(GRAPH_OPENPOSE18), "OpenPose has 18 joints");
+    is_int(20, graph_num_nodes(GRAPH_UCLA20), "NW-UCLA has 20 joints");
     fprintf(stderr, "# (error messages about layout 7 and 'ntu60' are expected)\n");
     ok(graph_num_nodes((GraphLayout)7) < 0, "unknown layout: negative joint count");
     ok(graph_spatial((GraphLayout)7, NULL) == CD_EARG, "unknown layout: graph_spatial CD_EARG");
@@ -90,6 +94,8 @@ int main(void) {
         {"ntu", GRAPH_NTU25},           {"ntu25", GRAPH_NTU25},
         {"graph.ntu_rgb_d.Graph", GRAPH_NTU25}, {"kinetics", GRAPH_OPENPOSE18},
         {"openpose18", GRAPH_OPENPOSE18}, {"graph.kinetics.Graph", GRAPH_OPENPOSE18},
+        {"ucla", GRAPH_UCLA20},         {"ucla20", GRAPH_UCLA20},
+        {"graph.ucla.Graph", GRAPH_UCLA20},
     };
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         GraphLayout got = (GraphLayout)-1;
@@ -101,6 +107,7 @@ int main(void) {
 
     check_structure(GRAPH_NTU25, 25);
     check_structure(GRAPH_OPENPOSE18, 18);
+    check_structure(GRAPH_UCLA20, 20);
 
     // OpenPose spot checks: Nose (0) -> Neck (1) inward; Neck has 3 children.
     float Ak[3 * 18 * 18];
@@ -123,5 +130,18 @@ int main(void) {
         is_tensor_equal(got, want, n, "ntu25: A equals CTR-GCN's get_spatial_graph (float32)");
         free(want);
     }
+
+    // NW-UCLA against the official graph.ucla.Graph().A.
+    Bundle b;
+    int loaded = bundle_load("tests/data/ucla/reference.bundle", &b) == 0;
+    const BundleTensor *A = loaded ? bundle_find(&b, "graph/A") : NULL;
+    if (!A || A->dtype != 0 || A->numel != 3 * 20 * 20) {
+        skip(1, "no tests/data/ucla/reference.bundle graph/A: run scripts/ref/make_ucla_reference.py");
+    } else {
+        float got[3 * 20 * 20];
+        graph_spatial(GRAPH_UCLA20, got);
+        is_tensor_equal(got, A->data, A->numel, "ucla20: A equals graph.ucla.Graph().A (float32)");
+    }
+    if (loaded) bundle_free(&b);
     return tap_done();
 }

@@ -19,7 +19,7 @@
 #include "config.h"
 #include "feeder.h"
 #include "fold.h"
-#include "h5io.h"
+#include "h5io_prep.h"
 #include "loader.h"
 #include "ntu.h"
 #include "skeleton.h"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "archive_in.h"
-#include "h5io.h"
+#include "h5io_prep.h"
 #include "kinetics.h"
 #include "skeleton.h"
 #include "status.h"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "feeder.h"
-#include "h5io.h"
+#include "h5io_prep.h"
 #include "loader.h"
 #include "skeleton.h"
 #include "status.h"

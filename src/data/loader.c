@@ -1,10 +1,10 @@
 // loader.c - data-parallel batches from a cocodiff-prep HDF5 file (see
 // loader.h for the batch/rank arithmetic). Samples are read with serial HDF5
-// (h5io_prep_read), one call per run of consecutive dataset indices (at most
-// LOADER_STAGE samples), and transformed with feeder_transform keyed by
+// through one H5PrepReader the loader keeps open, one call per run of
+// consecutive dataset indices (at most LOADER_STAGE samples), and transformed with feeder_transform keyed by
 // (seed, epoch, dataset index), so results do not depend on rank count.
 #include "loader.h"
-#include "h5io.h"
+#include "h5io_prep.h"
 #include "skeleton.h"
 #include "status.h"
 
@@ -19,6 +19,7 @@
 
 struct Loader {
     char *path;
+    H5PrepReader *r;           // open from loader_open to loader_free
     int group;
     FeederConfig f;
     int C, T, V, M, num_class;
@@ -57,14 +58,14 @@ static int check_args(const char *path, int group, const FeederConfig *f, int B,
 // Reads the group's labels and sample 0, and checks them against the header.
 static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whylen) {
     const char *p = l->path, *g = group_name(l->group);
-    int rc = h5io_prep_read(p, l->group, 0, l->ngroup, NULL, l->labels, NULL, NULL);
+    int rc = h5io_prep_reader_read(l->r, l->group, 0, l->ngroup, NULL, l->labels, NULL, NULL);
     if (rc) return cd_why(why, whylen, rc, "%s: cannot read /%s/label", p, g);
     for (int64_t i = 0; i < l->ngroup; i++)
         if (l->labels[i] < 0 || l->labels[i] >= info->num_class)
             return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/label[%lld] = %d is outside [0, %d)", p, g,
                         (long long)i, l->labels[i], info->num_class);
     int32_t frames = 0;
-    rc = h5io_prep_read(p, l->group, 0, 1, l->stage, NULL, &frames, NULL);
+    rc = h5io_prep_reader_read(l->r, l->group, 0, 1, l->stage, NULL, &frames, NULL);
     if (rc) return cd_why(why, whylen, rc, "%s: cannot read /%s sample 0", p, g);
     int valid = feeder_valid_frames(l->stage, l->C, l->T, l->V, l->M);
     if (frames < 0 || frames > l->T || valid > frames)
@@ -91,6 +92,37 @@ static int check_subset(const char *path, int group, int64_t ngroup, const int64
     return rc;
 }
 
+// The file's header against the feeder and the arguments; *n and *nb get
+// the loader's samples and batches.
+static int check_header(const H5PrepInfo *info, const char *path, int group, const int64_t *subset, int64_t nsub,
+                        const FeederConfig *f, int B, int drop_last, int64_t *n, int64_t *nb, char *why,
+                        size_t whylen) {
+    int rc, layout = -1;
+    for (int k = 0; k < 2; k++)
+        if (strcmp(info->layout, skel_layout_name((SkelLayout)k)) == 0) layout = k;
+    if (layout < 0 || info->V != skel_layout_joints((SkelLayout)layout))
+        return cd_why(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
+                    info->layout, info->V);
+    if (f->layout != layout)
+        return cd_why(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
+                    info->layout, skel_layout_name((SkelLayout)f->layout));
+    if (info->num_class < 1)
+        return cd_why(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info->num_class);
+    if (info->n[group] < 1)
+        return cd_why(why, whylen, CD_EFORMAT, "%s: /%s holds no samples", path, group_name(group));
+    char fwhy[200];
+    if (feeder_config_check(f, SKEL_C, info->V, fwhy, sizeof fwhy))
+        return cd_why(why, whylen, CD_EARG, "%s: %s", path, fwhy);
+    if (subset && (rc = check_subset(path, group, info->n[group], subset, nsub, why, whylen))) return rc;
+    *n = subset ? nsub : info->n[group];
+    *nb = drop_last ? *n / B : (*n + B - 1) / B;
+    if (*nb < 1 || *nb > INT32_MAX)
+        return cd_why(why, whylen, CD_EARG, "%s: /%s%s has %lld samples: %lld batches of %d%s", path,
+                    group_name(group), subset ? " subset" : "", (long long)*n, (long long)*nb, B,
+                    drop_last ? " with drop_last" : "");
+    return CD_OK;
+}
+
 int loader_open(Loader **lp, const char *path, int group, const FeederConfig *f, int B, int rank,
                 int nranks, uint64_t seed, int shuffle, int drop_last, char *why, size_t whylen) {
     return loader_open_subset(lp, path, group, NULL, 0, f, B, rank, nranks, seed, shuffle, drop_last, why, whylen);
@@ -102,38 +134,20 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
     *lp = NULL;
     int rc = check_args(path, group, f, B, rank, nranks, why, whylen);
     if (rc) return rc;
-    H5PrepInfo info;
-    if (h5io_prep_info(path, &info) != CD_OK)
+    H5PrepReader *r;
+    if (h5io_prep_reader_open(&r, path) != CD_OK)
         return cd_why(why, whylen, CD_EFORMAT,
                     "%s: not a %s file of version %d (HINT: is this a cocodiff-prep output?)", path,
                     H5IO_FORMAT, H5IO_FORMAT_VERSION);
-    int layout = -1;
-    for (int k = 0; k < 2; k++)
-        if (strcmp(info.layout, skel_layout_name((SkelLayout)k)) == 0) layout = k;
-    if (layout < 0 || info.V != skel_layout_joints((SkelLayout)layout))
-        return cd_why(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
-                    info.layout, info.V);
-    if (f->layout != layout)
-        return cd_why(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
-                    info.layout, skel_layout_name((SkelLayout)f->layout));
-    if (info.num_class < 1)
-        return cd_why(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info.num_class);
-    if (info.n[group] < 1)
-        return cd_why(why, whylen, CD_EFORMAT, "%s: /%s holds no samples", path, group_name(group));
-    char fwhy[200];
-    if (feeder_config_check(f, SKEL_C, info.V, fwhy, sizeof fwhy))
-        return cd_why(why, whylen, CD_EARG, "%s: %s", path, fwhy);
-    if (subset && (rc = check_subset(path, group, info.n[group], subset, nsub, why, whylen))) return rc;
-    int64_t n = subset ? nsub : info.n[group];
-    int64_t nb = drop_last ? n / B : (n + B - 1) / B;
-    if (nb < 1 || nb > INT32_MAX)
-        return cd_why(why, whylen, CD_EARG, "%s: /%s%s has %lld samples: %lld batches of %d%s", path,
-                    group_name(group), subset ? " subset" : "", (long long)n, (long long)nb, B,
-                    drop_last ? " with drop_last" : "");
-
-    Loader *l = cd_calloc(1, sizeof *l);
-    if (!l) return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
-    *l = (Loader){.group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = SKEL_M,
+    const H5PrepInfo info = *h5io_prep_reader_info(r);
+    int64_t n = 0, nb = 0;
+    Loader *l = NULL;
+    if ((rc = check_header(&info, path, group, subset, nsub, f, B, drop_last, &n, &nb, why, whylen)) ||
+        !(l = cd_calloc(1, sizeof *l))) {
+        h5io_prep_reader_close(r);
+        return rc ? rc : cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    }
+    *l = (Loader){.r = r, .group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = SKEL_M,
                   .num_class = info.num_class, .n = n, .ngroup = info.n[group], .B = B, .rank = rank, .nranks = nranks,
                   .shuffle = shuffle, .drop_last = drop_last, .nb = (int)nb, .seed = seed};
     // The largest slice: a full batch's, or the last partial one's.
@@ -149,11 +163,9 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
     l->stage = cd_malloc(LOADER_STAGE * raw * sizeof(float));
     l->slots = cd_malloc(((size_t)l->max_local + 1) * sizeof *l->slots);
     if (subset && (l->sel = cd_malloc((size_t)n * sizeof *l->sel))) memcpy(l->sel, subset, (size_t)n * sizeof *l->sel);
-    if (!l->path || !l->labels || !l->order || !l->stage || !l->slots || (subset && !l->sel)) {
-        loader_free(l);
-        return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
-    }
-    rc = check_data(l, &info, why, whylen);
+    if (!l->path || !l->labels || !l->order || !l->stage || !l->slots || (subset && !l->sel))
+        rc = cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
+    if (!rc) rc = check_data(l, &info, why, whylen);
     if (rc) {
         loader_free(l);
         return rc;
@@ -164,6 +176,7 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
 
 void loader_free(Loader *l) {
     if (!l) return;
+    h5io_prep_reader_close(l->r);
     free(l->path);
     free(l->labels);
     free(l->sel);
@@ -246,7 +259,7 @@ int loader_batch(Loader *l, int epoch, int b, float *x, int32_t *label, int64_t 
     for (int k = 0; k < nl;) {
         int j = k + 1;
         while (j < nl && j - k < LOADER_STAGE && l->slots[j].idx == l->slots[j - 1].idx + 1) j++;
-        int rc = h5io_prep_read(l->path, l->group, l->slots[k].idx, j - k, l->stage, NULL, NULL, NULL);
+        int rc = h5io_prep_reader_read(l->r, l->group, l->slots[k].idx, j - k, l->stage, NULL, NULL, NULL);
         if (rc) return rc;
         for (int q = k; q < j; q++) {
             rc = feeder_transform(&l->f, x + (size_t)l->slots[q].pos * sf, l->stage + (size_t)(q - k) * raw,

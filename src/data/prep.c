@@ -12,7 +12,7 @@
 #include "prep.h"
 #include "archive_in.h"
 #include "checksum.h"
-#include "h5io.h"
+#include "h5io_prep.h"
 #include "kinetics.h"
 #include "ntu.h"
 #include "skeleton.h"

@@ -17,7 +17,9 @@
 #include "descriptions.h"
 #include "feeder.h"
 #include "fsutil.h"
-#include "h5io.h"
+#include "h5io_ckpt.h"
+#include "h5io_prep.h"
+#include "h5io_scores.h"
 #include "loader.h"
 #include "skeleton.h"
 #include "status.h"
@@ -143,6 +145,7 @@ typedef struct Eval {
     int group;                // 0 train, 1 test
     Ctrgcn *m;
     CheckpointInfo info;
+    H5PrepReader *r;          // the data file, open for the sample names
     H5PrepInfo data;
     char stream[32];
     int window, B, K;
@@ -256,10 +259,11 @@ static int setup(Eval *e, char *why, size_t whylen) {
                  cd_status_str(rc));
         return rc;
     }
-    if (h5io_prep_info(o->data, &e->data) != CD_OK) {
+    if (h5io_prep_reader_open(&e->r, o->data) != CD_OK) {
         snprintf(why, whylen, "%s: not a readable cocodiff-prep file", o->data);
         return CD_EIO;
     }
+    e->data = *h5io_prep_reader_info(e->r);
     if ((rc = check_fit(e, why, whylen))) return rc;
     if (e->data.n[e->group] < 1) {
         snprintf(why, whylen, "%s: /%s holds no samples", o->data, o->group);
@@ -307,6 +311,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
 static void teardown(Eval *e) {
     ctrgcn_free(e->m);
     loader_free(e->l);
+    h5io_prep_reader_close(e->r);
     if (e->class_names) h5io_strings_free(e->class_names, e->K);
     free(e->x);
     free(e->logits);
@@ -342,7 +347,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
                 rc = CD_EARG;
             }
         if (rc || (rc = ctrgcn_forward(e->m, e->logits, e->x, n, e->window, 0))) break;
-        if ((rc = h5io_prep_read(e->o->data, e->group, e->index[0], n, NULL, NULL, NULL, e->names))) break;
+        if ((rc = h5io_prep_reader_read(e->r, e->group, e->index[0], n, NULL, NULL, NULL, e->names))) break;
         if ((rc = check_finite(e, n))) break;
         if ((rc = h5io_scores_write_rows(sf, e->index[0], n, e->logits, e->labels, e->names))) break;
         eval_metrics_add(mt, e->logits, e->labels, n);

@@ -23,10 +23,18 @@ static const int openpose_inward[][2] = {
     {8, 2},   {5, 1},  {2, 1},  {0, 1},  {15, 0},  {14, 0},  {17, 15}, {16, 14},
 };
 
+// graph/ucla.py inward_ori_index minus 1 (data-conventions.md); centre
+// joint 2 (ShoulderCenter) has no parent.
+static const int ucla_inward[][2] = {
+    {0, 1},  {1, 2},   {3, 2},   {4, 2},   {5, 4},   {6, 5},   {7, 6},   {8, 2},  {9, 8},  {10, 9},
+    {11, 10}, {12, 0}, {13, 12}, {14, 13}, {15, 14}, {16, 0}, {17, 16}, {18, 17}, {19, 18},
+};
+
 int graph_num_nodes(GraphLayout layout) {
     switch (layout) {
     case GRAPH_NTU25: return 25;
     case GRAPH_OPENPOSE18: return 18;
+    case GRAPH_UCLA20: return 20;
     }
     return CD_EARG;
 }
@@ -43,6 +51,10 @@ int graph_inward_edges(GraphLayout layout, const int (**edges)[2]) {
         e = openpose_inward;
         n = (int)(sizeof openpose_inward / sizeof openpose_inward[0]);
         break;
+    case GRAPH_UCLA20:
+        e = ucla_inward;
+        n = (int)(sizeof ucla_inward / sizeof ucla_inward[0]);
+        break;
     default: return CD_EARG;
     }
     if (edges) *edges = e;
@@ -53,6 +65,7 @@ const char *graph_name(GraphLayout layout) {
     switch (layout) {
     case GRAPH_NTU25: return "ntu25";
     case GRAPH_OPENPOSE18: return "openpose18";
+    case GRAPH_UCLA20: return "ucla20";
     }
     return "?";
 }
@@ -105,6 +118,9 @@ int graph_parse(const char *name, GraphLayout *out) {
         {"kinetics", GRAPH_OPENPOSE18},
         {"openpose18", GRAPH_OPENPOSE18},
         {"graph.kinetics.Graph", GRAPH_OPENPOSE18},
+        {"ucla", GRAPH_UCLA20},
+        {"ucla20", GRAPH_UCLA20},
+        {"graph.ucla.Graph", GRAPH_UCLA20},
     };
     for (size_t k = 0; name && k < sizeof names / sizeof names[0]; k++)
         if (strcmp(name, names[k].name) == 0) {
@@ -113,7 +129,7 @@ int graph_parse(const char *name, GraphLayout *out) {
         }
     CD_ERR("unknown graph '%s'", name ? name : "(null)");
     fprintf(stderr,
-            "---> HINT: use ntu (ntu25, graph.ntu_rgb_d.Graph) or kinetics (openpose18, "
-            "graph.kinetics.Graph)\n");
+            "---> HINT: use ntu (ntu25, graph.ntu_rgb_d.Graph), kinetics (openpose18, "
+            "graph.kinetics.Graph) or ucla (ucla20, graph.ucla.Graph)\n");
     return CD_EARG;
 }

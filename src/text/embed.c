@@ -11,7 +11,7 @@
 #include "clip.h"
 #include "descriptions.h"
 #include "glove.h"
-#include "h5io.h"
+#include "h5io_embed.h"
 #include "sif.h"
 #include "status.h"
 

@@ -1,6 +1,6 @@
 // checkpoint.c - CTR-GCN <-> HDF5 checkpoints (see checkpoint.h).
 #include "checkpoint.h"
-#include "h5io.h"
+#include "h5io_ckpt.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -232,8 +232,10 @@ int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, 
         c.num_person = (int)(dbn->numel / ((size_t)c.num_point * c.in_channels));
         if (c.num_point == 25) c.graph = GRAPH_NTU25;
         else if (c.num_point == 18) c.graph = GRAPH_OPENPOSE18;
+        else if (c.num_point == 20) c.graph = GRAPH_UCLA20;
         else {
-            snprintf(why, whylen, "%s: %d joints: neither NTU (25) nor OpenPose (18)", path, c.num_point);
+            snprintf(why, whylen, "%s: %d joints: not NTU (25), OpenPose (18) or NW-UCLA (20)", path,
+                     c.num_point);
             rc = CD_EFORMAT;
         }
         for (int l = 0; l < CTRGCN_UNITS && !rc; l++) {

@@ -742,8 +742,8 @@ static int want_str(const char *got, const char *want, const char *key, char *wh
 static int want_graph(const char *g, char *why, size_t whylen) {
     GraphLayout l;
     if (g && graph_parse(g, &l) == CD_OK) return CD_OK;
-    snprintf(why, whylen, "model_args.graph '%s' is not supported (graph.ntu_rgb_d.Graph or graph.kinetics.Graph)",
-             g ? g : "(unset)");
+    snprintf(why, whylen, "model_args.graph '%s' is not supported (graph.ntu_rgb_d.Graph, graph.kinetics.Graph "
+             "or graph.ucla.Graph)", g ? g : "(unset)");
     return CD_EARG;
 }
 
@@ -752,6 +752,8 @@ const char *config_parts_path(const Config *c) {
     GraphLayout g;
     if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_OPENPOSE18)
         return "datasets/parts/openpose18.tsv";
+    if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_UCLA20)
+        return "datasets/parts/ucla20.tsv";
     return "datasets/parts/ntu25.tsv";
 }
 
@@ -824,11 +826,31 @@ static int check_folds(const Config *c, char *why, size_t whylen) {
     return CD_OK;
 }
 
+// The official feeders: feeder_ntu (NTU and Kinetics files) and feeder_ucla.
+static int want_feeder(const char *f, char *why, size_t whylen) {
+    if (f && (!strcmp(f, "feeders.feeder_ntu.Feeder") || !strcmp(f, "feeders.feeder_ucla.Feeder"))) return CD_OK;
+    snprintf(why, whylen, "feeder is '%s'; CoCoDiff-C implements feeders.feeder_ntu.Feeder and "
+             "feeders.feeder_ucla.Feeder", f ? f : "null");
+    return CD_EARG;
+}
+
+// feeder_ucla reads NW-UCLA, whose graph is graph.ucla.Graph, and only it
+// (feeder and graph already checked).
+static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
+    GraphLayout g;
+    graph_parse(c->model_args.graph, &g);
+    int ucla_feeder = !strcmp(c->feeder, "feeders.feeder_ucla.Feeder");
+    if (ucla_feeder == (g == GRAPH_UCLA20)) return CD_OK;
+    snprintf(why, whylen, "feeder %s and model_args.graph %s do not go together (feeders.feeder_ucla.Feeder "
+             "reads NW-UCLA, whose graph is graph.ucla.Graph)", c->feeder, c->model_args.graph);
+    return CD_EARG;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
-    if ((rc = want_str(c->feeder, "feeders.feeder_ntu.Feeder", "feeder", why, whylen)) ||
+    if ((rc = want_feeder(c->feeder, why, whylen)) ||
         (rc = want_str(c->model, "model.ctrgcn.Model", "model", why, whylen)) ||
-        (rc = want_graph(c->model_args.graph, why, whylen)) ||
+        (rc = want_graph(c->model_args.graph, why, whylen)) || (rc = want_feeder_graph(c, why, whylen)) ||
         (rc = want_str(c->model_args.labeling_mode, "spatial", "model_args.graph_args.labeling_mode",
                        why, whylen)))
         return rc;

@@ -38,7 +38,8 @@
 #include "fold.h"
 #include "fsutil.h"
 #include "gradsync.h"
-#include "h5io.h"
+#include "h5io_ckpt.h"
+#include "h5io_embed.h"
 #include "h5io_features.h"
 #include "loader.h"
 #include "optim.h"
@@ -234,6 +235,11 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
     GraphLayout g;
     if (graph_parse(c->model_args.graph, &g) != CD_OK) {
         snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
+        return CD_EARG;
+    }
+    if (g == GRAPH_UCLA20) {
+        snprintf(why, whylen, "%s: this build has the NW-UCLA graph and feeder transform but its "
+                 "loader cannot read NW-UCLA data files yet", c->model_args.graph);
         return CD_EARG;
     }
     SkelLayout layout = g == GRAPH_NTU25 ? SKEL_LAYOUT_NTU25 : SKEL_LAYOUT_OPENPOSE18;

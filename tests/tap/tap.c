@@ -179,6 +179,15 @@ const char *tap_real_data(void) {
     return path;
 }
 
+const char *tap_ucla_zip(void) {
+    static char path[4096];
+    const char *env = getenv("COCODIFF_UCLA_ZIP");
+    struct stat st;
+    snprintf(path, sizeof path, "%s", env && *env ? env : "../shared/data/ucla/all_sqe.zip");
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    return path;
+}
+
 char *tap_slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;

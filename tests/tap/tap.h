@@ -28,6 +28,9 @@ int tap_done(void);
 // Path of the shared real data folder (env COCODIFF_REAL_DATA, else
 // ../shared/data/real relative to the repo root); NULL when absent.
 const char *tap_real_data(void);
+// Path of the NW-UCLA archive (env COCODIFF_UCLA_ZIP, else
+// ../shared/data/ucla/all_sqe.zip relative to the repo root); NULL when absent.
+const char *tap_ucla_zip(void);
 // Reads a whole file into a malloc'ed buffer (NUL-terminated); NULL if absent.
 char *tap_slurp(const char *path, size_t *len);
 // 1 when both files exist and hold the same bytes.
