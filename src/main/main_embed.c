@@ -4,8 +4,10 @@
 //            [--encoder glove|clip] [--glove SUBSET.bin] [--sif-a A]
 //            [--clip-model model.safetensors --clip-vocab vocab.json --clip-merges merges.txt]
 //            [--classes LIST [--id-base 0|1]] [--strict-oov]
+#include "cli.h"
 #include "dist.h"
 #include "embed.h"
+#include "h5io_errors.h"
 #include "sif.h"
 #include "status.h"
 
@@ -30,7 +32,7 @@ static void usage(FILE *f) {
             "                    line); --id-base: id of its first line (1 for NTU, 0 for Kinetics; default 1)\n"
             "  --strict-oov      a word missing from GloVe is an error (default: reported)\n"
             "  --clip-*          the Hugging Face openai/clip-vit-base-patch32 files\n"
-            "exit codes: 0 ok, 1 error (bad descriptions or weights, I/O), 2 usage\n");
+            "exit codes: 0 ok, 1 error (bad descriptions or weights, I/O), 2 usage\n" CLI_COMMON_USAGE);
 }
 
 static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
@@ -45,10 +47,10 @@ static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
             return 1;
         }
         if (!strcmp(a, "--strict-oov")) { c->strict_oov = 1; continue; }
-        if (!v) {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-embed: %s needs a value\n", a);
-            return CD_EARG;
-        }
+        static const char *const valued[] = {"--descriptions", "--out", "--glove", "--classes", "--clip-model",
+                                             "--clip-vocab", "--clip-merges", "--id-base", "--sif-a", "--encoder",
+                                             NULL};
+        if (!v) return cli_bad_option("cocodiff-embed", d->rank, a, valued);
         i++;
         char *end = NULL;
         if (!strcmp(a, "--descriptions")) c->descriptions = v;
@@ -69,8 +71,7 @@ static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
             else if (!strcmp(v, "clip")) c->encoder = EMBED_CLIP;
             else { if (d->rank == 0) fprintf(stderr, "cocodiff-embed: unknown encoder '%s' (glove, clip)\n", v); return CD_EARG; }
         } else {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-embed: unknown option '%s' (see --help)\n", a);
-            return CD_EARG;
+            return cli_bad_option("cocodiff-embed", d->rank, a, valued);
         }
     }
     const char *missing = !c->descriptions ? "--descriptions" : !c->out ? "--out" : NULL;
@@ -86,6 +87,12 @@ static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return EMBED_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-embed", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? EMBED_EXIT_OK : EMBED_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     EmbedConfig cfg;
     int rc = parse(argc, argv, &cfg, &d);
     int code = rc == 1 ? EMBED_EXIT_OK : rc ? EMBED_EXIT_USAGE : embed_run(&d, &cfg);
