@@ -90,6 +90,29 @@ check:
 warnings:
 	$(MAKE) clean && $(MAKE) CFLAGS="-std=c11 -O2 -g -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion" all tests
 
+# make install PREFIX=DIR [DESTDIR=...]: the programs in DIR/bin (with
+# cocodiff-submit-pipeline, -submit-sweep, -collect-sweep and
+# -convert-ctrgcn), the shipped data, job scripts and configs in
+# DIR/share/cocodiff, laid out like the repository (its bin/ links to DIR/bin),
+# so the Slurm scripts and the programs' data lookup (datadir.h) work there.
+PREFIX ?= /usr/local
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/cocodiff
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE_DIR)/slurm $(SHARE_DIR)/jobs $(SHARE_DIR)/scripts \
+	    $(SHARE_DIR)/datasets $(DESTDIR)$(PREFIX)/share/doc/cocodiff
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	cp -R datasets/. $(SHARE_DIR)/datasets/
+	cp -R slurm/. $(SHARE_DIR)/slurm/
+	cp -R jobs/. $(SHARE_DIR)/jobs/
+	install -m 755 scripts/convert_ctrgcn.py $(SHARE_DIR)/scripts/
+	install -m 644 VERSION $(SHARE_DIR)/
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/cocodiff/
+	ln -sfn ../../bin $(SHARE_DIR)/bin
+	for s in submit-pipeline submit-sweep collect-sweep; do \
+	    ln -sf ../share/cocodiff/slurm/$$s $(DESTDIR)$(PREFIX)/bin/cocodiff-$$s; done
+	ln -sf ../share/cocodiff/scripts/convert_ctrgcn.py $(DESTDIR)$(PREFIX)/bin/cocodiff-convert-ctrgcn
+	@echo "installed in $(DESTDIR)$(PREFIX): bin/cocodiff-*, share/cocodiff/{datasets,slurm,jobs,scripts}"
+
 clean:
 	rm -rf build bin/cocodiff-* tests/*.t
 

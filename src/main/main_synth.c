@@ -8,6 +8,7 @@
 // Same seed and arguments -> byte-identical archive. Serial; runs under
 // mpirun too (rank 0 writes). Exit 0 ok, 1 runtime error, 2 usage error.
 #include "cli.h"
+#include "datadir.h"
 #include "dist.h"
 #include "fsutil.h"
 #include "status.h"
@@ -32,22 +33,6 @@ static void usage(FILE *f) {
             "  --quiet    no progress lines\n" CLI_COMMON_USAGE);
 }
 
-// Default class file: ./datasets/synth/actions.json, else next to the binary
-// (bin/../datasets/synth/actions.json).
-static const char *default_classes(char *buf, size_t n) {
-    const char *rel = "datasets/synth/actions.json";
-    if (access(rel, R_OK) == 0) return rel;
-    ssize_t k = readlink("/proc/self/exe", buf, n - 1);
-    if (k > 0) {
-        buf[k] = 0;
-        char *s = strrchr(buf, '/');
-        if (s && (size_t)(s - buf) + 40 < n) {
-            snprintf(s, n - (size_t)(s - buf), "/../%s", rel);
-            if (access(buf, R_OK) == 0) return buf;
-        }
-    }
-    return rel;
-}
 
 static int parse_args(int argc, char **argv, SynthConfig *cfg, const char **classes) {
     const char *fmt = NULL, *samples = NULL;
@@ -119,7 +104,13 @@ int main(int argc, char **argv) {
         dist_finalize(&d);
         return 2;
     }
-    if (!classes) classes = default_classes(pathbuf, sizeof pathbuf);
+    char why[8192];
+    if (datadir_find(classes ? classes : "datasets/synth/actions.json", pathbuf, sizeof pathbuf, why, sizeof why)) {
+        if (d.rank == 0) fprintf(stderr, "cocodiff-synth: --classes %s\n", why);
+        dist_finalize(&d);
+        return 1;
+    }
+    classes = pathbuf;
     int code = 0;
     if (d.rank == 0) {   // serial: one writer, other ranks only wait
         SynthActions acts;
