@@ -5,6 +5,7 @@
 # tests/7xxx-slurm-*.sh tests (a single-node cluster); --no-install-recommends
 # keeps them to 6 packages (without it Slurm pulls ~34: rrd, influxdb, ipmi...).
 # chromium and libxml2-utils (xmllint) are for the report's rendering test.
+# iproute2 (ip, tc) is for the multi-node tests (tests/8xxx-netns-*.sh).
 # Usage: scripts/install-deps.sh [--with-reference]   (as root for the install)
 #   --with-reference also installs python3-numpy/h5py/torch, used only by the
 #   scripts that regenerate reference tensors and by the benchmarks.
@@ -12,7 +13,7 @@ set -eu
 
 PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools \
 libopenblas-dev libarchive-dev libarchive-tools libjansson-dev libyaml-dev libcurl4-openssl-dev \
-libssl-dev zlib1g-dev perl \
+libssl-dev zlib1g-dev perl iproute2 \
 slurmctld slurmd slurm-client munge \
 chromium libxml2-utils jq"
 if [ "${1:-}" = "--with-reference" ]; then

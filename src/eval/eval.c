@@ -278,9 +278,12 @@ static int setup(Eval *e, char *why, size_t whylen) {
     }
     snprintf(e->stream, sizeof e->stream, "%s", o->stream ? o->stream : ck);
     eval_parse_stream(e->stream, &bone, &vel);   // checked by the driver
-    if (strcmp(e->stream, ck))
+    if (!e->info.stream[0] && !o->stream)   // never a silent default: a bone model on joint input is wrong, not an error
+        log_warn(e->d, "eval | %s records no stream: evaluating it on the joint stream (HINT: pass --stream, or "
+                 "convert with scripts/convert_ctrgcn.py --stream)", o->checkpoint);
+    else if (strcmp(e->stream, ck))
         log_warn(e->d, "eval | %s was trained on the %s stream; evaluating it on the %s stream as asked",
-                 o->checkpoint, ck, e->stream);
+                 o->checkpoint, e->info.stream[0] ? ck : "(unrecorded)", e->stream);
     e->K = ctrgcn_config(e->m)->num_class;
     e->B = o->batch > 0 ? o->batch : EVAL_DEFAULT_BATCH;
     int64_t w = e->d->rank == 0 ? ckpt_window(e) : 0;
