@@ -32,9 +32,11 @@
 //   eval_interval                int          5                       epochs
 //   print_log                    bool         true                    I (rank 0 logs)
 //   show_topk                    int list     [1, 5]
-//   feeder                       string       feeder.feeder           checked: feeders.feeder_ntu.Feeder,
-//                                                                     or feeders.feeder_ucla.Feeder
-//                                                                     with graph.ucla.Graph
+//   feeder                       string       feeder.feeder           checked: the graph's layout's
+//                                                                     (SkelLayout.feeder:
+//                                                                     feeders.feeder_ntu.Feeder, or
+//                                                                     feeders.feeder_ucla.Feeder with
+//                                                                     graph.ucla.Graph)
 //   num_worker                   int          32                      I
 //   train_feeder_args.*          mapping      Feeder defaults:
 //     data_path                  string       null
@@ -59,9 +61,9 @@
 //     num_class                  int          60
 //     num_point                  int          25
 //     num_person                 int          2
-//     graph                      string       null                    checked: graph.ntu_rgb_d.Graph,
-//                                                                     graph.kinetics.Graph or
-//                                                                     graph.ucla.Graph
+//     graph                      string       null                    checked: a skeleton layout's
+//                                                                     name (skeleton.h: graph.ntu_rgb_d.Graph,
+//                                                                     graph.kinetics.Graph, ...)
 //     graph_args.labeling_mode   string       spatial                 checked: spatial
 //     in_channels                int          3
 //     drop_out                   float        0
@@ -112,9 +114,9 @@
 //                                                                     with module on: K = num_class,
 //                                                                     class_id -> label (id - 1 when
 //                                                                     class_id[0] == 1, else id)
-//   cocodiff.parts               string       null                    part file; null: by the graph,
-//                                                                     datasets/parts/ntu25.tsv,
-//                                                                     openpose18.tsv or ucla20.tsv
+//   cocodiff.parts               string       null                    part file; null: the graph's
+//                                                                     layout's (SkelLayout.parts,
+//                                                                     datasets/parts/ntu25.tsv, ...)
 //   cocodiff.guidance            enum         both                    none|coarse|fine|both
 //   cocodiff.generate            bool         true                    generated features (L_gen,
 //                                                                     coarse CE_gen)
@@ -141,6 +143,8 @@
 #pragma once
 #include <stddef.h>
 #include <stdio.h>
+
+#include "skeleton.h"
 
 #define CONFIG_LIST_MAX 16      // entries of an int / float list (step, show_topk, device)
 #define CONFIG_STR_LIST_MAX 32  // entries of ignore_weights
@@ -256,8 +260,11 @@ int config_check(const Config *c, char *why, size_t whylen);
 // "bone_motion"), from train_feeder_args (bone, vel).
 const char *config_stream(const Config *c);
 
-// The part file of cocodiff.parts, or the graph's default
-// ("datasets/parts/ntu25.tsv" / "openpose18.tsv" / "ucla20.tsv").
+// The skeleton layout of model_args.graph (skeleton.h), NULL when unknown
+// (config_check rejects that).
+const SkelLayout *config_layout(const Config *c);
+// The part file of cocodiff.parts, or the graph's layout's default
+// (SkelLayout.parts, e.g. "datasets/parts/ntu25.tsv").
 const char *config_parts_path(const Config *c);
 // The first 0-based epoch with generation (cocodiff.gen_start_epoch, or
 // warm_up_epoch when it is -1).

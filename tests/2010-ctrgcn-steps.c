@@ -30,7 +30,7 @@ int main(void) {
     if (bundle_load("tests/data/ctrgcn/ctrgcn-steps-b8.bundle", &b)) bail("no reference bundle");
     plan(2 + STEPS);
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, 10, GRAPH_NTU25, 8);
+    ctrgcn_config_default(&cfg, 10, skel_layout_find("ntu25"), 8);
     Ctrgcn *m;
     if (ctrgcn_create(&m, &cfg)) bail("cannot build the model");
     int missing = 0;

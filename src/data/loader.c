@@ -97,15 +97,14 @@ static int check_subset(const char *path, int group, int64_t ngroup, const int64
 static int check_header(const H5PrepInfo *info, const char *path, int group, const int64_t *subset, int64_t nsub,
                         const FeederConfig *f, int B, int drop_last, int64_t *n, int64_t *nb, char *why,
                         size_t whylen) {
-    int rc, layout = -1;
-    for (int k = 0; k < 2; k++)
-        if (strcmp(info->layout, skel_layout_name((SkelLayout)k)) == 0) layout = k;
-    if (layout < 0 || info->V != skel_layout_joints((SkelLayout)layout))
+    int rc;
+    const SkelLayout *layout = skel_layout_find(info->layout);
+    if (!layout || strcmp(layout->name, info->layout) || info->V != layout->V)
         return cd_why(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
                     info->layout, info->V);
     if (f->layout != layout)
         return cd_why(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
-                    info->layout, skel_layout_name((SkelLayout)f->layout));
+                    info->layout, f->layout ? f->layout->name : "(none)");
     if (info->num_class < 1)
         return cd_why(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info->num_class);
     if (info->n[group] < 1)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "skeleton.h"
 #include "status.h"
 
 // The ten actions (a07 and a10 are not in the dataset's skeleton release).
@@ -38,6 +39,34 @@ const char *ucla_class_name(int label) {
 }
 
 const int *ucla_bone_parents(void) { return bone_parent; }
+
+// ---------------------------------------------------------------------------
+// The NW-UCLA layout (skeleton.h)
+
+static const char *const joint_names[UCLA_V] = {
+    "HipCenter",     "Spine",      "ShoulderCenter", "Head",     "ShoulderLeft", "ElbowLeft", "WristLeft",
+    "HandLeft",      "ShoulderRight", "ElbowRight",  "WristRight", "HandRight",  "HipLeft",   "KneeLeft",
+    "AnkleLeft",     "FootLeft",   "HipRight",       "KneeRight", "AnkleRight",   "FootRight",
+};
+// graph/ucla.py inward_ori_index minus 1 (docs/data-conventions.md); centre
+// joint 2 (ShoulderCenter) has no parent.
+static const int inward[][2] = {
+    {0, 1},  {1, 2},   {3, 2},   {4, 2},   {5, 4},   {6, 5},   {7, 6},   {8, 2},  {9, 8},  {10, 9},
+    {11, 10}, {12, 0}, {13, 12}, {14, 13}, {15, 14}, {16, 0}, {17, 16}, {18, 17}, {19, 18},
+};
+
+const SkelLayout skel_ucla20 = {
+    .name = "ucla20-kinect-v1",
+    .graph = "ucla20",
+    .aliases = {"ucla", "graph.ucla.Graph"},
+    .V = UCLA_V,
+    .joints = joint_names,
+    .inward = inward,
+    .ninward = (int)(sizeof inward / sizeof inward[0]),
+    .bone_parent = bone_parent,
+    .parts = "datasets/parts/ucla20.tsv",
+    .feeder = "feeders.feeder_ucla.Feeder",
+};
 
 int ucla_name_parse(const char *name, UclaName *out) {
     static const char tags[] = "asev";

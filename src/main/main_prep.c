@@ -1,7 +1,7 @@
 // main_prep.c - cocodiff-prep: official NTU RGB+D / Kinetics-Skeleton
 // archives to one parallel-HDF5 file per benchmark split.
 //
-// USAGE: mpirun -np N cocodiff-prep --dataset ntu60|ntu120|kinetics
+// USAGE: mpirun -np N cocodiff-prep --dataset NAME (dataset.h: ntu60|ntu120|kinetics)
 //            --input ARCHIVE [--input ARCHIVE ...] --out DIR
 //            [--exclude LIST ...] [--strict] [--progress SECONDS]
 #include "cli.h"
@@ -15,12 +15,19 @@
 #include <string.h>
 
 static void usage(FILE *f) {
+    char names[128];
+    dataset_names(names, sizeof names, "|");
     fprintf(f,
-            "usage: cocodiff-prep --dataset ntu60|ntu120|kinetics --input ARCHIVE [--input ARCHIVE ...]\n"
+            "usage: cocodiff-prep --dataset %s --input ARCHIVE [--input ARCHIVE ...]\n"
             "                     --out DIR [--exclude LIST ...] [--strict] [--progress SECONDS]\n"
-            "\n"
-            "  --dataset D     ntu60 (writes ntu60-xsub.h5, ntu60-xview.h5), ntu120 (ntu120-xsub.h5,\n"
-            "                  ntu120-xset.h5) or kinetics (kinetics.h5)\n"
+            "\n", names);
+    for (int i = 0; i < dataset_count(); i++) {   // "--dataset D: NAME writes BENCH.h5, ..."
+        const DatasetFormat *ds = dataset_get(i);
+        fprintf(f, "%-18s%s writes", i ? "" : "  --dataset D", ds->name);
+        for (int b = 0; b < ds->nbench; b++) fprintf(f, "%s %s.h5", b ? "," : "", ds->bench[b]);
+        fputc('\n', f);
+    }
+    fprintf(f,
             "  --input A       an archive as distributed (zip, tar, tar.gz, ...); repeat for several\n"
             "                  (NTU120 takes both NTU zips)\n"
             "  --out DIR       output folder (created); rejects go to DIR/<dataset>-rejects.tsv\n"
@@ -34,7 +41,6 @@ static void usage(FILE *f) {
 
 static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->dataset = -1;
     cfg->progress_s = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -50,11 +56,10 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
         if (!v) return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         i++;
         if (!strcmp(a, "--dataset")) {
-            if (!strcmp(v, "ntu60")) cfg->dataset = PREP_NTU60;
-            else if (!strcmp(v, "ntu120")) cfg->dataset = PREP_NTU120;
-            else if (!strcmp(v, "kinetics")) cfg->dataset = PREP_KINETICS;
-            else {
-                if (d->rank == 0) fprintf(stderr, "cocodiff-prep: unknown dataset '%s' (ntu60, ntu120, kinetics)\n", v);
+            if (!(cfg->dataset = dataset_find(v))) {
+                char names[128];
+                dataset_names(names, sizeof names, ", ");
+                if (d->rank == 0) fprintf(stderr, "cocodiff-prep: unknown dataset '%s' (%s)\n", v, names);
                 return CD_EARG;
             }
         } else if (!strcmp(a, "--input") || !strcmp(a, "--exclude")) {
@@ -78,7 +83,7 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
             return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         }
     }
-    const char *missing = (int)cfg->dataset < 0 ? "--dataset" : !cfg->ninputs ? "--input" : !cfg->out_dir ? "--out" : NULL;
+    const char *missing = !cfg->dataset ? "--dataset" : !cfg->ninputs ? "--input" : !cfg->out_dir ? "--out" : NULL;
     if (missing) {
         if (d->rank == 0) fprintf(stderr, "cocodiff-prep: %s is required (see --help)\n", missing);
         return CD_EARG;

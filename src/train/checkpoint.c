@@ -52,7 +52,7 @@ int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, con
         snprintf(meta.stream, sizeof meta.stream, "%s", info->stream);
         meta.config_yaml = (char *)info->config_yaml;
     }
-    snprintf(meta.graph, sizeof meta.graph, "%s", graph_name(c->graph));
+    snprintf(meta.graph, sizeof meta.graph, "%s", c->layout->graph);
     meta.nstrides = CTRGCN_UNITS;
     for (int l = 0; l < CTRGCN_UNITS; l++) meta.strides[l] = c->stride[l];
     if (opt && opt->buf) {
@@ -236,12 +236,10 @@ int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, 
         c.num_point = (int)pa->shape[1];
         c.in_channels = (int)c3->shape[1];
         c.num_person = (int)(dbn->numel / ((size_t)c.num_point * c.in_channels));
-        if (c.num_point == 25) c.graph = GRAPH_NTU25;
-        else if (c.num_point == 18) c.graph = GRAPH_OPENPOSE18;
-        else if (c.num_point == 20) c.graph = GRAPH_UCLA20;
-        else {
-            snprintf(why, whylen, "%s: %d joints: not NTU (25), OpenPose (18) or NW-UCLA (20)", path,
-                     c.num_point);
+        if (!(c.layout = skel_layout_of_joints(c.num_point))) {
+            char names[200];
+            skel_layout_names(names, sizeof names);
+            snprintf(why, whylen, "%s: %d joints: no skeleton layout has that many (%s)", path, c.num_point, names);
             rc = CD_EFORMAT;
         }
         for (int l = 0; l < CTRGCN_UNITS && !rc; l++) {

@@ -6,7 +6,7 @@
 // See include/config.h for the keys, defaults and error behaviour.
 #include "config.h"
 #include "cocodiff.h"
-#include "graph.h"
+#include "skeleton.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -738,23 +738,21 @@ static int want_str(const char *got, const char *want, const char *key, char *wh
     return CD_EARG;
 }
 
-// The graphs the C model has: CTR-GCN's NTU graph and the OpenPose-18 one.
+// The graphs the C model has: the skeleton layouts' (skeleton.h).
 static int want_graph(const char *g, char *why, size_t whylen) {
-    GraphLayout l;
-    if (g && graph_parse(g, &l) == CD_OK) return CD_OK;
-    snprintf(why, whylen, "model_args.graph '%s' is not supported (graph.ntu_rgb_d.Graph, graph.kinetics.Graph "
-             "or graph.ucla.Graph)", g ? g : "(unset)");
+    if (skel_layout_find(g)) return CD_OK;
+    char names[200];
+    skel_layout_names(names, sizeof names);
+    snprintf(why, whylen, "model_args.graph '%s' is not supported (%s)", g ? g : "(unset)", names);
     return CD_EARG;
 }
 
+const SkelLayout *config_layout(const Config *c) { return skel_layout_find(c->model_args.graph); }
+
 const char *config_parts_path(const Config *c) {
     if (c->cocodiff.parts) return c->cocodiff.parts;
-    GraphLayout g;
-    if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_OPENPOSE18)
-        return "datasets/parts/openpose18.tsv";
-    if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_UCLA20)
-        return "datasets/parts/ucla20.tsv";
-    return "datasets/parts/ntu25.tsv";
+    const SkelLayout *l = config_layout(c);
+    return l ? l->parts : skel_layout_find("ntu25")->parts;
 }
 
 int config_gen_start_epoch(const Config *c) {
@@ -826,23 +824,27 @@ static int check_folds(const Config *c, char *why, size_t whylen) {
     return CD_OK;
 }
 
-// The official feeders: feeder_ntu (NTU and Kinetics files) and feeder_ucla.
+// The official feeders: those of the skeleton layouts (feeder_ntu reads NTU
+// and Kinetics files, feeder_ucla NW-UCLA).
 static int want_feeder(const char *f, char *why, size_t whylen) {
-    if (f && (!strcmp(f, "feeders.feeder_ntu.Feeder") || !strcmp(f, "feeders.feeder_ucla.Feeder"))) return CD_OK;
-    snprintf(why, whylen, "feeder is '%s'; CoCoDiff-C implements feeders.feeder_ntu.Feeder and "
-             "feeders.feeder_ucla.Feeder", f ? f : "null");
+    char names[200] = "";
+    for (int i = 0; skel_layout_get(i); i++) {
+        const char *lf = skel_layout_get(i)->feeder;
+        if (f && !strcmp(f, lf)) return CD_OK;
+        if (!strstr(names, lf)) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? " and " : "", lf);
+    }
+    snprintf(why, whylen, "feeder is '%s'; CoCoDiff-C implements %s", f ? f : "null", names);
     return CD_EARG;
 }
 
-// feeder_ucla reads NW-UCLA, whose graph is graph.ucla.Graph, and only it
-// (feeder and graph already checked).
+// The feeder must be the one of the graph's layout (feeder and graph already
+// checked): feeders.feeder_ucla.Feeder reads NW-UCLA, whose graph is
+// graph.ucla.Graph, and only it.
 static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
-    GraphLayout g;
-    graph_parse(c->model_args.graph, &g);
-    int ucla_feeder = !strcmp(c->feeder, "feeders.feeder_ucla.Feeder");
-    if (ucla_feeder == (g == GRAPH_UCLA20)) return CD_OK;
-    snprintf(why, whylen, "feeder %s and model_args.graph %s do not go together (feeders.feeder_ucla.Feeder "
-             "reads NW-UCLA, whose graph is graph.ucla.Graph)", c->feeder, c->model_args.graph);
+    const SkelLayout *l = config_layout(c);
+    if (!strcmp(c->feeder, l->feeder)) return CD_OK;
+    snprintf(why, whylen, "feeder %s and model_args.graph %s do not go together (%s is read by %s)", c->feeder,
+             c->model_args.graph, c->model_args.graph, l->feeder);
     return CD_EARG;
 }
 

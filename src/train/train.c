@@ -232,17 +232,16 @@ static int open_folds(Trainer *t, const FeederConfig *ftr, const FeederConfig *f
 static int open_data(Trainer *t, char *why, size_t whylen) {
     const Config *c = t->cfg;
     const Dist *d = t->d;
-    GraphLayout g;
-    if (graph_parse(c->model_args.graph, &g) != CD_OK) {
+    const SkelLayout *layout = config_layout(c);
+    if (!layout) {
         snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
         return CD_EARG;
     }
-    if (g == GRAPH_UCLA20) {
+    if (strcmp(layout->feeder, "feeders.feeder_ntu.Feeder")) {
         snprintf(why, whylen, "%s: this build has the NW-UCLA graph and feeder transform but its "
                  "loader cannot read NW-UCLA data files yet", c->model_args.graph);
         return CD_EARG;
     }
-    SkelLayout layout = g == GRAPH_NTU25 ? SKEL_LAYOUT_NTU25 : SKEL_LAYOUT_OPENPOSE18;
     const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
     FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
     FeederConfig fte = feeder_config_official(layout, 0, te->bone, te->vel);
@@ -299,10 +298,8 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
 
 static int build_model(Trainer *t, char *why, size_t whylen) {
     const Config *c = t->cfg;
-    GraphLayout g;
-    graph_parse(c->model_args.graph, &g);
     CtrgcnConfig mc;
-    ctrgcn_config_default(&mc, c->model_args.num_class, g, c->cocodiff.base_channel);
+    ctrgcn_config_default(&mc, c->model_args.num_class, config_layout(c), c->cocodiff.base_channel);
     mc.num_person = t->M;
     mc.in_channels = t->C;
     mc.drop_out = (float)c->model_args.drop_out;
