@@ -50,8 +50,9 @@ typedef struct PartSets {
 // Parses a part file's text. CD_OK, or CD_EFORMAT with the reason
 // ("line 3: joint 25 >= V = 25", "part 'foot' is missing", ...) in why.
 int part_sets_parse(PartSets *p, const char *text, int V, char *why, size_t whylen);
-// Reads and parses path; on failure reports "path: reason" through CD_ERR and
-// returns CD_EIO / CD_EFORMAT / CD_EARG.
+// Reads and parses path (a relative one not found from the current folder
+// is looked up where the programs' shipped data is: datadir.h); on failure
+// reports "path: reason" through CD_ERR and returns CD_EIO / CD_EFORMAT / CD_EARG.
 int part_sets_load(const char *path, int V, PartSets *p);
 
 // out: (B, 7, C): token 0 = mean over (M, T, all V) of feat, token 1 + p =

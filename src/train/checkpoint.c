@@ -1,8 +1,10 @@
 // checkpoint.c - CTR-GCN <-> HDF5 checkpoints (see checkpoint.h).
 #include "checkpoint.h"
 #include "h5io_ckpt.h"
+#include "fsutil.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +65,12 @@ int checkpoint_export(const char *in, const char *out, char *why, size_t whylen)
     h5io_ckpt_read_config(in, &yaml);
     info.config_yaml = yaml;
     info.inference = 1;
-    rc = checkpoint_save(out, m, NULL, &info, NULL, 0);
-    if (rc) snprintf(why, whylen, "%s: cannot write the inference checkpoint", out);
+    if (fs_mkdir_parent(out) != 0) {
+        snprintf(why, whylen, "%s: cannot create its folder: %s", out, strerror(errno));
+        rc = CD_EIO;
+    } else if ((rc = checkpoint_save(out, m, NULL, &info, NULL, 0))) {
+        snprintf(why, whylen, "%s: cannot write the inference checkpoint", out);
+    }
     free(yaml);
     ctrgcn_free(m);
     return rc;

@@ -450,7 +450,7 @@ static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t why
         snprintf(why, whylen, "%.900s: cannot open the metrics file: %s", p, strerror(errno));
         return CD_EIO;
     }
-    if (o->log_losses && !(t->losses = fopen(o->log_losses, mode))) {
+    if (o->log_losses && (fs_mkdir_parent(o->log_losses) != 0 || !(t->losses = fopen(o->log_losses, mode)))) {
         snprintf(why, whylen, "%.900s: cannot open for --log-losses: %s", o->log_losses, strerror(errno));
         return CD_EIO;
     }
