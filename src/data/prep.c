@@ -13,6 +13,7 @@
 #include "archive_in.h"
 #include "checksum.h"
 #include "dataset.h"
+#include "fsutil.h"
 #include "h5io_prep.h"
 #include "skeleton.h"
 #include "status.h"
@@ -568,7 +569,7 @@ static int prep_setup(Prep *p) {
     p->seq = p->fmt->prepare_seq != NULL;
     p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
     if (!p->seq && !(p->x = cd_malloc(p->sample_floats * sizeof(float)))) return CD_ENOMEM;
-    if (mkdir(p->cfg->out_dir, 0777) != 0 && errno != EEXIST) {
+    if (fs_mkdir_p(p->cfg->out_dir) != 0) {
         CD_ERR("%s: cannot create the output folder: %s", p->cfg->out_dir, strerror(errno));
         return CD_EIO;
     }

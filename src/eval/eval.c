@@ -417,8 +417,9 @@ static int cmp_worst(const void *a, const void *b, void *ctx) {
 
 static void print_table(const Eval *e, const EvalMetrics *mt) {
     const Dist *d = e->d;
-    log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s)",
-             e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size);
+    log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s) x %d thread(s)",
+             e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size,
+             e->o->threads > 0 ? e->o->threads : 1);
     log_info(d, "eval | top-1 %6.2f%% (%lld/%lld) | top-5 %6.2f%% (%lld/%lld)",
              100.0 * (double)mt->correct1 / (double)mt->n, (long long)mt->correct1, (long long)mt->n,
              100.0 * (double)mt->correct5 / (double)mt->n, (long long)mt->correct5, (long long)mt->n);

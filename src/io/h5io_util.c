@@ -1,6 +1,7 @@
 // h5io_util.c - the h5io module's private helpers (h5io_util.h): files,
 // attributes, groups and datasets as every format of ours writes them.
 #include "h5io_util.h"
+#include "h5io_errors.h"
 #include "status.h"
 
 #include <mpi.h>
@@ -10,6 +11,10 @@
 
 // ---------------------------------------------------------------------------
 // Files
+
+void h5io_errors_show(int show) {
+    if (!show) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   // HDF5's default prints the stack
+}
 
 H5ioQuiet h5io_quiet_begin(void) {
     H5ioQuiet q;
@@ -21,6 +26,7 @@ H5ioQuiet h5io_quiet_begin(void) {
 void h5io_quiet_end(H5ioQuiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
 
 hid_t h5io_open_quiet(const char *path) {
+    if (cd_verbose()) return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);   // --verbose: why HDF5 could not
     H5ioQuiet q = h5io_quiet_begin();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     h5io_quiet_end(q);

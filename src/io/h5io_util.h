@@ -10,7 +10,7 @@
 
 #include "dist.h"
 
-// HDF5 prints its own error stack; we add the call that failed.
+// Says which call failed (HDF5's own stack shows only with --verbose).
 #define H5IO_CHECK(expr, what)                                           \
     do {                                                                 \
         if ((expr) < 0) { CD_ERR("HDF5: %s failed", what); goto fail; } \
@@ -19,7 +19,7 @@
 // --- files ------------------------------------------------------------------
 
 // Opens read-only without HDF5's error stack on stderr (the caller says what
-// went wrong). Negative when it cannot.
+// went wrong; with --verbose HDF5 says why too). Negative when it cannot.
 hid_t h5io_open_quiet(const char *path);
 // Creates (truncating) for one writer (sec2 driver). Negative on failure.
 hid_t h5io_create_serial(const char *path);

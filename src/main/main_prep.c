@@ -4,7 +4,9 @@
 // USAGE: mpirun -np N cocodiff-prep --dataset NAME (dataset.h: ntu60|ntu120|kinetics|ucla)
 //            --input ARCHIVE [--input ARCHIVE ...] --out DIR
 //            [--exclude LIST ...] [--strict] [--progress SECONDS]
+#include "cli.h"
 #include "dist.h"
+#include "h5io_errors.h"
 #include "prep.h"
 #include "status.h"
 
@@ -33,7 +35,8 @@ static void usage(FILE *f) {
             "                  samples_with_missing_skeletons.txt); repeatable\n"
             "  --strict        fail (exit 3) on the first rejected sample instead of skipping it\n"
             "  --progress S    seconds between progress lines (default 10)\n"
-            "exit codes: 0 ok, 1 error (I/O, corrupt archive, HDF5), 2 usage, 3 rejected sample with --strict\n");
+            "exit codes: 0 ok, 1 error (I/O, corrupt archive, HDF5), 2 usage, 3 rejected sample with --strict\n"
+            CLI_COMMON_USAGE);
 }
 
 static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
@@ -49,10 +52,8 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
             cfg->strict = 1;
             continue;
         }
-        if (!v) {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-prep: %s needs a value\n", a);
-            return CD_EARG;
-        }
+        static const char *const valued[] = {"--dataset", "--input", "--exclude", "--out", "--progress", NULL};
+        if (!v) return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         i++;
         if (!strcmp(a, "--dataset")) {
             if (!(cfg->dataset = dataset_find(v))) {
@@ -79,8 +80,7 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
                 return CD_EARG;
             }
         } else {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-prep: unknown option '%s' (see --help)\n", a);
-            return CD_EARG;
+            return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         }
     }
     const char *missing = !cfg->dataset ? "--dataset" : !cfg->ninputs ? "--input" : !cfg->out_dir ? "--out" : NULL;
@@ -94,6 +94,12 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return PREP_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-prep", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? PREP_EXIT_OK : PREP_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     PrepConfig cfg;
     int rc = parse_args(argc, argv, &cfg, &d);   // same argv on every rank
     int code = rc == 1 ? PREP_EXIT_OK : rc ? PREP_EXIT_USAGE : prep_run(&d, &cfg);

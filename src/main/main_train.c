@@ -7,7 +7,9 @@
 //        cocodiff-train --checkpoint CKPT --export OUT.h5
 #include "checkpoint.h"
 #include "config.h"
+#include "cli.h"
 #include "dist.h"
+#include "h5io_errors.h"
 #include "status.h"
 #include "train.h"
 
@@ -32,7 +34,8 @@ static void usage(FILE *f) {
             "                 checkpoint-last.h5 (or of --checkpoint CKPT) to OUT, and exit\n"
             "Checkpoints: WORK_DIR/checkpoint-last.h5 every epoch (and cocodiff.checkpoint_steps);\n"
             "SIGTERM/SIGUSR1 checkpoint and stop with exit code 3. Metrics: WORK_DIR/metrics.jsonl.\n"
-            "exit codes: 0 done, 1 error (bad data, NaN loss, I/O), 2 usage/config, 3 stopped by a signal\n");
+            "exit codes: 0 done, 1 error (bad data, NaN loss, I/O), 2 usage/config, 3 stopped by a signal\n"
+            CLI_COMMON_USAGE);
 }
 
 // --export: rank 0 writes the inference checkpoint; every rank returns its code.
@@ -51,6 +54,12 @@ static int export_checkpoint(const Dist *d, const char *in, const char *out) {
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return TRAIN_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-train", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? TRAIN_EXIT_OK : TRAIN_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     const char *config = NULL, *sets[64], *export_out = NULL, *export_in = NULL;
     int nsets = 0, code = TRAIN_EXIT_OK, bad = 0;
     TrainOptions o = {0, 0, NULL};
@@ -80,7 +89,13 @@ int main(int argc, char **argv) {
         } else if (i + 1 < argc && !strcmp(argv[i], "--checkpoint")) {
             export_in = argv[++i];
         } else {
-            if (d.rank == 0) fprintf(stderr, "cocodiff-train: unknown or incomplete option '%s' (see --help)\n", argv[i]);
+            static const char *const valued[] = {"--config", "--set", "--max-steps", "--log-losses", "--export",
+                                                 "--checkpoint", NULL};
+            if (!strcmp(argv[i], "--set") && nsets == 64) {
+                if (d.rank == 0) fprintf(stderr, "cocodiff-train: at most 64 --set\n");
+            } else {
+                cli_bad_option("cocodiff-train", d.rank, argv[i], valued);
+            }
             bad = 1;
         }
     }
