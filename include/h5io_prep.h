@@ -17,7 +17,8 @@
 //                                          one sample after the other
 //     offset  int64 (N)                    the sample's first row of seq
 //     frames  int32 (N)                    its length T >= 1 (rows of seq)
-//   /class_name (optional) K fixed-length strings
+//   /class_name (optional) K fixed-length strings: the class names (prep
+//                writes the dataset's shipped list, dataset.h)
 //
 // Written collectively with parallel HDF5 (h5io_prep_create ... _close);
 // read serially, on any rank, through a reader that keeps the file open:
@@ -49,10 +50,10 @@ typedef struct H5PrepSpec {
     int name_len;            // bytes per name, NUL padding included
     int64_t n[2];            // samples in /train and /test
     const char *sources;     // one "sha256  size  path" line per input archive
+    const char *const *class_names;   // num_class names for /class_name, or NULL (none written)
     int M;                   // num_person (0: SKEL_M)
     int64_t rows[2];         // raw sequences: frames of /train and /test in all; 0 and 0: padded
     int seq;                 // 1: raw sequences
-    const char *const *class_names;   // (num_class) for /class_name; NULL: none
 } H5PrepSpec;
 
 typedef struct H5PrepFile H5PrepFile;

@@ -12,7 +12,9 @@
 #include "prep.h"
 #include "archive_in.h"
 #include "checksum.h"
+#include "datadir.h"
 #include "dataset.h"
+#include "descriptions.h"
 #include "fsutil.h"
 #include "h5io_prep.h"
 #include "skeleton.h"
@@ -87,6 +89,7 @@ typedef struct Prep {
     char **excl;                // sorted names to exclude
     size_t nexcl;
     void *side[DATASET_MAX_PARTS];   // the format's side files, once read (NULL: not yet)
+    char **class_names;         // num_class names for /class_name (NULL: none to write)
     int64_t n_outside, n_excluded, n_rejected, n_done, bytes_text;
 } Prep;
 
@@ -430,10 +433,10 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
         .name_len = name_len,
         .n = {cnt[0], cnt[1]},
         .sources = sources,
+        .class_names = (const char *const *)p->class_names,
         .M = p->fmt->layout->M,
         .seq = p->seq,
         .rows = {p->seq ? rows[0] : 0, p->seq ? rows[1] : 0},
-        .class_names = p->fmt->class_names,
     };
     H5PrepFile *f = NULL;
     int rc = h5io_prep_create(&f, d, tmp, &spec);
@@ -478,7 +481,11 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
     rc = dist_agree(d, rc);
     if (rc == CD_OK)
         log_info(d, "prep | wrote %s: train %lld, test %lld samples", path, (long long)cnt[0], (long long)cnt[1]);
-    else if (d->rank == 0)
+    for (int g = 0; g < 2 && rc == CD_OK; g++)   // a subset of the archives, or a wrong --dataset
+        if (!cnt[g])
+            log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "
+                     "evaluating on it will fail", path, g ? "test" : "train");
+    if (rc != CD_OK && d->rank == 0)
         unlink(tmp);
     return rc;
 }
@@ -562,6 +569,42 @@ static void prep_free(Prep *p) {
     free(p->excl);
     for (int k = 0; k < DATASET_MAX_PARTS; k++)
         if (p->side[k]) p->fmt->side_free(p->side[k]);
+    for (int k = 0; p->class_names && k < p->fmt->num_class; k++) free(p->class_names[k]);
+    free(p->class_names);
+}
+
+// The format's class names from its shipped list, each after its official
+// number when the format numbers them ("A001 drink water"), so eval, the
+// ensemble and the report show them without a flag. Every rank reads the
+// same small file. Not having the list only costs the names: a warning.
+static void load_class_names(Prep *p) {
+    const DatasetFormat *f = p->fmt;
+    char path[4200], why[8192];
+    Descriptions *desc = NULL;
+    if (!f->classes) return;
+    if (datadir_find(f->classes, path, sizeof path, why, sizeof why) != CD_OK ||
+        descriptions_load(path, &desc, why, sizeof why) != CD_OK) {
+        log_warn(p->d, "prep | no class names in the output: %s", why);
+        return;
+    }
+    char **v = cd_calloc((size_t)f->num_class, sizeof *v);
+    int have = 0;
+    for (int i = 0; v && i < desc->n; i++) {
+        int k = desc->cls[i].id - f->class_id_base;
+        if (k < 0 || k >= f->num_class || v[k]) continue;
+        char code[32] = "", name[512];
+        if (f->class_code) snprintf(code, sizeof code, f->class_code, desc->cls[i].id);
+        snprintf(name, sizeof name, "%s%s%s", code, code[0] ? " " : "", desc->cls[i].name);
+        if ((v[k] = strdup(name))) have++;
+    }
+    descriptions_free(desc);
+    if (have != f->num_class) {
+        log_warn(p->d, "prep | no class names in the output: %s names %d of the %d classes", path, have, f->num_class);
+        for (int k = 0; v && k < f->num_class; k++) free(v[k]);
+        free(v);
+        return;
+    }
+    p->class_names = v;
 }
 
 static int prep_setup(Prep *p) {
@@ -569,6 +612,14 @@ static int prep_setup(Prep *p) {
     p->seq = p->fmt->prepare_seq != NULL;
     p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
     if (!p->seq && !(p->x = cd_malloc(p->sample_floats * sizeof(float)))) return CD_ENOMEM;
+    // The inputs first: a typo in an archive's name leaves nothing behind.
+    for (int i = 0; i < p->cfg->ninputs; i++)
+        if (access(p->cfg->inputs[i], R_OK) != 0) {
+            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
+            return CD_EIO;
+        }
+    int rc = load_excludes(p);
+    if (rc) return rc;
     if (fs_mkdir_p(p->cfg->out_dir) != 0) {
         CD_ERR("%s: cannot create the output folder: %s", p->cfg->out_dir, strerror(errno));
         return CD_EIO;
@@ -581,12 +632,7 @@ static int prep_setup(Prep *p) {
         return CD_EIO;
     }
     unlink(path);   // lives until closed, never outlives the process
-    for (int i = 0; i < p->cfg->ninputs; i++)
-        if (access(p->cfg->inputs[i], R_OK) != 0) {
-            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
-            return CD_EIO;
-        }
-    return load_excludes(p);
+    return CD_OK;
 }
 
 int prep_run(const Dist *d, const PrepConfig *cfg) {
@@ -635,8 +681,14 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
             }
             rc = CD_EREJECT;
         }
-        if (rc == CD_OK && n == 0) {
-            if (d->rank == 0) CD_ERR("no sample could be prepared from the inputs (see the rejects report)");
+        if (rc == CD_OK && n == 0) {   // point at the rejects report only when it has something
+            if (d->rank == 0 && counts[2])
+                CD_ERR("no sample could be prepared from the inputs: %lld rejected (see %s/%s-rejects.tsv)",
+                       (long long)counts[2], cfg->out_dir, p.fmt->name);
+            else if (d->rank == 0)
+                CD_ERR("no sample of %s in the inputs: %lld member(s) outside the dataset, %lld excluded "
+                       "(HINT: is --dataset right for these archives?)", p.fmt->name, (long long)counts[0],
+                       (long long)counts[1]);
             rc = CD_EFORMAT;
         }
     }
@@ -654,6 +706,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     log_info(d, "prep | %.1f samples/s, %.1f MB/s of text (%.1f MB/s per rank)", (double)counts[3] / t_scan,
              (double)counts[4] / 1e6 / t_scan, (double)counts[4] / 1e6 / t_scan / d->size);
 
+    if (rc == CD_OK) load_class_names(&p);
     for (int b = 0; b < p.fmt->nbench && rc == CD_OK; b++) rc = write_bench(&p, b, all, n, sources);
     if (rc == CD_OK) log_info(d, "prep | done in %.1fs", dist_wtime() - t0);
     free(allm);

@@ -220,6 +220,7 @@ const DatasetFormat dataset_ucla = {
     .bench = {"ucla"},
     .member = fmt_member,
     .prepare_seq = fmt_prepare_seq,
-    .class_names = class_names,
+    .classes = "datasets/ucla/descriptions.tsv",   // ids = the official labels 1..10
+    .class_id_base = 1,
     .group = fmt_group,
 };

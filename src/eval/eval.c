@@ -363,6 +363,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
         progress_update(&p, e->d, done * e->d->size);
     }
     if (rc) log_rank(e->d, "eval | stopped at an error (%s); see above", cd_status_str(rc));
+    else progress_end(&p, e->d, done * e->d->size);
     return rc;
 }
 

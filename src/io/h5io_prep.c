@@ -33,24 +33,23 @@ static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
            h5io_attr_put_i64(f, "num_person", spec->M > 0 ? spec->M : SKEL_M);
 }
 
-// /class_name: K fixed-length strings, written by rank 0 (collective).
-static int put_class_names(H5PrepFile *f, const H5PrepSpec *spec) {
+// Collective: /class_name, K fixed-length UTF-8 strings (rank 0 writes).
+static int put_class_names(const Dist *d, hid_t file, const char *const *names, int K) {
     size_t len = 1;
-    for (int k = 0; k < spec->num_class; k++)
-        if (strlen(spec->class_names[k]) + 1 > len) len = strlen(spec->class_names[k]) + 1;
-    char *rows = cd_calloc((size_t)spec->num_class, len);
+    for (int k = 0; k < K; k++) if (strlen(names[k]) + 1 > len) len = strlen(names[k]) + 1;
+    char *buf = cd_calloc((size_t)K, len);
     hid_t t = H5Tcopy(H5T_C_S1);
-    hsize_t k1 = (hsize_t)spec->num_class;
-    int rc = rows && t >= 0 ? CD_OK : CD_ENOMEM;
-    if (!rc && (H5Tset_size(t, len) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0)) rc = CD_EHDF5;
-    for (int k = 0; !rc && k < spec->num_class; k++)
-        memcpy(rows + (size_t)k * len, spec->class_names[k], strlen(spec->class_names[k]));
-    hid_t ds = rc ? -1 : h5io_dset_create(f->file, "class_name", t, 1, &k1);
-    if (!rc && ds < 0) rc = CD_EHDF5;
-    if (!rc) rc = h5io_write_rank0(f->d, ds, t, rows);
+    H5Tset_size(t, len);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t n = (hsize_t)K;
+    hid_t ds = buf ? h5io_dset_create(file, "class_name", t, 1, &n) : -1;
+    for (int k = 0; buf && k < K; k++) memcpy(buf + (size_t)k * len, names[k], strlen(names[k]));
+    int rc = ds >= 0 ? h5io_write_rank0(d, ds, t, buf) : CD_EHDF5;
     if (ds >= 0) H5Dclose(ds);
-    if (t >= 0) H5Tclose(t);
-    free(rows);
+    H5Tclose(t);
+    free(buf);
+    if (rc) CD_ERR("HDF5: writing /class_name failed");
     return rc;
 }
 
@@ -78,6 +77,7 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
     H5IO_CHECK(H5Tset_size(f->strtype, (size_t)spec->name_len), "H5Tset_size");
     H5IO_CHECK(H5Tset_strpad(f->strtype, H5T_STR_NULLPAD), "H5Tset_strpad");
     if (put_root_attrs(f->file, spec)) goto fail;
+    if (spec->class_names && put_class_names(f->d, f->file, spec->class_names, spec->num_class)) goto fail;
     for (int g = 0; g < 2; g++) {
         hid_t grp = h5io_group_create(f->file, group_name[g]);
         H5IO_CHECK(grp, "H5Gcreate2");
@@ -98,7 +98,6 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
             f->frames[g] < 0 || f->name[g] < 0)
             goto fail;
     }
-    if (spec->class_names && put_class_names(f, spec)) goto fail;
     *out = f;
     return CD_OK;
 fail:
