@@ -36,11 +36,13 @@
 // Metrics (pure)
 
 int eval_parse_stream(const char *s, int *bone, int *vel) {
-    static const char *names[4] = {"joint", "bone", "joint_motion", "bone_motion"};
-    for (int i = 0; s && i < 4; i++)
+    // ours, then the official feeder_ucla data_path words for the motion streams
+    static const char *names[6] = {"joint", "bone", "joint_motion", "bone_motion", "motion", "bone motion"};
+    for (int i = 0; s && i < 6; i++)
         if (!strcmp(s, names[i])) {
-            *bone = i & 1;
-            *vel = i >> 1;
+            int k = i < 4 ? i : i - 2;
+            *bone = k & 1;
+            *vel = k >> 1;
             return CD_OK;
         }
     return CD_EARG;
@@ -158,10 +160,13 @@ typedef struct Eval {
 } Eval;
 
 // The window the checkpoint was trained with (its config attribute's
-// test_feeder_args.window_size, else train_feeder_args'), or 64.
+// test_feeder_args.window_size, else train_feeder_args'), or the official
+// feeder's of the data's layout (64; NW-UCLA 52): a checkpoint converted
+// from PyTorch has no config.
 static int ckpt_window(const Eval *e) {
     char *yaml = NULL;
-    int window = EVAL_DEFAULT_WINDOW;
+    const SkelLayout *layout = skel_layout_find(e->data.layout);
+    int window = layout && layout->window > 0 ? layout->window : EVAL_DEFAULT_WINDOW;
     if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK || !yaml) return window;
     // config_load reads files: hand it the text through a private temporary one.
     const char *tmpdir = getenv("TMPDIR");
@@ -203,7 +208,7 @@ static int check_fit(const Eval *e, char *why, size_t whylen) {
     struct { const char *what; int ckpt, data; } v[] = {
         {"classes", c->num_class, e->data.num_class},
         {"joints", c->num_point, e->data.V},
-        {"persons", c->num_person, SKEL_M},
+        {"persons", c->num_person, e->data.M},
         {"input channels", c->in_channels, SKEL_C},
     };
     char diff[512] = "";
@@ -276,8 +281,9 @@ static int setup(Eval *e, char *why, size_t whylen) {
                  o->checkpoint, ck);
         return CD_EFORMAT;
     }
-    snprintf(e->stream, sizeof e->stream, "%s", o->stream ? o->stream : ck);
-    eval_parse_stream(e->stream, &bone, &vel);   // checked by the driver
+    eval_parse_stream(o->stream ? o->stream : ck, &bone, &vel);   // checked by the driver
+    static const char *canon[4] = {"joint", "bone", "joint_motion", "bone_motion"};
+    snprintf(e->stream, sizeof e->stream, "%s", canon[bone + 2 * vel]);   // "bone motion" -> bone_motion
     if (!e->info.stream[0] && !o->stream)   // never a silent default: a bone model on joint input is wrong, not an error
         log_warn(e->d, "eval | %s records no stream: evaluating it on the joint stream (HINT: pass --stream, or "
                  "convert with scripts/convert_ctrgcn.py --stream)", o->checkpoint);

@@ -23,7 +23,8 @@ static void usage(FILE *f) {
             "  --checkpoint F   a cocodiff-train checkpoint or converted official weights (/model/<key>)\n"
             "  --data F         a cocodiff-prep HDF5 file; its /test group is evaluated (--group train: /train)\n"
             "  --out DIR        writes DIR/scores.h5 (raw logits, labels, names, metrics) and DIR/metrics.json\n"
-            "  --stream S       input stream (default: the checkpoint's, joint when it records none)\n"
+            "  --stream S       input stream (default: the checkpoint's, joint when it records none);\n"
+            "                   also the official data_path words motion, 'bone motion'\n"
             "  --batch N        samples per forward pass (default %d); results do not depend on the rank count\n"
             "  --class-names F  class names, one per line (line k = class k)\n"
             "  --threads N      threads per rank, each on a share of every batch (default 1); results\n"
@@ -88,7 +89,7 @@ int main(int argc, char **argv) {
     }
     if (!bad && o.stream && eval_parse_stream(o.stream, &bone, &vel) != CD_OK) {
         if (d.rank == 0)
-            fprintf(stderr, "cocodiff-eval: --stream '%s': expected joint, bone, joint_motion or bone_motion\n", o.stream);
+            fprintf(stderr, "cocodiff-eval: --stream '%s': expected joint, bone, joint_motion or bone_motion (or motion, 'bone motion')\n", o.stream);
         bad = 1;
     }
     if (!bad && strcmp(o.group, "test") && strcmp(o.group, "train")) {

@@ -71,7 +71,7 @@ typedef struct KeyDef {
         KBOOL(P ".normalization", F.normalization), KBOOL(P ".random_rot", F.random_rot), \
         {P ".p_interval", K_FLOATS, OFF(F.n_p_interval), OFF(F.p_interval), KF_SCALAR_OK, 1, 2, NULL}, \
         KBOOL(P ".vel", F.vel), KBOOL(P ".bone", F.bone), KIGN(P ".use_mmap", K_BOOL, F.use_mmap), \
-        KIGN(P ".repeat", K_INT, F.repeat)
+        KINT(P ".repeat", F.repeat)
 
 static const KeyDef KEYS[] = {
     KSTR("work_dir", work_dir),
@@ -848,6 +848,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"cocodiff.checkpoint_steps", c->cocodiff.checkpoint_steps, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
         {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
+        {"train_feeder_args.repeat", c->train_feeder_args.repeat, 1},
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < pos[i].min) {

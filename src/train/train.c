@@ -237,16 +237,12 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
         return CD_EARG;
     }
-    if (strcmp(layout->feeder, "feeders.feeder_ntu.Feeder")) {
-        snprintf(why, whylen, "%s: this build has the NW-UCLA graph and feeder transform but its "
-                 "loader cannot read NW-UCLA data files yet", c->model_args.graph);
-        return CD_EARG;
-    }
     const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
     FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
     FeederConfig fte = feeder_config_official(layout, 0, te->bone, te->vel);
-    ftr.window = ta->window_size > 0 ? ta->window_size : 64;
+    ftr.window = ta->window_size > 0 ? ta->window_size : ftr.window;   // unset: the layout's feeder's
     fte.window = te->window_size > 0 ? te->window_size : ftr.window;
+    ftr.repeat = ta->repeat;   // the test split is visited once
     ftr.n_interval = ta->n_p_interval;
     memcpy(ftr.p_interval, ta->p_interval, sizeof ftr.p_interval);
     ftr.random_rot = ta->random_rot;
