@@ -1,10 +1,10 @@
 // checkpoint.h - CTR-GCN models and training state to and from the HDF5
-// checkpoint format of h5io.h (one dataset per official state_dict key).
+// checkpoint format of h5io_ckpt.h (one dataset per official state_dict key).
 #pragma once
 #include <stdint.h>
 
-#include "cocodiff.h"
 #include "ctrgcn.h"
+#include "h5io_ckpt.h"
 #include "optim.h"
 
 typedef struct CheckpointInfo {
@@ -15,24 +15,16 @@ typedef struct CheckpointInfo {
     const char *config_yaml;
     int inference;         // writing: an inference checkpoint (/model and the
                            // attributes; no /rng)
+    int loaded, skipped;   // checkpoint_load_into: model tensors taken from the
+                           // file, and left out by `ignore`
+    int unused;            // tensors of the file's /model the model has no place for
 } CheckpointInfo;
 
-// Writes model (and momentum when opt is given) to path atomically. Call on
-// one rank.
-int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info);
-
-// checkpoint_save plus the CoCoDiff module (training only): its parameters
-// as /cocodiff/<name> (the names of its table, "cocodiff.enc.weight", ...)
-// and, with cd_opt, their momentum as /optimizer/cocodiff_momentum/<name>.
-// cd NULL: checkpoint_save.
-int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
-                           Cocodiff *cd, const OptimSgd *cd_opt);
-
-// Restores the module's parameters (and with cd_opt non-NULL its momentum;
-// cd_opt->steps is left to the caller) from a checkpoint_save_module file.
-// Every tensor of the module's table must be there with its size.
-// CD_OK, or CD_EFORMAT / CD_EIO with the reason in why.
-int checkpoint_load_module(const char *path, Cocodiff *cd, OptimSgd *cd_opt, char *why, size_t whylen);
+// Writes model (and momentum when opt is given) to path atomically, with
+// the extra tensor groups after /optimizer (the CoCoDiff module's,
+// cdtrain_tensor_groups; none: NULL, 0). Call on one rank.
+int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
+                    const H5TensorGroup *extra, int nextra);
 
 // Writes an inference checkpoint of a training checkpoint: /model only
 // (backbone + head, the same datasets a plain CTR-GCN checkpoint has, bit for

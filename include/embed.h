@@ -1,5 +1,5 @@
 // embed.h - the text stage: class descriptions to L2-normalised coarse and
-// fine text embeddings in HDF5 (layout in h5io.h), with the GloVe+SIF
+// fine text embeddings in HDF5 (layout in h5io_embed.h), with the GloVe+SIF
 // encoder (default, offline) or the CLIP ViT-B/32 text tower.
 #pragma once
 #include "dist.h"

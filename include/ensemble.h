@@ -4,7 +4,7 @@
 // the streams' raw scores (logits), sum_s w_s * scores_s; the prediction is
 // its argmax. The inputs must list the same samples in the same order (names
 // and labels row by row) with the same class count. Writes DIR/scores.h5 (the
-// cocodiff-eval layout, h5io.h) and DIR/metrics.json (eval's keys plus
+// cocodiff-eval layout, h5io_scores.h) and DIR/metrics.json (eval's keys plus
 // "streams": each input's path, stream, weight, top-1 and top-5), both
 // through .partial + rename, and prints a table.
 //

@@ -9,7 +9,7 @@
 // inference mode (CTRGCN_INFER: forward-only buffers, BLAS on one thread,
 // `threads` threads per rank over the batch's samples), so the scores are
 // bit-identical for any number of ranks and threads. Each rank
-// writes its rows of DIR/scores.h5 (parallel HDF5, layout in h5io.h) through
+// writes its rows of DIR/scores.h5 (parallel HDF5, layout in h5io_scores.h) through
 // DIR/scores.h5.partial + rename; rank 0 writes DIR/metrics.json and prints a
 // summary.
 //
@@ -52,8 +52,9 @@ typedef struct EvalOptions {
 // Collective. Returns an EVAL_EXIT_* code (the same on every rank).
 int eval_run(const Dist *d, const EvalOptions *o);
 
-// "joint", "bone", "joint_motion", "bone_motion" -> the feeder's flags.
-// CD_OK or CD_EARG.
+// "joint", "bone", "joint_motion", "bone_motion" (or the official
+// feeder_ucla data_path words "motion", "bone motion") -> the feeder's
+// flags. CD_OK or CD_EARG.
 int eval_parse_stream(const char *stream, int *bone, int *vel);
 
 // 1 when all K scores of a row are finite. logits: (K).

@@ -1,5 +1,6 @@
 // h5io_features.h - real and generated features of one split (the trainer
 // writes it when the CoCoDiff module generates; cocodiff-report maps it).
+// Part of the h5io module (src/io/h5io_*.c, the only files that include hdf5.h).
 // Layout of FEATURES.h5 (format "cocodiff-features", version 1):
 //   /real (n, C) float32       the head's input h_0 of each sample (test-mode feeder)
 //   /generated (n, C) float32  h_hat_0 generated from that sample's latent under its class text

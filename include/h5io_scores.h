@@ -1,13 +1,57 @@
-// h5io_scores.h - reading score files (cocodiff-eval's and cocodiff-ensemble's
-// DIR/scores.h5, layout in h5io.h "Evaluation scores"). Part of the h5io
-// module: h5io_scores.c and h5io.c are the only files that include hdf5.h.
-// Files are written with h5io_scores_create/_write_rows/_write_metrics/_close
-// (h5io.h); this is the serial reader for any process.
+// h5io_scores.h - evaluation score files (cocodiff-eval's and
+// cocodiff-ensemble's DIR/scores.h5). Part of the h5io module
+// (src/io/h5io_*.c, the only files that include hdf5.h).
+//   /            attrs: format = "cocodiff-scores", format_version, checkpoint,
+//                data, group (test | train), stream, window, num_class
+//   /scores      float32 (N, K)   raw logits, rows in the data file's order
+//   /label       int32 (N)        the data file's labels
+//   /name        string (N)       the data file's names (same fixed length)
+//   /class_name  string (K)       class names (ids when none were given)
+//   /metrics/confusion            int64 (K, K), rows = true class
+//   /metrics/per_class_accuracy   float64 (K), NaN for a class without samples
+//   /metrics     attrs: top1, top5 (float64), num_samples
+// No timestamps: 1 and N ranks write byte-identical files. Written with
+// parallel HDF5 (h5io_scores_create/_write_rows/_write_metrics/_close); read
+// serially by any process (h5io_scores_read).
 //
-// defines: H5Scores, h5io_scores_read, h5io_scores_free, h5io_scores_name
+// defines: H5ScoresSpec, H5ScoresFile, h5io_scores_create/_write_rows/_write_metrics/_close,
+//          H5Scores, h5io_scores_read, h5io_scores_free, h5io_scores_name
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dist.h"
+
+#define H5IO_SCORES_FORMAT "cocodiff-scores"
+#define H5IO_SCORES_FORMAT_VERSION 1
+
+typedef struct H5ScoresSpec {
+    int64_t n;               // rows (samples)
+    int K;                   // classes
+    int name_len;            // bytes per name (the data file's)
+    int window;
+    const char *checkpoint, *data, *group, *stream;
+} H5ScoresSpec;
+
+typedef struct H5ScoresFile H5ScoresFile;
+
+// Collective: creates path (truncating) with every dataset allocated. On
+// failure *f = NULL and nothing is left open; the caller agrees on the
+// outcome (dist_agree) before going on.
+int h5io_scores_create(H5ScoresFile **f, const Dist *d, const char *path, const H5ScoresSpec *s);
+// Independent: rows [first, first + count): scores (count, K), labels, names
+// (count * name_len bytes).
+int h5io_scores_write_rows(H5ScoresFile *f, int64_t first, int64_t count, const float *scores,
+                           const int32_t *label, const char *names);
+// Collective, the same arguments on every rank: class names (K strings),
+// confusion (K, K), per-class accuracy (K) and the summary attributes.
+int h5io_scores_write_metrics(H5ScoresFile *f, const char *const *class_names, const int64_t *confusion,
+                              const double *per_class, double top1, double top5);
+// Collective: closes; returns the first error any rank saw.
+int h5io_scores_close(H5ScoresFile *f);
+
+// ---------------------------------------------------------------------------
+// Reading (serial, any process)
 
 typedef struct H5Scores {
     int64_t n;              // rows (samples)

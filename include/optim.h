@@ -18,8 +18,6 @@
 #pragma once
 #include <stddef.h>
 
-#include "config.h"
-
 typedef struct OptimSgd {
     size_t n;            // parameters in the span
     float *buf;          // (n) momentum buffers (torch's state['momentum_buffer'])
@@ -32,18 +30,25 @@ typedef struct OptimSgd {
 // Allocates zeroed buffers for n parameters. Returns CD_OK or CD_ENOMEM.
 int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, int nesterov);
 
-// optim_sgd_init with CTR-GCN's settings: cocodiff.momentum (0.9),
-// weight_decay, nesterov. Returns CD_EARG when c->optimizer is not SGD.
-int optim_sgd_init_config(OptimSgd *o, size_t n, const Config *c);
-
 // One step: params (n) -= lr * update(grads (n)). grads are not changed.
 void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
 
 // Frees the buffers; o is then all zero. NULL is fine.
 void optim_sgd_free(OptimSgd *o);
 
+#define OPTIM_MAX_STEPS 16
+
+// CTR-GCN's learning-rate schedule (config: base_lr, lr_decay_rate,
+// warm_up_epoch, step; config_lr_schedule).
+typedef struct OptimSchedule {
+    double base_lr, decay_rate;
+    int warm_up;                   // epochs of linear warm-up
+    int nsteps;
+    int steps[OPTIM_MAX_STEPS];    // epochs at which the rate is multiplied by decay_rate
+} OptimSchedule;
+
 // The learning rate of epoch (0-based), as CTR-GCN's adjust_learning_rate:
-//   epoch < warm_up_epoch:  base_lr * (epoch + 1) / warm_up_epoch
-//   otherwise:              base_lr * lr_decay_rate ** (number of steps <= epoch)
+//   epoch < warm_up:  base_lr * (epoch + 1) / warm_up
+//   otherwise:        base_lr * decay_rate ** (number of steps <= epoch)
 // Set once at the start of each epoch (main.py train()).
-double optim_lr(const Config *c, int epoch);
+double optim_lr(const OptimSchedule *s, int epoch);

@@ -1,7 +1,7 @@
 // 1210-cocodiff-parts.c - body-part joint sets and part-token pooling of the
 // CoCoDiff module (src/model/cocodiff_parts.c):
-// - datasets/parts/ntu25.tsv and openpose18.tsv load for their layouts, name
-//   every part, and cover every joint exactly once;
+// - datasets/parts/ntu25.tsv, openpose18.tsv and ucla20.tsv load for their
+//   layouts, name every part, and cover every joint exactly once;
 // - bad part files are rejected with a reason that names the problem (id >=
 //   V, negative or non-numeric id, empty part, unknown part, part listed
 //   twice, part missing, joint twice in a part), and part_sets_load returns
@@ -56,6 +56,12 @@ static void test_files(void) {
     ok(rc == CD_OK && p.n[0] == 5 && p.n[1] == 2 && p.joint[1][0] == 4 && p.joint[1][1] == 7,
        "openpose18: head has 5 joints, hand = wrists {4, 7}");
     ok(rc == CD_OK && covers_once(&p, 18), "openpose18: every joint in exactly one part");
+    rc = part_sets_load("datasets/parts/ucla20.tsv", 20, &p);
+    is_int(CD_OK, rc, "ucla20.tsv loads for V = 20");
+    ok(rc == CD_OK && p.n[0] == 1 && p.joint[0][0] == 3 && p.n[1] == 2 && p.joint[1][0] == 7 &&
+           p.joint[1][1] == 11 && p.n[5] == 2 && p.joint[5][0] == 15 && p.joint[5][1] == 19,
+       "ucla20: head = {Head}, hand = {HandLeft, HandRight}, foot = {FootLeft, FootRight}");
+    ok(rc == CD_OK && covers_once(&p, 20), "ucla20: every joint in exactly one part");
     diag("the next line on stderr is an expected error");
     is_int(CD_EFORMAT, part_sets_load("datasets/parts/ntu25.tsv", 18, &p),
            "ntu25.tsv is rejected for an 18-joint layout");
@@ -182,7 +188,7 @@ static void test_pool(void) {
 }
 
 int main(void) {
-    plan(21);
+    plan(24);
     test_files();
     test_bad();
     test_pool();

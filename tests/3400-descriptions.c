@@ -3,7 +3,8 @@
 // lines, CRLF, no final newline), every rejection with file:line in the
 // message, class-list agreement, the lenient salvage reader used to resume,
 // and a write/read round trip. The shipped files are checked against the
-// official lists when both are there.
+// official lists when both are there (NW-UCLA's, which has no list file,
+// against ucla.h's class names).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "descriptions.h"
 #include "status.h"
 #include "tap/tap.h"
+#include "ucla.h"
 
 #define HDR "id\tname\tsentence\thead\thand\tarm\thip\tleg\tfoot\n"
 #define ROW(id, name) id "\t" name "\tA person does " name ".\thd\thn\tar\thp\tlg\tft\n"
@@ -273,8 +275,23 @@ static void test_shipped(void) {
     }
 }
 
+// NW-UCLA has no class-list file: its list is ucla.h's (labels 0..9, ids 1..10).
+static void test_shipped_ucla(void) {
+    char list[4200];
+    snprintf(list, sizeof list, "%s/ucla_classes.txt", tap_tmpdir());
+    FILE *f = fopen(list, "w");
+    for (int l = 0; f && l < UCLA_NUM_CLASS; l++) fprintf(f, "%s\n", ucla_class_name(l));
+    if (!f || fclose(f) != 0) bail("cannot write %s", list);
+    Descriptions *d = NULL;
+    int rc = descriptions_load("datasets/ucla/descriptions.tsv", &d, why, sizeof why);
+    if (rc == CD_OK) rc = descriptions_check_list(d, list, 1, why, sizeof why);
+    if (!ok(rc == CD_OK, "datasets/ucla/descriptions.tsv valid and agrees with the NW-UCLA classes of ucla.h"))
+        diag("   %s", why);
+    descriptions_free(d);
+}
+
 int main(void) {
-    plan(10 + 1 + 15 + 7 + 9 + 6 + 3);
+    plan(10 + 1 + 15 + 7 + 9 + 6 + 3 + 1);
     test_good();
     test_part_names();
     test_rejects();
@@ -282,5 +299,6 @@ int main(void) {
     test_salvage();
     test_write();
     test_shipped();
+    test_shipped_ucla();
     return tap_done();
 }

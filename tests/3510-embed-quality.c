@@ -2,7 +2,7 @@
 // text embeddings (GloVe + SIF): an anchor class is nearer its related class
 // than an unrelated one, for coarse texts and for single body-part texts.
 // Reports how many hold; the GloVe encoder must get them all.
-#include "h5io.h"
+#include "h5io_embed.h"
 #include "status.h"
 #include "tap/tap.h"
 

@@ -18,7 +18,6 @@
 
 #include "dist.h"
 #include "ensemble.h"
-#include "h5io.h"
 #include "h5io_scores.h"
 #include "status.h"
 #include "tap/tap.h"

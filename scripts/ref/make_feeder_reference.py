@@ -19,7 +19,19 @@ what tests/2100-feeder.c compares with:
   rot_matrix.bin     (8, 3, 3)        tools._rot of those angles
 
 for NNN in 40, 64, 150, 300 (values from numpy seed 20261125; sample L064
-has its second body all zero, as NTU60 single-actor samples do). Each .bin:
+has its second body all zero, as NTU60 single-actor samples do), and
+
+  kinetics_<id>.bin  (3, 64, 18, 2)  the same Feeder.__getitem__ (test split,
+                                     joint) on each real Kinetics clip as
+                                     ST-GCN's Feeder_kinetics stores it
+                                     (--prep-ref: tests/data/ref/kinetics_*.ref,
+                                     made by make_prep_reference.py)
+
+These clips have empty frames between non-empty ones: the official feeder's
+valid-frame COUNT is used as the crop's END (valid_crop_resize: begin 0,
+end valid_frame_num), so a clip's frames after that many are never seen.
+The C feeder must do the same (it follows the official code, whatever one
+thinks of it on gapped data). Each .bin:
 int32 magic 20261125, int32 version 1, int32 ndim, int32 dims[ndim], then
 float32 data in C order.
 
@@ -30,7 +42,7 @@ rotation), so the outputs are deterministic.
 
 USAGE (system python with torch and numpy):
   /usr/bin/python3 scripts/ref/make_feeder_reference.py --ctrgcn /tmp/ref/ctrgcn \
-      --out tests/data/feeder
+      --prep-ref tests/data/ref --out tests/data/feeder
 
 feeders/tools.py imports matplotlib.pyplot (unused by the functions called);
 matplotlib is not installed, so an empty stand-in module is registered.
@@ -88,10 +100,49 @@ def make_samples():
     return xs
 
 
+def read_ref(path):
+    with open(path, "rb") as f:
+        b = f.read()
+    magic, version, ndim = struct.unpack("<3i", b[:12])
+    assert magic == MAGIC and version == VERSION, path
+    dims = struct.unpack("<%di" % ndim, b[12:12 + 4 * ndim])
+    return np.frombuffer(b[12 + 4 * ndim:], "<f4").reshape(dims)
+
+
+def kinetics_test_path(Feeder, prep_ref, out):
+    """The official Feeder.__getitem__ (test split, joint stream) on the real
+    Kinetics clips. feeder_ntu.Feeder.load_data reads only NTU's 25-joint npz
+    layout, so the instance is given its (N, C, T, V, M) data directly; the
+    transform itself is the official method, unchanged."""
+    ids = sorted(f[len("kinetics_"):-len(".ref")] for f in os.listdir(prep_ref)
+                 if f.startswith("kinetics_") and f.endswith(".ref"))
+    for vid in ids:
+        r = read_ref(os.path.join(prep_ref, "kinetics_%s.ref" % vid))
+        x = np.zeros((C, T, 18, M), np.float32)
+        x[:, :r.shape[1]] = r
+        f = Feeder.__new__(Feeder)
+        f.data, f.label = x[None], np.zeros(1, np.int64)
+        f.p_interval, f.window_size = P_TEST, WINDOW
+        f.random_rot = f.bone = f.vel = False
+        data, _, _ = f[0]
+        data = np.asarray(data, dtype=np.float32)
+        assert data.shape == (C, WINDOW, 18, M)
+        write_bin(os.path.join(out, "kinetics_%s.bin" % vid), data)
+        valid = int(np.sum(x.sum(0).sum(-1).sum(-1) != 0))
+        span = int(np.flatnonzero(np.any(x != 0, axis=(0, 2, 3)))[-1]) + 1
+        bias = int((1 - P_TEST[0]) * valid / 2)
+        print("kinetics %s: valid %d, span %d, crop [%d, %d) holds %d non-zero frames"
+              % (vid, valid, span, bias, valid - bias,
+                 int(np.sum(np.any(x[:, bias:valid - bias] != 0, axis=(0, 2, 3))))))
+    return len(ids)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ctrgcn", required=True, help="CTR-GCN checkout")
     ap.add_argument("--out", default="tests/data/feeder")
+    ap.add_argument("--prep-ref", default="tests/data/ref",
+                    help="make_prep_reference.py's output (kinetics_*.ref inputs)")
     args = ap.parse_args()
     Feeder, tools = load_feeder(args.ctrgcn)
     torch.set_num_threads(1)
@@ -122,7 +173,9 @@ def main():
     rot = tools._rot(torch.from_numpy(angles)).numpy()
     write_bin(os.path.join(args.out, "rot_angles.bin"), angles)
     write_bin(os.path.join(args.out, "rot_matrix.bin"), rot)
-    print("wrote %d samples x %d streams to %s" % (len(xs), len(STREAMS), args.out))
+    nk = kinetics_test_path(Feeder, args.prep_ref, args.out)
+    print("wrote %d samples x %d streams and %d Kinetics clips to %s"
+          % (len(xs), len(STREAMS), nk, args.out))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,17 @@ tests/3301-ref-kinetics.c compare the C code with bit for bit.
     data/ntu/get_raw_denoised_data.py  get_raw_denoised_data() (denoising,
                                        get_one_actor_points / get_two_actors_points,
                                        remove_missing_frames)
-    data/ntu/seq_transformation.py     seq_translation() + align_frames()   (NTU60)
-    data/ntu120/seq_transformation.py  seq_translation() + align_frames()   (NTU120:
-                                       single actor copied into body 2)
+    data/ntu/seq_transformation.py     run as __main__ (seq_translation,
+                                       align_frames, split_dataset CS and CV:
+                                       NTU60_CS.npz, NTU60_CV.npz)
+    data/ntu120/seq_transformation.py  run as __main__ (CSub, CSet; single
+                                       actor copied into body 2)
+    with the checkout's statistics/{label,performer,camera,setup}.txt rows of
+    the samples at hand, as the official scripts read them.
   Kinetics (ST-GCN): feeder/feeder_kinetics.py Feeder_kinetics(..., window_size=300)
     [i], cast to float32 as tools/kinetics_gendata.py's memmap store does.
+  The splits and labels of those whole outputs go to splits.tsv (what
+  tests/5031-prep-real-e2e.c compares cocodiff-prep's HDF5 files with).
 
   Every input is also run from CRLF copies; the reference must give the same
   tensors (it does: Python's text mode and json ignore the CR), so the C code
@@ -32,6 +38,9 @@ int32 dims[ndim], then float32 data in C order.
   ntu120_<name>.ref  (frames, 150): only where NTU120's align_frames differs.
   kinetics_<id>.ref  (3, F, 18, 2): the clip tensor (C, T, V, M) cut after its
                      last non-zero frame F-1 (frames F..299 are zero).
+  splits.tsv         benchmark, group (train/test), name, label of every sample
+                     of the official outputs (NTU npz x_/y_train, x_/y_test;
+                     Kinetics: kinetics_val is test).
 """
 import argparse
 import hashlib
@@ -39,6 +48,7 @@ import importlib.util
 import logging
 import os
 import pickle
+import runpy
 import shutil
 import struct
 import subprocess
@@ -139,9 +149,37 @@ def git_head(path):
 # ---------------------------------------------------------------------------
 # NTU
 
+# The official splits: (benchmark here, seq_transformation variant, its
+# evaluation name, its npz, the statistics file get_indices takes second).
+NTU_BENCHES = (("ntu60-xsub", "ntu", "CS", "NTU60_CS.npz", "camera"),
+               ("ntu60-xview", "ntu", "CV", "NTU60_CV.npz", "camera"),
+               ("ntu120-xsub", "ntu120", "CSub", "NTU120_CSub.npz", "setup"),
+               ("ntu120-xset", "ntu120", "CSet", "NTU120_CSet.npz", "setup"))
+
+
+def write_statistics(ctrgcn, variant, names):
+    """statistics/*.txt of the checkout (data/<variant>/statistics), cut to
+    the rows of names, in names' order, as seq_transformation reads them."""
+    src = os.path.join(ctrgcn, "data", variant, "statistics")
+    with open(os.path.join(src, "skes_available_name.txt")) as f:
+        row = {n.strip(): i for i, n in enumerate(f) if n.strip()}
+    missing = [n for n in names if n not in row]
+    assert not missing, "not in %s/skes_available_name.txt: %s" % (src, missing)
+    for stat in ("label", "performer", "camera", "setup", "replication"):
+        path = os.path.join(src, stat + ".txt")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            vals = [l.strip() for l in f]
+        with open(os.path.join("statistics", stat + ".txt"), "w") as f:
+            f.write("\n".join(vals[row[n]] for n in names) + "\n")
+
+
 def run_ntu(ctrgcn, skes_path, names, work, tag):
     """The official pipeline on names (without '.skeleton') read from
-    skes_path; returns ({name: (frames,150) ntu60}, {name: ntu120})."""
+    skes_path. Returns ({name: (frames,150) ntu60 rows}, {name: ntu120 rows},
+    [(benchmark, group, name, label)]), all taken from the npz files
+    seq_transformation.py writes."""
     os.makedirs(work)
     os.chdir(work)
     os.makedirs("raw_data")
@@ -166,20 +204,35 @@ def run_ntu(ctrgcn, skes_path, names, work, tag):
     den = load_module("ref_den_" + tag,
                       os.path.join(ctrgcn, "data/ntu/get_raw_denoised_data.py"))
     den.get_raw_denoised_data()
-    with open("denoised_data/raw_denoised_joints.pkl", "rb") as f:
-        joints = pickle.load(f)
     frames_cnt = np.loadtxt("denoised_data/frames_cnt.txt", dtype=int)
 
-    out = []
+    rows = {"ntu": {}, "ntu120": {}}
+    splits = []
     for variant in ("ntu", "ntu120"):
-        seq = load_module("ref_seq_%s_%s" % (variant, tag),
-                          os.path.join(ctrgcn, "data", variant, "seq_transformation.py"))
-        skes = [np.copy(j) for j in joints]
-        skes = seq.seq_translation(skes)
-        aligned = seq.align_frames(skes, frames_cnt)
-        assert aligned.dtype == np.float32
-        out.append({n: np.array(aligned[i, :frames_cnt[i]]) for i, n in enumerate(names)})
-    return out[0], out[1]
+        write_statistics(ctrgcn, variant, names)
+        # The whole script, as `python seq_transformation.py` runs it.
+        g = runpy.run_path(os.path.join(ctrgcn, "data", variant, "seq_transformation.py"),
+                           run_name="__main__")
+        for bench, var, ev, npz, second in NTU_BENCHES:
+            if var != variant:
+                continue
+            tr, te = g["get_indices"](g["performer"], g[second], ev)
+            with np.load(npz) as z:
+                for group, idx, x, y in (("train", tr, z["x_train"], z["y_train"]),
+                                         ("test", te, z["x_test"], z["y_test"])):
+                    # align_frames pads to the longest sample: 300 on the full
+                    # datasets, less on these few (the rest would be zeros).
+                    assert x.dtype == np.float32 and x.shape[1:] == (frames_cnt.max(), 150)
+                    for k, i in enumerate(idx):
+                        n, F = names[i], int(frames_cnt[i])
+                        assert not np.any(x[k, F:]), "%s: rows past frames_cnt" % n
+                        r = np.array(x[k, :F])
+                        if n in rows[variant]:
+                            assert np.array_equal(rows[variant][n], r), "%s differs by split" % n
+                        rows[variant][n] = r
+                        splits.append((bench, group, n, int(np.argmax(y[k]))))
+    assert set(rows["ntu"]) == set(names) and set(rows["ntu120"]) == set(names)
+    return rows["ntu"], rows["ntu120"], splits
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +250,7 @@ def run_kinetics(stgcn, data_path, label_path, tag):
         data, label = feeder[i]
         store = np.zeros((3, 300, 18, 2), dtype=np.float32)
         store[:, 0:data.shape[1], :, :] = data   # the memmap assignment's cast
-        res[s.split(".")[0]] = (store, int(label))
+        res[s.split(".")[0]] = (store, int(label))   # kinetics_val: the test group
     return res
 
 
@@ -226,8 +279,9 @@ def main():
         quiet = open(os.devnull, "w")
         stdout, sys.stdout = sys.stdout, quiet   # the reference prints progress
         try:
-            n60, n120 = run_ntu(ctrgcn, ntu_dir + "/", names, os.path.join(tmp, "lf"), "lf")
-            c60, c120 = run_ntu(ctrgcn, crlf_ntu + "/", names, os.path.join(tmp, "crlf"), "crlf")
+            n60, n120, splits = run_ntu(ctrgcn, ntu_dir + "/", names, os.path.join(tmp, "lf"), "lf")
+            c60, c120, csplits = run_ntu(ctrgcn, crlf_ntu + "/", names,
+                                         os.path.join(tmp, "crlf"), "crlf")
         finally:
             sys.stdout = stdout
         os.chdir(tmp)
@@ -241,6 +295,7 @@ def main():
         kin_crlf = run_kinetics(stgcn, crlf_kin, label_path, "crlf")
         os.chdir(cwd)
 
+        assert splits == csplits, "CRLF copies give other splits or labels"
         lines = []
         for n in names:
             a, b = n60[n], n120[n]
@@ -261,6 +316,11 @@ def main():
             F = int(nz[-1]) + 1 if nz.size else 0
             write_ref(os.path.join(out_dir, "kinetics_%s.ref" % vid), t[:, :F])
             klines.append("| %s | %d | %d | %d |" % (vid, label, F, nz.size))
+            splits.append(("kinetics", "test", vid, label))
+        with open(os.path.join(out_dir, "splits.tsv"), "w") as f:
+            f.write("# benchmark\tgroup\tname\tlabel\n")
+            for row in sorted(splits):
+                f.write("%s\t%s\t%s\t%d\n" % row)
 
         write_readme(out_dir, ctrgcn, stgcn, real, names, lines, kfiles, klines)
         print("wrote %d NTU and %d Kinetics references into %s" % (len(names), len(kin), out_dir))
@@ -304,10 +364,11 @@ Reference code, numpy %(np)s, Python %(py)s:
 - NTU: `data/ntu/get_raw_skes_data.py` `get_raw_skes_data()` (-> `get_raw_bodies_data`),
   `data/ntu/get_raw_denoised_data.py` `get_raw_denoised_data()` (denoising,
   `get_one_actor_points` / `get_two_actors_points`, `remove_missing_frames`), then
-  `seq_translation` + `align_frames` of `data/ntu/seq_transformation.py` (NTU60: body 2 zero
-  for single-actor samples) and of `data/ntu120/seq_transformation.py` (NTU120: body 1 copied
-  into body 2). numpy 1.24 aliases (`np.int`) are restored and `sklearn` is stubbed (unused
-  split helper); the scripts run in a scratch directory since they write logs at import.
+  `data/ntu/seq_transformation.py` (NTU60: body 2 zero for single-actor samples) and
+  `data/ntu120/seq_transformation.py` (NTU120: body 1 copied into body 2), each run whole as
+  `__main__` (`seq_translation`, `align_frames`, `split_dataset`). numpy 1.24 aliases
+  (`np.int`) are restored and `sklearn` is stubbed (unused split helper); the scripts run in a
+  scratch directory since they write logs and npz files there.
 - Kinetics: ST-GCN `feeder/feeder_kinetics.py` `Feeder_kinetics(num_person_in=5,
   num_person_out=2, window_size=300)[i]` (torch/torchvision stubbed: the method is numpy
   only), cast to float32 as `tools/kinetics_gendata.py` stores it.
@@ -322,6 +383,12 @@ float32 data in C order.
   (one actor left); otherwise NTU120 equals NTU60.
 - `kinetics_<id>.ref` (3, F, 18, 2) = (C, T, V, M): the clip tensor up to its last non-zero
   frame F-1; frames F..299 are zero.
+- `splits.tsv`: benchmark, group, name and label of every sample in the official outputs:
+  `seq_transformation.py` run as `__main__` (NTU60 `CS`/`CV`, NTU120 `CSub`/`CSet` npz files,
+  labels from the one-hot `y_*`; the checkout's `statistics/*.txt` rows of these samples), and
+  `Feeder_kinetics`' labels (`kinetics_val` is the test group). Every npz row equals the
+  sample's `.ref` file, zero after it (`align_frames` pads to the longest sample, 300 frames on
+  the full datasets; the HDF5 files always hold 300).
 
 | NTU sample | frames | actors | NTU120 file |
 |---|---|---|---|

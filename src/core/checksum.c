@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static void to_hex(const unsigned char md[32], char hex[65]) {
+    for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex[64] = 0;
+}
+
 int checksum_sha256_file(const char *path, char hex[65]) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -26,9 +31,8 @@ int checksum_sha256_file(const char *path, char hex[65]) {
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (rc == CD_OK && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
-        for (unsigned i = 0; i < mdlen && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        hex[64] = 0;
+    if (rc == CD_OK && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32) {
+        to_hex(md, hex);
     } else if (rc == CD_OK) {
         rc = CD_EIO;
     }
@@ -36,4 +40,12 @@ int checksum_sha256_file(const char *path, char hex[65]) {
     free(buf);
     fclose(f);
     return rc;
+}
+
+int checksum_sha256_buf(const void *data, size_t len, char hex[65]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) return CD_ENOMEM;
+    to_hex(md, hex);
+    return CD_OK;
 }

@@ -3,7 +3,7 @@
 // the round-robin assignment of the sorted distinct subjects, and the split
 // of a cocodiff-prep file's /train group (names read through h5io).
 #include "fold.h"
-#include "h5io.h"
+#include "h5io_prep.h"
 #include "ntu.h"
 #include "status.h"
 
@@ -145,12 +145,16 @@ int fold_split_file(const char *path, int K, int fold, FoldSplit *s, char *why, 
     if (K < 2) return cd_why(why, whylen, CD_EARG, "%s: %d fold(s): there must be at least 2", path, K);
     if (fold < 0 || fold >= K)
         return cd_why(why, whylen, CD_EARG, "%s: fold %d of %d: it must be in [0, %d]", path, fold, K, K - 1);
-    H5PrepInfo info;
-    if (h5io_prep_info(path, &info) != CD_OK)
+    H5PrepReader *r;
+    if (h5io_prep_reader_open(&r, path) != CD_OK)
         return cd_why(why, whylen, CD_EFORMAT, "%s: not a %s file of version %d (HINT: is this a cocodiff-prep output?)",
                     path, H5IO_FORMAT, H5IO_FORMAT_VERSION);
+    const H5PrepInfo info = *h5io_prep_reader_info(r);
     int64_t n = info.n[0];
-    if (info.name_len < 1) return cd_why(why, whylen, CD_EFORMAT, "%s: /train/name has %d-byte names", path, info.name_len);
+    if (info.name_len < 1) {
+        h5io_prep_reader_close(r);
+        return cd_why(why, whylen, CD_EFORMAT, "%s: /train/name has %d-byte names", path, info.name_len);
+    }
     size_t n1 = (size_t)(n > 0 ? n : 1);
     char *names = cd_malloc(n1 * (size_t)info.name_len);
     int *fold_of = cd_malloc(n1 * sizeof *fold_of);
@@ -160,8 +164,9 @@ int fold_split_file(const char *path, int K, int fold, FoldSplit *s, char *why, 
     int64_t nu = 0;
     int rc = names && fold_of && s->train && s->held ? CD_OK : CD_ENOMEM;
     if (rc) cd_why(why, whylen, rc, "%s: out of memory for %lld names", path, (long long)n);
-    if (!rc && n > 0 && (rc = h5io_prep_read(path, 0, 0, n, NULL, NULL, NULL, names)))
+    if (!rc && n > 0 && (rc = h5io_prep_reader_read(r, 0, 0, n, NULL, NULL, NULL, names)))
         cd_why(why, whylen, rc, "%s: cannot read /train/name", path);
+    h5io_prep_reader_close(r);
     char sub[768];
     if (!rc && (rc = assign(names, n, info.name_len, K, fold_of, &uniq, &nu, sub, sizeof sub)))
         cd_why(why, whylen, rc, "%s: /train: %s", path, sub);

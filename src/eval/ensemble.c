@@ -9,7 +9,7 @@
 #include "ensemble.h"
 #include "eval.h"
 #include "fsutil.h"
-#include "h5io.h"
+#include "h5io_scores.h"
 #include "status.h"
 
 #include <errno.h>

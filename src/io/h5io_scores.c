@@ -1,116 +1,168 @@
-// h5io_scores.c - serial reader of score files (layout in h5io.h, API in
-// h5io_scores.h). Part of the h5io module, so it may include hdf5.h.
+// h5io_scores.c - score files (layout in h5io_scores.h): the parallel writer
+// of cocodiff-eval and cocodiff-ensemble, and the serial reader.
 #include "h5io_scores.h"
-#include "h5io.h"
+#include "h5io_util.h"
 #include "status.h"
 
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------
-// Small helpers
+// Writer (parallel)
 
-static hid_t open_quiet(const char *path) {
-    H5E_auto2_t fn;
-    void *data;
-    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    H5Eset_auto2(H5E_DEFAULT, fn, data);
-    return f;
+struct H5ScoresFile {
+    const Dist *d;
+    hid_t file, scores, label, name, strtype, dxpl_ind;
+    int K, name_len, err;
+    int64_t n;
+};
+
+int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, const H5ScoresSpec *s) {
+    *out = NULL;
+    H5ScoresFile *f = cd_calloc(1, sizeof *f);
+    if (!f) return CD_ENOMEM;
+    f->d = d;
+    f->K = s->K;
+    f->n = s->n;
+    f->name_len = s->name_len;
+    f->file = f->scores = f->label = f->name = f->strtype = f->dxpl_ind = -1;
+    f->file = h5io_create_mpio(path, d);
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
+    H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
+    f->strtype = H5Tcopy(H5T_C_S1);
+    H5IO_CHECK(H5Tset_size(f->strtype, (size_t)s->name_len), "H5Tset_size");
+    H5IO_CHECK(H5Tset_strpad(f->strtype, H5T_STR_NULLPAD), "H5Tset_strpad");
+    if (h5io_attr_put_str(f->file, "format", H5IO_SCORES_FORMAT) ||
+        h5io_attr_put_i64(f->file, "format_version", H5IO_SCORES_FORMAT_VERSION) ||
+        h5io_attr_put_str(f->file, "checkpoint", s->checkpoint) || h5io_attr_put_str(f->file, "data", s->data) ||
+        h5io_attr_put_str(f->file, "group", s->group) || h5io_attr_put_str(f->file, "stream", s->stream) ||
+        h5io_attr_put_i64(f->file, "window", s->window) || h5io_attr_put_i64(f->file, "num_class", s->K))
+        goto fail;
+    hsize_t sd[2] = {(hsize_t)s->n, (hsize_t)s->K}, n = (hsize_t)s->n;
+    f->scores = h5io_dset_create(f->file, "scores", H5T_IEEE_F32LE, 2, sd);
+    f->label = h5io_dset_create(f->file, "label", H5T_STD_I32LE, 1, &n);
+    f->name = h5io_dset_create(f->file, "name", f->strtype, 1, &n);
+    if (f->scores < 0 || f->label < 0 || f->name < 0) goto fail;
+    *out = f;
+    return CD_OK;
+fail:
+    // Local cleanup only: the caller agrees on the outcome (see h5io.h).
+    if (f->scores >= 0) H5Dclose(f->scores);
+    if (f->label >= 0) H5Dclose(f->label);
+    if (f->name >= 0) H5Dclose(f->name);
+    if (f->strtype >= 0) H5Tclose(f->strtype);
+    if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
+    if (f->file >= 0) H5Fclose(f->file);
+    free(f);
+    return CD_EHDF5;
 }
 
-// A fixed- or variable-length string attribute into buf (truncated); "" when
-// absent or not a string.
-static void attr_str(hid_t obj, const char *name, char *buf, size_t len) {
-    buf[0] = '\0';
-    if (H5Aexists(obj, name) <= 0) return;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
-        if (H5Tis_variable_str(t) > 0) {
-            char *v = NULL;
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            if (H5Aread(a, mt, &v) >= 0 && v) snprintf(buf, len, "%s", v);
-            if (v) H5free_memory(v);
-            H5Tclose(mt);
-        } else {
-            size_t sz = H5Tget_size(t);
-            char *v = calloc(sz + 1, 1);
-            if (v && H5Aread(a, t, v) >= 0) snprintf(buf, len, "%s", v);
-            free(v);
-        }
-    }
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-}
-
-// A numeric scalar attribute as double; returns 0 when read, -1 otherwise.
-static int attr_f64(hid_t obj, const char *name, double *v) {
-    if (H5Aexists(obj, name) <= 0) return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int rc = (a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) ? 0 : -1;
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
-
-// Dataset dims (rank <= 2) or -1 when missing.
-static int dset_dims(hid_t f, const char *name, hsize_t dims[2]) {
-    dims[0] = dims[1] = 0;
-    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
-    int r = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
-    if (r >= 1 && r <= 2) H5Sget_simple_extent_dims(s, dims, NULL);
-    else r = -1;
-    if (s >= 0) H5Sclose(s);
-    if (ds >= 0) H5Dclose(ds);
+static herr_t write_slab(hid_t ds, hid_t memtype, hid_t dxpl, int rank, int64_t first, int64_t count,
+                         hsize_t cols, const void *data) {
+    hsize_t start[2] = {(hsize_t)first, 0}, cnt[2] = {(hsize_t)count, cols};
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(rank, cnt, NULL);
+    herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    if (r >= 0) r = H5Dwrite(ds, memtype, ms, fs, dxpl, data);
+    H5Sclose(ms);
+    H5Sclose(fs);
     return r;
 }
 
-static int read_all(hid_t f, const char *name, hid_t memtype, void *buf) {
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    int rc = (ds >= 0 && H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? CD_OK : CD_EHDF5;
-    if (ds >= 0) H5Dclose(ds);
+int h5io_scores_write_rows(H5ScoresFile *f, int64_t first, int64_t count, const float *scores,
+                           const int32_t *label, const char *names) {
+    if (count <= 0) return CD_OK;
+    if (first < 0 || first + count > f->n) {
+        CD_ERR("scores: rows %lld..%lld outside [0, %lld)", (long long)first, (long long)(first + count),
+               (long long)f->n);
+        f->err = CD_EARG;
+        return CD_EARG;
+    }
+    if (write_slab(f->scores, H5T_NATIVE_FLOAT, f->dxpl_ind, 2, first, count, (hsize_t)f->K, scores) < 0 ||
+        write_slab(f->label, H5T_NATIVE_INT32, f->dxpl_ind, 1, first, count, 1, label) < 0 ||
+        write_slab(f->name, f->strtype, f->dxpl_ind, 1, first, count, 1, names) < 0) {
+        CD_ERR("HDF5: writing score rows %lld..%lld failed", (long long)first, (long long)(first + count));
+        f->err = CD_EHDF5;
+        return CD_EHDF5;
+    }
+    return CD_OK;
+}
+
+int h5io_scores_write_metrics(H5ScoresFile *f, const char *const *class_names, const int64_t *confusion,
+                              const double *per_class, double top1, double top5) {
+    const int K = f->K;
+    int rc = CD_OK;
+    size_t len = 1;
+    for (int k = 0; k < K; k++) if (strlen(class_names[k]) + 1 > len) len = strlen(class_names[k]) + 1;
+    char *buf = cd_calloc((size_t)K, len);
+    hid_t t = H5Tcopy(H5T_C_S1), g = -1, ds = -1;
+    if (!buf) rc = CD_ENOMEM;
+    if (!rc) {
+        for (int k = 0; k < K; k++) memcpy(buf + (size_t)k * len, class_names[k], strlen(class_names[k]));
+        H5Tset_size(t, len);
+        H5Tset_strpad(t, H5T_STR_NULLPAD);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        hsize_t k1 = (hsize_t)K;
+        ds = h5io_dset_create(f->file, "class_name", t, 1, &k1);
+        rc = ds < 0 ? CD_EHDF5 : h5io_write_rank0(f->d, ds, t, buf);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) {
+        g = h5io_group_create(f->file, "metrics");
+        if (g < 0) rc = CD_EHDF5;
+    }
+    if (!rc) {
+        hsize_t kk[2] = {(hsize_t)K, (hsize_t)K};
+        ds = h5io_dset_create(g, "confusion", H5T_STD_I64LE, 2, kk);
+        rc = ds < 0 ? CD_EHDF5 : h5io_write_rank0(f->d, ds, H5T_NATIVE_INT64, confusion);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) {
+        hsize_t k1 = (hsize_t)K;
+        ds = h5io_dset_create(g, "per_class_accuracy", H5T_IEEE_F64LE, 1, &k1);
+        rc = ds < 0 ? CD_EHDF5 : h5io_write_rank0(f->d, ds, H5T_NATIVE_DOUBLE, per_class);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    if (!rc) {
+        int64_t n = 0;
+        for (size_t i = 0; i < (size_t)K * K; i++) n += confusion[i];
+        rc = h5io_attr_put_f64(g, "top1", top1) || h5io_attr_put_f64(g, "top5", top5) || h5io_attr_put_i64(g, "num_samples", n)
+                 ? CD_EHDF5 : CD_OK;
+    }
+    if (g >= 0) H5Gclose(g);
+    H5Tclose(t);
+    free(buf);
+    if (rc) {
+        CD_ERR("HDF5: writing the class names and metrics failed");
+        f->err = rc;
+    }
     return rc;
 }
 
-// Fixed-length strings (n) of a dataset into rows of `stride` bytes; *len =
-// the file's string size.
-static int read_strings(hid_t f, const char *name, int64_t n, char **out, int *len) {
-    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
-    hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
-    int rc = CD_EFORMAT;
-    *out = NULL;
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
-        size_t sz = H5Tget_size(t);
-        char *raw = cd_calloc((size_t)n ? (size_t)n : 1, sz);
-        char *rows = cd_calloc((size_t)n ? (size_t)n : 1, sz + 1);
-        if (!raw || !rows) rc = CD_ENOMEM;
-        else if (H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {
-            for (int64_t i = 0; i < n; i++) memcpy(rows + (size_t)i * (sz + 1), raw + (size_t)i * sz, sz);
-            *out = rows;
-            rows = NULL;
-            *len = (int)sz;
-            rc = CD_OK;
-        }
-        free(raw);
-        free(rows);
+int h5io_scores_close(H5ScoresFile *f) {
+    if (!f) return CD_OK;
+    int rc = f->err;
+    if (f->scores >= 0) H5Dclose(f->scores);
+    if (f->label >= 0) H5Dclose(f->label);
+    if (f->name >= 0) H5Dclose(f->name);
+    if (f->strtype >= 0) H5Tclose(f->strtype);
+    if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
+    if (f->file >= 0 && H5Fclose(f->file) < 0) {
+        CD_ERR("HDF5: closing the scores file failed");
+        rc = CD_EHDF5;
     }
-    if (t >= 0) H5Tclose(t);
-    if (ds >= 0) H5Dclose(ds);
-    return rc;
+    const Dist *d = f->d;
+    free(f);
+    return dist_agree(d, rc);
 }
 
 // ---------------------------------------------------------------------------
-// Reader
+// Reader (serial)
 
 int h5io_scores_read(const char *path, H5Scores *s) {
     memset(s, 0, sizeof *s);
-    hid_t f = open_quiet(path);
+    hid_t f = h5io_open_quiet(path);
     if (f < 0) {
         CD_ERR("%s: cannot open as HDF5 (HINT: pass the scores.h5 that cocodiff-eval or cocodiff-ensemble wrote)",
                path);
@@ -118,13 +170,13 @@ int h5io_scores_read(const char *path, H5Scores *s) {
     }
     int rc = CD_OK;
     char fmt[64];
-    attr_str(f, "format", fmt, sizeof fmt);
+    h5io_attr_get_str(f, "format", fmt, sizeof fmt);
     hsize_t sd[2], ld[2], nd[2];
     if (strcmp(fmt, H5IO_SCORES_FORMAT)) {
         CD_ERR("%s: format attribute is '%s', not '%s' (HINT: pass the scores.h5 that cocodiff-eval or "
                "cocodiff-ensemble wrote)", path, fmt, H5IO_SCORES_FORMAT);
         rc = CD_EFORMAT;
-    } else if (dset_dims(f, "scores", sd) != 2 || dset_dims(f, "label", ld) != 1 || dset_dims(f, "name", nd) != 1 ||
+    } else if (h5io_dset_dims(f, "scores", sd) != 2 || h5io_dset_dims(f, "label", ld) != 1 || h5io_dset_dims(f, "name", nd) != 1 ||
                ld[0] != sd[0] || nd[0] != sd[0] || sd[1] < 1 || sd[1] > (1 << 20)) {
         CD_ERR("%s: needs /scores (N, K), /label (N) and /name (N) with one N (got scores (%llu, %llu), label "
                "%llu, name %llu)", path, (unsigned long long)sd[0], (unsigned long long)sd[1],
@@ -140,11 +192,11 @@ int h5io_scores_read(const char *path, H5Scores *s) {
         s->class_names = cd_calloc((size_t)s->K, sizeof *s->class_names);
         if (!s->scores || !s->label || !s->class_names) rc = CD_ENOMEM;
     }
-    if (!rc && (read_all(f, "scores", H5T_NATIVE_FLOAT, s->scores) || read_all(f, "label", H5T_NATIVE_INT32, s->label))) {
+    if (!rc && (h5io_dset_read(f, "scores", H5T_NATIVE_FLOAT, s->scores) || h5io_dset_read(f, "label", H5T_NATIVE_INT32, s->label))) {
         CD_ERR("%s: reading /scores or /label failed", path);
         rc = CD_EHDF5;
     }
-    if (!rc && (rc = read_strings(f, "name", s->n, &s->names, &s->name_len)))
+    if (!rc && (rc = h5io_dset_read_strings(f, "name", s->n, &s->names, &s->name_len)))
         CD_ERR("%s: /name is not a readable list of fixed-length strings", path);
     for (int64_t i = 0; !rc && i < s->n; i++)
         if (s->label[i] < 0 || s->label[i] >= s->K) {
@@ -155,8 +207,8 @@ int h5io_scores_read(const char *path, H5Scores *s) {
         char *cn = NULL;
         int clen = 0;
         hsize_t cd[2];
-        if (dset_dims(f, "class_name", cd) == 1 && cd[0] == (hsize_t)s->K &&
-            read_strings(f, "class_name", s->K, &cn, &clen) == CD_OK) {
+        if (h5io_dset_dims(f, "class_name", cd) == 1 && cd[0] == (hsize_t)s->K &&
+            h5io_dset_read_strings(f, "class_name", s->K, &cn, &clen) == CD_OK) {
             for (int k = 0; k < s->K && !rc; k++)
                 if (!(s->class_names[k] = strdup(cn + (size_t)k * (size_t)(clen + 1)))) rc = CD_ENOMEM;
         } else {
@@ -170,15 +222,15 @@ int h5io_scores_read(const char *path, H5Scores *s) {
     }
     if (!rc) {
         double w = 0;
-        attr_str(f, "checkpoint", s->checkpoint, sizeof s->checkpoint);
-        attr_str(f, "data", s->data, sizeof s->data);
-        attr_str(f, "group", s->group, sizeof s->group);
-        attr_str(f, "stream", s->stream, sizeof s->stream);
-        if (attr_f64(f, "window", &w) == 0) s->window = (int)w;
+        h5io_attr_get_str(f, "checkpoint", s->checkpoint, sizeof s->checkpoint);
+        h5io_attr_get_str(f, "data", s->data, sizeof s->data);
+        h5io_attr_get_str(f, "group", s->group, sizeof s->group);
+        h5io_attr_get_str(f, "stream", s->stream, sizeof s->stream);
+        if (h5io_attr_get_f64(f, "window", &w) == 0) s->window = (int)w;
         if (H5Lexists(f, "metrics", H5P_DEFAULT) > 0) {
             hid_t g = H5Gopen2(f, "metrics", H5P_DEFAULT);
             if (g >= 0) {
-                s->has_metrics = attr_f64(g, "top1", &s->top1) == 0 && attr_f64(g, "top5", &s->top5) == 0;
+                s->has_metrics = h5io_attr_get_f64(g, "top1", &s->top1) == 0 && h5io_attr_get_f64(g, "top5", &s->top5) == 0;
                 H5Gclose(g);
             }
         }

@@ -19,15 +19,6 @@ int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, 
     return CD_OK;
 }
 
-int optim_sgd_init_config(OptimSgd *o, size_t n, const Config *c) {
-    memset(o, 0, sizeof *o);
-    if (!c->optimizer || strcmp(c->optimizer, "SGD")) {
-        CD_ERR("optimizer '%s' is not supported (only SGD)", c->optimizer ? c->optimizer : "null");
-        return CD_EARG;
-    }
-    return optim_sgd_init(o, n, c->cocodiff.momentum, c->weight_decay, c->nesterov);
-}
-
 // torch computes each tensor op in float32 with the scalar (alpha, momentum,
 // -lr) cast to float, and its vectorized CPU kernels (AVX2) fuse "a +
 // alpha * b" into one fused multiply-add: fmaf here gives the same single
@@ -68,9 +59,9 @@ void optim_sgd_free(OptimSgd *o) {
     memset(o, 0, sizeof *o);
 }
 
-double optim_lr(const Config *c, int epoch) {
-    if (epoch < c->warm_up_epoch) return c->base_lr * (epoch + 1) / c->warm_up_epoch;
+double optim_lr(const OptimSchedule *s, int epoch) {
+    if (epoch < s->warm_up) return s->base_lr * (epoch + 1) / s->warm_up;
     int k = 0;
-    for (int i = 0; i < c->step.n; i++) k += epoch >= c->step.v[i];
-    return c->base_lr * pow(c->lr_decay_rate, k);
+    for (int i = 0; i < s->nsteps; i++) k += epoch >= s->steps[i];
+    return s->base_lr * pow(s->decay_rate, k);
 }

@@ -67,3 +67,38 @@ float *ref_read_single(const char *path, int ndim, int *dims) {
     free(buf);
     return data;
 }
+
+float *ref_prep_sample(const char *dir, const char *dataset, const char *name, int *V, int *span) {
+    enum { T = 300, M = 2, C = 3 };
+    char path[4200];
+    int kin = strcmp(dataset, "kinetics") == 0, dims[4] = {0};
+    float *r = NULL;
+    if (strcmp(dataset, "ntu120") == 0) {   // only where NTU120 differs from NTU60
+        snprintf(path, sizeof path, "%s/ntu120_%s.ref", dir, name);
+        FILE *f = fopen(path, "rb");
+        if (f) fclose(f);
+        else dataset = "ntu60";
+    }
+    snprintf(path, sizeof path, "%s/%s_%s.ref", dir, kin ? "kinetics" : dataset, name);
+    r = ref_read_single(path, kin ? 4 : 2, dims);
+    int v = kin ? 18 : 25, F = kin ? dims[1] : dims[0];
+    if (!r || F < 0 || F > T || (kin ? dims[0] != C || dims[2] != v || dims[3] != M : dims[1] != M * v * C)) {
+        diag("%s: missing or malformed (HINT: scripts/ref/make_prep_reference.py, see %s/README.md)", path, dir);
+        free(r);
+        return NULL;
+    }
+    float *x = calloc((size_t)C * T * v * M, sizeof(float));
+    if (!x) bail("out of memory");
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < F; t++)
+            for (int j = 0; j < v; j++)
+                for (int m = 0; m < M; m++)
+                    // Kinetics (C, F, V, M); NTU rows (F, m*75 + v*3 + c)
+                    x[(((size_t)c * T + t) * v + j) * M + m] =
+                        kin ? r[(((size_t)c * F + t) * v + j) * M + m]
+                            : r[(size_t)t * M * v * C + (size_t)m * v * C + (size_t)j * C + c];
+    free(r);
+    *V = v;
+    *span = F;
+    return x;
+}

@@ -22,3 +22,11 @@ void ref_free(Ref *r);
 // A file holding one tensor of ndim dimensions (the prep reference files):
 // returns its data (malloc'ed) and fills dims; NULL if absent or malformed.
 float *ref_read_single(const char *path, int ndim, int *dims);
+
+// One sample of scripts/ref/make_prep_reference.py's output in DIR
+// (tests/data/ref) as cocodiff-prep's HDF5 file holds it: (3, 300, V, 2) =
+// (C, T, V, M), zero after the reference's frames. dataset: "ntu60",
+// "ntu120" (its own file where NTU120 differs, else NTU60's) or "kinetics";
+// name: sample name or clip id. *V = 25 or 18; *span = the frames the file
+// holds (NTU rows, Kinetics F). NULL, with a diag, if absent or malformed.
+float *ref_prep_sample(const char *dir, const char *dataset, const char *name, int *V, int *span);

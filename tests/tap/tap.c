@@ -179,6 +179,15 @@ const char *tap_real_data(void) {
     return path;
 }
 
+const char *tap_ucla_zip(void) {
+    static char path[4096];
+    const char *env = getenv("COCODIFF_UCLA_ZIP");
+    struct stat st;
+    snprintf(path, sizeof path, "%s", env && *env ? env : "../shared/data/ucla/all_sqe.zip");
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    return path;
+}
+
 char *tap_slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -199,6 +208,15 @@ char *tap_slurp(const char *path, size_t *len) {
     buf[n] = 0;
     if (len) *len = n;
     return buf;
+}
+
+int tap_same_file(const char *a, const char *b) {
+    size_t na, nb;
+    char *x = tap_slurp(a, &na), *y = tap_slurp(b, &nb);
+    int same = x && y && na == nb && memcmp(x, y, na) == 0;
+    free(x);
+    free(y);
+    return same;
 }
 
 const char *tap_tmpdir(void) {

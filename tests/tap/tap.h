@@ -28,8 +28,13 @@ int tap_done(void);
 // Path of the shared real data folder (env COCODIFF_REAL_DATA, else
 // ../shared/data/real relative to the repo root); NULL when absent.
 const char *tap_real_data(void);
+// Path of the NW-UCLA archive (env COCODIFF_UCLA_ZIP, else
+// ../shared/data/ucla/all_sqe.zip relative to the repo root); NULL when absent.
+const char *tap_ucla_zip(void);
 // Reads a whole file into a malloc'ed buffer (NUL-terminated); NULL if absent.
 char *tap_slurp(const char *path, size_t *len);
+// 1 when both files exist and hold the same bytes.
+int tap_same_file(const char *a, const char *b);
 // Writes text with LF line ends turned into CRLF to tap_tmpdir()/name and
 // returns it read back (NUL-terminated, *olen its length); bails on I/O errors.
 char *tap_crlf_copy(const char *text, size_t len, const char *name, size_t *olen);

@@ -1,0 +1,285 @@
+// h5io_util.c - the h5io module's private helpers (h5io_util.h): files,
+// attributes, groups and datasets as every format of ours writes them.
+#include "h5io_util.h"
+#include "h5io_errors.h"
+#include "status.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---------------------------------------------------------------------------
+// Files
+
+void h5io_errors_show(int show) {
+    if (!show) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   // HDF5's default prints the stack
+}
+
+H5ioQuiet h5io_quiet_begin(void) {
+    H5ioQuiet q;
+    H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return q;
+}
+
+void h5io_quiet_end(H5ioQuiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
+
+hid_t h5io_open_quiet(const char *path) {
+    if (cd_verbose()) return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);   // --verbose: why HDF5 could not
+    H5ioQuiet q = h5io_quiet_begin();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    h5io_quiet_end(q);
+    return f;
+}
+
+hid_t h5io_create_serial(const char *path) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_sec2(fapl);   // one rank writes: no MPI-IO needed
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+hid_t h5io_create_mpio(const char *path, const Dist *d) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, *(MPI_Comm *)d->comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+// ---------------------------------------------------------------------------
+// Attributes
+
+int h5io_attr_put_str(hid_t obj, const char *name, const char *value) {
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a = -1;
+    int rc = CD_EHDF5;
+    if (t < 0 || s < 0 || H5Tset_size(t, strlen(value) + 1) < 0) goto done;
+    a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0 && H5Awrite(a, t, value) >= 0) rc = CD_OK;
+done:
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (rc) CD_ERR("HDF5: writing attribute %s failed", name);
+    return rc;
+}
+
+static int put_scalar(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v) {
+    hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(obj, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a >= 0 && H5Awrite(a, mtype, v) >= 0) ? CD_OK : CD_EHDF5;
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    return rc;
+}
+
+int h5io_attr_put_i64(hid_t obj, const char *name, int64_t v) {
+    int rc = put_scalar(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+    if (rc) CD_ERR("HDF5: writing attribute %s failed", name);
+    return rc;
+}
+
+int h5io_attr_put_f64(hid_t obj, const char *name, double v) {
+    return put_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+
+int h5io_attr_string(hid_t obj, const char *name, char **out) {
+    *out = NULL;
+    if (H5Aexists(obj, name) <= 0) return H5IO_ABSENT;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t s = a >= 0 ? H5Aget_space(a) : -1;
+    int rc = CD_EFORMAT;
+    // One string: a scalar, or h5py's one-element array.
+    int one = s >= 0 && H5Sget_simple_extent_npoints(s) == 1;
+    if (one && t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        // h5py writes a Python str as a variable-length UTF-8 string; HDF5
+        // converts between string types only within one character set, so
+        // the memory type takes the file's.
+        char *v = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        if (H5Aread(a, mt, &v) >= 0 && v && (*out = strdup(v))) rc = CD_OK;
+        if (v) H5free_memory(v);
+        H5Tclose(mt);
+    } else if (one && t >= 0 && H5Tget_class(t) == H5T_STRING) {
+        size_t n = H5Tget_size(t);
+        char *tmp = cd_calloc(n + 1, 1);
+        if (tmp && H5Aread(a, t, tmp) >= 0) *out = tmp, rc = CD_OK;
+        else free(tmp);
+    }
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap) {
+    char *v = NULL;
+    int rc = h5io_attr_string(obj, name, &v);
+    if (cap) snprintf(out, cap, "%s", rc == CD_OK ? v : "");
+    free(v);
+    return rc == CD_OK ? CD_OK : CD_EFORMAT;
+}
+
+static int get_scalar(hid_t obj, const char *name, hid_t mtype, void *v) {
+    if (H5Aexists(obj, name) <= 0) return CD_EFORMAT;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return CD_EFORMAT;
+    int rc = H5Aread(a, mtype, v) >= 0 ? CD_OK : CD_EFORMAT;
+    H5Aclose(a);
+    return rc;
+}
+
+int h5io_attr_get_i64(hid_t obj, const char *name, int64_t *v) { return get_scalar(obj, name, H5T_NATIVE_INT64, v); }
+int h5io_attr_get_f64(hid_t obj, const char *name, double *v) { return get_scalar(obj, name, H5T_NATIVE_DOUBLE, v); }
+
+int h5io_check_format(hid_t f, const char *path, const char *format, int version, int64_t *ver,
+                      const char *hint) {
+    char fmt[64] = "";
+    *ver = 0;
+    if (h5io_attr_get_str(f, "format", fmt, sizeof fmt) == CD_OK && strcmp(fmt, format) == 0 &&
+        h5io_attr_get_i64(f, "format_version", ver) == CD_OK && *ver == version)
+        return CD_OK;
+    CD_ERR("%s: not a %s file of version %d (found format '%s' version %lld; HINT: %s)", path, format, version,
+           fmt, (long long)*ver, hint);
+    return CD_EFORMAT;
+}
+
+// ---------------------------------------------------------------------------
+// Groups and datasets
+
+hid_t h5io_group_create(hid_t loc, const char *name) {
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, 0);
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
+hid_t h5io_dset_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims) {
+    hid_t s = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    // Early allocation: parallel HDF5 requires it, and holes never exist.
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    H5Pset_obj_track_times(dcpl, 0);   // no timestamps: reruns give identical bytes
+    hid_t ds = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(s);
+    if (ds < 0) CD_ERR("HDF5: creating dataset %s failed", name);
+    return ds;
+}
+
+int h5io_dset_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                    const void *data) {
+    hid_t s = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t ds = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = (ds >= 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? CD_OK : CD_EHDF5;
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(s);
+    if (rc) CD_ERR("HDF5: writing %s failed", name);
+    return rc;
+}
+
+int h5io_dset_write_strings(hid_t loc, const char *name, const char *const *v, int n) {
+    size_t len = 1;
+    for (int i = 0; i < n; i++) if (strlen(v[i]) + 1 > len) len = strlen(v[i]) + 1;
+    char *buf = cd_calloc((size_t)(n ? n : 1), len);
+    if (!buf) return CD_ENOMEM;
+    for (int i = 0; i < n; i++) memcpy(buf + (size_t)i * len, v[i], strlen(v[i]));
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t dims = (hsize_t)n;
+    int rc = h5io_dset_write(loc, name, t, t, 1, &dims, buf);
+    H5Tclose(t);
+    free(buf);
+    return rc;
+}
+
+int h5io_dset_read(hid_t loc, const char *name, hid_t memtype, void *buf) {
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    int rc = (ds >= 0 && H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? CD_OK : CD_EHDF5;
+    if (ds >= 0) H5Dclose(ds);
+    return rc;
+}
+
+int h5io_dset_read_n(hid_t loc, const char *name, hid_t memtype, int64_t want, void *buf) {
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    int rc = ds < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)want ||
+                     H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0
+                 ? CD_EFORMAT : CD_OK;
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    return rc;
+}
+
+int h5io_dset_dims(hid_t loc, const char *name, hsize_t dims[2]) {
+    dims[0] = dims[1] = 0;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return -1;
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t s = ds >= 0 ? H5Dget_space(ds) : -1;
+    int r = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (r >= 1 && r <= 2) H5Sget_simple_extent_dims(s, dims, NULL);
+    else r = -1;
+    if (s >= 0) H5Sclose(s);
+    if (ds >= 0) H5Dclose(ds);
+    return r;
+}
+
+int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, int *len) {
+    hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
+    int rc = CD_EFORMAT;
+    *out = NULL;
+    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
+        size_t sz = H5Tget_size(t);
+        char *raw = cd_calloc((size_t)n ? (size_t)n : 1, sz);
+        char *rows = cd_calloc((size_t)n ? (size_t)n : 1, sz + 1);
+        if (!raw || !rows) rc = CD_ENOMEM;
+        else if (H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {
+            for (int64_t i = 0; i < n; i++) memcpy(rows + (size_t)i * (sz + 1), raw + (size_t)i * sz, sz);
+            *out = rows;
+            rows = NULL;
+            *len = (int)sz;
+            rc = CD_OK;
+        }
+        free(raw);
+        free(rows);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (ds >= 0) H5Dclose(ds);
+    return rc;
+}
+
+int h5io_write_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data) {
+    hid_t fs = H5Dget_space(ds);
+    if (H5Sget_simple_extent_npoints(fs) == 0) {   // no storage to write
+        H5Sclose(fs);
+        return CD_OK;
+    }
+    hid_t ms = H5Scopy(fs);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    if (d->rank == 0) {
+        H5Sselect_all(fs);
+        H5Sselect_all(ms);
+    } else {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    herr_t r = H5Dwrite(ds, memtype, ms, fs, dxpl, data);
+    H5Pclose(dxpl);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return r < 0 ? CD_EHDF5 : CD_OK;
+}

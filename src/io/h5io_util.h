@@ -1,0 +1,88 @@
+// h5io_util.h - private helpers of the h5io module (src/io/h5io_*.c, the
+// only files that include hdf5.h): opening and creating files, attributes,
+// datasets and groups the way every format of ours writes them (no
+// timestamps, so reruns give identical bytes), and the "format" /
+// "format_version" check. Not a public header: it lives next to its .c files.
+#pragma once
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dist.h"
+
+// Says which call failed (HDF5's own stack shows only with --verbose).
+#define H5IO_CHECK(expr, what)                                           \
+    do {                                                                 \
+        if ((expr) < 0) { CD_ERR("HDF5: %s failed", what); goto fail; } \
+    } while (0)
+
+// --- files ------------------------------------------------------------------
+
+// Opens read-only without HDF5's error stack on stderr (the caller says what
+// went wrong; with --verbose HDF5 says why too). Negative when it cannot.
+hid_t h5io_open_quiet(const char *path);
+// Creates (truncating) for one writer (sec2 driver). Negative on failure.
+hid_t h5io_create_serial(const char *path);
+// Collective: creates (truncating) for parallel writes over d's ranks
+// (MPI-IO, collective metadata). Negative on failure.
+hid_t h5io_create_mpio(const char *path, const Dist *d);
+// Runs HDF5 calls without its error stack: save the handler, call, restore.
+typedef struct H5ioQuiet { H5E_auto2_t fn; void *data; } H5ioQuiet;
+H5ioQuiet h5io_quiet_begin(void);
+void h5io_quiet_end(H5ioQuiet q);
+
+// --- attributes ---------------------------------------------------------------
+
+// Scalar attributes: a NUL-terminated string of its own length, int64 or
+// float64. CD_OK or CD_EHDF5 (string and int say which one failed).
+int h5io_attr_put_str(hid_t obj, const char *name, const char *value);
+int h5io_attr_put_i64(hid_t obj, const char *name, int64_t v);
+int h5io_attr_put_f64(hid_t obj, const char *name, double v);
+// A string attribute of either kind HDF5 has: fixed-length (what we write,
+// h5py's np.bytes_) or variable-length (h5py's default for a Python str),
+// ASCII or UTF-8, scalar or a one-element array; malloc'ed into *out. CD_OK;
+// H5IO_ABSENT (*out NULL, no message) when there is no such attribute;
+// CD_EFORMAT (*out NULL, no message) when it is there but not one string.
+#define H5IO_ABSENT 1
+int h5io_attr_string(hid_t obj, const char *name, char **out);
+// h5io_attr_string into out (truncated): CD_OK, or CD_EFORMAT when absent or
+// not a string (out is then "").
+int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap);
+// Numeric scalar attributes converted to int64 / double. CD_OK or CD_EFORMAT.
+int h5io_attr_get_i64(hid_t obj, const char *name, int64_t *v);
+int h5io_attr_get_f64(hid_t obj, const char *name, double *v);
+// The "format" and "format_version" attributes every file of ours carries:
+// CD_OK, or CD_EFORMAT with a message naming path, what was found and hint.
+// *ver gets the version found (0 when absent).
+int h5io_check_format(hid_t f, const char *path, const char *format, int version, int64_t *ver,
+                      const char *hint);
+
+// --- groups and datasets ------------------------------------------------------
+
+// A group without timestamps. Negative on failure.
+hid_t h5io_group_create(hid_t loc, const char *name);
+// A dataset for parallel writes: storage allocated at creation, never
+// filled, no timestamps. Negative (with a message) on failure.
+hid_t h5io_dset_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims);
+// Creates and writes a whole dataset (no timestamps): CD_OK or CD_EHDF5.
+int h5io_dset_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+                    const void *data);
+// n strings as a dataset of fixed-length UTF-8 strings (NUL padded, as long
+// as the longest plus one). CD_OK, CD_ENOMEM or CD_EHDF5.
+int h5io_dset_write_strings(hid_t loc, const char *name, const char *const *v, int n);
+// Reads a whole dataset: CD_OK or CD_EHDF5.
+int h5io_dset_read(hid_t loc, const char *name, hid_t memtype, void *buf);
+// Reads a whole dataset of exactly `want` values: CD_OK, or CD_EFORMAT when
+// it is missing, of another size or unreadable (no message).
+int h5io_dset_read_n(hid_t loc, const char *name, hid_t memtype, int64_t want, void *buf);
+// The dims of a dataset of rank 1 or 2 (the rank is returned), -1 when it is
+// missing or of another rank.
+int h5io_dset_dims(hid_t loc, const char *name, hsize_t dims[2]);
+// A dataset of n fixed-length strings into rows of (file length + 1) bytes,
+// each NUL-terminated: *out malloc'ed, *len = the file's length. CD_OK,
+// CD_EFORMAT (not fixed-length strings, unreadable) or CD_ENOMEM.
+int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, int *len);
+// Collective write of the whole of ds from rank 0's data (the other ranks
+// select nothing). An empty dataset is CD_OK without a write (every rank
+// knows its size). CD_OK or CD_EHDF5.
+int h5io_write_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data);
