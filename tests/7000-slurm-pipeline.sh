@@ -7,7 +7,7 @@
 . "$(dirname "$0")/tap/train.sh"
 . "$(dirname "$0")/tap/slurm.sh"
 slurm_up
-plan 11
+plan 12
 train_data
 # jobs/tiny-{joint,bone,joint-motion,bone-motion}.yaml: train.sh's config, 1 epoch
 slurm_tiny_streams
@@ -21,9 +21,11 @@ stream_of() { h5dump -a /stream "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)".*/\
 is "joint bone joint_motion bone_motion" \
     "$(for s in joint bone joint-motion bone-motion; do stream_of "$TMP/run/tiny-$s/checkpoint-last.h5"; done | tr '\n' ' ' | sed 's/ $//')" \
     "each array task trained its own stream"
-is 8 "$(ls "$TMP"/run/logs/cocodiff-{train,eval}-*_*.out 2>/dev/null | wc -l | tr -d ' ')" \
-    "logs: run/logs/cocodiff-{train,eval}-ARRAY_TASK.out, one per task"
-grep -q "cocodiff-train exit 0" "$TMP/run/logs/cocodiff-train-${train}_0.out"
+is 8 "$(ls "$TMP"/run/logs/tiny-{train,eval}-*_*.out 2>/dev/null | wc -l | tr -d ' ')" \
+    "logs: run/logs/tiny-{train,eval}-ARRAY_TASK.out (NAME-STAGE), one per task"
+grep -q "cocodiff-train exit 0" "$TMP/run/logs/tiny-train-${train}_0.out"
 ok $? "the train log says how training ended"
+[ "$(slurm_state "$rep")" = COMPLETED ] && grep -q "<svg" "$TMP/run/report.html" 2>/dev/null
+ok $? "the report job ran last and wrote run/report.html"
 [ "$_tap_fail" = 0 ] || { diag "submit: $(cat "$TMP/submit.out" "$TMP/submit.err")"; tail -n 5 "$TMP"/run/logs/*.out >&2; }
 cd / && done_testing

@@ -26,7 +26,7 @@ slurm_pipeline_ok $t0
 nodes_of() { scontrol show hostnames "$(slurm_field "$1" NodeList)" | tr '\n' ' '; }
 is "$(netns_host 1) $(netns_host 2) $(netns_host 1) $(netns_host 2) " "$(nodes_of "${train}_0")$(nodes_of "${evalj}_0")" \
     "train and eval task 0 each ran on both nodes"
-grep -q "2 rank(s)" "$TMP/run/logs/cocodiff-train-${train}_0.out" && grep -q "cocodiff-train exit 0" "$TMP/run/logs/cocodiff-train-${train}_0.out"
+grep -q "2 rank(s)" "$TMP/run/logs/tiny-train-${train}_0.out" && grep -q "cocodiff-train exit 0" "$TMP/run/logs/tiny-train-${train}_0.out"
 ok $? "the train log shows 2 ranks and how training ended"
 # The same training on one node (work_dir differs, so compare the tensors).
 cd "$REPO" || exit 1

@@ -428,7 +428,11 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
     rc = dist_agree(d, rc);
     if (rc == CD_OK)
         log_info(d, "prep | wrote %s: train %lld, test %lld samples", path, (long long)cnt[0], (long long)cnt[1]);
-    else if (d->rank == 0)
+    for (int g = 0; g < 2 && rc == CD_OK; g++)   // a subset of the archives, or a wrong --dataset
+        if (!cnt[g])
+            log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "
+                     "evaluating on it will fail", path, g ? "test" : "train");
+    if (rc != CD_OK && d->rank == 0)
         unlink(tmp);
     return rc;
 }
@@ -518,6 +522,14 @@ static int prep_setup(Prep *p) {
     p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
     p->x = cd_malloc(p->sample_floats * sizeof(float));
     if (!p->x) return CD_ENOMEM;
+    // The inputs first: a typo in an archive's name leaves nothing behind.
+    for (int i = 0; i < p->cfg->ninputs; i++)
+        if (access(p->cfg->inputs[i], R_OK) != 0) {
+            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
+            return CD_EIO;
+        }
+    int rc = load_excludes(p);
+    if (rc) return rc;
     if (fs_mkdir_p(p->cfg->out_dir) != 0) {
         CD_ERR("%s: cannot create the output folder: %s", p->cfg->out_dir, strerror(errno));
         return CD_EIO;
@@ -530,12 +542,7 @@ static int prep_setup(Prep *p) {
         return CD_EIO;
     }
     unlink(path);   // lives until closed, never outlives the process
-    for (int i = 0; i < p->cfg->ninputs; i++)
-        if (access(p->cfg->inputs[i], R_OK) != 0) {
-            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
-            return CD_EIO;
-        }
-    return load_excludes(p);
+    return CD_OK;
 }
 
 int prep_run(const Dist *d, const PrepConfig *cfg) {
@@ -584,8 +591,14 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
             }
             rc = CD_EREJECT;
         }
-        if (rc == CD_OK && n == 0) {
-            if (d->rank == 0) CD_ERR("no sample could be prepared from the inputs (see the rejects report)");
+        if (rc == CD_OK && n == 0) {   // point at the rejects report only when it has something
+            if (d->rank == 0 && counts[2])
+                CD_ERR("no sample could be prepared from the inputs: %lld rejected (see %s/%s-rejects.tsv)",
+                       (long long)counts[2], cfg->out_dir, p.fmt->name);
+            else if (d->rank == 0)
+                CD_ERR("no sample of %s in the inputs: %lld member(s) outside the dataset, %lld excluded "
+                       "(HINT: is --dataset right for these archives?)", p.fmt->name, (long long)counts[0],
+                       (long long)counts[1]);
             rc = CD_EFORMAT;
         }
     }

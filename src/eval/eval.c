@@ -255,6 +255,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, Metrics *mt) {
         progress_update(&p, e->d, done * e->d->size);
     }
     if (rc) log_rank(e->d, "eval | stopped at an error (%s); see above", cd_status_str(rc));
+    else progress_end(&p, e->d, done * e->d->size);
     return rc;
 }
 
@@ -309,8 +310,9 @@ static int cmp_worst(const void *a, const void *b, void *ctx) {
 
 static void print_table(const Eval *e, const Metrics *mt) {
     const Dist *d = e->d;
-    log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s)",
-             e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size);
+    log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s) x %d thread(s)",
+             e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size,
+             e->o->threads > 0 ? e->o->threads : 1);
     log_info(d, "eval | top-1 %6.2f%% (%lld/%lld) | top-5 %6.2f%% (%lld/%lld)",
              100.0 * (double)mt->correct1 / (double)mt->n, (long long)mt->correct1, (long long)mt->n,
              100.0 * (double)mt->correct5 / (double)mt->n, (long long)mt->correct5, (long long)mt->n);

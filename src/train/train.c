@@ -455,15 +455,15 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
     const Config *c = t->cfg;
     const Dist *d = t->d;
     blas_set_threads(c->cocodiff.threads);
-    if (d->rank == 0 && fs_mkdir_p(c->work_dir) != 0) {
-        snprintf(why, whylen, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
-        return CD_EIO;
-    }
     snprintf(t->stream, sizeof t->stream, "%s", config_stream(c));
+    // Every input (data, text, initial weights, the checkpoint to resume)
+    // is read before the work dir gets its first file.
     int rc = open_data(t, why, whylen);
     if (!rc) rc = build_model(t, why, whylen);
     if (!rc) rc = build_module(t, why, whylen);
     if (!rc) rc = load_state(t, o, step0, why, whylen);
+    if (!rc && d->rank == 0 && fs_mkdir_p(c->work_dir) != 0)
+        rc = cd_why(why, whylen, CD_EIO, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
     if (!rc) rc = open_outputs(t, o, why, whylen);
     if (rc) return rc;
     log_info(d, "train | %s: %lld samples, %lld batches of %d | model %zu parameters, base %d | stream %s | "

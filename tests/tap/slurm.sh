@@ -22,7 +22,7 @@
 #   slurm_pipeline_ok T0
 #                   after `slurm/submit-pipeline ... $TMP/tiny` (stdout in
 #                   $TMP/submit.out, outputs in $TMP/run, submitted at T0):
-#                   sets train, evalj, ens (the job ids), waits for them and
+#                   sets train, evalj, ens, rep (the job ids), waits for them and
 #                   checks in 7 TAP lines that every job COMPLETED and every
 #                   stream and the ensemble wrote its outputs.
 # Daemons get stdin from /dev/null (with it closed, jobs end "launch failed
@@ -163,9 +163,10 @@ slurm_pipeline_ok() {
     train=$(awk '$1 == "train" { print $2 }' "$TMP/submit.out")
     evalj=$(awk '$1 == "eval" { print $2 }' "$TMP/submit.out")
     ens=$(awk '$1 == "ensemble" { print $2 }' "$TMP/submit.out")
+    rep=$(awk '$1 == "report" { print $2 }' "$TMP/submit.out")
     case "$train $evalj" in *[0-9]" "[0-9]*) true;; *) false;; esac
     ok $? "prints the train and eval job ids ($train, $evalj${ens:+, ensemble $ens})"
-    slurm_wait $train $evalj $ens
+    slurm_wait $train $evalj $ens $rep
     ok $? "all jobs left the queue in time ($(( $(date +%s) - $1 )) s)"
     is COMPLETED "$(slurm_state "$train")" "train array: every task COMPLETED"
     is COMPLETED "$(slurm_state "$evalj")" "eval array: every task COMPLETED"
