@@ -41,6 +41,14 @@ typedef struct DatasetFormat {
     int num_class;
     int nbench;
     const char *bench[DATASET_MAX_BENCH];   // benchmark names = output file stems ("ntu60-xsub")
+    // The class names prep writes into its files (/class_name): the shipped
+    // list (a descriptions.tsv: id, name; found as datadir.h says), whose
+    // ids start at class_id_base; class_code, when set, is the printf format
+    // of the official class number put before each name ("A%03d": "A001
+    // drink water", as NTU's papers and lists number them).
+    const char *classes;
+    int class_id_base;
+    const char *class_code;
 
     // An archive member's path (a regular file, not a side file): CD_OK and
     // s filled; DATASET_OUTSIDE (a member of another dataset: skipped and

@@ -9,7 +9,8 @@
 //     name    fixed-length string (N)      sample name, sorted ascending
 //     frames  int32 (N)                    frames that are not all zero (a count,
 //                                          not a length: Kinetics clips have gaps)
-//   /class_name (optional) K fixed-length strings
+//   /class_name (optional) K fixed-length strings: the class names (prep
+//                writes the dataset's shipped list, dataset.h)
 //
 // Written collectively with parallel HDF5 (h5io_prep_create ... _close);
 // read serially, on any rank, through a reader that keeps the file open:
@@ -41,6 +42,7 @@ typedef struct H5PrepSpec {
     int name_len;            // bytes per name, NUL padding included
     int64_t n[2];            // samples in /train and /test
     const char *sources;     // one "sha256  size  path" line per input archive
+    const char *const *class_names;   // num_class names for /class_name, or NULL (none written)
 } H5PrepSpec;
 
 typedef struct H5PrepFile H5PrepFile;

@@ -12,7 +12,9 @@
 #include "prep.h"
 #include "archive_in.h"
 #include "checksum.h"
+#include "datadir.h"
 #include "dataset.h"
+#include "descriptions.h"
 #include "fsutil.h"
 #include "h5io_prep.h"
 #include "skeleton.h"
@@ -84,6 +86,7 @@ typedef struct Prep {
     char **excl;                // sorted names to exclude
     size_t nexcl;
     void *side[DATASET_MAX_PARTS];   // the format's side files, once read (NULL: not yet)
+    char **class_names;         // num_class names for /class_name (NULL: none to write)
     int64_t n_outside, n_excluded, n_rejected, n_done, bytes_text;
 } Prep;
 
@@ -384,6 +387,7 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
         .name_len = name_len,
         .n = {cnt[0], cnt[1]},
         .sources = sources,
+        .class_names = (const char *const *)p->class_names,
     };
     H5PrepFile *f = NULL;
     int rc = h5io_prep_create(&f, d, tmp, &spec);
@@ -515,6 +519,42 @@ static void prep_free(Prep *p) {
     free(p->excl);
     for (int k = 0; k < DATASET_MAX_PARTS; k++)
         if (p->side[k]) p->fmt->side_free(p->side[k]);
+    for (int k = 0; p->class_names && k < p->fmt->num_class; k++) free(p->class_names[k]);
+    free(p->class_names);
+}
+
+// The format's class names from its shipped list, each after its official
+// number when the format numbers them ("A001 drink water"), so eval, the
+// ensemble and the report show them without a flag. Every rank reads the
+// same small file. Not having the list only costs the names: a warning.
+static void load_class_names(Prep *p) {
+    const DatasetFormat *f = p->fmt;
+    char path[4200], why[8192];
+    Descriptions *desc = NULL;
+    if (!f->classes) return;
+    if (datadir_find(f->classes, path, sizeof path, why, sizeof why) != CD_OK ||
+        descriptions_load(path, &desc, why, sizeof why) != CD_OK) {
+        log_warn(p->d, "prep | no class names in the output: %s", why);
+        return;
+    }
+    char **v = cd_calloc((size_t)f->num_class, sizeof *v);
+    int have = 0;
+    for (int i = 0; v && i < desc->n; i++) {
+        int k = desc->cls[i].id - f->class_id_base;
+        if (k < 0 || k >= f->num_class || v[k]) continue;
+        char code[32] = "", name[512];
+        if (f->class_code) snprintf(code, sizeof code, f->class_code, desc->cls[i].id);
+        snprintf(name, sizeof name, "%s%s%s", code, code[0] ? " " : "", desc->cls[i].name);
+        if ((v[k] = strdup(name))) have++;
+    }
+    descriptions_free(desc);
+    if (have != f->num_class) {
+        log_warn(p->d, "prep | no class names in the output: %s names %d of the %d classes", path, have, f->num_class);
+        for (int k = 0; v && k < f->num_class; k++) free(v[k]);
+        free(v);
+        return;
+    }
+    p->class_names = v;
 }
 
 static int prep_setup(Prep *p) {
@@ -616,6 +656,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     log_info(d, "prep | %.1f samples/s, %.1f MB/s of text (%.1f MB/s per rank)", (double)counts[3] / t_scan,
              (double)counts[4] / 1e6 / t_scan, (double)counts[4] / 1e6 / t_scan / d->size);
 
+    if (rc == CD_OK) load_class_names(&p);
     for (int b = 0; b < p.fmt->nbench && rc == CD_OK; b++) rc = write_bench(&p, b, all, n, sources);
     if (rc == CD_OK) log_info(d, "prep | done in %.1fs", dist_wtime() - t0);
     free(allm);

@@ -31,6 +31,26 @@ static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
            h5io_attr_put_str(f, "sources", spec->sources ? spec->sources : "");
 }
 
+// Collective: /class_name, K fixed-length UTF-8 strings (rank 0 writes).
+static int put_class_names(const Dist *d, hid_t file, const char *const *names, int K) {
+    size_t len = 1;
+    for (int k = 0; k < K; k++) if (strlen(names[k]) + 1 > len) len = strlen(names[k]) + 1;
+    char *buf = cd_calloc((size_t)K, len);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t n = (hsize_t)K;
+    hid_t ds = buf ? h5io_dset_create(file, "class_name", t, 1, &n) : -1;
+    for (int k = 0; buf && k < K; k++) memcpy(buf + (size_t)k * len, names[k], strlen(names[k]));
+    int rc = ds >= 0 ? h5io_write_rank0(d, ds, t, buf) : CD_EHDF5;
+    if (ds >= 0) H5Dclose(ds);
+    H5Tclose(t);
+    free(buf);
+    if (rc) CD_ERR("HDF5: writing /class_name failed");
+    return rc;
+}
+
 int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5PrepSpec *spec) {
     H5PrepFile *f = cd_calloc(1, sizeof *f);
     if (!f) return CD_ENOMEM;
@@ -52,6 +72,7 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
     H5IO_CHECK(H5Tset_size(f->strtype, (size_t)spec->name_len), "H5Tset_size");
     H5IO_CHECK(H5Tset_strpad(f->strtype, H5T_STR_NULLPAD), "H5Tset_strpad");
     if (put_root_attrs(f->file, spec)) goto fail;
+    if (spec->class_names && put_class_names(f->d, f->file, spec->class_names, spec->num_class)) goto fail;
     for (int g = 0; g < 2; g++) {
         hid_t grp = h5io_group_create(f->file, group_name[g]);
         H5IO_CHECK(grp, "H5Gcreate2");
