@@ -120,3 +120,4 @@ include mk/demo.mk
 include mk/bench.mk
 include mk/embed.mk
 include mk/experiment.mk
+include mk/ucla.mk

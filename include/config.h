@@ -53,8 +53,9 @@
 //     vel                        bool         false                   motion stream
 //     bone                       bool         false                   bone stream
 //     use_mmap                   bool         false                   I
-//     repeat                     int          1                       I (feeder_ucla only; its
-//                                                                     loader is not wired yet)
+//     repeat                     int          1                       train: the epoch visits each
+//                                                                     sample repeat times (feeder_ucla's
+//                                                                     key; any feeder here); test: I
 //   test_feeder_args.*           mapping      same keys, same defaults
 //   model                        string       null                    checked: model.ctrgcn.Model
 //   model_args.*                 mapping      Model defaults:
@@ -161,7 +162,7 @@ typedef struct ConfigFeederArgs {
     int n_p_interval;      // 1 or 2
     double p_interval[2];  // crop ratio (fixed when one, [lo, hi] when two)
     int vel, bone, use_mmap;
-    int repeat;            // feeder_ucla only (ignored)
+    int repeat;            // train: epoch = repeat x the samples (feeder_ucla's key); test: ignored
 } ConfigFeederArgs;
 
 // model_args (model/ctrgcn.py Model).

@@ -10,6 +10,7 @@
 //
 //   const DatasetFormat *f = dataset_find("ntu60");   // NULL: unknown
 //   f->member(path, &s, why, sizeof why) ... f->prepare(text, len, out, &label, &frames, ...)
+//   (or f->prepare_seq(text, len, &seq, &T, &label, ...) for a raw-sequence format)
 //
 // defines: DatasetSample, DatasetFormat, DATASET_*, dataset_find, dataset_count, dataset_get,
 //          dataset_names
@@ -60,6 +61,12 @@ typedef struct DatasetFormat {
     // carries it (member() said -1). CD_OK, CD_EREJECT (why), CD_ENOMEM.
     int (*prepare)(const char *text, size_t len, float *out, int *label, int *frames, char *why,
                    size_t whylen);
+    // Raw-sequence formats (the layout has a seq_transform; NW-UCLA) set
+    // this instead of prepare: one member's bytes into *seq (T, V, SKEL_C)
+    // float64 as recorded (malloc'ed) and *T >= 1; *label as prepare's.
+    // CD_OK, CD_EREJECT (why), CD_ENOMEM.
+    int (*prepare_seq)(const char *text, size_t len, double **seq, int *T, int *label, char *why,
+                       size_t whylen);
     // The group (0 /train, 1 /test) of a sample in benchmark b (0..nbench-1).
     int (*group)(int b, const DatasetSample *s);
 

@@ -54,10 +54,15 @@ typedef struct FeederConfig {
     float rot_theta;       // radians (official: 0.3)
     int bone, vel;         // streams: joint (0, 0), bone, joint motion, bone motion
     const SkelLayout *layout;   // chooses the bone pairs (skeleton.h)
+    // Raw-sequence layouts (SkelLayout.seq_transform; NW-UCLA): 1 the
+    // official training path's draws, 0 its test path. Padded samples go by
+    // n_interval and random_rot instead.
+    int train;
+    int repeat;            // the loader's epoch visits each sample repeat times (0 or 1: once)
 } FeederConfig;
 
 // The official CTR-GCN configs: train p [0.5, 1], random_rot, theta 0.3;
-// test p [0.95], no rotation; window 64.
+// test p [0.95], no rotation; window: the layout's (64; NW-UCLA 52); repeat 1.
 FeederConfig feeder_config_official(const SkelLayout *layout, int train, int bone, int vel);
 // CD_OK, or CD_EARG with the reason in why.
 int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t whylen);

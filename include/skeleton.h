@@ -11,8 +11,14 @@
 // edges, the bone pairs, the default body-part file and the official feeder
 // that reads it. Each dataset's file defines its layout (ntu.c: ntu25,
 // kinetics.c: openpose18, ucla.c: ucla20); dataset.c lists them.
+//
+// Two kinds of prep files (h5io_prep.h): padded samples (C, 300, V, 2), the
+// NTU feeder's input, and raw sequences ((T, V, C) float64 as recorded, T
+// per sample; NW-UCLA), which the layout's official feeder transforms whole
+// (seq_transform).
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 #define SKEL_T 300   // frames every sample is padded to
 #define SKEL_M 2     // persons kept per sample
@@ -22,6 +28,8 @@
 #define KINETICS_V 18
 
 #define SKEL_MAX_V 32   // joints of any layout at most
+
+struct FeederConfig;   // feeder.h
 
 typedef struct SkelLayout {
     const char *name;              // the prep file's `layout` attribute ("ntu25-kinect-v2")
@@ -34,6 +42,14 @@ typedef struct SkelLayout {
     const int *bone_parent;        // (V) bone[v] = joint[v] - joint[bone_parent[v]] (itself: a zero bone)
     const char *parts;             // the default body-part file (cocodiff.parts), relative to the repo
     const char *feeder;            // the official feeder class that reads this layout's data
+    int M;                         // persons a sample of the official feeder holds (NW-UCLA 1)
+    int window;                    // the official feeder's frames (64; NW-UCLA's time_steps 52)
+    // Raw-sequence layouts: the official feeder's transform of one sequence
+    // seq (T, V, SKEL_C) float64 into out (SKEL_C, f->window, V, M) floats,
+    // its draws keyed by (seed, epoch, index). NULL: padded samples, read by
+    // feeder_transform (feeder.h). CD_OK, CD_EARG or CD_ENOMEM.
+    int (*seq_transform)(const struct FeederConfig *f, float *out, const double *seq, int T,
+                         uint64_t seed, int epoch, int64_t index);
 } SkelLayout;
 
 // The layout of any of its names (name, graph or an alias; case-sensitive),

@@ -13,12 +13,14 @@
 
 typedef struct Stream {
     const char *name;   // "joint", "bone", "joint_motion", "bone_motion"
+    const char *alias;  // also accepted for it (the official feeder_ucla data_path
+                        // words: "motion", "bone motion"), or NULL
     const char *job;    // the job config's suffix: jobs/<stem>-<job>.yaml ("joint-motion")
     int bone, vel;      // the feeder's flags (train_feeder_args / test_feeder_args bone, vel)
     double weight;      // CTR-GCN's ensemble.py weight when all the streams are fused
 } Stream;
 
-// The stream called name (its name, not its job suffix), or NULL.
+// The stream called name (its name or alias, not its job suffix), or NULL.
 const Stream *stream_find(const char *name);
 // The stream of the feeder's flags (never NULL: every combination is one).
 const Stream *stream_of(int bone, int vel);
@@ -26,5 +28,7 @@ const Stream *stream_of(int bone, int vel);
 int stream_count(void);
 const Stream *stream_get(int i);
 // The names joined by sep, the last two by last ("joint, bone, joint_motion or
-// bone_motion"), into buf (truncated to len).
+// bone_motion"), into buf (truncated to len); with aliases, then " (or
+// 'motion', 'bone motion')".
 void stream_names(char *buf, size_t len, const char *sep, const char *last);
+void stream_names_aliases(char *buf, size_t len);

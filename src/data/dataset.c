@@ -9,7 +9,9 @@
 
 extern const DatasetFormat dataset_ntu60, dataset_ntu120;   // ntu.c
 extern const DatasetFormat dataset_kinetics;                 // kinetics.c
-static const DatasetFormat *const formats[] = {&dataset_ntu60, &dataset_ntu120, &dataset_kinetics};
+extern const DatasetFormat dataset_ucla;                     // ucla.c
+static const DatasetFormat *const formats[] = {&dataset_ntu60, &dataset_ntu120, &dataset_kinetics,
+                                               &dataset_ucla};
 
 extern const SkelLayout skel_ntu25;        // ntu.c
 extern const SkelLayout skel_openpose18;   // kinetics.c

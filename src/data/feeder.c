@@ -64,7 +64,8 @@ int64_t feeder_rng_below(FeederRng *r, int64_t n) {
 // Config.
 
 FeederConfig feeder_config_official(const SkelLayout *layout, int train, int bone, int vel) {
-    FeederConfig f = {.window = 64, .rot_theta = 0.3f, .bone = bone, .vel = vel, .layout = layout};
+    FeederConfig f = {.window = layout && layout->window > 0 ? layout->window : 64, .rot_theta = 0.3f,
+                      .bone = bone, .vel = vel, .layout = layout, .train = train, .repeat = 1};
     if (train) {
         f.p_interval[0] = 0.5;
         f.p_interval[1] = 1.0;
@@ -81,6 +82,7 @@ int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t w
     const char *bad = NULL;
     char buf[160];
     if (f->window < 1) bad = "window must be >= 1";
+    else if (f->repeat < 0) bad = "repeat must be >= 1";
     else if (f->n_interval != 1 && f->n_interval != 2) bad = "p_interval must hold 1 or 2 values";
     else if (!(f->p_interval[0] > 0 && f->p_interval[0] <= 1) ||
              (f->n_interval == 2 && !(f->p_interval[1] >= f->p_interval[0] && f->p_interval[1] <= 1)))

@@ -282,6 +282,8 @@ const SkelLayout skel_openpose18 = {
     .bone_parent = openpose_parent,
     .parts = "datasets/parts/openpose18.tsv",
     .feeder = "feeders.feeder_ntu.Feeder",
+    .M = SKEL_M,
+    .window = 64,
 };
 
 // Members <dir>/kinetics_{train,val}/<id>.json -> part 0/1; the label is

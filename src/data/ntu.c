@@ -426,6 +426,8 @@ const SkelLayout skel_ntu25 = {
     .bone_parent = ntu_parent,
     .parts = "datasets/parts/ntu25.tsv",
     .feeder = "feeders.feeder_ntu.Feeder",
+    .M = SKEL_M,
+    .window = 64,
 };
 
 // Members nturgb+d_skeletons/SsssCcccPpppRrrrAaaa.skeleton; the label is the action.

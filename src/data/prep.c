@@ -36,8 +36,8 @@ typedef struct PrepMeta {
     int64_t order;          // global member index: archive order
     int64_t spill_off;      // byte offset in the owner's spill file
     int32_t rank;           // owner
-    int32_t frames;         // non-empty frames (HDF5 /frames); NOT a length
-    int32_t span;           // frames spilled and stored: skel_span (gaps included)
+    int32_t frames;         // non-empty frames (HDF5 /frames); NOT a length (sequences: T)
+    int32_t span;           // frames spilled and stored: skel_span (gaps included); sequences: T
     int32_t input;          // index of the archive
 } PrepMeta;
 
@@ -77,8 +77,11 @@ typedef struct Prep {
     const PrepConfig *cfg;
     const DatasetFormat *fmt;   // cfg->dataset
     int V;
+    int seq;                    // the format keeps raw sequences (prepare_seq)
     size_t sample_floats;       // SKEL_T * 2 * V * 3
-    float *x;                   // one prepared sample
+    float *x;                   // one prepared sample (padded formats)
+    double *sx;                 // one raw sequence read back (sequence formats)
+    size_t sx_cap;              // doubles sx holds
     FILE *spill;
     int64_t spill_off;
     Buf metas;                  // PrepMeta records of this rank
@@ -140,17 +143,39 @@ static int excluded(const Prep *p, const char *name) {
 // ---------------------------------------------------------------------------
 // One member
 
-static int spill_sample(Prep *p, PrepMeta *m) {
-    size_t n = (size_t)m->span * SKEL_M * p->V * SKEL_C;
-    if (n && fwrite(p->x, sizeof(float), n, p->spill) != n) {
+// Bytes a sample of `span` frames takes in the spill: its first span
+// (M, V, C) floats, or a raw sequence's span (V, C) doubles.
+static size_t spill_bytes(const Prep *p, int span) {
+    return p->seq ? (size_t)span * p->V * SKEL_C * sizeof(double) : (size_t)span * SKEL_M * p->V * SKEL_C * sizeof(float);
+}
+
+static int spill_sample(Prep *p, PrepMeta *m, const void *data) {
+    size_t n = spill_bytes(p, m->span);
+    if (n && fwrite(data, 1, n, p->spill) != n) {
         CD_ERR("cannot write the spill file in %s: %s (HINT: is the disk full?)", p->cfg->out_dir,
                strerror(errno));
         return CD_EIO;
     }
     m->spill_off = p->spill_off;
     m->rank = p->d->rank;
-    p->spill_off += (int64_t)(n * sizeof(float));
+    p->spill_off += (int64_t)n;
     return buf_append(&p->metas, m, sizeof *m);
+}
+
+// The format's preparation of one member into m (and the spill).
+static int prepare_member(Prep *p, PrepMeta *m, const char *text, size_t len, char *why, size_t whylen) {
+    int frames = 0, label = m->s.label, rc;
+    double *seq = NULL;
+    if (p->seq) rc = p->fmt->prepare_seq(text, len, &seq, &frames, &label, why, whylen);
+    else rc = p->fmt->prepare(text, len, p->x, &label, &frames, why, whylen);
+    if (rc) return rc;
+    m->s.label = label;
+    m->frames = frames;
+    m->span = p->seq ? frames : skel_span(p->x, p->V);
+    p->n_done++;
+    rc = spill_sample(p, m, p->seq ? (const void *)seq : (const void *)p->x);
+    free(seq);
+    return rc;
 }
 
 static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, int64_t order,
@@ -177,15 +202,8 @@ static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, i
     if (rc == CD_EFORMAT) return reject(p, m.s.name, member, why);
     if (rc) return rc;
     p->bytes_text += (int64_t)len;
-    int frames = 0, label = m.s.label;
-    rc = p->fmt->prepare(*buf, len, p->x, &label, &frames, why, sizeof why);
-    if (rc == CD_EREJECT) return reject(p, m.s.name, member, why);
-    if (rc) return rc;
-    m.s.label = label;
-    m.frames = frames;
-    m.span = skel_span(p->x, p->V);
-    p->n_done++;
-    return spill_sample(p, &m);
+    rc = prepare_member(p, &m, *buf, len, why, sizeof why);
+    return rc == CD_EREJECT ? reject(p, m.s.name, member, why) : rc;
 }
 
 // The part whose side file this member is, or -1.
@@ -363,15 +381,43 @@ static int write_atomic_text(const char *path, const char *text, size_t n) {
     return CD_OK;
 }
 
+// Reads sample m back from this rank's spill: into p->x (padded) or p->sx.
+static int spill_read(Prep *p, const PrepMeta *m) {
+    size_t nb = spill_bytes(p, m->span);
+    void *dst = p->x;
+    if (p->seq) {
+        size_t need = nb / sizeof(double);
+        if (need > p->sx_cap) {
+            double *nx = cd_realloc(p->sx, need * sizeof *nx);
+            if (!nx) return CD_ENOMEM;
+            p->sx = nx;
+            p->sx_cap = need;
+        }
+        dst = p->sx;
+    }
+    if (fseeko(p->spill, (off_t)m->spill_off, SEEK_SET) != 0 || fread(dst, 1, nb, p->spill) != nb) {
+        CD_ERR("cannot read back the spill file (sample %s)", m->s.name);
+        return CD_EIO;
+    }
+    return CD_OK;
+}
+
 static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const char *sources) {
     const Dist *d = p->d;
-    int64_t cnt[2] = {0, 0};
+    int64_t cnt[2] = {0, 0}, rows[2] = {0, 0};
     int name_len = 1;
     int64_t *pos = cd_malloc((size_t)(n ? n : 1) * sizeof *pos);
-    if (!pos) return dist_agree(d, CD_ENOMEM);
+    int64_t *row = cd_malloc((size_t)(n ? n : 1) * sizeof *row);   // sequences: first row in the group's seq
+    if (!pos || !row) {
+        free(pos);
+        free(row);
+        return dist_agree(d, CD_ENOMEM);
+    }
     for (int64_t i = 0; i < n; i++) {
         int g = p->fmt->group(bench, &all[i].s);
         pos[i] = cnt[g]++;
+        row[i] = rows[g];
+        rows[g] += all[i].span;
         int l = (int)strlen(all[i].s.name) + 1;
         if (l > name_len) name_len = l;
     }
@@ -388,41 +434,44 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
         .n = {cnt[0], cnt[1]},
         .sources = sources,
         .class_names = (const char *const *)p->class_names,
+        .M = p->fmt->layout->M,
+        .seq = p->seq,
+        .rows = {p->seq ? rows[0] : 0, p->seq ? rows[1] : 0},
     };
     H5PrepFile *f = NULL;
     int rc = h5io_prep_create(&f, d, tmp, &spec);
     rc = dist_agree(d, rc);
-    if (rc) { free(pos); return rc; }
+    if (rc) { free(pos); free(row); return rc; }
     for (int g = 0; g < 2 && rc == CD_OK; g++) {
         int32_t *label = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *label);
         int32_t *frames = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *frames);
+        int64_t *offset = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *offset);
         char *names = cd_calloc((size_t)(cnt[g] ? cnt[g] : 1), (size_t)name_len);
-        if (!label || !frames || !names) rc = CD_ENOMEM;
+        if (!label || !frames || !offset || !names) rc = CD_ENOMEM;
         for (int64_t i = 0; i < n && rc == CD_OK; i++) {
             if (p->fmt->group(bench, &all[i].s) != g) continue;
             label[pos[i]] = all[i].s.label;
             frames[pos[i]] = all[i].frames;
+            offset[pos[i]] = row[i];
             memcpy(names + pos[i] * name_len, all[i].s.name, strlen(all[i].s.name));
         }
         rc = dist_agree(d, rc);
-        if (rc == CD_OK) rc = h5io_prep_write_meta(f, g, label, frames, names);
+        if (rc == CD_OK) rc = h5io_prep_write_meta(f, g, label, frames, names, p->seq ? offset : NULL);
         free(label);
         free(frames);
+        free(offset);
         free(names);
     }
     // Each rank writes the samples it prepared, straight from its spill.
     for (int64_t i = 0; i < n && rc == CD_OK; i++) {
         if (all[i].rank != d->rank) continue;
-        size_t nf = (size_t)all[i].span * SKEL_M * p->V * SKEL_C;
-        if (fseeko(p->spill, (off_t)all[i].spill_off, SEEK_SET) != 0 ||
-            fread(p->x, sizeof(float), nf, p->spill) != nf) {
-            CD_ERR("cannot read back the spill file (sample %s)", all[i].s.name);
-            rc = CD_EIO;
-            break;
-        }
-        rc = h5io_prep_write_sample(f, p->fmt->group(bench, &all[i].s), pos[i], p->x, all[i].span);
+        int g = p->fmt->group(bench, &all[i].s);
+        if ((rc = spill_read(p, &all[i]))) break;
+        rc = p->seq ? h5io_prep_write_seq(f, g, row[i], p->sx, all[i].span)
+                    : h5io_prep_write_sample(f, g, pos[i], p->x, all[i].span);
     }
     free(pos);
+    free(row);
     int crc = h5io_prep_close(f);   // collective; agrees on errors
     rc = dist_agree(d, rc ? rc : crc);
     if (rc == CD_OK && d->rank == 0 && rename(tmp, path) != 0) {
@@ -512,6 +561,7 @@ static int checksums_finish(Hasher *h, char **out) {
 
 static void prep_free(Prep *p) {
     free(p->x);
+    free(p->sx);
     if (p->spill) fclose(p->spill);
     free(p->metas.p);
     free(p->rejects.p);
@@ -559,9 +609,9 @@ static void load_class_names(Prep *p) {
 
 static int prep_setup(Prep *p) {
     p->V = p->fmt->layout->V;
+    p->seq = p->fmt->prepare_seq != NULL;
     p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
-    p->x = cd_malloc(p->sample_floats * sizeof(float));
-    if (!p->x) return CD_ENOMEM;
+    if (!p->seq && !(p->x = cd_malloc(p->sample_floats * sizeof(float)))) return CD_ENOMEM;
     // The inputs first: a typo in an archive's name leaves nothing behind.
     for (int i = 0; i < p->cfg->ninputs; i++)
         if (access(p->cfg->inputs[i], R_OK) != 0) {

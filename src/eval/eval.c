@@ -56,10 +56,13 @@ typedef struct Eval {
 } Eval;
 
 // The window the checkpoint was trained with (its config attribute's
-// test_feeder_args.window_size, else train_feeder_args'), or 64.
+// test_feeder_args.window_size, else train_feeder_args'), or the official
+// feeder's of the data's layout (64; NW-UCLA 52): a checkpoint converted
+// from PyTorch has no config.
 static int ckpt_window(const Eval *e) {
     char *yaml = NULL;
-    int window = EVAL_DEFAULT_WINDOW;
+    const SkelLayout *layout = skel_layout_find(e->data.layout);
+    int window = layout && layout->window > 0 ? layout->window : EVAL_DEFAULT_WINDOW;
     if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK || !yaml) return window;
     // config_load reads files: hand it the text through a private temporary one.
     const char *tmpdir = getenv("TMPDIR");
@@ -101,7 +104,7 @@ static int check_fit(const Eval *e, char *why, size_t whylen) {
     struct { const char *what; int ckpt, data; } v[] = {
         {"classes", c->num_class, e->data.num_class},
         {"joints", c->num_point, e->data.V},
-        {"persons", c->num_person, SKEL_M},
+        {"persons", c->num_person, e->data.M},
         {"input channels", c->in_channels, SKEL_C},
     };
     char diff[512] = "";
@@ -174,8 +177,8 @@ static int setup(Eval *e, char *why, size_t whylen) {
         snprintf(why, whylen, "%s records the stream '%s' (HINT: %s)", o->checkpoint, ck, names);
         return CD_EFORMAT;
     }
-    snprintf(e->stream, sizeof e->stream, "%s", o->stream ? o->stream : ck);
-    const Stream *st = stream_find(e->stream);   // --stream: checked by the driver
+    const Stream *st = stream_find(o->stream ? o->stream : ck);   // --stream: checked by the driver
+    snprintf(e->stream, sizeof e->stream, "%s", st->name);          // "bone motion" -> bone_motion
     if (!e->info.stream[0] && !o->stream)   // never a silent default: a bone model on joint input is wrong, not an error
         log_warn(e->d, "eval | %s records no stream: evaluating it on the joint stream (HINT: pass --stream, or "
                  "convert with scripts/convert_ctrgcn.py --stream)", o->checkpoint);

@@ -28,7 +28,8 @@ static void usage(FILE *f) {
             "  --checkpoint F   a cocodiff-train checkpoint or converted official weights (/model/<key>)\n"
             "  --data F         a cocodiff-prep HDF5 file; its /test group is evaluated (--group train: /train)\n"
             "  --out DIR        writes DIR/scores.h5 (raw logits, labels, names, metrics) and DIR/metrics.json\n"
-            "  --stream S       input stream (default: the checkpoint's, joint when it records none)\n"
+            "  --stream S       input stream (default: the checkpoint's, joint when it records none);\n"
+            "                   also the official data_path words motion, 'bone motion'\n"
             "  --batch N        samples per forward pass (default %d); results do not depend on the rank count\n"
             "  --class-names F  class names, one per line (line k = class k)\n"
             "  --threads N      threads per rank, each on a share of every batch (default 1); results\n"
@@ -95,8 +96,8 @@ int main(int argc, char **argv) {
         bad = 1;
     }
     if (!bad && o.stream && !stream_find(o.stream)) {
-        char streams[160];
-        stream_names(streams, sizeof streams, ", ", " or ");
+        char streams[200];
+        stream_names_aliases(streams, sizeof streams);
         if (d.rank == 0) fprintf(stderr, "cocodiff-eval: --stream '%s': expected %s\n", o.stream, streams);
         bad = 1;
     }

@@ -1,7 +1,7 @@
-// main_prep.c - cocodiff-prep: official NTU RGB+D / Kinetics-Skeleton
+// main_prep.c - cocodiff-prep: official NTU RGB+D / Kinetics-Skeleton / NW-UCLA
 // archives to one parallel-HDF5 file per benchmark split.
 //
-// USAGE: mpirun -np N cocodiff-prep --dataset NAME (dataset.h: ntu60|ntu120|kinetics)
+// USAGE: mpirun -np N cocodiff-prep --dataset NAME (dataset.h: ntu60|ntu120|kinetics|ucla)
 //            --input ARCHIVE [--input ARCHIVE ...] --out DIR
 //            [--exclude LIST ...] [--strict] [--progress SECONDS]
 #include "cli.h"

@@ -19,13 +19,15 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: cocodiff-train --config FILE.yaml [--set key=value ...] [--resume] [--max-steps N]\n"
+            "usage: cocodiff-train --config FILE.yaml [--set key=value ...] [--resume | --overwrite] [--max-steps N]\n"
             "                      [--log-losses FILE]\n"
             "       cocodiff-train --config FILE.yaml --export OUT.h5 [--checkpoint CKPT]\n"
             "  --config F     a CTR-GCN style config (base_lr, step, num_epoch, batch_size,\n"
             "                 train_feeder_args.data_path = a cocodiff-prep HDF5 file, ...)\n"
             "  --set K=V      override a key (dotted for nested ones: train_feeder_args.window_size=32)\n"
             "  --resume       continue from WORK_DIR/checkpoint-last.h5 when it exists\n"
+            "  --overwrite    start over in a work dir that holds a run, deleting its outputs first\n"
+            "                 (without either, such a work dir is refused)\n"
             "  --max-steps N  stop (with a checkpoint) after N more optimizer steps\n"
             "  --log-losses F rank 0 writes 'step loss top1 lr' of every step to F (9 digits;\n"
             "                 with cocodiff.module on also 'diff rec gen coarse')\n"
@@ -62,7 +64,7 @@ int main(int argc, char **argv) {
     h5io_errors_show(cd_verbose());
     const char *config = NULL, *sets[64], *export_out = NULL, *export_in = NULL;
     int nsets = 0, code = TRAIN_EXIT_OK, bad = 0;
-    TrainOptions o = {0, 0, NULL};
+    TrainOptions o = {0};
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             if (d.rank == 0) usage(stdout);
@@ -70,6 +72,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--resume")) {
             o.resume = 1;
+        } else if (!strcmp(argv[i], "--overwrite")) {
+            o.overwrite = 1;
         } else if (i + 1 < argc && !strcmp(argv[i], "--config")) {
             config = argv[++i];
         } else if (i + 1 < argc && !strcmp(argv[i], "--set") && nsets < 64) {
@@ -98,6 +102,10 @@ int main(int argc, char **argv) {
             }
             bad = 1;
         }
+    }
+    if (!bad && o.resume && o.overwrite) {
+        if (d.rank == 0) fprintf(stderr, "cocodiff-train: --resume continues a run, --overwrite starts it over: one of them\n");
+        bad = 1;
     }
     if (!bad && export_in && !export_out) {
         if (d.rank == 0) fprintf(stderr, "cocodiff-train: --checkpoint goes with --export (see --help)\n");

@@ -73,7 +73,7 @@ typedef struct KeyDef {
         KBOOL(P ".normalization", F.normalization), KBOOL(P ".random_rot", F.random_rot), \
         {P ".p_interval", K_FLOATS, OFF(F.n_p_interval), OFF(F.p_interval), KF_SCALAR_OK, 1, 2, NULL}, \
         KBOOL(P ".vel", F.vel), KBOOL(P ".bone", F.bone), KIGN(P ".use_mmap", K_BOOL, F.use_mmap), \
-        KIGN(P ".repeat", K_INT, F.repeat)
+        KINT(P ".repeat", F.repeat)
 
 static const KeyDef KEYS[] = {
     KSTR("work_dir", work_dir),
@@ -516,7 +516,7 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     case K_STREAM:
         if (is_null(n)) return set_str(field(c, k->off), NULL);
         if (n->type != YAML_SCALAR_NODE || !stream_find(sval(n))) return BAD();
-        return set_str(field(c, k->off), sval(n));
+        return set_str(field(c, k->off), stream_find(sval(n))->name);   // "motion" -> joint_motion
     case K_CHOICE:
     case K_ENUM: {
         if (is_null(n) && (k->flags & KF_NULLABLE)) return set_str(field(c, k->off), NULL);
@@ -858,6 +858,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"cocodiff.checkpoint_steps", c->cocodiff.checkpoint_steps, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
         {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
+        {"train_feeder_args.repeat", c->train_feeder_args.repeat, 1},
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < pos[i].min) {

@@ -30,6 +30,7 @@
 #include "feeder.h"
 #include "fold.h"
 #include "fsutil.h"
+#include "workdir.h"
 #include "gradsync.h"
 #include "h5io_ckpt.h"
 #include "loader.h"
@@ -216,16 +217,12 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
         return CD_EARG;
     }
-    if (strcmp(layout->feeder, "feeders.feeder_ntu.Feeder")) {
-        snprintf(why, whylen, "%s: this build has the NW-UCLA graph and feeder transform but its "
-                 "loader cannot read NW-UCLA data files yet", c->model_args.graph);
-        return CD_EARG;
-    }
     const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
     FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
     FeederConfig fte = feeder_config_official(layout, 0, te->bone, te->vel);
-    ftr.window = ta->window_size > 0 ? ta->window_size : 64;
+    ftr.window = ta->window_size > 0 ? ta->window_size : ftr.window;   // unset: the layout's feeder's
     fte.window = te->window_size > 0 ? te->window_size : ftr.window;
+    ftr.repeat = ta->repeat;   // the test split is visited once
     ftr.n_interval = ta->n_p_interval;
     memcpy(ftr.p_interval, ta->p_interval, sizeof ftr.p_interval);
     ftr.random_rot = ta->random_rot;
@@ -456,12 +453,20 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
     const Dist *d = t->d;
     blas_set_threads(c->cocodiff.threads);
     snprintf(t->stream, sizeof t->stream, "%s", config_stream(c));
+    // A finished run is never overwritten by accident (workdir.h).
+    int rc = workdir_check(c->work_dir, o->resume, o->overwrite, why, whylen);
+    if (rc) return rc;
     // Every input (data, text, initial weights, the checkpoint to resume)
     // is read before the work dir gets its first file.
-    int rc = open_data(t, why, whylen);
+    rc = open_data(t, why, whylen);
     if (!rc) rc = build_model(t, why, whylen);
     if (!rc) rc = build_module(t, why, whylen);
     if (!rc) rc = load_state(t, o, step0, why, whylen);
+    if (!rc && d->rank == 0 && o->overwrite) {
+        int removed = 0;
+        rc = workdir_clear(c->work_dir, c->cocodiff.metrics_file, &removed, why, whylen);
+        if (!rc && removed) log_info(d, "train | --overwrite: deleted %d file(s) of the earlier run in %s", removed, c->work_dir);
+    }
     if (!rc && d->rank == 0 && fs_mkdir_p(c->work_dir) != 0)
         rc = cd_why(why, whylen, CD_EIO, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
     if (!rc) rc = open_outputs(t, o, why, whylen);
