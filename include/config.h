@@ -29,7 +29,7 @@
 //   log_interval                 int          100                     iterations
 //   save_interval                int          1                       epochs
 //   save_epoch                   int          30                      first epoch saved
-//   eval_interval                int          5                       epochs
+//   eval_interval                int          1                       epochs (main.py: every epoch)
 //   print_log                    bool         true                    I (rank 0 logs)
 //   show_topk                    int list     [1, 5]
 //   feeder                       string       feeder.feeder           checked: the graph's layout's

@@ -209,7 +209,7 @@ int config_init(Config *c) {
     c->log_interval = 100;
     c->save_interval = 1;
     c->save_epoch = 30;
-    c->eval_interval = 5;
+    c->eval_interval = 1;   // main.py tests after every epoch (its eval_interval is never read)
     c->print_log = 1;
     c->show_topk.n = 2;
     c->show_topk.v[0] = 1;
