@@ -27,7 +27,6 @@
 #include "cdtrain.h"
 #include "checkpoint.h"
 #include "ctrgcn.h"
-#include "eval.h"
 #include "feeder.h"
 #include "fold.h"
 #include "fsutil.h"
@@ -35,6 +34,7 @@
 #include "gradsync.h"
 #include "h5io_ckpt.h"
 #include "loader.h"
+#include "metrics.h"
 #include "optim.h"
 #include "status.h"
 
@@ -160,18 +160,12 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_
         rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->Wtest, 0);
         if (rc) break;
         sums[2] += (double)crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K) * nl;
-        for (int i = 0; i < nl; i++) {
-            const float *l = t->logits + (size_t)i * t->K;
-            if (!eval_row_finite(l, t->K)) {   // NaN compares false: it would rank first (eval.h)
-                sums[4]++;
-                continue;
-            }
-            float own = l[t->labels[i]];
-            int above = 0;
-            for (int k = 0; k < t->K; k++) above += l[k] > own;
-            sums[0] += above == 0;
-            sums[1] += above < 5;
-            for (int j = 0; j < sk->n; j++) sums[5 + j] += above < sk->v[j];
+        for (int i = 0; i < nl; i++) {   // metrics.h's rules: the same top-k as cocodiff-eval
+            int r = metrics_rank(t->logits + (size_t)i * t->K, t->K, t->labels[i]);
+            sums[0] += r == 0;
+            sums[1] += r < 5;
+            sums[4] += r == METRICS_RANK_NONFINITE;
+            for (int j = 0; j < sk->n; j++) sums[5 + j] += r >= 0 && r < sk->v[j];
         }
         sums[3] += nl;
     }
@@ -597,7 +591,7 @@ static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats 
         s[0] = (double)loss * nl;
         for (int i = 0; i < nl; i++) {
             const float *l = t->logits + (size_t)i * t->K;
-            s[1] += eval_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
+            s[1] += metrics_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
         }
         ctrgcn_zero_grad(t->m);
         memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
