@@ -16,7 +16,7 @@ static void usage(FILE *f) {
             "usage: cocodiff-report --run WORKDIR [--eval DIR ...] [--ensemble DIR] [--class-names LIST]\n"
             "           --out report.html\n"
             "  --run D          cocodiff-train's work_dir (its metrics.jsonl, or that file itself): loss, top-1\n"
-            "                   and learning-rate curves per epoch\n"
+            "                   and learning-rate curves per epoch; repeatable (at most %d): the runs overlaid\n"
             "  --eval D         a cocodiff-eval output folder (scores.h5): confusion heat map, per-class accuracy,\n"
             "                   PCA map of the score vectors; repeatable (at most %d)\n"
             "  --ensemble D     a cocodiff-ensemble output folder: each stream's top-1 and the ensemble's\n"
@@ -26,7 +26,7 @@ static void usage(FILE *f) {
             "  --out F          the HTML page (self-contained: no scripts, no external files)\n"
             "At least one of --run, --eval, --ensemble. exit codes: 0 ok, 1 error (missing or bad input), 2 usage\n"
             CLI_COMMON_USAGE,
-            REPORT_MAX_EVAL);
+            REPORT_MAX_RUNS, REPORT_MAX_EVAL);
 }
 
 int main(int argc, char **argv) {
@@ -39,7 +39,14 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return REPORT_EXIT_OK;
-        } else if (v && !strcmp(a, "--run")) { o.run = v; i++;
+        } else if (v && !strcmp(a, "--run")) {
+            if (o.nrun >= REPORT_MAX_RUNS) {
+                fprintf(stderr, "cocodiff-report: at most %d --run\n", REPORT_MAX_RUNS);
+                bad = 1;
+            } else {
+                o.run[o.nrun++] = v;
+            }
+            i++;
         } else if (v && !strcmp(a, "--ensemble")) { o.ensemble = v; i++;
         } else if (v && !strcmp(a, "--class-names")) { o.class_names = v; i++;
         } else if (v && !strcmp(a, "--out")) { o.out = v; i++;
@@ -63,7 +70,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cocodiff-report: --out is required (see --help)\n");
         bad = 1;
     }
-    if (!bad && !o.run && !o.neval && !o.ensemble) {
+    if (!bad && !o.nrun && !o.neval && !o.ensemble) {
         fprintf(stderr, "cocodiff-report: nothing to report: give --run, --eval or --ensemble (see --help)\n");
         bad = 1;
     }
