@@ -29,6 +29,16 @@ static void usage(FILE *f) {
             REPORT_MAX_RUNS, REPORT_MAX_EVAL);
 }
 
+// A repeatable option's value into list[*n] (at most max): 0, or 1 after saying so.
+static int push(const char **list, int *n, int max, const char *opt, const char *v) {
+    if (*n >= max) {
+        fprintf(stderr, "cocodiff-report: at most %d %s\n", max, opt);
+        return 1;
+    }
+    list[(*n)++] = v;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     ReportOptions o = {0};
     int bad = 0, cr = cli_begin(&argc, argv, "cocodiff-report", 0);
@@ -40,24 +50,14 @@ int main(int argc, char **argv) {
             usage(stdout);
             return REPORT_EXIT_OK;
         } else if (v && !strcmp(a, "--run")) {
-            if (o.nrun >= REPORT_MAX_RUNS) {
-                fprintf(stderr, "cocodiff-report: at most %d --run\n", REPORT_MAX_RUNS);
-                bad = 1;
-            } else {
-                o.run[o.nrun++] = v;
-            }
+            bad = push(o.run, &o.nrun, REPORT_MAX_RUNS, a, v);
             i++;
         } else if (v && !strcmp(a, "--ensemble")) { o.ensemble = v; i++;
         } else if (v && !strcmp(a, "--class-names")) { o.class_names = v; i++;
         } else if (v && !strcmp(a, "--out")) { o.out = v; i++;
         } else if (v && !strcmp(a, "--features")) { o.features = v; i++;
         } else if (v && !strcmp(a, "--eval")) {
-            if (o.neval >= REPORT_MAX_EVAL) {
-                fprintf(stderr, "cocodiff-report: at most %d --eval\n", REPORT_MAX_EVAL);
-                bad = 1;
-            } else {
-                o.eval[o.neval++] = v;
-            }
+            bad = push(o.eval, &o.neval, REPORT_MAX_EVAL, a, v);
             i++;
         } else {
             static const char *const valued[] = {"--run", "--ensemble", "--class-names", "--out", "--features",
