@@ -9,6 +9,7 @@
 #include "config.h"
 #include "cocodiff.h"
 #include "skeleton.h"
+#include "stream.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ typedef enum KeyType {
     K_F32,     // float
     K_F32PAIR, // two floats at off, off2 ([lo, hi])
     K_CHOICE,  // int: the index of the value in choices
+    K_STREAM,  // char *: a stream's name (stream.h) or null
 } KeyType;
 
 enum {
@@ -63,12 +65,15 @@ typedef struct KeyDef {
 #define KFLT(p, f) {p, K_FLOAT, OFF(f), 0, 0, 0, 0, NULL}
 #define KBOOL(p, f) {p, K_BOOL, OFF(f), 0, 0, 0, 0, NULL}
 #define KIGN(p, t, f) {p, t, OFF(f), 0, KF_IGNORED, 0, 0, NULL}
+// debug, random_choose, random_shift, random_move and normalization: the
+// official feeders store them and never use them (feeder_ntu.py
+// __getitem__), so they are listed as ignored, as main.py ignores them.
 #define FEEDER_KEYS(P, F)                                                              \
     KMAP(P), KSTR(P ".data_path", F.data_path), KSTR(P ".label_path", F.label_path),    \
-        KSTR(P ".split", F.split), KBOOL(P ".debug", F.debug),                          \
-        KBOOL(P ".random_choose", F.random_choose), KBOOL(P ".random_shift", F.random_shift), \
-        KBOOL(P ".random_move", F.random_move), KINT(P ".window_size", F.window_size),  \
-        KBOOL(P ".normalization", F.normalization), KBOOL(P ".random_rot", F.random_rot), \
+        KSTR(P ".split", F.split), KIGN(P ".debug", K_BOOL, F.debug),                   \
+        KIGN(P ".random_choose", K_BOOL, F.random_choose), KIGN(P ".random_shift", K_BOOL, F.random_shift), \
+        KIGN(P ".random_move", K_BOOL, F.random_move), KINT(P ".window_size", F.window_size),  \
+        KIGN(P ".normalization", K_BOOL, F.normalization), KBOOL(P ".random_rot", F.random_rot), \
         {P ".p_interval", K_FLOATS, OFF(F.n_p_interval), OFF(F.p_interval), KF_SCALAR_OK, 1, 2, NULL}, \
         KBOOL(P ".vel", F.vel), KBOOL(P ".bone", F.bone), KIGN(P ".use_mmap", K_BOOL, F.use_mmap), \
         KINT(P ".repeat", F.repeat)
@@ -118,8 +123,7 @@ static const KeyDef KEYS[] = {
     KMAP("cocodiff"),
     KBOOL("cocodiff.sync_bn", cocodiff.sync_bn),
     KINT("cocodiff.checkpoint_steps", cocodiff.checkpoint_steps),
-    {"cocodiff.stream", K_ENUM, OFF(cocodiff.stream), 0, KF_NULLABLE, 0, 0,
-     "joint|bone|joint_motion|bone_motion"},
+    {"cocodiff.stream", K_STREAM, OFF(cocodiff.stream), 0, 0, 0, 0, NULL},
     KSTR("cocodiff.metrics_file", cocodiff.metrics_file),
     KINT("cocodiff.threads", cocodiff.threads),
     KFLT("cocodiff.momentum", cocodiff.momentum),
@@ -162,6 +166,12 @@ static int key_find(const char *path, size_t len) {
         if (strlen(p) == len && !strncmp(p, path, len)) return i;
     }
     return -1;
+}
+
+int config_key_kind(const char *path) {
+    int i = key_find(path, strlen(path));
+    KeyDef tmp;
+    return i < 0 ? CONFIG_KEY_NONE : key_at(i, &tmp)->type == K_MAP ? CONFIG_KEY_MAP : CONFIG_KEY_VALUE;
 }
 
 static const char *leaf(const char *path) {
@@ -217,6 +227,10 @@ int config_init(Config *c) {
     c->num_worker = 32;
     rc |= feeder_defaults(&c->train_feeder_args);
     rc |= feeder_defaults(&c->test_feeder_args);
+    // Unlike the Feeder's default (train), the test arguments read /test:
+    // every official config says split: test, and a config that forgets it
+    // would otherwise test on the training samples.
+    rc |= set_str(&c->test_feeder_args.split, "test");
     ConfigModelArgs *m = &c->model_args;
     m->num_class = 60;
     m->num_point = 25;
@@ -262,7 +276,7 @@ void config_free(Config *c) {
     if (!c) return;
     for (int i = 0; i < NOWN; i++) {   // the module's options own no memory
         const KeyDef *k = &KEYS[i];
-        if (k->type == K_STR || k->type == K_ENUM) {
+        if (k->type == K_STR || k->type == K_ENUM || k->type == K_STREAM) {
             free(*(char **)field(c, k->off));
         } else if (k->type == K_STRS) {
             ConfigStrList *l = field(c, k->off);
@@ -431,6 +445,12 @@ static const char *type_name(const KeyDef *k, char *buf, size_t len) {
     case K_ENUM:
         snprintf(buf, len, "one of %s%s", k->choices, k->flags & KF_NULLABLE ? "|null" : "");
         return buf;
+    case K_STREAM: {
+        int n = snprintf(buf, len, "one of ");
+        if (n >= 0 && (size_t)n < len) stream_names(buf + n, len - (size_t)n, "|", "|");
+        if (strlen(buf) + 6 < len) strcat(buf, "|null");
+        return buf;
+    }
     }
     return "?";
 }
@@ -492,7 +512,9 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     char tb[128], wb[96];
     const yaml_node_t *it[CONFIG_STR_LIST_MAX];
     int cnt, rc;
-    if (k->flags & KF_IGNORED) note_ignored(c, k->path);
+    // An ignored flag counts only when on: the official configs spell out
+    // debug: False and the like.
+    if ((k->flags & KF_IGNORED) && k->type != K_BOOL) note_ignored(c, k->path);
     if (k->type == K_MAP) {
         if (n && n->type == YAML_MAPPING_NODE) return walk_map(s, n, k->path);
         if (is_null(n)) return CD_OK;   // "model_args:" with nothing under it
@@ -506,6 +528,10 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
         if (is_null(n)) return set_str(field(c, k->off), NULL);
         if (n->type != YAML_SCALAR_NODE) return BAD();
         return set_str(field(c, k->off), sval(n));
+    case K_STREAM:
+        if (is_null(n)) return set_str(field(c, k->off), NULL);
+        if (n->type != YAML_SCALAR_NODE || !stream_find(sval(n))) return BAD();
+        return set_str(field(c, k->off), stream_find(sval(n))->name);   // "motion" -> joint_motion
     case K_CHOICE:
     case K_ENUM: {
         if (is_null(n) && (k->flags & KF_NULLABLE)) return set_str(field(c, k->off), NULL);
@@ -535,6 +561,7 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     }
     case K_BOOL:
         if (!parse_bool(n, field(c, k->off))) return BAD();
+        if ((k->flags & KF_IGNORED) && *(int *)field(c, k->off)) note_ignored(c, k->path);
         return CD_OK;
 #define BAD_ITEM(i) fail(s, it[i], "key '%s': expected %s; entry %d is %s", k->path, \
                           type_name(k, tb, sizeof tb), (i) + 1, what(it[i], wb, sizeof wb))
@@ -726,8 +753,7 @@ int config_set(Config *c, const char *assignment, char *why, size_t whylen) {
 // Checks across keys
 
 const char *config_stream(const Config *c) {
-    const ConfigFeederArgs *f = &c->train_feeder_args;
-    return f->bone ? (f->vel ? "bone_motion" : "bone") : (f->vel ? "joint_motion" : "joint");
+    return stream_of(c->train_feeder_args.bone, c->train_feeder_args.vel)->name;
 }
 
 const char *config_ignored(const Config *c) { return c->ignored; }
@@ -832,6 +858,39 @@ static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
     return CD_EARG;
 }
 
+// CTR-GCN's keys that are not only read: each works as in main.py or is
+// refused with what to run instead (never accepted and left without effect).
+static int check_vocabulary(const Config *c, char *why, size_t whylen) {
+    const ConfigFeederArgs *fa[2] = {&c->train_feeder_args, &c->test_feeder_args};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(fa[i]->split, "train") && strcmp(fa[i]->split, "test"))
+            return cd_why(why, whylen, CD_EARG, "%s.split is '%s': a cocodiff-prep file holds the splits train "
+                          "and test", i ? "test_feeder_args" : "train_feeder_args", fa[i]->split);
+    if (c->weights) {
+        const char *dot = strrchr(c->weights, '.');
+        if (dot && (!strcmp(dot, ".pt") || !strcmp(dot, ".pth") || !strcmp(dot, ".pkl")))
+            return cd_why(why, whylen, CD_EARG, "weights %s is a PyTorch file; convert it first: "
+                          "scripts/convert_ctrgcn.py to-h5 %s OUT.h5 --stream %s, then weights: OUT.h5",
+                          c->weights, c->weights, config_stream(c));
+    }
+    if (!strcmp(c->phase, "test") && !c->weights)
+        return cd_why(why, whylen, CD_EARG, "phase: test evaluates weights, and weights is not set (main.py: "
+                      "'Please appoint --weights'): --weights CKPT.h5");
+    if (!strcmp(c->phase, "train") && c->save_score)
+        return cd_why(why, whylen, CD_EARG, "save_score: cocodiff-train writes no scores while it trains; after "
+                      "training evaluate the best epoch and keep its scores with `cocodiff-train --config %s "
+                      "--phase test --weights WORK_DIR/best.h5` (or cocodiff-eval --checkpoint WORK_DIR/best.h5 "
+                      "--data DATA --out DIR)", c->config ? c->config : "CONFIG");
+    if (!c->model_args.adaptive)
+        return cd_why(why, whylen, CD_EARG, "model_args.adaptive: false (a fixed graph without the learned PA) is "
+                      "not implemented; the official configs keep it true");
+    for (int i = 0; i < c->show_topk.n; i++)
+        if (c->show_topk.v[i] < 1 || c->show_topk.v[i] > c->model_args.num_class)
+            return cd_why(why, whylen, CD_EARG, "show_topk has %d; each k must be in [1, num_class %d]",
+                          c->show_topk.v[i], c->model_args.num_class);
+    return CD_OK;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
     if ((rc = want_feeder(c->feeder, why, whylen)) ||
@@ -867,6 +926,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
     }
     if ((rc = check_folds(c, why, whylen))) return rc;
     if ((rc = check_module(c, why, whylen))) return rc;
+    if ((rc = check_vocabulary(c, why, whylen))) return rc;
     if (c->start_epoch > c->num_epoch) {
         snprintf(why, whylen, "start_epoch %d is past num_epoch %d", c->start_epoch, c->num_epoch);
         return CD_EARG;
@@ -927,6 +987,7 @@ int config_print(const Config *c, FILE *f) {
         switch (k->type) {
         case K_MAP: break;
         case K_STR:
+        case K_STREAM:
         case K_ENUM: fputc(' ', f); put_str(f, *(char *const *)v); break;
         case K_INT: fprintf(f, " %d", *(const int *)v); break;
         case K_FLOAT: fmt_float(*(const double *)v, 0, b, sizeof b); fprintf(f, " %s", b); break;
@@ -979,6 +1040,7 @@ static int key_equal(const KeyDef *k, const Config *a, const Config *b) {
     switch (k->type) {
     case K_MAP: return 1;
     case K_STR:
+    case K_STREAM:
     case K_ENUM: return str_eq(*(char *const *)x, *(char *const *)y);
     case K_INT:
     case K_CHOICE:
