@@ -2,6 +2,7 @@
 // groups, the run's metadata as attributes; written to PATH.partial and
 // renamed into place.
 #include "h5io_ckpt.h"
+#include "fsutil.h"
 #include "h5io_util.h"
 #include "status.h"
 
@@ -42,7 +43,7 @@ int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *mo
 int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
                            const H5Tensor *momentum, int nmomentum, const H5TensorGroup *groups, int ngroups) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     hid_t f = h5io_create_serial(tmp);
     if (f < 0) {
         CD_ERR("%s: cannot create the checkpoint", tmp);
@@ -91,7 +92,7 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
         if (r >= 0) H5Gclose(r);
     }
     if (H5Fclose(f) < 0) rc = CD_EHDF5;
-    if (!rc && rename(tmp, path) != 0) {
+    if (!rc && fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot rename the checkpoint into place", path);
         rc = CD_EIO;
     }

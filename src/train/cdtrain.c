@@ -3,6 +3,7 @@
 // backbone's forward and backward, its optimizer, its checkpoint groups and
 // the generated-feature measurement at the end.
 #include "cdtrain.h"
+#include "fsutil.h"
 #include "diversity.h"
 #include "h5io_embed.h"
 #include "h5io_features.h"
@@ -376,9 +377,9 @@ static int write_diversity(const DiversityStats *st, const char *path) {
         "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
         "generated_to_source", st->gen_to_source, "features", "features.h5");
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     int rc = CD_OK;
-    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || rename(tmp, path)) {
+    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || fs_commit(tmp, path)) {
         CD_ERR("%s: cannot write the diversity figures", path);
         rc = CD_EIO;
     }
