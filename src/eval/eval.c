@@ -47,6 +47,7 @@ typedef struct Eval {
     H5PrepInfo data;
     char stream[32];
     int window, B, K;
+    int64_t topk_hits[EVAL_MAX_TOPK];   // o->topk[i]: samples whose class ranks within it
     Loader *l;
     char **class_names;       // (K)
     float *x, *logits;
@@ -169,7 +170,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
                  o->checkpoint, e->info.stream[0] ? ck : "(unrecorded)", e->stream);
     e->K = ctrgcn_config(e->m)->num_class;
     e->B = o->batch > 0 ? o->batch : EVAL_DEFAULT_BATCH;
-    int64_t w = e->d->rank == 0 ? ckpt_window(e) : 0;
+    int64_t w = o->window > 0 ? o->window : e->d->rank == 0 ? ckpt_window(e) : 0;
     if ((rc = dist_bcast_bytes(e->d, &w, sizeof w, 0))) return rc;
     e->window = (int)w;
 
@@ -236,6 +237,10 @@ static int run_batches(Eval *e, H5ScoresFile *sf, Metrics *mt) {
         if ((rc = check_finite(e, n))) break;
         if ((rc = h5io_scores_write_rows(sf, e->index[0], n, e->logits, e->labels, e->names))) break;
         metrics_add(mt, e->logits, e->labels, n);
+        for (int i = 0; i < n && e->o->ntopk; i++) {   // show_topk (main.py's top_k: rank below k)
+            int r = metrics_rank(e->logits + (size_t)i * e->K, e->K, e->labels[i]);
+            for (int j = 0; j < e->o->ntopk && j < EVAL_MAX_TOPK; j++) e->topk_hits[j] += r >= 0 && r < e->o->topk[j];
+        }
         done += n;
         progress_update(&p, e->d, done * e->d->size);
     }
@@ -301,6 +306,10 @@ static void print_table(const Eval *e, const Metrics *mt) {
     log_info(d, "eval | top-1 %6.2f%% (%lld/%lld) | top-5 %6.2f%% (%lld/%lld)",
              100.0 * (double)mt->correct1 / (double)mt->n, (long long)mt->correct1, (long long)mt->n,
              100.0 * (double)mt->correct5 / (double)mt->n, (long long)mt->correct5, (long long)mt->n);
+    for (int j = 0; j < e->o->ntopk && j < EVAL_MAX_TOPK; j++)   // show_topk's other k
+        if (e->o->topk[j] != 1 && e->o->topk[j] != 5)
+            log_info(d, "eval | top-%d %6.2f%% (%lld/%lld)", e->o->topk[j], 100.0 * (double)e->topk_hits[j] / (double)mt->n,
+                     (long long)e->topk_hits[j], (long long)mt->n);
     int *ids = cd_malloc((size_t)e->K * sizeof *ids), n = 0;
     if (!ids) return;
     for (int k = 0; k < e->K; k++) if (mt->count[k] > 0) ids[n++] = k;
@@ -355,6 +364,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
     rc = dist_agree(d, run_batches(&e, sf, &mt));
     int64_t sums[3] = {mt.n, mt.correct1, mt.correct5};
     if (!rc) rc = dist_allreduce_sum_i64(d, sums, 3);
+    if (!rc) rc = dist_allreduce_sum_i64(d, e.topk_hits, EVAL_MAX_TOPK);
     if (!rc) rc = dist_allreduce_sum_i64(d, mt.confusion, e.K * e.K);
     if (!rc) {
         mt.n = sums[0];

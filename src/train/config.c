@@ -66,12 +66,15 @@ typedef struct KeyDef {
 #define KFLT(p, f) {p, K_FLOAT, OFF(f), 0, 0, 0, 0, NULL}
 #define KBOOL(p, f) {p, K_BOOL, OFF(f), 0, 0, 0, 0, NULL}
 #define KIGN(p, t, f) {p, t, OFF(f), 0, KF_IGNORED, 0, 0, NULL}
+// debug, random_choose, random_shift, random_move and normalization: the
+// official feeders store them and never use them (feeder_ntu.py
+// __getitem__), so they are listed as ignored, as main.py ignores them.
 #define FEEDER_KEYS(P, F)                                                              \
     KMAP(P), KSTR(P ".data_path", F.data_path), KSTR(P ".label_path", F.label_path),    \
-        KSTR(P ".split", F.split), KBOOL(P ".debug", F.debug),                          \
-        KBOOL(P ".random_choose", F.random_choose), KBOOL(P ".random_shift", F.random_shift), \
-        KBOOL(P ".random_move", F.random_move), KINT(P ".window_size", F.window_size),  \
-        KBOOL(P ".normalization", F.normalization), KBOOL(P ".random_rot", F.random_rot), \
+        KSTR(P ".split", F.split), KIGN(P ".debug", K_BOOL, F.debug),                   \
+        KIGN(P ".random_choose", K_BOOL, F.random_choose), KIGN(P ".random_shift", K_BOOL, F.random_shift), \
+        KIGN(P ".random_move", K_BOOL, F.random_move), KINT(P ".window_size", F.window_size),  \
+        KIGN(P ".normalization", K_BOOL, F.normalization), KBOOL(P ".random_rot", F.random_rot), \
         {P ".p_interval", K_FLOATS, OFF(F.n_p_interval), OFF(F.p_interval), KF_SCALAR_OK, 1, 2, NULL}, \
         KBOOL(P ".vel", F.vel), KBOOL(P ".bone", F.bone), KIGN(P ".use_mmap", K_BOOL, F.use_mmap), \
         KINT(P ".repeat", F.repeat)
@@ -166,6 +169,12 @@ static int key_find(const char *path, size_t len) {
     return -1;
 }
 
+int config_key_kind(const char *path) {
+    int i = key_find(path, strlen(path));
+    KeyDef tmp;
+    return i < 0 ? CONFIG_KEY_NONE : key_at(i, &tmp)->type == K_MAP ? CONFIG_KEY_MAP : CONFIG_KEY_VALUE;
+}
+
 static const char *leaf(const char *path) {
     const char *d = strrchr(path, '.');
     return d ? d + 1 : path;
@@ -219,6 +228,10 @@ int config_init(Config *c) {
     c->num_worker = 32;
     rc |= feeder_defaults(&c->train_feeder_args);
     rc |= feeder_defaults(&c->test_feeder_args);
+    // Unlike the Feeder's default (train), the test arguments read /test:
+    // every official config says split: test, and a config that forgets it
+    // would otherwise test on the training samples.
+    rc |= set_str(&c->test_feeder_args.split, "test");
     ConfigModelArgs *m = &c->model_args;
     m->num_class = 60;
     m->num_point = 25;
@@ -500,7 +513,9 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     char tb[128], wb[96];
     const yaml_node_t *it[CONFIG_STR_LIST_MAX];
     int cnt, rc;
-    if (k->flags & KF_IGNORED) note_ignored(c, k->path);
+    // An ignored flag counts only when on: the official configs spell out
+    // debug: False and the like.
+    if ((k->flags & KF_IGNORED) && k->type != K_BOOL) note_ignored(c, k->path);
     if (k->type == K_MAP) {
         if (n && n->type == YAML_MAPPING_NODE) return walk_map(s, n, k->path);
         if (is_null(n)) return CD_OK;   // "model_args:" with nothing under it
@@ -547,6 +562,7 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     }
     case K_BOOL:
         if (!parse_bool(n, field(c, k->off))) return BAD();
+        if ((k->flags & KF_IGNORED) && *(int *)field(c, k->off)) note_ignored(c, k->path);
         return CD_OK;
 #define BAD_ITEM(i) fail(s, it[i], "key '%s': expected %s; entry %d is %s", k->path, \
                           type_name(k, tb, sizeof tb), (i) + 1, what(it[i], wb, sizeof wb))
@@ -836,6 +852,39 @@ static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
     return CD_EARG;
 }
 
+// CTR-GCN's keys that are not only read: each works as in main.py or is
+// refused with what to run instead (never accepted and left without effect).
+static int check_vocabulary(const Config *c, char *why, size_t whylen) {
+    const ConfigFeederArgs *fa[2] = {&c->train_feeder_args, &c->test_feeder_args};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(fa[i]->split, "train") && strcmp(fa[i]->split, "test"))
+            return cd_why(why, whylen, CD_EARG, "%s.split is '%s': a cocodiff-prep file holds the splits train "
+                          "and test", i ? "test_feeder_args" : "train_feeder_args", fa[i]->split);
+    if (c->weights) {
+        const char *dot = strrchr(c->weights, '.');
+        if (dot && (!strcmp(dot, ".pt") || !strcmp(dot, ".pth") || !strcmp(dot, ".pkl")))
+            return cd_why(why, whylen, CD_EARG, "weights %s is a PyTorch file; convert it first: "
+                          "scripts/convert_ctrgcn.py to-h5 %s OUT.h5 --stream %s, then weights: OUT.h5",
+                          c->weights, c->weights, config_stream(c));
+    }
+    if (!strcmp(c->phase, "test") && !c->weights)
+        return cd_why(why, whylen, CD_EARG, "phase: test evaluates weights, and weights is not set (main.py: "
+                      "'Please appoint --weights'): --weights CKPT.h5");
+    if (!strcmp(c->phase, "train") && c->save_score)
+        return cd_why(why, whylen, CD_EARG, "save_score: cocodiff-train writes no scores while it trains; after "
+                      "training evaluate the best epoch and keep its scores with `cocodiff-train --config %s "
+                      "--phase test --weights WORK_DIR/best.h5` (or cocodiff-eval --checkpoint WORK_DIR/best.h5 "
+                      "--data DATA --out DIR)", c->config ? c->config : "CONFIG");
+    if (!c->model_args.adaptive)
+        return cd_why(why, whylen, CD_EARG, "model_args.adaptive: false (a fixed graph without the learned PA) is "
+                      "not implemented; the official configs keep it true");
+    for (int i = 0; i < c->show_topk.n; i++)
+        if (c->show_topk.v[i] < 1 || c->show_topk.v[i] > c->model_args.num_class)
+            return cd_why(why, whylen, CD_EARG, "show_topk has %d; each k must be in [1, num_class %d]",
+                          c->show_topk.v[i], c->model_args.num_class);
+    return CD_OK;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
     if ((rc = want_feeder(c->feeder, why, whylen)) ||
@@ -871,6 +920,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
     }
     if ((rc = check_folds(c, why, whylen))) return rc;
     if ((rc = check_module(c, why, whylen))) return rc;
+    if ((rc = check_vocabulary(c, why, whylen))) return rc;
     if (c->start_epoch > c->num_epoch) {
         snprintf(why, whylen, "start_epoch %d is past num_epoch %d", c->start_epoch, c->num_epoch);
         return CD_EARG;

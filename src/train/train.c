@@ -148,8 +148,9 @@ static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
 
 // Top-1 / top-5 on the test split, sharded over the ranks. Samples with a
 // non-finite score count wrong (*nonfinite of them; the caller warns).
-static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_t *nonfinite) {
-    double sums[5] = {0, 0, 0, 0, 0};   // correct1, correct5, loss * n, n, non-finite rows
+static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_t *nonfinite, double *topk) {
+    const ConfigIntList *sk = &t->cfg->show_topk;
+    double sums[5 + CONFIG_LIST_MAX] = {0};   // correct1, correct5, loss * n, n, non-finite rows, show_topk hits
     int nb = loader_num_batches(t->test), rc = CD_OK;
     for (int b = 0; b < nb && rc == CD_OK; b++) {
         int nl = 0;
@@ -163,16 +164,18 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_
             sums[0] += r == 0;
             sums[1] += r < 5;
             sums[4] += r == METRICS_RANK_NONFINITE;
+            for (int j = 0; j < sk->n; j++) sums[5 + j] += r >= 0 && r < sk->v[j];
         }
         sums[3] += nl;
     }
     rc = dist_agree(t->d, rc);
-    if (rc == CD_OK) rc = dist_allreduce_sum_f64(t->d, sums, 5);
+    if (rc == CD_OK) rc = dist_allreduce_sum_f64(t->d, sums, 5 + sk->n);
     *nonfinite = (int64_t)sums[4];
     if (rc == CD_OK && sums[3] > 0) {
         *top1 = sums[0] / sums[3];
         *top5 = sums[1] / sums[3];
         *loss = sums[2] / sums[3];
+        for (int j = 0; j < sk->n; j++) topk[j] = sums[5 + j] / sums[3];
     }
     return rc;
 }
@@ -246,6 +249,14 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         snprintf(why, whylen, "train_feeder_args.data_path is not set");
         return CD_EARG;
     }
+    for (int i = 0; i < 2; i++) {   // CTR-GCN's own data files: say what to make instead
+        const char *p = i ? te->data_path : ta->data_path, *dot = p ? strrchr(p, '.') : NULL;
+        if (dot && !strcmp(dot, ".npz"))
+            return cd_why(why, whylen, CD_EARG, "%s_feeder_args.data_path %s is CTR-GCN's .npz; cocodiff-train reads "
+                          "cocodiff-prep's HDF5: cocodiff-prep --dataset ntu60 --input ARCHIVE --out data, then "
+                          "--train_feeder_args data_path=data/ntu60-xsub.h5 (and the same for test)",
+                          i ? "test" : "train", p);
+    }
     if (c->batch_size < d->size) {
         snprintf(why, whylen, "batch_size %d is smaller than the %d ranks", c->batch_size, d->size);
         return CD_EARG;
@@ -254,9 +265,11 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
     if (c->cocodiff.folds > 0) {
         rc = open_folds(t, &ftr, &fte, why, whylen);
     } else {
-        rc = loader_open(&t->train, ta->data_path, 0, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
+        // The feeders' split, as main.py's Feeder reads it (config.c checks it is train or test).
+        const int gtr = !strcmp(ta->split, "test"), gte = !!strcmp(te->split, "train");
+        rc = loader_open(&t->train, ta->data_path, gtr, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
         if (!rc && te->data_path && c->eval_interval > 0)
-            rc = loader_open(&t->test, te->data_path, 1, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
+            rc = loader_open(&t->test, te->data_path, gte, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
     }
     if (rc) return rc;
     if (loader_num_class(t->train) != c->model_args.num_class) {
@@ -665,12 +678,17 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         json_object_set_new(mline, "fold", json_integer(c->cocodiff.fold));
     }
     if (t->test && ((e + 1) % c->eval_interval == 0 || step == end)) {
-        double top1 = 0, top5 = 0, tl = 0;
+        double top1 = 0, top5 = 0, tl = 0, topk[CONFIG_LIST_MAX] = {0};
         int64_t bad = 0;
-        int rc = evaluate(t, &top1, &top5, &tl, &bad);
+        int rc = evaluate(t, &top1, &top5, &tl, &bad, topk);
         if (rc) { json_decref(mline); return rc; }
-        log_info(t->d, "train | epoch %lld | test top-1 %.2f%% | top-5 %.2f%% | loss %.4f", (long long)e + 1, 100 * top1,
-                 100 * top5, tl);
+        char more[256] = "";   // show_topk's other k, as main.py prints every one of them
+        for (int j = 0; j < c->show_topk.n; j++)
+            if (c->show_topk.v[j] != 1 && c->show_topk.v[j] != 5)
+                snprintf(more + strlen(more), sizeof more - strlen(more), " | top-%d %.2f%%", c->show_topk.v[j],
+                         100 * topk[j]);
+        log_info(t->d, "train | epoch %lld | test top-1 %.2f%% | top-5 %.2f%%%s | loss %.4f", (long long)e + 1,
+                 100 * top1, 100 * top5, more, tl);
         if (top1 > t->best_top1 || !t->best_epoch) {   // main.py's best_acc: the first epoch counts, ties keep the earlier
             t->best_top1 = top1;
             t->best_epoch = e + 1;
