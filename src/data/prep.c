@@ -101,7 +101,7 @@ static int load_excludes(Prep *p) {
         }
         fclose(f);
     }
-    qsort(p->excl, p->nexcl, sizeof *p->excl, cmp_str);
+    if (p->nexcl) qsort(p->excl, p->nexcl, sizeof *p->excl, cmp_str);   // qsort(NULL, 0) is undefined
     return CD_OK;
 }
 
