@@ -1,4 +1,4 @@
-// cocodiff.c - the CoCoDiff module (see cocodiff.h; method.md "CoCoDiff
+// cocodiff.c - the CoCoDiff module (see cocodiff.h; docs/method.md "CoCoDiff
 // module"): parameter table, initialisation, the training step (L_rec,
 // L_diff, generation, L_gen, coarse and fine contrastive losses with their
 // gradient paths) and generation alone.

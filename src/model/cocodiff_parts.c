@@ -1,5 +1,5 @@
 // cocodiff_parts.c - body-part joint sets and part-token pooling for the
-// CoCoDiff module (see cocodiff.h; method.md "CoCoDiff module", step 1).
+// CoCoDiff module (see cocodiff.h; docs/method.md "CoCoDiff module", step 1).
 //
 // Part files are data (datasets/parts/ntu25.tsv, openpose18.tsv): one line
 // per part, the name then the 0-based joint ids. The parser reports the first
