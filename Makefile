@@ -97,6 +97,7 @@ $(LIB): $(LIB_OBJS) $(SAN_OBJS)
 	rm -f $@ && ar rcs $@ $(LIB_OBJS)
 define prog_rule
 $(call prog_of,$(1)): $(1) $(LIB) $(wildcard include/*.h) | build
+	@mkdir -p $$(@D)
 	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -o $$@ $$< $$(LIB) $$(LDLIBS)
 endef
 $(foreach m,$(MAIN_SRCS),$(eval $(call prog_rule,$(m))))
