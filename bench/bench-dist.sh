@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench-dist.sh - `make bench-dist`: microseconds per small blocking
-# collective on 2 ranks with the collective watchdog off
-# (COCODIFF_WATCHDOG_S=0) and on (the default limit), runs alternating so
-# both see the same machine load; the median of BENCH_REPS (5) each, and
+# bench-dist.sh - `make bench-dist`: microseconds per small collective on
+# 2 ranks with the collective watchdog off (COCODIFF_WATCHDOG_S=0: Open
+# MPI's blocking collectives) and on (the default limit: the non-blocking
+# ones, polled), runs alternating so both see the same machine load; the
+# median of BENCH_REPS (5) each, and
 # what that adds to a training step of ~170 collectives (CTR-GCN with
 # synchronised BatchNorm, as counted by the watchdog's collective numbers).
 # A benchmark, not a test: it asserts nothing.

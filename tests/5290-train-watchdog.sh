@@ -86,10 +86,10 @@ frozen 0 1
 
 # A pause shorter than the limit is not a hang.
 log=$TMP/pause.log
-start "$log" 8 4
+start "$log" 30 4
 victim=$(rank_pid $job 1)
 [ -n "$victim" ] && kill -STOP "$victim" && sleep 1 && kill -CONT "$victim"
-ok $? "a pause: rank 1 (pid ${victim:-none}) stopped for 1 s, then continued (limit 8 s)"
+ok $? "a pause: rank 1 (pid ${victim:-none}) stopped for 1 s, then continued (limit 30 s)"
 victim=""
 wait_end
 is 0 "$rc" "a pause: training completes (exit 0)"
