@@ -3,7 +3,7 @@
 # from the runs scripts/ucla-runs.sh made in OUT: the command, commit and
 # schedule (OUT/run-info), per seed the final and best test top-1 of the
 # joint stream (metrics.jsonl: the test evaluation of each epoch), the
-# cocodiff-eval top-1 of the last checkpoint, wall time and training
+# cocodiff-eval top-1 of the last checkpoint, training time and training
 # samples/s, next to the published CTR-GCN figure; the bone stream and the
 # joint+bone ensemble; the CoCoDiff module paired by seed with the backbone
 # (per-seed differences, mean, paired t-test). Runs still going or missing
@@ -27,8 +27,11 @@ state() { [ -f "$OUT/$1/done" ] && echo done || { [ -f "$(m "$1")" ] && echo run
 final() { jq -r 'select(.test_top1 != null) | "\(.test_top1) \(.epoch)"' "$(m "$1")" | tail -1; }
 best() { jq -rs 'map(select(.test_top1 != null)) | max_by(.test_top1) | "\(.test_top1) \(.epoch)"' "$(m "$1")"; }
 evaltop1() { [ -f "$OUT/$1/eval/metrics.json" ] && jq -r .top1 "$OUT/$1/eval/metrics.json" || echo NA; }
-# training wall time: the "done: ... in Xs" lines of the run's invocations
-wall() { awk '/^train \| done: / { sub(/s$/, "", $NF); t += $NF } END { printf "%.0f", t }' "$OUT/$1.log"; }
+# training time: the sum of the epochs' times in metrics.jsonl (each epoch's
+# training, its test evaluation left out). Not the invocations' wall clock:
+# a run stopped mid-epoch and resumed repeats that epoch, and a killed
+# invocation never logs its total.
+wall() { jq -s 'map(.time_s // 0) | add // 0 | floor' "$(m "$1")" 2>/dev/null || echo 0; }
 # training samples/s: the median of the logged rates (a rate logged right
 # after a test evaluation includes it; the median leaves those out)
 rate() {
@@ -105,7 +108,7 @@ mkdir -p "$(dirname "$RESULTS")"
     echo
     echo "## Joint stream, CTR-GCN alone"
     echo
-    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training wall | training samples/s |"
+    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training time | training samples/s |"
     echo "|---|---|---|---|---|---|"
     for s in $SEEDS; do run_row joint-backbone-s$s "$s"; done
     fin=$(for s in $SEEDS; do if [ "$(state joint-backbone-s$s)" = done ]; then final joint-backbone-s$s | cut -d' ' -f1; fi; done | stats)
@@ -124,7 +127,7 @@ mkdir -p "$(dirname "$RESULTS")"
     fi
     echo "## Bone stream and the joint + bone ensemble"
     echo
-    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training wall | training samples/s |"
+    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training time | training samples/s |"
     echo "|---|---|---|---|---|---|"
     for s in $SEEDS; do run_row bone-backbone-s$s "$s"; done
     echo
