@@ -45,7 +45,7 @@ build/bench-eval: bench/bench_eval.c $(LIB) $(wildcard include/*.h) | build
 bench-eval: build/bench-eval
 	@CTRGCN='$(CTRGCN)' bash bench/bench-eval.sh
 
-# make bench-dist: microseconds per small blocking collective on 2 ranks with
+# make bench-dist: microseconds per small collective on 2 ranks with
 # the collective watchdog (dist.h) off and on, alternating runs; what it adds
 # to a training step. Knobs: BENCH_REPS, BENCH_ITERS.
 .PHONY: bench-dist
