@@ -27,8 +27,14 @@ alive() { # PID: exists and is not a zombie
     s=$(sed 's/.*) //' "/proc/$1/stat" 2> /dev/null | cut -c1)
     [ -n "$s" ] && [ "$s" != Z ]
 }
-victim=""
-cleanup() { [ -n "$victim" ] && kill -CONT "$victim" 2> /dev/null; [ -n "${job:-}" ] && kill -KILL "$job" 2> /dev/null; }
+victim="" ranks=""
+# A hung job: mpirun and both ranks are ended here (ranks outlive a killed
+# mpirun, spinning in MPI for ever).
+cleanup() {
+    [ -n "$victim" ] && kill -CONT "$victim" 2> /dev/null
+    [ -n "${job:-}" ] && kill -KILL "$job" 2> /dev/null
+    for p in $ranks; do kill -KILL "$p" 2> /dev/null; done
+}
 trap cleanup EXIT
 
 # start LOG WATCHDOG_S EPOCHS: training in the background ($job: mpirun),
@@ -43,6 +49,7 @@ start() {
         kill -0 $job 2> /dev/null || break
         sleep 0.2
     done
+    ranks=$(pgrep -P $job | tr '\n' ' ')
 }
 # wait_end: waits for $job (at most GUARD s); sets rc (or "hung") and dt
 wait_end() {
