@@ -253,8 +253,9 @@ int config_key_kind(const char *path);
 // or CD_EARG with the reason in why.
 int config_check(const Config *c, char *why, size_t whylen);
 
-// The name of the stream the feeders' flags give (stream.h), from
-// train_feeder_args (bone, vel).
+// The name of the run's stream (stream.h): cocodiff.stream when set (its
+// bone/vel flags agree with the feeders', config_check), else the one
+// train_feeder_args' bone and vel flags give.
 const char *config_stream(const Config *c);
 
 // The learning-rate schedule of base_lr, lr_decay_rate, warm_up_epoch, step.
