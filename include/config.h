@@ -125,13 +125,9 @@
 //   cocodiff.<option>                                                 the module's own options, one
 //                                                                     per row of its table
 //                                                                     (src/model/cocodiff_options.c:
-//                                                                     guidance, generate,
-//                                                                     gen_start_epoch, ddim_steps,
-//                                                                     t_gen, cfg_scale, clip_x0,
-//                                                                     gen_residual, cond_drop, l_diff,
-//                                                                     l_rec, l_gen, l_coarse, l_fine,
-//                                                                     latent_dim, heads, blocks,
-//                                                                     schedule), read straight into
+//                                                                     guidance, ddim_steps, l_diff,
+//                                                                     ...; the table is the list),
+//                                                                     read straight into
 //                                                                     CocodiffConfig (cocodiff.h says
 //                                                                     what each does); the table holds
 //                                                                     each one's type, default, range
