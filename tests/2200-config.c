@@ -374,6 +374,12 @@ static void test_set(void) {
     must_set(&c, "cocodiff.stream=null");
     ok(c.cocodiff.stream == NULL, "cocodiff.stream=null: derived from the flags again");
     is_str("bone_motion", config_stream(&c), "config_stream: bone + vel is bone_motion");
+    // `split: NULL` (found by fuzz/fuzz_config.c): config_check passed the
+    // null string to strcmp, and cocodiff-train crashed.
+    must_set(&c, "test_feeder_args.split=NULL");
+    ok(config_check(&c, why, sizeof why) == CD_EARG && strstr(why, "test_feeder_args.split is null"),
+       "config_check: a null split is an error naming the key, not a crash");
+    diag("  %s", why);
     config_free(&c);
 }
 
@@ -435,10 +441,10 @@ static void test_print(void) {
 }
 
 int main(void) {
-    plan(56);
+    plan(57);
     test_official();   // 11
     test_errors();     // 17
-    test_set();        // 21
+    test_set();        // 22
     test_print();      // 6
     return tap_done();
 }

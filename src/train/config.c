@@ -369,9 +369,10 @@ static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
 static int check_vocabulary(const Config *c, char *why, size_t whylen) {
     const ConfigFeederArgs *fa[2] = {&c->train_feeder_args, &c->test_feeder_args};
     for (int i = 0; i < 2; i++)
-        if (strcmp(fa[i]->split, "train") && strcmp(fa[i]->split, "test"))
-            return cd_why(why, whylen, CD_EARG, "%s.split is '%s': a cocodiff-prep file holds the splits train "
-                          "and test", i ? "test_feeder_args" : "train_feeder_args", fa[i]->split);
+        if (!fa[i]->split || (strcmp(fa[i]->split, "train") && strcmp(fa[i]->split, "test")))   // null: `split: ~`
+            return cd_why(why, whylen, CD_EARG, "%s.split is %s%s%s: a cocodiff-prep file holds the splits train "
+                          "and test", i ? "test_feeder_args" : "train_feeder_args", fa[i]->split ? "'" : "",
+                          fa[i]->split ? fa[i]->split : "null", fa[i]->split ? "'" : "");
     if (c->weights) {
         const char *dot = strrchr(c->weights, '.');
         if (dot && (!strcmp(dot, ".pt") || !strcmp(dot, ".pth") || !strcmp(dot, ".pkl")))
