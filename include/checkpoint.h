@@ -23,16 +23,17 @@ int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const Chec
 
 // checkpoint_save plus the CoCoDiff module (training only): its parameters
 // as /cocodiff/<name> (the names of its table, "cocodiff.enc.weight", ...)
-// and, with cd_opt, their momentum as /optimizer/cocodiff_momentum/<name>.
+// and, with cd_opt, its optimizer's state buffers as
+// /optimizer/cocodiff_<buffer>/<name> (SGD: momentum; AdamW: adam_m, adam_v).
 // cd NULL: checkpoint_save.
 int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
-                           Cocodiff *cd, const OptimSgd *cd_opt);
+                           Cocodiff *cd, const OptimModule *cd_opt);
 
-// Restores the module's parameters (and with cd_opt non-NULL its momentum;
-// cd_opt->steps is left to the caller) from a checkpoint_save_module file.
+// Restores the module's parameters (and with cd_opt non-NULL its optimizer's
+// buffers; the step count is left to the caller) from a checkpoint_save_module file.
 // Every tensor of the module's table must be there with its size.
 // CD_OK, or CD_EFORMAT / CD_EIO with the reason in why.
-int checkpoint_load_module(const char *path, Cocodiff *cd, OptimSgd *cd_opt, char *why, size_t whylen);
+int checkpoint_load_module(const char *path, Cocodiff *cd, OptimModule *cd_opt, char *why, size_t whylen);
 
 // Writes an inference checkpoint of a training checkpoint: /model only
 // (backbone + head, the same datasets a plain CTR-GCN checkpoint has, bit for

@@ -100,6 +100,16 @@
 //                                                                     hash of the name), round-robin
 //                                                                     over the sorted subjects
 //   cocodiff.fold                int          0                       held-out fold, 0..folds-1
+//   cocodiff.train_fraction      float        1                       low data: per class this share of
+//                                                                     the training samples (at least
+//                                                                     one; the same subset for every
+//                                                                     seed; after the fold split)
+//   cocodiff.dump_features       int          0                       after training, the part tokens
+//                                                                     of the training samples (N passes,
+//                                                                     training transform) and the
+//                                                                     evaluated ones in WORK_DIR/
+//                                                                     parts-{train,test}.h5 (dump.h);
+//                                                                     0: none
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
 //   cocodiff.bucket_mb           float        1                       gradient all-reduce buckets
 //                                                                     (MiB, overlapped with
@@ -129,6 +139,22 @@
 //   cocodiff.gen_residual        bool         true                    h_hat = h + D(z_hat) - D(z_0);
 //                                                                     false: h_hat = D(z_hat)
 //   cocodiff.cond_drop           float        0.1                     condition dropout, [0, 1]
+//   cocodiff.diff_repeats        int          1                       L_diff passes a step (own draws), 1..64
+//   cocodiff.text_type_embed     bool         false                   learned type embedding per text
+//                                                                     token (which part, or coarse)
+//   cocodiff.part_text_inject    bool         false                   each latent token reads its own
+//                                                                     part's sentence first (added)
+//   cocodiff.text_control        enum         none                    control: shuffled (class k gets
+//                                                                     another class's texts) | random
+//                                                                     (Gaussian rows of the same norms)
+//   cocodiff.gen_noise           bool         false                   control: the generated feature
+//                                                                     replaced by h_0 + Gaussian noise of
+//                                                                     the same displacement size
+//   cocodiff.module_optimizer    enum         sgd                     the module's: sgd (the backbone's
+//                                                                     settings) | adamw
+//   cocodiff.module_lr           float        0                       its lr at the backbone's base_lr
+//                                                                     (same schedule); 0: base_lr
+//   cocodiff.module_weight_decay float        0.01                    AdamW's decoupled decay
 //   cocodiff.l_diff              float        1                       loss weights (>= 0)
 //   cocodiff.l_rec               float        1
 //   cocodiff.l_gen               float        0.1                     (method.md: 0.5)
@@ -138,6 +164,7 @@
 //   cocodiff.heads               int          4
 //   cocodiff.blocks              int          2                       0..16
 //   cocodiff.schedule            enum         linear                  linear|cosine
+//   cocodiff.prediction          enum         eps                     the denoiser's target: eps|x0|v
 #pragma once
 #include <stddef.h>
 #include <stdio.h>
@@ -189,6 +216,8 @@ typedef struct ConfigCocodiff {
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
     int folds, fold;       // cross-validation: K folds of the train split (0: off), held-out fold
+    int dump_features;     // passes of the training samples in parts-train.h5 (0: no dump)
+    double train_fraction; // share of each class's training samples kept (1: all)
     double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
     // the CoCoDiff module (see the table above)
     int module;
@@ -198,12 +227,19 @@ typedef struct ConfigCocodiff {
     int generate;
     int gen_start_epoch;   // -1: warm_up_epoch (config_gen_start_epoch)
     int ddim_steps;
+    int diff_repeats;
+    int text_type_embed, part_text_inject;
+    char *text_control;    // none|shuffled|random
+    int gen_noise;
+    char *module_optimizer;   // sgd|adamw
+    double module_lr, module_weight_decay;
     int clip_x0, gen_residual;
     int n_t_gen;           // 2
     double t_gen[2];
     double cfg_scale, cond_drop, l_diff, l_rec, l_gen, l_coarse, l_fine;
     int latent_dim, heads, blocks;
     char *schedule;        // linear|cosine
+    char *prediction;      // eps|x0|v
 } ConfigCocodiff;
 
 typedef struct Config {
@@ -259,6 +295,9 @@ const char *config_stream(const Config *c);
 // The part file of cocodiff.parts, or the graph's default
 // ("datasets/parts/ntu25.tsv" / "openpose18.tsv" / "ucla20.tsv").
 const char *config_parts_path(const Config *c);
+// The module's settings (cocodiff.h) from the cocodiff.* keys.
+struct CocodiffConfig;
+void config_module(const Config *c, struct CocodiffConfig *cc);
 // The first 0-based epoch with generation (cocodiff.gen_start_epoch, or
 // warm_up_epoch when it is -1).
 int config_gen_start_epoch(const Config *c);

@@ -31,7 +31,7 @@ static void cd_to_h5(const CocodiffTensor *t, H5Tensor *h, const float *base) {
 }
 
 int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
-                           Cocodiff *cd, const OptimSgd *cd_opt) {
+                           Cocodiff *cd, const OptimModule *cd_opt) {
     int n = ctrgcn_num_tensors(m), np = 0;
     H5Tensor *model = cd_calloc((size_t)n, sizeof *model), *mom = cd_calloc((size_t)n, sizeof *mom);
     if (!model || !mom) { free(model); free(mom); return CD_ENOMEM; }
@@ -61,16 +61,22 @@ int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, con
         meta.nesterov = opt->nesterov;
     }
     if (info && info->inference) meta.no_rng = 1;
-    int ncd = cd ? cocodiff_num_tensors(cd) : 0, ng = 0;
-    H5Tensor *cdt = ncd ? cd_calloc((size_t)ncd * 2, sizeof *cdt) : NULL;
-    H5TensorGroup groups[2];
+    // the module: /cocodiff, and its optimizer's buffers as /optimizer/cocodiff_<buffer>
+    int ncd = cd ? cocodiff_num_tensors(cd) : 0, ng = 0, nbuf = cd_opt ? optim_module_buffers(cd_opt, -1, NULL, NULL) : 0;
+    H5Tensor *cdt = ncd ? cd_calloc((size_t)ncd * (1 + nbuf), sizeof *cdt) : NULL;
+    H5TensorGroup groups[1 + OPTIM_MODULE_MAX_BUFFERS];
+    char gname[OPTIM_MODULE_MAX_BUFFERS][64];
     if (ncd && !cdt) { free(model); free(mom); return CD_ENOMEM; }
     if (ncd) {
         for (int i = 0; i < ncd; i++) cd_to_h5(cocodiff_tensor(cd, i), &cdt[i], cocodiff_params(cd));
         groups[ng++] = (H5TensorGroup){"cocodiff", cdt, ncd};
-        if (cd_opt && cd_opt->buf) {
-            for (int i = 0; i < ncd; i++) cd_to_h5(cocodiff_tensor(cd, i), &cdt[ncd + i], cd_opt->buf);
-            groups[ng++] = (H5TensorGroup){"optimizer/cocodiff_momentum", cdt + ncd, ncd};
+        for (int j = 0; j < nbuf; j++) {
+            const char *bn;
+            float *buf;
+            optim_module_buffers(cd_opt, j, &bn, &buf);
+            snprintf(gname[j], sizeof gname[j], "optimizer/cocodiff_%s", bn);
+            for (int i = 0; i < ncd; i++) cd_to_h5(cocodiff_tensor(cd, i), &cdt[(j + 1) * ncd + i], buf);
+            groups[ng++] = (H5TensorGroup){gname[j], cdt + (j + 1) * ncd, ncd};
         }
     }
     int rc = h5io_ckpt_write_groups(path, &meta, model, n, mom, np, groups, ng);
@@ -104,9 +110,17 @@ static int load_cd_group(const char *path, const char *group, Cocodiff *cd, floa
     return rc;
 }
 
-int checkpoint_load_module(const char *path, Cocodiff *cd, OptimSgd *cd_opt, char *why, size_t whylen) {
+int checkpoint_load_module(const char *path, Cocodiff *cd, OptimModule *cd_opt, char *why, size_t whylen) {
     int rc = load_cd_group(path, "cocodiff", cd, cocodiff_params(cd), why, whylen);
-    if (!rc && cd_opt) rc = load_cd_group(path, "optimizer/cocodiff_momentum", cd, cd_opt->buf, why, whylen);
+    int nbuf = cd_opt ? optim_module_buffers(cd_opt, -1, NULL, NULL) : 0;
+    for (int j = 0; j < nbuf && !rc; j++) {
+        const char *bn;
+        float *buf;
+        char g[64];
+        optim_module_buffers(cd_opt, j, &bn, &buf);
+        snprintf(g, sizeof g, "optimizer/cocodiff_%s", bn);
+        rc = load_cd_group(path, g, cd, buf, why, whylen);
+    }
     return rc;
 }
 

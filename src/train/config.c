@@ -121,6 +121,8 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.base_channel", cocodiff.base_channel),
     KINT("cocodiff.folds", cocodiff.folds),
     KINT("cocodiff.fold", cocodiff.fold),
+    KINT("cocodiff.dump_features", cocodiff.dump_features),
+    KFLT("cocodiff.train_fraction", cocodiff.train_fraction),
     KFLT("cocodiff.bucket_mb", cocodiff.bucket_mb),
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
@@ -134,6 +136,14 @@ static const KeyDef KEYS[] = {
     KBOOL("cocodiff.clip_x0", cocodiff.clip_x0),
     KBOOL("cocodiff.gen_residual", cocodiff.gen_residual),
     KFLT("cocodiff.cond_drop", cocodiff.cond_drop),
+    KINT("cocodiff.diff_repeats", cocodiff.diff_repeats),
+    KBOOL("cocodiff.text_type_embed", cocodiff.text_type_embed),
+    {"cocodiff.text_control", K_ENUM, OFF(cocodiff.text_control), 0, 0, 0, 0, "none|shuffled|random"},
+    KBOOL("cocodiff.gen_noise", cocodiff.gen_noise),
+    KBOOL("cocodiff.part_text_inject", cocodiff.part_text_inject),
+    {"cocodiff.module_optimizer", K_ENUM, OFF(cocodiff.module_optimizer), 0, 0, 0, 0, "sgd|adamw"},
+    KFLT("cocodiff.module_lr", cocodiff.module_lr),
+    KFLT("cocodiff.module_weight_decay", cocodiff.module_weight_decay),
     KFLT("cocodiff.l_diff", cocodiff.l_diff),
     KFLT("cocodiff.l_rec", cocodiff.l_rec),
     KFLT("cocodiff.l_gen", cocodiff.l_gen),
@@ -143,6 +153,7 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.heads", cocodiff.heads),
     KINT("cocodiff.blocks", cocodiff.blocks),
     {"cocodiff.schedule", K_ENUM, OFF(cocodiff.schedule), 0, 0, 0, 0, "linear|cosine"},
+    {"cocodiff.prediction", K_ENUM, OFF(cocodiff.prediction), 0, 0, 0, 0, "eps|x0|v"},
 };
 #define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
 
@@ -253,6 +264,7 @@ int config_init(Config *c) {
     c->cocodiff.base_channel = 64;
     c->cocodiff.folds = 0;
     c->cocodiff.fold = 0;
+    c->cocodiff.train_fraction = 1;
     // The official model's gradients are 5.5 MiB at base 64: PyTorch DDP's
     // 25 MiB would be a single bucket (no overlap); 1 MiB (DDP's first
     // bucket) gives 5, the first one after l10's backward.
@@ -268,6 +280,14 @@ int config_init(Config *c) {
     k->generate = cd.generation;
     k->gen_start_epoch = -1;
     k->ddim_steps = cd.gen_steps;
+    k->diff_repeats = cd.diff_repeats;
+    k->text_type_embed = cd.text_type_embed;
+    rc |= set_str(&k->text_control, "none");
+    k->gen_noise = cd.gen_noise;
+    k->part_text_inject = cd.part_text_inject;
+    rc |= set_str(&k->module_optimizer, "sgd");
+    k->module_lr = 0;
+    k->module_weight_decay = 0.01;
     k->clip_x0 = cd.clip_x0;
     k->gen_residual = cd.gen_residual;
     k->n_t_gen = 2;
@@ -284,6 +304,8 @@ int config_init(Config *c) {
     k->heads = cd.heads;
     k->blocks = cd.blocks;
     rc |= set_str(&k->schedule, cd.schedule == COCODIFF_BETA_COSINE ? "cosine" : "linear");
+    static const char *const pred[] = {"eps", "x0", "v"};
+    rc |= set_str(&k->prediction, pred[cd.prediction]);
     return rc ? CD_ENOMEM : CD_OK;
 }
 
@@ -757,6 +779,38 @@ const char *config_parts_path(const Config *c) {
     return "datasets/parts/ntu25.tsv";
 }
 
+void config_module(const Config *c, CocodiffConfig *cc) {
+    const ConfigCocodiff *k = &c->cocodiff;
+    cocodiff_config_default(cc);
+    cc->d = k->latent_dim;
+    cc->heads = k->heads;
+    cc->blocks = k->blocks;
+    cc->schedule = !strcmp(k->schedule, "cosine") ? COCODIFF_BETA_COSINE : COCODIFF_BETA_LINEAR;
+    cc->guidance = !strcmp(k->guidance, "none")     ? COCODIFF_GUIDE_NONE
+                   : !strcmp(k->guidance, "coarse") ? COCODIFF_GUIDE_COARSE
+                   : !strcmp(k->guidance, "fine")   ? COCODIFF_GUIDE_FINE
+                                                    : COCODIFF_GUIDE_BOTH;
+    cc->prediction = !strcmp(k->prediction, "x0") ? COCODIFF_PRED_X0 : !strcmp(k->prediction, "v") ? COCODIFF_PRED_V
+                                                                                                  : COCODIFF_PRED_EPS;
+    cc->cond_drop = (float)k->cond_drop;
+    cc->generation = k->generate;
+    cc->gen_steps = k->ddim_steps;
+    cc->diff_repeats = k->diff_repeats;
+    cc->text_type_embed = k->text_type_embed;
+    cc->gen_noise = k->gen_noise;
+    cc->part_text_inject = k->part_text_inject;
+    cc->t_gen_lo = (float)k->t_gen[0];
+    cc->t_gen_hi = (float)k->t_gen[1];
+    cc->guidance_scale = (float)k->cfg_scale;
+    cc->clip_x0 = k->clip_x0;
+    cc->gen_residual = k->gen_residual;
+    cc->l_diff = (float)k->l_diff;
+    cc->l_rec = (float)k->l_rec;
+    cc->l_gen = (float)k->l_gen;
+    cc->l_coarse = (float)k->l_coarse;
+    cc->l_fine = (float)k->l_fine;
+}
+
 int config_gen_start_epoch(const Config *c) {
     return c->cocodiff.gen_start_epoch < 0 ? c->warm_up_epoch : c->cocodiff.gen_start_epoch;
 }
@@ -773,6 +827,7 @@ static int check_module(const Config *c, char *why, size_t whylen) {
     struct { const char *key; int v, lo, hi; } ints[] = {
         {"cocodiff.gen_start_epoch", k->gen_start_epoch, -1, INT_MAX},
         {"cocodiff.ddim_steps", k->ddim_steps, 1, 1000},
+        {"cocodiff.diff_repeats", k->diff_repeats, 1, 64},
         {"cocodiff.latent_dim", k->latent_dim, 4, 1 << 16},
         {"cocodiff.heads", k->heads, 1, 1 << 16},
         {"cocodiff.blocks", k->blocks, 0, COCODIFF_MAX_BLOCKS},
@@ -795,7 +850,8 @@ static int check_module(const Config *c, char *why, size_t whylen) {
         {"cocodiff.cfg_scale", k->cfg_scale, 1e6}, {"cocodiff.cond_drop", k->cond_drop, 1},
         {"cocodiff.l_diff", k->l_diff, 1e6},       {"cocodiff.l_rec", k->l_rec, 1e6},
         {"cocodiff.l_gen", k->l_gen, 1e6},         {"cocodiff.l_coarse", k->l_coarse, 1e6},
-        {"cocodiff.l_fine", k->l_fine, 1e6},
+        {"cocodiff.l_fine", k->l_fine, 1e6},       {"cocodiff.module_lr", k->module_lr, 1e3},
+        {"cocodiff.module_weight_decay", k->module_weight_decay, 1e3},
     };
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
         if (!(fl[i].v >= 0 && fl[i].v <= fl[i].hi)) {
@@ -860,6 +916,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"warm_up_epoch", c->warm_up_epoch, 0}, {"save_interval", c->save_interval, 1},
         {"eval_interval", c->eval_interval, 1}, {"log_interval", c->log_interval, 1},
         {"cocodiff.checkpoint_steps", c->cocodiff.checkpoint_steps, 0},
+        {"cocodiff.dump_features", c->cocodiff.dump_features, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
         {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
     };
@@ -871,6 +928,11 @@ int config_check(const Config *c, char *why, size_t whylen) {
     if (!(c->cocodiff.bucket_mb >= 0 && c->cocodiff.bucket_mb <= 65536)) {
         snprintf(why, whylen, "cocodiff.bucket_mb is %g; it must be in [0, 65536] (MiB; 0: one blocking "
                  "all-reduce after backward)", c->cocodiff.bucket_mb);
+        return CD_EARG;
+    }
+    if (!(c->cocodiff.train_fraction > 0 && c->cocodiff.train_fraction <= 1)) {
+        snprintf(why, whylen, "cocodiff.train_fraction is %g; it must be in (0, 1] (the share of each class's "
+                 "training samples kept)", c->cocodiff.train_fraction);
         return CD_EARG;
     }
     if (c->cocodiff.base_channel % 4) {

@@ -1,6 +1,7 @@
 // optim.c - torch.optim.SGD (momentum, nesterov, weight decay) over one flat
 // parameter span, and CTR-GCN's learning-rate schedule. See include/optim.h.
 #include "optim.h"
+#include "cocodiff.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -69,4 +70,106 @@ double optim_lr(const Config *c, int epoch) {
     int k = 0;
     for (int i = 0; i < c->step.n; i++) k += epoch >= c->step.v[i];
     return c->base_lr * pow(c->lr_decay_rate, k);
+}
+
+void cocodiff_sgd_step(Cocodiff *m, OptimSgd *o, double lr) {
+    float *p = cocodiff_params(m), *g = cocodiff_grads(m);
+    for (int i = 0; i < cocodiff_num_tensors(m); i++) {
+        const CocodiffTensor *ct = cocodiff_tensor(m, i);
+        OptimSgd v = *o;
+        v.n = ct->numel;
+        v.buf = o->buf + ct->offset;
+        if (!ct->decay) v.weight_decay = 0.0f;
+        optim_sgd_step(&v, p + ct->offset, g + ct->offset, lr);
+    }
+    o->steps++;
+}
+
+int optim_adam_init(OptimAdam *o, size_t n, double beta1, double beta2, double eps, double weight_decay) {
+    memset(o, 0, sizeof *o);
+    o->m = cd_calloc(n ? n : 1, sizeof *o->m);
+    o->v = cd_calloc(n ? n : 1, sizeof *o->v);
+    if (!o->m || !o->v) { optim_adam_free(o); return CD_ENOMEM; }
+    o->n = n;
+    o->beta1 = (float)beta1;
+    o->beta2 = (float)beta2;
+    o->eps = (float)eps;
+    o->weight_decay = (float)weight_decay;
+    return CD_OK;
+}
+
+// torch.optim.AdamW (amsgrad off): decoupled decay p *= 1 - lr wd, then
+// m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+// p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps), t = steps + 1.
+void optim_adam_step(OptimAdam *o, float *params, const float *grads, double lr) {
+    const double t = (double)(o->steps + 1);
+    const float b1 = o->beta1, b2 = o->beta2, c1 = 1.0f - b1, c2 = 1.0f - b2;
+    const float step = (float)(lr / (1.0 - pow(o->beta1, t))), bc2 = (float)sqrt(1.0 - pow(o->beta2, t));
+    const float decay = (float)(1.0 - lr * o->weight_decay), eps = o->eps;
+    for (size_t i = 0; i < o->n; i++) {
+        float g = grads[i];
+        o->m[i] = b1 * o->m[i] + c1 * g;
+        o->v[i] = b2 * o->v[i] + c2 * g * g;
+        params[i] = params[i] * decay - step * o->m[i] / (sqrtf(o->v[i]) / bc2 + eps);
+    }
+    o->steps++;
+}
+
+void optim_adam_free(OptimAdam *o) {
+    if (!o) return;
+    free(o->m);
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+void cocodiff_adam_step(Cocodiff *m, OptimAdam *o, double lr) {
+    float *p = cocodiff_params(m), *g = cocodiff_grads(m);
+    for (int i = 0; i < cocodiff_num_tensors(m); i++) {
+        const CocodiffTensor *ct = cocodiff_tensor(m, i);
+        OptimAdam v = *o;
+        v.n = ct->numel;
+        v.m = o->m + ct->offset;
+        v.v = o->v + ct->offset;
+        if (!ct->decay) v.weight_decay = 0.0f;
+        optim_adam_step(&v, p + ct->offset, g + ct->offset, lr);
+    }
+    o->steps++;
+}
+
+int optim_module_init(OptimModule *o, Cocodiff *m, const Config *c) {
+    memset(o, 0, sizeof *o);
+    const ConfigCocodiff *k = &c->cocodiff;
+    o->adamw = k->module_optimizer && !strcmp(k->module_optimizer, "adamw");
+    o->lr_scale = k->module_lr > 0 && c->base_lr > 0 ? k->module_lr / c->base_lr : 1.0;
+    size_t n = cocodiff_num_params(m);
+    if (o->adamw) return optim_adam_init(&o->adam, n, 0.9, 0.999, 1e-8, k->module_weight_decay);
+    return optim_sgd_init_config(&o->sgd, n, c);
+}
+
+void optim_module_step(OptimModule *o, Cocodiff *m, double backbone_lr) {
+    double lr = backbone_lr * o->lr_scale;
+    if (o->adamw) cocodiff_adam_step(m, &o->adam, lr);
+    else cocodiff_sgd_step(m, &o->sgd, lr);
+}
+
+int optim_module_buffers(const OptimModule *o, int i, const char **name, float **buf) {
+    static const char *const names[3] = {"momentum", "adam_m", "adam_v"};
+    int n = o->adamw ? 2 : 1;
+    if (i >= 0 && i < n) {
+        *name = names[o->adamw ? 1 + i : 0];
+        *buf = o->adamw ? (i ? o->adam.v : o->adam.m) : o->sgd.buf;
+    }
+    return n;
+}
+
+void optim_module_set_steps(OptimModule *o, long long steps) {
+    o->sgd.steps = steps;
+    o->adam.steps = steps;
+}
+
+void optim_module_free(OptimModule *o) {
+    if (!o) return;
+    optim_sgd_free(&o->sgd);
+    optim_adam_free(&o->adam);
+    memset(o, 0, sizeof *o);
 }

@@ -30,17 +30,20 @@
 #include "train.h"
 #include "blas.h"
 #include "checkpoint.h"
+#include "class_text.h"
 #include "cocodiff.h"
+#include "conditioning.h"
 #include "ctrgcn.h"
 #include "diversity.h"
+#include "dump.h"
 #include "eval.h"
 #include "feeder.h"
 #include "fold.h"
 #include "fsutil.h"
 #include "gradsync.h"
 #include "h5io_ckpt.h"
-#include "h5io_embed.h"
 #include "h5io_features.h"
+#include "h5io_prep.h"
 #include "loader.h"
 #include "optim.h"
 #include "status.h"
@@ -86,12 +89,18 @@ typedef struct Trainer {
     FILE *metrics, *losses;     // rank 0
     // the CoCoDiff module (cocodiff.module on; NULL otherwise)
     Cocodiff *cd;
-    OptimSgd cd_opt;
+    OptimModule cd_opt;
     PartSets parts;
     int gen_start;              // first 0-based epoch with generation
     float *hparts, *dhparts;    // (n_local, 7, C)
     float *dfeat, *dlast;       // (n_local, C); (n_local*M, C, T', V) when part grads
     double cd_seconds, step_seconds;   // this run: time in the module's share of the steps, in the steps
+    // what the loaders read (for cocodiff.dump_features): feeders, the
+    // training subset and the evaluated one (NULL: the whole group)
+    FeederConfig ftr, fte;
+    int64_t *train_sub, *eval_sub, ntrain_sub, neval_sub;
+    const char *eval_path;
+    int eval_group;
 } Trainer;
 
 // Sums over one step's global batch (module losses times samples).
@@ -196,6 +205,37 @@ static void metrics_line(Trainer *t, json_t *obj) {
 // ---------------------------------------------------------------------------
 // Setup
 
+// cocodiff.train_fraction f < 1: the low-data subset (fold_fraction) of the
+// training samples (t->train_sub, or the whole train split when NULL).
+static int subsample(Trainer *t, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const double f = c->cocodiff.train_fraction;
+    if (!(f > 0 && f < 1)) return CD_OK;
+    const char *p = c->train_feeder_args.data_path;
+    H5PrepInfo info;
+    if (h5io_prep_info(p, &info) != CD_OK) return cd_why(why, whylen, CD_EIO, "%s: cannot read its header", p);
+    int64_t N = info.n[0], n = t->train_sub ? t->ntrain_sub : N;
+    int32_t *all = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof(int32_t)), *lab = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+    int64_t *idx = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t)), *sub = NULL, nsub = 0;
+    int rc = all && lab && idx ? CD_OK : CD_ENOMEM;
+    if (!rc && N > 0 && h5io_prep_read(p, 0, 0, N, NULL, all, NULL, NULL) != CD_OK)
+        rc = cd_why(why, whylen, CD_EIO, "%s: cannot read the /train labels", p);
+    for (int64_t i = 0; i < n && !rc; i++) {
+        idx[i] = t->train_sub ? t->train_sub[i] : i;
+        lab[i] = all[idx[i]];
+    }
+    if (!rc) rc = fold_fraction(idx, lab, n, f, &sub, &nsub);
+    if (!rc) {
+        log_info(t->d, "train | low data: cocodiff.train_fraction %g keeps %lld of the %lld training samples (per class)",
+                 f, (long long)nsub, (long long)n);
+        free(t->train_sub);
+        t->train_sub = sub;
+        t->ntrain_sub = nsub;
+    }
+    free(all); free(lab); free(idx);
+    return rc;
+}
+
 // cocodiff.folds K: the TRAIN split of train_feeder_args.data_path less
 // fold cocodiff.fold trains (train transform, shuffled, drop_last); the fold
 // is evaluated with the test transform, where the test split would be.
@@ -211,16 +251,22 @@ static int open_folds(Trainer *t, const FeederConfig *ftr, const FeederConfig *f
         snprintf(why, whylen, "cocodiff.folds %d, cocodiff.fold %d: %s", K, i, fw);
         return rc;
     }
-    rc = loader_open_subset(&t->train, p, 0, s.train, s.ntrain, ftr, c->batch_size, d->rank, d->size,
+    t->train_sub = s.train;
+    t->ntrain_sub = s.ntrain;
+    t->eval_sub = s.held;
+    t->neval_sub = s.nheld;
+    s.train = s.held = NULL;   // kept by the trainer
+    if ((rc = subsample(t, why, whylen))) { fold_split_free(&s); return rc; }
+    rc = loader_open_subset(&t->train, p, 0, t->train_sub, t->ntrain_sub, ftr, c->batch_size, d->rank, d->size,
                             (uint64_t)c->seed, 1, 1, why, whylen);
     if (!rc)
-        rc = loader_open_subset(&t->test, p, 0, s.held, s.nheld, fte, c->test_batch_size, d->rank, d->size,
+        rc = loader_open_subset(&t->test, p, 0, t->eval_sub, t->neval_sub, fte, c->test_batch_size, d->rank, d->size,
                                 (uint64_t)c->seed, 0, 0, why, whylen);
     if (!rc) {
         log_info(d, "train | cross-validation: fold %d of %d of %s /train (%d subjects%s): %lld samples of %d "
                     "subject(s) held out for evaluation (%s), %lld to train on", i, K, p, s.nsubjects,
                  s.hashed ? ", names without one count as one each" : "", (long long)s.nheld, s.nheld_subjects,
-                 s.held_names, (long long)s.ntrain);
+                 s.held_names, (long long)t->ntrain_sub);
         if (c->test_feeder_args.data_path)
             log_info(d, "train | cross-validation: test_feeder_args.data_path %s is not used", c->test_feeder_args.data_path);
     }
@@ -263,10 +309,17 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         return CD_EARG;
     }
     int rc;
+    t->ftr = ftr;
+    t->fte = fte;
+    t->eval_path = c->cocodiff.folds > 0 ? ta->data_path : te->data_path;
+    t->eval_group = c->cocodiff.folds > 0 ? 0 : 1;
     if (c->cocodiff.folds > 0) {
         rc = open_folds(t, &ftr, &fte, why, whylen);
     } else {
-        rc = loader_open(&t->train, ta->data_path, 0, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
+        rc = subsample(t, why, whylen);
+        if (!rc)
+            rc = loader_open_subset(&t->train, ta->data_path, 0, t->train_sub, t->ntrain_sub, &ftr, c->batch_size, d->rank,
+                                    d->size, (uint64_t)c->seed, 1, 1, why, whylen);
         if (!rc && te->data_path && c->eval_interval > 0)
             rc = loader_open(&t->test, te->data_path, 1, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
     }
@@ -336,47 +389,6 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
     return t->config_yaml ? CD_OK : CD_ENOMEM;
 }
 
-// The class texts of cocodiff.text in label order: row k of coarse (K, D) /
-// fine (K, 6, D) is the class whose label is k (NTU: id - 1 when the ids are
-// 1-based, class_id[0] == 1; Kinetics: id).
-static int load_text(const char *path, int K, float **coarse, float **fine, int *D, char *why, size_t whylen) {
-    H5Embed e;
-    memset(&e, 0, sizeof e);
-    if (h5io_embed_read(path, &e) != CD_OK) {
-        snprintf(why, whylen, "cocodiff.text %.900s: not a readable cocodiff-embed file", path);
-        return CD_EARG;
-    }
-    int rc = CD_OK;
-    if (e.K != K || e.nparts != COCODIFF_PARTS) {
-        snprintf(why, whylen, "cocodiff.text %.900s has %d classes and %d parts; model_args.num_class is %d "
-                 "(HINT: embed the descriptions of this dataset)", path, e.K, e.nparts, K);
-        rc = CD_EARG;
-    }
-    *coarse = rc ? NULL : cd_malloc((size_t)K * e.D * sizeof(float));
-    *fine = rc ? NULL : cd_malloc((size_t)K * COCODIFF_PARTS * e.D * sizeof(float));
-    char *seen = rc ? NULL : cd_calloc((size_t)K, 1);
-    if (!rc && (!*coarse || !*fine || !seen)) rc = CD_ENOMEM;
-    int base = !rc && e.class_id[0] == 1;
-    for (int i = 0; i < K && !rc; i++) {
-        int64_t k = (int64_t)e.class_id[i] - base;
-        if (k < 0 || k >= K || seen[k]) {
-            snprintf(why, whylen, "cocodiff.text %.900s: class_id %d (row %d) maps to label %lld, %s", path,
-                     e.class_id[i], i, (long long)k, k < 0 || k >= K ? "outside [0, num_class)" : "twice");
-            rc = CD_EARG;
-            break;
-        }
-        seen[k] = 1;
-        memcpy(*coarse + (size_t)k * e.D, e.coarse + (size_t)i * e.D, (size_t)e.D * sizeof(float));
-        memcpy(*fine + (size_t)k * COCODIFF_PARTS * e.D, e.fine + (size_t)i * COCODIFF_PARTS * e.D,
-               (size_t)COCODIFF_PARTS * e.D * sizeof(float));
-    }
-    *D = e.D;
-    free(seen);
-    h5io_embed_free(&e);
-    if (rc) { free(*coarse); free(*fine); *coarse = *fine = NULL; }
-    return rc;
-}
-
 // cocodiff.module: the module, its optimizer, the part sets and buffers.
 static int build_module(Trainer *t, char *why, size_t whylen) {
     const Config *c = t->cfg;
@@ -392,31 +404,15 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     }
     float *coarse = NULL, *fine = NULL;
     int D = 0;
-    int rc = load_text(k->text, t->K, &coarse, &fine, &D, why, whylen);
+    int rc = class_text_load(k->text, t->K, &coarse, &fine, &D, why, whylen);
     if (rc) return rc;
+    // the text controls: the same texts handed to the wrong classes, or random vectors
+    ClassTextControl tc = !strcmp(k->text_control, "shuffled") ? CLASS_TEXT_SHUFFLED
+                          : !strcmp(k->text_control, "random") ? CLASS_TEXT_RANDOM
+                                                               : CLASS_TEXT_AS_IS;
+    if ((rc = class_text_control(tc, t->K, D, (uint64_t)c->seed, coarse, fine))) { free(coarse); free(fine); return rc; }
     CocodiffConfig cc;
-    cocodiff_config_default(&cc);
-    cc.d = k->latent_dim;
-    cc.heads = k->heads;
-    cc.blocks = k->blocks;
-    cc.schedule = !strcmp(k->schedule, "cosine") ? COCODIFF_BETA_COSINE : COCODIFF_BETA_LINEAR;
-    cc.guidance = !strcmp(k->guidance, "none")     ? COCODIFF_GUIDE_NONE
-                  : !strcmp(k->guidance, "coarse") ? COCODIFF_GUIDE_COARSE
-                  : !strcmp(k->guidance, "fine")   ? COCODIFF_GUIDE_FINE
-                                                   : COCODIFF_GUIDE_BOTH;
-    cc.cond_drop = (float)k->cond_drop;
-    cc.generation = k->generate;
-    cc.gen_steps = k->ddim_steps;
-    cc.t_gen_lo = (float)k->t_gen[0];
-    cc.t_gen_hi = (float)k->t_gen[1];
-    cc.guidance_scale = (float)k->cfg_scale;
-    cc.clip_x0 = k->clip_x0;
-    cc.gen_residual = k->gen_residual;
-    cc.l_diff = (float)k->l_diff;
-    cc.l_rec = (float)k->l_rec;
-    cc.l_gen = (float)k->l_gen;
-    cc.l_coarse = (float)k->l_coarse;
-    cc.l_fine = (float)k->l_fine;
+    config_module(c, &cc);
     rc = cocodiff_create(&t->cd, &cc, Cl, D, t->K);
     if (rc) {
         snprintf(why, whylen, "cannot build the CoCoDiff module (see above)");
@@ -429,7 +425,7 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     free(coarse);
     free(fine);
     if (rc) { snprintf(why, whylen, "cocodiff.text %.900s: rejected by the module (see above)", k->text); return CD_EARG; }
-    if ((rc = optim_sgd_init_config(&t->cd_opt, cocodiff_num_params(t->cd), c))) return rc;
+    if ((rc = optim_module_init(&t->cd_opt, t->cd, c))) return rc;
     t->gen_start = config_gen_start_epoch(c);
     size_t nmax = (size_t)loader_max_local(t->train);
     t->hparts = cd_malloc(nmax * COCODIFF_TOKENS * Cl * sizeof(float));
@@ -486,21 +482,6 @@ static int build_gradsync(Trainer *t) {
     return CD_OK;
 }
 
-// The module's SGD step: the backbone's settings, weight decay only on the
-// tensors its table marks decay 1 (one view of the optimizer per tensor).
-static void module_sgd_step(Trainer *t, double lr) {
-    float *p = cocodiff_params(t->cd), *g = cocodiff_grads(t->cd);
-    for (int i = 0; i < cocodiff_num_tensors(t->cd); i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
-        OptimSgd v = t->cd_opt;
-        v.n = ct->numel;
-        v.buf = t->cd_opt.buf + ct->offset;
-        if (!ct->decay) v.weight_decay = 0.0f;
-        optim_sgd_step(&v, p + ct->offset, g + ct->offset, lr);
-    }
-    t->cd_opt.steps++;
-}
-
 // Rank 0: warns with the first line where the config stored in a checkpoint
 // differs from this run's (a changed lr is a choice; a changed batch size or
 // data breaks the step <-> sample mapping a resume relies on).
@@ -537,7 +518,7 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
         if (rc) return rc;
         if (t->cd) {
             if ((rc = checkpoint_load_module(last, t->cd, &t->cd_opt, why, whylen))) return rc;
-            t->cd_opt.steps = t->opt.steps;   // the two optimizers always step together
+            optim_module_set_steps(&t->cd_opt, t->opt.steps);   // the two optimizers always step together
         }
         if (info.stream[0] && strcmp(info.stream, t->stream)) {
             snprintf(why, whylen, "%.600s was trained on the %s stream, the config asks for %s", last, info.stream, t->stream);
@@ -627,8 +608,9 @@ static void teardown(Trainer *t) {
     ctrgcn_free(t->m);
     optim_sgd_free(&t->opt);
     cocodiff_free(t->cd);
-    optim_sgd_free(&t->cd_opt);
+    optim_module_free(&t->cd_opt);
     free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast);
+    free(t->train_sub); free(t->eval_sub);
     free(t->x); free(t->logits); free(t->probs); free(t->dlogits); free(t->labels); free(t->index);
     free(t->config_yaml);
     if (t->metrics) fclose(t->metrics);
@@ -812,6 +794,7 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
 }
 
 static int measure_generation(Trainer *t);
+static int dump_features(Trainer *t);
 
 static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
     const Dist *d = t->d;
@@ -846,7 +829,7 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
         if (t->cd) {
             double t1 = dist_wtime();
-            module_sgd_step(t, lr);
+            optim_module_step(&t->cd_opt, t->cd, lr);
             t->cd_seconds += dist_wtime() - t1;
         }
         t->step_seconds += dist_wtime() - ts;
@@ -907,16 +890,41 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         log_info(d, "train | the generated-feature measurement failed (see above); the model is saved");
         return TRAIN_EXIT_ERROR;
     }
+    if (cfg->cocodiff.dump_features > 0 && dump_features(t) != CD_OK) {
+        log_info(d, "train | the part-token dump failed (see above); the model is saved");
+        return TRAIN_EXIT_ERROR;
+    }
     log_info(d, "train | done: %lld steps in %.1fs", (long long)(step - step_first), dist_wtime() - t0);
     return TRAIN_EXIT_OK;
 }
 
+// The conditioning probe's figures as JSON (conditioning.h).
+static json_t *conditioning_json(const ConditioningStats *c, int K) {
+    json_t *o = json_object(), *pc = json_array();
+    const ConditioningFigures *f[3] = {&c->text, &c->shuffled, &c->random};
+    const char *name[3] = {"text", "shuffled_text", "random_text"};
+    json_object_set_new(o, "samples", json_integer(c->n));
+    json_object_set_new(o, "classes", json_integer(c->classes));
+    json_object_set_new(o, "chance", json_real(1.0 / c->classes));
+    json_object_set_new(o, "t_probe", json_integer(c->t_probe));
+    json_object_set_new(o, "noise_per_class", json_integer(c->noise_per_class));
+    json_object_set_new(o, "real_head_top1", json_real(c->real_top1));
+    for (int i = 0; i < 3; i++)
+        json_object_set_new(o, name[i], json_pack("{s:f, s:f, s:f, s:f}", "swap", f[i]->swap, "steer", f[i]->steer,
+                                                  "own_head_top1", f[i]->own, "from_noise", f[i]->from_noise));
+    for (int k = 0; k < K; k++)
+        json_array_append_new(pc, isnan(c->from_noise_class[k]) ? json_null() : json_real(c->from_noise_class[k]));
+    json_object_set_new(o, "from_noise_per_class", pc);
+    return o;
+}
+
 // Collective. What the module's generation adds, measured once training
-// ends: every test sample's real h_0 (test-mode feeder, eval-mode backbone)
-// and one h_hat_0 generated from its latent under its class text, with the
-// draws keyed (seed, step -2, sample index) so any rank count gives the same
-// features. Rank 0 writes FEATURES.h5 (for cocodiff-report's map) and
-// diversity.json, and logs the figures.
+// ends: every test sample's real part tokens (test-mode feeder, eval-mode
+// backbone) and one set generated from its latent under its class text,
+// with the draws keyed (seed, step -2, sample index) so any rank count gives
+// the same features. Rank 0 writes FEATURES.h5 (h_0 and h_hat_0, for
+// cocodiff-report's map) and diversity.json (the diversity figures and the
+// conditioning probe's), and logs the figures.
 #define MEASURE_STEP (-2)
 static int measure_generation(Trainer *t) {
     const Dist *d = t->d;
@@ -928,7 +936,7 @@ static int measure_generation(Trainer *t) {
     float *hh = cd_malloc((size_t)(nmax > 0 ? nmax : 1) * tok * sizeof(float));
     int64_t cap = 0, n = 0;
     for (int b = 0; b < nb; b++) cap += nmax;
-    float *real = cd_malloc((size_t)(cap > 0 ? cap : 1) * Cl * sizeof(float));
+    float *real = cd_malloc((size_t)(cap > 0 ? cap : 1) * tok * sizeof(float));
     float *gen = cd_malloc((size_t)(cap > 0 ? cap : 1) * Cl * sizeof(float));
     int32_t *lab = cd_malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int32_t));
     int64_t *idx = cd_malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int64_t));
@@ -955,7 +963,7 @@ static int measure_generation(Trainer *t) {
             i = j;
         }
         for (int i = 0; i < nl; i++, n++) {
-            memcpy(real + (size_t)n * Cl, hp + (size_t)i * tok, (size_t)Cl * sizeof(float));
+            memcpy(real + (size_t)n * tok, hp + (size_t)i * tok, tok * sizeof(float));
             memcpy(gen + (size_t)n * Cl, hh + (size_t)i * tok, (size_t)Cl * sizeof(float));
             lab[n] = tlab[i];
             idx[n] = tidx[i];
@@ -965,33 +973,44 @@ static int measure_generation(Trainer *t) {
     rc = dist_agree(d, rc);
     void *ar = NULL, *ag = NULL, *al = NULL, *ai = NULL;
     size_t nr = 0, ng = 0, nlab = 0, ni = 0;
-    if (!rc) rc = dist_allgather_bytes(d, real, (size_t)n * Cl * sizeof(float), &ar, &nr, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, real, (size_t)n * tok * sizeof(float), &ar, &nr, NULL);
     if (!rc) rc = dist_allgather_bytes(d, gen, (size_t)n * Cl * sizeof(float), &ag, &ng, NULL);
     if (!rc) rc = dist_allgather_bytes(d, lab, (size_t)n * sizeof(int32_t), &al, &nlab, NULL);
     if (!rc) rc = dist_allgather_bytes(d, idx, (size_t)n * sizeof(int64_t), &ai, &ni, NULL);
     free(real); free(gen); free(lab); free(idx);
     int64_t N = (int64_t)(ni / sizeof(int64_t));
+    float *h0s = NULL;
+    if (!rc && d->rank == 0 && N > 0 && !(h0s = cd_malloc((size_t)N * Cl * sizeof(float)))) rc = CD_ENOMEM;
     if (!rc && d->rank == 0 && N > 0) {
         // ranks hold contiguous slices in rank order, so the gathered rows
         // are in the split's order already
+        for (int64_t i = 0; i < N; i++)
+            memcpy(h0s + (size_t)i * Cl, (const float *)ar + (size_t)i * tok, (size_t)Cl * sizeof(float));
         float *hw, *hb, *gw, *gb;
         ctrgcn_head(t->m, &hw, &hb, &gw, &gb);
         DiversityStats st;
-        rc = diversity_measure(ar, ag, al, N, Cl, t->K, hw, hb, &st);
+        ConditioningStats cs;
+        memset(&cs, 0, sizeof cs);
+        ConditioningOptions co;
+        conditioning_options_default(&co);
+        co.seed = (uint64_t)t->cfg->seed;
+        rc = diversity_measure(h0s, ag, al, N, Cl, t->K, hw, hb, &st);
+        if (!rc) rc = conditioning_measure(t->cd, ar, al, N, Cl, t->K, hw, hb, &co, &cs);
         char path[4200];
-        H5Features f = {.n = N, .C = Cl, .real = ar, .generated = ag, .label = al, .index = ai};
+        H5Features f = {.n = N, .C = Cl, .real = h0s, .generated = ag, .label = al, .index = ai};
         snprintf(f.data, sizeof f.data, "%s", t->cfg->test_feeder_args.data_path ? t->cfg->test_feeder_args.data_path : "");
         snprintf(f.split, sizeof f.split, "%s", t->cfg->test_feeder_args.split ? t->cfg->test_feeder_args.split : "test");
         snprintf(f.checkpoint, sizeof f.checkpoint, "%.1000s", t->last_ckpt);
         if (!rc && !(rc = path_join(path, sizeof path, t->cfg->work_dir, "features.h5")))
             rc = h5io_features_write(path, &f);
-        json_t *o = rc ? NULL : json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}",
+        json_t *o = rc ? NULL : json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o}",
             "samples", (json_int_t)st.n, "classes", st.classes, "real_pairwise_distance", st.real_pdist,
             "generated_pairwise_distance", st.gen_pdist, "real_covariance_trace", st.real_trace,
             "generated_covariance_trace", st.gen_trace, "real_head_top1", st.real_head_top1,
             "generated_head_top1", st.gen_head_top1, "generated_nearest_centroid_own", st.gen_nearest_own,
             "real_to_centroid", st.real_to_centroid, "generated_to_centroid", st.gen_to_centroid,
-            "generated_to_source", st.gen_to_source, "features", "features.h5");
+            "generated_to_source", st.gen_to_source, "features", "features.h5",
+            "conditioning", conditioning_json(&cs, t->K));
         if (o && !path_join(path, sizeof path, t->cfg->work_dir, "diversity.json")) {
             char tmp[4300];
             snprintf(tmp, sizeof tmp, "%s.partial", path);
@@ -1009,10 +1028,53 @@ static int measure_generation(Trainer *t) {
                      "is their class for %.2f%%, distance to the class centroid %.4g (real %.4g), to their source %.4g",
                      100 * st.gen_head_top1, 100 * st.real_head_top1, 100 * st.gen_nearest_own,
                      st.gen_to_centroid, st.real_to_centroid, st.gen_to_source);
+            const ConditioningFigures *f3[3] = {&cs.text, &cs.shuffled, &cs.random};
+            const char *nm[3] = {"class texts", "shuffled texts (control)", "random texts (control)"};
+            for (int i = 0; i < 3; i++)
+                log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head "
+                         "top-1 %.1f%% (real %.1f%%; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer,
+                         100 * f3[i]->from_noise, 100 * f3[i]->own, 100 * cs.real_top1, cs.t_probe, 100.0 / cs.classes);
         }
+        conditioning_free(&cs);
     }
-    free(ar); free(ag); free(al); free(ai);
+    free(h0s); free(ar); free(ag); free(al); free(ai);
     return dist_agree(d, rc);
+}
+
+// Collective. cocodiff.dump_features V: the trained backbone's part tokens
+// of the training samples (V passes with the training transform) and of the
+// evaluated ones (test transform) in WORK_DIR/parts-train.h5 and
+// parts-test.h5, for cocodiff-frozen.
+static int dump_features(Trainer *t) {
+    const Config *c = t->cfg;
+    PartSets ps;
+    const PartSets *p = &t->parts;
+    if (!t->cd) {
+        if (part_sets_load(config_parts_path(c), t->V, &ps) != CD_OK) return dist_agree(t->d, CD_EARG);
+        p = &ps;
+    }
+    char why[1024] = "", out[4200], split[64];
+    DumpSpec s = {.data = c->train_feeder_args.data_path, .group = 0, .subset = t->train_sub,
+                  .nsubset = t->ntrain_sub, .feeder = &t->ftr, .views = c->cocodiff.dump_features,
+                  .batch = c->test_batch_size, .seed = (uint64_t)c->seed, .window = t->W, .split = split,
+                  .checkpoint = t->last_ckpt};
+    if (c->cocodiff.folds > 0) snprintf(split, sizeof split, "train less fold %d of %d", c->cocodiff.fold, c->cocodiff.folds);
+    else snprintf(split, sizeof split, "train");
+    path_join(out, sizeof out, c->work_dir, "parts-train.h5");
+    int rc = dump_parts(t->d, t->m, p, &s, out, why, sizeof why);
+    if (!rc && t->eval_path) {
+        DumpSpec e = {.data = t->eval_path, .group = t->eval_group, .subset = t->eval_sub, .nsubset = t->neval_sub,
+                      .feeder = &t->fte, .views = 0, .batch = c->test_batch_size, .seed = (uint64_t)c->seed,
+                      .window = t->Wtest, .split = split, .checkpoint = t->last_ckpt};
+        if (c->cocodiff.folds > 0) snprintf(split, sizeof split, "fold %d of %d", c->cocodiff.fold, c->cocodiff.folds);
+        else snprintf(split, sizeof split, "test");
+        path_join(out, sizeof out, c->work_dir, "parts-test.h5");
+        rc = dump_parts(t->d, t->m, p, &e, out, why, sizeof why);
+    }
+    if (rc && t->d->rank == 0) CD_ERR("%s", why[0] ? why : cd_status_str(rc));
+    if (!rc) log_info(t->d, "train | part tokens of the training samples (%d passes) and the evaluated ones in %s/parts-{train,test}.h5",
+                      c->cocodiff.dump_features, c->work_dir);
+    return rc;
 }
 
 int train_run(const Dist *d, const Config *cfg, const TrainOptions *o) {
