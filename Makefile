@@ -1,15 +1,27 @@
 # CoCoDiff-C build. `make` builds every program into bin/, `make check` runs
 # the TAP tests through prove, `make demo` runs the pipeline on bundled data.
-CC = mpicc
+#
+# Sites without Debian or root (README "Building on a cluster"): load the
+# modules (or `spack load`) first, then override what differs, e.g.
+#   make MPICC=mpicc HDF5_PC=hdf5        # HDF5's pkg-config name there
+#   make HDF5_PC= HDF5_CFLAGS=-I$HDF5_DIR/include HDF5_LIBS='-L$HDF5_DIR/lib -lhdf5'
+# `make deps` (Debian packages, as root) is optional.
+MPICC ?= mpicc
+CC = $(MPICC)
 CFLAGS ?= -std=c11 -O2 -g -Wall -Wextra
 CFLAGS += -pthread
-PKGS := hdf5-openmpi libarchive jansson yaml-0.1 openblas libcrypto libcurl
+# Parallel HDF5 (built with the same MPI): Debian's name by default.
+HDF5_PC ?= hdf5-openmpi
+HDF5_CFLAGS ?=
+HDF5_LIBS ?=
+BLAS_PC ?= openblas
+PKGS := $(HDF5_PC) libarchive jansson yaml-0.1 $(BLAS_PC) libcrypto libcurl
 PKG_OK := $(shell pkg-config --exists $(PKGS) && echo yes)
 ifneq ($(PKG_OK),yes)
-  $(info ✗ missing libraries: run `make deps` (scripts/install-deps.sh, as root))
+  $(info ✗ missing libraries (pkg-config --exists $(PKGS) fails): `make deps` installs Debian's as root; on a cluster load the modules and see README "Building on a cluster")
 endif
-CPPFLAGS += -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+CPPFLAGS += -Iinclude -D_GNU_SOURCE $(HDF5_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(HDF5_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # OpenMPI + HDF5 use the MPI launcher for parallel tests; root needs these.
 export OMPI_ALLOW_RUN_AS_ROOT = 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
@@ -31,13 +43,21 @@ TAP_SRCS := $(wildcard tests/tap/*.c)
 TAP_OBJS := $(patsubst tests/tap/%.c,build/tap/%.o,$(TAP_SRCS))
 LIB := build/libcocodiff.a
 
-.PHONY: all deps check demo clean warnings tests
+.PHONY: all deps check demo clean warnings tests install FORCE
 # Keep object files make would otherwise delete as intermediates.
 .SECONDARY:
 all: $(PROGS)
 
 deps:
 	scripts/install-deps.sh
+
+# --version (cli.c): the VERSION file and the commit; build/version.h is
+# rewritten only when that changes, so nothing else rebuilds.
+CD_VERSION := $(shell cat VERSION 2>/dev/null)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
+build/version.h: FORCE | build
+	@v='#define CD_VERSION "$(CD_VERSION)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
+build/core/cli.o: build/version.h
+build/core/cli.o: CPPFLAGS += -Ibuild
 
 build/%.o: src/%.c $(wildcard include/*.h src/*/*.h) | build
 	@mkdir -p $(@D)
@@ -63,12 +83,35 @@ tests: $(TEST_PROGS)
 # Installs what is missing first (a no-op when present), then builds in a
 # fresh make so pkg-config sees the installed libraries.
 check:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh --if-root
 	@$(MAKE) --no-print-directory all tests
 	prove -j2 --timer tests/*.t $(wildcard tests/*.sh)
 
 warnings:
 	$(MAKE) clean && $(MAKE) CFLAGS="-std=c11 -O2 -g -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion" all tests
+
+# make install PREFIX=DIR [DESTDIR=...]: the programs in DIR/bin (with
+# cocodiff-submit-pipeline, -submit-sweep, -collect-sweep and
+# -convert-ctrgcn), the shipped data, job scripts and configs in
+# DIR/share/cocodiff, laid out like the repository (its bin/ links to DIR/bin),
+# so the Slurm scripts and the programs' data lookup (datadir.h) work there.
+PREFIX ?= /usr/local
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/cocodiff
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE_DIR)/slurm $(SHARE_DIR)/jobs $(SHARE_DIR)/scripts \
+	    $(SHARE_DIR)/datasets $(DESTDIR)$(PREFIX)/share/doc/cocodiff
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	cp -R datasets/. $(SHARE_DIR)/datasets/
+	cp -R slurm/. $(SHARE_DIR)/slurm/
+	cp -R jobs/. $(SHARE_DIR)/jobs/
+	install -m 755 scripts/convert_ctrgcn.py $(SHARE_DIR)/scripts/
+	install -m 644 VERSION $(SHARE_DIR)/
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/cocodiff/
+	ln -sfn ../../bin $(SHARE_DIR)/bin
+	for s in submit-pipeline submit-sweep collect-sweep; do \
+	    ln -sf ../share/cocodiff/slurm/$$s $(DESTDIR)$(PREFIX)/bin/cocodiff-$$s; done
+	ln -sf ../share/cocodiff/scripts/convert_ctrgcn.py $(DESTDIR)$(PREFIX)/bin/cocodiff-convert-ctrgcn
+	@echo "installed in $(DESTDIR)$(PREFIX): bin/cocodiff-*, share/cocodiff/{datasets,slurm,jobs,scripts}"
 
 clean:
 	rm -rf build bin/cocodiff-* tests/*.t
@@ -77,3 +120,4 @@ include mk/demo.mk
 include mk/bench.mk
 include mk/embed.mk
 include mk/experiment.mk
+include mk/ucla.mk

@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
                ctrgcn_num_buffers(m), ctrgcn_num_counters(m), 2.0 * ctrgcn_forward_macs(m, T) / 1e9, T);
     } else {
         CtrgcnConfig cfg;
-        ctrgcn_config_default(&cfg, K0, GRAPH_NTU25, base);
+        ctrgcn_config_default(&cfg, K0, skel_layout_find("ntu25"), base);
         if (ctrgcn_create(&m, &cfg)) die("cannot build the model");
         ctrgcn_init(m, 1);
     }

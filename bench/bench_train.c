@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
     const int nl = B / d.size;
 
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, K, GRAPH_NTU25, base);
+    ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), base);
     Ctrgcn *m = NULL;
     if (ctrgcn_create(&m, &cfg)) dist_abort(&d, 1, "cannot build the model");
     ctrgcn_init(m, 1);

@@ -3,8 +3,8 @@
 #pragma once
 #include <stdint.h>
 
-#include "cocodiff.h"
 #include "ctrgcn.h"
+#include "h5io_ckpt.h"
 #include "optim.h"
 
 typedef struct CheckpointInfo {
@@ -17,23 +17,11 @@ typedef struct CheckpointInfo {
                            // attributes; no /rng)
 } CheckpointInfo;
 
-// Writes model (and momentum when opt is given) to path atomically. Call on
-// one rank.
-int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info);
-
-// checkpoint_save plus the CoCoDiff module (training only): its parameters
-// as /cocodiff/<name> (the names of its table, "cocodiff.enc.weight", ...)
-// and, with cd_opt, its optimizer's state buffers as
-// /optimizer/cocodiff_<buffer>/<name> (SGD: momentum; AdamW: adam_m, adam_v).
-// cd NULL: checkpoint_save.
-int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
-                           Cocodiff *cd, const OptimModule *cd_opt);
-
-// Restores the module's parameters (and with cd_opt non-NULL its optimizer's
-// buffers; the step count is left to the caller) from a checkpoint_save_module file.
-// Every tensor of the module's table must be there with its size.
-// CD_OK, or CD_EFORMAT / CD_EIO with the reason in why.
-int checkpoint_load_module(const char *path, Cocodiff *cd, OptimModule *cd_opt, char *why, size_t whylen);
+// Writes model (and momentum when opt is given) to path atomically, with
+// the extra tensor groups after /optimizer (the CoCoDiff module's,
+// cdtrain_tensor_groups; none: NULL, 0). Call on one rank.
+int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
+                    const H5TensorGroup *extra, int nextra);
 
 // Writes an inference checkpoint of a training checkpoint: /model only
 // (backbone + head, the same datasets a plain CTR-GCN checkpoint has, bit for

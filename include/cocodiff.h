@@ -11,6 +11,8 @@
 //   src/model/cocodiff_schedule.c  DDPM noise schedules and the DDIM (eta 0) sampler
 //   src/model/cocodiff_denoiser.c  the eps-prediction transformer (cocodiff_denoiser.h)
 //   src/model/cocodiff.c           parameters, the training step, generation
+//   src/model/cocodiff_options.c   the options (defaults, config keys, ranges) and
+//                                  the statistics a training step reports
 //
 // Token order everywhere: 0 = global h_0, then the six parts in
 // cocodiff_part_names order (head, hand, arm, hip, leg, foot), which is also
@@ -48,8 +50,9 @@ typedef struct PartSets {
 // Parses a part file's text. CD_OK, or CD_EFORMAT with the reason
 // ("line 3: joint 25 >= V = 25", "part 'foot' is missing", ...) in why.
 int part_sets_parse(PartSets *p, const char *text, int V, char *why, size_t whylen);
-// Reads and parses path; on failure reports "path: reason" through CD_ERR and
-// returns CD_EIO / CD_EFORMAT / CD_EARG.
+// Reads and parses path (a relative one not found from the current folder
+// is looked up where the programs' shipped data is: datadir.h); on failure
+// reports "path: reason" through CD_ERR and returns CD_EIO / CD_EFORMAT / CD_EARG.
 int part_sets_load(const char *path, int V, PartSets *p);
 
 // out: (B, 7, C): token 0 = mean over (M, T, all V) of feat, token 1 + p =
@@ -149,6 +152,8 @@ typedef struct CocodiffConfig {
     // generation
     int generation;         // master switch (1); the per-step `generate` flag is
                             // the trainer's warm-up gate
+    int gen_start_epoch;    // first 0-based epoch with generation (-1: the
+                            // trainer's warm_up_epoch)
     int gen_steps;          // S DDIM steps (5)
     float t_gen_lo, t_gen_hi;   // t_gen uniform integer in [round(lo T), round(hi T)] (0.05, 0.2;
                                 // method.md: 0.2, 0.6)
@@ -171,9 +176,49 @@ typedef struct CocodiffConfig {
     // ablation: let the loss reach the backbone (gradient into dh_parts)
     int diff_to_backbone;   // L_diff through z_0 = E(h) (0)
     int rec_to_backbone;    // L_rec through h (0)
+    // how the trainer feeds and steps the module (cdtrain.h, cocodiff-frozen)
+    int text_control;       // class_text.h ClassTextControl: 0 the texts as given;
+                            // 1 shuffled among the classes, 2 random vectors of
+                            // the same norms (controls)
+    int optimizer;          // 0 SGD (the backbone's settings), 1 AdamW (cdoptim.h)
+    float lr;               // the module's lr at the backbone's base lr, following
+                            // its schedule (0: the backbone's own)
+    float weight_decay;     // AdamW's decoupled weight decay (0.01)
 } CocodiffConfig;
 
+// The defaults (the options' from their table, below; the rest fixed).
 void cocodiff_config_default(CocodiffConfig *c);
+
+// ---------------------------------------------------------------------------
+// The options (src/model/cocodiff_options.c): one row per field a config may
+// set, read by the trainer's config (config.h) straight into a
+// CocodiffConfig under the key `cocodiff.<name>`, with its default and range.
+
+typedef enum CocodiffOptType {
+    COCODIFF_OPT_INT,      // int
+    COCODIFF_OPT_BOOL,     // int 0/1
+    COCODIFF_OPT_FLOAT,    // float
+    COCODIFF_OPT_FLOAT2,   // two floats [lo, hi] (off, off2), lo <= hi
+    COCODIFF_OPT_CHOICE,   // int = the index of the name in `choices` (an enum)
+} CocodiffOptType;
+
+typedef struct CocodiffOption {
+    const char *key;        // "cocodiff.l_diff"
+    CocodiffOptType type;
+    size_t off, off2;       // offsetof(CocodiffConfig, ...)
+    double def, def2;       // default (def2: FLOAT2's second value)
+    double lo, hi;          // allowed values (INT, FLOAT, FLOAT2)
+    const char *choices;    // CHOICE: "none|coarse|fine|both"
+} CocodiffOption;
+
+int cocodiff_num_options(void);
+const CocodiffOption *cocodiff_option(int i);
+const CocodiffOption *cocodiff_option_find(const char *key);   // NULL: none
+// Name i of a CHOICE's "a|b|c" into buf (len bytes); "?" when there is none.
+const char *cocodiff_choice_name(const char *choices, int i, char *buf, size_t len);
+// Every option within its range, latent width divisible by heads. CD_OK, or
+// CD_EARG with "cocodiff.<name> is ...; it must be ..." in why.
+int cocodiff_options_check(const CocodiffConfig *c, char *why, size_t whylen);
 
 typedef struct CocodiffTensor {
     char name[96];          // "cocodiff.enc.weight", "cocodiff.blocks.0.attn1.wq", ...
@@ -243,6 +288,18 @@ typedef struct CocodiffLosses {   // local-batch means, unscaled
     double logit_scale;     // exp(logit_scale) as used
     int generated;          // 1 when generation ran this step
 } CocodiffLosses;
+
+// The statistics a training step reports (CocodiffLosses fields by name), in
+// the order of the trainer's metrics file (cocodiff_<name>).
+typedef struct CocodiffStat {
+    const char *name;       // "diff"
+    size_t off;             // offsetof(CocodiffLosses, a double)
+    int generated;          // 1: a mean over the generated samples (when generated)
+    int progress;           // position on the progress line and in --log-losses
+                            // (1, 2, ...); 0: the metrics file only
+} CocodiffStat;
+int cocodiff_num_stats(void);
+const CocodiffStat *cocodiff_stat(int i);
 
 // One training step on B samples. h_parts: (B, 7, C) from cocodiff_pool_parts
 // (token 0 = the backbone's pooled feature h_0); labels: (B) in [0, K).

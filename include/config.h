@@ -32,9 +32,11 @@
 //   eval_interval                int          5                       epochs
 //   print_log                    bool         true                    I (rank 0 logs)
 //   show_topk                    int list     [1, 5]
-//   feeder                       string       feeder.feeder           checked: feeders.feeder_ntu.Feeder,
-//                                                                     or feeders.feeder_ucla.Feeder
-//                                                                     with graph.ucla.Graph
+//   feeder                       string       feeder.feeder           checked: the graph's layout's
+//                                                                     (SkelLayout.feeder:
+//                                                                     feeders.feeder_ntu.Feeder, or
+//                                                                     feeders.feeder_ucla.Feeder with
+//                                                                     graph.ucla.Graph)
 //   num_worker                   int          32                      I
 //   train_feeder_args.*          mapping      Feeder defaults:
 //     data_path                  string       null
@@ -51,17 +53,18 @@
 //     vel                        bool         false                   motion stream
 //     bone                       bool         false                   bone stream
 //     use_mmap                   bool         false                   I
-//     repeat                     int          1                       I (feeder_ucla only; its
-//                                                                     loader is not wired yet)
+//     repeat                     int          1                       train: the epoch visits each
+//                                                                     sample repeat times (feeder_ucla's
+//                                                                     key; any feeder here); test: I
 //   test_feeder_args.*           mapping      same keys, same defaults
 //   model                        string       null                    checked: model.ctrgcn.Model
 //   model_args.*                 mapping      Model defaults:
 //     num_class                  int          60
 //     num_point                  int          25
 //     num_person                 int          2
-//     graph                      string       null                    checked: graph.ntu_rgb_d.Graph,
-//                                                                     graph.kinetics.Graph or
-//                                                                     graph.ucla.Graph
+//     graph                      string       null                    checked: a skeleton layout's
+//                                                                     name (skeleton.h: graph.ntu_rgb_d.Graph,
+//                                                                     graph.kinetics.Graph, ...)
 //     graph_args.labeling_mode   string       spatial                 checked: spatial
 //     in_channels                int          3
 //     drop_out                   float        0
@@ -115,59 +118,35 @@
 //                                                                     (MiB, overlapped with
 //                                                                     backward); 0: one blocking
 //                                                                     all-reduce after backward
-// The CoCoDiff module (method.md "CoCoDiff module"; training only; defaults
-// are cocodiff_config_default's):
+// The CoCoDiff module (docs/method.md "CoCoDiff module"; training only):
 //   cocodiff.module              bool         false                   train with the module
 //   cocodiff.text                string       null                    cocodiff-embed HDF5; required
 //                                                                     with module on: K = num_class,
 //                                                                     class_id -> label (id - 1 when
 //                                                                     class_id[0] == 1, else id)
-//   cocodiff.parts               string       null                    part file; null: by the graph,
-//                                                                     datasets/parts/ntu25.tsv,
-//                                                                     openpose18.tsv or ucla20.tsv
-//   cocodiff.guidance            enum         both                    none|coarse|fine|both
-//   cocodiff.generate            bool         true                    generated features (L_gen,
-//                                                                     coarse CE_gen)
-//   cocodiff.gen_start_epoch     int          -1                      first epoch (0-based) with
-//                                                                     generation; -1: warm_up_epoch
-//   cocodiff.ddim_steps          int          5                       DDIM steps S (>= 1)
-//   cocodiff.t_gen               2 floats     [0.05, 0.2]             t_gen / T_diff range, in [0, 1]
-//                                                                     (method.md: [0.2, 0.6])
-//   cocodiff.cfg_scale           float        1                       classifier-free guidance w (>= 0)
-//   cocodiff.clip_x0             bool         true                    DDIM clamps z0_hat to the real
-//                                                                     latent's range
-//   cocodiff.gen_residual        bool         true                    h_hat = h + D(z_hat) - D(z_0);
-//                                                                     false: h_hat = D(z_hat)
-//   cocodiff.cond_drop           float        0.1                     condition dropout, [0, 1]
-//   cocodiff.diff_repeats        int          1                       L_diff passes a step (own draws), 1..64
-//   cocodiff.text_type_embed     bool         false                   learned type embedding per text
-//                                                                     token (which part, or coarse)
-//   cocodiff.part_text_inject    bool         false                   each latent token reads its own
-//                                                                     part's sentence first (added)
-//   cocodiff.text_control        enum         none                    control: shuffled (class k gets
-//                                                                     another class's texts) | random
-//                                                                     (Gaussian rows of the same norms)
-//   cocodiff.gen_noise           bool         false                   control: the generated feature
-//                                                                     replaced by h_0 + Gaussian noise of
-//                                                                     the same displacement size
-//   cocodiff.module_optimizer    enum         sgd                     the module's: sgd (the backbone's
-//                                                                     settings) | adamw
-//   cocodiff.module_lr           float        0                       its lr at the backbone's base_lr
-//                                                                     (same schedule); 0: base_lr
-//   cocodiff.module_weight_decay float        0.01                    AdamW's decoupled decay
-//   cocodiff.l_diff              float        1                       loss weights (>= 0)
-//   cocodiff.l_rec               float        1
-//   cocodiff.l_gen               float        0.1                     (method.md: 0.5)
-//   cocodiff.l_coarse            float        0.1                     (method.md: 0.5)
-//   cocodiff.l_fine              float        0                       0: off
-//   cocodiff.latent_dim          int          128                     d (>= 4, divisible by heads)
-//   cocodiff.heads               int          4
-//   cocodiff.blocks              int          2                       0..16
-//   cocodiff.schedule            enum         linear                  linear|cosine
-//   cocodiff.prediction          enum         eps                     the denoiser's target: eps|x0|v
+//   cocodiff.parts               string       null                    part file; null: the graph's
+//                                                                     layout's (SkelLayout.parts,
+//                                                                     datasets/parts/ntu25.tsv, ...)
+//   cocodiff.<option>                                                 the module's own options, one
+//                                                                     per row of its table
+//                                                                     (src/model/cocodiff_options.c:
+//                                                                     guidance, generate,
+//                                                                     gen_start_epoch, ddim_steps,
+//                                                                     t_gen, cfg_scale, clip_x0,
+//                                                                     gen_residual, cond_drop, l_diff,
+//                                                                     l_rec, l_gen, l_coarse, l_fine,
+//                                                                     latent_dim, heads, blocks,
+//                                                                     schedule), read straight into
+//                                                                     CocodiffConfig (cocodiff.h says
+//                                                                     what each does); the table holds
+//                                                                     each one's type, default, range
 #pragma once
 #include <stddef.h>
 #include <stdio.h>
+
+#include "cocodiff.h"
+#include "optim.h"
+#include "skeleton.h"
 
 #define CONFIG_LIST_MAX 16      // entries of an int / float list (step, show_topk, device)
 #define CONFIG_STR_LIST_MAX 32  // entries of ignore_weights
@@ -193,7 +172,7 @@ typedef struct ConfigFeederArgs {
     int n_p_interval;      // 1 or 2
     double p_interval[2];  // crop ratio (fixed when one, [lo, hi] when two)
     int vel, bone, use_mmap;
-    int repeat;            // feeder_ucla only (ignored)
+    int repeat;            // train: epoch = repeat x the samples (feeder_ucla's key); test: ignored
 } ConfigFeederArgs;
 
 // model_args (model/ctrgcn.py Model).
@@ -216,30 +195,14 @@ typedef struct ConfigCocodiff {
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
     int folds, fold;       // cross-validation: K folds of the train split (0: off), held-out fold
-    int dump_features;     // passes of the training samples in parts-train.h5 (0: no dump)
     double train_fraction; // share of each class's training samples kept (1: all)
+    int dump_features;     // passes of the training samples in parts-train.h5 (0: no dump)
     double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
     // the CoCoDiff module (see the table above)
     int module;
     char *text;            // NULL when unset
     char *parts;           // NULL: by the graph (config_parts_path)
-    char *guidance;        // none|coarse|fine|both
-    int generate;
-    int gen_start_epoch;   // -1: warm_up_epoch (config_gen_start_epoch)
-    int ddim_steps;
-    int diff_repeats;
-    int text_type_embed, part_text_inject;
-    char *text_control;    // none|shuffled|random
-    int gen_noise;
-    char *module_optimizer;   // sgd|adamw
-    double module_lr, module_weight_decay;
-    int clip_x0, gen_residual;
-    int n_t_gen;           // 2
-    double t_gen[2];
-    double cfg_scale, cond_drop, l_diff, l_rec, l_gen, l_coarse, l_fine;
-    int latent_dim, heads, blocks;
-    char *schedule;        // linear|cosine
-    char *prediction;      // eps|x0|v
+    CocodiffConfig options;   // cocodiff.<option> (cocodiff_options.c), defaults cocodiff_config_default's
 } ConfigCocodiff;
 
 typedef struct Config {
@@ -292,12 +255,17 @@ int config_check(const Config *c, char *why, size_t whylen);
 // "bone_motion"), from train_feeder_args (bone, vel).
 const char *config_stream(const Config *c);
 
-// The part file of cocodiff.parts, or the graph's default
-// ("datasets/parts/ntu25.tsv" / "openpose18.tsv" / "ucla20.tsv").
+// The learning-rate schedule of base_lr, lr_decay_rate, warm_up_epoch, step.
+OptimSchedule config_lr_schedule(const Config *c);
+// optim_sgd_init with CTR-GCN's settings: cocodiff.momentum (0.9),
+// weight_decay, nesterov. Returns CD_EARG when c->optimizer is not SGD.
+int config_sgd_init(OptimSgd *o, size_t n, const Config *c);
+// The skeleton layout of model_args.graph (skeleton.h), NULL when unknown
+// (config_check rejects that).
+const SkelLayout *config_layout(const Config *c);
+// The part file of cocodiff.parts, or the graph's layout's default
+// (SkelLayout.parts, e.g. "datasets/parts/ntu25.tsv").
 const char *config_parts_path(const Config *c);
-// The module's settings (cocodiff.h) from the cocodiff.* keys.
-struct CocodiffConfig;
-void config_module(const Config *c, struct CocodiffConfig *cc);
 // The first 0-based epoch with generation (cocodiff.gen_start_epoch, or
 // warm_up_epoch when it is -1).
 int config_gen_start_epoch(const Config *c);

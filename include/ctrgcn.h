@@ -10,25 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "graph.h"
+#include "skeleton.h"
 #include "layers.h"
 
 #define CTRGCN_UNITS 10
 
 typedef struct CtrgcnConfig {
     int num_class;        // K
-    int num_point;        // V (25 NTU, 18 Kinetics)
+    int num_point;        // V (the layout's joints)
     int num_person;       // M
     int in_channels;      // 3
     int width[CTRGCN_UNITS];    // output channels per unit (official: 64 x4, 128 x3, 256 x3)
     int stride[CTRGCN_UNITS];   // temporal stride per unit (official: 2 at units 5 and 8)
-    GraphLayout graph;
+    const SkelLayout *layout;   // the graph's edges (skeleton.h)
     float drop_out;       // only 0 is supported (the official configs use 0)
 } CtrgcnConfig;
 
 // The official architecture for K classes on a layout (widths scaled by
 // base/64: base 64 is the official model; tests use small bases like 8).
-void ctrgcn_config_default(CtrgcnConfig *c, int num_class, GraphLayout g, int base);
+void ctrgcn_config_default(CtrgcnConfig *c, int num_class, const SkelLayout *layout, int base);
 
 typedef enum CtrgcnKind { CK_PARAM = 0, CK_BUFFER = 1, CK_COUNTER = 2 } CtrgcnKind;
 

@@ -53,8 +53,10 @@ typedef struct Progress {
     double t0, last, every_s;
 } Progress;
 void progress_init(Progress *p, const char *stage, const char *unit, int64_t total, double every_s);
-// `done` is the job-wide count as rank 0 estimates it (its own count x size).
+// `done` is the job-wide count as rank 0 estimates it (its own count x size);
+// a line never reads 100% or more before progress_end.
 void progress_update(Progress *p, const Dist *d, int64_t done);
+// The last line, once the work is complete: total/total (100%) and the time.
 void progress_end(Progress *p, const Dist *d, int64_t done);
 
 // Sums float vectors across ranks in place (chunked below INT_MAX).

@@ -52,8 +52,9 @@ typedef struct EvalOptions {
 // Collective. Returns an EVAL_EXIT_* code (the same on every rank).
 int eval_run(const Dist *d, const EvalOptions *o);
 
-// "joint", "bone", "joint_motion", "bone_motion" -> the feeder's flags.
-// CD_OK or CD_EARG.
+// "joint", "bone", "joint_motion", "bone_motion" (or the official
+// feeder_ucla data_path words "motion", "bone motion") -> the feeder's
+// flags. CD_OK or CD_EARG.
 int eval_parse_stream(const char *stream, int *bone, int *vel);
 
 // 1 when all K scores of a row are finite. logits: (K).

@@ -53,12 +53,17 @@ typedef struct FeederConfig {
     int random_rot;        // rotate (official: train only)
     float rot_theta;       // radians (official: 0.3)
     int bone, vel;         // streams: joint (0, 0), bone, joint motion, bone motion
-    int layout;            // SkelLayout (chooses the bone pairs)
+    const SkelLayout *layout;   // chooses the bone pairs (skeleton.h)
+    // Raw-sequence layouts (SkelLayout.seq_transform; NW-UCLA): 1 the
+    // official training path's draws, 0 its test path. Padded samples go by
+    // n_interval and random_rot instead.
+    int train;
+    int repeat;            // the loader's epoch visits each sample repeat times (0 or 1: once)
 } FeederConfig;
 
 // The official CTR-GCN configs: train p [0.5, 1], random_rot, theta 0.3;
-// test p [0.95], no rotation; window 64.
-FeederConfig feeder_config_official(SkelLayout layout, int train, int bone, int vel);
+// test p [0.95], no rotation; window: the layout's (64; NW-UCLA 52); repeat 1.
+FeederConfig feeder_config_official(const SkelLayout *layout, int train, int bone, int vel);
 // CD_OK, or CD_EARG with the reason in why.
 int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t whylen);
 
@@ -87,5 +92,3 @@ int feeder_transform(const FeederConfig *f, float *out, const float *x, int C, i
 // The rotation tools._rot builds from angles (x, y, z): R = Rz * Ry * Rx,
 // row-major (3, 3), float as torch computes it.
 void feeder_rot_matrix(float R[9], const float angles[3]);
-// Bone parents of a layout (0-based, parent[v] == v: zero bone); NULL if unknown.
-const int *feeder_bone_parents(int layout);

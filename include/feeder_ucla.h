@@ -67,3 +67,9 @@ int ucla_feeder_apply(float *out, const double *seq, int T, int W, const UclaDra
 // ucla_feeder_apply. CD_OK, CD_EARG (config, window vs T) or CD_ENOMEM.
 int ucla_feeder_transform(const UclaFeederConfig *f, float *out, const double *seq, int T,
                           uint64_t seed, int epoch, int64_t index);
+
+// The layout's seq_transform (skeleton.h): ucla_feeder_transform with
+// window f->window, the training path when f->train, bone f->bone, motion
+// f->vel.
+int ucla_feeder_seq_transform(const FeederConfig *f, float *out, const double *seq, int T, uint64_t seed,
+                              int epoch, int64_t index);

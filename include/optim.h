@@ -18,8 +18,6 @@
 #pragma once
 #include <stddef.h>
 
-#include "config.h"
-
 typedef struct OptimSgd {
     size_t n;            // parameters in the span
     float *buf;          // (n) momentum buffers (torch's state['momentum_buffer'])
@@ -32,18 +30,9 @@ typedef struct OptimSgd {
 // Allocates zeroed buffers for n parameters. Returns CD_OK or CD_ENOMEM.
 int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, int nesterov);
 
-// optim_sgd_init with CTR-GCN's settings: cocodiff.momentum (0.9),
-// weight_decay, nesterov. Returns CD_EARG when c->optimizer is not SGD.
-int optim_sgd_init_config(OptimSgd *o, size_t n, const Config *c);
-
 // One step: params (n) -= lr * update(grads (n)). grads are not changed.
 void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
 
-// The CoCoDiff module's step: o's settings over the module's parameters,
-// weight decay only on the tensors its table marks decay (one view of o per
-// tensor); o->steps counts it.
-struct Cocodiff;
-void cocodiff_sgd_step(struct Cocodiff *m, OptimSgd *o, double lr);
 // Frees the buffers; o is then all zero. NULL is fine.
 void optim_sgd_free(OptimSgd *o);
 
@@ -51,39 +40,26 @@ void optim_sgd_free(OptimSgd *o);
 typedef struct OptimAdam {
     size_t n;
     float *m, *v;         // (n) first and second moments
-    long long steps;
+    long long steps;      // steps taken (the bias corrections use steps + 1)
     float beta1, beta2, eps, weight_decay;
 } OptimAdam;
 int optim_adam_init(OptimAdam *o, size_t n, double beta1, double beta2, double eps, double weight_decay);
 void optim_adam_step(OptimAdam *o, float *params, const float *grads, double lr);
 void optim_adam_free(OptimAdam *o);   // NULL is fine
-void cocodiff_adam_step(struct Cocodiff *m, OptimAdam *o, double lr);
 
-// The CoCoDiff module's optimizer (cocodiff.module_optimizer): SGD with the
-// backbone's settings, or AdamW (decay cocodiff.module_weight_decay, betas
-// 0.9, 0.999, eps 1e-8). Either decays only the module's weight matrices.
-// Its learning rate follows the backbone's schedule (warm-up, steps) scaled
-// to cocodiff.module_lr: lr = module_lr * optim_lr(epoch) / base_lr
-// (module_lr 0: base_lr, the backbone's own).
-#define OPTIM_MODULE_MAX_BUFFERS 2
-typedef struct OptimModule {
-    int adamw;
-    double lr_scale;      // module_lr / base_lr
-    OptimSgd sgd;
-    OptimAdam adam;
-} OptimModule;
-int optim_module_init(OptimModule *o, struct Cocodiff *m, const Config *c);
-// One step at the backbone's lr of this epoch (scaled as above).
-void optim_module_step(OptimModule *o, struct Cocodiff *m, double backbone_lr);
-// Its state buffers, each as long as the module's parameters (SGD:
-// "momentum"; AdamW: "adam_m", "adam_v"): the count, and buffer i's name and
-// data when i is in range.
-int optim_module_buffers(const OptimModule *o, int i, const char **name, float **buf);
-void optim_module_set_steps(OptimModule *o, long long steps);
-void optim_module_free(OptimModule *o);
+#define OPTIM_MAX_STEPS 16
+
+// CTR-GCN's learning-rate schedule (config: base_lr, lr_decay_rate,
+// warm_up_epoch, step; config_lr_schedule).
+typedef struct OptimSchedule {
+    double base_lr, decay_rate;
+    int warm_up;                   // epochs of linear warm-up
+    int nsteps;
+    int steps[OPTIM_MAX_STEPS];    // epochs at which the rate is multiplied by decay_rate
+} OptimSchedule;
 
 // The learning rate of epoch (0-based), as CTR-GCN's adjust_learning_rate:
-//   epoch < warm_up_epoch:  base_lr * (epoch + 1) / warm_up_epoch
-//   otherwise:              base_lr * lr_decay_rate ** (number of steps <= epoch)
+//   epoch < warm_up:  base_lr * (epoch + 1) / warm_up
+//   otherwise:        base_lr * decay_rate ** (number of steps <= epoch)
 // Set once at the start of each epoch (main.py train()).
-double optim_lr(const Config *c, int epoch);
+double optim_lr(const OptimSchedule *s, int epoch);

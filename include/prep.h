@@ -1,14 +1,13 @@
 // prep.h - the prep stage: official archives in, one HDF5 file per benchmark
 // split out (see README "cocodiff-prep").
 #pragma once
+#include "dataset.h"
 #include "dist.h"
-
-typedef enum PrepDataset { PREP_NTU60 = 0, PREP_NTU120, PREP_KINETICS } PrepDataset;
 
 #define PREP_MAX_INPUTS 16
 
 typedef struct PrepConfig {
-    PrepDataset dataset;
+    const DatasetFormat *dataset;   // dataset_find(--dataset)
     const char *inputs[PREP_MAX_INPUTS];
     int ninputs;
     const char *excludes[PREP_MAX_INPUTS];   // sample-name lists to leave out

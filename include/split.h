@@ -1,4 +1,5 @@
-// split.h - the official benchmark splits (data-conventions.md "Splits").
+// split.h - the official NTU benchmark splits (docs/data-conventions.md
+// "Splits"); ntu.c's dataset formats use them (Kinetics' split is its folders).
 #pragma once
 #include "ntu.h"
 
@@ -7,14 +8,11 @@ typedef enum SplitBench {
     SPLIT_NTU60_XVIEW,
     SPLIT_NTU120_XSUB,
     SPLIT_NTU120_XSET,
-    SPLIT_KINETICS,
     SPLIT_NBENCH
 } SplitBench;
 
-// "ntu60-xsub", ... "kinetics": the output file stem and the split attribute.
+// "ntu60-xsub", ...: the benchmark's name.
 const char *split_bench_name(SplitBench b);
-// Number of classes of the benchmark's dataset (60, 120, 400).
-int split_num_classes(SplitBench b);
 // 1 if the sample belongs to the training set of the benchmark, 0 for test.
 int split_ntu_is_train(SplitBench b, const NtuName *n);
 // 1 if the name is part of the dataset (NTU60: setups 1-17 and actions 1-60;

@@ -21,9 +21,17 @@ enum {
 
 const char *cd_status_str(int status);
 
+// Prints "error: message" on stderr; with the verbose setting also the
+// source line that raised it: "error: message (src/file.c:N)".
 void cd_err_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define CD_ERR(...) cd_err_at(__FILE__, __LINE__, __VA_ARGS__)
+
+// The verbose setting (cli.h --verbose), off by default. The one program-wide
+// setting besides the MPI context: written once by cli_begin before any
+// work, read by the error printers (here and HDF5's, h5io_errors.h).
+void cd_set_verbose(int on);
+int cd_verbose(void);
 
 // Writes a reason into why[whylen] (truncating; why may be NULL) and
 // returns rc: for functions that explain a failure to their caller.

@@ -12,6 +12,7 @@ enum {
 
 typedef struct TrainOptions {
     int resume;               // continue from WORK_DIR/checkpoint-last.h5
+    int overwrite;            // start over in a work dir holding a run: its outputs deleted first (workdir.h)
     int max_steps;            // stop (with a checkpoint) after this many steps of this run (0: to the end)
     const char *log_losses;   // rank 0 writes "step loss top1 lr" per step here (%.9g; NULL: off)
 } TrainOptions;

@@ -11,7 +11,7 @@ DEMO_MODULE ?= true
 
 .PHONY: demo demo-deps
 demo-deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh --if-root
 demo: demo-deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(DEMO_OUT)/text

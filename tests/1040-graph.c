@@ -1,4 +1,4 @@
-// 1040-graph.c - skeleton graphs: joint counts, name parsing, and the spatial
+// 1040-graph.c - skeleton graphs: joint counts, layout names, and the spatial
 // adjacency (3, V, V): NTU's equals CTR-GCN's own tools.get_spatial_graph
 // output (tests/data/ctrgc/graph_ntu25.bin, written by
 // scripts/ref/make_ctrgc_reference.py), NW-UCLA's graph.ucla.Graph().A
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "skeleton.h"
 #include "status.h"
 #include "tap/bundle.h"
 #include "tap/tap.h"
@@ -45,9 +46,9 @@ static float *read_bin(const char *path, int *ndim, int dims[8], size_t *count) 
 // Structure checks of one layout: A[0] = I; A[1] has one non-zero per child
 // column (value 1) and V - 1 in all; A[2] has the transposed pattern with each
 // column summing to 1 (parents) or 0 (leaves).
-static void check_structure(GraphLayout layout, int V) {
+static void check_structure(const SkelLayout *layout, int V) {
     float *A = malloc(sizeof(float) * 3 * (size_t)V * V);
-    is_int(CD_OK, graph_spatial(layout, A), "%s: graph_spatial ok", graph_name(layout));
+    is_int(CD_OK, graph_spatial(layout, A), "%s: graph_spatial ok", layout->graph);
     const float *I = A, *In = A + V * V, *Out = A + 2 * V * V;
     int eye = 1, nin = 0, nout = 0, pattern = 1, colsum_in = 1, colsum_out = 1, roots = 0;
     for (int j = 0; j < V; j++)
@@ -67,51 +68,51 @@ static void check_structure(GraphLayout layout, int V) {
         colsum_out &= fabs(so - 1.0) < 1e-6 || so == 0.0;
         roots += si == 0.0;
     }
-    ok(eye, "%s: A[0] is the identity", graph_name(layout));
-    is_int(V - 1, nin, "%s: A[1] has V-1 edges", graph_name(layout));
-    is_int(V - 1, nout, "%s: A[2] has V-1 edges", graph_name(layout));
-    ok(pattern, "%s: A[2]'s pattern is A[1]'s transposed", graph_name(layout));
-    ok(colsum_in, "%s: A[1] columns sum to 1 or 0", graph_name(layout));
-    ok(colsum_out, "%s: A[2] columns sum to 1 or 0", graph_name(layout));
-    is_int(1, roots, "%s: one root (a column of A[1] without edge)", graph_name(layout));
+    ok(eye, "%s: A[0] is the identity", layout->graph);
+    is_int(V - 1, nin, "%s: A[1] has V-1 edges", layout->graph);
+    is_int(V - 1, nout, "%s: A[2] has V-1 edges", layout->graph);
+    ok(pattern, "%s: A[2]'s pattern is A[1]'s transposed", layout->graph);
+    ok(colsum_in, "%s: A[1] columns sum to 1 or 0", layout->graph);
+    ok(colsum_out, "%s: A[2] columns sum to 1 or 0", layout->graph);
+    is_int(1, roots, "%s: one root (a column of A[1] without edge)", layout->graph);
     free(A);
 }
 
 int main(void) {
     plan(42);
 
-    is_int(25, graph_num_nodes(GRAPH_NTU25), "NTU has 25 joints");
-    is_int(18, graph_num_nodes(GRAPH_OPENPOSE18), "OpenPose has 18 joints");
-    is_int(20, graph_num_nodes(GRAPH_UCLA20), "NW-UCLA has 20 joints");
-    fprintf(stderr, "# (error messages about layout 7 and 'ntu60' are expected)\n");
-    ok(graph_num_nodes((GraphLayout)7) < 0, "unknown layout: negative joint count");
-    ok(graph_spatial((GraphLayout)7, NULL) == CD_EARG, "unknown layout: graph_spatial CD_EARG");
+    const SkelLayout *ntu = skel_layout_find("ntu25"), *op = skel_layout_find("openpose18"),
+                     *ucla = skel_layout_find("ucla20");
+    if (!ntu || !op || !ucla) bail("the layouts ntu25, openpose18 and ucla20 are not all in the table");
+    is_int(25, ntu->V, "NTU has 25 joints");
+    is_int(18, op->V, "OpenPose has 18 joints");
+    is_int(20, ucla->V, "NW-UCLA has 20 joints");
+    fprintf(stderr, "# (an error message about a missing layout is expected)\n");
+    ok(skel_layout_of_joints(7) == NULL && skel_layout_of_joints(20) == ucla, "layouts by joint count: 20 is ucla20, 7 none");
+    ok(graph_spatial(NULL, NULL) == CD_EARG, "no layout: graph_spatial CD_EARG");
 
     static const struct {
-        const char *name;
-        GraphLayout want;
+        const char *name, *want;
     } names[] = {
-        {"ntu", GRAPH_NTU25},           {"ntu25", GRAPH_NTU25},
-        {"graph.ntu_rgb_d.Graph", GRAPH_NTU25}, {"kinetics", GRAPH_OPENPOSE18},
-        {"openpose18", GRAPH_OPENPOSE18}, {"graph.kinetics.Graph", GRAPH_OPENPOSE18},
-        {"ucla", GRAPH_UCLA20},         {"ucla20", GRAPH_UCLA20},
-        {"graph.ucla.Graph", GRAPH_UCLA20},
+        {"ntu", "ntu25"},           {"ntu25", "ntu25"},
+        {"graph.ntu_rgb_d.Graph", "ntu25"}, {"kinetics", "openpose18"},
+        {"openpose18", "openpose18"}, {"graph.kinetics.Graph", "openpose18"},
+        {"ucla", "ucla20"},         {"ucla20", "ucla20"},
+        {"graph.ucla.Graph", "ucla20"},
     };
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        GraphLayout got = (GraphLayout)-1;
-        int st = graph_parse(names[k].name, &got);
-        ok(st == CD_OK && got == names[k].want, "graph_parse(\"%s\")", names[k].name);
+        const SkelLayout *got = skel_layout_find(names[k].name);
+        ok(got && !strcmp(got->graph, names[k].want), "skel_layout_find(\"%s\")", names[k].name);
     }
-    GraphLayout dummy;
-    is_int(CD_EARG, graph_parse("ntu60", &dummy), "graph_parse rejects 'ntu60'");
+    ok(skel_layout_find("ntu60") == NULL, "skel_layout_find rejects 'ntu60'");
 
-    check_structure(GRAPH_NTU25, 25);
-    check_structure(GRAPH_OPENPOSE18, 18);
-    check_structure(GRAPH_UCLA20, 20);
+    check_structure(ntu, 25);
+    check_structure(op, 18);
+    check_structure(ucla, 20);
 
     // OpenPose spot checks: Nose (0) -> Neck (1) inward; Neck has 3 children.
     float Ak[3 * 18 * 18];
-    graph_spatial(GRAPH_OPENPOSE18, Ak);
+    graph_spatial(op, Ak);
     ok(Ak[18 * 18 + 1 * 18 + 0] == 1.0f && Ak[2 * 18 * 18 + 0 * 18 + 1] == 1.0f / 3.0f &&
            Ak[2 * 18 * 18 + 2 * 18 + 1] == 1.0f / 3.0f && Ak[2 * 18 * 18 + 5 * 18 + 1] == 1.0f / 3.0f,
        "openpose18: A[1][1][0] = 1 (nose -> neck), A[2][0,2,5][1] = 1/3");
@@ -126,7 +127,7 @@ int main(void) {
         if (nd != 3 || dims[0] != 3 || dims[1] != 25 || dims[2] != 25)
             bail("graph_ntu25.bin: expected (3, 25, 25)");
         float got[3 * 25 * 25];
-        graph_spatial(GRAPH_NTU25, got);
+        graph_spatial(ntu, got);
         is_tensor_equal(got, want, n, "ntu25: A equals CTR-GCN's get_spatial_graph (float32)");
         free(want);
     }
@@ -139,7 +140,7 @@ int main(void) {
         skip(1, "no tests/data/ucla/reference.bundle graph/A: run scripts/ref/make_ucla_reference.py");
     } else {
         float got[3 * 20 * 20];
-        graph_spatial(GRAPH_UCLA20, got);
+        graph_spatial(ucla, got);
         is_tensor_equal(got, A->data, A->numel, "ucla20: A equals graph.ucla.Graph().A (float32)");
     }
     if (loaded) bundle_free(&b);

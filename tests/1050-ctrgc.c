@@ -68,8 +68,8 @@ static void case_init(Case *c, int N, int cin, int cout, int T, int V, float alp
         c->prm[k] = frandn(sz[k], scale[k], &s);
     }
     // A: the layout's inward graph plus noise (a trained PA is dense)
-    GraphLayout lay = V == 25 ? GRAPH_NTU25 : GRAPH_OPENPOSE18;
-    if (graph_num_nodes(lay) == V) {
+    const SkelLayout *lay = skel_layout_find(V == 25 ? "ntu25" : "openpose18");
+    if (lay->V == V) {
         float *A3 = falloc(3 * (size_t)V * V);
         graph_spatial(lay, A3);
         for (int k = 0; k < V * V; k++) c->prm[8][k] = A3[V * V + k] + 0.1f * c->prm[8][k];

@@ -4,7 +4,7 @@
 // small fixed problem: K 4 classes whose features sit apart (class k along
 // axis k), a head that reads those axes, random class texts. A module that
 // predicts z_0 (cocodiff.prediction x0) with type embeddings and the
-// own-text injection, trained 600 AdamW steps, must follow its text:
+// own-text injection, trained 600 AdamW steps (cdoptim.h), must follow its text:
 // from noise and steer well above chance, its own-text generations
 // classified like the real features; the shuffled and random-text controls
 // near or below chance. An untrained module must not. The probe is
@@ -19,7 +19,7 @@
 #include "cocodiff.h"
 #include "conditioning.h"
 #include "crng.h"
-#include "optim.h"
+#include "cdoptim.h"
 #include "status.h"
 #include "tap/tap.h"
 
@@ -49,6 +49,8 @@ static Cocodiff *module(const float *coarse, const float *fine) {
     cfg.prediction = COCODIFF_PRED_X0;
     cfg.text_type_embed = 1;
     cfg.part_text_inject = 1;
+    cfg.optimizer = 1;   // AdamW
+    cfg.lr = 3e-3f;
     Cocodiff *m = NULL;
     if (cocodiff_create(&m, &cfg, C, DT, K) || cocodiff_set_text(m, coarse, fine)) bail("cannot build the module");
     cocodiff_init(m, 7);
@@ -79,8 +81,8 @@ int main(void) {
     is_double(1.0, s0.real_top1, 1e-12, "the head classifies every real test feature");
 
     // train: x0 prediction, AdamW 3e-3, batches of 32 from the 256 samples
-    OptimAdam opt;
-    if (optim_adam_init(&opt, cocodiff_num_params(m), 0.9, 0.999, 1e-8, 0.01)) bail("adam");
+    CdOptim opt;   // the module's AdamW (cdoptim.h), lr 3e-3 at base_lr 0.1
+    if (cdoptim_init(&opt, m, 0.1, 0.9, 4e-4, 1)) bail("optimizer");
     float gw[K * C], gb[K];
     CocodiffHead head = {hw, hb, gw, gb};
     double first = 0, last = 0;
@@ -90,11 +92,11 @@ int main(void) {
         cocodiff_zero_grad(m);
         if (cocodiff_step(m, h + (size_t)((s * 32) % N) * L * C, y + (s * 32) % N, 32, &head, NULL, &ctl, &lo))
             bail("step %d", s);
-        cocodiff_adam_step(m, &opt, 3e-3);
+        cdoptim_step(&opt, m, 0.1);
         if (s < 20) first += lo.diff / 20;
         if (s >= 580) last += lo.diff / 20;
     }
-    optim_adam_free(&opt);
+    cdoptim_free(&opt);
     ok(last < 0.5 * first, "the denoiser learns: L_diff %.3f over the first 20 steps, %.3f over the last 20", first, last);
 
     // the text now changes what the denoiser predicts

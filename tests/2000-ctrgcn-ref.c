@@ -33,7 +33,7 @@ int main(void) {
     Bundle b;
     if (bundle_load("tests/data/ctrgcn/ctrgcn-b8.bundle", &b)) bail("no reference bundle");
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, 10, GRAPH_NTU25, 8);
+    ctrgcn_config_default(&cfg, 10, skel_layout_find("ntu25"), 8);
     Ctrgcn *m;
     if (ctrgcn_create(&m, &cfg)) bail("cannot build the model");
     plan(8);

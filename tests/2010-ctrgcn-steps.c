@@ -30,7 +30,7 @@ int main(void) {
     if (bundle_load("tests/data/ctrgcn/ctrgcn-steps-b8.bundle", &b)) bail("no reference bundle");
     plan(2 + STEPS);
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, 10, GRAPH_NTU25, 8);
+    ctrgcn_config_default(&cfg, 10, skel_layout_find("ntu25"), 8);
     Ctrgcn *m;
     if (ctrgcn_create(&m, &cfg)) bail("cannot build the model");
     int missing = 0;
@@ -50,7 +50,8 @@ int main(void) {
     c.step.n = 2;
     c.step.v[0] = 35;
     c.step.v[1] = 55;
-    double lr = optim_lr(&c, 0);
+    OptimSchedule sc = config_lr_schedule(&c);
+    double lr = optim_lr(&sc, 0);
     float want_lr = ((float *)bundle_find(&b, "output/lr")->data)[0];
     ok(fabs(lr - want_lr) < 1e-9, "epoch-0 learning rate %.6f equals the official %.6f", lr, (double)want_lr);
     OptimSgd opt;

@@ -116,7 +116,7 @@ static int fd_check(Ctrgcn *m, int use_r, int use_g, const char *what) {
 int main(void) {
     plan(8);
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, K, GRAPH_NTU25, 8);
+    ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
     Ctrgcn *m;
     if (ctrgcn_create(&m, &cfg)) bail("cannot build the model");
     ctrgcn_init(m, 7);

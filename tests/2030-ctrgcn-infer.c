@@ -56,7 +56,7 @@ int main(void) {
     plan(19);
     blas_set_threads(1);
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, K, GRAPH_NTU25, 8);
+    ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
     Ctrgcn *tr, *inf;
     if (ctrgcn_create(&tr, &cfg) || ctrgcn_create(&inf, &cfg)) bail("cannot build the models");
     ctrgcn_init(tr, 11);
@@ -132,7 +132,7 @@ int main(void) {
 
     // Activation memory at the official shape.
     CtrgcnConfig big;
-    ctrgcn_config_default(&big, 60, GRAPH_NTU25, 64);
+    ctrgcn_config_default(&big, 60, skel_layout_find("ntu25"), 64);
     Ctrgcn *b;
     if (ctrgcn_create(&b, &big)) bail("cannot build the official-size model");
     size_t train_b = ctrgcn_activation_bytes(b, 16, 64);

@@ -34,7 +34,7 @@ int main(void) {
     if (!ok(rc == CD_OK, "the /model-only checkpoint loads (%s)", rc ? why : "no attributes needed"))
         bail("%s", why);
     const CtrgcnConfig *c = ctrgcn_config(m);
-    ok(c->num_point == 20 && c->num_person == 1 && c->num_class == 10 && c->graph == GRAPH_UCLA20 &&
+    ok(c->num_point == 20 && c->num_person == 1 && c->num_class == 10 && c->layout == skel_layout_find("ucla20") &&
            c->in_channels == 3 && c->width[0] == 8,
        "model from the tensors: 20 joints (ucla20 graph), 1 person, 10 classes, base width 8");
 

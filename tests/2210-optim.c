@@ -127,16 +127,18 @@ static void check_lr(void) {
     c.step.n = 2;
     c.step.v[0] = 35;
     c.step.v[1] = 55;
+    OptimSchedule sc = config_lr_schedule(&c);
     float got[71];
-    for (int e = 0; e < 71; e++) got[e] = (float)optim_lr(&c, e);
+    for (int e = 0; e < 71; e++) got[e] = (float)optim_lr(&sc, e);
     is_tensor_close(got, want, 71, 0.0, RTOL, "optim_lr = adjust_learning_rate, epochs 0..70 (NTU)");
-    int hand = fabs(optim_lr(&c, 0) - 0.02) < 1e-15 && fabs(optim_lr(&c, 4) - 0.1) < 1e-15 &&
-               fabs(optim_lr(&c, 34) - 0.1) < 1e-15 && fabs(optim_lr(&c, 35) - 0.01) < 1e-15 &&
-               fabs(optim_lr(&c, 55) - 0.001) < 1e-15;
+    int hand = fabs(optim_lr(&sc, 0) - 0.02) < 1e-15 && fabs(optim_lr(&sc, 4) - 0.1) < 1e-15 &&
+               fabs(optim_lr(&sc, 34) - 0.1) < 1e-15 && fabs(optim_lr(&sc, 35) - 0.01) < 1e-15 &&
+               fabs(optim_lr(&sc, 55) - 0.001) < 1e-15;
     ok(hand, "warm-up 0.02 at epoch 0, 0.1 at 4..34, 0.01 at 35, 0.001 at 55");
     c.warm_up_epoch = 0;
     c.step.n = 0;
-    ok(optim_lr(&c, 0) == 0.1 && optim_lr(&c, 1000) == 0.1, "no warm-up, no steps: base_lr always");
+    sc = config_lr_schedule(&c);
+    ok(optim_lr(&sc, 0) == 0.1 && optim_lr(&sc, 1000) == 0.1, "no warm-up, no steps: base_lr always");
     config_free(&c);
     free(want);
 }
@@ -167,15 +169,15 @@ int main(void) {
     if (config_set(&c, "weight_decay=0.0004", why, sizeof why) ||
         config_set(&c, "nesterov=true", why, sizeof why))
         bail("config_set: %s", why);
-    int rc = optim_sgd_init_config(&o, n, &c);
+    int rc = config_sgd_init(&o, n, &c);
     ok(rc == CD_OK && o.momentum == 0.9f && o.weight_decay == 4e-4f && o.nesterov == 1 && o.n == n &&
-       o.steps == 0, "optim_sgd_init_config: momentum 0.9, weight_decay, nesterov from the config");
+       o.steps == 0, "config_sgd_init: momentum 0.9, weight_decay, nesterov from the config");
     optim_sgd_free(&o);
     free(c.optimizer);
     c.optimizer = strdup("Adam");
     diag("expected error follows:");
-    rc = optim_sgd_init_config(&o, n, &c);
-    ok(rc == CD_EARG && o.buf == NULL, "optim_sgd_init_config refuses optimizer 'Adam'");
+    rc = config_sgd_init(&o, n, &c);
+    ok(rc == CD_EARG && o.buf == NULL, "config_sgd_init refuses optimizer 'Adam'");
     config_free(&c);
     free(p0);
     free(grads);

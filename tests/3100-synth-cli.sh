@@ -25,7 +25,8 @@ check "unknown format" 2 --format mnist --samples 5 --out "$T/x.zip"
 check "samples < 1" 2 --format ntu --samples 0 --out "$T/x.zip"
 check "missing --out" 2 --format ntu --samples 5
 check "unknown archive extension" 2 --format ntu --samples 5 --out "$T/x.rar"
-check "unwritable output" 1 --format ntu --samples 5 --out /nonexistent-dir/x.zip
+: > "$T/afile"   # the output's folder is created, unless a file is in the way
+check "unwritable output" 1 --format ntu --samples 5 --out "$T/afile/x.zip"
 check "missing class file" 1 --format ntu --samples 5 --out "$T/x.zip" --classes "$T/none.json"
 n=$((n + 1))
 if [ ! -e "$T/x.zip" ] && [ -z "$(ls "$T" | grep partial)" ]; then echo "ok $n - no archive or .partial after failures"

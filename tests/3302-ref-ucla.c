@@ -22,60 +22,22 @@
 #include "status.h"
 #include "tap/bundle.h"
 #include "tap/tap.h"
+#include "tap/ucla_ref.h"
 #include "ucla.h"
 
 #define DIR "tests/data/ucla"
-#define NSEQ 1484
+#define NSEQ UCLA_REF_N
 #define W UCLA_WINDOW
 #define OUT_N ((size_t)UCLA_C * W * UCLA_V)
 
 static const char *const STREAM[4] = {"joint", "bone", "motion", "bone_motion"};
 
-typedef struct Entry {
-    char name[UCLA_NAME_LEN + 1];
-    int split, label, frames;   // official (split 1: val)
-    char sha[4][65];            // val only
-    int seen;
-} Entry;
+typedef UclaRefEntry Entry;
 
-static Entry E[NSEQ];
+static Entry E[UCLA_REF_N];
 static int nE;
 
-static Entry *find(const char *name) {
-    for (int i = 0; i < nE; i++)
-        if (!strcmp(E[i].name, name)) return &E[i];
-    return NULL;
-}
-
-static void read_tables(void) {
-    FILE *f = fopen(DIR "/split.tsv", "r");
-    if (!f) bail("no %s/split.tsv (HINT: scripts/ref/make_ucla_reference.py)", DIR);
-    char line[512], split[8];
-    int idx;
-    while (fgets(line, sizeof line, f))
-        if (line[0] != '#') {
-            if (nE == NSEQ) bail("split.tsv: more than %d rows", NSEQ);
-            Entry *e = &E[nE++];
-            if (sscanf(line, "%d %15s %7s %d %d", &idx, e->name, split, &e->label, &e->frames) != 5)
-                bail("split.tsv: bad row %s", line);
-            e->split = !strcmp(split, "val");
-        }
-    fclose(f);
-    f = fopen(DIR "/test-sha256.tsv", "r");
-    if (!f) bail("no %s/test-sha256.tsv", DIR);
-    char name[32];
-    int frames;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') continue;
-        char s[4][65];
-        if (sscanf(line, "%31s %d %64s %64s %64s %64s", name, &frames, s[0], s[1], s[2], s[3]) != 6)
-            bail("test-sha256.tsv: bad row %s", line);
-        Entry *e = find(name);
-        if (!e || !e->split || e->frames != frames) bail("test-sha256.tsv: %s not a val entry of split.tsv", name);
-        memcpy(e->sha, s, sizeof s);
-    }
-    fclose(f);
-}
+static Entry *find(const char *name) { return ucla_ref_find(E, nE, name); }
 
 typedef struct Tally {
     int members, rejected, named, train, test, agree, parsed;
@@ -161,7 +123,7 @@ int main(void) {
     if (!zip) skip_all("no NW-UCLA archive (../shared/data/ucla/all_sqe.zip or COCODIFF_UCLA_ZIP)");
     Bundle b;
     if (bundle_load(DIR "/reference.bundle", &b)) bail("no %s/reference.bundle", DIR);
-    read_tables();
+    nE = ucla_ref_tables(DIR, E);
     plan(9);
     ArchiveIn *a;
     if (archive_in_open(&a, zip) != CD_OK) bail("cannot open %s", zip);

@@ -28,13 +28,7 @@ bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/te
     { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
 W=$TMP/w
 train_config "$TMP/c.yaml" "$W"
-cat >> "$TMP/c.yaml" <<YAML
-  module: true
-  text: $TMP/text.h5
-  latent_dim: 16
-  heads: 2
-  blocks: 1
-YAML
+train_module "$TMP/c.yaml" "$TMP/text.h5"
 
 # --- 1 rank, the whole schedule (16 steps; warm_up_epoch 1: generation from epoch 2)
 rm -rf "$W"

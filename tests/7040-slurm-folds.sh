@@ -39,7 +39,7 @@ n=0
 for t in $T; do
     f=$(sed -n 's/^  fold: //p' "$TMP/sw/$t/config.yaml")
     grep -q "\"folds\":3,\"fold\":$f,\"test_top1\"" "$TMP/sw/$t/metrics.jsonl" &&
-        grep -q "cross-validation: fold $f of 3 of .*held out for evaluation" "$TMP"/sw/logs/cocodiff-sweep-*_"${t#t00}".out &&
+        grep -q "cross-validation: fold $f of 3 of .*held out for evaluation" "$TMP"/sw/logs/*-sweep-*_"${t#t00}".out &&
         n=$((n + 1))
 done
 is 6 $n "each task's metrics record its fold and the held-out fold's test_top1; its log what it held out"

@@ -162,6 +162,9 @@ static void progress_print(Progress *p, const Dist *d, int64_t done, const char 
 void progress_update(Progress *p, const Dist *d, int64_t done) {
     double now = MPI_Wtime();
     if (now - p->last < p->every_s) return;
+    // done is often rank 0's count x ranks: an estimate that may overshoot;
+    // a line past 100% is never right, and 100% belongs to progress_end.
+    if (p->total > 0 && done >= p->total) done = p->total - 1;
     p->last = now;
     double el = now - p->t0, rate = el > 0 ? (double)done / el : 0.0;
     char tail[48] = "ETA -";
@@ -175,7 +178,9 @@ void progress_update(Progress *p, const Dist *d, int64_t done) {
 void progress_end(Progress *p, const Dist *d, int64_t done) {
     char tail[48];
     snprintf(tail, sizeof tail, "done in %.1fs", MPI_Wtime() - p->t0);
-    progress_print(p, d, done, tail);
+    // The work is complete: the line reads total/total (100%) even when the
+    // total was an estimate (compressed bytes, a count from one rank).
+    progress_print(p, d, p->total > 0 ? p->total : done, tail);
 }
 
 int dist_allreduce_sum_f32(const Dist *d, float *v, size_t n) {

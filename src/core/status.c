@@ -19,6 +19,11 @@ const char *cd_status_str(int status) {
     }
 }
 
+static int verbose;   // see cd_set_verbose
+
+void cd_set_verbose(int on) { verbose = on; }
+int cd_verbose(void) { return verbose; }
+
 void cd_err_at(const char *file, int line, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
@@ -26,7 +31,8 @@ void cd_err_at(const char *file, int line, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     // One fprintf per message so lines from several ranks do not interleave.
-    fprintf(stderr, "error: %s (%s:%d)\n", msg, file, line);
+    if (verbose) fprintf(stderr, "error: %s (%s:%d)\n", msg, file, line);
+    else fprintf(stderr, "error: %s\n", msg);
 }
 
 static void vwhy(char *why, size_t whylen, const char *fmt, va_list ap) {

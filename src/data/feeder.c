@@ -63,8 +63,9 @@ int64_t feeder_rng_below(FeederRng *r, int64_t n) {
 // ---------------------------------------------------------------------------
 // Config.
 
-FeederConfig feeder_config_official(SkelLayout layout, int train, int bone, int vel) {
-    FeederConfig f = {.window = 64, .rot_theta = 0.3f, .bone = bone, .vel = vel, .layout = layout};
+FeederConfig feeder_config_official(const SkelLayout *layout, int train, int bone, int vel) {
+    FeederConfig f = {.window = layout && layout->window > 0 ? layout->window : 64, .rot_theta = 0.3f,
+                      .bone = bone, .vel = vel, .layout = layout, .train = train, .repeat = 1};
     if (train) {
         f.p_interval[0] = 0.5;
         f.p_interval[1] = 1.0;
@@ -81,40 +82,21 @@ int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t w
     const char *bad = NULL;
     char buf[160];
     if (f->window < 1) bad = "window must be >= 1";
+    else if (f->repeat < 0) bad = "repeat must be >= 1";
     else if (f->n_interval != 1 && f->n_interval != 2) bad = "p_interval must hold 1 or 2 values";
     else if (!(f->p_interval[0] > 0 && f->p_interval[0] <= 1) ||
              (f->n_interval == 2 && !(f->p_interval[1] >= f->p_interval[0] && f->p_interval[1] <= 1)))
         bad = "p_interval values must lie in (0, 1], ascending";
     else if (f->random_rot && (C != 3 || !(f->rot_theta >= 0)))
         bad = "random_rot needs C == 3 and rot_theta >= 0";
-    else if (f->bone && !feeder_bone_parents(f->layout)) bad = "bone needs a known layout";
-    else if (f->bone && skel_layout_joints((SkelLayout)f->layout) != V) {
-        snprintf(buf, sizeof buf, "bone: layout %s has %d joints, the data %d",
-                 skel_layout_name((SkelLayout)f->layout), skel_layout_joints((SkelLayout)f->layout), V);
+    else if (f->bone && (!f->layout || f->layout->V > SKEL_MAX_V)) bad = "bone needs a known layout";
+    else if (f->bone && f->layout->V != V) {
+        snprintf(buf, sizeof buf, "bone: layout %s has %d joints, the data %d", f->layout->name, f->layout->V, V);
         bad = buf;
     }
     if (!bad) return CD_OK;
     if (why && whylen) snprintf(why, whylen, "feeder config: %s", bad);
     return CD_EARG;
-}
-
-// ---------------------------------------------------------------------------
-// Bone pairs.
-
-// bone_pairs.ntu_pairs (1-based (v1, v2): bone[v1] = joint[v1] - joint[v2]),
-// as parent[v1 - 1] = v2 - 1.
-static const int ntu_parent[NTU_V] = {
-    1, 20, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 20, 22, 7, 24, 11,
-};
-// OpenPose 18 edges (child, parent) of data-conventions.md; centre 1 -> itself.
-static const int openpose_parent[KINETICS_V] = {
-    1, 1, 1, 2, 3, 1, 5, 6, 2, 8, 9, 5, 11, 12, 0, 0, 14, 15,
-};
-
-const int *feeder_bone_parents(int layout) {
-    if (layout == SKEL_LAYOUT_NTU25) return ntu_parent;
-    if (layout == SKEL_LAYOUT_OPENPOSE18) return openpose_parent;
-    return NULL;
 }
 
 // ---------------------------------------------------------------------------
@@ -215,9 +197,9 @@ static void rotate(float *x, int T, size_t VM, const float R[9]) {
     }
 }
 
-// x: (C, T, V, M) in place; V <= NTU_V (checked by feeder_config_check).
+// x: (C, T, V, M) in place; V <= SKEL_MAX_V (checked by feeder_config_check).
 static void bone(float *x, int C, int T, int V, int M, const int *parent) {
-    float row[NTU_V * 8];
+    float row[SKEL_MAX_V * 8];
     size_t VM = (size_t)V * M;
     for (size_t ct = 0; ct < (size_t)C * T; ct++) {
         float *r = x + ct * VM;
@@ -277,7 +259,7 @@ int feeder_transform(const FeederConfig *f, float *out, const float *x, int C, i
         feeder_rot_matrix(R, ang);
         rotate(out, W, VM, R);
     }
-    if (f->bone) bone(out, C, W, V, M, feeder_bone_parents(f->layout));
+    if (f->bone) bone(out, C, W, V, M, f->layout->bone_parent);
     if (f->vel) vel(out, C, W, VM);
     return CD_OK;
 }

@@ -1,4 +1,5 @@
-// kinetics.c - Kinetics-Skeleton (ST-GCN) clip and label-file parsing.
+// kinetics.c - Kinetics-Skeleton (ST-GCN) clip and label-file parsing, the
+// OpenPose 18 skeleton layout and the kinetics dataset format.
 //
 // PURPOSE: turn one clip JSON into the (T, M, V, C) = (300, 2, 18, 3) float
 // tensor bit for bit like ST-GCN's Feeder_kinetics.__getitem__ followed by
@@ -14,7 +15,9 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "dataset.h"
 #include "skeleton.h"
 #include "status.h"
 
@@ -250,3 +253,101 @@ int kinetics_prepare(const char *json, size_t len, float *out, int *label_index,
     json_decref(root);
     return rc;
 }
+
+// ---------------------------------------------------------------------------
+// The OpenPose 18 layout and the kinetics format (dataset.h)
+
+static const char *const openpose_joints[KINETICS_V] = {
+    "Nose", "Neck",  "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "RHip",
+    "RKnee", "RAnkle", "LHip",    "LKnee",  "LAnkle", "REye",      "LEye",   "REar",   "LEar",
+};
+// ST-GCN's openpose neighbor_link (docs/data-conventions.md); centre joint 1 (Neck).
+static const int openpose_inward[][2] = {
+    {4, 3},   {3, 2},  {7, 6},  {6, 5},  {13, 12}, {12, 11}, {10, 9},  {9, 8}, {11, 5},
+    {8, 2},   {5, 1},  {2, 1},  {0, 1},  {15, 0},  {14, 0},  {17, 15}, {16, 14},
+};
+// The same edges as bone pairs (child -> parent); the centre joint 1 -> itself.
+static const int openpose_parent[KINETICS_V] = {
+    1, 1, 1, 2, 3, 1, 5, 6, 2, 8, 9, 5, 11, 12, 0, 0, 14, 15,
+};
+
+const SkelLayout skel_openpose18 = {
+    .name = "openpose18",
+    .graph = "openpose18",
+    .aliases = {"kinetics", "graph.kinetics.Graph"},
+    .V = KINETICS_V,
+    .joints = openpose_joints,
+    .inward = openpose_inward,
+    .ninward = (int)(sizeof openpose_inward / sizeof openpose_inward[0]),
+    .bone_parent = openpose_parent,
+    .parts = "datasets/parts/openpose18.tsv",
+    .feeder = "feeders.feeder_ntu.Feeder",
+    .M = SKEL_M,
+    .window = 64,
+};
+
+// Members <dir>/kinetics_{train,val}/<id>.json -> part 0/1; the label is
+// the clip's own (kinetics_prepare), vouched for by its part's label file.
+static int kin_member(const char *member, DatasetSample *s, char *why, size_t whylen) {
+    const char *b = strrchr(member, '/');
+    b = b ? b + 1 : member;
+    size_t bl = strlen(b);
+    const char *dir = member;
+    for (const char *c = member; b > member && c < b - 1; c++) if (*c == '/') dir = c + 1;
+    size_t dl = b > member ? (size_t)(b - 1 - dir) : 0;
+    if (b == member || bl < 6 || strcmp(b + bl - 5, ".json") != 0 || bl - 5 >= sizeof s->name ||
+        !((dl == 14 && !strncmp(dir, "kinetics_train", 14)) || (dl == 12 && !strncmp(dir, "kinetics_val", 12))))
+        return cd_reject(why, whylen, "unexpected file name (want kinetics_train/ID.json or kinetics_val/ID.json)");
+    s->part = dl == 12;
+    memcpy(s->name, b, bl - 5);
+    s->name[bl - 5] = 0;
+    s->label = -1;
+    return CD_OK;
+}
+
+static int kin_group(int b, const DatasetSample *s) {
+    (void)b;
+    return s->part;   // kinetics_val is /test
+}
+
+static int kin_side_read(void **state, int p, const char *text, size_t len, char *why, size_t whylen) {
+    (void)p;
+    KineticsLabels *l = NULL;
+    int rc = kinetics_labels_parse(text, len, &l, why, whylen);
+    *state = l;
+    return rc;
+}
+
+#define KIN_LABELS_TRAIN "kinetics_train_label.json"
+#define KIN_LABELS_VAL "kinetics_val_label.json"
+
+// The reference leaves out clips whose label entry has no skeleton.
+static int kin_vouch(const void *state, const DatasetSample *s, char *why, size_t whylen) {
+    const char *lf = s->part ? KIN_LABELS_VAL : KIN_LABELS_TRAIN;
+    int label, has;
+    if (kinetics_labels_find(state, s->name, &label, &has) != CD_OK) return cd_reject(why, whylen, "not listed in %s", lf);
+    if (!has) return DATASET_EXCLUDE;
+    if (label != s->label) return cd_reject(why, whylen, "label_index %d in the clip but %d in %s", s->label, label, lf);
+    if (label < 0 || label >= 400) return cd_reject(why, whylen, "label_index %d outside 0..399", label);
+    return DATASET_KEEP;
+}
+
+static void kin_side_free(void *state) { kinetics_labels_free(state); }
+
+const DatasetFormat dataset_kinetics = {
+    .name = "kinetics",
+    .layout = &skel_openpose18,
+    .num_class = 400,
+    .nbench = 1,
+    .bench = {"kinetics"},
+    .classes = "datasets/kinetics400/descriptions.tsv",
+    .class_id_base = 0,
+    .member = kin_member,
+    .prepare = kinetics_prepare,
+    .group = kin_group,
+    .side = {KIN_LABELS_TRAIN, KIN_LABELS_VAL},
+    .part_name = {"kinetics_train", "kinetics_val"},
+    .side_read = kin_side_read,
+    .vouch = kin_vouch,
+    .side_free = kin_side_free,
+};

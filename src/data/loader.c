@@ -1,8 +1,10 @@
 // loader.c - data-parallel batches from a cocodiff-prep HDF5 file (see
-// loader.h for the batch/rank arithmetic). Samples are read with serial HDF5
-// through one H5PrepReader the loader keeps open, one call per run of
-// consecutive dataset indices (at most LOADER_STAGE samples), and transformed with feeder_transform keyed by
-// (seed, epoch, dataset index), so results do not depend on rank count.
+// loader.h for the batch/rank arithmetic). Padded samples are read with
+// serial HDF5 through one H5PrepReader the loader keeps open, one call per
+// run of consecutive dataset indices (at most LOADER_STAGE samples), and
+// transformed with feeder_transform; raw sequences are read whole at open
+// and transformed with the layout's seq_transform. Both are keyed by (seed,
+// epoch, sample key), so results do not depend on rank count.
 #include "loader.h"
 #include "h5io_prep.h"
 #include "skeleton.h"
@@ -23,8 +25,13 @@ struct Loader {
     int group;
     FeederConfig f;
     int C, T, V, M, num_class;
-    int64_t n;                 // samples the loader visits (the group's, or the subset's)
+    int64_t n;                 // samples an epoch visits: nbase x repeat
+    int64_t nbase;             // the group's samples, or the subset's
     int64_t ngroup;            // samples in the group
+    int seq;                   // the file keeps raw sequences (h5io_prep.h)
+    double *seqs;              // (rows, V, C) the group's frames (raw sequences)
+    int64_t *seq_off;          // (ngroup) first row of each sequence
+    int32_t *seq_len;          // (ngroup) its frames
     int64_t *sel;              // (n) the subset's dataset indices; NULL: the whole group
     int B, rank, nranks, shuffle, drop_last, nb, max_local;
     uint64_t seed;
@@ -32,7 +39,7 @@ struct Loader {
     int64_t *order;            // (n) for order_epoch
     int order_epoch, have_order;
     float *stage;              // (LOADER_STAGE, C, T, V, M) stored samples
-    struct Slot { int64_t idx; int pos; } *slots;   // (max_local)
+    struct Slot { int64_t idx, key; int pos; } *slots;   // (max_local)
 };
 
 static const char *group_name(int g) { return g == 0 ? "train" : "test"; }
@@ -55,6 +62,28 @@ static int check_args(const char *path, int group, const FeederConfig *f, int B,
     return CD_OK;
 }
 
+// Raw sequences: reads the group's lengths, offsets and frames (all of
+// them: NW-UCLA's /train is 20 MB) and checks that the sequences tile seq.
+static int load_seqs(Loader *l, const H5PrepInfo *info, char *why, size_t whylen) {
+    const char *p = l->path, *g = group_name(l->group);
+    const int64_t N = l->ngroup, rows = info->rows[l->group];
+    l->seq_off = cd_malloc((size_t)N * sizeof *l->seq_off);
+    l->seq_len = cd_malloc((size_t)N * sizeof *l->seq_len);
+    l->seqs = cd_malloc((size_t)(rows ? rows : 1) * l->V * l->C * sizeof *l->seqs);
+    if (!l->seq_off || !l->seq_len || !l->seqs) return cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", p);
+    int rc = h5io_prep_reader_read(l->r, l->group, 0, N, NULL, NULL, l->seq_len, NULL);
+    if (!rc) rc = h5io_prep_reader_read_offsets(l->r, l->group, 0, N, l->seq_off);
+    if (rc) return cd_why(why, whylen, rc, "%s: cannot read /%s/frames and /%s/offset", p, g, g);
+    for (int64_t i = 0, next = 0; i < N; next += l->seq_len[i++])
+        if (l->seq_len[i] < 1 || l->seq_off[i] != next || l->seq_off[i] + l->seq_len[i] > rows)
+            return cd_why(why, whylen, CD_EFORMAT, "%s: /%s sequence %lld: offset %lld, %d frames do not follow "
+                          "the previous one within /%s/seq's %lld rows", p, g, (long long)i,
+                          (long long)l->seq_off[i], l->seq_len[i], g, (long long)rows);
+    if (rows && (rc = h5io_prep_reader_read_seq(l->r, l->group, 0, rows, l->seqs)))
+        return cd_why(why, whylen, rc, "%s: cannot read /%s/seq", p, g);
+    return CD_OK;
+}
+
 // Reads the group's labels and sample 0, and checks them against the header.
 static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whylen) {
     const char *p = l->path, *g = group_name(l->group);
@@ -64,6 +93,7 @@ static int check_data(Loader *l, const H5PrepInfo *info, char *why, size_t whyle
         if (l->labels[i] < 0 || l->labels[i] >= info->num_class)
             return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/label[%lld] = %d is outside [0, %d)", p, g,
                         (long long)i, l->labels[i], info->num_class);
+    if (l->seq) return load_seqs(l, info, why, whylen);
     int32_t frames = 0;
     rc = h5io_prep_reader_read(l->r, l->group, 0, 1, l->stage, NULL, &frames, NULL);
     if (rc) return cd_why(why, whylen, rc, "%s: cannot read /%s sample 0", p, g);
@@ -97,15 +127,18 @@ static int check_subset(const char *path, int group, int64_t ngroup, const int64
 static int check_header(const H5PrepInfo *info, const char *path, int group, const int64_t *subset, int64_t nsub,
                         const FeederConfig *f, int B, int drop_last, int64_t *n, int64_t *nb, char *why,
                         size_t whylen) {
-    int rc, layout = -1;
-    for (int k = 0; k < 2; k++)
-        if (strcmp(info->layout, skel_layout_name((SkelLayout)k)) == 0) layout = k;
-    if (layout < 0 || info->V != skel_layout_joints((SkelLayout)layout))
+    int rc;
+    const SkelLayout *layout = skel_layout_find(info->layout);
+    if (!layout || strcmp(layout->name, info->layout) || info->V != layout->V)
         return cd_why(why, whylen, CD_EFORMAT, "%s: unknown layout '%s' with %d joints", path,
                     info->layout, info->V);
     if (f->layout != layout)
         return cd_why(why, whylen, CD_EARG, "%s: the file's layout is %s, the feeder's %s", path,
-                    info->layout, skel_layout_name((SkelLayout)f->layout));
+                    info->layout, f->layout ? f->layout->name : "(none)");
+    if (info->seq != (layout->seq_transform != NULL))
+        return cd_why(why, whylen, CD_EFORMAT, "%s: holds %s, but %s reads %s (HINT: rerun cocodiff-prep)", path,
+                      info->seq ? "raw sequences" : "padded samples", layout->feeder,
+                      layout->seq_transform ? "raw sequences" : "padded samples");
     if (info->num_class < 1)
         return cd_why(why, whylen, CD_EFORMAT, "%s: num_class %d", path, info->num_class);
     if (info->n[group] < 1)
@@ -114,7 +147,7 @@ static int check_header(const H5PrepInfo *info, const char *path, int group, con
     if (feeder_config_check(f, SKEL_C, info->V, fwhy, sizeof fwhy))
         return cd_why(why, whylen, CD_EARG, "%s: %s", path, fwhy);
     if (subset && (rc = check_subset(path, group, info->n[group], subset, nsub, why, whylen))) return rc;
-    *n = subset ? nsub : info->n[group];
+    *n = (subset ? nsub : info->n[group]) * (f->repeat > 1 ? f->repeat : 1);
     *nb = drop_last ? *n / B : (*n + B - 1) / B;
     if (*nb < 1 || *nb > INT32_MAX)
         return cd_why(why, whylen, CD_EARG, "%s: /%s%s has %lld samples: %lld batches of %d%s", path,
@@ -147,8 +180,9 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
         h5io_prep_reader_close(r);
         return rc ? rc : cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     }
-    *l = (Loader){.r = r, .group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = SKEL_M,
-                  .num_class = info.num_class, .n = n, .ngroup = info.n[group], .B = B, .rank = rank, .nranks = nranks,
+    *l = (Loader){.r = r, .group = group, .f = *f, .C = SKEL_C, .T = SKEL_T, .V = info.V, .M = info.M,
+                  .num_class = info.num_class, .n = n, .nbase = subset ? nsub : info.n[group],
+                  .ngroup = info.n[group], .seq = info.seq, .B = B, .rank = rank, .nranks = nranks,
                   .shuffle = shuffle, .drop_last = drop_last, .nb = (int)nb, .seed = seed};
     // The largest slice: a full batch's, or the last partial one's.
     int64_t bl = n < B ? n : B;
@@ -160,10 +194,10 @@ int loader_open_subset(Loader **lp, const char *path, int group, const int64_t *
     l->path = strdup(path);
     l->labels = cd_malloc((size_t)l->ngroup * sizeof *l->labels);
     l->order = cd_malloc((size_t)n * sizeof *l->order);
-    l->stage = cd_malloc(LOADER_STAGE * raw * sizeof(float));
+    l->stage = l->seq ? NULL : cd_malloc(LOADER_STAGE * raw * sizeof(float));
     l->slots = cd_malloc(((size_t)l->max_local + 1) * sizeof *l->slots);
     if (subset && (l->sel = cd_malloc((size_t)n * sizeof *l->sel))) memcpy(l->sel, subset, (size_t)n * sizeof *l->sel);
-    if (!l->path || !l->labels || !l->order || !l->stage || !l->slots || (subset && !l->sel))
+    if (!l->path || !l->labels || !l->order || (!l->seq && !l->stage) || !l->slots || (subset && !l->sel))
         rc = cd_why(why, whylen, CD_ENOMEM, "%s: out of memory", path);
     if (!rc) rc = check_data(l, &info, why, whylen);
     if (rc) {
@@ -183,6 +217,9 @@ void loader_free(Loader *l) {
     free(l->order);
     free(l->stage);
     free(l->slots);
+    free(l->seqs);
+    free(l->seq_off);
+    free(l->seq_len);
     free(l);
 }
 
@@ -206,7 +243,9 @@ void loader_sample_dims(const Loader *l, int *C, int *window, int *V, int *M) {
 // ---------------------------------------------------------------------------
 // Order and batches.
 
-// A permutation of 0..n-1 seeded by (seed, epoch) (the identity without shuffle).
+// A permutation of the epoch's positions 0..n-1 seeded by (seed, epoch)
+// (the identity without shuffle). Position q reads sample q mod nbase (the
+// official repeat: index i reads sequence i mod len(data_dict)).
 static void make_positions(const Loader *l, int epoch, int64_t *order) {
     for (int64_t i = 0; i < l->n; i++) order[i] = i;
     if (!l->shuffle) return;
@@ -219,15 +258,19 @@ static void make_positions(const Loader *l, int epoch, int64_t *order) {
     }
 }
 
-// The epoch's order of the loader's samples, as dataset indices.
-static void make_order(const Loader *l, int epoch, int64_t *order) {
-    make_positions(l, epoch, order);
-    if (l->sel)
-        for (int64_t i = 0; i < l->n; i++) order[i] = l->sel[order[i]];
+// The dataset index of position q.
+static int64_t index_of(const Loader *l, int64_t q) {
+    int64_t k = q % l->nbase;
+    return l->sel ? l->sel[k] : k;
 }
 
+// The key of position q's draws: its dataset index, plus ngroup for each
+// repetition before it (each visit of a repeated sample draws anew).
+static int64_t key_of(const Loader *l, int64_t q) { return index_of(l, q) + q / l->nbase * l->ngroup; }
+
 int loader_order(Loader *l, int epoch, int64_t *order) {
-    make_order(l, epoch, order);
+    make_positions(l, epoch, order);
+    for (int64_t i = 0; i < l->n; i++) order[i] = index_of(l, order[i]);
     return CD_OK;
 }
 
@@ -244,7 +287,7 @@ int loader_batch(Loader *l, int epoch, int b, float *x, int32_t *label, int64_t 
         return CD_EARG;
     }
     if (!l->have_order || l->order_epoch != epoch) {
-        make_order(l, epoch, l->order);
+        make_positions(l, epoch, l->order);   // positions: index_of and key_of read them
         l->order_epoch = epoch;
         l->have_order = 1;
     }
@@ -252,24 +295,33 @@ int loader_batch(Loader *l, int epoch, int b, float *x, int32_t *label, int64_t 
     int64_t n = l->n - start < l->B ? l->n - start : l->B;
     int64_t lo = start + l->rank * n / l->nranks, hi = start + (l->rank + 1) * n / l->nranks;
     int nl = (int)(hi - lo);
-    for (int i = 0; i < nl; i++) l->slots[i] = (struct Slot){l->order[lo + i], i};
-    qsort(l->slots, (size_t)nl, sizeof *l->slots, cmp_slot);
-
+    for (int i = 0; i < nl; i++) {
+        int64_t q = l->order[lo + i];
+        l->slots[i] = (struct Slot){index_of(l, q), key_of(l, q), i};
+    }
     size_t raw = (size_t)l->C * l->T * l->V * l->M, sf = loader_sample_floats(l);
-    for (int k = 0; k < nl;) {
+    for (int i = 0; l->seq && i < nl; i++) {
+        const struct Slot *s = &l->slots[i];
+        int rc = l->f.layout->seq_transform(&l->f, x + (size_t)s->pos * sf,
+                                            l->seqs + (size_t)l->seq_off[s->idx] * l->V * l->C,
+                                            l->seq_len[s->idx], l->seed, epoch, s->key);
+        if (rc) return rc;
+    }
+    if (!l->seq) qsort(l->slots, (size_t)nl, sizeof *l->slots, cmp_slot);
+    for (int k = 0; !l->seq && k < nl;) {
         int j = k + 1;
         while (j < nl && j - k < LOADER_STAGE && l->slots[j].idx == l->slots[j - 1].idx + 1) j++;
         int rc = h5io_prep_reader_read(l->r, l->group, l->slots[k].idx, j - k, l->stage, NULL, NULL, NULL);
         if (rc) return rc;
         for (int q = k; q < j; q++) {
             rc = feeder_transform(&l->f, x + (size_t)l->slots[q].pos * sf, l->stage + (size_t)(q - k) * raw,
-                                  l->C, l->T, l->V, l->M, l->seed, epoch, l->slots[q].idx);
+                                  l->C, l->T, l->V, l->M, l->seed, epoch, l->slots[q].key);
             if (rc) return rc;
         }
         k = j;
     }
     for (int i = 0; i < nl; i++) {
-        int64_t idx = l->order[lo + i];
+        int64_t idx = index_of(l, l->order[lo + i]);
         if (label) label[i] = l->labels[idx];
         if (index) index[i] = idx;
     }

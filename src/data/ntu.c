@@ -2,9 +2,12 @@
 // exactly like the reference preprocessing (CTR-GCN's copy of SGN's
 // get_raw_skes_data.py, get_raw_denoised_data.py and seq_transformation.py).
 // The reference's quirks are kept on purpose, each marked "reference:".
+// At the end: the NTU skeleton layout and the ntu60 / ntu120 dataset formats.
 #include "ntu.h"
+#include "dataset.h"
 #include "fastfloat.h"
 #include "skeleton.h"
+#include "split.h"
 #include "status.h"
 
 #include <math.h>
@@ -390,3 +393,107 @@ int ntu_prepare(const char *text, size_t len, int copy_single, float *out, int *
     ntu_raw_free(&raw);
     return rc;
 }
+
+// ---------------------------------------------------------------------------
+// The NTU RGB+D layout and the ntu60 / ntu120 formats (dataset.h)
+
+static const char *const ntu_joints[NTU_V] = {
+    "SpineBase",     "SpineMid",     "Neck",         "Head",       "ShoulderLeft",  "ElbowLeft",  "WristLeft",
+    "HandLeft",      "ShoulderRight", "ElbowRight",  "WristRight", "HandRight",     "HipLeft",    "KneeLeft",
+    "AnkleLeft",     "FootLeft",     "HipRight",     "KneeRight",  "AnkleRight",    "FootRight",  "SpineShoulder",
+    "HandTipLeft",   "ThumbLeft",    "HandTipRight", "ThumbRight",
+};
+// graph/ntu_rgb_d.py inward_ori_index minus 1 (docs/data-conventions.md).
+static const int ntu_inward[][2] = {
+    {0, 1},   {1, 20},  {2, 20},  {3, 2},   {4, 20},  {5, 4},   {6, 5},   {7, 6},
+    {8, 20},  {9, 8},   {10, 9},  {11, 10}, {12, 0},  {13, 12}, {14, 13}, {15, 14},
+    {16, 0},  {17, 16}, {18, 17}, {19, 18}, {21, 22}, {22, 7},  {23, 24}, {24, 11},
+};
+// bone_pairs.ntu_pairs (1-based (v1, v2): bone[v1] = joint[v1] - joint[v2]),
+// as parent[v1 - 1] = v2 - 1: the graph's edges plus SpineShoulder to itself.
+static const int ntu_parent[NTU_V] = {
+    1, 20, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 20, 22, 7, 24, 11,
+};
+
+const SkelLayout skel_ntu25 = {
+    .name = "ntu25-kinect-v2",
+    .graph = "ntu25",
+    .aliases = {"ntu", "graph.ntu_rgb_d.Graph"},
+    .V = NTU_V,
+    .joints = ntu_joints,
+    .inward = ntu_inward,
+    .ninward = (int)(sizeof ntu_inward / sizeof ntu_inward[0]),
+    .bone_parent = ntu_parent,
+    .parts = "datasets/parts/ntu25.tsv",
+    .feeder = "feeders.feeder_ntu.Feeder",
+    .M = SKEL_M,
+    .window = 64,
+};
+
+// Members nturgb+d_skeletons/SsssCcccPpppRrrrAaaa.skeleton; the label is the action.
+static int ntu_member(int ntu120, const char *path, DatasetSample *s, char *why, size_t whylen) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    NtuName nn;
+    if (strlen(b) != 29 || strcmp(b + 20, ".skeleton") != 0)
+        return cd_reject(why, whylen, "unexpected file name (want SsssCcccPpppRrrrAaaa.skeleton)");
+    memcpy(s->name, b, 20);
+    s->name[20] = 0;
+    if (ntu_name_parse(s->name, &nn) != CD_OK)
+        return cd_reject(why, whylen, "unexpected file name (want SsssCcccPpppRrrrAaaa.skeleton)");
+    if (!split_ntu_in_dataset(ntu120, &nn)) return DATASET_OUTSIDE;
+    s->label = nn.action - 1;
+    return CD_OK;
+}
+static int ntu60_member(const char *path, DatasetSample *s, char *why, size_t whylen) {
+    return ntu_member(0, path, s, why, whylen);
+}
+static int ntu120_member(const char *path, DatasetSample *s, char *why, size_t whylen) {
+    return ntu_member(1, path, s, why, whylen);
+}
+
+// NTU120 copies actor 1 into actor 2 for single-actor samples; NTU60 does not.
+static int ntu60_prepare(const char *text, size_t len, float *out, int *label, int *frames, char *why, size_t whylen) {
+    (void)label;
+    return ntu_prepare(text, len, 0, out, frames, why, whylen);
+}
+static int ntu120_prepare(const char *text, size_t len, float *out, int *label, int *frames, char *why, size_t whylen) {
+    (void)label;
+    return ntu_prepare(text, len, 1, out, frames, why, whylen);
+}
+
+static int ntu_group(SplitBench b, const DatasetSample *s) {
+    NtuName nn;
+    ntu_name_parse(s->name, &nn);
+    return split_ntu_is_train(b, &nn) ? 0 : 1;
+}
+static int ntu60_group(int b, const DatasetSample *s) { return ntu_group(b ? SPLIT_NTU60_XVIEW : SPLIT_NTU60_XSUB, s); }
+static int ntu120_group(int b, const DatasetSample *s) { return ntu_group(b ? SPLIT_NTU120_XSET : SPLIT_NTU120_XSUB, s); }
+
+const DatasetFormat dataset_ntu60 = {
+    .name = "ntu60",
+    .layout = &skel_ntu25,
+    .num_class = 60,
+    .nbench = 2,
+    .bench = {"ntu60-xsub", "ntu60-xview"},
+    .classes = "datasets/ntu60/descriptions.tsv",
+    .class_id_base = 1,
+    .class_code = "A%03d",
+    .member = ntu60_member,
+    .prepare = ntu60_prepare,
+    .group = ntu60_group,
+};
+
+const DatasetFormat dataset_ntu120 = {
+    .name = "ntu120",
+    .layout = &skel_ntu25,
+    .num_class = 120,
+    .nbench = 2,
+    .bench = {"ntu120-xsub", "ntu120-xset"},
+    .classes = "datasets/ntu120/descriptions.tsv",
+    .class_id_base = 1,
+    .class_code = "A%03d",
+    .member = ntu120_member,
+    .prepare = ntu120_prepare,
+    .group = ntu120_group,
+};

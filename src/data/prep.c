@@ -12,11 +12,12 @@
 #include "prep.h"
 #include "archive_in.h"
 #include "checksum.h"
+#include "datadir.h"
+#include "dataset.h"
+#include "descriptions.h"
+#include "fsutil.h"
 #include "h5io_prep.h"
-#include "kinetics.h"
-#include "ntu.h"
 #include "skeleton.h"
-#include "split.h"
 #include "status.h"
 
 #include <errno.h>
@@ -28,19 +29,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NAME_MAX_LEN 40
-
 // One accepted sample; gathered to every rank as raw bytes (same binary).
 typedef struct PrepMeta {
-    char name[NAME_MAX_LEN];
+    DatasetSample s;        // name, 0-based class, the format's part
     char member[88];        // member path (for reports), truncated if long
     int64_t order;          // global member index: archive order
     int64_t spill_off;      // byte offset in the owner's spill file
     int32_t rank;           // owner
-    int32_t label;          // 0-based class
-    int32_t frames;         // non-empty frames (HDF5 /frames); NOT a length
-    int32_t span;           // frames spilled and stored: skel_span (gaps included)
-    int32_t part;           // Kinetics: 0 kinetics_train, 1 kinetics_val
+    int32_t frames;         // non-empty frames (HDF5 /frames); NOT a length (sequences: T)
+    int32_t span;           // frames spilled and stored: skel_span (gaps included); sequences: T
     int32_t input;          // index of the archive
 } PrepMeta;
 
@@ -78,16 +75,21 @@ static int buf_printf(Buf *b, const char *fmt, ...) {
 typedef struct Prep {
     const Dist *d;
     const PrepConfig *cfg;
+    const DatasetFormat *fmt;   // cfg->dataset
     int V;
+    int seq;                    // the format keeps raw sequences (prepare_seq)
     size_t sample_floats;       // SKEL_T * 2 * V * 3
-    float *x;                   // one prepared sample
+    float *x;                   // one prepared sample (padded formats)
+    double *sx;                 // one raw sequence read back (sequence formats)
+    size_t sx_cap;              // doubles sx holds
     FILE *spill;
     int64_t spill_off;
     Buf metas;                  // PrepMeta records of this rank
     Buf rejects;                // "name\tmember\treason\n" lines of this rank
     char **excl;                // sorted names to exclude
     size_t nexcl;
-    KineticsLabels *klabels[2]; // kinetics_train_label.json, kinetics_val_label.json
+    void *side[DATASET_MAX_PARTS];   // the format's side files, once read (NULL: not yet)
+    char **class_names;         // num_class names for /class_name (NULL: none to write)
     int64_t n_outside, n_excluded, n_rejected, n_done, bytes_text;
 } Prep;
 
@@ -141,34 +143,39 @@ static int excluded(const Prep *p, const char *name) {
 // ---------------------------------------------------------------------------
 // One member
 
-static int spill_sample(Prep *p, PrepMeta *m) {
-    size_t n = (size_t)m->span * SKEL_M * p->V * SKEL_C;
-    if (n && fwrite(p->x, sizeof(float), n, p->spill) != n) {
+// Bytes a sample of `span` frames takes in the spill: its first span
+// (M, V, C) floats, or a raw sequence's span (V, C) doubles.
+static size_t spill_bytes(const Prep *p, int span) {
+    return p->seq ? (size_t)span * p->V * SKEL_C * sizeof(double) : (size_t)span * SKEL_M * p->V * SKEL_C * sizeof(float);
+}
+
+static int spill_sample(Prep *p, PrepMeta *m, const void *data) {
+    size_t n = spill_bytes(p, m->span);
+    if (n && fwrite(data, 1, n, p->spill) != n) {
         CD_ERR("cannot write the spill file in %s: %s (HINT: is the disk full?)", p->cfg->out_dir,
                strerror(errno));
         return CD_EIO;
     }
     m->spill_off = p->spill_off;
     m->rank = p->d->rank;
-    p->spill_off += (int64_t)(n * sizeof(float));
+    p->spill_off += (int64_t)n;
     return buf_append(&p->metas, m, sizeof *m);
 }
 
-// Kinetics members: <dir>/kinetics_{train,val}/<id>.json -> part 0/1.
-static int kinetics_member(const char *member, char *id, size_t idcap, int *part) {
-    const char *b = base_name(member);
-    size_t bl = strlen(b);
-    if (b == member || bl < 6 || strcmp(b + bl - 5, ".json") != 0 || bl - 5 >= idcap) return 0;
-    size_t dl = (size_t)(b - 1 - member);
-    const char *dir = member;
-    for (const char *s = member; s < b - 1; s++) if (*s == '/') dir = s + 1;
-    dl = (size_t)(b - 1 - dir);
-    if (dl == 14 && strncmp(dir, "kinetics_train", 14) == 0) *part = 0;
-    else if (dl == 12 && strncmp(dir, "kinetics_val", 12) == 0) *part = 1;
-    else return 0;
-    memcpy(id, b, bl - 5);
-    id[bl - 5] = 0;
-    return 1;
+// The format's preparation of one member into m (and the spill).
+static int prepare_member(Prep *p, PrepMeta *m, const char *text, size_t len, char *why, size_t whylen) {
+    int frames = 0, label = m->s.label, rc;
+    double *seq = NULL;
+    if (p->seq) rc = p->fmt->prepare_seq(text, len, &seq, &frames, &label, why, whylen);
+    else rc = p->fmt->prepare(text, len, p->x, &label, &frames, why, whylen);
+    if (rc) return rc;
+    m->s.label = label;
+    m->frames = frames;
+    m->span = p->seq ? frames : skel_span(p->x, p->V);
+    p->n_done++;
+    rc = spill_sample(p, m, p->seq ? (const void *)seq : (const void *)p->x);
+    free(seq);
+    return rc;
 }
 
 static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, int64_t order,
@@ -179,63 +186,43 @@ static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, i
     m.order = order;
     m.input = input;
     snprintf(m.member, sizeof m.member, "%s", member);
-    const char *b = base_name(member);
-    int kin = p->cfg->dataset == PREP_KINETICS;
-    NtuName nn;
-    if (kin) {
-        if (!kinetics_member(member, m.name, sizeof m.name, &m.part))
-            return reject(p, b, member, "unexpected file name (want kinetics_train/ID.json or kinetics_val/ID.json)");
-    } else {
-        size_t bl = strlen(b);
-        if (bl != 29 || strcmp(b + 20, ".skeleton") != 0)
-            return reject(p, b, member, "unexpected file name (want SsssCcccPpppRrrrAaaa.skeleton)");
-        memcpy(m.name, b, 20);
-        m.name[20] = 0;
-        if (ntu_name_parse(m.name, &nn) != CD_OK)
-            return reject(p, m.name, member, "unexpected file name (want SsssCcccPpppRrrrAaaa.skeleton)");
-        if (!split_ntu_in_dataset(p->cfg->dataset == PREP_NTU120, &nn)) {
-            p->n_outside++;
-            return archive_in_skip(a);
-        }
-        if (excluded(p, m.name)) {
-            p->n_excluded++;
-            return archive_in_skip(a);
-        }
-        m.label = nn.action - 1;
+    int rc = p->fmt->member(member, &m.s, why, sizeof why);
+    if (rc == CD_EREJECT) return reject(p, m.s.name[0] ? m.s.name : base_name(member), member, why);
+    if (rc == DATASET_OUTSIDE) {
+        p->n_outside++;
+        return archive_in_skip(a);
+    }
+    if (rc) return rc;
+    if (excluded(p, m.s.name)) {
+        p->n_excluded++;
+        return archive_in_skip(a);
     }
     size_t len;
-    int rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
-    if (rc == CD_EFORMAT) return reject(p, m.name, member, why);
+    rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    if (rc == CD_EFORMAT) return reject(p, m.s.name, member, why);
     if (rc) return rc;
     p->bytes_text += (int64_t)len;
-    int frames = 0;
-    if (kin) rc = kinetics_prepare(*buf, len, p->x, &m.label, &frames, why, sizeof why);
-    else rc = ntu_prepare(*buf, len, p->cfg->dataset == PREP_NTU120, p->x, &frames, why, sizeof why);
-    if (rc == CD_EREJECT) return reject(p, m.name, member, why);
-    if (rc) return rc;
-    m.frames = frames;
-    m.span = skel_span(p->x, p->V);
-    p->n_done++;
-    return spill_sample(p, &m);
+    rc = prepare_member(p, &m, *buf, len, why, sizeof why);
+    return rc == CD_EREJECT ? reject(p, m.s.name, member, why) : rc;
 }
 
-static int is_label_file(const char *member, int *part) {
-    const char *b = base_name(member);
-    if (strcmp(b, "kinetics_train_label.json") == 0) { *part = 0; return 1; }
-    if (strcmp(b, "kinetics_val_label.json") == 0) { *part = 1; return 1; }
-    return 0;
+// The part whose side file this member is, or -1.
+static int side_of(const DatasetFormat *fmt, const char *member) {
+    for (int k = 0; k < DATASET_MAX_PARTS; k++)
+        if (fmt->side[k] && strcmp(base_name(member), fmt->side[k]) == 0) return k;
+    return -1;
 }
 
-static int read_label_file(Prep *p, ArchiveIn *a, const char *input, const char *member, int part,
-                           char **buf, size_t *cap) {
+static int read_side(Prep *p, ArchiveIn *a, const char *input, const char *member, int part, char **buf,
+                     size_t *cap) {
     char why[512] = "";
     size_t len;
     int rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
-    if (rc == CD_OK && p->klabels[part]) {
+    if (rc == CD_OK && p->side[part]) {
         CD_ERR("%s: a second %s", input, member);
         return CD_EFORMAT;
     }
-    if (rc == CD_OK) rc = kinetics_labels_parse(*buf, len, &p->klabels[part], why, sizeof why);
+    if (rc == CD_OK) rc = p->fmt->side_read(&p->side[part], part, *buf, len, why, sizeof why);
     if (rc) CD_ERR("%s: %s: %s", input, member, why[0] ? why : cd_status_str(rc));
     return rc == CD_OK ? CD_OK : CD_EFORMAT;
 }
@@ -267,8 +254,8 @@ static int scan_inputs(Prep *p) {
             if (r) { rc = r; break; }
             if (!is_file) continue;
             members++;
-            if (p->cfg->dataset == PREP_KINETICS && is_label_file(member, &part)) {
-                rc = read_label_file(p, a, in, member, part, &buf, &cap);
+            if ((part = side_of(p->fmt, member)) >= 0) {
+                rc = read_side(p, a, in, member, part, &buf, &cap);
                 continue;
             }
             int64_t k = order++;
@@ -294,43 +281,61 @@ static int scan_inputs(Prep *p) {
 
 static int cmp_meta(const void *a, const void *b) {
     const PrepMeta *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
+    int c = strcmp(x->s.name, y->s.name);
     return c ? c : (x->order < y->order ? -1 : x->order > y->order);
 }
 
-// Drops duplicates and (Kinetics) clips the label files do not vouch for.
+// Drops duplicates and samples the format's side files do not vouch for.
 // Every rank computes the same; only rank 0 records the rejects.
 static int64_t check_metas(Prep *p, PrepMeta *all, int64_t n, Buf *rej) {
     int64_t k = 0;
-    int kin = p->cfg->dataset == PREP_KINETICS;
     for (int64_t i = 0; i < n; i++) {
         PrepMeta *m = &all[i];
         char why[256] = "";
-        if (k > 0 && strcmp(all[k - 1].name, m->name) == 0) {
+        if (k > 0 && strcmp(all[k - 1].s.name, m->s.name) == 0) {
             snprintf(why, sizeof why, "duplicate sample: also %s of input %d, which is kept",
                      all[k - 1].member, all[k - 1].input + 1);
-        } else if (kin) {
-            static const char *lf[2] = {"kinetics_train_label.json", "kinetics_val_label.json"};
-            int label, has;
-            if (kinetics_labels_find(p->klabels[m->part], m->name, &label, &has) != CD_OK) {
-                snprintf(why, sizeof why, "not listed in %s", lf[m->part]);
-            } else if (!has) {
-                p->n_excluded++;   // the reference ignores clips without skeletons
-                continue;
-            } else if (label != m->label) {
-                snprintf(why, sizeof why, "label_index %d in the clip but %d in %s", m->label, label, lf[m->part]);
-            } else if (label < 0 || label >= 400) {
-                snprintf(why, sizeof why, "label_index %d outside 0..399", label);
-            }
+        } else if (p->fmt->vouch && p->fmt->vouch(p->side[m->s.part], &m->s, why, sizeof why) == DATASET_EXCLUDE) {
+            p->n_excluded++;
+            continue;
         }
         if (why[0]) {
             p->n_rejected++;
-            if (p->d->rank == 0) buf_printf(rej, "%s\t%s\t%s\n", m->name, m->member, why);
+            if (p->d->rank == 0) buf_printf(rej, "%s\t%s\t%s\n", m->s.name, m->member, why);
             continue;
         }
         all[k++] = *m;
     }
     return k;
+}
+
+// After the scan: a format with side files needs at least one of them.
+static int sides_present(const Prep *p) {
+    char names[256] = "";
+    int want = 0;
+    for (int k = 0; k < DATASET_MAX_PARTS; k++) {
+        if (!p->fmt->side[k]) continue;
+        if (p->side[k]) return CD_OK;
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", want++ ? " or " : "", p->fmt->side[k]);
+    }
+    if (!want) return CD_OK;
+    if (p->d->rank == 0) CD_ERR("no %s in the inputs", names);
+    return CD_EFORMAT;
+}
+
+// The side files' checks once every sample is known: a sample of part p
+// needs its side file. Rank 0 says which is missing.
+static int check_sides(const Prep *p, const PrepMeta *all, int64_t n) {
+    for (int part = 0; part < DATASET_MAX_PARTS; part++)
+        if (p->fmt->side[part] && !p->side[part])
+            for (int64_t i = 0; i < n; i++)
+                if (all[i].s.part == part) {
+                    if (p->d->rank == 0)
+                        CD_ERR("clips of %s but no %s in the inputs", p->fmt->part_name[part], p->fmt->side[part]);
+                    return CD_EFORMAT;
+                }
+    return CD_OK;
 }
 
 // ---------------------------------------------------------------------------
@@ -376,74 +381,97 @@ static int write_atomic_text(const char *path, const char *text, size_t n) {
     return CD_OK;
 }
 
-static int group_of(const Prep *p, SplitBench b, const PrepMeta *m) {
-    if (b == SPLIT_KINETICS) return m->part;
-    NtuName nn;
-    ntu_name_parse(m->name, &nn);
-    return split_ntu_is_train(b, &nn) ? 0 : 1;
-    (void)p;
+// Reads sample m back from this rank's spill: into p->x (padded) or p->sx.
+static int spill_read(Prep *p, const PrepMeta *m) {
+    size_t nb = spill_bytes(p, m->span);
+    void *dst = p->x;
+    if (p->seq) {
+        size_t need = nb / sizeof(double);
+        if (need > p->sx_cap) {
+            double *nx = cd_realloc(p->sx, need * sizeof *nx);
+            if (!nx) return CD_ENOMEM;
+            p->sx = nx;
+            p->sx_cap = need;
+        }
+        dst = p->sx;
+    }
+    if (fseeko(p->spill, (off_t)m->spill_off, SEEK_SET) != 0 || fread(dst, 1, nb, p->spill) != nb) {
+        CD_ERR("cannot read back the spill file (sample %s)", m->s.name);
+        return CD_EIO;
+    }
+    return CD_OK;
 }
 
-static int write_bench(Prep *p, SplitBench bench, const PrepMeta *all, int64_t n, const char *sources) {
+static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const char *sources) {
     const Dist *d = p->d;
-    int64_t cnt[2] = {0, 0};
+    int64_t cnt[2] = {0, 0}, rows[2] = {0, 0};
     int name_len = 1;
     int64_t *pos = cd_malloc((size_t)(n ? n : 1) * sizeof *pos);
-    if (!pos) return dist_agree(d, CD_ENOMEM);
+    int64_t *row = cd_malloc((size_t)(n ? n : 1) * sizeof *row);   // sequences: first row in the group's seq
+    if (!pos || !row) {
+        free(pos);
+        free(row);
+        return dist_agree(d, CD_ENOMEM);
+    }
     for (int64_t i = 0; i < n; i++) {
-        int g = group_of(p, bench, &all[i]);
+        int g = p->fmt->group(bench, &all[i].s);
         pos[i] = cnt[g]++;
-        int l = (int)strlen(all[i].name) + 1;
+        row[i] = rows[g];
+        rows[g] += all[i].span;
+        int l = (int)strlen(all[i].s.name) + 1;
         if (l > name_len) name_len = l;
     }
     char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s.h5", p->cfg->out_dir, split_bench_name(bench));
+    snprintf(path, sizeof path, "%s/%s.h5", p->cfg->out_dir, p->fmt->bench[bench]);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
-    static const char *dsname[] = {"ntu60", "ntu120", "kinetics"};
     H5PrepSpec spec = {
-        .dataset = dsname[p->cfg->dataset],
-        .benchmark = split_bench_name(bench),
-        .layout = skel_layout_name(p->cfg->dataset == PREP_KINETICS ? SKEL_LAYOUT_OPENPOSE18 : SKEL_LAYOUT_NTU25),
+        .dataset = p->fmt->name,
+        .benchmark = p->fmt->bench[bench],
+        .layout = p->fmt->layout->name,
         .V = p->V,
-        .num_class = split_num_classes(bench),
+        .num_class = p->fmt->num_class,
         .name_len = name_len,
         .n = {cnt[0], cnt[1]},
         .sources = sources,
+        .class_names = (const char *const *)p->class_names,
+        .M = p->fmt->layout->M,
+        .seq = p->seq,
+        .rows = {p->seq ? rows[0] : 0, p->seq ? rows[1] : 0},
     };
     H5PrepFile *f = NULL;
     int rc = h5io_prep_create(&f, d, tmp, &spec);
     rc = dist_agree(d, rc);
-    if (rc) { free(pos); return rc; }
+    if (rc) { free(pos); free(row); return rc; }
     for (int g = 0; g < 2 && rc == CD_OK; g++) {
         int32_t *label = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *label);
         int32_t *frames = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *frames);
+        int64_t *offset = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *offset);
         char *names = cd_calloc((size_t)(cnt[g] ? cnt[g] : 1), (size_t)name_len);
-        if (!label || !frames || !names) rc = CD_ENOMEM;
+        if (!label || !frames || !offset || !names) rc = CD_ENOMEM;
         for (int64_t i = 0; i < n && rc == CD_OK; i++) {
-            if (group_of(p, bench, &all[i]) != g) continue;
-            label[pos[i]] = all[i].label;
+            if (p->fmt->group(bench, &all[i].s) != g) continue;
+            label[pos[i]] = all[i].s.label;
             frames[pos[i]] = all[i].frames;
-            memcpy(names + pos[i] * name_len, all[i].name, strlen(all[i].name));
+            offset[pos[i]] = row[i];
+            memcpy(names + pos[i] * name_len, all[i].s.name, strlen(all[i].s.name));
         }
         rc = dist_agree(d, rc);
-        if (rc == CD_OK) rc = h5io_prep_write_meta(f, g, label, frames, names);
+        if (rc == CD_OK) rc = h5io_prep_write_meta(f, g, label, frames, names, p->seq ? offset : NULL);
         free(label);
         free(frames);
+        free(offset);
         free(names);
     }
     // Each rank writes the samples it prepared, straight from its spill.
     for (int64_t i = 0; i < n && rc == CD_OK; i++) {
         if (all[i].rank != d->rank) continue;
-        size_t nf = (size_t)all[i].span * SKEL_M * p->V * SKEL_C;
-        if (fseeko(p->spill, (off_t)all[i].spill_off, SEEK_SET) != 0 ||
-            fread(p->x, sizeof(float), nf, p->spill) != nf) {
-            CD_ERR("cannot read back the spill file (sample %s)", all[i].name);
-            rc = CD_EIO;
-            break;
-        }
-        rc = h5io_prep_write_sample(f, group_of(p, bench, &all[i]), pos[i], p->x, all[i].span);
+        int g = p->fmt->group(bench, &all[i].s);
+        if ((rc = spill_read(p, &all[i]))) break;
+        rc = p->seq ? h5io_prep_write_seq(f, g, row[i], p->sx, all[i].span)
+                    : h5io_prep_write_sample(f, g, pos[i], p->x, all[i].span);
     }
     free(pos);
+    free(row);
     int crc = h5io_prep_close(f);   // collective; agrees on errors
     rc = dist_agree(d, rc ? rc : crc);
     if (rc == CD_OK && d->rank == 0 && rename(tmp, path) != 0) {
@@ -453,7 +481,11 @@ static int write_bench(Prep *p, SplitBench bench, const PrepMeta *all, int64_t n
     rc = dist_agree(d, rc);
     if (rc == CD_OK)
         log_info(d, "prep | wrote %s: train %lld, test %lld samples", path, (long long)cnt[0], (long long)cnt[1]);
-    else if (d->rank == 0)
+    for (int g = 0; g < 2 && rc == CD_OK; g++)   // a subset of the archives, or a wrong --dataset
+        if (!cnt[g])
+            log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "
+                     "evaluating on it will fail", path, g ? "test" : "train");
+    if (rc != CD_OK && d->rank == 0)
         unlink(tmp);
     return rc;
 }
@@ -529,21 +561,66 @@ static int checksums_finish(Hasher *h, char **out) {
 
 static void prep_free(Prep *p) {
     free(p->x);
+    free(p->sx);
     if (p->spill) fclose(p->spill);
     free(p->metas.p);
     free(p->rejects.p);
     for (size_t i = 0; i < p->nexcl; i++) free(p->excl[i]);
     free(p->excl);
-    kinetics_labels_free(p->klabels[0]);
-    kinetics_labels_free(p->klabels[1]);
+    for (int k = 0; k < DATASET_MAX_PARTS; k++)
+        if (p->side[k]) p->fmt->side_free(p->side[k]);
+    for (int k = 0; p->class_names && k < p->fmt->num_class; k++) free(p->class_names[k]);
+    free(p->class_names);
+}
+
+// The format's class names from its shipped list, each after its official
+// number when the format numbers them ("A001 drink water"), so eval, the
+// ensemble and the report show them without a flag. Every rank reads the
+// same small file. Not having the list only costs the names: a warning.
+static void load_class_names(Prep *p) {
+    const DatasetFormat *f = p->fmt;
+    char path[4200], why[8192];
+    Descriptions *desc = NULL;
+    if (!f->classes) return;
+    if (datadir_find(f->classes, path, sizeof path, why, sizeof why) != CD_OK ||
+        descriptions_load(path, &desc, why, sizeof why) != CD_OK) {
+        log_warn(p->d, "prep | no class names in the output: %s", why);
+        return;
+    }
+    char **v = cd_calloc((size_t)f->num_class, sizeof *v);
+    int have = 0;
+    for (int i = 0; v && i < desc->n; i++) {
+        int k = desc->cls[i].id - f->class_id_base;
+        if (k < 0 || k >= f->num_class || v[k]) continue;
+        char code[32] = "", name[512];
+        if (f->class_code) snprintf(code, sizeof code, f->class_code, desc->cls[i].id);
+        snprintf(name, sizeof name, "%s%s%s", code, code[0] ? " " : "", desc->cls[i].name);
+        if ((v[k] = strdup(name))) have++;
+    }
+    descriptions_free(desc);
+    if (have != f->num_class) {
+        log_warn(p->d, "prep | no class names in the output: %s names %d of the %d classes", path, have, f->num_class);
+        for (int k = 0; v && k < f->num_class; k++) free(v[k]);
+        free(v);
+        return;
+    }
+    p->class_names = v;
 }
 
 static int prep_setup(Prep *p) {
-    p->V = p->cfg->dataset == PREP_KINETICS ? KINETICS_V : NTU_V;
+    p->V = p->fmt->layout->V;
+    p->seq = p->fmt->prepare_seq != NULL;
     p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
-    p->x = cd_malloc(p->sample_floats * sizeof(float));
-    if (!p->x) return CD_ENOMEM;
-    if (mkdir(p->cfg->out_dir, 0777) != 0 && errno != EEXIST) {
+    if (!p->seq && !(p->x = cd_malloc(p->sample_floats * sizeof(float)))) return CD_ENOMEM;
+    // The inputs first: a typo in an archive's name leaves nothing behind.
+    for (int i = 0; i < p->cfg->ninputs; i++)
+        if (access(p->cfg->inputs[i], R_OK) != 0) {
+            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
+            return CD_EIO;
+        }
+    int rc = load_excludes(p);
+    if (rc) return rc;
+    if (fs_mkdir_p(p->cfg->out_dir) != 0) {
         CD_ERR("%s: cannot create the output folder: %s", p->cfg->out_dir, strerror(errno));
         return CD_EIO;
     }
@@ -555,12 +632,7 @@ static int prep_setup(Prep *p) {
         return CD_EIO;
     }
     unlink(path);   // lives until closed, never outlives the process
-    for (int i = 0; i < p->cfg->ninputs; i++)
-        if (access(p->cfg->inputs[i], R_OK) != 0) {
-            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
-            return CD_EIO;
-        }
-    return load_excludes(p);
+    return CD_OK;
 }
 
 int prep_run(const Dist *d, const PrepConfig *cfg) {
@@ -568,9 +640,9 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     memset(&p, 0, sizeof p);
     p.d = d;
     p.cfg = cfg;
-    static const char *dsname[] = {"ntu60", "ntu120", "kinetics"};
+    p.fmt = cfg->dataset;
     double t0 = dist_wtime();
-    log_info(d, "prep | dataset %s | %d input(s) | %d rank(s) | out %s", dsname[cfg->dataset], cfg->ninputs,
+    log_info(d, "prep | dataset %s | %d input(s) | %d rank(s) | out %s", p.fmt->name, cfg->ninputs,
              d->size, cfg->out_dir);
     int rc = dist_agree(d, prep_setup(&p));
     char *sources = NULL;
@@ -581,10 +653,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
         int hrc = checksums_finish(&hasher, &sources);
         if (rc == CD_OK) rc = hrc;
     }
-    if (rc == CD_OK && cfg->dataset == PREP_KINETICS && (!p.klabels[0] && !p.klabels[1])) {
-        if (d->rank == 0) CD_ERR("no kinetics_train_label.json or kinetics_val_label.json in the inputs");
-        rc = CD_EFORMAT;
-    }
+    if (rc == CD_OK) rc = sides_present(&p);
     double t_scan = dist_wtime() - t0;
 
     void *allm = NULL, *allr = NULL;
@@ -600,18 +669,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
         if (nr) buf_append(&rej, allr, nr);
         qsort(all, (size_t)n, sizeof *all, cmp_meta);
         int64_t before = p.n_rejected, ex_before = p.n_excluded;
-        if (cfg->dataset == PREP_KINETICS) {
-            for (int part = 0; part < 2; part++)
-                if (!p.klabels[part])
-                    for (int64_t i = 0; i < n; i++)
-                        if (all[i].part == part) {
-                            if (d->rank == 0) CD_ERR("clips of %s but no %s in the inputs",
-                                                     part ? "kinetics_val" : "kinetics_train",
-                                                     part ? "kinetics_val_label.json" : "kinetics_train_label.json");
-                            rc = CD_EFORMAT;
-                            break;
-                        }
-        }
+        rc = check_sides(&p, all, n);
         if (rc == CD_OK) n = check_metas(&p, all, n, &rej);
         counts[2] += p.n_rejected - before;
         counts[1] += p.n_excluded - ex_before;
@@ -623,15 +681,21 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
             }
             rc = CD_EREJECT;
         }
-        if (rc == CD_OK && n == 0) {
-            if (d->rank == 0) CD_ERR("no sample could be prepared from the inputs (see the rejects report)");
+        if (rc == CD_OK && n == 0) {   // point at the rejects report only when it has something
+            if (d->rank == 0 && counts[2])
+                CD_ERR("no sample could be prepared from the inputs: %lld rejected (see %s/%s-rejects.tsv)",
+                       (long long)counts[2], cfg->out_dir, p.fmt->name);
+            else if (d->rank == 0)
+                CD_ERR("no sample of %s in the inputs: %lld member(s) outside the dataset, %lld excluded "
+                       "(HINT: is --dataset right for these archives?)", p.fmt->name, (long long)counts[0],
+                       (long long)counts[1]);
             rc = CD_EFORMAT;
         }
     }
     if (d->rank == 0 && rc != CD_ENOMEM) {
         sort_lines(&rej);   // the same report whatever the number of ranks
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, dsname[cfg->dataset]);
+        snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, p.fmt->name);
         if (write_atomic_text(path, rej.p, rej.n) != CD_OK && rc == CD_OK) rc = CD_EIO;
         else if (counts[2]) log_warn(d, "prep | %lld sample(s) rejected: see %s", (long long)counts[2], path);
     }
@@ -642,14 +706,8 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     log_info(d, "prep | %.1f samples/s, %.1f MB/s of text (%.1f MB/s per rank)", (double)counts[3] / t_scan,
              (double)counts[4] / 1e6 / t_scan, (double)counts[4] / 1e6 / t_scan / d->size);
 
-    static const SplitBench benches[3][2] = {{SPLIT_NTU60_XSUB, SPLIT_NTU60_XVIEW},
-                                             {SPLIT_NTU120_XSUB, SPLIT_NTU120_XSET},
-                                             {SPLIT_KINETICS, SPLIT_NBENCH}};
-    for (int b = 0; b < 2 && rc == CD_OK; b++) {
-        SplitBench bench = benches[cfg->dataset][b];
-        if (bench == SPLIT_NBENCH) break;
-        rc = write_bench(&p, bench, all, n, sources);
-    }
+    if (rc == CD_OK) load_class_names(&p);
+    for (int b = 0; b < p.fmt->nbench && rc == CD_OK; b++) rc = write_bench(&p, b, all, n, sources);
     if (rc == CD_OK) log_info(d, "prep | done in %.1fs", dist_wtime() - t0);
     free(allm);
     free(allr);

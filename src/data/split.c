@@ -15,13 +15,8 @@ const char *split_bench_name(SplitBench b) {
     case SPLIT_NTU60_XVIEW: return "ntu60-xview";
     case SPLIT_NTU120_XSUB: return "ntu120-xsub";
     case SPLIT_NTU120_XSET: return "ntu120-xset";
-    case SPLIT_KINETICS: return "kinetics";
     default: return "?";
     }
-}
-
-int split_num_classes(SplitBench b) {
-    return b <= SPLIT_NTU60_XVIEW ? 60 : b <= SPLIT_NTU120_XSET ? 120 : 400;
 }
 
 static int in_list(int v, int n) {

@@ -2,6 +2,7 @@
 // JSON of one sequence, read as CTR-GCN's feeders/feeder_ucla.py reads it
 // (json.load, then np.array: float64 from the file's numbers; strtod and
 // Python's float() both round correctly, so the values are the same).
+// Also the NW-UCLA layout (skeleton.h) and prep format (dataset.h).
 // Includes jansson.h (the JSON parser of the project's dependencies).
 #include "ucla.h"
 
@@ -11,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
+#include "feeder_ucla.h"
+#include "skeleton.h"
 #include "status.h"
 
 // The ten actions (a07 and a10 are not in the dataset's skeleton release).
@@ -38,6 +42,37 @@ const char *ucla_class_name(int label) {
 }
 
 const int *ucla_bone_parents(void) { return bone_parent; }
+
+// ---------------------------------------------------------------------------
+// The NW-UCLA layout (skeleton.h)
+
+static const char *const joint_names[UCLA_V] = {
+    "HipCenter",     "Spine",      "ShoulderCenter", "Head",     "ShoulderLeft", "ElbowLeft", "WristLeft",
+    "HandLeft",      "ShoulderRight", "ElbowRight",  "WristRight", "HandRight",  "HipLeft",   "KneeLeft",
+    "AnkleLeft",     "FootLeft",   "HipRight",       "KneeRight", "AnkleRight",   "FootRight",
+};
+// graph/ucla.py inward_ori_index minus 1 (docs/data-conventions.md); centre
+// joint 2 (ShoulderCenter) has no parent.
+static const int inward[][2] = {
+    {0, 1},  {1, 2},   {3, 2},   {4, 2},   {5, 4},   {6, 5},   {7, 6},   {8, 2},  {9, 8},  {10, 9},
+    {11, 10}, {12, 0}, {13, 12}, {14, 13}, {15, 14}, {16, 0}, {17, 16}, {18, 17}, {19, 18},
+};
+
+const SkelLayout skel_ucla20 = {
+    .name = "ucla20-kinect-v1",
+    .graph = "ucla20",
+    .aliases = {"ucla", "graph.ucla.Graph"},
+    .V = UCLA_V,
+    .joints = joint_names,
+    .inward = inward,
+    .ninward = (int)(sizeof inward / sizeof inward[0]),
+    .bone_parent = bone_parent,
+    .parts = "datasets/parts/ucla20.tsv",
+    .feeder = "feeders.feeder_ucla.Feeder",
+    .M = 1,
+    .window = UCLA_WINDOW,
+    .seq_transform = ucla_feeder_seq_transform,
+};
 
 int ucla_name_parse(const char *name, UclaName *out) {
     static const char tags[] = "asev";
@@ -150,3 +185,42 @@ int ucla_parse(const char *json, size_t len, double **xyz, int *frames, char *wh
     *frames = (int)T;
     return CD_OK;
 }
+
+// ---------------------------------------------------------------------------
+// The prep format (dataset.h): one file ucla.h5, views 1 and 2 in /train,
+// view 3 in /test, each sequence kept as recorded (float64, its T frames).
+
+static int fmt_member(const char *path, DatasetSample *s, char *why, size_t whylen) {
+    UclaName n;
+    int label, split;
+    int rc = ucla_member(path, s->name, &n, &label, &split, why, whylen);
+    if (rc) return rc;
+    s->label = label;
+    s->part = 0;
+    return CD_OK;
+}
+
+static int fmt_prepare_seq(const char *text, size_t len, double **seq, int *T, int *label, char *why,
+                           size_t whylen) {
+    (void)label;   // from the name
+    return ucla_parse(text, len, seq, T, why, whylen);
+}
+
+static int fmt_group(int b, const DatasetSample *s) {
+    (void)b;
+    UclaName n;
+    return ucla_name_parse(s->name, &n) == CD_OK && n.view == 3;
+}
+
+const DatasetFormat dataset_ucla = {
+    .name = "ucla",
+    .layout = &skel_ucla20,
+    .num_class = UCLA_NUM_CLASS,
+    .nbench = 1,
+    .bench = {"ucla"},
+    .member = fmt_member,
+    .prepare_seq = fmt_prepare_seq,
+    .classes = "datasets/ucla/descriptions.tsv",   // ids = the official labels 1..10
+    .class_id_base = 1,
+    .group = fmt_group,
+};

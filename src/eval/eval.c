@@ -36,11 +36,13 @@
 // Metrics (pure)
 
 int eval_parse_stream(const char *s, int *bone, int *vel) {
-    static const char *names[4] = {"joint", "bone", "joint_motion", "bone_motion"};
-    for (int i = 0; s && i < 4; i++)
+    // ours, then the official feeder_ucla data_path words for the motion streams
+    static const char *names[6] = {"joint", "bone", "joint_motion", "bone_motion", "motion", "bone motion"};
+    for (int i = 0; s && i < 6; i++)
         if (!strcmp(s, names[i])) {
-            *bone = i & 1;
-            *vel = i >> 1;
+            int k = i < 4 ? i : i - 2;
+            *bone = k & 1;
+            *vel = k >> 1;
             return CD_OK;
         }
     return CD_EARG;
@@ -158,10 +160,13 @@ typedef struct Eval {
 } Eval;
 
 // The window the checkpoint was trained with (its config attribute's
-// test_feeder_args.window_size, else train_feeder_args'), or 64.
+// test_feeder_args.window_size, else train_feeder_args'), or the official
+// feeder's of the data's layout (64; NW-UCLA 52): a checkpoint converted
+// from PyTorch has no config.
 static int ckpt_window(const Eval *e) {
     char *yaml = NULL;
-    int window = EVAL_DEFAULT_WINDOW;
+    const SkelLayout *layout = skel_layout_find(e->data.layout);
+    int window = layout && layout->window > 0 ? layout->window : EVAL_DEFAULT_WINDOW;
     if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK || !yaml) return window;
     // config_load reads files: hand it the text through a private temporary one.
     const char *tmpdir = getenv("TMPDIR");
@@ -203,7 +208,7 @@ static int check_fit(const Eval *e, char *why, size_t whylen) {
     struct { const char *what; int ckpt, data; } v[] = {
         {"classes", c->num_class, e->data.num_class},
         {"joints", c->num_point, e->data.V},
-        {"persons", c->num_person, SKEL_M},
+        {"persons", c->num_person, e->data.M},
         {"input channels", c->in_channels, SKEL_C},
     };
     char diff[512] = "";
@@ -276,19 +281,22 @@ static int setup(Eval *e, char *why, size_t whylen) {
                  o->checkpoint, ck);
         return CD_EFORMAT;
     }
-    snprintf(e->stream, sizeof e->stream, "%s", o->stream ? o->stream : ck);
-    eval_parse_stream(e->stream, &bone, &vel);   // checked by the driver
-    if (strcmp(e->stream, ck))
+    eval_parse_stream(o->stream ? o->stream : ck, &bone, &vel);   // checked by the driver
+    static const char *canon[4] = {"joint", "bone", "joint_motion", "bone_motion"};
+    snprintf(e->stream, sizeof e->stream, "%s", canon[bone + 2 * vel]);   // "bone motion" -> bone_motion
+    if (!e->info.stream[0] && !o->stream)   // never a silent default: a bone model on joint input is wrong, not an error
+        log_warn(e->d, "eval | %s records no stream: evaluating it on the joint stream (HINT: pass --stream, or "
+                 "convert with scripts/convert_ctrgcn.py --stream)", o->checkpoint);
+    else if (strcmp(e->stream, ck))
         log_warn(e->d, "eval | %s was trained on the %s stream; evaluating it on the %s stream as asked",
-                 o->checkpoint, ck, e->stream);
+                 o->checkpoint, e->info.stream[0] ? ck : "(unrecorded)", e->stream);
     e->K = ctrgcn_config(e->m)->num_class;
     e->B = o->batch > 0 ? o->batch : EVAL_DEFAULT_BATCH;
     int64_t w = e->d->rank == 0 ? ckpt_window(e) : 0;
     if ((rc = dist_bcast_bytes(e->d, &w, sizeof w, 0))) return rc;
     e->window = (int)w;
 
-    SkelLayout layout = e->data.V == NTU_V ? SKEL_LAYOUT_NTU25 : SKEL_LAYOUT_OPENPOSE18;
-    FeederConfig f = feeder_config_official(layout, 0, bone, vel);
+    FeederConfig f = feeder_config_official(skel_layout_find(e->data.layout), 0, bone, vel);
     f.window = e->window;
     // Whole batches per rank: the loader sees one rank, the caller shards.
     rc = loader_open(&e->l, o->data, e->group, &f, e->B, 0, 1, (uint64_t)e->info.seed, 0, 0, why, whylen);
@@ -355,6 +363,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
         progress_update(&p, e->d, done * e->d->size);
     }
     if (rc) log_rank(e->d, "eval | stopped at an error (%s); see above", cd_status_str(rc));
+    else progress_end(&p, e->d, done * e->d->size);
     return rc;
 }
 
@@ -409,8 +418,9 @@ static int cmp_worst(const void *a, const void *b, void *ctx) {
 
 static void print_table(const Eval *e, const EvalMetrics *mt) {
     const Dist *d = e->d;
-    log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s)",
-             e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size);
+    log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s) x %d thread(s)",
+             e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size,
+             e->o->threads > 0 ? e->o->threads : 1);
     log_info(d, "eval | top-1 %6.2f%% (%lld/%lld) | top-5 %6.2f%% (%lld/%lld)",
              100.0 * (double)mt->correct1 / (double)mt->n, (long long)mt->correct1, (long long)mt->n,
              100.0 * (double)mt->correct5 / (double)mt->n, (long long)mt->correct5, (long long)mt->n);

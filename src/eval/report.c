@@ -8,6 +8,7 @@
 #include "report.h"
 #include "descriptions.h"
 #include "eval.h"
+#include "fsutil.h"
 #include "h5io_features.h"
 #include "h5io_scores.h"
 #include "status.h"
@@ -627,7 +628,7 @@ int report_run(const ReportOptions *o) {
     if (!rc) {
         char partial[4200];
         snprintf(partial, sizeof partial, "%.4000s.partial", o->out);
-        FILE *f = fopen(partial, "w");
+        FILE *f = fs_mkdir_parent(o->out) == 0 ? fopen(partial, "w") : NULL;
         if (!f || fwrite(b.s, 1, b.n, f) != b.n || fclose(f) || rename(partial, o->out)) {
             CD_ERR("%s: cannot write the report: %s", o->out, strerror(errno));
             if (f) remove(partial);

@@ -162,6 +162,33 @@ static int read_group(hid_t f, const char *path, const char *group, H5Tensor **o
     return CD_OK;
 }
 
+// The string attributes. Each is optional, but one that is there must be
+// readable: a stream silently taken as the default would evaluate a bone
+// model on joint input.
+static int read_text_attrs(hid_t f, const char *path, H5CkptMeta *meta) {
+    const char *names[] = {"stream", "graph", "config"};
+    char *v[3] = {NULL, NULL, NULL};
+    int rc = CD_OK;
+    for (int i = 0; i < 3 && !rc; i++)
+        if (h5io_attr_string(f, names[i], &v[i]) == CD_EFORMAT) {
+            CD_ERR("%s: attribute '%s' is not a string (HINT: write it as a str or np.bytes_ scalar, as "
+                   "scripts/convert_ctrgcn.py does)", path, names[i]);
+            rc = CD_EFORMAT;
+        }
+    if (!rc && v[0] && strlen(v[0]) >= sizeof meta->stream) {
+        CD_ERR("%s: attribute 'stream' is '%.40s...', not a stream name", path, v[0]);
+        rc = CD_EFORMAT;
+    }
+    if (!rc) {
+        snprintf(meta->stream, sizeof meta->stream, "%s", v[0] ? v[0] : "");
+        snprintf(meta->graph, sizeof meta->graph, "%s", v[1] ? v[1] : "");
+        meta->config_yaml = v[2];
+        v[2] = NULL;
+    }
+    for (int i = 0; i < 3; i++) free(v[i]);
+    return rc;
+}
+
 int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel,
                    H5Tensor **momentum, int *nmomentum) {
     memset(meta, 0, sizeof *meta);
@@ -176,7 +203,8 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
     int rc = read_group(f, path, "model", model, nmodel);
     if (rc == CD_EFORMAT && !*model) CD_ERR("%s: no /model group (HINT: is this a checkpoint?)", path);
     char fmt[64] = "";
-    if (!rc && h5io_attr_get_str(f, "format", fmt, sizeof fmt) == CD_OK) {
+    if (!rc && H5Aexists(f, "format") > 0) {   // optional, but when there it must say what we read
+        h5io_attr_get_str(f, "format", fmt, sizeof fmt);
         int64_t ver = 0;
         if (strcmp(fmt, H5IO_CKPT_FORMAT) || h5io_attr_get_i64(f, "format_version", &ver) || ver > H5IO_CKPT_FORMAT_VERSION) {
             CD_ERR("%s: format '%s' version %lld, this build reads %s version <= %d", path, fmt, (long long)ver,
@@ -189,9 +217,7 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
         // may carry /model alone.
         meta->has_meta = h5io_attr_get_i64(f, "epoch", &meta->epoch) == CD_OK;
         h5io_attr_get_i64(f, "step", &meta->step);
-        h5io_attr_get_str(f, "stream", meta->stream, sizeof meta->stream);
-        h5io_attr_get_str(f, "graph", meta->graph, sizeof meta->graph);
-        h5io_attr_get_text(f, "config", &meta->config_yaml);
+        rc = read_text_attrs(f, path, meta);
         hid_t a = H5Aexists(f, "strides") > 0 ? H5Aopen(f, "strides", H5P_DEFAULT) : -1;
         if (a >= 0) {
             hid_t s = H5Aget_space(a);
@@ -282,7 +308,8 @@ int h5io_ckpt_read_config(const char *path, char **yaml) {
         CD_ERR("%s: cannot open the checkpoint as HDF5", path);
         return CD_EIO;
     }
-    h5io_attr_get_text(f, "config", yaml);
+    if (h5io_attr_string(f, "config", yaml) == CD_EFORMAT)
+        CD_ERR("%s: attribute 'config' is not a string; ignored", path);
     if (*yaml && !(*yaml)[0]) {   // an empty config is none
         free(*yaml);
         *yaml = NULL;

@@ -17,10 +17,10 @@ static const char *group_name[2] = {"train", "test"};
 
 struct H5PrepFile {
     const Dist *d;
-    hid_t file, x[2], label[2], frames[2], name[2], strtype, dxpl_ind;
-    int V, name_len, err;
+    hid_t file, x[2], label[2], frames[2], name[2], seq[2], offset[2], strtype, dxpl_ind;
+    int V, name_len, err, is_seq;
     int64_t n[2];
-    float *buf;   // (3, 300, V, 2) staging buffer for one sample
+    float *buf;   // (3, 300, V, 2) staging buffer for one padded sample
 };
 
 static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
@@ -28,7 +28,29 @@ static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
            h5io_attr_put_str(f, "dataset", spec->dataset) || h5io_attr_put_str(f, "benchmark", spec->benchmark) ||
            h5io_attr_put_str(f, "layout", spec->layout) || h5io_attr_put_i64(f, "num_joints", spec->V) ||
            h5io_attr_put_i64(f, "num_class", spec->num_class) ||
-           h5io_attr_put_str(f, "sources", spec->sources ? spec->sources : "");
+           h5io_attr_put_str(f, "sources", spec->sources ? spec->sources : "") ||
+           h5io_attr_put_str(f, "samples", spec->seq ? "sequences" : "padded") ||
+           h5io_attr_put_i64(f, "num_person", spec->M > 0 ? spec->M : SKEL_M);
+}
+
+// Collective: /class_name, K fixed-length UTF-8 strings (rank 0 writes).
+static int put_class_names(const Dist *d, hid_t file, const char *const *names, int K) {
+    size_t len = 1;
+    for (int k = 0; k < K; k++) if (strlen(names[k]) + 1 > len) len = strlen(names[k]) + 1;
+    char *buf = cd_calloc((size_t)K, len);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t n = (hsize_t)K;
+    hid_t ds = buf ? h5io_dset_create(file, "class_name", t, 1, &n) : -1;
+    for (int k = 0; buf && k < K; k++) memcpy(buf + (size_t)k * len, names[k], strlen(names[k]));
+    int rc = ds >= 0 ? h5io_write_rank0(d, ds, t, buf) : CD_EHDF5;
+    if (ds >= 0) H5Dclose(ds);
+    H5Tclose(t);
+    free(buf);
+    if (rc) CD_ERR("HDF5: writing /class_name failed");
+    return rc;
 }
 
 int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5PrepSpec *spec) {
@@ -39,10 +61,13 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
     f->name_len = spec->name_len;
     f->n[0] = spec->n[0];
     f->n[1] = spec->n[1];
+    f->is_seq = spec->seq;
     f->file = f->strtype = f->dxpl_ind = -1;
-    for (int g = 0; g < 2; g++) f->x[g] = f->label[g] = f->frames[g] = f->name[g] = -1;
-    f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float));
-    if (!f->buf) { free(f); return CD_ENOMEM; }
+    for (int g = 0; g < 2; g++) f->x[g] = f->label[g] = f->frames[g] = f->name[g] = f->seq[g] = f->offset[g] = -1;
+    if (!f->is_seq && !(f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float)))) {
+        free(f);
+        return CD_ENOMEM;
+    }
 
     f->file = h5io_create_mpio(path, d);
     if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
@@ -52,17 +77,26 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
     H5IO_CHECK(H5Tset_size(f->strtype, (size_t)spec->name_len), "H5Tset_size");
     H5IO_CHECK(H5Tset_strpad(f->strtype, H5T_STR_NULLPAD), "H5Tset_strpad");
     if (put_root_attrs(f->file, spec)) goto fail;
+    if (spec->class_names && put_class_names(f->d, f->file, spec->class_names, spec->num_class)) goto fail;
     for (int g = 0; g < 2; g++) {
         hid_t grp = h5io_group_create(f->file, group_name[g]);
         H5IO_CHECK(grp, "H5Gcreate2");
         hsize_t n = (hsize_t)spec->n[g];
-        hsize_t xd[5] = {n, SKEL_C, SKEL_T, (hsize_t)spec->V, SKEL_M};
-        f->x[g] = h5io_dset_create(grp, "x", H5T_IEEE_F32LE, 5, xd);
+        if (f->is_seq) {
+            hsize_t sd[3] = {(hsize_t)spec->rows[g], (hsize_t)spec->V, SKEL_C};
+            f->seq[g] = h5io_dset_create(grp, "seq", H5T_IEEE_F64LE, 3, sd);
+            f->offset[g] = h5io_dset_create(grp, "offset", H5T_STD_I64LE, 1, &n);
+        } else {
+            hsize_t xd[5] = {n, SKEL_C, SKEL_T, (hsize_t)spec->V, SKEL_M};
+            f->x[g] = h5io_dset_create(grp, "x", H5T_IEEE_F32LE, 5, xd);
+        }
         f->label[g] = h5io_dset_create(grp, "label", H5T_STD_I32LE, 1, &n);
         f->frames[g] = h5io_dset_create(grp, "frames", H5T_STD_I32LE, 1, &n);
         f->name[g] = h5io_dset_create(grp, "name", f->strtype, 1, &n);
         H5Gclose(grp);
-        if (f->x[g] < 0 || f->label[g] < 0 || f->frames[g] < 0 || f->name[g] < 0) goto fail;
+        if ((f->is_seq ? f->seq[g] < 0 || f->offset[g] < 0 : f->x[g] < 0) || f->label[g] < 0 ||
+            f->frames[g] < 0 || f->name[g] < 0)
+            goto fail;
     }
     *out = f;
     return CD_OK;
@@ -73,12 +107,13 @@ fail:
 }
 
 int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const int32_t *frames,
-                         const char *names) {
+                         const char *names, const int64_t *offset) {
     int rc = h5io_write_rank0(f->d, f->label[group], H5T_NATIVE_INT32, label);
     if (!rc) rc = h5io_write_rank0(f->d, f->frames[group], H5T_NATIVE_INT32, frames);
     if (!rc) rc = h5io_write_rank0(f->d, f->name[group], f->strtype, names);
+    if (!rc && f->is_seq) rc = offset ? h5io_write_rank0(f->d, f->offset[group], H5T_NATIVE_INT64, offset) : CD_EARG;
     if (rc) {
-        CD_ERR("HDF5: writing /%s labels, frames or names failed", group_name[group]);
+        CD_ERR("HDF5: writing /%s labels, frames, names or offsets failed", group_name[group]);
         f->err = rc;
     }
     return rc;
@@ -109,10 +144,30 @@ int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float 
     return CD_OK;
 }
 
+int h5io_prep_write_seq(H5PrepFile *f, int group, int64_t row, const double *tvc, int T) {
+    if (!f->is_seq || T < 1) return CD_EARG;
+    hsize_t start[3] = {(hsize_t)row, 0, 0}, cnt[3] = {(hsize_t)T, (hsize_t)f->V, SKEL_C};
+    hid_t fs = H5Dget_space(f->seq[group]);
+    hid_t ms = H5Screate_simple(3, cnt, NULL);
+    herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    if (r >= 0) r = H5Dwrite(f->seq[group], H5T_NATIVE_DOUBLE, ms, fs, f->dxpl_ind, tvc);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (r < 0) {
+        CD_ERR("HDF5: writing rows %lld..%lld of /%s/seq failed", (long long)row, (long long)(row + T),
+               group_name[group]);
+        f->err = CD_EHDF5;
+        return CD_EHDF5;
+    }
+    return CD_OK;
+}
+
 int h5io_prep_close(H5PrepFile *f) {
     if (!f) return CD_OK;
     int rc = f->err;
     for (int g = 0; g < 2; g++) {
+        if (f->seq[g] >= 0) H5Dclose(f->seq[g]);
+        if (f->offset[g] >= 0) H5Dclose(f->offset[g]);
         if (f->x[g] >= 0) H5Dclose(f->x[g]);
         if (f->label[g] >= 0) H5Dclose(f->label[g]);
         if (f->frames[g] >= 0) H5Dclose(f->frames[g]);
@@ -133,9 +188,9 @@ int h5io_prep_close(H5PrepFile *f) {
 // ---------------------------------------------------------------------------
 // Reader (serial): the file and its datasets stay open.
 
-enum { DS_X, DS_LABEL, DS_FRAMES, DS_NAME, DS_N };
-static const char *ds_name[DS_N] = {"x", "label", "frames", "name"};
-static const int ds_rank[DS_N] = {5, 1, 1, 1};
+enum { DS_X, DS_LABEL, DS_FRAMES, DS_NAME, DS_SEQ, DS_OFFSET, DS_N };
+static const char *ds_name[DS_N] = {"x", "label", "frames", "name", "seq", "offset"};
+static const int ds_rank[DS_N] = {5, 1, 1, 1, 3, 1};
 
 struct H5PrepReader {
     char *path;
@@ -146,7 +201,8 @@ struct H5PrepReader {
 static int reader_header(H5PrepReader *r) {
     const char *path = r->path;
     H5PrepInfo *info = &r->info;
-    int64_t ver = 0, V = 0, K = 0;
+    int64_t ver = 0, V = 0, K = 0, M = SKEL_M;
+    char samples[16] = "padded";
     int rc = h5io_check_format(r->file, path, H5IO_FORMAT, H5IO_FORMAT_VERSION, &ver, "rerun cocodiff-prep");
     if (!rc && (h5io_attr_get_str(r->file, "dataset", info->dataset, sizeof info->dataset) ||
                 h5io_attr_get_str(r->file, "benchmark", info->benchmark, sizeof info->benchmark) ||
@@ -155,8 +211,17 @@ static int reader_header(H5PrepReader *r) {
         CD_ERR("%s: missing attributes", path);
         rc = CD_EFORMAT;
     }
+    // Files of older builds have neither: padded, two persons.
+    if (!rc && H5Aexists(r->file, "samples") > 0) h5io_attr_get_str(r->file, "samples", samples, sizeof samples);
+    if (!rc && H5Aexists(r->file, "num_person") > 0 && h5io_attr_get_i64(r->file, "num_person", &M)) M = -1;
+    info->seq = !strcmp(samples, "sequences");
+    if (!rc && ((!info->seq && (strcmp(samples, "padded") || M != SKEL_M)) || M < 1 || M > SKEL_M)) {
+        CD_ERR("%s: samples '%s', num_person %lld: not a prep file this build reads", path, samples, (long long)M);
+        rc = CD_EFORMAT;
+    }
     for (int g = 0; g < 2 && !rc; g++)
         for (int k = 0; k < DS_N && !rc; k++) {
+            if (info->seq ? k == DS_X : k == DS_SEQ || k == DS_OFFSET) continue;
             char p[32];
             snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
             H5ioQuiet q = h5io_quiet_begin();
@@ -172,7 +237,19 @@ static int reader_header(H5PrepReader *r) {
         r->name_type[g] = H5Dget_type(r->ds[g][DS_NAME]);
         info->n[g] = (int64_t)n;
         info->name_len = (int)H5Tget_size(r->name_type[g]);
+        if (info->seq) {
+            hsize_t sd[3] = {0, 0, 0};
+            s = H5Dget_space(r->ds[g][DS_SEQ]);
+            int nd = H5Sget_simple_extent_dims(s, sd, NULL);
+            H5Sclose(s);
+            if (nd != 3 || sd[1] != (hsize_t)V || sd[2] != SKEL_C) {
+                CD_ERR("%s: /%s/seq is not (frames, %lld, %d)", path, group_name[g], (long long)V, SKEL_C);
+                rc = CD_EFORMAT;
+            }
+            info->rows[g] = (int64_t)sd[0];
+        }
     }
+    info->M = (int)M;
     info->V = (int)V;
     info->num_class = (int)K;
     info->format_version = (int)ver;
@@ -241,15 +318,40 @@ static int read_rows(hid_t ds, hid_t memtype, int rank, int64_t first, int64_t c
 
 int h5io_prep_reader_read(H5PrepReader *r, int group, int64_t first, int64_t count, float *x,
                           int32_t *label, int32_t *frames, char *names) {
-    void *out[DS_N] = {x, label, frames, names};
-    hid_t memtype[DS_N] = {H5T_NATIVE_FLOAT, H5T_NATIVE_INT32, H5T_NATIVE_INT32, r->name_type[group]};
+    void *out[DS_NAME + 1] = {x, label, frames, names};
+    hid_t memtype[DS_NAME + 1] = {H5T_NATIVE_FLOAT, H5T_NATIVE_INT32, H5T_NATIVE_INT32, r->name_type[group]};
     int rc = CD_OK;
-    for (int k = 0; k < DS_N && !rc; k++)
+    if (x && r->info.seq) {
+        CD_ERR("%s: holds raw sequences (/%s/seq), not padded samples", r->path, group_name[group]);
+        return CD_EARG;
+    }
+    for (int k = 0; k <= DS_NAME && !rc; k++)
         if (out[k]) rc = read_rows(r->ds[group][k], memtype[k], ds_rank[k], first, count, out[k]);
     if (rc)
         CD_ERR("%s: reading /%s rows %lld..%lld failed", r->path, group_name[group], (long long)first,
                (long long)(first + count));
     return rc;
+}
+
+// Rows [first, first+count) of a raw-sequence file's dataset k (offset, seq).
+static int read_seq_rows(H5PrepReader *r, int group, int k, hid_t memtype, int64_t first, int64_t count, void *out) {
+    if (!r->info.seq) {
+        CD_ERR("%s: holds padded samples, not raw sequences", r->path);
+        return CD_EARG;
+    }
+    int rc = read_rows(r->ds[group][k], memtype, ds_rank[k], first, count, out);
+    if (rc)
+        CD_ERR("%s: reading /%s/%s rows %lld..%lld failed", r->path, group_name[group], ds_name[k], (long long)first,
+               (long long)(first + count));
+    return rc;
+}
+
+int h5io_prep_reader_read_offsets(H5PrepReader *r, int group, int64_t first, int64_t count, int64_t *offset) {
+    return read_seq_rows(r, group, DS_OFFSET, H5T_NATIVE_INT64, first, count, offset);
+}
+
+int h5io_prep_reader_read_seq(H5PrepReader *r, int group, int64_t row, int64_t nrows, double *out) {
+    return read_seq_rows(r, group, DS_SEQ, H5T_NATIVE_DOUBLE, row, nrows, out);
 }
 
 int h5io_prep_info(const char *path, H5PrepInfo *info) {

@@ -1,6 +1,7 @@
 // h5io_util.c - the h5io module's private helpers (h5io_util.h): files,
 // attributes, groups and datasets as every format of ours writes them.
 #include "h5io_util.h"
+#include "h5io_errors.h"
 #include "status.h"
 
 #include <mpi.h>
@@ -10,6 +11,10 @@
 
 // ---------------------------------------------------------------------------
 // Files
+
+void h5io_errors_show(int show) {
+    if (!show) H5Eset_auto2(H5E_DEFAULT, NULL, NULL);   // HDF5's default prints the stack
+}
 
 H5ioQuiet h5io_quiet_begin(void) {
     H5ioQuiet q;
@@ -21,6 +26,7 @@ H5ioQuiet h5io_quiet_begin(void) {
 void h5io_quiet_end(H5ioQuiet q) { H5Eset_auto2(H5E_DEFAULT, q.fn, q.data); }
 
 hid_t h5io_open_quiet(const char *path) {
+    if (cd_verbose()) return H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);   // --verbose: why HDF5 could not
     H5ioQuiet q = h5io_quiet_begin();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     h5io_quiet_end(q);
@@ -80,46 +86,43 @@ int h5io_attr_put_f64(hid_t obj, const char *name, double v) {
     return put_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
-int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap) {
-    if (cap) out[0] = '\0';
-    if (H5Aexists(obj, name) <= 0) return CD_EFORMAT;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return CD_EFORMAT;
-    hid_t t = H5Aget_type(a);
+int h5io_attr_string(hid_t obj, const char *name, char **out) {
+    *out = NULL;
+    if (H5Aexists(obj, name) <= 0) return H5IO_ABSENT;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
+    hid_t s = a >= 0 ? H5Aget_space(a) : -1;
     int rc = CD_EFORMAT;
-    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
-        // h5py writes Python str attributes as variable-length strings.
+    // One string: a scalar, or h5py's one-element array.
+    int one = s >= 0 && H5Sget_simple_extent_npoints(s) == 1;
+    if (one && t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        // h5py writes a Python str as a variable-length UTF-8 string; HDF5
+        // converts between string types only within one character set, so
+        // the memory type takes the file's.
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
-        if (H5Aread(a, mt, &v) >= 0 && v) {
-            snprintf(out, cap, "%s", v);
-            rc = CD_OK;
-        }
+        H5Tset_cset(mt, H5Tget_cset(t));
+        if (H5Aread(a, mt, &v) >= 0 && v && (*out = strdup(v))) rc = CD_OK;
         if (v) H5free_memory(v);
         H5Tclose(mt);
-    } else if (H5Tget_class(t) == H5T_STRING) {
+    } else if (one && t >= 0 && H5Tget_class(t) == H5T_STRING) {
         size_t n = H5Tget_size(t);
         char *tmp = cd_calloc(n + 1, 1);
-        rc = (tmp && H5Aread(a, t, tmp) >= 0) ? CD_OK : CD_EFORMAT;
-        if (!rc) snprintf(out, cap, "%s", tmp);
-        free(tmp);
+        if (tmp && H5Aread(a, t, tmp) >= 0) *out = tmp, rc = CD_OK;
+        else free(tmp);
     }
-    H5Tclose(t);
-    H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
     return rc;
 }
 
-void h5io_attr_get_text(hid_t obj, const char *name, char **out) {
-    *out = NULL;
-    if (H5Aexists(obj, name) <= 0) return;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
-    size_t len = t >= 0 ? H5Tget_size(t) : 0;
-    char *s = (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) ? calloc(len + 1, 1) : NULL;
-    if (s && H5Aread(a, t, s) >= 0) *out = s;
-    else free(s);
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
+int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap) {
+    char *v = NULL;
+    int rc = h5io_attr_string(obj, name, &v);
+    if (cap) snprintf(out, cap, "%s", rc == CD_OK ? v : "");
+    free(v);
+    return rc == CD_OK ? CD_OK : CD_EFORMAT;
 }
 
 static int get_scalar(hid_t obj, const char *name, hid_t mtype, void *v) {

@@ -10,7 +10,7 @@
 
 #include "dist.h"
 
-// HDF5 prints its own error stack; we add the call that failed.
+// Says which call failed (HDF5's own stack shows only with --verbose).
 #define H5IO_CHECK(expr, what)                                           \
     do {                                                                 \
         if ((expr) < 0) { CD_ERR("HDF5: %s failed", what); goto fail; } \
@@ -19,7 +19,7 @@
 // --- files ------------------------------------------------------------------
 
 // Opens read-only without HDF5's error stack on stderr (the caller says what
-// went wrong). Negative when it cannot.
+// went wrong; with --verbose HDF5 says why too). Negative when it cannot.
 hid_t h5io_open_quiet(const char *path);
 // Creates (truncating) for one writer (sec2 driver). Negative on failure.
 hid_t h5io_create_serial(const char *path);
@@ -38,12 +38,16 @@ void h5io_quiet_end(H5ioQuiet q);
 int h5io_attr_put_str(hid_t obj, const char *name, const char *value);
 int h5io_attr_put_i64(hid_t obj, const char *name, int64_t v);
 int h5io_attr_put_f64(hid_t obj, const char *name, double v);
-// A fixed- or variable-length (h5py) string attribute into out (truncated).
-// CD_OK, or CD_EFORMAT when absent or unreadable (out is then "").
+// A string attribute of either kind HDF5 has: fixed-length (what we write,
+// h5py's np.bytes_) or variable-length (h5py's default for a Python str),
+// ASCII or UTF-8, scalar or a one-element array; malloc'ed into *out. CD_OK;
+// H5IO_ABSENT (*out NULL, no message) when there is no such attribute;
+// CD_EFORMAT (*out NULL, no message) when it is there but not one string.
+#define H5IO_ABSENT 1
+int h5io_attr_string(hid_t obj, const char *name, char **out);
+// h5io_attr_string into out (truncated): CD_OK, or CD_EFORMAT when absent or
+// not a string (out is then "").
 int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap);
-// A fixed-length string attribute of any length, malloc'ed into *out; NULL
-// when absent or not a fixed-length string.
-void h5io_attr_get_text(hid_t obj, const char *name, char **out);
 // Numeric scalar attributes converted to int64 / double. CD_OK or CD_EFORMAT.
 int h5io_attr_get_i64(hid_t obj, const char *name, int64_t *v);
 int h5io_attr_get_f64(hid_t obj, const char *name, double *v);

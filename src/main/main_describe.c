@@ -12,8 +12,10 @@
 // Serial; runs under mpirun too (rank 0 works). Exit 0 all classes done,
 // 1 some classes failed (the file keeps the others) or a runtime error,
 // 2 usage error.
+#include "cli.h"
 #include "descriptions.h"
 #include "dist.h"
+#include "fsutil.h"
 #include "http.h"
 #include "status.h"
 
@@ -83,7 +85,7 @@ static void usage(FILE *f) {
             "  --quiet        no per-class progress lines\n"
             "Stops early after %d classes in a row fail, or on HTTP 401/403/404.\n"
             "Exit 0: every class done; 1: some classes failed (the file keeps the\n"
-            "others; run again to retry them) or an i/o error; 2: usage error.\n",
+            "others; run again to retry them) or an i/o error; 2: usage error.\n" CLI_COMMON_USAGE,
             BACKOFF_CAP_S, MAX_CONSECUTIVE_FAILED);
 }
 
@@ -125,10 +127,9 @@ static int parse_args(int argc, char **argv, Options *o) {
             o->quiet = 1;
             continue;
         }
-        if (!v) {
-            fprintf(stderr, "error: %s needs a value (or unknown option)\n", a);
-            return CD_EARG;
-        }
+        static const char *const valued[] = {"--classes", "--out", "--endpoint", "--model", "--api-key-env",
+                                             "--id-base", "--retries", "--limit", "--timeout", "--backoff", NULL};
+        if (!v) return cli_bad_option("cocodiff-describe", 0, a, valued);
         if (!strcmp(a, "--classes")) o->classes = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--endpoint")) o->endpoint = v;
@@ -139,10 +140,7 @@ static int parse_args(int argc, char **argv, Options *o) {
         else if (!strcmp(a, "--limit")) rc = parse_int(a, v, 1, 1000000, &o->limit);
         else if (!strcmp(a, "--timeout")) rc = parse_seconds(a, v, 0.001, &o->timeout_s);
         else if (!strcmp(a, "--backoff")) rc = parse_seconds(a, v, 0, &o->backoff_s);
-        else {
-            fprintf(stderr, "error: unknown option '%s'\n", a);
-            return CD_EARG;
-        }
+        else return cli_bad_option("cocodiff-describe", 0, a, valued);
         if (rc != CD_OK) return rc;
         i++;
     }
@@ -432,6 +430,11 @@ static int run(const Options *o, const Dist *d) {
     }
     if (!existed || nbad || !in_order || have->n == 0) {
         // Start clean: header + the valid rows in id order.
+        if (fs_mkdir_parent(o->out) != 0) {
+            fprintf(stderr, "error: %s: cannot create its folder: %s\n", o->out, strerror(errno));
+            code = 1;
+            goto done;
+        }
         if (descriptions_write(o->out, have, why, sizeof why) != CD_OK) {
             fprintf(stderr, "error: %s\n", why);
             code = 1;
@@ -553,6 +556,11 @@ done:
 int main(int argc, char **argv) {
     Dist d = {0};
     if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
+    int cr = cli_begin(&argc, argv, "cocodiff-describe", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? 0 : 2;
+    }
     Options o;
     int code = 0;
     if (parse_args(argc, argv, &o) != CD_OK) {

@@ -4,8 +4,11 @@
 //            [--encoder glove|clip] [--glove SUBSET.bin] [--sif-a A]
 //            [--clip-model model.safetensors --clip-vocab vocab.json --clip-merges merges.txt]
 //            [--classes LIST [--id-base 0|1]] [--strict-oov]
+#include "cli.h"
+#include "datadir.h"
 #include "dist.h"
 #include "embed.h"
+#include "h5io_errors.h"
 #include "sif.h"
 #include "status.h"
 
@@ -25,12 +28,14 @@ static void usage(FILE *f) {
             "  --out F           output HDF5 file (/coarse (K, D), /fine (K, 6, D), /class_id, ...)\n"
             "  --encoder E       glove (default: GloVe 6B 100-d + SIF, offline) or clip (ViT-B/32 text tower)\n"
             "  --glove F         GloVe subset file (default " DEFAULT_GLOVE ")\n"
+            "Relative input paths not found from the current folder are looked up in --data-dir /\n"
+            "COCODIFF_HOME, then next to the installed programs (share/cocodiff), then the build tree.\n"
             "  --sif-a A         SIF weight parameter a (default 1e-3)\n"
             "  --classes LIST    check the descriptions against an official class list (one name per\n"
             "                    line); --id-base: id of its first line (1 for NTU, 0 for Kinetics; default 1)\n"
             "  --strict-oov      a word missing from GloVe is an error (default: reported)\n"
             "  --clip-*          the Hugging Face openai/clip-vit-base-patch32 files\n"
-            "exit codes: 0 ok, 1 error (bad descriptions or weights, I/O), 2 usage\n");
+            "exit codes: 0 ok, 1 error (bad descriptions or weights, I/O), 2 usage\n" CLI_COMMON_USAGE);
 }
 
 static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
@@ -45,10 +50,10 @@ static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
             return 1;
         }
         if (!strcmp(a, "--strict-oov")) { c->strict_oov = 1; continue; }
-        if (!v) {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-embed: %s needs a value\n", a);
-            return CD_EARG;
-        }
+        static const char *const valued[] = {"--descriptions", "--out", "--glove", "--classes", "--clip-model",
+                                             "--clip-vocab", "--clip-merges", "--id-base", "--sif-a", "--encoder",
+                                             NULL};
+        if (!v) return cli_bad_option("cocodiff-embed", d->rank, a, valued);
         i++;
         char *end = NULL;
         if (!strcmp(a, "--descriptions")) c->descriptions = v;
@@ -69,8 +74,7 @@ static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
             else if (!strcmp(v, "clip")) c->encoder = EMBED_CLIP;
             else { if (d->rank == 0) fprintf(stderr, "cocodiff-embed: unknown encoder '%s' (glove, clip)\n", v); return CD_EARG; }
         } else {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-embed: unknown option '%s' (see --help)\n", a);
-            return CD_EARG;
+            return cli_bad_option("cocodiff-embed", d->rank, a, valued);
         }
     }
     const char *missing = !c->descriptions ? "--descriptions" : !c->out ? "--out" : NULL;
@@ -83,12 +87,37 @@ static int parse(int argc, char **argv, EmbedConfig *c, const Dist *d) {
     return CD_OK;
 }
 
+// The input files, relative ones looked up where the shipped data is
+// (datadir.h): the README's commands work from any folder.
+static int find_inputs(EmbedConfig *c, const Dist *d, char buf[3][4200]) {
+    const char **files[3] = {&c->descriptions, &c->glove, &c->class_list};
+    const char *what[3] = {"--descriptions", "--glove", "--classes"};
+    char why[8192];
+    for (int i = 0; i < 3; i++) {
+        if (!*files[i] || (i == 1 && c->encoder != EMBED_GLOVE)) continue;
+        if (datadir_find(*files[i], buf[i], sizeof buf[i], why, sizeof why) != CD_OK) {
+            if (d->rank == 0) fprintf(stderr, "cocodiff-embed: %s %s\n", what[i], why);
+            return CD_EIO;
+        }
+        *files[i] = buf[i];
+    }
+    return CD_OK;
+}
+
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return EMBED_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-embed", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? EMBED_EXIT_OK : EMBED_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     EmbedConfig cfg;
+    char found[3][4200];
     int rc = parse(argc, argv, &cfg, &d);
-    int code = rc == 1 ? EMBED_EXIT_OK : rc ? EMBED_EXIT_USAGE : embed_run(&d, &cfg);
+    int code = rc == 1 ? EMBED_EXIT_OK : rc ? EMBED_EXIT_USAGE
+             : find_inputs(&cfg, &d, found) ? EMBED_EXIT_ERROR : embed_run(&d, &cfg);
     dist_finalize(&d);
     return code;
 }

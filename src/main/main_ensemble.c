@@ -2,8 +2,10 @@
 // sum of raw scores) of cocodiff-eval score files (see ensemble.h).
 //
 // USAGE: cocodiff-ensemble --scores A.h5 --scores B.h5 ... [--weights W1,W2,...] --out DIR
+#include "cli.h"
 #include "dist.h"
 #include "ensemble.h"
+#include "h5io_errors.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -20,13 +22,19 @@ static void usage(FILE *f) {
             "  --out DIR      writes DIR/scores.h5 (fused scores, cocodiff-eval's layout) and DIR/metrics.json\n"
             "                 (top-1/top-5, per-class accuracy, confusion and each stream's top-1)\n"
             "The fused score is sum_s w_s * scores_s (raw logits, as ensemble.py). exit codes: 0 ok, 1 error\n"
-            "(unreadable or disagreeing inputs, I/O), 2 usage\n",
+            "(unreadable or disagreeing inputs, I/O), 2 usage\n" CLI_COMMON_USAGE,
             ENSEMBLE_MAX_STREAMS);
 }
 
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return ENSEMBLE_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-ensemble", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? 0 : ENSEMBLE_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     EnsembleOptions o = {0};
     double w[ENSEMBLE_MAX_STREAMS];
     int nw = -1, bad = 0;
@@ -53,7 +61,8 @@ int main(int argc, char **argv) {
             i++;
         } else if (v && !strcmp(a, "--out")) { o.out_dir = v; i++;
         } else {
-            if (d.rank == 0) fprintf(stderr, "cocodiff-ensemble: unknown or incomplete option '%s' (see --help)\n", a);
+            static const char *const valued[] = {"--scores", "--weights", "--out", NULL};
+            cli_bad_option("cocodiff-ensemble", d.rank, a, valued);
             bad = 1;
         }
     }

@@ -5,8 +5,10 @@
 // USAGE: mpirun -np N cocodiff-eval --checkpoint CKPT.h5 --data SPLIT.h5 --out DIR
 //            [--stream joint|bone|joint_motion|bone_motion] [--batch N]
 //            [--group test|train] [--class-names LIST] [--threads N]
+#include "cli.h"
 #include "dist.h"
 #include "eval.h"
+#include "h5io_errors.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -21,20 +23,27 @@ static void usage(FILE *f) {
             "  --checkpoint F   a cocodiff-train checkpoint or converted official weights (/model/<key>)\n"
             "  --data F         a cocodiff-prep HDF5 file; its /test group is evaluated (--group train: /train)\n"
             "  --out DIR        writes DIR/scores.h5 (raw logits, labels, names, metrics) and DIR/metrics.json\n"
-            "  --stream S       input stream (default: the checkpoint's, joint when it records none)\n"
+            "  --stream S       input stream (default: the checkpoint's, joint when it records none);\n"
+            "                   also the official data_path words motion, 'bone motion'\n"
             "  --batch N        samples per forward pass (default %d); results do not depend on the rank count\n"
             "  --class-names F  class names, one per line (line k = class k)\n"
             "  --threads N      threads per rank, each on a share of every batch (default 1); results\n"
             "                   do not depend on it\n"
             "The window is the checkpoint config's window_size (else 64), the crop CTR-GCN's test crop\n"
             "(p_interval [0.95]). exit codes: 0 ok, 1 error (unreadable file, checkpoint that does not fit\n"
-            "the data, I/O), 2 usage\n",
+            "the data, I/O), 2 usage\n" CLI_COMMON_USAGE,
             EVAL_DEFAULT_BATCH);
 }
 
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return EVAL_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-eval", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? 0 : EVAL_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     EvalOptions o = {.group = "test"};
     int bad = 0, bone, vel;
     for (int i = 1; i < argc && !bad; i++) {
@@ -68,7 +77,9 @@ int main(int argc, char **argv) {
             o.batch = (int)b;
             i++;
         } else {
-            if (d.rank == 0) fprintf(stderr, "cocodiff-eval: unknown or incomplete option '%s' (see --help)\n", a);
+            static const char *const valued[] = {"--checkpoint", "--data", "--out", "--stream", "--group",
+                                                 "--class-names", "--threads", "--batch", NULL};
+            cli_bad_option("cocodiff-eval", d.rank, a, valued);
             bad = 1;
         }
     }
@@ -78,7 +89,7 @@ int main(int argc, char **argv) {
     }
     if (!bad && o.stream && eval_parse_stream(o.stream, &bone, &vel) != CD_OK) {
         if (d.rank == 0)
-            fprintf(stderr, "cocodiff-eval: --stream '%s': expected joint, bone, joint_motion or bone_motion\n", o.stream);
+            fprintf(stderr, "cocodiff-eval: --stream '%s': expected joint, bone, joint_motion or bone_motion (or motion, 'bone motion')\n", o.stream);
         bad = 1;
     }
     if (!bad && strcmp(o.group, "test") && strcmp(o.group, "train")) {

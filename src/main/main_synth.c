@@ -7,7 +7,10 @@
 // JSON format, packed like the official archives (.zip, .tar, .tar.gz).
 // Same seed and arguments -> byte-identical archive. Serial; runs under
 // mpirun too (rank 0 writes). Exit 0 ok, 1 runtime error, 2 usage error.
+#include "cli.h"
+#include "datadir.h"
 #include "dist.h"
+#include "fsutil.h"
 #include "status.h"
 #include "synth.h"
 
@@ -27,25 +30,9 @@ static void usage(FILE *f) {
             "  --out      archive to write: .zip, .tar, .tar.gz or .tgz\n"
             "  --seed     64-bit seed (default 1)\n"
             "  --classes  action class file (default datasets/synth/actions.json)\n"
-            "  --quiet    no progress lines\n");
+            "  --quiet    no progress lines\n" CLI_COMMON_USAGE);
 }
 
-// Default class file: ./datasets/synth/actions.json, else next to the binary
-// (bin/../datasets/synth/actions.json).
-static const char *default_classes(char *buf, size_t n) {
-    const char *rel = "datasets/synth/actions.json";
-    if (access(rel, R_OK) == 0) return rel;
-    ssize_t k = readlink("/proc/self/exe", buf, n - 1);
-    if (k > 0) {
-        buf[k] = 0;
-        char *s = strrchr(buf, '/');
-        if (s && (size_t)(s - buf) + 40 < n) {
-            snprintf(s, n - (size_t)(s - buf), "/../%s", rel);
-            if (access(buf, R_OK) == 0) return buf;
-        }
-    }
-    return rel;
-}
 
 static int parse_args(int argc, char **argv, SynthConfig *cfg, const char **classes) {
     const char *fmt = NULL, *samples = NULL;
@@ -60,10 +47,8 @@ static int parse_args(int argc, char **argv, SynthConfig *cfg, const char **clas
             cfg->progress_every_s = 0;
             continue;
         }
-        if (!v) {
-            fprintf(stderr, "error: %s needs a value (or unknown option)\n", a);
-            return CD_EARG;
-        }
+        static const char *const valued[] = {"--format", "--samples", "--out", "--classes", "--seed", NULL};
+        if (!v) return cli_bad_option("cocodiff-synth", 0, a, valued);
         if (!strcmp(a, "--format")) fmt = v;
         else if (!strcmp(a, "--samples")) samples = v;
         else if (!strcmp(a, "--out")) cfg->out = v;
@@ -77,8 +62,7 @@ static int parse_args(int argc, char **argv, SynthConfig *cfg, const char **clas
                 return CD_EARG;
             }
         } else {
-            fprintf(stderr, "error: unknown option '%s'\n", a);
-            return CD_EARG;
+            return cli_bad_option("cocodiff-synth", 0, a, valued);
         }
         i++;
     }
@@ -106,6 +90,11 @@ static int parse_args(int argc, char **argv, SynthConfig *cfg, const char **clas
 int main(int argc, char **argv) {
     Dist d = {0};
     if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
+    int cr = cli_begin(&argc, argv, "cocodiff-synth", d.rank);
+    if (cr != CLI_GO) {
+        dist_finalize(&d);
+        return cr == CLI_DONE ? 0 : 2;
+    }
     SynthConfig cfg = {0};
     char pathbuf[4096];
     const char *classes = NULL;
@@ -115,12 +104,22 @@ int main(int argc, char **argv) {
         dist_finalize(&d);
         return 2;
     }
-    if (!classes) classes = default_classes(pathbuf, sizeof pathbuf);
+    char why[8192];
+    if (datadir_find(classes ? classes : "datasets/synth/actions.json", pathbuf, sizeof pathbuf, why, sizeof why)) {
+        if (d.rank == 0) fprintf(stderr, "cocodiff-synth: --classes %s\n", why);
+        dist_finalize(&d);
+        return 1;
+    }
+    classes = pathbuf;
     int code = 0;
     if (d.rank == 0) {   // serial: one writer, other ranks only wait
         SynthActions acts;
         rc = synth_actions_load(classes, &acts);
-        if (rc == CD_OK) {
+        if (rc == CD_OK && fs_mkdir_parent(cfg.out) != 0) {
+            fprintf(stderr, "error: %s: cannot create its folder: %s\n", cfg.out, strerror(errno));
+            synth_actions_free(&acts);
+            rc = CD_EIO;
+        } else if (rc == CD_OK) {
             log_info(&d, "synth | %s | %lld samples | %d classes from %s | seed %llu -> %s",
                      cfg.format == SYNTH_NTU ? "ntu" : "kinetics", (long long)cfg.samples, acts.n,
                      classes, (unsigned long long)cfg.seed, cfg.out);

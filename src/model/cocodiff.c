@@ -196,47 +196,6 @@ static void point(Cocodiff *m, const float *base, CdW *W) {
 // ---------------------------------------------------------------------------
 // Lifecycle
 
-void cocodiff_config_default(CocodiffConfig *c) {
-    memset(c, 0, sizeof *c);
-    c->d = 128;
-    c->heads = 4;
-    c->blocks = 2;
-    c->mlp_ratio = 4;
-    c->pos_embed = 1;
-    c->text_type_embed = 0;
-    c->part_text_inject = 0;
-    c->T_diff = 1000;
-    c->schedule = COCODIFF_BETA_LINEAR;
-    c->beta_start = 1e-4f;
-    c->beta_end = 0.02f;
-    c->guidance = COCODIFF_GUIDE_BOTH;
-    c->prediction = COCODIFF_PRED_EPS;
-    c->cond_drop = 0.1f;
-    c->diff_repeats = 1;
-    c->generation = 1;
-    c->gen_steps = 5;
-    // method.md says [0.2, 0.6]; measured on the synthetic benchmark, a
-    // denoiser trained alongside the backbone sends features generated from
-    // t >= 200 four times further from their source than the class's own
-    // spread (frozen-head accuracy 26% vs 61% real), while [0.05, 0.2] keeps
-    // them near their class (docs/results.md)
-    c->t_gen_lo = 0.05f;
-    c->t_gen_hi = 0.2f;
-    c->guidance_scale = 1.0f;
-    c->clip_x0 = 1;
-    c->gen_residual = 1;
-    c->l_diff = 1.0f;
-    c->l_rec = 1.0f;
-    // method.md: 0.5 and 0.5. Measured on the synthetic benchmark (3 seeds
-    // each, paired with the backbone's runs of the same seed): 0.5 cost 1.9
-    // points of top-1, 0.1 gained 1.7 (docs/results.md)
-    c->l_gen = 0.1f;
-    c->l_coarse = 0.1f;
-    c->l_fine = 0.0f;
-    c->logit_scale_init = (float)log(1.0 / 0.07);
-    c->logit_scale_max = 100.0f;
-}
-
 static int check_config(const CocodiffConfig *c, int C, int Dt, int K) {
     if (C < 1 || Dt < 1 || K < 1) {
         CD_ERR("cocodiff: C %d, Dt %d, K %d must be positive", C, Dt, K);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cocodiff.h"
+#include "datadir.h"
 #include "status.h"
 
 const char *const cocodiff_part_names[COCODIFF_PARTS] = {"head", "hand", "arm", "hip", "leg", "foot"};
@@ -114,7 +115,12 @@ int part_sets_parse(PartSets *p, const char *text, int V, char *why, size_t whyl
     return CD_OK;
 }
 
-int part_sets_load(const char *path, int V, PartSets *p) {
+int part_sets_load(const char *given, int V, PartSets *p) {
+    char path[4200], where[8192];
+    if (datadir_find(given, path, sizeof path, where, sizeof where) != CD_OK) {   // shipped with the programs
+        CD_ERR("part file %s", where);
+        return CD_EIO;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         CD_ERR("%s: cannot open the part file: %s", path, strerror(errno));

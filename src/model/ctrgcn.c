@@ -11,6 +11,7 @@
 // per-sample data, so the same bits (tests/2030-ctrgcn-infer).
 #include "ctrgcn.h"
 #include "blas.h"
+#include "graph.h"
 #include "pool.h"
 #include "status.h"
 
@@ -254,14 +255,14 @@ static void point_tensors(Ctrgcn *m) {
     m->ntab = n;
 }
 
-void ctrgcn_config_default(CtrgcnConfig *c, int num_class, GraphLayout g, int base) {
+void ctrgcn_config_default(CtrgcnConfig *c, int num_class, const SkelLayout *layout, int base) {
     static const int mult[CTRGCN_UNITS] = {1, 1, 1, 1, 2, 2, 2, 4, 4, 4};
     memset(c, 0, sizeof *c);
     c->num_class = num_class;
-    c->num_point = graph_num_nodes(g);
+    c->num_point = layout ? layout->V : 0;
     c->num_person = 2;
     c->in_channels = 3;
-    c->graph = g;
+    c->layout = layout;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         c->width[l] = base * mult[l];
         c->stride[l] = (l == 4 || l == 7) ? 2 : 1;
@@ -278,6 +279,11 @@ int ctrgcn_create(Ctrgcn **out, const CtrgcnConfig *c) {
     if (c->num_class < 1 || c->num_point < 1 || c->num_person < 1 || c->in_channels < 1) {
         CD_ERR("CTR-GCN: bad sizes (classes %d, joints %d, persons %d, channels %d)", c->num_class,
                c->num_point, c->num_person, c->in_channels);
+        return CD_EARG;
+    }
+    if (!c->layout || c->layout->V != c->num_point) {
+        CD_ERR("CTR-GCN: %d joints but the layout %s has %d", c->num_point, c->layout ? c->layout->graph : "(none)",
+               c->layout ? c->layout->V : 0);
         return CD_EARG;
     }
     if (c->drop_out != 0.0f) {
@@ -446,7 +452,7 @@ void ctrgcn_init(Ctrgcn *m, uint64_t seed) {
     const CtrgcnConfig *c = &m->cfg;
     int V = c->num_point;
     float *A = cd_malloc((size_t)3 * V * V * sizeof(float));
-    if (A) graph_spatial(c->graph, A);
+    if (A) graph_spatial(c->layout, A);
     init_bn(&m->data_bn, 1, 0, &r);
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         Unit *u = &m->u[l];

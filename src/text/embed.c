@@ -10,6 +10,7 @@
 #include "checksum.h"
 #include "clip.h"
 #include "descriptions.h"
+#include "fsutil.h"
 #include "glove.h"
 #include "h5io_embed.h"
 #include "sif.h"
@@ -205,6 +206,10 @@ int embed_run(const Dist *d, const EmbedConfig *cfg) {
             .sif_a = cfg->sif_a, .oov_tokens = oov,
         };
         snprintf(tmp, sizeof tmp, "%.4096s.partial", cfg->out);
+        if (!rc && fs_mkdir_parent(cfg->out) != 0) {
+            CD_ERR("%s: cannot create its folder: %s", cfg->out, strerror(errno));
+            rc = CD_EIO;
+        }
         if (!rc) rc = h5io_embed_write(tmp, &spec);
         if (!rc && rename(tmp, cfg->out) != 0) {
             CD_ERR("%s: cannot rename into place: %s", cfg->out, strerror(errno));

@@ -1,8 +1,10 @@
 // checkpoint.c - CTR-GCN <-> HDF5 checkpoints (see checkpoint.h).
 #include "checkpoint.h"
 #include "h5io_ckpt.h"
+#include "fsutil.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +19,8 @@ static void to_h5(Ctrgcn *m, const CtrgcnTensor *t, H5Tensor *h, const float *da
     h->data = data ? (void *)data : ctrgcn_tensor_data(m, t);
 }
 
-int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info) {
-    return checkpoint_save_module(path, m, opt, info, NULL, NULL);
-}
-
-static void cd_to_h5(const CocodiffTensor *t, H5Tensor *h, const float *base) {
-    memset(h, 0, sizeof *h);
-    snprintf(h->name, sizeof h->name, "%s", t->name);
-    h->ndim = t->ndim;
-    for (int k = 0; k < t->ndim; k++) h->shape[k] = t->shape[k];
-    h->numel = t->numel;
-    h->data = (void *)(base + t->offset);
-}
-
-int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
-                           Cocodiff *cd, const OptimModule *cd_opt) {
+int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const CheckpointInfo *info,
+                    const H5TensorGroup *extra, int nextra) {
     int n = ctrgcn_num_tensors(m), np = 0;
     H5Tensor *model = cd_calloc((size_t)n, sizeof *model), *mom = cd_calloc((size_t)n, sizeof *mom);
     if (!model || !mom) { free(model); free(mom); return CD_ENOMEM; }
@@ -50,7 +39,7 @@ int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, con
         snprintf(meta.stream, sizeof meta.stream, "%s", info->stream);
         meta.config_yaml = (char *)info->config_yaml;
     }
-    snprintf(meta.graph, sizeof meta.graph, "%s", graph_name(c->graph));
+    snprintf(meta.graph, sizeof meta.graph, "%s", c->layout->graph);
     meta.nstrides = CTRGCN_UNITS;
     for (int l = 0; l < CTRGCN_UNITS; l++) meta.strides[l] = c->stride[l];
     if (opt && opt->buf) {
@@ -61,66 +50,9 @@ int checkpoint_save_module(const char *path, Ctrgcn *m, const OptimSgd *opt, con
         meta.nesterov = opt->nesterov;
     }
     if (info && info->inference) meta.no_rng = 1;
-    // the module: /cocodiff, and its optimizer's buffers as /optimizer/cocodiff_<buffer>
-    int ncd = cd ? cocodiff_num_tensors(cd) : 0, ng = 0, nbuf = cd_opt ? optim_module_buffers(cd_opt, -1, NULL, NULL) : 0;
-    H5Tensor *cdt = ncd ? cd_calloc((size_t)ncd * (1 + nbuf), sizeof *cdt) : NULL;
-    H5TensorGroup groups[1 + OPTIM_MODULE_MAX_BUFFERS];
-    char gname[OPTIM_MODULE_MAX_BUFFERS][64];
-    if (ncd && !cdt) { free(model); free(mom); return CD_ENOMEM; }
-    if (ncd) {
-        for (int i = 0; i < ncd; i++) cd_to_h5(cocodiff_tensor(cd, i), &cdt[i], cocodiff_params(cd));
-        groups[ng++] = (H5TensorGroup){"cocodiff", cdt, ncd};
-        for (int j = 0; j < nbuf; j++) {
-            const char *bn;
-            float *buf;
-            optim_module_buffers(cd_opt, j, &bn, &buf);
-            snprintf(gname[j], sizeof gname[j], "optimizer/cocodiff_%s", bn);
-            for (int i = 0; i < ncd; i++) cd_to_h5(cocodiff_tensor(cd, i), &cdt[(j + 1) * ncd + i], buf);
-            groups[ng++] = (H5TensorGroup){gname[j], cdt + (j + 1) * ncd, ncd};
-        }
-    }
-    int rc = h5io_ckpt_write_groups(path, &meta, model, n, mom, np, groups, ng);
-    free(cdt);
+    int rc = h5io_ckpt_write_groups(path, &meta, model, n, mom, np, extra, nextra);
     free(model);
     free(mom);
-    return rc;
-}
-
-static int load_cd_group(const char *path, const char *group, Cocodiff *cd, float *dst, char *why, size_t whylen) {
-    H5Tensor *t = NULL;
-    int n = 0;
-    int rc = h5io_ckpt_read_group(path, group, &t, &n);
-    if (rc) {
-        snprintf(why, whylen, "%s: no /%s group (HINT: written without the CoCoDiff module? resume it with "
-                 "cocodiff.module off, or start the module run from it with weights: %s)", path, group, path);
-        return rc;
-    }
-    for (int i = 0; i < cocodiff_num_tensors(cd) && !rc; i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(cd, i);
-        const H5Tensor *h = h5io_tensor_find(t, n, ct->name);
-        if (!h || h->dtype || h->numel != ct->numel) {
-            snprintf(why, whylen, "%s: /%s/%s is missing or of another size (HINT: the module's latent_dim, "
-                     "heads or blocks changed since it was written?)", path, group, ct->name);
-            rc = CD_EFORMAT;
-            break;
-        }
-        memcpy(dst + ct->offset, h->data, ct->numel * sizeof(float));
-    }
-    h5io_tensors_free(t, n);
-    return rc;
-}
-
-int checkpoint_load_module(const char *path, Cocodiff *cd, OptimModule *cd_opt, char *why, size_t whylen) {
-    int rc = load_cd_group(path, "cocodiff", cd, cocodiff_params(cd), why, whylen);
-    int nbuf = cd_opt ? optim_module_buffers(cd_opt, -1, NULL, NULL) : 0;
-    for (int j = 0; j < nbuf && !rc; j++) {
-        const char *bn;
-        float *buf;
-        char g[64];
-        optim_module_buffers(cd_opt, j, &bn, &buf);
-        snprintf(g, sizeof g, "optimizer/cocodiff_%s", bn);
-        rc = load_cd_group(path, g, cd, buf, why, whylen);
-    }
     return rc;
 }
 
@@ -133,8 +65,12 @@ int checkpoint_export(const char *in, const char *out, char *why, size_t whylen)
     h5io_ckpt_read_config(in, &yaml);
     info.config_yaml = yaml;
     info.inference = 1;
-    rc = checkpoint_save(out, m, NULL, &info);
-    if (rc) snprintf(why, whylen, "%s: cannot write the inference checkpoint", out);
+    if (fs_mkdir_parent(out) != 0) {
+        snprintf(why, whylen, "%s: cannot create its folder: %s", out, strerror(errno));
+        rc = CD_EIO;
+    } else if ((rc = checkpoint_save(out, m, NULL, &info, NULL, 0))) {
+        snprintf(why, whylen, "%s: cannot write the inference checkpoint", out);
+    }
     free(yaml);
     ctrgcn_free(m);
     return rc;
@@ -244,12 +180,10 @@ int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, 
         c.num_point = (int)pa->shape[1];
         c.in_channels = (int)c3->shape[1];
         c.num_person = (int)(dbn->numel / ((size_t)c.num_point * c.in_channels));
-        if (c.num_point == 25) c.graph = GRAPH_NTU25;
-        else if (c.num_point == 18) c.graph = GRAPH_OPENPOSE18;
-        else if (c.num_point == 20) c.graph = GRAPH_UCLA20;
-        else {
-            snprintf(why, whylen, "%s: %d joints: not NTU (25), OpenPose (18) or NW-UCLA (20)", path,
-                     c.num_point);
+        if (!(c.layout = skel_layout_of_joints(c.num_point))) {
+            char names[200];
+            skel_layout_names(names, sizeof names);
+            snprintf(why, whylen, "%s: %d joints: no skeleton layout has that many (%s)", path, c.num_point, names);
             rc = CD_EFORMAT;
         }
         for (int l = 0; l < CTRGCN_UNITS && !rc; l++) {

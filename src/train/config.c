@@ -2,11 +2,13 @@
 //
 // PURPOSE: one table (KEYS) names every key with its type and its field in
 // Config; loading, --set overrides, printing and comparing all walk it, so a
-// key is added in one place. The only file that includes yaml.h.
+// key is added in one place. The CoCoDiff module's options follow it, from
+// the module's own table (cocodiff_options.c), read into Config.cocodiff.options
+// in the module's types. The only file that includes yaml.h.
 // See include/config.h for the keys, defaults and error behaviour.
 #include "config.h"
 #include "cocodiff.h"
-#include "graph.h"
+#include "skeleton.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,6 +36,9 @@ typedef enum KeyType {
     K_FLOATS,  // int n at off, double v[2] at off2 (p_interval)
     K_STRS,    // ConfigStrList
     K_ENUM,    // char * from choices
+    K_F32,     // float
+    K_F32PAIR, // two floats at off, off2 ([lo, hi])
+    K_CHOICE,  // int: the index of the value in choices
 } KeyType;
 
 enum {
@@ -66,7 +71,7 @@ typedef struct KeyDef {
         KBOOL(P ".normalization", F.normalization), KBOOL(P ".random_rot", F.random_rot), \
         {P ".p_interval", K_FLOATS, OFF(F.n_p_interval), OFF(F.p_interval), KF_SCALAR_OK, 1, 2, NULL}, \
         KBOOL(P ".vel", F.vel), KBOOL(P ".bone", F.bone), KIGN(P ".use_mmap", K_BOOL, F.use_mmap), \
-        KIGN(P ".repeat", K_INT, F.repeat)
+        KINT(P ".repeat", F.repeat)
 
 static const KeyDef KEYS[] = {
     KSTR("work_dir", work_dir),
@@ -121,41 +126,30 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.base_channel", cocodiff.base_channel),
     KINT("cocodiff.folds", cocodiff.folds),
     KINT("cocodiff.fold", cocodiff.fold),
-    KINT("cocodiff.dump_features", cocodiff.dump_features),
     KFLT("cocodiff.train_fraction", cocodiff.train_fraction),
+    KINT("cocodiff.dump_features", cocodiff.dump_features),
     KFLT("cocodiff.bucket_mb", cocodiff.bucket_mb),
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
     KSTR("cocodiff.parts", cocodiff.parts),
-    {"cocodiff.guidance", K_ENUM, OFF(cocodiff.guidance), 0, 0, 0, 0, "none|coarse|fine|both"},
-    KBOOL("cocodiff.generate", cocodiff.generate),
-    KINT("cocodiff.gen_start_epoch", cocodiff.gen_start_epoch),
-    KINT("cocodiff.ddim_steps", cocodiff.ddim_steps),
-    {"cocodiff.t_gen", K_FLOATS, OFF(cocodiff.n_t_gen), OFF(cocodiff.t_gen), 0, 2, 2, NULL},
-    KFLT("cocodiff.cfg_scale", cocodiff.cfg_scale),
-    KBOOL("cocodiff.clip_x0", cocodiff.clip_x0),
-    KBOOL("cocodiff.gen_residual", cocodiff.gen_residual),
-    KFLT("cocodiff.cond_drop", cocodiff.cond_drop),
-    KINT("cocodiff.diff_repeats", cocodiff.diff_repeats),
-    KBOOL("cocodiff.text_type_embed", cocodiff.text_type_embed),
-    {"cocodiff.text_control", K_ENUM, OFF(cocodiff.text_control), 0, 0, 0, 0, "none|shuffled|random"},
-    KBOOL("cocodiff.gen_noise", cocodiff.gen_noise),
-    KBOOL("cocodiff.part_text_inject", cocodiff.part_text_inject),
-    {"cocodiff.module_optimizer", K_ENUM, OFF(cocodiff.module_optimizer), 0, 0, 0, 0, "sgd|adamw"},
-    KFLT("cocodiff.module_lr", cocodiff.module_lr),
-    KFLT("cocodiff.module_weight_decay", cocodiff.module_weight_decay),
-    KFLT("cocodiff.l_diff", cocodiff.l_diff),
-    KFLT("cocodiff.l_rec", cocodiff.l_rec),
-    KFLT("cocodiff.l_gen", cocodiff.l_gen),
-    KFLT("cocodiff.l_coarse", cocodiff.l_coarse),
-    KFLT("cocodiff.l_fine", cocodiff.l_fine),
-    KINT("cocodiff.latent_dim", cocodiff.latent_dim),
-    KINT("cocodiff.heads", cocodiff.heads),
-    KINT("cocodiff.blocks", cocodiff.blocks),
-    {"cocodiff.schedule", K_ENUM, OFF(cocodiff.schedule), 0, 0, 0, 0, "linear|cosine"},
-    {"cocodiff.prediction", K_ENUM, OFF(cocodiff.prediction), 0, 0, 0, 0, "eps|x0|v"},
+    // then the module's options (key_at)
 };
-#define NKEYS ((int)(sizeof KEYS / sizeof KEYS[0]))
+#define NOWN ((int)(sizeof KEYS / sizeof KEYS[0]))
+
+static int nkeys(void) { return NOWN + cocodiff_num_options(); }
+
+// Key i: a row of KEYS, or past them the module option i - NOWN as a row
+// (in tmp).
+static const KeyDef *key_at(int i, KeyDef *tmp) {
+    if (i < NOWN) return &KEYS[i];
+    const CocodiffOption *o = cocodiff_option(i - NOWN);
+    static const KeyType type[] = {[COCODIFF_OPT_INT] = K_INT, [COCODIFF_OPT_BOOL] = K_BOOL,
+                                   [COCODIFF_OPT_FLOAT] = K_F32, [COCODIFF_OPT_FLOAT2] = K_F32PAIR,
+                                   [COCODIFF_OPT_CHOICE] = K_CHOICE};
+    *tmp = (KeyDef){o->key, type[o->type], OFF(cocodiff.options) + o->off, OFF(cocodiff.options) + o->off2, 0,
+                    o->type == COCODIFF_OPT_FLOAT2 ? 2 : 0, o->type == COCODIFF_OPT_FLOAT2 ? 2 : 0, o->choices};
+    return tmp;
+}
 
 // Optimizers main.py knows but we do not implement.
 static const char *const UNSUPPORTED_OPTIMIZERS[] = {"Adam"};
@@ -164,8 +158,11 @@ static void *field(Config *c, size_t off) { return (char *)c + off; }
 static const void *cfield(const Config *c, size_t off) { return (const char *)c + off; }
 
 static int key_find(const char *path, size_t len) {
-    for (int i = 0; i < NKEYS; i++)
-        if (strlen(KEYS[i].path) == len && !strncmp(KEYS[i].path, path, len)) return i;
+    KeyDef tmp;
+    for (int i = 0; i < nkeys(); i++) {
+        const char *p = key_at(i, &tmp)->path;
+        if (strlen(p) == len && !strncmp(p, path, len)) return i;
+    }
     return -1;
 }
 
@@ -199,16 +196,6 @@ static int feeder_defaults(ConfigFeederArgs *f) {
     f->vel = f->bone = f->use_mmap = 0;
     f->repeat = 1;
     return set_str(&f->split, "train");
-}
-
-// The shortest decimal that reads back (as a float) to f, as a double.
-static double short_double(float f) {
-    char b[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, (double)f);
-        if (strtof(b, NULL) == f) break;
-    }
-    return strtod(b, NULL);
 }
 
 int config_init(Config *c) {
@@ -269,49 +256,14 @@ int config_init(Config *c) {
     // 25 MiB would be a single bucket (no overlap); 1 MiB (DDP's first
     // bucket) gives 5, the first one after l10's backward.
     c->cocodiff.bucket_mb = 1;
-    // The module: cocodiff_config_default's values, each float through its
-    // shortest decimal (0.1f -> 0.1), so the trainer's (float) gives it back.
-    CocodiffConfig cd;
-    cocodiff_config_default(&cd);
-    ConfigCocodiff *k = &c->cocodiff;
-    k->module = 0;
-    static const char *const guide[] = {"none", "coarse", "fine", "both"};
-    rc |= set_str(&k->guidance, guide[cd.guidance]);
-    k->generate = cd.generation;
-    k->gen_start_epoch = -1;
-    k->ddim_steps = cd.gen_steps;
-    k->diff_repeats = cd.diff_repeats;
-    k->text_type_embed = cd.text_type_embed;
-    rc |= set_str(&k->text_control, "none");
-    k->gen_noise = cd.gen_noise;
-    k->part_text_inject = cd.part_text_inject;
-    rc |= set_str(&k->module_optimizer, "sgd");
-    k->module_lr = 0;
-    k->module_weight_decay = 0.01;
-    k->clip_x0 = cd.clip_x0;
-    k->gen_residual = cd.gen_residual;
-    k->n_t_gen = 2;
-    k->t_gen[0] = short_double(cd.t_gen_lo);
-    k->t_gen[1] = short_double(cd.t_gen_hi);
-    k->cfg_scale = short_double(cd.guidance_scale);
-    k->cond_drop = short_double(cd.cond_drop);
-    k->l_diff = short_double(cd.l_diff);
-    k->l_rec = short_double(cd.l_rec);
-    k->l_gen = short_double(cd.l_gen);
-    k->l_coarse = short_double(cd.l_coarse);
-    k->l_fine = short_double(cd.l_fine);
-    k->latent_dim = cd.d;
-    k->heads = cd.heads;
-    k->blocks = cd.blocks;
-    rc |= set_str(&k->schedule, cd.schedule == COCODIFF_BETA_COSINE ? "cosine" : "linear");
-    static const char *const pred[] = {"eps", "x0", "v"};
-    rc |= set_str(&k->prediction, pred[cd.prediction]);
+    c->cocodiff.module = 0;
+    cocodiff_config_default(&c->cocodiff.options);
     return rc ? CD_ENOMEM : CD_OK;
 }
 
 void config_free(Config *c) {
     if (!c) return;
-    for (int i = 0; i < NKEYS; i++) {
+    for (int i = 0; i < NOWN; i++) {   // the module's options own no memory
         const KeyDef *k = &KEYS[i];
         if (k->type == K_STR || k->type == K_ENUM) {
             free(*(char **)field(c, k->off));
@@ -331,7 +283,7 @@ typedef struct Src {
     const char *file;     // NULL for --set
     const char *assign;   // the --set text
     yaml_document_t *doc;
-    int *seen_line;       // [NKEYS] line where each key was given (file only)
+    int *seen_line;       // [nkeys()] line where each key was given (file only)
     Config *c;
     char *why;
     size_t whylen;
@@ -381,8 +333,9 @@ static int edit_distance(const char *a, size_t la, const char *b) {
 static const char *suggest(const char *prefix, const char *name, size_t len) {
     size_t pl = strlen(prefix);
     int best = -1, bestd = INT_MAX;
-    for (int i = 0; i < NKEYS; i++) {
-        const char *p = KEYS[i].path;
+    KeyDef tmp;
+    for (int i = 0; i < nkeys(); i++) {
+        const char *p = key_at(i, &tmp)->path;
         if (pl ? strncmp(p, prefix, pl) || p[pl] != '.' : 0) continue;
         const char *rest = pl ? p + pl + 1 : p;
         if (strchr(rest, '.')) continue;   // not a direct child
@@ -390,12 +343,12 @@ static const char *suggest(const char *prefix, const char *name, size_t len) {
         if (d < bestd) bestd = d, best = i;
     }
     if (bestd > 0) {
-        for (int i = 0; i < NKEYS; i++) {
-            const char *l = leaf(KEYS[i].path);
-            if (l != KEYS[i].path && strlen(l) == len && !strncmp(l, name, len)) return KEYS[i].path;
+        for (int i = 0; i < nkeys(); i++) {
+            const char *p = key_at(i, &tmp)->path, *l = leaf(p);
+            if (l != p && strlen(l) == len && !strncmp(l, name, len)) return p;
         }
     }
-    return best >= 0 ? KEYS[best].path : NULL;
+    return best >= 0 ? key_at(best, &tmp)->path : NULL;
 }
 
 // ---------------------------------------------------------------------------
@@ -464,7 +417,8 @@ static const char *type_name(const KeyDef *k, char *buf, size_t len) {
     case K_MAP: return "a mapping";
     case K_STR: return "a string";
     case K_INT: return "an integer";
-    case K_FLOAT: return "a number";
+    case K_FLOAT:
+    case K_F32: return "a number";
     case K_BOOL: return "a boolean (true/false)";
     case K_INTS:
         snprintf(buf, len, "a list of %d to %d integers%s", k->minn, k->maxn,
@@ -475,6 +429,8 @@ static const char *type_name(const KeyDef *k, char *buf, size_t len) {
                  k->flags & KF_SCALAR_OK ? " (or one number)" : "");
         return buf;
     case K_STRS: snprintf(buf, len, "a list of at most %d strings", k->maxn); return buf;
+    case K_F32PAIR: return "a list of 2 to 2 numbers";
+    case K_CHOICE:
     case K_ENUM:
         snprintf(buf, len, "one of %s%s", k->choices, k->flags & KF_NULLABLE ? "|null" : "");
         return buf;
@@ -519,8 +475,22 @@ static int items(const Src *s, const yaml_node_t *n, const KeyDef *k, const yaml
                 what(n, wb, sizeof wb));
 }
 
+// The index of v in "a|b|c", or -1.
+static int choice_index(const char *choices, const char *v) {
+    size_t vl = strlen(v);
+    int i = 0;
+    for (const char *p = choices; p; i++) {
+        const char *e = strchr(p, '|');
+        size_t pl = e ? (size_t)(e - p) : strlen(p);
+        if (pl == vl && !strncmp(p, v, vl)) return i;
+        p = e ? e + 1 : NULL;
+    }
+    return -1;
+}
+
 static int assign(Src *s, int ki, const yaml_node_t *n) {
-    const KeyDef *k = &KEYS[ki];
+    KeyDef tmp;
+    const KeyDef *k = key_at(ki, &tmp);
     Config *c = s->c;
     char tb[128], wb[96];
     const yaml_node_t *it[CONFIG_STR_LIST_MAX];
@@ -539,17 +509,14 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
         if (is_null(n)) return set_str(field(c, k->off), NULL);
         if (n->type != YAML_SCALAR_NODE) return BAD();
         return set_str(field(c, k->off), sval(n));
+    case K_CHOICE:
     case K_ENUM: {
         if (is_null(n) && (k->flags & KF_NULLABLE)) return set_str(field(c, k->off), NULL);
         if (n->type != YAML_SCALAR_NODE || is_null(n)) return BAD();
         const char *v = sval(n);
-        size_t vl = strlen(v);
-        for (const char *p = k->choices; p;) {
-            const char *e = strchr(p, '|');
-            size_t pl = e ? (size_t)(e - p) : strlen(p);
-            if (pl == vl && !strncmp(p, v, vl)) return set_str(field(c, k->off), v);
-            p = e ? e + 1 : NULL;
-        }
+        int ci = choice_index(k->choices, v);
+        if (ci >= 0 && k->type == K_CHOICE) *(int *)field(c, k->off) = ci;
+        if (ci >= 0) return k->type == K_CHOICE ? CD_OK : set_str(field(c, k->off), v);
         for (size_t i = 0; !strcmp(k->path, "optimizer") &&
                            i < sizeof UNSUPPORTED_OPTIMIZERS / sizeof UNSUPPORTED_OPTIMIZERS[0]; i++)
             if (!strcmp(v, UNSUPPORTED_OPTIMIZERS[i]))
@@ -563,6 +530,12 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     case K_FLOAT:
         if (!parse_float(n, field(c, k->off))) return BAD();
         return CD_OK;
+    case K_F32: {
+        double v;
+        if (!parse_float(n, &v)) return BAD();
+        *(float *)field(c, k->off) = (float)v;
+        return CD_OK;
+    }
     case K_BOOL:
         if (!parse_bool(n, field(c, k->off))) return BAD();
         return CD_OK;
@@ -576,11 +549,17 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
         *(ConfigIntList *)field(c, k->off) = l;
         return CD_OK;
     }
-    case K_FLOATS: {
+    case K_FLOATS:
+    case K_F32PAIR: {
         if ((rc = items(s, n, k, it, &cnt))) return rc;
         double v[2] = {0, 0};
         for (int i = 0; i < cnt; i++)
             if (!parse_float(it[i], &v[i])) return BAD_ITEM(i);
+        if (k->type == K_F32PAIR) {
+            *(float *)field(c, k->off) = (float)v[0];
+            *(float *)field(c, k->off2) = (float)v[1];
+            return CD_OK;
+        }
         *(int *)field(c, k->off) = cnt;
         memcpy(field(c, k->off2), v, sizeof v);
         return CD_OK;
@@ -689,8 +668,8 @@ int config_load(Config *c, const char *path, char *why, size_t whylen) {
     rc = parse_doc(&doc, (const unsigned char *)text, len, path, 1, why, whylen);
     free(text);
     if (rc) return rc;
-    int seen[NKEYS];
-    memset(seen, 0, sizeof seen);
+    int *seen = cd_calloc((size_t)nkeys(), sizeof *seen);
+    if (!seen) { yaml_document_delete(&doc); return CD_ENOMEM; }
     Src s = {path, NULL, &doc, seen, c, why, whylen};
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && !is_null(root)) {
@@ -701,6 +680,7 @@ int config_load(Config *c, const char *path, char *why, size_t whylen) {
             rc = walk_map(&s, root, "");
     }
     yaml_document_delete(&doc);
+    free(seen);
     return rc;
 }
 
@@ -714,21 +694,22 @@ int config_set(Config *c, const char *assignment, char *why, size_t whylen) {
     while (k1 > k0 && isspace((unsigned char)k1[-1])) k1--;
     char prefix[256] = "";
     int ki = -1;
+    KeyDef tmp;
     for (const char *p = k0; p < k1;) {
         const char *dot = memchr(p, '.', (size_t)(k1 - p));
         const char *e = dot ? dot : k1;
         ki = key_find(k0, (size_t)(e - k0));
-        if (ki >= 0 && dot && KEYS[ki].type != K_MAP) {
+        if (ki >= 0 && dot && key_at(ki, &tmp)->type != K_MAP) {
             char tb[128];
-            return fail(&s, NULL, "key '%s' is not a mapping (it takes %s)", KEYS[ki].path,
-                        type_name(&KEYS[ki], tb, sizeof tb));
+            return fail(&s, NULL, "key '%s' is not a mapping (it takes %s)", key_at(ki, &tmp)->path,
+                        type_name(key_at(ki, &tmp), tb, sizeof tb));
         }
         if (ki < 0) {
             const char *sug = suggest(prefix, p, (size_t)(e - p));
             return fail(&s, NULL, "unknown key '%.*s'%s%s%s", (int)(k1 - k0), k0,
                         sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
         }
-        snprintf(prefix, sizeof prefix, "%s", KEYS[ki].path);
+        snprintf(prefix, sizeof prefix, "%s", key_at(ki, &tmp)->path);
         p = dot ? dot + 1 : k1;
     }
     if (ki < 0) return fail(&s, NULL, "expected key=value");
@@ -760,59 +741,41 @@ static int want_str(const char *got, const char *want, const char *key, char *wh
     return CD_EARG;
 }
 
-// The graphs the C model has: CTR-GCN's NTU graph and the OpenPose-18 one.
+// The graphs the C model has: the skeleton layouts' (skeleton.h).
 static int want_graph(const char *g, char *why, size_t whylen) {
-    GraphLayout l;
-    if (g && graph_parse(g, &l) == CD_OK) return CD_OK;
-    snprintf(why, whylen, "model_args.graph '%s' is not supported (graph.ntu_rgb_d.Graph, graph.kinetics.Graph "
-             "or graph.ucla.Graph)", g ? g : "(unset)");
+    if (skel_layout_find(g)) return CD_OK;
+    char names[200];
+    skel_layout_names(names, sizeof names);
+    snprintf(why, whylen, "model_args.graph '%s' is not supported (%s)", g ? g : "(unset)", names);
     return CD_EARG;
 }
 
-const char *config_parts_path(const Config *c) {
-    if (c->cocodiff.parts) return c->cocodiff.parts;
-    GraphLayout g;
-    if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_OPENPOSE18)
-        return "datasets/parts/openpose18.tsv";
-    if (c->model_args.graph && graph_parse(c->model_args.graph, &g) == CD_OK && g == GRAPH_UCLA20)
-        return "datasets/parts/ucla20.tsv";
-    return "datasets/parts/ntu25.tsv";
+OptimSchedule config_lr_schedule(const Config *c) {
+    OptimSchedule s = {.base_lr = c->base_lr, .decay_rate = c->lr_decay_rate, .warm_up = c->warm_up_epoch};
+    for (int i = 0; i < c->step.n && i < OPTIM_MAX_STEPS; i++) s.steps[s.nsteps++] = c->step.v[i];
+    return s;
 }
 
-void config_module(const Config *c, CocodiffConfig *cc) {
-    const ConfigCocodiff *k = &c->cocodiff;
-    cocodiff_config_default(cc);
-    cc->d = k->latent_dim;
-    cc->heads = k->heads;
-    cc->blocks = k->blocks;
-    cc->schedule = !strcmp(k->schedule, "cosine") ? COCODIFF_BETA_COSINE : COCODIFF_BETA_LINEAR;
-    cc->guidance = !strcmp(k->guidance, "none")     ? COCODIFF_GUIDE_NONE
-                   : !strcmp(k->guidance, "coarse") ? COCODIFF_GUIDE_COARSE
-                   : !strcmp(k->guidance, "fine")   ? COCODIFF_GUIDE_FINE
-                                                    : COCODIFF_GUIDE_BOTH;
-    cc->prediction = !strcmp(k->prediction, "x0") ? COCODIFF_PRED_X0 : !strcmp(k->prediction, "v") ? COCODIFF_PRED_V
-                                                                                                  : COCODIFF_PRED_EPS;
-    cc->cond_drop = (float)k->cond_drop;
-    cc->generation = k->generate;
-    cc->gen_steps = k->ddim_steps;
-    cc->diff_repeats = k->diff_repeats;
-    cc->text_type_embed = k->text_type_embed;
-    cc->gen_noise = k->gen_noise;
-    cc->part_text_inject = k->part_text_inject;
-    cc->t_gen_lo = (float)k->t_gen[0];
-    cc->t_gen_hi = (float)k->t_gen[1];
-    cc->guidance_scale = (float)k->cfg_scale;
-    cc->clip_x0 = k->clip_x0;
-    cc->gen_residual = k->gen_residual;
-    cc->l_diff = (float)k->l_diff;
-    cc->l_rec = (float)k->l_rec;
-    cc->l_gen = (float)k->l_gen;
-    cc->l_coarse = (float)k->l_coarse;
-    cc->l_fine = (float)k->l_fine;
+int config_sgd_init(OptimSgd *o, size_t n, const Config *c) {
+    memset(o, 0, sizeof *o);
+    if (!c->optimizer || strcmp(c->optimizer, "SGD")) {
+        CD_ERR("optimizer '%s' is not supported (only SGD)", c->optimizer ? c->optimizer : "null");
+        return CD_EARG;
+    }
+    return optim_sgd_init(o, n, c->cocodiff.momentum, c->weight_decay, c->nesterov);
+}
+
+const SkelLayout *config_layout(const Config *c) { return skel_layout_find(c->model_args.graph); }
+
+const char *config_parts_path(const Config *c) {
+    if (c->cocodiff.parts) return c->cocodiff.parts;
+    const SkelLayout *l = config_layout(c);
+    return l ? l->parts : skel_layout_find("ntu25")->parts;
 }
 
 int config_gen_start_epoch(const Config *c) {
-    return c->cocodiff.gen_start_epoch < 0 ? c->warm_up_epoch : c->cocodiff.gen_start_epoch;
+    const int e = c->cocodiff.options.gen_start_epoch;
+    return e < 0 ? c->warm_up_epoch : e;
 }
 
 // The cocodiff.* module keys (checked whether or not the module is on, so a
@@ -824,41 +787,7 @@ static int check_module(const Config *c, char *why, size_t whylen) {
                  "cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out text.h5)");
         return CD_EARG;
     }
-    struct { const char *key; int v, lo, hi; } ints[] = {
-        {"cocodiff.gen_start_epoch", k->gen_start_epoch, -1, INT_MAX},
-        {"cocodiff.ddim_steps", k->ddim_steps, 1, 1000},
-        {"cocodiff.diff_repeats", k->diff_repeats, 1, 64},
-        {"cocodiff.latent_dim", k->latent_dim, 4, 1 << 16},
-        {"cocodiff.heads", k->heads, 1, 1 << 16},
-        {"cocodiff.blocks", k->blocks, 0, COCODIFF_MAX_BLOCKS},
-    };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (ints[i].v < ints[i].lo || ints[i].v > ints[i].hi) {
-            snprintf(why, whylen, "%s is %d; it must be in [%d, %d]", ints[i].key, ints[i].v, ints[i].lo, ints[i].hi);
-            return CD_EARG;
-        }
-    if (k->latent_dim % k->heads) {
-        snprintf(why, whylen, "cocodiff.latent_dim %d is not divisible by cocodiff.heads %d", k->latent_dim, k->heads);
-        return CD_EARG;
-    }
-    if (k->n_t_gen != 2 || !(k->t_gen[0] >= 0 && k->t_gen[0] <= k->t_gen[1] && k->t_gen[1] <= 1)) {
-        snprintf(why, whylen, "cocodiff.t_gen must be [lo, hi] with 0 <= lo <= hi <= 1 (fractions of the "
-                 "diffusion steps)");
-        return CD_EARG;
-    }
-    struct { const char *key; double v, hi; } fl[] = {
-        {"cocodiff.cfg_scale", k->cfg_scale, 1e6}, {"cocodiff.cond_drop", k->cond_drop, 1},
-        {"cocodiff.l_diff", k->l_diff, 1e6},       {"cocodiff.l_rec", k->l_rec, 1e6},
-        {"cocodiff.l_gen", k->l_gen, 1e6},         {"cocodiff.l_coarse", k->l_coarse, 1e6},
-        {"cocodiff.l_fine", k->l_fine, 1e6},       {"cocodiff.module_lr", k->module_lr, 1e3},
-        {"cocodiff.module_weight_decay", k->module_weight_decay, 1e3},
-    };
-    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
-        if (!(fl[i].v >= 0 && fl[i].v <= fl[i].hi)) {
-            snprintf(why, whylen, "%s is %g; it must be in [0, %g]", fl[i].key, fl[i].v, fl[i].hi);
-            return CD_EARG;
-        }
-    return CD_OK;
+    return cocodiff_options_check(&k->options, why, whylen);
 }
 
 // cocodiff.folds / cocodiff.fold: off (0, fold 0), or K >= 2 with fold in
@@ -882,23 +811,27 @@ static int check_folds(const Config *c, char *why, size_t whylen) {
     return CD_OK;
 }
 
-// The official feeders: feeder_ntu (NTU and Kinetics files) and feeder_ucla.
+// The official feeders: those of the skeleton layouts (feeder_ntu reads NTU
+// and Kinetics files, feeder_ucla NW-UCLA).
 static int want_feeder(const char *f, char *why, size_t whylen) {
-    if (f && (!strcmp(f, "feeders.feeder_ntu.Feeder") || !strcmp(f, "feeders.feeder_ucla.Feeder"))) return CD_OK;
-    snprintf(why, whylen, "feeder is '%s'; CoCoDiff-C implements feeders.feeder_ntu.Feeder and "
-             "feeders.feeder_ucla.Feeder", f ? f : "null");
+    char names[200] = "";
+    for (int i = 0; skel_layout_get(i); i++) {
+        const char *lf = skel_layout_get(i)->feeder;
+        if (f && !strcmp(f, lf)) return CD_OK;
+        if (!strstr(names, lf)) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? " and " : "", lf);
+    }
+    snprintf(why, whylen, "feeder is '%s'; CoCoDiff-C implements %s", f ? f : "null", names);
     return CD_EARG;
 }
 
-// feeder_ucla reads NW-UCLA, whose graph is graph.ucla.Graph, and only it
-// (feeder and graph already checked).
+// The feeder must be the one of the graph's layout (feeder and graph already
+// checked): feeders.feeder_ucla.Feeder reads NW-UCLA, whose graph is
+// graph.ucla.Graph, and only it.
 static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
-    GraphLayout g;
-    graph_parse(c->model_args.graph, &g);
-    int ucla_feeder = !strcmp(c->feeder, "feeders.feeder_ucla.Feeder");
-    if (ucla_feeder == (g == GRAPH_UCLA20)) return CD_OK;
-    snprintf(why, whylen, "feeder %s and model_args.graph %s do not go together (feeders.feeder_ucla.Feeder "
-             "reads NW-UCLA, whose graph is graph.ucla.Graph)", c->feeder, c->model_args.graph);
+    const SkelLayout *l = config_layout(c);
+    if (!strcmp(c->feeder, l->feeder)) return CD_OK;
+    snprintf(why, whylen, "feeder %s and model_args.graph %s do not go together (%s is read by %s)", c->feeder,
+             c->model_args.graph, c->model_args.graph, l->feeder);
     return CD_EARG;
 }
 
@@ -919,6 +852,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"cocodiff.dump_features", c->cocodiff.dump_features, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
         {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
+        {"train_feeder_args.repeat", c->train_feeder_args.repeat, 1},
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < pos[i].min) {
@@ -964,11 +898,12 @@ int config_check(const Config *c, char *why, size_t whylen) {
 // ---------------------------------------------------------------------------
 // Printing and comparing
 
-// Shortest %g that reads back to x, always with a '.' so PyYAML sees a float.
-static void fmt_float(double x, char *buf, size_t len) {
+// Shortest %g that reads back to x (as a float when single), always with a
+// '.' so PyYAML sees a float.
+static void fmt_float(double x, int single, char *buf, size_t len) {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) break;
+        if (single ? strtof(buf, NULL) == (float)x : strtod(buf, NULL) == x) break;
     }
     if (strpbrk(buf, ".n")) return;   // has a '.', or inf/nan
     char *e = strchr(buf, 'e');
@@ -991,8 +926,9 @@ static void put_str(FILE *f, const char *s) {
 int config_print(const Config *c, FILE *f) {
     char b[64];
     fputs("# CoCoDiff-C effective configuration (CTR-GCN keys; see include/config.h)\n", f);
-    for (int i = 0; i < NKEYS; i++) {
-        const KeyDef *k = &KEYS[i];
+    KeyDef tmp;
+    for (int i = 0; i < nkeys(); i++) {
+        const KeyDef *k = key_at(i, &tmp);
         int depth = 0;
         for (const char *p = k->path; *p; p++) depth += *p == '.';
         fprintf(f, "%*s%s:", 2 * depth, "", leaf(k->path));
@@ -1002,7 +938,15 @@ int config_print(const Config *c, FILE *f) {
         case K_STR:
         case K_ENUM: fputc(' ', f); put_str(f, *(char *const *)v); break;
         case K_INT: fprintf(f, " %d", *(const int *)v); break;
-        case K_FLOAT: fmt_float(*(const double *)v, b, sizeof b); fprintf(f, " %s", b); break;
+        case K_FLOAT: fmt_float(*(const double *)v, 0, b, sizeof b); fprintf(f, " %s", b); break;
+        case K_F32: fmt_float(*(const float *)v, 1, b, sizeof b); fprintf(f, " %s", b); break;
+        case K_CHOICE: fputc(' ', f); put_str(f, cocodiff_choice_name(k->choices, *(const int *)v, b, sizeof b)); break;
+        case K_F32PAIR:
+            fmt_float(*(const float *)v, 1, b, sizeof b);
+            fprintf(f, " [%s, ", b);
+            fmt_float(*(const float *)cfield(c, k->off2), 1, b, sizeof b);
+            fprintf(f, "%s]", b);
+            break;
         case K_BOOL: fputs(*(const int *)v ? " true" : " false", f); break;
         case K_INTS: {
             const ConfigIntList *l = v;
@@ -1015,7 +959,7 @@ int config_print(const Config *c, FILE *f) {
             const double *d = cfield(c, k->off2);
             fputs(" [", f);
             for (int j = 0; j < *(const int *)v; j++) {
-                fmt_float(d[j], b, sizeof b);
+                fmt_float(d[j], 0, b, sizeof b);
                 fprintf(f, "%s%s", j ? ", " : "", b);
             }
             fputc(']', f);
@@ -1046,8 +990,13 @@ static int key_equal(const KeyDef *k, const Config *a, const Config *b) {
     case K_STR:
     case K_ENUM: return str_eq(*(char *const *)x, *(char *const *)y);
     case K_INT:
+    case K_CHOICE:
     case K_BOOL: return *(const int *)x == *(const int *)y;
     case K_FLOAT: return *(const double *)x == *(const double *)y;
+    case K_F32: return *(const float *)x == *(const float *)y;
+    case K_F32PAIR:
+        return *(const float *)x == *(const float *)y &&
+               *(const float *)cfield(a, k->off2) == *(const float *)cfield(b, k->off2);
     case K_INTS: {
         const ConfigIntList *l = x, *m = y;
         return l->n == m->n && !memcmp(l->v, m->v, (size_t)l->n * sizeof l->v[0]);
@@ -1072,11 +1021,14 @@ static int key_equal(const KeyDef *k, const Config *a, const Config *b) {
 }
 
 int config_diff(const Config *a, const Config *b, char *key, size_t keylen) {
-    for (int i = 0; i < NKEYS; i++)
-        if (!key_equal(&KEYS[i], a, b)) {
-            if (key && keylen) snprintf(key, keylen, "%s", KEYS[i].path);
+    KeyDef tmp;
+    for (int i = 0; i < nkeys(); i++) {
+        const KeyDef *k = key_at(i, &tmp);
+        if (!key_equal(k, a, b)) {
+            if (key && keylen) snprintf(key, keylen, "%s", k->path);
             return 1;
         }
+    }
     if (key && keylen) key[0] = 0;
     return 0;
 }

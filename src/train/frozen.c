@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "cdoptim.h"
 #include "checkpoint.h"
 #include "class_text.h"
 #include "cocodiff.h"
@@ -66,16 +67,16 @@ static int train_module(Ctx *x) {
     char why[1024] = "";
     int rc = class_text_load(c->cocodiff.text, x->K, &coarse, &fine, &D, why, sizeof why);
     if (rc) { CD_ERR("%s", why); return rc; }
-    CocodiffConfig cc;
-    config_module(c, &cc);
-    if ((rc = cocodiff_create(&x->cd, &cc, x->C, D, x->K))) { free(coarse); free(fine); return rc; }
+    if ((rc = class_text_control((ClassTextControl)c->cocodiff.options.text_control, x->K, D, (uint64_t)c->seed, coarse,
+                                 fine))) { free(coarse); free(fine); return rc; }
+    if ((rc = cocodiff_create(&x->cd, &c->cocodiff.options, x->C, D, x->K))) { free(coarse); free(fine); return rc; }
     cocodiff_init(x->cd, (uint64_t)c->seed * 0x9e3779b97f4a7c15ull + 0xc0c0d1ffull);
     rc = cocodiff_set_text(x->cd, coarse, fine);
     free(coarse);
     free(fine);
     if (rc) return rc;
-    OptimModule opt;
-    if ((rc = optim_module_init(&opt, x->cd, c))) return rc;
+    CdOptim opt;
+    if ((rc = cdoptim_init(&opt, x->cd, c->base_lr, c->cocodiff.momentum, c->weight_decay, c->nesterov))) return rc;
     int B = o->module_batch, L = COCODIFF_TOKENS;
     int64_t n = x->tr.n, S = o->module_steps, gen0 = (int64_t)(o->gen_start * (double)S);
     size_t tok = (size_t)L * x->C;
@@ -104,7 +105,7 @@ static int train_module(Ctx *x) {
             rc = CD_EARG;
             break;
         }
-        optim_module_step(&opt, x->cd, lr_at(c->base_lr, s, S));
+        cdoptim_step(&opt, x->cd, lr_at(c->base_lr, s, S));
         acc[0] += lo.diff; acc[1] += lo.rec; acc[2] += lo.coarse;
         if (lo.generated) { acc[3] += lo.gen; acc[4] += lo.gen_acc; ngen++; }
         nacc++;
@@ -118,7 +119,7 @@ static int train_module(Ctx *x) {
         }
     }
     free(hb); free(gw); free(gb); free(lb); free(ord);
-    optim_module_free(&opt);
+    cdoptim_free(&opt);
     return rc;
 }
 
@@ -261,7 +262,7 @@ static int train_heads(Ctx *x) {
         double bound = 1.0 / sqrt((double)C);
         for (size_t i = 0; i < (size_t)K * C + K; i++) p[i] = (float)((2 * crng_uniform(&r) - 1) * bound);
         OptimSgd opt;
-        if ((rc = optim_sgd_init_config(&opt, (size_t)K * C + K, c))) break;
+        if ((rc = config_sgd_init(&opt, (size_t)K * C + K, c))) break;
         int64_t nb = n / B, E = o->head_epochs, posg = G;
         int64_t eg = -1;
         for (int64_t e = 0; e < E && !rc; e++) {

@@ -1,7 +1,6 @@
 // optim.c - torch.optim.SGD (momentum, nesterov, weight decay) over one flat
 // parameter span, and CTR-GCN's learning-rate schedule. See include/optim.h.
 #include "optim.h"
-#include "cocodiff.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,15 +17,6 @@ int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, 
     o->weight_decay = (float)weight_decay;
     o->nesterov = nesterov != 0;
     return CD_OK;
-}
-
-int optim_sgd_init_config(OptimSgd *o, size_t n, const Config *c) {
-    memset(o, 0, sizeof *o);
-    if (!c->optimizer || strcmp(c->optimizer, "SGD")) {
-        CD_ERR("optimizer '%s' is not supported (only SGD)", c->optimizer ? c->optimizer : "null");
-        return CD_EARG;
-    }
-    return optim_sgd_init(o, n, c->cocodiff.momentum, c->weight_decay, c->nesterov);
 }
 
 // torch computes each tensor op in float32 with the scalar (alpha, momentum,
@@ -65,25 +55,13 @@ void optim_sgd_free(OptimSgd *o) {
     memset(o, 0, sizeof *o);
 }
 
-double optim_lr(const Config *c, int epoch) {
-    if (epoch < c->warm_up_epoch) return c->base_lr * (epoch + 1) / c->warm_up_epoch;
+double optim_lr(const OptimSchedule *s, int epoch) {
+    if (epoch < s->warm_up) return s->base_lr * (epoch + 1) / s->warm_up;
     int k = 0;
-    for (int i = 0; i < c->step.n; i++) k += epoch >= c->step.v[i];
-    return c->base_lr * pow(c->lr_decay_rate, k);
+    for (int i = 0; i < s->nsteps; i++) k += epoch >= s->steps[i];
+    return s->base_lr * pow(s->decay_rate, k);
 }
 
-void cocodiff_sgd_step(Cocodiff *m, OptimSgd *o, double lr) {
-    float *p = cocodiff_params(m), *g = cocodiff_grads(m);
-    for (int i = 0; i < cocodiff_num_tensors(m); i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(m, i);
-        OptimSgd v = *o;
-        v.n = ct->numel;
-        v.buf = o->buf + ct->offset;
-        if (!ct->decay) v.weight_decay = 0.0f;
-        optim_sgd_step(&v, p + ct->offset, g + ct->offset, lr);
-    }
-    o->steps++;
-}
 
 int optim_adam_init(OptimAdam *o, size_t n, double beta1, double beta2, double eps, double weight_decay) {
     memset(o, 0, sizeof *o);
@@ -119,57 +97,5 @@ void optim_adam_free(OptimAdam *o) {
     if (!o) return;
     free(o->m);
     free(o->v);
-    memset(o, 0, sizeof *o);
-}
-
-void cocodiff_adam_step(Cocodiff *m, OptimAdam *o, double lr) {
-    float *p = cocodiff_params(m), *g = cocodiff_grads(m);
-    for (int i = 0; i < cocodiff_num_tensors(m); i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(m, i);
-        OptimAdam v = *o;
-        v.n = ct->numel;
-        v.m = o->m + ct->offset;
-        v.v = o->v + ct->offset;
-        if (!ct->decay) v.weight_decay = 0.0f;
-        optim_adam_step(&v, p + ct->offset, g + ct->offset, lr);
-    }
-    o->steps++;
-}
-
-int optim_module_init(OptimModule *o, Cocodiff *m, const Config *c) {
-    memset(o, 0, sizeof *o);
-    const ConfigCocodiff *k = &c->cocodiff;
-    o->adamw = k->module_optimizer && !strcmp(k->module_optimizer, "adamw");
-    o->lr_scale = k->module_lr > 0 && c->base_lr > 0 ? k->module_lr / c->base_lr : 1.0;
-    size_t n = cocodiff_num_params(m);
-    if (o->adamw) return optim_adam_init(&o->adam, n, 0.9, 0.999, 1e-8, k->module_weight_decay);
-    return optim_sgd_init_config(&o->sgd, n, c);
-}
-
-void optim_module_step(OptimModule *o, Cocodiff *m, double backbone_lr) {
-    double lr = backbone_lr * o->lr_scale;
-    if (o->adamw) cocodiff_adam_step(m, &o->adam, lr);
-    else cocodiff_sgd_step(m, &o->sgd, lr);
-}
-
-int optim_module_buffers(const OptimModule *o, int i, const char **name, float **buf) {
-    static const char *const names[3] = {"momentum", "adam_m", "adam_v"};
-    int n = o->adamw ? 2 : 1;
-    if (i >= 0 && i < n) {
-        *name = names[o->adamw ? 1 + i : 0];
-        *buf = o->adamw ? (i ? o->adam.v : o->adam.m) : o->sgd.buf;
-    }
-    return n;
-}
-
-void optim_module_set_steps(OptimModule *o, long long steps) {
-    o->sgd.steps = steps;
-    o->adam.steps = steps;
-}
-
-void optim_module_free(OptimModule *o) {
-    if (!o) return;
-    optim_sgd_free(&o->sgd);
-    optim_adam_free(&o->adam);
     memset(o, 0, sizeof *o);
 }

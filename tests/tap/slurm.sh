@@ -16,6 +16,15 @@
 #   slurm_state J   the job's final state (COMPLETED, FAILED, CANCELLED, ...;
 #                   for an array: every task's state, sorted and unique).
 #   slurm_field J F a field of `scontrol show job -o J` (first task).
+#   slurm_tiny_streams
+#                   $TMP/tiny-{joint,bone,joint-motion,bone-motion}.yaml:
+#                   train.sh's config (train_config) for each stream
+#   slurm_pipeline_ok T0
+#                   after `slurm/submit-pipeline ... $TMP/tiny` (stdout in
+#                   $TMP/submit.out, outputs in $TMP/run, submitted at T0):
+#                   sets train, evalj, ens, rep (the job ids), waits for them and
+#                   checks in 7 TAP lines that every job COMPLETED and every
+#                   stream and the ensemble wrote its outputs.
 # Daemons get stdin from /dev/null (with it closed, jobs end "launch failed
 # requeued held"); DependencyParameters=kill_invalid_depend is set.
 SLURM_DIR=$TMP/slurm
@@ -39,6 +48,28 @@ _slurm_exit() {
 _slurm_pid_of() { # FILE: the pid written there (wait up to 5 s for it)
     i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     cat "$1" 2>/dev/null
+}
+
+# The settings every test cluster shares: no cgroups, no accounting, pmix,
+# failed dependencies cancel their dependants.
+slurm_conf_policy() {
+    cat <<EOF
+SlurmUser=root
+AuthType=auth/munge
+MailProg=/bin/true
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=pmix
+DependencyParameters=kill_invalid_depend
+ReturnToService=2
+MinJobAge=600
+KillWait=5
+EOF
 }
 
 slurm_up() {
@@ -81,27 +112,13 @@ slurm_up() {
     cat > "$SLURM_CONF" <<EOF
 ClusterName=cocodifftest
 SlurmctldHost=$(hostname -s)
-SlurmUser=root
-AuthType=auth/munge
-MailProg=/bin/true
 StateSaveLocation=$SLURM_DIR/ctld
 SlurmdSpoolDir=$SLURM_DIR/d
 SlurmctldPidFile=$SLURM_DIR/slurmctld.pid
 SlurmdPidFile=$SLURM_DIR/slurmd.pid
 SlurmctldLogFile=$SLURM_DIR/slurmctld.log
 SlurmdLogFile=$SLURM_DIR/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=pmix
-DependencyParameters=kill_invalid_depend
-ReturnToService=2
-MinJobAge=600
-KillWait=5
+$(slurm_conf_policy)
 $node State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -131,4 +148,41 @@ slurm_state() {
 
 slurm_field() {
     scontrol show job -o "$1" 2>/dev/null | head -1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+slurm_tiny_streams() {
+    train_config "$TMP/base.yaml" "$TMP/unused"
+    for _s in "joint False False" "bone True False" "joint-motion False True" "bone-motion True True"; do
+        set -- $_s
+        awk -v b="$2" -v v="$3" '{ print } /^  data_path:/ { print "  bone: " b; print "  vel: " v }' "$TMP/base.yaml" \
+            > "$TMP/tiny-$1.yaml"
+    done
+}
+
+slurm_pipeline_ok() {
+    train=$(awk '$1 == "train" { print $2 }' "$TMP/submit.out")
+    evalj=$(awk '$1 == "eval" { print $2 }' "$TMP/submit.out")
+    ens=$(awk '$1 == "ensemble" { print $2 }' "$TMP/submit.out")
+    rep=$(awk '$1 == "report" { print $2 }' "$TMP/submit.out")
+    case "$train $evalj" in *[0-9]" "[0-9]*) true;; *) false;; esac
+    ok $? "prints the train and eval job ids ($train, $evalj${ens:+, ensemble $ens})"
+    slurm_wait $train $evalj $ens $rep
+    ok $? "all jobs left the queue in time ($(( $(date +%s) - $1 )) s)"
+    is COMPLETED "$(slurm_state "$train")" "train array: every task COMPLETED"
+    is COMPLETED "$(slurm_state "$evalj")" "eval array: every task COMPLETED"
+    _n=0
+    for _s in joint bone joint-motion bone-motion; do
+        grep -q '"test_top1":[0-9.e-]*' "$TMP/run/tiny-$_s/metrics.jsonl" 2>/dev/null &&
+            grep -q '"top1":[ ]*[0-9.e-]*' "$TMP/run/tiny-$_s/eval/metrics.json" 2>/dev/null &&
+            h5dump -H "$TMP/run/tiny-$_s/eval/scores.h5" > /dev/null 2>&1 && _n=$((_n + 1))
+    done
+    is 4 $_n "every stream: metrics.jsonl with test_top1, eval/metrics.json with top1, eval/scores.h5"
+    if [ -x "$REPO/bin/cocodiff-ensemble" ]; then
+        is COMPLETED "$(slurm_state "$ens")" "ensemble job COMPLETED"
+        grep -q '"top1":[ ]*[0-9.e-]*' "$TMP/run/ensemble/metrics.json" 2>/dev/null &&
+            grep -q '"streams"' "$TMP/run/ensemble/metrics.json"
+        ok $? "ensemble/metrics.json has top1 and the streams"
+    else
+        skip 2 "bin/cocodiff-ensemble not built"
+    fi
 }

@@ -57,6 +57,16 @@ cocodiff:
 YAML
 }
 
+train_module() {
+    cat >> "$1" <<YAML
+  module: true
+  text: $2
+  latent_dim: 16
+  heads: 2
+  blocks: 1
+YAML
+}
+
 losses_maxrel() {
     [ -s "$1" ] && [ -s "$2" ] || { echo inf; return; }
     awk 'FNR == NR { a[$1] = $2; n++; next }

@@ -1,0 +1,123 @@
+// cdtrain.h - the CoCoDiff module's share of training (cocodiff.module on),
+// behind one small interface: the trainer (train.c) reaches the module
+// (cocodiff.h) only through these calls, and they take the backbone and the
+// data, never the trainer's state.
+//
+// A step (after the backbone's forward, before its backward): the last
+// unit's output is pooled into the 7 part tokens (token 0 = the backbone's
+// own pooled feature, bit for bit), cocodiff_step adds its losses' gradients
+// to the FC head's grads and its own, and returns dfeat, the gradient for
+// the backbone's pooled feature, and (when the module has part gradients)
+// dlast, the gradient for the last unit's output: the trainer passes both to
+// ctrgcn_backward_ex. The module's gradients are final after the step (the
+// trainer's first all-reduce bucket), it takes its own optimizer step
+// (cdoptim.h: SGD with the backbone's settings or AdamW; weight decay only on
+// its weight matrices), its draws are functions of (seed, step, global sample index),
+// so a resumed run continues bit for bit.
+//
+//   CdTrain *cd;
+//   cdtrain_setup(&cd, &spec, model, window, nmax, why, sizeof why);
+//   per step: cdtrain_step(cd, model, labels, n, &ctl, stats) ...
+//             ctrgcn_backward_ex(model, dlogits, cdtrain_dfeat(cd), cdtrain_dlast(cd));
+//             (all-reduce the grads and stats) ... cdtrain_optim_step(cd, lr);
+//   checkpoints: cdtrain_tensor_groups / cdtrain_restore
+//   at the end: cdtrain_finish (the generated-feature measurement)
+//   cdtrain_free(cd);
+//
+// defines: CdTrain, CdTrainSpec, CdTrainCtl, cdtrain_*
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cocodiff.h"
+#include "ctrgcn.h"
+#include "dist.h"
+#include "h5io_ckpt.h"
+#include "loader.h"
+
+typedef struct CdTrain CdTrain;
+
+typedef struct CdTrainSpec {
+    const CocodiffConfig *options;   // the module's options (config: cocodiff.<option>)
+    const char *text;                // cocodiff-embed file: the classes' texts
+    const char *parts;               // body-part file of the layout
+    int K;                           // classes
+    int gen_start;                   // first 0-based epoch with generation
+    uint64_t seed;                   // the run's
+    double base_lr;                  // the backbone's (the module's lr scales from it, cdoptim.h)
+    double momentum, weight_decay;   // the backbone's SGD settings
+    int nesterov;
+} CdTrainSpec;
+
+// Builds the module for backbone m (its last unit's width, joints, persons;
+// T' of a train window of W frames) with buffers for n_max samples a step,
+// initialised from the run's seed. CD_OK; CD_EARG (text or part file that
+// does not fit, bad options), CD_ENOMEM; the reason in why.
+int cdtrain_setup(CdTrain **t, const CdTrainSpec *s, Ctrgcn *m, int W, int n_max, char *why, size_t whylen);
+void cdtrain_free(CdTrain *t);   // NULL is fine
+// "CoCoDiff module: N parameters (training only), d ..., ..." for the log.
+void cdtrain_describe(const CdTrain *t, char *buf, size_t len);
+
+// The gradient span (one all-reduce bucket of the trainer's).
+float *cdtrain_grads(CdTrain *t);
+size_t cdtrain_num_params(const CdTrain *t);
+
+// One step's place in the run.
+typedef struct CdTrainCtl {
+    int64_t epoch, step;   // 0-based epoch; global optimisation step
+    int64_t sample0;       // global index of this rank's first sample
+    float grad_scale;      // the trainer's n_local / global batch
+} CdTrainCtl;
+
+#define CDTRAIN_MAX_STATS 32   // cdtrain_num_stats() is at most this
+
+// Statistics of a step: stats[cdtrain_num_stats()] sums over this rank's n
+// samples, to be summed over the ranks: the module's statistics
+// (cocodiff_stat order) times their samples, then the generated samples.
+int cdtrain_num_stats(void);
+// The module's part of a step on n samples with these labels (after m's
+// forward; zeroes and fills the module's grads). CD_OK or an error.
+int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTrainCtl *ctl, double *stats);
+// The backbone gradients of the last step: (n, C) for the pooled feature;
+// (n*M, C, T', V) for the last unit's output, NULL unless part gradients.
+const float *cdtrain_dfeat(const CdTrain *t);
+const float *cdtrain_dlast(const CdTrain *t);
+// Statistic i (cocodiff_stat) of summed stats over n samples: its mean, NAN
+// for a generated one when nothing was generated.
+double cdtrain_stat_mean(const double *stats, int i, double n);
+// The statistics the progress line and --log-losses show, in their order
+// (cocodiff_stat's `progress`): names and means over n samples (a generated
+// one 0 when nothing was generated). Returns how many (<= max).
+int cdtrain_progress(const double *stats, double n, const char **names, double *means, int max);
+// The summed total loss of the module (its "total" statistic): the trainer
+// stops when it is not finite.
+double cdtrain_loss(const double *stats);
+
+// The module's optimizer step (cdoptim.h: SGD or AdamW) at the backbone's
+// lr of this epoch, after the gradients are summed over the ranks.
+void cdtrain_optim_step(CdTrain *t, double lr);
+int cdtrain_params_finite(const CdTrain *t);
+
+// Checkpoints: the module's parameters as /cocodiff/<name> and its
+// optimizer's buffers as /optimizer/cocodiff_<buffer>/<name> (SGD: momentum;
+// AdamW: adam_m, adam_v; the groups stay valid until cdtrain_free). Returns
+// the number of groups.
+#define CDTRAIN_MAX_GROUPS 3
+int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]);
+// Restores every group from a checkpoint; the optimizer continues at
+// `steps`. CD_OK, or CD_EFORMAT / CD_EIO with the reason in why.
+int cdtrain_restore(CdTrain *t, const char *path, long long steps, char *why, size_t whylen);
+
+// Collective, once training ends (nothing when generation is off): every sample of `test`
+// (test-mode feeder, eval-mode backbone, window W) gives its real h_0 and
+// one h_hat_0 generated from its latent under its class text, with draws
+// keyed (seed, step -2, sample index), so any rank count gives the same
+// features. Rank 0 writes WORK_DIR/features.h5 (data, split and checkpoint
+// recorded) and WORK_DIR/diversity.json (the diversity figures and the
+// text-conditioning probe of the real part tokens, conditioning.h) and logs
+// the figures.
+typedef struct CdTrainFinish {
+    const char *work_dir, *data, *split, *checkpoint;
+} CdTrainFinish;
+int cdtrain_finish(CdTrain *t, const Dist *d, Ctrgcn *m, Loader *test, int W, float *x, float *logits,
+                   const CdTrainFinish *f);
