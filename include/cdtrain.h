@@ -45,6 +45,7 @@ typedef struct CdTrainSpec {
     int gen_start;                   // first 0-based epoch with generation
     uint64_t seed;                   // the run's
     double base_lr;                  // the backbone's (the module's lr scales from it, cdoptim.h)
+    int warm_up;                     // the backbone's warm-up epochs (module_lr_decay off: only these)
     double momentum, weight_decay;   // the backbone's SGD settings
     int nesterov;
 } CdTrainSpec;
@@ -94,8 +95,9 @@ int cdtrain_progress(const double *stats, double n, const char **names, double *
 double cdtrain_loss(const double *stats);
 
 // The module's optimizer step (cdoptim.h: SGD or AdamW) at the backbone's
-// lr of this epoch, after the gradients are summed over the ranks.
-void cdtrain_optim_step(CdTrain *t, double lr);
+// lr of this epoch (with cocodiff.module_lr_decay off, at base_lr past the
+// warm-up), after the gradients are summed over the ranks.
+void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch);
 int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name> and its

@@ -184,6 +184,9 @@ typedef struct CocodiffConfig {
     float lr;               // the module's lr at the backbone's base lr, following
                             // its schedule (0: the backbone's own)
     float weight_decay;     // AdamW's decoupled weight decay (0.01)
+    int lr_decay;           // the module's lr follows the backbone's step decay too (1);
+                            // 0: only its warm-up, so the denoiser keeps learning the
+                            // features as they settle in the last epochs
 } CocodiffConfig;
 
 // The defaults (the options' from their table, below; the rest fixed).

@@ -17,14 +17,15 @@
 //      OUT/conditioning.json;
 //   3. with heads > 0, the frozen-backbone experiment: for seeds 1..heads a
 //      fresh linear head (PyTorch's Linear init) trains on the real training
-//      features h_0, plus per step as many extra features (`extra`: none;
+//      features h_0, plus per step as many extra features (each kind listed
+//      in `extras`, with the same head seeds: none;
 //      generated: h_hat_0 the module made from a training sample under its
-//      class text, gen_copies per sample made once; noise: h_0 + Gaussian
-//      noise of the same per-sample magnitude as that sample's generated
-//      displacement ||h_hat_0 - h_0||), weighted extra_weight in the loss;
+//      class text, gen_copies per sample made once; noise: h_0 moved by the
+//      same distance as that sample's generated feature ||h_hat_0 - h_0||
+//      in a random direction), weighted extra_weight in the loss;
 //      SGD as the config (lr base_lr, x0.1 at two thirds), head_epochs
 //      epochs, batch the config's batch_size; top-1 on the evaluated
-//      features -> OUT/heads.tsv (seed, extra, top1) and the log.
+//      features -> OUT/heads.tsv (seed, extra, epochs, top1) and the log.
 // Everything runs on rank 0 (the features are small); other ranks wait.
 #pragma once
 #include "config.h"
@@ -38,7 +39,7 @@ typedef struct FrozenOptions {
     int module_batch;                       // 64
     double gen_start;                       // fraction of the module steps before generation (0.5)
     int heads;                              // 0: no head experiment
-    const char *extra;                      // none | generated | noise
+    int extras;                             // bits: 1 none, 2 generated, 4 noise (each its own heads)
     double extra_weight;                    // 1
     int head_epochs;                        // 30
     int gen_copies;                         // 2

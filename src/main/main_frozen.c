@@ -18,7 +18,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: cocodiff-frozen --config FILE.yaml --run WORK_DIR --out DIR [--set key=value ...]\n"
             "                       [--module-steps N] [--module-batch N] [--gen-start F]\n"
-            "                       [--heads N] [--extra none|generated|noise] [--extra-weight W]\n"
+            "                       [--heads N] [--extra none,generated,noise] [--extra-weight W]\n"
             "                       [--head-epochs N] [--gen-copies N]\n"
             "  --config F        the job config: the module's cocodiff.* settings and text, seed, the\n"
             "                    SGD settings (base_lr, momentum, nesterov, weight_decay), batch_size\n"
@@ -32,8 +32,9 @@ static void usage(FILE *f) {
             "  --gen-start F     generation from this fraction of the module steps on (0.5)\n"
             "  --heads N         then train N fresh linear heads (seeds 1..N) on the real training\n"
             "                    features plus --extra ones, and report their test top-1 (0: none)\n"
-            "  --extra E         none, generated (the module's, --gen-copies per training sample) or\n"
-            "                    noise (Gaussian, each of the size of that sample's generated displacement)\n"
+            "  --extra E,...     which extra features, each with its own heads (same seeds): none,\n"
+            "                    generated (the module's, --gen-copies per training sample), noise (the\n"
+            "                    real feature moved as far as its generated one, in a random direction)\n"
             "  --extra-weight W  weight of the extra features' loss (1); --head-epochs N (30)\n"
             CLI_COMMON_USAGE);
 }
@@ -42,6 +43,21 @@ static int num(const char *s, double lo, double hi, double *v) {
     char *end = NULL;
     *v = strtod(s, &end);
     return *s && !*end && *v >= lo && *v <= hi;
+}
+
+// "none,generated,noise" (any of them, comma separated) into bits 1, 2, 4.
+static int extras(const char *v, int *bits) {
+    static const char *const names[3] = {"none", "generated", "noise"};
+    *bits = 0;
+    while (*v) {
+        size_t n = strcspn(v, ",");
+        int k = 0;
+        while (k < 3 && (strlen(names[k]) != n || strncmp(v, names[k], n))) k++;
+        if (k == 3) return 0;
+        *bits |= 1 << k;
+        v += n + (v[n] == ',');
+    }
+    return *bits != 0;
 }
 
 int main(int argc, char **argv) {
@@ -80,7 +96,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--run")) run = v;
         else if (!strcmp(a, "--out")) o.out = v;
         else if (!strcmp(a, "--set") && nsets < 64) sets[nsets++] = v;
-        else if (!strcmp(a, "--extra") && (!strcmp(v, "none") || !strcmp(v, "generated") || !strcmp(v, "noise"))) o.extra = v;
+        else if (!strcmp(a, "--extra") && extras(v, &o.extras)) ;
         else if (!strcmp(a, "--module-steps") && num(v, 0, 1e8, &x)) o.module_steps = (int)x;
         else if (!strcmp(a, "--module-batch") && num(v, 1, 1e5, &x)) o.module_batch = (int)x;
         else if (!strcmp(a, "--gen-start") && num(v, 0, 1, &x)) o.gen_start = x;

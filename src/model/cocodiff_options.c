@@ -48,6 +48,7 @@ static const CocodiffOption options[] = {
     {"cocodiff.module_optimizer", COCODIFF_OPT_CHOICE, OPT(optimizer), 0, 0, 0, 0, 0, "sgd|adamw"},
     {"cocodiff.module_lr", COCODIFF_OPT_FLOAT, OPT(lr), 0, 0, 0, 0, 1e3, NULL},
     {"cocodiff.module_weight_decay", COCODIFF_OPT_FLOAT, OPT(weight_decay), 0, 0.01, 0, 0, 1e3, NULL},
+    {"cocodiff.module_lr_decay", COCODIFF_OPT_BOOL, OPT(lr_decay), 0, 1, 0, 0, 1, NULL},
     // controls (section 3 of issue 16): the generated feature replaced by
     // noise of its size; the class texts shuffled or random
     {"cocodiff.gen_noise", COCODIFF_OPT_BOOL, OPT(gen_noise), 0, 0, 0, 0, 1, NULL},

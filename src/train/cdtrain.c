@@ -138,6 +138,7 @@ void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     cocodiff_choice_name(cocodiff_option_find("cocodiff.prediction")->choices, (int)cc->prediction, p, sizeof p);
     cocodiff_choice_name(cocodiff_option_find("cocodiff.text_control")->choices, cc->text_control, tc, sizeof tc);
     cdoptim_describe(&t->opt, t->spec.base_lr, o, sizeof o);
+    if (!cc->lr_decay) snprintf(o + strlen(o), sizeof o - strlen(o), ", without the step decay");
     snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s "
              "(text %s%s%s), predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
              "(%d DDIM steps, guidance scale %g)%s, parts %s",
@@ -229,7 +230,12 @@ double cdtrain_loss(const double *stats) {
     return 0.0;
 }
 
-void cdtrain_optim_step(CdTrain *t, double lr) { cdoptim_step(&t->opt, t->cd, lr); }
+void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch) {
+    const CdTrainSpec *s = &t->spec;
+    if (!cocodiff_config(t->cd)->lr_decay)
+        lr = epoch < s->warm_up ? s->base_lr * (double)(epoch + 1) / s->warm_up : s->base_lr;
+    cdoptim_step(&t->opt, t->cd, lr);
+}
 
 int cdtrain_params_finite(const CdTrain *t) {
     const float *p = cocodiff_params(t->cd);

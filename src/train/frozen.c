@@ -30,7 +30,7 @@ void frozen_options_default(FrozenOptions *o) {
     o->module_steps = 2000;
     o->module_batch = 64;
     o->gen_start = 0.5;
-    o->extra = "none";
+    o->extras = 1;
     o->extra_weight = 1.0;
     o->head_epochs = 30;
     o->gen_copies = 2;
@@ -210,10 +210,11 @@ static int measure(Ctx *x) {
 }
 
 // 3. Fresh linear heads on real (+ extra) training features.
-static int train_heads(Ctx *x) {
+static int train_heads(Ctx *x, int extra, FILE *f) {
     const Config *c = x->cfg;
     const FrozenOptions *o = x->o;
-    int C = x->C, K = x->K, extra = !strcmp(o->extra, "generated") ? 1 : !strcmp(o->extra, "noise") ? 2 : 0;
+    static const char *const names[3] = {"none", "generated", "noise"};
+    int C = x->C, K = x->K;
     int64_t n = x->tr.n, G = extra ? (int64_t)o->gen_copies * n : 0;
     size_t tok = (size_t)COCODIFF_TOKENS * C;
     float *xg = cd_malloc((size_t)(G > 0 ? G : 1) * C * sizeof(float)), *tmp = cd_malloc(64 * tok * sizeof(float));
@@ -232,12 +233,16 @@ static int train_heads(Ctx *x) {
                 float *dst = xg + (size_t)r * C;
                 yg[r] = x->tr.label[i0 + i];
                 if (extra == 1) { memcpy(dst, hh, (size_t)C * sizeof(float)); continue; }
-                double d2 = 0;
-                for (int k = 0; k < C; k++) d2 += ((double)hh[k] - h[k]) * ((double)hh[k] - h[k]);
-                float sd = (float)sqrt(d2 / C);
+                // h + ||h_hat - h|| u, u a random unit direction (as cocodiff.gen_noise)
+                double d2 = 0, u2 = 0;
                 Crng nr = crng_make(SALT, (uint64_t)c->seed, -10 - g, i0 + i, P_NOISE);
                 crng_normals(&nr, dst, (size_t)C);
-                for (int k = 0; k < C; k++) dst[k] = h[k] + sd * dst[k];
+                for (int k = 0; k < C; k++) {
+                    d2 += ((double)hh[k] - h[k]) * ((double)hh[k] - h[k]);
+                    u2 += (double)dst[k] * dst[k];
+                }
+                double sd = u2 > 0 ? sqrt(d2 / u2) : 0;
+                for (int k = 0; k < C; k++) dst[k] = (float)(h[k] + sd * dst[k]);
             }
         }
     free(tmp);
@@ -250,11 +255,6 @@ static int train_heads(Ctx *x) {
     int64_t *ord = cd_malloc((size_t)n * sizeof(int64_t)), *ordg = cd_malloc((size_t)(G > 0 ? G : 1) * sizeof(int64_t));
     if (!w || !b || !p || !gr || !xb || !lg || !pr || !dl || !yb || !ord || !ordg) rc = CD_ENOMEM;
     (void)w; (void)b;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/heads.tsv", o->out);
-    FILE *f = rc ? NULL : fopen(path, "w");
-    if (!rc && !f) { CD_ERR("%s: cannot write: %s", path, strerror(errno)); rc = CD_EIO; }
-    if (f) fprintf(f, "seed\textra\tepochs\ttop1\n");
     double sum = 0, sum2 = 0;
     for (int seed = 1; seed <= o->heads && !rc; seed++) {
         float *hw = p, *hbias = p + (size_t)K * C;
@@ -307,18 +307,40 @@ static int train_heads(Ctx *x) {
         double top1 = (double)right / (double)x->te.n;
         sum += top1;
         sum2 += top1 * top1;
-        fprintf(f, "%d\t%s\t%d\t%.6f\n", seed, o->extra, o->head_epochs, top1);
-        printf("frozen | head seed %d (%s extra features): test top-1 %.2f%%\n", seed, o->extra, 100 * top1);
+        fprintf(f, "%d\t%s\t%d\t%.6f\n", seed, names[extra], o->head_epochs, top1);
+        printf("frozen | head seed %d (%s extra features): test top-1 %.2f%%\n", seed, names[extra], 100 * top1);
         fflush(stdout);
     }
-    if (f && fclose(f)) rc = CD_EIO;
     if (!rc && o->heads > 0) {
         double m = sum / o->heads, sd = o->heads > 1 ? sqrt(fmax(0, (sum2 - o->heads * m * m) / (o->heads - 1))) : 0;
-        printf("frozen | heads: %d seeds, %s extra features: mean test top-1 %.2f%% (std %.2f)\n", o->heads, o->extra,
+        printf("frozen | heads: %d seeds, %s extra features: mean test top-1 %.2f%% (std %.2f)\n", o->heads, names[extra],
                100 * m, 100 * sd);
     }
     free(xg); free(yg); free(w); free(b); free(p); free(gr); free(xb); free(lg); free(pr); free(dl); free(yb);
     free(ord); free(ordg);
+    return rc;
+}
+
+// Every kind of extra features --extra lists, into OUT/heads.tsv.
+static int heads_all(Ctx *x) {
+    const FrozenOptions *o = x->o;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/heads.tsv", o->out);
+    FILE *f = fopen(path, "w");
+    if (!f) { CD_ERR("%s: cannot write: %s", path, strerror(errno)); return CD_EIO; }
+    fprintf(f, "seed\textra\tepochs\ttop1\n");
+    int rc = CD_OK;
+    static const char *const names[3] = {"none", "generated", "noise"};
+    for (int k = 0; k < 3 && !rc; k++) {
+        if (!(o->extras & (1 << k))) continue;
+        if (k && !x->cd) {
+            CD_ERR("cocodiff-frozen: --extra %s needs the module (--module-steps > 0)", names[k]);
+            rc = CD_EARG;
+        } else {
+            rc = train_heads(x, k, f);
+        }
+    }
+    if (fclose(f) && !rc) rc = CD_EIO;
     return rc;
 }
 
@@ -375,7 +397,6 @@ int frozen_run(const Dist *d, const Config *cfg, const FrozenOptions *o) {
         memset(&x, 0, sizeof x);
         x.cfg = cfg;
         x.o = o;
-        int extra = strcmp(o->extra, "none") != 0;
         int rc = fs_mkdir_p(o->out) ? CD_EIO : CD_OK;
         if (rc) CD_ERR("%s: cannot create: %s", o->out, strerror(errno));
         if (!rc) rc = load_inputs(&x);
@@ -384,11 +405,7 @@ int frozen_run(const Dist *d, const Config *cfg, const FrozenOptions *o) {
         if (!rc && o->module_steps > 0) rc = train_module(&x);
         if (!rc && x.cd) rc = loss_by_t(&x);
         if (!rc && x.cd) rc = measure(&x);
-        if (!rc && o->heads > 0 && (!extra || x.cd)) rc = train_heads(&x);
-        else if (!rc && o->heads > 0) {
-            CD_ERR("cocodiff-frozen: --extra %s needs the module (--module-steps > 0)", o->extra);
-            rc = CD_EARG;
-        }
+        if (!rc && o->heads > 0) rc = heads_all(&x);
         code = rc == CD_OK ? 0 : rc == CD_EARG ? 2 : 1;
         cocodiff_free(x.cd);
         h5io_features_free(&x.tr);

@@ -240,7 +240,7 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     if (!c->cocodiff.module) return CD_OK;
     CdTrainSpec s = {.options = &c->cocodiff.options, .text = c->cocodiff.text, .parts = config_parts_path(c),
                      .K = t->K, .gen_start = config_gen_start_epoch(c), .seed = (uint64_t)c->seed,
-                     .base_lr = c->base_lr, .momentum = c->cocodiff.momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov};
+                     .base_lr = c->base_lr, .warm_up = c->warm_up_epoch, .momentum = c->cocodiff.momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov};
     return cdtrain_setup(&t->cd, &s, t->m, t->W, loader_max_local(t->train), why, whylen);
 }
 
@@ -579,7 +579,7 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
         if (t->cd) {
             double t1 = dist_wtime();
-            cdtrain_optim_step(t->cd, lr);
+            cdtrain_optim_step(t->cd, lr, e);
             t->cd_seconds += dist_wtime() - t1;
         }
         t->step_seconds += dist_wtime() - ts;
