@@ -15,6 +15,9 @@ typedef struct CheckpointInfo {
     const char *config_yaml;
     int inference;         // writing: an inference checkpoint (/model and the
                            // attributes; no /rng)
+    int loaded, skipped;   // checkpoint_load_into: model tensors taken from the
+                           // file, and left out by `ignore`
+    int unused;            // tensors of the file's /model the model has no place for
 } CheckpointInfo;
 
 // Writes model (and momentum when opt is given) to path atomically, with

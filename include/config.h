@@ -29,7 +29,7 @@
 //   log_interval                 int          100                     iterations
 //   save_interval                int          1                       epochs
 //   save_epoch                   int          30                      first epoch saved
-//   eval_interval                int          5                       epochs
+//   eval_interval                int          1                       epochs (main.py: every epoch)
 //   print_log                    bool         true                    I (rank 0 logs)
 //   show_topk                    int list     [1, 5]
 //   feeder                       string       feeder.feeder           checked: the graph's layout's
@@ -87,10 +87,10 @@
 //                                                                     global batch (= CTR-GCN
 //                                                                     on one GPU)
 //   cocodiff.checkpoint_steps    int          0                       also every N iterations (0 off)
-//   cocodiff.stream              enum         null                    joint|bone|joint_motion|
-//                                                                     bone_motion; null: from the
-//                                                                     feeders' bone/vel flags,
-//                                                                     set: must agree with them
+//   cocodiff.stream              string       null                    a stream (stream.h: joint, bone,
+//                                                                     ...); null: from the feeders'
+//                                                                     bone/vel flags, set: must agree
+//                                                                     with them
 //   cocodiff.metrics_file        string       metrics.jsonl           relative to work_dir
 //   cocodiff.threads             int          1                       compute threads per rank
 //   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
@@ -251,8 +251,8 @@ int config_set(Config *c, const char *assignment, char *why, size_t whylen);
 // or CD_EARG with the reason in why.
 int config_check(const Config *c, char *why, size_t whylen);
 
-// The stream the feeders' flags give ("joint", "bone", "joint_motion",
-// "bone_motion"), from train_feeder_args (bone, vel).
+// The name of the stream the feeders' flags give (stream.h), from
+// train_feeder_args (bone, vel).
 const char *config_stream(const Config *c);
 
 // The learning-rate schedule of base_lr, lr_decay_rate, warm_up_epoch, step.

@@ -12,6 +12,7 @@
 typedef struct Dist {
     int rank, size;
     void *comm;   // MPI_Comm *, kept opaque so callers need not include mpi.h
+    void *log_file;   // FILE *: rank 0's log lines also go there, timestamped (NULL: no)
 } Dist;
 
 // Initialises MPI (or not, when the program was not started by mpirun the
@@ -41,6 +42,10 @@ int dist_allgather_bytes(const Dist *d, const void *buf, size_t n, void **out,
 
 // Logging: log_info prints on rank 0 only, one whole line at a time (Slurm
 // logs stay readable); log_rank prints on any rank with an [rN] prefix.
+// With d->log_file set (a copy of the Dist that a stage makes for its run,
+// e.g. cocodiff-train's WORK_DIR/log.txt), log_info and log_warn lines also
+// go there as "[ Fri Dec  4 21:11:45 2026 ] line", as CTR-GCN's main.py
+// writes its log.txt.
 void log_info(const Dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_warn(const Dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_rank(const Dist *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

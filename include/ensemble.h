@@ -31,9 +31,11 @@ typedef struct EnsembleOptions {
     const char *out_dir;     // created when missing
 } EnsembleOptions;
 
-// Weights when none are given: CTR-GCN's [0.6, 0.6, 0.4, 0.4] for four
-// streams (joint, bone, joint motion, bone motion), else 1 each. w: (n).
-void ensemble_default_weights(int n, double *w);
+// Weights when none are given, from the streams the inputs record (their
+// score files' stream attribute): when they are all the streams (stream.h),
+// each once, every stream's weight (CTR-GCN's ensemble.py: joint 0.6, bone
+// 0.6, joint motion 0.4, bone motion 0.4); else 1 each. w: (n).
+void ensemble_default_weights(const char *const *streams, int n, double *w);
 
 // "0.6,0.6,0.4,0.4" -> w (at most max values, each finite). CD_OK or CD_EARG
 // (why says what is wrong).

@@ -79,7 +79,7 @@ static void ck_ntu(const Config *c, const char *path, const char *work_dir, cons
     CK_INT(c->log_interval, 100);
     CK_INT(c->save_interval, 1);
     CK_INT(c->save_epoch, 30);
-    CK_INT(c->eval_interval, 5);
+    CK_INT(c->eval_interval, 1);
     CK_INT(c->print_log, 1);
     CK_LIST(c->show_topk, 1, 5);
     CK_STR(c->feeder, "feeders.feeder_ntu.Feeder");
@@ -129,7 +129,7 @@ static void ck_defaults(const Config *c) {
     CK_INT(c->log_interval, 100);
     CK_INT(c->save_interval, 1);
     CK_INT(c->save_epoch, 30);
-    CK_INT(c->eval_interval, 5);
+    CK_INT(c->eval_interval, 1);
     CK_INT(c->print_log, 1);
     CK_LIST(c->show_topk, 1, 5);
     CK_STR(c->feeder, "feeder.feeder");

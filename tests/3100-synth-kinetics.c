@@ -20,7 +20,7 @@ static const char *classes = "datasets/synth/actions.json";
 
 static int gen(const SynthActions *acts, const char *path, uint64_t seed) {
     SynthConfig cfg = {SYNTH_KINETICS, N, seed, path, 0.0};
-    Dist d = {0, 1, NULL};
+    Dist d = {0, 1, NULL, NULL};
     return synth_kinetics_write(&cfg, acts, &d);
 }
 

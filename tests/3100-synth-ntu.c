@@ -18,7 +18,7 @@ static const char *classes = "datasets/synth/actions.json";
 
 static int gen(const SynthActions *acts, const char *path, uint64_t seed, int64_t n) {
     SynthConfig cfg = {SYNTH_NTU, n, seed, path, 0.0};
-    Dist d = {0, 1, NULL};
+    Dist d = {0, 1, NULL, NULL};
     return synth_ntu_write(&cfg, acts, &d);
 }
 

@@ -29,6 +29,7 @@
 #include "loader.h"
 #include "skeleton.h"
 #include "status.h"
+#include "stream.h"
 #include "tap/bundle.h"
 #include "tap/tap.h"
 #include "tap/ucla_ref.h"
@@ -162,13 +163,12 @@ static void check_sequences(const char *zip, H5PrepReader *r) {
 static void check_loader(const char *path, H5PrepReader *r) {
     const H5PrepInfo *in = h5io_prep_reader_info(r);
     for (int k = 0; k < 4; k++) {
-        int bone = 0, vel = 0;
         FeederConfig f;
         char why[512], name[64];
         Loader *l = NULL;
         int good = 0, n = 0;
-        eval_parse_stream(STREAM[k], &bone, &vel);   // the official data_path words
-        f = feeder_config_official(skel_layout_find("graph.ucla.Graph"), 0, bone, vel);
+        const Stream *st = stream_find(STREAM[k]);   // the official data_path words
+        f = feeder_config_official(skel_layout_find("graph.ucla.Graph"), 0, st->bone, st->vel);
         if (loader_open(&l, path, 1, &f, 64, 0, 1, 1, 0, 0, why, sizeof why)) {
             ok(0, "test loader, %s: %s", STREAM[k], why);
             continue;

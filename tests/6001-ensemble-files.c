@@ -1,5 +1,5 @@
 // 6001-ensemble-files.c - the ensemble's pure parts and the score-file reader:
-//   - default weights (CTR-GCN's 0.6,0.6,0.4,0.4 for four streams, else 1),
+//   - default weights (CTR-GCN's weight of each stream when the inputs are the four streams, else 1),
 //     --weights parsing, the weighted sum;
 //   - hand-made score files written with the h5io_scores_* writer read back
 //     by h5io_scores_read (shapes, names, labels, class names, attributes);
@@ -51,12 +51,13 @@ static int write_all(const Dist *d, const char *dir) {
     memcpy(lab2, LABEL, sizeof lab2);
     lab2[3] = 0;
     float k4[N * 4] = {0};
-    char p[5][4096];
-    const char *fn[5] = {"a.h5", "b.h5", "names.h5", "labels.h5", "k4.h5"};
-    for (int i = 0; i < 5; i++) snprintf(p[i], sizeof p[i], "%.4000s/%s", dir, fn[i]);
+    char p[7][4096];
+    const char *fn[7] = {"a.h5", "b.h5", "names.h5", "labels.h5", "k4.h5", "jm.h5", "bm.h5"};
+    for (int i = 0; i < 7; i++) snprintf(p[i], sizeof p[i], "%.4000s/%s", dir, fn[i]);
     return write_file(d, p[0], 3, A, LABEL, names, "joint") || write_file(d, p[1], 3, B, LABEL, names, "bone") ||
            write_file(d, p[2], 3, B, LABEL, bad, "bone") || write_file(d, p[3], 3, B, lab2, names, "bone") ||
-           write_file(d, p[4], 4, k4, LABEL, names, "joint");
+           write_file(d, p[4], 4, k4, LABEL, names, "joint") ||
+           write_file(d, p[5], 3, A, LABEL, names, "joint_motion") || write_file(d, p[6], 3, B, LABEL, names, "bone_motion");
 }
 
 int main(int argc, char **argv) {
@@ -70,10 +71,14 @@ int main(int argc, char **argv) {
     plan(17);
 
     double w[8];
-    ensemble_default_weights(4, w);
-    ok(w[0] == 0.6 && w[1] == 0.6 && w[2] == 0.4 && w[3] == 0.4, "four streams: CTR-GCN's 0.6,0.6,0.4,0.4");
-    ensemble_default_weights(2, w);
-    ok(w[0] == 1 && w[1] == 1, "two streams: 1 each");
+    const char *four[4] = {"bone_motion", "joint", "joint_motion", "bone"}, *two[2] = {"joint", "bone"};
+    const char *twice[4] = {"joint", "bone", "joint", "bone"};
+    ensemble_default_weights(four, 4, w);
+    ok(w[0] == 0.4 && w[1] == 0.6 && w[2] == 0.4 && w[3] == 0.6, "the four streams: CTR-GCN's weight of each");
+    ensemble_default_weights(two, 2, w);
+    int ones = w[0] == 1 && w[1] == 1;
+    ensemble_default_weights(twice, 4, w);
+    ok(ones && w[0] == 1 && w[1] == 1 && w[2] == 1 && w[3] == 1, "two streams, or four inputs of two streams: 1 each");
     int n = 0;
     char why[8192];
     ok(ensemble_parse_weights("0.5,2,1e-1", w, 8, &n, why, sizeof why) == CD_OK && n == 3 && w[0] == 0.5 &&

@@ -10,8 +10,9 @@ DIR is a checkout of github.com/Uason-Chen/CTR-GCN, run as it is (with
 time, as in make_ctrgcn_reference.py). Nothing of the checkout is copied.
 
 weights: the official Model(num_class, 25 joints, 2 persons, NTU graph)
-  with the graph branches opened (alpha 0.5, gcn BN weights 1) and random
-  running statistics, so every tensor matters; saved as main.py saves it
+  with its own initialisation and random BatchNorm running statistics
+  (opening the graph branches as make_ctrgcn_reference.py does makes the
+  base-64 model's logits reach 1e10); saved as main.py saves it
   (--module-prefix: with DataParallel's 'module.' key prefix).
 load: Model.load_state_dict(W, strict=True); prints "loaded N tensors".
 eval: the official test path on the /test group of a cocodiff-prep file:
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_ctrgcn_reference import load_model_module, open_graph_branches  # noqa: E402
+from make_ctrgcn_reference import load_model_module, random_running_stats  # noqa: E402
 from make_feeder_reference import load_feeder  # noqa: E402
 
 
@@ -39,15 +40,8 @@ def model(o):
 
 def cmd_weights(o):
     torch.manual_seed(7)
-    m = model(o)
-    if o.open_branches:
-        open_graph_branches(m)
-    with torch.no_grad():
-        for name, b in m.named_buffers():
-            if name.endswith("running_mean"):
-                b.copy_(0.1 * torch.randn_like(b))
-            elif name.endswith("running_var"):
-                b.copy_(1.0 + 0.5 * torch.rand_like(b))
+    m = model(o)   # the official initialisation
+    random_running_stats(m)
     sd = m.state_dict()
     if o.module_prefix:
         sd = type(sd)(("module." + k, v) for k, v in sd.items())
@@ -106,7 +100,6 @@ def main():
         if name == "weights":
             s.add_argument("--out", required=True)
             s.add_argument("--module-prefix", action="store_true")
-            s.add_argument("--open-branches", action="store_true")
         else:
             s.add_argument("--weights", required=True)
         if name == "eval":

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define COMM(d) (*(MPI_Comm *)(d)->comm)
 
@@ -26,6 +27,7 @@ int dist_init(Dist *d, int *argc, char ***argv) {
     // Errors in our own calls are checked, so let MPI return them to us.
     MPI_Comm_set_errhandler(world_copy, MPI_ERRORS_RETURN);
     d->comm = &world_copy;
+    d->log_file = NULL;
     MPI_Comm_rank(world_copy, &d->rank);
     MPI_Comm_size(world_copy, &d->size);
     return CD_OK;
@@ -128,6 +130,14 @@ static void vlog(const Dist *d, FILE *f, const char *prefix, int all_ranks,
     if (all_ranks) fprintf(f, "%s[r%d] %s\n", prefix, d ? d->rank : 0, msg);
     else fprintf(f, "%s%s\n", prefix, msg);
     fflush(f);
+    if (!all_ranks && d && d->log_file) {
+        time_t now = time(NULL);
+        char when[64];
+        struct tm tm;
+        strftime(when, sizeof when, "%a %b %e %H:%M:%S %Y", localtime_r(&now, &tm));   // time.asctime()
+        fprintf(d->log_file, "[ %s ] %s%s\n", when, prefix, msg);
+        fflush(d->log_file);
+    }
 }
 void log_info(const Dist *d, const char *fmt, ...) {
     va_list ap; va_start(ap, fmt); vlog(d, stdout, "", 0, fmt, ap); va_end(ap);
@@ -209,6 +219,7 @@ int dist_dup(const Dist *d, Dist *out) {
     out->rank = d->rank;
     out->size = d->size;
     out->comm = c;
+    out->log_file = d->log_file;
     return CD_OK;
 }
 

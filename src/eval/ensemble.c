@@ -2,15 +2,16 @@
 //
 // Flow: every rank reads every input (score files are small: N x K floats),
 // checks that they agree row by row with the first, fuses the scores and
-// computes the metrics (eval_metrics_*, the same rules as cocodiff-eval).
+// computes the metrics (metrics.h, the same rules as cocodiff-eval).
 // The scores file is written with the collective h5io_scores_* writer (rank
 // 0 writes all rows), so it has exactly cocodiff-eval's layout; rank 0 then
 // renames it and writes metrics.json. Nothing here depends on the rank count.
 #include "ensemble.h"
-#include "eval.h"
 #include "fsutil.h"
 #include "h5io_scores.h"
+#include "metrics.h"
 #include "status.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -22,9 +23,14 @@
 // ---------------------------------------------------------------------------
 // Pure parts (tested without files)
 
-void ensemble_default_weights(int n, double *w) {
-    static const double ctrgcn4[4] = {0.6, 0.6, 0.4, 0.4};
-    for (int s = 0; s < n; s++) w[s] = n == 4 ? ctrgcn4[s] : 1.0;
+void ensemble_default_weights(const char *const *streams, int n, double *w) {
+    // all the streams, each once: their weights (ensemble.py's four); else 1 each
+    int all = n == stream_count();
+    for (int s = 0; s < n && all; s++) {
+        all = stream_find(streams[s]) != NULL;
+        for (int r = 0; r < s && all; r++) all = strcmp(streams[r], streams[s]) != 0;
+    }
+    for (int s = 0; s < n; s++) w[s] = all ? stream_find(streams[s])->weight : 1.0;
 }
 
 int ensemble_parse_weights(const char *s, double *w, int max, int *n, char *why, size_t whylen) {
@@ -98,12 +104,12 @@ typedef struct Ens {
     int64_t n;
     double w[ENSEMBLE_MAX_STREAMS];
     H5Scores in[ENSEMBLE_MAX_STREAMS];
-    EvalMetrics m[ENSEMBLE_MAX_STREAMS + 1];   // streams, then the ensemble (index S)
+    Metrics m[ENSEMBLE_MAX_STREAMS + 1];   // streams, then the ensemble (index S)
     float *fused;                               // (n, K)
 } Ens;
 
 static json_t *metrics_json(const Ens *e) {
-    const EvalMetrics *mt = &e->m[e->S];
+    const Metrics *mt = &e->m[e->S];
     const int K = e->K;
     json_t *root = json_object(), *names = json_array(), *acc = json_array(), *cnt = json_array(),
            *conf = json_array(), *streams = json_array(), *weights = json_array();
@@ -116,7 +122,7 @@ static json_t *metrics_json(const Ens *e) {
         json_array_append_new(conf, row);
     }
     for (int s = 0; s < e->S; s++) {
-        const EvalMetrics *ms = &e->m[s];
+        const Metrics *ms = &e->m[s];
         json_t *o = json_object();
         json_object_set_new(o, "scores", json_string(e->o->scores[s]));
         json_object_set_new(o, "stream", json_string(e->in[s].stream));
@@ -172,7 +178,7 @@ static int write_scores(Ens *e, const char *final) {
     if (rc && sf) dist_abort(d, 1, "%s: creating the scores file failed on another rank", partial);
     if (rc) { free(names); CD_ERR("%s: cannot create the scores file", partial); return rc; }
     if (d->rank == 0) h5io_scores_write_rows(sf, 0, e->n, e->fused, a->label, names);   // errors kept in sf
-    const EvalMetrics *mt = &e->m[e->S];
+    const Metrics *mt = &e->m[e->S];
     h5io_scores_write_metrics(sf, (const char *const *)a->class_names, mt->confusion, mt->per_class,
                               (double)mt->correct1 / (double)mt->n, (double)mt->correct5 / (double)mt->n);
     rc = h5io_scores_close(sf);
@@ -200,7 +206,7 @@ static void print_table(const Ens *e) {
     printf("ensemble | %lld samples, %d classes, %d streams\n", (long long)e->n, e->K, e->S);
     printf("ensemble | %-12s %7s %8s %8s  %s\n", "stream", "weight", "top-1", "top-5", "scores");
     for (int s = 0; s <= e->S; s++) {
-        const EvalMetrics *m = &e->m[s];
+        const Metrics *m = &e->m[s];
         double t1 = 100.0 * (double)m->correct1 / (double)m->n, t5 = 100.0 * (double)m->correct5 / (double)m->n;
         if (s < e->S)
             printf("ensemble | %-12.12s %7.3f %7.2f%% %7.2f%%  %s\n", e->in[s].stream[0] ? e->in[s].stream : "?",
@@ -218,12 +224,12 @@ static void print_table(const Ens *e) {
 // ---------------------------------------------------------------------------
 // Driver
 
-// Scores with a NaN or an infinity would rank first (eval.h): refuse them.
+// Scores with a NaN or an infinity never count as right (metrics.h): refuse them.
 // what: the file, or how the rows were made. Every rank sees the same
 // inputs: rank 0 says it.
 static int check_finite(const Ens *e, const H5Scores *s, const float *scores, const char *what) {
     char why[1024];
-    int rc = eval_check_finite(scores, s->n, s->K, s->names, (size_t)s->name_len + 1, 0, why, sizeof why);
+    int rc = metrics_check_finite(scores, s->n, s->K, s->names, (size_t)s->name_len + 1, 0, why, sizeof why);
     if (rc && e->d->rank == 0) CD_ERR("%s: %s; refusing to ensemble", what, why);
     return rc;
 }
@@ -256,14 +262,9 @@ static int compute(Ens *e) {
     ensemble_fuse(e->fused, in, e->w, e->S, nk);
     if (check_finite(e, &e->in[0], e->fused, "the weighted sum (float32 overflow)")) return CD_EFORMAT;
     for (int s = 0; s <= e->S; s++) {
-        if (eval_metrics_init(&e->m[s], e->K)) return CD_ENOMEM;
-        // eval_metrics_add takes int rows: add in chunks.
-        const float *sc = s < e->S ? e->in[s].scores : e->fused;
-        for (int64_t i = 0; i < e->n; i += 1 << 20) {
-            int c = (int)(e->n - i < (1 << 20) ? e->n - i : (1 << 20));
-            eval_metrics_add(&e->m[s], sc + (size_t)i * (size_t)e->K, e->in[0].label + i, c);
-        }
-        eval_metrics_finish(&e->m[s]);
+        if (metrics_init(&e->m[s], e->K)) return CD_ENOMEM;
+        metrics_add(&e->m[s], s < e->S ? e->in[s].scores : e->fused, e->in[0].label, e->n);
+        metrics_finish(&e->m[s]);
     }
     return CD_OK;
 }
@@ -274,9 +275,13 @@ int ensemble_run(const Dist *d, const EnsembleOptions *o) {
     e->d = d;
     e->o = o;
     e->S = o->nstreams;
-    if (o->weights) memcpy(e->w, o->weights, (size_t)e->S * sizeof *e->w);
-    else ensemble_default_weights(e->S, e->w);
     int rc = load(e);
+    if (o->weights) memcpy(e->w, o->weights, (size_t)e->S * sizeof *e->w);
+    else if (!rc) {   // by the streams the inputs record
+        const char *streams[ENSEMBLE_MAX_STREAMS];
+        for (int s = 0; s < e->S; s++) streams[s] = e->in[s].stream;
+        ensemble_default_weights(streams, e->S, e->w);
+    }
     if (!rc) rc = compute(e);
     if (!rc && fs_mkdir_p(o->out_dir)) {
         CD_ERR("%s: cannot create the output folder: %s", o->out_dir, strerror(errno));
@@ -294,7 +299,7 @@ int ensemble_run(const Dist *d, const EnsembleOptions *o) {
     }
     rc = dist_agree(d, rc);
     for (int s = 0; s < e->S; s++) h5io_scores_free(&e->in[s]);
-    for (int s = 0; s <= e->S; s++) eval_metrics_free(&e->m[s]);
+    for (int s = 0; s <= e->S; s++) metrics_free(&e->m[s]);
     free(e->fused);
     free(e);
     return rc ? ENSEMBLE_EXIT_ERROR : ENSEMBLE_EXIT_OK;

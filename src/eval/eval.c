@@ -21,8 +21,10 @@
 #include "h5io_prep.h"
 #include "h5io_scores.h"
 #include "loader.h"
+#include "metrics.h"
 #include "skeleton.h"
 #include "status.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -31,112 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-// ---------------------------------------------------------------------------
-// Metrics (pure)
-
-int eval_parse_stream(const char *s, int *bone, int *vel) {
-    // ours, then the official feeder_ucla data_path words for the motion streams
-    static const char *names[6] = {"joint", "bone", "joint_motion", "bone_motion", "motion", "bone motion"};
-    for (int i = 0; s && i < 6; i++)
-        if (!strcmp(s, names[i])) {
-            int k = i < 4 ? i : i - 2;
-            *bone = k & 1;
-            *vel = k >> 1;
-            return CD_OK;
-        }
-    return CD_EARG;
-}
-
-int eval_row_finite(const float *l, int K) {
-    for (int k = 0; k < K; k++)
-        if (!isfinite(l[k])) return 0;
-    return 1;
-}
-
-int64_t eval_first_nonfinite(const float *l, int64_t n, int K, int *col) {
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = l + (size_t)i * (size_t)K;
-        if (eval_row_finite(row, K)) continue;
-        if (col) {
-            *col = 0;
-            while (isfinite(row[*col])) ++*col;
-        }
-        return i;
-    }
-    return -1;
-}
-
-int eval_check_finite(const float *l, int64_t n, int K, const char *names, size_t stride, int64_t row0, char *why,
-                      size_t whylen) {
-    int col = 0;
-    int64_t i = eval_first_nonfinite(l, n, K, &col);
-    if (i < 0) return CD_OK;
-    const char *name = names + (size_t)i * stride;
-    return cd_why(why, whylen, CD_EFORMAT, "non-finite score %g for class %d of sample %.*s (row %lld) (HINT: NaN "
-                  "or infinite weights or batch-norm statistics in the checkpoint that scored it, or values in "
-                  "the sample)", l[(size_t)i * K + col], col, (int)strnlen(name, stride), name, (long long)(row0 + i));
-}
-
-int eval_argmax(const float *l, int K) {
-    if (!eval_row_finite(l, K)) return -1;
-    int best = 0;
-    for (int k = 1; k < K; k++) if (l[k] > l[best]) best = k;
-    return best;
-}
-
-int eval_rank_of_label(const float *l, int K, int label) {
-    if (!eval_row_finite(l, K)) return EVAL_RANK_NONFINITE;
-    const float own = l[label];
-    int r = 0;
-    for (int k = 0; k < K; k++) r += l[k] > own || (l[k] == own && k < label);
-    return r;
-}
-
-int eval_metrics_init(EvalMetrics *m, int K) {
-    memset(m, 0, sizeof *m);
-    m->K = K;
-    m->confusion = cd_calloc((size_t)K * K, sizeof *m->confusion);
-    m->count = cd_calloc((size_t)K, sizeof *m->count);
-    m->per_class = cd_calloc((size_t)K, sizeof *m->per_class);
-    if (!m->confusion || !m->count || !m->per_class) {
-        eval_metrics_free(m);
-        return CD_ENOMEM;
-    }
-    return CD_OK;
-}
-
-void eval_metrics_add(EvalMetrics *m, const float *logits, const int32_t *label, int n) {
-    const int K = m->K;
-    for (int i = 0; i < n; i++) {
-        const float *l = logits + (size_t)i * K;
-        int best = eval_argmax(l, K);
-        int r = eval_rank_of_label(l, K, label[i]);
-        if (best < 0) m->nonfinite++;
-        else m->confusion[(size_t)label[i] * K + best]++;
-        m->correct1 += r == 0;
-        m->correct5 += r < 5;
-        m->n++;
-    }
-}
-
-void eval_metrics_finish(EvalMetrics *m) {
-    const int K = m->K;
-    for (int k = 0; k < K; k++) {
-        int64_t c = 0;
-        for (int j = 0; j < K; j++) c += m->confusion[(size_t)k * K + j];
-        m->count[k] = c;
-        m->per_class[k] = c ? (double)m->confusion[(size_t)k * K + k] / (double)c : NAN;
-    }
-}
-
-void eval_metrics_free(EvalMetrics *m) {
-    if (!m) return;
-    free(m->confusion);
-    free(m->count);
-    free(m->per_class);
-    memset(m, 0, sizeof *m);
-}
 
 // ---------------------------------------------------------------------------
 // Setup
@@ -274,16 +170,15 @@ static int setup(Eval *e, char *why, size_t whylen) {
         snprintf(why, whylen, "%s: /%s holds no samples", o->data, o->group);
         return CD_EFORMAT;
     }
-    const char *ck = e->info.stream[0] ? e->info.stream : "joint";
-    int bone = 0, vel = 0;
-    if (eval_parse_stream(ck, &bone, &vel)) {
-        snprintf(why, whylen, "%s records the stream '%s' (HINT: joint, bone, joint_motion or bone_motion)",
-                 o->checkpoint, ck);
+    const char *ck = e->info.stream[0] ? e->info.stream : stream_of(0, 0)->name;
+    if (!stream_find(ck)) {
+        char names[160];
+        stream_names(names, sizeof names, ", ", " or ");
+        snprintf(why, whylen, "%s records the stream '%s' (HINT: %s)", o->checkpoint, ck, names);
         return CD_EFORMAT;
     }
-    eval_parse_stream(o->stream ? o->stream : ck, &bone, &vel);   // checked by the driver
-    static const char *canon[4] = {"joint", "bone", "joint_motion", "bone_motion"};
-    snprintf(e->stream, sizeof e->stream, "%s", canon[bone + 2 * vel]);   // "bone motion" -> bone_motion
+    const Stream *st = stream_find(o->stream ? o->stream : ck);   // --stream: checked by the driver
+    snprintf(e->stream, sizeof e->stream, "%s", st->name);          // "bone motion" -> bone_motion
     if (!e->info.stream[0] && !o->stream)   // never a silent default: a bone model on joint input is wrong, not an error
         log_warn(e->d, "eval | %s records no stream: evaluating it on the joint stream (HINT: pass --stream, or "
                  "convert with scripts/convert_ctrgcn.py --stream)", o->checkpoint);
@@ -296,7 +191,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
     if ((rc = dist_bcast_bytes(e->d, &w, sizeof w, 0))) return rc;
     e->window = (int)w;
 
-    FeederConfig f = feeder_config_official(skel_layout_find(e->data.layout), 0, bone, vel);
+    FeederConfig f = feeder_config_official(skel_layout_find(e->data.layout), 0, st->bone, st->vel);
     f.window = e->window;
     // Whole batches per rank: the loader sees one rank, the caller shards.
     rc = loader_open(&e->l, o->data, e->group, &f, e->B, 0, 1, (uint64_t)e->info.seed, 0, 0, why, whylen);
@@ -335,12 +230,12 @@ static void teardown(Eval *e) {
 // would rank first (eval.h), and no result is better than a wrong one.
 static int check_finite(const Eval *e, int n) {
     char why[1024];
-    int rc = eval_check_finite(e->logits, n, e->K, e->names, (size_t)e->data.name_len, e->index[0], why, sizeof why);
+    int rc = metrics_check_finite(e->logits, n, e->K, e->names, (size_t)e->data.name_len, e->index[0], why, sizeof why);
     if (rc) CD_ERR("%s on %s /%s: %s; no scores written", e->o->checkpoint, e->o->data, e->o->group, why);
     return rc;
 }
 
-static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
+static int run_batches(Eval *e, H5ScoresFile *sf, Metrics *mt) {
     const int nb = loader_num_batches(e->l);
     int rc = CD_OK;
     int64_t done = 0;
@@ -358,7 +253,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
         if ((rc = h5io_prep_reader_read(e->r, e->group, e->index[0], n, NULL, NULL, NULL, e->names))) break;
         if ((rc = check_finite(e, n))) break;
         if ((rc = h5io_scores_write_rows(sf, e->index[0], n, e->logits, e->labels, e->names))) break;
-        eval_metrics_add(mt, e->logits, e->labels, n);
+        metrics_add(mt, e->logits, e->labels, n);
         done += n;
         progress_update(&p, e->d, done * e->d->size);
     }
@@ -370,7 +265,7 @@ static int run_batches(Eval *e, H5ScoresFile *sf, EvalMetrics *mt) {
 // ---------------------------------------------------------------------------
 // Reports (rank 0)
 
-static int write_json(const Eval *e, const EvalMetrics *mt, const char *path) {
+static int write_json(const Eval *e, const Metrics *mt, const char *path) {
     const int K = e->K;
     json_t *root = json_object(), *names = json_array(), *acc = json_array(), *cnt = json_array(),
            *conf = json_array();
@@ -416,7 +311,7 @@ static int cmp_worst(const void *a, const void *b, void *ctx) {
     return (i > j) - (i < j);
 }
 
-static void print_table(const Eval *e, const EvalMetrics *mt) {
+static void print_table(const Eval *e, const Metrics *mt) {
     const Dist *d = e->d;
     log_info(d, "eval | %s on %s /%s: %lld samples, %d classes, stream %s, window %d, %d rank(s) x %d thread(s)",
              e->o->checkpoint, e->o->data, e->o->group, (long long)mt->n, e->K, e->stream, e->window, d->size,
@@ -465,8 +360,8 @@ int eval_run(const Dist *d, const EvalOptions *o) {
     H5ScoresFile *sf = NULL;
     rc = dist_agree(d, h5io_scores_create(&sf, d, partial, &spec));
     if (rc && sf) dist_abort(d, 1, "%s: creating the scores file failed on another rank", partial);
-    EvalMetrics mt;
-    if (!rc) rc = dist_agree(d, eval_metrics_init(&mt, e.K));
+    Metrics mt;
+    if (!rc) rc = dist_agree(d, metrics_init(&mt, e.K));
     if (rc) {
         if (d->rank == 0) CD_ERR("%s: cannot create the scores file", partial);
         h5io_scores_close(sf);
@@ -483,7 +378,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
         mt.n = sums[0];
         mt.correct1 = sums[1];
         mt.correct5 = sums[2];
-        eval_metrics_finish(&mt);
+        metrics_finish(&mt);
         rc = h5io_scores_write_metrics(sf, (const char *const *)e.class_names, mt.confusion, mt.per_class,
                                        (double)mt.correct1 / (double)mt.n, (double)mt.correct5 / (double)mt.n);
     }
@@ -505,7 +400,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
         print_table(&e, &mt);
         log_info(d, "eval | wrote %s and %.4000s/metrics.json in %.1fs", final, o->out_dir, dist_wtime() - t0);
     }
-    eval_metrics_free(&mt);
+    metrics_free(&mt);
     teardown(&e);
     return rc ? EVAL_EXIT_ERROR : EVAL_EXIT_OK;
 }

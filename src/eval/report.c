@@ -4,10 +4,10 @@
 // metrics.json), so a missing or bad input stops the program before any
 // output exists; then build the page in memory (svg.h buffers) and write it
 // through OUT.partial + rename. Confusion and per-class accuracy are
-// recomputed from the scores with eval_metrics_* (cocodiff-eval's rules).
+// recomputed from the scores with metrics.h (cocodiff-eval's rules).
 #include "report.h"
 #include "descriptions.h"
-#include "eval.h"
+#include "metrics.h"
 #include "fsutil.h"
 #include "h5io_features.h"
 #include "h5io_scores.h"
@@ -107,7 +107,7 @@ int report_pca2_fit(ReportPca2 *p, const float *x, int64_t n, int D) {
         return CD_EARG;
     }
     int col = 0;
-    int64_t bad = eval_first_nonfinite(x, n, D, &col);
+    int64_t bad = metrics_first_nonfinite(x, n, D, &col);
     if (bad >= 0) {   // LAPACK would only print an "illegal value" line
         CD_ERR("PCA: vector %lld holds a non-finite value in dimension %d", (long long)bad, col);
         return CD_EARG;
@@ -179,7 +179,7 @@ void report_pca2_free(ReportPca2 *p) {
 typedef struct ScoresIn {
     const char *dir;
     H5Scores s;
-    EvalMetrics m;
+    Metrics m;
     const char *const *names;   // class names used on the page (K)
 } ScoresIn;
 
@@ -215,19 +215,16 @@ static int load_scores(Report *r, const char *dir, ScoresIn *in) {
         CD_ERR("%s lists %d class names, %s has %d classes", r->o->class_names, r->list.n, p, in->s.K);
         return CD_EFORMAT;
     }
-    char why[1024];   // a non-finite score would rank first (eval.h) and break the PCA
-    if ((rc = eval_check_finite(in->s.scores, in->s.n, in->s.K, in->s.names, (size_t)in->s.name_len + 1, 0,
+    char why[1024];   // a non-finite score would break the PCA (metrics.h)
+    if ((rc = metrics_check_finite(in->s.scores, in->s.n, in->s.K, in->s.names, (size_t)in->s.name_len + 1, 0,
                                 why, sizeof why))) {
         CD_ERR("%s: %s", p, why);
         return rc;
     }
     in->names = r->has_list ? (const char *const *)r->list.names : (const char *const *)in->s.class_names;
-    if ((rc = eval_metrics_init(&in->m, in->s.K))) return rc;
-    for (int64_t i = 0; i < in->s.n; i += 1 << 20) {
-        int c = (int)(in->s.n - i < (1 << 20) ? in->s.n - i : (1 << 20));
-        eval_metrics_add(&in->m, in->s.scores + (size_t)i * (size_t)in->s.K, in->s.label + i, c);
-    }
-    eval_metrics_finish(&in->m);
+    if ((rc = metrics_init(&in->m, in->s.K))) return rc;
+    metrics_add(&in->m, in->s.scores, in->s.label, in->s.n);
+    metrics_finish(&in->m);
     return CD_OK;
 }
 
@@ -296,7 +293,7 @@ static int load_all(Report *r) {
         }
         for (int s = 0; s < 2; s++) {   // a NaN would break the PCA (LAPACK) and the figures
             int col = 0;
-            int64_t i = eval_first_nonfinite(s ? r->feat.generated : r->feat.real, r->feat.n, r->feat.C, &col);
+            int64_t i = metrics_first_nonfinite(s ? r->feat.generated : r->feat.real, r->feat.n, r->feat.C, &col);
             if (i >= 0) {
                 CD_ERR("%s: /%s row %lld holds a non-finite value in column %d (HINT: the run that wrote it "
                        "diverged)", r->feat_path, s ? "generated" : "real", (long long)i, col);
@@ -321,10 +318,10 @@ static void free_all(Report *r) {
     free(r->ep);
     for (int i = 0; i < REPORT_MAX_EVAL; i++) {
         h5io_scores_free(&r->ev[i].s);
-        eval_metrics_free(&r->ev[i].m);
+        metrics_free(&r->ev[i].m);
     }
     h5io_scores_free(&r->ens.s);
-    eval_metrics_free(&r->ens.m);
+    metrics_free(&r->ens.m);
     free(r->st);
     if (r->has_list) descriptions_list_free(&r->list);
     if (r->has_feat) h5io_features_free(&r->feat);

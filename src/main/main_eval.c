@@ -3,23 +3,28 @@
 // sharded over MPI ranks (see eval.h).
 //
 // USAGE: mpirun -np N cocodiff-eval --checkpoint CKPT.h5 --data SPLIT.h5 --out DIR
-//            [--stream joint|bone|joint_motion|bone_motion] [--batch N]
-//            [--group test|train] [--class-names LIST] [--threads N]
+//            [--stream NAME] [--batch N] [--group test|train]
+//            [--class-names LIST] [--threads N]
+//        cocodiff-eval --list-streams    (one line per stream: name, job config suffix)
 #include "cli.h"
 #include "dist.h"
 #include "eval.h"
 #include "h5io_errors.h"
 #include "status.h"
+#include "stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f) {
+    char streams[160];
+    stream_names(streams, sizeof streams, "|", "|");
     fprintf(f,
             "usage: cocodiff-eval --checkpoint CKPT.h5 --data SPLIT.h5 --out DIR\n"
-            "           [--stream joint|bone|joint_motion|bone_motion] [--batch N] [--group test|train]\n"
+            "           [--stream %s] [--batch N] [--group test|train]\n"
             "           [--class-names LIST] [--threads N]\n"
+            "       cocodiff-eval --list-streams\n"
             "  --checkpoint F   a cocodiff-train checkpoint or converted official weights (/model/<key>)\n"
             "  --data F         a cocodiff-prep HDF5 file; its /test group is evaluated (--group train: /train)\n"
             "  --out DIR        writes DIR/scores.h5 (raw logits, labels, names, metrics) and DIR/metrics.json\n"
@@ -29,10 +34,11 @@ static void usage(FILE *f) {
             "  --class-names F  class names, one per line (line k = class k)\n"
             "  --threads N      threads per rank, each on a share of every batch (default 1); results\n"
             "                   do not depend on it\n"
+            "  --list-streams   prints the streams, one line each: name and job config suffix\n"
             "The window is the checkpoint config's window_size (else 64), the crop CTR-GCN's test crop\n"
             "(p_interval [0.95]). exit codes: 0 ok, 1 error (unreadable file, checkpoint that does not fit\n"
             "the data, I/O), 2 usage\n" CLI_COMMON_USAGE,
-            EVAL_DEFAULT_BATCH);
+            streams, EVAL_DEFAULT_BATCH);
 }
 
 int main(int argc, char **argv) {
@@ -45,11 +51,13 @@ int main(int argc, char **argv) {
     }
     h5io_errors_show(cd_verbose());
     EvalOptions o = {.group = "test"};
-    int bad = 0, bone, vel;
+    int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            if (d.rank == 0) usage(stdout);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "--list-streams")) {
+            for (int k = 0; d.rank == 0 && a[2] == 'l' && k < stream_count(); k++)
+                printf("%s %s\n", stream_get(k)->name, stream_get(k)->job);
+            if (d.rank == 0 && a[2] != 'l') usage(stdout);
             dist_finalize(&d);
             return EVAL_EXIT_OK;
         } else if (v && !strcmp(a, "--checkpoint")) { o.checkpoint = v; i++;
@@ -87,9 +95,10 @@ int main(int argc, char **argv) {
         if (d.rank == 0) fprintf(stderr, "cocodiff-eval: --checkpoint, --data and --out are required (see --help)\n");
         bad = 1;
     }
-    if (!bad && o.stream && eval_parse_stream(o.stream, &bone, &vel) != CD_OK) {
-        if (d.rank == 0)
-            fprintf(stderr, "cocodiff-eval: --stream '%s': expected joint, bone, joint_motion or bone_motion (or motion, 'bone motion')\n", o.stream);
+    if (!bad && o.stream && !stream_find(o.stream)) {
+        char streams[200];
+        stream_names_aliases(streams, sizeof streams);
+        if (d.rank == 0) fprintf(stderr, "cocodiff-eval: --stream '%s': expected %s\n", o.stream, streams);
         bad = 1;
     }
     if (!bad && strcmp(o.group, "test") && strcmp(o.group, "train")) {

@@ -92,11 +92,11 @@ static void fill_info(CheckpointInfo *info, const H5CkptMeta *meta) {
 }
 
 static int load_tensors(const char *path, Ctrgcn *m, const H5Tensor *t, int n, const char *const *ignore,
-                        int nignore, char *why, size_t whylen) {
-    int loaded = 0;
+                        int nignore, int counts[2], char *why, size_t whylen) {
+    int loaded = 0, skipped = 0;
     for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
         const CtrgcnTensor *mt = ctrgcn_tensor(m, i);
-        if (ignored(mt->name, ignore, nignore)) continue;
+        if (ignored(mt->name, ignore, nignore)) { skipped++; continue; }
         const H5Tensor *h = h5io_tensor_find(t, n, mt->name);
         if (!h) {
             cd_reject(why, whylen, "%s: no tensor '%s' in /model (HINT: a checkpoint of another "
@@ -117,6 +117,7 @@ static int load_tensors(const char *path, Ctrgcn *m, const H5Tensor *t, int n, c
         memcpy(ctrgcn_tensor_data(m, mt), h->data, mt->numel * (mt->kind == CK_COUNTER ? 8 : 4));
         loaded++;
     }
+    if (counts) counts[0] = loaded, counts[1] = skipped;
     return loaded ? CD_OK : CD_EFORMAT;
 }
 
@@ -130,7 +131,8 @@ int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char 
         snprintf(why, whylen, "%s: not a readable checkpoint", path);
         return rc;
     }
-    rc = load_tensors(path, m, t, n, ignore, nignore, why, whylen);
+    int counts[2] = {0, 0};
+    rc = load_tensors(path, m, t, n, ignore, nignore, counts, why, whylen);
     if (!rc && opt) {
         if (!meta.has_optimizer) {
             cd_reject(why, whylen, "%s: no optimizer state to resume from", path);
@@ -151,6 +153,15 @@ int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char 
         }
     }
     fill_info(info, &meta);
+    if (info) {
+        info->loaded = counts[0];
+        info->skipped = counts[1];
+        for (int i = 0; i < n; i++) {   // the file's tensors that no model tensor is called
+            int found = 0;
+            for (int k = 0; k < ctrgcn_num_tensors(m) && !found; k++) found = !strcmp(ctrgcn_tensor(m, k)->name, t[i].name);
+            info->unused += !found;
+        }
+    }
     h5io_tensors_free(t, n);
     h5io_tensors_free(mom, nm);
     h5io_ckpt_meta_free(&meta);
@@ -201,7 +212,7 @@ int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, 
     }
     Ctrgcn *m = NULL;
     if (!rc && (rc = ctrgcn_create(&m, &c)) != CD_OK) snprintf(why, whylen, "%s: cannot build the model it describes", path);
-    if (!rc) rc = load_tensors(path, m, t, n, NULL, 0, why, whylen);
+    if (!rc) rc = load_tensors(path, m, t, n, NULL, 0, NULL, why, whylen);
     fill_info(info, &meta);
     h5io_tensors_free(t, n);
     h5io_ckpt_meta_free(&meta);

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "cocodiff.h"
 #include "skeleton.h"
+#include "stream.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ typedef enum KeyType {
     K_F32,     // float
     K_F32PAIR, // two floats at off, off2 ([lo, hi])
     K_CHOICE,  // int: the index of the value in choices
+    K_STREAM,  // char *: a stream's name (stream.h) or null
 } KeyType;
 
 enum {
@@ -118,8 +120,7 @@ static const KeyDef KEYS[] = {
     KMAP("cocodiff"),
     KBOOL("cocodiff.sync_bn", cocodiff.sync_bn),
     KINT("cocodiff.checkpoint_steps", cocodiff.checkpoint_steps),
-    {"cocodiff.stream", K_ENUM, OFF(cocodiff.stream), 0, KF_NULLABLE, 0, 0,
-     "joint|bone|joint_motion|bone_motion"},
+    {"cocodiff.stream", K_STREAM, OFF(cocodiff.stream), 0, 0, 0, 0, NULL},
     KSTR("cocodiff.metrics_file", cocodiff.metrics_file),
     KINT("cocodiff.threads", cocodiff.threads),
     KFLT("cocodiff.momentum", cocodiff.momentum),
@@ -210,7 +211,7 @@ int config_init(Config *c) {
     c->log_interval = 100;
     c->save_interval = 1;
     c->save_epoch = 30;
-    c->eval_interval = 5;
+    c->eval_interval = 1;   // main.py tests after every epoch (its eval_interval is never read)
     c->print_log = 1;
     c->show_topk.n = 2;
     c->show_topk.v[0] = 1;
@@ -265,7 +266,7 @@ void config_free(Config *c) {
     if (!c) return;
     for (int i = 0; i < NOWN; i++) {   // the module's options own no memory
         const KeyDef *k = &KEYS[i];
-        if (k->type == K_STR || k->type == K_ENUM) {
+        if (k->type == K_STR || k->type == K_ENUM || k->type == K_STREAM) {
             free(*(char **)field(c, k->off));
         } else if (k->type == K_STRS) {
             ConfigStrList *l = field(c, k->off);
@@ -434,6 +435,12 @@ static const char *type_name(const KeyDef *k, char *buf, size_t len) {
     case K_ENUM:
         snprintf(buf, len, "one of %s%s", k->choices, k->flags & KF_NULLABLE ? "|null" : "");
         return buf;
+    case K_STREAM: {
+        int n = snprintf(buf, len, "one of ");
+        if (n >= 0 && (size_t)n < len) stream_names(buf + n, len - (size_t)n, "|", "|");
+        if (strlen(buf) + 6 < len) strcat(buf, "|null");
+        return buf;
+    }
     }
     return "?";
 }
@@ -509,6 +516,10 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
         if (is_null(n)) return set_str(field(c, k->off), NULL);
         if (n->type != YAML_SCALAR_NODE) return BAD();
         return set_str(field(c, k->off), sval(n));
+    case K_STREAM:
+        if (is_null(n)) return set_str(field(c, k->off), NULL);
+        if (n->type != YAML_SCALAR_NODE || !stream_find(sval(n))) return BAD();
+        return set_str(field(c, k->off), stream_find(sval(n))->name);   // "motion" -> joint_motion
     case K_CHOICE:
     case K_ENUM: {
         if (is_null(n) && (k->flags & KF_NULLABLE)) return set_str(field(c, k->off), NULL);
@@ -729,8 +740,7 @@ int config_set(Config *c, const char *assignment, char *why, size_t whylen) {
 // Checks across keys
 
 const char *config_stream(const Config *c) {
-    const ConfigFeederArgs *f = &c->train_feeder_args;
-    return f->bone ? (f->vel ? "bone_motion" : "bone") : (f->vel ? "joint_motion" : "joint");
+    return stream_of(c->train_feeder_args.bone, c->train_feeder_args.vel)->name;
 }
 
 const char *config_ignored(const Config *c) { return c->ignored; }
@@ -936,6 +946,7 @@ int config_print(const Config *c, FILE *f) {
         switch (k->type) {
         case K_MAP: break;
         case K_STR:
+        case K_STREAM:
         case K_ENUM: fputc(' ', f); put_str(f, *(char *const *)v); break;
         case K_INT: fprintf(f, " %d", *(const int *)v); break;
         case K_FLOAT: fmt_float(*(const double *)v, 0, b, sizeof b); fprintf(f, " %s", b); break;
@@ -988,6 +999,7 @@ static int key_equal(const KeyDef *k, const Config *a, const Config *b) {
     switch (k->type) {
     case K_MAP: return 1;
     case K_STR:
+    case K_STREAM:
     case K_ENUM: return str_eq(*(char *const *)x, *(char *const *)y);
     case K_INT:
     case K_CHOICE:

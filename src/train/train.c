@@ -28,12 +28,12 @@
 #include "cdtrain.h"
 #include "checkpoint.h"
 #include "ctrgcn.h"
-#include "eval.h"
 #include "fsutil.h"
 #include "workdir.h"
 #include "gradsync.h"
 #include "h5io_ckpt.h"
 #include "loader.h"
+#include "metrics.h"
 #include "optim.h"
 #include "status.h"
 
@@ -41,6 +41,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,12 @@ typedef struct Trainer {
     char stream[32];
     char *config_yaml;
     FILE *metrics, *losses;     // rank 0
+    FILE *log;                  // rank 0: WORK_DIR/log.txt (dlog.log_file)
+    Dist dlog;                  // the run's Dist: d's, with rank 0's lines also in log.txt
+    char notes[4][1100];        // what setup says before log.txt is open (logged once it is)
+    int nnotes;
+    double best_top1;           // the best test top-1 so far (this run and, resuming, the earlier ones)
+    int64_t best_epoch;         // its epoch (1-based; 0: none yet)
     CdTrain *cd;                // the CoCoDiff module (cocodiff.module on; NULL otherwise)
     double cd_seconds, step_seconds;   // this run: time in the module's share of the steps, in the steps
 } Trainer;
@@ -110,22 +117,29 @@ static int all_finite(const float *v, size_t n) {
 // Collective. Rank 0 writes checkpoint-last.h5 (and epochNNN.h5 at the end
 // of an epoch that main.py would save: (epoch % save_interval == 0 or the
 // last epoch) and epoch > save_epoch, epoch counted from 1).
+// Rank 0: the training state as WORK_DIR/name.
+static int save_to(Trainer *t, const char *name, int64_t step, int64_t epoch) {
+    const Config *c = t->cfg;
+    CheckpointInfo info = {.epoch = epoch, .step = step, .seed = c->seed, .config_yaml = t->config_yaml};
+    snprintf(info.stream, sizeof info.stream, "%s", t->stream);
+    char path[4200];
+    path_join(path, sizeof path, c->work_dir, name);
+    H5TensorGroup g[CDTRAIN_MAX_GROUPS];
+    int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
+    return checkpoint_save(path, t->m, &t->opt, &info, g, ng);
+}
+
 static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
     int rc = CD_OK;
     const Config *c = t->cfg;
     if (t->d->rank == 0) {
-        CheckpointInfo info = {.epoch = epoch, .step = step, .seed = c->seed, .config_yaml = t->config_yaml};
-        snprintf(info.stream, sizeof info.stream, "%s", t->stream);
         path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
-        H5TensorGroup g[CDTRAIN_MAX_GROUPS];
-        int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
-        rc = checkpoint_save(t->last_ckpt, t->m, &t->opt, &info, g, ng);
+        rc = save_to(t, "checkpoint-last.h5", step, epoch);
         if (rc == CD_OK && epoch_end && c->save_interval > 0 &&
             (epoch % c->save_interval == 0 || epoch == c->num_epoch) && epoch > c->save_epoch) {
-            char name[64], path[4200];
+            char name[64];
             snprintf(name, sizeof name, "epoch%03lld.h5", (long long)epoch);
-            path_join(path, sizeof path, c->work_dir, name);
-            rc = checkpoint_save(path, t->m, &t->opt, &info, g, ng);
+            rc = save_to(t, name, step, epoch);
         }
     }
     rc = dist_agree(t->d, rc);
@@ -145,17 +159,11 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_
         rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->Wtest, 0);
         if (rc) break;
         sums[2] += (double)crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K) * nl;
-        for (int i = 0; i < nl; i++) {
-            const float *l = t->logits + (size_t)i * t->K;
-            if (!eval_row_finite(l, t->K)) {   // NaN compares false: it would rank first (eval.h)
-                sums[4]++;
-                continue;
-            }
-            float own = l[t->labels[i]];
-            int above = 0;
-            for (int k = 0; k < t->K; k++) above += l[k] > own;
-            sums[0] += above == 0;
-            sums[1] += above < 5;
+        for (int i = 0; i < nl; i++) {   // metrics.h's rules: the same top-k as cocodiff-eval
+            int r = metrics_rank(t->logits + (size_t)i * t->K, t->K, t->labels[i]);
+            sums[0] += r == 0;
+            sums[1] += r < 5;
+            sums[4] += r == METRICS_RANK_NONFINITE;
         }
         sums[3] += nl;
     }
@@ -311,6 +319,17 @@ static void warn_config_change(const Trainer *t, const char *path) {
     h5io_ckpt_meta_free(&meta);
 }
 
+// A line for the log that setup cannot write yet (log.txt opens after the
+// inputs are read): logged by setup once the outputs are open.
+static void note(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(Trainer *t, const char *fmt, ...) {
+    if (t->nnotes == (int)(sizeof t->notes / sizeof t->notes[0])) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->notes[t->nnotes++], sizeof t->notes[0], fmt, ap);
+    va_end(ap);
+}
+
 // --resume (checkpoint-last.h5, when present) or the initial weights.
 static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
     const Config *c = t->cfg;
@@ -338,14 +357,17 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
             log_warn(t->d, "%s: step %lld but %lld optimizer steps", last, (long long)info.step, t->opt.steps);
         *step0 = info.step;
         snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", last);
-        log_info(t->d, "train | resumed from %s at epoch %lld, step %lld", last, (long long)info.epoch, (long long)info.step);
+        note(t, "train | resumed from %s at epoch %lld, step %lld", last, (long long)info.epoch, (long long)info.step);
     } else {
-        if (o->resume) log_info(t->d, "train | --resume: no %s yet, starting from scratch", last);
+        if (o->resume) note(t, "train | --resume: no %s yet, starting from scratch", last);
         if (c->weights) {
+            CheckpointInfo info;
             int rc = checkpoint_load_into(c->weights, t->m, NULL, (const char *const *)c->ignore_weights.v,
-                                          c->ignore_weights.n, NULL, why, whylen);
+                                          c->ignore_weights.n, &info, why, whylen);
             if (rc) return rc;
-            log_info(t->d, "train | initial weights from %s", c->weights);
+            // What main.py's load_model says, in numbers: what was taken, what ignore_weights left out.
+            note(t, "train | weights: %s: %d tensors loaded, %d skipped (ignore_weights), %d of the file unused",
+                 c->weights, info.loaded, info.skipped, info.unused);
         }
     }
     return CD_OK;
@@ -370,7 +392,36 @@ static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t why
         snprintf(why, whylen, "%.900s: cannot open for --log-losses: %s", o->log_losses, strerror(errno));
         return CD_EIO;
     }
+    path_join(p, sizeof p, c->work_dir, "log.txt");
+    if (!(t->log = fopen(p, mode))) {
+        snprintf(why, whylen, "%.900s: cannot open the log: %s", p, strerror(errno));
+        return CD_EIO;
+    }
     return CD_OK;
+}
+
+// Resuming: the best test top-1 of the epochs already done, from the
+// metrics file (rank 0; then every rank gets it).
+static int resume_best(Trainer *t) {
+    const Config *c = t->cfg;
+    double v[2] = {0, 0};   // top-1, epoch
+    if (t->d->rank == 0 && t->last_ckpt[0]) {
+        char p[4200], line[65536];
+        path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
+        FILE *f = fopen(p, "r");
+        while (f && fgets(line, sizeof line, f)) {
+            json_t *j = json_loads(line, 0, NULL);
+            json_t *top1 = json_object_get(j, "test_top1"), *ep = json_object_get(j, "epoch");
+            if (json_is_number(top1) && json_is_integer(ep) && (json_number_value(top1) > v[0] || v[1] == 0))
+                v[0] = json_number_value(top1), v[1] = (double)json_integer_value(ep);   // as end_epoch decides
+            json_decref(j);
+        }
+        if (f) fclose(f);
+    }
+    int rc = dist_bcast_bytes(t->d, v, sizeof v, 0);
+    t->best_top1 = v[0];
+    t->best_epoch = (int64_t)v[1];
+    return rc;
 }
 
 static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
@@ -396,6 +447,11 @@ static int setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, s
         rc = cd_why(why, whylen, CD_EIO, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
     if (!rc) rc = open_outputs(t, o, why, whylen);
     if (rc) return rc;
+    // From here on rank 0's lines also go to WORK_DIR/log.txt, timestamped.
+    t->dlog = *t->d;
+    t->dlog.log_file = t->log;
+    t->d = d = &t->dlog;
+    for (int i = 0; i < t->nnotes; i++) log_info(d, "%s", t->notes[i]);
     log_info(d, "train | %s: %lld samples, %lld batches of %d | model %zu parameters, base %d | stream %s | "
                 "%d rank(s) x %d thread(s) | sync_bn %s",
              c->train_feeder_args.data_path, (long long)loader_num_samples(t->train), (long long)t->nb, c->batch_size,
@@ -419,6 +475,7 @@ static void teardown(Trainer *t) {
     free(t->config_yaml);
     if (t->metrics) fclose(t->metrics);
     if (t->losses) fclose(t->losses);
+    if (t->log) fclose(t->log);
 }
 
 // ---------------------------------------------------------------------------
@@ -439,7 +496,7 @@ static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats 
         s[0] = (double)loss * nl;
         for (int i = 0; i < nl; i++) {
             const float *l = t->logits + (size_t)i * t->K;
-            s[1] += eval_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
+            s[1] += metrics_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
         }
         ctrgcn_zero_grad(t->m);
         memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
@@ -503,10 +560,15 @@ static void log_step(Trainer *t, LogClock *lc, int64_t e, int64_t step, int64_t 
     lc->samples = 0;
 }
 
-// Collective: per-epoch metrics line (and evaluation when it is due).
+// Collective: per-epoch metrics line (and evaluation when it is due): the
+// log says what main.py's does (mean training loss and accuracy of the
+// epoch, then the test accuracy), and best.h5 keeps the best test epoch.
 static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepStats *ep, double t0) {
     const Config *c = t->cfg;
     int64_t end = (int64_t)c->num_epoch * t->nb;
+    log_info(t->d, "train | epoch %lld/%d | mean train loss %.4f | train top-1 %.2f%% | lr %.4g | %.1fs",
+             (long long)e + 1, c->num_epoch, ep->n > 0 ? ep->loss_sum / ep->n : 0.0,
+             ep->n > 0 ? 100 * ep->correct / ep->n : 0.0, lr, dist_wtime() - t0);
     json_t *mline = json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(e + 1), "step",
                               (json_int_t)step, "samples", (json_int_t)ep->n, "lr", lr, "train_loss",
                               ep->n > 0 ? ep->loss_sum / ep->n : 0.0, "train_top1", ep->n > 0 ? ep->correct / ep->n : 0.0,
@@ -527,7 +589,14 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         int64_t bad = 0;
         int rc = evaluate(t, &top1, &top5, &tl, &bad);
         if (rc) { json_decref(mline); return rc; }
-        log_info(t->d, "train | epoch %lld | test top1 %.4f | top5 %.4f | loss %.4f", (long long)e + 1, top1, top5, tl);
+        log_info(t->d, "train | epoch %lld | test top-1 %.2f%% | top-5 %.2f%% | loss %.4f", (long long)e + 1, 100 * top1,
+                 100 * top5, tl);
+        if (top1 > t->best_top1 || !t->best_epoch) {   // main.py's best_acc: the first epoch counts, ties keep the earlier
+            t->best_top1 = top1;
+            t->best_epoch = e + 1;
+            int rc2 = t->d->rank == 0 ? save_to(t, "best.h5", step, e + 1) : CD_OK;
+            if ((rc2 = dist_agree(t->d, rc2))) { json_decref(mline); return rc2; }
+        }
         if (bad)
             log_warn(t->d, "train | epoch %lld | %lld test sample(s) got non-finite scores and count as wrong "
                            "(HINT: cocodiff-eval names them; non-finite values in the test data, or a model that "
@@ -648,6 +717,9 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         return TRAIN_EXIT_ERROR;
     }
     log_info(d, "train | done: %lld steps in %.1fs", (long long)(step - step_first), dist_wtime() - t0);
+    if (t->best_epoch > 0)
+        log_info(d, "train | best test top-1 %.2f%% at epoch %lld (%s/best.h5)", 100 * t->best_top1,
+                 (long long)t->best_epoch, cfg->work_dir);
     return TRAIN_EXIT_OK;
 }
 
@@ -677,6 +749,7 @@ int train_run(const Dist *d, const Config *cfg, const TrainOptions *o) {
     if (rc && d->rank != 0 && rc0 == CD_OK) CD_ERR("[r%d] %s", d->rank, why[0] ? why : cd_status_str(rc));
     rc = dist_agree(d, rc);
     if (!rc) rc = dist_agree(d, build_gradsync(&t));
+    if (!rc) rc = dist_agree(d, resume_best(&t));
     int code = rc ? (rc == CD_EARG ? TRAIN_EXIT_USAGE : TRAIN_EXIT_ERROR) : run_loop(&t, o, step);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGUSR1, &old_usr1, NULL);
