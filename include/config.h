@@ -238,6 +238,11 @@ int config_init(Config *c);
 // always left freeable (config_free).
 int config_load(Config *c, const char *path, char *why, size_t whylen);
 
+// config_init, config_load of path, the overrides sets[0..nsets) in order
+// (config_set), then config_check: what a program's --config and --set
+// give. CD_OK, or the first error's code with its reason in why.
+int config_read(Config *c, const char *path, const char *const *sets, int nsets, char *why, size_t whylen);
+
 // Applies one override "key=value" (dotted keys for nested mappings, value in
 // YAML: "train_feeder_args.window_size=32", "step=[10,20]",
 // "model_args.graph_args={labeling_mode: spatial}"), with the same checks as

@@ -114,12 +114,9 @@ int main(int argc, char **argv) {
         bad = 1;
     }
     Config cfg;
-    config_init(&cfg);
     char why[1024] = "";
-    if (!bad && config_load(&cfg, config, why, sizeof why) != CD_OK) bad = 1;
-    for (int i = 0; i < nsets && !bad; i++)
-        if (config_set(&cfg, sets[i], why, sizeof why) != CD_OK) bad = 1;
-    if (!bad && config_check(&cfg, why, sizeof why) != CD_OK) bad = 1;
+    if (bad) config_init(&cfg);
+    else if (config_read(&cfg, config, sets, nsets, why, sizeof why) != CD_OK) bad = 1;
     if (!bad && !cfg.cocodiff.text && o.module_steps > 0) {
         snprintf(why, sizeof why, "cocodiff.text is not set (the module needs the class texts)");
         bad = 1;

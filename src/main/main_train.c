@@ -121,12 +121,9 @@ int main(int argc, char **argv) {
         bad = 1;
     }
     Config cfg;
-    config_init(&cfg);
     char why[1024] = "";
-    if (!bad && config_load(&cfg, config, why, sizeof why) != CD_OK) bad = 1;
-    for (int i = 0; i < nsets && !bad; i++)
-        if (config_set(&cfg, sets[i], why, sizeof why) != CD_OK) bad = 1;
-    if (!bad && config_check(&cfg, why, sizeof why) != CD_OK) bad = 1;
+    if (bad) config_init(&cfg);
+    else if (config_read(&cfg, config, sets, nsets, why, sizeof why) != CD_OK) bad = 1;
     if (!bad && !cfg.work_dir) { snprintf(why, sizeof why, "%s: work_dir is not set", config); bad = 1; }
     if (bad) {
         if (d.rank == 0 && why[0]) fprintf(stderr, "cocodiff-train: %s\n", why);

@@ -9,6 +9,7 @@
 
 #include "class_text.h"
 #include "crng.h"
+#include "diversity.h"
 #include "status.h"
 
 // Probe streams: their own salt, and steps no training step uses.
@@ -26,17 +27,6 @@ void conditioning_options_default(ConditioningOptions *o) {
 void conditioning_free(ConditioningStats *s) {
     free(s->from_noise_class);
     s->from_noise_class = NULL;
-}
-
-static int head_argmax(const float *x, const float *w, const float *b, int C, int K) {
-    int best = 0;
-    double bv = -INFINITY;
-    for (int k = 0; k < K; k++) {
-        double s = b[k];
-        for (int c = 0; c < C; c++) s += (double)w[(size_t)k * C + c] * x[c];
-        if (s > bv) { bv = s; best = k; }
-    }
-    return best;
 }
 
 static double dist(const float *a, const float *b, int C) {
@@ -84,8 +74,8 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
             const float *ga = p->ga + (size_t)i * p->L, *gb = p->gb + (size_t)i * p->L;
             dsw += dist(ga, gb, p->C);
             dsrc += dist(ga, h + (size_t)(i0 + i) * p->L, p->C);
-            own += head_argmax(ga, p->hw, p->hb, p->C, p->K) == y[i0 + i];
-            steer += head_argmax(gb, p->hw, p->hb, p->C, p->K) == wrong[i0 + i];
+            own += diversity_head_argmax(ga, p->hw, p->hb, p->C, p->K) == y[i0 + i];
+            steer += diversity_head_argmax(gb, p->hw, p->hb, p->C, p->K) == wrong[i0 + i];
         }
     }
     f->swap = dsrc > 0 ? dsw / dsrc : 0;
@@ -103,7 +93,7 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
         if ((rc = cocodiff_generate_probe(p->m, NULL, B, &ctl, &q, p->ga))) break;
         for (int i = 0; i < B; i++) {
             int k = present[(j0 + i) / per];
-            int hit = head_argmax(p->ga + (size_t)i * p->L, p->hw, p->hb, p->C, p->K) == k;
+            int hit = diversity_head_argmax(p->ga + (size_t)i * p->L, p->hw, p->hb, p->C, p->K) == k;
             if (per_class) per_class[k] += (double)hit / per;
             acc += hit;
         }
@@ -177,7 +167,7 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
         class_text_random(coarse, fine, K, Dt, o->seed, rc_, rf);
     }
     int64_t real = 0;
-    for (int64_t i = 0; i < n && !rc; i++) real += head_argmax(h + (size_t)i * L, hw, hb, C, K) == y[i];
+    for (int64_t i = 0; i < n && !rc; i++) real += diversity_head_argmax(h + (size_t)i * L, hw, hb, C, K) == y[i];
     if (!rc) rc = measure_mode(&p, h, y, wrong, n, ident, present, np, NULL, NULL, &out->text, out->from_noise_class);
     if (!rc) rc = measure_mode(&p, h, y, wrong, n, perm, present, np, NULL, NULL, &out->shuffled, NULL);
     if (!rc) rc = measure_mode(&p, h, y, wrong, n, ident, present, np, rc_, rf, &out->random, NULL);

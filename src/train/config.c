@@ -1044,3 +1044,12 @@ int config_diff(const Config *a, const Config *b, char *key, size_t keylen) {
     if (key && keylen) key[0] = 0;
     return 0;
 }
+
+int config_read(Config *c, const char *path, const char *const *sets, int nsets, char *why, size_t whylen) {
+    int rc = config_init(c);
+    if (rc) return cd_why(why, whylen, rc, "out of memory");
+    if ((rc = config_load(c, path, why, whylen))) return rc;
+    for (int i = 0; i < nsets; i++)
+        if ((rc = config_set(c, sets[i], why, whylen))) return rc;
+    return config_check(c, why, whylen);
+}

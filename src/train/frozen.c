@@ -293,17 +293,8 @@ static int train_heads(Ctx *x, int extra, FILE *f) {
         }
         optim_sgd_free(&opt);
         int64_t right = 0;
-        for (int64_t i = 0; i < x->te.n; i++) {
-            const float *h = x->te.real + (size_t)i * C;
-            int best = 0;
-            double bv = -INFINITY;
-            for (int k = 0; k < K; k++) {
-                double s = hbias[k];
-                for (int q = 0; q < C; q++) s += (double)hw[(size_t)k * C + q] * h[q];
-                if (s > bv) { bv = s; best = k; }
-            }
-            right += best == x->te.label[i];
-        }
+        for (int64_t i = 0; i < x->te.n; i++)
+            right += diversity_head_argmax(x->te.real + (size_t)i * C, hw, hbias, C, K) == x->te.label[i];
         double top1 = (double)right / (double)x->te.n;
         sum += top1;
         sum2 += top1 * top1;
