@@ -16,7 +16,9 @@
 #
 #   CTRGCN=/path/to/CTR-GCN bench/bench-train.sh   (make bench-train CTRGCN=...)
 #
-# Knobs (environment): BENCH_WARMUP (2), BENCH_STEPS (5) for C;
+# Knobs (environment): BENCH_SHAPE (ntu: NTU's 25 joints x 2 persons, 60
+# classes, T 64; ucla: NW-UCLA's 20 joints x 1 person, 10 classes, T 52,
+# weight decay 1e-4, as config/ucla/default.yaml); BENCH_WARMUP (2), BENCH_STEPS (5) for C;
 # BENCH_REF_WARMUP (1), BENCH_REF_STEPS (3) for PyTorch; BENCH_BATCH (16),
 # BENCH_FRAMES (64); BENCH_BUCKET_MB (1: the trainer's default; the
 # comparison runs BENCH_STEPS steps of each). Without CTRGCN the PyTorch
@@ -34,7 +36,13 @@ STEPS=${BENCH_STEPS:-5}
 REF_WARMUP=${BENCH_REF_WARMUP:-1}
 REF_STEPS=${BENCH_REF_STEPS:-3}
 BATCH=${BENCH_BATCH:-16}
-FRAMES=${BENCH_FRAMES:-64}
+SHAPE=${BENCH_SHAPE:-ntu}
+case $SHAPE in
+    ntu) SHAPE_ARGS=(--layout ntu25 --classes 60 --weight-decay 4e-4); SHAPE_TXT="NTU 25 joints x 2 persons, 60 classes"; DEF_FRAMES=64 ;;
+    ucla) SHAPE_ARGS=(--layout ucla20 --classes 10 --weight-decay 1e-4); SHAPE_TXT="NW-UCLA 20 joints x 1 person, 10 classes"; DEF_FRAMES=52 ;;
+    *) echo "bench-train: BENCH_SHAPE=$SHAPE: ntu or ucla" >&2; exit 2 ;;
+esac
+FRAMES=${BENCH_FRAMES:-$DEF_FRAMES}
 BUCKET_MB=${BENCH_BUCKET_MB:-1}
 PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -46,7 +54,7 @@ run_c() {
     local env=(env OPENBLAS_NUM_THREADS="$2")
     [ "$3" = 1 ] && env+=(GLIBC_TUNABLES="$TUNE")
     local args=(--batch "$BATCH" --frames "$FRAMES" --threads "$2" --warmup "$WARMUP" --steps "$STEPS"
-                --bucket-mb "$BUCKET_MB" "${@:4}")
+                --bucket-mb "$BUCKET_MB" "${SHAPE_ARGS[@]}" "${@:4}")
     local out
     if [ "$1" = 1 ]; then
         out=$("${env[@]}" "$BIN" "${args[@]}" 2>&1)
@@ -62,13 +70,13 @@ run_py() {
     [ -n "$CTRGCN" ] || { echo "NA"; return; }
     local out
     out=$(GLIBC_TUNABLES="$TUNE" OMP_NUM_THREADS="$2" "$PY" bench/train_reference.py --ctrgcn "$CTRGCN" \
-          --ranks "$1" --threads "$2" --batch "$BATCH" --frames "$FRAMES" --warmup "$REF_WARMUP" \
+          --ranks "$1" --threads "$2" --batch "$BATCH" --frames "$FRAMES" --shape "$SHAPE" --warmup "$REF_WARMUP" \
           --steps "$REF_STEPS" 2>&1 </dev/null) || { printf '%s\n' "$out" | tail -5 >&2; echo "NA"; return; }
     printf '%s\n' "$out" | grep '^train-reference |' | sed 's/^/  /' >&2
     printf '%s\n' "$out" | grep '^train-reference:' | tail -1
 }
 
-say "batch $BATCH, T $FRAMES, base 64, NTU 25 joints x 2 persons, 60 classes, joint stream; C: $WARMUP+$STEPS steps, PyTorch: $REF_WARMUP+$REF_STEPS steps"
+say "shape $SHAPE: batch $BATCH, T $FRAMES, base 64, $SHAPE_TXT, joint stream; C: $WARMUP+$STEPS steps, PyTorch: $REF_WARMUP+$REF_STEPS steps"
 say "GFLOP/s effective = samples/s x forward multiply-adds x 2 flops x 3 (forward + backward)"
 say "malloc tunables: GLIBC_TUNABLES=$TUNE (PyTorch always runs with them)"
 declare -A C_T C_D PY_R
@@ -116,4 +124,4 @@ say "  peak RSS per rank: worst $worst MB: $(awk -v a="$worst" 'BEGIN { print (a
 ov=$(field overlap_s "$C_OV"); bl=$(field blocking_s "$C_OV"); ovr=$(awk -v a="${ov:-NA}" -v b="${bl:-0}" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "NA" }')
 say "2 ranks x 1 thread, gradient all-reduce: $(field buckets "$C_OV") buckets (bucket_mb $BUCKET_MB) overlapped with backward ${ov:-NA} s/step ($(field overlap_reduce_ms "$C_OV") ms/step waited for after it), one blocking call ${bl:-NA} s/step ($(field blocking_reduce_ms "$C_OV") ms/step): overlapped/blocking $ovr"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
-echo "bench-train: c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr"
+echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr"

@@ -1,6 +1,8 @@
 // bench_train.c - `make bench-train`: training throughput of the C CTR-GCN on
 // random data of the official shape: batch B (global, split over the ranks),
-// (C 3, T, V 25, M 2), 60 classes, base 64 (the official model), joint stream.
+// (C 3, T, V 25, M 2), 60 classes, base 64 (the official model), joint stream;
+// --layout ucla20 --classes 10 --frames 52 gives NW-UCLA's (V 20, M 1: the
+// layout's persons).
 // One step is what cocodiff-train does (src/train/train.c): forward (training
 // mode, BatchNorm statistics synchronised across ranks), cross-entropy,
 // backward, the gradient all-reduce (when ranks > 1: buckets of --bucket-mb
@@ -11,7 +13,7 @@
 //
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
-//                     [--compare]
+//                     [--layout ntu25] [--weight-decay 4e-4] [--compare]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
@@ -98,6 +100,11 @@ static int arg_int(int argc, char **argv, const char *name, int def) {
     return def;
 }
 
+static const char *arg_str(int argc, char **argv, const char *name, const char *def) {
+    for (int i = 1; i + 1 < argc; i++) if (!strcmp(argv[i], name)) def = argv[i + 1];
+    return def;
+}
+
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
@@ -106,20 +113,25 @@ int main(int argc, char **argv) {
     const int warmup = arg_int(argc, argv, "--warmup", 2), steps = arg_int(argc, argv, "--steps", 5);
     const int K = arg_int(argc, argv, "--classes", 60);
     const double bucket_mb = arg_dbl(argc, argv, "--bucket-mb", 1);
+    const double wd = arg_dbl(argc, argv, "--weight-decay", 4e-4);
+    const char *lname = arg_str(argc, argv, "--layout", "ntu25");
+    const SkelLayout *layout = skel_layout_find(lname);
+    if (!layout) dist_abort(&d, 2, "--layout %s: not a skeleton layout (ntu25, openpose18, ucla20)", lname);
     const int compare = arg_flag(argc, argv, "--compare") && d.size > 1 && bucket_mb > 0;
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
 
     CtrgcnConfig cfg;
-    ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), base);
+    ctrgcn_config_default(&cfg, K, layout, base);
+    cfg.num_person = layout->M;
     Ctrgcn *m = NULL;
     if (ctrgcn_create(&m, &cfg)) dist_abort(&d, 1, "cannot build the model");
     ctrgcn_init(m, 1);
     BnSync sync = {bn_allreduce, &d};
     if (d.size > 1) ctrgcn_set_bn_sync(m, &sync);
     OptimSgd opt;
-    if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, 4e-4, 1)) dist_abort(&d, 1, "out of memory");
+    if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, wd, 1)) dist_abort(&d, 1, "out of memory");
     // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
     GradSync *gsv[2] = {NULL, NULL};
     size_t stages[CTRGCN_GRAD_STAGES], cap = bucket_mb > 0 ? (size_t)(bucket_mb * 1048576.0) : 0;
@@ -197,9 +209,9 @@ int main(int argc, char **argv) {
     double gflops = rate * macs * 2.0 * 3.0 / 1e9;
     dist_allreduce_sum_f64(&d, &peak, 1);   // ranks run it at once: the aggregate
     if (d.rank == 0) {
-        printf("bench-train-c | %d rank(s) x %d thread(s) | batch %d, T %d, base %d, %zu params | "
+        printf("bench-train-c | %d rank(s) x %d thread(s) | batch %d, T %d, V %d, M %d, base %d, %zu params | "
                "%.2f G MACs/sample forward | activations %.0f MB/rank\n",
-               d.size, threads, B, T, base, ctrgcn_num_params(m), macs / 1e9,
+               d.size, threads, B, T, cfg.num_point, cfg.num_person, base, ctrgcn_num_params(m), macs / 1e9,
                (double)ctrgcn_activation_bytes(m, nl, T) / 1048576.0);
         printf("bench-train-c | %d warm-up + %d timed steps in %.2fs | loss %.4f -> %.4f | %.2f samples/s | "
                "%.1f GFLOP/s effective (fwd MACs x 2 x 3) | sgemm peak %.1f GFLOP/s (%.0f%%) | peak RSS %.0f MB | "

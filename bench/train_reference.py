@@ -7,6 +7,11 @@ official main.py trains.
 
     /usr/bin/python3 bench/train_reference.py --ctrgcn DIR [--threads 1]
         [--ranks 1] [--batch 16] [--frames 64] [--warmup 1] [--steps 3]
+        [--shape ntu|ucla]
+
+--shape ucla: NW-UCLA's model and input, as config/ucla/default.yaml trains
+it (10 classes, num_point 20, num_person 1, graph.ucla.Graph, weight decay
+1e-4); ntu (default): NTU's (60 classes, 25 joints, 2 persons, 4e-4).
 
 --ranks 2 runs two processes with DistributedDataParallel over gloo (the
 global batch split between them, gradients averaged), the counterpart of
@@ -19,6 +24,11 @@ import os
 import resource
 import sys
 import time
+
+
+# shape: classes, joints, persons, graph, weight decay (the official configs)
+SHAPES = {"ntu": (60, 25, 2, "graph.ntu_rgb_d.Graph", 4e-4),
+          "ucla": (10, 20, 1, "graph.ucla.Graph", 1e-4)}
 
 
 def load_model_class(ctrgcn_dir):
@@ -39,19 +49,20 @@ def run(rank, args, out):
                                 rank=rank, world_size=args.ranks)
     Model = load_model_class(args.ctrgcn)
     torch.manual_seed(1)
-    model = Model(num_class=60, num_point=25, num_person=2, graph="graph.ntu_rgb_d.Graph",
+    K, V, M, graph, wd = SHAPES[args.shape]
+    model = Model(num_class=K, num_point=V, num_person=M, graph=graph,
                   graph_args={"labeling_mode": "spatial"})
     model.train()
     net = model
     if args.ranks > 1:
         net = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
-                          weight_decay=4e-4)
+                          weight_decay=wd)
     loss_fn = torch.nn.CrossEntropyLoss()
     nl = args.batch // args.ranks
     g = torch.Generator().manual_seed(1234 + rank)
-    x = torch.rand(nl, 3, args.frames, 25, 2, generator=g) * 2 - 1
-    y = torch.arange(rank * nl, (rank + 1) * nl) % 60
+    x = torch.rand(nl, 3, args.frames, V, M, generator=g) * 2 - 1
+    y = torch.arange(rank * nl, (rank + 1) * nl) % K
     t0 = 0.0
     for s in range(args.warmup + args.steps):
         if s == args.warmup:
@@ -83,6 +94,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--port", type=int, default=29533)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="ntu")
     args = ap.parse_args()
     import queue
     if args.ranks == 1:
@@ -93,10 +105,10 @@ def main():
         q = mp.get_context("spawn").SimpleQueue()
         mp.spawn(run, args=(args, q), nprocs=args.ranks, join=True)
     rate, rss, el, loss = q.get()
-    print("train-reference | %d rank(s) x %d thread(s) | batch %d, T %d | %d warm-up + %d timed steps "
-          "in %.2fs | loss %.4f | %.2f samples/s | peak RSS %.0f MB"
-          % (args.ranks, args.threads, args.batch, args.frames, args.warmup, args.steps, el, loss,
-             rate, rss))
+    print("train-reference | %d rank(s) x %d thread(s) | %s shape, batch %d, T %d | %d warm-up + %d timed "
+          "steps in %.2fs | loss %.4f | %.2f samples/s | peak RSS %.0f MB"
+          % (args.ranks, args.threads, args.shape, args.batch, args.frames, args.warmup, args.steps, el,
+             loss, rate, rss))
     print("train-reference: ranks=%d threads=%d samples_s=%.3f rss_mb=%.0f"
           % (args.ranks, args.threads, rate, rss))
 

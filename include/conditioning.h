@@ -1,5 +1,5 @@
 // conditioning.h - does the CoCoDiff module's generation follow its text?
-// (method.md point 8, issue "CoCoDiff must follow its text"). Measured on
+// (docs/method.md, "The CoCoDiff module"; issue "CoCoDiff must follow its text"). Measured on
 // real features (the test split's part tokens) with the frozen FC head:
 //
 //   swap   regenerate each sample i (class y) from the same noised latent
@@ -33,7 +33,7 @@
 
 typedef struct ConditioningOptions {
     uint64_t seed;
-    double t_probe;      // fraction of T_diff (0.6: method.md's upper t_gen)
+    double t_probe;      // fraction of T_diff (0.6: docs/method.md's upper t_gen)
     int noise_per_class; // generations from pure noise per class (32)
     int batch;           // samples per generation call (64)
 } ConditioningOptions;

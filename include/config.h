@@ -23,15 +23,18 @@
 //   work_dir                     string       ./work_dir/temp         outputs
 //   model_saved_name             string       ''                      I (tensorboard dir)
 //   config                       string       (the loaded path)       informative
-//   phase                        train|test   train
-//   save_score                   bool         false                   write test scores
+//   phase                        train|test   train                   test: evaluate weights on the
+//                                                                     test feeder's data, write the
+//                                                                     scores (cocodiff-eval's), no training
+//   save_score                   bool         false                   phase test: scores written anyway;
+//                                                                     train: refused (use phase test)
 //   seed                         int          1                       (+ rank per rank)
 //   log_interval                 int          100                     iterations
 //   save_interval                int          1                       epochs
 //   save_epoch                   int          30                      first epoch saved
 //   eval_interval                int          1                       epochs (main.py: every epoch)
 //   print_log                    bool         true                    I (rank 0 logs)
-//   show_topk                    int list     [1, 5]
+//   show_topk                    int list     [1, 5]                  printed after every evaluation
 //   feeder                       string       feeder.feeder           checked: the graph's layout's
 //                                                                     (SkelLayout.feeder:
 //                                                                     feeders.feeder_ntu.Feeder, or
@@ -41,13 +44,15 @@
 //   train_feeder_args.*          mapping      Feeder defaults:
 //     data_path                  string       null
 //     label_path                 string       null
-//     split                      string       train
-//     debug                      bool         false                   first 100 samples
-//     random_choose              bool         false
-//     random_shift               bool         false
-//     random_move                bool         false
+//     split                      train|test   train (test_feeder_args:    the prep file's group to read
+//                                             test: official configs
+//                                             set it, Feeder's is train)
+//     debug                      bool         false                   I (as in the official feeders:
+//     random_choose              bool         false                   I  stored, never used)
+//     random_shift               bool         false                   I
+//     random_move                bool         false                   I
 //     window_size                int          -1
-//     normalization              bool         false
+//     normalization              bool         false                   I
 //     random_rot                 bool         false
 //     p_interval                 1-2 floats   [1]                     a scalar x means [x]
 //     vel                        bool         false                   motion stream
@@ -68,7 +73,7 @@
 //     graph_args.labeling_mode   string       spatial                 checked: spatial
 //     in_channels                int          3
 //     drop_out                   float        0
-//     adaptive                   bool         true
+//     adaptive                   bool         true                    false: refused (not implemented)
 //   weights                      string       null                    initial weights
 //   ignore_weights               string list  []
 //   base_lr                      float        0.01
@@ -237,8 +242,11 @@ int config_init(Config *c);
 // key, wrong type, bad value) and writes "path:line: what" into why. c is
 // always left freeable (config_free).
 int config_load(Config *c, const char *path, char *why, size_t whylen);
+// The same from YAML text in memory (len bytes; e.g. the config a checkpoint
+// stores); name is what the messages call it. c->config is not set.
+int config_load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen);
 
-// config_init, config_load of path, the overrides sets[0..nsets) in order
+// config_load of path (which initialises c), the overrides sets[0..nsets) in order
 // (config_set), then config_check: what a program's --config and --set
 // give. CD_OK, or the first error's code with its reason in why.
 int config_read(Config *c, const char *path, const char *const *sets, int nsets, char *why, size_t whylen);
@@ -248,6 +256,12 @@ int config_read(Config *c, const char *path, const char *const *sets, int nsets,
 // "model_args.graph_args={labeling_mode: spatial}"), with the same checks as
 // the file. Returns CD_OK or CD_EARG with "--set ...: what" in why.
 int config_set(Config *c, const char *assignment, char *why, size_t whylen);
+
+// Whether path (dotted) is a key of the vocabulary: CONFIG_KEY_NONE,
+// CONFIG_KEY_VALUE (a value or a list), CONFIG_KEY_MAP (a nested mapping:
+// train_feeder_args, model_args, ...). For main.py-style flags.
+enum { CONFIG_KEY_NONE = 0, CONFIG_KEY_VALUE = 1, CONFIG_KEY_MAP = 2 };
+int config_key_kind(const char *path);
 
 // Checks across keys, for the trainer to call after the overrides: feeder,
 // model, graph and labeling_mode are the ones implemented here; positive

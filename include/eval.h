@@ -32,6 +32,8 @@ enum {
 #define EVAL_DEFAULT_BATCH 64
 #define EVAL_DEFAULT_WINDOW 64
 
+#define EVAL_MAX_TOPK 16   // show_topk entries
+
 typedef struct EvalOptions {
     const char *checkpoint;    // HDF5 checkpoint (cocodiff-train's or converted weights)
     const char *data;          // cocodiff-prep HDF5 file
@@ -41,6 +43,9 @@ typedef struct EvalOptions {
     const char *class_names;   // NULL: the data file's /class_name, else class ids
     int batch;                 // samples per forward pass (0: EVAL_DEFAULT_BATCH)
     int threads;               // threads per rank (0: 1)
+    int window;                // frames (0: the checkpoint config's test window, else the layout's)
+    const int *topk;           // show_topk: the k to print besides top-1 and top-5 (ntopk of them)
+    int ntopk;
 } EvalOptions;
 
 // Collective. Returns an EVAL_EXIT_* code (the same on every rank).

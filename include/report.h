@@ -1,8 +1,11 @@
-// report.h - one self-contained HTML page about a run (cocodiff-report):
-// training curves from WORK_DIR/metrics.jsonl (loss, top-1 train/test,
-// learning rate per epoch), and for each evaluation folder (cocodiff-eval's
-// DIR/scores.h5 + metrics.json) the confusion matrix as a heat map, the
-// per-class accuracy sorted, and a 2-D PCA map of the per-sample score
+// report.h - one self-contained HTML page about runs (cocodiff-report), with
+// a table of contents and every accuracy in %: training curves from each
+// WORK_DIR/metrics.jsonl (loss, top-1 train/test, learning rate per epoch;
+// several runs overlaid), and for each evaluation folder (cocodiff-eval's
+// DIR/scores.h5 + metrics.json) the confusion matrix as a heat map and the
+// per-class accuracy sorted (both without the classes that have no test
+// sample), the most confused pairs of classes with their counts, and a 2-D
+// PCA map of the per-sample score
 // vectors coloured by class; for a run trained with the CoCoDiff module
 // (its features.h5 and diversity.json) a PCA map of the real test features
 // with the generated ones beside them and the diversity figures; for an ensemble folder (cocodiff-ensemble) the
@@ -16,11 +19,13 @@
 #include <stdint.h>
 
 #define REPORT_MAX_EVAL 16
+#define REPORT_MAX_RUNS 16
 
 enum { REPORT_EXIT_OK = 0, REPORT_EXIT_ERROR = 1, REPORT_EXIT_USAGE = 2 };
 
 typedef struct ReportOptions {
-    const char *run;                      // cocodiff-train work_dir (or a metrics.jsonl file); NULL: none
+    const char *run[REPORT_MAX_RUNS];     // cocodiff-train work dirs (or metrics.jsonl files): their
+    int nrun;                             // training curves overlaid (streams, seeds, settings)
     const char *eval[REPORT_MAX_EVAL];    // cocodiff-eval output folders
     int neval;
     const char *ensemble;                 // cocodiff-ensemble output folder, NULL: none

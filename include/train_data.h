@@ -1,11 +1,12 @@
 // train_data.h - what a training run reads (cocodiff-train): the loaders of
 // the training samples and of the evaluated ones, from the config's feeders:
-//   - the train split of train_feeder_args.data_path, or with cocodiff.folds
+//   - the train split of train_feeder_args.data_path (its split), or with cocodiff.folds
 //     K that split less fold cocodiff.fold (fold.h), which is then the
 //     evaluated set (test transform) in place of the test split;
 //   - with cocodiff.train_fraction f < 1, per class that share of those
 //     training samples (fold_fraction: the same subset for every seed);
-//   - the test split of test_feeder_args.data_path (when eval_interval > 0).
+//   - the test split of test_feeder_args.data_path (its split; when
+//     eval_interval > 0).
 // Both are checked against model_args. And, once trained, the backbone's
 // part tokens of both (cocodiff.dump_features, dump.h).
 #pragma once
@@ -24,8 +25,9 @@ typedef struct TrainData {
     FeederConfig ftr, fte;         // their feeders
     int64_t *train_sub, ntrain_sub;   // the training subset (dataset indices), NULL: the whole split
     int64_t *eval_sub, neval_sub;     // the evaluated subset, NULL: the whole test split
-    const char *eval_path;         // the evaluated file and group (0 train: a fold; 1 test)
-    int eval_group;
+    int train_group;               // the training samples' group (0 train, 1 test: train_feeder_args.split)
+    const char *eval_path;         // the evaluated file and group (0 train: a fold or
+    int eval_group;                // test_feeder_args.split train; 1 test)
     int C, W, V, M;                // sample channels, train window, joints, persons
     int Wtest;                     // test window
 } TrainData;

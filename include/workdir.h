@@ -5,8 +5,8 @@
 //
 // The outputs of a run: config.yaml, checkpoint-last.h5, epochNNN.h5,
 // best.h5, the metrics file (cocodiff.metrics_file, metrics.jsonl), log.txt,
-// features.h5, diversity.json, and eval/ (the pipeline's evaluation: its
-// scores.h5 and metrics.json).
+// features.h5, diversity.json, eval/ (the pipeline's evaluation: its
+// scores.h5 and metrics.json), and scores.h5 / metrics.json (phase: test).
 #pragma once
 #include <stddef.h>
 

@@ -23,7 +23,8 @@ bench-embed: build/bench-embed
 # RSS of the C CTR-GCN (batch 16, T 64, base 64) for 1 rank x 1 thread,
 # 1 rank x 2 threads and 2 ranks x 1 thread, with and without the malloc
 # tunables, next to the official PyTorch model (bench/train_reference.py) at
-# the same threads when CTRGCN names a checkout. Knobs: see bench/bench-train.sh.
+# the same threads when CTRGCN names a checkout. BENCH_SHAPE=ucla: NW-UCLA's
+# shape (T 52, 20 joints, 1 person, 10 classes). Knobs: see bench/bench-train.sh.
 .PHONY: bench-train
 build/bench-train: bench/bench_train.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)

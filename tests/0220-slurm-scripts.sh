@@ -38,8 +38,8 @@ sb embed | grep -q "embed.sbatch datasets/ntu60/descriptions.tsv $TMP/runs/e1/te
     sb train | grep -q -e "--set cocodiff.text=$TMP/runs/e1/text/ntu60-glove.h5"
 ok $? "embed writes runs/NAME/text/ntu60-glove.h5 (after the dataset), training gets it as cocodiff.text"
 sb train | grep -q "dependency=afterok:<prep>:<embed>" && sb report | grep -q "dependency=afterok:<ensemble>" &&
-    sb report | grep -q -e "--run $TMP/runs/e1/exp-joint --eval $TMP/runs/e1/exp-joint/eval .* --ensemble $TMP/runs/e1/ensemble"
-ok $? "train waits for prep and embed; the report job comes after the ensemble, with every stream"
+    sb report | grep -q -e "--run $TMP/runs/e1/exp-joint --run $TMP/runs/e1/exp-bone .*--eval $TMP/runs/e1/exp-joint/eval .* --ensemble $TMP/runs/e1/ensemble"
+ok $? "train waits for prep and embed; the report job comes after the ensemble, with every stream's run and evaluation"
 is "e1-prep e1-embed e1-train e1-eval e1-ensemble e1-report" \
     "$(grep -o 'job-name=[^ ]*' dry.err | sed 's/job-name=//' | tr '\n' ' ' | sed 's/ $//')" "job names are NAME-STAGE"
 

@@ -138,7 +138,7 @@ static void ck_defaults(const Config *c) {
     for (int i = 0; i < 2; i++) {
         const ConfigFeederArgs *f = fs[i];
         CK_STR(f->data_path, NULL);
-        CK_STR(f->split, "train");
+        CK_STR(f->split, i ? "test" : "train");   // ours: the test arguments read /test
         CK_INT(f->window_size, -1);
         CK_INT(f->random_rot + f->random_choose + f->random_shift + f->random_move + f->debug, 0);
         CK_INT(f->normalization + f->vel + f->bone + f->use_mmap, 0);
@@ -304,7 +304,7 @@ static void test_set(void) {
     must_set(&c, "model_args.graph_args={labeling_mode: spatial}");
     must_set(&c, "model_args.num_class=120");
     must_set(&c, "ignore_weights=[fc, 'l1.it''s']");
-    must_set(&c, "weights=runs-65-1000.pt");
+    must_set(&c, "weights=runs-65-1000.h5");
     must_set(&c, "cocodiff={checkpoint_steps: 500, stream: joint}");
     must_set(&c, "cocodiff.sync_bn=false");
     must_set(&c, "num_worker=8");
@@ -321,7 +321,7 @@ static void test_set(void) {
     CK_INT(c.ignore_weights.n, 2);
     CK_STR(c.ignore_weights.v[0], "fc");
     CK_STR(c.ignore_weights.v[1], "l1.it's");
-    CK_STR(c.weights, "runs-65-1000.pt");
+    CK_STR(c.weights, "runs-65-1000.h5");
     CK_INT(c.cocodiff.checkpoint_steps, 500);
     CK_STR(c.cocodiff.stream, "joint");
     CK_INT(c.cocodiff.sync_bn, 0);

@@ -47,6 +47,7 @@ typedef struct Eval {
     H5PrepInfo data;
     char stream[32];
     int window, B, K;
+    int64_t topk_hits[EVAL_MAX_TOPK];   // o->topk[i]: samples whose class ranks within it
     Loader *l;
     char **class_names;       // (K)
     float *x, *logits;
@@ -64,35 +65,17 @@ static int ckpt_window(const Eval *e) {
     const SkelLayout *layout = skel_layout_find(e->data.layout);
     int window = layout && layout->window > 0 ? layout->window : EVAL_DEFAULT_WINDOW;
     if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK || !yaml) return window;
-    // config_load reads files: hand it the text through a private temporary one.
-    const char *tmpdir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/cocodiff-eval-config-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(path), written = 0;
-    if (fd < 0) {
-        log_warn(e->d, "eval | cannot create a temporary file in %s: %s; using window %d", path, strerror(errno), window);
+    Config c;
+    char why[512] = "", name[4200];
+    snprintf(name, sizeof name, "%.4000s (its config attribute)", e->o->checkpoint);
+    if (config_load_text(&c, yaml, strlen(yaml), name, why, sizeof why) == CD_OK) {
+        if (c.test_feeder_args.window_size > 0) window = c.test_feeder_args.window_size;
+        else if (c.train_feeder_args.window_size > 0) window = c.train_feeder_args.window_size;
     } else {
-        FILE *f = fdopen(fd, "w");
-        if (f) {
-            written = fputs(yaml, f) >= 0;
-            written = fclose(f) == 0 && written;
-        } else {
-            close(fd);
-        }
+        log_warn(e->d, "eval | %s: cannot read its config attribute (%s); using window %d", e->o->checkpoint, why,
+                 window);
     }
-    if (written) {
-        Config c;
-        char why[512] = "";
-        if (config_load(&c, path, why, sizeof why) == CD_OK) {
-            if (c.test_feeder_args.window_size > 0) window = c.test_feeder_args.window_size;
-            else if (c.train_feeder_args.window_size > 0) window = c.train_feeder_args.window_size;
-        } else {
-            log_warn(e->d, "eval | %s: cannot read its config attribute (%s); using window %d", e->o->checkpoint,
-                     why, window);
-        }
-        config_free(&c);
-    }
-    if (fd >= 0) unlink(path);
+    config_free(&c);
     free(yaml);
     return window;
 }
@@ -187,7 +170,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
                  o->checkpoint, e->info.stream[0] ? ck : "(unrecorded)", e->stream);
     e->K = ctrgcn_config(e->m)->num_class;
     e->B = o->batch > 0 ? o->batch : EVAL_DEFAULT_BATCH;
-    int64_t w = e->d->rank == 0 ? ckpt_window(e) : 0;
+    int64_t w = o->window > 0 ? o->window : e->d->rank == 0 ? ckpt_window(e) : 0;
     if ((rc = dist_bcast_bytes(e->d, &w, sizeof w, 0))) return rc;
     e->window = (int)w;
 
@@ -254,6 +237,10 @@ static int run_batches(Eval *e, H5ScoresFile *sf, Metrics *mt) {
         if ((rc = check_finite(e, n))) break;
         if ((rc = h5io_scores_write_rows(sf, e->index[0], n, e->logits, e->labels, e->names))) break;
         metrics_add(mt, e->logits, e->labels, n);
+        for (int i = 0; i < n && e->o->ntopk; i++) {   // show_topk (main.py's top_k: rank below k)
+            int r = metrics_rank(e->logits + (size_t)i * e->K, e->K, e->labels[i]);
+            for (int j = 0; j < e->o->ntopk && j < EVAL_MAX_TOPK; j++) e->topk_hits[j] += r >= 0 && r < e->o->topk[j];
+        }
         done += n;
         progress_update(&p, e->d, done * e->d->size);
     }
@@ -293,10 +280,10 @@ static int write_json(const Eval *e, const Metrics *mt, const char *path) {
     json_object_set_new(root, "per_class_accuracy", acc);
     json_object_set_new(root, "confusion", conf);
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     int rc = json_dump_file(root, tmp, JSON_COMPACT) == 0 ? CD_OK : CD_EIO;
     json_decref(root);
-    if (!rc && rename(tmp, path) != 0) rc = CD_EIO;
+    if (!rc && fs_commit(tmp, path) != CD_OK) rc = CD_EIO;
     if (rc) {
         CD_ERR("%s: cannot write the metrics: %s", path, strerror(errno));
         remove(tmp);
@@ -319,6 +306,10 @@ static void print_table(const Eval *e, const Metrics *mt) {
     log_info(d, "eval | top-1 %6.2f%% (%lld/%lld) | top-5 %6.2f%% (%lld/%lld)",
              100.0 * (double)mt->correct1 / (double)mt->n, (long long)mt->correct1, (long long)mt->n,
              100.0 * (double)mt->correct5 / (double)mt->n, (long long)mt->correct5, (long long)mt->n);
+    for (int j = 0; j < e->o->ntopk && j < EVAL_MAX_TOPK; j++)   // show_topk's other k
+        if (e->o->topk[j] != 1 && e->o->topk[j] != 5)
+            log_info(d, "eval | top-%d %6.2f%% (%lld/%lld)", e->o->topk[j], 100.0 * (double)e->topk_hits[j] / (double)mt->n,
+                     (long long)e->topk_hits[j], (long long)mt->n);
     int *ids = cd_malloc((size_t)e->K * sizeof *ids), n = 0;
     if (!ids) return;
     for (int k = 0; k < e->K; k++) if (mt->count[k] > 0) ids[n++] = k;
@@ -354,7 +345,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
 
     char final[4200], partial[4300];
     snprintf(final, sizeof final, "%.4000s/scores.h5", o->out_dir);
-    snprintf(partial, sizeof partial, "%s.partial", final);
+    fs_partial(final, partial, sizeof partial);
     H5ScoresSpec spec = {.n = loader_num_samples(e.l), .K = e.K, .name_len = e.data.name_len, .window = e.window,
                          .checkpoint = o->checkpoint, .data = o->data, .group = o->group, .stream = e.stream};
     H5ScoresFile *sf = NULL;
@@ -373,6 +364,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
     rc = dist_agree(d, run_batches(&e, sf, &mt));
     int64_t sums[3] = {mt.n, mt.correct1, mt.correct5};
     if (!rc) rc = dist_allreduce_sum_i64(d, sums, 3);
+    if (!rc) rc = dist_allreduce_sum_i64(d, e.topk_hits, EVAL_MAX_TOPK);
     if (!rc) rc = dist_allreduce_sum_i64(d, mt.confusion, e.K * e.K);
     if (!rc) {
         mt.n = sums[0];
@@ -388,7 +380,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
     if (!rc && d->rank == 0) {
         char json[4200];
         snprintf(json, sizeof json, "%.4000s/metrics.json", o->out_dir);
-        if (rename(partial, final) != 0) {
+        if (fs_commit(partial, final) != CD_OK) {
             CD_ERR("%s: cannot rename into place: %s", final, strerror(errno));
             rc = CD_EIO;
         }

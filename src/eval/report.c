@@ -188,10 +188,17 @@ typedef struct StreamTop {
     double top1;
 } StreamTop;
 
-typedef struct Report {
-    const ReportOptions *o;
+typedef struct RunIn {
+    const char *path;      // --run as given
+    char name[256];        // its legend entry: the work dir's name
     ReportEpoch *ep;
     int nep;
+} RunIn;
+
+typedef struct Report {
+    const ReportOptions *o;
+    RunIn run[REPORT_MAX_RUNS];
+    int nep;               // epochs of all runs (0: no training section)
     ScoresIn ev[REPORT_MAX_EVAL], ens;
     int has_ens;
     StreamTop *st;   // the ensemble's streams
@@ -265,12 +272,24 @@ static int load_all(Report *r) {
         }
         r->has_list = 1;
     }
-    if (o->run) {
+    for (int i = 0; i < o->nrun; i++) {
         struct stat st;
         char p[4200];
-        if (stat(o->run, &st) == 0 && S_ISREG(st.st_mode)) snprintf(p, sizeof p, "%.4000s", o->run);
-        else snprintf(p, sizeof p, "%.4000s/metrics.jsonl", o->run);
-        if ((rc = report_read_metrics(p, &r->ep, &r->nep))) return rc;
+        RunIn *ri = &r->run[i];
+        ri->path = o->run[i];
+        int file = stat(o->run[i], &st) == 0 && S_ISREG(st.st_mode);
+        if (file) snprintf(p, sizeof p, "%.4000s", o->run[i]);
+        else snprintf(p, sizeof p, "%.4000s/metrics.jsonl", o->run[i]);
+        if ((rc = report_read_metrics(p, &ri->ep, &ri->nep))) return rc;
+        r->nep += ri->nep;
+        // The legend: the work dir's own name (a file: its folder's).
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%.4000s", o->run[i]);
+        size_t l = strlen(tmp);
+        while (l > 1 && tmp[l - 1] == '/') tmp[--l] = 0;
+        if (file && strrchr(tmp, '/')) *strrchr(tmp, '/') = 0;
+        const char *base = strrchr(tmp, '/');
+        snprintf(ri->name, sizeof ri->name, "%s", base ? base + 1 : file ? "run" : tmp);
     }
     for (int i = 0; i < o->neval; i++)
         if ((rc = load_scores(r, o->eval[i], &r->ev[i]))) return rc;
@@ -281,8 +300,8 @@ static int load_all(Report *r) {
     // Generated features: named, or the run folder's when it has them.
     struct stat fs;
     if (o->features) snprintf(r->feat_path, sizeof r->feat_path, "%.4000s", o->features);
-    else if (o->run && stat(o->run, &fs) == 0 && S_ISDIR(fs.st_mode))
-        snprintf(r->feat_path, sizeof r->feat_path, "%.4000s/features.h5", o->run);
+    else if (o->nrun && stat(o->run[0], &fs) == 0 && S_ISDIR(fs.st_mode))
+        snprintf(r->feat_path, sizeof r->feat_path, "%.4000s/features.h5", o->run[0]);
     if (r->feat_path[0] && (o->features || stat(r->feat_path, &fs) == 0)) {
         if ((rc = h5io_features_read(r->feat_path, &r->feat))) return rc;
         r->has_feat = 1;
@@ -315,7 +334,7 @@ static int load_all(Report *r) {
 }
 
 static void free_all(Report *r) {
-    free(r->ep);
+    for (int i = 0; i < REPORT_MAX_RUNS; i++) free(r->run[i].ep);
     for (int i = 0; i < REPORT_MAX_EVAL; i++) {
         h5io_scores_free(&r->ev[i].s);
         metrics_free(&r->ev[i].m);
@@ -331,42 +350,96 @@ static void free_all(Report *r) {
 // ---------------------------------------------------------------------------
 // Page sections
 
-static void training_section(SvgBuf *b, const Report *r) {
-    const int n = r->nep;
-    double *x = cd_malloc((size_t)n * 7 * sizeof *x);
-    if (!x) { b->err = CD_ENOMEM; return; }
-    double *lr = x + n, *tl = x + 2 * n, *t1 = x + 3 * n, *vt1 = x + 4 * n, *vt5 = x + 5 * n, *vl = x + 6 * n;
-    int best = -1;
+// A run's colour: the first stays the single-run figures' blue.
+static const char *const RUN_COLORS[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+#define RUN_COLOR(i) RUN_COLORS[(i) % (int)(sizeof RUN_COLORS / sizeof RUN_COLORS[0])]
+
+// Per epoch of one run, the columns the charts draw; accuracies in %.
+typedef struct RunCols {
+    double *x, *lr, *tl, *t1, *vt1, *vt5, *vl;
+} RunCols;
+
+static int run_cols(const RunIn *ri, RunCols *c) {
+    const int n = ri->nep;
+    double *m = cd_malloc((size_t)(n ? n : 1) * 7 * sizeof *m);
+    if (!m) return CD_ENOMEM;
+    *c = (RunCols){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n, m + 5 * n, m + 6 * n};
     for (int i = 0; i < n; i++) {
-        const ReportEpoch *e = &r->ep[i];
-        x[i] = e->epoch; lr[i] = e->lr; tl[i] = e->train_loss; t1[i] = e->train_top1;
-        vt1[i] = e->test_top1; vt5[i] = e->test_top5; vl[i] = e->test_loss;
-        if (!isnan(e->test_top1) && (best < 0 || e->test_top1 > r->ep[best].test_top1)) best = i;
+        const ReportEpoch *e = &ri->ep[i];
+        c->x[i] = e->epoch; c->lr[i] = e->lr; c->tl[i] = e->train_loss; c->t1[i] = 100 * e->train_top1;
+        c->vt1[i] = 100 * e->test_top1; c->vt5[i] = 100 * e->test_top5; c->vl[i] = e->test_loss;
     }
-    svg_printf(b, "<section id=\"training\"><h2>Training</h2>\n<table><tr><th>work dir</th><td>");
-    svg_escape(b, r->o->run);
-    svg_printf(b, "</td></tr><tr><th>epochs logged</th><td>%d (epoch %d to %d)</td></tr>", n, r->ep[0].epoch,
-               r->ep[n - 1].epoch);
-    svg_printf(b, "<tr><th>last epoch</th><td>train loss %.4f, train top-1 %.2f%%, lr %.4g</td></tr>",
-               r->ep[n - 1].train_loss, 100 * r->ep[n - 1].train_top1, r->ep[n - 1].lr);
-    if (best >= 0)
-        svg_printf(b, "<tr><th>best test top-1</th><td>%.2f%% at epoch %d (top-5 %.2f%%)</td></tr>",
-                   100 * r->ep[best].test_top1, r->ep[best].epoch, 100 * r->ep[best].test_top5);
-    else
-        svg_printf(b, "<tr><th>best test top-1</th><td>no evaluated epoch yet</td></tr>");
-    svg_printf(b, "</table>\n<div class=\"row\">\n");
-    SvgSeries loss[2] = {{"train loss", x, tl, n, "#1f77b4", 0}, {"test loss", x, vl, n, "#d62728", 1}};
-    SvgLineChart c1 = {"Loss per epoch", "epoch", "cross-entropy", 420, 300, 1, 0};
-    svg_line_chart(b, &c1, loss, 2);
-    SvgSeries acc[3] = {{"train top-1", x, t1, n, "#1f77b4", 0}, {"test top-1", x, vt1, n, "#d62728", 0},
-                        {"test top-5", x, vt5, n, "#ff7f0e", 1}};
-    SvgLineChart c2 = {"Top-1 accuracy per epoch", "epoch", "accuracy", 420, 300, 1, 0};
-    svg_line_chart(b, &c2, acc, 3);
-    SvgSeries lrs[1] = {{"learning rate", x, lr, n, "#2ca02c", 0}};
-    SvgLineChart c3 = {"Learning rate per epoch", "epoch", "lr", 420, 300, 1, 0};
-    svg_line_chart(b, &c3, lrs, 1);
-    svg_printf(b, "</div></section>\n");
-    free(x);
+    return CD_OK;
+}
+
+// One table row per run: the epochs, the last one, the best test top-1.
+static void runs_table(Buf *b, const Report *r) {
+    buf_printf(b, "<table><tr><th>run</th><th>work dir</th><th>epochs logged</th><th>last epoch</th>"
+               "<th>best test top-1</th></tr>\n");
+    for (int k = 0; k < r->o->nrun; k++) {
+        const RunIn *ri = &r->run[k];
+        const int n = ri->nep;
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!isnan(ri->ep[i].test_top1) && (best < 0 || ri->ep[i].test_top1 > ri->ep[best].test_top1)) best = i;
+        buf_printf(b, "<tr><td style=\"color:%s\"><b>", RUN_COLOR(k));
+        svg_escape(b, ri->name);
+        buf_printf(b, "</b></td><td>");
+        svg_escape(b, ri->path);
+        buf_printf(b, "</td><td>%d (epoch %d to %d)</td><td>train loss %.4f, train top-1 %.2f%%, lr %.4g</td><td>", n,
+                   ri->ep[0].epoch, ri->ep[n - 1].epoch, ri->ep[n - 1].train_loss, 100 * ri->ep[n - 1].train_top1,
+                   ri->ep[n - 1].lr);
+        if (best >= 0)
+            buf_printf(b, "%.2f%% at epoch %d (top-5 %.2f%%)", 100 * ri->ep[best].test_top1, ri->ep[best].epoch,
+                       100 * ri->ep[best].test_top5);
+        else
+            buf_printf(b, "no evaluated epoch yet");
+        buf_printf(b, "</td></tr>\n");
+    }
+    buf_printf(b, "</table>\n");
+}
+
+// The curves; one run: train and test in one colour each, as before; several
+// runs: one colour per run, test solid and train dashed.
+static void training_section(Buf *b, const Report *r) {
+    const int nr = r->o->nrun, multi = nr > 1;
+    RunCols cols[REPORT_MAX_RUNS];
+    SvgSeries loss[2 * REPORT_MAX_RUNS], acc[3 * REPORT_MAX_RUNS], lrs[REPORT_MAX_RUNS];
+    char names[REPORT_MAX_RUNS][4][300];
+    int nl = 0, na = 0, nlr = 0, k;
+    for (k = 0; k < nr; k++) {
+        if (run_cols(&r->run[k], &cols[k])) break;
+        const RunCols *c = &cols[k];
+        const int n = r->run[k].nep;
+        const char *rn = r->run[k].name;
+        snprintf(names[k][0], sizeof names[k][0], multi ? "%s train" : "train loss", rn);
+        snprintf(names[k][1], sizeof names[k][1], multi ? "%s test" : "test loss", rn);
+        snprintf(names[k][2], sizeof names[k][2], multi ? "%s test top-1" : "test top-1", rn);
+        snprintf(names[k][3], sizeof names[k][3], multi ? "%s train top-1" : "train top-1", rn);
+        const char *ca = multi ? RUN_COLOR(k) : "#1f77b4", *cb = multi ? RUN_COLOR(k) : "#d62728";
+        loss[nl++] = (SvgSeries){names[k][0], c->x, c->tl, n, ca, multi};
+        loss[nl++] = (SvgSeries){names[k][1], c->x, c->vl, n, cb, !multi};
+        acc[na++] = (SvgSeries){names[k][3], c->x, c->t1, n, ca, multi};
+        acc[na++] = (SvgSeries){names[k][2], c->x, c->vt1, n, cb, 0};
+        if (!multi) acc[na++] = (SvgSeries){"test top-5", c->x, c->vt5, n, "#ff7f0e", 1};
+        lrs[nlr++] = (SvgSeries){multi ? r->run[k].name : "learning rate", c->x, c->lr, n, multi ? RUN_COLOR(k) : "#2ca02c", 0};
+    }
+    if (k < nr) {
+        b->err = CD_ENOMEM;
+    } else {
+        buf_printf(b, "<section id=\"training\"><h2>Training</h2>\n");
+        runs_table(b, r);
+        buf_printf(b, "<div class=\"row\">\n");
+        SvgLineChart c1 = {"Loss per epoch", "epoch", "cross-entropy", 420, 300, 1, 0};
+        svg_line_chart(b, &c1, loss, nl);
+        SvgLineChart c2 = {"Top-1 accuracy per epoch", "epoch", "top-1 (%)", 420, 300, 1, 0};
+        svg_line_chart(b, &c2, acc, na);
+        SvgLineChart c3 = {"Learning rate per epoch", "epoch", "lr", 420, 300, 1, 0};
+        svg_line_chart(b, &c3, lrs, nlr);
+        buf_printf(b, "</div></section>\n");
+    }
+    for (int i = 0; i < k; i++) free(cols[i].x);
 }
 
 static int cmp_acc(const void *a, const void *b) {
@@ -376,21 +449,90 @@ static int cmp_acc(const void *a, const void *b) {
     return strcmp(x->label, y->label);
 }
 
-// The scores' figures: confusion heat map, per-class bars, PCA map.
-static void scores_figures(SvgBuf *b, const ScoresIn *in, const char *what) {
+// The confusion matrix over the classes that take part: those with test
+// samples and those predicted; the others' rows and columns are all zero.
+static void confusion_figure(Buf *b, const ScoresIn *in, const char *title) {
+    const int K = in->s.K;
+    const int64_t *c = in->m.confusion;
+    int *keep = cd_malloc((size_t)K * sizeof *keep), n = 0;
+    int64_t *sub = keep ? cd_malloc((size_t)K * K * sizeof *sub) : NULL;
+    const char **names = sub ? cd_malloc((size_t)K * sizeof *names) : NULL;
+    if (!names) { free(keep); free(sub); b->err = CD_ENOMEM; return; }
+    for (int k = 0; k < K; k++) {
+        int64_t col = 0;
+        for (int i = 0; i < K; i++) col += c[(size_t)i * K + k];
+        if (in->m.count[k] > 0 || col > 0) keep[n++] = k;
+    }
+    for (int i = 0; i < n; i++) {
+        names[i] = in->names[keep[i]];
+        for (int j = 0; j < n; j++) sub[(size_t)i * n + j] = c[(size_t)keep[i] * K + keep[j]];
+    }
+    svg_heatmap(b, title, sub, n, names);
+    if (n < K)
+        buf_printf(b, "<p class=\"note\">%d of the %d classes have neither a test sample nor a prediction and are "
+                   "left out.</p>\n", K - n, K);
+    free(keep); free(sub); free(names);
+}
+
+typedef struct ConfusedPair { int t, p; int64_t c; } ConfusedPair;
+
+static int cmp_pair(const void *a, const void *b) {
+    const ConfusedPair *x = a, *y = b;
+    if (x->c != y->c) return x->c > y->c ? -1 : 1;
+    return x->t != y->t ? x->t - y->t : x->p - y->p;
+}
+
+// The most confused pairs: the largest off-diagonal cells, with the share
+// of the true class's samples they take.
+static void confused_pairs(Buf *b, const ScoresIn *in, const char *what) {
+    const int K = in->s.K, top = 10;
+    int64_t nz = 0;
+    for (int64_t i = 0; i < (int64_t)K * K; i++) nz += i / K != i % K && in->m.confusion[i] > 0;
+    if (!nz) {
+        buf_printf(b, "<p class=\"note\">No two classes are confused (%s).</p>\n", what);
+        return;
+    }
+    ConfusedPair *p = cd_malloc((size_t)nz * sizeof *p);
+    if (!p) { b->err = CD_ENOMEM; return; }
+    int64_t n = 0;
+    for (int t = 0; t < K; t++)
+        for (int q = 0; q < K; q++)
+            if (t != q && in->m.confusion[(size_t)t * K + q] > 0) p[n++] = (ConfusedPair){t, q, in->m.confusion[(size_t)t * K + q]};
+    qsort(p, (size_t)n, sizeof *p, cmp_pair);
+    buf_printf(b, "<table class=\"pairs\"><caption>Most confused pairs (%s)</caption><tr><th>true class</th>"
+               "<th>predicted as</th><th>samples</th><th>of the true class</th></tr>\n", what);
+    for (int64_t i = 0; i < n && i < top; i++) {
+        buf_printf(b, "<tr><td>");
+        svg_escape(b, in->names[p[i].t]);
+        buf_printf(b, "</td><td>");
+        svg_escape(b, in->names[p[i].p]);
+        buf_printf(b, "</td><td>%lld</td><td>%.2f%%</td></tr>\n", (long long)p[i].c,
+                   100.0 * (double)p[i].c / (double)in->m.count[p[i].t]);
+    }
+    buf_printf(b, "</table>\n");
+    free(p);
+}
+
+// The scores' figures: confusion heat map, the most confused pairs,
+// per-class bars (classes with test samples), PCA map.
+static void scores_figures(Buf *b, const ScoresIn *in, const char *what) {
     const int K = in->s.K;
     char title[512];
     snprintf(title, sizeof title, "Confusion matrix (%s)", what);
-    svg_heatmap(b, title, in->m.confusion, K, in->names);
+    confusion_figure(b, in, title);
+    confused_pairs(b, in, what);
 
     SvgBar *bars = cd_malloc((size_t)K * sizeof *bars);
     if (!bars) { b->err = CD_ENOMEM; return; }
-    for (int k = 0; k < K; k++) bars[k] = (SvgBar){in->names[k], in->m.per_class[k], NULL};
-    qsort(bars, (size_t)K, sizeof *bars, cmp_acc);
+    int nb = 0;
     for (int k = 0; k < K; k++)
-        bars[k].color = isnan(bars[k].value) ? NULL : bars[k].value < 0.5 ? "#d62728" : bars[k].value < 0.8 ? "#ff7f0e" : "#2ca02c";
-    snprintf(title, sizeof title, "Per-class accuracy, worst first (%s)", what);
-    svg_hbars(b, title, bars, K, 1.0, 620);
+        if (in->m.count[k] > 0) bars[nb++] = (SvgBar){in->names[k], in->m.per_class[k], NULL};
+    qsort(bars, (size_t)nb, sizeof *bars, cmp_acc);
+    for (int k = 0; k < nb; k++)
+        bars[k].color = bars[k].value < 0.5 ? "#d62728" : bars[k].value < 0.8 ? "#ff7f0e" : "#2ca02c";
+    snprintf(title, sizeof title, "Per-class accuracy, worst first (%s; %d classes with test samples%s)", what, nb,
+             nb < K ? ", the others left out" : "");
+    svg_hbars(b, title, bars, nb, 1.0, 620);
     free(bars);
 
     // Map: set 0 = the test samples' score vectors. Generated samples'
@@ -398,7 +540,7 @@ static void scores_figures(SvgBuf *b, const ScoresIn *in, const char *what) {
     int64_t n = in->s.n, step = (n + REPORT_MAX_POINTS - 1) / REPORT_MAX_POINTS, m = (n + step - 1) / step;
     ReportPca2 p;
     if (report_pca2_fit(&p, in->s.scores, n, K) != CD_OK) {
-        svg_printf(b, "<p class=\"note\">No PCA map: too few samples or classes.</p>\n");
+        buf_printf(b, "<p class=\"note\">No PCA map: too few samples or classes.</p>\n");
         return;
     }
     float *sub = cd_malloc((size_t)m * (size_t)K * sizeof *sub), *xy = cd_malloc((size_t)m * 2 * sizeof *xy);
@@ -423,34 +565,34 @@ static void scores_figures(SvgBuf *b, const ScoresIn *in, const char *what) {
     report_pca2_free(&p);
 }
 
-static void scores_summary(SvgBuf *b, const ScoresIn *in) {
+static void scores_summary(Buf *b, const ScoresIn *in) {
     const H5Scores *s = &in->s;
-    svg_printf(b, "<table><tr><th>folder</th><td>");
+    buf_printf(b, "<table><tr><th>folder</th><td>");
     svg_escape(b, in->dir);
-    svg_printf(b, "</td></tr><tr><th>checkpoint</th><td>");
+    buf_printf(b, "</td></tr><tr><th>checkpoint</th><td>");
     svg_escape(b, s->checkpoint);
-    svg_printf(b, "</td></tr><tr><th>data</th><td>");
+    buf_printf(b, "</td></tr><tr><th>data</th><td>");
     svg_escape(b, s->data);
-    svg_printf(b, " /");
+    buf_printf(b, " /");
     svg_escape(b, s->group);
-    svg_printf(b, "</td></tr><tr><th>samples, classes</th><td>%lld, %d</td></tr>"
+    buf_printf(b, "</td></tr><tr><th>samples, classes</th><td>%lld, %d</td></tr>"
                "<tr><th>top-1</th><td><b>%.2f%%</b> (%lld)</td></tr><tr><th>top-5</th><td>%.2f%% (%lld)</td></tr>"
                "</table>\n", (long long)s->n, s->K, 100.0 * (double)in->m.correct1 / (double)in->m.n,
                (long long)in->m.correct1, 100.0 * (double)in->m.correct5 / (double)in->m.n, (long long)in->m.correct5);
 }
 
-static void eval_section(SvgBuf *b, const ScoresIn *in, int i) {
+static void eval_section(Buf *b, const ScoresIn *in, int i) {
     char what[128];
     snprintf(what, sizeof what, "%s stream", in->s.stream[0] ? in->s.stream : "?");
-    svg_printf(b, "<section class=\"eval\" id=\"eval%d\"><h2>Evaluation: ", i);
+    buf_printf(b, "<section class=\"eval\" id=\"eval%d\"><h2>Evaluation: ", i);
     svg_escape(b, what);
-    svg_printf(b, "</h2>\n");
+    buf_printf(b, "</h2>\n");
     scores_summary(b, in);
     scores_figures(b, in, what);
-    svg_printf(b, "</section>\n");
+    buf_printf(b, "</section>\n");
 }
 
-static void ensemble_section(SvgBuf *b, const Report *r) {
+static void ensemble_section(Buf *b, const Report *r) {
     const ScoresIn *in = &r->ens;
     double top = (double)in->m.correct1 / (double)in->m.n, lo = top, best = 0;
     SvgBar *bars = cd_calloc((size_t)r->nst + 1, sizeof *bars);
@@ -461,26 +603,26 @@ static void ensemble_section(SvgBuf *b, const Report *r) {
         if (r->st[i].top1 > best) best = r->st[i].top1;
     }
     bars[r->nst] = (SvgBar){"ensemble", top, "#2a5a9a"};
-    svg_printf(b, "<section id=\"ensemble\"><h2>Stream ensemble</h2>\n<p>Weighted sum of the streams' raw scores "
+    buf_printf(b, "<section id=\"ensemble\"><h2>Stream ensemble</h2>\n<p>Weighted sum of the streams' raw scores "
                "(CTR-GCN's ensemble). Gain over the best stream: <b>%+.2f</b> points top-1.</p>\n",
                100 * (top - best));
     scores_summary(b, in);
-    svg_printf(b, "<table><tr><th>stream</th><th>top-1</th><th>scores</th></tr>");
+    buf_printf(b, "<table><tr><th>stream</th><th>top-1</th><th>scores</th></tr>");
     for (int i = 0; i < r->nst; i++) {
-        svg_printf(b, "<tr><td>");
+        buf_printf(b, "<tr><td>");
         svg_escape(b, r->st[i].stream);
-        svg_printf(b, "</td><td>%.2f%%</td><td>", 100 * r->st[i].top1);
+        buf_printf(b, "</td><td>%.2f%%</td><td>", 100 * r->st[i].top1);
         svg_escape(b, r->st[i].scores);
-        svg_printf(b, "</td></tr>");
+        buf_printf(b, "</td></tr>");
     }
-    svg_printf(b, "</table>\n");
+    buf_printf(b, "</table>\n");
     // The y axis starts below the lowest bar so small gains show.
     double floor_ = fmax(0, floor((lo - 0.1) * 10) / 10);
     svg_vbars(b, "Top-1: each stream and the ensemble", bars, r->nst + 1, floor_, fmin(1, fmax(top, best) + 0.05),
               120 + 110 * (r->nst + 1), 340);
     free(bars);
     scores_figures(b, in, "ensemble");
-    svg_printf(b, "</section>\n");
+    buf_printf(b, "</section>\n");
 }
 
 static const char *CSS =
@@ -492,10 +634,10 @@ static const char *CSS =
 
 // Does generation follow the text (conditioning.h)? The probe's figures
 // under the class texts and the two controls, against chance.
-static void conditioning_table(SvgBuf *b, const json_t *c) {
+static void conditioning_table(Buf *b, const json_t *c) {
     if (!json_is_object(c)) return;
     double chance = json_number_value(json_object_get(c, "chance"));
-    svg_printf(b, "<h3>Does generation follow the text?</h3>\n<p>From each test sample's latent noised to t = %lld "
+    buf_printf(b, "<h3>Does generation follow the text?</h3>\n<p>From each test sample's latent noised to t = %lld "
                "of the diffusion steps, features generated under its own class text and under another class's "
                "text (same noise); and %lld features per class generated from pure noise. <b>swap</b>: distance "
                "between the own-text and wrong-text generations over the distance from the source; "
@@ -508,21 +650,21 @@ static void conditioning_table(SvgBuf *b, const json_t *c) {
                100 * json_number_value(json_object_get(c, "real_head_top1")), 100 * chance);
     static const char *const modes[][2] = {
         {"text", "class texts"}, {"shuffled_text", "shuffled texts (control)"}, {"random_text", "random texts (control)"}};
-    svg_printf(b, "<table><tr><th></th><th>swap</th><th>steer</th><th>from noise</th><th>own text</th></tr>");
+    buf_printf(b, "<table><tr><th></th><th>swap</th><th>steer</th><th>from noise</th><th>own text</th></tr>");
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         const json_t *m = json_object_get(c, modes[i][0]);
         if (!json_is_object(m)) continue;
-        svg_printf(b, "<tr><th>%s</th><td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td></tr>", modes[i][1],
+        buf_printf(b, "<tr><th>%s</th><td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td></tr>", modes[i][1],
                    json_number_value(json_object_get(m, "swap")), 100 * json_number_value(json_object_get(m, "steer")),
                    100 * json_number_value(json_object_get(m, "from_noise")),
                    100 * json_number_value(json_object_get(m, "own_head_top1")));
     }
-    svg_printf(b, "</table>\n");
+    buf_printf(b, "</table>\n");
 }
 
 // Real test features and the module's generated ones in one PCA map (fit on
 // the real ones), with the diversity figures the trainer measured.
-static void features_section(SvgBuf *b, const Report *r) {
+static void features_section(Buf *b, const Report *r) {
     const H5Features *f = &r->feat;
     int K = 0;
     for (int64_t i = 0; i < f->n; i++)
@@ -539,12 +681,12 @@ static void features_section(SvgBuf *b, const Report *r) {
         for (int k = 0; k < K; k++) { snprintf(gen[k], sizeof gen[k], "class %d", k); gnames[k] = gen[k]; }
         names = gnames;
     }
-    svg_printf(b, "<section id=\"generated\"><h2>CoCoDiff: generated vs real features</h2>\n<p>Each test sample's "
+    buf_printf(b, "<section id=\"generated\"><h2>CoCoDiff: generated vs real features</h2>\n<p>Each test sample's "
                "pooled backbone feature h<sub>0</sub> (circles) and one feature the module generated from that "
                "sample's latent under its class text (crosses), projected on the real features' two principal axes. "
                "File ");
     svg_escape(b, r->feat_path);
-    svg_printf(b, " (%lld samples, %d dimensions).</p>\n", (long long)f->n, f->C);
+    buf_printf(b, " (%lld samples, %d dimensions).</p>\n", (long long)f->n, f->C);
     if (r->diversity) {
         static const char *const rows[][3] = {
             {"within-class mean pairwise distance", "real_pairwise_distance", "generated_pairwise_distance"},
@@ -552,20 +694,22 @@ static void features_section(SvgBuf *b, const Report *r) {
             {"frozen FC head top-1", "real_head_top1", "generated_head_top1"},
             {"distance to the class's real centroid", "real_to_centroid", "generated_to_centroid"},
         };
-        svg_printf(b, "<table><tr><th></th><th>real</th><th>generated</th></tr>");
-        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-            svg_printf(b, "<tr><th>%s</th><td>%.4g</td><td>%.4g</td></tr>", rows[i][0],
-                       json_number_value(json_object_get(r->diversity, rows[i][1])),
-                       json_number_value(json_object_get(r->diversity, rows[i][2])));
-        svg_printf(b, "<tr><th>nearest real centroid is the own class</th><td></td><td>%.4g</td></tr>"
+        buf_printf(b, "<table><tr><th></th><th>real</th><th>generated</th></tr>");
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            int pct = i == 2;   // the head's top-1: a share, in % as every accuracy here
+            buf_printf(b, pct ? "<tr><th>%s</th><td>%.2f%%</td><td>%.2f%%</td></tr>" : "<tr><th>%s</th><td>%.4g</td><td>%.4g</td></tr>",
+                       rows[i][0], (pct ? 100 : 1) * json_number_value(json_object_get(r->diversity, rows[i][1])),
+                       (pct ? 100 : 1) * json_number_value(json_object_get(r->diversity, rows[i][2])));
+        }
+        buf_printf(b, "<tr><th>nearest real centroid is the own class</th><td></td><td>%.2f%%</td></tr>"
                    "<tr><th>distance to the source sample</th><td></td><td>%.4g</td></tr></table>\n",
-                   json_number_value(json_object_get(r->diversity, "generated_nearest_centroid_own")),
+                   100 * json_number_value(json_object_get(r->diversity, "generated_nearest_centroid_own")),
                    json_number_value(json_object_get(r->diversity, "generated_to_source")));
         conditioning_table(b, json_object_get(r->diversity, "conditioning"));
     }
     ReportPca2 p;
     if (report_pca2_fit(&p, f->real, f->n, f->C) != CD_OK) {
-        svg_printf(b, "<p class=\"note\">No map: too few samples.</p></section>\n");
+        buf_printf(b, "<p class=\"note\">No map: too few samples.</p></section>\n");
         free(gen); free(gnames);
         return;
     }
@@ -589,24 +733,42 @@ static void features_section(SvgBuf *b, const Report *r) {
     } else {
         b->err = CD_ENOMEM;
     }
-    svg_printf(b, "</section>\n");
+    buf_printf(b, "</section>\n");
     free(sub); free(xy); free(cls); free(gen); free(gnames);
     report_pca2_free(&p);
 }
 
-static void page(SvgBuf *b, const Report *r) {
+// The table of contents: one link per section, in page order.
+static void contents(Buf *b, const Report *r) {
     const ReportOptions *o = r->o;
-    svg_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>CoCoDiff-C report: ");
-    svg_escape(b, o->run ? o->run : o->ensemble ? o->ensemble : o->neval ? o->eval[0] : "");
-    svg_printf(b, "</title>\n<style>%s</style></head><body>\n<h1>CoCoDiff-C report</h1>\n<p class=\"meta\">", CSS);
-    if (o->run) { svg_printf(b, "run "); svg_escape(b, o->run); svg_printf(b, "; "); }
-    svg_printf(b, "%d evaluation(s)%s. Figures are SVG drawn by cocodiff-report; hover for values.</p>\n", o->neval,
-               r->has_ens ? ", one stream ensemble" : "");
+    buf_printf(b, "<nav id=\"contents\"><h2>Contents</h2><ol>\n");
+    if (r->nep) buf_printf(b, "<li><a href=\"#training\">Training</a> (%d run%s)</li>\n", o->nrun, o->nrun == 1 ? "" : "s");
+    if (r->has_feat) buf_printf(b, "<li><a href=\"#generated\">CoCoDiff: generated vs real features</a></li>\n");
+    if (r->has_ens) buf_printf(b, "<li><a href=\"#ensemble\">Stream ensemble</a></li>\n");
+    for (int i = 0; i < o->neval; i++) {
+        buf_printf(b, "<li><a href=\"#eval%d\">Evaluation: ", i);
+        svg_escape(b, r->ev[i].s.stream[0] ? r->ev[i].s.stream : "?");
+        buf_printf(b, " stream</a> (");
+        svg_escape(b, o->eval[i]);
+        buf_printf(b, ")</li>\n");
+    }
+    buf_printf(b, "</ol></nav>\n");
+}
+
+static void page(Buf *b, const Report *r) {
+    const ReportOptions *o = r->o;
+    buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>CoCoDiff-C report: ");
+    svg_escape(b, o->nrun ? o->run[0] : o->ensemble ? o->ensemble : o->neval ? o->eval[0] : "");
+    buf_printf(b, "</title>\n<style>%s</style></head><body>\n<h1>CoCoDiff-C report</h1>\n<p class=\"meta\">", CSS);
+    if (o->nrun) buf_printf(b, "%d run(s); ", o->nrun);
+    buf_printf(b, "%d evaluation(s)%s. Accuracies in %%. Figures are SVG drawn by cocodiff-report; hover for "
+               "values.</p>\n", o->neval, r->has_ens ? ", one stream ensemble" : "");
+    contents(b, r);
     if (r->nep) training_section(b, r);
     if (r->has_feat) features_section(b, r);
     if (r->has_ens) ensemble_section(b, r);
     for (int i = 0; i < o->neval; i++) eval_section(b, &r->ev[i], i);
-    svg_printf(b, "</body></html>\n");
+    buf_printf(b, "</body></html>\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -617,16 +779,16 @@ int report_run(const ReportOptions *o) {
     if (!r) return REPORT_EXIT_ERROR;
     r->o = o;
     int rc = load_all(r);
-    SvgBuf b = {0};
+    Buf b = {0};
     if (!rc) {
         page(&b, r);
         rc = b.err;
     }
     if (!rc) {
         char partial[4200];
-        snprintf(partial, sizeof partial, "%.4000s.partial", o->out);
+        fs_partial(o->out, partial, sizeof partial);
         FILE *f = fs_mkdir_parent(o->out) == 0 ? fopen(partial, "w") : NULL;
-        if (!f || fwrite(b.s, 1, b.n, f) != b.n || fclose(f) || rename(partial, o->out)) {
+        if (!f || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) || fs_commit(partial, o->out)) {
             CD_ERR("%s: cannot write the report: %s", o->out, strerror(errno));
             if (f) remove(partial);
             rc = CD_EIO;
@@ -635,7 +797,7 @@ int report_run(const ReportOptions *o) {
                    o->neval, r->has_ens ? ", ensemble" : "");
         }
     }
-    svg_buf_free(&b);
+    buf_free(&b);
     free_all(r);
     free(r);
     return rc ? REPORT_EXIT_ERROR : REPORT_EXIT_OK;

@@ -16,7 +16,7 @@ static void usage(FILE *f) {
             "usage: cocodiff-report --run WORKDIR [--eval DIR ...] [--ensemble DIR] [--class-names LIST]\n"
             "           --out report.html\n"
             "  --run D          cocodiff-train's work_dir (its metrics.jsonl, or that file itself): loss, top-1\n"
-            "                   and learning-rate curves per epoch\n"
+            "                   and learning-rate curves per epoch; repeatable (at most %d): the runs overlaid\n"
             "  --eval D         a cocodiff-eval output folder (scores.h5): confusion heat map, per-class accuracy,\n"
             "                   PCA map of the score vectors; repeatable (at most %d)\n"
             "  --ensemble D     a cocodiff-ensemble output folder: each stream's top-1 and the ensemble's\n"
@@ -26,7 +26,17 @@ static void usage(FILE *f) {
             "  --out F          the HTML page (self-contained: no scripts, no external files)\n"
             "At least one of --run, --eval, --ensemble. exit codes: 0 ok, 1 error (missing or bad input), 2 usage\n"
             CLI_COMMON_USAGE,
-            REPORT_MAX_EVAL);
+            REPORT_MAX_RUNS, REPORT_MAX_EVAL);
+}
+
+// A repeatable option's value into list[*n] (at most max): 0, or 1 after saying so.
+static int push(const char **list, int *n, int max, const char *opt, const char *v) {
+    if (*n >= max) {
+        fprintf(stderr, "cocodiff-report: at most %d %s\n", max, opt);
+        return 1;
+    }
+    list[(*n)++] = v;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -39,18 +49,15 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return REPORT_EXIT_OK;
-        } else if (v && !strcmp(a, "--run")) { o.run = v; i++;
+        } else if (v && !strcmp(a, "--run")) {
+            bad = push(o.run, &o.nrun, REPORT_MAX_RUNS, a, v);
+            i++;
         } else if (v && !strcmp(a, "--ensemble")) { o.ensemble = v; i++;
         } else if (v && !strcmp(a, "--class-names")) { o.class_names = v; i++;
         } else if (v && !strcmp(a, "--out")) { o.out = v; i++;
         } else if (v && !strcmp(a, "--features")) { o.features = v; i++;
         } else if (v && !strcmp(a, "--eval")) {
-            if (o.neval >= REPORT_MAX_EVAL) {
-                fprintf(stderr, "cocodiff-report: at most %d --eval\n", REPORT_MAX_EVAL);
-                bad = 1;
-            } else {
-                o.eval[o.neval++] = v;
-            }
+            bad = push(o.eval, &o.neval, REPORT_MAX_EVAL, a, v);
             i++;
         } else {
             static const char *const valued[] = {"--run", "--ensemble", "--class-names", "--out", "--features",
@@ -63,7 +70,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cocodiff-report: --out is required (see --help)\n");
         bad = 1;
     }
-    if (!bad && !o.run && !o.neval && !o.ensemble) {
+    if (!bad && !o.nrun && !o.neval && !o.ensemble) {
         fprintf(stderr, "cocodiff-report: nothing to report: give --run, --eval or --ensemble (see --help)\n");
         bad = 1;
     }

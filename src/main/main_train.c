@@ -9,6 +9,7 @@
 #include "config.h"
 #include "cli.h"
 #include "dist.h"
+#include "eval.h"
 #include "h5io_errors.h"
 #include "status.h"
 #include "train.h"
@@ -40,6 +41,86 @@ static void usage(FILE *f) {
             CLI_COMMON_USAGE);
 }
 
+// main.py's own flags, so a CTR-GCN command line works as it is:
+//   --work-dir D --phase test --save-score True --weights W.h5 --device 0
+//   --train_feeder_args bone=True --show-topk 1 5 --ignore-weights fc
+// argv[*i] is "--NAME" with NAME (- or _) a key of the config vocabulary:
+// its values (up to the next "--" flag) become --set assignments, appended
+// to sets (strings in owned). A mapping key takes main.py's DictAction
+// values "k=v, k2=v2"; a list key several values. Returns 1 when argv[*i]
+// was such a flag (*i moved past its values), 0 when not, -1 on an error
+// (printed on rank 0).
+#define MAX_SETS 64
+static int mainpy_flag(int argc, char **argv, int *i, const char **sets, int *nsets, char **owned, int *nowned,
+                       int rank) {
+    char key[128];
+    const char *a = argv[*i];
+    if (strncmp(a, "--", 2) || strlen(a + 2) >= sizeof key) return 0;
+    snprintf(key, sizeof key, "%s", a + 2);
+    for (char *s = key; *s; s++) if (*s == '-') *s = '_';
+    int kind = config_key_kind(key);
+    if (kind == CONFIG_KEY_NONE) return 0;
+    int j = *i + 1;
+    while (j < argc && strncmp(argv[j], "--", 2)) j++;
+    if (j == *i + 1) {
+        if (rank == 0) fprintf(stderr, "cocodiff-train: %s needs a value (see --help)\n", a);
+        return -1;
+    }
+    for (int v = *i + 1; v < j; v++) {   // one assignment per value (a mapping: per "k=v")
+        const char *val = argv[v];
+        char buf[4096];
+        if (kind == CONFIG_KEY_MAP) {
+            char items[4096], *save = NULL;
+            snprintf(items, sizeof items, "%s", val);
+            for (char *kv = strtok_r(items, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+                while (*kv == ' ') kv++;
+                if (!strchr(kv, '=') || *nowned == MAX_SETS || *nsets == MAX_SETS) {
+                    if (rank == 0) fprintf(stderr, "cocodiff-train: %s wants key=value (e.g. bone=True), got '%s'\n", a, kv);
+                    return -1;
+                }
+                snprintf(buf, sizeof buf, "%s.%s", key, kv);
+                sets[(*nsets)++] = owned[(*nowned)++] = strdup(buf);
+            }
+            continue;
+        }
+        if (v > *i + 1) continue;   // a list: all values at once, below
+        if (j - *i - 1 == 1) {
+            snprintf(buf, sizeof buf, "%s=%s", key, val);
+        } else {
+            size_t n = (size_t)snprintf(buf, sizeof buf, "%s=[", key);
+            for (int w = *i + 1; w < j && n < sizeof buf; w++)
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", w > *i + 1 ? ", " : "", argv[w]);
+            if (n < sizeof buf) snprintf(buf + n, sizeof buf - n, "]");
+        }
+        if (*nowned == MAX_SETS || *nsets == MAX_SETS) {
+            if (rank == 0) fprintf(stderr, "cocodiff-train: at most %d settings on the command line\n", MAX_SETS);
+            return -1;
+        }
+        sets[(*nsets)++] = owned[(*nowned)++] = strdup(buf);
+    }
+    *i = j - 1;
+    return 1;
+}
+
+// phase: test, as main.py's: evaluates `weights` on the test feeder's data
+// (its split, window, stream, test_batch_size) and writes the scores,
+// nothing trained: WORK_DIR/scores.h5 and metrics.json (cocodiff-eval's).
+static int test_phase(const Dist *d, const Config *c) {
+    const ConfigFeederArgs *te = &c->test_feeder_args;
+    if (!te->data_path) {
+        if (d->rank == 0) fprintf(stderr, "cocodiff-train: phase: test needs test_feeder_args.data_path\n");
+        return TRAIN_EXIT_USAGE;
+    }
+    EvalOptions o = {.checkpoint = c->weights, .data = te->data_path, .out_dir = c->work_dir,
+                     .stream = config_stream(c), .group = te->split, .batch = c->test_batch_size,
+                     .threads = c->cocodiff.threads, .window = te->window_size > 0 ? te->window_size : 0,
+                     .topk = c->show_topk.v, .ntopk = c->show_topk.n};
+    log_info(d, "train | phase test: %s on %s /%s, nothing trained; scores in %s", c->weights, te->data_path, te->split,
+             c->work_dir);
+    int rc = eval_run(d, &o);
+    return rc == EVAL_EXIT_OK ? TRAIN_EXIT_OK : rc == EVAL_EXIT_USAGE ? TRAIN_EXIT_USAGE : TRAIN_EXIT_ERROR;
+}
+
 // --export: rank 0 writes the inference checkpoint; every rank returns its code.
 static int export_checkpoint(const Dist *d, const char *in, const char *out) {
     int64_t rc = CD_OK;
@@ -62,8 +143,9 @@ int main(int argc, char **argv) {
         return cr == CLI_DONE ? TRAIN_EXIT_OK : TRAIN_EXIT_USAGE;
     }
     h5io_errors_show(cd_verbose());
-    const char *config = NULL, *sets[64], *export_out = NULL, *export_in = NULL;
-    int nsets = 0, code = TRAIN_EXIT_OK, bad = 0;
+    const char *config = NULL, *sets[MAX_SETS], *export_out = NULL, *export_in = NULL;
+    char *owned[MAX_SETS];
+    int nsets = 0, nowned = 0, code = TRAIN_EXIT_OK, bad = 0, mp;
     TrainOptions o = {0};
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -76,7 +158,7 @@ int main(int argc, char **argv) {
             o.overwrite = 1;
         } else if (i + 1 < argc && !strcmp(argv[i], "--config")) {
             config = argv[++i];
-        } else if (i + 1 < argc && !strcmp(argv[i], "--set") && nsets < 64) {
+        } else if (i + 1 < argc && !strcmp(argv[i], "--set") && nsets < MAX_SETS) {
             sets[nsets++] = argv[++i];
         } else if (i + 1 < argc && !strcmp(argv[i], "--max-steps")) {
             char *end = NULL;
@@ -92,11 +174,13 @@ int main(int argc, char **argv) {
             export_out = argv[++i];
         } else if (i + 1 < argc && !strcmp(argv[i], "--checkpoint")) {
             export_in = argv[++i];
+        } else if ((mp = mainpy_flag(argc, argv, &i, sets, &nsets, owned, &nowned, d.rank)) != 0) {
+            bad = mp < 0;
         } else {
             static const char *const valued[] = {"--config", "--set", "--max-steps", "--log-losses", "--export",
                                                  "--checkpoint", NULL};
-            if (!strcmp(argv[i], "--set") && nsets == 64) {
-                if (d.rank == 0) fprintf(stderr, "cocodiff-train: at most 64 --set\n");
+            if (!strcmp(argv[i], "--set") && nsets == MAX_SETS) {
+                if (d.rank == 0) fprintf(stderr, "cocodiff-train: at most %d --set\n", MAX_SETS);
             } else {
                 cli_bad_option("cocodiff-train", d.rank, argv[i], valued);
             }
@@ -130,7 +214,9 @@ int main(int argc, char **argv) {
         code = TRAIN_EXIT_USAGE;
     } else {
         if (config_ignored(&cfg)[0]) log_info(&d, "train | ignored config keys: %s", config_ignored(&cfg));
-        if (export_out) {
+        if (!strcmp(cfg.phase, "test")) {
+            code = test_phase(&d, &cfg);
+        } else if (export_out) {
             char last[4200];
             snprintf(last, sizeof last, "%s/checkpoint-last.h5", cfg.work_dir);
             code = export_checkpoint(&d, export_in ? export_in : last, export_out);
@@ -139,6 +225,7 @@ int main(int argc, char **argv) {
         }
     }
     config_free(&cfg);
+    for (int i = 0; i < nowned; i++) free(owned[i]);
     dist_finalize(&d);
     return code;
 }

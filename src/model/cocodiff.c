@@ -1,4 +1,4 @@
-// cocodiff.c - the CoCoDiff module (see cocodiff.h; method.md "CoCoDiff
+// cocodiff.c - the CoCoDiff module (see cocodiff.h; docs/method.md "CoCoDiff
 // module"): parameter table, initialisation, the training step (L_rec,
 // L_diff, generation, L_gen, coarse and fine contrastive losses with their
 // gradient paths) and generation alone.
@@ -48,7 +48,7 @@ typedef struct Enc {   // encoder forward cache
     float *a, *mu, *rs, *z;   // (N, d), (N), (N), (N, d)
 } Enc;
 
-typedef struct Buf {
+typedef struct StepBufs {
     Enc rec, det, dbb;
     float *hr, *dhr, *dz, *da;                        // (N, C), (N, C), (N, d), (N, d)
     float *eps, *zt, *traw, *ctx, *keep, *epshat, *deps, *dctx, *dzt, *tgt;
@@ -56,7 +56,7 @@ typedef struct Buf {
     float *zg, *x0b, *epsd, *epsu, *ctxu, *ctxg, *zh0, *hh0, *dhh0, *glog, *gprob, *gdlog;
     float *u, *un, *dun, *du, *nrm, *clog, *cprob, *cdlog;
     int32_t *t, *tgen, *tbuf, *drop;
-} Buf;
+} StepBufs;
 
 struct Cocodiff {
     CocodiffConfig cfg;
@@ -76,7 +76,7 @@ struct Cocodiff {
     int alloc_B;
     float *arena;
     int32_t *iarena;
-    Buf b;
+    StepBufs b;
 };
 
 // ---------------------------------------------------------------------------
@@ -380,7 +380,7 @@ void cocodiff_debug_detach_from(Cocodiff *m, const float *params, const float *h
 // ---------------------------------------------------------------------------
 // Batch buffers
 
-static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, Buf *b) {
+static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, StepBufs *b) {
     size_t N = (size_t)B * L, d = (size_t)m->cfg.d, C = (size_t)m->C, Dt = (size_t)m->Dt;
     size_t K = (size_t)m->K, Bs = (size_t)B, off = 0;
 #define TAKE(ptr, cnt) do { if (base) (ptr) = base + off; off += (cnt); } while (0)
@@ -412,7 +412,7 @@ static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, Buf *b) {
 static int ensure_batch(Cocodiff *m, int B) {
     if (B <= m->alloc_B) return CD_OK;
     free_batch(m);
-    Buf tmp;
+    StepBufs tmp;
     size_t n = carve(m, NULL, NULL, B, &tmp);
     m->arena = cd_calloc(n, sizeof(float));
     m->iarena = cd_calloc((size_t)4 * B, sizeof(int32_t));
@@ -501,7 +501,7 @@ typedef struct GenCtx {
 static void gen_eps(void *vctx, float *eps, const float *z, const int32_t *t, int B) {
     GenCtx *g = vctx;
     Cocodiff *m = g->m;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     size_t n = (size_t)L * m->cfg.d, Bn = (size_t)B * n;
     cd_denoiser_forward(&m->den, eps, b->cache, z, t, b->ctxg, &g->W->den, B, b->work);
     output_to_eps(m, eps, z, t, B, n);
@@ -519,7 +519,7 @@ static void gen_eps(void *vctx, float *eps, const float *z, const int32_t *t, in
 static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const int32_t *text, int B,
                              const CocodiffStepCtl *ctl, const CocodiffProbe *p) {
     const CocodiffConfig *c = &m->cfg;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int T = c->T_diff;
     size_t n = (size_t)L * c->d;
     int lo = (int)lround((double)c->t_gen_lo * T), hi = (int)lround((double)c->t_gen_hi * T);
@@ -555,7 +555,7 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
 // logit_scale and dx (rows at dx + i xs, or NULL). Returns the mean CE.
 static double contrast(Cocodiff *m, const float *x, size_t xs, const float *E, size_t es,
                        const int32_t *labels, int n, float dscale, float *dx, double *scale_out) {
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int C = m->C, Dt = m->Dt, K = m->K;
     double lmax = log((double)m->cfg.logit_scale_max), ls = m->w.logit_scale[0];
     int clamped = ls >= lmax;
@@ -633,7 +633,7 @@ static int check_batch(const Cocodiff *m, const float *h, const int32_t *labels,
 static double diff_pass(Cocodiff *m, int r, const float *z0, const Enc *e0, const float *h, const int32_t *labels,
                         int B, float *dh_parts, const CocodiffStepCtl *ctl) {
     const CocodiffConfig *c = &m->cfg;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int d = c->d, N = B * L, Dt = m->Dt, pr = 16 * r;
     size_t n = (size_t)L * d, Nd = (size_t)N * d;
     float sc = ctl->grad_scale / (float)c->diff_repeats;
@@ -716,7 +716,7 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         return CD_EARG;
     }
     if ((rc = ensure_batch(m, B))) return rc;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int C = m->C, d = c->d, K = m->K, N = B * L, Dt = m->Dt;
     size_t Nd = (size_t)N * d, NC = (size_t)N * C, n = (size_t)L * d;
     float sc = ctl->grad_scale;
@@ -886,7 +886,7 @@ int cocodiff_probe_loss(Cocodiff *m, const float *h, int B, const CocodiffStepCt
     int rc = check_batch(m, h, p->text, B, ctl);
     if (rc) return rc;
     if ((rc = ensure_batch(m, B))) return rc;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     size_t n = (size_t)L * m->cfg.d, Nd = (size_t)B * n;
     enc_forward(m, &m->w, &b->det, h, B * L);
     for (int i = 0; i < B; i++) {

@@ -4,8 +4,10 @@
 // the generated-feature measurement at the end.
 #include "cdtrain.h"
 #include "cdoptim.h"
+#include "checkpoint.h"
 #include "class_text.h"
 #include "conditioning.h"
+#include "fsutil.h"
 #include "diversity.h"
 #include "h5io_features.h"
 #include "status.h"
@@ -253,33 +255,28 @@ int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]) {
     return t->ngroups;
 }
 
-static int restore_group(CdTrain *t, const char *path, const char *group, float *dst, char *why, size_t whylen) {
-    H5Tensor *h5 = NULL;
+static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group, float *dst, char *why,
+                         size_t whylen) {
     int n = 0;
-    int rc = h5io_ckpt_read_group(path, group, &h5, &n);
-    if (rc) {
-        snprintf(why, whylen, "%s: no /%s group (HINT: written without the CoCoDiff module? resume it with "
-                 "cocodiff.module off, or start the module run from it with weights: %s)", path, group, path);
-        return rc;
-    }
-    for (int i = 0; i < cocodiff_num_tensors(t->cd) && !rc; i++) {
+    const H5Tensor *h5 = checkpoint_file_group(f, group, &n);
+    if (!h5)
+        return cd_why(why, whylen, CD_EFORMAT, "%s: no /%s group (HINT: written without the CoCoDiff module? resume "
+                      "it with cocodiff.module off, or start the module run from it with weights: %s)", f->path,
+                      group, f->path);
+    for (int i = 0; i < cocodiff_num_tensors(t->cd); i++) {
         const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
         const H5Tensor *h = h5io_tensor_find(h5, n, ct->name);
-        if (!h || h->dtype || h->numel != ct->numel) {
-            snprintf(why, whylen, "%s: /%s/%s is missing or of another size (HINT: the module's latent_dim, "
-                     "heads or blocks changed since it was written?)", path, group, ct->name);
-            rc = CD_EFORMAT;
-            break;
-        }
+        if (!h || h->dtype || h->numel != ct->numel)
+            return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/%s is missing or of another size (HINT: the module's "
+                          "latent_dim, heads or blocks changed since it was written?)", f->path, group, ct->name);
         memcpy(dst + ct->offset, h->data, ct->numel * sizeof(float));
     }
-    h5io_tensors_free(h5, n);
-    return rc;
+    return CD_OK;
 }
 
-int cdtrain_restore(CdTrain *t, const char *path, long long steps, char *why, size_t whylen) {
+int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *why, size_t whylen) {
     int rc = CD_OK;
-    for (int g = 0; g < t->ngroups && !rc; g++) rc = restore_group(t, path, t->groups[g], t->gbase[g], why, whylen);
+    for (int g = 0; g < t->ngroups && !rc; g++) rc = restore_group(t, f, t->groups[g], t->gbase[g], why, whylen);
     if (!rc) cdoptim_set_steps(&t->opt, steps);   // the two optimizers always step together
     return rc;
 }
@@ -380,9 +377,9 @@ static int write_diversity(const DiversityStats *st, const ConditioningStats *cs
         "generated_to_source", st->gen_to_source, "features", "features.h5", "conditioning",
         conditioning_json(cs, K));
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     int rc = CD_OK;
-    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || rename(tmp, path)) {
+    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || fs_commit(tmp, path)) {
         CD_ERR("%s: cannot write the diversity figures", path);
         rc = CD_EIO;
     }

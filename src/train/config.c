@@ -8,6 +8,7 @@
 // See include/config.h for the keys, defaults and error behaviour.
 #include "config.h"
 #include "cocodiff.h"
+#include "fsutil.h"
 #include "skeleton.h"
 #include "stream.h"
 
@@ -65,12 +66,15 @@ typedef struct KeyDef {
 #define KFLT(p, f) {p, K_FLOAT, OFF(f), 0, 0, 0, 0, NULL}
 #define KBOOL(p, f) {p, K_BOOL, OFF(f), 0, 0, 0, 0, NULL}
 #define KIGN(p, t, f) {p, t, OFF(f), 0, KF_IGNORED, 0, 0, NULL}
+// debug, random_choose, random_shift, random_move and normalization: the
+// official feeders store them and never use them (feeder_ntu.py
+// __getitem__), so they are listed as ignored, as main.py ignores them.
 #define FEEDER_KEYS(P, F)                                                              \
     KMAP(P), KSTR(P ".data_path", F.data_path), KSTR(P ".label_path", F.label_path),    \
-        KSTR(P ".split", F.split), KBOOL(P ".debug", F.debug),                          \
-        KBOOL(P ".random_choose", F.random_choose), KBOOL(P ".random_shift", F.random_shift), \
-        KBOOL(P ".random_move", F.random_move), KINT(P ".window_size", F.window_size),  \
-        KBOOL(P ".normalization", F.normalization), KBOOL(P ".random_rot", F.random_rot), \
+        KSTR(P ".split", F.split), KIGN(P ".debug", K_BOOL, F.debug),                   \
+        KIGN(P ".random_choose", K_BOOL, F.random_choose), KIGN(P ".random_shift", K_BOOL, F.random_shift), \
+        KIGN(P ".random_move", K_BOOL, F.random_move), KINT(P ".window_size", F.window_size),  \
+        KIGN(P ".normalization", K_BOOL, F.normalization), KBOOL(P ".random_rot", F.random_rot), \
         {P ".p_interval", K_FLOATS, OFF(F.n_p_interval), OFF(F.p_interval), KF_SCALAR_OK, 1, 2, NULL}, \
         KBOOL(P ".vel", F.vel), KBOOL(P ".bone", F.bone), KIGN(P ".use_mmap", K_BOOL, F.use_mmap), \
         KINT(P ".repeat", F.repeat)
@@ -167,6 +171,12 @@ static int key_find(const char *path, size_t len) {
     return -1;
 }
 
+int config_key_kind(const char *path) {
+    int i = key_find(path, strlen(path));
+    KeyDef tmp;
+    return i < 0 ? CONFIG_KEY_NONE : key_at(i, &tmp)->type == K_MAP ? CONFIG_KEY_MAP : CONFIG_KEY_VALUE;
+}
+
 static const char *leaf(const char *path) {
     const char *d = strrchr(path, '.');
     return d ? d + 1 : path;
@@ -220,6 +230,10 @@ int config_init(Config *c) {
     c->num_worker = 32;
     rc |= feeder_defaults(&c->train_feeder_args);
     rc |= feeder_defaults(&c->test_feeder_args);
+    // Unlike the Feeder's default (train), the test arguments read /test:
+    // every official config says split: test, and a config that forgets it
+    // would otherwise test on the training samples.
+    rc |= set_str(&c->test_feeder_args.split, "test");
     ConfigModelArgs *m = &c->model_args;
     m->num_class = 60;
     m->num_point = 25;
@@ -502,7 +516,9 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     char tb[128], wb[96];
     const yaml_node_t *it[CONFIG_STR_LIST_MAX];
     int cnt, rc;
-    if (k->flags & KF_IGNORED) note_ignored(c, k->path);
+    // An ignored flag counts only when on: the official configs spell out
+    // debug: False and the like.
+    if ((k->flags & KF_IGNORED) && k->type != K_BOOL) note_ignored(c, k->path);
     if (k->type == K_MAP) {
         if (n && n->type == YAML_MAPPING_NODE) return walk_map(s, n, k->path);
         if (is_null(n)) return CD_OK;   // "model_args:" with nothing under it
@@ -549,6 +565,7 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     }
     case K_BOOL:
         if (!parse_bool(n, field(c, k->off))) return BAD();
+        if ((k->flags & KF_IGNORED) && *(int *)field(c, k->off)) note_ignored(c, k->path);
         return CD_OK;
 #define BAD_ITEM(i) fail(s, it[i], "key '%s': expected %s; entry %d is %s", k->path, \
                           type_name(k, tb, sizeof tb), (i) + 1, what(it[i], wb, sizeof wb))
@@ -646,42 +663,14 @@ static int parse_doc(yaml_document_t *doc, const unsigned char *text, size_t len
     return ok ? CD_OK : CD_EFORMAT;
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = cd_malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *b2 = cd_realloc(buf, cap *= 2);
-        if (!b2) free(buf);
-        buf = b2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) { free(buf); return NULL; }
-    *len = n;
-    return buf;
-}
-
-int config_load(Config *c, const char *path, char *why, size_t whylen) {
-    int rc = config_init(c);
-    if (rc) { snprintf(why, whylen, "%s: out of memory", path); return rc; }
-    if ((rc = set_str(&c->config, path))) return rc;
-    size_t len = 0;
-    char *text = slurp(path, &len);
-    if (!text) {
-        snprintf(why, whylen, "%s: cannot read: %s", path, strerror(errno));
-        return CD_EIO;
-    }
+// The YAML text on top of c; name is what the messages call it.
+static int load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen) {
     yaml_document_t doc;
-    rc = parse_doc(&doc, (const unsigned char *)text, len, path, 1, why, whylen);
-    free(text);
+    int rc = parse_doc(&doc, (const unsigned char *)text, len, name, 1, why, whylen);
     if (rc) return rc;
     int *seen = cd_calloc((size_t)nkeys(), sizeof *seen);
     if (!seen) { yaml_document_delete(&doc); return CD_ENOMEM; }
-    Src s = {path, NULL, &doc, seen, c, why, whylen};
+    Src s = {name, NULL, &doc, seen, c, why, whylen};
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && !is_null(root)) {
         if (root->type != YAML_MAPPING_NODE) {
@@ -692,6 +681,27 @@ int config_load(Config *c, const char *path, char *why, size_t whylen) {
     }
     yaml_document_delete(&doc);
     free(seen);
+    return rc;
+}
+
+int config_load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen) {
+    int rc = config_init(c);
+    if (rc) { snprintf(why, whylen, "%s: out of memory", name); return rc; }
+    return load_text(c, text, len, name, why, whylen);
+}
+
+int config_load(Config *c, const char *path, char *why, size_t whylen) {
+    int rc = config_init(c);
+    if (rc) { snprintf(why, whylen, "%s: out of memory", path); return rc; }
+    if ((rc = set_str(&c->config, path))) return rc;
+    size_t len = 0;
+    char *text = NULL;
+    if ((rc = fs_read_all(path, &text, &len))) {
+        snprintf(why, whylen, "%s: cannot read: %s", path, strerror(errno));
+        return rc;
+    }
+    rc = load_text(c, text, len, path, why, whylen);
+    free(text);
     return rc;
 }
 
@@ -845,6 +855,39 @@ static int want_feeder_graph(const Config *c, char *why, size_t whylen) {
     return CD_EARG;
 }
 
+// CTR-GCN's keys that are not only read: each works as in main.py or is
+// refused with what to run instead (never accepted and left without effect).
+static int check_vocabulary(const Config *c, char *why, size_t whylen) {
+    const ConfigFeederArgs *fa[2] = {&c->train_feeder_args, &c->test_feeder_args};
+    for (int i = 0; i < 2; i++)
+        if (strcmp(fa[i]->split, "train") && strcmp(fa[i]->split, "test"))
+            return cd_why(why, whylen, CD_EARG, "%s.split is '%s': a cocodiff-prep file holds the splits train "
+                          "and test", i ? "test_feeder_args" : "train_feeder_args", fa[i]->split);
+    if (c->weights) {
+        const char *dot = strrchr(c->weights, '.');
+        if (dot && (!strcmp(dot, ".pt") || !strcmp(dot, ".pth") || !strcmp(dot, ".pkl")))
+            return cd_why(why, whylen, CD_EARG, "weights %s is a PyTorch file; convert it first: "
+                          "scripts/convert_ctrgcn.py to-h5 %s OUT.h5 --stream %s, then weights: OUT.h5",
+                          c->weights, c->weights, config_stream(c));
+    }
+    if (!strcmp(c->phase, "test") && !c->weights)
+        return cd_why(why, whylen, CD_EARG, "phase: test evaluates weights, and weights is not set (main.py: "
+                      "'Please appoint --weights'): --weights CKPT.h5");
+    if (!strcmp(c->phase, "train") && c->save_score)
+        return cd_why(why, whylen, CD_EARG, "save_score: cocodiff-train writes no scores while it trains; after "
+                      "training evaluate the best epoch and keep its scores with `cocodiff-train --config %s "
+                      "--phase test --weights WORK_DIR/best.h5` (or cocodiff-eval --checkpoint WORK_DIR/best.h5 "
+                      "--data DATA --out DIR)", c->config ? c->config : "CONFIG");
+    if (!c->model_args.adaptive)
+        return cd_why(why, whylen, CD_EARG, "model_args.adaptive: false (a fixed graph without the learned PA) is "
+                      "not implemented; the official configs keep it true");
+    for (int i = 0; i < c->show_topk.n; i++)
+        if (c->show_topk.v[i] < 1 || c->show_topk.v[i] > c->model_args.num_class)
+            return cd_why(why, whylen, CD_EARG, "show_topk has %d; each k must be in [1, num_class %d]",
+                          c->show_topk.v[i], c->model_args.num_class);
+    return CD_OK;
+}
+
 int config_check(const Config *c, char *why, size_t whylen) {
     int rc;
     if ((rc = want_feeder(c->feeder, why, whylen)) ||
@@ -886,6 +929,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
     }
     if ((rc = check_folds(c, why, whylen))) return rc;
     if ((rc = check_module(c, why, whylen))) return rc;
+    if ((rc = check_vocabulary(c, why, whylen))) return rc;
     if (c->start_epoch > c->num_epoch) {
         snprintf(why, whylen, "start_epoch %d is past num_epoch %d", c->start_epoch, c->num_epoch);
         return CD_EARG;
@@ -1046,9 +1090,10 @@ int config_diff(const Config *a, const Config *b, char *key, size_t keylen) {
 }
 
 int config_read(Config *c, const char *path, const char *const *sets, int nsets, char *why, size_t whylen) {
-    int rc = config_init(c);
-    if (rc) return cd_why(why, whylen, rc, "out of memory");
-    if ((rc = config_load(c, path, why, whylen))) return rc;
+    // config_load initialises c itself (also when it fails): initialising it
+    // here as well would leak the defaults' strings.
+    int rc = config_load(c, path, why, whylen);
+    if (rc) return rc;
     for (int i = 0; i < nsets; i++)
         if ((rc = config_set(c, sets[i], why, whylen))) return rc;
     return config_check(c, why, whylen);

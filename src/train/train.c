@@ -31,7 +31,6 @@
 #include "fsutil.h"
 #include "workdir.h"
 #include "gradsync.h"
-#include "h5io_ckpt.h"
 #include "loader.h"
 #include "metrics.h"
 #include "optim.h"
@@ -149,8 +148,9 @@ static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
 
 // Top-1 / top-5 on the test split, sharded over the ranks. Samples with a
 // non-finite score count wrong (*nonfinite of them; the caller warns).
-static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_t *nonfinite) {
-    double sums[5] = {0, 0, 0, 0, 0};   // correct1, correct5, loss * n, n, non-finite rows
+static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_t *nonfinite, double *topk) {
+    const ConfigIntList *sk = &t->cfg->show_topk;
+    double sums[5 + CONFIG_LIST_MAX] = {0};   // correct1, correct5, loss * n, n, non-finite rows, show_topk hits
     int nb = loader_num_batches(t->test), rc = CD_OK;
     for (int b = 0; b < nb && rc == CD_OK; b++) {
         int nl = 0;
@@ -164,16 +164,18 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_
             sums[0] += r == 0;
             sums[1] += r < 5;
             sums[4] += r == METRICS_RANK_NONFINITE;
+            for (int j = 0; j < sk->n; j++) sums[5 + j] += r >= 0 && r < sk->v[j];
         }
         sums[3] += nl;
     }
     rc = dist_agree(t->d, rc);
-    if (rc == CD_OK) rc = dist_allreduce_sum_f64(t->d, sums, 5);
+    if (rc == CD_OK) rc = dist_allreduce_sum_f64(t->d, sums, 5 + sk->n);
     *nonfinite = (int64_t)sums[4];
     if (rc == CD_OK && sums[3] > 0) {
         *top1 = sums[0] / sums[3];
         *top5 = sums[1] / sums[3];
         *loss = sums[2] / sums[3];
+        for (int j = 0; j < sk->n; j++) topk[j] = sums[5 + j] / sums[3];
     }
     return rc;
 }
@@ -298,13 +300,9 @@ static int build_gradsync(Trainer *t) {
 // Rank 0: warns with the first line where the config stored in a checkpoint
 // differs from this run's (a changed lr is a choice; a changed batch size or
 // data breaks the step <-> sample mapping a resume relies on).
-static void warn_config_change(const Trainer *t, const char *path) {
+static void warn_config_change(const Trainer *t, const char *path, const char *stored) {
     if (t->d->rank != 0 || !t->config_yaml) return;
-    H5CkptMeta meta;
-    H5Tensor *tt = NULL;
-    int n = 0;
-    if (h5io_ckpt_read(path, &meta, &tt, &n, NULL, NULL) != CD_OK) return;
-    const char *a = meta.config_yaml ? meta.config_yaml : "", *b = t->config_yaml;
+    const char *a = stored ? stored : "", *b = t->config_yaml;
     while (*a || *b) {
         size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
         if (la != lb || memcmp(a, b, la)) {
@@ -315,10 +313,7 @@ static void warn_config_change(const Trainer *t, const char *path) {
         a += la + (a[la] == '\n');
         b += lb + (b[lb] == '\n');
     }
-    h5io_tensors_free(tt, n);
-    h5io_ckpt_meta_free(&meta);
 }
-
 // A line for the log that setup cannot write yet (log.txt opens after the
 // inputs are read): logged by setup once the outputs are open.
 static void note(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -337,15 +332,22 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
     path_join(last, sizeof last, c->work_dir, "checkpoint-last.h5");
     *step0 = (int64_t)c->start_epoch * t->nb;
     if (o->resume && access(last, R_OK) == 0) {
+        // read once: the model, its momentum and the module's groups
         CheckpointInfo info;
-        int rc = checkpoint_load_into(last, t->m, &t->opt, NULL, 0, &info, why, whylen);
+        CheckpointFile f;
+        H5TensorGroup g[CDTRAIN_MAX_GROUPS];
+        const int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
+        const char *extra[CDTRAIN_MAX_GROUPS] = {NULL};
+        for (int i = 0; i < ng; i++) extra[i] = g[i].group;
+        int rc = checkpoint_read(&f, last, 1, extra, ng, why, whylen);
+        if (!rc) rc = checkpoint_restore(&f, t->m, &t->opt, NULL, 0, &info, why, whylen);
+        if (!rc && t->cd) rc = cdtrain_restore(t->cd, &f, t->opt.steps, why, whylen);
+        if (!rc && info.stream[0] && strcmp(info.stream, t->stream))
+            rc = cd_why(why, whylen, CD_EARG, "%.600s was trained on the %s stream, the config asks for %s", last,
+                        info.stream, t->stream);
+        if (!rc) warn_config_change(t, last, f.meta.config_yaml);
+        checkpoint_file_free(&f);
         if (rc) return rc;
-        if (t->cd && (rc = cdtrain_restore(t->cd, last, t->opt.steps, why, whylen))) return rc;
-        if (info.stream[0] && strcmp(info.stream, t->stream)) {
-            snprintf(why, whylen, "%.600s was trained on the %s stream, the config asks for %s", last, info.stream, t->stream);
-            return CD_EARG;
-        }
-        warn_config_change(t, last);
         // epoch = completed epochs = step / batches per epoch when it was written.
         if (info.step < 0 || info.epoch != info.step / t->nb) {
             snprintf(why, whylen, "%.600s: step %lld at epoch %lld does not fit %lld batches an epoch (HINT: "
@@ -585,12 +587,17 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         json_object_set_new(mline, "fold", json_integer(c->cocodiff.fold));
     }
     if (t->test && ((e + 1) % c->eval_interval == 0 || step == end)) {
-        double top1 = 0, top5 = 0, tl = 0;
+        double top1 = 0, top5 = 0, tl = 0, topk[CONFIG_LIST_MAX] = {0};
         int64_t bad = 0;
-        int rc = evaluate(t, &top1, &top5, &tl, &bad);
+        int rc = evaluate(t, &top1, &top5, &tl, &bad, topk);
         if (rc) { json_decref(mline); return rc; }
-        log_info(t->d, "train | epoch %lld | test top-1 %.2f%% | top-5 %.2f%% | loss %.4f", (long long)e + 1, 100 * top1,
-                 100 * top5, tl);
+        char more[256] = "";   // show_topk's other k, as main.py prints every one of them
+        for (int j = 0; j < c->show_topk.n; j++)
+            if (c->show_topk.v[j] != 1 && c->show_topk.v[j] != 5)
+                snprintf(more + strlen(more), sizeof more - strlen(more), " | top-%d %.2f%%", c->show_topk.v[j],
+                         100 * topk[j]);
+        log_info(t->d, "train | epoch %lld | test top-1 %.2f%% | top-5 %.2f%%%s | loss %.4f", (long long)e + 1,
+                 100 * top1, 100 * top5, more, tl);
         if (top1 > t->best_top1 || !t->best_epoch) {   // main.py's best_acc: the first epoch counts, ties keep the earlier
             t->best_top1 = top1;
             t->best_epoch = e + 1;

@@ -18,12 +18,12 @@ static int subsample(TrainData *td, const Config *c, const Dist *d, char *why, s
     const char *p = c->train_feeder_args.data_path;
     H5PrepInfo info;
     if (h5io_prep_info(p, &info) != CD_OK) return cd_why(why, whylen, CD_EIO, "%s: cannot read its header", p);
-    int64_t N = info.n[0], n = td->train_sub ? td->ntrain_sub : N;
+    int64_t N = info.n[td->train_group], n = td->train_sub ? td->ntrain_sub : N;
     int32_t *all = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof(int32_t)), *lab = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
     int64_t *idx = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t)), *sub = NULL, nsub = 0;
     int rc = all && lab && idx ? CD_OK : CD_ENOMEM;
-    if (!rc && N > 0 && h5io_prep_read(p, 0, 0, N, NULL, all, NULL, NULL) != CD_OK)
-        rc = cd_why(why, whylen, CD_EIO, "%s: cannot read the /train labels", p);
+    if (!rc && N > 0 && h5io_prep_read(p, td->train_group, 0, N, NULL, all, NULL, NULL) != CD_OK)
+        rc = cd_why(why, whylen, CD_EIO, "%s: cannot read the /%s labels", p, td->train_group ? "test" : "train");
     for (int64_t i = 0; i < n && !rc; i++) {
         idx[i] = td->train_sub ? td->train_sub[i] : i;
         lab[i] = all[idx[i]];
@@ -102,22 +102,34 @@ int train_data_open(TrainData *td, const Config *c, const Dist *d, char *why, si
         snprintf(why, whylen, "train_feeder_args.data_path is not set");
         return CD_EARG;
     }
+    for (int i = 0; i < 2; i++) {   // CTR-GCN's own data files: say what to make instead
+        const char *p = i ? te->data_path : ta->data_path, *dot = p ? strrchr(p, '.') : NULL;
+        if (dot && !strcmp(dot, ".npz"))
+            return cd_why(why, whylen, CD_EARG, "%s_feeder_args.data_path %s is CTR-GCN's .npz; cocodiff-train reads "
+                          "cocodiff-prep's HDF5: cocodiff-prep --dataset ntu60 --input ARCHIVE --out data, then "
+                          "--train_feeder_args data_path=data/ntu60-xsub.h5 (and the same for test)",
+                          i ? "test" : "train", p);
+    }
     if (c->batch_size < d->size) {
         snprintf(why, whylen, "batch_size %d is smaller than the %d ranks", c->batch_size, d->size);
         return CD_EARG;
     }
-    td->eval_path = c->cocodiff.folds > 0 ? ta->data_path : te->data_path;
-    td->eval_group = c->cocodiff.folds > 0 ? 0 : 1;
+    // The feeders' split, as main.py's Feeder reads it (config.c checks it is
+    // train or test); folds always split the train one.
+    const int folds = c->cocodiff.folds > 0;
+    td->train_group = folds ? 0 : !strcmp(ta->split, "test");
+    td->eval_path = folds ? ta->data_path : te->data_path;
+    td->eval_group = folds ? 0 : !!strcmp(te->split, "train");
     int rc;
     if (c->cocodiff.folds > 0) {
         rc = open_folds(td, c, d, why, whylen);
     } else {
         rc = subsample(td, c, d, why, whylen);
         if (!rc)
-            rc = loader_open_subset(&td->train, ta->data_path, 0, td->train_sub, td->ntrain_sub, &td->ftr, c->batch_size,
+            rc = loader_open_subset(&td->train, ta->data_path, td->train_group, td->train_sub, td->ntrain_sub, &td->ftr, c->batch_size,
                                     d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
         if (!rc && te->data_path && c->eval_interval > 0)
-            rc = loader_open(&td->test, te->data_path, 1, &td->fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed,
+            rc = loader_open(&td->test, te->data_path, td->eval_group, &td->fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed,
                              0, 0, why, whylen);
     }
     if (rc) return rc;
@@ -160,7 +172,7 @@ int train_data_dump(const TrainData *td, const Config *c, const Dist *d, Ctrgcn 
     const char *pp = config_parts_path(c);
     if (part_sets_load(pp, td->V, &ps) != CD_OK) return dist_agree(d, CD_EARG);
     char why[1024] = "", out[4200], split[64];
-    DumpSpec s = {.data = c->train_feeder_args.data_path, .group = 0, .subset = td->train_sub,
+    DumpSpec s = {.data = c->train_feeder_args.data_path, .group = td->train_group, .subset = td->train_sub,
                   .nsubset = td->ntrain_sub, .feeder = &td->ftr, .views = c->cocodiff.dump_features,
                   .batch = c->test_batch_size, .seed = (uint64_t)c->seed, .window = td->W, .split = split,
                   .checkpoint = checkpoint};

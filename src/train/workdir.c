@@ -56,6 +56,7 @@ int workdir_clear(const char *dir, const char *metrics_file, int *removed, char 
     static const char *const outputs[] = {
         "config.yaml", "checkpoint-last.h5", "checkpoint-last.h5.partial", "best.h5", "metrics.jsonl",
         "log.txt", "features.h5", "diversity.json", "eval/scores.h5", "eval/metrics.json",
+        "scores.h5", "scores.h5.partial", "metrics.json",   // phase: test run in the work dir
     };
     *removed = 0;
     int rc = CD_OK;
