@@ -141,8 +141,8 @@ void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     cocodiff_choice_name(cocodiff_option_find("cocodiff.text_control")->choices, cc->text_control, tc, sizeof tc);
     cdoptim_describe(&t->opt, t->spec.base_lr, o, sizeof o);
     if (!cc->lr_decay) snprintf(o + strlen(o), sizeof o - strlen(o), ", without the step decay");
-    snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s "
-             "(text %s%s%s), predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
+    snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
+             "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
              "(%d DDIM steps, guidance scale %g)%s, parts %s",
              cocodiff_num_params(t->cd), cc->d, cc->heads, cc->blocks, g, cc->text_type_embed ? ", type embeddings" : "",
              cc->part_text_inject ? ", own text first" : "", t->text, cc->text_control ? ", control: " : "",
