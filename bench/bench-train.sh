@@ -23,6 +23,14 @@
 # BENCH_FRAMES (64); BENCH_BUCKET_MB (1: the trainer's default; the
 # comparison runs BENCH_STEPS steps of each). Without CTRGCN the PyTorch
 # columns are NA.
+# PROFILE=1 (make bench-train PROFILE=1): instead, the step's profile per kind
+# of work (build/bench-train --profile; prof.h) at 1 rank x 1 thread for the
+# batches in BENCH_PROFILE_BATCHES ("16 4 2 1": the full batch, then the
+# per-rank batches a batch of 64 leaves on 16-64 ranks), then at 2 ranks x 1
+# thread with BENCH_PROFILE_RANK_BATCH (4) samples per rank, where the
+# all-reduce is real; each table next to the same run's sgemm peak, all with
+# the malloc tunables. Last line:
+#   bench-train: profile=1 shape=ntu b16=<samples/s> ... (per batch) 2r_b4=<samples/s>
 # Last line (1 rank x 1 thread, both sides with the tunables):
 #   bench-train: c=<samples/s> pytorch=<samples/s|NA> gflops=<effective>
 #                peak=<sgemm GFLOP/s> rss_mb=<c> pytorch_rss_mb=<pytorch|NA>
@@ -75,6 +83,27 @@ run_py() {
     printf '%s\n' "$out" | grep '^train-reference |' | sed 's/^/  /' >&2
     printf '%s\n' "$out" | grep '^train-reference:' | tail -1
 }
+
+if [ "${PROFILE:-0}" = 1 ]; then
+    say "profile, shape $SHAPE: T $FRAMES, base 64, $SHAPE_TXT, joint stream; $WARMUP+$STEPS steps each, malloc tunables"
+    summary="bench-train: profile=1 shape=$SHAPE"
+    for b in ${BENCH_PROFILE_BATCHES:-16 4 2 1}; do
+        say "--- 1 rank x 1 thread, batch $b"
+        out=$(env OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES="$TUNE" "$BIN" --batch "$b" --frames "$FRAMES" --threads 1 \
+              --warmup "$WARMUP" --steps "$STEPS" "${SHAPE_ARGS[@]}" --profile 2>&1)
+        printf '%s\n' "$out" | grep -v '^bench-train-c:'
+        summary+=" b$b=$(field samples_s "$(printf '%s\n' "$out" | grep '^bench-train-c:' | tail -1)")"
+    done
+    rb=${BENCH_PROFILE_RANK_BATCH:-4}
+    say "--- 2 ranks x 1 thread, batch $rb per rank (all-reduce in buckets of $BUCKET_MB MiB overlapped with backward)"
+    out=$(env OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES="$TUNE" mpirun -n 2 -x OPENBLAS_NUM_THREADS -x GLIBC_TUNABLES \
+          "$BIN" --batch $((2 * rb)) --frames "$FRAMES" --threads 1 --warmup "$WARMUP" --steps "$STEPS" \
+          --bucket-mb "$BUCKET_MB" "${SHAPE_ARGS[@]}" --profile 2>&1 </dev/null)
+    printf '%s\n' "$out" | grep -v '^bench-train-c:'
+    summary+=" 2r_b$rb=$(field samples_s "$(printf '%s\n' "$out" | grep '^bench-train-c:' | tail -1)")"
+    echo "$summary"
+    exit 0
+fi
 
 say "shape $SHAPE: batch $BATCH, T $FRAMES, base 64, $SHAPE_TXT, joint stream; C: $WARMUP+$STEPS steps, PyTorch: $REF_WARMUP+$REF_STEPS steps"
 say "GFLOP/s effective = samples/s x forward multiply-adds x 2 flops x 3 (forward + backward)"

@@ -41,6 +41,7 @@
 
 #include "blas.h"
 #include "layers.h"
+#include "prof.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -279,6 +280,7 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
         float *x3 = c.x3 + k * cout * TV;
         float *on = out + (size_t)n * cout * TV;
 
+        double t0 = prof_start(g->prof);
         // xm (cin, V) = mean over T of x
         for (int i = 0; i < cin; i++) {
             const float *xi = xn + (size_t)i * TV;
@@ -295,11 +297,17 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
                     R[r * VV + u * V + v] = tanhf(x1m[r * V + u] - x2m[r * V + v]);
         conv1x1(C4, p->w4, p->b4, R, cout, rel, (int)VV);
         make_mt(MT, C4, p->A, alpha, cout, V);
+        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * (2.0 * rel * cin * V + (double)cout * rel * VV),
+                  4.0 * ((double)cin * TV + 2.0 * cout * VV));
+        t0 = prof_start(g->prof);
         conv1x1(x3, p->w3, p->b3, xn, cout, cin, TV);
+        prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * cout * cin * TV, 4.0 * ((double)cin + cout) * TV);
+        t0 = prof_start(g->prof);
         // out[c] (T, U) = x3[c] (T, V) @ M[c]^T (V, U)
         for (int ch = 0; ch < cout; ch++)
             small_gemm(&sg, 0, T, V, V, x3 + (size_t)ch * TV, V, MT + ch * VV, V,
                        on + (size_t)ch * TV, V);
+        prof_stop(g->prof, PROF_CTRGC_EINSUM, t0, 2.0 * cout * TV * V, 4.0 * (2.0 * cout * TV + (double)cout * VV));
     }
 }
 
@@ -377,8 +385,11 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV, *don = dout + (size_t)n * cout * TV;
         const float *x3 = c.x3 + (size_t)n * cout * TV, *R = c.R + (size_t)n * rel * VV;
+        double t0 = prof_start(g->prof);
         conv1x1(C4, p->w4, p->b4, R, cout, rel, (int)VV);   // as the forward did
         make_m(M, C4, p->A, p->alpha[0], cout, V);
+        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * cout * rel * VV, 4.0 * 2.0 * cout * VV);
+        t0 = prof_start(g->prof);
 
         // out[c] (T, U) = x3[c] (T, V) @ M[c]^T: dM[c] = dout[c]^T @ x3[c], dx3[c] = dout[c] @ M[c]
         for (int ch = 0; ch < cout; ch++) {
@@ -386,7 +397,13 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
             small_gemm(&sg, 1, V, V, T, d, V, x3c, V, dM + ch * VV, V);
             small_gemm(&sg, 0, T, V, V, d, V, M + ch * VV, V, dx3 + (size_t)ch * TV, V);
         }
+        prof_stop(g->prof, PROF_CTRGC_EINSUM, t0, 2.0 * 2.0 * cout * TV * V,
+                  4.0 * (3.0 * cout * TV + 2.0 * cout * VV));
+        t0 = prof_start(g->prof);
         backward_graph(g, dp, dxm, dM, c.xm + (size_t)n * cin * V, R, C4, p, V, dR, dx1m, dx2m);
+        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * (2.0 * cout * rel * VV + 4.0 * rel * cin * V),
+                  4.0 * 3.0 * cout * VV);
+        t0 = prof_start(g->prof);
 
         // x3 (cout, TV) = w3 (cout, cin) @ x (cin, TV) + b3
         for (int ch = 0; ch < cout; ch++) dp->b3[ch] += (float)dot_d(dx3 + (size_t)ch * TV, NULL, TV);
@@ -402,6 +419,8 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
                 for (int t = 0; t < T; t++) add_to(d + (size_t)t * V, dm, (size_t)V);
             }
         }
+        prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * cout * cin * TV * (dx ? 2.0 : 1.0),
+                  4.0 * ((double)cout * TV + (dx ? 2.0 : 1.0) * cin * TV));
     }
 }
 
