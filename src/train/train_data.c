@@ -9,6 +9,7 @@
 #include "fold.h"
 #include "h5io_prep.h"
 #include "status.h"
+#include "stream.h"
 
 // cocodiff.train_fraction f < 1: the low-data subset (fold_fraction) of the
 // training samples (td->train_sub, or the whole train split when NULL).
@@ -85,8 +86,9 @@ int train_data_open(TrainData *td, const Config *c, const Dist *d, char *why, si
         return CD_EARG;
     }
     const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
-    FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
-    FeederConfig fte = feeder_config_official(layout, 0, te->bone, te->vel);
+    const Stream *st = stream_find(config_stream(c));   // both feeders' (config_check)
+    FeederConfig ftr = feeder_config_official(layout, 1, st);
+    FeederConfig fte = feeder_config_official(layout, 0, st);
     ftr.window = ta->window_size > 0 ? ta->window_size : ftr.window;   // unset: the layout's feeder's
     fte.window = te->window_size > 0 ? te->window_size : ftr.window;
     ftr.repeat = ta->repeat;   // the test split is visited once
