@@ -44,3 +44,12 @@ build/bench-eval: bench/bench_eval.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 bench-eval: build/bench-eval
 	@CTRGCN='$(CTRGCN)' bash bench/bench-eval.sh
+
+# make bench-dist: microseconds per small collective on 2 ranks with
+# the collective watchdog (dist.h) off and on, alternating runs; what it adds
+# to a training step. Knobs: BENCH_REPS, BENCH_ITERS.
+.PHONY: bench-dist
+build/bench-dist: bench/bench_dist.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench-dist: build/bench-dist
+	@bash bench/bench-dist.sh
