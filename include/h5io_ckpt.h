@@ -23,6 +23,8 @@
 
 #define H5IO_CKPT_FORMAT "cocodiff-checkpoint"
 #define H5IO_CKPT_FORMAT_VERSION 1
+// The most elements a tensor may have (a bound checked before allocating).
+#define H5IO_CKPT_MAX_NUMEL (1LL << 30)
 
 typedef struct H5Tensor {
     char name[128];

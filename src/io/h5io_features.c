@@ -60,22 +60,24 @@ int h5io_features_read(const char *path, H5Features *x) {
         rc = CD_EIO;
         goto out;
     }
-    char fmt[64];
-    int64_t ver = -1;
-    h5io_attr_get_str(f, "format", fmt, sizeof fmt);
-    if (h5io_attr_get_i64(f, "format_version", &ver)) ver = -1;
-    if (strcmp(fmt, H5IO_FEAT_FORMAT) || ver != H5IO_FEAT_FORMAT_VERSION) {
-        CD_ERR("%s: format '%s' version %lld, expected '%s' version %d", path, fmt, (long long)ver,
-               H5IO_FEAT_FORMAT, H5IO_FEAT_FORMAT_VERSION);
+    int64_t ver = 0;
+    if (h5io_check_format(f, path, H5IO_FEAT_FORMAT, H5IO_FEAT_FORMAT_VERSION, &ver, "rerun the training") ||
+        h5io_attr_need_str(f, path, "data", x->data, sizeof x->data) ||
+        h5io_attr_need_str(f, path, "split", x->split, sizeof x->split) ||
+        h5io_attr_need_str(f, path, "checkpoint", x->checkpoint, sizeof x->checkpoint)) {
         rc = CD_EFORMAT;
         goto out;
     }
-    h5io_attr_get_str(f, "data", x->data, sizeof x->data);
-    h5io_attr_get_str(f, "split", x->split, sizeof x->split);
-    h5io_attr_get_str(f, "checkpoint", x->checkpoint, sizeof x->checkpoint);
-    hsize_t dims[2] = {0, 0};
-    if (h5io_dset_dims(f, "real", dims) != 2 || dims[0] < 1 || dims[1] < 1) {
-        CD_ERR("%s: /real missing or not a non-empty (n, C) matrix", path);
+    int64_t dims[2] = {-1, -1}, d1[1];
+    if (h5io_dset_check(f, path, "real", H5T_FLOAT, 2, dims)) { rc = CD_EFORMAT; goto out; }
+    d1[0] = dims[0];
+    if (dims[0] < 1 || dims[1] < 1 || dims[1] > (1 << 20)) {
+        CD_ERR("%s: /real is (%lld, %lld), not a non-empty (n, C) matrix", path, (long long)dims[0], (long long)dims[1]);
+        rc = CD_EFORMAT;
+        goto out;
+    }
+    if (h5io_dset_check(f, path, "generated", H5T_FLOAT, 2, dims) || h5io_dset_check(f, path, "label", H5T_INTEGER, 1, d1) ||
+        h5io_dset_check(f, path, "index", H5T_INTEGER, 1, d1)) {
         rc = CD_EFORMAT;
         goto out;
     }

@@ -198,55 +198,97 @@ struct H5PrepReader {
     H5PrepInfo info;
 };
 
-static int reader_header(H5PrepReader *r) {
+// The largest sizes a prep file of ours can have: a layout's joints, a
+// dataset's classes, a sample name.
+#define PREP_MAX_V 1000
+#define PREP_MAX_K (1 << 20)
+#define PREP_MAX_NAME 4096
+
+// Every attribute is checked before it is read and every dataset's class
+// and shape against the header before the loader trusts them: a crafted
+// file must never size a read past its buffer (issue 12).
+static int reader_attrs(H5PrepReader *r, int64_t *V, int64_t *K, int64_t *M, int64_t *ver) {
     const char *path = r->path;
     H5PrepInfo *info = &r->info;
-    int64_t ver = 0, V = 0, K = 0, M = SKEL_M;
     char samples[16] = "padded";
-    int rc = h5io_check_format(r->file, path, H5IO_FORMAT, H5IO_FORMAT_VERSION, &ver, "rerun cocodiff-prep");
-    if (!rc && (h5io_attr_get_str(r->file, "dataset", info->dataset, sizeof info->dataset) ||
-                h5io_attr_get_str(r->file, "benchmark", info->benchmark, sizeof info->benchmark) ||
-                h5io_attr_get_str(r->file, "layout", info->layout, sizeof info->layout) ||
-                h5io_attr_get_i64(r->file, "num_joints", &V) || h5io_attr_get_i64(r->file, "num_class", &K))) {
-        CD_ERR("%s: missing attributes", path);
+    int rc = h5io_check_format(r->file, path, H5IO_FORMAT, H5IO_FORMAT_VERSION, ver, "rerun cocodiff-prep");
+    if (!rc && (h5io_attr_need_str(r->file, path, "dataset", info->dataset, sizeof info->dataset) ||
+                h5io_attr_need_str(r->file, path, "benchmark", info->benchmark, sizeof info->benchmark) ||
+                h5io_attr_need_str(r->file, path, "layout", info->layout, sizeof info->layout) ||
+                h5io_attr_need_i64(r->file, path, "num_joints", V) || h5io_attr_need_i64(r->file, path, "num_class", K)))
         rc = CD_EFORMAT;
-    }
     // Files of older builds have neither: padded, two persons.
-    if (!rc && H5Aexists(r->file, "samples") > 0) h5io_attr_get_str(r->file, "samples", samples, sizeof samples);
-    if (!rc && H5Aexists(r->file, "num_person") > 0 && h5io_attr_get_i64(r->file, "num_person", &M)) M = -1;
+    if (!rc && h5io_attr_opt_str(r->file, path, "samples", samples, sizeof samples) == CD_EFORMAT) rc = CD_EFORMAT;
+    if (!rc && !samples[0]) snprintf(samples, sizeof samples, "padded");
+    if (!rc && h5io_attr_opt_i64(r->file, path, "num_person", M) == CD_EFORMAT) rc = CD_EFORMAT;
     info->seq = !strcmp(samples, "sequences");
-    if (!rc && ((!info->seq && (strcmp(samples, "padded") || M != SKEL_M)) || M < 1 || M > SKEL_M)) {
-        CD_ERR("%s: samples '%s', num_person %lld: not a prep file this build reads", path, samples, (long long)M);
+    if (!rc && ((!info->seq && (strcmp(samples, "padded") || *M != SKEL_M)) || *M < 1 || *M > SKEL_M)) {
+        CD_ERR("%s: samples '%s', num_person %lld: not a prep file this build reads", path, samples, (long long)*M);
         rc = CD_EFORMAT;
     }
-    for (int g = 0; g < 2 && !rc; g++)
-        for (int k = 0; k < DS_N && !rc; k++) {
-            if (info->seq ? k == DS_X : k == DS_SEQ || k == DS_OFFSET) continue;
-            char p[32];
-            snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
-            H5ioQuiet q = h5io_quiet_begin();
-            r->ds[g][k] = H5Dopen2(r->file, p, H5P_DEFAULT);
-            h5io_quiet_end(q);
-            if (r->ds[g][k] < 0) { CD_ERR("%s: no dataset %s", path, p); rc = CD_EFORMAT; }
+    if (!rc && (*V < 1 || *V > PREP_MAX_V || *K < 1 || *K > PREP_MAX_K)) {
+        CD_ERR("%s: num_joints %lld, num_class %lld: outside [1, %d] and [1, %d] (HINT: the file is damaged)", path,
+               (long long)*V, (long long)*K, PREP_MAX_V, PREP_MAX_K);
+        rc = CD_EFORMAT;
+    }
+    return rc;
+}
+
+// One group's datasets: the names give N, every other dataset must agree.
+static int reader_group(H5PrepReader *r, int g, int64_t V) {
+    const char *path = r->path;
+    H5PrepInfo *info = &r->info;
+    hid_t grp = H5Lexists(r->file, group_name[g], H5P_DEFAULT) > 0 ? H5Gopen2(r->file, group_name[g], H5P_DEFAULT) : -1;
+    if (grp < 0) {
+        CD_ERR("%s: no group /%s", path, group_name[g]);
+        return CD_EFORMAT;
+    }
+    int64_t n[1] = {-1}, nn[1], x[5] = {-1, SKEL_C, SKEL_T, V, SKEL_M}, seq[3] = {-1, V, SKEL_C};
+    int rc = h5io_dset_check(grp, path, "name", H5T_STRING, 1, n);
+    nn[0] = n[0];
+    x[0] = n[0];
+    if (!rc && (h5io_dset_check(grp, path, "label", H5T_INTEGER, 1, nn) ||
+                h5io_dset_check(grp, path, "frames", H5T_INTEGER, 1, nn)))
+        rc = CD_EFORMAT;
+    if (!rc && !info->seq && h5io_dset_check(grp, path, "x", H5T_FLOAT, 5, x)) rc = CD_EFORMAT;
+    if (!rc && info->seq && (h5io_dset_check(grp, path, "offset", H5T_INTEGER, 1, nn) ||
+                             h5io_dset_check(grp, path, "seq", H5T_FLOAT, 3, seq)))
+        rc = CD_EFORMAT;
+    H5Gclose(grp);
+    for (int k = 0; k < DS_N && !rc; k++) {
+        if (info->seq ? k == DS_X : k == DS_SEQ || k == DS_OFFSET) continue;
+        char p[32];
+        snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
+        if ((r->ds[g][k] = H5Dopen2(r->file, p, H5P_DEFAULT)) < 0) {
+            CD_ERR("%s: cannot open dataset %s", path, p);
+            rc = CD_EFORMAT;
         }
-    for (int g = 0; g < 2 && !rc; g++) {
-        hid_t s = H5Dget_space(r->ds[g][DS_NAME]);
-        hsize_t n = 0;
-        H5Sget_simple_extent_dims(s, &n, NULL);
-        H5Sclose(s);
-        r->name_type[g] = H5Dget_type(r->ds[g][DS_NAME]);
-        info->n[g] = (int64_t)n;
-        info->name_len = (int)H5Tget_size(r->name_type[g]);
-        if (info->seq) {
-            hsize_t sd[3] = {0, 0, 0};
-            s = H5Dget_space(r->ds[g][DS_SEQ]);
-            int nd = H5Sget_simple_extent_dims(s, sd, NULL);
-            H5Sclose(s);
-            if (nd != 3 || sd[1] != (hsize_t)V || sd[2] != SKEL_C) {
-                CD_ERR("%s: /%s/seq is not (frames, %lld, %d)", path, group_name[g], (long long)V, SKEL_C);
-                rc = CD_EFORMAT;
-            }
-            info->rows[g] = (int64_t)sd[0];
+    }
+    if (rc) return rc;
+    r->name_type[g] = H5Dget_type(r->ds[g][DS_NAME]);
+    info->n[g] = n[0];
+    info->name_len = (int)H5Tget_size(r->name_type[g]);
+    if (info->name_len < 1 || info->name_len > PREP_MAX_NAME) {
+        CD_ERR("%s: /%s/name holds strings of %d bytes; 1 to %d expected", path, group_name[g], info->name_len,
+               PREP_MAX_NAME);
+        return CD_EFORMAT;
+    }
+    if (info->seq) info->rows[g] = seq[0];
+    return CD_OK;
+}
+
+static int reader_header(H5PrepReader *r) {
+    H5PrepInfo *info = &r->info;
+    int64_t ver = 0, V = 0, K = 0, M = SKEL_M;
+    int rc = reader_attrs(r, &V, &K, &M, &ver);
+    for (int g = 0; g < 2 && !rc; g++) rc = reader_group(r, g, V);
+    if (!rc && info->n[0] + info->n[1] > 0 && r->info.name_len) {
+        // Both groups' names are read into rows of one length.
+        size_t l0 = H5Tget_size(r->name_type[0]), l1 = H5Tget_size(r->name_type[1]);
+        if (l0 != l1) {
+            CD_ERR("%s: /train/name and /test/name hold strings of %zu and %zu bytes; one length expected", r->path,
+                   l0, l1);
+            rc = CD_EFORMAT;
         }
     }
     info->M = (int)M;
@@ -390,13 +432,19 @@ int h5io_prep_class_names(const char *path, char ***names, int *n) {
         return CD_EIO;
     }
     int rc = CD_OK;
-    if (H5Lexists(f, "class_name", H5P_DEFAULT) > 0) {
-        hsize_t dims[2];
+    int64_t K = 0;
+    if (H5Lexists(f, "class_name", H5P_DEFAULT) > 0 && h5io_attr_need_i64(f, path, "num_class", &K)) rc = CD_EFORMAT;
+    if (!rc && H5Lexists(f, "class_name", H5P_DEFAULT) > 0) {
         char *rows = NULL;
         int len = 0;
-        int64_t k = h5io_dset_dims(f, "class_name", dims) == 1 ? (int64_t)dims[0] : -1;
-        char **v = k > 0 ? cd_calloc((size_t)k, sizeof *v) : NULL;
-        if (!v || h5io_dset_read_strings(f, "class_name", k, &rows, &len) != CD_OK) {
+        int64_t k = K;   // one name per class
+        char **v = NULL;
+        if (k < 1 || k > PREP_MAX_K) {
+            CD_ERR("%s: num_class %lld outside [1, %d]", path, (long long)k, PREP_MAX_K);
+            rc = CD_EFORMAT;
+        } else if (h5io_dset_check(f, path, "class_name", H5T_STRING, 1, &k)) rc = CD_EFORMAT;
+        else if (!(v = cd_calloc((size_t)k, sizeof *v))) rc = CD_ENOMEM;
+        else if (h5io_dset_read_strings(f, "class_name", k, &rows, &len) != CD_OK) {
             CD_ERR("%s: /class_name is not a readable list of fixed-length strings", path);
             rc = CD_EFORMAT;
         }

@@ -125,25 +125,103 @@ int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap) {
     return rc == CD_OK ? CD_OK : CD_EFORMAT;
 }
 
+// One value: a scalar dataspace, or a simple one of exactly one element.
+static int one_element(hid_t space) {
+    H5S_class_t c = H5Sget_simple_extent_type(space);
+    return c == H5S_SCALAR || (c == H5S_SIMPLE && H5Sget_simple_extent_npoints(space) == 1);
+}
+
+// A numeric attribute into *v (mtype), checked first: one element of an
+// integer or float class. An attribute stored as an array would otherwise
+// be read whole into the 8 bytes of *v.
 static int get_scalar(hid_t obj, const char *name, hid_t mtype, void *v) {
-    if (H5Aexists(obj, name) <= 0) return CD_EFORMAT;
+    if (H5Aexists(obj, name) <= 0) return H5IO_ABSENT;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return CD_EFORMAT;
-    int rc = H5Aread(a, mtype, v) >= 0 ? CD_OK : CD_EFORMAT;
+    hid_t s = H5Aget_space(a), t = H5Aget_type(a);
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    int rc = s >= 0 && one_element(s) && (cls == H5T_INTEGER || cls == H5T_FLOAT) ? CD_OK : CD_EFORMAT;
+    if (!rc) {
+        H5ioQuiet q = h5io_quiet_begin();   // a value out of the memory type's range fails here
+        rc = H5Aread(a, mtype, v) >= 0 ? CD_OK : CD_EFORMAT;
+        h5io_quiet_end(q);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
     H5Aclose(a);
     return rc;
 }
 
-int h5io_attr_get_i64(hid_t obj, const char *name, int64_t *v) { return get_scalar(obj, name, H5T_NATIVE_INT64, v); }
-int h5io_attr_get_f64(hid_t obj, const char *name, double *v) { return get_scalar(obj, name, H5T_NATIVE_DOUBLE, v); }
+int h5io_attr_get_i64(hid_t obj, const char *name, int64_t *v) {
+    return get_scalar(obj, name, H5T_NATIVE_INT64, v) == CD_OK ? CD_OK : CD_EFORMAT;
+}
+int h5io_attr_get_f64(hid_t obj, const char *name, double *v) {
+    return get_scalar(obj, name, H5T_NATIVE_DOUBLE, v) == CD_OK ? CD_OK : CD_EFORMAT;
+}
+
+// "/optimizer/steps" or "/format": where an attribute lives, for messages.
+static void attr_where(hid_t obj, const char *name, char *out, size_t cap) {
+    char o[256] = "";
+    if (H5Iget_name(obj, o, sizeof o) < 0) o[0] = 0;
+    snprintf(out, cap, "%s%s%s", o, strcmp(o, "/") && o[0] ? "/" : "", name);
+}
+
+// The checked readers below: rc of a getter turned into the message.
+static int attr_said(hid_t obj, const char *path, const char *name, int rc, int required, const char *what) {
+    if (rc == CD_OK || (rc == H5IO_ABSENT && !required)) return rc;
+    char w[320];
+    attr_where(obj, name, w, sizeof w);
+    if (rc == H5IO_ABSENT)
+        CD_ERR("%s: attribute %s is missing (HINT: a file of ours always has it; was it written by another "
+               "program or damaged?)", path, w);
+    else
+        CD_ERR("%s: attribute %s is not %s (HINT: the file is damaged or was not written by this program)", path,
+               w, what);
+    return CD_EFORMAT;
+}
+
+static int attr_str(hid_t obj, const char *path, const char *name, char *out, size_t cap, int required) {
+    char *v = NULL;
+    if (cap) out[0] = 0;
+    int rc = h5io_attr_string(obj, name, &v);
+    if (rc == CD_OK && strlen(v) >= cap) {
+        char w[320];
+        attr_where(obj, name, w, sizeof w);
+        CD_ERR("%s: attribute %s is %zu bytes long; at most %zu are read (HINT: the file is damaged or was "
+               "not written by this program)", path, w, strlen(v), cap - 1);
+        free(v);
+        return CD_EFORMAT;
+    }
+    if (rc == CD_OK) snprintf(out, cap, "%s", v);
+    free(v);
+    return attr_said(obj, path, name, rc, required, "one string");
+}
+
+int h5io_attr_need_str(hid_t obj, const char *path, const char *name, char *out, size_t cap) {
+    return attr_str(obj, path, name, out, cap, 1);
+}
+int h5io_attr_opt_str(hid_t obj, const char *path, const char *name, char *out, size_t cap) {
+    return attr_str(obj, path, name, out, cap, 0);
+}
+int h5io_attr_need_i64(hid_t obj, const char *path, const char *name, int64_t *v) {
+    return attr_said(obj, path, name, get_scalar(obj, name, H5T_NATIVE_INT64, v), 1, "one integer");
+}
+int h5io_attr_opt_i64(hid_t obj, const char *path, const char *name, int64_t *v) {
+    return attr_said(obj, path, name, get_scalar(obj, name, H5T_NATIVE_INT64, v), 0, "one integer");
+}
+int h5io_attr_need_f64(hid_t obj, const char *path, const char *name, double *v) {
+    return attr_said(obj, path, name, get_scalar(obj, name, H5T_NATIVE_DOUBLE, v), 1, "one number");
+}
 
 int h5io_check_format(hid_t f, const char *path, const char *format, int version, int64_t *ver,
                       const char *hint) {
     char fmt[64] = "";
     *ver = 0;
-    if (h5io_attr_get_str(f, "format", fmt, sizeof fmt) == CD_OK && strcmp(fmt, format) == 0 &&
-        h5io_attr_get_i64(f, "format_version", ver) == CD_OK && *ver == version)
-        return CD_OK;
+    if (h5io_attr_need_str(f, path, "format", fmt, sizeof fmt) || h5io_attr_need_i64(f, path, "format_version", ver)) {
+        CD_ERR("%s: not a %s file of version %d (HINT: %s)", path, format, version, hint);
+        return CD_EFORMAT;
+    }
+    if (strcmp(fmt, format) == 0 && *ver == version) return CD_OK;
     CD_ERR("%s: not a %s file of version %d (found format '%s' version %lld; HINT: %s)", path, format, version,
            fmt, (long long)*ver, hint);
     return CD_EFORMAT;
@@ -205,6 +283,56 @@ int h5io_dset_write_strings(hid_t loc, const char *name, const char *const *v, i
     return rc;
 }
 
+static const char *class_name(H5T_class_t c, int var_str) {
+    return c == H5T_INTEGER ? "integer" : c == H5T_FLOAT ? "float" : c == H5T_STRING ? (var_str ? "variable-length string" : "string") : "other";
+}
+
+static void dims_text(char *out, size_t cap, int nd, const int64_t *d) {
+    size_t l = (size_t)snprintf(out, cap, "(");
+    for (int i = 0; i < nd && l < cap; i++)
+        l += (size_t)snprintf(out + l, cap - l, i ? ", %lld" : "%lld", (long long)d[i]);
+    if (l < cap) snprintf(out + l, cap - l, ")");
+}
+
+int h5io_dset_check(hid_t loc, const char *path, const char *name, H5T_class_t cls, int nd, int64_t *dims) {
+    H5ioQuiet q = h5io_quiet_begin();
+    hid_t ds = H5Lexists(loc, name, H5P_DEFAULT) > 0 ? H5Dopen2(loc, name, H5P_DEFAULT) : -1;
+    h5io_quiet_end(q);
+    char full[320] = "";
+    if (ds < 0 || H5Iget_name(ds, full, sizeof full) < 0) snprintf(full, sizeof full, "%s", name);
+    if (ds < 0) {
+        CD_ERR("%s: no dataset %s (HINT: the file is damaged or was not written by this program)", path, full);
+        return CD_EFORMAT;
+    }
+    hid_t s = H5Dget_space(ds), t = H5Dget_type(ds);
+    H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    int var = c == H5T_STRING && H5Tis_variable_str(t) > 0;
+    int fnd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    hsize_t fd[H5S_MAX_RANK];
+    int64_t got[H5S_MAX_RANK];
+    H5S_class_t sc = s >= 0 ? H5Sget_simple_extent_type(s) : H5S_NO_CLASS;
+    int ok = c == cls && !var && fnd == nd && sc == (nd ? H5S_SIMPLE : H5S_SCALAR);
+    if (fnd > 0 && fnd <= H5S_MAX_RANK && H5Sget_simple_extent_dims(s, fd, NULL) == fnd)
+        for (int i = 0; i < fnd; i++) got[i] = (int64_t)fd[i];
+    else if (fnd != 0) ok = 0;
+    for (int i = 0; ok && i < nd; i++)
+        if (dims[i] >= 0 && dims[i] != got[i]) ok = 0;
+    if (ok)
+        for (int i = 0; i < nd; i++) dims[i] = got[i];
+    else {
+        char a[160] = "()", b[160];
+        if (fnd > 0 && fnd <= H5S_MAX_RANK) dims_text(a, sizeof a, fnd, got);
+        dims_text(b, sizeof b, nd, dims);
+        for (char *p = b; (p = strstr(p, "-1")); ) { memmove(p + 1, p + 2, strlen(p + 2) + 1); *p = '*'; }
+        CD_ERR("%s: dataset %s is %s %s, not %s %s (HINT: the file is damaged or was not written by this "
+               "program)", path, full, class_name(c, var), a, class_name(cls, 0), b);
+    }
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(ds);
+    return ok ? CD_OK : CD_EFORMAT;
+}
+
 int h5io_dset_read(hid_t loc, const char *name, hid_t memtype, void *buf) {
     hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
     int rc = (ds >= 0 && H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? CD_OK : CD_EHDF5;
@@ -239,9 +367,11 @@ int h5io_dset_dims(hid_t loc, const char *name, hsize_t dims[2]) {
 int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, int *len) {
     hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
     hid_t t = ds >= 0 ? H5Dget_type(ds) : -1;
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
     int rc = CD_EFORMAT;
     *out = NULL;
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
+    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0 && sp >= 0 &&
+        H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_npoints(sp) == (hssize_t)n) {
         size_t sz = H5Tget_size(t);
         char *raw = cd_calloc((size_t)n ? (size_t)n : 1, sz);
         char *rows = cd_calloc((size_t)n ? (size_t)n : 1, sz + 1);
@@ -256,6 +386,7 @@ int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, i
         free(raw);
         free(rows);
     }
+    if (sp >= 0) H5Sclose(sp);
     if (t >= 0) H5Tclose(t);
     if (ds >= 0) H5Dclose(ds);
     return rc;

@@ -48,9 +48,21 @@ int h5io_attr_string(hid_t obj, const char *name, char **out);
 // h5io_attr_string into out (truncated): CD_OK, or CD_EFORMAT when absent or
 // not a string (out is then "").
 int h5io_attr_get_str(hid_t obj, const char *name, char *out, size_t cap);
-// Numeric scalar attributes converted to int64 / double. CD_OK or CD_EFORMAT.
+// Numeric scalar attributes converted to int64 / double: one element (a
+// scalar or a one-element array) of an integer or float class, checked
+// before it is read. CD_OK or CD_EFORMAT (no message).
 int h5io_attr_get_i64(hid_t obj, const char *name, int64_t *v);
 int h5io_attr_get_f64(hid_t obj, const char *name, double *v);
+// The readers' forms: path names the file in the message. _need: CD_OK, or
+// CD_EFORMAT with a message when the attribute is missing, not one value of
+// its kind or (strings) longer than cap - 1 bytes. _opt: the same, except
+// that a missing attribute is H5IO_ABSENT without a message (out untouched
+// but strings, which are then "").
+int h5io_attr_need_str(hid_t obj, const char *path, const char *name, char *out, size_t cap);
+int h5io_attr_opt_str(hid_t obj, const char *path, const char *name, char *out, size_t cap);
+int h5io_attr_need_i64(hid_t obj, const char *path, const char *name, int64_t *v);
+int h5io_attr_opt_i64(hid_t obj, const char *path, const char *name, int64_t *v);
+int h5io_attr_need_f64(hid_t obj, const char *path, const char *name, double *v);
 // The "format" and "format_version" attributes every file of ours carries:
 // CD_OK, or CD_EFORMAT with a message naming path, what was found and hint.
 // *ver gets the version found (0 when absent).
@@ -70,6 +82,12 @@ int h5io_dset_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int r
 // n strings as a dataset of fixed-length UTF-8 strings (NUL padded, as long
 // as the longest plus one). CD_OK, CD_ENOMEM or CD_EHDF5.
 int h5io_dset_write_strings(hid_t loc, const char *name, const char *const *v, int n);
+// Checks a dataset before it is read: present, of class cls (H5T_INTEGER,
+// H5T_FLOAT, or H5T_STRING: fixed-length), of rank nd and, for each
+// dims[i] >= 0, of that size (a -1 is filled in with the file's). CD_OK, or
+// CD_EFORMAT with a message naming path, the dataset, what it is and what
+// was wanted.
+int h5io_dset_check(hid_t loc, const char *path, const char *name, H5T_class_t cls, int nd, int64_t *dims);
 // Reads a whole dataset: CD_OK or CD_EHDF5.
 int h5io_dset_read(hid_t loc, const char *name, hid_t memtype, void *buf);
 // Reads a whole dataset of exactly `want` values: CD_OK, or CD_EFORMAT when
@@ -78,7 +96,7 @@ int h5io_dset_read_n(hid_t loc, const char *name, hid_t memtype, int64_t want, v
 // The dims of a dataset of rank 1 or 2 (the rank is returned), -1 when it is
 // missing or of another rank.
 int h5io_dset_dims(hid_t loc, const char *name, hsize_t dims[2]);
-// A dataset of n fixed-length strings into rows of (file length + 1) bytes,
+// A dataset of n fixed-length strings (rank 1, n of them: else CD_EFORMAT) into rows of (file length + 1) bytes,
 // each NUL-terminated: *out malloc'ed, *len = the file's length. CD_OK,
 // CD_EFORMAT (not fixed-length strings, unreadable) or CD_ENOMEM.
 int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, int *len);
