@@ -100,9 +100,11 @@ int cdtrain_params_finite(const CdTrain *t);
 // momentum as /optimizer/cocodiff_momentum/<name> (the groups stay valid
 // until cdtrain_free). Returns the number of groups (2).
 int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[2]);
-// Restores both groups from a checkpoint; the optimizer continues at
-// `steps`. CD_OK, or CD_EFORMAT / CD_EIO with the reason in why.
-int cdtrain_restore(CdTrain *t, const char *path, long long steps, char *why, size_t whylen);
+// Restores both groups from a checkpoint read with them (checkpoint_read,
+// their names as its extra groups); the optimizer continues at `steps`.
+// CD_OK, or CD_EFORMAT with the reason in why.
+struct CheckpointFile;
+int cdtrain_restore(CdTrain *t, const struct CheckpointFile *f, long long steps, char *why, size_t whylen);
 
 // Collective, once training ends (nothing when generation is off): every sample of `test`
 // (test-mode feeder, eval-mode backbone, window W) gives its real h_0 and

@@ -39,6 +39,30 @@ int checkpoint_export(const char *in, const char *out, char *why, size_t whylen)
 // receives epoch, step, seed and stream ("" when absent).
 int checkpoint_load_model(const char *path, Ctrgcn **m, CheckpointInfo *info, char *why, size_t whylen);
 
+// A checkpoint read once (the trainer's --resume): its metadata, /model, the
+// momentum (with_optimizer) and the extra groups asked for (the module's).
+#define CHECKPOINT_MAX_EXTRA 4
+typedef struct CheckpointFile {
+    char path[4200];
+    H5CkptMeta meta;
+    H5Tensor *model, *momentum;
+    int nmodel, nmomentum, with_optimizer;
+    int nextra;
+    const char *extra_name[CHECKPOINT_MAX_EXTRA];
+    H5Tensor *extra[CHECKPOINT_MAX_EXTRA];
+    int nx[CHECKPOINT_MAX_EXTRA];
+} CheckpointFile;
+// CD_OK, or the h5io error with the reason in why (f is then empty).
+int checkpoint_read(CheckpointFile *f, const char *path, int with_optimizer, const char *const *extra, int nextra,
+                    char *why, size_t whylen);
+// The tensors of one extra group (*n of them), NULL when the file has none.
+const H5Tensor *checkpoint_file_group(const CheckpointFile *f, const char *group, int *n);
+void checkpoint_file_free(CheckpointFile *f);   // NULL is fine
+// checkpoint_load_into's restore from a file already read (the momentum
+// when opt is given: f read with_optimizer).
+int checkpoint_restore(const CheckpointFile *f, Ctrgcn *m, OptimSgd *opt, const char *const *ignore, int nignore,
+                       CheckpointInfo *info, char *why, size_t whylen);
+
 // Loads a checkpoint into an existing model (names, shapes and dtypes must
 // match), skipping keys that start with one of `ignore` (CTR-GCN's
 // ignore_weights); with opt non-NULL also the momentum buffers and step

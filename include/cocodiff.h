@@ -1,4 +1,4 @@
-// cocodiff.h - the CoCoDiff module (method.md, "CoCoDiff module"): a
+// cocodiff.h - the CoCoDiff module (docs/method.md, "CoCoDiff module"): a
 // training-only auxiliary that turns the backbone's last features into seven
 // latent tokens, trains a text-conditioned latent diffusion model on them,
 // generates diversified features by partial noising + DDIM, and feeds the
@@ -126,7 +126,7 @@ typedef struct CocodiffConfig {
     int pos_embed;          // learnable token embedding (7, d) added to the latent
                             // tokens (1): without it the denoiser cannot tell
                             // which token is which part (attention is
-                            // permutation-equivariant); 0 = method.md literally
+                            // permutation-equivariant); 0 = docs/method.md literally
     // diffusion
     int T_diff;             // 1000
     CocodiffBetaSchedule schedule;   // linear
@@ -140,18 +140,18 @@ typedef struct CocodiffConfig {
                             // trainer's warm_up_epoch)
     int gen_steps;          // S DDIM steps (5)
     float t_gen_lo, t_gen_hi;   // t_gen uniform integer in [round(lo T), round(hi T)] (0.05, 0.2;
-                                // method.md: 0.2, 0.6)
+                                // docs/method.md: 0.2, 0.6)
     float guidance_scale;   // classifier-free guidance w (1: plain conditional)
     int clip_x0;            // DDIM clamps z0_hat to the real latent's range,
                             // max |z_0| of the same sample (1)
     int gen_residual;       // h_hat = h + D(z_hat_0) - D(z_0): the decoded latent
                             // displacement moves the real feature (1); 0: h_hat =
-                            // D(z_hat_0) (method.md literally), which carries the
+                            // D(z_hat_0) (docs/method.md literally), which carries the
                             // autoencoder's reconstruction error into every
                             // generated feature
     // loss weights
     float l_diff, l_rec, l_gen, l_coarse, l_fine;   // 1, 1, 0.1, 0.1, 0 (0 = off;
-                            // method.md: l_gen, l_coarse 0.5)
+                            // docs/method.md: l_gen, l_coarse 0.5)
     float logit_scale_init; // log(1 / 0.07)
     float logit_scale_max;  // exp(logit_scale) is clamped to this (100)
     // ablation: let the loss reach the backbone (gradient into dh_parts)
@@ -286,7 +286,7 @@ const CocodiffStat *cocodiff_stat(int i);
 //              + l_fine L_fine (the backbone's own CE is the trainer's)
 // Draws per sample: t, eps, condition dropout (p = cond_drop: all 7 text
 // tokens zero), and with generation t_gen and its noise.
-// Gradient paths (method.md): L_diff trains the denoiser, time MLP, pos_embed
+// Gradient paths (docs/method.md): L_diff trains the denoiser, time MLP, pos_embed
 // and text projection on a detached z_0; L_rec trains E and D on detached h;
 // L_gen trains the head and D; L_coarse trains P, logit_scale, D (through
 // h_hat_0) and, on the real h_0, the backbone; L_fine trains P, logit_scale

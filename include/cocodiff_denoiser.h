@@ -1,5 +1,5 @@
 // cocodiff_denoiser.h - the eps-prediction transformer of the CoCoDiff module
-// (method.md "CoCoDiff module", step 3; src/model/cocodiff_denoiser.c). Used by
+// (docs/method.md "CoCoDiff module", step 3; src/model/cocodiff_denoiser.c). Used by
 // cocodiff.c; public for tests.
 //
 // Over L = 7 latent tokens z_t (B, 7, d) with Lc = 7 text tokens c (B, 7, d):

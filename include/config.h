@@ -230,6 +230,9 @@ int config_init(Config *c);
 // key, wrong type, bad value) and writes "path:line: what" into why. c is
 // always left freeable (config_free).
 int config_load(Config *c, const char *path, char *why, size_t whylen);
+// The same from YAML text in memory (len bytes; e.g. the config a checkpoint
+// stores); name is what the messages call it. c->config is not set.
+int config_load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen);
 
 // Applies one override "key=value" (dotted keys for nested mappings, value in
 // YAML: "train_feeder_args.window_size=32", "step=[10,20]",

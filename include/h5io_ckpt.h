@@ -72,6 +72,10 @@ int h5io_ckpt_read_group(const char *path, const char *group, H5Tensor **t, int 
 // Reads every tensor of /model (and /optimizer/momentum when present).
 int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel,
                    H5Tensor **momentum, int *nmomentum);
+// h5io_ckpt_read plus nextra groups in the same open: group extra[k] into
+// xt[k], xn[k] (NULL, 0 when the file has no such group).
+int h5io_ckpt_read_all(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel, H5Tensor **momentum,
+                       int *nmomentum, const char *const *extra, int nextra, H5Tensor **xt, int *xn);
 const H5Tensor *h5io_tensor_find(const H5Tensor *t, int n, const char *name);
 void h5io_tensors_free(H5Tensor *t, int n);
 void h5io_ckpt_meta_free(H5CkptMeta *m);

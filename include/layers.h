@@ -66,7 +66,7 @@ void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dou
 // ReLU of one value as torch.relu: NaN stays NaN, so a corrupt input or
 // weight reaches the scores, where eval refuses it (a plain v > 0 ? v : 0
 // turned it into 0 and a finite, wrong score). Branch-free: vectorises.
-static inline float relu1(float v) { return (v > 0.0f) | (v != v) ? v : 0.0f; }
+static inline float relu1(float v) { return ((v > 0.0f) | (v != v)) ? v : 0.0f; }
 void relu_forward(float *out, const float *x, size_t n);
 void relu_backward(float *dx, const float *dout, const float *out, size_t n);   // uses the output
 void tanh_forward(float *out, const float *x, size_t n);

@@ -1,26 +1,20 @@
-// svg.h - a small SVG writer for the report (cocodiff-report): a growable
-// text buffer with XML/HTML escaping, and the figure kinds the report draws
+// svg.h - a small SVG writer for the report (cocodiff-report) into a Buf
+// (buf.h): XML/HTML escaping, and the figure kinds the report draws
 // (line chart, horizontal and vertical bars, heat map, scatter map). Every
 // string that comes from data (titles, class names, file names) goes
 // through svg_escape; numbers are printed with %g-style formats.
 //
-// defines: SvgBuf, svg_buf_free, svg_printf, svg_escape, svg_class_color,
+// defines: svg_escape, svg_class_color,
 //          SvgSeries, SvgLineChart, svg_line_chart, SvgBar, svg_hbars,
 //          svg_vbars, svg_heatmap, SvgPointSet, SvgMarker, svg_scatter
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct SvgBuf {
-    char *s;         // NUL-terminated text (NULL while empty)
-    size_t n, cap;   // bytes used / allocated
-    int err;         // CD_ENOMEM once an append failed (later appends are dropped)
-} SvgBuf;
+#include "buf.h"
 
-void svg_buf_free(SvgBuf *b);   // NULL is fine; leaves an empty buffer
-void svg_printf(SvgBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // Appends text with & < > " ' escaped (valid in HTML text, SVG text and attributes).
-void svg_escape(SvgBuf *b, const char *text);
+void svg_escape(Buf *b, const char *text);
 // A categorical colour for class k ("hsl(...)", golden-angle hues) into buf.
 void svg_class_color(int k, char *buf, size_t len);
 
@@ -42,7 +36,7 @@ typedef struct SvgLineChart {
     int y_log;             // log10 y axis (values <= 0 are skipped)
 } SvgLineChart;
 
-void svg_line_chart(SvgBuf *b, const SvgLineChart *c, const SvgSeries *s, int ns);
+void svg_line_chart(Buf *b, const SvgLineChart *c, const SvgSeries *s, int ns);
 
 // ---------------------------------------------------------------------------
 // Bars. value in [0, vmax]; NaN values are drawn as "n/a".
@@ -53,18 +47,18 @@ typedef struct SvgBar {
 } SvgBar;
 
 // One row per bar, in the given order, values printed as percentages of 1.
-void svg_hbars(SvgBuf *b, const char *title, const SvgBar *bars, int n, double vmax, int width);
+void svg_hbars(Buf *b, const char *title, const SvgBar *bars, int n, double vmax, int width);
 // One column per bar, labels under the bars, values as percentages of 1;
 // the y axis starts at ymin (0 for plain bars; a floor near the values
 // makes small gains visible).
-void svg_vbars(SvgBuf *b, const char *title, const SvgBar *bars, int n, double ymin, double ymax, int width,
+void svg_vbars(Buf *b, const char *title, const SvgBar *bars, int n, double ymin, double ymax, int width,
                int height);
 
 // ---------------------------------------------------------------------------
 // Confusion matrix (K, K), rows = true class, coloured by the row-normalised
 // fraction, with a <title> tooltip per non-zero cell and class names on the
 // axes when the cells are large enough to read them.
-void svg_heatmap(SvgBuf *b, const char *title, const int64_t *confusion, int K, const char *const *names);
+void svg_heatmap(Buf *b, const char *title, const int64_t *confusion, int K, const char *const *names);
 
 // ---------------------------------------------------------------------------
 // Scatter map of 2-D points coloured by class. Several point sets share the
@@ -81,5 +75,5 @@ typedef struct SvgPointSet {
     SvgMarker marker;
 } SvgPointSet;
 
-void svg_scatter(SvgBuf *b, const char *title, const char *xlabel, const char *ylabel, const SvgPointSet *sets,
+void svg_scatter(Buf *b, const char *title, const char *xlabel, const char *ylabel, const SvgPointSet *sets,
                  int nsets, const char *const *class_names, int K, int width, int height);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "dist.h"
 #include "synth_actions.h"
 
@@ -29,20 +30,13 @@ int synth_kinetics_write(const SynthConfig *cfg, const SynthActions *acts, const
 int64_t synth_ntu_max_samples(const SynthActions *acts);
 
 // ---------------------------------------------------------------- text
-// A growable text buffer with fast number formatting (the writers format
-// tens of millions of numbers; snprintf would dominate the run time).
-typedef struct SynthBuf {
-    char *p;
-    size_t n, cap;
-} SynthBuf;
-
-int synth_buf_reserve(SynthBuf *b, size_t extra);   // CD_OK or CD_ENOMEM
-void synth_buf_free(SynthBuf *b);
+// Fast number formatting into a Buf (buf.h): the writers format tens of
+// millions of numbers, where snprintf would dominate the run time.
 // The callers reserve room first: at most 32 bytes per number.
-void synth_buf_puts(SynthBuf *b, const char *s);
-void synth_buf_int(SynthBuf *b, int64_t v);
+void synth_buf_puts(Buf *b, const char *s);
+void synth_buf_int(Buf *b, int64_t v);
 // Like C#'s float.ToString() of the Kinect SDK files: 7 significant digits,
 // trailing zeros trimmed, "E-05" style exponent below 1e-4 ("0" for zero).
-void synth_buf_g7(SynthBuf *b, double v);
+void synth_buf_g7(Buf *b, double v);
 // Fixed 3 decimals like OpenPose JSON ("0.618", "-0.012", "0.000").
-void synth_buf_f3(SynthBuf *b, double v);
+void synth_buf_f3(Buf *b, double v);

@@ -1,4 +1,4 @@
-// tlayers.h - transformer layers for the CoCoDiff denoiser (method.md,
+// tlayers.h - transformer layers for the CoCoDiff denoiser (docs/method.md,
 // "CoCoDiff module"): LayerNorm, GELU/SiLU, multi-head self-/cross-attention
 // and the sinusoidal timestep embedding, as forward/backward pairs over flat
 // float buffers. Token layout: (B, L, D) contiguous, i.e. PyTorch's

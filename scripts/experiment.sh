@@ -38,7 +38,7 @@ ROWS=(
 declare -A LABEL=(
     [backbone]="CTR-GCN alone"
     [cocodiff]="CTR-GCN + CoCoDiff (defaults: fine + coarse guidance, generation, l_gen = l_coarse = 0.1)"
-    [method-weights]="the same with method.md's loss weights l_gen = l_coarse = 0.5"
+    [method-weights]="the same with docs/method.md's loss weights l_gen = l_coarse = 0.5"
     [coarse-only]="coarse text guidance only"
     [fine-only]="fine (body-part) text guidance only"
     [no-text]="no text (unconditional denoiser, no contrastive loss)"

@@ -6,6 +6,8 @@
 # keeps them to 6 packages (without it Slurm pulls ~34: rrd, influxdb, ipmi...).
 # chromium and libxml2-utils (xmllint) are for the report's rendering test.
 # iproute2 (ip, tc) is for the multi-node tests (tests/8xxx-netns-*.sh).
+# clang and libclang-rt-dev (ASan/UBSan/libFuzzer run-times) are for
+# `make check SANITIZE=1` and `make fuzz`; valgrind for `make valgrind`.
 # Usage: scripts/install-deps.sh [--with-reference] [--if-root]   (as root for the install)
 #   --with-reference also installs python3-numpy/h5py/torch, used only by the
 #   scripts that regenerate reference tensors and by the benchmarks.
@@ -33,7 +35,8 @@ PKGS="build-essential pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev 
 libopenblas-dev libarchive-dev libarchive-tools libjansson-dev libyaml-dev libcurl4-openssl-dev \
 libssl-dev zlib1g-dev perl iproute2 \
 slurmctld slurmd slurm-client munge \
-chromium libxml2-utils jq"
+chromium libxml2-utils jq \
+clang libclang-rt-dev valgrind"
 if [ $ref = 1 ]; then
     PKGS="$PKGS python3-numpy python3-h5py python3-torch"
 fi

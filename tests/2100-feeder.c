@@ -257,7 +257,7 @@ static void test_rotation(float *x, float *a, float *b) {
 }
 
 static void test_openpose_bone(void) {
-    // OpenPose 18 edges (child, parent) of data-conventions.md; centre 1.
+    // OpenPose 18 edges (child, parent) of docs/data-conventions.md; centre 1.
     static const int edges[17][2] = {{4, 3},  {3, 2},  {7, 6},   {6, 5},   {13, 12}, {12, 11},
                                      {10, 9}, {9, 8},  {11, 5},  {8, 2},   {5, 1},   {2, 1},
                                      {0, 1},  {15, 0}, {14, 0},  {17, 15}, {16, 14}};

@@ -1,8 +1,10 @@
 // fsutil.c - see fsutil.h.
 #include "fsutil.h"
+#include "status.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,4 +37,75 @@ int fs_mkdir_parent(const char *path) {
     if (!slash || slash == p) return 0;   // "x.h5" or "/x.h5": the folder exists
     *slash = 0;
     return fs_mkdir_p(p);
+}
+
+int fs_read_all(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return CD_EIO;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    int rc = b ? CD_OK : CD_ENOMEM;
+    while (!rc) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) { rc = CD_ENOMEM; break; }
+            b = nb;
+        }
+        size_t k = fread(b + n, 1, cap - n - 1, f);
+        n += k;
+        if (k == 0) break;
+    }
+    if (!rc && ferror(f)) {
+        rc = CD_EIO;
+        errno = EIO;
+    }
+    fclose(f);
+    if (rc) {
+        free(b);
+        if (rc == CD_ENOMEM) errno = ENOMEM;
+        return rc;
+    }
+    b[n] = 0;
+    *data = b;
+    if (len) *len = n;
+    return CD_OK;
+}
+
+int fs_partial(const char *path, char *tmp, size_t len) {
+    int n = snprintf(tmp, len, "%s.partial", path);
+    return n >= 0 && (size_t)n < len ? CD_OK : CD_EARG;
+}
+
+int fs_commit(const char *tmp, const char *path) {
+    if (rename(tmp, path) == 0) return CD_OK;
+    int e = errno;
+    remove(tmp);
+    errno = e;
+    return CD_EIO;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t n) {
+    char tmp[4200];
+    if (fs_partial(path, tmp, sizeof tmp)) {
+        CD_ERR("%s: path too long", path);
+        return CD_EARG;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        CD_ERR("%s: cannot write: %s", tmp, strerror(errno));
+        return CD_EIO;
+    }
+    int ok = fwrite(data, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        CD_ERR("%s: cannot write: %s", tmp, strerror(errno));
+        remove(tmp);
+        return CD_EIO;
+    }
+    if (fs_commit(tmp, path)) {
+        CD_ERR("%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        return CD_EIO;
+    }
+    return CD_OK;
 }

@@ -11,6 +11,7 @@
 // renamed when complete.
 #include "prep.h"
 #include "archive_in.h"
+#include "buf.h"
 #include "checksum.h"
 #include "datadir.h"
 #include "dataset.h"
@@ -22,7 +23,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,37 +40,6 @@ typedef struct PrepMeta {
     int32_t span;           // frames spilled and stored: skel_span (gaps included); sequences: T
     int32_t input;          // index of the archive
 } PrepMeta;
-
-typedef struct Buf {
-    char *p;
-    size_t n, cap;
-} Buf;
-
-static int buf_append(Buf *b, const void *data, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *np = cd_realloc(b->p, cap);
-        if (!np) return CD_ENOMEM;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return CD_OK;
-}
-
-static int buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int buf_printf(Buf *b, const char *fmt, ...) {
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0) return CD_EARG;
-    return buf_append(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 typedef struct Prep {
     const Dist *d;
@@ -132,7 +101,7 @@ static int load_excludes(Prep *p) {
         }
         fclose(f);
     }
-    qsort(p->excl, p->nexcl, sizeof *p->excl, cmp_str);
+    if (p->nexcl) qsort(p->excl, p->nexcl, sizeof *p->excl, cmp_str);   // qsort(NULL, 0) is undefined
     return CD_OK;
 }
 
@@ -363,23 +332,6 @@ static void sort_lines(Buf *b) {
     *b = out;
 }
 
-static int write_atomic_text(const char *path, const char *text, size_t n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        CD_ERR("%s: cannot write: %s", tmp, strerror(errno));
-        return CD_EIO;
-    }
-    int ok = fwrite(text, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        CD_ERR("%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return CD_EIO;
-    }
-    return CD_OK;
-}
 
 // Reads sample m back from this rank's spill: into p->x (padded) or p->sx.
 static int spill_read(Prep *p, const PrepMeta *m) {
@@ -423,7 +375,7 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
     }
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/%s.h5", p->cfg->out_dir, p->fmt->bench[bench]);
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     H5PrepSpec spec = {
         .dataset = p->fmt->name,
         .benchmark = p->fmt->bench[bench],
@@ -474,7 +426,7 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
     free(row);
     int crc = h5io_prep_close(f);   // collective; agrees on errors
     rc = dist_agree(d, rc ? rc : crc);
-    if (rc == CD_OK && d->rank == 0 && rename(tmp, path) != 0) {
+    if (rc == CD_OK && d->rank == 0 && fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot rename into place: %s", path, strerror(errno));
         rc = CD_EIO;
     }
@@ -696,7 +648,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
         sort_lines(&rej);   // the same report whatever the number of ranks
         char path[4200];
         snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, p.fmt->name);
-        if (write_atomic_text(path, rej.p, rej.n) != CD_OK && rc == CD_OK) rc = CD_EIO;
+        if (fs_write_atomic(path, rej.p ? rej.p : "", rej.n) != CD_OK && rc == CD_OK) rc = CD_EIO;
         else if (counts[2]) log_warn(d, "prep | %lld sample(s) rejected: see %s", (long long)counts[2], path);
     }
     rc = dist_agree(d, rc);

@@ -157,7 +157,7 @@ static json_t *metrics_json(const Ens *e) {
 static int write_scores(Ens *e, const char *final) {
     const Dist *d = e->d;
     char partial[4200], desc[2048] = "ensemble:";
-    snprintf(partial, sizeof partial, "%.4000s.partial", final);
+    fs_partial(final, partial, sizeof partial);
     for (int s = 0; s < e->S; s++) {
         size_t l = strlen(desc);
         snprintf(desc + l, sizeof desc - l, "%s %g*%s", s ? " +" : "", e->w[s], e->o->scores[s]);
@@ -183,7 +183,7 @@ static int write_scores(Ens *e, const char *final) {
                               (double)mt->correct1 / (double)mt->n, (double)mt->correct5 / (double)mt->n);
     rc = h5io_scores_close(sf);
     free(names);
-    if (!rc && d->rank == 0 && rename(partial, final)) {
+    if (!rc && d->rank == 0 && fs_commit(partial, final)) {
         CD_ERR("%s: cannot rename to %s: %s", partial, final, strerror(errno));
         rc = CD_EIO;
     }
@@ -192,11 +192,11 @@ static int write_scores(Ens *e, const char *final) {
 
 static int write_json(const Ens *e, const char *final) {
     char partial[4200];
-    snprintf(partial, sizeof partial, "%.4000s.partial", final);
+    fs_partial(final, partial, sizeof partial);
     json_t *root = metrics_json(e);
     int rc = root && json_dump_file(root, partial, JSON_COMPACT | JSON_REAL_PRECISION(10)) == 0 ? CD_OK : CD_EIO;
     json_decref(root);
-    if (!rc && rename(partial, final)) rc = CD_EIO;
+    if (!rc) rc = fs_commit(partial, final);
     if (rc) CD_ERR("%s: cannot write the metrics: %s", final, strerror(errno));
     return rc;
 }

@@ -65,35 +65,17 @@ static int ckpt_window(const Eval *e) {
     const SkelLayout *layout = skel_layout_find(e->data.layout);
     int window = layout && layout->window > 0 ? layout->window : EVAL_DEFAULT_WINDOW;
     if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK || !yaml) return window;
-    // config_load reads files: hand it the text through a private temporary one.
-    const char *tmpdir = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/cocodiff-eval-config-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(path), written = 0;
-    if (fd < 0) {
-        log_warn(e->d, "eval | cannot create a temporary file in %s: %s; using window %d", path, strerror(errno), window);
+    Config c;
+    char why[512] = "", name[4200];
+    snprintf(name, sizeof name, "%.4000s (its config attribute)", e->o->checkpoint);
+    if (config_load_text(&c, yaml, strlen(yaml), name, why, sizeof why) == CD_OK) {
+        if (c.test_feeder_args.window_size > 0) window = c.test_feeder_args.window_size;
+        else if (c.train_feeder_args.window_size > 0) window = c.train_feeder_args.window_size;
     } else {
-        FILE *f = fdopen(fd, "w");
-        if (f) {
-            written = fputs(yaml, f) >= 0;
-            written = fclose(f) == 0 && written;
-        } else {
-            close(fd);
-        }
+        log_warn(e->d, "eval | %s: cannot read its config attribute (%s); using window %d", e->o->checkpoint, why,
+                 window);
     }
-    if (written) {
-        Config c;
-        char why[512] = "";
-        if (config_load(&c, path, why, sizeof why) == CD_OK) {
-            if (c.test_feeder_args.window_size > 0) window = c.test_feeder_args.window_size;
-            else if (c.train_feeder_args.window_size > 0) window = c.train_feeder_args.window_size;
-        } else {
-            log_warn(e->d, "eval | %s: cannot read its config attribute (%s); using window %d", e->o->checkpoint,
-                     why, window);
-        }
-        config_free(&c);
-    }
-    if (fd >= 0) unlink(path);
+    config_free(&c);
     free(yaml);
     return window;
 }
@@ -298,10 +280,10 @@ static int write_json(const Eval *e, const Metrics *mt, const char *path) {
     json_object_set_new(root, "per_class_accuracy", acc);
     json_object_set_new(root, "confusion", conf);
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     int rc = json_dump_file(root, tmp, JSON_COMPACT) == 0 ? CD_OK : CD_EIO;
     json_decref(root);
-    if (!rc && rename(tmp, path) != 0) rc = CD_EIO;
+    if (!rc && fs_commit(tmp, path) != CD_OK) rc = CD_EIO;
     if (rc) {
         CD_ERR("%s: cannot write the metrics: %s", path, strerror(errno));
         remove(tmp);
@@ -363,7 +345,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
 
     char final[4200], partial[4300];
     snprintf(final, sizeof final, "%.4000s/scores.h5", o->out_dir);
-    snprintf(partial, sizeof partial, "%s.partial", final);
+    fs_partial(final, partial, sizeof partial);
     H5ScoresSpec spec = {.n = loader_num_samples(e.l), .K = e.K, .name_len = e.data.name_len, .window = e.window,
                          .checkpoint = o->checkpoint, .data = o->data, .group = o->group, .stream = e.stream};
     H5ScoresFile *sf = NULL;
@@ -398,7 +380,7 @@ int eval_run(const Dist *d, const EvalOptions *o) {
     if (!rc && d->rank == 0) {
         char json[4200];
         snprintf(json, sizeof json, "%.4000s/metrics.json", o->out_dir);
-        if (rename(partial, final) != 0) {
+        if (fs_commit(partial, final) != CD_OK) {
             CD_ERR("%s: cannot rename into place: %s", final, strerror(errno));
             rc = CD_EIO;
         }

@@ -369,8 +369,8 @@ static int run_cols(const RunIn *ri, RunCols *c) {
 }
 
 // One table row per run: the epochs, the last one, the best test top-1.
-static void runs_table(SvgBuf *b, const Report *r) {
-    svg_printf(b, "<table><tr><th>run</th><th>work dir</th><th>epochs logged</th><th>last epoch</th>"
+static void runs_table(Buf *b, const Report *r) {
+    buf_printf(b, "<table><tr><th>run</th><th>work dir</th><th>epochs logged</th><th>last epoch</th>"
                "<th>best test top-1</th></tr>\n");
     for (int k = 0; k < r->o->nrun; k++) {
         const RunIn *ri = &r->run[k];
@@ -378,26 +378,26 @@ static void runs_table(SvgBuf *b, const Report *r) {
         int best = -1;
         for (int i = 0; i < n; i++)
             if (!isnan(ri->ep[i].test_top1) && (best < 0 || ri->ep[i].test_top1 > ri->ep[best].test_top1)) best = i;
-        svg_printf(b, "<tr><td style=\"color:%s\"><b>", RUN_COLOR(k));
+        buf_printf(b, "<tr><td style=\"color:%s\"><b>", RUN_COLOR(k));
         svg_escape(b, ri->name);
-        svg_printf(b, "</b></td><td>");
+        buf_printf(b, "</b></td><td>");
         svg_escape(b, ri->path);
-        svg_printf(b, "</td><td>%d (epoch %d to %d)</td><td>train loss %.4f, train top-1 %.2f%%, lr %.4g</td><td>", n,
+        buf_printf(b, "</td><td>%d (epoch %d to %d)</td><td>train loss %.4f, train top-1 %.2f%%, lr %.4g</td><td>", n,
                    ri->ep[0].epoch, ri->ep[n - 1].epoch, ri->ep[n - 1].train_loss, 100 * ri->ep[n - 1].train_top1,
                    ri->ep[n - 1].lr);
         if (best >= 0)
-            svg_printf(b, "%.2f%% at epoch %d (top-5 %.2f%%)", 100 * ri->ep[best].test_top1, ri->ep[best].epoch,
+            buf_printf(b, "%.2f%% at epoch %d (top-5 %.2f%%)", 100 * ri->ep[best].test_top1, ri->ep[best].epoch,
                        100 * ri->ep[best].test_top5);
         else
-            svg_printf(b, "no evaluated epoch yet");
-        svg_printf(b, "</td></tr>\n");
+            buf_printf(b, "no evaluated epoch yet");
+        buf_printf(b, "</td></tr>\n");
     }
-    svg_printf(b, "</table>\n");
+    buf_printf(b, "</table>\n");
 }
 
 // The curves; one run: train and test in one colour each, as before; several
 // runs: one colour per run, test solid and train dashed.
-static void training_section(SvgBuf *b, const Report *r) {
+static void training_section(Buf *b, const Report *r) {
     const int nr = r->o->nrun, multi = nr > 1;
     RunCols cols[REPORT_MAX_RUNS];
     SvgSeries loss[2 * REPORT_MAX_RUNS], acc[3 * REPORT_MAX_RUNS], lrs[REPORT_MAX_RUNS];
@@ -423,16 +423,16 @@ static void training_section(SvgBuf *b, const Report *r) {
     if (k < nr) {
         b->err = CD_ENOMEM;
     } else {
-        svg_printf(b, "<section id=\"training\"><h2>Training</h2>\n");
+        buf_printf(b, "<section id=\"training\"><h2>Training</h2>\n");
         runs_table(b, r);
-        svg_printf(b, "<div class=\"row\">\n");
+        buf_printf(b, "<div class=\"row\">\n");
         SvgLineChart c1 = {"Loss per epoch", "epoch", "cross-entropy", 420, 300, 1, 0};
         svg_line_chart(b, &c1, loss, nl);
         SvgLineChart c2 = {"Top-1 accuracy per epoch", "epoch", "top-1 (%)", 420, 300, 1, 0};
         svg_line_chart(b, &c2, acc, na);
         SvgLineChart c3 = {"Learning rate per epoch", "epoch", "lr", 420, 300, 1, 0};
         svg_line_chart(b, &c3, lrs, nlr);
-        svg_printf(b, "</div></section>\n");
+        buf_printf(b, "</div></section>\n");
     }
     for (int i = 0; i < k; i++) free(cols[i].x);
 }
@@ -446,7 +446,7 @@ static int cmp_acc(const void *a, const void *b) {
 
 // The confusion matrix over the classes that take part: those with test
 // samples and those predicted; the others' rows and columns are all zero.
-static void confusion_figure(SvgBuf *b, const ScoresIn *in, const char *title) {
+static void confusion_figure(Buf *b, const ScoresIn *in, const char *title) {
     const int K = in->s.K;
     const int64_t *c = in->m.confusion;
     int *keep = cd_malloc((size_t)K * sizeof *keep), n = 0;
@@ -464,7 +464,7 @@ static void confusion_figure(SvgBuf *b, const ScoresIn *in, const char *title) {
     }
     svg_heatmap(b, title, sub, n, names);
     if (n < K)
-        svg_printf(b, "<p class=\"note\">%d of the %d classes have neither a test sample nor a prediction and are "
+        buf_printf(b, "<p class=\"note\">%d of the %d classes have neither a test sample nor a prediction and are "
                    "left out.</p>\n", K - n, K);
     free(keep); free(sub); free(names);
 }
@@ -479,12 +479,12 @@ static int cmp_pair(const void *a, const void *b) {
 
 // The most confused pairs: the largest off-diagonal cells, with the share
 // of the true class's samples they take.
-static void confused_pairs(SvgBuf *b, const ScoresIn *in, const char *what) {
+static void confused_pairs(Buf *b, const ScoresIn *in, const char *what) {
     const int K = in->s.K, top = 10;
     int64_t nz = 0;
     for (int64_t i = 0; i < (int64_t)K * K; i++) nz += i / K != i % K && in->m.confusion[i] > 0;
     if (!nz) {
-        svg_printf(b, "<p class=\"note\">No two classes are confused (%s).</p>\n", what);
+        buf_printf(b, "<p class=\"note\">No two classes are confused (%s).</p>\n", what);
         return;
     }
     ConfusedPair *p = cd_malloc((size_t)nz * sizeof *p);
@@ -494,23 +494,23 @@ static void confused_pairs(SvgBuf *b, const ScoresIn *in, const char *what) {
         for (int q = 0; q < K; q++)
             if (t != q && in->m.confusion[(size_t)t * K + q] > 0) p[n++] = (ConfusedPair){t, q, in->m.confusion[(size_t)t * K + q]};
     qsort(p, (size_t)n, sizeof *p, cmp_pair);
-    svg_printf(b, "<table class=\"pairs\"><caption>Most confused pairs (%s)</caption><tr><th>true class</th>"
+    buf_printf(b, "<table class=\"pairs\"><caption>Most confused pairs (%s)</caption><tr><th>true class</th>"
                "<th>predicted as</th><th>samples</th><th>of the true class</th></tr>\n", what);
     for (int64_t i = 0; i < n && i < top; i++) {
-        svg_printf(b, "<tr><td>");
+        buf_printf(b, "<tr><td>");
         svg_escape(b, in->names[p[i].t]);
-        svg_printf(b, "</td><td>");
+        buf_printf(b, "</td><td>");
         svg_escape(b, in->names[p[i].p]);
-        svg_printf(b, "</td><td>%lld</td><td>%.2f%%</td></tr>\n", (long long)p[i].c,
+        buf_printf(b, "</td><td>%lld</td><td>%.2f%%</td></tr>\n", (long long)p[i].c,
                    100.0 * (double)p[i].c / (double)in->m.count[p[i].t]);
     }
-    svg_printf(b, "</table>\n");
+    buf_printf(b, "</table>\n");
     free(p);
 }
 
 // The scores' figures: confusion heat map, the most confused pairs,
 // per-class bars (classes with test samples), PCA map.
-static void scores_figures(SvgBuf *b, const ScoresIn *in, const char *what) {
+static void scores_figures(Buf *b, const ScoresIn *in, const char *what) {
     const int K = in->s.K;
     char title[512];
     snprintf(title, sizeof title, "Confusion matrix (%s)", what);
@@ -535,7 +535,7 @@ static void scores_figures(SvgBuf *b, const ScoresIn *in, const char *what) {
     int64_t n = in->s.n, step = (n + REPORT_MAX_POINTS - 1) / REPORT_MAX_POINTS, m = (n + step - 1) / step;
     ReportPca2 p;
     if (report_pca2_fit(&p, in->s.scores, n, K) != CD_OK) {
-        svg_printf(b, "<p class=\"note\">No PCA map: too few samples or classes.</p>\n");
+        buf_printf(b, "<p class=\"note\">No PCA map: too few samples or classes.</p>\n");
         return;
     }
     float *sub = cd_malloc((size_t)m * (size_t)K * sizeof *sub), *xy = cd_malloc((size_t)m * 2 * sizeof *xy);
@@ -560,34 +560,34 @@ static void scores_figures(SvgBuf *b, const ScoresIn *in, const char *what) {
     report_pca2_free(&p);
 }
 
-static void scores_summary(SvgBuf *b, const ScoresIn *in) {
+static void scores_summary(Buf *b, const ScoresIn *in) {
     const H5Scores *s = &in->s;
-    svg_printf(b, "<table><tr><th>folder</th><td>");
+    buf_printf(b, "<table><tr><th>folder</th><td>");
     svg_escape(b, in->dir);
-    svg_printf(b, "</td></tr><tr><th>checkpoint</th><td>");
+    buf_printf(b, "</td></tr><tr><th>checkpoint</th><td>");
     svg_escape(b, s->checkpoint);
-    svg_printf(b, "</td></tr><tr><th>data</th><td>");
+    buf_printf(b, "</td></tr><tr><th>data</th><td>");
     svg_escape(b, s->data);
-    svg_printf(b, " /");
+    buf_printf(b, " /");
     svg_escape(b, s->group);
-    svg_printf(b, "</td></tr><tr><th>samples, classes</th><td>%lld, %d</td></tr>"
+    buf_printf(b, "</td></tr><tr><th>samples, classes</th><td>%lld, %d</td></tr>"
                "<tr><th>top-1</th><td><b>%.2f%%</b> (%lld)</td></tr><tr><th>top-5</th><td>%.2f%% (%lld)</td></tr>"
                "</table>\n", (long long)s->n, s->K, 100.0 * (double)in->m.correct1 / (double)in->m.n,
                (long long)in->m.correct1, 100.0 * (double)in->m.correct5 / (double)in->m.n, (long long)in->m.correct5);
 }
 
-static void eval_section(SvgBuf *b, const ScoresIn *in, int i) {
+static void eval_section(Buf *b, const ScoresIn *in, int i) {
     char what[128];
     snprintf(what, sizeof what, "%s stream", in->s.stream[0] ? in->s.stream : "?");
-    svg_printf(b, "<section class=\"eval\" id=\"eval%d\"><h2>Evaluation: ", i);
+    buf_printf(b, "<section class=\"eval\" id=\"eval%d\"><h2>Evaluation: ", i);
     svg_escape(b, what);
-    svg_printf(b, "</h2>\n");
+    buf_printf(b, "</h2>\n");
     scores_summary(b, in);
     scores_figures(b, in, what);
-    svg_printf(b, "</section>\n");
+    buf_printf(b, "</section>\n");
 }
 
-static void ensemble_section(SvgBuf *b, const Report *r) {
+static void ensemble_section(Buf *b, const Report *r) {
     const ScoresIn *in = &r->ens;
     double top = (double)in->m.correct1 / (double)in->m.n, lo = top, best = 0;
     SvgBar *bars = cd_calloc((size_t)r->nst + 1, sizeof *bars);
@@ -598,26 +598,26 @@ static void ensemble_section(SvgBuf *b, const Report *r) {
         if (r->st[i].top1 > best) best = r->st[i].top1;
     }
     bars[r->nst] = (SvgBar){"ensemble", top, "#2a5a9a"};
-    svg_printf(b, "<section id=\"ensemble\"><h2>Stream ensemble</h2>\n<p>Weighted sum of the streams' raw scores "
+    buf_printf(b, "<section id=\"ensemble\"><h2>Stream ensemble</h2>\n<p>Weighted sum of the streams' raw scores "
                "(CTR-GCN's ensemble). Gain over the best stream: <b>%+.2f</b> points top-1.</p>\n",
                100 * (top - best));
     scores_summary(b, in);
-    svg_printf(b, "<table><tr><th>stream</th><th>top-1</th><th>scores</th></tr>");
+    buf_printf(b, "<table><tr><th>stream</th><th>top-1</th><th>scores</th></tr>");
     for (int i = 0; i < r->nst; i++) {
-        svg_printf(b, "<tr><td>");
+        buf_printf(b, "<tr><td>");
         svg_escape(b, r->st[i].stream);
-        svg_printf(b, "</td><td>%.2f%%</td><td>", 100 * r->st[i].top1);
+        buf_printf(b, "</td><td>%.2f%%</td><td>", 100 * r->st[i].top1);
         svg_escape(b, r->st[i].scores);
-        svg_printf(b, "</td></tr>");
+        buf_printf(b, "</td></tr>");
     }
-    svg_printf(b, "</table>\n");
+    buf_printf(b, "</table>\n");
     // The y axis starts below the lowest bar so small gains show.
     double floor_ = fmax(0, floor((lo - 0.1) * 10) / 10);
     svg_vbars(b, "Top-1: each stream and the ensemble", bars, r->nst + 1, floor_, fmin(1, fmax(top, best) + 0.05),
               120 + 110 * (r->nst + 1), 340);
     free(bars);
     scores_figures(b, in, "ensemble");
-    svg_printf(b, "</section>\n");
+    buf_printf(b, "</section>\n");
 }
 
 static const char *CSS =
@@ -629,7 +629,7 @@ static const char *CSS =
 
 // Real test features and the module's generated ones in one PCA map (fit on
 // the real ones), with the diversity figures the trainer measured.
-static void features_section(SvgBuf *b, const Report *r) {
+static void features_section(Buf *b, const Report *r) {
     const H5Features *f = &r->feat;
     int K = 0;
     for (int64_t i = 0; i < f->n; i++)
@@ -646,12 +646,12 @@ static void features_section(SvgBuf *b, const Report *r) {
         for (int k = 0; k < K; k++) { snprintf(gen[k], sizeof gen[k], "class %d", k); gnames[k] = gen[k]; }
         names = gnames;
     }
-    svg_printf(b, "<section id=\"generated\"><h2>CoCoDiff: generated vs real features</h2>\n<p>Each test sample's "
+    buf_printf(b, "<section id=\"generated\"><h2>CoCoDiff: generated vs real features</h2>\n<p>Each test sample's "
                "pooled backbone feature h<sub>0</sub> (circles) and one feature the module generated from that "
                "sample's latent under its class text (crosses), projected on the real features' two principal axes. "
                "File ");
     svg_escape(b, r->feat_path);
-    svg_printf(b, " (%lld samples, %d dimensions).</p>\n", (long long)f->n, f->C);
+    buf_printf(b, " (%lld samples, %d dimensions).</p>\n", (long long)f->n, f->C);
     if (r->diversity) {
         static const char *const rows[][3] = {
             {"within-class mean pairwise distance", "real_pairwise_distance", "generated_pairwise_distance"},
@@ -659,21 +659,21 @@ static void features_section(SvgBuf *b, const Report *r) {
             {"frozen FC head top-1", "real_head_top1", "generated_head_top1"},
             {"distance to the class's real centroid", "real_to_centroid", "generated_to_centroid"},
         };
-        svg_printf(b, "<table><tr><th></th><th>real</th><th>generated</th></tr>");
+        buf_printf(b, "<table><tr><th></th><th>real</th><th>generated</th></tr>");
         for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
             int pct = i == 2;   // the head's top-1: a share, in % as every accuracy here
-            svg_printf(b, pct ? "<tr><th>%s</th><td>%.2f%%</td><td>%.2f%%</td></tr>" : "<tr><th>%s</th><td>%.4g</td><td>%.4g</td></tr>",
+            buf_printf(b, pct ? "<tr><th>%s</th><td>%.2f%%</td><td>%.2f%%</td></tr>" : "<tr><th>%s</th><td>%.4g</td><td>%.4g</td></tr>",
                        rows[i][0], (pct ? 100 : 1) * json_number_value(json_object_get(r->diversity, rows[i][1])),
                        (pct ? 100 : 1) * json_number_value(json_object_get(r->diversity, rows[i][2])));
         }
-        svg_printf(b, "<tr><th>nearest real centroid is the own class</th><td></td><td>%.2f%%</td></tr>"
+        buf_printf(b, "<tr><th>nearest real centroid is the own class</th><td></td><td>%.2f%%</td></tr>"
                    "<tr><th>distance to the source sample</th><td></td><td>%.4g</td></tr></table>\n",
                    100 * json_number_value(json_object_get(r->diversity, "generated_nearest_centroid_own")),
                    json_number_value(json_object_get(r->diversity, "generated_to_source")));
     }
     ReportPca2 p;
     if (report_pca2_fit(&p, f->real, f->n, f->C) != CD_OK) {
-        svg_printf(b, "<p class=\"note\">No map: too few samples.</p></section>\n");
+        buf_printf(b, "<p class=\"note\">No map: too few samples.</p></section>\n");
         free(gen); free(gnames);
         return;
     }
@@ -697,42 +697,42 @@ static void features_section(SvgBuf *b, const Report *r) {
     } else {
         b->err = CD_ENOMEM;
     }
-    svg_printf(b, "</section>\n");
+    buf_printf(b, "</section>\n");
     free(sub); free(xy); free(cls); free(gen); free(gnames);
     report_pca2_free(&p);
 }
 
 // The table of contents: one link per section, in page order.
-static void contents(SvgBuf *b, const Report *r) {
+static void contents(Buf *b, const Report *r) {
     const ReportOptions *o = r->o;
-    svg_printf(b, "<nav id=\"contents\"><h2>Contents</h2><ol>\n");
-    if (r->nep) svg_printf(b, "<li><a href=\"#training\">Training</a> (%d run%s)</li>\n", o->nrun, o->nrun == 1 ? "" : "s");
-    if (r->has_feat) svg_printf(b, "<li><a href=\"#generated\">CoCoDiff: generated vs real features</a></li>\n");
-    if (r->has_ens) svg_printf(b, "<li><a href=\"#ensemble\">Stream ensemble</a></li>\n");
+    buf_printf(b, "<nav id=\"contents\"><h2>Contents</h2><ol>\n");
+    if (r->nep) buf_printf(b, "<li><a href=\"#training\">Training</a> (%d run%s)</li>\n", o->nrun, o->nrun == 1 ? "" : "s");
+    if (r->has_feat) buf_printf(b, "<li><a href=\"#generated\">CoCoDiff: generated vs real features</a></li>\n");
+    if (r->has_ens) buf_printf(b, "<li><a href=\"#ensemble\">Stream ensemble</a></li>\n");
     for (int i = 0; i < o->neval; i++) {
-        svg_printf(b, "<li><a href=\"#eval%d\">Evaluation: ", i);
+        buf_printf(b, "<li><a href=\"#eval%d\">Evaluation: ", i);
         svg_escape(b, r->ev[i].s.stream[0] ? r->ev[i].s.stream : "?");
-        svg_printf(b, " stream</a> (");
+        buf_printf(b, " stream</a> (");
         svg_escape(b, o->eval[i]);
-        svg_printf(b, ")</li>\n");
+        buf_printf(b, ")</li>\n");
     }
-    svg_printf(b, "</ol></nav>\n");
+    buf_printf(b, "</ol></nav>\n");
 }
 
-static void page(SvgBuf *b, const Report *r) {
+static void page(Buf *b, const Report *r) {
     const ReportOptions *o = r->o;
-    svg_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>CoCoDiff-C report: ");
+    buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>CoCoDiff-C report: ");
     svg_escape(b, o->nrun ? o->run[0] : o->ensemble ? o->ensemble : o->neval ? o->eval[0] : "");
-    svg_printf(b, "</title>\n<style>%s</style></head><body>\n<h1>CoCoDiff-C report</h1>\n<p class=\"meta\">", CSS);
-    if (o->nrun) svg_printf(b, "%d run(s); ", o->nrun);
-    svg_printf(b, "%d evaluation(s)%s. Accuracies in %%. Figures are SVG drawn by cocodiff-report; hover for "
+    buf_printf(b, "</title>\n<style>%s</style></head><body>\n<h1>CoCoDiff-C report</h1>\n<p class=\"meta\">", CSS);
+    if (o->nrun) buf_printf(b, "%d run(s); ", o->nrun);
+    buf_printf(b, "%d evaluation(s)%s. Accuracies in %%. Figures are SVG drawn by cocodiff-report; hover for "
                "values.</p>\n", o->neval, r->has_ens ? ", one stream ensemble" : "");
     contents(b, r);
     if (r->nep) training_section(b, r);
     if (r->has_feat) features_section(b, r);
     if (r->has_ens) ensemble_section(b, r);
     for (int i = 0; i < o->neval; i++) eval_section(b, &r->ev[i], i);
-    svg_printf(b, "</body></html>\n");
+    buf_printf(b, "</body></html>\n");
 }
 
 // ---------------------------------------------------------------------------
@@ -743,16 +743,16 @@ int report_run(const ReportOptions *o) {
     if (!r) return REPORT_EXIT_ERROR;
     r->o = o;
     int rc = load_all(r);
-    SvgBuf b = {0};
+    Buf b = {0};
     if (!rc) {
         page(&b, r);
         rc = b.err;
     }
     if (!rc) {
         char partial[4200];
-        snprintf(partial, sizeof partial, "%.4000s.partial", o->out);
+        fs_partial(o->out, partial, sizeof partial);
         FILE *f = fs_mkdir_parent(o->out) == 0 ? fopen(partial, "w") : NULL;
-        if (!f || fwrite(b.s, 1, b.n, f) != b.n || fclose(f) || rename(partial, o->out)) {
+        if (!f || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) || fs_commit(partial, o->out)) {
             CD_ERR("%s: cannot write the report: %s", o->out, strerror(errno));
             if (f) remove(partial);
             rc = CD_EIO;
@@ -761,7 +761,7 @@ int report_run(const ReportOptions *o) {
                    o->neval, r->has_ens ? ", ensemble" : "");
         }
     }
-    svg_buf_free(&b);
+    buf_free(&b);
     free_all(r);
     free(r);
     return rc ? REPORT_EXIT_ERROR : REPORT_EXIT_OK;

@@ -1,5 +1,6 @@
 // svg.c - SVG figures for the report (see svg.h).
 #include "svg.h"
+#include "buf.h"
 #include "status.h"
 
 #include <math.h>
@@ -9,56 +10,26 @@
 #include <string.h>
 
 // ---------------------------------------------------------------------------
-// Buffer
+// Text
 
-void svg_buf_free(SvgBuf *b) {
-    if (!b) return;
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
-
-static int reserve(SvgBuf *b, size_t extra) {
-    if (b->err) return -1;
-    if (b->n + extra + 1 <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + extra + 1) cap *= 2;
-    char *s = cd_realloc(b->s, cap);
-    if (!s) { b->err = CD_ENOMEM; return -1; }
-    b->s = s;
-    b->cap = cap;
-    return 0;
-}
-
-void svg_printf(SvgBuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (m < 0 || reserve(b, (size_t)m)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)m + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)m;
-}
-
-void svg_escape(SvgBuf *b, const char *text) {
+void svg_escape(Buf *b, const char *text) {
     for (const char *p = text ? text : ""; *p; p++) {
         switch (*p) {
-        case '&': svg_printf(b, "&amp;"); break;
-        case '<': svg_printf(b, "&lt;"); break;
-        case '>': svg_printf(b, "&gt;"); break;
-        case '"': svg_printf(b, "&quot;"); break;
-        case '\'': svg_printf(b, "&#39;"); break;
+        case '&': buf_printf(b, "&amp;"); break;
+        case '<': buf_printf(b, "&lt;"); break;
+        case '>': buf_printf(b, "&gt;"); break;
+        case '"': buf_printf(b, "&quot;"); break;
+        case '\'': buf_printf(b, "&#39;"); break;
         default:
             // Control characters are not allowed in XML 1.0: drop them.
             if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') break;
-            if (reserve(b, 1) == 0) { b->s[b->n++] = *p; b->s[b->n] = '\0'; }
+            buf_append(b, p, 1);
         }
     }
 }
 
 // Escaped text cut to at most max bytes, never inside a UTF-8 sequence.
-static void escape_cut(SvgBuf *b, const char *text, size_t max) {
+static void escape_cut(Buf *b, const char *text, size_t max) {
     size_t len = strlen(text);
     if (len <= max) { svg_escape(b, text); return; }
     char tmp[256];
@@ -99,45 +70,45 @@ static double py(const Frame *f, double y) {
     return f->T + f->H - (y - f->y0) / (f->y1 - f->y0) * f->H;
 }
 
-static void fig_open(SvgBuf *b, const char *title, int w, int h) {
-    svg_printf(b, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fig\" width=\"%d\" height=\"%d\" "
+static void fig_open(Buf *b, const char *title, int w, int h) {
+    buf_printf(b, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" class=\"fig\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n<title>", w, h, w, h);
     svg_escape(b, title);
-    svg_printf(b, "</title>\n<text x=\"%d\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">",
+    buf_printf(b, "</title>\n<text x=\"%d\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">",
                w / 2);
     svg_escape(b, title);
-    svg_printf(b, "</text>\n");
+    buf_printf(b, "</text>\n");
 }
 
-static void fig_close(SvgBuf *b) { svg_printf(b, "</svg></figure>\n"); }
+static void fig_close(Buf *b) { buf_printf(b, "</svg></figure>\n"); }
 
-static void axes(SvgBuf *b, const Frame *f, const char *xlabel, const char *ylabel) {
-    svg_printf(b, "<g class=\"axes\" stroke=\"#999\" stroke-width=\"1\">\n");
-    svg_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\"/>\n", f->L, f->T, f->W,
+static void axes(Buf *b, const Frame *f, const char *xlabel, const char *ylabel) {
+    buf_printf(b, "<g class=\"axes\" stroke=\"#999\" stroke-width=\"1\">\n");
+    buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\"/>\n", f->L, f->T, f->W,
                f->H);
     double sx = nice_step(f->x0, f->x1, 6), sy = nice_step(f->y0, f->y1, 5);
     for (double x = ceil(f->x0 / sx) * sx; x <= f->x1 + 1e-9 * sx; x += sx)
-        svg_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+        buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" stroke=\"none\" fill=\"#333\">%g</text>\n",
                    px(f, x), f->T, px(f, x), f->T + f->H, px(f, x), f->T + f->H + 14, fabs(x) < 1e-12 ? 0 : x);
     for (double y = ceil(f->y0 / sy) * sy; y <= f->y1 + 1e-9 * sy; y += sy) {
         double yy = f->T + f->H - (y - f->y0) / (f->y1 - f->y0) * f->H;
-        svg_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+        buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">%.4g</text>\n",
                    f->L, yy, f->L + f->W, yy, f->L - 4, yy + 4, f->ylog ? pow(10, y) : (fabs(y) < 1e-12 ? 0 : y));
     }
-    svg_printf(b, "</g>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", f->L + f->W / 2, f->T + f->H + 30);
+    buf_printf(b, "</g>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", f->L + f->W / 2, f->T + f->H + 30);
     svg_escape(b, xlabel);
-    svg_printf(b, "</text>\n<text transform=\"translate(14,%.1f) rotate(-90)\" text-anchor=\"middle\">",
+    buf_printf(b, "</text>\n<text transform=\"translate(14,%.1f) rotate(-90)\" text-anchor=\"middle\">",
                f->T + f->H / 2);
     svg_escape(b, ylabel);
-    svg_printf(b, "</text>\n");
+    buf_printf(b, "</text>\n");
 }
 
 // ---------------------------------------------------------------------------
 // Line chart
 
-void svg_line_chart(SvgBuf *b, const SvgLineChart *c, const SvgSeries *s, int ns) {
+void svg_line_chart(Buf *b, const SvgLineChart *c, const SvgSeries *s, int ns) {
     Frame f = {.x0 = INFINITY, .x1 = -INFINITY, .y0 = INFINITY, .y1 = -INFINITY, .L = 62, .T = 28,
                .W = c->width - 62 - 14, .H = c->height - 28 - 62, .ylog = c->y_log};
     for (int i = 0; i < ns; i++)
@@ -150,7 +121,7 @@ void svg_line_chart(SvgBuf *b, const SvgLineChart *c, const SvgSeries *s, int ns
         }
     fig_open(b, c->title, c->width, c->height);
     if (!(f.x0 <= f.x1)) {   // nothing to draw
-        svg_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">no data</text>\n", c->width / 2,
+        buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">no data</text>\n", c->width / 2,
                    c->height / 2);
         fig_close(b);
         return;
@@ -161,36 +132,36 @@ void svg_line_chart(SvgBuf *b, const SvgLineChart *c, const SvgSeries *s, int ns
     else { double pad = 0.05 * (f.y1 - f.y0); f.y1 += pad; if (!(c->y_from_zero && f.y0 == 0)) f.y0 -= pad; }
     axes(b, &f, c->xlabel, c->ylabel);
     for (int i = 0; i < ns; i++) {
-        svg_printf(b, "<g class=\"series\"><title>");
+        buf_printf(b, "<g class=\"series\"><title>");
         svg_escape(b, s[i].name);
-        svg_printf(b, "</title>\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s d=\"", s[i].color,
+        buf_printf(b, "</title>\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s d=\"", s[i].color,
                    s[i].dashed ? " stroke-dasharray=\"5,3\"" : "");
         int pen = 0, npts = 0;
         for (int j = 0; j < s[i].n; j++) {
             double x = s[i].x[j], y = s[i].y[j];
             if (!isfinite(x) || !isfinite(y) || (c->y_log && y <= 0)) { pen = 0; continue; }
-            svg_printf(b, "%s%.1f,%.1f", pen ? " L" : " M", px(&f, x), py(&f, y));
+            buf_printf(b, "%s%.1f,%.1f", pen ? " L" : " M", px(&f, x), py(&f, y));
             pen = 1;
             npts++;
         }
-        svg_printf(b, "\"/>\n");
+        buf_printf(b, "\"/>\n");
         for (int j = 0; npts <= 12 && j < s[i].n; j++) {   // dots when the curve is short
             double x = s[i].x[j], y = s[i].y[j];
             if (!isfinite(x) || !isfinite(y) || (c->y_log && y <= 0)) continue;
-            svg_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", px(&f, x), py(&f, y),
+            buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", px(&f, x), py(&f, y),
                        s[i].color);
         }
-        svg_printf(b, "</g>\n");
+        buf_printf(b, "</g>\n");
     }
     // Legend under the x label.
     double lx = f.L;
     for (int i = 0; i < ns; i++) {
         double ly = c->height - 10;
-        svg_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
+        buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
                    "<text x=\"%.1f\" y=\"%.1f\">", lx, ly - 4, lx + 18, ly - 4, s[i].color,
                    s[i].dashed ? " stroke-dasharray=\"5,3\"" : "", lx + 22, ly);
         svg_escape(b, s[i].name);
-        svg_printf(b, "</text>\n");
+        buf_printf(b, "</text>\n");
         lx += 30 + 6.5 * (double)strlen(s[i].name ? s[i].name : "");
     }
     fig_close(b);
@@ -199,64 +170,64 @@ void svg_line_chart(SvgBuf *b, const SvgLineChart *c, const SvgSeries *s, int ns
 // ---------------------------------------------------------------------------
 // Bars
 
-void svg_hbars(SvgBuf *b, const char *title, const SvgBar *bars, int n, double vmax, int width) {
+void svg_hbars(Buf *b, const char *title, const SvgBar *bars, int n, double vmax, int width) {
     const int row = n > 150 ? 6 : 13, L = 200, T = 28, R = 56;
     int h = T + row * n + 24;
     double W = width - L - R;
     fig_open(b, title, width, h);
     for (int i = 0; i < n; i++) {
         double v = bars[i].value, y = T + (double)row * i;
-        svg_printf(b, "<g><title>");
+        buf_printf(b, "<g><title>");
         svg_escape(b, bars[i].label);
-        if (isnan(v)) svg_printf(b, ": n/a</title>");
-        else svg_printf(b, ": %.2f%%</title>", 100 * v);
+        if (isnan(v)) buf_printf(b, ": n/a</title>");
+        else buf_printf(b, ": %.2f%%</title>", 100 * v);
         if (!isnan(v))
-            svg_printf(b, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", L, y + 1,
+            buf_printf(b, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", L, y + 1,
                        W * fmax(0, fmin(v, vmax)) / vmax, row - 2, bars[i].color ? bars[i].color : "#4a78b5");
         if (row >= 10) {
-            svg_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\">", L - 4, y + row - 3);
+            buf_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\">", L - 4, y + row - 3);
             escape_cut(b, bars[i].label, 34);
-            svg_printf(b, "</text><text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">", L + W + 4, y + row - 3);
-            if (isnan(v)) svg_printf(b, "n/a");
-            else svg_printf(b, "%.1f%%", 100 * v);
-            svg_printf(b, "</text>");
+            buf_printf(b, "</text><text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">", L + W + 4, y + row - 3);
+            if (isnan(v)) buf_printf(b, "n/a");
+            else buf_printf(b, "%.1f%%", 100 * v);
+            buf_printf(b, "</text>");
         }
-        svg_printf(b, "</g>\n");
+        buf_printf(b, "</g>\n");
     }
     for (int t = 0; t <= 4; t++)   // axis under the bars
-        svg_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ccc\"/>"
+        buf_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ccc\"/>"
                    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%g%%</text>\n",
                    L + W * t / 4, T, L + W * t / 4, T + row * n, L + W * t / 4, T + row * n + 14, 100 * vmax * t / 4);
     fig_close(b);
 }
 
-void svg_vbars(SvgBuf *b, const char *title, const SvgBar *bars, int n, double ymin, double ymax, int width,
+void svg_vbars(Buf *b, const char *title, const SvgBar *bars, int n, double ymin, double ymax, int width,
                int height) {
     Frame f = {.x0 = 0, .x1 = n > 0 ? n : 1, .y0 = ymin, .y1 = ymax > ymin ? ymax : ymin + 1, .L = 62, .T = 28,
                .W = width - 62 - 14, .H = height - 28 - 70};
     fig_open(b, title, width, height);
-    svg_printf(b, "<g stroke=\"#999\">");
+    buf_printf(b, "<g stroke=\"#999\">");
     double sy = nice_step(f.y0, f.y1, 5);
     for (double y = ceil(f.y0 / sy) * sy; y <= f.y1 + 1e-9; y += sy)
-        svg_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+        buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" stroke=\"none\">%g%%</text>\n",
                    f.L, py(&f, y), f.L + f.W, py(&f, y), f.L - 4, py(&f, y) + 4, 100 * y);
-    svg_printf(b, "</g>\n");
+    buf_printf(b, "</g>\n");
     double bw = f.W / (n > 0 ? n : 1);
     for (int i = 0; i < n; i++) {
         double v = isnan(bars[i].value) ? f.y0 : fmax(f.y0, fmin(bars[i].value, f.y1));
         double x = f.L + bw * i + bw * 0.15;
-        svg_printf(b, "<g><title>");
+        buf_printf(b, "<g><title>");
         svg_escape(b, bars[i].label);
-        svg_printf(b, ": %.2f%%</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>"
+        buf_printf(b, ": %.2f%%</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>"
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"bold\">%.2f%%</text>"
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", 100 * bars[i].value, x, py(&f, v),
                    bw * 0.7, f.T + f.H - py(&f, v), bars[i].color ? bars[i].color : "#4a78b5", x + bw * 0.35,
                    py(&f, v) - 4, 100 * bars[i].value, x + bw * 0.35, f.T + f.H + 16);
         escape_cut(b, bars[i].label, (size_t)(bw / 6.5 > 8 ? bw / 6.5 : 8));
-        svg_printf(b, "</text></g>\n");
+        buf_printf(b, "</text></g>\n");
     }
-    svg_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", f.L, f.T + f.H,
+    buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", f.L, f.T + f.H,
                f.L + f.W, f.T + f.H);
     fig_close(b);
 }
@@ -264,13 +235,13 @@ void svg_vbars(SvgBuf *b, const char *title, const SvgBar *bars, int n, double y
 // ---------------------------------------------------------------------------
 // Heat map
 
-void svg_heatmap(SvgBuf *b, const char *title, const int64_t *confusion, int K, const char *const *names) {
+void svg_heatmap(Buf *b, const char *title, const int64_t *confusion, int K, const char *const *names) {
     double cell = K > 0 ? fmin(28, fmax(1.5, 720.0 / K)) : 10;
     int labels = cell >= 7;
     double L = labels ? 190 : 40, T = 34, side = cell * K;
     int w = (int)(L + side + 90), h = (int)(T + side + (labels ? 160 : 40));
     fig_open(b, title, w, h);
-    svg_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" stroke=\"#999\"/>\n", L,
+    buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" stroke=\"#999\"/>\n", L,
                T, side, side);
     for (int i = 0; i < K; i++) {
         int64_t row = 0;
@@ -280,32 +251,32 @@ void svg_heatmap(SvgBuf *b, const char *title, const int64_t *confusion, int K, 
             if (c <= 0) continue;   // only non-zero cells: K = 400 stays small
             double fr = (double)c / (double)row;
             int r = (int)(255 - (255 - 8) * fr), g = (int)(255 - (255 - 48) * fr), bl = (int)(255 - (255 - 107) * fr);
-            svg_printf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"><title>",
+            buf_printf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"rgb(%d,%d,%d)\"><title>",
                        L + cell * j, T + cell * i, cell, cell, r, g, bl);
-            svg_printf(b, "true ");
+            buf_printf(b, "true ");
             svg_escape(b, names[i]);
-            svg_printf(b, " \xe2\x86\x92 predicted ");
+            buf_printf(b, " \xe2\x86\x92 predicted ");
             svg_escape(b, names[j]);
-            svg_printf(b, ": %lld (%.1f%% of the row)</title></rect>\n", (long long)c, 100 * fr);
+            buf_printf(b, ": %lld (%.1f%% of the row)</title></rect>\n", (long long)c, 100 * fr);
         }
     }
     if (labels) {
         double fs = fmin(10, cell - 1);
         for (int k = 0; k < K; k++) {
-            svg_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%.0f\">", L - 3,
+            buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%.0f\">", L - 3,
                        T + cell * k + cell - 2, fs);
             escape_cut(b, names[k], 30);
-            svg_printf(b, "</text><text transform=\"translate(%.1f,%.1f) rotate(-60)\" text-anchor=\"end\" "
+            buf_printf(b, "</text><text transform=\"translate(%.1f,%.1f) rotate(-60)\" text-anchor=\"end\" "
                        "font-size=\"%.0f\">", L + cell * k + cell - 2, T + side + 4, fs);
             escape_cut(b, names[k], 24);
-            svg_printf(b, "</text>\n");
+            buf_printf(b, "</text>\n");
         }
     }
     // Axis names and the colour scale.
-    svg_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">predicted class</text>\n"
+    buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">predicted class</text>\n"
                "<text transform=\"translate(12,%.1f) rotate(-90)\" text-anchor=\"middle\">true class</text>\n",
                L + side / 2, (double)h - 6, T + side / 2);
-    svg_printf(b, "<defs><linearGradient id=\"heatgrad\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
+    buf_printf(b, "<defs><linearGradient id=\"heatgrad\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">"
                "<stop offset=\"0\" stop-color=\"#fff\"/><stop offset=\"1\" stop-color=\"rgb(8,48,107)\"/>"
                "</linearGradient></defs><rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"%.1f\" fill=\"url(#heatgrad)\" "
                "stroke=\"#999\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">100%%</text>"
@@ -318,18 +289,18 @@ void svg_heatmap(SvgBuf *b, const char *title, const int64_t *confusion, int K, 
 // ---------------------------------------------------------------------------
 // Scatter map
 
-static void marker(SvgBuf *b, SvgMarker m, double x, double y, const char *color) {
+static void marker(Buf *b, SvgMarker m, double x, double y, const char *color) {
     if (m == SVG_MARKER_CROSS)
-        svg_printf(b, "<path d=\"M%.1f,%.1f l6,6 m0,-6 l-6,6\" stroke=\"%s\" stroke-width=\"1.5\"/>", x - 3, y - 3,
+        buf_printf(b, "<path d=\"M%.1f,%.1f l6,6 m0,-6 l-6,6\" stroke=\"%s\" stroke-width=\"1.5\"/>", x - 3, y - 3,
                    color);
     else if (m == SVG_MARKER_SQUARE)
-        svg_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\" fill=\"%s\" fill-opacity=\"0.75\"/>",
+        buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\" fill=\"%s\" fill-opacity=\"0.75\"/>",
                    x - 3, y - 3, color);
     else
-        svg_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.75\"/>", x, y, color);
+        buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" fill-opacity=\"0.75\"/>", x, y, color);
 }
 
-void svg_scatter(SvgBuf *b, const char *title, const char *xlabel, const char *ylabel, const SvgPointSet *sets,
+void svg_scatter(Buf *b, const char *title, const char *xlabel, const char *ylabel, const SvgPointSet *sets,
                  int nsets, const char *const *class_names, int K, int width, int height) {
     const int legend_w = 230;
     Frame f = {.x0 = INFINITY, .x1 = -INFINITY, .y0 = INFINITY, .y1 = -INFINITY, .L = 62, .T = 28,
@@ -343,7 +314,7 @@ void svg_scatter(SvgBuf *b, const char *title, const char *xlabel, const char *y
         }
     fig_open(b, title, width, height);
     if (!(f.x0 <= f.x1)) {
-        svg_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no points</text>\n", width / 2, height / 2);
+        buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">no points</text>\n", width / 2, height / 2);
         fig_close(b);
         return;
     }
@@ -353,9 +324,9 @@ void svg_scatter(SvgBuf *b, const char *title, const char *xlabel, const char *y
     char color[48];
     int *seen = cd_calloc((size_t)(K > 0 ? K : 1), sizeof *seen);
     for (int s = 0; s < nsets; s++) {
-        svg_printf(b, "<g class=\"points\" data-set=\"");
+        buf_printf(b, "<g class=\"points\" data-set=\"");
         svg_escape(b, sets[s].name);
-        svg_printf(b, "\">\n");
+        buf_printf(b, "\">\n");
         for (int64_t i = 0; i < sets[s].n; i++) {
             double x = sets[s].xy[2 * i], y = sets[s].xy[2 * i + 1];
             int k = sets[s].cls[i];
@@ -363,18 +334,18 @@ void svg_scatter(SvgBuf *b, const char *title, const char *xlabel, const char *y
             if (seen) seen[k] = 1;
             svg_class_color(k, color, sizeof color);
             marker(b, sets[s].marker, px(&f, x), py(&f, y), color);
-            svg_printf(b, "\n");
+            buf_printf(b, "\n");
         }
-        svg_printf(b, "</g>\n");
+        buf_printf(b, "</g>\n");
     }
     // Legend: marker sets, then the classes present (colours).
     double lx = width - legend_w + 6, ly = 40;
-    svg_printf(b, "<g class=\"legend\" font-size=\"10\">\n");
+    buf_printf(b, "<g class=\"legend\" font-size=\"10\">\n");
     for (int s = 0; s < nsets; s++, ly += 14) {
         marker(b, sets[s].marker, lx + 4, ly - 4, "#444");
-        svg_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", lx + 12, ly);
+        buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", lx + 12, ly);
         escape_cut(b, sets[s].name, 34);
-        svg_printf(b, "</text>\n");
+        buf_printf(b, "</text>\n");
     }
     ly += 6;
     int shown = 0, present = 0, max_rows = (int)((height - ly - 20) / 12);
@@ -383,19 +354,19 @@ void svg_scatter(SvgBuf *b, const char *title, const char *xlabel, const char *y
     for (int k = 0; k < K && seen; k++) {
         if (!seen[k]) continue;
         if (shown >= max_rows * cols) {
-            svg_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#666\">\xe2\x80\xa6 and %d more classes</text>\n", lx,
+            buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#666\">\xe2\x80\xa6 and %d more classes</text>\n", lx,
                        ly + 12.0 * max_rows + 10, present - shown);
             break;
         }
         double cx = lx + (shown / max_rows) * (legend_w / 2.0), cy = ly + 12.0 * (shown % max_rows);
         svg_class_color(k, color, sizeof color);
-        svg_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">",
+        buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">",
                    cx, cy, color, cx + 11, cy + 8);
         escape_cut(b, class_names[k], cols == 2 ? 16 : 34);
-        svg_printf(b, "</text>\n");
+        buf_printf(b, "</text>\n");
         shown++;
     }
-    svg_printf(b, "</g>\n");
+    buf_printf(b, "</g>\n");
     free(seen);
     fig_close(b);
 }

@@ -4,6 +4,7 @@
 // parent folders are added once, before their first member, as in the
 // official distributions. Written to PATH.partial, renamed on close.
 #include "archive_out.h"
+#include "fsutil.h"
 #include "status.h"
 
 #include <archive.h>
@@ -64,7 +65,7 @@ int archive_out_open(ArchiveOut **out, const char *path) {
         return CD_ENOMEM;
     }
     memcpy(ao->path, path, n + 1);
-    snprintf(ao->partial, n + 9, "%s.partial", path);
+    fs_partial(path, ao->partial, n + 9);
     int rc = set_format(ao->a, path);
     if (rc == CD_EARG) {
         CD_ERR("cannot tell the archive format of %s (HINT: name it .zip, .tar, .tar.gz or .tgz)",
@@ -163,7 +164,7 @@ int archive_out_close(ArchiveOut *ao) {
     if (archive_write_close(ao->a) != ARCHIVE_OK) {
         CD_ERR("cannot finish %s: %s", ao->partial, archive_error_string(ao->a));
         rc = CD_EIO;
-    } else if (rename(ao->partial, ao->path) != 0) {
+    } else if (fs_commit(ao->partial, ao->path) != CD_OK) {
         CD_ERR("cannot rename %s to %s", ao->partial, ao->path);
         rc = CD_EIO;
     }

@@ -2,6 +2,7 @@
 // groups, the run's metadata as attributes; written to PATH.partial and
 // renamed into place.
 #include "h5io_ckpt.h"
+#include "fsutil.h"
 #include "h5io_util.h"
 #include "status.h"
 
@@ -42,7 +43,7 @@ int h5io_ckpt_write(const char *path, const H5CkptMeta *meta, const H5Tensor *mo
 int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Tensor *model, int nmodel,
                            const H5Tensor *momentum, int nmomentum, const H5TensorGroup *groups, int ngroups) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     hid_t f = h5io_create_serial(tmp);
     if (f < 0) {
         CD_ERR("%s: cannot create the checkpoint", tmp);
@@ -91,7 +92,7 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
         if (r >= 0) H5Gclose(r);
     }
     if (H5Fclose(f) < 0) rc = CD_EHDF5;
-    if (!rc && rename(tmp, path) != 0) {
+    if (!rc && fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot rename the checkpoint into place", path);
         rc = CD_EIO;
     }
@@ -218,8 +219,38 @@ static int read_strides(hid_t f, const char *path, H5CkptMeta *meta) {
     return rc;
 }
 
+// 1 when group ('/'-separated below the root) exists: H5Lexists on each
+// component, as a missing parent would be an error.
+static int group_exists(hid_t f, const char *group) {
+    H5ioQuiet q = h5io_quiet_begin();
+    char buf[256], sofar[256] = "", *save = NULL;
+    int have = 1;
+    snprintf(buf, sizeof buf, "%s", group);
+    for (char *tok = strtok_r(buf, "/", &save); tok && have; tok = strtok_r(NULL, "/", &save)) {
+        size_t l = strlen(sofar);
+        snprintf(sofar + l, sizeof sofar - l, "%s%s", l ? "/" : "", tok);
+        have = H5Lexists(f, sofar, H5P_DEFAULT) > 0;
+    }
+    h5io_quiet_end(q);
+    return have;
+}
+
+// The extra groups of h5io_ckpt_read_all: each present one read, an absent one empty.
+static int read_extra(hid_t f, const char *path, const char *const *extra, int nextra, H5Tensor **xt, int *xn) {
+    int rc = CD_OK;
+    for (int k = 0; k < nextra; k++) xt[k] = NULL, xn[k] = 0;
+    for (int k = 0; k < nextra && !rc; k++)
+        if (group_exists(f, extra[k])) rc = read_group(f, path, extra[k], &xt[k], &xn[k]);
+    return rc;
+}
+
 int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel,
                    H5Tensor **momentum, int *nmomentum) {
+    return h5io_ckpt_read_all(path, meta, model, nmodel, momentum, nmomentum, NULL, 0, NULL, NULL);
+}
+
+int h5io_ckpt_read_all(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nmodel, H5Tensor **momentum,
+                       int *nmomentum, const char *const *extra, int nextra, H5Tensor **xt, int *xn) {
     memset(meta, 0, sizeof *meta);
     *model = NULL;
     *nmodel = 0;
@@ -275,8 +306,10 @@ int h5io_ckpt_read(const char *path, H5CkptMeta *meta, H5Tensor **model, int *nm
             if (!rc) rc = read_group(f, path, "optimizer/momentum", momentum, nmomentum);
         }
     }
+    if (!rc && nextra) rc = read_extra(f, path, extra, nextra, xt, xn);
     H5Fclose(f);
     if (rc) {
+        for (int k = 0; k < nextra; k++) { h5io_tensors_free(xt[k], xn[k]); xt[k] = NULL; xn[k] = 0; }
         h5io_tensors_free(*model, *nmodel);
         *model = NULL;
         *nmodel = 0;
@@ -294,18 +327,7 @@ int h5io_ckpt_read_group(const char *path, const char *group, H5Tensor **t, int 
         CD_ERR("%s: cannot open the checkpoint as HDF5", path);
         return CD_EIO;
     }
-    H5ioQuiet q = h5io_quiet_begin();
-    // H5Lexists on each component: a missing parent would be an error.
-    char buf[256], sofar[256] = "", *save = NULL;
-    int have = 1;
-    snprintf(buf, sizeof buf, "%s", group);
-    for (char *tok = strtok_r(buf, "/", &save); tok && have; tok = strtok_r(NULL, "/", &save)) {
-        size_t l = strlen(sofar);
-        snprintf(sofar + l, sizeof sofar - l, "%s%s", l ? "/" : "", tok);
-        have = H5Lexists(f, sofar, H5P_DEFAULT) > 0;
-    }
-    h5io_quiet_end(q);
-    int rc = have ? read_group(f, path, group, t, n) : CD_EFORMAT;
+    int rc = group_exists(f, group) ? read_group(f, path, group, t, n) : CD_EFORMAT;
     H5Fclose(f);
     return rc;
 }

@@ -1,6 +1,7 @@
 // h5io_features.c - FEATURES.h5 writer and reader (layout in
 // h5io_features.h); written by one rank to PATH.partial and renamed.
 #include "h5io_features.h"
+#include "fsutil.h"
 #include "h5io_util.h"
 #include "status.h"
 
@@ -10,7 +11,7 @@
 
 int h5io_features_write(const char *path, const H5Features *x) {
     char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp) {
+    if (fs_partial(path, tmp, sizeof tmp)) {
         CD_ERR("%s: path too long", path);
         return CD_EARG;
     }
@@ -34,7 +35,7 @@ int h5io_features_write(const char *path, const H5Features *x) {
         remove(tmp);
         return CD_EHDF5;
     }
-    if (rename(tmp, path) != 0) {
+    if (fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot rename %s into place", path, tmp);
         remove(tmp);
         return CD_EIO;

@@ -205,9 +205,11 @@ int main(int argc, char **argv) {
         bad = 1;
     }
     Config cfg;
-    config_init(&cfg);
     char why[1024] = "";
-    if (!bad && config_load(&cfg, config, why, sizeof why) != CD_OK) bad = 1;
+    // config_load initialises cfg itself (also when it fails): initialising
+    // it here as well leaked the defaults' strings.
+    if (bad) config_init(&cfg);
+    else if (config_load(&cfg, config, why, sizeof why) != CD_OK) bad = 1;
     for (int i = 0; i < nsets && !bad; i++)
         if (config_set(&cfg, sets[i], why, sizeof why) != CD_OK) bad = 1;
     if (!bad && config_check(&cfg, why, sizeof why) != CD_OK) bad = 1;

@@ -1,4 +1,4 @@
-// cocodiff.c - the CoCoDiff module (see cocodiff.h; method.md "CoCoDiff
+// cocodiff.c - the CoCoDiff module (see cocodiff.h; docs/method.md "CoCoDiff
 // module"): parameter table, initialisation, the training step (L_rec,
 // L_diff, generation, L_gen, coarse and fine contrastive losses with their
 // gradient paths) and generation alone.
@@ -82,7 +82,7 @@ typedef struct Enc {   // encoder forward cache
     float *a, *mu, *rs, *z;   // (N, d), (N), (N), (N, d)
 } Enc;
 
-typedef struct Buf {
+typedef struct StepBufs {
     Enc rec, det, dbb;
     float *hr, *dhr, *dz, *da;                        // (N, C), (N, C), (N, d), (N, d)
     float *eps, *zt, *traw, *ctx, *keep, *epshat, *deps, *dctx, *dzt;
@@ -90,7 +90,7 @@ typedef struct Buf {
     float *zg, *x0b, *epsd, *epsu, *zero_ctx, *ctxg, *zh0, *hh0, *dhh0, *glog, *gprob, *gdlog;
     float *u, *un, *dun, *du, *nrm, *clog, *cprob, *cdlog;
     int32_t *t, *tgen, *tbuf, *drop;
-} Buf;
+} StepBufs;
 
 struct Cocodiff {
     CocodiffConfig cfg;
@@ -110,7 +110,7 @@ struct Cocodiff {
     int alloc_B;
     float *arena;
     int32_t *iarena;
-    Buf b;
+    StepBufs b;
 };
 
 // ---------------------------------------------------------------------------
@@ -393,7 +393,7 @@ void cocodiff_debug_detach_from(Cocodiff *m, const float *params, const float *h
 // ---------------------------------------------------------------------------
 // Batch buffers
 
-static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, Buf *b) {
+static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, StepBufs *b) {
     size_t N = (size_t)B * L, d = (size_t)m->cfg.d, C = (size_t)m->C, Dt = (size_t)m->Dt;
     size_t K = (size_t)m->K, Bs = (size_t)B, off = 0;
 #define TAKE(ptr, cnt) do { if (base) (ptr) = base + off; off += (cnt); } while (0)
@@ -425,7 +425,7 @@ static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, Buf *b) {
 static int ensure_batch(Cocodiff *m, int B) {
     if (B <= m->alloc_B) return CD_OK;
     free_batch(m);
-    Buf tmp;
+    StepBufs tmp;
     size_t n = carve(m, NULL, NULL, B, &tmp);
     m->arena = cd_calloc(n, sizeof(float));
     m->iarena = cd_calloc((size_t)4 * B, sizeof(int32_t));
@@ -481,7 +481,7 @@ typedef struct GenCtx {
 static void gen_eps(void *vctx, float *eps, const float *z, const int32_t *t, int B) {
     GenCtx *g = vctx;
     Cocodiff *m = g->m;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     cd_denoiser_forward(&m->den, eps, b->cache, z, t, b->ctxg, &g->W->den, B, b->work);
     float w = m->cfg.guidance_scale;
     if (w == 1.0f) return;
@@ -496,7 +496,7 @@ static void gen_eps(void *vctx, float *eps, const float *z, const int32_t *t, in
 static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const int32_t *labels,
                              int B, const CocodiffStepCtl *ctl) {
     const CocodiffConfig *c = &m->cfg;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int T = c->T_diff;
     size_t n = (size_t)L * c->d;
     int lo = (int)lround((double)c->t_gen_lo * T), hi = (int)lround((double)c->t_gen_hi * T);
@@ -524,7 +524,7 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
 // logit_scale and dx (rows at dx + i xs, or NULL). Returns the mean CE.
 static double contrast(Cocodiff *m, const float *x, size_t xs, const float *E, size_t es,
                        const int32_t *labels, int n, float dscale, float *dx, double *scale_out) {
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int C = m->C, Dt = m->Dt, K = m->K;
     double lmax = log((double)m->cfg.logit_scale_max), ls = m->w.logit_scale[0];
     int clamped = ls >= lmax;
@@ -608,7 +608,7 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         return CD_EARG;
     }
     if ((rc = ensure_batch(m, B))) return rc;
-    Buf *b = &m->b;
+    StepBufs *b = &m->b;
     int C = m->C, d = c->d, K = m->K, N = B * L, Dt = m->Dt;
     size_t Nd = (size_t)N * d, NC = (size_t)N * C, n = (size_t)L * d;
     float sc = ctl->grad_scale;

@@ -18,7 +18,7 @@ static const CocodiffOption options[] = {
     {"cocodiff.generate", COCODIFF_OPT_BOOL, OPT(generation), 0, 1, 0, 0, 1, NULL},
     {"cocodiff.gen_start_epoch", COCODIFF_OPT_INT, OPT(gen_start_epoch), 0, -1, 0, -1, INT32_MAX, NULL},
     {"cocodiff.ddim_steps", COCODIFF_OPT_INT, OPT(gen_steps), 0, 5, 0, 1, 1000, NULL},
-    // method.md says [0.2, 0.6]; measured on the synthetic benchmark, a
+    // docs/method.md says [0.2, 0.6]; measured on the synthetic benchmark, a
     // denoiser trained alongside the backbone sends features generated from
     // t >= 200 four times further from their source than the class's own
     // spread (frozen-head accuracy 26% vs 61% real), while [0.05, 0.2] keeps
@@ -30,7 +30,7 @@ static const CocodiffOption options[] = {
     {"cocodiff.cond_drop", COCODIFF_OPT_FLOAT, OPT(cond_drop), 0, 0.1, 0, 0, 1, NULL},
     {"cocodiff.l_diff", COCODIFF_OPT_FLOAT, OPT(l_diff), 0, 1, 0, 0, 1e6, NULL},
     {"cocodiff.l_rec", COCODIFF_OPT_FLOAT, OPT(l_rec), 0, 1, 0, 0, 1e6, NULL},
-    // method.md: 0.5 and 0.5. Measured on the synthetic benchmark (3 seeds
+    // docs/method.md: 0.5 and 0.5. Measured on the synthetic benchmark (3 seeds
     // each, paired with the backbone's runs of the same seed): 0.5 cost 1.9
     // points of top-1, 0.1 gained 1.7 (docs/results.md)
     {"cocodiff.l_gen", COCODIFF_OPT_FLOAT, OPT(l_gen), 0, 0.1, 0, 0, 1e6, NULL},

@@ -1,5 +1,5 @@
 // cocodiff_parts.c - body-part joint sets and part-token pooling for the
-// CoCoDiff module (see cocodiff.h; method.md "CoCoDiff module", step 1).
+// CoCoDiff module (see cocodiff.h; docs/method.md "CoCoDiff module", step 1).
 //
 // Part files are data (datasets/parts/ntu25.tsv, openpose18.tsv): one line
 // per part, the name then the 0-based joint ids. The parser reports the first
@@ -12,6 +12,7 @@
 
 #include "cocodiff.h"
 #include "datadir.h"
+#include "fsutil.h"
 #include "status.h"
 
 const char *const cocodiff_part_names[COCODIFF_PARTS] = {"head", "hand", "arm", "hip", "leg", "foot"};
@@ -121,35 +122,14 @@ int part_sets_load(const char *given, int V, PartSets *p) {
         CD_ERR("part file %s", where);
         return CD_EIO;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        CD_ERR("%s: cannot open the part file: %s", path, strerror(errno));
-        return CD_EIO;
+    char *text = NULL;
+    int rc = fs_read_all(path, &text, NULL);
+    if (rc) {
+        CD_ERR("%s: cannot read the part file: %s", path, strerror(errno));
+        return rc;
     }
-    size_t cap = 4096, n = 0;
-    char *text = cd_malloc(cap);
-    if (!text) { fclose(f); return CD_ENOMEM; }
-    size_t got;
-    while ((got = fread(text + n, 1, cap - 1 - n, f)) > 0) {
-        n += got;
-        if (n == cap - 1) {
-            if (cap > ((size_t)1 << 24)) break;   // part files are tiny
-            char *t = cd_realloc(text, cap * 2);
-            if (!t) { free(text); fclose(f); return CD_ENOMEM; }
-            text = t;
-            cap *= 2;
-        }
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        free(text);
-        CD_ERR("%s: read error", path);
-        return CD_EIO;
-    }
-    text[n] = 0;
     char why[256];
-    int rc = part_sets_parse(p, text, V, why, sizeof why);
+    rc = part_sets_parse(p, text, V, why, sizeof why);
     free(text);
     if (rc != CD_OK) CD_ERR("%s: %s\nHINT: a part file has one line per part: name, then 0-based joint ids",
                             path, why);

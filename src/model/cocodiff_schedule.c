@@ -1,6 +1,6 @@
 // cocodiff_schedule.c - DDPM noise schedules, the forward process q(z_t|z_0)
 // and the deterministic DDIM sampler of the CoCoDiff module (see cocodiff.h;
-// method.md "CoCoDiff module", steps 3 and 5).
+// docs/method.md "CoCoDiff module", steps 3 and 5).
 //
 // Schedules are computed in double: linear betas (DDPM, Ho et al. 2020:
 // linspace(1e-4, 0.02, 1000)) give abar_0 = 0.9999, abar_999 = 4.0358e-5;

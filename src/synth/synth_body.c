@@ -2,7 +2,7 @@
 // rig of cocodiff-synth (see synth_body.h for the coordinate frames).
 //
 // The skeleton is the NTU bone tree rooted at SpineBase (the undirected tree
-// of data-conventions.md, walked from the pelvis). Each joint but the root
+// of docs/data-conventions.md, walked from the pelvis). Each joint but the root
 // owns the rotation of the bone that ends at it: pos[j] = pos[p] +
 // G[p] R[j] off[j] and G[j] = G[p] R[j], so bending the elbow (the bone
 // ending at the wrist) moves the forearm and everything below it.

@@ -77,7 +77,7 @@ static int kin_plan(const SynthConfig *cfg, const SynthActions *acts, KinItem **
     return CD_OK;
 }
 
-static void put_json_str(SynthBuf *b, const char *s) {
+static void put_json_str(Buf *b, const char *s) {
     b->p[b->n++] = '"';
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') b->p[b->n++] = '\\';
@@ -88,14 +88,14 @@ static void put_json_str(SynthBuf *b, const char *s) {
 
 // kinetics_{train,val}_label.json in the indented layout of the real files.
 static int kin_labels(const KinItem *it, int64_t n, int val, const SynthActions *acts,
-                      SynthBuf *b) {
+                      Buf *b) {
     b->n = 0;
-    if (synth_buf_reserve(b, 8) != CD_OK) return CD_ENOMEM;
+    if (buf_reserve(b, 8) != CD_OK) return CD_ENOMEM;
     synth_buf_puts(b, "{");
     int first = 1;
     for (int64_t i = 0; i < n; i++) {
         if (it[i].val != val) continue;
-        if (synth_buf_reserve(b, 400) != CD_OK) return CD_ENOMEM;
+        if (buf_reserve(b, 400) != CD_OK) return CD_ENOMEM;
         synth_buf_puts(b, first ? "\n    " : ", \n    ");
         first = 0;
         put_json_str(b, it[i].id);
@@ -192,16 +192,16 @@ static void kin_person(const KinClip *c, const KinPerson *kp, int f, SynthRng *r
 }
 
 static int kin_clip_text(KinClip *c, const SynthAction *a, int label_index, SynthRng *r,
-                         SynthBuf *b) {
+                         Buf *b) {
     int F = c->m.frames;
     int cut0 = 0, cut1 = F;   // cut-away shots: empty runs at the ends
     if (synth_rng_uniform(r) < 0.2) cut0 = synth_rng_int(r, 0, F / 5);
     if (synth_rng_uniform(r) < 0.2) cut1 = F - synth_rng_int(r, 0, F / 5);
     b->n = 0;
-    if (synth_buf_reserve(b, 16) != CD_OK) return CD_ENOMEM;
+    if (buf_reserve(b, 16) != CD_OK) return CD_ENOMEM;
     synth_buf_puts(b, "{\"data\": [");
     for (int f = 0; f < F; f++) {
-        if (synth_buf_reserve(b, 64 + KIN_MAX_PEOPLE * 36 * 8 + 200) != CD_OK) return CD_ENOMEM;
+        if (buf_reserve(b, 64 + KIN_MAX_PEOPLE * 36 * 8 + 200) != CD_OK) return CD_ENOMEM;
         synth_buf_puts(b, f ? ", {\"frame_index\": " : "{\"frame_index\": ");
         synth_buf_int(b, f + 1);
         synth_buf_puts(b, ", \"skeleton\": [");
@@ -233,7 +233,7 @@ static int kin_clip_text(KinClip *c, const SynthAction *a, int label_index, Synt
         }
         synth_buf_puts(b, "]}");
     }
-    if (synth_buf_reserve(b, 200) != CD_OK) return CD_ENOMEM;
+    if (buf_reserve(b, 200) != CD_OK) return CD_ENOMEM;
     synth_buf_puts(b, "], \"label\": ");
     put_json_str(b, a->name);
     synth_buf_puts(b, ", \"label_index\": ");
@@ -243,7 +243,7 @@ static int kin_clip_text(KinClip *c, const SynthAction *a, int label_index, Synt
 }
 
 static int kin_generate(const SynthConfig *cfg, const SynthActions *acts,
-                        const SynthPerformer *perf, const KinItem *it, SynthBuf *b) {
+                        const SynthPerformer *perf, const KinItem *it, Buf *b) {
     const SynthAction *a = &acts->a[it->cls];
     SynthRng r;
     uint64_t h = 0;
@@ -251,7 +251,7 @@ static int kin_generate(const SynthConfig *cfg, const SynthActions *acts,
     synth_rng_seed(&r, synth_mix64(cfg->seed ^ 0x7C11Full, h));
     if (!it->has_skeleton) {
         b->n = 0;
-        if (synth_buf_reserve(b, 256) != CD_OK) return CD_ENOMEM;
+        if (buf_reserve(b, 256) != CD_OK) return CD_ENOMEM;
         synth_buf_puts(b, "{\"data\": [], \"label\": ");
         put_json_str(b, a->name);
         synth_buf_puts(b, ", \"label_index\": ");
@@ -270,7 +270,7 @@ int synth_kinetics_write(const SynthConfig *cfg, const SynthActions *acts, const
     if (rc != CD_OK) return rc;
     SynthPerformer perf[KIN_PERFORMERS];
     for (int p = 0; p < KIN_PERFORMERS; p++) synth_performer_init(&perf[p], cfg->seed ^ 0x4B, p + 1);
-    SynthBuf b = {0};
+    Buf b = {0};
     ArchiveOut *ao = NULL;
     rc = archive_out_open(&ao, cfg->out);
     for (int val = 0; val < 2 && rc == CD_OK; val++) {
@@ -300,7 +300,7 @@ int synth_kinetics_write(const SynthConfig *cfg, const SynthActions *acts, const
                  "%.1f MB/s of text", (long long)cfg->samples, cfg->out, text_bytes / 1e6,
                  (double)cfg->samples / el, text_bytes / 1e6 / el);
     }
-    synth_buf_free(&b);
+    buf_free(&b);
     free(it);
     return rc;
 }

@@ -20,31 +20,13 @@
 
 // ---------------------------------------------------------------- text buffer
 
-int synth_buf_reserve(SynthBuf *b, size_t extra) {
-    if (b->n + extra <= b->cap) return CD_OK;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->n + extra) cap *= 2;
-    char *p = cd_realloc(b->p, cap);
-    if (!p) return CD_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return CD_OK;
-}
-
-void synth_buf_free(SynthBuf *b) {
-    if (!b) return;
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
-}
-
-void synth_buf_puts(SynthBuf *b, const char *s) {
+void synth_buf_puts(Buf *b, const char *s) {
     size_t n = strlen(s);
     memcpy(b->p + b->n, s, n);
     b->n += n;
 }
 
-void synth_buf_int(SynthBuf *b, int64_t v) {
+void synth_buf_int(Buf *b, int64_t v) {
     char tmp[24];
     int k = 0;
     uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
@@ -67,7 +49,7 @@ static const double p10[] = {1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e
                              1e30};
 #define P10(e) p10[(e) + 30]
 
-void synth_buf_g7(SynthBuf *b, double v) {
+void synth_buf_g7(Buf *b, double v) {
     char *o = b->p + b->n;
     if (!(fabs(v) >= 1e-29) || !(fabs(v) < 1e29)) {   // zero, denormal-ish, NaN, huge
         *o++ = '0';
@@ -122,7 +104,7 @@ void synth_buf_g7(SynthBuf *b, double v) {
     b->n = (size_t)(o - b->p);
 }
 
-void synth_buf_f3(SynthBuf *b, double v) {
+void synth_buf_f3(Buf *b, double v) {
     int64_t m = llround(v * 1000.0);
     char *o = b->p + b->n;
     if (m < 0) {
@@ -378,14 +360,14 @@ static void track_joints(const NtuSample *s, Track *t, const double pos[2][SYNTH
     }
 }
 
-static void put_eol(SynthBuf *b, const char *eol) {
+static void put_eol(Buf *b, const char *eol) {
     b->p[b->n++] = eol[0];
     if (eol[1]) b->p[b->n++] = eol[1];
 }
 
 static void write_body(const NtuSample *s, Track *t, const double pos[2][SYNTH_J][3],
                        const double rot[2][SYNTH_J][3][3], const double ch[2][SYNTH_NCH],
-                       SynthRng *r, SynthBuf *b) {
+                       SynthRng *r, Buf *b) {
     double q[SYNTH_J][3], du[SYNTH_J], dv[SYNTH_J];
     int st[SYNTH_J];
     track_joints(s, t, pos, r, q, st);
@@ -427,17 +409,17 @@ static void write_body(const NtuSample *s, Track *t, const double pos[2][SYNTH_J
 }
 
 // The .skeleton text of one sample into b (b->n reset).
-static int ntu_sample_text(NtuSample *s, const SynthAction *a, SynthRng *r, SynthBuf *b) {
+static int ntu_sample_text(NtuSample *s, const SynthAction *a, SynthRng *r, Buf *b) {
     int F = s->m.frames;
     b->n = 0;
-    if (synth_buf_reserve(b, 32) != CD_OK) return CD_ENOMEM;
+    if (buf_reserve(b, 32) != CD_OK) return CD_ENOMEM;
     synth_buf_int(b, F);
     put_eol(b, s->eol);
     double pos[2][SYNTH_J][3], rot[2][SYNTH_J][3][3], ch[2][SYNTH_NCH];
     for (int f = 0; f < F; f++) {
         int nb = 0;
         for (int k = 0; k < s->ntracks; k++) nb += !s->drop[f] && f >= s->tr[k].f0 && f < s->tr[k].f1;
-        if (synth_buf_reserve(b, 16 + (size_t)nb * 3200) != CD_OK) return CD_ENOMEM;
+        if (buf_reserve(b, 16 + (size_t)nb * 3200) != CD_OK) return CD_ENOMEM;
         synth_buf_int(b, nb);
         put_eol(b, s->eol);
         if (!nb) continue;
@@ -461,7 +443,7 @@ static void ntu_name(uint64_t key, char name[64]) {
 
 // Generates item `it` into b.
 static int ntu_generate(const SynthConfig *cfg, const SynthActions *acts,
-                        const SynthPerformer *perf, const NtuItem *it, NtuSample *s, SynthBuf *b) {
+                        const SynthPerformer *perf, const NtuItem *it, NtuSample *s, Buf *b) {
     const SynthAction *a = &acts->a[it->cls];
     int setup = (int)(it->key >> 40) & 0xff, cam = (int)(it->key >> 32) & 0xff;
     int p = (int)(it->key >> 24) & 0xff, rep = (int)(it->key >> 16) & 0xff;
@@ -486,7 +468,7 @@ typedef struct NtuPipe {
     const SynthActions *acts;
     const NtuItem *items;
     SynthPerformer perf[NTU_PERFORMERS];
-    SynthBuf buf[NTU_RING];
+    Buf buf[NTU_RING];
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int64_t produced, consumed;
@@ -517,10 +499,10 @@ static void *ntu_worker(void *arg) {
 }
 
 // Waits for sample i; returns its buffer, or NULL if the worker failed.
-static SynthBuf *ntu_pipe_take(NtuPipe *pp, int64_t i) {
+static Buf *ntu_pipe_take(NtuPipe *pp, int64_t i) {
     pthread_mutex_lock(&pp->mu);
     while (pp->produced <= i && pp->rc == CD_OK) pthread_cond_wait(&pp->cv, &pp->mu);
-    SynthBuf *b = pp->produced > i ? &pp->buf[i % NTU_RING] : NULL;
+    Buf *b = pp->produced > i ? &pp->buf[i % NTU_RING] : NULL;
     pthread_mutex_unlock(&pp->mu);
     return b;
 }
@@ -558,7 +540,7 @@ int synth_ntu_write(const SynthConfig *cfg, const SynthActions *acts, const Dist
     progress_init(&pr, "synth", "samples", cfg->samples, cfg->progress_every_s);
     double text_bytes = 0, t0 = dist_wtime();
     for (int64_t i = 0; i < cfg->samples && rc == CD_OK; i++) {
-        SynthBuf *b = ntu_pipe_take(pp, i);
+        Buf *b = ntu_pipe_take(pp, i);
         if (!b) {
             rc = pp->rc;
             break;
@@ -584,7 +566,7 @@ int synth_ntu_write(const SynthConfig *cfg, const SynthActions *acts, const Dist
     }
     pthread_mutex_destroy(&pp->mu);
     pthread_cond_destroy(&pp->cv);
-    for (int k = 0; k < NTU_RING; k++) synth_buf_free(&pp->buf[k]);
+    for (int k = 0; k < NTU_RING; k++) buf_free(&pp->buf[k]);
     free(pp);
     free(items);
     return rc;

@@ -1,6 +1,7 @@
 // descriptions.c - reading, checking and writing descriptions.tsv (format in
 // datasets/README.md; API in descriptions.h).
 #include "descriptions.h"
+#include "fsutil.h"
 
 #include "status.h"
 
@@ -19,45 +20,6 @@ static const char header_line[] = "id\tname\tsentence\thead\thand\tarm\thip\tleg
 // ---------------------------------------------------------------------------
 // Small helpers
 
-// Whole file into a NUL-terminated buffer. CD_OK, or CD_EIO with errno kept.
-static int slurp(const char *path, char **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return CD_EIO;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    if (!b) {
-        fclose(f);
-        errno = ENOMEM;
-        return CD_EIO;
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                errno = ENOMEM;
-                return CD_EIO;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t k = fread(b + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(b);
-        errno = EIO;
-        return CD_EIO;
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return CD_OK;
-}
 
 static int utf8_valid(const unsigned char *s) {
     while (*s) {
@@ -230,7 +192,7 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
     if (nbad) *nbad = 0;
     char *buf = NULL;
     size_t len = 0;
-    if (slurp(path, &buf, &len) != CD_OK) {
+    if (fs_read_all(path, &buf, &len) != CD_OK) {
         if (!strict && errno == ENOENT) {
             *out = descriptions_new();
             return *out ? CD_OK : cd_why(why, whylen, CD_ENOMEM, "out of memory");
@@ -356,7 +318,7 @@ int descriptions_list_load(const char *path, int id_base, DescClassList *out, ch
     out->id_base = id_base;
     char *buf = NULL;
     size_t len = 0;
-    if (slurp(path, &buf, &len) != CD_OK)
+    if (fs_read_all(path, &buf, &len) != CD_OK)
         return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, strerror(errno));
     int rc = CD_OK, cap = 0, lineno = 0, blank_line = 0;
     char *s = buf;
@@ -475,26 +437,17 @@ int descriptions_write(const char *path, const Descriptions *d, char *why, size_
             return cd_why(why, whylen, CD_EFORMAT, "%s: the preamble must be '#' lines", path);
         q = e + 1;
     }
-    size_t n = strlen(path) + 16;
-    char *tmp = cd_malloc(n);
-    if (!tmp) return cd_why(why, whylen, CD_ENOMEM, "out of memory");
-    snprintf(tmp, n, "%s.partial", path);
+    char tmp[4200];
+    if (fs_partial(path, tmp, sizeof tmp)) return cd_why(why, whylen, CD_EARG, "%s: path too long", path);
     FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int rc = cd_why(why, whylen, CD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
+    if (!f) return cd_why(why, whylen, CD_EIO, "%s: cannot create: %s", tmp, strerror(errno));
     int rc = d->preamble && fputs(d->preamble, f) == EOF ? CD_EIO : CD_OK;
     if (rc == CD_OK && fprintf(f, "%s\n", header_line) < 0) rc = CD_EIO;
     for (int i = 0; i < d->n && rc == CD_OK; i++) rc = put_row(f, &d->cls[i]);
     if (rc == CD_OK) rc = flush_sync(f);
     if (fclose(f) != 0) rc = CD_EIO;
-    if (rc == CD_OK && rename(tmp, path) != 0) rc = CD_EIO;
-    if (rc != CD_OK) {
-        cd_why(why, whylen, rc, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
+    if (rc == CD_OK) rc = fs_commit(tmp, path);
+    else unlink(tmp);
+    if (rc != CD_OK) cd_why(why, whylen, rc, "%s: write failed: %s", path, strerror(errno));
     return rc;
 }

@@ -205,13 +205,13 @@ int embed_run(const Dist *d, const EmbedConfig *cfg) {
             .class_id = ids, .class_name = names, .part_name = desc_part_names,
             .sif_a = cfg->sif_a, .oov_tokens = oov,
         };
-        snprintf(tmp, sizeof tmp, "%.4096s.partial", cfg->out);
+        fs_partial(cfg->out, tmp, sizeof tmp);
         if (!rc && fs_mkdir_parent(cfg->out) != 0) {
             CD_ERR("%s: cannot create its folder: %s", cfg->out, strerror(errno));
             rc = CD_EIO;
         }
         if (!rc) rc = h5io_embed_write(tmp, &spec);
-        if (!rc && rename(tmp, cfg->out) != 0) {
+        if (!rc && fs_commit(tmp, cfg->out) != CD_OK) {
             CD_ERR("%s: cannot rename into place: %s", cfg->out, strerror(errno));
             rc = CD_EIO;
         }

@@ -1,5 +1,6 @@
 // glove.c - reading and writing the GloVe subset file (format in glove.h).
 #include "glove.h"
+#include "fsutil.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -116,7 +117,7 @@ int glove_write_subset(const char *path, int dim, int64_t vocab, int n, char **w
     for (int i = 0; i < n; i++) w[i] = (GloveWord){words[i], ranks[i], vecs + (size_t)i * dim};
     qsort(w, (size_t)n, sizeof *w, cmp_word);
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4096s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     FILE *f = fopen(tmp, "wb");
     int ok = f != NULL;
     uint32_t ver = GLOVE_VERSION, d = (uint32_t)dim, cnt = (uint32_t)n;
@@ -132,7 +133,7 @@ int glove_write_subset(const char *path, int dim, int64_t vocab, int n, char **w
     }
     if (f && fclose(f) != 0) ok = 0;
     free(w);
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok || fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot write the GloVe subset", path);
         unlink(tmp);
         return CD_EIO;

@@ -1,5 +1,6 @@
 // http.c - libcurl behind http.h: one POST of a JSON body, response in memory.
 #include "http.h"
+#include "buf.h"
 
 #include "status.h"
 
@@ -25,30 +26,18 @@ void http_cleanup(void) {
 }
 
 typedef struct Sink {
-    char *p;
-    size_t n, cap;
+    Buf b;
     int overflow;
 } Sink;
 
 static size_t sink_write(char *data, size_t size, size_t nmemb, void *user) {
     Sink *s = user;
     size_t k = size * nmemb;
-    if (s->n + k + 1 > HTTP_MAX_RESPONSE) {
+    if (s->b.n + k + 1 > HTTP_MAX_RESPONSE) {
         s->overflow = 1;
         return 0;   // makes curl stop with CURLE_WRITE_ERROR
     }
-    if (s->n + k + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->n + k + 1) cap *= 2;
-        char *q = realloc(s->p, cap);
-        if (!q) return 0;
-        s->p = q;
-        s->cap = cap;
-    }
-    memcpy(s->p + s->n, data, k);
-    s->n += k;
-    s->p[s->n] = 0;
-    return k;
+    return buf_append(&s->b, data, k) == CD_OK ? k : 0;
 }
 
 // The user's no_proxy list plus the loopback names: a local test server or a
@@ -107,14 +96,14 @@ int http_post_json(const char *url, const char *const *headers, const char *body
     CURLcode c = curl_easy_perform(h);
     if (c == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-        if (!sink.p) sink.p = calloc(1, 1);
-        if (!sink.p) {
+        if (!sink.b.p) sink.b.p = calloc(1, 1);
+        if (!sink.b.p) {
             rc = CD_EIO;
             cd_reject(why, whylen, "out of memory reading the response");
         } else {
-            *response = sink.p;
-            if (response_len) *response_len = sink.n;
-            sink.p = NULL;
+            *response = sink.b.p;
+            if (response_len) *response_len = sink.b.n;
+            sink.b.p = NULL;
         }
     } else {
         rc = CD_EIO;
@@ -126,7 +115,7 @@ int http_post_json(const char *url, const char *const *headers, const char *body
         else
             cd_reject(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(c));
     }
-    free(sink.p);
+    buf_free(&sink.b);
     curl_slist_free_all(hl);
     curl_easy_cleanup(h);
     return rc;

@@ -3,6 +3,8 @@
 // backbone's forward and backward, its optimizer, its checkpoint groups and
 // the generated-feature measurement at the end.
 #include "cdtrain.h"
+#include "checkpoint.h"
+#include "fsutil.h"
 #include "diversity.h"
 #include "h5io_embed.h"
 #include "h5io_features.h"
@@ -273,33 +275,30 @@ int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[2]) {
     return 2;
 }
 
-static int restore_group(CdTrain *t, const char *path, const char *group, float *dst, char *why, size_t whylen) {
-    H5Tensor *h5 = NULL;
+static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group, float *dst, char *why,
+                         size_t whylen) {
     int n = 0;
-    int rc = h5io_ckpt_read_group(path, group, &h5, &n);
-    if (rc) {
-        snprintf(why, whylen, "%s: no /%s group (HINT: written without the CoCoDiff module? resume it with "
-                 "cocodiff.module off, or start the module run from it with weights: %s)", path, group, path);
-        return rc;
-    }
-    for (int i = 0; i < cocodiff_num_tensors(t->cd) && !rc; i++) {
+    const H5Tensor *h5 = checkpoint_file_group(f, group, &n);
+    if (!h5)
+        return cd_why(why, whylen, CD_EFORMAT, "%s: no /%s group (HINT: written without the CoCoDiff module? resume "
+                      "it with cocodiff.module off, or start the module run from it with weights: %s)", f->path,
+                      group, f->path);
+    for (int i = 0; i < cocodiff_num_tensors(t->cd); i++) {
         const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
         const H5Tensor *h = h5io_tensor_find(h5, n, ct->name);
-        if (!h || h->dtype || h->numel != ct->numel) {
-            snprintf(why, whylen, "%s: /%s/%s is missing or of another size (HINT: the module's latent_dim, "
-                     "heads or blocks changed since it was written?)", path, group, ct->name);
-            rc = CD_EFORMAT;
-            break;
-        }
+        if (!h || h->dtype || h->numel != ct->numel)
+            return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/%s is missing or of another size (HINT: the module's "
+                          "latent_dim, heads or blocks changed since it was written?)", f->path, group, ct->name);
         memcpy(dst + ct->offset, h->data, ct->numel * sizeof(float));
     }
-    h5io_tensors_free(h5, n);
-    return rc;
+    return CD_OK;
 }
 
-int cdtrain_restore(CdTrain *t, const char *path, long long steps, char *why, size_t whylen) {
-    int rc = restore_group(t, path, "cocodiff", cocodiff_params(t->cd), why, whylen);
-    if (!rc) rc = restore_group(t, path, "optimizer/cocodiff_momentum", t->opt.buf, why, whylen);
+int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *why, size_t whylen) {
+    H5TensorGroup g[2];
+    cdtrain_tensor_groups(t, g);
+    int rc = restore_group(t, f, g[0].group, cocodiff_params(t->cd), why, whylen);
+    if (!rc) rc = restore_group(t, f, g[1].group, t->opt.buf, why, whylen);
     if (!rc) t->opt.steps = steps;   // the two optimizers always step together
     return rc;
 }
@@ -376,9 +375,9 @@ static int write_diversity(const DiversityStats *st, const char *path) {
         "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
         "generated_to_source", st->gen_to_source, "features", "features.h5");
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    fs_partial(path, tmp, sizeof tmp);
     int rc = CD_OK;
-    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || rename(tmp, path)) {
+    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || fs_commit(tmp, path)) {
         CD_ERR("%s: cannot write the diversity figures", path);
         rc = CD_EIO;
     }

@@ -61,14 +61,19 @@ int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const Chec
     return rc;
 }
 
+static int model_of(const CheckpointFile *f, Ctrgcn **out, CheckpointInfo *info, char *why, size_t whylen);
+
 int checkpoint_export(const char *in, const char *out, char *why, size_t whylen) {
     Ctrgcn *m = NULL;
     CheckpointInfo info;
-    int rc = checkpoint_load_model(in, &m, &info, why, whylen);
-    if (rc) return rc;
-    char *yaml = NULL;
-    h5io_ckpt_read_config(in, &yaml);
-    info.config_yaml = yaml;
+    CheckpointFile f;
+    int rc = checkpoint_read(&f, in, 0, NULL, 0, why, whylen);   // read once: the model and its config
+    if (!rc) rc = model_of(&f, &m, &info, why, whylen);
+    if (rc) {
+        checkpoint_file_free(&f);
+        return rc;
+    }
+    info.config_yaml = f.meta.config_yaml;
     info.inference = 1;
     if (fs_mkdir_parent(out) != 0) {
         snprintf(why, whylen, "%s: cannot create its folder: %s", out, strerror(errno));
@@ -76,7 +81,7 @@ int checkpoint_export(const char *in, const char *out, char *why, size_t whylen)
     } else if ((rc = checkpoint_save(out, m, NULL, &info, NULL, 0))) {
         snprintf(why, whylen, "%s: cannot write the inference checkpoint", out);
     }
-    free(yaml);
+    checkpoint_file_free(&f);
     ctrgcn_free(m);
     return rc;
 }
@@ -126,20 +131,51 @@ static int load_tensors(const char *path, Ctrgcn *m, const H5Tensor *t, int n, c
     return loaded ? CD_OK : CD_EFORMAT;
 }
 
-int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char *const *ignore,
-                         int nignore, CheckpointInfo *info, char *why, size_t whylen) {
-    H5CkptMeta meta;
-    H5Tensor *t = NULL, *mom = NULL;
-    int n = 0, nm = 0;
-    int rc = h5io_ckpt_read(path, &meta, &t, &n, opt ? &mom : NULL, opt ? &nm : NULL);
+int checkpoint_read(CheckpointFile *f, const char *path, int with_optimizer, const char *const *extra, int nextra,
+                    char *why, size_t whylen) {
+    memset(f, 0, sizeof *f);
+    if (nextra > CHECKPOINT_MAX_EXTRA) return cd_why(why, whylen, CD_EARG, "%s: %d extra groups", path, nextra);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->with_optimizer = with_optimizer;
+    f->nextra = nextra;
+    for (int k = 0; k < nextra; k++) f->extra_name[k] = extra[k];
+    int rc = h5io_ckpt_read_all(path, &f->meta, &f->model, &f->nmodel, with_optimizer ? &f->momentum : NULL,
+                                with_optimizer ? &f->nmomentum : NULL, extra, nextra, f->extra, f->nx);
     if (rc) {
-        snprintf(why, whylen, "%s: not a readable checkpoint", path);
-        return rc;
+        memset(f, 0, sizeof *f);
+        return cd_why(why, whylen, rc, "%s: not a readable checkpoint", path);
     }
+    return CD_OK;
+}
+
+const H5Tensor *checkpoint_file_group(const CheckpointFile *f, const char *group, int *n) {
+    for (int k = 0; k < f->nextra; k++)
+        if (!strcmp(f->extra_name[k], group) && f->extra[k]) {
+            *n = f->nx[k];
+            return f->extra[k];
+        }
+    *n = 0;
+    return NULL;
+}
+
+void checkpoint_file_free(CheckpointFile *f) {
+    if (!f) return;
+    h5io_tensors_free(f->model, f->nmodel);
+    h5io_tensors_free(f->momentum, f->nmomentum);
+    for (int k = 0; k < f->nextra; k++) h5io_tensors_free(f->extra[k], f->nx[k]);
+    h5io_ckpt_meta_free(&f->meta);
+    memset(f, 0, sizeof *f);
+}
+
+int checkpoint_restore(const CheckpointFile *f, Ctrgcn *m, OptimSgd *opt, const char *const *ignore, int nignore,
+                       CheckpointInfo *info, char *why, size_t whylen) {
+    const char *path = f->path;
+    const H5Tensor *t = f->model, *mom = f->momentum;
+    const int n = f->nmodel, nm = f->nmomentum;
     int counts[2] = {0, 0};
-    rc = load_tensors(path, m, t, n, ignore, nignore, counts, why, whylen);
+    int rc = load_tensors(path, m, t, n, ignore, nignore, counts, why, whylen);
     if (!rc && opt) {
-        if (!meta.has_optimizer) {
+        if (!f->meta.has_optimizer) {
             cd_reject(why, whylen, "%s: no optimizer state to resume from", path);
             rc = CD_EFORMAT;
         } else {
@@ -154,10 +190,10 @@ int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char 
                 }
                 memcpy(opt->buf + mt->offset, h->data, mt->numel * sizeof(float));
             }
-            opt->steps = meta.opt_steps;
+            opt->steps = f->meta.opt_steps;
         }
     }
-    fill_info(info, &meta);
+    fill_info(info, &f->meta);
     if (info) {
         info->loaded = counts[0];
         info->skipped = counts[1];
@@ -167,21 +203,25 @@ int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char 
             info->unused += !found;
         }
     }
-    h5io_tensors_free(t, n);
-    h5io_tensors_free(mom, nm);
-    h5io_ckpt_meta_free(&meta);
     return rc;
 }
 
-int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, char *why, size_t whylen) {
-    H5CkptMeta meta;
-    H5Tensor *t = NULL;
-    int n = 0;
-    int rc = h5io_ckpt_read(path, &meta, &t, &n, NULL, NULL);
-    if (rc) {
-        snprintf(why, whylen, "%s: not a readable checkpoint", path);
-        return rc;
-    }
+int checkpoint_load_into(const char *path, Ctrgcn *m, OptimSgd *opt, const char *const *ignore,
+                         int nignore, CheckpointInfo *info, char *why, size_t whylen) {
+    CheckpointFile f;
+    int rc = checkpoint_read(&f, path, opt != NULL, NULL, 0, why, whylen);
+    if (!rc) rc = checkpoint_restore(&f, m, opt, ignore, nignore, info, why, whylen);
+    checkpoint_file_free(&f);
+    return rc;
+}
+
+// The model a checkpoint read describes, built and loaded (checkpoint_load_model).
+static int model_of(const CheckpointFile *f, Ctrgcn **out, CheckpointInfo *info, char *why, size_t whylen) {
+    const char *path = f->path;
+    const H5CkptMeta meta = f->meta;
+    const H5Tensor *t = f->model;
+    const int n = f->nmodel;
+    int rc = CD_OK;
     CtrgcnConfig c;
     memset(&c, 0, sizeof c);
     const H5Tensor *fc = h5io_tensor_find(t, n, "fc.weight"), *pa = h5io_tensor_find(t, n, "l1.gcn1.PA");
@@ -246,9 +286,15 @@ int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, 
     if (!rc && (rc = ctrgcn_create(&m, &c)) != CD_OK) snprintf(why, whylen, "%s: cannot build the model it describes", path);
     if (!rc) rc = load_tensors(path, m, t, n, NULL, 0, NULL, why, whylen);
     fill_info(info, &meta);
-    h5io_tensors_free(t, n);
-    h5io_ckpt_meta_free(&meta);
     if (rc) { ctrgcn_free(m); return rc; }
     *out = m;
     return CD_OK;
+}
+
+int checkpoint_load_model(const char *path, Ctrgcn **out, CheckpointInfo *info, char *why, size_t whylen) {
+    CheckpointFile f;
+    int rc = checkpoint_read(&f, path, 0, NULL, 0, why, whylen);
+    if (!rc) rc = model_of(&f, out, info, why, whylen);
+    checkpoint_file_free(&f);
+    return rc;
 }

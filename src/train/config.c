@@ -8,6 +8,7 @@
 // See include/config.h for the keys, defaults and error behaviour.
 #include "config.h"
 #include "cocodiff.h"
+#include "fsutil.h"
 #include "skeleton.h"
 #include "stream.h"
 
@@ -659,42 +660,14 @@ static int parse_doc(yaml_document_t *doc, const unsigned char *text, size_t len
     return ok ? CD_OK : CD_EFORMAT;
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = cd_malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *b2 = cd_realloc(buf, cap *= 2);
-        if (!b2) free(buf);
-        buf = b2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) { free(buf); return NULL; }
-    *len = n;
-    return buf;
-}
-
-int config_load(Config *c, const char *path, char *why, size_t whylen) {
-    int rc = config_init(c);
-    if (rc) { snprintf(why, whylen, "%s: out of memory", path); return rc; }
-    if ((rc = set_str(&c->config, path))) return rc;
-    size_t len = 0;
-    char *text = slurp(path, &len);
-    if (!text) {
-        snprintf(why, whylen, "%s: cannot read: %s", path, strerror(errno));
-        return CD_EIO;
-    }
+// The YAML text on top of c; name is what the messages call it.
+static int load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen) {
     yaml_document_t doc;
-    rc = parse_doc(&doc, (const unsigned char *)text, len, path, 1, why, whylen);
-    free(text);
+    int rc = parse_doc(&doc, (const unsigned char *)text, len, name, 1, why, whylen);
     if (rc) return rc;
     int *seen = cd_calloc((size_t)nkeys(), sizeof *seen);
     if (!seen) { yaml_document_delete(&doc); return CD_ENOMEM; }
-    Src s = {path, NULL, &doc, seen, c, why, whylen};
+    Src s = {name, NULL, &doc, seen, c, why, whylen};
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && !is_null(root)) {
         if (root->type != YAML_MAPPING_NODE) {
@@ -705,6 +678,27 @@ int config_load(Config *c, const char *path, char *why, size_t whylen) {
     }
     yaml_document_delete(&doc);
     free(seen);
+    return rc;
+}
+
+int config_load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen) {
+    int rc = config_init(c);
+    if (rc) { snprintf(why, whylen, "%s: out of memory", name); return rc; }
+    return load_text(c, text, len, name, why, whylen);
+}
+
+int config_load(Config *c, const char *path, char *why, size_t whylen) {
+    int rc = config_init(c);
+    if (rc) { snprintf(why, whylen, "%s: out of memory", path); return rc; }
+    if ((rc = set_str(&c->config, path))) return rc;
+    size_t len = 0;
+    char *text = NULL;
+    if ((rc = fs_read_all(path, &text, &len))) {
+        snprintf(why, whylen, "%s: cannot read: %s", path, strerror(errno));
+        return rc;
+    }
+    rc = load_text(c, text, len, path, why, whylen);
+    free(text);
     return rc;
 }
 

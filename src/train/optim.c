@@ -24,7 +24,11 @@ int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, 
 // alpha * b" into one fused multiply-add: fmaf here gives the same single
 // rounding, so the result is torch's bit for bit (tests/2210-optim.c). fmaf is
 // exactly rounded everywhere; the "fma" clone only makes it an instruction.
+// clang before 15 names the dispatcher of a C function "NAME.ifunc" and
+// leaves NAME undefined (the SANITIZE=1 build uses clang): no clones there.
+#if !defined(__clang__) || __clang_major__ >= 15
 __attribute__((target_clones("fma", "default")))
+#endif
 void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
     const float wd = o->weight_decay, m = o->momentum, nlr = (float)-lr;
     float *buf = o->buf;

@@ -32,7 +32,6 @@
 #include "fsutil.h"
 #include "workdir.h"
 #include "gradsync.h"
-#include "h5io_ckpt.h"
 #include "loader.h"
 #include "metrics.h"
 #include "optim.h"
@@ -392,13 +391,9 @@ static int build_gradsync(Trainer *t) {
 // Rank 0: warns with the first line where the config stored in a checkpoint
 // differs from this run's (a changed lr is a choice; a changed batch size or
 // data breaks the step <-> sample mapping a resume relies on).
-static void warn_config_change(const Trainer *t, const char *path) {
+static void warn_config_change(const Trainer *t, const char *path, const char *stored) {
     if (t->d->rank != 0 || !t->config_yaml) return;
-    H5CkptMeta meta;
-    H5Tensor *tt = NULL;
-    int n = 0;
-    if (h5io_ckpt_read(path, &meta, &tt, &n, NULL, NULL) != CD_OK) return;
-    const char *a = meta.config_yaml ? meta.config_yaml : "", *b = t->config_yaml;
+    const char *a = stored ? stored : "", *b = t->config_yaml;
     while (*a || *b) {
         size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
         if (la != lb || memcmp(a, b, la)) {
@@ -409,10 +404,7 @@ static void warn_config_change(const Trainer *t, const char *path) {
         a += la + (a[la] == '\n');
         b += lb + (b[lb] == '\n');
     }
-    h5io_tensors_free(tt, n);
-    h5io_ckpt_meta_free(&meta);
 }
-
 // A line for the log that setup cannot write yet (log.txt opens after the
 // inputs are read): logged by setup once the outputs are open.
 static void note(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -431,15 +423,21 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
     path_join(last, sizeof last, c->work_dir, "checkpoint-last.h5");
     *step0 = (int64_t)c->start_epoch * t->nb;
     if (o->resume && access(last, R_OK) == 0) {
+        // read once: the model, its momentum and the module's groups
         CheckpointInfo info;
-        int rc = checkpoint_load_into(last, t->m, &t->opt, NULL, 0, &info, why, whylen);
+        CheckpointFile f;
+        H5TensorGroup g[2];
+        const int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
+        const char *extra[2] = {ng ? g[0].group : NULL, ng ? g[1].group : NULL};
+        int rc = checkpoint_read(&f, last, 1, extra, ng, why, whylen);
+        if (!rc) rc = checkpoint_restore(&f, t->m, &t->opt, NULL, 0, &info, why, whylen);
+        if (!rc && t->cd) rc = cdtrain_restore(t->cd, &f, t->opt.steps, why, whylen);
+        if (!rc && info.stream[0] && strcmp(info.stream, t->stream))
+            rc = cd_why(why, whylen, CD_EARG, "%.600s was trained on the %s stream, the config asks for %s", last,
+                        info.stream, t->stream);
+        if (!rc) warn_config_change(t, last, f.meta.config_yaml);
+        checkpoint_file_free(&f);
         if (rc) return rc;
-        if (t->cd && (rc = cdtrain_restore(t->cd, last, t->opt.steps, why, whylen))) return rc;
-        if (info.stream[0] && strcmp(info.stream, t->stream)) {
-            snprintf(why, whylen, "%.600s was trained on the %s stream, the config asks for %s", last, info.stream, t->stream);
-            return CD_EARG;
-        }
-        warn_config_change(t, last);
         // epoch = completed epochs = step / batches per epoch when it was written.
         if (info.step < 0 || info.epoch != info.step / t->nb) {
             snprintf(why, whylen, "%.600s: step %lld at epoch %lld does not fit %lld batches an epoch (HINT: "
