@@ -7,8 +7,10 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // ---------------------------------------------------------------------------
 // Writing
@@ -46,7 +48,8 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
     fs_partial(path, tmp, sizeof tmp);
     hid_t f = h5io_create_serial(tmp);
     if (f < 0) {
-        CD_ERR("%s: cannot create the checkpoint", tmp);
+        CD_ERR("%s: cannot create the checkpoint: %s", tmp, h5io_write_reason(tmp, errno));
+        unlink(tmp);
         return CD_EIO;
     }
     int rc = h5io_attr_put_str(f, "format", H5IO_CKPT_FORMAT) || h5io_attr_put_i64(f, "format_version", H5IO_CKPT_FORMAT_VERSION)
@@ -91,12 +94,11 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
         rc = r >= 0 ? write_tensor(r, &seed) : CD_EHDF5;
         if (r >= 0) H5Gclose(r);
     }
-    if (H5Fclose(f) < 0) rc = CD_EHDF5;
+    rc = h5io_end_write(f, tmp, rc, NULL);   // a failed file removed, with a message
     if (!rc && fs_commit(tmp, path) != CD_OK) {
-        CD_ERR("%s: cannot rename the checkpoint into place", path);
+        CD_ERR("%s: cannot rename the checkpoint into place: %s", path, strerror(errno));
         rc = CD_EIO;
     }
-    if (rc) remove(tmp);
     return rc;
 }
 

@@ -4,13 +4,16 @@
 #include "h5io_util.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int h5io_embed_write(const char *path, const H5EmbedSpec *s) {
     hid_t f = h5io_create_serial(path);
     if (f < 0) {
-        CD_ERR("%s: cannot create HDF5 file", path);
+        CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno));
+        unlink(path);
         return CD_EHDF5;
     }
     hsize_t kd[2] = {(hsize_t)s->K, (hsize_t)s->D}, kpd[3] = {(hsize_t)s->K, (hsize_t)s->nparts, (hsize_t)s->D};
@@ -32,8 +35,7 @@ int h5io_embed_write(const char *path, const H5EmbedSpec *s) {
         if (h5io_attr_put_f64(f, "sif_a", s->sif_a)) rc = CD_EHDF5;
         if (!rc) rc = h5io_attr_put_i64(f, "oov_tokens", s->oov_tokens);
     }
-    if (H5Fclose(f) < 0) rc = CD_EHDF5;
-    return rc;
+    return h5io_end_write(f, path, rc, NULL);   // a failed file removed, with a message
 }
 
 int h5io_embed_read(const char *path, H5Embed *e) {

@@ -6,8 +6,10 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int h5io_features_write(const char *path, const H5Features *x) {
     char tmp[4200];
@@ -17,7 +19,8 @@ int h5io_features_write(const char *path, const H5Features *x) {
     }
     hid_t f = h5io_create_serial(tmp);
     if (f < 0) {
-        CD_ERR("%s: cannot create HDF5 file", tmp);
+        CD_ERR("%s: cannot create HDF5 file: %s", tmp, h5io_write_reason(tmp, errno));
+        unlink(tmp);
         return CD_EHDF5;
     }
     hsize_t d2[2] = {(hsize_t)x->n, (hsize_t)x->C}, d1 = (hsize_t)x->n;
@@ -29,12 +32,7 @@ int h5io_features_write(const char *path, const H5Features *x) {
               h5io_dset_write(f, "generated", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, x->generated) ||
               h5io_dset_write(f, "label", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, x->label) ||
               h5io_dset_write(f, "index", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &d1, x->index);
-    if (H5Fclose(f) < 0) bad = 1;
-    if (bad) {
-        CD_ERR("%s: cannot write the features", tmp);
-        remove(tmp);
-        return CD_EHDF5;
-    }
+    if (h5io_end_write(f, tmp, bad ? CD_EHDF5 : CD_OK, NULL)) return CD_EHDF5;   // removed, said why
     if (fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot rename %s into place", path, tmp);
         remove(tmp);

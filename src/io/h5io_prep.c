@@ -6,6 +6,7 @@
 #include "skeleton.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct H5PrepFile {
     int V, name_len, err, is_seq;
     int64_t n[2];
     float *buf;   // (3, 300, V, 2) staging buffer for one padded sample
+    char *path;   // the file being written (PATH.partial), for h5io_end_write's message
 };
 
 static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
@@ -69,8 +71,9 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
         return CD_ENOMEM;
     }
 
+    if (!(f->path = strdup(path))) goto fail;
     f->file = h5io_create_mpio(path, d);
-    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno)); goto fail; }
     f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
     H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
     f->strtype = H5Tcopy(H5T_C_S1);
@@ -175,12 +178,11 @@ int h5io_prep_close(H5PrepFile *f) {
     }
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
-    if (f->file >= 0 && H5Fclose(f->file) < 0) {
-        CD_ERR("HDF5: closing the output file failed");
-        rc = CD_EHDF5;
-    }
-    free(f->buf);
     const Dist *d = f->d;
+    // Collective: flushed, or on any rank's failure truncated, closed and removed.
+    if (f->file >= 0) rc = h5io_end_write(f->file, f->path, rc, d);
+    free(f->buf);
+    free(f->path);
     free(f);
     return dist_agree(d, rc);
 }

@@ -4,6 +4,7 @@
 #include "h5io_util.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ struct H5ScoresFile {
     hid_t file, scores, label, name, strtype, dxpl_ind;
     int K, name_len, err;
     int64_t n;
+    char *path;   // the file being written (PATH.partial), for h5io_end_write's message
 };
 
 int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, const H5ScoresSpec *s) {
@@ -27,8 +29,9 @@ int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, cons
     f->n = s->n;
     f->name_len = s->name_len;
     f->file = f->scores = f->label = f->name = f->strtype = f->dxpl_ind = -1;
+    if (!(f->path = strdup(path))) goto fail;
     f->file = h5io_create_mpio(path, d);
-    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno)); goto fail; }
     f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
     H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
     f->strtype = H5Tcopy(H5T_C_S1);
@@ -55,6 +58,7 @@ fail:
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
     if (f->file >= 0) H5Fclose(f->file);
+    free(f->path);
     free(f);
     return CD_EHDF5;
 }
@@ -148,11 +152,10 @@ int h5io_scores_close(H5ScoresFile *f) {
     if (f->name >= 0) H5Dclose(f->name);
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
-    if (f->file >= 0 && H5Fclose(f->file) < 0) {
-        CD_ERR("HDF5: closing the scores file failed");
-        rc = CD_EHDF5;
-    }
     const Dist *d = f->d;
+    // Collective: flushed, or on any rank's failure truncated, closed and removed.
+    if (f->file >= 0) rc = h5io_end_write(f->file, f->path, rc, d);
+    free(f->path);
     free(f);
     return dist_agree(d, rc);
 }

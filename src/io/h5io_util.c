@@ -1,13 +1,17 @@
 // h5io_util.c - the h5io module's private helpers (h5io_util.h): files,
 // attributes, groups and datasets as every format of ours writes them.
 #include "h5io_util.h"
+#include "fsutil.h"
 #include "h5io_errors.h"
 #include "status.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 // ---------------------------------------------------------------------------
 // Files
@@ -35,7 +39,11 @@ hid_t h5io_open_quiet(const char *path) {
 
 hid_t h5io_create_serial(const char *path) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_sec2(fapl);   // one rank writes: no MPI-IO needed
+    // Built in memory (core driver, no backing store); h5io_end_write puts
+    // the image in path with one checked write. HDF5's own writes to a full
+    // disk fail inside H5Dclose's sieve flush and leave a half-closed file
+    // that crashes MPI_Finalize; ours fail with an errno and nothing open.
+    H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     return f;
@@ -49,6 +57,64 @@ hid_t h5io_create_mpio(const char *path, const Dist *d) {
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     return f;
+}
+
+// Why a write to path failed: errno when it names an I/O reason (HDF5's
+// drivers leave it set), else a full file system when under 1 MiB is left.
+const char *h5io_write_reason(const char *path, int err) {
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG || err == EIO || err == EROFS) return strerror(err);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0 && (double)sv.f_bavail * (double)sv.f_frsize < 1048576.0) return strerror(ENOSPC);
+    return "HDF5 could not write it (--verbose shows HDF5's reasons)";
+}
+
+// h5io_end_write of a serial (in-memory) file: its image into partial.
+static int end_serial(hid_t f, const char *partial, int rc) {
+    if (!rc && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) rc = CD_EHDF5;
+    ssize_t n = rc ? -1 : H5Fget_file_image(f, NULL, 0);
+    void *img = n > 0 ? cd_malloc((size_t)n) : NULL;
+    if (!rc && (!img || H5Fget_file_image(f, img, (size_t)n) != n)) rc = img ? CD_EHDF5 : CD_ENOMEM;
+    if (H5Fclose(f) < 0 && !rc) rc = CD_EHDF5;   // in memory: never an I/O failure
+    char why[2048];
+    if (rc == CD_EHDF5) CD_ERR("%s: HDF5 could not build the file (--verbose shows why)", partial);
+    if (!rc && (rc = fs_write_file_why(partial, img, (size_t)n, why, sizeof why))) CD_ERR("%s", why);
+    free(img);
+    return rc;
+}
+
+int h5io_end_write(hid_t f, const char *partial, int rc, const Dist *d) {
+    if (!d) return end_serial(f, partial, rc);
+    int err = errno, writer = d->rank == 0;
+    rc = dist_agree(d, rc);
+    if (!rc && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
+        err = errno;
+        rc = CD_EIO;
+    }
+    rc = dist_agree(d, rc);
+    if (rc) {
+        // Said before the truncation frees the room that tells why (other
+        // failures said theirs where they happened).
+        if (writer && (rc == CD_EIO || rc == CD_EHDF5))
+            CD_ERR("%s: cannot write: %s; nothing was renamed into place", partial, h5io_write_reason(partial, err));
+        if (writer && truncate(partial, 0) != 0) { /* the close may still succeed */ }
+        dist_barrier(d);   // every rank closes after the truncation
+    }
+    H5ioQuiet q = h5io_quiet_begin();
+    herr_t closed = H5Fclose(f);
+    h5io_quiet_end(q);
+    if (closed < 0 && !rc) {
+        if (writer) CD_ERR("%s: cannot write: %s (closing it failed)", partial, h5io_write_reason(partial, errno));
+        rc = CD_EIO;
+    }
+    rc = dist_agree(d, rc);
+    if (rc && writer) unlink(partial);
+    return rc;
 }
 
 // ---------------------------------------------------------------------------
@@ -412,5 +478,7 @@ int h5io_write_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data) {
     H5Pclose(dxpl);
     H5Sclose(ms);
     H5Sclose(fs);
-    return r < 0 ? CD_EHDF5 : CD_OK;
+    // Rank 0's write can fail alone (a full disk): every rank must take the
+    // same path after it, or the next collective call hangs.
+    return dist_agree(d, r < 0 ? CD_EHDF5 : CD_OK);
 }

@@ -21,11 +21,27 @@
 // Opens read-only without HDF5's error stack on stderr (the caller says what
 // went wrong; with --verbose HDF5 says why too). Negative when it cannot.
 hid_t h5io_open_quiet(const char *path);
-// Creates (truncating) for one writer (sec2 driver). Negative on failure.
+// Creates for one writer, in memory (the core driver): nothing is on disk
+// until h5io_end_write writes the image to path. Negative on failure.
 hid_t h5io_create_serial(const char *path);
 // Collective: creates (truncating) for parallel writes over d's ranks
 // (MPI-IO, collective metadata). Negative on failure.
 hid_t h5io_create_mpio(const char *path, const Dist *d);
+// Ends writing the file f created at partial, whose writes so far gave rc.
+// Serial (h5io_create_serial, d NULL): the image is written to partial in
+// one checked write (removed when it fails: a full disk says so, naming
+// partial). Parallel (h5io_create_mpio over d, collective): the ranks agree
+// on rc first, then flush. A close whose flush fails (a full disk) leaves
+// HDF5 with a half-closed file it crashes on at exit, in MPI_Finalize; so a
+// failed file is truncated to nothing first (its room frees the flush), then
+// closed and removed: nothing is left under either name. One message naming
+// partial and the reason (rank 0). Returns the agreed status (CD_EIO for a
+// failed flush or close).
+int h5io_end_write(hid_t f, const char *partial, int rc, const Dist *d);
+// Why a write or create at path failed: strerror(err) for an I/O errno,
+// "No space left on device" when path's file system has under 1 MiB left,
+// else a hint to run with --verbose.
+const char *h5io_write_reason(const char *path, int err);
 // Runs HDF5 calls without its error stack: save the handler, call, restore.
 typedef struct H5ioQuiet { H5E_auto2_t fn; void *data; } H5ioQuiet;
 H5ioQuiet h5io_quiet_begin(void);
