@@ -80,7 +80,8 @@ static int craft_attr(const char *path, const char *obj, const char *name, const
 
 // Recreates dataset dset with dims (rank nd; nd 0: scalar) and, with as_str,
 // the other type class (strings for numbers, integers for strings).
-// Zero-filled.
+// Zero-filled. The file's promise of checksums goes (the new dataset has
+// none): what is tested is the reader's structural checks, not the CRC.
 static int craft_dset(const char *path, const char *dset, int nd, const hsize_t *dims, int as_str) {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), ds = f >= 0 ? H5Dopen2(f, dset, H5P_DEFAULT) : -1;
     if (ds < 0) { if (f >= 0) H5Fclose(f); return -1; }
@@ -95,6 +96,7 @@ static int craft_dset(const char *path, const char *dset, int nd, const hsize_t 
     }
     H5Dclose(ds);
     int rc = H5Ldelete(f, dset, H5P_DEFAULT) < 0 ? -1 : 0;
+    if (!rc && H5Aexists(f, "checksums") > 0 && H5Adelete(f, "checksums") < 0) rc = -1;
     hsize_t n = 1;
     for (int i = 0; i < nd; i++) n *= dims[i];
     hid_t s = nd ? H5Screate_simple(nd, dims, NULL) : H5Screate(H5S_SCALAR);
@@ -393,7 +395,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         const char *a = kinds[i].attrs;
         for (const char *p = a; *p; p = strchr(p, '\n') + 1) n += 2 + (strchr(p, '!') && strchr(p, '!') < strchr(p, '\n'));
-        n += 3 * count_lines(kinds[i].dsets) + 1;
+        n += 5 * count_lines(kinds[i].dsets) + 1;
     }
     plan(n);
     char prep[4200];
@@ -447,6 +449,21 @@ int main(int argc, char **argv) {
                 snprintf(d, sizeof d, "dataset %s with %s", line, desc[m]);
                 expect_refused(k, q, base, d);
             }
+            // Issue 12, finding 4: a flipped bit in the stored data, and the
+            // dataset's checksum removed, are refused (before: read silently).
+            hid_t f = H5Fopen(good, H5F_ACC_RDONLY, H5P_DEFAULT), ds = H5Dopen2(f, line, H5P_DEFAULT);
+            long long size = (long long)H5Dget_storage_size(ds);
+            H5Dclose(ds);
+            H5Fclose(f);
+            snprintf(q, sizeof q, "%s/%s-%s-flip", T, k->name, base);
+            if (copy_file(good, q) || flip_bit(q, line, size / 2)) bail("flipping a bit of %s", q);
+            char d[400];
+            snprintf(d, sizeof d, "dataset %s with bit 0 of byte %lld flipped", line, size / 2);
+            expect_refused(k, q, "fails its checksum", d);
+            snprintf(q, sizeof q, "%s/%s-%s-nocrc", T, k->name, base);
+            if (copy_file(good, q) || craft_attr(q, line, "crc32", "rm")) bail("crafting %s", q);
+            snprintf(d, sizeof d, "dataset %s without its crc32", line);
+            expect_refused(k, q, "has no checksum", d);
         }
     }
     dist_finalize(&dist);

@@ -156,6 +156,11 @@ static herr_t read_one(hid_t g, const char *name, const H5L_info_t *info, void *
         c->rc = CD_EFORMAT;
         goto out;
     }
+    if (h5io_crc_check(ds, c->path, t->data, t->numel * (t->dtype ? 8 : 4))) {   // a flipped bit is refused, named
+        free(t->data);
+        c->rc = CD_EFORMAT;
+        goto out;
+    }
     c->n++;
 out:
     H5Tclose(ty);
@@ -361,12 +366,15 @@ int h5io_ckpt_read_config(const char *path, char **yaml) {
         CD_ERR("%s: cannot open the checkpoint as HDF5", path);
         return CD_EIO;
     }
-    if (h5io_attr_string(f, "config", yaml) == CD_EFORMAT)
-        CD_ERR("%s: attribute 'config' is not a string; ignored", path);
+    int rc = CD_OK;
+    if (h5io_attr_string(f, "config", yaml) == CD_EFORMAT) {   // there but unreadable: never a default
+        CD_ERR("%s: attribute 'config' is not a string (HINT: the file is damaged)", path);
+        rc = CD_EFORMAT;
+    }
     if (*yaml && !(*yaml)[0]) {   // an empty config is none
         free(*yaml);
         *yaml = NULL;
     }
     H5Fclose(f);
-    return CD_OK;
+    return rc;
 }

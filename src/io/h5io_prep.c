@@ -23,6 +23,7 @@ struct H5PrepFile {
     int64_t n[2];
     float *buf;   // (3, 300, V, 2) staging buffer for one padded sample
     char *path;   // the file being written (PATH.partial), for h5io_end_write's message
+    int64_t *xcrc[2];   // padded files: each sample's CRC-32 (0 on the ranks that did not write it)
 };
 
 static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
@@ -66,7 +67,11 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
     f->is_seq = spec->seq;
     f->file = f->strtype = f->dxpl_ind = -1;
     for (int g = 0; g < 2; g++) f->x[g] = f->label[g] = f->frames[g] = f->name[g] = f->seq[g] = f->offset[g] = -1;
-    if (!f->is_seq && !(f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float)))) {
+    if (!f->is_seq && (!(f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float))) ||
+                       !(f->xcrc[0] = cd_calloc((size_t)spec->n[0] + 1, sizeof(int64_t))) ||
+                       !(f->xcrc[1] = cd_calloc((size_t)spec->n[1] + 1, sizeof(int64_t))))) {
+        free(f->buf);
+        free(f->xcrc[0]);
         free(f);
         return CD_ENOMEM;
     }
@@ -144,6 +149,7 @@ int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float 
         f->err = CD_EHDF5;
         return CD_EHDF5;
     }
+    f->xcrc[group][index] = h5io_crc32(f->buf, (size_t)SKEL_C * SKEL_T * V * SKEL_M * sizeof(float));
     return CD_OK;
 }
 
@@ -165,9 +171,40 @@ int h5io_prep_write_seq(H5PrepFile *f, int group, int64_t row, const double *tvc
     return CD_OK;
 }
 
+// Collective: the samples' CRCs gathered (each written by one rank), stored
+// as GROUP/x_crc32 (the reader checks each sample it reads) and, combined,
+// as x's own crc32.
+static int put_sample_crcs(H5PrepFile *f) {
+    const size_t row = (size_t)SKEL_C * SKEL_T * f->V * SKEL_M * sizeof(float);
+    int rc = CD_OK;
+    for (int g = 0; g < 2 && !rc; g++) {
+        int64_t n = f->n[g];
+        uint32_t *v = cd_calloc((size_t)n + 1, sizeof *v), whole = 0;
+        rc = v ? CD_OK : CD_ENOMEM;
+        for (int64_t at = 0; !rc && at < n; at += 1 << 20)   // int counts
+            rc = dist_allreduce_sum_i64(f->d, f->xcrc[g] + at, (int)(n - at < (1 << 20) ? n - at : 1 << 20));
+        for (int64_t i = 0; !rc && i < n; i++) {
+            v[i] = (uint32_t)f->xcrc[g][i];
+            whole = i ? h5io_crc32_combine(whole, v[i], row) : v[i];
+        }
+        rc = dist_agree(f->d, rc);
+        char name[32];
+        snprintf(name, sizeof name, "/%s/x_crc32", group_name[g]);
+        hsize_t nn = (hsize_t)n;
+        hid_t ds = rc ? -1 : h5io_dset_create(f->file, name, H5T_STD_U32LE, 1, &nn);
+        if (!rc) rc = ds < 0 ? CD_EHDF5 : h5io_write_rank0(f->d, ds, H5T_NATIVE_UINT32, v);
+        if (ds >= 0) H5Dclose(ds);
+        if (!rc) rc = dist_agree(f->d, h5io_crc_put(f->x[g], whole));
+        free(v);
+    }
+    return rc;
+}
+
 int h5io_prep_close(H5PrepFile *f) {
     if (!f) return CD_OK;
     int rc = f->err;
+    if (f->file >= 0) rc = dist_agree(f->d, rc);
+    if (f->file >= 0 && !rc && !f->is_seq) rc = put_sample_crcs(f);
     for (int g = 0; g < 2; g++) {
         if (f->seq[g] >= 0) H5Dclose(f->seq[g]);
         if (f->offset[g] >= 0) H5Dclose(f->offset[g]);
@@ -181,6 +218,8 @@ int h5io_prep_close(H5PrepFile *f) {
     const Dist *d = f->d;
     // Collective: flushed, or on any rank's failure truncated, closed and removed.
     if (f->file >= 0) rc = h5io_end_write(f->file, f->path, rc, d);
+    free(f->xcrc[0]);
+    free(f->xcrc[1]);
     free(f->buf);
     free(f->path);
     free(f);
@@ -198,6 +237,7 @@ struct H5PrepReader {
     char *path;
     hid_t file, ds[2][DS_N], name_type[2];
     H5PrepInfo info;
+    uint32_t *xcrc[2];   // each padded sample's CRC-32 (NULL: the file has none)
 };
 
 // The largest sizes a prep file of ours can have: a layout's joints, a
@@ -237,6 +277,36 @@ static int reader_attrs(H5PrepReader *r, int64_t *V, int64_t *K, int64_t *M, int
 }
 
 // One group's datasets: the names give N, every other dataset must agree.
+// A file that promises checksums (h5io_util.h): its labels, frames and
+// names checked whole now (small), each padded sample's CRC kept for
+// h5io_prep_reader_read.
+static int reader_checksums(H5PrepReader *r, int g) {
+    if (H5Aexists(r->file, "checksums") <= 0) return CD_OK;
+    int64_t n = r->info.n[g];
+    int32_t *tmp = cd_malloc((size_t)n * sizeof *tmp + 1);
+    char p[32], *names = NULL;
+    int len = 0, rc = tmp ? CD_OK : CD_ENOMEM;
+    for (int k = DS_LABEL; k <= DS_FRAMES && !rc; k++) {
+        snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
+        if (h5io_dset_read_n(r->file, p, H5T_NATIVE_INT32, n, tmp)) rc = CD_EFORMAT;
+    }
+    snprintf(p, sizeof p, "/%s/name", group_name[g]);
+    if (!rc && h5io_dset_read_strings(r->file, p, n, &names, &len)) rc = CD_EFORMAT;
+    free(names);
+    free(tmp);
+    snprintf(p, sizeof p, "/%s/x_crc32", group_name[g]);
+    uint32_t whole;
+    if (!rc && !r->info.seq && h5io_crc_get(r->ds[g][DS_X], r->path, &whole) != 1) rc = CD_EFORMAT;
+    if (!rc && !r->info.seq) {
+        int64_t one[1] = {n};
+        rc = h5io_dset_check(r->file, r->path, p, H5T_INTEGER, 1, one);
+        if (!rc && !(r->xcrc[g] = cd_malloc((size_t)n * sizeof(uint32_t) + 1))) rc = CD_ENOMEM;
+        if (!rc && h5io_dset_read_n(r->file, p, H5T_NATIVE_UINT32, n, r->xcrc[g])) rc = CD_EFORMAT;
+    }
+    if (rc == CD_EFORMAT) CD_ERR("%s: /%s fails its checks (HINT: the file is damaged; prepare it again)", r->path, group_name[g]);
+    return rc;
+}
+
 static int reader_group(H5PrepReader *r, int g, int64_t V) {
     const char *path = r->path;
     H5PrepInfo *info = &r->info;
@@ -276,7 +346,7 @@ static int reader_group(H5PrepReader *r, int g, int64_t V) {
         return CD_EFORMAT;
     }
     if (info->seq) info->rows[g] = seq[0];
-    return CD_OK;
+    return reader_checksums(r, g);
 }
 
 static int reader_header(H5PrepReader *r) {
@@ -333,6 +403,7 @@ void h5io_prep_reader_close(H5PrepReader *r) {
         for (int k = 0; k < DS_N; k++)
             if (r->ds[g][k] >= 0) H5Dclose(r->ds[g][k]);
         if (r->name_type[g] >= 0) H5Tclose(r->name_type[g]);
+        free(r->xcrc[g]);
     }
     if (r->file >= 0) H5Fclose(r->file);
     free(r->path);
@@ -374,6 +445,15 @@ int h5io_prep_reader_read(H5PrepReader *r, int group, int64_t first, int64_t cou
     if (rc)
         CD_ERR("%s: reading /%s rows %lld..%lld failed", r->path, group_name[group], (long long)first,
                (long long)(first + count));
+    const size_t row = (size_t)SKEL_C * SKEL_T * r->info.V * SKEL_M;
+    for (int64_t i = 0; !rc && x && r->xcrc[group] && i < count; i++) {
+        uint32_t got = h5io_crc32(x + (size_t)i * row, row * sizeof(float)), want = r->xcrc[group][first + i];
+        if (got != want) {
+            CD_ERR("%s: /%s/x sample %lld fails its checksum (crc32 %08x stored, %08x read): the file is damaged; "
+                   "refusing it (HINT: prepare it again)", r->path, group_name[group], (long long)(first + i), want, got);
+            rc = CD_EFORMAT;
+        }
+    }
     return rc;
 }
 

@@ -18,6 +18,7 @@ struct H5ScoresFile {
     int K, name_len, err;
     int64_t n;
     char *path;   // the file being written (PATH.partial), for h5io_end_write's message
+    int64_t *crc;   // (3, n): each row's CRC-32 of scores, label, name (0 on the ranks that did not write it)
 };
 
 int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, const H5ScoresSpec *s) {
@@ -29,7 +30,7 @@ int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, cons
     f->n = s->n;
     f->name_len = s->name_len;
     f->file = f->scores = f->label = f->name = f->strtype = f->dxpl_ind = -1;
-    if (!(f->path = strdup(path))) goto fail;
+    if (!(f->path = strdup(path)) || !(f->crc = cd_calloc(3 * (size_t)s->n + 1, sizeof *f->crc))) goto fail;
     f->file = h5io_create_mpio(path, d);
     if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno)); goto fail; }
     f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
@@ -58,6 +59,7 @@ fail:
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
     if (f->file >= 0) H5Fclose(f->file);
+    free(f->crc);
     free(f->path);
     free(f);
     return CD_EHDF5;
@@ -89,6 +91,11 @@ int h5io_scores_write_rows(H5ScoresFile *f, int64_t first, int64_t count, const 
         CD_ERR("HDF5: writing score rows %lld..%lld failed", (long long)first, (long long)(first + count));
         f->err = CD_EHDF5;
         return CD_EHDF5;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        f->crc[first + i] = h5io_crc32(scores + (size_t)i * f->K, (size_t)f->K * sizeof(float));
+        f->crc[f->n + first + i] = h5io_crc32(label + i, sizeof *label);
+        f->crc[2 * f->n + first + i] = h5io_crc32(names + (size_t)i * f->name_len, (size_t)f->name_len);
     }
     return CD_OK;
 }
@@ -144,9 +151,31 @@ int h5io_scores_write_metrics(H5ScoresFile *f, const char *const *class_names, c
     return rc;
 }
 
+// Collective: the rows' CRCs (each row written by one rank) gathered and
+// combined into each row dataset's crc32.
+static int put_row_crcs(H5ScoresFile *f) {
+    const int64_t n = f->n;
+    int rc = CD_OK;
+    for (int64_t at = 0; !rc && at < 3 * n; at += 1 << 20)   // int counts
+        rc = dist_allreduce_sum_i64(f->d, f->crc + at, (int)(3 * n - at < (1 << 20) ? 3 * n - at : 1 << 20));
+    const hid_t ds[3] = {f->scores, f->label, f->name};
+    const size_t row[3] = {(size_t)f->K * sizeof(float), sizeof(int32_t), (size_t)f->name_len};
+    for (int k = 0; k < 3 && !rc; k++) {
+        uint32_t whole = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t c = (uint32_t)f->crc[k * n + i];
+            whole = i ? h5io_crc32_combine(whole, c, row[k]) : c;
+        }
+        rc = dist_agree(f->d, h5io_crc_put(ds[k], whole));
+    }
+    return rc;
+}
+
 int h5io_scores_close(H5ScoresFile *f) {
     if (!f) return CD_OK;
     int rc = f->err;
+    if (f->file >= 0) rc = dist_agree(f->d, rc);
+    if (f->file >= 0 && !rc) rc = put_row_crcs(f);
     if (f->scores >= 0) H5Dclose(f->scores);
     if (f->label >= 0) H5Dclose(f->label);
     if (f->name >= 0) H5Dclose(f->name);
@@ -155,6 +184,7 @@ int h5io_scores_close(H5ScoresFile *f) {
     const Dist *d = f->d;
     // Collective: flushed, or on any rank's failure truncated, closed and removed.
     if (f->file >= 0) rc = h5io_end_write(f->file, f->path, rc, d);
+    free(f->crc);
     free(f->path);
     free(f);
     return dist_agree(d, rc);

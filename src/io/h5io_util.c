@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <zlib.h>
 
 // ---------------------------------------------------------------------------
 // Files
@@ -46,6 +47,7 @@ hid_t h5io_create_serial(const char *path) {
     H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
+    if (f >= 0 && h5io_attr_put_str(f, "checksums", "crc32")) { H5Fclose(f); return -1; }   // a promise: h5io_crc_check
     return f;
 }
 
@@ -56,7 +58,74 @@ hid_t h5io_create_mpio(const char *path, const Dist *d) {
     H5Pset_coll_metadata_write(fapl, 1);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
+    if (f >= 0 && h5io_attr_put_str(f, "checksums", "crc32")) { H5Fclose(f); return -1; }   // a promise: h5io_crc_check
     return f;
+}
+
+// ---------------------------------------------------------------------------
+// Checksums
+
+uint32_t h5io_crc32(const void *buf, size_t n) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    const Bytef *p = buf;
+    while (n) {   // zlib takes uInt lengths
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+uint32_t h5io_crc32_combine(uint32_t a, uint32_t b, size_t blen) {
+    return (uint32_t)crc32_combine64(a, b, (z_off64_t)blen);
+}
+
+int h5io_crc_put(hid_t ds, uint32_t crc) {
+    hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(ds, "crc32", H5T_STD_U32LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_UINT32, &crc) >= 0 ? CD_OK : CD_EHDF5;
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (rc) CD_ERR("HDF5: writing a checksum attribute failed");
+    return rc;
+}
+
+static void dset_name(hid_t ds, char *out, size_t cap) {
+    if (H5Iget_name(ds, out, cap) <= 0) snprintf(out, cap, "(a dataset)");
+}
+
+int h5io_crc_get(hid_t ds, const char *path, uint32_t *crc) {
+    char name[320];
+    if (H5Aexists(ds, "crc32") > 0) {
+        int64_t v = -1;
+        if (h5io_attr_get_i64(ds, "crc32", &v) == CD_OK && v >= 0 && v <= (int64_t)UINT32_MAX) {
+            *crc = (uint32_t)v;
+            return 1;
+        }
+        dset_name(ds, name, sizeof name);
+        CD_ERR("%s: dataset %s: its crc32 attribute is unreadable (HINT: the file is damaged)", path, name);
+        return CD_EFORMAT;
+    }
+    hid_t f = H5Iget_file_id(ds);
+    int promised = f >= 0 && H5Aexists(f, "checksums") > 0;
+    if (f >= 0) H5Fclose(f);
+    if (!promised) return 0;
+    dset_name(ds, name, sizeof name);
+    CD_ERR("%s: dataset %s has no checksum, though the file promises one (HINT: the file is damaged)", path, name);
+    return CD_EFORMAT;
+}
+
+int h5io_crc_check(hid_t ds, const char *path, const void *buf, size_t n) {
+    uint32_t want = 0;
+    int r = h5io_crc_get(ds, path, &want);
+    if (r <= 0) return r;
+    uint32_t got = h5io_crc32(buf, n);
+    if (got == want) return CD_OK;
+    char name[320];
+    dset_name(ds, name, sizeof name);
+    CD_ERR("%s: dataset %s fails its checksum (crc32 %08x stored, %08x read): the file is damaged; refusing it",
+           path, name, want, got);
+    return CD_EFORMAT;
 }
 
 // Why a write to path failed: errno when it names an I/O reason (HDF5's
@@ -325,6 +394,10 @@ int h5io_dset_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int r
     H5Pset_obj_track_times(dcpl, 0);
     hid_t ds = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     int rc = (ds >= 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? CD_OK : CD_EHDF5;
+    if (!rc) {
+        size_t bytes = (size_t)H5Sget_simple_extent_npoints(s) * H5Tget_size(mtype);
+        rc = h5io_crc_put(ds, h5io_crc32(data, bytes));
+    }
     if (ds >= 0) H5Dclose(ds);
     H5Pclose(dcpl);
     H5Sclose(s);
@@ -399,9 +472,25 @@ int h5io_dset_check(hid_t loc, const char *path, const char *name, H5T_class_t c
     return ok ? CD_OK : CD_EFORMAT;
 }
 
+// The bytes the whole of ds takes in memtype.
+static size_t dset_bytes(hid_t ds, hid_t memtype) {
+    hid_t s = H5Dget_space(ds);
+    hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : 0;
+    if (s >= 0) H5Sclose(s);
+    return n > 0 ? (size_t)n * H5Tget_size(memtype) : 0;
+}
+
+// Callers name the file in their own message: the checksum's names it here.
+static int read_checked(hid_t ds, hid_t memtype, void *buf) {
+    char path[4200] = "";
+    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) return CD_EHDF5;
+    if (H5Fget_name(ds, path, sizeof path) < 0) snprintf(path, sizeof path, "(an HDF5 file)");
+    return h5io_crc_check(ds, path, buf, dset_bytes(ds, memtype));
+}
+
 int h5io_dset_read(hid_t loc, const char *name, hid_t memtype, void *buf) {
     hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
-    int rc = (ds >= 0 && H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? CD_OK : CD_EHDF5;
+    int rc = ds >= 0 ? read_checked(ds, memtype, buf) : CD_EHDF5;
     if (ds >= 0) H5Dclose(ds);
     return rc;
 }
@@ -409,8 +498,7 @@ int h5io_dset_read(hid_t loc, const char *name, hid_t memtype, void *buf) {
 int h5io_dset_read_n(hid_t loc, const char *name, hid_t memtype, int64_t want, void *buf) {
     hid_t ds = H5Dopen2(loc, name, H5P_DEFAULT);
     hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-    int rc = ds < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)want ||
-                     H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0
+    int rc = ds < 0 || H5Sget_simple_extent_npoints(sp) != (hssize_t)want || read_checked(ds, memtype, buf)
                  ? CD_EFORMAT : CD_OK;
     if (sp >= 0) H5Sclose(sp);
     if (ds >= 0) H5Dclose(ds);
@@ -442,7 +530,7 @@ int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, i
         char *raw = cd_calloc((size_t)n ? (size_t)n : 1, sz);
         char *rows = cd_calloc((size_t)n ? (size_t)n : 1, sz + 1);
         if (!raw || !rows) rc = CD_ENOMEM;
-        else if (H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {
+        else if (read_checked(ds, t, raw) == CD_OK) {
             for (int64_t i = 0; i < n; i++) memcpy(rows + (size_t)i * (sz + 1), raw + (size_t)i * sz, sz);
             *out = rows;
             rows = NULL;
@@ -458,11 +546,18 @@ int h5io_dset_read_strings(hid_t loc, const char *name, int64_t n, char **out, i
     return rc;
 }
 
+// Collective: rank 0's CRC of the whole of ds (bytes in memtype) on every rank.
+static int put_crc_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data) {
+    uint32_t crc = d->rank == 0 ? h5io_crc32(data, dset_bytes(ds, memtype)) : 0;
+    int rc = dist_bcast_bytes(d, &crc, sizeof crc, 0);
+    return rc ? rc : h5io_crc_put(ds, crc);
+}
+
 int h5io_write_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data) {
     hid_t fs = H5Dget_space(ds);
     if (H5Sget_simple_extent_npoints(fs) == 0) {   // no storage to write
         H5Sclose(fs);
-        return CD_OK;
+        return dist_agree(d, put_crc_rank0(d, ds, memtype, data));
     }
     hid_t ms = H5Scopy(fs);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -480,5 +575,6 @@ int h5io_write_rank0(const Dist *d, hid_t ds, hid_t memtype, const void *data) {
     H5Sclose(fs);
     // Rank 0's write can fail alone (a full disk): every rank must take the
     // same path after it, or the next collective call hangs.
-    return dist_agree(d, r < 0 ? CD_EHDF5 : CD_OK);
+    int rc = dist_agree(d, r < 0 ? CD_EHDF5 : CD_OK);
+    return rc ? rc : dist_agree(d, put_crc_rank0(d, ds, memtype, data));
 }

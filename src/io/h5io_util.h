@@ -47,6 +47,27 @@ typedef struct H5ioQuiet { H5E_auto2_t fn; void *data; } H5ioQuiet;
 H5ioQuiet h5io_quiet_begin(void);
 void h5io_quiet_end(H5ioQuiet q);
 
+// --- checksums ----------------------------------------------------------------
+// Every file we create carries the root attribute checksums = "crc32", and
+// every dataset in it a "crc32" attribute: zlib's CRC-32 of its elements'
+// bytes in the writer's memory type, row-major (prep's padded samples also
+// a per-row list, GROUP/x_crc32). Readers check what they read; in a file
+// that promises checksums a missing one is an error too. Files of others
+// (converted checkpoints, older files) have none and are read as before.
+uint32_t h5io_crc32(const void *buf, size_t n);
+// The CRC of A then B from crc(A), crc(B) and B's length.
+uint32_t h5io_crc32_combine(uint32_t a, uint32_t b, size_t blen);
+// Writes ds's "crc32" attribute (collective for a parallel file: the same
+// value on every rank). CD_OK or CD_EHDF5.
+int h5io_crc_put(hid_t ds, uint32_t crc);
+// After reading the whole of ds into buf (n bytes): CD_OK when it matches,
+// or when neither ds nor its file has a checksum; else CD_EFORMAT with a
+// message naming path and the dataset.
+int h5io_crc_check(hid_t ds, const char *path, const void *buf, size_t n);
+// ds's stored checksum into *crc: 1, 0 when it has none (an error, said,
+// in a file that promises them: CD_EFORMAT).
+int h5io_crc_get(hid_t ds, const char *path, uint32_t *crc);
+
 // --- attributes ---------------------------------------------------------------
 
 // Scalar attributes: a NUL-terminated string of its own length, int64 or
