@@ -151,3 +151,4 @@ include mk/embed.mk
 include mk/experiment.mk
 include mk/ucla.mk
 include mk/valgrind.mk
+include mk/fuzz.mk

@@ -10,6 +10,12 @@
 # The synthetic zip and the reference slice are cached in BENCH_OUT.
 # The last line is the summary:
 #   bench-prep: rank1=<samples/s> rank2=<samples/s> mbps1=<MB/s> reference=<samples/s|NA>
+#               write1=<MB/s per rank> write2=<MB/s per rank> wall1=<s> wall2=<s>
+# The write phase (each benchmark file: create, every rank's samples, close,
+# rename) is timed by cocodiff-prep itself ("prep | wrote ... MB/s per rank":
+# the bytes of sample data written, the padding being left as holes); its
+# rate per rank is what a cluster's file system can be judged against.
+# BENCH_OUT on a memory file system (/dev/shm/...) takes the disk out of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +64,7 @@ cat "$ZIP" > /dev/null   # warm the page cache: every run below reads it from me
 # phase: checksum, inflate, parse, denoise, spill; the HDF5 writing after it
 # is in the wall time only).
 best1=0 best2=0 mb1=NA mb2=NA pr1=NA pr2=NA wall1=NA wall2=NA prepared=NA ptext=NA
+wr1=NA wr2=NA ws1=NA ws2=NA   # write phase: MB/s per rank (mean of the files), seconds (sum)
 for rep in $(seq 1 "$REPS"); do
     for np in 1 2; do
         dir=$OUT/prep$np log=$OUT/prep$np-run$rep.log
@@ -80,12 +87,16 @@ for rep in $(seq 1 "$REPS"); do
         read -r sps mbps mbpr < <(sed -E 's/^prep \| ([0-9.]+) samples\/s, ([0-9.]+) MB\/s of text \(([0-9.]+) MB\/s per rank\).*/\1 \2 \3/' <<< "$line")
         read -r n_prep mb_text scan_s < <(grep -E '^prep \| [0-9]+ prepared' "$log" | tail -1 |
             sed -E 's/^prep \| ([0-9]+) prepared.*\| ([0-9.]+) MB text \| ([0-9.]+)s.*/\1 \2 \3/')
-        say "$(printf '%d rank(s) run %d: %8.1f samples/s %7.1f MB/s of text (%6.1f MB/s per rank) | %s samples, %s MB, scan %ss, wall %ss' \
-            "$np" "$rep" "$sps" "$mbps" "$mbpr" "$n_prep" "$mb_text" "$scan_s" "$wall")"
+        # "prep | wrote F: ... | write A MB of samples (B MB with the padding) in Ss: R MB/s, P MB/s per rank"
+        read -r wsec wper < <(grep -E '^prep \| wrote .* MB/s per rank' "$log" |
+            sed -E 's/.* in ([0-9.]+)s: [0-9.]+ MB\/s, ([0-9.]+) MB\/s per rank.*/\1 \2/' |
+            awk '{ s += $1; p += $2; n++ } END { if (n) printf "%.2f %.1f\n", s, p / n; else print "NA NA" }')
+        say "$(printf '%d rank(s) run %d: %8.1f samples/s %7.1f MB/s of text (%6.1f MB/s per rank) | %s samples, %s MB, scan %ss, write %ss (%s MB/s per rank), wall %ss' \
+            "$np" "$rep" "$sps" "$mbps" "$mbpr" "$n_prep" "$mb_text" "$scan_s" "$wsec" "$wper" "$wall")"
         prepared=$n_prep ptext=$mb_text
         cur=best$np
         if fgt "$sps" "${!cur}"; then
-            eval "best$np=$sps mb$np=$mbps pr$np=$mbpr wall$np=$wall"
+            eval "best$np=$sps mb$np=$mbps pr$np=$mbpr wall$np=$wall wr$np=$wper ws$np=$wsec"
         fi
     done
 done
@@ -128,10 +139,13 @@ speedup=NA speedup_mb=NA
 say "scaling rank2/rank1: ${scaling}x (2 cores; scan phase, as logged); end to end incl. HDF5 writing: $(fdiv "$wall1" "$wall2")x (wall ${wall1}s -> ${wall2}s)"
 say "speedup rank1/reference per core: $(fx "$speedup") in samples/s, $(fx "$speedup_mb") in MB/s (reference ${REF} samples/s, ${ref_mbps} MB/s)"
 say "MB/s per rank: 1 rank $pr1, 2 ranks $pr2"
+say "write phase (both files; sample bytes written, padding left as holes): 1 rank ${ws1}s at $wr1 MB/s per rank, 2 ranks ${ws2}s at $wr2 MB/s per rank (output in $OUT)"
 say "text: the zip expands to $(awk -v t="$TEXT_BYTES" 'BEGIN { printf "%.1f", t / 1e6 }') MB; --dataset ntu60 prepares $prepared samples, $ptext MB of it (the rest is outside NTU60 and skipped)"
 verdict() { if [ "$2" = NA ]; then echo "not measured"; elif fge "$2" "$3"; then echo met; else echo "not met"; fi; }
 say "target: >= 100 MB/s of skeleton text per core, inflate included: $mb1 MB/s on 1 rank, $pr2 per rank on 2 -> $(verdict x "$mb1" 100)"
 say "target: >= 5x the reference per core: $(fx "$speedup") -> $(verdict x "$speedup" 5)"
 say "target: 2-rank scaling >= 1.7x: ${scaling}x -> $(verdict x "$scaling" 1.7)"
+e2e=$(fdiv "$wall1" "$wall2")
+say "target: 2-rank scaling of the whole run >= 1.7x: ${e2e}x -> $(verdict x "$e2e" 1.7)"
 say "took $(awk -v a="$T_START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')s"
-echo "bench-prep: rank1=$best1 rank2=$best2 mbps1=$mb1 reference=$REF"
+echo "bench-prep: rank1=$best1 rank2=$best2 mbps1=$mb1 reference=$REF write1=$wr1 write2=$wr2 wall1=$wall1 wall2=$wall2"

@@ -10,7 +10,9 @@
 //                   relative path is not found from the current folder; the
 //                   same as COCODIFF_HOME=DIR (see datadir.h)
 // cli_bad_option words a program's bad option the same way everywhere.
+// cli_start is every MPI program's first line: MPI, then cli_begin.
 #pragma once
+#include "dist.h"
 
 enum { CLI_GO = 0, CLI_DONE = 1 };
 
@@ -22,6 +24,13 @@ enum { CLI_GO = 0, CLI_DONE = 1 };
 // printed, exit 0; CD_EARG: a usage error was printed on rank 0 (exit 2).
 // Sets the error verbosity (status.h cd_set_verbose) for the whole program.
 int cli_begin(int *argc, char **argv, const char *prog, int rank);
+
+// dist_init, then cli_begin. Returns CLI_GO to go on, else the exit code the
+// program returns at once (MPI finalised): 0 after --version, 1 when MPI
+// cannot start, 2 for a usage error. Every program's exit codes agree on
+// those three (*_EXIT_OK, *_EXIT_ERROR, *_EXIT_USAGE).
+#define CLI_GO_ON (-1)
+int cli_start(Dist *d, int *argc, char ***argv, const char *prog);
 
 // For an argument a the program's parser did not take: prints on rank 0
 // "PROG: OPTION needs a value" when a is one of `valued` (the program's

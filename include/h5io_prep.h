@@ -66,8 +66,9 @@ int h5io_prep_create(H5PrepFile **f, const Dist *d, const char *path, const H5Pr
 int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const int32_t *frames,
                          const char *names, const int64_t *offset);
 // Independent: one sample, given as its first `span` (T, M, V, C) frames
-// (skel_span: a length, never the count of non-empty frames); the rest of
-// its 300 frames are written as zeros.
+// (skel_span: a length, never the count of non-empty frames, 0..300); the
+// rest of its 300 frames read back as zeros (they are left unwritten: the
+// file starts empty and is never filled, so they are holes).
 int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int span);
 // Independent, raw sequences: one sample's T frames (T, V, 3) at rows
 // [row, row + T) of the group's seq (row: its offset).

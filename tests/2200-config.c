@@ -373,6 +373,12 @@ static void test_set(void) {
     is_str("bone_motion", config_stream(&c), "config_stream: bone + vel is bone_motion");
     must_set(&c, "cocodiff.stream=null");
     ok(c.cocodiff.stream == NULL, "cocodiff.stream=null: derived from the flags again");
+    // `split: NULL` (found by fuzz/fuzz_config.c): config_check passed the
+    // null string to strcmp, and cocodiff-train crashed.
+    must_set(&c, "test_feeder_args.split=NULL");
+    ok(config_check(&c, why, sizeof why) == CD_EARG && strstr(why, "test_feeder_args.split is null"),
+       "config_check: a null split is an error naming the key, not a crash");
+    diag("  %s", why);
     config_free(&c);
 }
 
@@ -434,10 +440,10 @@ static void test_print(void) {
 }
 
 int main(void) {
-    plan(55);
+    plan(56);
     test_official();   // 11
     test_errors();     // 17
-    test_set();        // 21
+    test_set();        // 22
     test_print();      // 6
     return tap_done();
 }

@@ -178,6 +178,18 @@ static int tool(int argc, char **argv) {
         rc = nd >= 0 && nd <= 8 ? craft_dset(path, argv[3], nd, dims, !strcmp(op, "--type")) : -1;
     } else if (!strcmp(op, "--flip") && argc == 5) {
         rc = flip_bit(path, argv[3], atoll(argv[4]));
+    } else if (!strcmp(op, "--str") && argc == 6) {   // OBJ NAME VALUE: a string attribute, replaced
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), o = f >= 0 ? open_obj(f, argv[3]) : -1;
+        if (o >= 0 && H5Aexists(o, argv[4]) > 0) H5Adelete(o, argv[4]);
+        hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+        H5Tset_size(t, strlen(argv[5]) + 1);
+        hid_t a = o >= 0 ? H5Acreate2(o, argv[4], t, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        rc = a >= 0 && H5Awrite(a, t, argv[5]) >= 0 ? 0 : -1;
+        if (a >= 0) H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(t);
+        if (o >= 0) H5Oclose(o);
+        if (f >= 0 && H5Fclose(f) < 0) rc = -1;
     }
     if (rc) fprintf(stderr, "4100-h5-hostile: %s %s failed\n", op, path);
     return rc ? 1 : 0;

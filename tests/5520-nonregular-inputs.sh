@@ -21,8 +21,9 @@ refused() {
     timeout -k 5 60 "$@" > "$TMP/$id-1.log" 2>&1
     is 1 "$?" "$name, 1 rank: exit 1 (no hang)"
     grep -Eq -- "$want" "$TMP/$id-1.log"
-    ok $? "$name, 1 rank: says '$want'"
-    [ -s "$TMP/$id-1.log" ] && sed 's/^/#   /' "$TMP/$id-1.log" | grep -v '^#   prep |' | head -2 >&2
+    r=$?
+    ok $r "$name, 1 rank: says '$want'"
+    [ $r = 0 ] || sed 's/^/#   /' "$TMP/$id-1.log" | grep -v '^#   prep |' | head -2 >&2
     is "1 " "$(every_rank 2 "$TMP/$id-2.log" "$@")" "$name, 2 ranks: exit 1 on every rank"
 }
 PREP="$BIN/cocodiff-prep --dataset ntu60"

@@ -13,7 +13,7 @@
 BIN=$REPO/bin
 CRAFT=$REPO/tests/4100-h5-hostile.t
 [ -x "$CRAFT" ] || skip_all "tests/4100-h5-hostile.t not built (make tests)"
-plan 30
+plan 34
 
 train_data
 DATA=$TMP/ntu60-xsub.h5
@@ -35,8 +35,11 @@ flip label.h5 "$DATA" /test/label 4          # sample 1's label
 mkdir -p "$TMP/bad"
 flip bad/scores.h5 "$TMP/good/scores.h5" /scores 17
 cp "$TMP/good/metrics.json" "$TMP/bad/"
-# The config attribute made unreadable (an array of 4,096 strings).
+# The config attribute made unreadable: an array of 4,096 strings, and a
+# string that is not YAML (before: a warning and the layout's window, 64).
 cp "$CKPT" "$TMP/cfg.h5" && "$CRAFT" --attr "$TMP/cfg.h5" / config 4096 || echo "Bail out! cannot craft cfg.h5"
+cp "$CKPT" "$TMP/yaml.h5" && "$CRAFT" --str "$TMP/yaml.h5" / config "test_feeder_args: {window_size: [" ||
+    echo "Bail out! cannot craft yaml.h5"
 
 case_() {   # as in 5500: 1 and 2 ranks, exit 1 everywhere, WANT in the output
     id=$1 name=$2 want=$3; shift 3
@@ -65,6 +68,8 @@ case_ s "ensemble, a flipped bit in the scores" "bad/scores.h5: dataset /scores 
     "$BIN/cocodiff-ensemble" --scores "$TMP/good/scores.h5" --scores "$TMP/bad/scores.h5" --out "$TMP/ens"
 case_ c "eval, an unreadable config attribute" "cfg.h5: attribute 'config' is not a string" \
     "$BIN/cocodiff-eval" --checkpoint "$TMP/cfg.h5" --data "$DATA" --out "$TMP/e4"
+case_ y "eval, a config attribute that is not YAML" "yaml.h5: cannot read its config attribute" \
+    "$BIN/cocodiff-eval" --checkpoint "$TMP/yaml.h5" --data "$DATA" --out "$TMP/e5"
 timeout 300 "$BIN/cocodiff-report" --eval "$TMP/good" --eval "$TMP/bad" --out "$TMP/r.html" > "$TMP/report.log" 2>&1
 is 1 "$?" "report, a flipped bit in the scores: exit 1"
 grep -q "bad/scores.h5: dataset /scores fails its checksum" "$TMP/report.log"

@@ -49,3 +49,11 @@ int cli_bad_option(const char *prog, int rank, const char *a, const char *const 
     }
     return CD_EARG;
 }
+
+int cli_start(Dist *d, int *argc, char ***argv, const char *prog) {
+    if (dist_init(d, argc, argv) != CD_OK) return 1;
+    int cr = cli_begin(argc, *argv, prog, d->rank);
+    if (cr == CLI_GO) return CLI_GO_ON;
+    dist_finalize(d);
+    return cr == CLI_DONE ? 0 : 2;
+}

@@ -272,18 +272,10 @@ static const int openpose_parent[KINETICS_V] = {
 };
 
 const SkelLayout skel_openpose18 = {
-    .name = "openpose18",
-    .graph = "openpose18",
-    .aliases = {"kinetics", "graph.kinetics.Graph"},
-    .V = KINETICS_V,
-    .joints = openpose_joints,
-    .inward = openpose_inward,
-    .ninward = (int)(sizeof openpose_inward / sizeof openpose_inward[0]),
-    .bone_parent = openpose_parent,
-    .parts = "datasets/parts/openpose18.tsv",
-    .feeder = "feeders.feeder_ntu.Feeder",
-    .M = SKEL_M,
-    .window = 64,
+    .name = "openpose18", .graph = "openpose18", .aliases = {"kinetics", "graph.kinetics.Graph"},
+    .V = KINETICS_V, .joints = openpose_joints, .inward = openpose_inward, .ninward = (int)(sizeof openpose_inward / sizeof openpose_inward[0]),
+    .bone_parent = openpose_parent, .parts = "datasets/parts/openpose18.tsv",
+    .feeder = "feeders.feeder_ntu.Feeder", .M = SKEL_M, .window = 64,
 };
 
 // Members <dir>/kinetics_{train,val}/<id>.json -> part 0/1; the label is
@@ -335,19 +327,9 @@ static int kin_vouch(const void *state, const DatasetSample *s, char *why, size_
 static void kin_side_free(void *state) { kinetics_labels_free(state); }
 
 const DatasetFormat dataset_kinetics = {
-    .name = "kinetics",
-    .layout = &skel_openpose18,
-    .num_class = 400,
-    .nbench = 1,
-    .bench = {"kinetics"},
-    .classes = "datasets/kinetics400/descriptions.tsv",
-    .class_id_base = 0,
-    .member = kin_member,
-    .prepare = kinetics_prepare,
-    .group = kin_group,
-    .side = {KIN_LABELS_TRAIN, KIN_LABELS_VAL},
-    .part_name = {"kinetics_train", "kinetics_val"},
-    .side_read = kin_side_read,
-    .vouch = kin_vouch,
-    .side_free = kin_side_free,
+    .name = "kinetics", .layout = &skel_openpose18, .num_class = 400, .nbench = 1, .bench = {"kinetics"},
+    .classes = "datasets/kinetics400/descriptions.tsv", .class_id_base = 0,
+    .member = kin_member, .prepare = kinetics_prepare, .group = kin_group,
+    .side = {KIN_LABELS_TRAIN, KIN_LABELS_VAL}, .part_name = {"kinetics_train", "kinetics_val"},
+    .side_read = kin_side_read, .vouch = kin_vouch, .side_free = kin_side_free,
 };

@@ -416,18 +416,10 @@ static const int ntu_parent[NTU_V] = {
 };
 
 const SkelLayout skel_ntu25 = {
-    .name = "ntu25-kinect-v2",
-    .graph = "ntu25",
-    .aliases = {"ntu", "graph.ntu_rgb_d.Graph"},
-    .V = NTU_V,
-    .joints = ntu_joints,
-    .inward = ntu_inward,
-    .ninward = (int)(sizeof ntu_inward / sizeof ntu_inward[0]),
-    .bone_parent = ntu_parent,
-    .parts = "datasets/parts/ntu25.tsv",
-    .feeder = "feeders.feeder_ntu.Feeder",
-    .M = SKEL_M,
-    .window = 64,
+    .name = "ntu25-kinect-v2", .graph = "ntu25", .aliases = {"ntu", "graph.ntu_rgb_d.Graph"},
+    .V = NTU_V, .joints = ntu_joints, .inward = ntu_inward, .ninward = (int)(sizeof ntu_inward / sizeof ntu_inward[0]),
+    .bone_parent = ntu_parent, .parts = "datasets/parts/ntu25.tsv",
+    .feeder = "feeders.feeder_ntu.Feeder", .M = SKEL_M, .window = 64,
 };
 
 // Members nturgb+d_skeletons/SsssCcccPpppRrrrAaaa.skeleton; the label is the action.
@@ -471,29 +463,13 @@ static int ntu60_group(int b, const DatasetSample *s) { return ntu_group(b ? SPL
 static int ntu120_group(int b, const DatasetSample *s) { return ntu_group(b ? SPLIT_NTU120_XSET : SPLIT_NTU120_XSUB, s); }
 
 const DatasetFormat dataset_ntu60 = {
-    .name = "ntu60",
-    .layout = &skel_ntu25,
-    .num_class = 60,
-    .nbench = 2,
-    .bench = {"ntu60-xsub", "ntu60-xview"},
-    .classes = "datasets/ntu60/descriptions.tsv",
-    .class_id_base = 1,
-    .class_code = "A%03d",
-    .member = ntu60_member,
-    .prepare = ntu60_prepare,
-    .group = ntu60_group,
+    .name = "ntu60", .layout = &skel_ntu25, .num_class = 60, .nbench = 2, .bench = {"ntu60-xsub", "ntu60-xview"},
+    .classes = "datasets/ntu60/descriptions.tsv", .class_id_base = 1, .class_code = "A%03d",
+    .member = ntu60_member, .prepare = ntu60_prepare, .group = ntu60_group,
 };
 
 const DatasetFormat dataset_ntu120 = {
-    .name = "ntu120",
-    .layout = &skel_ntu25,
-    .num_class = 120,
-    .nbench = 2,
-    .bench = {"ntu120-xsub", "ntu120-xset"},
-    .classes = "datasets/ntu120/descriptions.tsv",
-    .class_id_base = 1,
-    .class_code = "A%03d",
-    .member = ntu120_member,
-    .prepare = ntu120_prepare,
-    .group = ntu120_group,
+    .name = "ntu120", .layout = &skel_ntu25, .num_class = 120, .nbench = 2, .bench = {"ntu120-xsub", "ntu120-xset"},
+    .classes = "datasets/ntu120/descriptions.tsv", .class_id_base = 1, .class_code = "A%03d",
+    .member = ntu120_member, .prepare = ntu120_prepare, .group = ntu120_group,
 };

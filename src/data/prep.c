@@ -390,6 +390,15 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
         .seq = p->seq,
         .rows = {p->seq ? rows[0] : 0, p->seq ? rows[1] : 0},
     };
+    // The write phase's rate (bench-prep prints it): the bytes of sample
+    // data written (padded samples: their frames; the padding is left as
+    // holes, h5io_prep_write_sample) over the wall time from create to
+    // rename, the slowest rank's; and the datasets' size.
+    double t_write = dist_wtime(), bytes = 0, size = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bytes += (double)spill_bytes(p, all[i].span);
+        size += p->seq ? (double)spill_bytes(p, all[i].span) : (double)SKEL_C * SKEL_T * p->V * SKEL_M * sizeof(float);
+    }
     H5PrepFile *f = NULL;
     int rc = h5io_prep_create(&f, d, tmp, &spec);
     rc = dist_agree(d, rc);
@@ -431,8 +440,12 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
         rc = CD_EIO;
     }
     rc = dist_agree(d, rc);
+    t_write = dist_wtime() - t_write;
+    if (rc == CD_OK) rc = dist_allreduce_max_f64(d, &t_write, 1);
     if (rc == CD_OK)
-        log_info(d, "prep | wrote %s: train %lld, test %lld samples", path, (long long)cnt[0], (long long)cnt[1]);
+        log_info(d, "prep | wrote %s: train %lld, test %lld samples | write %.1f MB of samples (%.1f MB with "
+                 "the padding) in %.2fs: %.1f MB/s, %.1f MB/s per rank", path, (long long)cnt[0], (long long)cnt[1],
+                 bytes / 1e6, size / 1e6, t_write, bytes / 1e6 / t_write, bytes / 1e6 / t_write / d->size);
     for (int g = 0; g < 2 && rc == CD_OK; g++)   // a subset of the archives, or a wrong --dataset
         if (!cnt[g])
             log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "

@@ -59,19 +59,10 @@ static const int inward[][2] = {
 };
 
 const SkelLayout skel_ucla20 = {
-    .name = "ucla20-kinect-v1",
-    .graph = "ucla20",
-    .aliases = {"ucla", "graph.ucla.Graph"},
-    .V = UCLA_V,
-    .joints = joint_names,
-    .inward = inward,
-    .ninward = (int)(sizeof inward / sizeof inward[0]),
-    .bone_parent = bone_parent,
-    .parts = "datasets/parts/ucla20.tsv",
-    .feeder = "feeders.feeder_ucla.Feeder",
-    .M = 1,
-    .window = UCLA_WINDOW,
-    .seq_transform = ucla_feeder_seq_transform,
+    .name = "ucla20-kinect-v1", .graph = "ucla20", .aliases = {"ucla", "graph.ucla.Graph"},
+    .V = UCLA_V, .joints = joint_names, .inward = inward, .ninward = (int)(sizeof inward / sizeof inward[0]),
+    .bone_parent = bone_parent, .parts = "datasets/parts/ucla20.tsv",
+    .feeder = "feeders.feeder_ucla.Feeder", .M = 1, .window = UCLA_WINDOW, .seq_transform = ucla_feeder_seq_transform,
 };
 
 int ucla_name_parse(const char *name, UclaName *out) {

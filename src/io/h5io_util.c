@@ -65,8 +65,10 @@ hid_t h5io_create_mpio(const char *path, const Dist *d) {
 // ---------------------------------------------------------------------------
 // Checksums
 
-uint32_t h5io_crc32(const void *buf, size_t n) {
-    uLong c = crc32(0L, Z_NULL, 0);
+uint32_t h5io_crc32(const void *buf, size_t n) { return h5io_crc32_more(0, buf, n); }
+
+uint32_t h5io_crc32_more(uint32_t crc, const void *buf, size_t n) {
+    uLong c = crc;
     const Bytef *p = buf;
     while (n) {   // zlib takes uInt lengths
         uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -376,7 +378,9 @@ hid_t h5io_group_create(hid_t loc, const char *name) {
 hid_t h5io_dset_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims) {
     hid_t s = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    // Early allocation: parallel HDF5 requires it, and holes never exist.
+    // Early allocation: parallel HDF5 requires it. Never filled: what no
+    // rank writes stays a hole of the file, which reads back as zeros
+    // (h5io_prep_write_sample relies on it for a sample's padding).
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     H5Pset_obj_track_times(dcpl, 0);   // no timestamps: reruns give identical bytes

@@ -55,6 +55,8 @@ void h5io_quiet_end(H5ioQuiet q);
 // that promises checksums a missing one is an error too. Files of others
 // (converted checkpoints, older files) have none and are read as before.
 uint32_t h5io_crc32(const void *buf, size_t n);
+// The CRC of what crc covered followed by buf's n bytes.
+uint32_t h5io_crc32_more(uint32_t crc, const void *buf, size_t n);
 // The CRC of A then B from crc(A), crc(B) and B's length.
 uint32_t h5io_crc32_combine(uint32_t a, uint32_t b, size_t blen);
 // Writes ds's "crc32" attribute (collective for a parallel file: the same

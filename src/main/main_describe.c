@@ -365,19 +365,9 @@ static void report_bad_row(void *ctx, const char *path, int line, const char *wh
 }
 
 // Returns the exit code.
-static int run(const Options *o, const Dist *d) {
-    char why[1024];
-    DescClassList list;
-    if (descriptions_list_load(o->classes, o->id_base, &list, why, sizeof why) != CD_OK) {
-        fprintf(stderr, "error: class list: %s\n", why);
-        return 2;
-    }
-    int code = 0;
-    Descriptions *have = NULL;
-    int nbad = 0;
-    char *missing = NULL;
-    FILE *f = NULL;
-    Client cl = {.o = o, .d = d};
+// The endpoint's URL and authorisation. 0, or 2 (usage: no API key for a
+// remote endpoint).
+static int client_setup(const Options *o, Client *cl) {
     const char *key = getenv(o->key_env);
     if (key && !*key) key = NULL;
     if (!key && !endpoint_is_local(o->endpoint)) {
@@ -385,35 +375,44 @@ static int run(const Options *o, const Dist *d) {
                 "error: no API key: environment variable %s is not set (needed for %s; "
                 "--api-key-env names another variable)\n",
                 o->key_env, o->endpoint);
-        code = 2;
-        goto done;
+        return 2;
     }
-    if (key) snprintf(cl.auth, sizeof cl.auth, "Authorization: Bearer %s", key);
+    if (key) snprintf(cl->auth, sizeof cl->auth, "Authorization: Bearer %s", key);
     size_t el = strlen(o->endpoint);
     while (el && o->endpoint[el - 1] == '/') el--;
-    snprintf(cl.url, sizeof cl.url, "%.*s/chat/completions", (int)el, o->endpoint);
+    snprintf(cl->url, sizeof cl->url, "%.*s/chat/completions", (int)el, o->endpoint);
 
-    // What the output already holds.
+    return 0;
+}
+
+// What the output already holds (*have, *nbad malformed rows dropped),
+// checked against the class list; rewritten clean (header, valid rows in id
+// order) when it is new, damaged or out of order. 0, 1 (I/O) or 2 (not this
+// class list's file).
+static int load_existing(const Options *o, const Dist *d, const DescClassList *list, Descriptions **have_out,
+                         char *why, size_t whylen) {
+    Descriptions *have = NULL;
+    int nbad = 0;
     struct stat st;
     int existed = stat(o->out, &st) == 0;
-    if (descriptions_salvage(o->out, &have, &nbad, report_bad_row, (void *)d, why, sizeof why) !=
+    if (descriptions_salvage(o->out, &have, &nbad, report_bad_row, (void *)d, why, whylen) !=
         CD_OK) {
         fprintf(stderr, "error: %s (not overwriting it: is --out the right file?)\n", why);
-        code = 2;
-        goto done;
+        *have_out = have;
+        return 2;
     }
     int in_order = 1;
     for (int i = 0; i < have->n; i++) {
         const DescClass *c = &have->cls[i];
         int k = c->id - o->id_base;
-        if (k < 0 || k >= list.n || strcmp(c->name, list.names[k])) {
+        if (k < 0 || k >= list->n || strcmp(c->name, list->names[k])) {
             fprintf(stderr,
                     "error: %s:%d: class id %d '%s' is not in %s (%s); is --out for another "
                     "class list, or --id-base wrong? (not overwriting it)\n",
                     o->out, c->line, c->id, c->name, o->classes,
-                    k < 0 || k >= list.n ? "no such id" : list.names[k]);
-            code = 2;
-            goto done;
+                    k < 0 || k >= list->n ? "no such id" : list->names[k]);
+            *have_out = have;
+            return 2;
         }
         if (i && c->line < have->cls[i - 1].line) in_order = 0;
     }
@@ -432,52 +431,39 @@ static int run(const Options *o, const Dist *d) {
         // Start clean: header + the valid rows in id order.
         if (fs_mkdir_parent(o->out) != 0) {
             fprintf(stderr, "error: %s: cannot create its folder: %s\n", o->out, strerror(errno));
-            code = 1;
-            goto done;
+            *have_out = have;
+            return 1;
         }
-        if (descriptions_write(o->out, have, why, sizeof why) != CD_OK) {
+        if (descriptions_write(o->out, have, why, whylen) != CD_OK) {
             fprintf(stderr, "error: %s\n", why);
-            code = 1;
-            goto done;
+            *have_out = have;
+            return 1;
         }
         if (nbad) log_info(d, "describe | %s: dropped %d malformed row%s, kept %d", o->out, nbad,
                            nbad == 1 ? "" : "s", have->n);
     }
-    int upto = o->limit && o->limit < list.n ? o->limit : list.n, todo = 0;
-    missing = cd_calloc((size_t)upto, 1);
-    if (!missing) {
-        code = 1;
-        goto done;
-    }
-    for (int k = 0; k < upto; k++)
-        if (descriptions_find(have, k + o->id_base) < 0) missing[k] = 1, todo++;
-    log_info(d, "describe | %s: %d classes%s | %d already in %s | %d to request | %s at %s",
-             o->classes, list.n, upto < list.n ? " (--limit: first ones only)" : "", have->n,
-             o->out, todo, o->model, cl.url);
-    if (todo == 0) {
-        log_info(d, "describe | nothing to do: %s is complete", o->out);
-        goto done;
-    }
+    *have_out = have;
+    return 0;
+}
 
-    if (http_init() != CD_OK) {
-        code = 1;
-        goto done;
-    }
-    f = fopen(o->out, "a");
-    if (!f) {
-        fprintf(stderr, "error: cannot append to %s: %s\n", o->out, strerror(errno));
-        code = 1;
-        goto done_http;
-    }
+// Requests every missing class in turn, appending each good answer to f;
+// stops on a fatal endpoint error or MAX_CONSECUTIVE_FAILED failures in a
+// row. *added / *failed / *stopped say how it went; returns 1 when writing f
+// failed, else 0.
+static int request_missing(const Options *o, const Dist *d, Client *cl, const DescClassList *list, Descriptions *have,
+                           const char *missing, int upto, int todo, FILE *f, int *added_out, int *failed_out,
+                           int *stopped_out) {
+    char why[1024];
+    int code = 0;
     int done_n = 0, failed = 0, in_a_row = 0, stopped = 0, added = 0;
     double t0 = dist_wtime();
     for (int k = 0; k < upto && !stopped; k++) {
         if (!missing[k]) continue;
         int id = k + o->id_base;
-        const char *name = list.names[k];
+        const char *name = list->names[k];
         char *text[1 + DESC_NPARTS] = {0};
         double t1 = dist_wtime();
-        int rc = describe_class(&cl, id, name, text, why, sizeof why);
+        int rc = describe_class(cl, id, name, text, why, sizeof why);
         done_n++;
         if (rc == TRY_OK) {
             rc = descriptions_add(have, id, name, text[0], (const char *const *)&text[1], why,
@@ -522,6 +508,55 @@ static int run(const Options *o, const Dist *d) {
                      rate, eta);
         }
     }
+    *added_out = added;
+    *failed_out = failed;
+    *stopped_out = stopped;
+    return code;
+}
+
+static int run(const Options *o, const Dist *d) {
+    char why[1024];
+    DescClassList list;
+    if (descriptions_list_load(o->classes, o->id_base, &list, why, sizeof why) != CD_OK) {
+        fprintf(stderr, "error: class list: %s\n", why);
+        return 2;
+    }
+    int code = 0;
+    Descriptions *have = NULL;
+    char *missing = NULL;
+    FILE *f = NULL;
+    Client cl = {.o = o, .d = d};
+    if ((code = client_setup(o, &cl))) goto done;
+    if ((code = load_existing(o, d, &list, &have, why, sizeof why))) goto done;
+    int upto = o->limit && o->limit < list.n ? o->limit : list.n, todo = 0;
+    missing = cd_calloc((size_t)upto, 1);
+    if (!missing) {
+        code = 1;
+        goto done;
+    }
+    for (int k = 0; k < upto; k++)
+        if (descriptions_find(have, k + o->id_base) < 0) missing[k] = 1, todo++;
+    log_info(d, "describe | %s: %d classes%s | %d already in %s | %d to request | %s at %s",
+             o->classes, list.n, upto < list.n ? " (--limit: first ones only)" : "", have->n,
+             o->out, todo, o->model, cl.url);
+    if (todo == 0) {
+        log_info(d, "describe | nothing to do: %s is complete", o->out);
+        goto done;
+    }
+
+    if (http_init() != CD_OK) {
+        code = 1;
+        goto done;
+    }
+    f = fopen(o->out, "a");
+    if (!f) {
+        fprintf(stderr, "error: cannot append to %s: %s\n", o->out, strerror(errno));
+        code = 1;
+        goto done_http;
+    }
+    int failed = 0, stopped = 0, added = 0;
+    double t0 = dist_wtime();
+    code = request_missing(o, d, &cl, &list, have, missing, upto, todo, f, &added, &failed, &stopped);
     if (fclose(f) != 0 && !code) {
         fprintf(stderr, "error: closing %s: %s\n", o->out, strerror(errno));
         code = 1;
@@ -555,12 +590,8 @@ done:
 
 int main(int argc, char **argv) {
     Dist d = {0};
-    if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
-    int cr = cli_begin(&argc, argv, "cocodiff-describe", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? 0 : 2;
-    }
+    int start = cli_start(&d, &argc, &argv, "cocodiff-describe");
+    if (start != CLI_GO_ON) return start;
     Options o;
     int code = 0;
     if (parse_args(argc, argv, &o) != CD_OK) {

@@ -105,13 +105,9 @@ static int find_inputs(EmbedConfig *c, const Dist *d, char buf[3][4200]) {
 }
 
 int main(int argc, char **argv) {
-    Dist d;
-    if (dist_init(&d, &argc, &argv) != CD_OK) return EMBED_EXIT_ERROR;
-    int cr = cli_begin(&argc, argv, "cocodiff-embed", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? EMBED_EXIT_OK : EMBED_EXIT_USAGE;
-    }
+    Dist d = {0};
+    int start = cli_start(&d, &argc, &argv, "cocodiff-embed");
+    if (start != CLI_GO_ON) return start;
     h5io_errors_show(cd_verbose());
     EmbedConfig cfg;
     char found[3][4200];

@@ -42,13 +42,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    Dist d;
-    if (dist_init(&d, &argc, &argv) != CD_OK) return EVAL_EXIT_ERROR;
-    int cr = cli_begin(&argc, argv, "cocodiff-eval", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? 0 : EVAL_EXIT_USAGE;
-    }
+    Dist d = {0};
+    int start = cli_start(&d, &argc, &argv, "cocodiff-eval");
+    if (start != CLI_GO_ON) return start;
     h5io_errors_show(cd_verbose());
     EvalOptions o = {.group = "test"};
     int bad = 0;

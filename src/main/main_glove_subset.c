@@ -104,13 +104,9 @@ static int tokenize_file(const char *path, const Glove *full, Words *ws) {
 }
 
 int main(int argc, char **argv) {
-    Dist d;
-    if (dist_init(&d, &argc, &argv)) return 1;
-    int cr = cli_begin(&argc, argv, "cocodiff-glove-subset", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? 0 : 2;
-    }
+    Dist d = {0};
+    int start = cli_start(&d, &argc, &argv, "cocodiff-glove-subset");
+    if (start != CLI_GO_ON) return start;
     const char *vectors = NULL, *out = NULL, *desc[64];
     int nd = 0, rc = CD_OK;
     for (int i = 1; i < argc; i++) {

@@ -92,13 +92,9 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
 }
 
 int main(int argc, char **argv) {
-    Dist d;
-    if (dist_init(&d, &argc, &argv) != CD_OK) return PREP_EXIT_ERROR;
-    int cr = cli_begin(&argc, argv, "cocodiff-prep", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? PREP_EXIT_OK : PREP_EXIT_USAGE;
-    }
+    Dist d = {0};
+    int start = cli_start(&d, &argc, &argv, "cocodiff-prep");
+    if (start != CLI_GO_ON) return start;
     h5io_errors_show(cd_verbose());
     PrepConfig cfg;
     int rc = parse_args(argc, argv, &cfg, &d);   // same argv on every rank

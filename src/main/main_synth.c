@@ -89,12 +89,8 @@ static int parse_args(int argc, char **argv, SynthConfig *cfg, const char **clas
 
 int main(int argc, char **argv) {
     Dist d = {0};
-    if (dist_init(&d, &argc, &argv) != CD_OK) return 1;
-    int cr = cli_begin(&argc, argv, "cocodiff-synth", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? 0 : 2;
-    }
+    int start = cli_start(&d, &argc, &argv, "cocodiff-synth");
+    if (start != CLI_GO_ON) return start;
     SynthConfig cfg = {0};
     char pathbuf[4096];
     const char *classes = NULL;

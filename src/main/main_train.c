@@ -135,13 +135,9 @@ static int export_checkpoint(const Dist *d, const char *in, const char *out) {
 }
 
 int main(int argc, char **argv) {
-    Dist d;
-    if (dist_init(&d, &argc, &argv) != CD_OK) return TRAIN_EXIT_ERROR;
-    int cr = cli_begin(&argc, argv, "cocodiff-train", d.rank);
-    if (cr != CLI_GO) {
-        dist_finalize(&d);
-        return cr == CLI_DONE ? TRAIN_EXIT_OK : TRAIN_EXIT_USAGE;
-    }
+    Dist d = {0};
+    int start = cli_start(&d, &argc, &argv, "cocodiff-train");
+    if (start != CLI_GO_ON) return start;
     h5io_errors_show(cd_verbose());
     const char *config = NULL, *sets[MAX_SETS], *export_out = NULL, *export_in = NULL;
     char *owned[MAX_SETS];

@@ -15,6 +15,7 @@
 
 #include "blas.h"
 #include "cocodiff.h"
+#include "metrics.h"
 #include "cocodiff_denoiser.h"
 #include "layers.h"
 #include "status.h"
@@ -305,16 +306,9 @@ void cocodiff_free(Cocodiff *m) {
     if (!m) return;
     free_batch(m);
     cocodiff_schedule_free(&m->sched);
-    free(m->tab);
-    free(m->init_kind);
-    free(m->fan_in);
-    free(m->fan_out);
-    free(m->params);
-    free(m->grads);
-    free(m->coarse);
-    free(m->fine);
-    free(m->coarse_n);
-    free(m->fine_n);
+    free(m->tab); free(m->init_kind); free(m->fan_in); free(m->fan_out);
+    free(m->params); free(m->grads);
+    free(m->coarse); free(m->fine); free(m->coarse_n); free(m->fine_n);
     free(m);
 }
 
@@ -596,28 +590,14 @@ static int check_batch(const Cocodiff *m, const float *h, const int32_t *labels,
 // ---------------------------------------------------------------------------
 // The training step
 
-int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
-                  const CocodiffHead *head, float *dh_parts, const CocodiffStepCtl *ctl,
-                  CocodiffLosses *out) {
+// L_rec = mean (D(E(h)) - h)^2 on detached h (unless rec_to_backbone), with
+// its gradients; returns the h it used.
+static const float *step_rec(Cocodiff *m, const float *h, const float *hd, float *dh_parts, float sc, int N,
+                             CocodiffLosses *lo) {
     const CocodiffConfig *c = &m->cfg;
-    int rc = check_batch(m, h, labels, B, ctl);
-    if (rc) return rc;
-    int gen = ctl->generate && c->generation;
-    if (gen && (!head || !head->w || !head->b || !head->gw || !head->gb)) {
-        CD_ERR("cocodiff_step: generation needs the FC head's weights and grad buffers");
-        return CD_EARG;
-    }
-    if ((rc = ensure_batch(m, B))) return rc;
     StepBufs *b = &m->b;
-    int C = m->C, d = c->d, K = m->K, N = B * L, Dt = m->Dt;
-    size_t Nd = (size_t)N * d, NC = (size_t)N * C, n = (size_t)L * d;
-    float sc = ctl->grad_scale;
-    const float *hd = m->det_h ? m->det_h : h;
-    const CdW *wd = m->det_params ? &m->wdet : &m->w;
-    CocodiffLosses lo;
-    memset(&lo, 0, sizeof lo);
-
-    // L_rec = mean (D(E(h)) - h)^2 on detached h (unless rec_to_backbone)
+    const int C = m->C, d = c->d;
+    const size_t Nd = (size_t)N * d, NC = (size_t)N * C;
     const float *hin = c->rec_to_backbone ? h : hd;
     enc_forward(m, &m->w, &b->rec, hin, N);
     linear_forward(b->hr, b->rec.z, m->w.dec_w, m->w.dec_b, N, d, C);
@@ -628,7 +608,7 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         acc += (double)e * e;
         b->dhr[i] = kr * e;
     }
-    lo.rec = acc / (double)NC;
+    lo->rec = acc / (double)NC;
     if (c->l_rec > 0) {
         memset(b->dz, 0, Nd * sizeof(float));
         linear_backward(b->dz, m->g.dec_w, m->g.dec_b, b->dhr, b->rec.z, m->w.dec_w, N, d, C);
@@ -638,6 +618,19 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         enc_backward(m, dh, b->dz, &b->rec, hin, N);
     }
 
+    return hin;
+}
+
+// L_diff = mean (eps - eps_hat(z_t, t, c))^2 on the detached z_0 (unless
+// diff_to_backbone), with its gradients; returns the detached z_0 (for
+// generation).
+static const float *step_diff(Cocodiff *m, const CdW *wd, const float *h, const float *hin, const float *hd,
+                              const int32_t *labels, int B, const CocodiffStepCtl *ctl, float *dh_parts, float sc,
+                              CocodiffLosses *lo) {
+    const CocodiffConfig *c = &m->cfg;
+    StepBufs *b = &m->b;
+    const int d = c->d, N = B * L, Dt = m->Dt;
+    const size_t Nd = (size_t)N * d, n = (size_t)L * d;
     // The detached z_0 (for L_diff and generation)
     const float *zdet = b->rec.z;
     if (wd != &m->w || hd != hin) {
@@ -666,14 +659,14 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
     cocodiff_q_sample(&m->sched, b->zt, z0, b->eps, b->t, B, n);
     build_ctx(m, &m->w, b->ctx, b->keep, labels, b->drop, B);
     cd_denoiser_forward(&m->den, b->epshat, b->cache, b->zt, b->t, b->ctx, &m->w.den, B, b->work);
-    acc = 0;
+    double acc = 0;
     float kd = 2.0f * c->l_diff * sc / (float)Nd;
     for (size_t i = 0; i < Nd; i++) {
         float e = b->epshat[i] - b->eps[i];
         acc += (double)e * e;
         b->deps[i] = kd * e;
     }
-    lo.diff = acc / (double)Nd;
+    lo->diff = acc / (double)Nd;
     if (c->l_diff > 0) {
         memset(b->dctx, 0, Nd * sizeof(float));
         float *dzt = c->diff_to_backbone ? b->dzt : NULL;
@@ -692,8 +685,18 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
         }
     }
 
-    // Generation (no gradient), then L_gen and the coarse loss on h_hat_0
-    if (gen) {
+    return zdet;
+}
+
+// Generation (no gradient) from the detached z_0, then L_gen and the coarse
+// loss on h_hat_0, with their gradients.
+static void step_gen(Cocodiff *m, const CdW *wd, const float *zdet, const float *hd, const int32_t *labels, int B,
+                     const CocodiffStepCtl *ctl, const CocodiffHead *head, float sc, CocodiffLosses *lo) {
+    const CocodiffConfig *c = &m->cfg;
+    StepBufs *b = &m->b;
+    const int C = m->C, d = c->d, K = m->K, Dt = m->Dt;
+    const size_t n = (size_t)L * d;
+    {
         generate_latents(m, wd, zdet, labels, B, ctl);
         for (int i = 0; i < B; i++)
             memcpy(b->zh0 + (size_t)i * d, b->zg + (size_t)i * n, (size_t)d * sizeof(float));
@@ -707,26 +710,46 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
             linear_forward(b->hh0, b->zh0, m->w.dec_w, m->w.dec_b, B, d, C);
         }
         linear_forward(b->glog, b->hh0, head->w, head->b, B, C, K);
-        lo.gen = crossentropy_forward(b->gprob, b->glog, labels, B, K);
-        int right = 0;
-        for (int i = 0; i < B; i++) {
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (b->glog[(size_t)i * K + k] > b->glog[(size_t)i * K + best]) best = k;
-            right += best == labels[i];
-        }
-        lo.gen_acc = (double)right / B;
+        lo->gen = crossentropy_forward(b->gprob, b->glog, labels, B, K);
+        int right = 0;   // metrics.h's top-1 rule
+        for (int i = 0; i < B; i++) right += metrics_argmax(b->glog + (size_t)i * K, K) == labels[i];
+        lo->gen_acc = (double)right / B;
         memset(b->dhh0, 0, (size_t)B * C * sizeof(float));
         if (c->l_gen > 0) {
             memset(b->gdlog, 0, (size_t)B * K * sizeof(float));
             crossentropy_backward(b->gdlog, b->gprob, labels, B, K, c->l_gen * sc);
             linear_backward(b->dhh0, head->gw, head->gb, b->gdlog, b->hh0, head->w, B, C, K);
         }
-        lo.coarse_gen = contrast(m, b->hh0, (size_t)C, m->coarse_n, (size_t)Dt, labels, B,
+        lo->coarse_gen = contrast(m, b->hh0, (size_t)C, m->coarse_n, (size_t)Dt, labels, B,
                                  c->l_coarse * sc, b->dhh0, NULL);
         linear_backward(NULL, m->g.dec_w, c->gen_residual ? NULL : m->g.dec_b, b->dhh0, b->zh0, m->w.dec_w, B, d, C);
-        lo.generated = 1;
+        lo->generated = 1;
     }
+
+}
+
+int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
+                  const CocodiffHead *head, float *dh_parts, const CocodiffStepCtl *ctl,
+                  CocodiffLosses *out) {
+    const CocodiffConfig *c = &m->cfg;
+    int rc = check_batch(m, h, labels, B, ctl);
+    if (rc) return rc;
+    int gen = ctl->generate && c->generation;
+    if (gen && (!head || !head->w || !head->b || !head->gw || !head->gb)) {
+        CD_ERR("cocodiff_step: generation needs the FC head's weights and grad buffers");
+        return CD_EARG;
+    }
+    if ((rc = ensure_batch(m, B))) return rc;
+    const int C = m->C, N = B * L, Dt = m->Dt;
+    const float sc = ctl->grad_scale;
+    const float *hd = m->det_h ? m->det_h : h;
+    const CdW *wd = m->det_params ? &m->wdet : &m->w;
+    CocodiffLosses lo;
+    memset(&lo, 0, sizeof lo);
+
+    const float *hin = step_rec(m, h, hd, dh_parts, sc, N, &lo);
+    const float *zdet = step_diff(m, wd, h, hin, hd, labels, B, ctl, dh_parts, sc, &lo);
+    if (gen) step_gen(m, wd, zdet, hd, labels, B, ctl, head, sc, &lo);
 
     // Coarse contrastive on the real h_0: the one default path to the backbone
     lo.coarse_real = contrast(m, h, (size_t)L * C, m->coarse_n, (size_t)Dt, labels, B,

@@ -102,6 +102,45 @@ static const char *file_base(const char *p) {
     return s ? s + 1 : p;
 }
 
+// Rank 0: the embeddings file (cfg->out, through .partial), with the weights'
+// and descriptions' checksums. CD_OK or an error (with a message).
+static int write_embeddings(const EmbedConfig *cfg, const Encoder *enc, const Descriptions *desc, int K, int D,
+                            const float *coarse_v, const float *fine_v, const float *pc, int64_t oov) {
+    char wsha[65] = "", dsha[65] = "", tmp[4200];
+    int32_t *ids = cd_malloc((size_t)K * sizeof *ids);
+    const char **names = cd_malloc((size_t)K * sizeof *names);
+    int rc = ids && names ? CD_OK : CD_ENOMEM;
+    if (!rc) rc = checksum_sha256_file(enc->weights, wsha);
+    if (!rc) rc = checksum_sha256_file(cfg->descriptions, dsha);
+    for (int k = 0; k < K && ids && names; k++) {
+        ids[k] = desc->cls[k].id;
+        names[k] = desc->cls[k].name;
+    }
+    H5EmbedSpec spec = {
+        .encoder = cfg->encoder == EMBED_GLOVE ? "glove-6b-100d-sif" : "clip-text",
+        .weights = file_base(enc->weights), .weights_sha256 = wsha,
+        .descriptions = file_base(cfg->descriptions), .descriptions_sha256 = dsha,
+        .K = K, .D = D, .nparts = DESC_NPARTS,
+        .coarse = coarse_v, .fine = fine_v, .sif_pc = cfg->encoder == EMBED_GLOVE ? pc : NULL,
+        .class_id = ids, .class_name = names, .part_name = desc_part_names,
+        .sif_a = cfg->sif_a, .oov_tokens = oov,
+    };
+    fs_partial(cfg->out, tmp, sizeof tmp);
+    if (!rc && fs_mkdir_parent(cfg->out) != 0) {
+        CD_ERR("%s: cannot create its folder: %s", cfg->out, strerror(errno));
+        rc = CD_EIO;
+    }
+    if (!rc) rc = h5io_embed_write(tmp, &spec);
+    if (!rc && fs_commit(tmp, cfg->out) != CD_OK) {
+        CD_ERR("%s: cannot rename into place: %s", cfg->out, strerror(errno));
+        rc = CD_EIO;
+    }
+    if (rc) unlink(tmp);
+    free(ids);
+    free(names);
+    return rc;
+}
+
 int embed_run(const Dist *d, const EmbedConfig *cfg) {
     char why[1024] = "";
     double t0 = dist_wtime();
@@ -185,40 +224,7 @@ int embed_run(const Dist *d, const EmbedConfig *cfg) {
     free(gathered);
     free(all);
 
-    if (rc == CD_OK && d->rank == 0) {
-        char wsha[65] = "", dsha[65] = "", tmp[4200];
-        int32_t *ids = cd_malloc((size_t)K * sizeof *ids);
-        const char **names = cd_malloc((size_t)K * sizeof *names);
-        rc = ids && names ? CD_OK : CD_ENOMEM;
-        if (!rc) rc = checksum_sha256_file(enc.weights, wsha);
-        if (!rc) rc = checksum_sha256_file(cfg->descriptions, dsha);
-        for (int k = 0; k < K && ids && names; k++) {
-            ids[k] = desc->cls[k].id;
-            names[k] = desc->cls[k].name;
-        }
-        H5EmbedSpec spec = {
-            .encoder = cfg->encoder == EMBED_GLOVE ? "glove-6b-100d-sif" : "clip-text",
-            .weights = file_base(enc.weights), .weights_sha256 = wsha,
-            .descriptions = file_base(cfg->descriptions), .descriptions_sha256 = dsha,
-            .K = K, .D = D, .nparts = DESC_NPARTS,
-            .coarse = coarse_v, .fine = fine_v, .sif_pc = cfg->encoder == EMBED_GLOVE ? pc : NULL,
-            .class_id = ids, .class_name = names, .part_name = desc_part_names,
-            .sif_a = cfg->sif_a, .oov_tokens = oov,
-        };
-        fs_partial(cfg->out, tmp, sizeof tmp);
-        if (!rc && fs_mkdir_parent(cfg->out) != 0) {
-            CD_ERR("%s: cannot create its folder: %s", cfg->out, strerror(errno));
-            rc = CD_EIO;
-        }
-        if (!rc) rc = h5io_embed_write(tmp, &spec);
-        if (!rc && fs_commit(tmp, cfg->out) != CD_OK) {
-            CD_ERR("%s: cannot rename into place: %s", cfg->out, strerror(errno));
-            rc = CD_EIO;
-        }
-        if (rc) unlink(tmp);
-        free(ids);
-        free(names);
-    }
+    if (rc == CD_OK && d->rank == 0) rc = write_embeddings(cfg, &enc, desc, K, D, coarse_v, fine_v, pc, oov);
     rc = dist_agree(d, rc);
     if (rc == CD_OK)
         log_info(d, "embed | wrote %s: coarse (%d, %d), fine (%d, %d, %d) | %lld unknown word(s) | %.2fs", cfg->out, K,

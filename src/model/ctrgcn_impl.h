@@ -1,0 +1,105 @@
+// ctrgcn_impl.h - the CTR-GCN model's private state, shared by its two files:
+// ctrgcn.c (the parameter table, creation, initialisation, memory plans) and
+// ctrgcn_pass.c (forward and backward). Not a public header: callers use
+// ctrgcn.h.
+#pragma once
+#include "ctrgcn.h"
+#include "layers.h"
+#include "pool.h"
+
+#define NBRANCH 4   // dilations 1 and 2, max-pool, 1x1
+// Unit-sized scratch buffers (the largest (N*M, C, T, V) of any unit each):
+// 0-5 inside a unit's forward/backward, 6-7 the gradient chain of backward.
+#define NSCRATCH 8
+// Buffers of an inference lane: P0, P1 unit input/output (ping-pong), S0 the
+// CTRGC sum (then, in place, the unit_gcn output), S1 a CTRGC's output, the
+// down path and the residual path, S2 one temporal branch at a time.
+enum { SLOT_P0, SLOT_P1, SLOT_S0, SLOT_S1, SLOT_S2, NSLOT };
+
+typedef struct Bn {
+    int C;
+    float *w, *b, *gw, *gb, *rm, *rv;
+    int64_t *nbt;
+    float *mean, *rstd;   // (C) caches of the last forward
+} Bn;
+
+typedef struct Conv {
+    Conv2d c;
+    float *w, *b, *gw, *gb;
+} Conv;
+
+typedef struct Unit {
+    int cin, cout, stride, bc, tin, tout;
+    size_t pfirst;         // offset of the unit's first parameter (its span ends at the next unit's)
+    int res;    // 0 none, 1 identity, 2 unit_tcn (conv + bn)
+    int down;   // gcn residual: 1 conv + bn (cin != cout), 0 identity
+    Ctrgc g;
+    float *PA, *gPA, *alpha, *galpha;
+    Conv gconv[3][4];      // conv1..conv4 of each subset's CTRGC
+    Bn gbn;
+    Conv dconv;
+    Bn dbn;
+    Conv bconv[NBRANCH];   // each branch's first 1x1 conv (branch 3: strided)
+    Bn bbn[NBRANCH];
+    Conv tconv[2];         // temporal convs of branches 0, 1 (dilation 1, 2)
+    Bn tbn[2];
+    Bn mbn;                // BN after branch 2's max-pool
+    Conv rconv;
+    Bn rbn;
+    // activations of the last training forward (what backward cannot cheaply
+    // recompute: gout, the branch ReLU outputs, the max-pool output and its
+    // argmax are recomputed from these, bit for bit as forward made them)
+    const float *x;        // input (N*M, cin, tin, V), owned by the previous stage
+    float *gcache[3], *gsum, *dconv_out;
+    float *c1[NBRANCH], *c2[2];
+    float *rconv_out, *out;
+} Unit;
+
+// One inference lane: its share [n0, n1) of the batch (set per forward) and
+// the buffers it runs through, sized for `cap` samples.
+typedef struct Lane {
+    int n0, n1;
+    float *mem;                // the one allocation below
+    float *slot[NSLOT];
+    float *xin;                // data_bn input, then (in place) output: (n, MVC, T)
+    float *bn_mean, *bn_rstd;  // (largest C) eval statistics of the current BN
+    float *work;               // conv / CTRGC workspace
+} Lane;
+
+struct Ctrgcn {
+    CtrgcnConfig cfg;
+    CtrgcnTensor *tab;
+    int ntab, captab;
+    size_t nparams, nbuffers, ncounters;
+    float *params, *grads, *buffers;
+    int64_t *counters;
+    Bn data_bn;
+    Unit u[CTRGCN_UNITS];
+    float *fcw, *fcb, *gfcw, *gfcb;
+    size_t fc_first;       // offset of fc.weight, the head's first parameter
+    const BnSync *sync;
+    const CtrgcnGradHook *hook;
+    // batch state
+    int N, T, NM, training, alloc_N, alloc_T;
+    float *act;            // one arena for every saved activation
+    size_t act_floats;
+    float *xin, *xbn, *u0; // data_bn input (N, MVC, T), output, unit-1 input (NM, C, T, V)
+    float *feat, *probs;   // (N, C_last)
+    float *scratch[NSCRATCH], *work;
+    size_t scratch_floats, work_floats;
+    int registering;       // pass 1: count, pass 2: assign pointers
+    // inference (ctrgcn_set_mode / ctrgcn_set_threads)
+    CtrgcnMode mode;
+    int threads;           // lanes of an inference forward
+    Pool *pool;            // threads - 1 helpers (NULL for 1 thread)
+    Lane *lanes;           // (threads), allocated with the batch buffers
+    size_t lane_floats;    // floats of each lane's allocation
+};
+
+// ctrgcn.c, for the passes:
+// The batch buffers for N samples of T frames (per mode). CD_OK or CD_ENOMEM.
+int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
+// The gradient of parameter p (NULL without gradients).
+float *ctrgcn_grad_of(Ctrgcn *m, const float *p);
+// Backward's hook: the parameters from `first` on have final gradients.
+void ctrgcn_grads_ready(const Ctrgcn *m, size_t first);

@@ -1,0 +1,418 @@
+// train_setup.c - what the trainer does before its first step and after
+// its last (see train.c for the run): the data and its checks against
+// model_args, cross-validation folds, the model, the CoCoDiff module, the
+// gradient all-reduce, --resume (one read of the checkpoint) or initial
+// weights, and rank 0's outputs.
+#include "trainer.h"
+#include "blas.h"
+#include "checkpoint.h"
+#include "feeder.h"
+#include "fold.h"
+#include "fsutil.h"
+#include "workdir.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void bn_allreduce(double *v, int n, void *ctx) {
+    if (dist_allreduce_sum_f64((const Dist *)ctx, v, n) != CD_OK) dist_abort(ctx, 1, "BatchNorm statistics all-reduce failed");
+}
+
+static char *config_text(const Config *c) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    config_print(c, f);
+    fclose(f);
+    return buf;
+}
+
+// ---------------------------------------------------------------------------
+// Setup
+
+// cocodiff.folds K: the TRAIN split of train_feeder_args.data_path less
+// fold cocodiff.fold trains (train transform, shuffled, drop_last); the fold
+// is evaluated with the test transform, where the test split would be.
+static int open_folds(Trainer *t, const FeederConfig *ftr, const FeederConfig *fte, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const Dist *d = t->d;
+    const char *p = c->train_feeder_args.data_path;
+    const int K = c->cocodiff.folds, i = c->cocodiff.fold;
+    FoldSplit s;
+    char fw[900];
+    int rc = fold_split_file(p, K, i, &s, fw, sizeof fw);
+    if (rc) {
+        snprintf(why, whylen, "cocodiff.folds %d, cocodiff.fold %d: %s", K, i, fw);
+        return rc;
+    }
+    rc = loader_open_subset(&t->train, p, 0, s.train, s.ntrain, ftr, c->batch_size, d->rank, d->size,
+                            (uint64_t)c->seed, 1, 1, why, whylen);
+    if (!rc)
+        rc = loader_open_subset(&t->test, p, 0, s.held, s.nheld, fte, c->test_batch_size, d->rank, d->size,
+                                (uint64_t)c->seed, 0, 0, why, whylen);
+    if (!rc) {
+        log_info(d, "train | cross-validation: fold %d of %d of %s /train (%d subjects%s): %lld samples of %d "
+                    "subject(s) held out for evaluation (%s), %lld to train on", i, K, p, s.nsubjects,
+                 s.hashed ? ", names without one count as one each" : "", (long long)s.nheld, s.nheld_subjects,
+                 s.held_names, (long long)s.ntrain);
+        if (c->test_feeder_args.data_path)
+            log_info(d, "train | cross-validation: test_feeder_args.data_path %s is not used", c->test_feeder_args.data_path);
+    }
+    fold_split_free(&s);
+    return rc;
+}
+
+// Opens the loaders and checks the data against model_args.
+static int open_data(Trainer *t, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const Dist *d = t->d;
+    const SkelLayout *layout = config_layout(c);
+    if (!layout) {
+        snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
+        return CD_EARG;
+    }
+    const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
+    FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
+    FeederConfig fte = feeder_config_official(layout, 0, te->bone, te->vel);
+    ftr.window = ta->window_size > 0 ? ta->window_size : ftr.window;   // unset: the layout's feeder's
+    fte.window = te->window_size > 0 ? te->window_size : ftr.window;
+    ftr.repeat = ta->repeat;   // the test split is visited once
+    ftr.n_interval = ta->n_p_interval;
+    memcpy(ftr.p_interval, ta->p_interval, sizeof ftr.p_interval);
+    ftr.random_rot = ta->random_rot;
+    fte.n_interval = te->n_p_interval;
+    memcpy(fte.p_interval, te->p_interval, sizeof fte.p_interval);
+    fte.random_rot = 0;
+    if (!ta->data_path) {
+        snprintf(why, whylen, "train_feeder_args.data_path is not set");
+        return CD_EARG;
+    }
+    for (int i = 0; i < 2; i++) {   // CTR-GCN's own data files: say what to make instead
+        const char *p = i ? te->data_path : ta->data_path, *dot = p ? strrchr(p, '.') : NULL;
+        if (dot && !strcmp(dot, ".npz"))
+            return cd_why(why, whylen, CD_EARG, "%s_feeder_args.data_path %s is CTR-GCN's .npz; cocodiff-train reads "
+                          "cocodiff-prep's HDF5: cocodiff-prep --dataset ntu60 --input ARCHIVE --out data, then "
+                          "--train_feeder_args data_path=data/ntu60-xsub.h5 (and the same for test)",
+                          i ? "test" : "train", p);
+    }
+    if (c->batch_size < d->size) {
+        snprintf(why, whylen, "batch_size %d is smaller than the %d ranks", c->batch_size, d->size);
+        return CD_EARG;
+    }
+    int rc;
+    if (c->cocodiff.folds > 0) {
+        rc = open_folds(t, &ftr, &fte, why, whylen);
+    } else {
+        // The feeders' split, as main.py's Feeder reads it (config.c checks it is train or test).
+        const int gtr = !strcmp(ta->split, "test"), gte = !!strcmp(te->split, "train");
+        rc = loader_open(&t->train, ta->data_path, gtr, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
+        if (!rc && te->data_path && c->eval_interval > 0)
+            rc = loader_open(&t->test, te->data_path, gte, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
+    }
+    if (rc) return rc;
+    if (loader_num_class(t->train) != c->model_args.num_class) {
+        snprintf(why, whylen, "%s has %d classes but model_args.num_class is %d", ta->data_path,
+                 loader_num_class(t->train), c->model_args.num_class);
+        return CD_EARG;
+    }
+    loader_sample_dims(t->train, &t->C, &t->W, &t->V, &t->M);
+    if (t->V != c->model_args.num_point || t->M != c->model_args.num_person || t->C != c->model_args.in_channels) {
+        snprintf(why, whylen, "%s has (C %d, V %d, M %d) but model_args say (in_channels %d, num_point %d, num_person %d)",
+                 ta->data_path, t->C, t->V, t->M, c->model_args.in_channels, c->model_args.num_point, c->model_args.num_person);
+        return CD_EARG;
+    }
+    t->Wtest = t->W;
+    if (t->test) {
+        int C2, V2, M2;
+        loader_sample_dims(t->test, &C2, &t->Wtest, &V2, &M2);
+        if (loader_num_class(t->test) != c->model_args.num_class || C2 != t->C || V2 != t->V || M2 != t->M) {
+            snprintf(why, whylen, "%s (test) has %d classes and (C %d, V %d, M %d); model_args say num_class %d, "
+                     "(in_channels %d, num_point %d, num_person %d)", c->cocodiff.folds > 0 ? ta->data_path : te->data_path, loader_num_class(t->test),
+                     C2, V2, M2, c->model_args.num_class, t->C, t->V, t->M);
+            return CD_EARG;
+        }
+    }
+    t->nb = loader_num_batches(t->train);
+    return CD_OK;
+}
+
+static int build_model(Trainer *t, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    CtrgcnConfig mc;
+    ctrgcn_config_default(&mc, c->model_args.num_class, config_layout(c), c->cocodiff.base_channel);
+    mc.num_person = t->M;
+    mc.in_channels = t->C;
+    mc.drop_out = (float)c->model_args.drop_out;
+    int rc = ctrgcn_create(&t->m, &mc);
+    if (rc) {
+        snprintf(why, whylen, "cannot build the model (see above)");
+        return rc;
+    }
+    ctrgcn_init(t->m, (uint64_t)c->seed);
+    if ((rc = config_sgd_init(&t->opt, ctrgcn_num_params(t->m), c))) return rc;
+    t->K = mc.num_class;
+    if (c->cocodiff.sync_bn && t->d->size > 1) {
+        t->sync = (BnSync){bn_allreduce, (void *)t->d};
+        ctrgcn_set_bn_sync(t->m, &t->sync);
+    }
+    // One buffer serves both splits: the larger of (n_local x sample floats).
+    size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
+    if (t->test) {
+        size_t nt = (size_t)loader_max_local(t->test), xt = nt * loader_sample_floats(t->test);
+        if (nt > nmax) nmax = nt;
+        if (xt > xfloats) xfloats = xt;
+    }
+    t->x = cd_malloc(xfloats * sizeof(float));
+    t->logits = cd_malloc(nmax * t->K * sizeof(float));
+    t->probs = cd_malloc(nmax * t->K * sizeof(float));
+    t->dlogits = cd_malloc(nmax * t->K * sizeof(float));
+    t->labels = cd_malloc(nmax * sizeof(int32_t));
+    t->index = cd_malloc(nmax * sizeof(int64_t));
+    if (!t->x || !t->logits || !t->probs || !t->dlogits || !t->labels || !t->index) return CD_ENOMEM;
+    t->config_yaml = config_text(c);
+    return t->config_yaml ? CD_OK : CD_ENOMEM;
+}
+
+// cocodiff.module: the module (cdtrain.h) for this backbone and window.
+static int build_module(Trainer *t, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    if (!c->cocodiff.module) return CD_OK;
+    CdTrainSpec s = {.options = &c->cocodiff.options, .text = c->cocodiff.text, .parts = config_parts_path(c),
+                     .K = t->K, .gen_start = config_gen_start_epoch(c), .seed = (uint64_t)c->seed,
+                     .momentum = c->cocodiff.momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov};
+    return cdtrain_setup(&t->cd, &s, t->m, t->W, loader_max_local(t->train), why, whylen);
+}
+
+// Backward's gradient-ready hook: starts the buckets the backbone has just
+// made final. A bucket that cannot start leaves this rank unable to match
+// the others' all-reduces, so that is fatal for the job.
+static void grads_ready(size_t first, void *ctx) {
+    Trainer *t = ctx;
+    if (gradsync_ready(t->gs, t->gs_model, first) != CD_OK) dist_abort(t->d, 1, "gradient all-reduce failed");
+}
+
+// The gradient all-reduce: the module's gradients (final after
+// cocodiff_step, before the backbone's backward) as the first bucket, then
+// the backbone's, back to front in the stages its backward reports.
+// Collective (a communicator of its own): called once every rank's setup
+// has succeeded, never on a path only some ranks take.
+int trainer_build_gradsync(Trainer *t) {
+    const double mb = t->cfg->cocodiff.bucket_mb;
+    size_t cap = mb > 0 ? (size_t)(mb * 1048576.0) : 0;
+    if (mb > 0 && cap == 0) cap = 1;   // a tiny cap is per-stage buckets, never the blocking path
+    int rc = gradsync_create(&t->gs, t->d, cap);
+    if (rc) return rc;
+    const size_t zero = 0;
+    t->gs_module = -1;
+    if (t->cd && (t->gs_module = gradsync_add(t->gs, cdtrain_grads(t->cd), cdtrain_num_params(t->cd), &zero, 1)) < 0)
+        return t->gs_module;
+    size_t stages[CTRGCN_GRAD_STAGES];
+    ctrgcn_grad_stages(t->m, stages);
+    t->gs_model = gradsync_add(t->gs, ctrgcn_grads(t->m), ctrgcn_num_params(t->m), stages, CTRGCN_GRAD_STAGES);
+    if (t->gs_model < 0) return t->gs_model;
+    t->grad_hook = (CtrgcnGradHook){grads_ready, t};
+    if (gradsync_overlapped(t->gs)) ctrgcn_set_grad_hook(t->m, &t->grad_hook);
+    const Dist *d = t->d;
+    const int nb = gradsync_num_buckets(t->gs);
+    const double mbytes = (double)gradsync_max_bucket_bytes(t->gs) / 1048576.0;
+    if (d->size > 1 && nb > 1)
+        log_info(d, "train | gradient all-reduce: %d buckets of <= %.3g MB, overlapped with backward (cocodiff.bucket_mb %g)",
+                 nb, mbytes, mb);
+    else if (d->size > 1 && nb == 1)
+        log_info(d, "train | gradient all-reduce: 1 bucket of %.3g MB, after backward (all the gradients fit in "
+                    "cocodiff.bucket_mb %g)", mbytes, mb);
+    else if (d->size > 1)
+        log_info(d, "train | gradient all-reduce: one blocking call after backward (cocodiff.bucket_mb 0)");
+    return CD_OK;
+}
+
+// Rank 0: warns with the first line where the config stored in a checkpoint
+// differs from this run's (a changed lr is a choice; a changed batch size or
+// data breaks the step <-> sample mapping a resume relies on).
+static void warn_config_change(const Trainer *t, const char *path, const char *stored) {
+    if (t->d->rank != 0 || !t->config_yaml) return;
+    const char *a = stored ? stored : "", *b = t->config_yaml;
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la)) {
+            log_warn(t->d, "%s was written with another config: '%.*s' there, '%.*s' now", path, (int)(la > 200 ? 200 : la),
+                     a, (int)(lb > 200 ? 200 : lb), b);
+            break;
+        }
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+    }
+}
+// A line for the log that setup cannot write yet (log.txt opens after the
+// inputs are read): logged by setup once the outputs are open.
+static void note(Trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(Trainer *t, const char *fmt, ...) {
+    if (t->nnotes == (int)(sizeof t->notes / sizeof t->notes[0])) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->notes[t->nnotes++], sizeof t->notes[0], fmt, ap);
+    va_end(ap);
+}
+
+// --resume (checkpoint-last.h5, when present) or the initial weights.
+static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    char last[4200];
+    trainer_path_join(last, sizeof last, c->work_dir, "checkpoint-last.h5");
+    *step0 = (int64_t)c->start_epoch * t->nb;
+    if (o->resume && access(last, R_OK) == 0) {
+        // read once: the model, its momentum and the module's groups
+        CheckpointInfo info;
+        CheckpointFile f;
+        H5TensorGroup g[2];
+        const int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
+        const char *extra[2] = {ng ? g[0].group : NULL, ng ? g[1].group : NULL};
+        int rc = checkpoint_read(&f, last, 1, extra, ng, why, whylen);
+        if (!rc) rc = checkpoint_restore(&f, t->m, &t->opt, NULL, 0, &info, why, whylen);
+        if (!rc && t->cd) rc = cdtrain_restore(t->cd, &f, t->opt.steps, why, whylen);
+        if (!rc && info.stream[0] && strcmp(info.stream, t->stream))
+            rc = cd_why(why, whylen, CD_EARG, "%.600s was trained on the %s stream, the config asks for %s", last,
+                        info.stream, t->stream);
+        if (!rc) warn_config_change(t, last, f.meta.config_yaml);
+        checkpoint_file_free(&f);
+        if (rc) return rc;
+        // epoch = completed epochs = step / batches per epoch when it was written.
+        if (info.step < 0 || info.epoch != info.step / t->nb) {
+            snprintf(why, whylen, "%.600s: step %lld at epoch %lld does not fit %lld batches an epoch (HINT: "
+                     "batch_size or the data changed since it was written; resume with the same config)", last,
+                     (long long)info.step, (long long)info.epoch, (long long)t->nb);
+            return CD_EARG;
+        }
+        if ((long long)info.step != t->opt.steps)
+            log_warn(t->d, "%s: step %lld but %lld optimizer steps", last, (long long)info.step, t->opt.steps);
+        *step0 = info.step;
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", last);
+        note(t, "train | resumed from %s at epoch %lld, step %lld", last, (long long)info.epoch, (long long)info.step);
+    } else {
+        if (o->resume) note(t, "train | --resume: no %s yet, starting from scratch", last);
+        if (c->weights) {
+            CheckpointInfo info;
+            int rc = checkpoint_load_into(c->weights, t->m, NULL, (const char *const *)c->ignore_weights.v,
+                                          c->ignore_weights.n, &info, why, whylen);
+            if (rc) return rc;
+            // What main.py's load_model says, in numbers: what was taken, what ignore_weights left out.
+            note(t, "train | weights: %s: %d tensors loaded, %d skipped (ignore_weights), %d of the file unused",
+                 c->weights, info.loaded, info.skipped, info.unused);
+        }
+    }
+    return CD_OK;
+}
+
+// Rank 0: config.yaml, the metrics file and --log-losses (appended to when
+// resuming, started afresh otherwise).
+static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    if (t->d->rank != 0) return CD_OK;
+    const char *mode = o->resume && t->last_ckpt[0] ? "a" : "w";
+    char p[4200];
+    trainer_path_join(p, sizeof p, c->work_dir, "config.yaml");   // whole or not at all (a full disk says so)
+    int rc = fs_write_atomic_why(p, t->config_yaml, strlen(t->config_yaml), why, whylen);
+    if (rc) return rc;
+    trainer_path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
+    if (!(t->metrics = fopen(p, mode))) {
+        snprintf(why, whylen, "%.900s: cannot open the metrics file: %s", p, strerror(errno));
+        return CD_EIO;
+    }
+    if (o->log_losses && (fs_mkdir_parent(o->log_losses) != 0 || !(t->losses = fopen(o->log_losses, mode)))) {
+        snprintf(why, whylen, "%.900s: cannot open for --log-losses: %s", o->log_losses, strerror(errno));
+        return CD_EIO;
+    }
+    trainer_path_join(p, sizeof p, c->work_dir, "log.txt");
+    if (!(t->log = fopen(p, mode))) {
+        snprintf(why, whylen, "%.900s: cannot open the log: %s", p, strerror(errno));
+        return CD_EIO;
+    }
+    return CD_OK;
+}
+
+// Resuming: the best test top-1 of the epochs already done, from the
+// metrics file (rank 0; then every rank gets it).
+int trainer_resume_best(Trainer *t) {
+    const Config *c = t->cfg;
+    double v[2] = {0, 0};   // top-1, epoch
+    if (t->d->rank == 0 && t->last_ckpt[0]) {
+        char p[4200], line[65536];
+        trainer_path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
+        FILE *f = fopen(p, "r");
+        while (f && fgets(line, sizeof line, f)) {
+            json_t *j = json_loads(line, 0, NULL);
+            json_t *top1 = json_object_get(j, "test_top1"), *ep = json_object_get(j, "epoch");
+            if (json_is_number(top1) && json_is_integer(ep) && (json_number_value(top1) > v[0] || v[1] == 0))
+                v[0] = json_number_value(top1), v[1] = (double)json_integer_value(ep);   // as end_epoch decides
+            json_decref(j);
+        }
+        if (f) fclose(f);
+    }
+    int rc = dist_bcast_bytes(t->d, v, sizeof v, 0);
+    t->best_top1 = v[0];
+    t->best_epoch = (int64_t)v[1];
+    return rc;
+}
+
+int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
+    const Config *c = t->cfg;
+    const Dist *d = t->d;
+    blas_set_threads(c->cocodiff.threads);
+    snprintf(t->stream, sizeof t->stream, "%s", config_stream(c));
+    // A finished run is never overwritten by accident (workdir.h).
+    int rc = workdir_check(c->work_dir, o->resume, o->overwrite, why, whylen);
+    if (rc) return rc;
+    // Every input (data, text, initial weights, the checkpoint to resume)
+    // is read before the work dir gets its first file.
+    rc = open_data(t, why, whylen);
+    if (!rc) rc = build_model(t, why, whylen);
+    if (!rc) rc = build_module(t, why, whylen);
+    if (!rc) rc = load_state(t, o, step0, why, whylen);
+    if (!rc && d->rank == 0 && o->overwrite) {
+        int removed = 0;
+        rc = workdir_clear(c->work_dir, c->cocodiff.metrics_file, &removed, why, whylen);
+        if (!rc && removed) log_info(d, "train | --overwrite: deleted %d file(s) of the earlier run in %s", removed, c->work_dir);
+    }
+    if (!rc && d->rank == 0 && fs_mkdir_p(c->work_dir) != 0)
+        rc = cd_why(why, whylen, CD_EIO, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
+    if (!rc) rc = open_outputs(t, o, why, whylen);
+    if (rc) return rc;
+    // From here on rank 0's lines also go to WORK_DIR/log.txt, timestamped.
+    t->dlog = *t->d;
+    t->dlog.log_file = t->log;
+    t->d = d = &t->dlog;
+    for (int i = 0; i < t->nnotes; i++) log_info(d, "%s", t->notes[i]);
+    log_info(d, "train | %s: %lld samples, %lld batches of %d | model %zu parameters, base %d | stream %s | "
+                "%d rank(s) x %d thread(s) | sync_bn %s",
+             c->train_feeder_args.data_path, (long long)loader_num_samples(t->train), (long long)t->nb, c->batch_size,
+             ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
+             c->cocodiff.sync_bn ? "on" : "off");
+    if (t->cd) {
+        char line[2600];
+        cdtrain_describe(t->cd, line, sizeof line);
+        log_info(d, "train | %s", line);
+    }
+    return CD_OK;
+}
+
+void trainer_teardown(Trainer *t) {
+    loader_free(t->train);
+    loader_free(t->test);
+    gradsync_free(t->gs);
+    ctrgcn_free(t->m);
+    optim_sgd_free(&t->opt);
+    cdtrain_free(t->cd);
+    free(t->x); free(t->logits); free(t->probs); free(t->dlogits); free(t->labels); free(t->index);
+    free(t->config_yaml);
+    if (t->metrics) fclose(t->metrics);
+    if (t->losses) fclose(t->losses);
+    if (t->log) fclose(t->log);
+}
+
