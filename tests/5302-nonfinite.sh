@@ -18,7 +18,7 @@ plan 22
 train_data
 DATA=$TMP/ntu60-xsub.h5
 name_of() { # name_of FILE DATASET ROW: one fixed-length string
-    h5dump -d "$2" -s "$3" -c 1 "$1" | sed -n 's/.*: "\([A-Za-z0-9_.-]*\).*/\1/p' | head -1
+    h5dump -A 0 -d "$2" -s "$3" -c 1 "$1" | sed -n 's/.*: "\([A-Za-z0-9_.-]*\).*/\1/p' | head -1
 }
 
 # --- training on data whose test row 5 is NaN: the test evaluation counts it wrong
