@@ -116,6 +116,19 @@ check:
 	@$(MAKE) --no-print-directory all tests
 	$(CHECK_RUN) prove -j2 --timer $(TESTS)
 
+# The sanitized set CI runs (.ci/run), a few minutes on 2 cores instead of
+# the whole suite's ~20: every unit test (each module's code, ~35 CPU-s
+# sanitized) and the shell tests that run the pipeline's programs (synth,
+# prep, train, report on 1 rank; eval, ensemble, train on 1 and 2: 5300,
+# 5302, 6000, 5290 with the watchdog's abort path) and the fuzz regression
+# inputs (9000).
+# `make check SANITIZE=1` still runs everything (docs/reliability.md).
+SANITIZE_CI_TESTS = tests/*.t tests/5290-train-watchdog.sh tests/5300-eval.sh tests/5302-nonfinite.sh \
+	tests/6000-ensemble.sh tests/9000-fuzz-replay.sh
+.PHONY: check-sanitize-ci
+check-sanitize-ci:
+	@$(MAKE) --no-print-directory check SANITIZE=1 TESTS='$(SANITIZE_CI_TESTS)'
+
 warnings:
 	$(MAKE) clean && $(MAKE) CFLAGS="-std=c11 -O2 -g -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion" all tests
 

@@ -20,13 +20,24 @@
 # classes, T 64; ucla: NW-UCLA's 20 joints x 1 person, 10 classes, T 52,
 # weight decay 1e-4, as config/ucla/default.yaml); BENCH_WARMUP (2), BENCH_STEPS (5) for C;
 # BENCH_REF_WARMUP (1), BENCH_REF_STEPS (3) for PyTorch; BENCH_BATCH (16),
+# BENCH_SMALL_BATCHES ("4 2 1": per-rank batches also run at 1 rank x 1
+# thread, C and PyTorch, against the issue's 60% / 45%-of-peak targets),
 # BENCH_FRAMES (64); BENCH_BUCKET_MB (1: the trainer's default; the
 # comparison runs BENCH_STEPS steps of each). Without CTRGCN the PyTorch
 # columns are NA.
+# PROFILE=1 (make bench-train PROFILE=1): instead, the step's profile per kind
+# of work (build/bench-train --profile; prof.h) at 1 rank x 1 thread for the
+# batches in BENCH_PROFILE_BATCHES ("16 4 2 1": the full batch, then the
+# per-rank batches a batch of 64 leaves on 16-64 ranks), then at 2 ranks x 1
+# thread with BENCH_PROFILE_RANK_BATCH (4) samples per rank, where the
+# all-reduce is real; each table next to the same run's sgemm peak, all with
+# the malloc tunables. Last line:
+#   bench-train: profile=1 shape=ntu b16=<samples/s> ... (per batch) 2r_b4=<samples/s>
 # Last line (1 rank x 1 thread, both sides with the tunables):
 #   bench-train: c=<samples/s> pytorch=<samples/s|NA> gflops=<effective>
 #                peak=<sgemm GFLOP/s> rss_mb=<c> pytorch_rss_mb=<pytorch|NA>
 #                overlap=<2-rank s/step overlapped / blocking>
+#                c_b4=<samples/s> pytorch_b4=<samples/s|NA> peak_frac_b4=<effective / peak> ... (BENCH_SMALL_BATCHES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +54,7 @@ case $SHAPE in
     *) echo "bench-train: BENCH_SHAPE=$SHAPE: ntu or ucla" >&2; exit 2 ;;
 esac
 FRAMES=${BENCH_FRAMES:-$DEF_FRAMES}
+SMALL=${BENCH_SMALL_BATCHES:-4 2 1}
 BUCKET_MB=${BENCH_BUCKET_MB:-1}
 PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -66,15 +78,37 @@ run_c() {
     printf '%s\n' "$out" | grep '^bench-train-c |' | sed 's/^/  /' >&2
     printf '%s\n' "$out" | grep '^bench-train-c:' | tail -1
 }
+# run_py RANKS THREADS [BATCH] -> the train-reference: line
 run_py() {
     [ -n "$CTRGCN" ] || { echo "NA"; return; }
     local out
     out=$(GLIBC_TUNABLES="$TUNE" OMP_NUM_THREADS="$2" "$PY" bench/train_reference.py --ctrgcn "$CTRGCN" \
-          --ranks "$1" --threads "$2" --batch "$BATCH" --frames "$FRAMES" --shape "$SHAPE" --warmup "$REF_WARMUP" \
+          --ranks "$1" --threads "$2" --batch "${3:-$BATCH}" --frames "$FRAMES" --shape "$SHAPE" --warmup "$REF_WARMUP" \
           --steps "$REF_STEPS" 2>&1 </dev/null) || { printf '%s\n' "$out" | tail -5 >&2; echo "NA"; return; }
     printf '%s\n' "$out" | grep '^train-reference |' | sed 's/^/  /' >&2
     printf '%s\n' "$out" | grep '^train-reference:' | tail -1
 }
+
+if [ "${PROFILE:-0}" = 1 ]; then
+    say "profile, shape $SHAPE: T $FRAMES, base 64, $SHAPE_TXT, joint stream; $WARMUP+$STEPS steps each, malloc tunables"
+    summary="bench-train: profile=1 shape=$SHAPE"
+    for b in ${BENCH_PROFILE_BATCHES:-16 4 2 1}; do
+        say "--- 1 rank x 1 thread, batch $b"
+        out=$(env OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES="$TUNE" "$BIN" --batch "$b" --frames "$FRAMES" --threads 1 \
+              --warmup "$WARMUP" --steps "$STEPS" "${SHAPE_ARGS[@]}" --profile 2>&1)
+        printf '%s\n' "$out" | grep -v '^bench-train-c:'
+        summary+=" b$b=$(field samples_s "$(printf '%s\n' "$out" | grep '^bench-train-c:' | tail -1)")"
+    done
+    rb=${BENCH_PROFILE_RANK_BATCH:-4}
+    say "--- 2 ranks x 1 thread, batch $rb per rank (all-reduce in buckets of $BUCKET_MB MiB overlapped with backward)"
+    out=$(env OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES="$TUNE" mpirun -n 2 -x OPENBLAS_NUM_THREADS -x GLIBC_TUNABLES \
+          "$BIN" --batch $((2 * rb)) --frames "$FRAMES" --threads 1 --warmup "$WARMUP" --steps "$STEPS" \
+          --bucket-mb "$BUCKET_MB" "${SHAPE_ARGS[@]}" --profile 2>&1 </dev/null)
+    printf '%s\n' "$out" | grep -v '^bench-train-c:'
+    summary+=" 2r_b$rb=$(field samples_s "$(printf '%s\n' "$out" | grep '^bench-train-c:' | tail -1)")"
+    echo "$summary"
+    exit 0
+fi
 
 say "shape $SHAPE: batch $BATCH, T $FRAMES, base 64, $SHAPE_TXT, joint stream; C: $WARMUP+$STEPS steps, PyTorch: $REF_WARMUP+$REF_STEPS steps"
 say "GFLOP/s effective = samples/s x forward multiply-adds x 2 flops x 3 (forward + backward)"
@@ -86,6 +120,13 @@ for cfg in "1 1" "1 2" "2 1"; do
     C_T[$1x$2]=$(run_c "$1" "$2" 1)
     C_D[$1x$2]=$(run_c "$1" "$2" 0)
     PY_R[$1x$2]=$(run_py "$1" "$2")
+done
+# The per-rank batches a batch of 64 leaves on 16-64 ranks, 1 rank x 1 thread.
+declare -A S_C S_PY
+for b in $SMALL; do
+    say "--- 1 rank x 1 thread, batch $b (a rank's share of a batch spread over many ranks)"
+    S_C[$b]=$(run_c 1 1 1 --batch "$b")
+    S_PY[$b]=$(run_py 1 1 "$b")
 done
 say "--- 2 ranks x 1 thread: gradient all-reduce overlapped vs blocking, alternate steps"
 # --steps comes last: it overrides run_c's, so each mode gets STEPS steps.
@@ -120,8 +161,18 @@ for k in 1x1 1x2 2x1; do
         worst=$(awk -v a="$worst" -v b="$v" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
     done
 done
+for b in $SMALL; do
+    scs=$(field samples_s "${S_C[$b]}"); sps=$(field samples_s "${S_PY[$b]}"); sps=${sps:-NA}
+    sgf=$(field gflops "${S_C[$b]}"); spk=$(field peak "${S_C[$b]}"); want=0.45
+    [ "$b" -ge 4 ] && want=0.60
+    say "  batch $b, 1x1: $scs samples/s, PyTorch $sps, C/PyTorch $(fdiv "$scs" "$sps"); effective $sgf of $spk GFLOP/s = $(fdiv "$sgf" "$spk") of the peak (target $want): $(verdict "$(fdiv "$sgf" "$spk")" "$want")"
+done
 say "  peak RSS per rank: worst $worst MB: $(awk -v a="$worst" 'BEGIN { print (a + 0 < 1500) ? "met" : "NOT met" }')"
 ov=$(field overlap_s "$C_OV"); bl=$(field blocking_s "$C_OV"); ovr=$(awk -v a="${ov:-NA}" -v b="${bl:-0}" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "NA" }')
 say "2 ranks x 1 thread, gradient all-reduce: $(field buckets "$C_OV") buckets (bucket_mb $BUCKET_MB) overlapped with backward ${ov:-NA} s/step ($(field overlap_reduce_ms "$C_OV") ms/step waited for after it), one blocking call ${bl:-NA} s/step ($(field blocking_reduce_ms "$C_OV") ms/step): overlapped/blocking $ovr"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
-echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr"
+small=
+for b in $SMALL; do
+    small+=" c_b$b=$(field samples_s "${S_C[$b]}") pytorch_b$b=$(p=$(field samples_s "${S_PY[$b]}"); echo "${p:-NA}") peak_frac_b$b=$(fdiv "$(field gflops "${S_C[$b]}")" "$(field peak "${S_C[$b]}")")"
+done
+echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr$small"

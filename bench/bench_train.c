@@ -13,13 +13,18 @@
 //
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
-//                     [--layout ntu25] [--weight-decay 4e-4] [--compare]
+//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
 // overlapped buckets and the single blocking all-reduce, each step timed on
 // its own (MPI_Barrier before, MAX after), so both see the same machine
 // load however noisy it is; it prints both s/step and their ratio.
+//
+// --profile: the timed steps are profiled per kind of work (prof.h: each
+// layer type's time, GFLOP/s and share of the step, forward, backward and
+// update, next to this run's sgemm peak; the ranks' mean), printed as a table
+// after the usual lines. The hooks only read the clock: the same arithmetic.
 //
 // Effective GFLOP/s counts ctrgcn_forward_macs x 2 flops per multiply-add x 3
 // (forward + backward ~ 3x forward) per sample, the usual convention. It is
@@ -38,6 +43,7 @@
 #include "gradsync.h"
 #include "layers.h"
 #include "optim.h"
+#include "prof.h"
 #include "status.h"
 
 #include <stdio.h>
@@ -68,8 +74,12 @@ static double cpu_seconds(void) {   // user + system time of this process (all i
            1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
+typedef struct BnCtx { const Dist *d; Prof *pr; } BnCtx;
 static void bn_allreduce(double *v, int n, void *ctx) {
-    if (dist_allreduce_sum_f64((const Dist *)ctx, v, n) != CD_OK) dist_abort(ctx, 1, "BN all-reduce failed");
+    const BnCtx *b = ctx;
+    double t0 = prof_start(b->pr);
+    if (dist_allreduce_sum_f64(b->d, v, n) != CD_OK) dist_abort(b->d, 1, "BN all-reduce failed");
+    if (b->pr) prof_add_nested(b->pr, PROF_BN_SYNC, PROF_BN, t0);
 }
 
 typedef struct HookCtx { const Dist *d; GradSync *gs; } HookCtx;
@@ -118,6 +128,7 @@ int main(int argc, char **argv) {
     const SkelLayout *layout = skel_layout_find(lname);
     if (!layout) dist_abort(&d, 2, "--layout %s: not a skeleton layout (ntu25, openpose18, ucla20)", lname);
     const int compare = arg_flag(argc, argv, "--compare") && d.size > 1 && bucket_mb > 0;
+    const int profile = arg_flag(argc, argv, "--profile");
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
@@ -128,7 +139,10 @@ int main(int argc, char **argv) {
     Ctrgcn *m = NULL;
     if (ctrgcn_create(&m, &cfg)) dist_abort(&d, 1, "cannot build the model");
     ctrgcn_init(m, 1);
-    BnSync sync = {bn_allreduce, &d};
+    Prof prof_data, *pr = profile ? &prof_data : NULL;   // NULL: no profile, no clock reads
+    if (pr) prof_reset(pr);
+    BnCtx bctx = {&d, pr};
+    BnSync sync = {bn_allreduce, &bctx};
     if (d.size > 1) ctrgcn_set_bn_sync(m, &sync);
     OptimSgd opt;
     if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, wd, 1)) dist_abort(&d, 1, "out of memory");
@@ -144,6 +158,7 @@ int main(int argc, char **argv) {
     HookCtx hctx = {&d, gsv[0]};
     CtrgcnGradHook hook = {grads_ready, &hctx};
     ctrgcn_set_grad_hook(m, &hook);   // gradsync_ready does nothing for the blocking one
+    ctrgcn_set_profile(m, pr);
 
     const size_t sample = (size_t)cfg.in_channels * T * cfg.num_point * cfg.num_person;
     float *x = malloc((size_t)nl * sample * sizeof(float));
@@ -168,19 +183,34 @@ int main(int argc, char **argv) {
             tstart = dist_wtime();
             cstart = cpu_seconds();
             for (int j = 0; j < 1 + compare; j++) wstart[j] = gradsync_wait_seconds(gsv[j]);
+            if (pr) prof_reset(pr);   // the warm-up steps are not profiled
         }
         double ts = 0;
         if (compare && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); }
+        if (pr) pr->phase = PROF_FWD;
         if (ctrgcn_forward(m, logits, x, nl, T, 1)) dist_abort(&d, 1, "forward failed");
+        double t0 = prof_start(pr);
         double l = (double)crossentropy_forward(probs, logits, labels, nl, K) * nl / B;
+        prof_stop(pr, PROF_LOSS, t0, 0, 0);
+        if (pr) pr->phase = PROF_UPD;
+        t0 = prof_start(pr);
         ctrgcn_zero_grad(m);
+        prof_stop(pr, PROF_ZERO_GRAD, t0, 0, 4.0 * (double)ctrgcn_num_params(m));
+        if (pr) pr->phase = PROF_BWD;
+        t0 = prof_start(pr);
         memset(dlogits, 0, (size_t)nl * K * sizeof(float));
         crossentropy_backward(dlogits, probs, labels, nl, K, (float)nl / (float)B);
+        prof_stop(pr, PROF_LOSS, t0, 0, 0);
         gradsync_begin(gs);
         if (ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
+        if (pr) pr->phase = PROF_UPD;
+        t0 = prof_start(pr);
         if (gradsync_finish(gs)) dist_abort(&d, 1, "gradient all-reduce failed");
         if (d.size > 1) dist_allreduce_sum_f64(&d, &l, 1);
+        prof_stop(pr, PROF_ALLREDUCE, t0, 0, 0);
+        t0 = prof_start(pr);
         optim_sgd_step(&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01);
+        prof_stop(pr, PROF_OPTIM, t0, 0, 20.0 * (double)ctrgcn_num_params(m));
         if (s == 0) loss0 = l;
         loss = l;
         if (compare && s >= warmup) {
@@ -237,6 +267,23 @@ int main(int argc, char **argv) {
             printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
                    reduce_ms[0], reduce_ms[1]);
         putchar('\n');
+    }
+    if (pr) {   // the ranks' mean, printed by rank 0
+        dist_allreduce_sum_f64(&d, &pr->sec[0][0], PROF_NROWS * PROF_NPHASES);
+        dist_allreduce_sum_f64(&d, &pr->flops[0][0], PROF_NROWS * PROF_NPHASES);
+        dist_allreduce_sum_f64(&d, &pr->bytes[0][0], PROF_NROWS * PROF_NPHASES);
+        for (int r = 0; r < PROF_NROWS; r++)
+            for (int ph = 0; ph < PROF_NPHASES; ph++) {
+                pr->sec[r][ph] /= d.size;
+                pr->flops[r][ph] /= d.size;
+                pr->bytes[r][ph] /= d.size;
+            }
+        if (d.rank == 0) {
+            char label[160];
+            snprintf(label, sizeof label, "%d rank(s) x %d thread(s), batch %d per rank (%d in all), T %d, V %d, M %d",
+                     d.size, threads, nl, B, T, cfg.num_point, cfg.num_person);
+            prof_print(pr, stdout, label, steps, el / steps, peak / d.size);
+        }
     }
     free(x); free(logits); free(probs); free(dlogits); free(labels);
     optim_sgd_free(&opt);

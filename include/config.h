@@ -125,13 +125,9 @@
 //   cocodiff.<option>                                                 the module's own options, one
 //                                                                     per row of its table
 //                                                                     (src/model/cocodiff_options.c:
-//                                                                     guidance, generate,
-//                                                                     gen_start_epoch, ddim_steps,
-//                                                                     t_gen, cfg_scale, clip_x0,
-//                                                                     gen_residual, cond_drop, l_diff,
-//                                                                     l_rec, l_gen, l_coarse, l_fine,
-//                                                                     latent_dim, heads, blocks,
-//                                                                     schedule), read straight into
+//                                                                     guidance, ddim_steps, l_diff,
+//                                                                     ...; the table is the list),
+//                                                                     read straight into
 //                                                                     CocodiffConfig (cocodiff.h says
 //                                                                     what each does); the table holds
 //                                                                     each one's type, default, range
@@ -253,8 +249,9 @@ int config_key_kind(const char *path);
 // or CD_EARG with the reason in why.
 int config_check(const Config *c, char *why, size_t whylen);
 
-// The name of the stream the feeders' flags give (stream.h), from
-// train_feeder_args (bone, vel).
+// The name of the run's stream (stream.h): cocodiff.stream when set (its
+// bone/vel flags agree with the feeders', config_check), else the one
+// train_feeder_args' bone and vel flags give.
 const char *config_stream(const Config *c);
 
 // The learning-rate schedule of base_lr, lr_decay_rate, warm_up_epoch, step.

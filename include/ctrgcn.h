@@ -99,6 +99,14 @@ void ctrgcn_grad_stages(const Ctrgcn *m, size_t first[CTRGCN_GRAD_STAGES]);
 typedef enum CtrgcnMode { CTRGCN_TRAIN = 0, CTRGCN_INFER = 1 } CtrgcnMode;
 int ctrgcn_set_mode(Ctrgcn *m, CtrgcnMode mode);
 CtrgcnMode ctrgcn_mode(const Ctrgcn *m);
+// Step profile (prof.h; NULL: none, the default): training-mode forwards and
+// backwards add each layer type's time, flops and bytes to it (forward and
+// backward phases); inference forwards are not profiled. Not copied: it must
+// outlive the passes. The hooks only read the clock: results are the same
+// bits with and without a profile.
+struct Prof;
+void ctrgcn_set_profile(Ctrgcn *m, struct Prof *prof);
+
 // Threads of a CTRGCN_INFER forward (default 1): the batch is cut into
 // `threads` runs of whole samples, each run through the whole network by one
 // thread with its own buffers (eval-mode samples do not interact), and every

@@ -19,6 +19,23 @@ typedef struct Dist {
 // MPI library still gives size 1). Returns CD_OK or CD_EMPI.
 int dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(Dist *d);
+
+// Collective watchdog (on with 2 or more ranks): every collective below,
+// dist_wait_all and dist_finalize wait for the other ranks without blocking
+// inside MPI. A rank that has waited longer than the limit asks the others
+// what they are doing and, after a grace period (limit / 10, 2 to 30 s),
+// the job ends (MPI_Abort, exit 1) with a message naming the ranks that
+// stayed silent (pid, host and, on the speaker's host, whether the process
+// is stopped, running or gone), the collective and the stage (dist_stage)
+// where the others wait. The limit is COCODIFF_WATCHDOG_S seconds (default
+// DIST_WATCHDOG_DEFAULT_S; 0 turns the watchdog off): longer than any
+// stretch one rank may compute alone while the others wait (a checkpoint
+// write, the last batch of an evaluation). Parallel HDF5's own collectives
+// (inside h5io) and MPI_Finalize itself are outside it.
+#define DIST_WATCHDOG_DEFAULT_S 600
+// Names what this rank is doing ("train epoch 3 step 120"; progress_init
+// sets its stage): the watchdog's message quotes it. Cheap: once a step.
+void dist_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Prints "error: [rN] msg" and aborts every rank with exit code `code`.
 void dist_abort(const Dist *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));

@@ -32,8 +32,8 @@ typedef struct EnsembleOptions {
 } EnsembleOptions;
 
 // Weights when none are given, from the streams the inputs record (their
-// score files' stream attribute): when they are all the streams (stream.h),
-// each once, every stream's weight (CTR-GCN's ensemble.py: joint 0.6, bone
+// score files' stream attribute): when they are all the streams that have a
+// weight (stream.h), each once, every stream's weight (CTR-GCN's ensemble.py: joint 0.6, bone
 // 0.6, joint motion 0.4, bone motion 0.4); else 1 each. w: (n).
 void ensemble_default_weights(const char *const *streams, int n, double *w);
 

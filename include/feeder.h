@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "skeleton.h"
+#include "stream.h"
 
 // ---------------------------------------------------------------------------
 // Counter-based RNG (splitmix64 over a key and a counter).
@@ -52,7 +53,8 @@ typedef struct FeederConfig {
     int n_interval;        // 1: centre crop (test), 2: random crop (train)
     int random_rot;        // rotate (official: train only)
     float rot_theta;       // radians (official: 0.3)
-    int bone, vel;         // streams: joint (0, 0), bone, joint motion, bone motion
+    const Stream *stream;  // the input stream (stream.h): its steps (bone, vel) after the
+                           // crop, resize and rotation; NULL: joint
     const SkelLayout *layout;   // chooses the bone pairs (skeleton.h)
     // Raw-sequence layouts (SkelLayout.seq_transform; NW-UCLA): 1 the
     // official training path's draws, 0 its test path. Padded samples go by
@@ -62,8 +64,9 @@ typedef struct FeederConfig {
 } FeederConfig;
 
 // The official CTR-GCN configs: train p [0.5, 1], random_rot, theta 0.3;
-// test p [0.95], no rotation; window: the layout's (64; NW-UCLA 52); repeat 1.
-FeederConfig feeder_config_official(const SkelLayout *layout, int train, int bone, int vel);
+// test p [0.95], no rotation; window: the layout's (64; NW-UCLA 52); repeat 1;
+// stream NULL: joint.
+FeederConfig feeder_config_official(const SkelLayout *layout, int train, const Stream *stream);
 // CD_OK, or CD_EARG with the reason in why.
 int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t whylen);
 

@@ -103,8 +103,10 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *la
 //   x3 = conv3(x)                                     (N, cout, T, V)
 //   out[n, c, t, u] = sum_v M[n, c, u, v] x3[n, c, t, v]
 // rel = 8 when cin is 3 or 9, else cin / 8 (CTR-GCN's rel_reduction).
+struct Prof;
 typedef struct Ctrgc {
     int cin, cout, rel;
+    struct Prof *prof;   // NULL, or the step profile its parts are timed into (prof.h)
 } Ctrgc;
 typedef struct CtrgcParams {   // PyTorch layout; conv weights (o, i, 1, 1) -> (o, i)
     const float *w1, *b1, *w2, *b2;   // (rel, cin), (rel)

@@ -7,6 +7,11 @@
 // --stream, the ensemble's default weights, and slurm/submit-pipeline's job
 // configs (cocodiff-eval --list-streams).
 //
+// A new stream is a row in stream.c; one with a new step (not bone or vel)
+// also a flag here and the step in feeder.c's feeder_transform (and, for
+// NW-UCLA's raw sequences, in feeder_ucla.c). A config selects it with
+// cocodiff.stream; slurm/submit-pipeline runs it from jobs/<stem>-<job>.yaml.
+//
 // defines: Stream, stream_find, stream_of, stream_count, stream_get, stream_names
 #pragma once
 #include <stddef.h>
@@ -16,8 +21,10 @@ typedef struct Stream {
     const char *alias;  // also accepted for it (the official feeder_ucla data_path
                         // words: "motion", "bone motion"), or NULL
     const char *job;    // the job config's suffix: jobs/<stem>-<job>.yaml ("joint-motion")
-    int bone, vel;      // the feeder's flags (train_feeder_args / test_feeder_args bone, vel)
-    double weight;      // CTR-GCN's ensemble.py weight when all the streams are fused
+    int bone, vel;      // the feeder's steps, in this order, and its flags
+                        // (train_feeder_args / test_feeder_args bone, vel)
+    double weight;      // CTR-GCN's ensemble.py weight when all the weighted streams
+                        // are fused; 0: none (the ensemble's default is then 1 each)
 } Stream;
 
 // The stream called name (its name or alias, not its job suffix), or NULL.

@@ -24,12 +24,14 @@ bench-embed: build/bench-embed
 # 1 rank x 2 threads and 2 ranks x 1 thread, with and without the malloc
 # tunables, next to the official PyTorch model (bench/train_reference.py) at
 # the same threads when CTRGCN names a checkout. BENCH_SHAPE=ucla: NW-UCLA's
-# shape (T 52, 20 joints, 1 person, 10 classes). Knobs: see bench/bench-train.sh.
+# shape (T 52, 20 joints, 1 person, 10 classes). PROFILE=1: the step's
+# profile per layer type instead (time, GFLOP/s, share of the step; at batch
+# 16, 4, 2, 1 and on 2 ranks). Knobs: see bench/bench-train.sh.
 .PHONY: bench-train
 build/bench-train: bench/bench_train.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 bench-train: build/bench-train
-	@CTRGCN='$(CTRGCN)' bash bench/bench-train.sh
+	@CTRGCN='$(CTRGCN)' PROFILE='$(PROFILE)' bash bench/bench-train.sh
 
 # make bench-eval [CTRGCN=/path/to/CTR-GCN]: evaluation samples/s of the C
 # CTR-GCN backbone (official model, batch 16, T 64, inference forward, random
@@ -42,3 +44,12 @@ build/bench-eval: bench/bench_eval.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 bench-eval: build/bench-eval
 	@CTRGCN='$(CTRGCN)' bash bench/bench-eval.sh
+
+# make bench-dist: microseconds per small collective on 2 ranks with
+# the collective watchdog (dist.h) off and on, alternating runs; what it adds
+# to a training step. Knobs: BENCH_REPS, BENCH_ITERS.
+.PHONY: bench-dist
+build/bench-dist: bench/bench_dist.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench-dist: build/bench-dist
+	@bash bench/bench-dist.sh

@@ -3,7 +3,7 @@
 # from the runs scripts/ucla-runs.sh made in OUT: the command, commit and
 # schedule (OUT/run-info), per seed the final and best test top-1 of the
 # joint stream (metrics.jsonl: the test evaluation of each epoch), the
-# cocodiff-eval top-1 of the last checkpoint, wall time and training
+# cocodiff-eval top-1 of the last checkpoint, training time and training
 # samples/s, next to the published CTR-GCN figure; the bone stream and the
 # joint+bone ensemble; the CoCoDiff module paired by seed with the backbone
 # (per-seed differences, mean, paired t-test). Runs still going or missing
@@ -27,8 +27,12 @@ state() { [ -f "$OUT/$1/done" ] && echo done || { [ -f "$(m "$1")" ] && echo run
 final() { jq -r 'select(.test_top1 != null) | "\(.test_top1) \(.epoch)"' "$(m "$1")" | tail -1; }
 best() { jq -rs 'map(select(.test_top1 != null)) | max_by(.test_top1) | "\(.test_top1) \(.epoch)"' "$(m "$1")"; }
 evaltop1() { [ -f "$OUT/$1/eval/metrics.json" ] && jq -r .top1 "$OUT/$1/eval/metrics.json" || echo NA; }
-# training wall time: the "done: ... in Xs" lines of the run's invocations
-wall() { awk '/^train \| done: / { sub(/s$/, "", $NF); t += $NF } END { printf "%.0f", t }' "$OUT/$1.log"; }
+# training time: from metrics.jsonl, whose time_s is the seconds since that
+# invocation of cocodiff-train started (training and test evaluations): the
+# last time_s of each invocation (time_s falls where a resumed one begins),
+# summed. Not the "done" lines: a stopped invocation never logs its total;
+# the part of an epoch a stop threw away is not counted.
+wall() { jq -s 'map(.time_s // 0) | reduce .[] as $t ({t: 0, p: 0}; if $t < .p then {t: (.t + .p), p: $t} else {t, p: $t} end) | .t + .p | floor' "$(m "$1")" 2>/dev/null || echo 0; }
 # training samples/s: the median of the logged rates (a rate logged right
 # after a test evaluation includes it; the median leaves those out)
 rate() {
@@ -105,7 +109,7 @@ mkdir -p "$(dirname "$RESULTS")"
     echo
     echo "## Joint stream, CTR-GCN alone"
     echo
-    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training wall | training samples/s |"
+    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training time (with its per-epoch tests) | training samples/s |"
     echo "|---|---|---|---|---|---|"
     for s in $SEEDS; do run_row joint-backbone-s$s "$s"; done
     fin=$(for s in $SEEDS; do if [ "$(state joint-backbone-s$s)" = done ]; then final joint-backbone-s$s | cut -d' ' -f1; fi; done | stats)
@@ -115,6 +119,11 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "\"Best\" is the maximum over the per-epoch test evaluations: it looks at the test split, so it is"
     echo "reported next to the final value (what CTR-GCN's logs call best), not instead of it."
     echo
+    if [ -f "$R/models/ucla-joint-s1.h5" ]; then
+        echo "The seed-1 model ships as [models/ucla-joint-s1.h5](../models/README.md) (its exported inference"
+        echo "checkpoint); tests/5034-ucla-model.sh requires exactly its documented top-1 on the real test split."
+        echo
+    fi
     if [ -n "$jrate" ] && [ "$jrate" != NA ]; then
         echo "Training rate: $(printf '%.1f' "$jrate") samples/s (median of the logged rates, $NP ranks x $THREADS thread(s)). The full"
         echo "recipe's 20,670 steps x 16 = $FULL_SAMPLES samples would take about" \
@@ -124,7 +133,7 @@ mkdir -p "$(dirname "$RESULTS")"
     fi
     echo "## Bone stream and the joint + bone ensemble"
     echo
-    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training wall | training samples/s |"
+    echo "| seed | final test top-1 | best test top-1 | cocodiff-eval, last checkpoint | training time (with its per-epoch tests) | training samples/s |"
     echo "|---|---|---|---|---|---|"
     for s in $SEEDS; do run_row bone-backbone-s$s "$s"; done
     echo

@@ -50,11 +50,12 @@ want() { [[ " $RUNS " == *" $1 "* ]]; }
 if [ ! -f "$OUT/run-info" ]; then
     [ -r "$ZIP" ] || { echo "ucla-runs: no archive $ZIP (set UCLA_ZIP)" >&2; exit 2; }
     make -C "$R" --no-print-directory all > /dev/null
-    mkdir -p "$OUT/bin" "$OUT/jobs" "$OUT/datasets/parts"
+    mkdir -p "$OUT/bin" "$OUT/jobs" "$OUT/datasets/parts" "$OUT/datasets/ucla"
     cp "$R"/bin/cocodiff-prep "$R"/bin/cocodiff-embed "$R"/bin/cocodiff-train "$R"/bin/cocodiff-eval \
        "$R"/bin/cocodiff-ensemble "$OUT/bin/"
     cp "$R"/jobs/ucla-*.yaml "$OUT/jobs/"
     cp "$R"/datasets/parts/ucla20.tsv "$OUT/datasets/parts/"
+    cp "$R"/datasets/ucla/descriptions.tsv "$OUT/datasets/ucla/"   # prep's class names
     {
         echo "commit $(git -C "$R" rev-parse HEAD)$(git -C "$R" status --porcelain --untracked-files=no | grep -q . && echo ' (with uncommitted changes)' || true)"
         echo "command UCLA_EPOCHS=$EPOCHS UCLA_REPEAT=$REPEAT UCLA_STEP=$STEP UCLA_WARMUP=$WARMUP UCLA_EVAL_INTERVAL=$EVAL_INTERVAL UCLA_SEEDS=\"$SEEDS\" UCLA_NP=$NP UCLA_THREADS=$THREADS UCLA_BASE=$BASE scripts/ucla-runs.sh OUT"

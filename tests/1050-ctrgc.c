@@ -54,7 +54,7 @@ typedef struct Case {
 } Case;
 
 static void case_init(Case *c, int N, int cin, int cout, int T, int V, float alpha, uint64_t seed) {
-    c->g = (Ctrgc){cin, cout, ctrgc_rel_channels(cin)};
+    c->g = (Ctrgc){.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin)};
     c->N = N, c->T = T, c->V = V;
     int rel = c->g.rel;
     uint64_t s = seed;

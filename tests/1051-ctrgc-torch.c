@@ -68,7 +68,7 @@ static const char *pname[NPARAM] = {"w1", "b1", "w2", "b2", "w3", "b3", "w4", "b
 
 // Returns 0 when the case's data is missing (after skipping its checks).
 static int run_case(const char *cs, int cin, int cout) {
-    const Ctrgc g = {cin, cout, ctrgc_rel_channels(cin)};
+    const Ctrgc g = {.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin)};
     const int rel = g.rel;
     size_t nx = (size_t)N * cin * T * V, no = (size_t)N * cout * T * V;
     size_t sz[NPARAM] = {(size_t)rel * cin, rel, (size_t)rel * cin, rel, (size_t)cout * cin, cout,

@@ -10,7 +10,10 @@
 //   - ctrgcn_grad_stages: head, l10..l1, data_bn, each one contiguous span
 //     of exactly that layer's tensors; the gradient-ready hook is called
 //     with those offsets in that order, and what it is told is final is
-//     final (a copy taken at each call equals the end result, bit for bit).
+//     final (a copy taken at each call equals the end result, bit for bit);
+//   - the step profile (ctrgcn_set_profile, prof.h) changes no bit of the
+//     logits, the running statistics or the gradients, fills the forward
+//     and backward rows of the layer types, and adds nothing once detached.
 // Tiny model: base 8, K 5, N 2, T 16, NTU graph, training-mode BN.
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "ctrgcn.h"
+#include "prof.h"
 #include "status.h"
 #include "tap/tap.h"
 
@@ -114,7 +118,7 @@ static int fd_check(Ctrgcn *m, int use_r, int use_g, const char *what) {
 }
 
 int main(void) {
-    plan(8);
+    plan(10);
     CtrgcnConfig cfg;
     ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
     Ctrgcn *m;
@@ -196,6 +200,44 @@ int main(void) {
     ok(order && !memcmp(h.snap, ctrgcn_grads(m), np * sizeof(float)),
        "the gradient-ready hook: %d calls at the stage offsets, each span final when announced", h.n);
     free(h.snap);
+
+    // The profile: the same step with and without it, bit for bit.
+    size_t nb = ctrgcn_num_buffers(m);
+    float *l1 = malloc((size_t)N * K * sizeof *l1), *b1 = malloc(nb * sizeof *b1);
+    float *keep = malloc(nb * sizeof *keep);
+    memcpy(keep, ctrgcn_buffers(m), nb * sizeof *keep);
+    if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward(m, dl);
+    memcpy(l1, logits, (size_t)N * K * sizeof *l1);
+    memcpy(b1, ctrgcn_buffers(m), nb * sizeof *b1);
+    memcpy(g1, ctrgcn_grads(m), np * sizeof *g1);
+    memcpy(ctrgcn_buffers(m), keep, nb * sizeof *keep);   // the same running statistics before the step
+    Prof pr;
+    prof_reset(&pr);
+    ctrgcn_set_profile(m, &pr);
+    if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
+    ctrgcn_zero_grad(m);
+    ctrgcn_backward(m, dl);
+    ctrgcn_set_profile(m, NULL);
+    ok(!memcmp(l1, logits, (size_t)N * K * sizeof *l1) && !memcmp(b1, ctrgcn_buffers(m), nb * sizeof *b1) &&
+       !memcmp(g1, ctrgcn_grads(m), np * sizeof *g1),
+       "a profiled step: the same logits, running statistics and gradients, bit for bit");
+    int rows = 1;
+    const ProfRow want[] = {PROF_DATA_BN, PROF_CTRGC_CONV3, PROF_CTRGC_TOPO, PROF_CTRGC_EINSUM, PROF_CONV_1X1,
+                            PROF_CONV_T, PROF_BN, PROF_ACT, PROF_MAXPOOL, PROF_COPY, PROF_HEAD};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        for (int ph = PROF_FWD; ph <= PROF_BWD; ph++)
+            if (!(pr.sec[want[i]][ph] > 0) || (i >= 1 && i <= 5 && !(pr.flops[want[i]][ph] > 0))) {
+                diag("%s: no %s time or flops", prof_row_name(want[i]), ph == PROF_FWD ? "forward" : "backward");
+                rows = 0;
+            }
+    Prof before = pr;
+    if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
+    ctrgcn_backward(m, dl);
+    ok(rows && !memcmp(&before, &pr, sizeof pr),
+       "the profile has forward and backward time in every layer type's row, and nothing once detached");
+    free(l1); free(b1); free(keep);
     ctrgcn_free(m);
     free(x); free(logits); free(dl); free(g1); free(g2); free(r); free(G); free(zero);
     return tap_done();

@@ -88,7 +88,7 @@ static void test_valid_frames(float *x) {
 }
 
 static void test_crop_arith(void) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 0, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 0, stream_of(0, 0));
     int b, len, okc = 1;
     // Python: int((1 - 0.95) * 40 / 2) = int(1.0000000000000009) = 1.
     const int valid[] = {40, 64, 150, 300, 1, 19, 20, 21}, want[] = {1, 1, 3, 7, 0, 0, 0, 0};
@@ -118,7 +118,7 @@ static void test_reference(float *x, float *out) {
         free(in);
         is_int(Ls[i], feeder_valid_frames(x, C, T, V, M), "L%03d: valid frames", Ls[i]);
         for (int s = 0; s < 4; s++) {
-            FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 0, s & 1, s >> 1);
+            FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 0, stream_of(s & 1, s >> 1));
             snprintf(name, sizeof name, "%s_L%03d.bin", streams[s], Ls[i]);
             float *want = read_ref(name, 4, (const int[]){C, W, V, M});
             int rc = feeder_transform(&f, out, x, C, T, V, M, 7, 0, i);
@@ -152,7 +152,7 @@ static void test_rot_reference(void) {
 }
 
 static void test_random_path(float *x, float *a, float *b) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
     fill(x, 200, 2);
     feeder_transform(&f, a, x, C, T, V, M, 42, 3, 17);
     feeder_transform(&f, b, x, C, T, V, M, 42, 3, 17);
@@ -224,7 +224,7 @@ static double bone_len(const float *y, int t, int v, int p, int m) {
 
 static void test_rotation(float *x, float *a, float *b) {
     // valid 64: every train crop is the whole sample, so only the rotation differs.
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0), g = f;
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0)), g = f;
     g.random_rot = 0;
     fill(x, 64, 3);
     const int *par = skel_layout_find("ntu25")->bone_parent;
@@ -277,7 +277,7 @@ static void test_openpose_bone(void) {
                         x[(o * KV + edges[e][0]) * M + m] - x[(o * KV + edges[e][1]) * M + m];
                 }
     // p = 1, window = valid frames: the crop is the whole sample, a copy.
-    FeederConfig f = {.window = KW, .p_interval = {1.0, 1.0}, .n_interval = 1, .bone = 1,
+    FeederConfig f = {.window = KW, .p_interval = {1.0, 1.0}, .n_interval = 1, .stream = stream_find("bone"),
                       .layout = skel_layout_find("openpose18")};
     int rc = feeder_transform(&f, out, x, C, KT, KV, M, 0, 0, 0);
     if (rc != CD_OK) diag("feeder_transform: %s", cd_status_str(rc));
@@ -294,7 +294,7 @@ static void test_openpose_bone(void) {
 
 static void test_empty(float *x, float *out) {
     memset(x, 0, sizeof(float) * C * T * V * M);
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 1, 1);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(1, 1));
     for (size_t i = 0; i < NS; i++) out[i] = 1;
     int rc = feeder_transform(&f, out, x, C, T, V, M, 0, 0, 0);
     int zero = 1;

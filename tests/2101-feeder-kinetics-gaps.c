@@ -42,7 +42,7 @@ int main(void) {
     qsort(ids, (size_t)n, sizeof *ids, cmp_str);
     plan(n + 1);
 
-    FeederConfig f = feeder_config_official(skel_layout_find("openpose18"), 0, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("openpose18"), 0, stream_of(0, 0));
     float *out = malloc(sizeof(float) * C * W * V * M);
     int gapped = 0;
     for (int k = 0; k < n; k++) {

@@ -79,8 +79,8 @@ static int ranks_agree(int group, const FeederConfig *f, int B, int nranks, int 
 }
 
 static void test_sharding(void) {
-    FeederConfig tr = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
-    FeederConfig te = feeder_config_official(skel_layout_find("ntu25"), 0, 1, 1);
+    FeederConfig tr = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
+    FeederConfig te = feeder_config_official(skel_layout_find("ntu25"), 0, stream_of(1, 1));
     ok(ranks_agree(0, &tr, 8, 4, 1), "train, batch 8: ranks 0..3's slices concatenate to the 1-rank batch");
     ok(ranks_agree(0, &tr, 8, 3, 0), "train, batch 8, no drop_last: 3 uneven ranks agree with 1 rank");
     ok(ranks_agree(1, &te, 8, 4, 0), "test (bone+vel), batch 8 with a partial last batch: 4 ranks agree");
@@ -89,7 +89,7 @@ static void test_sharding(void) {
 // Every batch holds the epoch's order slice, with the file's labels and the
 // feeder's output for (seed, epoch, index).
 static void test_content(void) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 1, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(1, 0));
     Loader *l;
     if (loader_open(&l, path, 0, &f, 8, 0, 1, SEED, 1, 1, why, sizeof why)) bail("%s", why);
     int64_t N = loader_num_samples(l);
@@ -127,7 +127,7 @@ static void test_content(void) {
 }
 
 static void test_orders(void) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
     Loader *a, *b, *c, *d;
     if (loader_open(&a, path, 0, &f, 8, 0, 1, SEED, 1, 1, why, sizeof why) ||
         loader_open(&b, path, 0, &f, 8, 1, 2, SEED, 1, 1, why, sizeof why) ||
@@ -161,7 +161,7 @@ static void test_orders(void) {
 }
 
 static void test_drop_last(void) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
     Loader *a, *b;
     if (loader_open(&a, path, 0, &f, 8, 0, 1, SEED, 1, 1, why, sizeof why) ||
         loader_open(&b, path, 0, &f, 8, 0, 1, SEED, 1, 0, why, sizeof why))
@@ -178,7 +178,7 @@ static void test_drop_last(void) {
 }
 
 static void test_errors(void) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
     Loader *l = (Loader *)(uintptr_t)1;   // loader_open must reset it
     char missing[600], zip[600];
     snprintf(missing, sizeof missing, "%s/nope.h5", tap_tmpdir());
@@ -189,7 +189,7 @@ static void test_errors(void) {
     ok(rc == CD_EARG && strstr(why, "group 2") && strstr(why, path), "group 2: CD_EARG (%s)", why);
     rc = loader_open(&l, zip, 0, &f, 8, 0, 1, SEED, 1, 1, why, sizeof why);
     ok(rc == CD_EFORMAT && strstr(why, zip), "not a prep file: CD_EFORMAT (%s)", why);
-    FeederConfig k = feeder_config_official(skel_layout_find("openpose18"), 1, 0, 0);
+    FeederConfig k = feeder_config_official(skel_layout_find("openpose18"), 1, stream_of(0, 0));
     rc = loader_open(&l, path, 0, &k, 8, 0, 1, SEED, 1, 1, why, sizeof why);
     ok(rc == CD_EARG && strstr(why, "openpose18"), "feeder layout != file layout: CD_EARG (%s)", why);
     rc = loader_open(&l, path, 0, &f, 8, 2, 2, SEED, 1, 1, why, sizeof why);
@@ -205,7 +205,7 @@ static double now(void) {
 }
 
 static void test_speed(void) {
-    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
     Loader *l;
     if (loader_open(&l, path, 0, &f, 16, 0, 1, SEED, 1, 1, why, sizeof why)) bail("%s", why);
     Batch bt = batch_new(16, loader_sample_floats(l));

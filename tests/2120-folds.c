@@ -187,7 +187,7 @@ static void test_file(void) {
     fold_split_free(NULL);
 
     // Subset loaders: 1 rank vs simulated ranks, content, errors.
-    FeederConfig tr = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0), te = feeder_config_official(skel_layout_find("ntu25"), 0, 0, 0);
+    FeederConfig tr = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0)), te = feeder_config_official(skel_layout_find("ntu25"), 0, stream_of(0, 0));
     tr.window = te.window = 16;
     const FoldSplit *f1 = &s[1];
     Loader *one, *r[3];

@@ -171,7 +171,7 @@ static void check_bench(const char *D, int b, const Row *rows, int nrows) {
 static void check_loader(const char *D) {
     char path[4200], why[512];
     snprintf(path, sizeof path, "%s/kinetics/kinetics.h5", D);
-    FeederConfig f = feeder_config_official(skel_layout_find("openpose18"), 0, 0, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("openpose18"), 0, stream_of(0, 0));
     Loader *l = NULL;
     if (loader_open(&l, path, 1, &f, 64, 0, 1, 1, 0, 0, why, sizeof why)) {
         ok(0, "loader on %s: %s", path, why);

@@ -168,7 +168,7 @@ static void check_loader(const char *path, H5PrepReader *r) {
         Loader *l = NULL;
         int good = 0, n = 0;
         const Stream *st = stream_find(STREAM[k]);   // the official data_path words
-        f = feeder_config_official(skel_layout_find("graph.ucla.Graph"), 0, st->bone, st->vel);
+        f = feeder_config_official(skel_layout_find("graph.ucla.Graph"), 0, st);
         if (loader_open(&l, path, 1, &f, 64, 0, 1, 1, 0, 0, why, sizeof why)) {
             ok(0, "test loader, %s: %s", STREAM[k], why);
             continue;

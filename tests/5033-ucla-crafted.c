@@ -155,7 +155,7 @@ static double *stored(H5PrepReader *r, int g, int64_t i, int *T) {
 // One epoch of the training loader on nranks ranks: outputs in global order.
 static void epoch_out(const char *path, int nranks, int epoch, float *out, int64_t *index, int64_t *n) {
     const SkelLayout *L = skel_layout_find("graph.ucla.Graph");
-    FeederConfig f = feeder_config_official(L, 1, 0, 0);
+    FeederConfig f = feeder_config_official(L, 1, stream_of(0, 0));
     f.repeat = REPEAT;
     *n = 0;
     for (int rk = 0; rk < nranks; rk++) {
@@ -224,7 +224,7 @@ static void check_loader(const char *D) {
     ok(match - distinct > 0 && differ == match - distinct,
        "a sequence visited again draws anew: %d of %d repeat visits differ from its first", differ, match - distinct);
     // The test path through the loader.
-    FeederConfig f = feeder_config_official(skel_layout_find("ucla20"), 0, 1, 0);
+    FeederConfig f = feeder_config_official(skel_layout_find("ucla20"), 0, stream_of(1, 0));
     Loader *l;
     char why[512];
     int tgood = 0, nl = 0;

@@ -75,7 +75,7 @@ static void old_version(const char *T) {
        "the prepared file is format version %d", H5IO_FORMAT_VERSION);
     ok(set_version(old, H5IO_FORMAT_VERSION - 1) == 0, "format_version rewritten to %d", H5IO_FORMAT_VERSION - 1);
     ok(h5io_prep_info(old, &info) == CD_EFORMAT, "h5io_prep_info rejects the older version");
-    FeederConfig fc = feeder_config_official(skel_layout_find("ntu25"), 1, 0, 0);
+    FeederConfig fc = feeder_config_official(skel_layout_find("ntu25"), 1, stream_of(0, 0));
     fc.window = 16;
     Loader *l = NULL;
     char why[1024] = "", want[64];

@@ -63,9 +63,9 @@ int64_t feeder_rng_below(FeederRng *r, int64_t n) {
 // ---------------------------------------------------------------------------
 // Config.
 
-FeederConfig feeder_config_official(const SkelLayout *layout, int train, int bone, int vel) {
+FeederConfig feeder_config_official(const SkelLayout *layout, int train, const Stream *stream) {
     FeederConfig f = {.window = layout && layout->window > 0 ? layout->window : 64, .rot_theta = 0.3f,
-                      .bone = bone, .vel = vel, .layout = layout, .train = train, .repeat = 1};
+                      .stream = stream, .layout = layout, .train = train, .repeat = 1};
     if (train) {
         f.p_interval[0] = 0.5;
         f.p_interval[1] = 1.0;
@@ -89,8 +89,9 @@ int feeder_config_check(const FeederConfig *f, int C, int V, char *why, size_t w
         bad = "p_interval values must lie in (0, 1], ascending";
     else if (f->random_rot && (C != 3 || !(f->rot_theta >= 0)))
         bad = "random_rot needs C == 3 and rot_theta >= 0";
-    else if (f->bone && (!f->layout || f->layout->V > SKEL_MAX_V)) bad = "bone needs a known layout";
-    else if (f->bone && f->layout->V != V) {
+    else if (f->stream && f->stream->bone && (!f->layout || f->layout->V > SKEL_MAX_V))
+        bad = "bone needs a known layout";
+    else if (f->stream && f->stream->bone && f->layout->V != V) {
         snprintf(buf, sizeof buf, "bone: layout %s has %d joints, the data %d", f->layout->name, f->layout->V, V);
         bad = buf;
     }
@@ -259,7 +260,9 @@ int feeder_transform(const FeederConfig *f, float *out, const float *x, int C, i
         feeder_rot_matrix(R, ang);
         rotate(out, W, VM, R);
     }
-    if (f->bone) bone(out, C, W, V, M, f->layout->bone_parent);
-    if (f->vel) vel(out, C, W, VM);
+    // the stream's steps (stream.h), in this order
+    const Stream *s = f->stream;
+    if (s && s->bone) bone(out, C, W, V, M, f->layout->bone_parent);
+    if (s && s->vel) vel(out, C, W, VM);
     return CD_OK;
 }

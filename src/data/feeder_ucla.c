@@ -168,6 +168,7 @@ int ucla_feeder_transform(const UclaFeederConfig *f, float *out, const double *s
 
 int ucla_feeder_seq_transform(const FeederConfig *f, float *out, const double *seq, int T, uint64_t seed,
                               int epoch, int64_t index) {
-    UclaFeederConfig u = {.window = f->window, .train = f->train, .bone = f->bone, .motion = f->vel};
+    UclaFeederConfig u = {.window = f->window, .train = f->train, .bone = f->stream && f->stream->bone,
+                          .motion = f->stream && f->stream->vel};
     return ucla_feeder_transform(&u, out, seq, T, seed, epoch, index);
 }

@@ -6,11 +6,12 @@
 
 // ensemble.py: alpha = [0.6, 0.6, 0.4, 0.4] for joint, bone, joint motion,
 // bone motion when all four are given (and 1 each otherwise).
+// Rows name their fields, so a new step's flag (stream.h) needs no other row.
 static const Stream streams[] = {
-    {"joint", NULL, "joint", 0, 0, 0.6},
-    {"bone", NULL, "bone", 1, 0, 0.6},
-    {"joint_motion", "motion", "joint-motion", 0, 1, 0.4},
-    {"bone_motion", "bone motion", "bone-motion", 1, 1, 0.4},
+    {.name = "joint", .job = "joint", .weight = 0.6},
+    {.name = "bone", .job = "bone", .bone = 1, .weight = 0.6},
+    {.name = "joint_motion", .alias = "motion", .job = "joint-motion", .vel = 1, .weight = 0.4},
+    {.name = "bone_motion", .alias = "bone motion", .job = "bone-motion", .bone = 1, .vel = 1, .weight = 0.4},
 };
 #define NSTREAMS ((int)(sizeof streams / sizeof streams[0]))
 

@@ -24,10 +24,13 @@
 // Pure parts (tested without files)
 
 void ensemble_default_weights(const char *const *streams, int n, double *w) {
-    // all the streams, each once: their weights (ensemble.py's four); else 1 each
-    int all = n == stream_count();
+    // every stream that has a weight, each once: their weights (ensemble.py's
+    // four); else 1 each
+    int weighted = 0;
+    for (int i = 0; i < stream_count(); i++) weighted += stream_get(i)->weight > 0;
+    int all = n == weighted;
     for (int s = 0; s < n && all; s++) {
-        all = stream_find(streams[s]) != NULL;
+        all = stream_find(streams[s]) != NULL && stream_find(streams[s])->weight > 0;
         for (int r = 0; r < s && all; r++) all = strcmp(streams[r], streams[s]) != 0;
     }
     for (int s = 0; s < n; s++) w[s] = all ? stream_find(streams[s])->weight : 1.0;

@@ -178,7 +178,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
     if (w <= 0) return cd_why(why, whylen, CD_EFORMAT, "%s: no window to evaluate with", o->checkpoint);
     e->window = (int)w;
 
-    FeederConfig f = feeder_config_official(skel_layout_find(e->data.layout), 0, st->bone, st->vel);
+    FeederConfig f = feeder_config_official(skel_layout_find(e->data.layout), 0, st);
     f.window = e->window;
     // Whole batches per rank: the loader sees one rank, the caller shards.
     rc = loader_open(&e->l, o->data, e->group, &f, e->B, 0, 1, (uint64_t)e->info.seed, 0, 0, why, whylen);

@@ -102,7 +102,7 @@ static void register_all(Ctrgcn *m) {
         u->bc = cout / NBRANCH;
         u->res = l == 0 ? 0 : (cin == cout && u->stride == 1) ? 1 : 2;
         u->down = cin != cout;
-        u->g = (Ctrgc){cin, cout, ctrgc_rel_channels(cin)};
+        u->g = (Ctrgc){.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin)};
         int64_t spa[3] = {3, V, V}, sal[1] = {1};
         u->PA = reg(m, CK_PARAM, 3, spa, "l%d.gcn1.PA", l + 1);
         u->alpha = reg(m, CK_PARAM, 1, sal, "l%d.gcn1.alpha", l + 1);
@@ -271,6 +271,7 @@ void *ctrgcn_tensor_data(Ctrgcn *m, const CtrgcnTensor *t) {
 }
 void ctrgcn_set_bn_sync(Ctrgcn *m, const BnSync *sync) { m->sync = sync; }
 void ctrgcn_set_grad_hook(Ctrgcn *m, const CtrgcnGradHook *hook) { m->hook = hook; }
+void ctrgcn_set_profile(Ctrgcn *m, Prof *prof) { m->prof = prof; }
 void ctrgcn_grad_stages(const Ctrgcn *m, size_t first[CTRGCN_GRAD_STAGES]) {
     first[0] = m->fc_first;
     for (int l = CTRGCN_UNITS - 1; l >= 0; l--) first[CTRGCN_UNITS - l] = m->u[l].pfirst;

@@ -6,6 +6,7 @@
 #include "ctrgcn.h"
 #include "layers.h"
 #include "pool.h"
+#include "prof.h"
 
 #define NBRANCH 4   // dilations 1 and 2, max-pool, 1x1
 // Unit-sized scratch buffers (the largest (N*M, C, T, V) of any unit each):
@@ -79,6 +80,7 @@ struct Ctrgcn {
     size_t fc_first;       // offset of fc.weight, the head's first parameter
     const BnSync *sync;
     const CtrgcnGradHook *hook;
+    Prof *prof;            // the step profile of training passes, or NULL (ctrgcn_set_profile)
     // batch state
     int N, T, NM, training, alloc_N, alloc_T;
     float *act;            // one arena for every saved activation

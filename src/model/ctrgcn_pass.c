@@ -4,6 +4,7 @@
 // or in inference lanes (ctrgcn.c has the memory plans).
 #include "ctrgcn_impl.h"
 #include "blas.h"
+#include "prof.h"
 #include "status.h"
 
 #include <math.h>
@@ -21,23 +22,51 @@ typedef struct Pass {
     int NM;                    // (sample, person) pairs
     float *work;               // conv / CTRGC workspace
     float *bn_mean, *bn_rstd;  // a lane's (largest C) BN statistics; NULL: each Bn's caches
+    Prof *prof;                // the step profile (prof.h), or NULL: training passes only (lanes run at once)
 } Pass;
 
+// The layer wrappers time themselves into the profile when there is one
+// (prof_start / prof_stop are a pointer test otherwise). Bytes: each tensor
+// read or written once per pass over it (prof.h).
+static ProfRow bn_row(const Ctrgcn *m, const Bn *bn) { return bn == &m->data_bn ? PROF_DATA_BN : PROF_BN; }
 static void bn_fwd(const Pass *p, Bn *bn, float *out, const float *x, int N, int L) {
     Ctrgcn *m = p->m;
+    double t0 = prof_start(p->prof);
     batchnorm_forward(out, p->bn_mean ? p->bn_mean : bn->mean, p->bn_rstd ? p->bn_rstd : bn->rstd, x, bn->w, bn->b,
                       bn->rm, bn->rv, N, bn->C, L, m->training, m->training ? m->sync : NULL);
     if (m->training) (*bn->nbt)++;
+    prof_stop(p->prof, bn_row(m, bn), t0, 0, 4.0 * N * bn->C * L * (m->training ? 3 : 2));
 }
 static void bn_bwd(Ctrgcn *m, Bn *bn, float *dx, const float *dout, const float *x, int N, int L) {
+    double t0 = prof_start(m->prof);
     batchnorm_backward(dx, bn->gw, bn->gb, dout, x, bn->mean, bn->rstd, bn->w, N, bn->C, L, m->training,
                        m->training ? m->sync : NULL);
+    prof_stop(m->prof, bn_row(m, bn), t0, 0, 4.0 * N * bn->C * L * (dx ? 6 : 2));
+}
+// flops of one pass of a conv over N samples (forward; backward: dw and dx each)
+static double conv_flops(const Conv *cv, int N, int T, int V) {
+    return 2.0 * N * cv->c.cout * cv->c.cin * cv->c.kt * (double)conv2d_out_t(&cv->c, T) * V;
+}
+static double conv_bytes(const Conv *cv, int N, int T, int V) {
+    return 4.0 * N * V * ((double)cv->c.cin * T + (double)cv->c.cout * conv2d_out_t(&cv->c, T));
 }
 static void conv_fwd(const Pass *p, Conv *cv, float *out, const float *x, int N, int T) {
+    double t0 = prof_start(p->prof);
     conv2d_forward(&cv->c, out, x, cv->w, cv->b, N, T, p->m->cfg.num_point, p->work);
+    prof_stop(p->prof, cv->c.kt > 1 ? PROF_CONV_T : PROF_CONV_1X1, t0, conv_flops(cv, N, T, p->m->cfg.num_point),
+              conv_bytes(cv, N, T, p->m->cfg.num_point));
 }
 static void conv_bwd(Ctrgcn *m, Conv *cv, float *dx, const float *dout, const float *x, int N, int T) {
+    double t0 = prof_start(m->prof);
     conv2d_backward(&cv->c, dx, cv->gw, cv->gb, dout, x, cv->w, N, T, m->cfg.num_point, m->work);
+    prof_stop(m->prof, cv->c.kt > 1 ? PROF_CONV_T : PROF_CONV_1X1, t0,
+              conv_flops(cv, N, T, m->cfg.num_point) * (dx ? 2 : 1), conv_bytes(cv, N, T, m->cfg.num_point) * (dx ? 2 : 1));
+}
+// The unit's CTRGC geometry with the pass's profile (its parts time themselves).
+static Ctrgc ctrgc_of(const Unit *u, Prof *prof) {
+    Ctrgc g = u->g;
+    g.prof = prof;
+    return g;
 }
 
 static CtrgcParams ctrgc_params(const Unit *u, int i, int V) {
@@ -52,18 +81,32 @@ static CtrgcGrads ctrgc_grads(const Unit *u, int i, int V) {
 }
 
 // Copies branch b's (NM, bc, T, V) into channels [b*bc, (b+1)*bc) of (NM, C, T, V), or back.
-static void branch_copy(float *cat, float *br, int NM, int C, int bc, int b, size_t TV, int to_cat) {
+static void branch_copy(Prof *pr, float *cat, float *br, int NM, int C, int bc, int b, size_t TV, int to_cat) {
+    double t0 = prof_start(pr);
     for (int n = 0; n < NM; n++) {
         float *cp = cat + ((size_t)n * C + (size_t)b * bc) * TV, *bp = br + (size_t)n * bc * TV;
         if (to_cat) memcpy(cp, bp, (size_t)bc * TV * sizeof(float));
         else memcpy(bp, cp, (size_t)bc * TV * sizeof(float));
     }
+    prof_stop(pr, PROF_COPY, t0, 0, 8.0 * NM * bc * TV);
+}
+// a (n) = 0 (gradient buffers before they accumulate)
+static void zero(Prof *pr, float *a, size_t n) {
+    double t0 = prof_start(pr);
+    memset(a, 0, n * sizeof(float));
+    prof_stop(pr, PROF_COPY, t0, 0, 4.0 * (double)n);
+}
+static void relu_fwd(Prof *pr, float *out, const float *x, size_t n) {
+    double t0 = prof_start(pr);
+    relu_forward(out, x, n);
+    prof_stop(pr, PROF_ACT, t0, 0, 8.0 * (double)n);
 }
 
 // Elementwise helpers, in blocks of 8 (gcc -O2 vectorises those; a block
 // is loaded before it is stored, so outputs may alias inputs).
 // a += b
-static void add_inplace(float *a, const float *b, size_t n) {
+static void add_inplace(Prof *pr, float *a, const float *b, size_t n) {
+    double t0 = prof_start(pr);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         float t[8];
@@ -71,9 +114,11 @@ static void add_inplace(float *a, const float *b, size_t n) {
         for (int j = 0; j < 8; j++) a[i + j] = t[j];
     }
     for (; i < n; i++) a[i] += b[i];
+    prof_stop(pr, PROF_ACT, t0, 0, 12.0 * (double)n);
 }
 // out = relu(a + b)
-static void add_relu(float *out, const float *a, const float *b, size_t n) {
+static void add_relu(Prof *pr, float *out, const float *a, const float *b, size_t n) {
+    double t0 = prof_start(pr);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         float t[8];
@@ -81,9 +126,11 @@ static void add_relu(float *out, const float *a, const float *b, size_t n) {
         for (int j = 0; j < 8; j++) out[i + j] = t[j];
     }
     for (; i < n; i++) out[i] = relu1(a[i] + b[i]);
+    prof_stop(pr, PROF_ACT, t0, 0, 12.0 * (double)n);
 }
 // g = out > 0 ? g : 0 (ReLU backward in place: the gradient is consumed)
-static void relu_mask(float *g, const float *out, size_t n) {
+static void relu_mask(Prof *pr, float *g, const float *out, size_t n) {
+    double t0 = prof_start(pr);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         float t[8], gv[8];   // unconditional loads, or gcc keeps the branch
@@ -92,12 +139,14 @@ static void relu_mask(float *g, const float *out, size_t n) {
         for (int j = 0; j < 8; j++) g[i + j] = t[j];
     }
     for (; i < n; i++) g[i] = out[i] > 0.0f ? g[i] : 0.0f;
+    prof_stop(pr, PROF_ACT, t0, 0, 12.0 * (double)n);
 }
 // out = x * scale + shift per channel of (N, C, L), then ReLU when relu, or
 // + add (same shape) then ReLU when add: batchnorm_forward's output formula
 // (scale = gamma rstd, shift = beta - mean scale, all float), so recomputing
 // a BN output from its input and cached statistics gives the same bits.
-static void bn_apply(const Bn *bn, float *out, const float *x, const float *add, int relu, int N, int L) {
+static void bn_apply(Prof *pr, const Bn *bn, float *out, const float *x, const float *add, int relu, int N, int L) {
+    double t0 = prof_start(pr);
     for (int n = 0; n < N; n++)
         for (int ch = 0; ch < bn->C; ch++) {
             const float scale = bn->w[ch] * bn->rstd[ch], shift = bn->b[ch] - bn->mean[ch] * scale;
@@ -119,6 +168,7 @@ static void bn_apply(const Bn *bn, float *out, const float *x, const float *add,
                 o[l] = v;
             }
         }
+    prof_stop(pr, PROF_BN, t0, 0, 4.0 * N * bn->C * L * (add ? 3 : 2));
 }
 
 // gout (NM, cout, tin, V) = relu(gbn(gsum) + down(x)): forward computes it,
@@ -130,17 +180,17 @@ static void unit_gout(const Pass *p, Unit *u, float *gout, const float *gsum, fl
     int NM = p->NM, L = u->tin * p->m->cfg.num_point;
     size_t big = (size_t)NM * u->cout * L;
     if (!recompute) bn_fwd(p, &u->gbn, gout, gsum, NM, L);
-    else bn_apply(&u->gbn, gout, gsum, NULL, 0, NM, L);
+    else bn_apply(p->prof, &u->gbn, gout, gsum, NULL, 0, NM, L);
     if (u->down) {
         if (!recompute) {
             conv_fwd(p, &u->dconv, dconv_out, x, NM, u->tin);
             bn_fwd(p, &u->dbn, tmp, dconv_out, NM, L);
         } else {
-            bn_apply(&u->dbn, tmp, dconv_out, NULL, 0, NM, L);
+            bn_apply(p->prof, &u->dbn, tmp, dconv_out, NULL, 0, NM, L);
         }
-        add_relu(gout, gout, tmp, big);
+        add_relu(p->prof, gout, gout, tmp, big);
     } else {
-        add_relu(gout, gout, x, big);
+        add_relu(p->prof, gout, gout, x, big);
     }
 }
 
@@ -201,11 +251,12 @@ static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
     const int ip = b->inplace;
+    const Ctrgc g = ctrgc_of(u, p->prof);
     // unit_gcn: sum of the three CTRGCs, BN, + down(x), ReLU
     for (int i = 0; i < 3; i++) {
         CtrgcParams prm = ctrgc_params(u, i, V);
-        ctrgc_forward(&u->g, i == 0 ? b->gsum : b->gtmp, b->gcache[i], b->x, &prm, NM, ti, V, p->work);
-        if (i) add_inplace(b->gsum, b->gtmp, big);
+        ctrgc_forward(&g, i == 0 ? b->gsum : b->gtmp, b->gcache[i], b->x, &prm, NM, ti, V, p->work);
+        if (i) add_inplace(p->prof, b->gsum, b->gtmp, big);
     }
     float *gout = ip ? b->gsum : b->gout;
     unit_gout(p, u, gout, b->gsum, b->dconv_out, b->x, ip ? b->dconv_out : b->down, 0);
@@ -221,29 +272,31 @@ static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
         } else {
             float *r1 = ip ? b->c1[k] : b->r1;
             bn_fwd(p, &u->bbn[k], r1, b->c1[k], NM, ti * V);
-            relu_forward(r1, r1, (size_t)NM * u->bc * ti * V);
+            relu_fwd(p->prof, r1, r1, (size_t)NM * u->bc * ti * V);
             if (k < 2) {
                 conv_fwd(p, &u->tconv[k], b->c2[k], r1, NM, ti);
                 last = ip ? b->c2[k] : b->bout;
                 bn_fwd(p, &u->tbn[k], last, b->c2[k], NM, to * V);
             } else {
+                double t0 = prof_start(p->prof);
                 maxpool_t_forward(b->mp, b->argmax, r1, NM, u->bc, ti, V, u->stride);
+                prof_stop(p->prof, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
                 last = ip ? b->mp : b->bout;
                 bn_fwd(p, &u->mbn, last, b->mp, NM, to * V);
             }
         }
-        branch_copy(cat, last, NM, u->cout, u->bc, k, TVo, 1);
+        branch_copy(p->prof, cat, last, NM, u->cout, u->bc, k, TVo, 1);
     }
     // + residual, ReLU
     if (u->res == 1) {
-        add_relu(b->out, cat, b->x, bout);
+        add_relu(p->prof, b->out, cat, b->x, bout);
     } else if (u->res == 2) {
         float *res = ip ? b->rconv_out : b->res;
         conv_fwd(p, &u->rconv, b->rconv_out, b->x, NM, ti);
         bn_fwd(p, &u->rbn, res, b->rconv_out, NM, to * V);
-        add_relu(b->out, cat, res, bout);
+        add_relu(p->prof, b->out, cat, res, bout);
     } else {
-        relu_forward(b->out, cat, bout);
+        relu_fwd(p->prof, b->out, cat, bout);
     }
 }
 
@@ -292,7 +345,7 @@ static void lane_forward(Ctrgcn *m, Lane *ln, const float *x, int T) {
     const CtrgcnConfig *c = &m->cfg;
     const int n = ln->n1 - ln->n0, M = c->num_person;
     if (n <= 0) return;
-    Pass p = {m, n * M, ln->work, ln->bn_mean, ln->bn_rstd};
+    Pass p = {m, n * M, ln->work, ln->bn_mean, ln->bn_rstd, NULL};
     input_to_bn(c, ln->xin, x, ln->n0, ln->n1, T);
     bn_fwd(&p, &m->data_bn, ln->xin, ln->xin, n, T);
     bn_to_units(c, ln->slot[SLOT_P0], ln->xin, n, T);
@@ -359,10 +412,16 @@ int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int t
     m->T = T;
     m->NM = N * c->num_person;
     m->training = training;
-    Pass p = {m, m->NM, m->work, NULL, NULL};
+    Pass p = {m, m->NM, m->work, NULL, NULL, m->prof};
+    if (m->prof) m->prof->phase = PROF_FWD;
+    const double bytes_in = 4.0 * N * c->num_person * c->num_point * c->in_channels * T;
+    double t0 = prof_start(m->prof);
     input_to_bn(c, m->xin, x, 0, N, T);
+    prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
     bn_fwd(&p, &m->data_bn, m->xbn, m->xin, N, T);
+    t0 = prof_start(m->prof);
     bn_to_units(c, m->u0, m->xbn, N, T);
+    prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
     const float *h = m->u0;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         Unit *u = &m->u[l];
@@ -373,8 +432,11 @@ int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int t
     }
     // Mean over T, V then over persons; dropout 0; fc.
     const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    t0 = prof_start(m->prof);
     pool_features(m->feat, h, N, c->num_person, last->cout, (size_t)last->tout * c->num_point);
     linear_forward(logits, m->feat, m->fcw, m->fcb, N, last->cout, c->num_class);
+    prof_stop(m->prof, PROF_HEAD, t0, 2.0 * N * last->cout * c->num_class,
+              4.0 * m->NM * last->cout * last->tout * c->num_point);
     return CD_OK;
 }
 
@@ -390,60 +452,66 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     float *dg = m->scratch[0], *d1 = m->scratch[1], *gout = m->scratch[2], *dbr = m->scratch[3];
     float *mp = dbr + bin, *dr = m->scratch[4], *r1 = m->scratch[5];
     int32_t *argmax = (int32_t *)(mp + bin);
-    relu_mask(du, u->out, bout);   // du is now the grad of the pre-ReLU sum
+    Prof *pr = m->prof;
+    relu_mask(pr, du, u->out, bout);   // du is now the grad of the pre-ReLU sum
     // residual
     if (u->res == 1 && dx) {
-        add_inplace(dx, du, bout);
+        add_inplace(pr, dx, du, bout);
     } else if (u->res == 2) {
-        memset(d1, 0, bout * sizeof(float));
+        zero(pr, d1, bout);
         bn_bwd(m, &u->rbn, d1, du, u->rconv_out, NM, to * V);
         conv_bwd(m, &u->rconv, dx, d1, u->x, NM, ti);
     }
     // temporal branches -> dg (grad of gout, recomputed into scratch 2)
-    Pass pass = {m, NM, m->work, NULL, NULL};
+    Pass pass = {m, NM, m->work, NULL, NULL, pr};
     unit_gout(&pass, u, gout, u->gsum, u->dconv_out, u->x, d1, 1);
-    memset(dg, 0, big * sizeof(float));
+    zero(pr, dg, big);
     for (int b = 0; b < NBRANCH; b++) {
-        branch_copy(du, dbr, NM, u->cout, u->bc, b, TVo, 0);
+        branch_copy(pr, du, dbr, NM, u->cout, u->bc, b, TVo, 0);
         if (b == 3) {
-            memset(d1, 0, bo * sizeof(float));
+            zero(pr, d1, bo);
             bn_bwd(m, &u->bbn[3], d1, dbr, u->c1[3], NM, to * V);
             conv_bwd(m, &u->bconv[3], dg, d1, gout, NM, ti);
             continue;
         }
-        bn_apply(&u->bbn[b], r1, u->c1[b], NULL, 1, NM, ti * V);   // the branch's ReLU output
-        memset(dr, 0, bin * sizeof(float));
-        memset(d1, 0, bo * sizeof(float));
+        bn_apply(pr, &u->bbn[b], r1, u->c1[b], NULL, 1, NM, ti * V);   // the branch's ReLU output
+        zero(pr, dr, bin);
+        zero(pr, d1, bo);
         if (b < 2) {
             bn_bwd(m, &u->tbn[b], d1, dbr, u->c2[b], NM, to * V);
             conv_bwd(m, &u->tconv[b], dr, d1, r1, NM, ti);
         } else {
+            double t0 = prof_start(pr);
             maxpool_t_forward(mp, argmax, r1, NM, u->bc, ti, V, u->stride);
+            prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
             bn_bwd(m, &u->mbn, d1, dbr, mp, NM, to * V);
+            t0 = prof_start(pr);
             maxpool_t_backward(dr, d1, argmax, NM, u->bc, ti, V, u->stride);
+            prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (2.0 * ti + 2.0 * to));
         }
         // ReLU then BN of the branch
-        relu_mask(dr, r1, bin);
-        memset(d1, 0, bin * sizeof(float));
+        relu_mask(pr, dr, r1, bin);
+        zero(pr, d1, bin);
         bn_bwd(m, &u->bbn[b], d1, dr, u->c1[b], NM, ti * V);
         conv_bwd(m, &u->bconv[b], dg, d1, gout, NM, ti);
     }
     // unit_gcn: ReLU, then BN of the sum (+ down path) -> CTRGCs
-    relu_mask(dg, gout, big);
+    relu_mask(pr, dg, gout, big);
     if (u->down) {
-        memset(d1, 0, big * sizeof(float));
+        zero(pr, d1, big);
         bn_bwd(m, &u->dbn, d1, dg, u->dconv_out, NM, ti * V);
         conv_bwd(m, &u->dconv, dx, d1, u->x, NM, ti);
     } else if (dx) {
-        add_inplace(dx, dg, big);
+        add_inplace(pr, dx, dg, big);
     }
     float *dsum = gout;   // gout is no longer needed
-    memset(dsum, 0, big * sizeof(float));
+    zero(pr, dsum, big);
     bn_bwd(m, &u->gbn, dsum, dg, u->gsum, NM, ti * V);
+    const Ctrgc cg = ctrgc_of(u, pr);
     for (int i = 0; i < 3; i++) {
         CtrgcParams p = ctrgc_params(u, i, V);
         CtrgcGrads g = ctrgc_grads(u, i, V);
-        ctrgc_backward(&u->g, dx, &g, dsum, u->gcache[i], u->x, &p, NM, ti, V, m->work);
+        ctrgc_backward(&cg, dx, &g, dsum, u->gcache[i], u->x, &p, NM, ti, V, m->work);
     }
 }
 
@@ -465,6 +533,8 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
     float *da = m->scratch[6], *db = m->scratch[7];
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
     if (!dfeat) return CD_ENOMEM;
+    if (m->prof) m->prof->phase = PROF_BWD;
+    double t0 = prof_start(m->prof);
     linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
     ctrgcn_grads_ready(m, m->fc_first);
     if (dfeat_extra)
@@ -478,10 +548,11 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
             }
     if (dlast_extra)
         for (size_t i = 0; i < (size_t)m->NM * Cl * TV; i++) da[i] += dlast_extra[i];
+    prof_stop(m->prof, PROF_HEAD, t0, 2.0 * 2.0 * N * Cl * c->num_class, 4.0 * m->NM * Cl * TV);
     for (int l = CTRGCN_UNITS - 1; l >= 0; l--) {
         Unit *u = &m->u[l];
         size_t nin = (size_t)m->NM * u->cin * u->tin * V;
-        memset(db, 0, nin * sizeof(float));
+        zero(m->prof, db, nin);
         unit_backward(m, u, da, db);
         ctrgcn_grads_ready(m, u->pfirst);
         float *t = da; da = db; db = t;
@@ -489,6 +560,7 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
     // da: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input grad unused)
     int T = m->T;
     float *dxbn = db;
+    t0 = prof_start(m->prof);
     for (int n = 0; n < N; n++)
         for (int mm = 0; mm < M; mm++)
             for (int v = 0; v < V; v++)
@@ -496,6 +568,7 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
                     for (int t = 0; t < T; t++)
                         dxbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
                             da[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
+    prof_stop(m->prof, PROF_DATA_BN, t0, 0, 8.0 * N * MVC * T);
     bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
     ctrgcn_grads_ready(m, 0);
     free(dfeat);

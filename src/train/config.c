@@ -258,6 +258,7 @@ void config_free(Config *c) {
 // Checks across keys
 
 const char *config_stream(const Config *c) {
+    if (c->cocodiff.stream) return c->cocodiff.stream;   // a stream's name (config_read.c)
     return stream_of(c->train_feeder_args.bone, c->train_feeder_args.vel)->name;
 }
 
@@ -443,10 +444,11 @@ int config_check(const Config *c, char *why, size_t whylen) {
                  "(train: bone %d vel %d, test: bone %d vel %d)", tr->bone, tr->vel, te->bone, te->vel);
         return CD_EARG;
     }
-    if (c->cocodiff.stream && strcmp(c->cocodiff.stream, config_stream(c))) {
+    const Stream *st = stream_find(c->cocodiff.stream);
+    if (c->cocodiff.stream && (!st || st->bone != (tr->bone != 0) || st->vel != (tr->vel != 0))) {
         snprintf(why, whylen, "cocodiff.stream is '%s' but the feeders' bone/vel flags give '%s' "
                  "(set train_feeder_args/test_feeder_args bone and vel to match)",
-                 c->cocodiff.stream, config_stream(c));
+                 c->cocodiff.stream, stream_of(tr->bone, tr->vel)->name);
         return CD_EARG;
     }
     return CD_OK;

@@ -88,6 +88,7 @@ static int evaluate(Trainer *t, double *top1, double *top5, double *loss, int64_
     const ConfigIntList *sk = &t->cfg->show_topk;
     double sums[5 + CONFIG_LIST_MAX] = {0};   // correct1, correct5, loss * n, n, non-finite rows, show_topk hits
     int nb = loader_num_batches(t->test), rc = CD_OK;
+    dist_stage("train: test evaluation");
     for (int b = 0; b < nb && rc == CD_OK; b++) {
         int nl = 0;
         rc = loader_batch(t->test, 0, b, t->x, t->labels, t->index, &nl);
@@ -134,6 +135,7 @@ static void metrics_line(Trainer *t, json_t *obj) {
 static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats *st) {
     const Dist *d = t->d;
     int nl = 0;
+    dist_stage("train epoch %lld step %lld", (long long)e + 1, (long long)step + 1);
     gradsync_begin(t->gs);
     int rc = loader_batch(t->train, (int)e, (int)b, t->x, t->labels, t->index, &nl);
     if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);

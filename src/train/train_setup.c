@@ -9,6 +9,7 @@
 #include "feeder.h"
 #include "fold.h"
 #include "fsutil.h"
+#include "stream.h"
 #include "workdir.h"
 
 #include <errno.h>
@@ -79,8 +80,9 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
         return CD_EARG;
     }
     const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
-    FeederConfig ftr = feeder_config_official(layout, 1, ta->bone, ta->vel);
-    FeederConfig fte = feeder_config_official(layout, 0, te->bone, te->vel);
+    const Stream *st = stream_find(config_stream(c));   // both feeders' (config_check)
+    FeederConfig ftr = feeder_config_official(layout, 1, st);
+    FeederConfig fte = feeder_config_official(layout, 0, st);
     ftr.window = ta->window_size > 0 ? ta->window_size : ftr.window;   // unset: the layout's feeder's
     fte.window = te->window_size > 0 ? te->window_size : ftr.window;
     ftr.repeat = ta->repeat;   // the test split is visited once
