@@ -63,11 +63,15 @@ t_start=$(date +%s)
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 # The candidates the folds choose among: name|overrides (the module's other
-# settings are the config defaults).
+# settings are the config defaults). TEXT: the switches that make generation
+# follow the text, chosen on fold 0's conditioning figures (docs/results.md,
+# "What was tried", D); the config defaults' module ignores its text.
+TEXT_SWITCHES="--set cocodiff.prediction=x0 --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3 --set cocodiff.diff_repeats=8 --set cocodiff.cfg_scale=3"
 CANDIDATES=(
-    "tgen-0.05-0.2|--set cocodiff.t_gen=[0.05,0.2]"
-    "tgen-0.2-0.6|--set cocodiff.t_gen=[0.2,0.6]"
-    "tgen-0.2-0.6-lgen-0.3|--set cocodiff.t_gen=[0.2,0.6] --set cocodiff.l_gen=0.3"
+    "text-tgen-0.05-0.2|$TEXT_SWITCHES --set cocodiff.t_gen=[0.05,0.2]"
+    "text-tgen-0.2-0.6|$TEXT_SWITCHES --set cocodiff.t_gen=[0.2,0.6]"
+    "text-tgen-0.2-0.6-lgen-0.3|$TEXT_SWITCHES --set cocodiff.t_gen=[0.2,0.6] --set cocodiff.l_gen=0.3"
+    "defaults-tgen-0.05-0.2|--set cocodiff.t_gen=[0.05,0.2]"
 )
 # The controls: name|overrides on top of the selected candidate's.
 CONTROLS=(

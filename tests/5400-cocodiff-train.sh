@@ -6,6 +6,9 @@
 #   2 ranks: a rerun writes a byte-identical checkpoint, which holds the
 #   module in /cocodiff and its momentum in /optimizer/cocodiff_momentum;
 #   --max-steps then --resume ends byte-identical to the uninterrupted run;
+#   so does a run with the switches that make generation follow the text
+#   (x0-prediction, AdamW with its m and v checkpointed, 2 L_diff passes,
+#   guidance 2);
 #   --export writes an inference checkpoint: /model bit for bit the training
 #   checkpoint's, exactly the datasets of a plain (module off) checkpoint,
 #   nothing else; cocodiff-eval runs on it;
@@ -21,7 +24,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v h5diff > /dev/null && command -v h5ls > /dev/null || skip_all "h5diff/h5ls not installed"
-plan 31
+plan 33
 train_data
 cd "$REPO" || exit 1
 bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
@@ -90,6 +93,19 @@ cmp "$TMP/two-1.h5" "$W/checkpoint-last.h5"
 ok $? "the resumed run's checkpoint is byte-identical to the uninterrupted one (module included)"
 cmp -s "$TMP/l2-1" "$TMP/l2r"
 ok $? "and so is every step's loss line"
+
+# --- the switches that make generation follow the text (issue 16): AdamW's
+# state is checkpointed, so an interrupted run resumes bit for bit too
+X="--set cocodiff.prediction=x0 --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3
+   --set cocodiff.diff_repeats=2 --set cocodiff.cfg_scale=2 --set cocodiff.module_lr_decay=false --set work_dir=$TMP/wx"
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X > "$TMP/logx1" 2>&1 && cp "$TMP/wx/checkpoint-last.h5" "$TMP/adam.h5" &&
+    rm -rf "$TMP/wx" && run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X --max-steps 5 > "$TMP/logx2" 2>&1 &&
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X --resume >> "$TMP/logx2" 2>&1 &&
+    h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_m/cocodiff\.' &&
+    h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_v/cocodiff\.'
+ok $? "x0, AdamW, 2 L_diff passes, guidance 2: 2 ranks whole and 5 + --resume; AdamW's m and v checkpointed"
+cmp "$TMP/adam.h5" "$TMP/wx/checkpoint-last.h5"
+ok $? "and the resumed run's checkpoint is byte-identical to the uninterrupted one"
 
 # --- export
 "$TRAIN" --config "$TMP/c.yaml" $S --export "$TMP/export.h5" > "$TMP/logx" 2>&1
