@@ -18,14 +18,18 @@ rc=$?
 [ $rc = 2 ] && grep -q "at least 2 folds" "$TMP/bad.err"
 ok $? "--folds 1: exit 2 ($rc) with a reason"
 t0=$(date +%s)
+# Submitted held (--sbatch --hold): the array record's ArrayTaskId shows only
+# the tasks still pending (2-5%2 once 0 and 1 run), so the definition is read
+# while no task can have started, then the jobs are released.
 "$REPO/slurm/submit-sweep" "$TMP/c.yaml" --out "$TMP/sw" --ntasks 1 --max-parallel 2 --folds 3 \
-    --set-grid 'base_lr=0.05,0.1' --set num_epoch=1 --set eval_interval=1 \
+    --set-grid 'base_lr=0.05,0.1' --set num_epoch=1 --set eval_interval=1 --sbatch --hold \
     > "$TMP/submit.out" 2> "$TMP/submit.err"
 ok $? "submit-sweep --folds 3 exits 0"
 arr=$(awk '$1 == "sweep" { print $2 }' "$TMP/submit.out")
 col=$(awk '$1 == "collect" { print $2 }' "$TMP/submit.out")
 is "0 1 2 0 1 2 /0-5%2" "$(sed -n 's/.*	fold=\([0-9]*\)$/\1/p' "$TMP/sw/grid.tsv" | tr '\n' ' ')/$(slurm_field "$arr" ArrayTaskId)" \
     "grid.tsv: 6 tasks, fold=0..2 for each grid point; the array is 0-5 with at most 2 at once"
+scontrol release "$arr" "$col"
 slurm_wait "$arr" "$col"
 ok $? "sweep and collector done ($(( $(date +%s) - t0 )) s)"
 is COMPLETED "$(slurm_state "$arr")" "every sweep task COMPLETED"
