@@ -131,6 +131,11 @@ static int spill_sample(Prep *p, PrepMeta *m, const void *data) {
     return buf_append(&p->metas, m, sizeof *m);
 }
 
+static size_t max_member(const Prep *p) {
+    double mb = p->cfg->max_member_mb > 0 ? p->cfg->max_member_mb : PREP_DEFAULT_MAX_MEMBER_MB;
+    return (size_t)(mb * 1048576.0);
+}
+
 // The format's preparation of one member into m (and the spill).
 static int prepare_member(Prep *p, PrepMeta *m, const char *text, size_t len, char *why, size_t whylen) {
     int frames = 0, label = m->s.label, rc;
@@ -167,7 +172,7 @@ static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, i
         return archive_in_skip(a);
     }
     size_t len;
-    rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    rc = archive_in_read(a, buf, cap, &len, max_member(p), why, sizeof why);
     if (rc == CD_EFORMAT) return reject(p, m.s.name, member, why);
     if (rc) return rc;
     p->bytes_text += (int64_t)len;
@@ -186,7 +191,7 @@ static int read_side(Prep *p, ArchiveIn *a, const char *input, const char *membe
                      size_t *cap) {
     char why[512] = "";
     size_t len;
-    int rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    int rc = archive_in_read(a, buf, cap, &len, max_member(p), why, sizeof why);
     if (rc == CD_OK && p->side[part]) {
         CD_ERR("%s: a second %s", input, member);
         return CD_EFORMAT;
