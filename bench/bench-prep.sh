@@ -64,7 +64,7 @@ cat "$ZIP" > /dev/null   # warm the page cache: every run below reads it from me
 # phase: checksum, inflate, parse, denoise, spill; the HDF5 writing after it
 # is in the wall time only).
 best1=0 best2=0 mb1=NA mb2=NA pr1=NA pr2=NA wall1=NA wall2=NA prepared=NA ptext=NA
-wr1=NA wr2=NA ws1=NA ws2=NA   # write phase: MB/s per rank (mean of the files), seconds (sum)
+wr1=NA wr2=NA ws1=NA ws2=NA   # write phase: MB/s per rank, seconds (both files)
 for rep in $(seq 1 "$REPS"); do
     for np in 1 2; do
         dir=$OUT/prep$np log=$OUT/prep$np-run$rep.log
@@ -88,9 +88,10 @@ for rep in $(seq 1 "$REPS"); do
         read -r n_prep mb_text scan_s < <(grep -E '^prep \| [0-9]+ prepared' "$log" | tail -1 |
             sed -E 's/^prep \| ([0-9]+) prepared.*\| ([0-9.]+) MB text \| ([0-9.]+)s.*/\1 \2 \3/')
         # "prep | wrote F: ... | write A MB of samples (B MB with the padding) in Ss: R MB/s, P MB/s per rank"
+        # both files: their MB over their seconds, per rank
         read -r wsec wper < <(grep -E '^prep \| wrote .* MB/s per rank' "$log" |
-            sed -E 's/.* in ([0-9.]+)s: [0-9.]+ MB\/s, ([0-9.]+) MB\/s per rank.*/\1 \2/' |
-            awk '{ s += $1; p += $2; n++ } END { if (n) printf "%.2f %.1f\n", s, p / n; else print "NA NA" }')
+            sed -E 's/.* write ([0-9.]+) MB of samples .* in ([0-9.]+)s: .*/\1 \2/' |
+            awk -v np="$np" '{ mb += $1; s += $2 } END { if (s > 0) printf "%.2f %.1f\n", s, mb / s / np; else print "NA NA" }')
         say "$(printf '%d rank(s) run %d: %8.1f samples/s %7.1f MB/s of text (%6.1f MB/s per rank) | %s samples, %s MB, scan %ss, write %ss (%s MB/s per rank), wall %ss' \
             "$np" "$rep" "$sps" "$mbps" "$mbpr" "$n_prep" "$mb_text" "$scan_s" "$wsec" "$wper" "$wall")"
         prepared=$n_prep ptext=$mb_text
