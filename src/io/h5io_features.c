@@ -6,8 +6,10 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int h5io_features_write(const char *path, const H5Features *x) {
     char tmp[4200];
@@ -17,7 +19,8 @@ int h5io_features_write(const char *path, const H5Features *x) {
     }
     hid_t f = h5io_create_serial(tmp);
     if (f < 0) {
-        CD_ERR("%s: cannot create HDF5 file", tmp);
+        CD_ERR("%s: cannot create HDF5 file: %s", tmp, h5io_write_reason(tmp, errno));
+        unlink(tmp);
         return CD_EHDF5;
     }
     hsize_t d2[2] = {(hsize_t)x->n, (hsize_t)x->C}, d1 = (hsize_t)x->n;
@@ -32,12 +35,7 @@ int h5io_features_write(const char *path, const H5Features *x) {
                h5io_dset_write(f, "parts", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, x->parts)) ||
               h5io_dset_write(f, "label", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &d1, x->label) ||
               h5io_dset_write(f, "index", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &d1, x->index);
-    if (H5Fclose(f) < 0) bad = 1;
-    if (bad) {
-        CD_ERR("%s: cannot write the features", tmp);
-        remove(tmp);
-        return CD_EHDF5;
-    }
+    if (h5io_end_write(f, tmp, bad ? CD_EHDF5 : CD_OK, NULL)) return CD_EHDF5;   // removed, said why
     if (fs_commit(tmp, path) != CD_OK) {
         CD_ERR("%s: cannot rename %s into place", path, tmp);
         remove(tmp);
@@ -65,24 +63,28 @@ int h5io_features_read(const char *path, H5Features *x) {
         rc = CD_EIO;
         goto out;
     }
-    char fmt[64];
-    int64_t ver = -1;
-    h5io_attr_get_str(f, "format", fmt, sizeof fmt);
-    if (h5io_attr_get_i64(f, "format_version", &ver)) ver = -1;
-    if (strcmp(fmt, H5IO_FEAT_FORMAT) || ver < 1 || ver > H5IO_FEAT_FORMAT_VERSION) {
-        CD_ERR("%s: format '%s' version %lld, expected '%s' version %d", path, fmt, (long long)ver,
-               H5IO_FEAT_FORMAT, H5IO_FEAT_FORMAT_VERSION);
+    int64_t ver = 0, views = 0;
+    if (h5io_check_format(f, path, H5IO_FEAT_FORMAT, H5IO_FEAT_FORMAT_VERSION, &ver, "rerun the training") ||
+        h5io_attr_need_str(f, path, "data", x->data, sizeof x->data) ||
+        h5io_attr_need_str(f, path, "split", x->split, sizeof x->split) ||
+        h5io_attr_need_str(f, path, "checkpoint", x->checkpoint, sizeof x->checkpoint) ||
+        h5io_attr_opt_i64(f, path, "views", &views) < 0) {
         rc = CD_EFORMAT;
         goto out;
     }
-    h5io_attr_get_str(f, "data", x->data, sizeof x->data);
-    h5io_attr_get_str(f, "split", x->split, sizeof x->split);
-    h5io_attr_get_str(f, "checkpoint", x->checkpoint, sizeof x->checkpoint);
-    int64_t views = 0;
-    x->views = h5io_attr_get_i64(f, "views", &views) ? 0 : (int)views;
-    hsize_t dims[2] = {0, 0};
-    if (h5io_dset_dims(f, "real", dims) != 2 || dims[0] < 1 || dims[1] < 1) {
-        CD_ERR("%s: /real missing or not a non-empty (n, C) matrix", path);
+    x->views = (int)views;
+    int64_t rd[2] = {-1, -1}, d1[1];
+    if (h5io_dset_check(f, path, "real", H5T_FLOAT, 2, rd)) { rc = CD_EFORMAT; goto out; }
+    d1[0] = rd[0];
+    if (rd[0] < 1 || rd[1] < 1 || rd[1] > (1 << 20)) {
+        CD_ERR("%s: /real is (%lld, %lld), not a non-empty (n, C) matrix", path, (long long)rd[0], (long long)rd[1]);
+        rc = CD_EFORMAT;
+        goto out;
+    }
+    int64_t gd[2] = {rd[0], rd[1]};
+    hsize_t dims[2] = {(hsize_t)rd[0], (hsize_t)rd[1]};
+    if ((H5Lexists(f, "generated", H5P_DEFAULT) > 0 && h5io_dset_check(f, path, "generated", H5T_FLOAT, 2, gd)) ||
+        h5io_dset_check(f, path, "label", H5T_INTEGER, 1, d1) || h5io_dset_check(f, path, "index", H5T_INTEGER, 1, d1)) {
         rc = CD_EFORMAT;
         goto out;
     }

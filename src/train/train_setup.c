@@ -226,9 +226,9 @@ static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t why
     if (t->d->rank != 0) return CD_OK;
     const char *mode = o->resume && t->last_ckpt[0] ? "a" : "w";
     char p[4200];
-    trainer_path_join(p, sizeof p, c->work_dir, "config.yaml");
-    FILE *f = fopen(p, "w");
-    if (f) { config_print(c, f); fclose(f); }
+    trainer_path_join(p, sizeof p, c->work_dir, "config.yaml");   // whole or not at all (a full disk says so)
+    int rc = fs_write_atomic_why(p, t->config_yaml, strlen(t->config_yaml), why, whylen);
+    if (rc) return rc;
     trainer_path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
     if (!(t->metrics = fopen(p, mode))) {
         snprintf(why, whylen, "%.900s: cannot open the metrics file: %s", p, strerror(errno));
