@@ -9,7 +9,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 BIN=$REPO/bin
-plan 20
+plan 23
 
 # --- an archive member larger than --max-member-mb: rejected, never read whole
 "$BIN/cocodiff-synth" --format ntu --samples 6 --seed 3 --out "$TMP/s.zip" --quiet > "$TMP/synth.log" 2>&1 ||
@@ -35,6 +35,18 @@ grep -q "member larger than the limit of 0.01 MiB" "$TMP/o2/ntu60-rejects.tsv"
 ok $? "the limit is configurable and named"
 "$BIN/cocodiff-prep" --dataset ntu60 --input "$TMP/s.zip" --out "$TMP/o3" --max-member-mb -1 > "$TMP/prep3.log" 2>&1
 is 2 "$?" "--max-member-mb -1: a usage error"
+
+# --- member names with a tab, a newline and an ANSI escape: the rejects
+# report stays one line of three fields per reject, with no control byte
+mkdir -p "$TMP/ctl/nturgb+d_skeletons"
+(cd "$TMP/ctl" && bsdtar -xf "$TMP/s.zip")
+echo x > "$TMP/ctl/nturgb+d_skeletons/$(printf 'a\tb\nc\033[31mred.skeleton')"
+(cd "$TMP/ctl" && bsdtar -a -cf "$TMP/ctl.zip" nturgb+d_skeletons)
+"$BIN/cocodiff-prep" --dataset ntu60 --input "$TMP/ctl.zip" --out "$TMP/o4" > "$TMP/prep4.log" 2>&1
+ok $? "prep with odd member names succeeds"
+is "" "$(grep -v '^#' "$TMP/o4/ntu60-rejects.tsv" | awk -F '\t' 'NF != 3')" "every rejects line has 3 fields"
+grep -q "$(printf '\033')" "$TMP/o4/ntu60-rejects.tsv"
+is 1 "$?" "no escape byte in the rejects report: $(grep -v '^#' "$TMP/o4/ntu60-rejects.tsv" | cut -f2 | head -1)"
 
 # --- config values
 train_data

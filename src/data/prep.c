@@ -67,11 +67,29 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+// s with control bytes (tab, newline, ESC: a member name is the archive
+// maker's) and backslashes written as \xNN, so one reject is one line of
+// three fields that a terminal shows as text (issue 12, finding 8).
+static const char *tsv_field(const char *s, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f || c == '\\') o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else out[o++] = (char)c;
+    }
+    out[o] = 0;
+    return out;
+}
+
 static int reject(Prep *p, const char *name, const char *member, const char *why) {
     p->n_rejected++;
+    char a[1024], b[1024], c[1024];
+    tsv_field(name, a, sizeof a);
+    tsv_field(member, b, sizeof b);
+    tsv_field(why, c, sizeof c);
     if (p->cfg->strict)
-        dist_abort(p->d, PREP_EXIT_REJECT, "--strict: %s (%s): %s", name, member, why);
-    return buf_printf(&p->rejects, "%s\t%s\t%s\n", name, member, why);
+        dist_abort(p->d, PREP_EXIT_REJECT, "--strict: %s (%s): %s", a, b, c);
+    return buf_printf(&p->rejects, "%s\t%s\t%s\n", a, b, c);
 }
 
 // ---------------------------------------------------------------------------
