@@ -33,7 +33,7 @@ HDF5_PC ?= hdf5-openmpi
 HDF5_CFLAGS ?=
 HDF5_LIBS ?=
 BLAS_PC ?= openblas
-PKGS := $(HDF5_PC) libarchive jansson yaml-0.1 $(BLAS_PC) libcrypto libcurl
+PKGS := $(HDF5_PC) libarchive jansson yaml-0.1 $(BLAS_PC) libcrypto libcurl zlib
 PKG_OK := $(shell pkg-config --exists $(PKGS) && echo yes)
 ifneq ($(PKG_OK),yes)
   $(info ✗ missing libraries (pkg-config --exists $(PKGS) fails): `make deps` installs Debian's as root; on a cluster load the modules and see README "Building on a cluster")

@@ -10,16 +10,16 @@
 // the backbone's pooled feature, and (when the module has part gradients)
 // dlast, the gradient for the last unit's output: the trainer passes both to
 // ctrgcn_backward_ex. The module's gradients are final after the step (the
-// trainer's first all-reduce bucket), it takes its own SGD step (the
-// backbone's lr, momentum and nesterov; weight decay only on its weight
-// matrices), its draws are functions of (seed, step, global sample index),
+// trainer's first all-reduce bucket), it takes its own optimizer step
+// (cdoptim.h: SGD with the backbone's settings or AdamW; weight decay only on
+// its weight matrices), its draws are functions of (seed, step, global sample index),
 // so a resumed run continues bit for bit.
 //
 //   CdTrain *cd;
 //   cdtrain_setup(&cd, &spec, model, window, nmax, why, sizeof why);
 //   per step: cdtrain_step(cd, model, labels, n, &ctl, stats) ...
 //             ctrgcn_backward_ex(model, dlogits, cdtrain_dfeat(cd), cdtrain_dlast(cd));
-//             (all-reduce the grads and stats) ... cdtrain_sgd_step(cd, lr);
+//             (all-reduce the grads and stats) ... cdtrain_optim_step(cd, lr);
 //   checkpoints: cdtrain_tensor_groups / cdtrain_restore
 //   at the end: cdtrain_finish (the generated-feature measurement)
 //   cdtrain_free(cd);
@@ -44,6 +44,8 @@ typedef struct CdTrainSpec {
     int K;                           // classes
     int gen_start;                   // first 0-based epoch with generation
     uint64_t seed;                   // the run's
+    double base_lr;                  // the backbone's (the module's lr scales from it, cdoptim.h)
+    int warm_up;                     // the backbone's warm-up epochs (module_lr_decay off: only these)
     double momentum, weight_decay;   // the backbone's SGD settings
     int nesterov;
 } CdTrainSpec;
@@ -92,15 +94,19 @@ int cdtrain_progress(const double *stats, double n, const char **names, double *
 // stops when it is not finite.
 double cdtrain_loss(const double *stats);
 
-// The SGD step (after the gradients are summed over the ranks).
-void cdtrain_sgd_step(CdTrain *t, double lr);
+// The module's optimizer step (cdoptim.h: SGD or AdamW) at the backbone's
+// lr of this epoch (with cocodiff.module_lr_decay off, at base_lr past the
+// warm-up), after the gradients are summed over the ranks.
+void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch);
 int cdtrain_params_finite(const CdTrain *t);
 
-// Checkpoints: the module's parameters as /cocodiff/<name> and their
-// momentum as /optimizer/cocodiff_momentum/<name> (the groups stay valid
-// until cdtrain_free). Returns the number of groups (2).
-int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[2]);
-// Restores both groups from a checkpoint read with them (checkpoint_read,
+// Checkpoints: the module's parameters as /cocodiff/<name> and its
+// optimizer's buffers as /optimizer/cocodiff_<buffer>/<name> (SGD: momentum;
+// AdamW: adam_m, adam_v; the groups stay valid until cdtrain_free). Returns
+// the number of groups.
+#define CDTRAIN_MAX_GROUPS 3
+int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]);
+// Restores every group from a checkpoint read with them (checkpoint_read,
 // their names as its extra groups); the optimizer continues at `steps`.
 // CD_OK, or CD_EFORMAT with the reason in why.
 struct CheckpointFile;
@@ -111,7 +117,9 @@ int cdtrain_restore(CdTrain *t, const struct CheckpointFile *f, long long steps,
 // one h_hat_0 generated from its latent under its class text, with draws
 // keyed (seed, step -2, sample index), so any rank count gives the same
 // features. Rank 0 writes WORK_DIR/features.h5 (data, split and checkpoint
-// recorded) and WORK_DIR/diversity.json and logs the figures.
+// recorded) and WORK_DIR/diversity.json (the diversity figures and the
+// text-conditioning probe of the real part tokens, conditioning.h) and logs
+// the figures.
 typedef struct CdTrainFinish {
     const char *work_dir, *data, *split, *checkpoint;
 } CdTrainFinish;

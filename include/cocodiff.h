@@ -117,6 +117,12 @@ typedef enum CocodiffGuidance {   // which text tokens condition the denoiser
     COCODIFF_GUIDE_BOTH = 3,      // all 7 (default)
 } CocodiffGuidance;
 
+typedef enum CocodiffPrediction {   // what the denoiser regresses (L_diff's target)
+    COCODIFF_PRED_EPS = 0,        // the noise (DDPM; docs/method.md)
+    COCODIFF_PRED_X0 = 1,         // the clean latent z_0
+    COCODIFF_PRED_V = 2,          // v = sqrt(abar) eps - sqrt(1 - abar) z_0 (Salimans & Ho 2022)
+} CocodiffPrediction;
+
 typedef struct CocodiffConfig {
     // architecture
     int d;                  // latent width (128)
@@ -127,12 +133,22 @@ typedef struct CocodiffConfig {
                             // tokens (1): without it the denoiser cannot tell
                             // which token is which part (attention is
                             // permutation-equivariant); 0 = docs/method.md literally
+    int text_type_embed;    // learnable type embedding (7, d) added to the text
+                            // tokens (which part's sentence, or the coarse
+                            // one), present or dropped (0)
+    int part_text_inject;   // each latent token reads its own text token first:
+                            // the part's projected sentence (the coarse one for
+                            // h_0) is added to it before the blocks (0)
     // diffusion
     int T_diff;             // 1000
     CocodiffBetaSchedule schedule;   // linear
     float beta_start, beta_end;      // 1e-4, 0.02 (linear only)
     CocodiffGuidance guidance;       // both
+    CocodiffPrediction prediction;   // eps
     float cond_drop;        // probability a sample's whole condition is zeroed (0.1)
+    int diff_repeats;       // L_diff passes over the batch a step, each with its
+                            // own t, noise and dropout (1): more denoiser
+                            // training per backbone step
     // generation
     int generation;         // master switch (1); the per-step `generate` flag is
                             // the trainer's warm-up gate
@@ -144,6 +160,9 @@ typedef struct CocodiffConfig {
     float guidance_scale;   // classifier-free guidance w (1: plain conditional)
     int clip_x0;            // DDIM clamps z0_hat to the real latent's range,
                             // max |z_0| of the same sample (1)
+    int gen_noise;          // control (0): L_gen and the coarse CE_gen read h_0 + noise
+                            // of the generated displacement's size ||h_hat_0 - h_0||
+                            // in a random direction instead of h_hat_0
     int gen_residual;       // h_hat = h + D(z_hat_0) - D(z_0): the decoded latent
                             // displacement moves the real feature (1); 0: h_hat =
                             // D(z_hat_0) (docs/method.md literally), which carries the
@@ -157,6 +176,17 @@ typedef struct CocodiffConfig {
     // ablation: let the loss reach the backbone (gradient into dh_parts)
     int diff_to_backbone;   // L_diff through z_0 = E(h) (0)
     int rec_to_backbone;    // L_rec through h (0)
+    // how the trainer feeds and steps the module (cdtrain.h, cocodiff-frozen)
+    int text_control;       // class_text.h ClassTextControl: 0 the texts as given;
+                            // 1 shuffled among the classes, 2 random vectors of
+                            // the same norms (controls)
+    int optimizer;          // 0 SGD (the backbone's settings), 1 AdamW (cdoptim.h)
+    float lr;               // the module's lr at the backbone's base lr, following
+                            // its schedule (0: the backbone's own)
+    float weight_decay;     // AdamW's decoupled weight decay (0.01)
+    int lr_decay;           // the module's lr follows the backbone's step decay too (1);
+                            // 0: only its warm-up, so the denoiser keeps learning the
+                            // features as they settle in the last epochs
 } CocodiffConfig;
 
 // The defaults (the options' from their table, below; the rest fixed).
@@ -228,6 +258,10 @@ void cocodiff_zero_grad(Cocodiff *m);
 // /class_id if the file's rows are not in label order). Text tokens use them as given; the contrastive losses L2-normalise
 // them. Required before cocodiff_step / cocodiff_generate.
 int cocodiff_set_text(Cocodiff *m, const float *coarse, const float *fine);
+// The module's sizes (C, Dt, K; any pointer may be NULL) and its class texts
+// as set (coarse (K, Dt), fine (K, 6, Dt); NULL before cocodiff_set_text).
+void cocodiff_dims(const Cocodiff *m, int *C, int *Dt, int *K);
+void cocodiff_text(const Cocodiff *m, const float **coarse, const float **fine);
 
 // The backbone's FC head, for L_gen: logits = h w^T + b. Its gradient
 // accumulates into gw, gb (the backbone's grads of "fc.weight", "fc.bias").
@@ -307,6 +341,33 @@ int cocodiff_part_grads(const Cocodiff *m);
 // D(z_hat_0); z_hat0: (B, 7, d) or NULL; t_gen: (B) or NULL.
 int cocodiff_generate(Cocodiff *m, const float *h_parts, const int32_t *labels, int B,
                       const CocodiffStepCtl *ctl, float *h_hat, float *z_hat0, int32_t *t_gen);
+
+// Generation for the conditioning probe (conditioning.h): the choices the
+// measurement varies. text: (B) the class whose text conditions sample b
+// (not necessarily its own); t_start: the step to noise to (-1: t_gen drawn
+// from the configured range, as in training); from_noise: start from pure
+// noise at t_start (z_t = sqrt(1 - abar) eps; h_parts unused, may be NULL;
+// no clip_x0 bound, as there is no real latent; h_hat = D(z_hat_0) even with
+// gen_residual); coarse (K, Dt), fine (K, 6, Dt): text tables to use instead
+// of the module's (NULL: the module's).
+typedef struct CocodiffProbe {
+    const int32_t *text;
+    int t_start;
+    int from_noise;
+    const float *coarse, *fine;
+} CocodiffProbe;
+// h_hat: (B, 7, C). The draws are cocodiff_generate's for the same ctl.
+// CD_OK, or CD_EARG (a text class outside [0, K), a start step outside
+// [0, T_diff), from noise without one) / CD_ENOMEM.
+int cocodiff_generate_probe(Cocodiff *m, const float *h_parts, int B, const CocodiffStepCtl *ctl,
+                            const CocodiffProbe *p, float *h_hat);
+
+// The diffusion loss (mean (eps - eps_hat)^2) of B samples noised to
+// p->t_start under the texts p->text (uncond: no condition, as condition
+// dropout), eps keyed like cocodiff_step's by ctl: how much a text helps
+// the denoiser at that step. CD_OK or CD_EARG.
+int cocodiff_probe_loss(Cocodiff *m, const float *h_parts, int B, const CocodiffStepCtl *ctl,
+                        const CocodiffProbe *p, int uncond, double *loss);
 
 // Test hook (gradient checks): compute every DETACHED quantity (z_0 for
 // L_diff and generation, the generation itself, the h of L_rec) from these

@@ -5,6 +5,7 @@
 // Over L = 7 latent tokens z_t (B, 7, d) with Lc = 7 text tokens c (B, 7, d):
 //   te = Linear2(SiLU(Linear1(sinusoidal(t, d))))            (B, d), both d -> d
 //   x  = z_t + pos (7, d, optional) + te[b] on every token
+//        (+ c[own(j)] on token j with inject: the token's own text first)
 //   blocks x [ x += SelfAttn(LN1(x)); x += CrossAttn(LN2(x), c);
 //              x += Linear(4d->d)(GELU(Linear(d->4d)(LN3(x)))) ]
 //   eps_hat = Linear_out(LN_out(x))                           (B, 7, d)
@@ -35,6 +36,8 @@ typedef struct CdDenoiserW {   // parameters, or their grads (same shapes)
 
 typedef struct CdDenoiser {
     int d, H, nblocks, hid;
+    int inject;             // x_j += ctx[own(j)] before the blocks: own(0) = 6 (the
+                            // coarse text for h_0), own(j) = j - 1 (part j's sentence)
     Attention sa, ca;
 } CdDenoiser;
 

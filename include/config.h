@@ -108,6 +108,16 @@
 //                                                                     hash of the name), round-robin
 //                                                                     over the sorted subjects
 //   cocodiff.fold                int          0                       held-out fold, 0..folds-1
+//   cocodiff.train_fraction      float        1                       low data: per class this share of
+//                                                                     the training samples (at least
+//                                                                     one; the same subset for every
+//                                                                     seed; after the fold split)
+//   cocodiff.dump_features       int          0                       after training, the part tokens
+//                                                                     of the training samples (N passes,
+//                                                                     training transform) and the
+//                                                                     evaluated ones in WORK_DIR/
+//                                                                     parts-{train,test}.h5 (dump.h);
+//                                                                     0: none
 //   cocodiff.momentum            float        0.9                     main.py hard-codes 0.9
 //   cocodiff.bucket_mb           float        1                       gradient all-reduce buckets
 //                                                                     (MiB, overlapped with
@@ -186,6 +196,8 @@ typedef struct ConfigCocodiff {
     double momentum;
     int base_channel;      // width of the first units (official 64; tests use 8)
     int folds, fold;       // cross-validation: K folds of the train split (0: off), held-out fold
+    double train_fraction; // share of each class's training samples kept (1: all)
+    int dump_features;     // passes of the training samples in parts-train.h5 (0: no dump)
     double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
     // the CoCoDiff module (see the table above)
     int module;
@@ -229,6 +241,11 @@ int config_load(Config *c, const char *path, char *why, size_t whylen);
 // The same from YAML text in memory (len bytes; e.g. the config a checkpoint
 // stores); name is what the messages call it. c->config is not set.
 int config_load_text(Config *c, const char *text, size_t len, const char *name, char *why, size_t whylen);
+
+// config_load of path (which initialises c), the overrides sets[0..nsets) in order
+// (config_set), then config_check: what a program's --config and --set
+// give. CD_OK, or the first error's code with its reason in why.
+int config_read(Config *c, const char *path, const char *const *sets, int nsets, char *why, size_t whylen);
 
 // Applies one override "key=value" (dotted keys for nested mappings, value in
 // YAML: "train_feeder_args.window_size=32", "step=[10,20]",

@@ -28,3 +28,9 @@ typedef struct DiversityStats {
 // Returns CD_OK, CD_EARG (bad sizes or labels) or CD_ENOMEM.
 int diversity_measure(const float *real, const float *gen, const int32_t *labels, int64_t n, int C, int K,
                       const float *head_w, const float *head_b, DiversityStats *out);
+
+// The class a linear head (w (K, C), b (K)) gives feature x (C): the first
+// maximum of w x + b, summed in double. The frozen head's verdict on a real
+// or generated feature (here, conditioning.h, cocodiff-frozen).
+int diversity_head_argmax(const float *x, const float *w, const float *b, int C, int K);
+

@@ -53,3 +53,13 @@ typedef struct FoldSplit {
 // a message naming the file in why. *s is always freeable.
 int fold_split_file(const char *path, int K, int fold, FoldSplit *s, char *why, size_t whylen);
 void fold_split_free(FoldSplit *s);   // NULL is fine
+
+// The low-data subset: of the n samples idx[] (dataset indices, ascending)
+// with labels label[] (of those samples), per class the first
+// max(1, round(fraction * n_k)) in a shuffled order that depends only on
+// the indices and labels (not on the run's seed), returned ascending in
+// *out (malloc'ed), *nout of them. fraction in (0, 1]. CD_OK, CD_EARG or
+// CD_ENOMEM.
+int fold_fraction(const int64_t *idx, const int32_t *label, int64_t n, double fraction, int64_t **out,
+                  int64_t *nout);
+

@@ -23,6 +23,8 @@
 
 #define H5IO_CKPT_FORMAT "cocodiff-checkpoint"
 #define H5IO_CKPT_FORMAT_VERSION 1
+// The most elements a tensor may have (a bound checked before allocating).
+#define H5IO_CKPT_MAX_NUMEL (1LL << 30)
 
 typedef struct H5Tensor {
     char name[128];
@@ -79,6 +81,7 @@ void h5io_tensors_free(H5Tensor *t, int n);
 void h5io_ckpt_meta_free(H5CkptMeta *m);
 
 // Checkpoint metadata without the tensors (cheap): the config attribute (YAML
-// text, malloc'ed into *yaml, NULL when absent). CD_OK (also when absent) or
-// CD_EIO when the file cannot be opened.
+// text, malloc'ed into *yaml, NULL when absent). CD_OK (also when absent),
+// CD_EIO when the file cannot be opened, CD_EFORMAT when the attribute is
+// there but not one string (said: a damaged file never means "no config").
 int h5io_ckpt_read_config(const char *path, char **yaml);

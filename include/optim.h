@@ -36,6 +36,17 @@ void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
 // Frees the buffers; o is then all zero. NULL is fine.
 void optim_sgd_free(OptimSgd *o);
 
+// torch.optim.AdamW over one flat span (amsgrad off; decay decoupled).
+typedef struct OptimAdam {
+    size_t n;
+    float *m, *v;         // (n) first and second moments
+    long long steps;      // steps taken (the bias corrections use steps + 1)
+    float beta1, beta2, eps, weight_decay;
+} OptimAdam;
+int optim_adam_init(OptimAdam *o, size_t n, double beta1, double beta2, double eps, double weight_decay);
+void optim_adam_step(OptimAdam *o, float *params, const float *grads, double lr);
+void optim_adam_free(OptimAdam *o);   // NULL is fine
+
 #define OPTIM_MAX_STEPS 16
 
 // CTR-GCN's learning-rate schedule (config: base_lr, lr_decay_rate,

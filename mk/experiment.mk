@@ -1,8 +1,12 @@
-# make experiment: the CoCoDiff module's proof experiment on the synthetic
-# benchmark (backbone alone vs + CoCoDiff over seeds, ablation rows), about
-# an hour on 2 cores; writes docs/results.md. Knobs: EXP_SEEDS,
-# EXP_ABLATION_SEEDS, EXP_EPOCHS, EXP_NP, EXP_ROWS, EXP_OUT (see
-# scripts/experiment.sh). Runs already done in EXP_OUT are kept.
+# make experiment: can the CoCoDiff module's effect be seen on the synthetic
+# benchmark? Hyperparameters chosen on cross-validation folds of the
+# training split, then backbone vs module over 10 seeds paired by seed, the
+# controls (noise of the same size, shuffled and random texts, no
+# generation), a low-data regime with a larger test set and a frozen-backbone
+# experiment (scripts/experiment.sh); writes docs/results.md. Many hours on 2
+# shared cores, one run at a time under nice; runs already done in EXP_OUT
+# are kept, a stopped one resumes. Knobs: EXP_SEEDS, EXP_CONTROL_SEEDS,
+# EXP_FOLDS, EXP_EPOCHS, EXP_LOWDATA_*, EXP_HEADS, EXP_STAGES, EXP_NP, EXP_OUT.
 .PHONY: experiment
 experiment: demo-deps
 	@$(MAKE) --no-print-directory all

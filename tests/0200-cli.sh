@@ -6,7 +6,7 @@
 # error is one line, without HDF5's error stack or the source line, both of
 # which come back with --verbose.
 . "$(dirname "$0")/tap/tap.sh"
-PROGS="describe embed ensemble eval glove-subset prep report synth train"
+PROGS="describe embed ensemble eval frozen glove-subset prep report synth train"
 for p in $PROGS; do [ -x "$REPO/bin/cocodiff-$p" ] || skip_all "bin/cocodiff-$p not built (run make)"; done
 plan 13
 B=$REPO/bin
@@ -30,7 +30,7 @@ is "" "$bad" "an unknown flag is 'unknown option' (exit 2) on every program, als
 
 bad=""
 for pf in "eval --checkpoint" "train --config" "embed --out" "prep --input" "report --out" "ensemble --scores" \
-          "synth --out" "describe --classes" "glove-subset --vectors"; do
+          "synth --out" "describe --classes" "glove-subset --vectors" "frozen --run"; do
     set -- $pf
     "$B/cocodiff-$1" "$2" > out 2> err
     grep -q -e "$2 needs a value" err || bad="$bad $1($(head -1 err))"

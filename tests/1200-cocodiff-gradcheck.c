@@ -1,6 +1,6 @@
 // 1200-cocodiff-gradcheck.c - the whole CoCoDiff module's backward against
 // finite differences of its total loss (src/cocodiff*.c), on a tiny module
-// (C 8, d 8, heads 2, blocks 1, Dt 6, K 4, B 3), in five configurations:
+// (C 8, d 8, heads 2, blocks 1, Dt 6, K 4, B 3), in seven configurations:
 //   both-gen     guidance both, generation on, cond_drop 0.5, l_fine 0.3
 //   both-nogen   guidance both, generation off
 //   none-gen     guidance none, generation on with guidance scale w = 2
@@ -8,6 +8,10 @@
 //   ablation     guidance fine, generation on, rec_to_backbone and
 //                diff_to_backbone on (dh reaches every token through E),
 //                2 blocks, cosine schedule
+//   x0-type-inject  z_0-prediction, text type embeddings, own-text injection,
+//                2 L_diff passes, guidance scale w = 2, cond_drop 0.5
+//   v-ablation   v-prediction with diff_to_backbone (the target's z_0 term
+//                reaches dh too), type embeddings, injection, 2 blocks
 // Every parameter tensor (up to NSAMPLE sampled elements each), the head's
 // fc weight and bias grads and dh_parts are compared; one check per tensor
 // per configuration, with its worst element as a diag.
@@ -45,7 +49,7 @@
 #define TOL 2e-2
 #define NSAMPLE 8
 
-enum { C = 8, D = 8, HEADS = 2, BLOCKS = 1, DT = 6, K = 4, B = 3, NCONF = 5 };
+enum { C = 8, D = 8, HEADS = 2, BLOCKS = 1, DT = 6, K = 4, B = 3, NCONF = 7 };
 #define L COCODIFF_TOKENS
 
 static float frand(uint64_t *s) {
@@ -110,14 +114,18 @@ typedef struct Conf {
     float w, drop, l_fine;
     int ablation;
     int pos_embed, blocks, cosine;
+    CocodiffPrediction pred;
+    int type_embed, inject, repeats;
 } Conf;
 
 static const Conf CONFS[NCONF] = {
-    {"both-gen", COCODIFF_GUIDE_BOTH, 1, 1.0f, 0.5f, 0.3f, 0, 1, BLOCKS, 0},
-    {"both-nogen", COCODIFF_GUIDE_BOTH, 0, 1.0f, 0.5f, 0.0f, 0, 1, BLOCKS, 0},
-    {"none-gen", COCODIFF_GUIDE_NONE, 1, 2.0f, 0.1f, 0.0f, 0, 1, BLOCKS, 0},
-    {"none-nogen", COCODIFF_GUIDE_NONE, 0, 1.0f, 0.1f, 0.0f, 0, 0, BLOCKS, 0},
-    {"ablation", COCODIFF_GUIDE_FINE, 1, 1.0f, 0.1f, 0.0f, 1, 1, 2, 1},
+    {"both-gen", COCODIFF_GUIDE_BOTH, 1, 1.0f, 0.5f, 0.3f, 0, 1, BLOCKS, 0, COCODIFF_PRED_EPS, 0, 0, 1},
+    {"both-nogen", COCODIFF_GUIDE_BOTH, 0, 1.0f, 0.5f, 0.0f, 0, 1, BLOCKS, 0, COCODIFF_PRED_EPS, 0, 0, 1},
+    {"none-gen", COCODIFF_GUIDE_NONE, 1, 2.0f, 0.1f, 0.0f, 0, 1, BLOCKS, 0, COCODIFF_PRED_EPS, 0, 0, 1},
+    {"none-nogen", COCODIFF_GUIDE_NONE, 0, 1.0f, 0.1f, 0.0f, 0, 0, BLOCKS, 0, COCODIFF_PRED_EPS, 0, 0, 1},
+    {"ablation", COCODIFF_GUIDE_FINE, 1, 1.0f, 0.1f, 0.0f, 1, 1, 2, 1, COCODIFF_PRED_EPS, 0, 0, 1},
+    {"x0-type-inject", COCODIFF_GUIDE_BOTH, 1, 2.0f, 0.5f, 0.0f, 0, 1, BLOCKS, 0, COCODIFF_PRED_X0, 1, 1, 2},
+    {"v-ablation", COCODIFF_GUIDE_FINE, 1, 1.0f, 0.3f, 0.0f, 1, 1, 2, 0, COCODIFF_PRED_V, 1, 1, 1},
 };
 
 static void make_cfg(CocodiffConfig *c, const Conf *k) {
@@ -132,6 +140,10 @@ static void make_cfg(CocodiffConfig *c, const Conf *k) {
     c->cond_drop = k->drop;
     c->l_fine = k->l_fine;
     c->rec_to_backbone = c->diff_to_backbone = k->ablation;
+    c->prediction = k->pred;
+    c->text_type_embed = k->type_embed;
+    c->part_text_inject = k->inject;
+    c->diff_repeats = k->repeats > 0 ? k->repeats : 1;
 }
 
 static void fill(Fix *f, uint64_t seed) {

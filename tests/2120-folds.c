@@ -300,11 +300,47 @@ static void test_config(void) {
     config_free(&c);
 }
 
+// The low-data subset (fold_fraction, cocodiff.train_fraction): per class
+// max(1, round(f n_k)) samples, ascending, a subset of the input, the same
+// for any order of the input and any call; f outside (0, 1] is refused.
+static void test_fraction(void) {
+    enum { N = 40 };
+    int64_t idx[N], rev[N];
+    int32_t lab[N], rlab[N];
+    for (int i = 0; i < N; i++) {
+        idx[i] = 3 * i + 1;
+        lab[i] = i < 30 ? i % 3 : 3;   // classes 0..2 with 10 each, class 3 with 10
+        rev[N - 1 - i] = idx[i];
+        rlab[N - 1 - i] = lab[i];
+    }
+    int64_t *a = NULL, *b = NULL, na = 0, nb = 0;
+    is_int(CD_OK, fold_fraction(idx, lab, N, 0.2, &a, &na), "fold_fraction 0.2");
+    fold_fraction(rev, rlab, N, 0.2, &b, &nb);
+    int per[4] = {0}, asc = 1, member = 1;
+    for (int64_t i = 0; i < na; i++) {
+        int64_t j = (a[i] - 1) / 3;
+        member &= (a[i] - 1) % 3 == 0 && j >= 0 && j < N;
+        if (member) per[lab[j]]++;
+        if (i) asc &= a[i] > a[i - 1];
+    }
+    ok(na == 8 && per[0] == 2 && per[1] == 2 && per[2] == 2 && per[3] == 2 && asc && member,
+       "2 of each class's 10, ascending, from the input (%lld kept)", (long long)na);
+    ok(nb == na && !memcmp(a, b, (size_t)na * sizeof *a), "the same subset whatever the input order");
+    free(a);
+    free(b);
+    fold_fraction(idx, lab, N, 0.01, &a, &na);
+    is_int(4, na, "at least one per class");
+    free(a);
+    is_int(CD_EARG, fold_fraction(idx, lab, N, 0.0, &a, &na), "fraction 0 refused");
+    check_config("cocodiff.train_fraction=1.5", NULL, "cocodiff.train_fraction is 1.5");
+}
+
 int main(void) {
-    plan(35);
+    plan(41);
     test_subjects();
     test_assign();
     test_config();
+    test_fraction();
     make_file();
     test_file();
     return tap_done();

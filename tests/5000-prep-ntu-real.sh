@@ -23,14 +23,14 @@ cmp -s "$TMP/o1/ntu60-xsub.h5" "$TMP/o2/ntu60-xsub.h5" && cmp -s "$TMP/o1/ntu60-
 ok $? "1 and 2 ranks write byte-identical files"
 is "7 prepared, 0 rejected" "$(grep -o '[0-9]* prepared, [0-9]* rejected' "$TMP/log2")" "all 7 real samples prepared"
 
-names() { h5dump -d "/$2/name" "$1" | grep -o 'S[0-9]*C[0-9]*P[0-9]*R[0-9]*A[0-9]*' | tr '\n' ' '; }
+names() { h5dump -A 0 -d "/$2/name" "$1" | grep -o 'S[0-9]*C[0-9]*P[0-9]*R[0-9]*A[0-9]*' | tr '\n' ' '; }
 is "S001C001P001R001A001 S001C001P001R001A050 " "$(names "$TMP/o1/ntu60-xsub.h5" train)" "X-Sub train: performer 1, sorted by name"
 is "S017C003P020R002A054 S017C003P020R002A055 S017C003P020R002A056 S017C003P020R002A057 S017C003P020R002A058 " \
    "$(names "$TMP/o1/ntu60-xview.h5" train)" "X-View train: cameras 2 and 3"
-labels=$(h5dump -d /test/label "$TMP/o1/ntu60-xsub.h5" | sed -n 's/.*(0): //p')
+labels=$(h5dump -A 0 -d /test/label "$TMP/o1/ntu60-xsub.h5" | sed -n 's/.*(0): //p')
 is "53, 54, 55, 56, 57" "$labels" "labels are 0-based actions"
 # values of a hyperslab, one per line
-values() { h5dump -y -w 0 -d "$2" -s "$3" -c "$4" "$1" | sed -n '/DATA {/,/}/p' | grep -v 'DATA {\|}' | tr -s ' ,' '\n\n' | grep -v '^$'; }
+values() { h5dump -A 0 -y -w 0 -d "$2" -s "$3" -c "$4" "$1" | sed -n '/DATA {/,/}/p' | grep -v 'DATA {\|}' | tr -s ' ,' '\n\n' | grep -v '^$'; }
 nz_pad=$(values "$TMP/o1/ntu60-xsub.h5" /train/x "0,0,103,0,0" "1,3,197,25,2" | grep -cv '^0$')
 nz_in=$(values "$TMP/o1/ntu60-xsub.h5" /train/x "0,0,0,0,0" "1,3,103,25,1" | grep -cv '^0$')
 [ "$nz_pad" -eq 0 ] && [ "$nz_in" -gt 7000 ]; ok $? "frames past a sample's length are zero ($nz_pad non-zero; $nz_in inside)"

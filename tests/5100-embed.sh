@@ -12,7 +12,7 @@ run_mpi 2 "$EMBED" --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/e2
 ok $? "2 ranks"
 cmp -s "$TMP/e1.h5" "$TMP/e2.h5"; ok $? "1 and 2 ranks write byte-identical files"
 is "SIMPLE { ( 60, 6, 100 ) / ( 60, 6, 100 ) }" "$(h5dump -H -d /fine "$TMP/e1.h5" | grep -o 'SIMPLE.*}')" "/fine is (K, 6, D)"
-norm=$(h5dump -y -w 0 -d /coarse -s "7,0" -c "1,100" "$TMP/e1.h5" | sed -n '/DATA {/,/}/p' | grep -v 'DATA\|}' | tr -s ', ' '\n\n' | grep -v '^$' | awk '{s+=$1*$1} END {printf "%.4f", s}')
+norm=$(h5dump -A 0 -y -w 0 -d /coarse -s "7,0" -c "1,100" "$TMP/e1.h5" | sed -n '/DATA {/,/}/p' | grep -v 'DATA\|}' | tr -s ', ' '\n\n' | grep -v '^$' | awk '{s+=$1*$1} END {printf "%.4f", s}')
 is "1.0000" "$norm" "rows are L2-normalised"
 h5dump -a /weights_sha256 "$TMP/e1.h5" | grep -q "$(sha256sum datasets/glove/glove-6b-100d-subset.bin | cut -c1-64)"
 ok $? "the weights file's sha256 is recorded"

@@ -95,8 +95,8 @@ h5diff "$DATA" "$TMP/e2/scores.h5" /test/name /name > /dev/null
 ok $? "names equal the data file's /test/name"
 
 # top-1 / top-5 from the raw scores (argmax, ties to the lower index)
-h5dump -y -w 0 -m %.9g -d /scores -o "$TMP/scores.txt" "$TMP/e2/scores.h5" > /dev/null
-h5dump -y -w 0 -d /label -o "$TMP/labels.txt" "$TMP/e2/scores.h5" > /dev/null
+h5dump -A 0 -y -w 0 -m %.9g -d /scores -o "$TMP/scores.txt" "$TMP/e2/scores.h5" > /dev/null
+h5dump -A 0 -y -w 0 -d /label -o "$TMP/labels.txt" "$TMP/e2/scores.h5" > /dev/null
 counts=$(cat "$TMP/labels.txt" "$TMP/scores.txt" | tr -s ', \n' '\n\n\n' | grep -v '^$' | awk -v N="$ntest" -v K=60 '
     NR <= N { lab[NR - 1] = $1; next }
     { i = NR - N - 1; r = int(i / K); k = i % K; s[k] = $1 + 0
@@ -114,7 +114,7 @@ is "$2 $3" "$(jnum correct_top1) $(jnum correct_top5)" "metrics.json top-1/top-5
 is "$4 $5" "$(printf '%.6f %.6f' "$(jnum top1)" "$(jnum top5)")" "metrics.json top1/top5 = the fractions from the scores"
 is "$(printf '%.6f' "$(jnum top1)")" "$(printf '%.6f' "$(h5dump -a /metrics/top1 "$TMP/e2/scores.h5" | sed -n 's/.*(0): //p')")" \
    "/metrics top1 attribute = metrics.json's"
-trace=$(h5dump -y -w 0 -d /metrics/confusion -o "$TMP/conf.txt" "$TMP/e2/scores.h5" > /dev/null &&
+trace=$(h5dump -A 0 -y -w 0 -d /metrics/confusion -o "$TMP/conf.txt" "$TMP/e2/scores.h5" > /dev/null &&
     tr -s ', \n' '\n\n\n' < "$TMP/conf.txt" | grep -v '^$' | awk '{ if ((NR - 1) % 61 == 0) t += $1; n += $1 } END { print t, n }')
 is "$2 $ntest" "$trace" "confusion matrix: trace = top-1 hits, sum = N"
 is "48 joint" "$(jnum window) $(echo "$json" | grep -o '"stream":"[a-z_]*"' | cut -d'"' -f4)" \

@@ -49,6 +49,10 @@ static int poison(const char *path, const char *name, long long row) {
         H5Sclose(ms);
         free(v);
     }
+    // The file no longer promises checksums, and this dataset has none:
+    // what is tested is the NaN, not the CRC (tests/5530 tests that).
+    if (!rc && H5Aexists(f, "checksums") > 0 && H5Adelete(f, "checksums") < 0) rc = -1;
+    if (!rc && H5Aexists(ds, "crc32") > 0 && H5Adelete(ds, "crc32") < 0) rc = -1;
     if (sp >= 0) H5Sclose(sp);
     if (ds >= 0) H5Dclose(ds);
     if (f >= 0 && H5Fclose(f) < 0) rc = -1;

@@ -10,7 +10,7 @@ plan 8
 B=$REPO/bin
 cd "$TMP" || exit 1
 train_data
-names() { h5dump -w 1 -d /class_name "$1" 2> /dev/null | sed -n 's/^ *([0-9]*): "\(.*\)",\{0,1\}$/\1/p' | sed 's/\\000//g'; }
+names() { h5dump -A 0 -w 1 -d /class_name "$1" 2> /dev/null | sed -n 's/^ *([0-9]*): "\(.*\)",\{0,1\}$/\1/p' | sed 's/\\000//g'; }
 names ntu60-xsub.h5 > n60.txt
 is "60 A001 drink water|A060 walking apart from each other" "$(wc -l < n60.txt | tr -d ' ') $(head -1 n60.txt)|$(tail -1 n60.txt)" \
     "prep: /class_name holds NTU60's 60 names, each after its action number"

@@ -6,17 +6,25 @@
 #   2 ranks: a rerun writes a byte-identical checkpoint, which holds the
 #   module in /cocodiff and its momentum in /optimizer/cocodiff_momentum;
 #   --max-steps then --resume ends byte-identical to the uninterrupted run;
+#   so does a run with the switches that make generation follow the text
+#   (x0-prediction, AdamW with its m and v checkpointed, 2 L_diff passes,
+#   guidance 2);
 #   --export writes an inference checkpoint: /model bit for bit the training
 #   checkpoint's, exactly the datasets of a plain (module off) checkpoint,
 #   nothing else; cocodiff-eval runs on it;
 #   a text file of another class count, or no text at all, is a clear error;
 #   at the end the generated-feature measurement writes features.h5 (one real
 #   and one generated feature per test sample) and diversity.json (the same
-#   on 2-rank reruns), and cocodiff-report maps them.
+#   on 2-rank reruns) with the text-conditioning probe (swap, steer, from
+#   noise, own-text top-1 under the class texts and both controls; logged),
+#   and cocodiff-report maps them and shows the probe;
+#   cocodiff.dump_features writes the part tokens of both splits, the same
+#   bytes on 1 and 2 ranks, and cocodiff-frozen trains and probes the module
+#   on them (and a fresh head).
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v h5diff > /dev/null && command -v h5ls > /dev/null || skip_all "h5diff/h5ls not installed"
-plan 26
+plan 33
 train_data
 cd "$REPO" || exit 1
 bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
@@ -50,6 +58,12 @@ ok $? "the measurement after training: features.h5 ($nf for $ntest test samples)
 "$REPO/bin/cocodiff-report" --run "$W" --out "$TMP/r.html" > "$TMP/r.log" 2>&1 &&
     grep -q 'id="generated"' "$TMP/r.html" && grep -q 'generated</text>' "$TMP/r.html"
 ok $? "cocodiff-report --run maps the generated features beside the real ones"
+n=$(grep -c '^train | conditioning, \(class\|shuffled\|random\) texts.*: swap [0-9.]*, steer [0-9.]*%, from noise [0-9.]*%, own-text head top-1 [0-9.]*%' "$TMP/log1")
+v=$(jq -r '.conditioning | [.text, .shuffled_text, .random_text] | map(.swap, .steer, .from_noise, .own_head_top1) |
+    map(select(. >= 0 and (. <= 1 or . > 1))) | length' "$W/diversity.json")
+is "3 12" "$n $v" "the conditioning probe: 3 log lines, 4 figures under the class texts and the 2 controls in diversity.json"
+grep -q 'Does generation follow the text?' "$TMP/r.html" && grep -q 'random texts (control)' "$TMP/r.html"
+ok $? "the report shows the probe with its controls"
 
 # --- 2 ranks: 8 steps (2 epochs), twice, then 5 + resume
 S="--set num_epoch=2 --set step=[1] --set eval_interval=1"
@@ -69,7 +83,7 @@ nt=$(echo "$L" | grep -c '^/cocodiff/cocodiff\.')
 nm=$(echo "$L" | grep -c '^/optimizer/cocodiff_momentum/cocodiff\.')
 [ "$nt" -gt 10 ] && [ "$nt" = "$nm" ] && echo "$L" | grep -q '^/cocodiff/cocodiff.logit_scale '
 ok $? "the checkpoint holds the module ($nt tensors in /cocodiff) and its momentum"
-is "0 0" "$(h5dump -d /cocodiff/cocodiff.dec.weight "$TMP/two-1.h5" | grep -c nan) $(awk 'NF != 8 { b++ } END { print b + 0 }' "$TMP/l2-1")" \
+is "0 0" "$(h5dump -A 0 -d /cocodiff/cocodiff.dec.weight "$TMP/two-1.h5" | grep -c nan) $(awk 'NF != 8 { b++ } END { print b + 0 }' "$TMP/l2-1")" \
     "2 ranks: finite module weights, module losses logged"
 rm -rf "$W"
 run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --max-steps 5 --log-losses "$TMP/l2r" > "$TMP/log2r" 2>&1 &&
@@ -79,6 +93,19 @@ cmp "$TMP/two-1.h5" "$W/checkpoint-last.h5"
 ok $? "the resumed run's checkpoint is byte-identical to the uninterrupted one (module included)"
 cmp -s "$TMP/l2-1" "$TMP/l2r"
 ok $? "and so is every step's loss line"
+
+# --- the switches that make generation follow the text (issue 16): AdamW's
+# state is checkpointed, so an interrupted run resumes bit for bit too
+X="--set cocodiff.prediction=x0 --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3
+   --set cocodiff.diff_repeats=2 --set cocodiff.cfg_scale=2 --set cocodiff.module_lr_decay=false --set work_dir=$TMP/wx"
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X > "$TMP/logx1" 2>&1 && cp "$TMP/wx/checkpoint-last.h5" "$TMP/adam.h5" &&
+    rm -rf "$TMP/wx" && run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X --max-steps 5 > "$TMP/logx2" 2>&1 &&
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X --resume >> "$TMP/logx2" 2>&1 &&
+    h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_m/cocodiff\.' &&
+    h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_v/cocodiff\.'
+ok $? "x0, AdamW, 2 L_diff passes, guidance 2: 2 ranks whole and 5 + --resume; AdamW's m and v checkpointed"
+cmp "$TMP/adam.h5" "$TMP/wx/checkpoint-last.h5"
+ok $? "and the resumed run's checkpoint is byte-identical to the uninterrupted one"
 
 # --- export
 "$TRAIN" --config "$TMP/c.yaml" $S --export "$TMP/export.h5" > "$TMP/logx" 2>&1
@@ -107,6 +134,31 @@ rm -rf "$TMP/wg"
 "$TRAIN" --config "$TMP/c.yaml" --set cocodiff.generate=false --set work_dir="$TMP/wg" $S > "$TMP/logg" 2>&1 &&
     [ ! -e "$TMP/wg/features.h5" ] && ! grep -q "generated features" "$TMP/logg"
 ok $? "generation off: no measurement, no features.h5"
+
+# --- the part-token dump (1 and 2 ranks) and cocodiff-frozen on it
+# one trained model, dumped by a --resume at its end on 1 and on 2 ranks
+rm -rf "$TMP/wd1" "$TMP/wd2"
+D="--set cocodiff.dump_features=2 --set cocodiff.generate=false $S"
+"$TRAIN" --config "$TMP/c.yaml" $D --set work_dir="$TMP/wd1" > "$TMP/logd1" 2>&1 && cp -r "$TMP/wd1" "$TMP/wd2" &&
+    rm "$TMP/wd1/parts-"*.h5 "$TMP/wd2/parts-"*.h5 &&
+    "$TRAIN" --config "$TMP/c.yaml" $D --set work_dir="$TMP/wd1" --resume >> "$TMP/logd1" 2>&1 &&
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $D --set work_dir="$TMP/wd2" --resume > "$TMP/logd2" 2>&1
+ok $? "cocodiff.dump_features 2 on 1 and 2 ranks"
+nr=$(h5ls "$TMP/wd1/parts-train.h5" | awk '$1 == "parts" { print $3 }')
+ntrain=$(h5ls "$TMP/ntu60-xsub.h5/train" | awk '$1 == "label" { gsub(/[{}]/, "", $3); print $3 }')
+same=0
+for f in parts-train parts-test; do
+    for ds in parts real label index; do   # every dataset, exactly (the attributes name the work dir)
+        h5diff "$TMP/wd1/$f.h5" "$TMP/wd2/$f.h5" /$ds /$ds > /dev/null 2>&1 || same=1
+    done
+done
+[ $same = 0 ] && [ -n "$ntrain" ] && [ "$nr" = "{$((2 * ntrain))," ]
+ok $? "parts-train.h5 (2 passes of the $ntrain training samples: $nr) and parts-test.h5: the same on 1 and 2 ranks"
+"$REPO/bin/cocodiff-frozen" --config "$TMP/c.yaml" --run "$TMP/wd1" --out "$TMP/fz" --module-steps 40 --module-batch 8 \
+    --heads 2 --extra generated --head-epochs 3 > "$TMP/logfz" 2>&1 &&
+    jq -e '.text.from_noise >= 0 and .shuffled_text.steer >= 0 and .real_head_top1 >= 0' "$TMP/fz/conditioning.json" > /dev/null &&
+    [ "$(grep -c 'generated' "$TMP/fz/heads.tsv")" = 2 ]
+ok $? "cocodiff-frozen: the module on the frozen tokens, its probe (conditioning.json), 2 fresh heads (heads.tsv)"
 
 # --- bad text
 grep -v '^#' datasets/ntu60/descriptions.tsv | head -4 > "$TMP/three.tsv"

@@ -20,7 +20,7 @@ is "0.75 3 4" "$(jnum "$TMP/e/metrics.json" top1) $(jnum "$TMP/e/metrics.json" c
    "fused top-1 = 3/4 (hand-computed: argmax of a+b is 0 1 2 2, labels 0 1 2 1)"
 is "0.25 0.5" "$(grep -o '"streams":.*' "$TMP/e/metrics.json" | grep -o '"top1":[-0-9.e]*' | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//')" \
    "each stream's top-1 next to the ensemble's (1/4, 2/4)"
-h5dump -y -w 0 -d /scores "$TMP/e/scores.h5" | tr -s ', \n' '   ' | grep -q "2 1 1 3 4 0 0 2 4 1 1 2"
+h5dump -A 0 -y -w 0 -d /scores "$TMP/e/scores.h5" | tr -s ', \n' '   ' | grep -q "2 1 1 3 4 0 0 2 4 1 1 2"
 ok $? "scores.h5 /scores = a + b, row by row"
 h5diff "$TMP/a.h5" "$TMP/e/scores.h5" /name /name > /dev/null && h5diff "$TMP/a.h5" "$TMP/e/scores.h5" /label /label > /dev/null
 ok $? "names and labels are the inputs'"

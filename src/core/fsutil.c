@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 // mkdir that is content with a folder already there (not with a file).
 static int mkdir_one(const char *p) {
@@ -39,7 +40,7 @@ int fs_mkdir_parent(const char *path) {
     return fs_mkdir_p(p);
 }
 
-int fs_read_all(const char *path, char **data, size_t *len) {
+int fs_read_all(const char *path, size_t max, char **data, size_t *len) {
     *data = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return CD_EIO;
@@ -47,6 +48,12 @@ int fs_read_all(const char *path, char **data, size_t *len) {
     char *b = malloc(cap);
     int rc = b ? CD_OK : CD_ENOMEM;
     while (!rc) {
+        if (n > max) {
+            fclose(f);
+            free(b);
+            errno = EFBIG;
+            return CD_EIO;
+        }
         if (n + 1 >= cap) {
             char *nb = realloc(b, cap *= 2);
             if (!nb) { rc = CD_ENOMEM; break; }
@@ -72,6 +79,31 @@ int fs_read_all(const char *path, char **data, size_t *len) {
     return CD_OK;
 }
 
+const char *fs_read_why(int err, size_t max, char *buf, size_t n) {
+    if (err != EFBIG) return strerror(err);
+    snprintf(buf, n, "larger than the %zu MiB limit of this kind of file", max >> 20);
+    return buf;
+}
+
+static const char *file_kind(mode_t m) {
+    return S_ISFIFO(m) ? "a pipe" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+         : S_ISDIR(m) ? "a folder" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+int fs_need_regular(const char *path, const char *what) {
+    struct stat st;
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
+        CD_ERR("%s: cannot read the %s: %s", path, what, strerror(errno));
+        return CD_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        CD_ERR("%s: the %s is %s, not a regular file (it is read more than once: save it to a file first)", path,
+               what, file_kind(st.st_mode));
+        return CD_EIO;
+    }
+    return CD_OK;
+}
+
 int fs_partial(const char *path, char *tmp, size_t len) {
     int n = snprintf(tmp, len, "%s.partial", path);
     return n >= 0 && (size_t)n < len ? CD_OK : CD_EARG;
@@ -85,27 +117,32 @@ int fs_commit(const char *tmp, const char *path) {
     return CD_EIO;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t n) {
-    char tmp[4200];
-    if (fs_partial(path, tmp, sizeof tmp)) {
-        CD_ERR("%s: path too long", path);
-        return CD_EARG;
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        CD_ERR("%s: cannot write: %s", tmp, strerror(errno));
-        return CD_EIO;
-    }
+int fs_write_file_why(const char *path, const void *data, size_t n, char *why, size_t whylen) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return cd_why(why, whylen, CD_EIO, "%.900s: cannot write: %s", path, strerror(errno));
     int ok = fwrite(data, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
+    ok = (fclose(f) == 0) && ok;   // a full disk often shows only here
     if (!ok) {
-        CD_ERR("%s: cannot write: %s", tmp, strerror(errno));
-        remove(tmp);
-        return CD_EIO;
-    }
-    if (fs_commit(tmp, path)) {
-        CD_ERR("%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        return CD_EIO;
+        int rc = cd_why(why, whylen, CD_EIO, "%.900s: cannot write: %s", path, strerror(errno));
+        remove(path);
+        return rc;
     }
     return CD_OK;
+}
+
+int fs_write_atomic_why(const char *path, const void *data, size_t n, char *why, size_t whylen) {
+    char tmp[4200];
+    if (fs_partial(path, tmp, sizeof tmp)) return cd_why(why, whylen, CD_EARG, "%.900s: path too long", path);
+    int rc = fs_write_file_why(tmp, data, n, why, whylen);
+    if (rc) return rc;
+    if (fs_commit(tmp, path))
+        return cd_why(why, whylen, CD_EIO, "%.900s: cannot rename %.900s into place: %s", path, tmp, strerror(errno));
+    return CD_OK;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t n) {
+    char why[2048];
+    int rc = fs_write_atomic_why(path, data, n, why, sizeof why);
+    if (rc) CD_ERR("%s", why);
+    return rc;
 }

@@ -8,6 +8,7 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,4 +194,55 @@ int fold_split_file(const char *path, int K, int fold, FoldSplit *s, char *why, 
         s->ntrain = s->nheld = 0;
     }
     return rc;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct Keyed {
+    uint64_t key;
+    int64_t idx;
+    int32_t label;
+} Keyed;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const Keyed *x = a, *y = b;
+    if (x->label != y->label) return x->label < y->label ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+int fold_fraction(const int64_t *idx, const int32_t *label, int64_t n, double fraction, int64_t **out,
+                  int64_t *nout) {
+    *out = NULL;
+    *nout = 0;
+    if (!(fraction > 0 && fraction <= 1) || n < 0) {
+        CD_ERR("fold_fraction: fraction %g must be in (0, 1]", fraction);
+        return CD_EARG;
+    }
+    Keyed *k = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof *k);
+    int64_t *o = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof *o), m = 0;
+    if (!k || !o) { free(k); free(o); return CD_ENOMEM; }
+    // a class's order: its samples sorted by a hash of their dataset index
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = (uint64_t)idx[i] * 0x9e3779b97f4a7c15ULL + 0x6c6f772d64617461ULL;   // "low-data"
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        k[i] = (Keyed){z ^ (z >> 31), idx[i], label[i]};
+    }
+    qsort(k, (size_t)n, sizeof *k, cmp_keyed);
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && k[j].label == k[i].label) j++;
+        int64_t take = (int64_t)llround(fraction * (double)(j - i));
+        if (take < 1) take = 1;
+        for (int64_t q = i; q < i + take; q++) o[m++] = k[q].idx;
+        i = j;
+    }
+    free(k);
+    qsort(o, (size_t)m, sizeof *o, cmp_i64);
+    *out = o;
+    *nout = m;
+    return CD_OK;
 }

@@ -578,11 +578,12 @@ static int prep_setup(Prep *p) {
     p->sample_floats = (size_t)SKEL_T * SKEL_M * p->V * SKEL_C;
     if (!p->seq && !(p->x = cd_malloc(p->sample_floats * sizeof(float)))) return CD_ENOMEM;
     // The inputs first: a typo in an archive's name leaves nothing behind.
+    // Regular files only: every rank reads each one, and a thread again for
+    // its checksum (a pipe's bytes would be split between them).
     for (int i = 0; i < p->cfg->ninputs; i++)
-        if (access(p->cfg->inputs[i], R_OK) != 0) {
-            CD_ERR("%s: cannot read the input archive: %s", p->cfg->inputs[i], strerror(errno));
-            return CD_EIO;
-        }
+        if (fs_need_regular(p->cfg->inputs[i], "input archive")) return CD_EIO;
+    for (int i = 0; i < p->cfg->nexcludes; i++)
+        if (fs_need_regular(p->cfg->excludes[i], "exclusion list")) return CD_EIO;
     int rc = load_excludes(p);
     if (rc) return rc;
     if (fs_mkdir_p(p->cfg->out_dir) != 0) {
@@ -609,7 +610,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     double t0 = dist_wtime();
     log_info(d, "prep | dataset %s | %d input(s) | %d rank(s) | out %s", p.fmt->name, cfg->ninputs,
              d->size, cfg->out_dir);
-    int rc = dist_agree(d, prep_setup(&p));
+    int rc = dist_agree(d, prep_setup(&p)), set_up = rc == CD_OK;
     char *sources = NULL;
     Hasher hasher;
     if (rc == CD_OK) {
@@ -657,7 +658,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
             rc = CD_EFORMAT;
         }
     }
-    if (d->rank == 0 && rc != CD_ENOMEM) {
+    if (d->rank == 0 && set_up && rc != CD_ENOMEM) {   // not for unusable inputs: nothing was read
         sort_lines(&rej);   // the same report whatever the number of ranks
         char path[4200];
         snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, p.fmt->name);

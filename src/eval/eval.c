@@ -59,12 +59,14 @@ typedef struct Eval {
 // The window the checkpoint was trained with (its config attribute's
 // test_feeder_args.window_size, else train_feeder_args'), or the official
 // feeder's of the data's layout (64; NW-UCLA 52): a checkpoint converted
-// from PyTorch has no config.
+// from PyTorch has no config. 0 when the config is there but unreadable
+// (said): never a silent default window.
 static int ckpt_window(const Eval *e) {
     char *yaml = NULL;
     const SkelLayout *layout = skel_layout_find(e->data.layout);
     int window = layout && layout->window > 0 ? layout->window : EVAL_DEFAULT_WINDOW;
-    if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK || !yaml) return window;
+    if (h5io_ckpt_read_config(e->o->checkpoint, &yaml) != CD_OK) return 0;
+    if (!yaml) return window;
     Config c;
     char why[512] = "", name[4200];
     snprintf(name, sizeof name, "%.4000s (its config attribute)", e->o->checkpoint);
@@ -72,8 +74,9 @@ static int ckpt_window(const Eval *e) {
         if (c.test_feeder_args.window_size > 0) window = c.test_feeder_args.window_size;
         else if (c.train_feeder_args.window_size > 0) window = c.train_feeder_args.window_size;
     } else {
-        log_warn(e->d, "eval | %s: cannot read its config attribute (%s); using window %d", e->o->checkpoint, why,
-                 window);
+        CD_ERR("%s: cannot read its config attribute (%s) (HINT: the file is damaged; --window N evaluates it anyway)",
+               e->o->checkpoint, why);
+        window = 0;
     }
     config_free(&c);
     free(yaml);
@@ -172,6 +175,7 @@ static int setup(Eval *e, char *why, size_t whylen) {
     e->B = o->batch > 0 ? o->batch : EVAL_DEFAULT_BATCH;
     int64_t w = o->window > 0 ? o->window : e->d->rank == 0 ? ckpt_window(e) : 0;
     if ((rc = dist_bcast_bytes(e->d, &w, sizeof w, 0))) return rc;
+    if (w <= 0) return cd_why(why, whylen, CD_EFORMAT, "%s: no window to evaluate with", o->checkpoint);
     e->window = (int)w;
 
     FeederConfig f = feeder_config_official(skel_layout_find(e->data.layout), 0, st);

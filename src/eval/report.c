@@ -305,6 +305,11 @@ static int load_all(Report *r) {
     if (r->feat_path[0] && (o->features || stat(r->feat_path, &fs) == 0)) {
         if ((rc = h5io_features_read(r->feat_path, &r->feat))) return rc;
         r->has_feat = 1;
+        if (!r->feat.generated) {
+            CD_ERR("%s: no /generated features to map (HINT: a parts-*.h5 dump holds real features only; pass the "
+                   "run's features.h5)", r->feat_path);
+            return CD_EFORMAT;
+        }
         for (int s = 0; s < 2; s++) {   // a NaN would break the PCA (LAPACK) and the figures
             int col = 0;
             int64_t i = metrics_first_nonfinite(s ? r->feat.generated : r->feat.real, r->feat.n, r->feat.C, &col);
@@ -627,6 +632,36 @@ static const char *CSS =
     "font-size:13px}th{background:#f4f4f4}figure{margin:8px 16px 8px 0;display:inline-block;vertical-align:top}"
     ".row{display:flex;flex-wrap:wrap}.meta,.note{color:#555;font-size:13px}";
 
+// Does generation follow the text (conditioning.h)? The probe's figures
+// under the class texts and the two controls, against chance.
+static void conditioning_table(Buf *b, const json_t *c) {
+    if (!json_is_object(c)) return;
+    double chance = json_number_value(json_object_get(c, "chance"));
+    buf_printf(b, "<h3>Does generation follow the text?</h3>\n<p>From each test sample's latent noised to t = %lld "
+               "of the diffusion steps, features generated under its own class text and under another class's "
+               "text (same noise); and %lld features per class generated from pure noise. <b>swap</b>: distance "
+               "between the own-text and wrong-text generations over the distance from the source; "
+               "<b>steer</b>: share of wrong-text generations the frozen head puts in the wrong text's class; "
+               "<b>from noise</b>: share of pure-noise generations it puts in the conditioning class; "
+               "<b>own text</b>: its top-1 on the own-text generations (real features: %.1f%%). The controls "
+               "swap each class's text for another class's (shuffled) or for random vectors; chance is %.1f%%.</p>\n",
+               (long long)json_integer_value(json_object_get(c, "t_probe")),
+               (long long)json_integer_value(json_object_get(c, "noise_per_class")),
+               100 * json_number_value(json_object_get(c, "real_head_top1")), 100 * chance);
+    static const char *const modes[][2] = {
+        {"text", "class texts"}, {"shuffled_text", "shuffled texts (control)"}, {"random_text", "random texts (control)"}};
+    buf_printf(b, "<table><tr><th></th><th>swap</th><th>steer</th><th>from noise</th><th>own text</th></tr>");
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        const json_t *m = json_object_get(c, modes[i][0]);
+        if (!json_is_object(m)) continue;
+        buf_printf(b, "<tr><th>%s</th><td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td></tr>", modes[i][1],
+                   json_number_value(json_object_get(m, "swap")), 100 * json_number_value(json_object_get(m, "steer")),
+                   100 * json_number_value(json_object_get(m, "from_noise")),
+                   100 * json_number_value(json_object_get(m, "own_head_top1")));
+    }
+    buf_printf(b, "</table>\n");
+}
+
 // Real test features and the module's generated ones in one PCA map (fit on
 // the real ones), with the diversity figures the trainer measured.
 static void features_section(Buf *b, const Report *r) {
@@ -670,6 +705,7 @@ static void features_section(Buf *b, const Report *r) {
                    "<tr><th>distance to the source sample</th><td></td><td>%.4g</td></tr></table>\n",
                    100 * json_number_value(json_object_get(r->diversity, "generated_nearest_centroid_own")),
                    json_number_value(json_object_get(r->diversity, "generated_to_source")));
+        conditioning_table(b, json_object_get(r->diversity, "conditioning"));
     }
     ReportPca2 p;
     if (report_pca2_fit(&p, f->real, f->n, f->C) != CD_OK) {

@@ -7,8 +7,10 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // ---------------------------------------------------------------------------
 // Writing
@@ -46,7 +48,8 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
     fs_partial(path, tmp, sizeof tmp);
     hid_t f = h5io_create_serial(tmp);
     if (f < 0) {
-        CD_ERR("%s: cannot create the checkpoint", tmp);
+        CD_ERR("%s: cannot create the checkpoint: %s", tmp, h5io_write_reason(tmp, errno));
+        unlink(tmp);
         return CD_EIO;
     }
     int rc = h5io_attr_put_str(f, "format", H5IO_CKPT_FORMAT) || h5io_attr_put_i64(f, "format_version", H5IO_CKPT_FORMAT_VERSION)
@@ -91,12 +94,11 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
         rc = r >= 0 ? write_tensor(r, &seed) : CD_EHDF5;
         if (r >= 0) H5Gclose(r);
     }
-    if (H5Fclose(f) < 0) rc = CD_EHDF5;
+    rc = h5io_end_write(f, tmp, rc, NULL);   // a failed file removed, with a message
     if (!rc && fs_commit(tmp, path) != CD_OK) {
-        CD_ERR("%s: cannot rename the checkpoint into place", path);
+        CD_ERR("%s: cannot rename the checkpoint into place: %s", path, strerror(errno));
         rc = CD_EIO;
     }
-    if (rc) remove(tmp);
     return rc;
 }
 
@@ -126,11 +128,23 @@ static herr_t read_one(hid_t g, const char *name, const H5L_info_t *info, void *
     hid_t s = H5Dget_space(ds), ty = H5Dget_type(ds);
     hsize_t dims[8];
     int nd = H5Sget_simple_extent_ndims(s);
-    if (nd < 0 || nd > 8) { c->rc = CD_EFORMAT; goto out; }
-    H5Sget_simple_extent_dims(s, dims, NULL);
+    if (nd < 0 || nd > 8 || H5Sget_simple_extent_dims(s, dims, NULL) != nd) {
+        CD_ERR("%s: tensor %s has %d dimensions; at most 8 are read", c->path, name, nd);
+        c->rc = CD_EFORMAT;
+        goto out;
+    }
     t->ndim = nd;
     t->numel = 1;
-    for (int i = 0; i < nd; i++) { t->shape[i] = (int64_t)dims[i]; t->numel *= dims[i]; }
+    for (int i = 0; i < nd; i++) {
+        t->shape[i] = (int64_t)dims[i];
+        // A bound before multiplying and allocating: no model tensor of ours comes near it.
+        if (dims[i] > H5IO_CKPT_MAX_NUMEL || (dims[i] && t->numel > H5IO_CKPT_MAX_NUMEL / dims[i])) {
+            CD_ERR("%s: tensor %s has more than %lld elements", c->path, name, (long long)H5IO_CKPT_MAX_NUMEL);
+            c->rc = CD_EFORMAT;
+            goto out;
+        }
+        t->numel *= dims[i];
+    }
     H5T_class_t cls = H5Tget_class(ty);
     if (cls == H5T_INTEGER) t->dtype = 1;
     else if (cls == H5T_FLOAT) t->dtype = 0;
@@ -138,6 +152,11 @@ static herr_t read_one(hid_t g, const char *name, const H5L_info_t *info, void *
     t->data = malloc(t->numel * (t->dtype ? 8 : 4) + 1);
     if (!t->data || H5Dread(ds, t->dtype ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
         CD_ERR("%s: cannot read tensor %s", c->path, name);
+        free(t->data);
+        c->rc = CD_EFORMAT;
+        goto out;
+    }
+    if (h5io_crc_check(ds, c->path, t->data, t->numel * (t->dtype ? 8 : 4))) {   // a flipped bit is refused, named
         free(t->data);
         c->rc = CD_EFORMAT;
         goto out;
@@ -190,6 +209,23 @@ static int read_text_attrs(hid_t f, const char *path, H5CkptMeta *meta) {
     return rc;
 }
 
+// The optional strides attribute: 1 to 16 integers.
+static int read_strides(hid_t f, const char *path, H5CkptMeta *meta) {
+    if (H5Aexists(f, "strides") <= 0) return CD_OK;
+    hid_t a = H5Aopen(f, "strides", H5P_DEFAULT), s = a >= 0 ? H5Aget_space(a) : -1, t = a >= 0 ? H5Aget_type(a) : -1;
+    hssize_t n = s >= 0 && H5Sget_simple_extent_ndims(s) == 1 ? H5Sget_simple_extent_npoints(s) : -1;
+    int rc = CD_EFORMAT;
+    if (t >= 0 && H5Tget_class(t) == H5T_INTEGER && n >= 1 && n <= 16 && H5Aread(a, H5T_NATIVE_INT32, meta->strides) >= 0) {
+        meta->nstrides = (int)n;
+        rc = CD_OK;
+    } else
+        CD_ERR("%s: attribute strides is not a list of 1 to 16 integers", path);
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
 // 1 when group ('/'-separated below the root) exists: H5Lexists on each
 // component, as a missing parent would be an error.
 static int group_exists(hid_t f, const char *group) {
@@ -235,31 +271,31 @@ int h5io_ckpt_read_all(const char *path, H5CkptMeta *meta, H5Tensor **model, int
     if (rc == CD_EFORMAT && !*model) CD_ERR("%s: no /model group (HINT: is this a checkpoint?)", path);
     char fmt[64] = "";
     if (!rc && H5Aexists(f, "format") > 0) {   // optional, but when there it must say what we read
-        h5io_attr_get_str(f, "format", fmt, sizeof fmt);
         int64_t ver = 0;
-        if (strcmp(fmt, H5IO_CKPT_FORMAT) || h5io_attr_get_i64(f, "format_version", &ver) || ver > H5IO_CKPT_FORMAT_VERSION) {
+        if (h5io_attr_need_str(f, path, "format", fmt, sizeof fmt) || h5io_attr_need_i64(f, path, "format_version", &ver))
+            rc = CD_EFORMAT;
+        else if (strcmp(fmt, H5IO_CKPT_FORMAT) || ver < 1 || ver > H5IO_CKPT_FORMAT_VERSION) {
             CD_ERR("%s: format '%s' version %lld, this build reads %s version <= %d", path, fmt, (long long)ver,
                    H5IO_CKPT_FORMAT, H5IO_CKPT_FORMAT_VERSION);
             rc = CD_EFORMAT;
         }
     }
+    // Every attribute is optional (a file converted from PyTorch weights may
+    // carry /model alone), but one that is there must be readable.
     if (!rc) {
-        // Every attribute is optional: a file converted from PyTorch weights
-        // may carry /model alone.
-        meta->has_meta = h5io_attr_get_i64(f, "epoch", &meta->epoch) == CD_OK;
-        h5io_attr_get_i64(f, "step", &meta->step);
-        rc = read_text_attrs(f, path, meta);
-        hid_t a = H5Aexists(f, "strides") > 0 ? H5Aopen(f, "strides", H5P_DEFAULT) : -1;
-        if (a >= 0) {
-            hid_t s = H5Aget_space(a);
-            hssize_t n = H5Sget_simple_extent_npoints(s);
-            if (n > 0 && n <= 16 && H5Aread(a, H5T_NATIVE_INT32, meta->strides) >= 0) meta->nstrides = (int)n;
-            H5Sclose(s);
-            H5Aclose(a);
+        int e = h5io_attr_opt_i64(f, path, "epoch", &meta->epoch);
+        meta->has_meta = e == CD_OK;
+        if (e == CD_EFORMAT || h5io_attr_opt_i64(f, path, "step", &meta->step) == CD_EFORMAT) rc = CD_EFORMAT;
+    }
+    if (!rc) rc = read_text_attrs(f, path, meta);
+    if (!rc) rc = read_strides(f, path, meta);
+    if (!rc && H5Lexists(f, "rng", H5P_DEFAULT) > 0) {
+        int64_t one[1];
+        if (h5io_dset_check(f, path, "/rng/seed", H5T_INTEGER, 0, one) ||
+            h5io_dset_read(f, "/rng/seed", H5T_NATIVE_INT64, &meta->seed)) {
+            CD_ERR("%s: /rng/seed is not one integer", path);
+            rc = CD_EFORMAT;
         }
-        hid_t r = H5Lexists(f, "rng", H5P_DEFAULT) > 0 && H5Lexists(f, "rng/seed", H5P_DEFAULT) > 0
-                      ? H5Dopen2(f, "/rng/seed", H5P_DEFAULT) : -1;
-        if (r >= 0) { H5Dread(r, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &meta->seed); H5Dclose(r); }
     }
     if (!rc && momentum) {
         H5ioQuiet q = h5io_quiet_begin();
@@ -267,14 +303,14 @@ int h5io_ckpt_read_all(const char *path, H5CkptMeta *meta, H5Tensor **model, int
         h5io_quiet_end(q);
         if (o >= 0) {
             meta->has_optimizer = 1;
-            h5io_attr_get_i64(o, "steps", &meta->opt_steps);
             int64_t nest = 0;
-            h5io_attr_get_i64(o, "nesterov", &nest);
+            if (h5io_attr_need_i64(o, path, "steps", &meta->opt_steps) || h5io_attr_need_i64(o, path, "nesterov", &nest) ||
+                h5io_attr_need_f64(o, path, "momentum", &meta->momentum) ||
+                h5io_attr_need_f64(o, path, "weight_decay", &meta->weight_decay))
+                rc = CD_EFORMAT;
             meta->nesterov = (int)nest;
-            h5io_attr_get_f64(o, "momentum", &meta->momentum);
-            h5io_attr_get_f64(o, "weight_decay", &meta->weight_decay);
             H5Gclose(o);
-            rc = read_group(f, path, "optimizer/momentum", momentum, nmomentum);
+            if (!rc) rc = read_group(f, path, "optimizer/momentum", momentum, nmomentum);
         }
     }
     if (!rc && nextra) rc = read_extra(f, path, extra, nextra, xt, xn);
@@ -330,12 +366,15 @@ int h5io_ckpt_read_config(const char *path, char **yaml) {
         CD_ERR("%s: cannot open the checkpoint as HDF5", path);
         return CD_EIO;
     }
-    if (h5io_attr_string(f, "config", yaml) == CD_EFORMAT)
-        CD_ERR("%s: attribute 'config' is not a string; ignored", path);
+    int rc = CD_OK;
+    if (h5io_attr_string(f, "config", yaml) == CD_EFORMAT) {   // there but unreadable: never a default
+        CD_ERR("%s: attribute 'config' is not a string (HINT: the file is damaged)", path);
+        rc = CD_EFORMAT;
+    }
     if (*yaml && !(*yaml)[0]) {   // an empty config is none
         free(*yaml);
         *yaml = NULL;
     }
     H5Fclose(f);
-    return CD_OK;
+    return rc;
 }

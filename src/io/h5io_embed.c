@@ -4,13 +4,16 @@
 #include "h5io_util.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int h5io_embed_write(const char *path, const H5EmbedSpec *s) {
     hid_t f = h5io_create_serial(path);
     if (f < 0) {
-        CD_ERR("%s: cannot create HDF5 file", path);
+        CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno));
+        unlink(path);
         return CD_EHDF5;
     }
     hsize_t kd[2] = {(hsize_t)s->K, (hsize_t)s->D}, kpd[3] = {(hsize_t)s->K, (hsize_t)s->nparts, (hsize_t)s->D};
@@ -32,8 +35,7 @@ int h5io_embed_write(const char *path, const H5EmbedSpec *s) {
         if (h5io_attr_put_f64(f, "sif_a", s->sif_a)) rc = CD_EHDF5;
         if (!rc) rc = h5io_attr_put_i64(f, "oov_tokens", s->oov_tokens);
     }
-    if (H5Fclose(f) < 0) rc = CD_EHDF5;
-    return rc;
+    return h5io_end_write(f, path, rc, NULL);   // a failed file removed, with a message
 }
 
 int h5io_embed_read(const char *path, H5Embed *e) {
@@ -45,11 +47,19 @@ int h5io_embed_read(const char *path, H5Embed *e) {
     }
     int64_t ver = 0, K = 0, D = 0;
     int rc = h5io_check_format(f, path, H5IO_EMB_FORMAT, H5IO_EMB_FORMAT_VERSION, &ver, "rerun cocodiff-embed");
-    if (!rc && (h5io_attr_get_i64(f, "num_class", &K) || h5io_attr_get_i64(f, "dim", &D) || K <= 0 || D <= 0)) {
-        CD_ERR("%s: num_class or dim missing or not positive", path);
+    if (!rc && (h5io_attr_need_i64(f, path, "num_class", &K) || h5io_attr_need_i64(f, path, "dim", &D) ||
+                h5io_attr_need_str(f, path, "encoder", e->encoder, sizeof e->encoder)))
+        rc = CD_EFORMAT;
+    if (!rc && (K <= 0 || D <= 0 || K > (1 << 20) || D > (1 << 16))) {
+        CD_ERR("%s: num_class %lld or dim %lld outside [1, %d] and [1, %d]", path, (long long)K, (long long)D, 1 << 20,
+               1 << 16);
         rc = CD_EFORMAT;
     }
-    if (!rc) h5io_attr_get_str(f, "encoder", e->encoder, sizeof e->encoder);
+    // Shapes checked before reading: the attributes size the buffers.
+    int64_t kd[2] = {K, D}, kpd[3] = {K, 6, D}, k1[1] = {K};
+    if (!rc && (h5io_dset_check(f, path, "coarse", H5T_FLOAT, 2, kd) || h5io_dset_check(f, path, "fine", H5T_FLOAT, 3, kpd) ||
+                h5io_dset_check(f, path, "class_id", H5T_INTEGER, 1, k1)))
+        rc = CD_EFORMAT;
     e->K = (int)K;
     e->D = (int)D;
     e->nparts = 6;
@@ -65,7 +75,7 @@ int h5io_embed_read(const char *path, H5Embed *e) {
     int64_t want[3] = {K * D, K * 6 * D, K};
     for (int i = 0; i < 3 && !rc; i++)
         if (h5io_dset_read_n(f, names[i], types[i], want[i], bufs[i])) {
-            CD_ERR("%s: dataset /%s missing or of the wrong size", path, names[i]);
+            CD_ERR("%s: dataset /%s cannot be read", path, names[i]);
             rc = CD_EFORMAT;
         }
     H5Fclose(f);

@@ -6,6 +6,7 @@
 #include "skeleton.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ struct H5PrepFile {
     int V, name_len, err, is_seq;
     int64_t n[2];
     float *buf;   // (3, 300, V, 2) staging buffer for one padded sample
+    char *path;   // the file being written (PATH.partial), for h5io_end_write's message
+    int64_t *xcrc[2];   // padded files: each sample's CRC-32 (0 on the ranks that did not write it)
+    float *zeros;       // (300, V, 2) zeros: the padding's share of a sample's CRC
 };
 
 static int put_root_attrs(hid_t f, const H5PrepSpec *spec) {
@@ -64,13 +68,20 @@ int h5io_prep_create(H5PrepFile **out, const Dist *d, const char *path, const H5
     f->is_seq = spec->seq;
     f->file = f->strtype = f->dxpl_ind = -1;
     for (int g = 0; g < 2; g++) f->x[g] = f->label[g] = f->frames[g] = f->name[g] = f->seq[g] = f->offset[g] = -1;
-    if (!f->is_seq && !(f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float)))) {
+    if (!f->is_seq && (!(f->buf = cd_malloc((size_t)SKEL_C * SKEL_T * spec->V * SKEL_M * sizeof(float))) ||
+                       !(f->zeros = cd_calloc((size_t)SKEL_T * spec->V * SKEL_M, sizeof(float))) ||
+                       !(f->xcrc[0] = cd_calloc((size_t)spec->n[0] + 1, sizeof(int64_t))) ||
+                       !(f->xcrc[1] = cd_calloc((size_t)spec->n[1] + 1, sizeof(int64_t))))) {
+        free(f->buf);
+        free(f->zeros);
+        free(f->xcrc[0]);
         free(f);
         return CD_ENOMEM;
     }
 
+    if (!(f->path = strdup(path))) goto fail;
     f->file = h5io_create_mpio(path, d);
-    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno)); goto fail; }
     f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
     H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
     f->strtype = H5Tcopy(H5T_C_S1);
@@ -126,6 +137,18 @@ int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const i
 // same bytes as writing the zeros. Writing the zeros cost ~3-4x the bytes
 // (NTU samples average well under 300 frames), and the bench-prep write
 // phase was bound by the file system's rate for them.
+// The CRC-32 of a padded sample as stored, (C, 300, V, M) with zeros past
+// span, from f->buf's (C, span, V, M) frames (filled by the caller first).
+static uint32_t sample_crc(const H5PrepFile *f, int span) {
+    const size_t frame = (size_t)f->V * SKEL_M * sizeof(float);
+    uint32_t crc = 0;
+    for (int c = 0; c < SKEL_C; c++) {
+        crc = h5io_crc32_more(crc, (const char *)f->buf + (size_t)c * span * frame, (size_t)span * frame);
+        crc = h5io_crc32_more(crc, f->zeros, (size_t)(SKEL_T - span) * frame);
+    }
+    return crc;
+}
+
 int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int span) {
     const int V = f->V;
     if (span < 0 || span > SKEL_T) {
@@ -134,7 +157,10 @@ int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float 
         f->err = CD_EARG;
         return CD_EARG;
     }
-    if (span == 0) return CD_OK;   // all padding: nothing to write
+    if (span == 0) {   // all padding: nothing to write
+        f->xcrc[group][index] = sample_crc(f, 0);
+        return CD_OK;
+    }
     // (T, M, V, C) rows -> (C, span, V, M)
     for (int t = 0; t < span; t++)
         for (int m = 0; m < SKEL_M; m++)
@@ -142,6 +168,7 @@ int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float 
                 for (int c = 0; c < SKEL_C; c++)
                     f->buf[(((size_t)c * span + t) * V + v) * SKEL_M + m] =
                         tmvc[(((size_t)t * SKEL_M + m) * V + v) * SKEL_C + c];
+    f->xcrc[group][index] = sample_crc(f, span);   // of the padded sample the reader will see
     hsize_t start[5] = {(hsize_t)index, 0, 0, 0, 0}, cnt[5] = {1, SKEL_C, (hsize_t)span, (hsize_t)V, SKEL_M};
     hid_t fs = H5Dget_space(f->x[group]);
     hid_t ms = H5Screate_simple(5, cnt, NULL);
@@ -175,9 +202,40 @@ int h5io_prep_write_seq(H5PrepFile *f, int group, int64_t row, const double *tvc
     return CD_OK;
 }
 
+// Collective: the samples' CRCs gathered (each written by one rank), stored
+// as GROUP/x_crc32 (the reader checks each sample it reads) and, combined,
+// as x's own crc32.
+static int put_sample_crcs(H5PrepFile *f) {
+    const size_t row = (size_t)SKEL_C * SKEL_T * f->V * SKEL_M * sizeof(float);
+    int rc = CD_OK;
+    for (int g = 0; g < 2 && !rc; g++) {
+        int64_t n = f->n[g];
+        uint32_t *v = cd_calloc((size_t)n + 1, sizeof *v), whole = 0;
+        rc = v ? CD_OK : CD_ENOMEM;
+        for (int64_t at = 0; !rc && at < n; at += 1 << 20)   // int counts
+            rc = dist_allreduce_sum_i64(f->d, f->xcrc[g] + at, (int)(n - at < (1 << 20) ? n - at : 1 << 20));
+        for (int64_t i = 0; !rc && i < n; i++) {
+            v[i] = (uint32_t)f->xcrc[g][i];
+            whole = i ? h5io_crc32_combine(whole, v[i], row) : v[i];
+        }
+        rc = dist_agree(f->d, rc);
+        char name[32];
+        snprintf(name, sizeof name, "/%s/x_crc32", group_name[g]);
+        hsize_t nn = (hsize_t)n;
+        hid_t ds = rc ? -1 : h5io_dset_create(f->file, name, H5T_STD_U32LE, 1, &nn);
+        if (!rc) rc = ds < 0 ? CD_EHDF5 : h5io_write_rank0(f->d, ds, H5T_NATIVE_UINT32, v);
+        if (ds >= 0) H5Dclose(ds);
+        if (!rc) rc = dist_agree(f->d, h5io_crc_put(f->x[g], whole));
+        free(v);
+    }
+    return rc;
+}
+
 int h5io_prep_close(H5PrepFile *f) {
     if (!f) return CD_OK;
     int rc = f->err;
+    if (f->file >= 0) rc = dist_agree(f->d, rc);
+    if (f->file >= 0 && !rc && !f->is_seq) rc = put_sample_crcs(f);
     for (int g = 0; g < 2; g++) {
         if (f->seq[g] >= 0) H5Dclose(f->seq[g]);
         if (f->offset[g] >= 0) H5Dclose(f->offset[g]);
@@ -188,12 +246,14 @@ int h5io_prep_close(H5PrepFile *f) {
     }
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
-    if (f->file >= 0 && H5Fclose(f->file) < 0) {
-        CD_ERR("HDF5: closing the output file failed");
-        rc = CD_EHDF5;
-    }
-    free(f->buf);
     const Dist *d = f->d;
+    // Collective: flushed, or on any rank's failure truncated, closed and removed.
+    if (f->file >= 0) rc = h5io_end_write(f->file, f->path, rc, d);
+    free(f->xcrc[0]);
+    free(f->xcrc[1]);
+    free(f->zeros);
+    free(f->buf);
+    free(f->path);
     free(f);
     return dist_agree(d, rc);
 }
@@ -209,57 +269,130 @@ struct H5PrepReader {
     char *path;
     hid_t file, ds[2][DS_N], name_type[2];
     H5PrepInfo info;
+    uint32_t *xcrc[2];   // each padded sample's CRC-32 (NULL: the file has none)
 };
 
-static int reader_header(H5PrepReader *r) {
+// The largest sizes a prep file of ours can have: a layout's joints, a
+// dataset's classes, a sample name.
+#define PREP_MAX_V 1000
+#define PREP_MAX_K (1 << 20)
+#define PREP_MAX_NAME 4096
+
+// Every attribute is checked before it is read and every dataset's class
+// and shape against the header before the loader trusts them: a crafted
+// file must never size a read past its buffer (issue 12).
+static int reader_attrs(H5PrepReader *r, int64_t *V, int64_t *K, int64_t *M, int64_t *ver) {
     const char *path = r->path;
     H5PrepInfo *info = &r->info;
-    int64_t ver = 0, V = 0, K = 0, M = SKEL_M;
     char samples[16] = "padded";
-    int rc = h5io_check_format(r->file, path, H5IO_FORMAT, H5IO_FORMAT_VERSION, &ver, "rerun cocodiff-prep");
-    if (!rc && (h5io_attr_get_str(r->file, "dataset", info->dataset, sizeof info->dataset) ||
-                h5io_attr_get_str(r->file, "benchmark", info->benchmark, sizeof info->benchmark) ||
-                h5io_attr_get_str(r->file, "layout", info->layout, sizeof info->layout) ||
-                h5io_attr_get_i64(r->file, "num_joints", &V) || h5io_attr_get_i64(r->file, "num_class", &K))) {
-        CD_ERR("%s: missing attributes", path);
+    int rc = h5io_check_format(r->file, path, H5IO_FORMAT, H5IO_FORMAT_VERSION, ver, "rerun cocodiff-prep");
+    if (!rc && (h5io_attr_need_str(r->file, path, "dataset", info->dataset, sizeof info->dataset) ||
+                h5io_attr_need_str(r->file, path, "benchmark", info->benchmark, sizeof info->benchmark) ||
+                h5io_attr_need_str(r->file, path, "layout", info->layout, sizeof info->layout) ||
+                h5io_attr_need_i64(r->file, path, "num_joints", V) || h5io_attr_need_i64(r->file, path, "num_class", K)))
         rc = CD_EFORMAT;
-    }
     // Files of older builds have neither: padded, two persons.
-    if (!rc && H5Aexists(r->file, "samples") > 0) h5io_attr_get_str(r->file, "samples", samples, sizeof samples);
-    if (!rc && H5Aexists(r->file, "num_person") > 0 && h5io_attr_get_i64(r->file, "num_person", &M)) M = -1;
+    if (!rc && h5io_attr_opt_str(r->file, path, "samples", samples, sizeof samples) == CD_EFORMAT) rc = CD_EFORMAT;
+    if (!rc && !samples[0]) snprintf(samples, sizeof samples, "padded");
+    if (!rc && h5io_attr_opt_i64(r->file, path, "num_person", M) == CD_EFORMAT) rc = CD_EFORMAT;
     info->seq = !strcmp(samples, "sequences");
-    if (!rc && ((!info->seq && (strcmp(samples, "padded") || M != SKEL_M)) || M < 1 || M > SKEL_M)) {
-        CD_ERR("%s: samples '%s', num_person %lld: not a prep file this build reads", path, samples, (long long)M);
+    if (!rc && ((!info->seq && (strcmp(samples, "padded") || *M != SKEL_M)) || *M < 1 || *M > SKEL_M)) {
+        CD_ERR("%s: samples '%s', num_person %lld: not a prep file this build reads", path, samples, (long long)*M);
         rc = CD_EFORMAT;
     }
-    for (int g = 0; g < 2 && !rc; g++)
-        for (int k = 0; k < DS_N && !rc; k++) {
-            if (info->seq ? k == DS_X : k == DS_SEQ || k == DS_OFFSET) continue;
-            char p[32];
-            snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
-            H5ioQuiet q = h5io_quiet_begin();
-            r->ds[g][k] = H5Dopen2(r->file, p, H5P_DEFAULT);
-            h5io_quiet_end(q);
-            if (r->ds[g][k] < 0) { CD_ERR("%s: no dataset %s", path, p); rc = CD_EFORMAT; }
+    if (!rc && (*V < 1 || *V > PREP_MAX_V || *K < 1 || *K > PREP_MAX_K)) {
+        CD_ERR("%s: num_joints %lld, num_class %lld: outside [1, %d] and [1, %d] (HINT: the file is damaged)", path,
+               (long long)*V, (long long)*K, PREP_MAX_V, PREP_MAX_K);
+        rc = CD_EFORMAT;
+    }
+    return rc;
+}
+
+// One group's datasets: the names give N, every other dataset must agree.
+// A file that promises checksums (h5io_util.h): its labels, frames and
+// names checked whole now (small), each padded sample's CRC kept for
+// h5io_prep_reader_read.
+static int reader_checksums(H5PrepReader *r, int g) {
+    if (H5Aexists(r->file, "checksums") <= 0) return CD_OK;
+    int64_t n = r->info.n[g];
+    int32_t *tmp = cd_malloc((size_t)n * sizeof *tmp + 1);
+    char p[32], *names = NULL;
+    int len = 0, rc = tmp ? CD_OK : CD_ENOMEM;
+    for (int k = DS_LABEL; k <= DS_FRAMES && !rc; k++) {
+        snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
+        if (h5io_dset_read_n(r->file, p, H5T_NATIVE_INT32, n, tmp)) rc = CD_EFORMAT;
+    }
+    snprintf(p, sizeof p, "/%s/name", group_name[g]);
+    if (!rc && h5io_dset_read_strings(r->file, p, n, &names, &len)) rc = CD_EFORMAT;
+    free(names);
+    free(tmp);
+    snprintf(p, sizeof p, "/%s/x_crc32", group_name[g]);
+    uint32_t whole;
+    if (!rc && !r->info.seq && h5io_crc_get(r->ds[g][DS_X], r->path, &whole) != 1) rc = CD_EFORMAT;
+    if (!rc && !r->info.seq) {
+        int64_t one[1] = {n};
+        rc = h5io_dset_check(r->file, r->path, p, H5T_INTEGER, 1, one);
+        if (!rc && !(r->xcrc[g] = cd_malloc((size_t)n * sizeof(uint32_t) + 1))) rc = CD_ENOMEM;
+        if (!rc && h5io_dset_read_n(r->file, p, H5T_NATIVE_UINT32, n, r->xcrc[g])) rc = CD_EFORMAT;
+    }
+    if (rc == CD_EFORMAT) CD_ERR("%s: /%s fails its checks (HINT: the file is damaged; prepare it again)", r->path, group_name[g]);
+    return rc;
+}
+
+static int reader_group(H5PrepReader *r, int g, int64_t V) {
+    const char *path = r->path;
+    H5PrepInfo *info = &r->info;
+    hid_t grp = H5Lexists(r->file, group_name[g], H5P_DEFAULT) > 0 ? H5Gopen2(r->file, group_name[g], H5P_DEFAULT) : -1;
+    if (grp < 0) {
+        CD_ERR("%s: no group /%s", path, group_name[g]);
+        return CD_EFORMAT;
+    }
+    int64_t n[1] = {-1}, nn[1], x[5] = {-1, SKEL_C, SKEL_T, V, SKEL_M}, seq[3] = {-1, V, SKEL_C};
+    int rc = h5io_dset_check(grp, path, "name", H5T_STRING, 1, n);
+    nn[0] = n[0];
+    x[0] = n[0];
+    if (!rc && (h5io_dset_check(grp, path, "label", H5T_INTEGER, 1, nn) ||
+                h5io_dset_check(grp, path, "frames", H5T_INTEGER, 1, nn)))
+        rc = CD_EFORMAT;
+    if (!rc && !info->seq && h5io_dset_check(grp, path, "x", H5T_FLOAT, 5, x)) rc = CD_EFORMAT;
+    if (!rc && info->seq && (h5io_dset_check(grp, path, "offset", H5T_INTEGER, 1, nn) ||
+                             h5io_dset_check(grp, path, "seq", H5T_FLOAT, 3, seq)))
+        rc = CD_EFORMAT;
+    H5Gclose(grp);
+    for (int k = 0; k < DS_N && !rc; k++) {
+        if (info->seq ? k == DS_X : k == DS_SEQ || k == DS_OFFSET) continue;
+        char p[32];
+        snprintf(p, sizeof p, "/%s/%s", group_name[g], ds_name[k]);
+        if ((r->ds[g][k] = H5Dopen2(r->file, p, H5P_DEFAULT)) < 0) {
+            CD_ERR("%s: cannot open dataset %s", path, p);
+            rc = CD_EFORMAT;
         }
-    for (int g = 0; g < 2 && !rc; g++) {
-        hid_t s = H5Dget_space(r->ds[g][DS_NAME]);
-        hsize_t n = 0;
-        H5Sget_simple_extent_dims(s, &n, NULL);
-        H5Sclose(s);
-        r->name_type[g] = H5Dget_type(r->ds[g][DS_NAME]);
-        info->n[g] = (int64_t)n;
-        info->name_len = (int)H5Tget_size(r->name_type[g]);
-        if (info->seq) {
-            hsize_t sd[3] = {0, 0, 0};
-            s = H5Dget_space(r->ds[g][DS_SEQ]);
-            int nd = H5Sget_simple_extent_dims(s, sd, NULL);
-            H5Sclose(s);
-            if (nd != 3 || sd[1] != (hsize_t)V || sd[2] != SKEL_C) {
-                CD_ERR("%s: /%s/seq is not (frames, %lld, %d)", path, group_name[g], (long long)V, SKEL_C);
-                rc = CD_EFORMAT;
-            }
-            info->rows[g] = (int64_t)sd[0];
+    }
+    if (rc) return rc;
+    r->name_type[g] = H5Dget_type(r->ds[g][DS_NAME]);
+    info->n[g] = n[0];
+    info->name_len = (int)H5Tget_size(r->name_type[g]);
+    if (info->name_len < 1 || info->name_len > PREP_MAX_NAME) {
+        CD_ERR("%s: /%s/name holds strings of %d bytes; 1 to %d expected", path, group_name[g], info->name_len,
+               PREP_MAX_NAME);
+        return CD_EFORMAT;
+    }
+    if (info->seq) info->rows[g] = seq[0];
+    return reader_checksums(r, g);
+}
+
+static int reader_header(H5PrepReader *r) {
+    H5PrepInfo *info = &r->info;
+    int64_t ver = 0, V = 0, K = 0, M = SKEL_M;
+    int rc = reader_attrs(r, &V, &K, &M, &ver);
+    for (int g = 0; g < 2 && !rc; g++) rc = reader_group(r, g, V);
+    if (!rc && info->n[0] + info->n[1] > 0 && r->info.name_len) {
+        // Both groups' names are read into rows of one length.
+        size_t l0 = H5Tget_size(r->name_type[0]), l1 = H5Tget_size(r->name_type[1]);
+        if (l0 != l1) {
+            CD_ERR("%s: /train/name and /test/name hold strings of %zu and %zu bytes; one length expected", r->path,
+                   l0, l1);
+            rc = CD_EFORMAT;
         }
     }
     info->M = (int)M;
@@ -302,6 +435,7 @@ void h5io_prep_reader_close(H5PrepReader *r) {
         for (int k = 0; k < DS_N; k++)
             if (r->ds[g][k] >= 0) H5Dclose(r->ds[g][k]);
         if (r->name_type[g] >= 0) H5Tclose(r->name_type[g]);
+        free(r->xcrc[g]);
     }
     if (r->file >= 0) H5Fclose(r->file);
     free(r->path);
@@ -343,6 +477,15 @@ int h5io_prep_reader_read(H5PrepReader *r, int group, int64_t first, int64_t cou
     if (rc)
         CD_ERR("%s: reading /%s rows %lld..%lld failed", r->path, group_name[group], (long long)first,
                (long long)(first + count));
+    const size_t row = (size_t)SKEL_C * SKEL_T * r->info.V * SKEL_M;
+    for (int64_t i = 0; !rc && x && r->xcrc[group] && i < count; i++) {
+        uint32_t got = h5io_crc32(x + (size_t)i * row, row * sizeof(float)), want = r->xcrc[group][first + i];
+        if (got != want) {
+            CD_ERR("%s: /%s/x sample %lld fails its checksum (crc32 %08x stored, %08x read): the file is damaged; "
+                   "refusing it (HINT: prepare it again)", r->path, group_name[group], (long long)(first + i), want, got);
+            rc = CD_EFORMAT;
+        }
+    }
     return rc;
 }
 
@@ -403,13 +546,19 @@ int h5io_prep_class_names(const char *path, char ***names, int *n) {
         return CD_EIO;
     }
     int rc = CD_OK;
-    if (H5Lexists(f, "class_name", H5P_DEFAULT) > 0) {
-        hsize_t dims[2];
+    int64_t K = 0;
+    if (H5Lexists(f, "class_name", H5P_DEFAULT) > 0 && h5io_attr_need_i64(f, path, "num_class", &K)) rc = CD_EFORMAT;
+    if (!rc && H5Lexists(f, "class_name", H5P_DEFAULT) > 0) {
         char *rows = NULL;
         int len = 0;
-        int64_t k = h5io_dset_dims(f, "class_name", dims) == 1 ? (int64_t)dims[0] : -1;
-        char **v = k > 0 ? cd_calloc((size_t)k, sizeof *v) : NULL;
-        if (!v || h5io_dset_read_strings(f, "class_name", k, &rows, &len) != CD_OK) {
+        int64_t k = K;   // one name per class
+        char **v = NULL;
+        if (k < 1 || k > PREP_MAX_K) {
+            CD_ERR("%s: num_class %lld outside [1, %d]", path, (long long)k, PREP_MAX_K);
+            rc = CD_EFORMAT;
+        } else if (h5io_dset_check(f, path, "class_name", H5T_STRING, 1, &k)) rc = CD_EFORMAT;
+        else if (!(v = cd_calloc((size_t)k, sizeof *v))) rc = CD_ENOMEM;
+        else if (h5io_dset_read_strings(f, "class_name", k, &rows, &len) != CD_OK) {
             CD_ERR("%s: /class_name is not a readable list of fixed-length strings", path);
             rc = CD_EFORMAT;
         }

@@ -4,6 +4,7 @@
 #include "h5io_util.h"
 #include "status.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ struct H5ScoresFile {
     hid_t file, scores, label, name, strtype, dxpl_ind;
     int K, name_len, err;
     int64_t n;
+    char *path;   // the file being written (PATH.partial), for h5io_end_write's message
+    int64_t *crc;   // (3, n): each row's CRC-32 of scores, label, name (0 on the ranks that did not write it)
 };
 
 int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, const H5ScoresSpec *s) {
@@ -27,8 +30,9 @@ int h5io_scores_create(H5ScoresFile **out, const Dist *d, const char *path, cons
     f->n = s->n;
     f->name_len = s->name_len;
     f->file = f->scores = f->label = f->name = f->strtype = f->dxpl_ind = -1;
+    if (!(f->path = strdup(path)) || !(f->crc = cd_calloc(3 * (size_t)s->n + 1, sizeof *f->crc))) goto fail;
     f->file = h5io_create_mpio(path, d);
-    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file", path); goto fail; }
+    if (f->file < 0) { CD_ERR("%s: cannot create HDF5 file: %s", path, h5io_write_reason(path, errno)); goto fail; }
     f->dxpl_ind = H5Pcreate(H5P_DATASET_XFER);
     H5IO_CHECK(H5Pset_dxpl_mpio(f->dxpl_ind, H5FD_MPIO_INDEPENDENT), "H5Pset_dxpl_mpio");
     f->strtype = H5Tcopy(H5T_C_S1);
@@ -55,6 +59,8 @@ fail:
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
     if (f->file >= 0) H5Fclose(f->file);
+    free(f->crc);
+    free(f->path);
     free(f);
     return CD_EHDF5;
 }
@@ -85,6 +91,11 @@ int h5io_scores_write_rows(H5ScoresFile *f, int64_t first, int64_t count, const 
         CD_ERR("HDF5: writing score rows %lld..%lld failed", (long long)first, (long long)(first + count));
         f->err = CD_EHDF5;
         return CD_EHDF5;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        f->crc[first + i] = h5io_crc32(scores + (size_t)i * f->K, (size_t)f->K * sizeof(float));
+        f->crc[f->n + first + i] = h5io_crc32(label + i, sizeof *label);
+        f->crc[2 * f->n + first + i] = h5io_crc32(names + (size_t)i * f->name_len, (size_t)f->name_len);
     }
     return CD_OK;
 }
@@ -140,25 +151,87 @@ int h5io_scores_write_metrics(H5ScoresFile *f, const char *const *class_names, c
     return rc;
 }
 
+// Collective: the rows' CRCs (each row written by one rank) gathered and
+// combined into each row dataset's crc32.
+static int put_row_crcs(H5ScoresFile *f) {
+    const int64_t n = f->n;
+    int rc = CD_OK;
+    for (int64_t at = 0; !rc && at < 3 * n; at += 1 << 20)   // int counts
+        rc = dist_allreduce_sum_i64(f->d, f->crc + at, (int)(3 * n - at < (1 << 20) ? 3 * n - at : 1 << 20));
+    const hid_t ds[3] = {f->scores, f->label, f->name};
+    const size_t row[3] = {(size_t)f->K * sizeof(float), sizeof(int32_t), (size_t)f->name_len};
+    for (int k = 0; k < 3 && !rc; k++) {
+        uint32_t whole = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t c = (uint32_t)f->crc[k * n + i];
+            whole = i ? h5io_crc32_combine(whole, c, row[k]) : c;
+        }
+        rc = dist_agree(f->d, h5io_crc_put(ds[k], whole));
+    }
+    return rc;
+}
+
 int h5io_scores_close(H5ScoresFile *f) {
     if (!f) return CD_OK;
     int rc = f->err;
+    if (f->file >= 0) rc = dist_agree(f->d, rc);
+    if (f->file >= 0 && !rc) rc = put_row_crcs(f);
     if (f->scores >= 0) H5Dclose(f->scores);
     if (f->label >= 0) H5Dclose(f->label);
     if (f->name >= 0) H5Dclose(f->name);
     if (f->strtype >= 0) H5Tclose(f->strtype);
     if (f->dxpl_ind >= 0) H5Pclose(f->dxpl_ind);
-    if (f->file >= 0 && H5Fclose(f->file) < 0) {
-        CD_ERR("HDF5: closing the scores file failed");
-        rc = CD_EHDF5;
-    }
     const Dist *d = f->d;
+    // Collective: flushed, or on any rank's failure truncated, closed and removed.
+    if (f->file >= 0) rc = h5io_end_write(f->file, f->path, rc, d);
+    free(f->crc);
+    free(f->path);
     free(f);
     return dist_agree(d, rc);
 }
 
 // ---------------------------------------------------------------------------
 // Reader (serial)
+
+// The largest class count a score file may have (a bound before allocating).
+#define SCORES_MAX_K (1 << 20)
+
+// The root attributes and the dataset shapes, checked before anything is
+// read (issue 12: a crafted attribute or shape must never size a read).
+static int read_header(hid_t f, const char *path, H5Scores *s) {
+    int64_t ver = 0, K = 0, w = 0;
+    int rc = h5io_check_format(f, path, H5IO_SCORES_FORMAT, H5IO_SCORES_FORMAT_VERSION, &ver,
+                               "pass the scores.h5 that cocodiff-eval or cocodiff-ensemble wrote");
+    if (!rc && (h5io_attr_need_str(f, path, "checkpoint", s->checkpoint, sizeof s->checkpoint) ||
+                h5io_attr_need_str(f, path, "data", s->data, sizeof s->data) ||
+                h5io_attr_need_str(f, path, "group", s->group, sizeof s->group) ||
+                h5io_attr_need_str(f, path, "stream", s->stream, sizeof s->stream) ||
+                h5io_attr_need_i64(f, path, "window", &w) || h5io_attr_need_i64(f, path, "num_class", &K)))
+        rc = CD_EFORMAT;
+    if (!rc && (K < 1 || K > SCORES_MAX_K || w < 1 || w > 1000000)) {
+        CD_ERR("%s: num_class %lld or window %lld out of range", path, (long long)K, (long long)w);
+        rc = CD_EFORMAT;
+    }
+    int64_t sd[2] = {-1, K}, n[1];
+    if (!rc && h5io_dset_check(f, path, "scores", H5T_FLOAT, 2, sd)) rc = CD_EFORMAT;
+    n[0] = sd[0];
+    if (!rc && (h5io_dset_check(f, path, "label", H5T_INTEGER, 1, n) || h5io_dset_check(f, path, "name", H5T_STRING, 1, n)))
+        rc = CD_EFORMAT;
+    int64_t k1[1] = {K};
+    if (!rc && H5Lexists(f, "class_name", H5P_DEFAULT) > 0 && h5io_dset_check(f, path, "class_name", H5T_STRING, 1, k1))
+        rc = CD_EFORMAT;
+    s->n = sd[0];
+    s->K = (int)K;
+    s->window = (int)w;
+    if (!rc && H5Lexists(f, "metrics", H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(f, "metrics", H5P_DEFAULT);
+        if (g < 0 || h5io_attr_need_f64(g, path, "top1", &s->top1) || h5io_attr_need_f64(g, path, "top5", &s->top5))
+            rc = CD_EFORMAT;
+        if (g >= 0) H5Gclose(g);
+        s->has_metrics = !rc;
+    }
+    return rc;
+}
 
 int h5io_scores_read(const char *path, H5Scores *s) {
     memset(s, 0, sizeof *s);
@@ -168,24 +241,8 @@ int h5io_scores_read(const char *path, H5Scores *s) {
                path);
         return CD_EIO;
     }
-    int rc = CD_OK;
-    char fmt[64];
-    h5io_attr_get_str(f, "format", fmt, sizeof fmt);
-    hsize_t sd[2], ld[2], nd[2];
-    if (strcmp(fmt, H5IO_SCORES_FORMAT)) {
-        CD_ERR("%s: format attribute is '%s', not '%s' (HINT: pass the scores.h5 that cocodiff-eval or "
-               "cocodiff-ensemble wrote)", path, fmt, H5IO_SCORES_FORMAT);
-        rc = CD_EFORMAT;
-    } else if (h5io_dset_dims(f, "scores", sd) != 2 || h5io_dset_dims(f, "label", ld) != 1 || h5io_dset_dims(f, "name", nd) != 1 ||
-               ld[0] != sd[0] || nd[0] != sd[0] || sd[1] < 1 || sd[1] > (1 << 20)) {
-        CD_ERR("%s: needs /scores (N, K), /label (N) and /name (N) with one N (got scores (%llu, %llu), label "
-               "%llu, name %llu)", path, (unsigned long long)sd[0], (unsigned long long)sd[1],
-               (unsigned long long)ld[0], (unsigned long long)nd[0]);
-        rc = CD_EFORMAT;
-    }
+    int rc = read_header(f, path, s);
     if (!rc) {
-        s->n = (int64_t)sd[0];
-        s->K = (int)sd[1];
         size_t n = (size_t)s->n ? (size_t)s->n : 1;
         s->scores = cd_malloc(n * (size_t)s->K * sizeof *s->scores);
         s->label = cd_malloc(n * sizeof *s->label);
@@ -203,12 +260,12 @@ int h5io_scores_read(const char *path, H5Scores *s) {
             CD_ERR("%s: row %lld has label %d outside [0, %d)", path, (long long)i, s->label[i], s->K);
             rc = CD_EFORMAT;
         }
-    if (!rc) {   // class names: the file's when it has K of them, else ids
+    if (!rc) {   // class names: the file's (checked above), else ids (files of older builds)
         char *cn = NULL;
         int clen = 0;
-        hsize_t cd[2];
-        if (h5io_dset_dims(f, "class_name", cd) == 1 && cd[0] == (hsize_t)s->K &&
-            h5io_dset_read_strings(f, "class_name", s->K, &cn, &clen) == CD_OK) {
+        if (H5Lexists(f, "class_name", H5P_DEFAULT) > 0) {
+            if ((rc = h5io_dset_read_strings(f, "class_name", s->K, &cn, &clen)))
+                CD_ERR("%s: /class_name is not a readable list of fixed-length strings", path);
             for (int k = 0; k < s->K && !rc; k++)
                 if (!(s->class_names[k] = strdup(cn + (size_t)k * (size_t)(clen + 1)))) rc = CD_ENOMEM;
         } else {
@@ -219,21 +276,6 @@ int h5io_scores_read(const char *path, H5Scores *s) {
             }
         }
         free(cn);
-    }
-    if (!rc) {
-        double w = 0;
-        h5io_attr_get_str(f, "checkpoint", s->checkpoint, sizeof s->checkpoint);
-        h5io_attr_get_str(f, "data", s->data, sizeof s->data);
-        h5io_attr_get_str(f, "group", s->group, sizeof s->group);
-        h5io_attr_get_str(f, "stream", s->stream, sizeof s->stream);
-        if (h5io_attr_get_f64(f, "window", &w) == 0) s->window = (int)w;
-        if (H5Lexists(f, "metrics", H5P_DEFAULT) > 0) {
-            hid_t g = H5Gopen2(f, "metrics", H5P_DEFAULT);
-            if (g >= 0) {
-                s->has_metrics = h5io_attr_get_f64(g, "top1", &s->top1) == 0 && h5io_attr_get_f64(g, "top5", &s->top5) == 0;
-                H5Gclose(g);
-            }
-        }
     }
     H5Fclose(f);
     if (rc) h5io_scores_free(s);

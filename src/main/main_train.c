@@ -202,13 +202,8 @@ int main(int argc, char **argv) {
     }
     Config cfg;
     char why[1024] = "";
-    // config_load initialises cfg itself (also when it fails): initialising
-    // it here as well leaked the defaults' strings.
     if (bad) config_init(&cfg);
-    else if (config_load(&cfg, config, why, sizeof why) != CD_OK) bad = 1;
-    for (int i = 0; i < nsets && !bad; i++)
-        if (config_set(&cfg, sets[i], why, sizeof why) != CD_OK) bad = 1;
-    if (!bad && config_check(&cfg, why, sizeof why) != CD_OK) bad = 1;
+    else if (config_read(&cfg, config, sets, nsets, why, sizeof why) != CD_OK) bad = 1;
     if (!bad && !cfg.work_dir) { snprintf(why, sizeof why, "%s: work_dir is not set", config); bad = 1; }
     if (bad) {
         if (d.rank == 0 && why[0]) fprintf(stderr, "cocodiff-train: %s\n", why);

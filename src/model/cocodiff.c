@@ -17,52 +17,17 @@
 #include "cocodiff.h"
 #include "metrics.h"
 #include "cocodiff_denoiser.h"
+#include "crng.h"
 #include "layers.h"
 #include "status.h"
 #include "tlayers.h"
 
 #define L COCODIFF_TOKENS
 
-// ---------------------------------------------------------------------------
-// Counter-based RNG (splitmix64 finaliser over a key and a counter)
-
-enum { RNG_T = 1, RNG_EPS = 2, RNG_DROP = 3, RNG_TGEN = 4, RNG_EPSGEN = 5, RNG_INIT = 6 };
-
-typedef struct Rng {
-    uint64_t key, ctr;
-} Rng;
-
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-#define GOLDEN 0x9e3779b97f4a7c15ULL
-
-static Rng rng_make(uint64_t seed, int64_t step, int64_t index, int purpose) {
-    uint64_t k = mix64(seed ^ 0x636f636f64696666ULL);   // "cocodiff"
-    k = mix64(k + GOLDEN * ((uint64_t)step + 1));
-    k = mix64(k ^ (GOLDEN * 0x2545f4914f6cdd1dULL * ((uint64_t)index + 1)));
-    k = mix64(k + (uint64_t)purpose * 0xd1b54a32d192ed03ULL);
-    return (Rng){k, 0};
-}
-static uint64_t rng_u64(Rng *r) { return mix64(r->key + GOLDEN * ++r->ctr); }
-static double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
-static int64_t rng_below(Rng *r, int64_t n) {
-    if (n <= 1) return 0;
-    uint64_t un = (uint64_t)n, lim = UINT64_MAX - UINT64_MAX % un, x;
-    do x = rng_u64(r);
-    while (x >= lim);
-    return (int64_t)(x % un);
-}
-// n standard normals (Box-Muller, both outputs used)
-static void rng_normals(Rng *r, float *out, size_t n) {
-    for (size_t i = 0; i < n; i += 2) {
-        double u1 = 1.0 - rng_uniform(r), u2 = rng_uniform(r);
-        double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
-        out[i] = (float)(rad * cos(th));
-        if (i + 1 < n) out[i + 1] = (float)(rad * sin(th));
-    }
+// Draw purposes (crng.h streams under the module's salt)
+enum { RNG_T = 1, RNG_EPS = 2, RNG_DROP = 3, RNG_TGEN = 4, RNG_EPSGEN = 5, RNG_INIT = 6, RNG_NOISECTL = 7 };
+static Crng rng_make(uint64_t seed, int64_t step, int64_t index, int purpose) {
+    return crng_make(0x636f636f64696666ULL /* "cocodiff" */, seed, step, index, purpose);
 }
 
 // ---------------------------------------------------------------------------
@@ -72,6 +37,7 @@ typedef struct CdW {   // every parameter (or grad) of the module
     float *enc_w, *enc_b, *encn_w, *encn_b;   // (d, C), (d), (d), (d)
     float *dec_w, *dec_b;                     // (C, d), (C)
     float *txt_w, *txt_b;                     // (d, Dt), (d)
+    float *txt_type;                          // (7, d) or NULL (text_type_embed off)
     CdDenoiserW den;
     float *proj_w, *proj_b;                   // (Dt, C), (Dt)
     float *logit_scale;                       // (1)
@@ -86,9 +52,9 @@ typedef struct Enc {   // encoder forward cache
 typedef struct StepBufs {
     Enc rec, det, dbb;
     float *hr, *dhr, *dz, *da;                        // (N, C), (N, C), (N, d), (N, d)
-    float *eps, *zt, *traw, *ctx, *keep, *epshat, *deps, *dctx, *dzt;
+    float *eps, *zt, *traw, *ctx, *keep, *epshat, *deps, *dctx, *dzt, *tgt;
     float *cache, *work;
-    float *zg, *x0b, *epsd, *epsu, *zero_ctx, *ctxg, *zh0, *hh0, *dhh0, *glog, *gprob, *gdlog;
+    float *zg, *x0b, *epsd, *epsu, *ctxu, *ctxg, *zh0, *hh0, *dhh0, *glog, *gprob, *gdlog;
     float *u, *un, *dun, *du, *nrm, *clog, *cprob, *cdlog;
     int32_t *t, *tgen, *tbuf, *drop;
 } StepBufs;
@@ -192,6 +158,7 @@ static void walk(Cocodiff *m, Walk *w, CdW *W) {
     reg_norm(w, &W->encn_w, &W->encn_b, d, "enc_norm");
     reg_linear(w, &W->dec_w, &W->dec_b, d, C, "dec");
     reg_linear(w, &W->txt_w, &W->txt_b, Dt, d, "text_proj");
+    if (c->text_type_embed) W->txt_type = reg(w, I_POS, 0, 0, 2, L, d, "cocodiff.text_type");
     CdDenoiserW *D = &W->den;
     reg_linear(w, &D->t1w, &D->t1b, d, d, "time_mlp.0");
     reg_linear(w, &D->t2w, &D->t2b, d, d, "time_mlp.2");
@@ -241,10 +208,18 @@ static int check_config(const CocodiffConfig *c, int C, int Dt, int K) {
                c->heads, c->blocks, COCODIFF_MAX_BLOCKS, c->mlp_ratio);
         return CD_EARG;
     }
+    if (c->prediction < COCODIFF_PRED_EPS || c->prediction > COCODIFF_PRED_V) {
+        CD_ERR("cocodiff: prediction %d (0 eps, 1 x0, 2 v)", (int)c->prediction);
+        return CD_EARG;
+    }
     if (c->guidance < COCODIFF_GUIDE_NONE || c->guidance > COCODIFF_GUIDE_BOTH ||
         !(c->cond_drop >= 0 && c->cond_drop <= 1)) {
         CD_ERR("cocodiff: guidance %d (0 none, 1 coarse, 2 fine, 3 both), cond_drop %g in [0, 1]",
                (int)c->guidance, c->cond_drop);
+        return CD_EARG;
+    }
+    if (c->diff_repeats < 1 || c->diff_repeats > 64) {
+        CD_ERR("cocodiff: diff_repeats %d (1..64)", c->diff_repeats);
         return CD_EARG;
     }
     if (c->gen_steps < 1 || !(c->t_gen_lo >= 0 && c->t_gen_lo <= c->t_gen_hi && c->t_gen_hi <= 1)) {
@@ -287,6 +262,7 @@ int cocodiff_create(Cocodiff **out, const CocodiffConfig *cfg, int C, int Dt, in
     point(m, m->params, &m->w);
     point(m, m->grads, &m->g);
     rc = cd_denoiser_init(&m->den, cfg->d, cfg->heads, cfg->blocks, cfg->mlp_ratio * cfg->d);
+    m->den.inject = cfg->part_text_inject;
     if (!rc) rc = cocodiff_schedule_init(&m->sched, cfg->schedule, cfg->T_diff, cfg->beta_start, cfg->beta_end);
     if (rc) { cocodiff_free(m); return rc; }
     cocodiff_init(m, 0);
@@ -335,19 +311,19 @@ void cocodiff_init(Cocodiff *m, uint64_t seed) {
     for (int i = 0; i < m->ntab; i++) {
         const CocodiffTensor *t = &m->tab[i];
         float *p = m->params + t->offset;
-        Rng r = rng_make(seed, -1, i, RNG_INIT);
+        Crng r = rng_make(seed, -1, i, RNG_INIT);
         switch (m->init_kind[i]) {
         case I_LIN:
         case I_XAVIER: {
             double bound = m->init_kind[i] == I_LIN ? 1.0 / sqrt((double)m->fan_in[i])
                                                     : sqrt(6.0 / (m->fan_in[i] + m->fan_out[i]));
-            for (size_t k = 0; k < t->numel; k++) p[k] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
+            for (size_t k = 0; k < t->numel; k++) p[k] = (float)((2.0 * crng_uniform(&r) - 1.0) * bound);
             break;
         }
         case I_ZERO: memset(p, 0, t->numel * sizeof(float)); break;
         case I_ONE: for (size_t k = 0; k < t->numel; k++) p[k] = 1.0f; break;
         case I_POS:
-            rng_normals(&r, p, t->numel);
+            crng_normals(&r, p, t->numel);
             for (size_t k = 0; k < t->numel; k++) p[k] *= 0.02f;
             break;
         case I_LOGIT: p[0] = m->cfg.logit_scale_init; break;
@@ -378,6 +354,17 @@ int cocodiff_set_text(Cocodiff *m, const float *coarse, const float *fine) {
     return CD_OK;
 }
 
+void cocodiff_dims(const Cocodiff *m, int *C, int *Dt, int *K) {
+    if (C) *C = m->C;
+    if (Dt) *Dt = m->Dt;
+    if (K) *K = m->K;
+}
+
+void cocodiff_text(const Cocodiff *m, const float **coarse, const float **fine) {
+    *coarse = m->has_text ? m->coarse : NULL;
+    *fine = m->has_text ? m->fine : NULL;
+}
+
 void cocodiff_debug_detach_from(Cocodiff *m, const float *params, const float *h_parts) {
     m->det_params = params;
     m->det_h = h_parts;
@@ -397,11 +384,11 @@ static size_t carve(Cocodiff *m, float *base, int32_t *ibase, int B, StepBufs *b
     }
     TAKE(b->hr, N * C); TAKE(b->dhr, N * C); TAKE(b->dz, N * d); TAKE(b->da, N * d);
     TAKE(b->eps, N * d); TAKE(b->zt, N * d); TAKE(b->traw, N * Dt); TAKE(b->ctx, N * d);
-    TAKE(b->keep, N); TAKE(b->epshat, N * d); TAKE(b->deps, N * d); TAKE(b->dctx, N * d);
-    TAKE(b->dzt, N * d);
+    TAKE(b->keep, 2 * N); TAKE(b->epshat, N * d); TAKE(b->deps, N * d); TAKE(b->dctx, N * d);
+    TAKE(b->dzt, N * d); TAKE(b->tgt, N * d);
     TAKE(b->cache, cd_denoiser_cache_size(&m->den, B));
     TAKE(b->work, cd_denoiser_work_size(&m->den, B));
-    TAKE(b->zg, N * d); TAKE(b->x0b, Bs); TAKE(b->epsd, N * d); TAKE(b->epsu, N * d); TAKE(b->zero_ctx, N * d);
+    TAKE(b->zg, N * d); TAKE(b->x0b, Bs); TAKE(b->epsd, N * d); TAKE(b->epsu, N * d); TAKE(b->ctxu, N * d);
     TAKE(b->ctxg, N * d); TAKE(b->zh0, Bs * d); TAKE(b->hh0, Bs * C); TAKE(b->dhh0, Bs * C);
     TAKE(b->glog, Bs * K); TAKE(b->gprob, Bs * K); TAKE(b->gdlog, Bs * K);
     TAKE(b->u, Bs * Dt); TAKE(b->un, Bs * Dt); TAKE(b->dun, Bs * Dt); TAKE(b->du, Bs * Dt);
@@ -445,18 +432,48 @@ static void enc_backward(Cocodiff *m, float *dh, const float *dz, const Enc *e, 
     linear_backward(dh, m->g.enc_w, m->g.enc_b, m->b.da, h, m->w.enc_w, N, m->C, d);
 }
 
+// The denoiser's regression target (cfg.prediction) for z_t = a z_0 + s eps,
+// a = sqrt(abar_t), s = sqrt(1 - abar_t): eps; z_0; or v = a eps - s z_0.
+// tgt, eps, z0: (B, n).
+static void diff_target(const Cocodiff *m, float *tgt, const float *eps, const float *z0, const int32_t *t, int B,
+                        size_t n) {
+    for (int i = 0; i < B; i++) {
+        double ab = m->sched.alphas_cumprod[t[i]];
+        float a = (float)sqrt(ab), s = (float)sqrt(1.0 - ab);
+        for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n; k++)
+            tgt[k] = m->cfg.prediction == COCODIFF_PRED_X0  ? z0[k]
+                     : m->cfg.prediction == COCODIFF_PRED_V ? a * eps[k] - s * z0[k]
+                                                            : eps[k];
+    }
+}
+
+// The denoiser's output (cfg.prediction) turned into the noise estimate DDIM
+// reads, in place: from z_0: eps = (z - a out) / s; from v: eps = s z + a out.
+static void output_to_eps(const Cocodiff *m, float *out, const float *z, const int32_t *t, int B, size_t n) {
+    if (m->cfg.prediction == COCODIFF_PRED_EPS) return;
+    for (int i = 0; i < B; i++) {
+        double ab = m->sched.alphas_cumprod[t[i]];
+        double a = sqrt(ab), s = sqrt(1.0 - ab);
+        for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n; k++)
+            out[k] = m->cfg.prediction == COCODIFF_PRED_X0 ? (float)((z[k] - a * out[k]) / s)
+                                                           : (float)(s * z[k] + a * out[k]);
+    }
+}
+
 // Text tokens of each sample's class: (B, 7, d) = [fine[y, 0..5], coarse[y]]
 // through the shared projection, zero where the guidance mode leaves a token
-// out or the sample's condition is dropped (keep: (B*7) 1/0).
+// out or the sample's condition is dropped (keep: (B*7) 1/0), plus the
+// token's type embedding (text_type_embed) in every case. coarse, fine:
+// the text tables to read (the module's, or a probe's replacement).
 static void build_ctx(Cocodiff *m, const CdW *W, float *ctx, float *keep, const int32_t *labels,
-                      const int32_t *drop, int B) {
+                      const int32_t *drop, int B, const float *coarse, const float *fine) {
     int Dt = m->Dt, d = m->cfg.d, gfine = m->cfg.guidance & COCODIFF_GUIDE_FINE,
         gcoarse = m->cfg.guidance & COCODIFF_GUIDE_COARSE;
     for (int b = 0; b < B; b++)
         for (int j = 0; j < L; j++) {
             const float *src = j < COCODIFF_PARTS
-                                   ? m->fine + ((size_t)labels[b] * COCODIFF_PARTS + j) * Dt
-                                   : m->coarse + (size_t)labels[b] * Dt;
+                                   ? fine + ((size_t)labels[b] * COCODIFF_PARTS + j) * Dt
+                                   : coarse + (size_t)labels[b] * Dt;
             memcpy(m->b.traw + ((size_t)b * L + j) * Dt, src, (size_t)Dt * sizeof(float));
             int present = (j < COCODIFF_PARTS ? gfine : gcoarse) && !(drop && drop[b]);
             keep[b * L + j] = present ? 1.0f : 0.0f;
@@ -464,6 +481,9 @@ static void build_ctx(Cocodiff *m, const CdW *W, float *ctx, float *keep, const 
     linear_forward(ctx, m->b.traw, W->txt_w, W->txt_b, B * L, Dt, d);
     for (int i = 0; i < B * L; i++)
         if (keep[i] == 0.0f) memset(ctx + (size_t)i * d, 0, (size_t)d * sizeof(float));
+    if (W->txt_type)   // which sentence a token is, present or dropped
+        for (int i = 0; i < B * L; i++)
+            for (int k = 0; k < d; k++) ctx[(size_t)i * d + k] += W->txt_type[(size_t)(i % L) * d + k];
 }
 
 typedef struct GenCtx {
@@ -476,19 +496,22 @@ static void gen_eps(void *vctx, float *eps, const float *z, const int32_t *t, in
     GenCtx *g = vctx;
     Cocodiff *m = g->m;
     StepBufs *b = &m->b;
+    size_t n = (size_t)L * m->cfg.d, Bn = (size_t)B * n;
     cd_denoiser_forward(&m->den, eps, b->cache, z, t, b->ctxg, &g->W->den, B, b->work);
+    output_to_eps(m, eps, z, t, B, n);
     float w = m->cfg.guidance_scale;
     if (w == 1.0f) return;
-    size_t n = (size_t)B * L * m->cfg.d;
-    memset(b->zero_ctx, 0, n * sizeof(float));
-    cd_denoiser_forward(&m->den, b->epsu, b->cache, z, t, b->zero_ctx, &g->W->den, B, b->work);
-    for (size_t i = 0; i < n; i++) eps[i] = b->epsu[i] + w * (eps[i] - b->epsu[i]);
+    cd_denoiser_forward(&m->den, b->epsu, b->cache, z, t, b->ctxu, &g->W->den, B, b->work);
+    output_to_eps(m, b->epsu, z, t, B, n);
+    for (size_t i = 0; i < Bn; i++) eps[i] = b->epsu[i] + w * (eps[i] - b->epsu[i]);
 }
 
 // z_hat_0 (B, 7, d) into b->zg from the detached z0 (B, 7, d): noise to
-// t_gen, S DDIM steps under the class condition (weights W, no dropout).
-static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const int32_t *labels,
-                             int B, const CocodiffStepCtl *ctl) {
+// t_gen, S DDIM steps under the condition of class text[b] (weights W, no
+// dropout). p NULL: training's generation (t_gen drawn from the range, the
+// module's texts); otherwise a probe's choices (cocodiff_generate_probe).
+static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const int32_t *text, int B,
+                             const CocodiffStepCtl *ctl, const CocodiffProbe *p) {
     const CocodiffConfig *c = &m->cfg;
     StepBufs *b = &m->b;
     int T = c->T_diff;
@@ -496,20 +519,28 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
     int lo = (int)lround((double)c->t_gen_lo * T), hi = (int)lround((double)c->t_gen_hi * T);
     if (hi > T - 1) hi = T - 1;
     if (lo > hi) lo = hi;
+    int noise = p && p->from_noise;
     for (int i = 0; i < B; i++) {
-        Rng r = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_TGEN);
-        b->tgen[i] = lo + (int32_t)rng_below(&r, (int64_t)hi - lo + 1);
-        Rng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPSGEN);
-        rng_normals(&e, b->epsd + (size_t)i * n, n);
+        Crng r = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_TGEN);
+        b->tgen[i] = p && p->t_start >= 0 ? p->t_start : lo + (int32_t)crng_below(&r, (int64_t)hi - lo + 1);
+        Crng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPSGEN);
+        crng_normals(&e, b->epsd + (size_t)i * n, n);
         float mx = 0.0f;
-        for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n; k++) mx = fmaxf(mx, fabsf(z0[k]));
+        for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n && !noise; k++) mx = fmaxf(mx, fabsf(z0[k]));
         b->x0b[i] = mx;
     }
-    cocodiff_q_sample(&m->sched, b->zg, z0, b->epsd, b->tgen, B, n);
-    build_ctx(m, W, b->ctxg, b->keep, labels, NULL, B);
+    if (noise) memset(b->zg, 0, (size_t)B * n * sizeof(float));   // z_t = sqrt(1 - abar) eps
+    cocodiff_q_sample(&m->sched, b->zg, noise ? b->zg : z0, b->epsd, b->tgen, B, n);
+    const float *tc = p && p->coarse ? p->coarse : m->coarse, *tf = p && p->fine ? p->fine : m->fine;
+    build_ctx(m, W, b->ctxg, b->keep, text, NULL, B, tc, tf);
+    if (c->guidance_scale != 1.0f) {   // classifier-free guidance: the dropped condition too
+        for (int i = 0; i < B; i++) b->drop[i] = 1;
+        build_ctx(m, W, b->ctxu, b->keep + (size_t)B * L, text, b->drop, B, tc, tf);
+    }
     GenCtx g = {m, W};
+    // from noise there is no real latent whose range could bound z0_hat
     cocodiff_ddim(&m->sched, b->zg, b->tgen, B, n, c->gen_steps, gen_eps, &g, b->epsd, b->tbuf,
-                  c->clip_x0 ? b->x0b : NULL);
+                  c->clip_x0 && !noise ? b->x0b : NULL);
 }
 
 // Contrastive CE over classes: logits[i, k] = s cos(P x_i, e_k), s =
@@ -587,6 +618,83 @@ static int check_batch(const Cocodiff *m, const float *h, const int32_t *labels,
     return CD_OK;
 }
 
+// One pass of L_diff over the batch (repeat r of cfg.diff_repeats: its own
+// t, noise and dropout draws; repeat 0's are those of a single pass):
+// forward, and with l_diff > 0 the backward into the denoiser, the text
+// projection and (diff_to_backbone) E and dh_parts, scaled 1 / diff_repeats.
+// Returns the pass's mean loss. z0: the latent it noises; e0: its live
+// encoder forward (diff_to_backbone) or NULL.
+static double diff_pass(Cocodiff *m, int r, const float *z0, const Enc *e0, const float *h, const int32_t *labels,
+                        int B, float *dh_parts, const CocodiffStepCtl *ctl) {
+    const CocodiffConfig *c = &m->cfg;
+    StepBufs *b = &m->b;
+    int d = c->d, N = B * L, Dt = m->Dt, pr = 16 * r;
+    size_t n = (size_t)L * d, Nd = (size_t)N * d;
+    float sc = ctl->grad_scale / (float)c->diff_repeats;
+    for (int i = 0; i < B; i++) {
+        Crng rt = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_T + pr);
+        b->t[i] = (int32_t)crng_below(&rt, c->T_diff);
+        Crng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPS + pr);
+        crng_normals(&e, b->eps + (size_t)i * n, n);
+        Crng q = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_DROP + pr);
+        b->drop[i] = crng_uniform(&q) < (double)c->cond_drop;
+    }
+    cocodiff_q_sample(&m->sched, b->zt, z0, b->eps, b->t, B, n);
+    build_ctx(m, &m->w, b->ctx, b->keep, labels, b->drop, B, m->coarse, m->fine);
+    cd_denoiser_forward(&m->den, b->epshat, b->cache, b->zt, b->t, b->ctx, &m->w.den, B, b->work);
+    diff_target(m, b->tgt, b->eps, z0, b->t, B, n);
+    double acc = 0;
+    float kd = 2.0f * c->l_diff * sc / (float)Nd;
+    for (size_t i = 0; i < Nd; i++) {
+        float e = b->epshat[i] - b->tgt[i];
+        acc += (double)e * e;
+        b->deps[i] = kd * e;
+    }
+    if (c->l_diff > 0) {
+        memset(b->dctx, 0, Nd * sizeof(float));
+        float *dzt = c->diff_to_backbone ? b->dzt : NULL;
+        if (dzt) memset(dzt, 0, Nd * sizeof(float));
+        cd_denoiser_backward(&m->den, dzt, b->dctx, &m->g.den, b->deps, b->cache, b->ctx, &m->w.den,
+                             B, b->work);
+        if (m->g.txt_type)
+            for (int i = 0; i < N; i++)
+                for (int k = 0; k < d; k++) m->g.txt_type[(size_t)(i % L) * d + k] += b->dctx[(size_t)i * d + k];
+        for (int i = 0; i < N; i++)
+            if (b->keep[i] == 0.0f) memset(b->dctx + (size_t)i * d, 0, (size_t)d * sizeof(float));
+        linear_backward(NULL, m->g.txt_w, m->g.txt_b, b->dctx, b->traw, m->w.txt_w, N, Dt, d);
+        if (dzt) {   // z_t = a z_0 + s eps, and the target's z_0 (x0: z_0; v: -s z_0): into E and h
+            for (int i = 0; i < B; i++) {
+                double ab = m->sched.alphas_cumprod[b->t[i]];
+                float ca = (float)sqrt(ab), cs = (float)sqrt(1.0 - ab);
+                float ct = c->prediction == COCODIFF_PRED_X0 ? -1.0f : c->prediction == COCODIFF_PRED_V ? cs : 0.0f;
+                for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n; k++) dzt[k] = dzt[k] * ca + ct * b->deps[k];
+            }
+            enc_backward(m, dh_parts, dzt, e0, h, N);
+        }
+    }
+    return acc / (double)Nd;
+}
+
+// The noise control (gen_noise): b->hh0 (B, C) = h_0 + ||h_hat_0 - h_0|| u,
+// u a random unit direction per sample; h: (B, 7, C).
+static void noise_control(Cocodiff *m, const float *h, int B, const CocodiffStepCtl *ctl) {
+    int C = m->C;
+    float *u = m->b.dhh0;   // scratch: dhh0 is zeroed after this
+    for (int i = 0; i < B; i++) {
+        float *g = m->b.hh0 + (size_t)i * C;
+        const float *h0 = h + (size_t)i * L * C;
+        double r = 0, q = 0;
+        Crng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_NOISECTL);
+        crng_normals(&e, u, (size_t)C);
+        for (int k = 0; k < C; k++) {
+            r += ((double)g[k] - h0[k]) * ((double)g[k] - h0[k]);
+            q += (double)u[k] * u[k];
+        }
+        double s = q > 0 ? sqrt(r / q) : 0;
+        for (int k = 0; k < C; k++) g[k] = (float)(h0[k] + s * u[k]);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The training step
 
@@ -621,23 +729,22 @@ static const float *step_rec(Cocodiff *m, const float *h, const float *hd, float
     return hin;
 }
 
-// L_diff = mean (eps - eps_hat(z_t, t, c))^2 on the detached z_0 (unless
-// diff_to_backbone), with its gradients; returns the detached z_0 (for
-// generation).
+// L_diff = mean (target - out(z_t, t, c))^2 (cfg.prediction: eps, z_0 or v)
+// on the detached z_0 (unless diff_to_backbone), cfg.diff_repeats passes
+// (diff_pass), with its gradients; returns the detached z_0 (for generation).
 static const float *step_diff(Cocodiff *m, const CdW *wd, const float *h, const float *hin, const float *hd,
-                              const int32_t *labels, int B, const CocodiffStepCtl *ctl, float *dh_parts, float sc,
+                              const int32_t *labels, int B, const CocodiffStepCtl *ctl, float *dh_parts,
                               CocodiffLosses *lo) {
     const CocodiffConfig *c = &m->cfg;
     StepBufs *b = &m->b;
-    const int d = c->d, N = B * L, Dt = m->Dt;
-    const size_t Nd = (size_t)N * d, n = (size_t)L * d;
+    const int N = B * L;
     // The detached z_0 (for L_diff and generation)
     const float *zdet = b->rec.z;
     if (wd != &m->w || hd != hin) {
         enc_forward(m, wd, &b->det, hd, N);
         zdet = b->det.z;
     }
-    // L_diff = mean (eps - eps_hat(z_t, t, c))^2
+    // L_diff = mean (target - out(z_t, t, c))^2, target eps, z_0 or v (cfg.prediction)
     const Enc *e0 = NULL;   // the live encoder forward of z_0 (diff_to_backbone)
     const float *z0 = zdet;
     if (c->diff_to_backbone) {
@@ -648,48 +755,14 @@ static const float *step_diff(Cocodiff *m, const CdW *wd, const float *h, const 
         }
         z0 = e0->z;
     }
-    for (int i = 0; i < B; i++) {
-        Rng r = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_T);
-        b->t[i] = (int32_t)rng_below(&r, c->T_diff);
-        Rng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPS);
-        rng_normals(&e, b->eps + (size_t)i * n, n);
-        Rng q = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_DROP);
-        b->drop[i] = rng_uniform(&q) < (double)c->cond_drop;
-    }
-    cocodiff_q_sample(&m->sched, b->zt, z0, b->eps, b->t, B, n);
-    build_ctx(m, &m->w, b->ctx, b->keep, labels, b->drop, B);
-    cd_denoiser_forward(&m->den, b->epshat, b->cache, b->zt, b->t, b->ctx, &m->w.den, B, b->work);
-    double acc = 0;
-    float kd = 2.0f * c->l_diff * sc / (float)Nd;
-    for (size_t i = 0; i < Nd; i++) {
-        float e = b->epshat[i] - b->eps[i];
-        acc += (double)e * e;
-        b->deps[i] = kd * e;
-    }
-    lo->diff = acc / (double)Nd;
-    if (c->l_diff > 0) {
-        memset(b->dctx, 0, Nd * sizeof(float));
-        float *dzt = c->diff_to_backbone ? b->dzt : NULL;
-        if (dzt) memset(dzt, 0, Nd * sizeof(float));
-        cd_denoiser_backward(&m->den, dzt, b->dctx, &m->g.den, b->deps, b->cache, b->ctx, &m->w.den,
-                             B, b->work);
-        for (int i = 0; i < N; i++)
-            if (b->keep[i] == 0.0f) memset(b->dctx + (size_t)i * d, 0, (size_t)d * sizeof(float));
-        linear_backward(NULL, m->g.txt_w, m->g.txt_b, b->dctx, b->traw, m->w.txt_w, N, Dt, d);
-        if (dzt) {   // z_t = sqrt(abar) z_0 + ...: into E and h
-            for (int i = 0; i < B; i++) {
-                float ca = (float)sqrt(m->sched.alphas_cumprod[b->t[i]]);
-                for (size_t k = (size_t)i * n; k < (size_t)(i + 1) * n; k++) dzt[k] *= ca;
-            }
-            enc_backward(m, dh_parts, dzt, e0, h, N);
-        }
-    }
-
+    lo->diff = 0;
+    for (int r = 0; r < c->diff_repeats; r++)
+        lo->diff += diff_pass(m, r, z0, e0, h, labels, B, dh_parts, ctl) / c->diff_repeats;
     return zdet;
 }
 
 // Generation (no gradient) from the detached z_0, then L_gen and the coarse
-// loss on h_hat_0, with their gradients.
+// loss on h_hat_0 (or, gen_noise, on the noise control), with their gradients.
 static void step_gen(Cocodiff *m, const CdW *wd, const float *zdet, const float *hd, const int32_t *labels, int B,
                      const CocodiffStepCtl *ctl, const CocodiffHead *head, float sc, CocodiffLosses *lo) {
     const CocodiffConfig *c = &m->cfg;
@@ -697,7 +770,7 @@ static void step_gen(Cocodiff *m, const CdW *wd, const float *zdet, const float 
     const int C = m->C, d = c->d, K = m->K, Dt = m->Dt;
     const size_t n = (size_t)L * d;
     {
-        generate_latents(m, wd, zdet, labels, B, ctl);
+        generate_latents(m, wd, zdet, labels, B, ctl, NULL);
         for (int i = 0; i < B; i++)
             memcpy(b->zh0 + (size_t)i * d, b->zg + (size_t)i * n, (size_t)d * sizeof(float));
         if (c->gen_residual) {   // h_hat_0 = h_0 + D(z_hat_0) - D(z_0): the bias cancels
@@ -709,6 +782,7 @@ static void step_gen(Cocodiff *m, const CdW *wd, const float *zdet, const float 
         } else {
             linear_forward(b->hh0, b->zh0, m->w.dec_w, m->w.dec_b, B, d, C);
         }
+        if (c->gen_noise) noise_control(m, hd, B, ctl);
         linear_forward(b->glog, b->hh0, head->w, head->b, B, C, K);
         lo->gen = crossentropy_forward(b->gprob, b->glog, labels, B, K);
         int right = 0;   // metrics.h's top-1 rule
@@ -722,7 +796,8 @@ static void step_gen(Cocodiff *m, const CdW *wd, const float *zdet, const float 
         }
         lo->coarse_gen = contrast(m, b->hh0, (size_t)C, m->coarse_n, (size_t)Dt, labels, B,
                                  c->l_coarse * sc, b->dhh0, NULL);
-        linear_backward(NULL, m->g.dec_w, c->gen_residual ? NULL : m->g.dec_b, b->dhh0, b->zh0, m->w.dec_w, B, d, C);
+        if (!c->gen_noise)   // the noise control's features do not come from D
+            linear_backward(NULL, m->g.dec_w, c->gen_residual ? NULL : m->g.dec_b, b->dhh0, b->zh0, m->w.dec_w, B, d, C);
         lo->generated = 1;
     }
 
@@ -748,7 +823,7 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
     memset(&lo, 0, sizeof lo);
 
     const float *hin = step_rec(m, h, hd, dh_parts, sc, N, &lo);
-    const float *zdet = step_diff(m, wd, h, hin, hd, labels, B, ctl, dh_parts, sc, &lo);
+    const float *zdet = step_diff(m, wd, h, hin, hd, labels, B, ctl, dh_parts, &lo);
     if (gen) step_gen(m, wd, zdet, hd, labels, B, ctl, head, sc, &lo);
 
     // Coarse contrastive on the real h_0: the one default path to the backbone
@@ -771,6 +846,21 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
     return CD_OK;
 }
 
+// h_hat (B, 7, C) from b->zg: h + D(z_hat_0) - D(z_0) with gen_residual
+// (z_0 in b->det.z), else D(z_hat_0); absolute forces D(z_hat_0) (no source).
+static void decode_generated(Cocodiff *m, const float *h, int B, int absolute, float *h_hat) {
+    int N = B * L, d = m->cfg.d;
+    if (!h_hat) return;
+    if (m->cfg.gen_residual && !absolute) {
+        float *dz = m->b.dz;   // (N, d) scratch
+        for (size_t i = 0; i < (size_t)N * d; i++) dz[i] = m->b.zg[i] - m->b.det.z[i];
+        linear_forward(h_hat, dz, m->w.dec_w, NULL, N, d, m->C);
+        for (size_t i = 0; i < (size_t)N * m->C; i++) h_hat[i] += h[i];
+    } else {
+        linear_forward(h_hat, m->b.zg, m->w.dec_w, m->w.dec_b, N, d, m->C);
+    }
+}
+
 int cocodiff_generate(Cocodiff *m, const float *h, const int32_t *labels, int B,
                       const CocodiffStepCtl *ctl, float *h_hat, float *z_hat0, int32_t *t_gen) {
     int rc = check_batch(m, h, labels, B, ctl);
@@ -778,18 +868,61 @@ int cocodiff_generate(Cocodiff *m, const float *h, const int32_t *labels, int B,
     if ((rc = ensure_batch(m, B))) return rc;
     const float *hd = m->det_h ? m->det_h : h;
     const CdW *wd = m->det_params ? &m->wdet : &m->w;
-    int N = B * L, d = m->cfg.d;
-    enc_forward(m, wd, &m->b.det, hd, N);
-    generate_latents(m, wd, m->b.det.z, labels, B, ctl);
-    if (h_hat && m->cfg.gen_residual) {   // h + D(z_hat_0) - D(z_0)
-        float *dz = m->b.dz;   // (N, d) scratch
-        for (size_t i = 0; i < (size_t)N * d; i++) dz[i] = m->b.zg[i] - m->b.det.z[i];
-        linear_forward(h_hat, dz, m->w.dec_w, NULL, N, d, m->C);
-        for (size_t i = 0; i < (size_t)N * m->C; i++) h_hat[i] += hd[i];
-    } else if (h_hat) {
-        linear_forward(h_hat, m->b.zg, m->w.dec_w, m->w.dec_b, N, d, m->C);
-    }
-    if (z_hat0) memcpy(z_hat0, m->b.zg, (size_t)N * d * sizeof(float));
+    enc_forward(m, wd, &m->b.det, hd, B * L);
+    generate_latents(m, wd, m->b.det.z, labels, B, ctl, NULL);
+    decode_generated(m, hd, B, 0, h_hat);
+    if (z_hat0) memcpy(z_hat0, m->b.zg, (size_t)B * L * m->cfg.d * sizeof(float));
     if (t_gen) memcpy(t_gen, m->b.tgen, (size_t)B * sizeof(int32_t));
+    return CD_OK;
+}
+
+int cocodiff_generate_probe(Cocodiff *m, const float *h, int B, const CocodiffStepCtl *ctl,
+                            const CocodiffProbe *p, float *h_hat) {
+    if (!p || !p->text || !h_hat || (!h && !p->from_noise)) {
+        CD_ERR("cocodiff_generate_probe: the probe, its text classes, h_hat and (unless from noise) h_parts are required");
+        return CD_EARG;
+    }
+    if (p->t_start >= m->cfg.T_diff || (p->from_noise && p->t_start < 0)) {
+        CD_ERR("cocodiff_generate_probe: start step %d outside [0, %d)%s", p->t_start, m->cfg.T_diff,
+               p->from_noise ? " (from noise it must be given)" : "");
+        return CD_EARG;
+    }
+    // check_batch's label test, on the text classes (h is not read from noise)
+    int rc = check_batch(m, h ? h : h_hat, p->text, B, ctl);
+    if (rc) return rc;
+    if ((rc = ensure_batch(m, B))) return rc;
+    const CdW *wd = m->det_params ? &m->wdet : &m->w;
+    if (!p->from_noise) enc_forward(m, wd, &m->b.det, h, B * L);
+    generate_latents(m, wd, m->b.det.z, p->text, B, ctl, p);
+    decode_generated(m, h, B, p->from_noise, h_hat);
+    return CD_OK;
+}
+
+int cocodiff_probe_loss(Cocodiff *m, const float *h, int B, const CocodiffStepCtl *ctl, const CocodiffProbe *p,
+                        int uncond, double *loss) {
+    if (!p || !p->text || !h || p->t_start < 0 || p->t_start >= m->cfg.T_diff) {
+        CD_ERR("cocodiff_probe_loss: features, text classes and a start step in [0, %d) are required", m->cfg.T_diff);
+        return CD_EARG;
+    }
+    int rc = check_batch(m, h, p->text, B, ctl);
+    if (rc) return rc;
+    if ((rc = ensure_batch(m, B))) return rc;
+    StepBufs *b = &m->b;
+    size_t n = (size_t)L * m->cfg.d, Nd = (size_t)B * n;
+    enc_forward(m, &m->w, &b->det, h, B * L);
+    for (int i = 0; i < B; i++) {
+        b->t[i] = p->t_start;
+        b->drop[i] = uncond;
+        Crng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPS);
+        crng_normals(&e, b->eps + (size_t)i * n, n);
+    }
+    cocodiff_q_sample(&m->sched, b->zt, b->det.z, b->eps, b->t, B, n);
+    build_ctx(m, &m->w, b->ctx, b->keep, p->text, b->drop, B, p->coarse ? p->coarse : m->coarse,
+              p->fine ? p->fine : m->fine);
+    cd_denoiser_forward(&m->den, b->epshat, b->cache, b->zt, b->t, b->ctx, &m->w.den, B, b->work);
+    diff_target(m, b->tgt, b->eps, b->det.z, b->t, B, n);
+    double acc = 0;
+    for (size_t i = 0; i < Nd; i++) acc += ((double)b->epshat[i] - b->tgt[i]) * ((double)b->epshat[i] - b->tgt[i]);
+    *loss = acc / (double)Nd;
     return CD_OK;
 }

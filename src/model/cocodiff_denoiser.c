@@ -23,6 +23,7 @@ int cd_denoiser_init(CdDenoiser *n, int d, int H, int nblocks, int hid) {
     n->H = H;
     n->nblocks = nblocks;
     n->hid = hid;
+    n->inject = 0;
     int rc = attention_init(&n->sa, d, d, H);
     if (rc == CD_OK) rc = attention_init(&n->ca, d, d, H);
     return rc;
@@ -96,6 +97,10 @@ static void add3(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+// The text token latent token i reads first (inject): h_0 the coarse text
+// (token 6), part j (token j) its sentence (token j - 1).
+static int own_text(int i) { return i == 0 ? L - 1 : i - 1; }
+
 // ---------------------------------------------------------------------------
 // Forward
 
@@ -117,6 +122,10 @@ void cd_denoiser_forward(const CdDenoiser *n, float *eps, float *cache, const fl
             float *o = x + ((size_t)b * L + i) * d;
             const float *z = zt + ((size_t)b * L + i) * d, *e = te + (size_t)b * d;
             for (int k = 0; k < d; k++) o[k] = z[k] + e[k] + (w->pos ? w->pos[(size_t)i * d + k] : 0.0f);
+            if (n->inject) {
+                const float *c = ctx + ((size_t)b * L + own_text(i)) * d;
+                for (int k = 0; k < d; k++) o[k] += c[k];
+            }
         }
     for (int l = 0; l < n->nblocks; l++) {
         BlockCache *k = &c.blk[l];
@@ -177,9 +186,16 @@ void cd_denoiser_backward(const CdDenoiser *n, float *dzt, float *dctx, const Cd
         attention_backward(&n->sa, dln, NULL, &gs, dx, k->c1, k->ln1, NULL, &ps, B, L, L, awork);
         layernorm_backward(dx, bg->n1w, bg->n1b, dln, k->xin, k->mu1, k->rs1, bw->n1w, N, d);
     }
-    // x0 = zt + pos + te[b]
+    // x0 = zt + pos + te[b] (+ ctx[own] with inject)
     if (dzt)
         for (size_t i = 0; i < Nd; i++) dzt[i] += dx[i];
+    if (n->inject && dctx)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < L; i++) {
+                float *dc = dctx + ((size_t)b * L + own_text(i)) * d;
+                const float *g0 = dx + ((size_t)b * L + i) * d;
+                for (int kk = 0; kk < d; kk++) dc[kk] += g0[kk];
+            }
     for (int b = 0; b < B; b++)
         for (int kk = 0; kk < d; kk++) {
             double s = 0;

@@ -40,6 +40,19 @@ static const CocodiffOption options[] = {
     {"cocodiff.heads", COCODIFF_OPT_INT, OPT(heads), 0, 4, 0, 1, 1 << 16, NULL},
     {"cocodiff.blocks", COCODIFF_OPT_INT, OPT(blocks), 0, 2, 0, 0, COCODIFF_MAX_BLOCKS, NULL},
     {"cocodiff.schedule", COCODIFF_OPT_CHOICE, OPT(schedule), 0, COCODIFF_BETA_LINEAR, 0, 0, 0, "linear|cosine"},
+    // what makes the condition carry (issue 16; docs/results.md, "What was tried")
+    {"cocodiff.prediction", COCODIFF_OPT_CHOICE, OPT(prediction), 0, COCODIFF_PRED_EPS, 0, 0, 0, "eps|x0|v"},
+    {"cocodiff.diff_repeats", COCODIFF_OPT_INT, OPT(diff_repeats), 0, 1, 0, 1, 64, NULL},
+    {"cocodiff.text_type_embed", COCODIFF_OPT_BOOL, OPT(text_type_embed), 0, 0, 0, 0, 1, NULL},
+    {"cocodiff.part_text_inject", COCODIFF_OPT_BOOL, OPT(part_text_inject), 0, 0, 0, 0, 1, NULL},
+    {"cocodiff.module_optimizer", COCODIFF_OPT_CHOICE, OPT(optimizer), 0, 0, 0, 0, 0, "sgd|adamw"},
+    {"cocodiff.module_lr", COCODIFF_OPT_FLOAT, OPT(lr), 0, 0, 0, 0, 1e3, NULL},
+    {"cocodiff.module_weight_decay", COCODIFF_OPT_FLOAT, OPT(weight_decay), 0, 0.01, 0, 0, 1e3, NULL},
+    {"cocodiff.module_lr_decay", COCODIFF_OPT_BOOL, OPT(lr_decay), 0, 1, 0, 0, 1, NULL},
+    // controls (section 3 of issue 16): the generated feature replaced by
+    // noise of its size; the class texts shuffled or random
+    {"cocodiff.gen_noise", COCODIFF_OPT_BOOL, OPT(gen_noise), 0, 0, 0, 0, 1, NULL},
+    {"cocodiff.text_control", COCODIFF_OPT_CHOICE, OPT(text_control), 0, 0, 0, 0, 0, "none|shuffled|random"},
 };
 #define NOPTIONS ((int)(sizeof options / sizeof options[0]))
 

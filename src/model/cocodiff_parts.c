@@ -123,9 +123,10 @@ int part_sets_load(const char *given, int V, PartSets *p) {
         return CD_EIO;
     }
     char *text = NULL;
-    int rc = fs_read_all(path, &text, NULL);
+    int rc = fs_read_all(path, FS_MAX_CONFIG, &text, NULL);
     if (rc) {
-        CD_ERR("%s: cannot read the part file: %s", path, strerror(errno));
+        char b[96];
+        CD_ERR("%s: cannot read the part file: %s", path, fs_read_why(errno, FS_MAX_CONFIG, b, sizeof b));
         return rc;
     }
     char why[256];

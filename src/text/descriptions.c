@@ -192,12 +192,13 @@ static int read_file(const char *path, int strict, Descriptions **out, int *nbad
     if (nbad) *nbad = 0;
     char *buf = NULL;
     size_t len = 0;
-    if (fs_read_all(path, &buf, &len) != CD_OK) {
+    char b[96];
+    if (fs_read_all(path, FS_MAX_DESCRIPTIONS, &buf, &len) != CD_OK) {
         if (!strict && errno == ENOENT) {
             *out = descriptions_new();
             return *out ? CD_OK : cd_why(why, whylen, CD_ENOMEM, "out of memory");
         }
-        return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, strerror(errno));
+        return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, fs_read_why(errno, FS_MAX_DESCRIPTIONS, b, sizeof b));
     }
     if (strlen(buf) != len) {
         free(buf);
@@ -318,8 +319,9 @@ int descriptions_list_load(const char *path, int id_base, DescClassList *out, ch
     out->id_base = id_base;
     char *buf = NULL;
     size_t len = 0;
-    if (fs_read_all(path, &buf, &len) != CD_OK)
-        return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, strerror(errno));
+    char b[96];
+    if (fs_read_all(path, FS_MAX_DESCRIPTIONS, &buf, &len) != CD_OK)
+        return cd_why(why, whylen, CD_EIO, "%s: cannot read: %s", path, fs_read_why(errno, FS_MAX_DESCRIPTIONS, b, sizeof b));
     int rc = CD_OK, cap = 0, lineno = 0, blank_line = 0;
     char *s = buf;
     while (*s && rc == CD_OK) {

@@ -3,12 +3,13 @@
 // backbone's forward and backward, its optimizer, its checkpoint groups and
 // the generated-feature measurement at the end.
 #include "cdtrain.h"
+#include "cdoptim.h"
 #include "checkpoint.h"
+#include "class_text.h"
+#include "conditioning.h"
 #include "fsutil.h"
 #include "diversity.h"
-#include "h5io_embed.h"
 #include "h5io_features.h"
-#include "optim.h"
 #include "status.h"
 
 #include <jansson.h>
@@ -19,7 +20,7 @@
 
 struct CdTrain {
     Cocodiff *cd;
-    OptimSgd opt;
+    CdOptim opt;
     PartSets parts;
     CdTrainSpec spec;
     char text[1024], parts_path[1024];
@@ -27,59 +28,27 @@ struct CdTrain {
     int Tl;                     // T' of the train window
     float *hparts, *dhparts;    // (n_max, 7, C)
     float *dfeat, *dlast;       // (n_max, C); (n_max*M, C, T', V) when part gradients
-    H5Tensor *tensors;          // (2 * tensors) checkpoint views: params, momentum
+    H5Tensor *tensors;          // ((1 + buffers) * tensors) checkpoint views: params, the optimizer's buffers
+    char groups[CDTRAIN_MAX_GROUPS][64];   // their group names
+    float *gbase[CDTRAIN_MAX_GROUPS];      // and spans
+    int ngroups;
 };
 
 // ---------------------------------------------------------------------------
 // Setup
 
-// The class texts of path in label order: row k of coarse (K, D) / fine
-// (K, 6, D) is the class whose label is k (NTU: id - 1 when the ids are
-// 1-based, class_id[0] == 1; Kinetics: id).
-static int load_text(const char *path, int K, float **coarse, float **fine, int *D, char *why, size_t whylen) {
-    H5Embed e;
-    memset(&e, 0, sizeof e);
-    if (h5io_embed_read(path, &e) != CD_OK) {
-        snprintf(why, whylen, "cocodiff.text %.900s: not a readable cocodiff-embed file", path);
-        return CD_EARG;
-    }
-    int rc = CD_OK;
-    if (e.K != K || e.nparts != COCODIFF_PARTS) {
-        snprintf(why, whylen, "cocodiff.text %.900s has %d classes and %d parts; model_args.num_class is %d "
-                 "(HINT: embed the descriptions of this dataset)", path, e.K, e.nparts, K);
-        rc = CD_EARG;
-    }
-    *coarse = rc ? NULL : cd_malloc((size_t)K * e.D * sizeof(float));
-    *fine = rc ? NULL : cd_malloc((size_t)K * COCODIFF_PARTS * e.D * sizeof(float));
-    char *seen = rc ? NULL : cd_calloc((size_t)K, 1);
-    if (!rc && (!*coarse || !*fine || !seen)) rc = CD_ENOMEM;
-    int base = !rc && e.class_id[0] == 1;
-    for (int i = 0; i < K && !rc; i++) {
-        int64_t k = (int64_t)e.class_id[i] - base;
-        if (k < 0 || k >= K || seen[k]) {
-            snprintf(why, whylen, "cocodiff.text %.900s: class_id %d (row %d) maps to label %lld, %s", path,
-                     e.class_id[i], i, (long long)k, k < 0 || k >= K ? "outside [0, num_class)" : "twice");
-            rc = CD_EARG;
-            break;
-        }
-        seen[k] = 1;
-        memcpy(*coarse + (size_t)k * e.D, e.coarse + (size_t)i * e.D, (size_t)e.D * sizeof(float));
-        memcpy(*fine + (size_t)k * COCODIFF_PARTS * e.D, e.fine + (size_t)i * COCODIFF_PARTS * e.D,
-               (size_t)COCODIFF_PARTS * e.D * sizeof(float));
-    }
-    *D = e.D;
-    free(seen);
-    h5io_embed_free(&e);
-    if (rc) { free(*coarse); free(*fine); *coarse = *fine = NULL; }
-    return rc;
-}
-
 // The module with its texts, its optimizer and the checkpoint views.
 static int build(CdTrain *t, const CdTrainSpec *s, char *why, size_t whylen) {
     float *coarse = NULL, *fine = NULL;
     int D = 0;
-    int rc = load_text(s->text, t->K, &coarse, &fine, &D, why, whylen);
+    int rc = class_text_load(s->text, t->K, &coarse, &fine, &D, why, whylen);
     if (rc) return rc;
+    // the text controls: the same texts handed to the wrong classes, or random vectors
+    if ((rc = class_text_control((ClassTextControl)s->options->text_control, t->K, D, s->seed, coarse, fine))) {
+        free(coarse);
+        free(fine);
+        return rc;
+    }
     rc = cocodiff_create(&t->cd, s->options, t->C, D, t->K);
     if (rc) {
         snprintf(why, whylen, "cannot build the CoCoDiff module (see above)");
@@ -92,17 +61,29 @@ static int build(CdTrain *t, const CdTrainSpec *s, char *why, size_t whylen) {
     free(coarse);
     free(fine);
     if (rc) { snprintf(why, whylen, "cocodiff.text %.900s: rejected by the module (see above)", s->text); return CD_EARG; }
-    if ((rc = optim_sgd_init(&t->opt, cocodiff_num_params(t->cd), s->momentum, s->weight_decay, s->nesterov))) return rc;
-    int nt = cocodiff_num_tensors(t->cd);
-    if (!(t->tensors = cd_calloc((size_t)nt * 2, sizeof *t->tensors))) return CD_ENOMEM;
-    for (int i = 0; i < 2 * nt; i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(t->cd, i % nt);
-        H5Tensor *h = &t->tensors[i];
-        snprintf(h->name, sizeof h->name, "%s", ct->name);
-        h->ndim = ct->ndim;
-        for (int k = 0; k < ct->ndim; k++) h->shape[k] = ct->shape[k];
-        h->numel = ct->numel;
-        h->data = (i < nt ? cocodiff_params(t->cd) : t->opt.buf) + ct->offset;
+    if ((rc = cdoptim_init(&t->opt, t->cd, s->base_lr, s->momentum, s->weight_decay, s->nesterov))) return rc;
+    // checkpoint views: /cocodiff, then /optimizer/cocodiff_<buffer> per optimizer buffer
+    int nt = cocodiff_num_tensors(t->cd), nb = cdoptim_buffers(&t->opt, -1, NULL, NULL);
+    t->ngroups = 1 + nb;
+    if (!(t->tensors = cd_calloc((size_t)nt * t->ngroups, sizeof *t->tensors))) return CD_ENOMEM;
+    snprintf(t->groups[0], sizeof t->groups[0], "cocodiff");
+    for (int g = 0; g < t->ngroups; g++) {
+        float *base = cocodiff_params(t->cd);
+        if (g > 0) {
+            const char *bn;
+            cdoptim_buffers(&t->opt, g - 1, &bn, &base);
+            snprintf(t->groups[g], sizeof t->groups[g], "optimizer/cocodiff_%s", bn);
+        }
+        t->gbase[g] = base;
+        for (int i = 0; i < nt; i++) {
+            const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
+            H5Tensor *h = &t->tensors[(size_t)g * nt + i];
+            snprintf(h->name, sizeof h->name, "%s", ct->name);
+            h->ndim = ct->ndim;
+            for (int k = 0; k < ct->ndim; k++) h->shape[k] = ct->shape[k];
+            h->numel = ct->numel;
+            h->data = base + ct->offset;
+        }
     }
     return CD_OK;
 }
@@ -147,19 +128,27 @@ int cdtrain_setup(CdTrain **out, const CdTrainSpec *s, Ctrgcn *m, int W, int n_m
 void cdtrain_free(CdTrain *t) {
     if (!t) return;
     cocodiff_free(t->cd);
-    optim_sgd_free(&t->opt);
+    cdoptim_free(&t->opt);
     free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast); free(t->tensors);
     free(t);
 }
 
 void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     const CocodiffConfig *cc = cocodiff_config(t->cd);
-    char g[32];
+    char g[32], p[32], tc[32], o[128];
     cocodiff_choice_name(cocodiff_option_find("cocodiff.guidance")->choices, (int)cc->guidance, g, sizeof g);
-    snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s, "
-             "generation %s from epoch %d (%d DDIM steps), text %s, parts %s",
-             cocodiff_num_params(t->cd), cc->d, cc->heads, cc->blocks, g, cc->generation ? "on" : "off",
-             t->spec.gen_start + 1, cc->gen_steps, t->text, t->parts_path);
+    cocodiff_choice_name(cocodiff_option_find("cocodiff.prediction")->choices, (int)cc->prediction, p, sizeof p);
+    cocodiff_choice_name(cocodiff_option_find("cocodiff.text_control")->choices, cc->text_control, tc, sizeof tc);
+    cdoptim_describe(&t->opt, t->spec.base_lr, o, sizeof o);
+    if (!cc->lr_decay) snprintf(o + strlen(o), sizeof o - strlen(o), ", without the step decay");
+    snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
+             "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
+             "(%d DDIM steps, guidance scale %g)%s, parts %s",
+             cocodiff_num_params(t->cd), cc->d, cc->heads, cc->blocks, g, cc->text_type_embed ? ", type embeddings" : "",
+             cc->part_text_inject ? ", own text first" : "", t->text, cc->text_control ? ", control: " : "",
+             cc->text_control ? tc : "", p, cc->diff_repeats, o, cc->generation ? "on" : "off", t->spec.gen_start + 1,
+             cc->gen_steps, cc->guidance_scale, cc->gen_noise ? " (control: replaced by noise of its size)" : "",
+             t->parts_path);
 }
 
 float *cdtrain_grads(CdTrain *t) { return cocodiff_grads(t->cd); }
@@ -243,19 +232,11 @@ double cdtrain_loss(const double *stats) {
     return 0.0;
 }
 
-// The backbone's settings, weight decay only on the tensors the module's
-// table marks decay 1 (one view of the optimizer per tensor).
-void cdtrain_sgd_step(CdTrain *t, double lr) {
-    float *p = cocodiff_params(t->cd), *g = cocodiff_grads(t->cd);
-    for (int i = 0; i < cocodiff_num_tensors(t->cd); i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
-        OptimSgd v = t->opt;
-        v.n = ct->numel;
-        v.buf = t->opt.buf + ct->offset;
-        if (!ct->decay) v.weight_decay = 0.0f;
-        optim_sgd_step(&v, p + ct->offset, g + ct->offset, lr);
-    }
-    t->opt.steps++;
+void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch) {
+    const CdTrainSpec *s = &t->spec;
+    if (!cocodiff_config(t->cd)->lr_decay)
+        lr = epoch < s->warm_up ? s->base_lr * (double)(epoch + 1) / s->warm_up : s->base_lr;
+    cdoptim_step(&t->opt, t->cd, lr);
 }
 
 int cdtrain_params_finite(const CdTrain *t) {
@@ -268,11 +249,10 @@ int cdtrain_params_finite(const CdTrain *t) {
 // ---------------------------------------------------------------------------
 // Checkpoints
 
-int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[2]) {
+int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]) {
     int nt = cocodiff_num_tensors(t->cd);
-    g[0] = (H5TensorGroup){"cocodiff", t->tensors, nt};
-    g[1] = (H5TensorGroup){"optimizer/cocodiff_momentum", t->tensors + nt, nt};
-    return 2;
+    for (int i = 0; i < t->ngroups; i++) g[i] = (H5TensorGroup){t->groups[i], t->tensors + (size_t)i * nt, nt};
+    return t->ngroups;
 }
 
 static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group, float *dst, char *why,
@@ -295,11 +275,9 @@ static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group,
 }
 
 int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *why, size_t whylen) {
-    H5TensorGroup g[2];
-    cdtrain_tensor_groups(t, g);
-    int rc = restore_group(t, f, g[0].group, cocodiff_params(t->cd), why, whylen);
-    if (!rc) rc = restore_group(t, f, g[1].group, t->opt.buf, why, whylen);
-    if (!rc) t->opt.steps = steps;   // the two optimizers always step together
+    int rc = CD_OK;
+    for (int g = 0; g < t->ngroups && !rc; g++) rc = restore_group(t, f, t->groups[g], t->gbase[g], why, whylen);
+    if (!rc) cdoptim_set_steps(&t->opt, steps);   // the two optimizers always step together
     return rc;
 }
 
@@ -311,6 +289,7 @@ int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *
 // This rank's real and generated h_0 of every test batch it holds.
 typedef struct Feats {
     float *real, *gen;    // (cap, C)
+    float *parts;         // (cap, 7, C): the real part tokens (token 0 = real)
     int32_t *label;
     int64_t *index;
     int64_t n, cap;
@@ -320,14 +299,15 @@ static int feats_alloc(Feats *f, int64_t cap, int C) {
     size_t c = (size_t)(cap > 0 ? cap : 1);
     f->real = cd_malloc(c * C * sizeof(float));
     f->gen = cd_malloc(c * C * sizeof(float));
+    f->parts = cd_malloc(c * COCODIFF_TOKENS * C * sizeof(float));
     f->label = cd_malloc(c * sizeof(int32_t));
     f->index = cd_malloc(c * sizeof(int64_t));
     f->cap = cap;
-    return f->real && f->gen && f->label && f->index ? CD_OK : CD_ENOMEM;
+    return f->real && f->gen && f->parts && f->label && f->index ? CD_OK : CD_ENOMEM;
 }
 
 static void feats_free(Feats *f) {
-    free(f->real); free(f->gen); free(f->label); free(f->index);
+    free(f->real); free(f->gen); free(f->parts); free(f->label); free(f->index);
     memset(f, 0, sizeof *f);
 }
 
@@ -357,6 +337,7 @@ static int generate_all(CdTrain *t, Ctrgcn *m, Loader *test, int W, float *x, fl
         }
         for (int i = 0; i < nl; i++, f->n++) {
             memcpy(f->real + (size_t)f->n * C, hp + (size_t)i * tok, (size_t)C * sizeof(float));
+            memcpy(f->parts + (size_t)f->n * tok, hp + (size_t)i * tok, tok * sizeof(float));
             memcpy(f->gen + (size_t)f->n * C, hh + (size_t)i * tok, (size_t)C * sizeof(float));
             f->label[f->n] = lab[i];
             f->index[f->n] = idx[i];
@@ -366,14 +347,35 @@ static int generate_all(CdTrain *t, Ctrgcn *m, Loader *test, int W, float *x, fl
     return rc;
 }
 
-static int write_diversity(const DiversityStats *st, const char *path) {
-    json_t *o = json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}",
+// The conditioning probe's figures as JSON (conditioning.h).
+static json_t *conditioning_json(const ConditioningStats *c, int K) {
+    json_t *o = json_object(), *pc = json_array();
+    const ConditioningFigures *f[3] = {&c->text, &c->shuffled, &c->random};
+    const char *name[3] = {"text", "shuffled_text", "random_text"};
+    json_object_set_new(o, "samples", json_integer(c->n));
+    json_object_set_new(o, "classes", json_integer(c->classes));
+    json_object_set_new(o, "chance", json_real(1.0 / c->classes));
+    json_object_set_new(o, "t_probe", json_integer(c->t_probe));
+    json_object_set_new(o, "noise_per_class", json_integer(c->noise_per_class));
+    json_object_set_new(o, "real_head_top1", json_real(c->real_top1));
+    for (int i = 0; i < 3; i++)
+        json_object_set_new(o, name[i], json_pack("{s:f, s:f, s:f, s:f}", "swap", f[i]->swap, "steer", f[i]->steer,
+                                                  "own_head_top1", f[i]->own, "from_noise", f[i]->from_noise));
+    for (int k = 0; k < K; k++)
+        json_array_append_new(pc, isnan(c->from_noise_class[k]) ? json_null() : json_real(c->from_noise_class[k]));
+    json_object_set_new(o, "from_noise_per_class", pc);
+    return o;
+}
+
+static int write_diversity(const DiversityStats *st, const ConditioningStats *cs, int K, const char *path) {
+    json_t *o = json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o}",
         "samples", (json_int_t)st->n, "classes", st->classes, "real_pairwise_distance", st->real_pdist,
         "generated_pairwise_distance", st->gen_pdist, "real_covariance_trace", st->real_trace,
         "generated_covariance_trace", st->gen_trace, "real_head_top1", st->real_head_top1,
         "generated_head_top1", st->gen_head_top1, "generated_nearest_centroid_own", st->gen_nearest_own,
         "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
-        "generated_to_source", st->gen_to_source, "features", "features.h5");
+        "generated_to_source", st->gen_to_source, "features", "features.h5", "conditioning",
+        conditioning_json(cs, K));
     char tmp[4300];
     fs_partial(path, tmp, sizeof tmp);
     int rc = CD_OK;
@@ -392,7 +394,13 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
     float *hw, *hb, *gw, *gb;
     ctrgcn_head(m, &hw, &hb, &gw, &gb);
     DiversityStats st;
+    ConditioningStats cs;
+    memset(&cs, 0, sizeof cs);
+    ConditioningOptions co;
+    conditioning_options_default(&co);
+    co.seed = t->spec.seed;
     int rc = diversity_measure(all->real, all->gen, all->label, all->n, t->C, t->K, hw, hb, &st);
+    if (!rc) rc = conditioning_measure(t->cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, &cs);
     char path[4200];
     H5Features f = {.n = all->n, .C = t->C, .real = all->real, .generated = all->gen, .label = all->label,
                     .index = all->index};
@@ -402,8 +410,8 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
     if (!rc && snprintf(path, sizeof path, "%s/features.h5", fin->work_dir) >= (int)sizeof path) rc = CD_EARG;
     if (!rc) rc = h5io_features_write(path, &f);
     if (!rc && snprintf(path, sizeof path, "%s/diversity.json", fin->work_dir) < (int)sizeof path)
-        rc = write_diversity(&st, path);
-    if (rc) return rc;
+        rc = write_diversity(&st, &cs, t->K, path);
+    if (rc) { conditioning_free(&cs); return rc; }
     log_info(d, "train | generated features (test split, %lld samples, %d classes): within-class pairwise "
              "distance %.4g (real %.4g), covariance trace %.4g (real %.4g)", (long long)st.n, st.classes,
              st.gen_pdist, st.real_pdist, st.gen_trace, st.real_trace);
@@ -411,6 +419,13 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
              "is their class for %.2f%%, distance to the class centroid %.4g (real %.4g), to their source %.4g",
              100 * st.gen_head_top1, 100 * st.real_head_top1, 100 * st.gen_nearest_own,
              st.gen_to_centroid, st.real_to_centroid, st.gen_to_source);
+    const ConditioningFigures *f3[3] = {&cs.text, &cs.shuffled, &cs.random};
+    const char *nm[3] = {"class texts", "shuffled texts (control)", "random texts (control)"};
+    for (int i = 0; i < 3; i++)
+        log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
+                 "(real %.1f%%; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer, 100 * f3[i]->from_noise,
+                 100 * f3[i]->own, 100 * cs.real_top1, cs.t_probe, 100.0 / cs.classes);
+    conditioning_free(&cs);
     return CD_OK;
 }
 
@@ -422,14 +437,15 @@ int cdtrain_finish(CdTrain *t, const Dist *d, Ctrgcn *m, Loader *test, int W, fl
     if (!rc) rc = generate_all(t, m, test, W, x, logits, &mine);
     rc = dist_agree(d, rc);
     const size_t C = (size_t)t->C, n = (size_t)mine.n;
-    void *ar = NULL, *ag = NULL, *al = NULL, *ai = NULL;
-    size_t nr = 0, ng = 0, nlab = 0, ni = 0;
+    void *ar = NULL, *ag = NULL, *ap = NULL, *al = NULL, *ai = NULL;
+    size_t nr = 0, ng = 0, np = 0, nlab = 0, ni = 0;
     if (!rc) rc = dist_allgather_bytes(d, mine.real, n * C * sizeof(float), &ar, &nr, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, mine.parts, n * COCODIFF_TOKENS * C * sizeof(float), &ap, &np, NULL);
     if (!rc) rc = dist_allgather_bytes(d, mine.gen, n * C * sizeof(float), &ag, &ng, NULL);
     if (!rc) rc = dist_allgather_bytes(d, mine.label, n * sizeof(int32_t), &al, &nlab, NULL);
     if (!rc) rc = dist_allgather_bytes(d, mine.index, n * sizeof(int64_t), &ai, &ni, NULL);
     feats_free(&mine);
-    all = (Feats){ar, ag, al, ai, (int64_t)(ni / sizeof(int64_t)), 0};
+    all = (Feats){ar, ag, ap, al, ai, (int64_t)(ni / sizeof(int64_t)), 0};
     if (!rc && d->rank == 0 && all.n > 0) rc = report(t, d, m, &all, fin);
     feats_free(&all);
     return dist_agree(d, rc);

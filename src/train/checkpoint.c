@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Bounds on what a checkpoint may describe (checked before building it).
+#define CKPT_MAX_CLASSES (1 << 20)
+#define CKPT_MAX_WIDTH 65536
+#define CKPT_MAX_PERSONS 16
+
 static void to_h5(Ctrgcn *m, const CtrgcnTensor *t, H5Tensor *h, const float *data) {
     memset(h, 0, sizeof *h);
     snprintf(h->name, sizeof h->name, "%s", t->name);
@@ -226,6 +231,28 @@ static int model_of(const CheckpointFile *f, Ctrgcn **out, CheckpointInfo *info,
                  "l1.gcn1.convs.0.conv3.weight)", path);
         rc = CD_EFORMAT;
     }
+    // The shapes size the model: bounded and consistent before anything is
+    // built from them (a crafted zero-sized tensor divided by zero here).
+    if (!rc && (fc->shape[0] < 1 || fc->shape[0] > CKPT_MAX_CLASSES || c3->shape[1] < 1 || c3->shape[1] > CKPT_MAX_WIDTH ||
+                pa->shape[1] < 1 || pa->shape[1] > CKPT_MAX_WIDTH || dbn->numel % (size_t)(c3->shape[1] * pa->shape[1]) ||
+                dbn->numel / (size_t)(c3->shape[1] * pa->shape[1]) < 1 ||
+                dbn->numel / (size_t)(c3->shape[1] * pa->shape[1]) > CKPT_MAX_PERSONS)) {
+        snprintf(why, whylen, "%s: fc.weight %lld classes, l1.gcn1.PA %lld joints, %lld input channels and "
+                 "data_bn.weight %zu values do not describe a CTR-GCN (classes 1..%d, persons 1..%d)", path,
+                 (long long)fc->shape[0], (long long)pa->shape[1], (long long)c3->shape[1], dbn->numel,
+                 CKPT_MAX_CLASSES, CKPT_MAX_PERSONS);
+        rc = CD_EFORMAT;
+    }
+    if (!rc && meta.nstrides && meta.nstrides != CTRGCN_UNITS) {
+        snprintf(why, whylen, "%s: attribute strides has %d values, not one per unit (%d)", path, meta.nstrides,
+                 CTRGCN_UNITS);
+        rc = CD_EFORMAT;
+    }
+    for (int l = 0; l < meta.nstrides && !rc; l++)
+        if (meta.strides[l] < 1 || meta.strides[l] > 8) {
+            snprintf(why, whylen, "%s: attribute strides: unit %d has stride %d (1..8)", path, l + 1, meta.strides[l]);
+            rc = CD_EFORMAT;
+        }
     if (!rc) {
         c.num_class = (int)fc->shape[0];
         c.num_point = (int)pa->shape[1];
@@ -243,6 +270,11 @@ static int model_of(const CheckpointFile *f, Ctrgcn **out, CheckpointInfo *info,
             const H5Tensor *bn = h5io_tensor_find(t, n, name);
             if (!bn) {
                 snprintf(why, whylen, "%s: no %s (not a 10-unit CTR-GCN)", path, name);
+                rc = CD_EFORMAT;
+                break;
+            }
+            if (bn->numel < 1 || bn->numel > CKPT_MAX_WIDTH) {
+                snprintf(why, whylen, "%s: %s has %zu values (a unit's width: 1..%d)", path, name, bn->numel, CKPT_MAX_WIDTH);
                 rc = CD_EFORMAT;
                 break;
             }

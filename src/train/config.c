@@ -101,6 +101,8 @@ static const KeyDef KEYS[] = {
     KINT("cocodiff.base_channel", cocodiff.base_channel),
     KINT("cocodiff.folds", cocodiff.folds),
     KINT("cocodiff.fold", cocodiff.fold),
+    KFLT("cocodiff.train_fraction", cocodiff.train_fraction),
+    KINT("cocodiff.dump_features", cocodiff.dump_features),
     KFLT("cocodiff.bucket_mb", cocodiff.bucket_mb),
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
@@ -231,6 +233,7 @@ int config_init(Config *c) {
     c->cocodiff.base_channel = 64;
     c->cocodiff.folds = 0;
     c->cocodiff.fold = 0;
+    c->cocodiff.train_fraction = 1;
     // The official model's gradients are 5.5 MiB at base 64: PyTorch DDP's
     // 25 MiB would be a single bucket (no overlap); 1 MiB (DDP's first
     // bucket) gives 5, the first one after l10's backward.
@@ -412,6 +415,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"warm_up_epoch", c->warm_up_epoch, 0}, {"save_interval", c->save_interval, 1},
         {"eval_interval", c->eval_interval, 1}, {"log_interval", c->log_interval, 1},
         {"cocodiff.checkpoint_steps", c->cocodiff.checkpoint_steps, 0},
+        {"cocodiff.dump_features", c->cocodiff.dump_features, 0},
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
         {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
         {"train_feeder_args.repeat", c->train_feeder_args.repeat, 1},
@@ -424,6 +428,11 @@ int config_check(const Config *c, char *why, size_t whylen) {
     if (!(c->cocodiff.bucket_mb >= 0 && c->cocodiff.bucket_mb <= 65536)) {
         snprintf(why, whylen, "cocodiff.bucket_mb is %g; it must be in [0, 65536] (MiB; 0: one blocking "
                  "all-reduce after backward)", c->cocodiff.bucket_mb);
+        return CD_EARG;
+    }
+    if (!(c->cocodiff.train_fraction > 0 && c->cocodiff.train_fraction <= 1)) {
+        snprintf(why, whylen, "cocodiff.train_fraction is %g; it must be in (0, 1] (the share of each class's "
+                 "training samples kept)", c->cocodiff.train_fraction);
         return CD_EARG;
     }
     if (c->cocodiff.base_channel % 4) {
@@ -592,4 +601,14 @@ int config_diff(const Config *a, const Config *b, char *key, size_t keylen) {
     }
     if (key && keylen) key[0] = 0;
     return 0;
+}
+
+int config_read(Config *c, const char *path, const char *const *sets, int nsets, char *why, size_t whylen) {
+    // config_load initialises c itself (also when it fails): initialising it
+    // here as well would leak the defaults' strings.
+    int rc = config_load(c, path, why, whylen);
+    if (rc) return rc;
+    for (int i = 0; i < nsets; i++)
+        if ((rc = config_set(c, sets[i], why, whylen))) return rc;
+    return config_check(c, why, whylen);
 }

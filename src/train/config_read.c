@@ -428,8 +428,9 @@ int config_load(Config *c, const char *path, char *why, size_t whylen) {
     if ((rc = config_set_str(&c->config, path))) return rc;
     size_t len = 0;
     char *text = NULL;
-    if ((rc = fs_read_all(path, &text, &len))) {
-        snprintf(why, whylen, "%s: cannot read: %s", path, strerror(errno));
+    if ((rc = fs_read_all(path, FS_MAX_CONFIG, &text, &len))) {
+        char b[96];
+        snprintf(why, whylen, "%s: cannot read: %s", path, fs_read_why(errno, FS_MAX_CONFIG, b, sizeof b));
         return rc;
     }
     rc = load_text(c, text, len, path, why, whylen);

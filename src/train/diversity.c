@@ -17,7 +17,7 @@ static double dist2(const float *a, const float *b, int C) {
     return s;
 }
 
-static int head_argmax(const float *x, const float *w, const float *b, int C, int K) {
+int diversity_head_argmax(const float *x, const float *w, const float *b, int C, int K) {
     int best = 0;
     double bv = -INFINITY;
     for (int k = 0; k < K; k++) {
@@ -104,8 +104,8 @@ int diversity_measure(const float *real, const float *gen, const int32_t *labels
     for (int64_t i = 0; i < n; i++) {
         const float *r = real + (size_t)i * C, *g = gen + (size_t)i * C;
         const double *ck = cent + (size_t)labels[i] * C;
-        rh += head_argmax(r, head_w, head_b, C, K) == labels[i];
-        gh += head_argmax(g, head_w, head_b, C, K) == labels[i];
+        rh += diversity_head_argmax(r, head_w, head_b, C, K) == labels[i];
+        gh += diversity_head_argmax(g, head_w, head_b, C, K) == labels[i];
         double dr = 0, dg = 0;
         for (int c = 0; c < C; c++) {
             dr += (r[c] - ck[c]) * (r[c] - ck[c]);

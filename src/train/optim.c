@@ -65,3 +65,41 @@ double optim_lr(const OptimSchedule *s, int epoch) {
     for (int i = 0; i < s->nsteps; i++) k += epoch >= s->steps[i];
     return s->base_lr * pow(s->decay_rate, k);
 }
+
+
+int optim_adam_init(OptimAdam *o, size_t n, double beta1, double beta2, double eps, double weight_decay) {
+    memset(o, 0, sizeof *o);
+    o->m = cd_calloc(n ? n : 1, sizeof *o->m);
+    o->v = cd_calloc(n ? n : 1, sizeof *o->v);
+    if (!o->m || !o->v) { optim_adam_free(o); return CD_ENOMEM; }
+    o->n = n;
+    o->beta1 = (float)beta1;
+    o->beta2 = (float)beta2;
+    o->eps = (float)eps;
+    o->weight_decay = (float)weight_decay;
+    return CD_OK;
+}
+
+// torch.optim.AdamW (amsgrad off): decoupled decay p *= 1 - lr wd, then
+// m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+// p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps), t = steps + 1.
+void optim_adam_step(OptimAdam *o, float *params, const float *grads, double lr) {
+    const double t = (double)(o->steps + 1);
+    const float b1 = o->beta1, b2 = o->beta2, c1 = 1.0f - b1, c2 = 1.0f - b2;
+    const float step = (float)(lr / (1.0 - pow(o->beta1, t))), bc2 = (float)sqrt(1.0 - pow(o->beta2, t));
+    const float decay = (float)(1.0 - lr * o->weight_decay), eps = o->eps;
+    for (size_t i = 0; i < o->n; i++) {
+        float g = grads[i];
+        o->m[i] = b1 * o->m[i] + c1 * g;
+        o->v[i] = b2 * o->v[i] + c2 * g * g;
+        params[i] = params[i] * decay - step * o->m[i] / (sqrtf(o->v[i]) / bc2 + eps);
+    }
+    o->steps++;
+}
+
+void optim_adam_free(OptimAdam *o) {
+    if (!o) return;
+    free(o->m);
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}

@@ -20,8 +20,8 @@
 // With cocodiff.module on, the CoCoDiff module trains alongside, reached
 // only through cdtrain.h: its step runs between the backbone's forward and
 // backward and hands back the extra backbone gradients; its gradients are
-// summed over the ranks in the first bucket; it takes its own SGD step; its
-// statistics are logged by name.
+// summed over the ranks in the first bucket; it takes its own optimizer
+// step (cdoptim.h: SGD or AdamW); its statistics are logged by name.
 #include "trainer.h"
 #include "checkpoint.h"
 #include "metrics.h"
@@ -59,7 +59,7 @@ static int save_to(Trainer *t, const char *name, int64_t step, int64_t epoch) {
     snprintf(info.stream, sizeof info.stream, "%s", t->stream);
     char path[4200];
     trainer_path_join(path, sizeof path, c->work_dir, name);
-    H5TensorGroup g[2];
+    H5TensorGroup g[CDTRAIN_MAX_GROUPS];
     int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
     return checkpoint_save(path, t->m, &t->opt, &info, g, ng);
 }
@@ -302,7 +302,7 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
         if (t->cd) {
             double t1 = dist_wtime();
-            cdtrain_sgd_step(t->cd, lr);
+            cdtrain_optim_step(t->cd, lr, e);
             t->cd_seconds += dist_wtime() - t1;
         }
         t->step_seconds += dist_wtime() - ts;
@@ -364,6 +364,10 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
     CdTrainFinish fin = {cfg->work_dir, cfg->test_feeder_args.data_path, cfg->test_feeder_args.split, t->last_ckpt};
     if (t->cd && t->test && cdtrain_finish(t->cd, d, t->m, t->test, t->Wtest, t->x, t->logits, &fin) != CD_OK) {
         log_info(d, "train | the generated-feature measurement failed (see above); the model is saved");
+        return TRAIN_EXIT_ERROR;
+    }
+    if (cfg->cocodiff.dump_features > 0 && train_data_dump(&t->data, cfg, d, t->m, t->last_ckpt) != CD_OK) {
+        log_info(d, "train | the part-token dump failed (see above); the model is saved");
         return TRAIN_EXIT_ERROR;
     }
     log_info(d, "train | done: %lld steps in %.1fs", (long long)(step - step_first), dist_wtime() - t0);

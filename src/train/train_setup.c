@@ -6,10 +6,7 @@
 #include "trainer.h"
 #include "blas.h"
 #include "checkpoint.h"
-#include "feeder.h"
-#include "fold.h"
 #include "fsutil.h"
-#include "stream.h"
 #include "workdir.h"
 
 #include <errno.h>
@@ -38,109 +35,17 @@ static char *config_text(const Config *c) {
 // ---------------------------------------------------------------------------
 // Setup
 
-// cocodiff.folds K: the TRAIN split of train_feeder_args.data_path less
-// fold cocodiff.fold trains (train transform, shuffled, drop_last); the fold
-// is evaluated with the test transform, where the test split would be.
-static int open_folds(Trainer *t, const FeederConfig *ftr, const FeederConfig *fte, char *why, size_t whylen) {
-    const Config *c = t->cfg;
-    const Dist *d = t->d;
-    const char *p = c->train_feeder_args.data_path;
-    const int K = c->cocodiff.folds, i = c->cocodiff.fold;
-    FoldSplit s;
-    char fw[900];
-    int rc = fold_split_file(p, K, i, &s, fw, sizeof fw);
-    if (rc) {
-        snprintf(why, whylen, "cocodiff.folds %d, cocodiff.fold %d: %s", K, i, fw);
-        return rc;
-    }
-    rc = loader_open_subset(&t->train, p, 0, s.train, s.ntrain, ftr, c->batch_size, d->rank, d->size,
-                            (uint64_t)c->seed, 1, 1, why, whylen);
-    if (!rc)
-        rc = loader_open_subset(&t->test, p, 0, s.held, s.nheld, fte, c->test_batch_size, d->rank, d->size,
-                                (uint64_t)c->seed, 0, 0, why, whylen);
-    if (!rc) {
-        log_info(d, "train | cross-validation: fold %d of %d of %s /train (%d subjects%s): %lld samples of %d "
-                    "subject(s) held out for evaluation (%s), %lld to train on", i, K, p, s.nsubjects,
-                 s.hashed ? ", names without one count as one each" : "", (long long)s.nheld, s.nheld_subjects,
-                 s.held_names, (long long)s.ntrain);
-        if (c->test_feeder_args.data_path)
-            log_info(d, "train | cross-validation: test_feeder_args.data_path %s is not used", c->test_feeder_args.data_path);
-    }
-    fold_split_free(&s);
-    return rc;
-}
-
-// Opens the loaders and checks the data against model_args.
+// Opens the loaders (train_data.h) and keeps what the loop reads.
 static int open_data(Trainer *t, char *why, size_t whylen) {
-    const Config *c = t->cfg;
-    const Dist *d = t->d;
-    const SkelLayout *layout = config_layout(c);
-    if (!layout) {
-        snprintf(why, whylen, "unknown graph %s", c->model_args.graph);
-        return CD_EARG;
-    }
-    const ConfigFeederArgs *ta = &c->train_feeder_args, *te = &c->test_feeder_args;
-    const Stream *st = stream_find(config_stream(c));   // both feeders' (config_check)
-    FeederConfig ftr = feeder_config_official(layout, 1, st);
-    FeederConfig fte = feeder_config_official(layout, 0, st);
-    ftr.window = ta->window_size > 0 ? ta->window_size : ftr.window;   // unset: the layout's feeder's
-    fte.window = te->window_size > 0 ? te->window_size : ftr.window;
-    ftr.repeat = ta->repeat;   // the test split is visited once
-    ftr.n_interval = ta->n_p_interval;
-    memcpy(ftr.p_interval, ta->p_interval, sizeof ftr.p_interval);
-    ftr.random_rot = ta->random_rot;
-    fte.n_interval = te->n_p_interval;
-    memcpy(fte.p_interval, te->p_interval, sizeof fte.p_interval);
-    fte.random_rot = 0;
-    if (!ta->data_path) {
-        snprintf(why, whylen, "train_feeder_args.data_path is not set");
-        return CD_EARG;
-    }
-    for (int i = 0; i < 2; i++) {   // CTR-GCN's own data files: say what to make instead
-        const char *p = i ? te->data_path : ta->data_path, *dot = p ? strrchr(p, '.') : NULL;
-        if (dot && !strcmp(dot, ".npz"))
-            return cd_why(why, whylen, CD_EARG, "%s_feeder_args.data_path %s is CTR-GCN's .npz; cocodiff-train reads "
-                          "cocodiff-prep's HDF5: cocodiff-prep --dataset ntu60 --input ARCHIVE --out data, then "
-                          "--train_feeder_args data_path=data/ntu60-xsub.h5 (and the same for test)",
-                          i ? "test" : "train", p);
-    }
-    if (c->batch_size < d->size) {
-        snprintf(why, whylen, "batch_size %d is smaller than the %d ranks", c->batch_size, d->size);
-        return CD_EARG;
-    }
-    int rc;
-    if (c->cocodiff.folds > 0) {
-        rc = open_folds(t, &ftr, &fte, why, whylen);
-    } else {
-        // The feeders' split, as main.py's Feeder reads it (config.c checks it is train or test).
-        const int gtr = !strcmp(ta->split, "test"), gte = !!strcmp(te->split, "train");
-        rc = loader_open(&t->train, ta->data_path, gtr, &ftr, c->batch_size, d->rank, d->size, (uint64_t)c->seed, 1, 1, why, whylen);
-        if (!rc && te->data_path && c->eval_interval > 0)
-            rc = loader_open(&t->test, te->data_path, gte, &fte, c->test_batch_size, d->rank, d->size, (uint64_t)c->seed, 0, 0, why, whylen);
-    }
+    int rc = train_data_open(&t->data, t->cfg, t->d, why, whylen);
     if (rc) return rc;
-    if (loader_num_class(t->train) != c->model_args.num_class) {
-        snprintf(why, whylen, "%s has %d classes but model_args.num_class is %d", ta->data_path,
-                 loader_num_class(t->train), c->model_args.num_class);
-        return CD_EARG;
-    }
-    loader_sample_dims(t->train, &t->C, &t->W, &t->V, &t->M);
-    if (t->V != c->model_args.num_point || t->M != c->model_args.num_person || t->C != c->model_args.in_channels) {
-        snprintf(why, whylen, "%s has (C %d, V %d, M %d) but model_args say (in_channels %d, num_point %d, num_person %d)",
-                 ta->data_path, t->C, t->V, t->M, c->model_args.in_channels, c->model_args.num_point, c->model_args.num_person);
-        return CD_EARG;
-    }
-    t->Wtest = t->W;
-    if (t->test) {
-        int C2, V2, M2;
-        loader_sample_dims(t->test, &C2, &t->Wtest, &V2, &M2);
-        if (loader_num_class(t->test) != c->model_args.num_class || C2 != t->C || V2 != t->V || M2 != t->M) {
-            snprintf(why, whylen, "%s (test) has %d classes and (C %d, V %d, M %d); model_args say num_class %d, "
-                     "(in_channels %d, num_point %d, num_person %d)", c->cocodiff.folds > 0 ? ta->data_path : te->data_path, loader_num_class(t->test),
-                     C2, V2, M2, c->model_args.num_class, t->C, t->V, t->M);
-            return CD_EARG;
-        }
-    }
+    t->train = t->data.train;
+    t->test = t->data.test;
+    t->C = t->data.C;
+    t->W = t->data.W;
+    t->V = t->data.V;
+    t->M = t->data.M;
+    t->Wtest = t->data.Wtest;
     t->nb = loader_num_batches(t->train);
     return CD_OK;
 }
@@ -188,7 +93,8 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     if (!c->cocodiff.module) return CD_OK;
     CdTrainSpec s = {.options = &c->cocodiff.options, .text = c->cocodiff.text, .parts = config_parts_path(c),
                      .K = t->K, .gen_start = config_gen_start_epoch(c), .seed = (uint64_t)c->seed,
-                     .momentum = c->cocodiff.momentum, .weight_decay = c->weight_decay, .nesterov = c->nesterov};
+                     .base_lr = c->base_lr, .warm_up = c->warm_up_epoch, .momentum = c->cocodiff.momentum,
+                     .weight_decay = c->weight_decay, .nesterov = c->nesterov};
     return cdtrain_setup(&t->cd, &s, t->m, t->W, loader_max_local(t->train), why, whylen);
 }
 
@@ -273,9 +179,10 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
         // read once: the model, its momentum and the module's groups
         CheckpointInfo info;
         CheckpointFile f;
-        H5TensorGroup g[2];
+        H5TensorGroup g[CDTRAIN_MAX_GROUPS];
         const int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
-        const char *extra[2] = {ng ? g[0].group : NULL, ng ? g[1].group : NULL};
+        const char *extra[CDTRAIN_MAX_GROUPS] = {NULL};
+        for (int i = 0; i < ng; i++) extra[i] = g[i].group;
         int rc = checkpoint_read(&f, last, 1, extra, ng, why, whylen);
         if (!rc) rc = checkpoint_restore(&f, t->m, &t->opt, NULL, 0, &info, why, whylen);
         if (!rc && t->cd) rc = cdtrain_restore(t->cd, &f, t->opt.steps, why, whylen);
@@ -319,9 +226,9 @@ static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t why
     if (t->d->rank != 0) return CD_OK;
     const char *mode = o->resume && t->last_ckpt[0] ? "a" : "w";
     char p[4200];
-    trainer_path_join(p, sizeof p, c->work_dir, "config.yaml");
-    FILE *f = fopen(p, "w");
-    if (f) { config_print(c, f); fclose(f); }
+    trainer_path_join(p, sizeof p, c->work_dir, "config.yaml");   // whole or not at all (a full disk says so)
+    int rc = fs_write_atomic_why(p, t->config_yaml, strlen(t->config_yaml), why, whylen);
+    if (rc) return rc;
     trainer_path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
     if (!(t->metrics = fopen(p, mode))) {
         snprintf(why, whylen, "%.900s: cannot open the metrics file: %s", p, strerror(errno));
@@ -405,8 +312,7 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
 }
 
 void trainer_teardown(Trainer *t) {
-    loader_free(t->train);
-    loader_free(t->test);
+    train_data_close(&t->data);
     gradsync_free(t->gs);
     ctrgcn_free(t->m);
     optim_sgd_free(&t->opt);

@@ -14,12 +14,14 @@
 #include "optim.h"
 #include "status.h"
 #include "train.h"
+#include "train_data.h"
 
 typedef struct Trainer {
     const Dist *d;
     const Config *cfg;
     Ctrgcn *m;
     OptimSgd opt;
+    TrainData data;             // what it reads (train_data.h); train, test: its loaders
     Loader *train, *test;
     BnSync sync;
     GradSync *gs;               // the gradient all-reduce (buffers: the module's, if any, then the backbone's)

@@ -33,6 +33,18 @@ run_mpi() {
     np=$1; shift
     mpirun -np "$np" --oversubscribe -x OPENBLAS_NUM_THREADS "$@"
 }
+# every_rank NP LOG CMD...: runs CMD on NP ranks (mpirun, ended after 300 s:
+# a hang is a failure) with each rank's output in LOG.RANK, all of it in LOG,
+# each exit code in LOG.rc.RANK; prints the distinct codes ("1 " when every
+# rank exited 1; "" when mpirun was killed).
+every_rank() {
+    np=$1 log=$2; shift 2
+    rm -f "$log".rc.*
+    timeout -k 10 300 mpirun -np "$np" --oversubscribe -x OPENBLAS_NUM_THREADS \
+        sh -c '"$@" > "$0.$OMPI_COMM_WORLD_RANK" 2>&1; echo $? > "$0.rc.$OMPI_COMM_WORLD_RANK"' "$log" "$@"
+    cat "$log".[0-9] > "$log" 2>/dev/null
+    cat "$log".rc.* 2>/dev/null | sort -u | tr '\n' ' '
+}
 done_testing() {
     if [ "$_tap_plan" -ge 0 ] && [ "$_tap_n" -ne "$_tap_plan" ]; then
         diag "planned $_tap_plan tests but ran $_tap_n"; exit 1; fi

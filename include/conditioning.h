@@ -1,0 +1,64 @@
+// conditioning.h - does the CoCoDiff module's generation follow its text?
+// (docs/method.md, "The CoCoDiff module"; issue "CoCoDiff must follow its text"). Measured on
+// real features (the test split's part tokens) with the frozen FC head:
+//
+//   swap   regenerate each sample i (class y) from the same noised latent
+//          and noise at t = t_probe under its own text and under a wrong
+//          class's text w (drawn among the other classes present):
+//          mean ||g_own - g_wrong|| / mean ||g_own - h_0|| (token 0): how far
+//          the text moves a generation, against how far generation moves
+//          it from its source;
+//   steer  the share of those wrong-text generations that the head assigns
+//          to w (the text wins over the source still visible at t_probe);
+//   own    the head's top-1 on the own-text generations (against real_top1,
+//          the head on the real features);
+//   from_noise  per class k present: n_noise generations from pure noise
+//          (t = T_diff - 1) under k's text; the share the head assigns to k,
+//          averaged over the classes (per class in from_noise_class).
+//
+// Controls, the same four figures with the texts replaced at generation:
+//   shuffled  class k's text is that of pi(k), pi a fixed derangement of
+//             the classes present (steer/own/from-noise still count class k,
+//             so a module that follows the text scores about chance);
+//   random    every class text (coarse and fine rows) is a random Gaussian
+//             vector of the real row's norm.
+// Chance is 1 / (classes present).
+//
+// Every draw is keyed by (seed, a fixed probe step, the sample's position),
+// so the figures depend only on the features, the module and the seed.
+#pragma once
+#include <stdint.h>
+
+#include "cocodiff.h"
+
+typedef struct ConditioningOptions {
+    uint64_t seed;
+    double t_probe;      // fraction of T_diff (0.6: docs/method.md's upper t_gen)
+    int noise_per_class; // generations from pure noise per class (32)
+    int batch;           // samples per generation call (64)
+} ConditioningOptions;
+
+void conditioning_options_default(ConditioningOptions *o);
+
+typedef struct ConditioningFigures {
+    double swap, steer, own, from_noise;
+} ConditioningFigures;
+
+typedef struct ConditioningStats {
+    int64_t n;              // samples measured
+    int classes;            // classes present (chance = 1 / classes)
+    int t_probe;            // the start step, in [0, T_diff)
+    int noise_per_class;
+    double real_top1;       // the head on the real features
+    ConditioningFigures text, shuffled, random;
+    double *from_noise_class;   // (K): per class, NaN where absent (malloc'ed; conditioning_free)
+} ConditioningStats;
+
+// h_parts: (n, 7, C) real part tokens (token 0 = the head's input h_0);
+// labels (n) in [0, K); head_w (K, C), head_b (K): the frozen head. K and C
+// must be the module's. CD_OK, CD_EARG (sizes, labels, fewer than 2 classes
+// present), CD_ENOMEM; the module's errors.
+int conditioning_measure(Cocodiff *m, const float *h_parts, const int32_t *labels, int64_t n, int C, int K,
+                         const float *head_w, const float *head_b, const ConditioningOptions *o,
+                         ConditioningStats *out);
+void conditioning_free(ConditioningStats *s);
