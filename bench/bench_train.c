@@ -34,8 +34,9 @@
 // time a step waits in gradsync_finish after backward (the largest rank's):
 // the all-reduce time backward did not hide, plus waiting for a slower rank.
 // Output: one line per figure and a machine-readable last line
+// bn_reductions: the synchronised BN's all-reduces per timed step (0 on 1 rank).
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
-//                  buckets=B reduce_ms=... [overlap_s=... blocking_s=...
+//                  buckets=B reduce_ms=... bn_reductions=N [overlap_s=... blocking_s=...
 //                  overlap_reduce_ms=... blocking_reduce_ms=...]
 #include "blas.h"
 #include "ctrgcn.h"
