@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int m = 0; m < 64 && (rc = archive_in_next(a, &name, &msize, &is_file)) == 0; m++) {
             size_t nl = strlen(name);
             if (!is_file) { archive_in_skip(a); continue; }
-            if (archive_in_read(a, &buf, &cap, &len, why, sizeof why)) break;
+            if (archive_in_read(a, &buf, &cap, &len, (size_t)64 << 20, why, sizeof why)) break;
             if (nl > 9 && !strcmp(name + nl - 9, ".skeleton"))
                 ntu_prepare(buf, len, 0, out, &frames, why, sizeof why);
             else if (nl > 5 && !strcmp(name + nl - 5, ".json"))

@@ -11,8 +11,9 @@ int archive_in_open(ArchiveIn **a, const char *path);
 // call) and *is_file, 1 at the end, or CD_EFORMAT for a corrupt archive.
 int archive_in_next(ArchiveIn *a, const char **name, int64_t *size, int *is_file);
 // Reads the current member whole into *buf (grown as needed, NUL-terminated).
-// CD_OK, or CD_EFORMAT with why for a corrupt member.
-int archive_in_read(ArchiveIn *a, char **buf, size_t *cap, size_t *len, char *why, size_t whylen);
+// CD_OK, or CD_EFORMAT with why for a corrupt member or one of more than max
+// bytes (memory stays bounded by max: a 2 MB zip can hold a 1 GiB member).
+int archive_in_read(ArchiveIn *a, char **buf, size_t *cap, size_t *len, size_t max, char *why, size_t whylen);
 int archive_in_skip(ArchiveIn *a);
 void archive_in_close(ArchiveIn *a);
 

@@ -151,6 +151,7 @@
 
 #define CONFIG_LIST_MAX 16      // entries of an int / float list (step, show_topk, device)
 #define CONFIG_STR_LIST_MAX 32  // entries of ignore_weights
+#define CONFIG_MAX_THREADS 256  // cocodiff.threads: BLAS and the module's threads per rank
 
 typedef struct ConfigIntList {
     int n;

@@ -15,7 +15,12 @@ typedef struct PrepConfig {
     const char *out_dir;
     int strict;            // the first rejected sample fails the run
     double progress_s;     // seconds between progress lines
+    double max_member_mb;  // a larger archive member is rejected (memory is bounded by it); 0: the default
 } PrepConfig;
+
+// The default --max-member-mb: above NTU's largest .skeleton (a few MB) and
+// Kinetics' largest clip (49 MB), which takes about 12x its size to parse.
+#define PREP_DEFAULT_MAX_MEMBER_MB 64
 
 // Exit codes of cocodiff-prep (README "Exit codes").
 enum { PREP_EXIT_OK = 0, PREP_EXIT_ERROR = 1, PREP_EXIT_USAGE = 2, PREP_EXIT_REJECT = 3 };

@@ -250,7 +250,10 @@ static void test_official(void) {
     free(c.config);
     c.config = strdup("./config/nturgbd-cross-view/test_bone.yaml");
     ck_defaults(&c);
-    ok(rc == CD_OK && bad == 0 && is_path, "an empty file gives the defaults (config = its path)");
+    // Issue 12, finding 8: an empty config is an error naming the file and
+    // the emptiness (it gave the defaults, and a later error named neither).
+    ok(rc == CD_EFORMAT && strstr(why, "empty.yaml: the config is empty") && bad == 0 && is_path,
+       "an empty file is an error naming it and its emptiness (c keeps the defaults, config = its path)");
     config_free(&c);
 }
 

@@ -90,7 +90,7 @@ int main(void) {
     int is_file;
     while (archive_in_next(in, &name, &size, &is_file) == CD_OK) {
         if (!is_file) continue;
-        if (archive_in_read(in, &buf, &cap, &len, why, sizeof why) != CD_OK) bail("read %s", name);
+        if (archive_in_read(in, &buf, &cap, &len, SIZE_MAX, why, sizeof why) != CD_OK) bail("read %s", name);
         json_error_t err;
         json_t *j = json_loadb(buf, len, 0, &err);
         if (!j) {

@@ -162,7 +162,7 @@ int main(void) {
         int is_train = 0;
         for (int i = 0; i < 20; i++) is_train |= tr[i] == p;
         is_train ? train++ : test++;
-        if (archive_in_read(in, &buf, &cap, &len, why, sizeof why) != CD_OK) bail("read %s", name);
+        if (archive_in_read(in, &buf, &cap, &len, SIZE_MAX, why, sizeof why) != CD_OK) bail("read %s", name);
         Check ck;
         int bad = check_text(buf, len, &ck);
         if (bad && bad_text++ < 3) diag("%s: layout broken at line %d", name, bad);

@@ -136,7 +136,7 @@ int main(void) {
     while ((rc = archive_in_next(a, &path, &size, &is_file)) == CD_OK) {
         if (!is_file) continue;
         char *p = strdup(path);
-        if (!p || archive_in_read(a, &buf, &cap, &len, why, sizeof why) != CD_OK) bail("%s: %s", path, why);
+        if (!p || archive_in_read(a, &buf, &cap, &len, SIZE_MAX, why, sizeof why) != CD_OK) bail("%s: %s", path, why);
         member(&b, p, buf, len, &t);
         free(p);
     }

@@ -91,7 +91,7 @@ int main(void) {
         if (!is_file || g < 0) continue;
         char id[64];
         snprintf(id, sizeof id, "%.*s", (int)(strlen(strchr(member, '/') + 1) - 5), strchr(member, '/') + 1);
-        if (archive_in_read(a, &buf, &cap, &len, why, sizeof why) != CD_OK) bail("%s: %s", member, why);
+        if (archive_in_read(a, &buf, &cap, &len, SIZE_MAX, why, sizeof why) != CD_OK) bail("%s: %s", member, why);
         int label, frames;
         if (kinetics_prepare(buf, len, tmvc, &label, &frames, why, sizeof why) != CD_OK) bail("%s: %s", member, why);
         int64_t i = find(&gr[g], id);

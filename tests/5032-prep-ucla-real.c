@@ -133,7 +133,7 @@ static void check_sequences(const char *zip, H5PrepReader *r) {
         UclaName un;
         int label, split, T = 0, found = 0;
         if (ucla_member(path, name, &un, &label, &split, why, sizeof why)) bail("%s: %s", path, why);
-        if (archive_in_read(a, &buf, &cap, &n, why, sizeof why)) bail("%s: %s", name, why);
+        if (archive_in_read(a, &buf, &cap, &n, SIZE_MAX, why, sizeof why)) bail("%s: %s", name, why);
         double *seq = NULL;
         if (ucla_parse(buf, n, &seq, &T, why, sizeof why)) bail("%s: %s", name, why);
         seen++;

@@ -28,20 +28,6 @@ fill() {
     [ "$avail" -gt "$1" ] && dd if=/dev/zero of="$FULL/filler" bs=1k count=$((avail - $1)) 2> /dev/null
     :
 }
-# case_ ID NAME WANT CMD...: 1 and 2 ranks; exit 1 on every rank, WANT (a
-# grep -E pattern) in the output
-case_() {
-    id=$1 name=$2 want=$3; shift 3
-    timeout -k 10 300 "$@" > "$TMP/$id-1.log" 2>&1
-    rc=$?
-    is 1 "$rc" "$name, 1 rank: exit 1 (no signal, no hang)"
-    [ "$rc" = 1 ] || sed 's/^/#   /' "$TMP/$id-1.log" | tail -5 >&2
-    grep -Eq -- "$want" "$TMP/$id-1.log"
-    ok $? "$name, 1 rank: the message says '$want'"
-    is "1 " "$(every_rank 2 "$TMP/$id-2.log" "$@")" "$name, 2 ranks: exit 1 on every rank"
-    grep -Eq -- "$want" "$TMP/$id-2.log"
-    ok $? "$name, 2 ranks: the message says '$want'"
-}
 nospace="No space left on device"
 
 # --- inputs (on the real disk)
@@ -52,7 +38,7 @@ train_config "$TMP/c.yaml" "$FULL/w"
 
 # --- train: config.yaml in a fresh work dir on a full disk
 fill 0
-case_ cfg "train, config.yaml on a full disk" "config.yaml(.partial)?: .*$nospace" \
+fails_everywhere cfg "train, config.yaml on a full disk" "config.yaml(.partial)?: .*$nospace" \
     "$TRAIN" --config "$TMP/c.yaml" --set work_dir="$FULL/w0" --max-steps 1
 fill 4000
 "$TRAIN" --config "$TMP/c.yaml" --max-steps 1 > "$TMP/train-good.log" 2>&1 &&
@@ -61,7 +47,7 @@ ok $? "a first checkpoint with room to spare"
 
 # --- train: the next checkpoint does not fit (the first is 0.9 MB)
 fill 200
-case_ ckpt "train, a checkpoint on a full disk" "checkpoint-last.h5.*$nospace" \
+fails_everywhere ckpt "train, a checkpoint on a full disk" "checkpoint-last.h5.*$nospace" \
     "$TRAIN" --config "$TMP/c.yaml" --resume --max-steps 1
 cmp -s "$FULL/w/checkpoint-last.h5" "$TMP/ckpt-before.h5" && [ ! -e "$FULL/w/checkpoint-last.h5.partial" ]
 ok $? "train: the previous checkpoint is intact, no .partial left"
@@ -77,11 +63,11 @@ fill 4000
         > "$TMP/ens-good.log" 2>&1 && cp -r "$FULL/e" "$TMP/e-before" && cp -r "$FULL/ens" "$TMP/ens-before"
 ok $? "a first eval and ensemble with room to spare"
 fill 24
-case_ eval "eval on a full disk" "e/scores.h5.*$nospace" \
+fails_everywhere eval "eval on a full disk" "e/scores.h5.*$nospace" \
     "$BIN/cocodiff-eval" --checkpoint "$TMP/ckpt-before.h5" --data "$DATA" --out "$FULL/e"
 diff -r "$FULL/e" "$TMP/e-before" > /dev/null
 ok $? "eval: the previous scores.h5 and metrics.json are intact, no .partial left"
-case_ ens "ensemble on a full disk" "ens/scores.h5.*$nospace" \
+fails_everywhere ens "ensemble on a full disk" "ens/scores.h5.*$nospace" \
     "$BIN/cocodiff-ensemble" --scores "$TMP/e-before/scores.h5" --scores "$TMP/e-before/scores.h5" --out "$FULL/ens"
 diff -r "$FULL/ens" "$TMP/ens-before" > /dev/null
 ok $? "ensemble: the previous outputs are intact, no .partial left"
@@ -99,7 +85,7 @@ fill 8000
     cp -r "$FULL/p" "$TMP/p-before"
 ok $? "a first prep with room to spare"
 fill 1000
-case_ prep "prep on a full disk" "ntu60-x(sub|view).h5.*$nospace" \
+fails_everywhere prep "prep on a full disk" "ntu60-x(sub|view).h5.*$nospace" \
     "$BIN/cocodiff-prep" --dataset ntu60 --input "$TMP/s12.zip" --out "$FULL/p"
 diff -r "$FULL/p" "$TMP/p-before" > /dev/null
 ok $? "prep: the previous outputs are intact, no .partial left"
@@ -114,7 +100,7 @@ fill 4000
     cp "$FULL/t.h5" "$TMP/t-before.h5"
 ok $? "a first embed with room to spare"
 fill 8
-case_ emb "embed on a full disk" "t.h5.*$nospace" \
+fails_everywhere emb "embed on a full disk" "t.h5.*$nospace" \
     "$BIN/cocodiff-embed" --descriptions "$REPO/datasets/synth/descriptions.tsv" --out "$FULL/t.h5"
 cmp -s "$FULL/t.h5" "$TMP/t-before.h5" && [ ! -e "$FULL/t.h5.partial" ]
 ok $? "embed: the previous file is intact, no .partial left"

@@ -9,38 +9,26 @@
 . "$(dirname "$0")/tap/tap.sh"
 BIN=$REPO/bin
 [ -x "$BIN/cocodiff-prep" ] && [ -x "$BIN/cocodiff-synth" ] || skip_all "programs not built (run make)"
-plan 20
+plan 24
 
 "$BIN/cocodiff-synth" --format ntu --samples 7 --seed 3 --out "$TMP/s7.tar" --quiet > "$TMP/synth.log" 2>&1 ||
     { echo "Bail out! cocodiff-synth failed"; exit 1; }
 
-# refused ID NAME WANT CMD...: exit 1 on 1 rank and on every one of 2 ranks
-# (no hang: 60 s), WANT (grep -E) in the output.
-refused() {
-    id=$1 name=$2 want=$3; shift 3
-    timeout -k 5 60 "$@" > "$TMP/$id-1.log" 2>&1
-    is 1 "$?" "$name, 1 rank: exit 1 (no hang)"
-    grep -Eq -- "$want" "$TMP/$id-1.log"
-    r=$?
-    ok $r "$name, 1 rank: says '$want'"
-    [ $r = 0 ] || sed 's/^/#   /' "$TMP/$id-1.log" | grep -v '^#   prep |' | head -2 >&2
-    is "1 " "$(every_rank 2 "$TMP/$id-2.log" "$@")" "$name, 2 ranks: exit 1 on every rank"
-}
 PREP="$BIN/cocodiff-prep --dataset ntu60"
 
 # A tar through a pipe: a writer that gives up after 60 s when nobody reads.
 mkfifo "$TMP/fifo"
 feed() { (timeout 60 sh -c 'cat "$0" > "$1"' "$TMP/s7.tar" "$TMP/fifo" &) ; }
 feed
-refused pipe "a tar through a pipe" "fifo: the input archive is a pipe" $PREP --input "$TMP/fifo" --out "$TMP/o1"
+fails_everywhere pipe "a tar through a pipe" "fifo: the input archive is a pipe" $PREP --input "$TMP/fifo" --out "$TMP/o1"
 feed
 [ ! -e "$TMP/o1/ntu60-xsub.h5" ]
 ok $? "the pipe: nothing written"
-refused zero "--input /dev/zero" "/dev/zero: the input archive is a character device" \
+fails_everywhere zero "--input /dev/zero" "/dev/zero: the input archive is a character device" \
     $PREP --input /dev/zero --out "$TMP/o2"
-refused excl "--exclude /dev/zero" "/dev/zero: the exclusion list is a character device" \
+fails_everywhere excl "--exclude /dev/zero" "/dev/zero: the exclusion list is a character device" \
     $PREP --input "$TMP/s7.tar" --exclude /dev/zero --out "$TMP/o3"
-refused dir "--input a folder" "the input archive is a folder" $PREP --input "$TMP" --out "$TMP/o4"
+fails_everywhere dir "--input a folder" "the input archive is a folder" $PREP --input "$TMP" --out "$TMP/o4"
 # The same tar as a file: all 7 samples.
 $PREP --input "$TMP/s7.tar" --out "$TMP/o5" > "$TMP/good.log" 2>&1
 ok $? "the same tar as a regular file is prepared"

@@ -15,13 +15,7 @@ CRAFT=$REPO/tests/4100-h5-hostile.t
 [ -x "$CRAFT" ] || skip_all "tests/4100-h5-hostile.t not built (make tests)"
 plan 34
 
-train_data
-DATA=$TMP/ntu60-xsub.h5
-train_config "$TMP/c.yaml" "$TMP/w"
-"$TRAIN" --config "$TMP/c.yaml" --max-steps 2 > "$TMP/train.log" 2>&1 &&
-    "$BIN/cocodiff-eval" --checkpoint "$TMP/w/checkpoint-last.h5" --data "$DATA" --out "$TMP/good" > "$TMP/eval.log" 2>&1 ||
-    { echo "Bail out! train/eval failed (see $TMP/*.log)"; exit 1; }
-CKPT=$TMP/w/checkpoint-last.h5
+train_and_eval
 
 # flip NAME SOURCE DATASET BYTE: a copy of SOURCE at $TMP/NAME with bit 0 of
 # the stored BYTE of DATASET flipped
@@ -41,34 +35,22 @@ cp "$CKPT" "$TMP/cfg.h5" && "$CRAFT" --attr "$TMP/cfg.h5" / config 4096 || echo 
 cp "$CKPT" "$TMP/yaml.h5" && "$CRAFT" --str "$TMP/yaml.h5" / config "test_feeder_args: {window_size: [" ||
     echo "Bail out! cannot craft yaml.h5"
 
-case_() {   # as in 5500: 1 and 2 ranks, exit 1 everywhere, WANT in the output
-    id=$1 name=$2 want=$3; shift 3
-    timeout -k 10 300 "$@" > "$TMP/$id-1.log" 2>&1
-    rc=$?
-    is 1 "$rc" "$name, 1 rank: exit 1"
-    grep -q -- "$want" "$TMP/$id-1.log"
-    ok $? "$name, 1 rank: the message says '$want'"
-    [ "$rc" = 1 ] || sed 's/^/#   /' "$TMP/$id-1.log" | tail -3 >&2
-    is "1 " "$(every_rank 2 "$TMP/$id-2.log" "$@")" "$name, 2 ranks: exit 1 on every rank"
-    grep -q -- "$want" "$TMP/$id-2.log"
-    ok $? "$name, 2 ranks: the message says '$want'"
-}
-case_ w "eval, a flipped bit in the weights" "w.h5: dataset /model/fc.weight fails its checksum" \
+fails_everywhere w "eval, a flipped bit in the weights" "w.h5: dataset /model/fc.weight fails its checksum" \
     "$BIN/cocodiff-eval" --checkpoint "$TMP/w.h5" --data "$DATA" --out "$TMP/e1"
-case_ x "eval, a flipped bit in a test sample" "x.h5: /test/x sample 0 fails its checksum" \
+fails_everywhere x "eval, a flipped bit in a test sample" "x.h5: /test/x sample 0 fails its checksum" \
     "$BIN/cocodiff-eval" --checkpoint "$CKPT" --data "$TMP/x.h5" --out "$TMP/e2"
-case_ l "eval, a flipped bit in the test labels" "label.h5: dataset /test/label fails its checksum" \
+fails_everywhere l "eval, a flipped bit in the test labels" "label.h5: dataset /test/label fails its checksum" \
     "$BIN/cocodiff-eval" --checkpoint "$CKPT" --data "$TMP/label.h5" --out "$TMP/e3"
 # --resume from weights with a flipped bit
 mkdir -p "$TMP/r"
 cp "$TMP/w.h5" "$TMP/r/checkpoint-last.h5"
-case_ r "train --resume, a flipped bit in the weights" "checkpoint-last.h5: dataset /model/fc.weight fails its checksum" \
+fails_everywhere r "train --resume, a flipped bit in the weights" "checkpoint-last.h5: dataset /model/fc.weight fails its checksum" \
     "$TRAIN" --config "$TMP/c.yaml" --set work_dir="$TMP/r" --resume --max-steps 1
-case_ s "ensemble, a flipped bit in the scores" "bad/scores.h5: dataset /scores fails its checksum" \
+fails_everywhere s "ensemble, a flipped bit in the scores" "bad/scores.h5: dataset /scores fails its checksum" \
     "$BIN/cocodiff-ensemble" --scores "$TMP/good/scores.h5" --scores "$TMP/bad/scores.h5" --out "$TMP/ens"
-case_ c "eval, an unreadable config attribute" "cfg.h5: attribute 'config' is not a string" \
+fails_everywhere c "eval, an unreadable config attribute" "cfg.h5: attribute 'config' is not a string" \
     "$BIN/cocodiff-eval" --checkpoint "$TMP/cfg.h5" --data "$DATA" --out "$TMP/e4"
-case_ y "eval, a config attribute that is not YAML" "yaml.h5: cannot read its config attribute" \
+fails_everywhere y "eval, a config attribute that is not YAML" "yaml.h5: cannot read its config attribute" \
     "$BIN/cocodiff-eval" --checkpoint "$TMP/yaml.h5" --data "$DATA" --out "$TMP/e5"
 timeout 300 "$BIN/cocodiff-report" --eval "$TMP/good" --eval "$TMP/bad" --out "$TMP/r.html" > "$TMP/report.log" 2>&1
 is 1 "$?" "report, a flipped bit in the scores: exit 1"

@@ -32,15 +32,21 @@ ok $? "USR1 sent to the batch script of job $J after 3 steps"
 # (a loaded machine can take a while: keep nudging until it runs again)
 i=0
 while [ "$(slurm_field "$J" Restarts)" != 1 ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i + 1)); done
-# A requeued job waits ~2 min (BeginTime) unless told otherwise; it shows
-# REQUEUED or COMPLETING while the old run winds down, and moving its start
-# then makes slurmctld kill it ("Job credential revoked"), so nudge only
-# while it is PENDING, until it runs (or has finished).
-i=0
+# A requeued job waits ~2 min (BeginTime = requeue + credential lifetime + 1)
+# because slurmd revokes the old run's credentials at the requeue and refuses
+# any credential of the job issued in the same second or earlier (it compares
+# whole seconds: ctime <= revoked), so slurmctld kills a restart that comes
+# too soon ("Job credential revoked"). The test moves the start up, but only
+# once the job is PENDING (the old run has been killed and has completed) and
+# the clock has passed the second in which it was seen PENDING: the new
+# allocation's credential is then strictly younger than the revocation.
+i=0 pend=""
 while [ $i -lt 600 ]; do
     case "$(slurm_state "$J")" in
         RUNNING|COMPLETED|FAILED|CANCELLED|TIMEOUT|"") break ;;
-        PENDING) scontrol update jobid="$J" StartTime=now > /dev/null 2>&1 ;;
+        PENDING)
+            [ -n "$pend" ] || pend=$(date +%s)
+            [ "$(date +%s)" -gt "$pend" ] && scontrol update jobid="$J" StartTime=now > /dev/null 2>&1 ;;
     esac
     sleep 0.2; i=$((i + 1))
 done

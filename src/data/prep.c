@@ -67,11 +67,29 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+// s with control bytes (tab, newline, ESC: a member name is the archive
+// maker's) and backslashes written as \xNN, so one reject is one line of
+// three fields that a terminal shows as text (issue 12, finding 8).
+static const char *tsv_field(const char *s, char *out, size_t cap) {
+    size_t o = 0;
+    for (; *s && o + 5 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f || c == '\\') o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        else out[o++] = (char)c;
+    }
+    out[o] = 0;
+    return out;
+}
+
 static int reject(Prep *p, const char *name, const char *member, const char *why) {
     p->n_rejected++;
+    char a[1024], b[1024], c[1024];
+    tsv_field(name, a, sizeof a);
+    tsv_field(member, b, sizeof b);
+    tsv_field(why, c, sizeof c);
     if (p->cfg->strict)
-        dist_abort(p->d, PREP_EXIT_REJECT, "--strict: %s (%s): %s", name, member, why);
-    return buf_printf(&p->rejects, "%s\t%s\t%s\n", name, member, why);
+        dist_abort(p->d, PREP_EXIT_REJECT, "--strict: %s (%s): %s", a, b, c);
+    return buf_printf(&p->rejects, "%s\t%s\t%s\n", a, b, c);
 }
 
 // ---------------------------------------------------------------------------
@@ -131,6 +149,11 @@ static int spill_sample(Prep *p, PrepMeta *m, const void *data) {
     return buf_append(&p->metas, m, sizeof *m);
 }
 
+static size_t max_member(const Prep *p) {
+    double mb = p->cfg->max_member_mb > 0 ? p->cfg->max_member_mb : PREP_DEFAULT_MAX_MEMBER_MB;
+    return (size_t)(mb * 1048576.0);
+}
+
 // The format's preparation of one member into m (and the spill).
 static int prepare_member(Prep *p, PrepMeta *m, const char *text, size_t len, char *why, size_t whylen) {
     int frames = 0, label = m->s.label, rc;
@@ -167,7 +190,7 @@ static int handle_member(Prep *p, ArchiveIn *a, int input, const char *member, i
         return archive_in_skip(a);
     }
     size_t len;
-    rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    rc = archive_in_read(a, buf, cap, &len, max_member(p), why, sizeof why);
     if (rc == CD_EFORMAT) return reject(p, m.s.name, member, why);
     if (rc) return rc;
     p->bytes_text += (int64_t)len;
@@ -186,7 +209,7 @@ static int read_side(Prep *p, ArchiveIn *a, const char *input, const char *membe
                      size_t *cap) {
     char why[512] = "";
     size_t len;
-    int rc = archive_in_read(a, buf, cap, &len, why, sizeof why);
+    int rc = archive_in_read(a, buf, cap, &len, max_member(p), why, sizeof why);
     if (rc == CD_OK && p->side[part]) {
         CD_ERR("%s: a second %s", input, member);
         return CD_EFORMAT;

@@ -44,9 +44,14 @@ int archive_in_next(ArchiveIn *ai, const char **name, int64_t *size, int *is_fil
     return CD_OK;
 }
 
-int archive_in_read(ArchiveIn *ai, char **buf, size_t *cap, size_t *len, char *why, size_t whylen) {
+int archive_in_read(ArchiveIn *ai, char **buf, size_t *cap, size_t *len, size_t max, char *why, size_t whylen) {
     size_t n = 0;
     for (;;) {
+        if (n > max) {   // before growing further; the header's size may lie, the bytes do not
+            cd_reject(why, whylen, "member larger than the limit of %.3g MiB (prep --max-member-mb)",
+                      (double)max / 1048576.0);
+            return CD_EFORMAT;
+        }
         if (*cap < n + (1 << 16) + 1) {
             size_t nc = *cap ? *cap * 2 : (1 << 20);
             while (nc < n + (1 << 16) + 1) nc *= 2;

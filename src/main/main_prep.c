@@ -20,6 +20,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: cocodiff-prep --dataset %s --input ARCHIVE [--input ARCHIVE ...]\n"
             "                     --out DIR [--exclude LIST ...] [--strict] [--progress SECONDS]\n"
+            "                     [--max-member-mb MB]\n"
             "\n", names);
     for (int i = 0; i < dataset_count(); i++) {   // "--dataset D: NAME writes BENCH.h5, ..."
         const DatasetFormat *ds = dataset_get(i);
@@ -35,8 +36,10 @@ static void usage(FILE *f) {
             "                  samples_with_missing_skeletons.txt); repeatable\n"
             "  --strict        fail (exit 3) on the first rejected sample instead of skipping it\n"
             "  --progress S    seconds between progress lines (default 10)\n"
+            "  --max-member-mb MB  a larger archive member is rejected, never read whole (default %d;\n"
+            "                  memory per rank stays about 12x this bound)\n"
             "exit codes: 0 ok, 1 error (I/O, corrupt archive, HDF5), 2 usage, 3 rejected sample with --strict\n"
-            CLI_COMMON_USAGE);
+            CLI_COMMON_USAGE, PREP_DEFAULT_MAX_MEMBER_MB);
 }
 
 static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
@@ -52,7 +55,8 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
             cfg->strict = 1;
             continue;
         }
-        static const char *const valued[] = {"--dataset", "--input", "--exclude", "--out", "--progress", NULL};
+        static const char *const valued[] = {"--dataset", "--input", "--exclude", "--out", "--progress",
+                                             "--max-member-mb", NULL};
         if (!v) return cli_bad_option("cocodiff-prep", d->rank, a, valued);
         i++;
         if (!strcmp(a, "--dataset")) {
@@ -72,6 +76,13 @@ static int parse_args(int argc, char **argv, PrepConfig *cfg, const Dist *d) {
             (isin ? cfg->inputs : cfg->excludes)[(*n)++] = v;
         } else if (!strcmp(a, "--out")) {
             cfg->out_dir = v;
+        } else if (!strcmp(a, "--max-member-mb")) {
+            char *e;
+            cfg->max_member_mb = strtod(v, &e);
+            if (*e || !(cfg->max_member_mb > 0 && cfg->max_member_mb <= 1048576)) {
+                if (d->rank == 0) fprintf(stderr, "cocodiff-prep: --max-member-mb wants MiB in (0, 1048576], got '%s'\n", v);
+                return CD_EARG;
+            }
         } else if (!strcmp(a, "--progress")) {
             char *e;
             cfg->progress_s = strtod(v, &e);

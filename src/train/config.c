@@ -425,6 +425,32 @@ int config_check(const Config *c, char *why, size_t whylen) {
             snprintf(why, whylen, "%s is %d; it must be >= %d", pos[i].key, pos[i].v, pos[i].min);
             return CD_EARG;
         }
+    // Issue 12, finding 8: negative values were accepted and used.
+    const struct { const char *key; double v; } nonneg[] = {
+        {"base_lr", c->base_lr}, {"weight_decay", c->weight_decay}, {"lr_decay_rate", c->lr_decay_rate},
+        {"seed", (double)c->seed},
+    };
+    for (size_t i = 0; i < sizeof nonneg / sizeof nonneg[0]; i++)
+        if (!(nonneg[i].v >= 0 && isfinite(nonneg[i].v))) {
+            snprintf(why, whylen, "%s is %g; it must be a finite number >= 0", nonneg[i].key, nonneg[i].v);
+            return CD_EARG;
+        }
+    for (int i = 0; i < c->step.n; i++)
+        if (c->step.v[i] < 0) {
+            snprintf(why, whylen, "step[%d] is %d; the epochs where the learning rate decays are >= 0", i, c->step.v[i]);
+            return CD_EARG;
+        }
+    const ConfigFeederArgs *fa[2] = {&c->train_feeder_args, &c->test_feeder_args};
+    for (int i = 0; i < 2; i++)   // -1 (unset) is the layout's window; 0 or below used to become 64 silently
+        if (fa[i]->window_size == 0 || fa[i]->window_size < -1) {
+            snprintf(why, whylen, "%s.window_size is %d; it must be >= 1 (or left out: the layout's window)",
+                     i ? "test_feeder_args" : "train_feeder_args", fa[i]->window_size);
+            return CD_EARG;
+        }
+    if (c->cocodiff.threads > CONFIG_MAX_THREADS) {   // an allocation per thread; OpenBLAS hung on the failure
+        snprintf(why, whylen, "cocodiff.threads is %d; at most %d", c->cocodiff.threads, CONFIG_MAX_THREADS);
+        return CD_EARG;
+    }
     if (!(c->cocodiff.bucket_mb >= 0 && c->cocodiff.bucket_mb <= 65536)) {
         snprintf(why, whylen, "cocodiff.bucket_mb is %g; it must be in [0, 65536] (MiB; 0: one blocking "
                  "all-reduce after backward)", c->cocodiff.bucket_mb);

@@ -382,7 +382,23 @@ static int parse_doc(yaml_document_t *doc, const unsigned char *text, size_t len
         return CD_ENOMEM;
     }
     yaml_parser_set_input_string(&parser, text, len);
-    int ok = yaml_parser_load(&parser, doc);
+    int ok = yaml_parser_load(&parser, doc), extra = 0;
+    yaml_document_t next;
+    if (ok && yaml_parser_load(&parser, &next)) {   // a second document was ignored silently (issue 12)
+        const yaml_node_t *r2 = yaml_document_get_root_node(&next);
+        if (r2) {
+            char at[32] = "";
+            if (with_line) snprintf(at, sizeof at, ":%lu", (unsigned long)r2->start_mark.line + 1);
+            snprintf(why, whylen, "%s%s: a second YAML document ('---'); a config is one document", name, at);
+            extra = 1;
+        }
+        yaml_document_delete(&next);
+    }
+    if (extra) {
+        yaml_document_delete(doc);
+        yaml_parser_delete(&parser);
+        return CD_EFORMAT;
+    }
     if (!ok)
     {
         char at[32] = "";
@@ -404,7 +420,10 @@ static int load_text(Config *c, const char *text, size_t len, const char *name, 
     if (!seen) { yaml_document_delete(&doc); return CD_ENOMEM; }
     Src s = {name, NULL, &doc, seen, c, why, whylen};
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root && !is_null(root)) {
+    if (!root || is_null(root)) {
+        snprintf(why, whylen, "%s: the config is empty (no keys; see jobs/*.yaml)", name);
+        rc = CD_EFORMAT;
+    } else {
         if (root->type != YAML_MAPPING_NODE) {
             fail(&s, root, "the file must be a mapping of keys (like CTR-GCN's config/*.yaml)");
             rc = CD_EFORMAT;

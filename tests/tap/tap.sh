@@ -45,6 +45,22 @@ every_rank() {
     cat "$log".[0-9] > "$log" 2>/dev/null
     cat "$log".rc.* 2>/dev/null | sort -u | tr '\n' ' '
 }
+# fails_everywhere ID NAME WANT CMD...: four checks: CMD exits 1 on 1 rank
+# (no signal; a hang is killed at 300 s) and on every one of 2 ranks, and
+# its output says WANT (grep -E) both times. Logs: $TMP/ID-1.log,
+# $TMP/ID-2.log (and per rank).
+fails_everywhere() {
+    _id=$1 _name=$2 _want=$3; shift 3
+    timeout -k 10 300 "$@" > "$TMP/$_id-1.log" 2>&1
+    _rc=$?
+    is 1 "$_rc" "$_name, 1 rank: exit 1 (no signal, no hang)"
+    [ "$_rc" = 1 ] || sed 's/^/#   /' "$TMP/$_id-1.log" | tail -5 >&2
+    grep -Eq -- "$_want" "$TMP/$_id-1.log"
+    ok $? "$_name, 1 rank: the message says '$_want'"
+    is "1 " "$(every_rank 2 "$TMP/$_id-2.log" "$@")" "$_name, 2 ranks: exit 1 on every rank"
+    grep -Eq -- "$_want" "$TMP/$_id-2.log"
+    ok $? "$_name, 2 ranks: the message says '$_want'"
+}
 done_testing() {
     if [ "$_tap_plan" -ge 0 ] && [ "$_tap_n" -ne "$_tap_plan" ]; then
         diag "planned $_tap_plan tests but ran $_tap_n"; exit 1; fi

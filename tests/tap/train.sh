@@ -5,6 +5,8 @@
 #                   writes F, a small CTR-GCN config (base_channel 8,
 #                   window 16, batch 16: 4 steps an epoch, 4 epochs) with
 #                   work_dir W; tests change it with --set
+#   train_and_eval  the above, 2 steps of training and their evaluation
+#                   ($TMP/w/checkpoint-last.h5, $TMP/good)
 #   losses_maxrel A B
 #                   max |a-b|/|a| over the steps of two --log-losses files
 #                   (prints "inf" when the step lists differ)
@@ -16,6 +18,19 @@ train_data() {
     "$REPO/bin/cocodiff-synth" --format ntu --samples 120 --seed 3 --out "$TMP/s.zip" --quiet > "$TMP/synth.log" 2>&1 &&
         "$REPO/bin/cocodiff-prep" --dataset ntu60 --input "$TMP/s.zip" --out "$TMP" > "$TMP/prep.log" 2>&1 ||
         { echo "Bail out! synth/prep failed (see $TMP/*.log)"; exit 1; }
+}
+
+# train_and_eval: train_data, a config ($TMP/c.yaml, work dir $TMP/w), 2
+# steps of training (CKPT=$TMP/w/checkpoint-last.h5) and its evaluation in
+# $TMP/good; DATA=$TMP/ntu60-xsub.h5.
+train_and_eval() {
+    train_data
+    DATA=$TMP/ntu60-xsub.h5
+    CKPT=$TMP/w/checkpoint-last.h5
+    train_config "$TMP/c.yaml" "$TMP/w"
+    "$TRAIN" --config "$TMP/c.yaml" --max-steps 2 > "$TMP/train.log" 2>&1 &&
+        "$REPO/bin/cocodiff-eval" --checkpoint "$CKPT" --data "$DATA" --out "$TMP/good" > "$TMP/eval.log" 2>&1 ||
+        { echo "Bail out! train/eval failed (see $TMP/*.log)"; exit 1; }
 }
 
 train_config() {
