@@ -34,8 +34,9 @@
 // time a step waits in gradsync_finish after backward (the largest rank's):
 // the all-reduce time backward did not hide, plus waiting for a slower rank.
 // Output: one line per figure and a machine-readable last line
+// bn_reductions: the synchronised BN's all-reduces per timed step (0 on 1 rank).
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
-//                  buckets=B reduce_ms=... [overlap_s=... blocking_s=...
+//                  buckets=B reduce_ms=... bn_reductions=N [overlap_s=... blocking_s=...
 //                  overlap_reduce_ms=... blocking_reduce_ms=...]
 #include "blas.h"
 #include "ctrgcn.h"
@@ -74,9 +75,11 @@ static double cpu_seconds(void) {   // user + system time of this process (all i
            1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
-typedef struct BnCtx { const Dist *d; Prof *pr; } BnCtx;
+typedef struct BnCtx { const Dist *d; Prof *pr; long calls; double values; } BnCtx;   // calls, doubles reduced
 static void bn_allreduce(double *v, int n, void *ctx) {
-    const BnCtx *b = ctx;
+    BnCtx *b = ctx;
+    b->calls++;
+    b->values += n;
     double t0 = prof_start(b->pr);
     if (dist_allreduce_sum_f64(b->d, v, n) != CD_OK) dist_abort(b->d, 1, "BN all-reduce failed");
     if (b->pr) prof_add_nested(b->pr, PROF_BN_SYNC, PROF_BN, t0);
@@ -141,7 +144,7 @@ int main(int argc, char **argv) {
     ctrgcn_init(m, 1);
     Prof prof_data, *pr = profile ? &prof_data : NULL;   // NULL: no profile, no clock reads
     if (pr) prof_reset(pr);
-    BnCtx bctx = {&d, pr};
+    BnCtx bctx = {&d, pr, 0, 0};
     BnSync sync = {bn_allreduce, &bctx};
     if (d.size > 1) ctrgcn_set_bn_sync(m, &sync);
     OptimSgd opt;
@@ -184,6 +187,8 @@ int main(int argc, char **argv) {
             cstart = cpu_seconds();
             for (int j = 0; j < 1 + compare; j++) wstart[j] = gradsync_wait_seconds(gsv[j]);
             if (pr) prof_reset(pr);   // the warm-up steps are not profiled
+            bctx.calls = 0;
+            bctx.values = 0;
         }
         double ts = 0;
         if (compare && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); }
@@ -261,8 +266,12 @@ int main(int argc, char **argv) {
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0]);
         else if (d.size > 1)
             printf("bench-train-c | gradient all-reduce: one blocking call after backward, %.1f ms/step\n", reduce_ms[0]);
+        if (d.size > 1)
+            printf("bench-train-c | synchronised BN: %.0f all-reduces per step, %.0f doubles each on average\n",
+                   (double)bctx.calls / steps, bctx.calls ? bctx.values / (double)bctx.calls : 0.0);
         printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
-               "reduce_ms=%.2f", d.size, threads, rate, gflops, peak, rss_mb, gradsync_num_buckets(gs), reduce_ms[0]);
+               "reduce_ms=%.2f bn_reductions=%.0f", d.size, threads, rate, gflops, peak, rss_mb, gradsync_num_buckets(gs),
+               reduce_ms[0], (double)bctx.calls / steps);
         if (compare)
             printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
                    reduce_ms[0], reduce_ms[1]);

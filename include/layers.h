@@ -60,6 +60,29 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *x, con
 void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
                         const float *mean, const float *rstd, const float *gamma, int N, int C,
                         int L, int training, const BnSync *sync);
+// The same layer in pieces, so a caller can sum the statistics of several
+// layers in one reduction (bitwise the same results: each layer's vector is
+// packed as batchnorm_forward/backward reduce it, and an all-reduce sums
+// element by element). A tensor's samples lie xs (ds: dout's) floats apart,
+// C L when dense; a larger stride takes a channel slice of a wider tensor.
+// v (2C + 1): the local sums (sum, sumsq per channel, count) of a training
+// forward; all-reduce them across ranks for synchronised BN.
+void batchnorm_sums(double *v, const float *x, size_t xs, int N, int C, int L);
+// mean, rstd (and the running statistics) from the reduced v (training), or
+// from the running statistics (eval: v unused).
+void batchnorm_stats(float *mean, float *rstd, float *running_mean, float *running_var, const double *v, int C,
+                     int training);
+// out = x * scale + shift (scale = gamma rstd, shift = beta - mean scale); out may be x.
+void batchnorm_apply(float *out, const float *x, size_t xs, const float *mean, const float *rstd,
+                     const float *gamma, const float *beta, int N, int C, int L);
+// v (2C + 1): backward's local sums (sum dout, sum dout xhat, count);
+// dgamma/dbeta += the local sums (when non-NULL).
+void batchnorm_grad_sums(double *v, float *dgamma, float *dbeta, const float *dout, size_t ds, const float *x,
+                         size_t xs, const float *mean, const float *rstd, int N, int C, int L);
+// dx (stride xs) += the input gradient from the reduced v.
+void batchnorm_grad_input(float *dx, const double *v, const float *dout, size_t ds, const float *x, size_t xs,
+                          const float *mean, const float *rstd, const float *gamma, int N, int C, int L,
+                          int training);
 
 // ---------------------------------------------------------------------------
 // Elementwise

@@ -227,6 +227,8 @@ int ctrgcn_create(Ctrgcn **out, const CtrgcnConfig *c) {
 static void free_batch(Ctrgcn *m) {
     free(m->act);
     free(m->work);
+    free(m->bnv);
+    m->bnv = NULL;
     for (int i = 0; i < NSCRATCH; i++) free(m->scratch[i]);
     m->act = m->work = NULL;
     for (int i = 0; i < NSCRATCH; i++) m->scratch[i] = NULL;
@@ -462,19 +464,21 @@ static int alloc_train(Ctrgcn *m, int N, int T) {
     m->act_floats = layout(m, &a, N, T);
     // Scratch: the largest (N*M, C, T, V) tensor of any unit, several times;
     // work: the largest conv/ctrgc workspace.
-    size_t s = (size_t)N * c->num_person * V * c->in_channels * T;
+    size_t s = (size_t)N * c->num_person * V * c->in_channels * T, cmax = 1;
     int t = T;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         const Unit *u = &m->u[l];
         size_t big = (size_t)NM * u->cout * t * V;
         if (big > s) s = big;
+        if ((size_t)u->cout > cmax) cmax = (size_t)u->cout;
         t = (t - 1) / u->stride + 1;
     }
     m->scratch_floats = s;
     m->work_floats = work_floats(m, NM, T);
     m->act = cd_malloc(m->act_floats * sizeof(float));
     m->work = cd_malloc(m->work_floats * sizeof(float));
-    int okk = m->act && m->work;
+    m->bnv = cd_malloc(BNV_LAYERS * (2 * cmax + 1) * sizeof(double));
+    int okk = m->act && m->work && m->bnv;
     for (int i = 0; i < NSCRATCH && okk; i++) okk = (m->scratch[i] = cd_malloc(s * sizeof(float))) != NULL;
     if (!okk) return CD_ENOMEM;
     // Touch every page once now: first-touch page faults are slow on some

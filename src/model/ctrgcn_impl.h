@@ -12,6 +12,8 @@
 // Unit-sized scratch buffers (the largest (N*M, C, T, V) of any unit each):
 // 0-5 inside a unit's forward/backward, 6-7 the gradient chain of backward.
 #define NSCRATCH 8
+// BN layers whose sums backward keeps at once (ctrgcn_pass.c: 5 + 3 in unit_backward)
+#define BNV_LAYERS 8
 // Buffers of an inference lane: P0, P1 unit input/output (ping-pong), S0 the
 // CTRGC sum (then, in place, the unit_gcn output), S1 a CTRGC's output, the
 // down path and the residual path, S2 one temporal branch at a time.
@@ -89,6 +91,7 @@ struct Ctrgcn {
     float *feat, *probs;   // (N, C_last)
     float *scratch[NSCRATCH], *work;
     size_t scratch_floats, work_floats;
+    double *bnv;           // synchronised BN: the packed sums of a group of BN layers (BNV_LAYERS of the widest)
     int registering;       // pass 1: count, pass 2: assign pointers
     // inference (ctrgcn_set_mode / ctrgcn_set_threads)
     CtrgcnMode mode;

@@ -43,6 +43,70 @@ static void bn_bwd(Ctrgcn *m, Bn *bn, float *dx, const float *dout, const float 
                        m->training ? m->sync : NULL);
     prof_stop(m->prof, bn_row(m, bn), t0, 0, 4.0 * N * bn->C * L * (dx ? 6 : 2));
 }
+// Synchronised BN in groups: the BN layers whose inputs are ready at the same
+// time (forward: a unit's gcn, down and residual BNs; its four branch BNs;
+// the two after the temporal convs with the max-pool's. Backward: those fed
+// by the unit's output gradient; the three branch BNs under the ReLUs; the
+// gcn and down BNs) pack their sums into m->bnv, each layer's vector as
+// batchnorm_forward/backward reduces it, and share one all-reduce: 3 per
+// unit and pass instead of 8 to 10, and the same sums, so the same bits.
+typedef struct BnIn {
+    Bn *bn;
+    const float *x;      // the layer's input (NM, C, L)
+    int L;
+    const float *dout;   // backward: the gradient of its output, samples ds floats apart
+    size_t ds;
+    double *v;           // its (reduced) sums, set by the group
+} BnIn;
+
+static size_t bn_group_sums(Ctrgcn *m, BnIn *in, int n, double *v, int backward) {
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        Bn *bn = in[i].bn;
+        const size_t xs = (size_t)bn->C * in[i].L;
+        in[i].v = v + off;
+        if (backward)
+            batchnorm_grad_sums(in[i].v, bn->gw, bn->gb, in[i].dout, in[i].ds, in[i].x, xs, bn->mean, bn->rstd,
+                                m->NM, bn->C, in[i].L);
+        else if (m->training)
+            batchnorm_sums(in[i].v, in[i].x, xs, m->NM, bn->C, in[i].L);
+        off += 2 * (size_t)bn->C + 1;
+    }
+    if (m->training && m->sync && off) m->sync->allreduce_sum(v, (int)off, m->sync->ctx);
+    return off;
+}
+static double bn_group_bytes(const Ctrgcn *m, const BnIn *in, int n, double passes) {
+    double b = 0;
+    for (int i = 0; i < n; i++) b += 4.0 * m->NM * in[i].bn->C * in[i].L * passes;
+    return b;
+}
+// Forward: each layer's mean and rstd caches (and running statistics).
+static void bn_stats_group(const Pass *p, BnIn *in, int n) {
+    Ctrgcn *m = p->m;
+    double t0 = prof_start(p->prof);
+    bn_group_sums(m, in, n, m->bnv, 0);
+    for (int i = 0; i < n; i++) {
+        Bn *bn = in[i].bn;
+        batchnorm_stats(bn->mean, bn->rstd, bn->rm, bn->rv, in[i].v, bn->C, m->training);
+        if (m->training) (*bn->nbt)++;
+    }
+    prof_stop(p->prof, PROF_BN, t0, 0, bn_group_bytes(m, in, n, m->training ? 1 : 0));
+}
+// Backward: each layer's dgamma, dbeta and reduced sums at v; returns the floats of v used.
+static size_t bn_grad_group(Ctrgcn *m, BnIn *in, int n, double *v) {
+    double t0 = prof_start(m->prof);
+    size_t used = bn_group_sums(m, in, n, v, 1);
+    prof_stop(m->prof, PROF_BN, t0, 0, bn_group_bytes(m, in, n, 2));
+    return used;
+}
+// dx (dense, as the layer's input) += the input gradient of a grouped layer.
+static void bn_grad_dx(Ctrgcn *m, const BnIn *in, float *dx) {
+    const Bn *bn = in->bn;
+    double t0 = prof_start(m->prof);
+    batchnorm_grad_input(dx, in->v, in->dout, in->ds, in->x, (size_t)bn->C * in->L, bn->mean, bn->rstd, bn->w,
+                         m->NM, bn->C, in->L, m->training);
+    prof_stop(m->prof, PROF_BN, t0, 0, 4.0 * m->NM * bn->C * in->L * 4);
+}
 // flops of one pass of a conv over N samples (forward; backward: dw and dx each)
 static double conv_flops(const Conv *cv, int N, int T, int V) {
     return 2.0 * N * cv->c.cout * cv->c.cin * cv->c.kt * (double)conv2d_out_t(&cv->c, T) * V;
@@ -247,6 +311,66 @@ static UnitBufs unit_bufs_lane(const Pass *p, const Lane *ln, const Unit *u, int
     return b;
 }
 
+// Branch k < 3 after its BN and ReLU (r1): the temporal conv's or the
+// max-pool's output, the input of the branch's last BN.
+static const float *branch_mid(const Pass *p, Unit *u, const UnitBufs *b, int k, const float *r1) {
+    int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
+    if (k < 2) {
+        conv_fwd(p, &u->tconv[k], b->c2[k], r1, NM, ti);
+        return b->c2[k];
+    }
+    double t0 = prof_start(p->prof);
+    maxpool_t_forward(b->mp, b->argmax, r1, NM, u->bc, ti, V, u->stride);
+    prof_stop(p->prof, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
+    return b->mp;
+}
+static Bn *branch_last_bn(Unit *u, int k) { return k == 3 ? &u->bbn[3] : k < 2 ? &u->tbn[k] : &u->mbn; }
+
+// The training plan's unit forward (every branch keeps its tensors): the same
+// operations as unit_forward_lane, in an order that lets the BN layers whose
+// inputs are ready together share one reduction (bn_stats_group).
+static void unit_forward_grouped(const Pass *p, Unit *u, const UnitBufs *b) {
+    int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
+    size_t bout = (size_t)NM * u->cout * to * V, TVo = (size_t)to * V;
+    // gcn BN with the down and residual BNs (all three inputs exist now)
+    BnIn g[4] = {{&u->gbn, b->gsum, ti * V, NULL, 0, NULL}};
+    int n = 1;
+    if (u->down) {
+        conv_fwd(p, &u->dconv, b->dconv_out, b->x, NM, ti);
+        g[n++] = (BnIn){&u->dbn, b->dconv_out, ti * V, NULL, 0, NULL};
+    }
+    if (u->res == 2) {
+        conv_fwd(p, &u->rconv, b->rconv_out, b->x, NM, ti);
+        g[n++] = (BnIn){&u->rbn, b->rconv_out, to * V, NULL, 0, NULL};
+    }
+    bn_stats_group(p, g, n);
+    unit_gout(p, u, b->gout, b->gsum, b->dconv_out, b->x, b->down, 1);
+    // the four branches' first BNs, then the three BNs after them
+    for (int k = 0; k < NBRANCH; k++) {
+        conv_fwd(p, &u->bconv[k], b->c1[k], b->gout, NM, ti);
+        g[k] = (BnIn){&u->bbn[k], b->c1[k], (k == 3 ? to : ti) * V, NULL, 0, NULL};
+    }
+    bn_stats_group(p, g, NBRANCH);
+    for (int k = 0; k < 3; k++) {
+        bn_apply(p->prof, &u->bbn[k], b->r1, b->c1[k], NULL, 1, NM, ti * V);
+        g[k] = (BnIn){branch_last_bn(u, k), branch_mid(p, u, b, k, b->r1), to * V, NULL, 0, NULL};
+    }
+    bn_stats_group(p, g, 3);
+    for (int k = 0; k < NBRANCH; k++) {
+        bn_apply(p->prof, branch_last_bn(u, k), b->bout, k == 3 ? b->c1[3] : g[k].x, NULL, 0, NM, to * V);
+        branch_copy(p->prof, b->cat, b->bout, NM, u->cout, u->bc, k, TVo, 1);
+    }
+    // + residual, ReLU
+    if (u->res == 1) {
+        add_relu(p->prof, b->out, b->cat, b->x, bout);
+    } else if (u->res == 2) {
+        bn_apply(p->prof, &u->rbn, b->res, b->rconv_out, NULL, 0, NM, to * V);
+        add_relu(p->prof, b->out, b->cat, b->res, bout);
+    } else {
+        relu_fwd(p->prof, b->out, b->cat, bout);
+    }
+}
+
 static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
@@ -258,32 +382,22 @@ static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
         ctrgc_forward(&g, i == 0 ? b->gsum : b->gtmp, b->gcache[i], b->x, &prm, NM, ti, V, p->work);
         if (i) add_inplace(p->prof, b->gsum, b->gtmp, big);
     }
-    float *gout = ip ? b->gsum : b->gout;
-    unit_gout(p, u, gout, b->gsum, b->dconv_out, b->x, ip ? b->dconv_out : b->down, 0);
+    if (!ip) { unit_forward_grouped(p, u, b); return; }
+    // A lane: one branch at a time through one buffer, each BN on its own
+    // (inference: the running statistics, nothing to reduce).
+    float *gout = b->gsum;
+    unit_gout(p, u, gout, b->gsum, b->dconv_out, b->x, b->dconv_out, 0);
     // MultiScale_TemporalConv on gout -> concatenation
-    float *cat = ip ? b->out : b->cat;
+    float *cat = b->out;
     size_t TVo = (size_t)to * V;
     for (int k = 0; k < NBRANCH; k++) {
-        float *last;   // the branch's output, (NM, bc, tout, V)
+        float *last = b->c1[k];   // the branch's output, (NM, bc, tout, V), in place
         conv_fwd(p, &u->bconv[k], b->c1[k], gout, NM, ti);
-        if (k == 3) {
-            last = ip ? b->c1[3] : b->bout;
-            bn_fwd(p, &u->bbn[3], last, b->c1[3], NM, to * V);
-        } else {
-            float *r1 = ip ? b->c1[k] : b->r1;
-            bn_fwd(p, &u->bbn[k], r1, b->c1[k], NM, ti * V);
-            relu_fwd(p->prof, r1, r1, (size_t)NM * u->bc * ti * V);
-            if (k < 2) {
-                conv_fwd(p, &u->tconv[k], b->c2[k], r1, NM, ti);
-                last = ip ? b->c2[k] : b->bout;
-                bn_fwd(p, &u->tbn[k], last, b->c2[k], NM, to * V);
-            } else {
-                double t0 = prof_start(p->prof);
-                maxpool_t_forward(b->mp, b->argmax, r1, NM, u->bc, ti, V, u->stride);
-                prof_stop(p->prof, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
-                last = ip ? b->mp : b->bout;
-                bn_fwd(p, &u->mbn, last, b->mp, NM, to * V);
-            }
+        bn_fwd(p, &u->bbn[k], last, b->c1[k], NM, (k == 3 ? to : ti) * V);
+        if (k < 3) {
+            relu_fwd(p->prof, last, last, (size_t)NM * u->bc * ti * V);
+            last = (float *)branch_mid(p, u, b, k, last);
+            bn_fwd(p, branch_last_bn(u, k), last, last, NM, to * V);
         }
         branch_copy(p->prof, cat, last, NM, u->cout, u->bc, k, TVo, 1);
     }
@@ -291,10 +405,9 @@ static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     if (u->res == 1) {
         add_relu(p->prof, b->out, cat, b->x, bout);
     } else if (u->res == 2) {
-        float *res = ip ? b->rconv_out : b->res;
         conv_fwd(p, &u->rconv, b->rconv_out, b->x, NM, ti);
-        bn_fwd(p, &u->rbn, res, b->rconv_out, NM, to * V);
-        add_relu(p->prof, b->out, cat, res, bout);
+        bn_fwd(p, &u->rbn, b->rconv_out, b->rconv_out, NM, to * V);
+        add_relu(p->prof, b->out, cat, b->rconv_out, bout);
     } else {
         relu_fwd(p->prof, b->out, cat, bout);
     }
@@ -444,69 +557,87 @@ int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int t
 // Backward
 
 // du: gradient w.r.t. the unit's output (NM, cout, tout, V), consumed;
-// dx: gradient w.r.t. its input, accumulated (may be NULL).
+// dx: gradient w.r.t. its input, accumulated (may be NULL). The BN layers go
+// in three groups of one reduction each (bn_grad_group): those fed by du (the
+// residual BN and each branch's last), the three branch BNs under the ReLUs,
+// then the gcn and down BNs; every sum into dx, dg and the parameter
+// gradients is taken in the order of the layer-by-layer pass.
 static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     int NM = m->NM, V = m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
     size_t bin = (size_t)NM * u->bc * ti * V, bo = (size_t)NM * u->bc * to * V, TVo = (size_t)to * V;
-    float *dg = m->scratch[0], *d1 = m->scratch[1], *gout = m->scratch[2], *dbr = m->scratch[3];
-    float *mp = dbr + bin, *dr = m->scratch[4], *r1 = m->scratch[5];
+    // scratch 3: the max-pool output and argmax; 4, 5: each branch's dr and
+    // ReLU output (3 x bin <= big each)
+    float *dg = m->scratch[0], *d1 = m->scratch[1], *gout = m->scratch[2], *mp = m->scratch[3];
+    float *dr = m->scratch[4], *r1 = m->scratch[5];
     int32_t *argmax = (int32_t *)(mp + bin);
     Prof *pr = m->prof;
     relu_mask(pr, du, u->out, bout);   // du is now the grad of the pre-ReLU sum
+    // branch 2's max-pool output, recomputed (bit for bit): its BN's input
+    bn_apply(pr, &u->bbn[2], r1 + 2 * bin, u->c1[2], NULL, 1, NM, ti * V);
+    double t0 = prof_start(pr);
+    maxpool_t_forward(mp, argmax, r1 + 2 * bin, NM, u->bc, ti, V, u->stride);
+    prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
+    // group 1: the BNs fed by du
+    BnIn g1[NBRANCH + 1], g2[3], g3[2];
+    const float *lastx[NBRANCH] = {u->c2[0], u->c2[1], mp, u->c1[3]};
+    for (int b = 0; b < NBRANCH; b++)
+        g1[b] = (BnIn){branch_last_bn(u, b), lastx[b], to * V, du + (size_t)b * u->bc * TVo, u->cout * TVo, NULL};
+    int n1 = NBRANCH;
+    if (u->res == 2) g1[n1++] = (BnIn){&u->rbn, u->rconv_out, to * V, du, u->cout * TVo, NULL};
+    size_t used = bn_grad_group(m, g1, n1, m->bnv);
     // residual
     if (u->res == 1 && dx) {
         add_inplace(pr, dx, du, bout);
     } else if (u->res == 2) {
         zero(pr, d1, bout);
-        bn_bwd(m, &u->rbn, d1, du, u->rconv_out, NM, to * V);
+        bn_grad_dx(m, &g1[NBRANCH], d1);
         conv_bwd(m, &u->rconv, dx, d1, u->x, NM, ti);
     }
     // temporal branches -> dg (grad of gout, recomputed into scratch 2)
     Pass pass = {m, NM, m->work, NULL, NULL, pr};
     unit_gout(&pass, u, gout, u->gsum, u->dconv_out, u->x, d1, 1);
     zero(pr, dg, big);
-    for (int b = 0; b < NBRANCH; b++) {
-        branch_copy(pr, du, dbr, NM, u->cout, u->bc, b, TVo, 0);
-        if (b == 3) {
-            zero(pr, d1, bo);
-            bn_bwd(m, &u->bbn[3], d1, dbr, u->c1[3], NM, to * V);
-            conv_bwd(m, &u->bconv[3], dg, d1, gout, NM, ti);
-            continue;
-        }
-        bn_apply(pr, &u->bbn[b], r1, u->c1[b], NULL, 1, NM, ti * V);   // the branch's ReLU output
-        zero(pr, dr, bin);
+    for (int b = 0; b < 3; b++) {
+        float *drb = dr + b * bin, *r1b = r1 + b * bin;
+        if (b < 2) bn_apply(pr, &u->bbn[b], r1b, u->c1[b], NULL, 1, NM, ti * V);   // the branch's ReLU output
+        zero(pr, drb, bin);
         zero(pr, d1, bo);
+        bn_grad_dx(m, &g1[b], d1);
         if (b < 2) {
-            bn_bwd(m, &u->tbn[b], d1, dbr, u->c2[b], NM, to * V);
-            conv_bwd(m, &u->tconv[b], dr, d1, r1, NM, ti);
+            conv_bwd(m, &u->tconv[b], drb, d1, r1b, NM, ti);
         } else {
-            double t0 = prof_start(pr);
-            maxpool_t_forward(mp, argmax, r1, NM, u->bc, ti, V, u->stride);
-            prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
-            bn_bwd(m, &u->mbn, d1, dbr, mp, NM, to * V);
             t0 = prof_start(pr);
-            maxpool_t_backward(dr, d1, argmax, NM, u->bc, ti, V, u->stride);
+            maxpool_t_backward(drb, d1, argmax, NM, u->bc, ti, V, u->stride);
             prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (2.0 * ti + 2.0 * to));
         }
-        // ReLU then BN of the branch
-        relu_mask(pr, dr, r1, bin);
-        zero(pr, d1, bin);
-        bn_bwd(m, &u->bbn[b], d1, dr, u->c1[b], NM, ti * V);
+        relu_mask(pr, drb, r1b, bin);
+        g2[b] = (BnIn){&u->bbn[b], u->c1[b], ti * V, drb, (size_t)u->bc * ti * V, NULL};
+    }
+    // group 2: the branch BNs under the ReLUs; then the 1x1 convs into dg in branch order
+    bn_grad_group(m, g2, 3, m->bnv + used);
+    for (int b = 0; b < NBRANCH; b++) {
+        const BnIn *in = b < 3 ? &g2[b] : &g1[3];
+        zero(pr, d1, b < 3 ? bin : bo);
+        bn_grad_dx(m, in, d1);
         conv_bwd(m, &u->bconv[b], dg, d1, gout, NM, ti);
     }
-    // unit_gcn: ReLU, then BN of the sum (+ down path) -> CTRGCs
+    // unit_gcn: ReLU, then group 3: the BN of the sum and the down path's -> CTRGCs
     relu_mask(pr, dg, gout, big);
+    int n3 = 0;
+    g3[n3++] = (BnIn){&u->gbn, u->gsum, ti * V, dg, (size_t)u->cout * ti * V, NULL};
+    if (u->down) g3[n3++] = (BnIn){&u->dbn, u->dconv_out, ti * V, dg, (size_t)u->cout * ti * V, NULL};
+    bn_grad_group(m, g3, n3, m->bnv);
     if (u->down) {
         zero(pr, d1, big);
-        bn_bwd(m, &u->dbn, d1, dg, u->dconv_out, NM, ti * V);
+        bn_grad_dx(m, &g3[1], d1);
         conv_bwd(m, &u->dconv, dx, d1, u->x, NM, ti);
     } else if (dx) {
         add_inplace(pr, dx, dg, big);
     }
     float *dsum = gout;   // gout is no longer needed
     zero(pr, dsum, big);
-    bn_bwd(m, &u->gbn, dsum, dg, u->gsum, NM, ti * V);
+    bn_grad_dx(m, &g3[0], dsum);
     const Ctrgc cg = ctrgc_of(u, pr);
     for (int i = 0; i < 3; i++) {
         CtrgcParams p = ctrgc_params(u, i, V);

@@ -23,6 +23,8 @@
 // holding parts of a batch get the statistics of the whole batch. Sums are
 // accumulated in double. Channels are processed in chunks of BN_CHUNK so the
 // vectors live on the stack (CTR-GCN has C <= 256: one allreduce per call).
+// The pieces (batchnorm_sums ... batchnorm_grad_input) let a model pack the
+// sums of several layers into one all-reduce (ctrgcn_pass.c does).
 #include <math.h>
 #include <stddef.h>
 
@@ -73,53 +75,50 @@ static void row_sum_dot(const float *g, const float *x, double mu, int L, double
 }
 
 // ---------------------------------------------------------------------------
-// Forward
+// The pieces (layers.h): local sums, statistics, output; gradient sums, dx.
+// Row (n, j) of a tensor given with sample stride s is at p + n s + j L.
 
-void batchnorm_forward(float *out, float *mean, float *rstd, const float *x, const float *gamma,
-                       const float *beta, float *running_mean, float *running_var, int N, int C,
-                       int L, int training, const BnSync *sync) {
-    double v[2 * BN_CHUNK + 1];
-    for (int c0 = 0; c0 < C; c0 += BN_CHUNK) {
-        const int nc = C - c0 < BN_CHUNK ? C - c0 : BN_CHUNK;
-        if (training) {
-            double *s = v, *ss = v + nc;
-            for (int j = 0; j < nc; j++) {
-                s[j] = ss[j] = 0;
-                for (int n = 0; n < N; n++)
-                    row_sum_sumsq(x + ((size_t)n * C + c0 + j) * L, L, &s[j], &ss[j]);
-            }
-            v[2 * nc] = (double)N * L;
-            if (sync) sync->allreduce_sum(v, 2 * nc + 1, sync->ctx);
-            const double M = v[2 * nc];
-            for (int j = 0; j < nc; j++) {
-                const int ch = c0 + j;
-                double mu = M > 0 ? s[j] / M : 0.0;
-                double var = M > 0 ? ss[j] / M - mu * mu : 0.0;
-                if (var < 0) var = 0;   // rounding, for constant channels
-                mean[ch] = (float)mu;
-                rstd[ch] = (float)(1.0 / sqrt(var + (double)BN_EPS));
-                if (running_mean)
-                    running_mean[ch] = (float)((1.0 - BN_MOMENTUM) * running_mean[ch] +
-                                               (double)BN_MOMENTUM * mu);
-                if (running_var) {
-                    double unbiased = M > 1 ? var * M / (M - 1) : var;
-                    running_var[ch] = (float)((1.0 - BN_MOMENTUM) * running_var[ch] +
-                                              (double)BN_MOMENTUM * unbiased);
-                }
-            }
-        } else {
-            for (int j = 0; j < nc; j++) {
-                const int ch = c0 + j;
-                mean[ch] = running_mean[ch];
-                rstd[ch] = (float)(1.0 / sqrt((double)running_var[ch] + (double)BN_EPS));
-            }
+void batchnorm_sums(double *v, const float *x, size_t xs, int N, int C, int L) {
+    double *s = v, *ss = v + C;
+    for (int j = 0; j < C; j++) {
+        s[j] = ss[j] = 0;
+        for (int n = 0; n < N; n++) row_sum_sumsq(x + (size_t)n * xs + (size_t)j * L, L, &s[j], &ss[j]);
+    }
+    v[2 * C] = (double)N * L;
+}
+
+void batchnorm_stats(float *mean, float *rstd, float *running_mean, float *running_var, const double *v, int C,
+                     int training) {
+    if (!training) {
+        for (int ch = 0; ch < C; ch++) {
+            mean[ch] = running_mean[ch];
+            rstd[ch] = (float)(1.0 / sqrt((double)running_var[ch] + (double)BN_EPS));
+        }
+        return;
+    }
+    const double *s = v, *ss = v + C, M = v[2 * C];
+    for (int ch = 0; ch < C; ch++) {
+        double mu = M > 0 ? s[ch] / M : 0.0;
+        double var = M > 0 ? ss[ch] / M - mu * mu : 0.0;
+        if (var < 0) var = 0;   // rounding, for constant channels
+        mean[ch] = (float)mu;
+        rstd[ch] = (float)(1.0 / sqrt(var + (double)BN_EPS));
+        if (running_mean)
+            running_mean[ch] = (float)((1.0 - BN_MOMENTUM) * running_mean[ch] + (double)BN_MOMENTUM * mu);
+        if (running_var) {
+            double unbiased = M > 1 ? var * M / (M - 1) : var;
+            running_var[ch] = (float)((1.0 - BN_MOMENTUM) * running_var[ch] + (double)BN_MOMENTUM * unbiased);
         }
     }
+}
+
+void batchnorm_apply(float *out, const float *x, size_t xs, const float *mean, const float *rstd,
+                     const float *gamma, const float *beta, int N, int C, int L) {
     for (int ch = 0; ch < C; ch++) {
         const float g = gamma ? gamma[ch] : 1.0f, bt = beta ? beta[ch] : 0.0f;
         const float scale = g * rstd[ch], shift = bt - mean[ch] * scale;
         for (int n = 0; n < N; n++) {
-            const size_t off = ((size_t)n * C + ch) * L;
+            const size_t off = (size_t)n * xs + (size_t)ch * L;
             const float *xr = x + off;
             float *o = out + off;
             int l = 0;
@@ -133,53 +132,81 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *x, con
     }
 }
 
+void batchnorm_grad_sums(double *v, float *dgamma, float *dbeta, const float *dout, size_t ds, const float *x,
+                         size_t xs, const float *mean, const float *rstd, int N, int C, int L) {
+    double *sd = v, *sdx = v + C;
+    for (int ch = 0; ch < C; ch++) {
+        double sg = 0, sgx = 0;
+        for (int n = 0; n < N; n++)
+            row_sum_dot(dout + (size_t)n * ds + (size_t)ch * L, x + (size_t)n * xs + (size_t)ch * L,
+                        (double)mean[ch], L, &sg, &sgx);
+        sd[ch] = sg;
+        sdx[ch] = sgx * (double)rstd[ch];   // sum dout * xhat
+        if (dbeta) dbeta[ch] += (float)sd[ch];
+        if (dgamma) dgamma[ch] += (float)sdx[ch];
+    }
+    v[2 * C] = (double)N * L;
+}
+
+void batchnorm_grad_input(float *dx, const double *v, const float *dout, size_t ds, const float *x, size_t xs,
+                          const float *mean, const float *rstd, const float *gamma, int N, int C, int L,
+                          int training) {
+    const double *sd = v, *sdx = v + C, M = v[2 * C];
+    for (int ch = 0; ch < C; ch++) {
+        const double g = gamma ? (double)gamma[ch] : 1.0, r = rstd[ch];
+        const float k = (float)(g * r);   // dx = k (dout - a - xhat b)
+        float a = 0.0f, bx = 0.0f, mu = mean[ch];
+        if (training && M > 0) {
+            a = (float)(sd[ch] / M);
+            bx = (float)(sdx[ch] / M * r);   // multiplies (x - mean)
+        }
+        for (int n = 0; n < N; n++) {
+            const float *gr = dout + (size_t)n * ds + (size_t)ch * L, *xr = x + (size_t)n * xs + (size_t)ch * L;
+            float *d = dx + (size_t)n * xs + (size_t)ch * L;
+            int l = 0;
+            for (; l + 8 <= L; l += 8) {
+                float t[8];
+                for (int j = 0; j < 8; j++) t[j] = d[l + j] + k * (gr[l + j] - a - (xr[l + j] - mu) * bx);
+                for (int j = 0; j < 8; j++) d[l + j] = t[j];
+            }
+            for (; l < L; l++) d[l] += k * (gr[l] - a - (xr[l] - mu) * bx);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
-// Backward
+// The whole layer, in chunks of BN_CHUNK channels (one reduction per chunk).
+
+void batchnorm_forward(float *out, float *mean, float *rstd, const float *x, const float *gamma,
+                       const float *beta, float *running_mean, float *running_var, int N, int C,
+                       int L, int training, const BnSync *sync) {
+    double v[2 * BN_CHUNK + 1];
+    const size_t xs = (size_t)C * L;
+    for (int c0 = 0; c0 < C; c0 += BN_CHUNK) {
+        const int nc = C - c0 < BN_CHUNK ? C - c0 : BN_CHUNK;
+        if (training) {
+            batchnorm_sums(v, x + (size_t)c0 * L, xs, N, nc, L);
+            if (sync) sync->allreduce_sum(v, 2 * nc + 1, sync->ctx);
+        }
+        batchnorm_stats(mean + c0, rstd + c0, running_mean ? running_mean + c0 : NULL,
+                        running_var ? running_var + c0 : NULL, v, nc, training);
+    }
+    batchnorm_apply(out, x, xs, mean, rstd, gamma, beta, N, C, L);
+}
 
 void batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
                         const float *mean, const float *rstd, const float *gamma, int N, int C,
                         int L, int training, const BnSync *sync) {
     double v[2 * BN_CHUNK + 1];
+    const size_t xs = (size_t)C * L;
     for (int c0 = 0; c0 < C; c0 += BN_CHUNK) {
         const int nc = C - c0 < BN_CHUNK ? C - c0 : BN_CHUNK;
-        double *sd = v, *sdx = v + nc;
-        for (int j = 0; j < nc; j++) {
-            const int ch = c0 + j;
-            double sg = 0, sgx = 0;
-            for (int n = 0; n < N; n++) {
-                const size_t off = ((size_t)n * C + ch) * L;
-                row_sum_dot(dout + off, x + off, (double)mean[ch], L, &sg, &sgx);
-            }
-            sd[j] = sg;
-            sdx[j] = sgx * (double)rstd[ch];   // sum dout * xhat
-            if (dbeta) dbeta[ch] += (float)sd[j];
-            if (dgamma) dgamma[ch] += (float)sdx[j];
-        }
+        const size_t o = (size_t)c0 * L;
+        batchnorm_grad_sums(v, dgamma ? dgamma + c0 : NULL, dbeta ? dbeta + c0 : NULL, dout + o, xs, x + o, xs,
+                            mean + c0, rstd + c0, N, nc, L);
         if (!dx) continue;
-        v[2 * nc] = (double)N * L;
         if (training && sync) sync->allreduce_sum(v, 2 * nc + 1, sync->ctx);
-        const double M = v[2 * nc];
-        for (int j = 0; j < nc; j++) {
-            const int ch = c0 + j;
-            const double g = gamma ? (double)gamma[ch] : 1.0, r = rstd[ch];
-            const float k = (float)(g * r);   // dx = k (dout - a - xhat b)
-            float a = 0.0f, bx = 0.0f, mu = mean[ch];
-            if (training && M > 0) {
-                a = (float)(sd[j] / M);
-                bx = (float)(sdx[j] / M * r);   // multiplies (x - mean)
-            }
-            for (int n = 0; n < N; n++) {
-                const size_t off = ((size_t)n * C + ch) * L;
-                const float *gr = dout + off, *xr = x + off;
-                float *d = dx + off;
-                int l = 0;
-                for (; l + 8 <= L; l += 8) {
-                    float t[8];
-                    for (int j = 0; j < 8; j++) t[j] = d[l + j] + k * (gr[l + j] - a - (xr[l + j] - mu) * bx);
-                    for (int j = 0; j < 8; j++) d[l + j] = t[j];
-                }
-                for (; l < L; l++) d[l] += k * (gr[l] - a - (xr[l] - mu) * bx);
-            }
-        }
+        batchnorm_grad_input(dx + o, v, dout + o, xs, x + o, xs, mean + c0, rstd + c0, gamma ? gamma + c0 : NULL,
+                             N, nc, L, training);
     }
 }
