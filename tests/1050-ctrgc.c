@@ -2,7 +2,8 @@
 // (plain loops, double) on several shapes, then a central finite-difference
 // check of every gradient of ctrgc_backward (dx, w1..b4, A, alpha), plus the
 // accumulate (+=) and dx == NULL contracts; part of it again with
-// COCODIFF_NO_SIMD=1 (the blas_sgemm path of the graph contraction).
+// COCODIFF_NO_SIMD=1 (the blas_sgemm path of the graph contraction) and with
+// COCODIFF_FAST_TANH=1 (the topology's rational tanh).
 //
 // Gradcheck: loss = sum(out * G) for a fixed random G, accumulated in double
 // over the naive forward's output. Each checked element e is moved by +-h in
@@ -213,7 +214,7 @@ static void gradcheck(int N, int cin, int cout, int T, int V, float alpha, uint6
 }
 
 int main(void) {
-    plan(8 + 3 * 13 + 2 + 13);
+    plan(8 + 3 * 13 + 2 + 13 + 1 + 13);
     is_int(8, ctrgc_rel_channels(3), "rel channels: cin 3 -> 8");
     is_int(8, ctrgc_rel_channels(64), "rel channels: cin 64 -> 8 (and 128 -> 16: %d)",
            ctrgc_rel_channels(128));
@@ -235,6 +236,13 @@ int main(void) {
     diag("again with COCODIFF_NO_SIMD=1");
     check_forward(2, 64, 64, 16, 25, 0.3f, 2);
     check_forward(3, 128, 64, 7, 25, 0.0f, 4);
+    gradcheck(2, 3, 16, 6, 25, 0.7f, 11);
+
+    // And with the opt-in rational tanh of the topology (AVX2 CPUs).
+    unsetenv("COCODIFF_NO_SIMD");
+    setenv("COCODIFF_FAST_TANH", "1", 1);
+    diag("again with COCODIFF_FAST_TANH=1");
+    check_forward(2, 64, 64, 16, 25, 0.3f, 2);
     gradcheck(2, 3, 16, 6, 25, 0.7f, 11);
     return tap_done();
 }
