@@ -123,7 +123,12 @@ check:
 # 5302, 6000, 5290 with the watchdog's abort path) and the fuzz regression
 # inputs (9000).
 # `make check SANITIZE=1` still runs everything (docs/reliability.md).
-SANITIZE_CI_TESTS = tests/*.t tests/5290-train-watchdog.sh tests/5300-eval.sh tests/5302-nonfinite.sh \
+# Left out: 4100-h5-hostile, whose process (after ~250 forked readers)
+# crashes LeakSanitizer's own tracer at exit ("Tracer caught signal 11",
+# every run; an LSan failure, not a report about our code: open in
+# docs/reliability.md); the same readers run sanitized in the fuzz smoke's
+# h5 target and 9000's replay.
+SANITIZE_CI_TESTS = $(filter-out tests/4100-h5-hostile.t,$(TEST_PROGS)) tests/5290-train-watchdog.sh tests/5300-eval.sh tests/5302-nonfinite.sh \
 	tests/6000-ensemble.sh tests/9000-fuzz-replay.sh
 .PHONY: check-sanitize-ci
 check-sanitize-ci:
