@@ -46,7 +46,7 @@ ok $? "cocodiff-prep --out new/prep/a/b creates every level"
     --out new/text/synth-glove.h5 > embed.log 2>&1 && [ -s new/text/synth-glove.h5 ]
 ok $? "cocodiff-embed --out new/text/x.h5 creates the folder (the README's command in a fresh clone)"
 cat > t.yaml <<EOF
-work_dir: new/work
+work_dir: new/wdir
 feeder: feeders.feeder_ntu.Feeder
 model: model.ctrgcn.Model
 train_feeder_args: {data_path: new/prep/a/b/ntu60-xsub.h5, window_size: 16}
@@ -57,7 +57,7 @@ num_epoch: 1
 cocodiff: {base_channel: 8}
 EOF
 "$B/cocodiff-train" --config t.yaml --max-steps 1 --log-losses new/losses/l.txt > train.log 2>&1 &&
-    "$B/cocodiff-train" --checkpoint new/work/checkpoint-last.h5 --export new/export/x.h5 >> train.log 2>&1 &&
+    "$B/cocodiff-train" --checkpoint new/wdir/checkpoint-last.h5 --export new/export/x.h5 >> train.log 2>&1 &&
     [ -s new/losses/l.txt ] && [ -s new/export/x.h5 ]
 ok $? "cocodiff-train --log-losses and --export create their folders"
 "$B/cocodiff-eval" --checkpoint new/export/x.h5 --data new/prep/a/b/ntu60-xsub.h5 --out new/eval/j > eval.log 2>&1 &&
