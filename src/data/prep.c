@@ -219,6 +219,38 @@ static int read_side(Prep *p, ArchiveIn *a, const char *input, const char *membe
     return rc == CD_OK ? CD_OK : CD_EFORMAT;
 }
 
+// Members never read, each a reject with its reason (they used to be
+// skipped uncounted, or read as samples): anything but a regular file with
+// data of its own (links, FIFOs, devices: an extractor would make them
+// something else than a sample), and names that would leave the folder an
+// extractor writes to (absolute, or a ".." component). 1 with why filled.
+static int member_refused(const ArchiveIn *a, const char *member, int is_file, char *why, size_t whylen) {
+    if (!is_file) {
+        char what[384];
+        archive_in_what(a, what, sizeof what);
+        snprintf(why, whylen, "the member is %s, not a regular file: not read", what);
+        return 1;
+    }
+    int up = 0;
+    for (const char *s = member; *s && !up; s = strchr(s, '/') ? strchr(s, '/') + 1 : "")
+        up = s[0] == '.' && s[1] == '.' && (s[2] == '/' || s[2] == 0);
+    if (member[0] == '/' || up) {
+        snprintf(why, whylen, "the member's name %s: not read (it would leave the folder an extractor writes to)",
+                 member[0] == '/' ? "is an absolute path" : "has a '..' component");
+        return 1;
+    }
+    return 0;
+}
+
+// A refused member in the rejects report, under its sample name when it has one.
+static int reject_refused(Prep *p, const char *member, const char *why) {
+    DatasetSample s;
+    char ignored[256];
+    memset(&s, 0, sizeof s);
+    int rc = p->fmt->member(member, &s, ignored, sizeof ignored);
+    return reject(p, rc == CD_OK && s.name[0] ? s.name : base_name(member), member, why);
+}
+
 // Walks every input archive; returns a status all ranks agree on.
 static int scan_inputs(Prep *p) {
     const Dist *d = p->d;
@@ -244,9 +276,11 @@ static int scan_inputs(Prep *p) {
             int r = archive_in_next(a, &member, &size, &is_file);
             if (r == 1) break;
             if (r) { rc = r; break; }
-            if (!is_file) continue;
+            if (!is_file && archive_in_is_dir(a)) continue;   // folders are structure
             members++;
-            if ((part = side_of(p->fmt, member)) >= 0) {
+            char odd[512];
+            int refused = member_refused(a, member, is_file, odd, sizeof odd);
+            if (!refused && (part = side_of(p->fmt, member)) >= 0) {
                 rc = read_side(p, a, in, member, part, &buf, &cap);
                 continue;
             }
@@ -255,7 +289,8 @@ static int scan_inputs(Prep *p) {
                 rc = archive_in_skip(a);
                 continue;
             }
-            rc = handle_member(p, a, i, member, k, &buf, &cap);
+            if (refused) rc = reject_refused(p, member, odd);
+            else rc = handle_member(p, a, i, member, k, &buf, &cap);
             progress_update(&prog, d, (base + archive_in_position(a)) >> 20);
         }
         if (a) base += archive_in_position(a);
