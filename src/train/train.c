@@ -64,18 +64,34 @@ static int save_to(Trainer *t, const char *name, int64_t step, int64_t epoch) {
     return checkpoint_save(path, t->m, &t->opt, &info, g, ng);
 }
 
+// Test-only fault injection (tests/5560): COCODIFF_TEST_KILL_AT=POINT@STEP
+// makes rank 0 SIGKILL itself (no handler runs, nothing is flushed) when it
+// reaches POINT at STEP: "metrics" (the epoch's metrics line written),
+// "epoch-file" (epochNNN.h5 renamed), "checkpoint" (checkpoint-last.h5
+// renamed). Unset, it costs one getenv at each of those points.
+static void fault_point(const Trainer *t, const char *point, int64_t step) {
+    const char *s = t->d->rank == 0 ? getenv("COCODIFF_TEST_KILL_AT") : NULL;
+    size_t n = strlen(point);
+    if (s && strncmp(s, point, n) == 0 && s[n] == '@' && strtoll(s + n + 1, NULL, 10) == step) raise(SIGKILL);
+}
+
+// The epoch file first, checkpoint-last.h5 last: a kill between the two
+// resumes from the previous checkpoint and writes the epoch file again; the
+// other way round the epoch file was lost.
 static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
     int rc = CD_OK;
     const Config *c = t->cfg;
     if (t->d->rank == 0) {
-        trainer_path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
-        rc = save_to(t, "checkpoint-last.h5", step, epoch);
-        if (rc == CD_OK && epoch_end && c->save_interval > 0 &&
-            (epoch % c->save_interval == 0 || epoch == c->num_epoch) && epoch > c->save_epoch) {
+        if (epoch_end && c->save_interval > 0 && (epoch % c->save_interval == 0 || epoch == c->num_epoch) &&
+            epoch > c->save_epoch) {
             char name[64];
             snprintf(name, sizeof name, "epoch%03lld.h5", (long long)epoch);
             rc = save_to(t, name, step, epoch);
+            if (rc == CD_OK) fault_point(t, "epoch-file", step);
         }
+        trainer_path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
+        if (rc == CD_OK) rc = save_to(t, "checkpoint-last.h5", step, epoch);
+        if (rc == CD_OK) fault_point(t, "checkpoint", step);
     }
     rc = dist_agree(t->d, rc);
     if (rc == CD_OK) log_info(t->d, "train | checkpoint %s (epoch %lld, step %lld)", t->last_ckpt, (long long)epoch, (long long)step);
@@ -263,6 +279,7 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         }
     }
     metrics_line(t, mline);
+    fault_point(t, "metrics", step);
     return CD_OK;
 }
 
@@ -337,12 +354,16 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         int64_t flag = stop_requested;
         if (dist_allreduce_max_i64(d, &flag, 1)) return TRAIN_EXIT_ERROR;
         const int stop_now = flag != 0 || step >= stop_at;
-        if (epoch_end || stop_now || (cfg->cocodiff.checkpoint_steps > 0 && step % cfg->cocodiff.checkpoint_steps == 0))
-            if (save(t, step, step / nb, epoch_end)) return TRAIN_EXIT_ERROR;
+        // The epoch's metrics line (and evaluation) before its checkpoint: a
+        // kill between them resumes from the previous checkpoint, whose
+        // resume drops the line and writes it again (train_setup.c
+        // trim_after); the other way round the line was lost.
         if (epoch_end) {
             if (end_epoch(t, e, step, lr, &ep, t0)) return TRAIN_EXIT_ERROR;
             memset(&ep, 0, sizeof ep);
         }
+        if (epoch_end || stop_now || (cfg->cocodiff.checkpoint_steps > 0 && step % cfg->cocodiff.checkpoint_steps == 0))
+            if (save(t, step, step / nb, epoch_end)) return TRAIN_EXIT_ERROR;
         if (flag) {
             log_info(d, "train | signal %d: checkpointed at step %lld, stopping (rerun with --resume)", (int)flag,
                      (long long)step);
