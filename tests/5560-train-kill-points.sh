@@ -1,7 +1,7 @@
 #!/bin/sh
 # 5560-train-kill-points: a kill at each point of an epoch's end loses
 # nothing (issue 12, finding 8). Rank 0 kills itself (SIGKILL, through the
-# test-only hook COCODIFF_TEST_KILL_AT=POINT@STEP, src/train/train.c) right
+# test-only hook COCODIFF_TEST_KILL_AT=POINT@STEP, include/fault.h) right
 # after the epoch's metrics line, after epochNNN.h5, or after
 # checkpoint-last.h5; --resume must then end with the uninterrupted run's
 # final checkpoint, the same epoch files, the same metrics lines (but their

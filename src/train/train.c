@@ -24,6 +24,7 @@
 // step (cdoptim.h: SGD or AdamW); its statistics are logged by name.
 #include "trainer.h"
 #include "checkpoint.h"
+#include "fault.h"
 #include "metrics.h"
 
 #include <errno.h>
@@ -64,17 +65,6 @@ static int save_to(Trainer *t, const char *name, int64_t step, int64_t epoch) {
     return checkpoint_save(path, t->m, &t->opt, &info, g, ng);
 }
 
-// Test-only fault injection (tests/5560): COCODIFF_TEST_KILL_AT=POINT@STEP
-// makes rank 0 SIGKILL itself (no handler runs, nothing is flushed) when it
-// reaches POINT at STEP: "metrics" (the epoch's metrics line written),
-// "epoch-file" (epochNNN.h5 renamed), "checkpoint" (checkpoint-last.h5
-// renamed). Unset, it costs one getenv at each of those points.
-static void fault_point(const Trainer *t, const char *point, int64_t step) {
-    const char *s = t->d->rank == 0 ? getenv("COCODIFF_TEST_KILL_AT") : NULL;
-    size_t n = strlen(point);
-    if (s && strncmp(s, point, n) == 0 && s[n] == '@' && strtoll(s + n + 1, NULL, 10) == step) raise(SIGKILL);
-}
-
 // The epoch file first, checkpoint-last.h5 last: a kill between the two
 // resumes from the previous checkpoint and writes the epoch file again; the
 // other way round the epoch file was lost.
@@ -87,11 +77,11 @@ static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
             char name[64];
             snprintf(name, sizeof name, "epoch%03lld.h5", (long long)epoch);
             rc = save_to(t, name, step, epoch);
-            if (rc == CD_OK) fault_point(t, "epoch-file", step);
+            if (rc == CD_OK) fault_point("epoch-file", step);
         }
         trainer_path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
         if (rc == CD_OK) rc = save_to(t, "checkpoint-last.h5", step, epoch);
-        if (rc == CD_OK) fault_point(t, "checkpoint", step);
+        if (rc == CD_OK) fault_point("checkpoint", step);
     }
     rc = dist_agree(t->d, rc);
     if (rc == CD_OK) log_info(t->d, "train | checkpoint %s (epoch %lld, step %lld)", t->last_ckpt, (long long)epoch, (long long)step);
@@ -279,7 +269,7 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         }
     }
     metrics_line(t, mline);
-    fault_point(t, "metrics", step);
+    if (t->d->rank == 0) fault_point("metrics", step);
     return CD_OK;
 }
 
