@@ -170,3 +170,4 @@ include mk/experiment.mk
 include mk/ucla.mk
 include mk/valgrind.mk
 include mk/fuzz.mk
+include mk/soak.mk
