@@ -222,7 +222,7 @@ done
 if [ -n "${BENCH_BN_BASELINE:-}" ] && [ -x "$BENCH_BN_BASELINE" ]; then
     OLD=$OUTDIR/bin/bench-train-baseline
     cp "$BENCH_BN_BASELINE" "$OLD"
-    say "4. synchronised BN per layer ($BENCH_BN_BASELINE) vs grouped (this tree): 4 nodes over $CHECK_LINK, batch 16 (4 a rank), the trainer's overlapped buckets, alternating; both with the rational tanh (COCODIFF_FAST_TANH=1 here: the baseline's default)"
+    say "4. synchronised BN per layer ($BENCH_BN_BASELINE) vs grouped (this tree): 4 nodes over $CHECK_LINK, batch 16 (4 a rank), the trainer's overlapped buckets, alternating; each with its own build's default tanh (COCODIFF_FAST_TANH=1 is set: builds that had the opt-in take the rational form the baseline used)"
     o=() n=() ob=() nb=()
     for r in $(seq "${BENCH_BN_REPS:-3}"); do
         for which in old new; do
@@ -234,7 +234,7 @@ if [ -n "${BENCH_BN_BASELINE:-}" ] && [ -x "$BENCH_BN_BASELINE" ]; then
         done
     done
     mo=$(median "${o[@]}") mn=$(median "${n[@]}")
-    say "   per layer: ${ob[0]} BN all-reduces a step, s/step ${o[*]} (median $mo); grouped: ${nb[0]}, s/step ${n[*]} (median $mn); grouped/per-layer $(fdiv "$mn" "$mo")"
+    say "   per layer: ${ob[0]:-?} BN all-reduces a step, s/step ${o[*]} (median $mo); grouped: ${nb[0]}, s/step ${n[*]} (median $mn); grouped/per-layer $(fdiv "$mn" "$mo")"
     summary+=" bn_old_s=$mo bn_new_s=$mn bn_ratio=$(fdiv "$mn" "$mo")"
 fi
 
