@@ -5,8 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fault_point(const char *point, int64_t n) {
-    const char *s = getenv("COCODIFF_TEST_KILL_AT");
+static int at(const char *var, const char *point, int64_t n) {
+    const char *s = getenv(var);
     size_t k = strlen(point);
-    if (s && strncmp(s, point, k) == 0 && s[k] == '@' && strtoll(s + k + 1, NULL, 10) == n) raise(SIGKILL);
+    return s && strncmp(s, point, k) == 0 && s[k] == '@' && strtoll(s + k + 1, NULL, 10) == n;
+}
+
+void fault_point(const char *point, int64_t n) {
+    if (at("COCODIFF_TEST_KILL_AT", point, n)) raise(SIGKILL);
+    if (at("COCODIFF_TEST_STOP_AT", point, n)) raise(SIGSTOP);
 }
