@@ -37,6 +37,11 @@
 # EXP_LOWDATA_EPOCHS (20), EXP_LOWDATA_SEEDS (5), EXP_HEADS (20),
 # EXP_STAGES (all), EXP_RESULTS (docs/results.md). Runs go one at a time
 # under nice -n 5 (the machine is shared).
+# EXP_SELECT="name|overrides" uses that module setting instead of the folds'
+# selection (a setting chosen otherwise on the training split, e.g. by the
+# conditioning probe on fold 0; say so where the results are reported).
+# EXP_MAIN_ROWS ("backbone module") limits stage main to those rows, so that
+# two invocations (each with its own EXP_RESULTS) can run side by side.
 set -euo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
 cd "$R"
@@ -52,6 +57,7 @@ LEPOCHS=${EXP_LOWDATA_EPOCHS:-20}
 LSEEDS=${EXP_LOWDATA_SEEDS:-5}
 HEADS=${EXP_HEADS:-20}
 STAGES=${EXP_STAGES:-folds main controls lowdata frozen}
+MAIN_ROWS=${EXP_MAIN_ROWS:-backbone module}
 RESULTS=${EXP_RESULTS:-docs/results.md}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 MPIRUN=(nice -n 5 mpirun --oversubscribe -np "$NP")
@@ -141,13 +147,17 @@ fold_gain() {
 }
 SEL_NAME="" SEL_OVER=""
 best=""
+[ -z "${EXP_SELECT:-}" ] || IFS='|' read -r SEL_NAME SEL_OVER <<< "$EXP_SELECT"
 for c in "${CANDIDATES[@]}"; do
+    [ -z "${EXP_SELECT:-}" ] || break
     IFS='|' read -r name over <<< "$c"
     read -r n m _ <<< "$(fold_gain "$name")"
     [ "$n" = "$FOLDS" ] || continue
     if [ -z "$best" ] || awk -v a="$m" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$m SEL_NAME=$name SEL_OVER=$over; fi
 done
-if [ -z "$SEL_NAME" ]; then
+if [ -n "${EXP_SELECT:-}" ]; then
+    echo "== selected by EXP_SELECT: $SEL_NAME ($SEL_OVER)"
+elif [ -z "$SEL_NAME" ]; then
     echo "experiment: the folds are not all done; the later stages need the selection (EXP_STAGES=folds first)" >&2
     STAGES=""
 else
@@ -161,8 +171,9 @@ read -r -a SEL <<< "$SEL_OVER"
 
 if stage main; then
     for ((s = 1; s <= SEEDS; s++)); do
-        run "$OUT/main/backbone/seed$s" "$DATA" "$s" "$EPOCHS" "${BACKBONE[@]}" --set cocodiff.dump_features=2
-        run "$OUT/main/module/seed$s" "$DATA" "$s" "$EPOCHS" "${SEL[@]}"
+        [[ " $MAIN_ROWS " != *" backbone "* ]] ||
+            run "$OUT/main/backbone/seed$s" "$DATA" "$s" "$EPOCHS" "${BACKBONE[@]}" --set cocodiff.dump_features=2
+        [[ " $MAIN_ROWS " != *" module "* ]] || run "$OUT/main/module/seed$s" "$DATA" "$s" "$EPOCHS" "${SEL[@]}"
     done
 fi
 if stage controls; then
