@@ -275,6 +275,7 @@ frozen_row() {
     printf '| %s | %d | %s | %+.2f | %.2f | %.3g |\n' "$label" "$k" \
         "$(echo "$pairs" | awk '{ printf "%s%+.2f", (NR > 1 ? " " : ""), 100 * ($1 - $2) }')" "$(pct "$m")" "$(pct "$se")" "$p"
 }
+ran() { find "$1" -name done -path '*seed*' 2>/dev/null | grep -q .; }   # ran DIR: a finished run under DIR
 cost_lines() {   # the module's share of a step, from the runs' own logs
     for l in "$@"; do
         [ -f "$l" ] || continue
@@ -359,69 +360,84 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo
     echo "## 4. Controls: is it text-guided generation or any feature noise?"
     echo
-    echo "The selected module with one thing changed, seeds 1..$CSEEDS, each paired with the backbone and with"
-    echo "the full module of the same seed."
-    echo
-    echo "| run | seeds | top-1 per seed (%) | mean |"
-    echo "|---|---|---|---|"
-    for c in "${CONTROLS[@]}"; do
-        IFS='|' read -r name over <<< "$c"
-        top1_row "$name (\`$over\`)" "$OUT/controls/$name" "$CSEEDS"
-    done
-    echo
-    echo "$HDR"
-    echo "|---|---|---|---|---|---|"
-    for c in "${CONTROLS[@]}"; do
-        IFS='|' read -r name over <<< "$c"
-        paired_row "$name - backbone" "$OUT/controls/$name" "$OUT/main/backbone" "$CSEEDS"
-        paired_row "full module - $name" "$OUT/main/module" "$OUT/controls/$name" "$CSEEDS"
-    done
-    echo
-    echo "Probe of the control modules (their generation under the texts they were trained with):"
-    echo
-    echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-    echo "|---|---|---|---|---|---|---|"
-    for c in shuffled-text random-text noise; do cond_rows "$OUT/controls/$c" "$CSEEDS" | sed "s/^| /| $c module: /"; done
-    echo
-    echo "## 5. Low data: $LFRAC of each class's training samples, a larger test set"
-    echo
-    echo "A synthetic benchmark of $LSAMPLES samples (cocodiff-synth --seed 2; X-Sub), \`--set cocodiff.train_fraction=$LFRAC\`"
-    echo "(the same subset for every seed), $LEPOCHS epochs (x0.1 at epoch $((LEPOCHS * 2 / 3)))."
-    [ -f "$LDATA" ] && echo "Test samples: $(h5ls "$LDATA/test" 2>/dev/null | awk '$1 == "label" { gsub(/[{}]/, "", $3); print $3 }'); training samples kept: $(grep -h "low data:" "$OUT/lowdata/backbone/seed1.log" 2>/dev/null | head -1 | sed 's/.*keeps //')."
-    echo
-    echo "| run | seeds | top-1 per seed (%) | mean |"
-    echo "|---|---|---|---|"
-    top1_row "CTR-GCN alone" "$OUT/lowdata/backbone" "$LSEEDS"
-    top1_row "CTR-GCN + CoCoDiff" "$OUT/lowdata/module" "$LSEEDS"
-    echo
-    echo "$HDR"
-    echo "|---|---|---|---|---|---|"
-    paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
-    echo
-    echo "## 6. Frozen backbone: fresh heads on real + generated features"
-    echo
-    echo "For each backbone run above (its part tokens: \`cocodiff.dump_features=2\`), \`cocodiff-frozen\` trains the"
-    echo "module alone (2,000 steps of 64) and then $HEADS fresh linear heads per condition (30 epochs, seeds 1..$HEADS,"
-    echo "the same seeds in every condition): real features only; + as many generated features a step (2 per"
-    echo "training sample); + the real features moved by the same distance in a random direction (noise); +"
-    echo "features of a module trained with shuffled or random texts. A backbone's value is the mean over its"
-    echo "heads; differences are paired by backbone."
-    echo
-    for regime in main lowdata; do
-        n=$SEEDS
-        [ "$regime" = main ] || n=$LSEEDS
-        echo "$regime backbones:"
+    if ran "$OUT/controls"; then
+        echo "The selected module with one thing changed, seeds 1..$CSEEDS, each paired with the backbone and with"
+        echo "the full module of the same seed."
+        echo
+        echo "| run | seeds | top-1 per seed (%) | mean |"
+        echo "|---|---|---|---|"
+        for c in "${CONTROLS[@]}"; do
+            IFS='|' read -r name over <<< "$c"
+            top1_row "$name (\`$over\`)" "$OUT/controls/$name" "$CSEEDS"
+        done
         echo
         echo "$HDR"
         echo "|---|---|---|---|---|---|"
-        frozen_row "+ generated - real only" "$regime" text generated text none "$n"
-        frozen_row "+ noise - real only" "$regime" text noise text none "$n"
-        frozen_row "+ generated - + noise" "$regime" text generated text noise "$n"
-        frozen_row "+ generated (shuffled texts) - real only" "$regime" shuffled-text generated text none "$n"
-        frozen_row "+ generated (random texts) - real only" "$regime" random-text generated text none "$n"
-        frozen_row "+ generated - + generated (shuffled texts)" "$regime" text generated shuffled-text generated "$n"
+        for c in "${CONTROLS[@]}"; do
+            IFS='|' read -r name over <<< "$c"
+            paired_row "$name - backbone" "$OUT/controls/$name" "$OUT/main/backbone" "$CSEEDS"
+            paired_row "full module - $name" "$OUT/main/module" "$OUT/controls/$name" "$CSEEDS"
+        done
         echo
-    done
+        echo "Probe of the control modules (their generation under the texts they were trained with):"
+        echo
+        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
+        echo "|---|---|---|---|---|---|---|"
+        for c in shuffled-text random-text noise; do cond_rows "$OUT/controls/$c" "$CSEEDS" | sed "s/^| /| $c module: /"; done
+        echo
+    else
+        echo "Not run in this round (\"What was tried\", H)."
+        echo
+    fi
+    echo "## 5. Low data: $LFRAC of each class's training samples, a larger test set"
+    echo
+    if ran "$OUT/lowdata/backbone"; then
+        echo "A synthetic benchmark of $LSAMPLES samples (cocodiff-synth --seed 2; X-Sub), \`--set cocodiff.train_fraction=$LFRAC\`"
+        echo "(the same subset for every seed), $LEPOCHS epochs (x0.1 at epoch $((LEPOCHS * 2 / 3)))."
+        [ -f "$LDATA" ] && echo "Test samples: $(h5ls "$LDATA/test" 2>/dev/null | awk '$1 == "label" { gsub(/[{}]/, "", $3); print $3 }'); training samples kept: $(grep -h "low data:" "$OUT/lowdata/backbone/seed1.log" 2>/dev/null | head -1 | sed 's/.*keeps //')."
+        echo
+        echo "| run | seeds | top-1 per seed (%) | mean |"
+        echo "|---|---|---|---|"
+        top1_row "CTR-GCN alone" "$OUT/lowdata/backbone" "$LSEEDS"
+        top1_row "CTR-GCN + CoCoDiff" "$OUT/lowdata/module" "$LSEEDS"
+        echo
+        echo "$HDR"
+        echo "|---|---|---|---|---|---|"
+        paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
+        echo
+    else
+        echo "Not run in this round (\"What was tried\", H)."
+        echo
+    fi
+    echo "## 6. Frozen backbone: fresh heads on real + generated features"
+    echo
+    if ran "$OUT/frozen"; then
+        echo "For each backbone run above (its part tokens: \`cocodiff.dump_features=2\`), \`cocodiff-frozen\` trains the"
+        echo "module alone (2,000 steps of 64) and then $HEADS fresh linear heads per condition (30 epochs, seeds 1..$HEADS,"
+        echo "the same seeds in every condition): real features only; + as many generated features a step (2 per"
+        echo "training sample); + the real features moved by the same distance in a random direction (noise); +"
+        echo "features of a module trained with shuffled or random texts. A backbone's value is the mean over its"
+        echo "heads; differences are paired by backbone."
+        echo
+        for regime in main lowdata; do
+            n=$SEEDS
+            [ "$regime" = main ] || n=$LSEEDS
+            echo "$regime backbones:"
+            echo
+            echo "$HDR"
+            echo "|---|---|---|---|---|---|"
+            frozen_row "+ generated - real only" "$regime" text generated text none "$n"
+            frozen_row "+ noise - real only" "$regime" text noise text none "$n"
+            frozen_row "+ generated - + noise" "$regime" text generated text noise "$n"
+            frozen_row "+ generated (shuffled texts) - real only" "$regime" shuffled-text generated text none "$n"
+            frozen_row "+ generated (random texts) - real only" "$regime" random-text generated text none "$n"
+            frozen_row "+ generated - + generated (shuffled texts)" "$regime" text generated shuffled-text generated "$n"
+            echo
+        done
+    else
+        echo "Not run in this round (\"What was tried\", H)."
+        echo
+    fi
     echo "## 7. The module's cost"
     echo
     echo "Per step, rank 0, as cocodiff-train reports it (module time / whole step; the machine was shared, so the"
