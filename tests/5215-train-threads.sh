@@ -10,7 +10,7 @@
 plan 12
 train_data
 train_config "$TMP/c.yaml" "$TMP/w"
-S="--set test_feeder_args.data_path=null --set num_epoch=5 --set warm_up_epoch=2 --set step=[30] --set base_lr=0.0001"
+S=$TRAJECTORY
 # run NAME NP THREADS [more]: 20 steps in $TMP/w (the checkpoint stores the
 # config, work_dir included), kept as $TMP/NAME.h5, losses in $TMP/NAME.txt
 run() {
