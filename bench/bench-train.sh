@@ -178,7 +178,7 @@ say "  peak RSS per rank: worst $worst MB: $(awk -v a="$worst" 'BEGIN { print (a
 ov=$(field overlap_s "$C_OV"); bl=$(field blocking_s "$C_OV"); ovr=$(awk -v a="${ov:-NA}" -v b="${bl:-0}" 'BEGIN { if (b + 0 > 0 && a != "NA") printf "%.3f", a / b; else print "NA" }')
 say "2 ranks x 1 thread, gradient all-reduce: $(field buckets "$C_OV") buckets (bucket_mb $BUCKET_MB) overlapped with backward ${ov:-NA} s/step ($(field overlap_reduce_ms "$C_OV") ms/step waited for after it), one blocking call ${bl:-NA} s/step ($(field blocking_reduce_ms "$C_OV") ms/step): overlapped/blocking $ovr"
 th=$(field threads_speedup "$C_TH")
-say "1 rank, 2 threads splitting the batch $(field threads_s "$C_TH") s/step vs 1 thread $(field one_thread_s "$C_TH") s/step: ${th:-NA}x (target 1.7x on a quiet machine): $(verdict "${th:-NA}" 1.7)"
+say "1 rank, 2 threads splitting the batch $(field threads_s "$C_TH") s/step vs 1 thread $(field one_thread_s "$C_TH") s/step: ${th:-NA}x (target 1.7x on a quiet machine): $(verdict "${th:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH") (1: the threads add no work)"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
 small=
 for b in $SMALL; do

@@ -29,7 +29,10 @@
 // --compare-threads (with --threads T > 1): the steps alternate between the
 // T threads splitting the batch and one thread (BLAS on one thread), each
 // step timed on its own, so both see the same load; it prints both s/step
-// and the speedup (the ">= 1.7x from 1 to 2 threads").
+// and the speedup (the ">= 1.7x from 1 to 2 threads"), and the
+// process's CPU seconds per step in each mode: their ratio (one thread's /
+// the threads') is the work the threads add (1: none), which a loaded
+// machine does not distort as it does the wall-clock ratio.
 //
 // --profile: the timed steps are profiled per kind of work (prof.h: each
 // layer type's time, GFLOP/s and share of the step, forward, backward and
@@ -195,6 +198,7 @@ int main(int argc, char **argv) {
     double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
     double mode_s[2] = {0, 0};   // --compare, --compare-threads: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
+    double mode_cpu[2] = {0, 0};   // --compare-threads: CPU seconds of the process per mode
     for (int s = 0; s < warmup + steps; s++) {
         const int k = alt ? s % 2 : 0;
         GradSync *gs = gsv[compare ? k : 0];
@@ -210,8 +214,8 @@ int main(int argc, char **argv) {
             bctx.calls = 0;
             bctx.values = 0;
         }
-        double ts = 0;
-        if (alt && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); }
+        double ts = 0, cs = 0;
+        if (alt && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); cs = cpu_seconds(); }
         if (pr) pr->phase = PROF_FWD;
         if (tm ? ctrgcn_team_forward(tm, logits, x, nl, T) : ctrgcn_forward(m, logits, x, nl, T, 1))
             dist_abort(&d, 1, "forward failed");
@@ -243,6 +247,7 @@ int main(int argc, char **argv) {
             double dt = dist_wtime() - ts;
             dist_allreduce_max_f64(&d, &dt, 1);
             mode_s[k] += dt;
+            mode_cpu[k] += cpu_seconds() - cs;
             mode_n[k]++;
         }
     }
@@ -282,9 +287,11 @@ int main(int argc, char **argv) {
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0], bl, reduce_ms[1], mode_n[0],
                    bl > 0 ? ov / bl : 0.0);
         else if (cmp_threads)
-            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples, "
-                   "%.3f s/step on one thread | %d steps each | speedup %.3f\n", ov, threads, nl, bl, mode_n[0],
-                   ov > 0 ? bl / ov : 0.0);
+            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples "
+                   "(CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | %d steps each | speedup %.3f, "
+                   "CPU time one thread / %d threads %.3f\n", ov, threads, nl, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
+                   bl, mode_n[1] ? mode_cpu[1] / mode_n[1] : 0.0, mode_n[0], ov > 0 ? bl / ov : 0.0, threads,
+                   mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
         if (!compare && d.size > 1 && gradsync_overlapped(gs))
             printf("bench-train-c | gradient all-reduce: %d buckets of <= %.2f MB overlapped with backward, "
                    "%.1f ms/step waited for after it\n", gradsync_num_buckets(gs),
@@ -297,7 +304,9 @@ int main(int argc, char **argv) {
         printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
                "reduce_ms=%.2f bn_reductions=%.0f", d.size, threads, rate, gflops, peak, rss_mb, gradsync_num_buckets(gs),
                reduce_ms[0], (double)bctx.calls / steps);
-        if (cmp_threads) printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f", ov, bl, ov > 0 ? bl / ov : 0.0);
+        if (cmp_threads)
+            printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f threads_cpu_ratio=%.3f", ov, bl,
+                   ov > 0 ? bl / ov : 0.0, mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
         if (compare)
             printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
                    reduce_ms[0], reduce_ms[1]);
