@@ -13,7 +13,7 @@
 //
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
-//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile]
+//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--list-bn]
 //                     [--blas-threads] [--compare-threads]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
@@ -46,12 +46,19 @@
 // Peak memory is getrusage ru_maxrss (the largest rank's). reduce_ms is the
 // time a step waits in gradsync_finish after backward (the largest rank's):
 // the all-reduce time backward did not hide, plus waiting for a slower rank.
+// --list-bn: prints the size of every synchronised-BN all-reduce of a step
+// (doubles; the sizes depend on the model, not on the batch), on 1 rank too
+// (the sums then go through the 1-rank all-reduce; bench/bench-scale.sh
+// times those sizes across nodes).
 // Output: one line per figure and a machine-readable last line
-// bn_reductions: the synchronised BN's all-reduces per timed step (0 on 1 rank).
+// bn_reductions: the synchronised BN's all-reduces per timed step (0 on 1 rank
+// without --list-bn); step_s: wall seconds per timed step (slowest rank);
+// cpu_s: CPU seconds per step (the busiest rank); bn_ms: ms per step inside
+// the BN all-reduces (the ranks' mean: waiting for a slower rank included).
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
-//                  buckets=B reduce_ms=... bn_reductions=N [overlap_s=... blocking_s=...
-//                  overlap_reduce_ms=... blocking_reduce_ms=...] [threads_s=... one_thread_s=...
-//                  threads_speedup=...]
+//                  buckets=B reduce_ms=... bn_reductions=N step_s=... cpu_s=... bn_ms=...
+//                  [overlap_s=... blocking_s=... overlap_reduce_ms=... blocking_reduce_ms=...]
+//                  [threads_s=... one_thread_s=... threads_speedup=... threads_cpu_ratio=...]
 #include "blas.h"
 #include "ctrgcn.h"
 #include "ctrgcn_team.h"
@@ -90,14 +97,22 @@ static double cpu_seconds(void) {   // user + system time of this process (all i
            1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
-typedef struct BnCtx { const Dist *d; Prof *pr; long calls; double values; } BnCtx;   // calls, doubles reduced
+// calls, doubles reduced, seconds in them; sizes[0, nsizes): the sizes of
+// the calls made while `record` is set (one step, for --list-bn).
+#define BN_MAX_SIZES 1024
+typedef struct BnCtx {
+    const Dist *d; Prof *pr; long calls; double values, sec;
+    int record, nsizes, sizes[BN_MAX_SIZES];
+} BnCtx;
 static void bn_allreduce(double *v, int n, void *ctx) {
     BnCtx *b = ctx;
     b->calls++;
     b->values += n;
-    double t0 = prof_start(b->pr);
+    if (b->record && b->nsizes < BN_MAX_SIZES) b->sizes[b->nsizes++] = n;
+    double t0 = dist_wtime(), tp = prof_start(b->pr);
     if (dist_allreduce_sum_f64(b->d, v, n) != CD_OK) dist_abort(b->d, 1, "BN all-reduce failed");
-    if (b->pr) prof_add_nested(b->pr, PROF_BN_SYNC, PROF_BN, t0);
+    if (b->pr) prof_add_nested(b->pr, PROF_BN_SYNC, PROF_BN, tp);
+    b->sec += dist_wtime() - t0;
 }
 
 typedef struct HookCtx { const Dist *d; GradSync *gs; } HookCtx;
@@ -147,6 +162,7 @@ int main(int argc, char **argv) {
     if (!layout) dist_abort(&d, 2, "--layout %s: not a skeleton layout (ntu25, openpose18, ucla20)", lname);
     const int compare = arg_flag(argc, argv, "--compare") && d.size > 1 && bucket_mb > 0;
     const int profile = arg_flag(argc, argv, "--profile");
+    const int list_bn = arg_flag(argc, argv, "--list-bn");
     const int blas_only = arg_flag(argc, argv, "--blas-threads");
     const int cmp_threads = arg_flag(argc, argv, "--compare-threads") && threads > 1 && !blas_only && !compare;
     const int alt = compare || cmp_threads;   // steps alternate between two modes
@@ -162,11 +178,13 @@ int main(int argc, char **argv) {
     ctrgcn_init(m, 1);
     Prof prof_data, *pr = profile ? &prof_data : NULL;   // NULL: no profile, no clock reads
     if (pr) prof_reset(pr);
-    BnCtx bctx = {&d, pr, 0, 0};
+    static BnCtx bctx;   // static: the size list is 4 KiB
+    bctx = (BnCtx){.d = &d, .pr = pr};
     BnSync sync = {bn_allreduce, &bctx};
-    if (d.size > 1) ctrgcn_set_bn_sync(m, &sync);
+    if (d.size > 1 || list_bn) ctrgcn_set_bn_sync(m, &sync);
     CtrgcnTeam *team = NULL;   // the threads splitting the samples
-    if (threads > 1 && !blas_only && ctrgcn_team_create(&team, m, d.size > 1 ? &sync : NULL, threads))
+    if (threads > 1 && !blas_only &&
+        ctrgcn_team_create(&team, m, d.size > 1 || list_bn ? &sync : NULL, threads))
         dist_abort(&d, 1, "cannot start %d threads", threads);
     OptimSgd opt;
     if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, wd, 1)) dist_abort(&d, 1, "out of memory");
@@ -213,7 +231,9 @@ int main(int argc, char **argv) {
             if (pr) prof_reset(pr);   // the warm-up steps are not profiled
             bctx.calls = 0;
             bctx.values = 0;
+            bctx.sec = 0;
         }
+        bctx.record = s == 0;
         double ts = 0, cs = 0;
         if (alt && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); cs = cpu_seconds(); }
         if (pr) pr->phase = PROF_FWD;
@@ -261,6 +281,9 @@ int main(int argc, char **argv) {
     dist_allreduce_max_f64(&d, &el, 1);
     dist_allreduce_max_f64(&d, reduce_ms, 2);
     dist_allreduce_max_f64(&d, &cpu, 1);
+    double bn_ms = 1e3 * bctx.sec / steps;   // the ranks' mean
+    dist_allreduce_sum_f64(&d, &bn_ms, 1);
+    bn_ms /= d.size;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;   // KiB on Linux
@@ -299,11 +322,17 @@ int main(int argc, char **argv) {
         else if (!compare && d.size > 1)
             printf("bench-train-c | gradient all-reduce: one blocking call after backward, %.1f ms/step\n", reduce_ms[0]);
         if (d.size > 1)
-            printf("bench-train-c | synchronised BN: %.0f all-reduces per step, %.0f doubles each on average\n",
-                   (double)bctx.calls / steps, bctx.calls ? bctx.values / (double)bctx.calls : 0.0);
+            printf("bench-train-c | synchronised BN: %.0f all-reduces per step, %.0f doubles each on average, "
+                   "%.1f ms/step in them (ranks' mean)\n",
+                   (double)bctx.calls / steps, bctx.calls ? bctx.values / (double)bctx.calls : 0.0, bn_ms);
+        if (list_bn) {
+            printf("bench-train-c | BN all-reduce sizes (doubles), one step:");
+            for (int i = 0; i < bctx.nsizes; i++) printf("%c%d", i ? ',' : ' ', bctx.sizes[i]);
+            putchar('\n');
+        }
         printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
-               "reduce_ms=%.2f bn_reductions=%.0f", d.size, threads, rate, gflops, peak, rss_mb, gradsync_num_buckets(gs),
-               reduce_ms[0], (double)bctx.calls / steps);
+               "reduce_ms=%.2f bn_reductions=%.0f step_s=%.4f cpu_s=%.4f bn_ms=%.2f", d.size, threads, rate, gflops, peak,
+               rss_mb, gradsync_num_buckets(gs), reduce_ms[0], (double)bctx.calls / steps, el / steps, cpu, bn_ms);
         if (cmp_threads)
             printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f threads_cpu_ratio=%.3f", ov, bl,
                    ov > 0 ? bl / ov : 0.0, mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);

@@ -152,5 +152,8 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
 void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,
                     const float *cache, const float *x, const CtrgcParams *p, int N, int T, int V,
                     float *work);
+// a (n) = tanh(a) as the topology computes it: within 0.5 ulp of tanh on
+// CPUs with AVX2 and FMA (unless COCODIFF_NO_SIMD=1), else tanhf.
+void ctrgc_tanh(float *a, size_t n);
 void ctrgc_forward_naive(const Ctrgc *g, float *out, const float *x, const CtrgcParams *p, int N,
                          int T, int V);

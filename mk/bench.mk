@@ -53,3 +53,17 @@ build/bench-dist: bench/bench_dist.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 bench-dist: build/bench-dist
 	@bash bench/bench-dist.sh
+
+# make bench-scale (root: network namespaces): the measured scaling model
+# (docs/scaling.md). Compute time per step at per-rank batch 1-16 on 1 and
+# 2 threads; every all-reduce of a step (the synchronised BN's, the
+# gradient) timed over TCP between namespace "nodes" on tbf-shaped links;
+# the model's prediction against measured 1, 2 and 4-node runs; projections
+# to 1-256 nodes (build/scale-model). Knobs: see bench/bench-scale.sh.
+.PHONY: bench-scale
+build/bench-comm: bench/bench_comm.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+build/scale-model: bench/scale_model.c | build
+	$(CC) $(CFLAGS) -o $@ $< -lm
+bench-scale: build/bench-train build/bench-comm build/scale-model
+	@bash bench/bench-scale.sh
