@@ -13,7 +13,8 @@
 //
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
-//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--list-bn]
+//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--profile-cpu] [--list-bn]
+//                     [--blas-threads] [--compare-threads]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
@@ -21,10 +22,26 @@
 // its own (MPI_Barrier before, MAX after), so both see the same machine
 // load however noisy it is; it prints both s/step and their ratio.
 //
+// --threads T (> 1): the rank's T threads split its samples (ctrgcn_team.h:
+// replicas, BN over the rank's whole batch), as cocodiff.threads does in
+// training; --blas-threads instead gives the T threads to BLAS inside one
+// pass (the trainer's behaviour at one sample per rank).
+// --compare-threads (with --threads T > 1): the steps alternate between the
+// T threads splitting the batch and one thread (BLAS on one thread), each
+// step timed on its own, so both see the same load; it prints both s/step
+// and the speedup (the ">= 1.7x from 1 to 2 threads"), and the
+// process's CPU seconds per step in each mode: their ratio (one thread's /
+// the threads') is the work the threads add (1: none), which a loaded
+// machine does not distort as it does the wall-clock ratio.
+//
 // --profile: the timed steps are profiled per kind of work (prof.h: each
 // layer type's time, GFLOP/s and share of the step, forward, backward and
 // update, next to this run's sgemm peak; the ranks' mean), printed as a table
 // after the usual lines. The hooks only read the clock: the same arithmetic.
+// --profile-cpu (1 rank x 1 thread): the same table in CPU time (the rows
+// in the thread's CPU seconds, the step and the sgemm peak in the process's),
+// for a machine shared with other work, where wall time mostly measures the
+// waits for a core.
 //
 // Effective GFLOP/s counts ctrgcn_forward_macs x 2 flops per multiply-add x 3
 // (forward + backward ~ 3x forward) per sample, the usual convention. It is
@@ -45,8 +62,10 @@
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
 //                  buckets=B reduce_ms=... bn_reductions=N step_s=... cpu_s=... bn_ms=...
 //                  [overlap_s=... blocking_s=... overlap_reduce_ms=... blocking_reduce_ms=...]
+//                  [threads_s=... one_thread_s=... threads_speedup=... threads_cpu_ratio=...]
 #include "blas.h"
 #include "ctrgcn.h"
+#include "ctrgcn_team.h"
 #include "dist.h"
 #include "gradsync.h"
 #include "layers.h"
@@ -59,16 +78,20 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static double sgemm_peak(int n) {
+static double cpu_seconds(void);
+
+// GFLOP/s of an n^3 sgemm, the best of 7 (after one warm-up); in CPU time
+// (this process's) when cpu.
+static double sgemm_peak(int n, int cpu) {
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
           *c = malloc((size_t)n * n * sizeof(float));
     if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
     for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.2f; c[i] = 0; }
     double best = 1e30;
     for (int r = 0; r < 8; r++) {
-        double t = dist_wtime();
+        double t = cpu ? cpu_seconds() : dist_wtime();
         blas_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t = dist_wtime() - t;
+        t = (cpu ? cpu_seconds() : dist_wtime()) - t;
         if (r && t < best) best = t;   // the first run warms up
     }
     free(a); free(b); free(c);
@@ -146,8 +169,14 @@ int main(int argc, char **argv) {
     const SkelLayout *layout = skel_layout_find(lname);
     if (!layout) dist_abort(&d, 2, "--layout %s: not a skeleton layout (ntu25, openpose18, ucla20)", lname);
     const int compare = arg_flag(argc, argv, "--compare") && d.size > 1 && bucket_mb > 0;
-    const int profile = arg_flag(argc, argv, "--profile");
+    // --profile-cpu: the profile in CPU time (prof.h; 1 rank x 1 thread):
+    // rows, step and sgemm peak in this process's CPU seconds.
+    const int prof_cpu = arg_flag(argc, argv, "--profile-cpu") && d.size == 1 && threads == 1;
+    const int profile = arg_flag(argc, argv, "--profile") || prof_cpu;
     const int list_bn = arg_flag(argc, argv, "--list-bn");
+    const int blas_only = arg_flag(argc, argv, "--blas-threads");
+    const int cmp_threads = arg_flag(argc, argv, "--compare-threads") && threads > 1 && !blas_only && !compare;
+    const int alt = compare || cmp_threads;   // steps alternate between two modes
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
@@ -159,11 +188,15 @@ int main(int argc, char **argv) {
     if (ctrgcn_create(&m, &cfg)) dist_abort(&d, 1, "cannot build the model");
     ctrgcn_init(m, 1);
     Prof prof_data, *pr = profile ? &prof_data : NULL;   // NULL: no profile, no clock reads
-    if (pr) prof_reset(pr);
+    if (pr) prof_reset(pr), pr->cpu = prof_cpu;
     static BnCtx bctx;   // static: the size list is 4 KiB
     bctx = (BnCtx){.d = &d, .pr = pr};
     BnSync sync = {bn_allreduce, &bctx};
     if (d.size > 1 || list_bn) ctrgcn_set_bn_sync(m, &sync);
+    CtrgcnTeam *team = NULL;   // the threads splitting the samples
+    if (threads > 1 && !blas_only &&
+        ctrgcn_team_create(&team, m, d.size > 1 || list_bn ? &sync : NULL, threads))
+        dist_abort(&d, 1, "cannot start %d threads", threads);
     OptimSgd opt;
     if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, wd, 1)) dist_abort(&d, 1, "out of memory");
     // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
@@ -190,29 +223,33 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)nl * sample; i++) x[i] = rng_uniform(&r);
     for (int i = 0; i < nl; i++) labels[i] = (int32_t)((d.rank * nl + i) % K);
 
-    double peak = sgemm_peak(1024);
+    double peak = sgemm_peak(1024, 0), peak_cpu = prof_cpu ? sgemm_peak(1024, 1) : 0;
     double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
-    double mode_s[2] = {0, 0};   // --compare: timed seconds and steps per mode
+    double mode_s[2] = {0, 0};   // --compare, --compare-threads: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
+    double mode_cpu[2] = {0, 0};   // --compare-threads: CPU seconds of the process per mode
     for (int s = 0; s < warmup + steps; s++) {
-        const int k = compare ? s % 2 : 0;
-        GradSync *gs = gsv[k];
+        const int k = alt ? s % 2 : 0;
+        GradSync *gs = gsv[compare ? k : 0];
+        CtrgcnTeam *tm = k == 0 ? team : NULL;   // --compare-threads: odd steps on one thread
+        if (cmp_threads) blas_set_threads(k ? 1 : threads);
         hctx.gs = gs;
         if (s == warmup) {
             dist_barrier(&d);
             tstart = dist_wtime();
             cstart = cpu_seconds();
             for (int j = 0; j < 1 + compare; j++) wstart[j] = gradsync_wait_seconds(gsv[j]);
-            if (pr) prof_reset(pr);   // the warm-up steps are not profiled
+            if (pr) prof_reset(pr), pr->cpu = prof_cpu;   // the warm-up steps are not profiled
             bctx.calls = 0;
             bctx.values = 0;
             bctx.sec = 0;
         }
         bctx.record = s == 0;
-        double ts = 0;
-        if (compare && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); }
+        double ts = 0, cs = 0;
+        if (alt && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); cs = cpu_seconds(); }
         if (pr) pr->phase = PROF_FWD;
-        if (ctrgcn_forward(m, logits, x, nl, T, 1)) dist_abort(&d, 1, "forward failed");
+        if (tm ? ctrgcn_team_forward(tm, logits, x, nl, T) : ctrgcn_forward(m, logits, x, nl, T, 1))
+            dist_abort(&d, 1, "forward failed");
         double t0 = prof_start(pr);
         double l = (double)crossentropy_forward(probs, logits, labels, nl, K) * nl / B;
         prof_stop(pr, PROF_LOSS, t0, 0, 0);
@@ -226,7 +263,7 @@ int main(int argc, char **argv) {
         crossentropy_backward(dlogits, probs, labels, nl, K, (float)nl / (float)B);
         prof_stop(pr, PROF_LOSS, t0, 0, 0);
         gradsync_begin(gs);
-        if (ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
+        if (tm ? ctrgcn_team_backward(tm, dlogits) : ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
         if (pr) pr->phase = PROF_UPD;
         t0 = prof_start(pr);
         if (gradsync_finish(gs)) dist_abort(&d, 1, "gradient all-reduce failed");
@@ -237,10 +274,11 @@ int main(int argc, char **argv) {
         prof_stop(pr, PROF_OPTIM, t0, 0, 20.0 * (double)ctrgcn_num_params(m));
         if (s == 0) loss0 = l;
         loss = l;
-        if (compare && s >= warmup) {
+        if (alt && s >= warmup) {
             double dt = dist_wtime() - ts;
             dist_allreduce_max_f64(&d, &dt, 1);
             mode_s[k] += dt;
+            mode_cpu[k] += cpu_seconds() - cs;
             mode_n[k]++;
         }
     }
@@ -248,7 +286,7 @@ int main(int argc, char **argv) {
     // ms per step waited in gradsync_finish: all steps, or per mode (--compare)
     double reduce_ms[2] = {0, 0};
     for (int k = 0; k < 1 + compare; k++) {
-        int n = compare ? mode_n[k] : steps;
+        int n = alt ? mode_n[k] : steps;
         reduce_ms[k] = n > 0 ? 1e3 * (gradsync_wait_seconds(gsv[k]) - wstart[k]) / n : 0;
     }
     dist_allreduce_max_f64(&d, &el, 1);
@@ -282,11 +320,17 @@ int main(int argc, char **argv) {
                    "(%.1f ms/step) | %d steps each | overlapped/blocking %.3f\n", ov, gradsync_num_buckets(gs),
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0], bl, reduce_ms[1], mode_n[0],
                    bl > 0 ? ov / bl : 0.0);
-        else if (d.size > 1 && gradsync_overlapped(gs))
+        else if (cmp_threads)
+            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples "
+                   "(CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | %d steps each | speedup %.3f, "
+                   "CPU time one thread / %d threads %.3f\n", ov, threads, nl, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
+                   bl, mode_n[1] ? mode_cpu[1] / mode_n[1] : 0.0, mode_n[0], ov > 0 ? bl / ov : 0.0, threads,
+                   mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
+        if (!compare && d.size > 1 && gradsync_overlapped(gs))
             printf("bench-train-c | gradient all-reduce: %d buckets of <= %.2f MB overlapped with backward, "
                    "%.1f ms/step waited for after it\n", gradsync_num_buckets(gs),
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0]);
-        else if (d.size > 1)
+        else if (!compare && d.size > 1)
             printf("bench-train-c | gradient all-reduce: one blocking call after backward, %.1f ms/step\n", reduce_ms[0]);
         if (d.size > 1)
             printf("bench-train-c | synchronised BN: %.0f all-reduces per step, %.0f doubles each on average, "
@@ -300,6 +344,9 @@ int main(int argc, char **argv) {
         printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
                "reduce_ms=%.2f bn_reductions=%.0f step_s=%.4f cpu_s=%.4f bn_ms=%.2f", d.size, threads, rate, gflops, peak,
                rss_mb, gradsync_num_buckets(gs), reduce_ms[0], (double)bctx.calls / steps, el / steps, cpu, bn_ms);
+        if (cmp_threads)
+            printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f threads_cpu_ratio=%.3f", ov, bl,
+                   ov > 0 ? bl / ov : 0.0, mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
         if (compare)
             printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
                    reduce_ms[0], reduce_ms[1]);
@@ -319,13 +366,16 @@ int main(int argc, char **argv) {
             char label[160];
             snprintf(label, sizeof label, "%d rank(s) x %d thread(s), batch %d per rank (%d in all), T %d, V %d, M %d",
                      d.size, threads, nl, B, T, cfg.num_point, cfg.num_person);
-            prof_print(pr, stdout, label, steps, el / steps, peak / d.size);
+            if (prof_cpu)
+                snprintf(label + strlen(label), sizeof label - strlen(label), ", CPU time");
+            prof_print(pr, stdout, label, steps, prof_cpu ? cpu : el / steps, prof_cpu ? peak_cpu : peak / d.size);
         }
     }
     free(x); free(logits); free(probs); free(dlogits); free(labels);
     optim_sgd_free(&opt);
     gradsync_free(gsv[0]);
     gradsync_free(gsv[1]);
+    ctrgcn_team_free(team);
     ctrgcn_free(m);
     dist_finalize(&d);
     return 0;

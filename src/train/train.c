@@ -151,7 +151,7 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     // leave partial sums in the gradients.
     ctrgcn_set_grad_hook(t->m, last && gradsync_overlapped(t->gs) ? &t->grad_hook : NULL);
     int rc = loader_batch(t->train, (int)e, (int)mb, t->x, t->labels, t->index, &nl);
-    if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
+    if (!rc) rc = t->team ? ctrgcn_team_forward(t->team, t->logits, t->x, nl, t->W) : ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
     if (rc) return rc;
     float loss = crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K);
     s[0] += (double)loss * nl;
@@ -164,7 +164,7 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
     // d(global mean loss)/d(logits) = (probs - onehot) / (B x A) on every rank.
     crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / scale_n);
-    if (!t->cd) return ctrgcn_backward(t->m, t->dlogits);
+    if (!t->cd) return t->team ? ctrgcn_team_backward(t->team, t->dlogits) : ctrgcn_backward(t->m, t->dlogits);
     double t0 = dist_wtime();
     // loader.h: rank r's slice of a batch of B samples (train batches are
     // full: drop_last) starts at r * B / size.

@@ -76,6 +76,15 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
         t->sync = (BnSync){bn_allreduce, (void *)t->d};
         ctrgcn_set_bn_sync(t->m, &t->sync);
     }
+    // Hybrid parallelism: the rank's threads split its samples (ctrgcn_team.h).
+    // The module's step reads the whole batch's features from the model, so
+    // with the module the threads stay BLAS's.
+    if (c->cocodiff.threads > 1 && !c->cocodiff.module &&
+        (rc = ctrgcn_team_create(&t->team, t->m, t->d->size > 1 && c->cocodiff.sync_bn ? &t->sync : NULL,
+                                 c->cocodiff.threads))) {
+        snprintf(why, whylen, "cannot start %d training threads", c->cocodiff.threads);
+        return rc;
+    }
     // One buffer serves both splits: the larger of (n_local x sample floats).
     size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
     if (t->test) {
@@ -362,10 +371,11 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
         snprintf(accum, sizeof accum, " (steps of %d batches: %d samples, cocodiff.accumulate)", c->cocodiff.accumulate,
                  c->batch_size * c->cocodiff.accumulate);
     log_info(d, "train | %s: %lld samples, %lld batches of %d%s | model %zu parameters, base %d | stream %s | "
-                "%d rank(s) x %d thread(s) | sync_bn %s",
+                "%d rank(s) x %d thread(s)%s | sync_bn %s",
              c->train_feeder_args.data_path, (long long)loader_num_samples(t->train),
              (long long)loader_num_batches(t->train), c->batch_size, accum,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
+             t->team ? " splitting each batch" : c->cocodiff.threads > 1 ? " (BLAS's)" : "",
              c->cocodiff.sync_bn ? "on" : "off");
     if (t->cd) {
         char line[2600];
@@ -378,6 +388,7 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
 void trainer_teardown(Trainer *t) {
     train_data_close(&t->data);
     gradsync_free(t->gs);
+    ctrgcn_team_free(t->team);
     ctrgcn_free(t->m);
     optim_sgd_free(&t->opt);
     cdtrain_free(t->cd);
