@@ -20,6 +20,7 @@
 //   per step: cdtrain_step(cd, model, labels, n, &ctl, stats) ...
 //             ctrgcn_backward_ex(model, dlogits, cdtrain_dfeat(cd), cdtrain_dlast(cd));
 //             (all-reduce the grads and stats) ... cdtrain_optim_step(cd, lr);
+//             cdtrain_replay(cd, dist, lr, epoch, step);
 //   checkpoints: cdtrain_tensor_groups / cdtrain_restore
 //   at the end: cdtrain_finish (the generated-feature measurement)
 //   cdtrain_free(cd);
@@ -48,6 +49,8 @@ typedef struct CdTrainSpec {
     int warm_up;                     // the backbone's warm-up epochs (module_lr_decay off: only these)
     double momentum, weight_decay;   // the backbone's SGD settings
     int nesterov;
+    int step_samples;                // samples of an optimizer step, all ranks and batches (cocodiff.replay)
+    int accumulate;                  // batches a step (cocodiff.accumulate)
 } CdTrainSpec;
 
 // Builds the module for backbone m (its last unit's width, joints, persons;
@@ -99,16 +102,26 @@ double cdtrain_loss(const double *stats);
 // lr of this epoch (with cocodiff.module_lr_decay off, at base_lr past the
 // warm-up), after the gradients are summed over the ranks.
 void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch);
+// Collective, after cdtrain_optim_step (nothing unless cocodiff.replay): the
+// step's samples, gathered from the ranks in their order within the step,
+// go into the replay buffer (cdreplay.h), then cocodiff.replay_steps module
+// steps on batches drawn from it, each split over the ranks, its gradients
+// summed over them, and an optimizer step at the same lr: the same on any
+// number of ranks. Nothing reaches the backbone or its head. CD_OK or an
+// error (on every rank).
+int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step);
 int cdtrain_params_finite(const CdTrain *t);
 
-// Checkpoints: the module's parameters as /cocodiff/<name> and its
+// Checkpoints: the module's parameters as /cocodiff/<name>, its
 // optimizer's buffers as /optimizer/cocodiff_<buffer>/<name> (SGD: momentum;
-// AdamW: adam_m, adam_v; the groups stay valid until cdtrain_free). Returns
-// the number of groups.
-#define CDTRAIN_MAX_GROUPS 3
+// AdamW: adam_m, adam_v) and with cocodiff.replay the replay buffer
+// (/cocodiff_replay; the groups stay valid until cdtrain_free). Returns the
+// number of groups.
+#define CDTRAIN_MAX_GROUPS 4
 int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]);
 // Restores every group from a checkpoint read with them (checkpoint_read,
-// their names as its extra groups); the optimizer continues at `steps`.
+// their names as its extra groups) written after `steps` backbone steps; the
+// optimizer continues at its own count of steps (replay steps included).
 // CD_OK, or CD_EFORMAT with the reason in why.
 struct CheckpointFile;
 int cdtrain_restore(CdTrain *t, const struct CheckpointFile *f, long long steps, char *why, size_t whylen);

@@ -187,6 +187,13 @@ typedef struct CocodiffConfig {
     int lr_decay;           // the module's lr follows the backbone's step decay too (1);
                             // 0: only its warm-up, so the denoiser keeps learning the
                             // features as they settle in the last epochs
+    int replay;             // trainer only (cdreplay.h): a buffer of this many recent
+                            // samples' detached part tokens (0: none)
+    int replay_steps;       // trainer only: extra module optimizer steps per backbone
+                            // step, each on replay_batch samples drawn from the buffer
+                            // (L_rec, L_diff, coarse on the real tokens; no generation,
+                            // nothing reaches the backbone or its head) (0)
+    int replay_batch;       // samples of a replay step (0: the backbone's step's)
 } CocodiffConfig;
 
 // The defaults (the options' from their table, below; the rest fixed).

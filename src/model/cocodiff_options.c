@@ -49,6 +49,10 @@ static const CocodiffOption options[] = {
     {"cocodiff.module_lr", COCODIFF_OPT_FLOAT, OPT(lr), 0, 0, 0, 0, 1e3, NULL},
     {"cocodiff.module_weight_decay", COCODIFF_OPT_FLOAT, OPT(weight_decay), 0, 0.01, 0, 0, 1e3, NULL},
     {"cocodiff.module_lr_decay", COCODIFF_OPT_BOOL, OPT(lr_decay), 0, 1, 0, 0, 1, NULL},
+    // more denoiser training per backbone step (issue 16; docs/results.md, "What was tried" I)
+    {"cocodiff.replay", COCODIFF_OPT_INT, OPT(replay), 0, 0, 0, 0, 1 << 20, NULL},
+    {"cocodiff.replay_steps", COCODIFF_OPT_INT, OPT(replay_steps), 0, 0, 0, 0, 64, NULL},
+    {"cocodiff.replay_batch", COCODIFF_OPT_INT, OPT(replay_batch), 0, 0, 0, 0, 1 << 16, NULL},
     // controls (section 3 of issue 16): the generated feature replaced by
     // noise of its size; the class texts shuffled or random
     {"cocodiff.gen_noise", COCODIFF_OPT_BOOL, OPT(gen_noise), 0, 0, 0, 0, 1, NULL},

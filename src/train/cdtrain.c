@@ -4,6 +4,7 @@
 // the generated-feature measurement at the end.
 #include "cdtrain.h"
 #include "cdoptim.h"
+#include "cdreplay.h"
 #include "checkpoint.h"
 #include "class_text.h"
 #include "conditioning.h"
@@ -31,8 +32,18 @@ struct CdTrain {
     H5Tensor *tensors;          // ((1 + buffers) * tensors) checkpoint views: params, the optimizer's buffers
     char groups[CDTRAIN_MAX_GROUPS][64];   // their group names
     float *gbase[CDTRAIN_MAX_GROUPS];      // and spans
-    int ngroups;
+    int ngroups;                // of params and optimizer buffers (the replay group after them)
+    // cocodiff.replay: the buffer, this rank's samples of the current step
+    // (their positions within it) and the step's samples in order
+    CdReplay replay;
+    float *stage, *ordered;     // (accumulate * n_max, 7, C); (step_samples, 7, C)
+    int32_t *stage_lab, *ord_lab;
+    int64_t *stage_pos;
+    int nstage;
 };
+
+static int replay_batch(const CdTrain *t);
+static int replay_runs(const CdTrain *t, int64_t filled);
 
 // ---------------------------------------------------------------------------
 // Setup
@@ -88,6 +99,23 @@ static int build(CdTrain *t, const CdTrainSpec *s, char *why, size_t whylen) {
     return CD_OK;
 }
 
+// cocodiff.replay: the buffer and the step's staging areas.
+static int replay_setup(CdTrain *t, size_t nmax, char *why, size_t whylen) {
+    const CdTrainSpec *s = &t->spec;
+    const size_t tok = (size_t)COCODIFF_TOKENS * t->C, ns = nmax * (size_t)(s->accumulate > 0 ? s->accumulate : 1);
+    if (s->step_samples < 1)
+        return cd_why(why, whylen, CD_EARG, "cocodiff.replay needs the samples of a step (internal: step_samples %d)",
+                      s->step_samples);
+    int rc = cdreplay_init(&t->replay, s->options->replay, t->C);
+    if (rc) return rc;
+    t->stage = cd_malloc(ns * tok * sizeof(float));
+    t->stage_lab = cd_malloc(ns * sizeof(int32_t));
+    t->stage_pos = cd_malloc(ns * sizeof(int64_t));
+    t->ordered = cd_malloc((size_t)s->step_samples * tok * sizeof(float));
+    t->ord_lab = cd_malloc((size_t)s->step_samples * sizeof(int32_t));
+    return t->stage && t->stage_lab && t->stage_pos && t->ordered && t->ord_lab ? CD_OK : CD_ENOMEM;
+}
+
 int cdtrain_setup(CdTrain **out, const CdTrainSpec *s, Ctrgcn *m, int W, int n_max, char *why, size_t whylen) {
     *out = NULL;
     CdTrain *t = cd_calloc(1, sizeof *t);
@@ -117,6 +145,7 @@ int cdtrain_setup(CdTrain **out, const CdTrainSpec *s, Ctrgcn *m, int W, int n_m
     if (!rc && cocodiff_part_grads(t->cd) &&
         !(t->dlast = cd_malloc(nmax * t->M * C * (size_t)t->Tl * t->V * sizeof(float))))
         rc = CD_ENOMEM;
+    if (!rc && s->options->replay > 0) rc = replay_setup(t, nmax, why, whylen);
     if (rc) {
         cdtrain_free(t);
         return rc;
@@ -127,6 +156,8 @@ int cdtrain_setup(CdTrain **out, const CdTrainSpec *s, Ctrgcn *m, int W, int n_m
 
 void cdtrain_free(CdTrain *t) {
     if (!t) return;
+    cdreplay_free(&t->replay);
+    free(t->stage); free(t->ordered); free(t->stage_lab); free(t->ord_lab); free(t->stage_pos);
     cocodiff_free(t->cd);
     cdoptim_free(&t->opt);
     free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast); free(t->tensors);
@@ -135,12 +166,15 @@ void cdtrain_free(CdTrain *t) {
 
 void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     const CocodiffConfig *cc = cocodiff_config(t->cd);
-    char g[32], p[32], tc[32], o[128];
+    char g[32], p[32], tc[32], o[256];
     cocodiff_choice_name(cocodiff_option_find("cocodiff.guidance")->choices, (int)cc->guidance, g, sizeof g);
     cocodiff_choice_name(cocodiff_option_find("cocodiff.prediction")->choices, (int)cc->prediction, p, sizeof p);
     cocodiff_choice_name(cocodiff_option_find("cocodiff.text_control")->choices, cc->text_control, tc, sizeof tc);
     cdoptim_describe(&t->opt, t->spec.base_lr, o, sizeof o);
     if (!cc->lr_decay) snprintf(o + strlen(o), sizeof o - strlen(o), ", without the step decay");
+    if (t->stage)
+        snprintf(o + strlen(o), sizeof o - strlen(o), "; + %d replay steps of %d from the last %d samples",
+                 cc->replay_steps, replay_batch(t), cc->replay);
     snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
              "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
              "(%d DDIM steps, guidance scale %g)%s, parts %s",
@@ -175,6 +209,15 @@ int cdtrain_num_stats(void) { return cocodiff_num_stats() + 1; }
 int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTrainCtl *ctl, double *stats) {
     const int C = t->C;
     part_tokens(t, m, t->hparts, n);
+    if (t->stage) {   // cocodiff.replay: keep the step's samples for cdtrain_replay
+        const size_t tok = (size_t)COCODIFF_TOKENS * C;
+        if (!ctl->accumulate) t->nstage = 0;
+        memcpy(t->stage + (size_t)t->nstage * tok, t->hparts, (size_t)n * tok * sizeof(float));
+        for (int i = 0; i < n; i++, t->nstage++) {
+            t->stage_lab[t->nstage] = labels[i];
+            t->stage_pos[t->nstage] = (ctl->sample0 + i) % t->spec.step_samples;
+        }
+    }
     memset(t->dhparts, 0, (size_t)n * COCODIFF_TOKENS * C * sizeof(float));
     if (!ctl->accumulate) cocodiff_zero_grad(t->cd);
     CocodiffHead head;
@@ -239,6 +282,73 @@ void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch) {
     cdoptim_step(&t->opt, t->cd, lr);
 }
 
+// The step's samples from every rank, in their order within the step, into
+// the buffer (the positions make the order independent of the rank count).
+static int replay_add_step(CdTrain *t, const Dist *d) {
+    const size_t tok = (size_t)COCODIFF_TOKENS * t->C, n = (size_t)t->nstage;
+    void *at = NULL, *al = NULL, *ap = NULL;
+    size_t nt = 0, nl = 0, np = 0;
+    int rc = dist_allgather_bytes(d, t->stage, n * tok * sizeof(float), &at, &nt, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, t->stage_lab, n * sizeof(int32_t), &al, &nl, NULL);
+    if (!rc) rc = dist_allgather_bytes(d, t->stage_pos, n * sizeof(int64_t), &ap, &np, NULL);
+    const int64_t total = (int64_t)(np / sizeof(int64_t)), S = t->spec.step_samples;
+    if (!rc && total != S) {
+        CD_ERR("cocodiff.replay: the step had %lld samples over the ranks, expected %lld", (long long)total, (long long)S);
+        rc = CD_EARG;
+    }
+    const float *tk = at;
+    const int32_t *lb = al;
+    const int64_t *ps = ap;
+    for (int64_t i = 0; !rc && i < total; i++) {
+        memcpy(t->ordered + (size_t)ps[i] * tok, tk + (size_t)i * tok, tok * sizeof(float));
+        t->ord_lab[ps[i]] = lb[i];
+    }
+    if (!rc) cdreplay_add(&t->replay, t->ordered, t->ord_lab, (int)S);
+    free(at); free(al); free(ap);
+    return rc;
+}
+
+// Replay steps run at a step once the buffer holds a replay batch (or is full).
+static int replay_batch(const CdTrain *t) {
+    const CocodiffConfig *c = cocodiff_config(t->cd);
+    return c->replay_batch > 0 ? c->replay_batch : t->spec.step_samples;
+}
+static int replay_runs(const CdTrain *t, int64_t filled) {
+    int64_t need = replay_batch(t);
+    return filled >= (need < t->replay.cap ? need : t->replay.cap);
+}
+
+int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step) {
+    const CocodiffConfig *c = cocodiff_config(t->cd);
+    if (!t->stage) return CD_OK;
+    int rc = dist_agree(d, replay_add_step(t, d));
+    if (rc || c->replay_steps <= 0 || !replay_runs(t, cdreplay_filled(&t->replay))) return rc;
+    const int B = replay_batch(t), lo = (int)((int64_t)B * d->rank / d->size);
+    const int n = (int)((int64_t)B * (d->rank + 1) / d->size) - lo;
+    const size_t tok = (size_t)COCODIFF_TOKENS * t->C;
+    int *slots = cd_malloc((size_t)B * sizeof(int));
+    float *hb = cd_malloc((size_t)(n > 0 ? n : 1) * tok * sizeof(float));
+    int32_t *lb = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+    rc = dist_agree(d, slots && hb && lb ? CD_OK : CD_ENOMEM);
+    for (int k = 0; k < c->replay_steps && !rc; k++) {
+        cdreplay_draw(&t->replay, t->spec.seed, step, k, B, slots);
+        for (int i = 0; i < n; i++) {
+            memcpy(hb + (size_t)i * tok, cdreplay_tokens(&t->replay, slots[lo + i]), tok * sizeof(float));
+            lb[i] = cdreplay_label(&t->replay, slots[lo + i]);
+        }
+        // draws keyed apart from the backbone's samples (index >= 2^40)
+        CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = step, .sample0 = ((int64_t)(k + 1) << 40) + lo,
+                               .generate = 0, .grad_scale = (float)n / (float)B};
+        cocodiff_zero_grad(t->cd);
+        if (n > 0) rc = cocodiff_step(t->cd, hb, lb, n, NULL, NULL, &ctl, NULL);
+        rc = dist_agree(d, rc);
+        if (!rc) rc = dist_agree(d, dist_allreduce_sum_f32(d, cocodiff_grads(t->cd), cocodiff_num_params(t->cd)));
+        if (!rc) cdtrain_optim_step(t, lr, epoch);
+    }
+    free(slots); free(hb); free(lb);
+    return rc;
+}
+
 int cdtrain_params_finite(const CdTrain *t) {
     const float *p = cocodiff_params(t->cd);
     for (size_t i = 0, n = cocodiff_num_params(t->cd); i < n; i++)
@@ -252,7 +362,8 @@ int cdtrain_params_finite(const CdTrain *t) {
 int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]) {
     int nt = cocodiff_num_tensors(t->cd);
     for (int i = 0; i < t->ngroups; i++) g[i] = (H5TensorGroup){t->groups[i], t->tensors + (size_t)i * nt, nt};
-    return t->ngroups;
+    if (t->stage) g[t->ngroups] = cdreplay_group(&t->replay);
+    return t->ngroups + (t->stage != NULL);
 }
 
 static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group, float *dst, char *why,
@@ -277,7 +388,19 @@ static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group,
 int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *why, size_t whylen) {
     int rc = CD_OK;
     for (int g = 0; g < t->ngroups && !rc; g++) rc = restore_group(t, f, t->groups[g], t->gbase[g], why, whylen);
-    if (!rc) cdoptim_set_steps(&t->opt, steps);   // the two optimizers always step together
+    // the module's optimizer steps with the backbone's, plus its replay steps
+    long long msteps = steps;
+    if (!rc && t->stage) {
+        int n = 0;
+        const H5Tensor *h = checkpoint_file_group(f, CDREPLAY_GROUP, &n);
+        rc = cdreplay_restore(&t->replay, h, n, (int64_t)steps * t->spec.step_samples, f->path, why, whylen);
+        for (long long s = 0; s < steps; s++) {
+            int64_t filled = (s + 1) * (int64_t)t->spec.step_samples;
+            if (replay_runs(t, filled < t->replay.cap ? filled : t->replay.cap))
+                msteps += cocodiff_config(t->cd)->replay_steps;
+        }
+    }
+    if (!rc) cdoptim_set_steps(&t->opt, msteps);
     return rc;
 }
 

@@ -335,6 +335,10 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         if (t->cd) {
             double t1 = dist_wtime();
             cdtrain_optim_step(t->cd, lr, e);
+            if (cdtrain_replay(t->cd, d, lr, e, step)) {
+                if (d->rank == 0) CD_ERR("step %lld: the CoCoDiff module's replay steps failed (see above)", (long long)step + 1);
+                return TRAIN_EXIT_ERROR;
+            }
             t->cd_seconds += dist_wtime() - t1;
         }
         t->step_seconds += dist_wtime() - ts;

@@ -110,7 +110,8 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     CdTrainSpec s = {.options = &c->cocodiff.options, .text = c->cocodiff.text, .parts = config_parts_path(c),
                      .K = t->K, .gen_start = config_gen_start_epoch(c), .seed = (uint64_t)c->seed,
                      .base_lr = config_base_lr(c), .warm_up = c->warm_up_epoch, .momentum = c->cocodiff.momentum,
-                     .weight_decay = c->weight_decay, .nesterov = c->nesterov};
+                     .weight_decay = c->weight_decay, .nesterov = c->nesterov,
+                     .step_samples = c->batch_size * c->cocodiff.accumulate, .accumulate = c->cocodiff.accumulate};
     return cdtrain_setup(&t->cd, &s, t->m, t->W, loader_max_local(t->train), why, whylen);
 }
 
