@@ -114,10 +114,11 @@ int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name>, its
 // optimizer's buffers as /optimizer/cocodiff_<buffer>/<name> (SGD: momentum;
-// AdamW: adam_m, adam_v) and with cocodiff.replay the replay buffer
+// AdamW: adam_m, adam_v), with cocodiff.ema the weights' average as
+// /cocodiff_ema/<name> and with cocodiff.replay the replay buffer
 // (/cocodiff_replay; the groups stay valid until cdtrain_free). Returns the
 // number of groups.
-#define CDTRAIN_MAX_GROUPS 4
+#define CDTRAIN_MAX_GROUPS 5
 int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]);
 // Restores every group from a checkpoint read with them (checkpoint_read,
 // their names as its extra groups) written after `steps` backbone steps; the

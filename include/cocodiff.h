@@ -194,6 +194,8 @@ typedef struct CocodiffConfig {
                             // (L_rec, L_diff, coarse on the real tokens; no generation,
                             // nothing reaches the backbone or its head) (0)
     int replay_batch;       // samples of a replay step (0: the backbone's step's)
+    float ema;              // decay of a moving average of the weights that generation
+                            // reads (denoiser and text projection; 0: off, the live ones)
 } CocodiffConfig;
 
 // The defaults (the options' from their table, below; the rest fixed).
@@ -259,6 +261,11 @@ size_t cocodiff_num_params(const Cocodiff *m);
 float *cocodiff_params(Cocodiff *m);   // (num_params), one contiguous span
 float *cocodiff_grads(Cocodiff *m);    // same layout
 void cocodiff_zero_grad(Cocodiff *m);
+// cocodiff.ema: the weights' moving average, same layout (NULL when off),
+// which generation reads, and its update after optimizer step `steps`
+// (decay min(ema, (1 + steps) / (10 + steps))). No-op when off.
+float *cocodiff_ema_params(Cocodiff *m);
+void cocodiff_ema_update(Cocodiff *m, long long steps);
 
 // The class texts (copied): coarse (K, Dt), fine (K, 6, Dt) as H5Embed holds
 // them, row k = the class whose 0-based training label is k (reorder by

@@ -68,7 +68,8 @@ struct Cocodiff {
     int ntab, captab;
     size_t nparams;
     float *params, *grads;
-    CdW w, g, wdet;
+    float *ema;                                 // cfg.ema > 0: the weights' moving average (nparams)
+    CdW w, g, wdet, wema;
     CdDenoiser den;
     CocodiffSchedule sched;
     float *coarse, *fine, *coarse_n, *fine_n;   // (K, Dt), (K, 6, Dt), normalised copies
@@ -259,8 +260,13 @@ int cocodiff_create(Cocodiff **out, const CocodiffConfig *cfg, int C, int Dt, in
         cocodiff_free(m);
         return CD_ENOMEM;
     }
+    if (cfg->ema > 0 && !(m->ema = cd_calloc(m->nparams, sizeof(float)))) {
+        cocodiff_free(m);
+        return CD_ENOMEM;
+    }
     point(m, m->params, &m->w);
     point(m, m->grads, &m->g);
+    if (m->ema) point(m, m->ema, &m->wema);
     rc = cd_denoiser_init(&m->den, cfg->d, cfg->heads, cfg->blocks, cfg->mlp_ratio * cfg->d);
     m->den.inject = cfg->part_text_inject;
     if (!rc) rc = cocodiff_schedule_init(&m->sched, cfg->schedule, cfg->T_diff, cfg->beta_start, cfg->beta_end);
@@ -283,7 +289,7 @@ void cocodiff_free(Cocodiff *m) {
     free_batch(m);
     cocodiff_schedule_free(&m->sched);
     free(m->tab); free(m->init_kind); free(m->fan_in); free(m->fan_out);
-    free(m->params); free(m->grads);
+    free(m->params); free(m->grads); free(m->ema);
     free(m->coarse); free(m->fine); free(m->coarse_n); free(m->fine_n);
     free(m);
 }
@@ -302,6 +308,23 @@ size_t cocodiff_num_params(const Cocodiff *m) { return m->nparams; }
 float *cocodiff_params(Cocodiff *m) { return m->params; }
 float *cocodiff_grads(Cocodiff *m) { return m->grads; }
 void cocodiff_zero_grad(Cocodiff *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+float *cocodiff_ema_params(Cocodiff *m) { return m->ema; }
+
+// The average's decay after `steps` optimizer steps: cfg.ema, but at most
+// (1 + steps) / (10 + steps), so the init's weights fade fast early on.
+void cocodiff_ema_update(Cocodiff *m, long long steps) {
+    if (!m->ema) return;
+    double k = (1.0 + (double)steps) / (10.0 + (double)steps), dec = m->cfg.ema < k ? m->cfg.ema : k;
+    const float a = (float)dec, b = (float)(1.0 - dec);
+    for (size_t i = 0; i < m->nparams; i++) m->ema[i] = a * m->ema[i] + b * m->params[i];
+}
+
+// The weights generation reads: the test hook's, else the average (cfg.ema),
+// else the live ones. Generation uses the denoiser and text projection of
+// them; the encoder and decoder stay the live ones.
+static const CdW *gen_weights(const Cocodiff *m) {
+    return m->det_params ? &m->wdet : m->ema ? &m->wema : &m->w;
+}
 
 int cocodiff_part_grads(const Cocodiff *m) {
     return m->cfg.l_fine > 0 || m->cfg.rec_to_backbone || m->cfg.diff_to_backbone;
@@ -329,6 +352,7 @@ void cocodiff_init(Cocodiff *m, uint64_t seed) {
         case I_LOGIT: p[0] = m->cfg.logit_scale_init; break;
         }
     }
+    if (m->ema) memcpy(m->ema, m->params, m->nparams * sizeof(float));
 }
 
 static void l2_normalise_rows(float *out, const float *in, size_t rows, int D) {
@@ -763,14 +787,14 @@ static const float *step_diff(Cocodiff *m, const CdW *wd, const float *h, const 
 
 // Generation (no gradient) from the detached z_0, then L_gen and the coarse
 // loss on h_hat_0 (or, gen_noise, on the noise control), with their gradients.
-static void step_gen(Cocodiff *m, const CdW *wd, const float *zdet, const float *hd, const int32_t *labels, int B,
+static void step_gen(Cocodiff *m, const float *zdet, const float *hd, const int32_t *labels, int B,
                      const CocodiffStepCtl *ctl, const CocodiffHead *head, float sc, CocodiffLosses *lo) {
     const CocodiffConfig *c = &m->cfg;
     StepBufs *b = &m->b;
     const int C = m->C, d = c->d, K = m->K, Dt = m->Dt;
     const size_t n = (size_t)L * d;
     {
-        generate_latents(m, wd, zdet, labels, B, ctl, NULL);
+        generate_latents(m, gen_weights(m), zdet, labels, B, ctl, NULL);
         for (int i = 0; i < B; i++)
             memcpy(b->zh0 + (size_t)i * d, b->zg + (size_t)i * n, (size_t)d * sizeof(float));
         if (c->gen_residual) {   // h_hat_0 = h_0 + D(z_hat_0) - D(z_0): the bias cancels
@@ -824,7 +848,7 @@ int cocodiff_step(Cocodiff *m, const float *h, const int32_t *labels, int B,
 
     const float *hin = step_rec(m, h, hd, dh_parts, sc, N, &lo);
     const float *zdet = step_diff(m, wd, h, hin, hd, labels, B, ctl, dh_parts, &lo);
-    if (gen) step_gen(m, wd, zdet, hd, labels, B, ctl, head, sc, &lo);
+    if (gen) step_gen(m, zdet, hd, labels, B, ctl, head, sc, &lo);
 
     // Coarse contrastive on the real h_0: the one default path to the backbone
     lo.coarse_real = contrast(m, h, (size_t)L * C, m->coarse_n, (size_t)Dt, labels, B,
@@ -869,7 +893,7 @@ int cocodiff_generate(Cocodiff *m, const float *h, const int32_t *labels, int B,
     const float *hd = m->det_h ? m->det_h : h;
     const CdW *wd = m->det_params ? &m->wdet : &m->w;
     enc_forward(m, wd, &m->b.det, hd, B * L);
-    generate_latents(m, wd, m->b.det.z, labels, B, ctl, NULL);
+    generate_latents(m, gen_weights(m), m->b.det.z, labels, B, ctl, NULL);
     decode_generated(m, hd, B, 0, h_hat);
     if (z_hat0) memcpy(z_hat0, m->b.zg, (size_t)B * L * m->cfg.d * sizeof(float));
     if (t_gen) memcpy(t_gen, m->b.tgen, (size_t)B * sizeof(int32_t));
@@ -893,7 +917,7 @@ int cocodiff_generate_probe(Cocodiff *m, const float *h, int B, const CocodiffSt
     if ((rc = ensure_batch(m, B))) return rc;
     const CdW *wd = m->det_params ? &m->wdet : &m->w;
     if (!p->from_noise) enc_forward(m, wd, &m->b.det, h, B * L);
-    generate_latents(m, wd, m->b.det.z, p->text, B, ctl, p);
+    generate_latents(m, gen_weights(m), m->b.det.z, p->text, B, ctl, p);
     decode_generated(m, h, B, p->from_noise, h_hat);
     return CD_OK;
 }

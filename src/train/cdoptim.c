@@ -39,6 +39,7 @@ void cdoptim_step(CdOptim *o, Cocodiff *m, double backbone_lr) {
     }
     o->sgd.steps++;
     o->adam.steps++;
+    cocodiff_ema_update(m, o->adam.steps);
 }
 
 int cdoptim_buffers(const CdOptim *o, int i, const char **name, float **buf) {

@@ -73,14 +73,18 @@ static int build(CdTrain *t, const CdTrainSpec *s, char *why, size_t whylen) {
     free(fine);
     if (rc) { snprintf(why, whylen, "cocodiff.text %.900s: rejected by the module (see above)", s->text); return CD_EARG; }
     if ((rc = cdoptim_init(&t->opt, t->cd, s->base_lr, s->momentum, s->weight_decay, s->nesterov))) return rc;
-    // checkpoint views: /cocodiff, then /optimizer/cocodiff_<buffer> per optimizer buffer
+    // checkpoint views: /cocodiff, then /optimizer/cocodiff_<buffer> per optimizer buffer, then
+    // /cocodiff_ema (cocodiff.ema)
     int nt = cocodiff_num_tensors(t->cd), nb = cdoptim_buffers(&t->opt, -1, NULL, NULL);
-    t->ngroups = 1 + nb;
+    t->ngroups = 1 + nb + (cocodiff_ema_params(t->cd) != NULL);
     if (!(t->tensors = cd_calloc((size_t)nt * t->ngroups, sizeof *t->tensors))) return CD_ENOMEM;
     snprintf(t->groups[0], sizeof t->groups[0], "cocodiff");
     for (int g = 0; g < t->ngroups; g++) {
         float *base = cocodiff_params(t->cd);
-        if (g > 0) {
+        if (g == 1 + nb) {
+            base = cocodiff_ema_params(t->cd);
+            snprintf(t->groups[g], sizeof t->groups[g], "cocodiff_ema");
+        } else if (g > 0) {
             const char *bn;
             cdoptim_buffers(&t->opt, g - 1, &bn, &base);
             snprintf(t->groups[g], sizeof t->groups[g], "optimizer/cocodiff_%s", bn);
@@ -175,6 +179,7 @@ void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     if (t->stage)
         snprintf(o + strlen(o), sizeof o - strlen(o), "; + %d replay steps of %d from the last %d samples",
                  cc->replay_steps, replay_batch(t), cc->replay);
+    if (cc->ema > 0) snprintf(o + strlen(o), sizeof o - strlen(o), "; generation from the weights' average (decay %g)", cc->ema);
     snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
              "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
              "(%d DDIM steps, guidance scale %g)%s, parts %s",
