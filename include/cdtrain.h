@@ -110,6 +110,13 @@ void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch);
 // number of ranks. Nothing reaches the backbone or its head. CD_OK or an
 // error (on every rank).
 int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step);
+// Collective, once the last step is done (nothing unless cocodiff.replay and
+// cocodiff.replay_final): that many module steps on the buffer alone (as
+// cdtrain_replay's), so generation and the probe see a denoiser trained on
+// the final features; at the lr of the last epoch. Not checkpointed: a
+// resumed run that starts after the last step repeats them from the same
+// state, to the same result. CD_OK or an error (on every rank).
+int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch);
 int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name>, its

@@ -146,6 +146,8 @@ typedef struct CocodiffConfig {
     CocodiffGuidance guidance;       // both
     CocodiffPrediction prediction;   // eps
     float cond_drop;        // probability a sample's whole condition is zeroed (0.1)
+    float t_power;          // L_diff's t: T (1 - (1 - u)^t_power), u uniform (1: uniform
+                            // t; > 1: weighted toward large t)
     int diff_repeats;       // L_diff passes over the batch a step, each with its
                             // own t, noise and dropout (1): more denoiser
                             // training per backbone step
@@ -194,6 +196,8 @@ typedef struct CocodiffConfig {
                             // (L_rec, L_diff, coarse on the real tokens; no generation,
                             // nothing reaches the backbone or its head) (0)
     int replay_batch;       // samples of a replay step (0: the backbone's step's)
+    int replay_final;       // trainer only: module steps on the buffer alone after the
+                            // last backbone step (0)
     float ema;              // decay of a moving average of the weights that generation
                             // reads (denoiser and text projection; 0: off, the live ones)
 } CocodiffConfig;

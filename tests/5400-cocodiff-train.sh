@@ -9,8 +9,9 @@
 #   so does a run with the switches that make generation follow the text
 #   (x0-prediction, AdamW with its m and v checkpointed, 2 L_diff passes,
 #   guidance 2, 2 replay steps a step from a buffer of 20 samples, which is
-#   checkpointed, generation from a checkpointed moving average of the
-#   weights), whose losses on 1 and 2 ranks agree within 1e-4;
+#   checkpointed, 3 steps on it alone after training, generation from a
+#   checkpointed moving average of the weights: the same diversity.json
+#   too), whose losses on 1 and 2 ranks agree within 1e-4;
 #   --export writes an inference checkpoint: /model bit for bit the training
 #   checkpoint's, exactly the datasets of a plain (module off) checkpoint,
 #   nothing else; cocodiff-eval runs on it;
@@ -100,18 +101,21 @@ ok $? "and so is every step's loss line"
 # state is checkpointed, so an interrupted run resumes bit for bit too
 X="--set cocodiff.prediction=x0 --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3
    --set cocodiff.diff_repeats=2 --set cocodiff.cfg_scale=2 --set cocodiff.module_lr_decay=false --set work_dir=$TMP/wx
-   --set cocodiff.replay=20 --set cocodiff.replay_steps=2 --set cocodiff.replay_batch=6 --set cocodiff.ema=0.9"
+   --set cocodiff.replay=20 --set cocodiff.replay_steps=2 --set cocodiff.replay_batch=6 --set cocodiff.ema=0.9
+   --set cocodiff.replay_final=3"
 run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X > "$TMP/logx1" 2>&1 && cp "$TMP/wx/checkpoint-last.h5" "$TMP/adam.h5" &&
+    cp "$TMP/wx/diversity.json" "$TMP/adam.json" &&
     rm -rf "$TMP/wx" && run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X --max-steps 5 > "$TMP/logx2" 2>&1 &&
     run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X --resume >> "$TMP/logx2" 2>&1 &&
     h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_m/cocodiff\.' &&
     h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_v/cocodiff\.' &&
     h5ls -r "$TMP/adam.h5" | grep -q '^/cocodiff_replay/tokens *Dataset {20, 7, ' &&
     [ "$(h5ls -r "$TMP/adam.h5" | grep -c '^/cocodiff_ema/cocodiff\.')" = "$(h5ls -r "$TMP/adam.h5" | grep -c '^/cocodiff/cocodiff\.')" ] &&
-    grep -q '+ 2 replay steps of 6 from the last 20 samples' "$TMP/logx1"
+    grep -q '+ 2 replay steps of 6 from the last 20 samples; 3 steps on it alone after training' "$TMP/logx1" &&
+    grep -q '^train | CoCoDiff module alone after training: 3 steps of 6 from the last 20 samples' "$TMP/logx1"
 ok $? "x0, AdamW, 2 L_diff passes, guidance 2, replay, EMA: 2 ranks whole and 5 + --resume; AdamW's m and v, the replay buffer and the average checkpointed"
-cmp "$TMP/adam.h5" "$TMP/wx/checkpoint-last.h5"
-ok $? "and the resumed run's checkpoint is byte-identical to the uninterrupted one"
+cmp "$TMP/adam.h5" "$TMP/wx/checkpoint-last.h5" && cmp "$TMP/adam.json" "$TMP/wx/diversity.json"
+ok $? "and the resumed run's checkpoint and diversity figures are byte-identical to the uninterrupted one's"
 # 1 vs 2 ranks with them: the same losses (every column) within 1e-4 over the
 # 16 steps at base_lr 1e-4 (tests/5200 says why a small lr; measured: 1.1e-7)
 for np in 1 2; do

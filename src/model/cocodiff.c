@@ -657,7 +657,11 @@ static double diff_pass(Cocodiff *m, int r, const float *z0, const Enc *e0, cons
     float sc = ctl->grad_scale / (float)c->diff_repeats;
     for (int i = 0; i < B; i++) {
         Crng rt = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_T + pr);
-        b->t[i] = (int32_t)crng_below(&rt, c->T_diff);
+        if (c->t_power == 1.0f) b->t[i] = (int32_t)crng_below(&rt, c->T_diff);
+        else {   // P(t >= x T) = (1 - x)^(1 / t_power): more of the large t that generation starts from
+            int32_t tt = (int32_t)(c->T_diff * (1.0 - pow(1.0 - crng_uniform(&rt), (double)c->t_power)));
+            b->t[i] = tt < c->T_diff ? tt : c->T_diff - 1;
+        }
         Crng e = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_EPS + pr);
         crng_normals(&e, b->eps + (size_t)i * n, n);
         Crng q = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_DROP + pr);

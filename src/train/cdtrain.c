@@ -179,6 +179,8 @@ void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     if (t->stage)
         snprintf(o + strlen(o), sizeof o - strlen(o), "; + %d replay steps of %d from the last %d samples",
                  cc->replay_steps, replay_batch(t), cc->replay);
+    if (t->stage && cc->replay_final > 0)
+        snprintf(o + strlen(o), sizeof o - strlen(o), "; %d steps on it alone after training", cc->replay_final);
     if (cc->ema > 0) snprintf(o + strlen(o), sizeof o - strlen(o), "; generation from the weights' average (decay %g)", cc->ema);
     snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
              "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
@@ -323,34 +325,59 @@ static int replay_runs(const CdTrain *t, int64_t filled) {
     return filled >= (need < t->replay.cap ? need : t->replay.cap);
 }
 
-int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step) {
-    const CocodiffConfig *c = cocodiff_config(t->cd);
-    if (!t->stage) return CD_OK;
-    int rc = dist_agree(d, replay_add_step(t, d));
-    if (rc || c->replay_steps <= 0 || !replay_runs(t, cdreplay_filled(&t->replay))) return rc;
+// n module steps on batches drawn from the buffer, keyed (seed, key, k): each
+// split over the ranks, its gradients summed over them, then an optimizer
+// step at the backbone's lr of `epoch`. *diff: their mean L_diff (all ranks).
+static int replay_run(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t key, int nsteps, double *diff) {
     const int B = replay_batch(t), lo = (int)((int64_t)B * d->rank / d->size);
     const int n = (int)((int64_t)B * (d->rank + 1) / d->size) - lo;
     const size_t tok = (size_t)COCODIFF_TOKENS * t->C;
     int *slots = cd_malloc((size_t)B * sizeof(int));
     float *hb = cd_malloc((size_t)(n > 0 ? n : 1) * tok * sizeof(float));
     int32_t *lb = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
-    rc = dist_agree(d, slots && hb && lb ? CD_OK : CD_ENOMEM);
-    for (int k = 0; k < c->replay_steps && !rc; k++) {
-        cdreplay_draw(&t->replay, t->spec.seed, step, k, B, slots);
+    int rc = dist_agree(d, slots && hb && lb ? CD_OK : CD_ENOMEM);
+    double sum[2] = {0, 0};   // L_diff x samples, samples
+    for (int k = 0; k < nsteps && !rc; k++) {
+        cdreplay_draw(&t->replay, t->spec.seed, key, k, B, slots);
         for (int i = 0; i < n; i++) {
             memcpy(hb + (size_t)i * tok, cdreplay_tokens(&t->replay, slots[lo + i]), tok * sizeof(float));
             lb[i] = cdreplay_label(&t->replay, slots[lo + i]);
         }
         // draws keyed apart from the backbone's samples (index >= 2^40)
-        CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = step, .sample0 = ((int64_t)(k + 1) << 40) + lo,
+        CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = key, .sample0 = ((int64_t)(k + 1) << 40) + lo,
                                .generate = 0, .grad_scale = (float)n / (float)B};
+        CocodiffLosses l = {0};
         cocodiff_zero_grad(t->cd);
-        if (n > 0) rc = cocodiff_step(t->cd, hb, lb, n, NULL, NULL, &ctl, NULL);
+        if (n > 0) rc = cocodiff_step(t->cd, hb, lb, n, NULL, NULL, &ctl, &l);
+        sum[0] += l.diff * n;
+        sum[1] += n;
         rc = dist_agree(d, rc);
         if (!rc) rc = dist_agree(d, dist_allreduce_sum_f32(d, cocodiff_grads(t->cd), cocodiff_num_params(t->cd)));
         if (!rc) cdtrain_optim_step(t, lr, epoch);
     }
     free(slots); free(hb); free(lb);
+    if (!rc) rc = dist_allreduce_sum_f64(d, sum, 2);
+    if (diff) *diff = sum[1] > 0 ? sum[0] / sum[1] : 0.0;
+    return rc;
+}
+
+int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step) {
+    const CocodiffConfig *c = cocodiff_config(t->cd);
+    if (!t->stage) return CD_OK;
+    int rc = dist_agree(d, replay_add_step(t, d));
+    if (rc || c->replay_steps <= 0 || !replay_runs(t, cdreplay_filled(&t->replay))) return rc;
+    return replay_run(t, d, lr, epoch, step, c->replay_steps, NULL);
+}
+
+int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch) {
+    const CocodiffConfig *c = cocodiff_config(t->cd);
+    if (!t->stage || c->replay_final <= 0 || cdreplay_filled(&t->replay) == 0) return CD_OK;
+    double t0 = dist_wtime(), diff = 0;
+    int rc = replay_run(t, d, lr, epoch, -3, c->replay_final, &diff);
+    if (!rc)
+        log_info(d, "train | CoCoDiff module alone after training: %d steps of %d from the last %d samples' tokens, "
+                 "mean diff %.4f, %.1fs", c->replay_final, replay_batch(t), cdreplay_filled(&t->replay), diff,
+                 dist_wtime() - t0);
     return rc;
 }
 

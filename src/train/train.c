@@ -401,6 +401,10 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             return TRAIN_EXIT_OK;
         }
     }
+    if (t->cd && cdtrain_replay_final(t->cd, d, optim_lr(&sched, cfg->num_epoch - 1), cfg->num_epoch - 1)) {
+        log_info(d, "train | the CoCoDiff module's steps after training failed (see above); the model is saved");
+        return TRAIN_EXIT_ERROR;
+    }
     CdTrainFinish fin = {cfg->work_dir, cfg->test_feeder_args.data_path, cfg->test_feeder_args.split, t->last_ckpt};
     if (t->cd && t->test && cdtrain_finish(t->cd, d, t->m, t->test, t->Wtest, t->x, t->logits, &fin) != CD_OK) {
         log_info(d, "train | the generated-feature measurement failed (see above); the model is saved");
