@@ -110,13 +110,21 @@ void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch);
 // number of ranks. Nothing reaches the backbone or its head. CD_OK or an
 // error (on every rank).
 int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step);
-// Collective, once the last step is done (nothing unless cocodiff.replay and
-// cocodiff.replay_final): that many module steps on the buffer alone (as
-// cdtrain_replay's), so generation and the probe see a denoiser trained on
-// the final features; at the lr of the last epoch. Not checkpointed: a
-// resumed run that starts after the last step repeats them from the same
-// state, to the same result. CD_OK or an error (on every rank).
-int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch);
+// Once the last step is done (cocodiff.replay_final > 0): the module
+// trains alone on the training split's part tokens through the final
+// backbone in eval mode (as cocodiff-frozen and the probe see them), so
+// generation and the probe meet a denoiser trained on the final features.
+// cdtrain_replay_final_passes: how many augmented passes of the n_train
+// training samples the trainer should collect (enough to fill the buffer;
+// 0: no final phase). cdtrain_replay_final (collective): the buffer is
+// replaced by those n rows (tokens (n, 7, C), labels (n)), then
+// cocodiff.replay_final module steps on it (as cdtrain_replay's) at the lr
+// of the last epoch. Not checkpointed: a resumed run that starts after the
+// last step repeats it from the same state, to the same result. CD_OK or an
+// error (on every rank).
+int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train);
+int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, const float *tokens,
+                         const int32_t *labels, int64_t n);
 int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name>, its

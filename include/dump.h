@@ -12,6 +12,7 @@
 #include "ctrgcn.h"
 #include "dist.h"
 #include "feeder.h"
+#include "h5io_features.h"
 
 typedef struct DumpSpec {
     const char *data;             // cocodiff-prep file
@@ -27,7 +28,12 @@ typedef struct DumpSpec {
     const char *checkpoint;       // attribute: the weights
 } DumpSpec;
 
-// Collective. Rank 0 writes OUT (h5io_features.h: /real, /parts, /label,
+// Collective. Every rank gets the rows in f (h5io_features.h; free with
+// h5io_features_free), in pass order, then the group's order (the same on any
+// number of ranks). CD_OK or an error with the reason in why.
+int dump_collect(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, H5Features *f, char *why,
+                 size_t whylen);
+// Collective: dump_collect, then rank 0 writes OUT (h5io_features.h: /real, /parts, /label,
 // /index, views). The rows are in pass order, then the group's order (the
 // same on any number of ranks). CD_OK or an error with the reason in why.
 int dump_parts(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, const char *out, char *why,

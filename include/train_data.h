@@ -18,6 +18,7 @@
 #include "ctrgcn.h"
 #include "dist.h"
 #include "feeder.h"
+#include "h5io_features.h"
 #include "loader.h"
 
 typedef struct TrainData {
@@ -42,3 +43,7 @@ void train_data_close(TrainData *td);
 // (test transform) into WORK_DIR/parts-train.h5 and parts-test.h5, with the
 // config's part file; checkpoint is recorded in them.
 int train_data_dump(const TrainData *td, const Config *c, const Dist *d, Ctrgcn *m, const char *checkpoint);
+// Collective: the training samples' part tokens through m in eval mode,
+// `views` passes with the training feeder's augmentation, on every rank in f
+// (dump.h's dump_collect; free with h5io_features_free). CD_OK or an error.
+int train_data_tokens(const TrainData *td, const Config *c, const Dist *d, Ctrgcn *m, int views, H5Features *f);

@@ -9,7 +9,8 @@
 #   so does a run with the switches that make generation follow the text
 #   (x0-prediction, AdamW with its m and v checkpointed, 2 L_diff passes,
 #   guidance 2, 2 replay steps a step from a buffer of 20 samples, which is
-#   checkpointed, 3 steps on it alone after training, generation from a
+#   checkpointed, 3 steps alone after training on the final backbone's
+#   tokens of the training split, generation from a
 #   checkpointed moving average of the weights: the same diversity.json
 #   too), whose losses on 1 and 2 ranks agree within 1e-4;
 #   --export writes an inference checkpoint: /model bit for bit the training
@@ -111,8 +112,8 @@ run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $X > "$TMP/logx1" 2>&1 && cp "$TMP/
     h5ls -r "$TMP/adam.h5" | grep -q '^/optimizer/cocodiff_adam_v/cocodiff\.' &&
     h5ls -r "$TMP/adam.h5" | grep -q '^/cocodiff_replay/tokens *Dataset {20, 7, ' &&
     [ "$(h5ls -r "$TMP/adam.h5" | grep -c '^/cocodiff_ema/cocodiff\.')" = "$(h5ls -r "$TMP/adam.h5" | grep -c '^/cocodiff/cocodiff\.')" ] &&
-    grep -q '+ 2 replay steps of 6 from the last 20 samples; 3 steps on it alone after training' "$TMP/logx1" &&
-    grep -q '^train | CoCoDiff module alone after training: 3 steps of 6 from the last 20 samples' "$TMP/logx1"
+    grep -q "+ 2 replay steps of 6 from the last 20 samples; then 3 steps alone on the final backbone's training tokens" "$TMP/logx1" &&
+    grep -q '^train | CoCoDiff module alone after training: 3 steps of 6 on the 78 training tokens of the final backbone' "$TMP/logx1"
 ok $? "x0, AdamW, 2 L_diff passes, guidance 2, replay, EMA: 2 ranks whole and 5 + --resume; AdamW's m and v, the replay buffer and the average checkpointed"
 cmp "$TMP/adam.h5" "$TMP/wx/checkpoint-last.h5" && cmp "$TMP/adam.json" "$TMP/wx/diversity.json"
 ok $? "and the resumed run's checkpoint and diversity figures are byte-identical to the uninterrupted one's"

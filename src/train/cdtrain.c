@@ -180,7 +180,7 @@ void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
         snprintf(o + strlen(o), sizeof o - strlen(o), "; + %d replay steps of %d from the last %d samples",
                  cc->replay_steps, replay_batch(t), cc->replay);
     if (t->stage && cc->replay_final > 0)
-        snprintf(o + strlen(o), sizeof o - strlen(o), "; %d steps on it alone after training", cc->replay_final);
+        snprintf(o + strlen(o), sizeof o - strlen(o), "; then %d steps alone on the final backbone's training tokens", cc->replay_final);
     if (cc->ema > 0) snprintf(o + strlen(o), sizeof o - strlen(o), "; generation from the weights' average (decay %g)", cc->ema);
     snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
              "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
@@ -369,14 +369,27 @@ int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t 
     return replay_run(t, d, lr, epoch, step, c->replay_steps, NULL);
 }
 
-int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch) {
+int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train) {
     const CocodiffConfig *c = cocodiff_config(t->cd);
-    if (!t->stage || c->replay_final <= 0 || cdreplay_filled(&t->replay) == 0) return CD_OK;
+    if (!t->stage || c->replay_final <= 0 || n_train <= 0) return 0;
+    int64_t p = (c->replay + n_train - 1) / n_train;
+    return p > 1 ? (int)p : 1;
+}
+
+int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, const float *tokens,
+                         const int32_t *labels, int64_t n) {
+    const CocodiffConfig *c = cocodiff_config(t->cd);
+    if (!t->stage || c->replay_final <= 0 || n <= 0) return CD_OK;
     double t0 = dist_wtime(), diff = 0;
-    int rc = replay_run(t, d, lr, epoch, -3, c->replay_final, &diff);
+    // the buffer now holds exactly these rows (it is not checkpointed again)
+    cdreplay_free(&t->replay);
+    int rc = dist_agree(d, n > INT32_MAX ? CD_EARG : cdreplay_init(&t->replay, (int)n, t->C));
+    if (rc) return rc;
+    cdreplay_add(&t->replay, tokens, labels, (int)n);
+    rc = replay_run(t, d, lr, epoch, -3, c->replay_final, &diff);
     if (!rc)
-        log_info(d, "train | CoCoDiff module alone after training: %d steps of %d from the last %d samples' tokens, "
-                 "mean diff %.4f, %.1fs", c->replay_final, replay_batch(t), cdreplay_filled(&t->replay), diff,
+        log_info(d, "train | CoCoDiff module alone after training: %d steps of %d on the %lld training tokens of the "
+                 "final backbone, mean diff %.4f, %.1fs", c->replay_final, replay_batch(t), (long long)n, diff,
                  dist_wtime() - t0);
     return rc;
 }

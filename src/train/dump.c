@@ -21,8 +21,9 @@ static int row_cmp(const void *a, const void *b) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int dump_parts(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, const char *out, char *why,
-               size_t whylen) {
+int dump_collect(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, H5Features *f, char *why,
+                 size_t whylen) {
+    memset(f, 0, sizeof *f);
     Loader *l = NULL;
     int rc = loader_open_subset(&l, s->data, s->group, s->subset, s->nsubset, s->feeder, s->batch, d->rank, d->size,
                                 s->seed, 0, 0, why, whylen);
@@ -58,8 +59,8 @@ int dump_parts(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, c
     free(logits);
     loader_free(l);
     rc = dist_agree(d, rc);
-    // Each rank holds its slice of every batch; rank 0 puts the gathered rows
-    // in (pass, dataset index) order, which no rank count changes.
+    // Each rank holds its slice of every batch; the gathered rows go in
+    // (pass, dataset index) order, which no rank count changes.
     void *ap = NULL, *al = NULL, *ai = NULL, *av = NULL;
     size_t np = 0, nlab = 0, ni = 0, nv = 0;
     if (!rc) rc = dist_allgather_bytes(d, parts, (size_t)n * tok * sizeof(float), &ap, &np, NULL);
@@ -68,35 +69,43 @@ int dump_parts(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, c
     if (!rc) rc = dist_allgather_bytes(d, pass, (size_t)n * sizeof(int32_t), &av, &nv, NULL);
     free(parts); free(lab); free(idx); free(pass);
     int64_t N = (int64_t)(ni / sizeof(int64_t));
-    if (!rc && d->rank == 0) {
-        H5Features f;
-        memset(&f, 0, sizeof f);
-        f.n = N;
-        f.C = Cl;
-        f.tokens = COCODIFF_TOKENS;
-        f.views = s->views;
+    if (!rc) {
+        f->n = N;
+        f->C = Cl;
+        f->tokens = COCODIFF_TOKENS;
+        f->views = s->views;
         DumpRow *ord = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof *ord);
-        f.parts = cd_malloc((size_t)(N > 0 ? N : 1) * tok * sizeof(float));
-        f.real = cd_malloc((size_t)(N > 0 ? N : 1) * Cl * sizeof(float));
-        f.label = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof(int32_t));
-        f.index = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof(int64_t));
-        if (!ord || !f.parts || !f.real || !f.label || !f.index) rc = CD_ENOMEM;
+        f->parts = cd_malloc((size_t)(N > 0 ? N : 1) * tok * sizeof(float));
+        f->real = cd_malloc((size_t)(N > 0 ? N : 1) * Cl * sizeof(float));
+        f->label = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof(int32_t));
+        f->index = cd_malloc((size_t)(N > 0 ? N : 1) * sizeof(int64_t));
+        if (!ord || !f->parts || !f->real || !f->label || !f->index) rc = CD_ENOMEM;
         for (int64_t i = 0; i < N && !rc; i++) ord[i] = (DumpRow){((int32_t *)av)[i], ((int64_t *)ai)[i], i};
         if (!rc) qsort(ord, (size_t)N, sizeof *ord, row_cmp);
         for (int64_t i = 0; i < N && !rc; i++) {
             int64_t j = ord[i].row;
-            memcpy(f.parts + (size_t)i * tok, (const float *)ap + (size_t)j * tok, tok * sizeof(float));
-            memcpy(f.real + (size_t)i * Cl, (const float *)ap + (size_t)j * tok, (size_t)Cl * sizeof(float));
-            f.label[i] = ((int32_t *)al)[j];
-            f.index[i] = ((int64_t *)ai)[j];
+            memcpy(f->parts + (size_t)i * tok, (const float *)ap + (size_t)j * tok, tok * sizeof(float));
+            memcpy(f->real + (size_t)i * Cl, (const float *)ap + (size_t)j * tok, (size_t)Cl * sizeof(float));
+            f->label[i] = ((int32_t *)al)[j];
+            f->index[i] = ((int64_t *)ai)[j];
         }
         free(ord);
-        snprintf(f.data, sizeof f.data, "%s", s->data);
-        snprintf(f.split, sizeof f.split, "%s", s->split);
-        snprintf(f.checkpoint, sizeof f.checkpoint, "%s", s->checkpoint ? s->checkpoint : "");
-        if (!rc && (rc = h5io_features_write(out, &f))) cd_why(why, whylen, rc, "%s: cannot write the part tokens", out);
-        h5io_features_free(&f);
+        snprintf(f->data, sizeof f->data, "%s", s->data);
+        snprintf(f->split, sizeof f->split, "%s", s->split);
+        snprintf(f->checkpoint, sizeof f->checkpoint, "%s", s->checkpoint ? s->checkpoint : "");
     }
     free(ap); free(al); free(ai); free(av);
+    rc = dist_agree(d, rc);
+    if (rc) h5io_features_free(f);
+    return rc;
+}
+
+int dump_parts(const Dist *d, Ctrgcn *m, const PartSets *p, const DumpSpec *s, const char *out, char *why,
+               size_t whylen) {
+    H5Features f;
+    int rc = dump_collect(d, m, p, s, &f, why, whylen);
+    if (rc) return rc;
+    if (d->rank == 0 && (rc = h5io_features_write(out, &f))) cd_why(why, whylen, rc, "%s: cannot write the part tokens", out);
+    h5io_features_free(&f);
     return dist_agree(d, rc);
 }

@@ -401,9 +401,17 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             return TRAIN_EXIT_OK;
         }
     }
-    if (t->cd && cdtrain_replay_final(t->cd, d, optim_lr(&sched, cfg->num_epoch - 1), cfg->num_epoch - 1)) {
-        log_info(d, "train | the CoCoDiff module's steps after training failed (see above); the model is saved");
-        return TRAIN_EXIT_ERROR;
+    const int passes = t->cd ? cdtrain_replay_final_passes(t->cd, loader_num_samples(t->train)) : 0;
+    if (passes > 0) {   // the module alone on the final backbone's tokens
+        H5Features f;
+        int rc = train_data_tokens(&t->data, cfg, d, t->m, passes, &f);
+        if (!rc) rc = cdtrain_replay_final(t->cd, d, optim_lr(&sched, cfg->num_epoch - 1), cfg->num_epoch - 1, f.parts,
+                                           f.label, f.n);
+        h5io_features_free(&f);
+        if (rc) {
+            log_info(d, "train | the CoCoDiff module's steps after training failed (see above); the model is saved");
+            return TRAIN_EXIT_ERROR;
+        }
     }
     CdTrainFinish fin = {cfg->work_dir, cfg->test_feeder_args.data_path, cfg->test_feeder_args.split, t->last_ckpt};
     if (t->cd && t->test && cdtrain_finish(t->cd, d, t->m, t->test, t->Wtest, t->x, t->logits, &fin) != CD_OK) {

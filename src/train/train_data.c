@@ -169,17 +169,35 @@ void train_data_close(TrainData *td) {
     memset(td, 0, sizeof *td);
 }
 
+// The training samples' dump: `views` passes with the training feeder.
+static DumpSpec train_spec(const TrainData *td, const Config *c, int views, const char *checkpoint, char *split,
+                           size_t splitlen) {
+    DumpSpec s = {.data = c->train_feeder_args.data_path, .group = td->train_group, .subset = td->train_sub,
+                  .nsubset = td->ntrain_sub, .feeder = &td->ftr, .views = views,
+                  .batch = c->test_batch_size, .seed = (uint64_t)c->seed, .window = td->W, .split = split,
+                  .checkpoint = checkpoint};
+    if (c->cocodiff.folds > 0) snprintf(split, splitlen, "train less fold %d of %d", c->cocodiff.fold, c->cocodiff.folds);
+    else snprintf(split, splitlen, "train");
+    return s;
+}
+
+int train_data_tokens(const TrainData *td, const Config *c, const Dist *d, Ctrgcn *m, int views, H5Features *f) {
+    PartSets ps;
+    memset(f, 0, sizeof *f);
+    if (part_sets_load(config_parts_path(c), td->V, &ps) != CD_OK) return dist_agree(d, CD_EARG);
+    char why[1024] = "", split[64];
+    DumpSpec s = train_spec(td, c, views, NULL, split, sizeof split);
+    int rc = dump_collect(d, m, &ps, &s, f, why, sizeof why);
+    if (rc && d->rank == 0) CD_ERR("%s", why[0] ? why : cd_status_str(rc));
+    return rc;
+}
+
 int train_data_dump(const TrainData *td, const Config *c, const Dist *d, Ctrgcn *m, const char *checkpoint) {
     PartSets ps;
     const char *pp = config_parts_path(c);
     if (part_sets_load(pp, td->V, &ps) != CD_OK) return dist_agree(d, CD_EARG);
     char why[1024] = "", out[4200], split[64];
-    DumpSpec s = {.data = c->train_feeder_args.data_path, .group = td->train_group, .subset = td->train_sub,
-                  .nsubset = td->ntrain_sub, .feeder = &td->ftr, .views = c->cocodiff.dump_features,
-                  .batch = c->test_batch_size, .seed = (uint64_t)c->seed, .window = td->W, .split = split,
-                  .checkpoint = checkpoint};
-    if (c->cocodiff.folds > 0) snprintf(split, sizeof split, "train less fold %d of %d", c->cocodiff.fold, c->cocodiff.folds);
-    else snprintf(split, sizeof split, "train");
+    DumpSpec s = train_spec(td, c, c->cocodiff.dump_features, checkpoint, split, sizeof split);
     snprintf(out, sizeof out, "%s/parts-train.h5", c->work_dir);
     int rc = dump_parts(d, m, &ps, &s, out, why, sizeof why);
     if (!rc && td->eval_path) {
