@@ -133,13 +133,16 @@ static Ctrgc ctrgc_of(const Unit *u, Prof *prof) {
     return g;
 }
 
-static CtrgcParams ctrgc_params(const Unit *u, int i, int V) {
-    return (CtrgcParams){u->gconv[i][0].w, u->gconv[i][0].b, u->gconv[i][1].w, u->gconv[i][1].b,
+// p[3], g[3]: the three subsets' parameters and gradients (one ctrgc call sums them).
+static void ctrgc_params(CtrgcParams *p, const Unit *u, int V) {
+    for (int i = 0; i < 3; i++)
+        p[i] = (CtrgcParams){u->gconv[i][0].w, u->gconv[i][0].b, u->gconv[i][1].w, u->gconv[i][1].b,
                          u->gconv[i][2].w, u->gconv[i][2].b, u->gconv[i][3].w, u->gconv[i][3].b,
                          u->PA + (size_t)i * V * V, u->alpha};
 }
-static CtrgcGrads ctrgc_grads(const Unit *u, int i, int V) {
-    return (CtrgcGrads){u->gconv[i][0].gw, u->gconv[i][0].gb, u->gconv[i][1].gw, u->gconv[i][1].gb,
+static void ctrgc_grads(CtrgcGrads *g, const Unit *u, int V) {
+    for (int i = 0; i < 3; i++)
+        g[i] = (CtrgcGrads){u->gconv[i][0].gw, u->gconv[i][0].gb, u->gconv[i][1].gw, u->gconv[i][1].gb,
                         u->gconv[i][2].gw, u->gconv[i][2].gb, u->gconv[i][3].gw, u->gconv[i][3].gb,
                         u->gPA + (size_t)i * V * V, u->galpha};
 }
@@ -266,8 +269,8 @@ static void unit_gout(const Pass *p, Unit *u, float *gout, const float *gsum, fl
 typedef struct UnitBufs {
     const float *x;          // input (NM, cin, tin, V)
     float *out;              // output (NM, cout, tout, V)
-    float *gcache[3];        // CTRGC caches, or NULL (nothing kept)
-    float *gsum, *gtmp;      // CTRGC 1 output += CTRGC 2, 3 outputs (gtmp) (NM, cout, tin, V)
+    float *gcache;           // the CTRGCs' cache, or NULL (nothing kept)
+    float *gsum;             // the sum of the three CTRGCs (NM, cout, tin, V)
     float *dconv_out;        // down conv output (NM, cout, tin, V)
     float *c1[NBRANCH];      // branch 1x1 conv outputs (NM, bc, tin, V); branch 3: (NM, bc, tout, V)
     float *c2[2];            // temporal conv outputs (NM, bc, tout, V)
@@ -285,11 +288,10 @@ typedef struct UnitBufs {
 
 static UnitBufs unit_bufs_train(Ctrgcn *m, Unit *u, const float *x) {
     size_t bo = (size_t)m->NM * u->bc * u->tout * m->cfg.num_point;
-    UnitBufs b = {.x = x, .out = u->out, .gsum = u->gsum, .gtmp = m->scratch[0], .dconv_out = u->dconv_out,
+    UnitBufs b = {.x = x, .out = u->out, .gsum = u->gsum, .gcache = u->gcache, .dconv_out = u->dconv_out,
                   .mp = m->scratch[4], .argmax = (int32_t *)(m->scratch[4] + bo), .rconv_out = u->rconv_out,
                   .gout = m->scratch[2], .down = m->scratch[1], .r1 = m->scratch[3], .bout = m->scratch[1],
                   .cat = m->scratch[0], .res = m->scratch[1]};
-    for (int i = 0; i < 3; i++) b.gcache[i] = u->gcache[i];
     for (int k = 0; k < NBRANCH; k++) b.c1[k] = u->c1[k];
     for (int k = 0; k < 2; k++) b.c2[k] = u->c2[k];
     return b;
@@ -303,7 +305,7 @@ static UnitBufs unit_bufs_lane(const Pass *p, const Lane *ln, const Unit *u, int
     size_t bo = (size_t)p->NM * u->bc * u->tout * p->m->cfg.num_point;
     float *s2 = ln->slot[SLOT_S2];
     UnitBufs b = {.x = ln->slot[l % 2 ? SLOT_P1 : SLOT_P0], .out = ln->slot[l % 2 ? SLOT_P0 : SLOT_P1],
-                  .gsum = ln->slot[SLOT_S0], .gtmp = ln->slot[SLOT_S1], .dconv_out = ln->slot[SLOT_S1],
+                  .gsum = ln->slot[SLOT_S0], .dconv_out = ln->slot[SLOT_S1],
                   .mp = s2 + bin, .argmax = (int32_t *)(s2 + bin + bo), .rconv_out = ln->slot[SLOT_S1],
                   .inplace = 1};
     for (int k = 0; k < NBRANCH; k++) b.c1[k] = s2;
@@ -373,15 +375,13 @@ static void unit_forward_grouped(const Pass *p, Unit *u, const UnitBufs *b) {
 
 static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
-    size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
+    size_t bout = (size_t)NM * u->cout * to * V;
     const int ip = b->inplace;
     const Ctrgc g = ctrgc_of(u, p->prof);
-    // unit_gcn: sum of the three CTRGCs, BN, + down(x), ReLU
-    for (int i = 0; i < 3; i++) {
-        CtrgcParams prm = ctrgc_params(u, i, V);
-        ctrgc_forward(&g, i == 0 ? b->gsum : b->gtmp, b->gcache[i], b->x, &prm, NM, ti, V, p->work);
-        if (i) add_inplace(p->prof, b->gsum, b->gtmp, big);
-    }
+    // unit_gcn: sum of the three CTRGCs (one call), BN, + down(x), ReLU
+    CtrgcParams prm[3];
+    ctrgc_params(prm, u, V);
+    ctrgc_forward(&g, b->gsum, b->gcache, b->x, prm, NM, ti, V, p->work);
     if (!ip) { unit_forward_grouped(p, u, b); return; }
     // A lane: one branch at a time through one buffer, each BN on its own
     // (inference: the running statistics, nothing to reduce).
@@ -639,11 +639,11 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     zero(pr, dsum, big);
     bn_grad_dx(m, &g3[0], dsum);
     const Ctrgc cg = ctrgc_of(u, pr);
-    for (int i = 0; i < 3; i++) {
-        CtrgcParams p = ctrgc_params(u, i, V);
-        CtrgcGrads g = ctrgc_grads(u, i, V);
-        ctrgc_backward(&cg, dx, &g, dsum, u->gcache[i], u->x, &p, NM, ti, V, m->work);
-    }
+    CtrgcParams p[3];
+    CtrgcGrads g[3];
+    ctrgc_params(p, u, V);
+    ctrgc_grads(g, u, V);
+    ctrgc_backward(&cg, dx, g, dsum, u->gcache, u->x, p, NM, ti, V, m->work);
 }
 
 int ctrgcn_backward(Ctrgcn *m, const float *dlogits) { return ctrgcn_backward_ex(m, dlogits, NULL, NULL); }
