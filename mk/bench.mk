@@ -67,3 +67,13 @@ build/scale-model: bench/scale_model.c | build
 	$(CC) $(CFLAGS) -o $@ $< -lm
 bench-scale: build/bench-train build/bench-comm build/scale-model
 	@bash bench/bench-scale.sh
+
+# make bench-shapes: OpenBLAS sgemm GFLOP/s at the GEMM shapes of a CTR-GCN
+# training step (per sample, three channel widths) and stream copy/triad
+# GB/s, next to the same run's 1024^3 sgemm peak: the yardstick for the
+# profile's rows (docs/performance.md). Knobs: BENCH_FRAMES (64), BENCH_BASE (64).
+.PHONY: bench-shapes
+build/bench-shapes: bench/bench_shapes.c $(LIB) $(wildcard include/*.h) | build
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench-shapes: build/bench-shapes
+	@OPENBLAS_NUM_THREADS=1 build/bench-shapes --frames $${BENCH_FRAMES:-64} --base $${BENCH_BASE:-64}
