@@ -67,7 +67,8 @@ size_t cdtrain_num_params(const CdTrain *t);
 typedef struct CdTrainCtl {
     int64_t epoch, step;   // 0-based epoch; global optimisation step
     int64_t sample0;       // global index of this rank's first sample
-    float grad_scale;      // the trainer's n_local / global batch
+    float grad_scale;      // the trainer's n_local / samples of the optimizer step (all ranks)
+    int accumulate;        // 1: add to the module's gradients (a later batch of an accumulated step, cocodiff.accumulate); 0: zero them first
 } CdTrainCtl;
 
 #define CDTRAIN_MAX_STATS 32   // cdtrain_num_stats() is at most this
@@ -77,7 +78,7 @@ typedef struct CdTrainCtl {
 // (cocodiff_stat order) times their samples, then the generated samples.
 int cdtrain_num_stats(void);
 // The module's part of a step on n samples with these labels (after m's
-// forward; zeroes and fills the module's grads). CD_OK or an error.
+// forward; zeroes (ctl->accumulate: adds to) and fills the module's grads). CD_OK or an error.
 int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTrainCtl *ctl, double *stats);
 // The backbone gradients of the last step: (n, C) for the pooled feature;
 // (n*M, C, T', V) for the last unit's output, NULL unless part gradients.

@@ -123,6 +123,27 @@
 //                                                                     (MiB, overlapped with
 //                                                                     backward); 0: one blocking
 //                                                                     all-reduce after backward
+//   cocodiff.accumulate          int          1                       gradient accumulation: an optimizer
+//                                                                     step sums the gradients of this
+//                                                                     many consecutive batches of
+//                                                                     batch_size (forward + backward
+//                                                                     each; ONE all-reduce, ONE step), so
+//                                                                     the step's batch is batch_size x
+//                                                                     accumulate; the same samples as
+//                                                                     that larger batch_size, but BN sees
+//                                                                     each batch of batch_size (its
+//                                                                     statistics, its running-statistic
+//                                                                     updates); the module's losses
+//                                                                     accumulate too; an epoch is
+//                                                                     floor(batches / accumulate) steps;
+//                                                                     checkpoints fall between steps
+//   cocodiff.lr_batch            int          0                       linear lr scaling: base_lr is the
+//                                                                     rate for a step of lr_batch samples;
+//                                                                     the run uses base_lr x batch_size x
+//                                                                     accumulate / lr_batch (the module's
+//                                                                     lr too, unless module_lr is set);
+//                                                                     0: base_lr as given. Warm-up:
+//                                                                     warm_up_epoch (docs/training.md)
 // The CoCoDiff module (docs/method.md "CoCoDiff module"; training only):
 //   cocodiff.module              bool         false                   train with the module
 //   cocodiff.text                string       null                    cocodiff-embed HDF5; required
@@ -200,6 +221,8 @@ typedef struct ConfigCocodiff {
     double train_fraction; // share of each class's training samples kept (1: all)
     int dump_features;     // passes of the training samples in parts-train.h5 (0: no dump)
     double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
+    int accumulate;        // batches of batch_size per optimizer step (1: none)
+    int lr_batch;          // the step size base_lr is for (linear scaling; 0: off)
     // the CoCoDiff module (see the table above)
     int module;
     char *text;            // NULL when unset
@@ -274,6 +297,8 @@ const char *config_stream(const Config *c);
 
 // The learning-rate schedule of base_lr, lr_decay_rate, warm_up_epoch, step.
 OptimSchedule config_lr_schedule(const Config *c);
+// base_lr after cocodiff.lr_batch's linear scaling (base_lr itself when 0).
+double config_base_lr(const Config *c);
 // optim_sgd_init with CTR-GCN's settings: cocodiff.momentum (0.9),
 // weight_decay, nesterov. Returns CD_EARG when c->optimizer is not SGD.
 int config_sgd_init(OptimSgd *o, size_t n, const Config *c);

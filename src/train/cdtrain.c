@@ -176,7 +176,7 @@ int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTr
     const int C = t->C;
     part_tokens(t, m, t->hparts, n);
     memset(t->dhparts, 0, (size_t)n * COCODIFF_TOKENS * C * sizeof(float));
-    cocodiff_zero_grad(t->cd);
+    if (!ctl->accumulate) cocodiff_zero_grad(t->cd);
     CocodiffHead head;
     float *hw, *hb;
     ctrgcn_head(m, &hw, &hb, &head.gw, &head.gb);

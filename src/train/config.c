@@ -104,6 +104,8 @@ static const KeyDef KEYS[] = {
     KFLT("cocodiff.train_fraction", cocodiff.train_fraction),
     KINT("cocodiff.dump_features", cocodiff.dump_features),
     KFLT("cocodiff.bucket_mb", cocodiff.bucket_mb),
+    KINT("cocodiff.accumulate", cocodiff.accumulate),
+    KINT("cocodiff.lr_batch", cocodiff.lr_batch),
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
     KSTR("cocodiff.parts", cocodiff.parts),
@@ -238,6 +240,8 @@ int config_init(Config *c) {
     // 25 MiB would be a single bucket (no overlap); 1 MiB (DDP's first
     // bucket) gives 5, the first one after l10's backward.
     c->cocodiff.bucket_mb = 1;
+    c->cocodiff.accumulate = 1;
+    c->cocodiff.lr_batch = 0;
     c->cocodiff.module = 0;
     cocodiff_config_default(&c->cocodiff.options);
     return rc ? CD_ENOMEM : CD_OK;
@@ -282,8 +286,13 @@ static int want_graph(const char *g, char *why, size_t whylen) {
     return CD_EARG;
 }
 
+double config_base_lr(const Config *c) {
+    const ConfigCocodiff *k = &c->cocodiff;
+    return k->lr_batch > 0 ? c->base_lr * ((double)c->batch_size * k->accumulate / k->lr_batch) : c->base_lr;
+}
+
 OptimSchedule config_lr_schedule(const Config *c) {
-    OptimSchedule s = {.base_lr = c->base_lr, .decay_rate = c->lr_decay_rate, .warm_up = c->warm_up_epoch};
+    OptimSchedule s = {.base_lr = config_base_lr(c), .decay_rate = c->lr_decay_rate, .warm_up = c->warm_up_epoch};
     for (int i = 0; i < c->step.n && i < OPTIM_MAX_STEPS; i++) s.steps[s.nsteps++] = c->step.v[i];
     return s;
 }
@@ -419,6 +428,7 @@ int config_check(const Config *c, char *why, size_t whylen) {
         {"cocodiff.threads", c->cocodiff.threads, 1}, {"model_args.num_class", c->model_args.num_class, 1},
         {"cocodiff.base_channel", c->cocodiff.base_channel, 8},   // CTRGC needs cin / 8 >= 1
         {"train_feeder_args.repeat", c->train_feeder_args.repeat, 1},
+        {"cocodiff.accumulate", c->cocodiff.accumulate, 1}, {"cocodiff.lr_batch", c->cocodiff.lr_batch, 0},
     };
     for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
         if (pos[i].v < pos[i].min) {
@@ -454,6 +464,11 @@ int config_check(const Config *c, char *why, size_t whylen) {
     if (!(c->cocodiff.bucket_mb >= 0 && c->cocodiff.bucket_mb <= 65536)) {
         snprintf(why, whylen, "cocodiff.bucket_mb is %g; it must be in [0, 65536] (MiB; 0: one blocking "
                  "all-reduce after backward)", c->cocodiff.bucket_mb);
+        return CD_EARG;
+    }
+    if ((long long)c->batch_size * c->cocodiff.accumulate > INT_MAX) {
+        snprintf(why, whylen, "batch_size %d x cocodiff.accumulate %d is over %d samples a step", c->batch_size,
+                 c->cocodiff.accumulate, INT_MAX);
         return CD_EARG;
     }
     if (!(c->cocodiff.train_fraction > 0 && c->cocodiff.train_fraction <= 1)) {

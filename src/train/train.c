@@ -129,43 +129,68 @@ static void metrics_line(Trainer *t, json_t *obj) {
 // ---------------------------------------------------------------------------
 // The loop
 
-// Collective. Forward and backward of this rank's slice of global batch b of
-// epoch e (with the module's step between them); on return the grads and st
-// are summed over the ranks.
+// Forward and backward of this rank's slice of batch mb (the loader's
+// index) of epoch e, the j-th of the step's cocodiff.accumulate batches:
+// its gradients are added to those of the step's earlier batches (zeroed at
+// j = 0), scaled by n_local / (batch_size x accumulate), so the step's
+// gradient is that of the mean loss over all of them; s[] gets this rank's
+// sums. The last batch (and only it) feeds the gradient all-reduce.
+static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, double *s) {
+    const Dist *d = t->d;
+    const int A = t->cfg->cocodiff.accumulate, last = j == A - 1;
+    const int64_t B = t->cfg->batch_size;
+    const float scale_n = (float)(B * A);   // samples in the optimizer step, all ranks
+    int nl = 0;
+    // Only the last batch's backward may start the buckets: the earlier ones
+    // leave partial sums in the gradients.
+    ctrgcn_set_grad_hook(t->m, last && gradsync_overlapped(t->gs) ? &t->grad_hook : NULL);
+    int rc = loader_batch(t->train, (int)e, (int)mb, t->x, t->labels, t->index, &nl);
+    if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
+    if (rc) return rc;
+    float loss = crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K);
+    s[0] += (double)loss * nl;
+    for (int i = 0; i < nl; i++) {
+        const float *l = t->logits + (size_t)i * t->K;
+        s[1] += metrics_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
+    }
+    s[2] += nl;
+    if (j == 0) ctrgcn_zero_grad(t->m);
+    memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
+    // d(global mean loss)/d(logits) = (probs - onehot) / (B x A) on every rank.
+    crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / scale_n);
+    if (!t->cd) return ctrgcn_backward(t->m, t->dlogits);
+    double t0 = dist_wtime();
+    // loader.h: rank r's slice of a batch of B samples (train batches are
+    // full: drop_last) starts at r * B / size.
+    CdTrainCtl ctl = {.epoch = e, .step = step, .sample0 = mb * B + (int64_t)d->rank * B / d->size,
+                      .grad_scale = (float)nl / scale_n, .accumulate = j > 0};
+    double sm[CDTRAIN_MAX_STATS] = {0};
+    rc = cdtrain_step(t->cd, t->m, t->labels, nl, &ctl, sm);
+    for (int k = 0; !rc && k < cdtrain_num_stats(); k++) s[3 + k] += sm[k];
+    t->cd_seconds += dist_wtime() - t0;
+    // The module's gradients are final: its bucket goes first.
+    if (!rc && last && gradsync_ready(t->gs, t->gs_module, 0) != CD_OK) dist_abort(d, 1, "gradient all-reduce failed");
+    if (!rc) rc = ctrgcn_backward_ex(t->m, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd));
+    return rc;
+}
+
+// Collective. Optimizer step `step` (batch b of epoch e in steps): its
+// cocodiff.accumulate batches of batch_size, loader batches b x A .. b x A +
+// A - 1; on return the grads and st are summed over them and over the ranks.
+// A checkpoint never falls inside a step: a resumed run starts at a step's
+// first batch.
 static int train_step(Trainer *t, int64_t e, int64_t step, int64_t b, StepStats *st) {
     const Dist *d = t->d;
-    int nl = 0;
+    const int A = t->cfg->cocodiff.accumulate;
     dist_stage("train epoch %lld step %lld", (long long)e + 1, (long long)step + 1);
     gradsync_begin(t->gs);
-    int rc = loader_batch(t->train, (int)e, (int)b, t->x, t->labels, t->index, &nl);
-    if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
-    double s[3 + CDTRAIN_MAX_STATS] = {0, 0, (double)nl};   // loss * n, correct, n, module sums
-    if (!rc) {
-        float loss = crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K);
-        s[0] = (double)loss * nl;
-        for (int i = 0; i < nl; i++) {
-            const float *l = t->logits + (size_t)i * t->K;
-            s[1] += metrics_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
-        }
-        ctrgcn_zero_grad(t->m);
-        memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
-        // d(global mean loss)/d(logits) = (probs - onehot) / B on every rank.
-        crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / (float)t->cfg->batch_size);
-        if (t->cd) {
-            double t0 = dist_wtime();
-            // loader.h: rank r's slice of a batch of B samples (train batches
-            // are full: drop_last) starts at r * B / size.
-            const int64_t B = t->cfg->batch_size;
-            CdTrainCtl ctl = {.epoch = e, .step = step, .sample0 = b * B + (int64_t)d->rank * B / d->size,
-                              .grad_scale = (float)nl / (float)B};
-            rc = cdtrain_step(t->cd, t->m, t->labels, nl, &ctl, s + 3);
-            t->cd_seconds += dist_wtime() - t0;
-            // The module's gradients are final: its bucket goes first.
-            if (!rc && gradsync_ready(t->gs, t->gs_module, 0) != CD_OK) dist_abort(d, 1, "gradient all-reduce failed");
-            if (!rc) rc = ctrgcn_backward_ex(t->m, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd));
-        } else {
-            rc = ctrgcn_backward(t->m, t->dlogits);
-        }
+    double s[3 + CDTRAIN_MAX_STATS] = {0};   // loss * n, correct, n, module sums
+    int rc = CD_OK;
+    for (int j = 0; j < A && !rc; j++) {
+        rc = micro_step(t, e, step, b * A + j, j, s);
+        // The ranks agree before the next batch's forward (its synchronised
+        // BN sums are collectives a failed rank would not join).
+        if (j + 1 < A) rc = dist_agree(d, rc);
     }
     // Every rank finishes the gradient sums, also one whose step failed: it
     // starts the buckets it has not, so the others' all-reduces complete
@@ -193,7 +218,7 @@ static void log_step(Trainer *t, LogClock *lc, int64_t e, int64_t step, int64_t 
     int64_t end = (int64_t)c->num_epoch * t->nb;
     if (step % c->log_interval != 0 && step != stop_at) return;
     double now = dist_wtime(), dt = now - lc->tlog, rate = dt > 0 ? (double)lc->samples / dt : 0;
-    double left = rate > 0 ? (double)(stop_at - step) * c->batch_size / rate : 0;
+    double left = rate > 0 ? (double)(stop_at - step) * c->batch_size * c->cocodiff.accumulate / rate : 0;
     long long secs = (long long)(left + 0.5);
     char mod[512] = "";   // the module's progress statistics: "diff 0.1234 rec ... | "
     const char *names[CDTRAIN_MAX_STATS];

@@ -46,7 +46,14 @@ static int open_data(Trainer *t, char *why, size_t whylen) {
     t->V = t->data.V;
     t->M = t->data.M;
     t->Wtest = t->data.Wtest;
-    t->nb = loader_num_batches(t->train);
+    // cocodiff.accumulate batches a step; the batches left over at the end
+    // of an epoch are dropped, as drop_last drops a partial batch.
+    const int64_t nbatch = loader_num_batches(t->train), A = t->cfg->cocodiff.accumulate;
+    t->nb = nbatch / A;
+    if (t->nb < 1)
+        return cd_why(why, whylen, CD_EARG, "%s: %lld batches of %d an epoch, fewer than cocodiff.accumulate %lld "
+                      "(one optimizer step); lower batch_size or cocodiff.accumulate", t->cfg->train_feeder_args.data_path,
+                      (long long)nbatch, t->cfg->batch_size, (long long)A);
     return CD_OK;
 }
 
@@ -93,7 +100,7 @@ static int build_module(Trainer *t, char *why, size_t whylen) {
     if (!c->cocodiff.module) return CD_OK;
     CdTrainSpec s = {.options = &c->cocodiff.options, .text = c->cocodiff.text, .parts = config_parts_path(c),
                      .K = t->K, .gen_start = config_gen_start_epoch(c), .seed = (uint64_t)c->seed,
-                     .base_lr = c->base_lr, .warm_up = c->warm_up_epoch, .momentum = c->cocodiff.momentum,
+                     .base_lr = config_base_lr(c), .warm_up = c->warm_up_epoch, .momentum = c->cocodiff.momentum,
                      .weight_decay = c->weight_decay, .nesterov = c->nesterov};
     return cdtrain_setup(&t->cd, &s, t->m, t->W, loader_max_local(t->train), why, whylen);
 }
@@ -298,9 +305,14 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
     t->dlog.log_file = t->log;
     t->d = d = &t->dlog;
     for (int i = 0; i < t->nnotes; i++) log_info(d, "%s", t->notes[i]);
-    log_info(d, "train | %s: %lld samples, %lld batches of %d | model %zu parameters, base %d | stream %s | "
+    char accum[96] = "";
+    if (c->cocodiff.accumulate > 1)
+        snprintf(accum, sizeof accum, " (steps of %d batches: %d samples, cocodiff.accumulate)", c->cocodiff.accumulate,
+                 c->batch_size * c->cocodiff.accumulate);
+    log_info(d, "train | %s: %lld samples, %lld batches of %d%s | model %zu parameters, base %d | stream %s | "
                 "%d rank(s) x %d thread(s) | sync_bn %s",
-             c->train_feeder_args.data_path, (long long)loader_num_samples(t->train), (long long)t->nb, c->batch_size,
+             c->train_feeder_args.data_path, (long long)loader_num_samples(t->train),
+             (long long)loader_num_batches(t->train), c->batch_size, accum,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
              c->cocodiff.sync_bn ? "on" : "off");
     if (t->cd) {
