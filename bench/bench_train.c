@@ -13,7 +13,7 @@
 //
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
-//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--list-bn]
+//                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--profile-cpu] [--list-bn]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
@@ -25,6 +25,10 @@
 // layer type's time, GFLOP/s and share of the step, forward, backward and
 // update, next to this run's sgemm peak; the ranks' mean), printed as a table
 // after the usual lines. The hooks only read the clock: the same arithmetic.
+// --profile-cpu (1 rank x 1 thread): the same table in CPU time (the rows
+// in the thread's CPU seconds, the step and the sgemm peak in the process's),
+// for a machine shared with other work, where wall time mostly measures the
+// waits for a core.
 //
 // Effective GFLOP/s counts ctrgcn_forward_macs x 2 flops per multiply-add x 3
 // (forward + backward ~ 3x forward) per sample, the usual convention. It is
@@ -59,16 +63,20 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static double sgemm_peak(int n) {
+static double cpu_seconds(void);
+
+// GFLOP/s of an n^3 sgemm, the best of 7 (after one warm-up); in CPU time
+// (this process's) when cpu.
+static double sgemm_peak(int n, int cpu) {
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
           *c = malloc((size_t)n * n * sizeof(float));
     if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
     for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.2f; c[i] = 0; }
     double best = 1e30;
     for (int r = 0; r < 8; r++) {
-        double t = dist_wtime();
+        double t = cpu ? cpu_seconds() : dist_wtime();
         blas_sgemm(0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t = dist_wtime() - t;
+        t = (cpu ? cpu_seconds() : dist_wtime()) - t;
         if (r && t < best) best = t;   // the first run warms up
     }
     free(a); free(b); free(c);
@@ -146,7 +154,10 @@ int main(int argc, char **argv) {
     const SkelLayout *layout = skel_layout_find(lname);
     if (!layout) dist_abort(&d, 2, "--layout %s: not a skeleton layout (ntu25, openpose18, ucla20)", lname);
     const int compare = arg_flag(argc, argv, "--compare") && d.size > 1 && bucket_mb > 0;
-    const int profile = arg_flag(argc, argv, "--profile");
+    // --profile-cpu: the profile in CPU time (prof.h; 1 rank x 1 thread):
+    // rows, step and sgemm peak in this process's CPU seconds.
+    const int prof_cpu = arg_flag(argc, argv, "--profile-cpu") && d.size == 1 && threads == 1;
+    const int profile = arg_flag(argc, argv, "--profile") || prof_cpu;
     const int list_bn = arg_flag(argc, argv, "--list-bn");
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
@@ -159,7 +170,7 @@ int main(int argc, char **argv) {
     if (ctrgcn_create(&m, &cfg)) dist_abort(&d, 1, "cannot build the model");
     ctrgcn_init(m, 1);
     Prof prof_data, *pr = profile ? &prof_data : NULL;   // NULL: no profile, no clock reads
-    if (pr) prof_reset(pr);
+    if (pr) prof_reset(pr), pr->cpu = prof_cpu;
     static BnCtx bctx;   // static: the size list is 4 KiB
     bctx = (BnCtx){.d = &d, .pr = pr};
     BnSync sync = {bn_allreduce, &bctx};
@@ -190,7 +201,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)nl * sample; i++) x[i] = rng_uniform(&r);
     for (int i = 0; i < nl; i++) labels[i] = (int32_t)((d.rank * nl + i) % K);
 
-    double peak = sgemm_peak(1024);
+    double peak = sgemm_peak(1024, 0), peak_cpu = prof_cpu ? sgemm_peak(1024, 1) : 0;
     double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
     double mode_s[2] = {0, 0};   // --compare: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
@@ -203,7 +214,7 @@ int main(int argc, char **argv) {
             tstart = dist_wtime();
             cstart = cpu_seconds();
             for (int j = 0; j < 1 + compare; j++) wstart[j] = gradsync_wait_seconds(gsv[j]);
-            if (pr) prof_reset(pr);   // the warm-up steps are not profiled
+            if (pr) prof_reset(pr), pr->cpu = prof_cpu;   // the warm-up steps are not profiled
             bctx.calls = 0;
             bctx.values = 0;
             bctx.sec = 0;
@@ -319,7 +330,9 @@ int main(int argc, char **argv) {
             char label[160];
             snprintf(label, sizeof label, "%d rank(s) x %d thread(s), batch %d per rank (%d in all), T %d, V %d, M %d",
                      d.size, threads, nl, B, T, cfg.num_point, cfg.num_person);
-            prof_print(pr, stdout, label, steps, el / steps, peak / d.size);
+            if (prof_cpu)
+                snprintf(label + strlen(label), sizeof label - strlen(label), ", CPU time");
+            prof_print(pr, stdout, label, steps, prof_cpu ? cpu : el / steps, prof_cpu ? peak_cpu : peak / d.size);
         }
     }
     free(x); free(logits); free(probs); free(dlogits); free(labels);

@@ -1,5 +1,5 @@
 // prof.h - the training step's profile (`make bench-train PROFILE=1`): wall
-// time, floating-point operations and bytes per kind of work, forward,
+// time (or the thread's CPU time, see cpu below), floating-point operations and bytes per kind of work, forward,
 // backward and update apart, so a table can say where a step's time goes and
 // how close each kind of work runs to the sgemm peak.
 //
@@ -47,12 +47,17 @@ typedef enum ProfPhase { PROF_FWD, PROF_BWD, PROF_UPD, PROF_NPHASES } ProfPhase;
 // Plain data: a multi-rank driver can sum sec/flops/bytes across ranks.
 typedef struct Prof {
     ProfPhase phase;   // where prof_stop adds (set by the driver and the model)
+    // 1: time is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not
+    // wall time: on a machine shared with other work, what each part costs
+    // rather than how long it also waited for a core. Meaningful with one
+    // thread (BLAS's own threads are not counted); prof_reset clears it.
+    int cpu;
     double sec[PROF_NROWS][PROF_NPHASES];
     double flops[PROF_NROWS][PROF_NPHASES];
     double bytes[PROF_NROWS][PROF_NPHASES];
 } Prof;
 
-double prof_clock(void);   // seconds, monotonic
+double prof_clock(const Prof *p);   // seconds, monotonic (wall, or p's thread CPU time when p->cpu)
 void prof_reset(Prof *p);
 void prof_add(Prof *p, ProfRow row, double t0, double flops, double bytes);
 // A part timed inside another row's call (the BN all-reduce inside a BN):
@@ -61,7 +66,7 @@ void prof_add_nested(Prof *p, ProfRow row, ProfRow outer, double t0);
 const char *prof_row_name(ProfRow row);
 
 // 0 without a profile (no clock read).
-static inline double prof_start(const Prof *p) { return p ? prof_clock() : 0.0; }
+static inline double prof_start(const Prof *p) { return p ? prof_clock(p) : 0.0; }
 // Adds the time since t0 (and flops, bytes) to row in the current phase.
 static inline void prof_stop(Prof *p, ProfRow row, double t0, double flops, double bytes) {
     if (p) prof_add(p, row, t0, flops, bytes);

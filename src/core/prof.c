@@ -31,22 +31,22 @@ static int prof_group(int r) {
     return r == PROF_BN_SYNC || r == PROF_ALLREDUCE ? 2 : 1;
 }
 
-double prof_clock(void) {
+double prof_clock(const Prof *p) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(p && p->cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void prof_reset(Prof *p) { memset(p, 0, sizeof *p); }
 
 void prof_add(Prof *p, ProfRow row, double t0, double flops, double bytes) {
-    p->sec[row][p->phase] += prof_clock() - t0;
+    p->sec[row][p->phase] += prof_clock(p) - t0;
     p->flops[row][p->phase] += flops;
     p->bytes[row][p->phase] += bytes;
 }
 
 void prof_add_nested(Prof *p, ProfRow row, ProfRow outer, double t0) {
-    double dt = prof_clock() - t0;
+    double dt = prof_clock(p) - t0;
     p->sec[row][p->phase] += dt;
     p->sec[outer][p->phase] -= dt;
 }

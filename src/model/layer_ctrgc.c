@@ -511,9 +511,19 @@ static void backward_graph(const Ctrgc *g, const CtrgcGrads *dp, float *dx1m, fl
         }
 }
 
-// w (rows, cols) += the packed gradient rows (rows, cols) starting at row r0 of pk.
-static void unpack_add(float *w, const float *pk, size_t r0, size_t rows, size_t cols) {
-    add_to(w, pk + r0 * cols, rows * cols);
+// The weight gradients of conv1/conv2 and conv3 in the packed layout, copied
+// in before the batch and back after it: the GEMMs accumulate every sample
+// into the gradient as it stands (beta 1), so each element sums the same
+// terms in the same order as one GEMM per subset did, and a batch split in
+// two calls (gradient accumulation) gives the bits of one call.
+static void grads_packed(const Ctrgc *g, const CtrgcGrads *dp, const CtrgcPacked *dk, int back) {
+    const size_t rc = (size_t)g->rel * g->cin, oc = (size_t)g->cout * g->cin;
+    for (int s = 0; s < nsub_of(g); s++) {
+        float *pk[3] = {dk->w12 + (2 * s) * rc, dk->w12 + (2 * s + 1) * rc, dk->w3 + s * oc};
+        float *gw[3] = {dp[s].w1, dp[s].w2, dp[s].w3};
+        const size_t n[3] = {rc, rc, oc};
+        for (int i = 0; i < 3; i++) memcpy(back ? gw[i] : pk[i], back ? pk[i] : gw[i], n[i] * sizeof(float));
+    }
 }
 
 void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,
@@ -524,14 +534,13 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
     const float invT = 1.0f / (float)T;
     CtrgcCache c;
     cache_carve(g, (float *)cache, N, T, V, &c);
-    CtrgcPacked k, dk;   // the packed weights and their gradients (summed over the batch, then added)
+    CtrgcPacked k, dk;   // the packed weights and their gradients (see grads_packed)
     float *w = work + packed_carve(g, work, &k);
     w += packed_carve(g, w, &dk);
     float *M = w, *dM = M + cout * VV, *C4 = dM + cout * VV, *dx3 = C4 + cout * VV;
     float *dR = dx3 + (size_t)S * cout * TV, *dx12 = dR + rel * VV, *dxm = dx12 + (size_t)R12 * V;
     pack_weights(g, p, &k);
-    memset(dk.w12, 0, sizeof(float) * (size_t)R12 * cin);
-    memset(dk.w3, 0, sizeof(float) * (size_t)S * cout * cin);
+    grads_packed(g, dp, &dk, 0);
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
@@ -592,11 +601,7 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
         prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * S * cout * cin * TV * (dx ? 2.0 : 1.0),
                   4.0 * ((double)S * cout * TV + (dx ? 2.0 : 1.0) * cin * TV));
     }
-    for (int s = 0; s < S; s++) {
-        unpack_add(dp[s].w1, dk.w12, (size_t)2 * s * rel, (size_t)rel, (size_t)cin);
-        unpack_add(dp[s].w2, dk.w12, (size_t)(2 * s + 1) * rel, (size_t)rel, (size_t)cin);
-        unpack_add(dp[s].w3, dk.w3, (size_t)s * cout, (size_t)cout, (size_t)cin);
-    }
+    grads_packed(g, dp, &dk, 1);
 }
 
 // --- reference -----------------------------------------------------------------
