@@ -5,7 +5,8 @@
 #
 #  1. compute: build/bench-train on 1 rank (forward, loss, backward, SGD of
 #     the official CTR-GCN, T 64, base 64, NTU's shape) at each per-rank
-#     batch of BENCH_BATCHES and BENCH_THREADS threads (OpenBLAS's); wall and
+#     batch of BENCH_BATCHES and BENCH_THREADS threads (splitting the samples,
+#     ctrgcn_team.h; BLAS's at one sample); wall and
 #     CPU seconds per step, the median of BENCH_REPS runs; the same on NW-UCLA's
 #     shape (T 52, 20 joints, 1 person) for BENCH_UCLA_BATCHES, 1 thread.
 #  2. communication: the sizes of a step's all-reduces (build/bench-train
@@ -34,7 +35,8 @@
 #  5. projections (build/scale-model): NTU60 X-Sub and NW-UCLA on 1-256 nodes
 #     of 64 cores from the compute of step 1 and the stated link figures
 #     BENCH_CLUSTER_LINKS ("GBIT:LATENCY_US ...", default 100 Gb/s at 2 us and
-#     25 Gb/s at 10 us).
+#     25 Gb/s at 10 us); then again with a stated parallel fraction of a
+#     rank's threads, BENCH_PARALLEL_FRACTION (0.82: 1.7x on 2 threads).
 #
 # Knobs (environment; the defaults take ~5 minutes on a quiet 2-core machine,
 # 25-40 on this one while it is shared): BENCH_BATCHES ("1 2 4 8 16"), BENCH_THREADS ("1 2"),
@@ -44,7 +46,7 @@
 # BENCH_COMM_REPS (5), BENCH_CHECK_LINK (500mbit: below what this machine's
 # veth links carry, so the shaping shows), BENCH_CHECK_BATCH (16),
 # BENCH_CHECK_REPS (2), BENCH_CHECK_STEPS (3), BENCH_BN_BASELINE, BENCH_BN_REPS
-# (3), BENCH_CLUSTER_LINKS.
+# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION.
 # Last line:
 #   bench-scale: b1_s=... (per batch, 1 thread) t2_speedup_b16=... bn_reductions=61
 #     grad_mb=... host_gbps=... pred_1r=... meas_1r=... err_1r=... (2r, 4r) max_err=...
@@ -221,7 +223,7 @@ done
 if [ -n "${BENCH_BN_BASELINE:-}" ] && [ -x "$BENCH_BN_BASELINE" ]; then
     OLD=$OUTDIR/bin/bench-train-baseline
     cp "$BENCH_BN_BASELINE" "$OLD"
-    say "4. synchronised BN per layer ($BENCH_BN_BASELINE) vs grouped (this tree): 4 nodes over $CHECK_LINK, batch 16 (4 a rank), the trainer's overlapped buckets, alternating; both with the rational tanh (COCODIFF_FAST_TANH=1 here: the baseline's default)"
+    say "4. synchronised BN per layer ($BENCH_BN_BASELINE) vs grouped (this tree): 4 nodes over $CHECK_LINK, batch 16 (4 a rank), the trainer's overlapped buckets, alternating; each with its own build's default tanh (COCODIFF_FAST_TANH=1 is set: builds that had the opt-in take the rational form the baseline used)"
     o=() n=() ob=() nb=()
     for r in $(seq "${BENCH_BN_REPS:-3}"); do
         for which in old new; do
@@ -233,13 +235,16 @@ if [ -n "${BENCH_BN_BASELINE:-}" ] && [ -x "$BENCH_BN_BASELINE" ]; then
         done
     done
     mo=$(median "${o[@]}") mn=$(median "${n[@]}")
-    say "   per layer: ${ob[0]} BN all-reduces a step, s/step ${o[*]} (median $mo); grouped: ${nb[0]}, s/step ${n[*]} (median $mn); grouped/per-layer $(fdiv "$mn" "$mo")"
+    say "   per layer: ${ob[0]:-?} BN all-reduces a step, s/step ${o[*]} (median $mo); grouped: ${nb[0]}, s/step ${n[*]} (median $mn); grouped/per-layer $(fdiv "$mn" "$mo")"
     summary+=" bn_old_s=$mo bn_new_s=$mn bn_ratio=$(fdiv "$mn" "$mo")"
 fi
 
 # --- 5. projections
 say "5. projections (build/scale-model; assumptions in its output and docs/scaling.md)"
 "$MODEL" --links "${BENCH_CLUSTER_LINKS:-100:2 25:10}" < "$FIG"
+pf=${BENCH_PARALLEL_FRACTION:-0.82}
+say "   again with threads that split a rank's samples at 1.7x on 2 threads (issue 17's target for hybrid parallelism): parallel fraction $pf"
+"$MODEL" --links "${BENCH_CLUSTER_LINKS:-100:2 25:10}" --parallel-fraction "$pf" < "$FIG" | grep -v '^scale-model | columns'
 
 bs=""
 for b in $BATCHES; do bs+=" b${b}_s=${WALL[ntu,$b,1]:-NA}"; done

@@ -14,12 +14,25 @@
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
 //                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--profile-cpu] [--list-bn]
+//                     [--blas-threads] [--compare-threads]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
 // overlapped buckets and the single blocking all-reduce, each step timed on
 // its own (MPI_Barrier before, MAX after), so both see the same machine
 // load however noisy it is; it prints both s/step and their ratio.
+//
+// --threads T (> 1): the rank's T threads split its samples (ctrgcn_team.h:
+// replicas, BN over the rank's whole batch), as cocodiff.threads does in
+// training; --blas-threads instead gives the T threads to BLAS inside one
+// pass (the trainer's behaviour at one sample per rank).
+// --compare-threads (with --threads T > 1): the steps alternate between the
+// T threads splitting the batch and one thread (BLAS on one thread), each
+// step timed on its own, so both see the same load; it prints both s/step
+// and the speedup (the ">= 1.7x from 1 to 2 threads"), and the
+// process's CPU seconds per step in each mode: their ratio (one thread's /
+// the threads') is the work the threads add (1: none), which a loaded
+// machine does not distort as it does the wall-clock ratio.
 //
 // --profile: the timed steps are profiled per kind of work (prof.h: each
 // layer type's time, GFLOP/s and share of the step, forward, backward and
@@ -49,8 +62,10 @@
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
 //                  buckets=B reduce_ms=... bn_reductions=N step_s=... cpu_s=... bn_ms=...
 //                  [overlap_s=... blocking_s=... overlap_reduce_ms=... blocking_reduce_ms=...]
+//                  [threads_s=... one_thread_s=... threads_speedup=... threads_cpu_ratio=...]
 #include "blas.h"
 #include "ctrgcn.h"
+#include "ctrgcn_team.h"
 #include "dist.h"
 #include "gradsync.h"
 #include "layers.h"
@@ -159,6 +174,9 @@ int main(int argc, char **argv) {
     const int prof_cpu = arg_flag(argc, argv, "--profile-cpu") && d.size == 1 && threads == 1;
     const int profile = arg_flag(argc, argv, "--profile") || prof_cpu;
     const int list_bn = arg_flag(argc, argv, "--list-bn");
+    const int blas_only = arg_flag(argc, argv, "--blas-threads");
+    const int cmp_threads = arg_flag(argc, argv, "--compare-threads") && threads > 1 && !blas_only && !compare;
+    const int alt = compare || cmp_threads;   // steps alternate between two modes
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
@@ -175,6 +193,10 @@ int main(int argc, char **argv) {
     bctx = (BnCtx){.d = &d, .pr = pr};
     BnSync sync = {bn_allreduce, &bctx};
     if (d.size > 1 || list_bn) ctrgcn_set_bn_sync(m, &sync);
+    CtrgcnTeam *team = NULL;   // the threads splitting the samples
+    if (threads > 1 && !blas_only &&
+        ctrgcn_team_create(&team, m, d.size > 1 || list_bn ? &sync : NULL, threads))
+        dist_abort(&d, 1, "cannot start %d threads", threads);
     OptimSgd opt;
     if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, wd, 1)) dist_abort(&d, 1, "out of memory");
     // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
@@ -203,11 +225,14 @@ int main(int argc, char **argv) {
 
     double peak = sgemm_peak(1024, 0), peak_cpu = prof_cpu ? sgemm_peak(1024, 1) : 0;
     double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
-    double mode_s[2] = {0, 0};   // --compare: timed seconds and steps per mode
+    double mode_s[2] = {0, 0};   // --compare, --compare-threads: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
+    double mode_cpu[2] = {0, 0};   // --compare-threads: CPU seconds of the process per mode
     for (int s = 0; s < warmup + steps; s++) {
-        const int k = compare ? s % 2 : 0;
-        GradSync *gs = gsv[k];
+        const int k = alt ? s % 2 : 0;
+        GradSync *gs = gsv[compare ? k : 0];
+        CtrgcnTeam *tm = k == 0 ? team : NULL;   // --compare-threads: odd steps on one thread
+        if (cmp_threads) blas_set_threads(k ? 1 : threads);
         hctx.gs = gs;
         if (s == warmup) {
             dist_barrier(&d);
@@ -220,10 +245,11 @@ int main(int argc, char **argv) {
             bctx.sec = 0;
         }
         bctx.record = s == 0;
-        double ts = 0;
-        if (compare && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); }
+        double ts = 0, cs = 0;
+        if (alt && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); cs = cpu_seconds(); }
         if (pr) pr->phase = PROF_FWD;
-        if (ctrgcn_forward(m, logits, x, nl, T, 1)) dist_abort(&d, 1, "forward failed");
+        if (tm ? ctrgcn_team_forward(tm, logits, x, nl, T) : ctrgcn_forward(m, logits, x, nl, T, 1))
+            dist_abort(&d, 1, "forward failed");
         double t0 = prof_start(pr);
         double l = (double)crossentropy_forward(probs, logits, labels, nl, K) * nl / B;
         prof_stop(pr, PROF_LOSS, t0, 0, 0);
@@ -237,7 +263,7 @@ int main(int argc, char **argv) {
         crossentropy_backward(dlogits, probs, labels, nl, K, (float)nl / (float)B);
         prof_stop(pr, PROF_LOSS, t0, 0, 0);
         gradsync_begin(gs);
-        if (ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
+        if (tm ? ctrgcn_team_backward(tm, dlogits) : ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
         if (pr) pr->phase = PROF_UPD;
         t0 = prof_start(pr);
         if (gradsync_finish(gs)) dist_abort(&d, 1, "gradient all-reduce failed");
@@ -248,10 +274,11 @@ int main(int argc, char **argv) {
         prof_stop(pr, PROF_OPTIM, t0, 0, 20.0 * (double)ctrgcn_num_params(m));
         if (s == 0) loss0 = l;
         loss = l;
-        if (compare && s >= warmup) {
+        if (alt && s >= warmup) {
             double dt = dist_wtime() - ts;
             dist_allreduce_max_f64(&d, &dt, 1);
             mode_s[k] += dt;
+            mode_cpu[k] += cpu_seconds() - cs;
             mode_n[k]++;
         }
     }
@@ -259,7 +286,7 @@ int main(int argc, char **argv) {
     // ms per step waited in gradsync_finish: all steps, or per mode (--compare)
     double reduce_ms[2] = {0, 0};
     for (int k = 0; k < 1 + compare; k++) {
-        int n = compare ? mode_n[k] : steps;
+        int n = alt ? mode_n[k] : steps;
         reduce_ms[k] = n > 0 ? 1e3 * (gradsync_wait_seconds(gsv[k]) - wstart[k]) / n : 0;
     }
     dist_allreduce_max_f64(&d, &el, 1);
@@ -293,11 +320,17 @@ int main(int argc, char **argv) {
                    "(%.1f ms/step) | %d steps each | overlapped/blocking %.3f\n", ov, gradsync_num_buckets(gs),
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0], bl, reduce_ms[1], mode_n[0],
                    bl > 0 ? ov / bl : 0.0);
-        else if (d.size > 1 && gradsync_overlapped(gs))
+        else if (cmp_threads)
+            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples "
+                   "(CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | %d steps each | speedup %.3f, "
+                   "CPU time one thread / %d threads %.3f\n", ov, threads, nl, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
+                   bl, mode_n[1] ? mode_cpu[1] / mode_n[1] : 0.0, mode_n[0], ov > 0 ? bl / ov : 0.0, threads,
+                   mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
+        if (!compare && d.size > 1 && gradsync_overlapped(gs))
             printf("bench-train-c | gradient all-reduce: %d buckets of <= %.2f MB overlapped with backward, "
                    "%.1f ms/step waited for after it\n", gradsync_num_buckets(gs),
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0]);
-        else if (d.size > 1)
+        else if (!compare && d.size > 1)
             printf("bench-train-c | gradient all-reduce: one blocking call after backward, %.1f ms/step\n", reduce_ms[0]);
         if (d.size > 1)
             printf("bench-train-c | synchronised BN: %.0f all-reduces per step, %.0f doubles each on average, "
@@ -311,6 +344,9 @@ int main(int argc, char **argv) {
         printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
                "reduce_ms=%.2f bn_reductions=%.0f step_s=%.4f cpu_s=%.4f bn_ms=%.2f", d.size, threads, rate, gflops, peak,
                rss_mb, gradsync_num_buckets(gs), reduce_ms[0], (double)bctx.calls / steps, el / steps, cpu, bn_ms);
+        if (cmp_threads)
+            printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f threads_cpu_ratio=%.3f", ov, bl,
+                   ov > 0 ? bl / ov : 0.0, mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
         if (compare)
             printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
                    reduce_ms[0], reduce_ms[1]);
@@ -339,6 +375,7 @@ int main(int argc, char **argv) {
     optim_sgd_free(&opt);
     gradsync_free(gsv[0]);
     gradsync_free(gsv[1]);
+    ctrgcn_team_free(team);
     ctrgcn_free(m);
     dist_finalize(&d);
     return 0;

@@ -3,7 +3,7 @@
 // bench/bench-scale.sh measured on this machine and stated network figures,
 // and what it makes of a whole NTU60 X-Sub and NW-UCLA run (docs/scaling.md).
 //
-//   build/scale-model [--links "GBIT:LATENCY_US ..."] [--cores 64] < figures
+//   build/scale-model [--links "GBIT:LATENCY_US ..."] [--cores 64] [--parallel-fraction P] < figures
 // figures (one a line; bench-scale.sh writes them, other lines are ignored):
 //   compute SHAPE BATCH THREADS WALL_S CPU_S   a 1-rank step (SHAPE ntu|ucla)
 //   bn N1,N2,...                               the step's BN all-reduces (doubles)
@@ -15,7 +15,9 @@
 //     (CPU seconds: what a dedicated core gives; this machine's wall time is
 //     inflated by the other users' load), Amdahl's law in t with the
 //     parallel fraction p from the measured 1 vs 2 thread speedup s2
-//     (p = 2 (1 - 1/s2); the largest batch's when b's is not measured);
+//     (p = 2 (1 - 1/s2); the largest batch's when b's is not measured;
+//     --parallel-fraction states p instead, e.g. for threads that split a
+//     rank's samples, which this build's BLAS-only threads do not);
 //   + every BN all-reduce of S bytes: ceil(log2 N) x (latency + S / bandwidth)
 //     (recursive doubling across nodes) + ceil(log2 r) x SHM_LAT_US inside one;
 //   + the gradient (S bytes, one blocking all-reduce, no credit for the
@@ -47,6 +49,7 @@ typedef struct SmModel {
     int nlinks;
     double gbit[SM_MAX_LINKS], lat_us[SM_MAX_LINKS];
     int cores;
+    double p_override;   // --parallel-fraction: a stated p instead of the measured one (< 0: measured)
 } SmModel;
 // A dataset's official recipe.
 typedef struct SmRun {
@@ -98,6 +101,7 @@ static int sm_read(SmModel *m, FILE *f) {
 // largest measured batch's when b has none; NTU's when the shape has no
 // 2-thread figure at all: NW-UCLA's runs are at 1 thread).
 static double sm_parallel_fraction(const SmModel *m, const SmShape *s, int b) {
+    if (m->p_override >= 0) return m->p_override;
     int any = 0;
     for (int j = 0; j < s->nb; j++) any |= s->wall2[j] > 0;
     if (!any) s = &m->ntu;
@@ -178,9 +182,11 @@ int main(int argc, char **argv) {
     static SmModel m;
     const char *links = "100:2 25:10";
     m.cores = 64;
+    m.p_override = -1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--links")) links = argv[i + 1];
         else if (!strcmp(argv[i], "--cores")) m.cores = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--parallel-fraction")) m.p_override = atof(argv[i + 1]);
     }
     for (const char *p = links; *p && m.nlinks < SM_MAX_LINKS;) {
         double g, u;
@@ -192,10 +198,13 @@ int main(int argc, char **argv) {
     }
     if (m.nlinks == 0 || m.cores < 1) { fprintf(stderr, "scale-model: --links \"GBIT:LATENCY_US ...\", --cores N\n"); return 2; }
     if (sm_read(&m, stdin)) { fprintf(stderr, "scale-model: no compute, bn or grad figures on stdin\n"); return 1; }
+    char pf[64];
+    if (m.p_override >= 0) snprintf(pf, sizeof pf, "a stated parallel fraction %.2f", m.p_override);
+    else snprintf(pf, sizeof pf, "the measured 2-thread speedup");
     printf("scale-model | nodes of %d cores; per-core compute = this machine's CPU s/step at 1 thread; threads by Amdahl "
-           "from the measured 2-thread speedup; %d BN all-reduces a step; gradient %.0f floats, blocking (no overlap "
+           "from %s; %d BN all-reduces a step; gradient %.0f floats, blocking (no overlap "
            "credit); inside a node %.0f us a reduction step and %.0f GB/s; no slowest-rank wait\n",
-           m.cores, m.nbn, m.ntu.nparam, SHM_LAT_US, SHM_GBS);
+           m.cores, pf, m.nbn, m.ntu.nparam, SHM_LAT_US, SHM_GBS);
     printf("scale-model | columns: the fastest layout (ranks x threads a node), s/step, communication's share, "
            "samples/s (efficiency against 1 node x N), hours of the whole run\n");
     // NTU60 X-Sub: 40,091 training samples, batch 64, the last partial batch

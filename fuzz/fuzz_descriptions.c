@@ -11,14 +11,14 @@ static void on_bad(void *ctx, const char *path, int line, const char *why) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char path[64], why[1024], coarse[4096];
+    char path[64], why[1024];
     int fd = fuzz_file(data, size, path, sizeof path);
     if (fd < 0) return 0;
     Descriptions *d = NULL;
     if (descriptions_load(path, &d, why, sizeof why) == 0 && d) {
         descriptions_sort(d);
         for (int i = 0; i < d->n; i++) {
-            descriptions_coarse(&d->cls[i], coarse, sizeof coarse);
+            free(descriptions_coarse(&d->cls[i]));
             descriptions_find(d, d->cls[i].id);
         }
     }

@@ -83,8 +83,9 @@ int descriptions_add(Descriptions *d, int id, const char *name, const char *sent
                      const char *const part[DESC_NPARTS], char *why, size_t whylen);
 void descriptions_sort(Descriptions *d);
 int descriptions_find(const Descriptions *d, int id);   // index, or -1
-// The coarse text "name. sentence" into buf (truncated); returns buf.
-char *descriptions_coarse(const DescClass *c, char *buf, size_t n);
+// The coarse text "name. sentence", whole, in a new string the caller frees;
+// NULL when out of memory. (A fixed buffer cut long sentences silently.)
+char *descriptions_coarse(const DescClass *c);
 
 // Writes the header and every class to path through path.partial + fsync +
 // rename, so a reader never sees half a file. CD_OK or CD_EIO/CD_EFORMAT.

@@ -31,8 +31,16 @@ void dist_finalize(Dist *d);
 // DIST_WATCHDOG_DEFAULT_S; 0 turns the watchdog off): longer than any
 // stretch one rank may compute alone while the others wait (a checkpoint
 // write, the last batch of an evaluation). Parallel HDF5's own collectives
-// (inside h5io) and MPI_Finalize itself are outside it.
+// and MPI_Finalize are blocking calls it cannot poll: those of them wrapped
+// in dist_guard_begin/_end (h5io's parallel file create, flush and close;
+// MPI_Finalize) are timed by a thread instead, which ends this rank (exit 1,
+// and mpirun ends the job) after the limit plus the grace, saying where it
+// waited; it cannot ask the others which one is silent (MPI is FUNNELED).
 #define DIST_WATCHDOG_DEFAULT_S 600
+// Around a blocking collective the watchdog cannot poll (what: e.g.
+// "H5Fclose"); not nested; no-op when the watchdog is off.
+void dist_guard_begin(const char *what);
+void dist_guard_end(void);
 // Names what this rank is doing ("train epoch 3 step 120"; progress_init
 // sets its stage): the watchdog's message quotes it. Cheap: once a step.
 void dist_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -37,6 +37,11 @@
 # EXP_LOWDATA_EPOCHS (20), EXP_LOWDATA_SEEDS (5), EXP_HEADS (20),
 # EXP_STAGES (all), EXP_RESULTS (docs/results.md). Runs go one at a time
 # under nice -n 5 (the machine is shared).
+# EXP_SELECT="name|overrides" uses that module setting instead of the folds'
+# selection (a setting chosen otherwise on the training split, e.g. by the
+# conditioning probe on fold 0; say so where the results are reported).
+# EXP_MAIN_ROWS ("backbone module") limits stage main to those rows, so that
+# two invocations (each with its own EXP_RESULTS) can run side by side.
 set -euo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
 cd "$R"
@@ -52,6 +57,7 @@ LEPOCHS=${EXP_LOWDATA_EPOCHS:-20}
 LSEEDS=${EXP_LOWDATA_SEEDS:-5}
 HEADS=${EXP_HEADS:-20}
 STAGES=${EXP_STAGES:-folds main controls lowdata frozen}
+MAIN_ROWS=${EXP_MAIN_ROWS:-backbone module}
 RESULTS=${EXP_RESULTS:-docs/results.md}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 MPIRUN=(nice -n 5 mpirun --oversubscribe -np "$NP")
@@ -141,13 +147,17 @@ fold_gain() {
 }
 SEL_NAME="" SEL_OVER=""
 best=""
+[ -z "${EXP_SELECT:-}" ] || IFS='|' read -r SEL_NAME SEL_OVER <<< "$EXP_SELECT"
 for c in "${CANDIDATES[@]}"; do
+    [ -z "${EXP_SELECT:-}" ] || break
     IFS='|' read -r name over <<< "$c"
     read -r n m _ <<< "$(fold_gain "$name")"
     [ "$n" = "$FOLDS" ] || continue
     if [ -z "$best" ] || awk -v a="$m" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$m SEL_NAME=$name SEL_OVER=$over; fi
 done
-if [ -z "$SEL_NAME" ]; then
+if [ -n "${EXP_SELECT:-}" ]; then
+    echo "== selected by EXP_SELECT: $SEL_NAME ($SEL_OVER)"
+elif [ -z "$SEL_NAME" ]; then
     echo "experiment: the folds are not all done; the later stages need the selection (EXP_STAGES=folds first)" >&2
     STAGES=""
 else
@@ -161,8 +171,9 @@ read -r -a SEL <<< "$SEL_OVER"
 
 if stage main; then
     for ((s = 1; s <= SEEDS; s++)); do
-        run "$OUT/main/backbone/seed$s" "$DATA" "$s" "$EPOCHS" "${BACKBONE[@]}" --set cocodiff.dump_features=2
-        run "$OUT/main/module/seed$s" "$DATA" "$s" "$EPOCHS" "${SEL[@]}"
+        [[ " $MAIN_ROWS " != *" backbone "* ]] ||
+            run "$OUT/main/backbone/seed$s" "$DATA" "$s" "$EPOCHS" "${BACKBONE[@]}" --set cocodiff.dump_features=2
+        [[ " $MAIN_ROWS " != *" module "* ]] || run "$OUT/main/module/seed$s" "$DATA" "$s" "$EPOCHS" "${SEL[@]}"
     done
 fi
 if stage controls; then
@@ -264,10 +275,11 @@ frozen_row() {
     printf '| %s | %d | %s | %+.2f | %.2f | %.3g |\n' "$label" "$k" \
         "$(echo "$pairs" | awk '{ printf "%s%+.2f", (NR > 1 ? " " : ""), 100 * ($1 - $2) }')" "$(pct "$m")" "$(pct "$se")" "$p"
 }
+ran() { find "$1" -name done -path '*seed*' 2>/dev/null | grep -q .; }   # ran DIR: a finished run under DIR
 cost_lines() {   # the module's share of a step, from the runs' own logs
     for l in "$@"; do
         [ -f "$l" ] || continue
-        grep -h "train | CoCoDiff module: .* ms of" "$l" | tail -1 | sed "s#^train | CoCoDiff module: #- $(basename "$(dirname "$l")")/$(basename "$l" .log): #"
+        { grep -h "train | CoCoDiff module: .* ms of" "$l" || true; } | tail -1 | sed "s#^train | CoCoDiff module: #- $(basename "$(dirname "$l")")/$(basename "$l" .log): #"
     done
 }
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -279,8 +291,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo "# CoCoDiff on the synthetic benchmark: measured results"
     echo
     echo "Written by \`make experiment\` (scripts/experiment.sh) on $(date -u +%Y-%m-%d) at commit $commit$dirty,"
-    echo "$(nproc) cores ($(uname -m)) shared with other work, $NP MPI ranks x 1 thread, runs one at a time under"
-    echo "nice; $runs training runs, $((secs / 60)) min of training in all (their own \"done: ... in\" lines)."
+    echo "$(nproc) cores ($(uname -m)) shared with other work, $NP MPI ranks x 1 thread, runs one at a time (per"
+    echo "invocation) under nice; $runs training runs, $((secs / 60)) min of training in all (their own \"done: ... in\" lines)."
     echo
     echo "Command: \`make experiment\` (knobs: EXP_SEEDS=$SEEDS EXP_CONTROL_SEEDS=$CSEEDS EXP_FOLDS=$FOLDS"
     echo "EXP_EPOCHS=$EPOCHS EXP_LOWDATA_SAMPLES=$LSAMPLES EXP_LOWDATA_FRACTION=$LFRAC EXP_LOWDATA_EPOCHS=$LEPOCHS"
@@ -309,6 +321,7 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo "Means over the main comparison's module runs (selected settings: \`${SEL_OVER:-?}\`)."
     echo
     echo "## 2. Hyperparameters chosen on cross-validation folds of the training split"
+    [ -n "${EXP_SELECT:-}" ] || {
     echo
     echo "\`--set cocodiff.folds=$FOLDS --set cocodiff.fold=K\`: training on the train split less fold K (by performer),"
     echo "evaluated on fold K; the test split is not used. Seed 1. Candidate minus backbone on the same fold:"
@@ -320,12 +333,19 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         per=$(for ((k = 0; k < FOLDS; k++)); do
             [ -f "$FO/$name/fold$k/done" ] && [ -f "$FO/backbone/fold$k/done" ] &&
                 awk -v x="$(top1 "$FO/$name/fold$k")" -v y="$(top1 "$FO/backbone/fold$k")" 'BEGIN { printf "%+.2f ", 100 * (x - y) }'
-        done)
+        done) || true   # (no fold finished: the loop's last test fails)
         read -r n m se t p _ <<< "$(fold_gain "$name")"
-        [ "$n" -gt 0 ] && printf '| %s (`%s`) | %d | %s | %+.2f | %.2f | %.3g |\n' "$name" "$over" "$n" "${per% }" "$(pct "$m")" "$(pct "$se")" "$p"
+        [ "$n" -eq 0 ] || printf '| %s (`%s`) | %d | %s | %+.2f | %.2f | %.3g |\n' "$name" "$over" "$n" "${per% }" "$(pct "$m")" "$(pct "$se")" "$p"
     done
     echo
-    echo "Selected: **${SEL_NAME:-none yet}** (\`${SEL_OVER}\`), the largest mean gain on the held-out folds."
+    }
+    if [ -n "${EXP_SELECT:-}" ]; then
+        echo
+        echo "Not used this time: the module setting was given (EXP_SELECT): **$SEL_NAME** (\`${SEL_OVER}\`), chosen"
+        echo "on fold 0 of the training split by the conditioning probe (\"What was tried\" below), not by the folds' top-1."
+    else
+        echo "Selected: **${SEL_NAME:-none yet}** (\`${SEL_OVER}\`), the largest mean gain on the held-out folds."
+    fi
     echo
     echo "## 3. Main comparison: backbone vs backbone + module, paired by seed"
     echo
@@ -340,69 +360,84 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo
     echo "## 4. Controls: is it text-guided generation or any feature noise?"
     echo
-    echo "The selected module with one thing changed, seeds 1..$CSEEDS, each paired with the backbone and with"
-    echo "the full module of the same seed."
-    echo
-    echo "| run | seeds | top-1 per seed (%) | mean |"
-    echo "|---|---|---|---|"
-    for c in "${CONTROLS[@]}"; do
-        IFS='|' read -r name over <<< "$c"
-        top1_row "$name (\`$over\`)" "$OUT/controls/$name" "$CSEEDS"
-    done
-    echo
-    echo "$HDR"
-    echo "|---|---|---|---|---|---|"
-    for c in "${CONTROLS[@]}"; do
-        IFS='|' read -r name over <<< "$c"
-        paired_row "$name - backbone" "$OUT/controls/$name" "$OUT/main/backbone" "$CSEEDS"
-        paired_row "full module - $name" "$OUT/main/module" "$OUT/controls/$name" "$CSEEDS"
-    done
-    echo
-    echo "Probe of the control modules (their generation under the texts they were trained with):"
-    echo
-    echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-    echo "|---|---|---|---|---|---|---|"
-    for c in shuffled-text random-text noise; do cond_rows "$OUT/controls/$c" "$CSEEDS" | sed "s/^| /| $c module: /"; done
-    echo
-    echo "## 5. Low data: $LFRAC of each class's training samples, a larger test set"
-    echo
-    echo "A synthetic benchmark of $LSAMPLES samples (cocodiff-synth --seed 2; X-Sub), \`--set cocodiff.train_fraction=$LFRAC\`"
-    echo "(the same subset for every seed), $LEPOCHS epochs (x0.1 at epoch $((LEPOCHS * 2 / 3)))."
-    [ -f "$LDATA" ] && echo "Test samples: $(h5ls "$LDATA/test" 2>/dev/null | awk '$1 == "label" { gsub(/[{}]/, "", $3); print $3 }'); training samples kept: $(grep -h "low data:" "$OUT/lowdata/backbone/seed1.log" 2>/dev/null | head -1 | sed 's/.*keeps //')."
-    echo
-    echo "| run | seeds | top-1 per seed (%) | mean |"
-    echo "|---|---|---|---|"
-    top1_row "CTR-GCN alone" "$OUT/lowdata/backbone" "$LSEEDS"
-    top1_row "CTR-GCN + CoCoDiff" "$OUT/lowdata/module" "$LSEEDS"
-    echo
-    echo "$HDR"
-    echo "|---|---|---|---|---|---|"
-    paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
-    echo
-    echo "## 6. Frozen backbone: fresh heads on real + generated features"
-    echo
-    echo "For each backbone run above (its part tokens: \`cocodiff.dump_features=2\`), \`cocodiff-frozen\` trains the"
-    echo "module alone (2,000 steps of 64) and then $HEADS fresh linear heads per condition (30 epochs, seeds 1..$HEADS,"
-    echo "the same seeds in every condition): real features only; + as many generated features a step (2 per"
-    echo "training sample); + the real features moved by the same distance in a random direction (noise); +"
-    echo "features of a module trained with shuffled or random texts. A backbone's value is the mean over its"
-    echo "heads; differences are paired by backbone."
-    echo
-    for regime in main lowdata; do
-        n=$SEEDS
-        [ "$regime" = main ] || n=$LSEEDS
-        echo "$regime backbones:"
+    if ran "$OUT/controls"; then
+        echo "The selected module with one thing changed, seeds 1..$CSEEDS, each paired with the backbone and with"
+        echo "the full module of the same seed."
+        echo
+        echo "| run | seeds | top-1 per seed (%) | mean |"
+        echo "|---|---|---|---|"
+        for c in "${CONTROLS[@]}"; do
+            IFS='|' read -r name over <<< "$c"
+            top1_row "$name (\`$over\`)" "$OUT/controls/$name" "$CSEEDS"
+        done
         echo
         echo "$HDR"
         echo "|---|---|---|---|---|---|"
-        frozen_row "+ generated - real only" "$regime" text generated text none "$n"
-        frozen_row "+ noise - real only" "$regime" text noise text none "$n"
-        frozen_row "+ generated - + noise" "$regime" text generated text noise "$n"
-        frozen_row "+ generated (shuffled texts) - real only" "$regime" shuffled-text generated text none "$n"
-        frozen_row "+ generated (random texts) - real only" "$regime" random-text generated text none "$n"
-        frozen_row "+ generated - + generated (shuffled texts)" "$regime" text generated shuffled-text generated "$n"
+        for c in "${CONTROLS[@]}"; do
+            IFS='|' read -r name over <<< "$c"
+            paired_row "$name - backbone" "$OUT/controls/$name" "$OUT/main/backbone" "$CSEEDS"
+            paired_row "full module - $name" "$OUT/main/module" "$OUT/controls/$name" "$CSEEDS"
+        done
         echo
-    done
+        echo "Probe of the control modules (their generation under the texts they were trained with):"
+        echo
+        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
+        echo "|---|---|---|---|---|---|---|"
+        for c in shuffled-text random-text noise; do cond_rows "$OUT/controls/$c" "$CSEEDS" | sed "s/^| /| $c module: /"; done
+        echo
+    else
+        echo "Not run in this round (\"What was tried\", H)."
+        echo
+    fi
+    echo "## 5. Low data: $LFRAC of each class's training samples, a larger test set"
+    echo
+    if ran "$OUT/lowdata/backbone"; then
+        echo "A synthetic benchmark of $LSAMPLES samples (cocodiff-synth --seed 2; X-Sub), \`--set cocodiff.train_fraction=$LFRAC\`"
+        echo "(the same subset for every seed), $LEPOCHS epochs (x0.1 at epoch $((LEPOCHS * 2 / 3)))."
+        [ -f "$LDATA" ] && echo "Test samples: $(h5ls "$LDATA/test" 2>/dev/null | awk '$1 == "label" { gsub(/[{}]/, "", $3); print $3 }'); training samples kept: $(grep -h "low data:" "$OUT/lowdata/backbone/seed1.log" 2>/dev/null | head -1 | sed 's/.*keeps //')."
+        echo
+        echo "| run | seeds | top-1 per seed (%) | mean |"
+        echo "|---|---|---|---|"
+        top1_row "CTR-GCN alone" "$OUT/lowdata/backbone" "$LSEEDS"
+        top1_row "CTR-GCN + CoCoDiff" "$OUT/lowdata/module" "$LSEEDS"
+        echo
+        echo "$HDR"
+        echo "|---|---|---|---|---|---|"
+        paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
+        echo
+    else
+        echo "Not run in this round (\"What was tried\", H)."
+        echo
+    fi
+    echo "## 6. Frozen backbone: fresh heads on real + generated features"
+    echo
+    if ran "$OUT/frozen"; then
+        echo "For each backbone run above (its part tokens: \`cocodiff.dump_features=2\`), \`cocodiff-frozen\` trains the"
+        echo "module alone (2,000 steps of 64) and then $HEADS fresh linear heads per condition (30 epochs, seeds 1..$HEADS,"
+        echo "the same seeds in every condition): real features only; + as many generated features a step (2 per"
+        echo "training sample); + the real features moved by the same distance in a random direction (noise); +"
+        echo "features of a module trained with shuffled or random texts. A backbone's value is the mean over its"
+        echo "heads; differences are paired by backbone."
+        echo
+        for regime in main lowdata; do
+            n=$SEEDS
+            [ "$regime" = main ] || n=$LSEEDS
+            echo "$regime backbones:"
+            echo
+            echo "$HDR"
+            echo "|---|---|---|---|---|---|"
+            frozen_row "+ generated - real only" "$regime" text generated text none "$n"
+            frozen_row "+ noise - real only" "$regime" text noise text none "$n"
+            frozen_row "+ generated - + noise" "$regime" text generated text noise "$n"
+            frozen_row "+ generated (shuffled texts) - real only" "$regime" shuffled-text generated text none "$n"
+            frozen_row "+ generated (random texts) - real only" "$regime" random-text generated text none "$n"
+            frozen_row "+ generated - + generated (shuffled texts)" "$regime" text generated shuffled-text generated "$n"
+            echo
+        done
+    else
+        echo "Not run in this round (\"What was tried\", H)."
+        echo
+    fi
     echo "## 7. The module's cost"
     echo
     echo "Per step, rank 0, as cocodiff-train reports it (module time / whole step; the machine was shared, so the"

@@ -20,6 +20,9 @@ NP=$(info np) THREADS=$(info threads) BASE=$(info base)
 SPE=$((1020 * REPEAT / 16))   # steps an epoch (drop_last)
 FULL_SAMPLES=$((65 * (1020 * 5 / 16) * 16))   # the official recipe: 65 x 318 steps of 16
 SEEDS=$(ls -d "$OUT"/joint-backbone-s*/ 2>/dev/null | sed 's#/$##; s/.*-s//' | sort -n | tr '\n' ' ')
+# the command with the seeds found: run-info keeps the first invocation's
+# UCLA_SEEDS, and later invocations may have added seeds to OUT
+run_command() { info command | sed "s/UCLA_SEEDS=\"[^\"]*\"/UCLA_SEEDS=\"${SEEDS% }\"/"; }
 
 # --- per run -------------------------------------------------------------------
 m() { echo "$OUT/$1/metrics.jsonl"; }
@@ -89,7 +92,7 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "(one work folder per run; each trained with \`cocodiff-train\`, then its last checkpoint evaluated"
     echo "with \`cocodiff-eval\` on the test split)."
     echo
-    echo "- Command: \`$(info command)\`"
+    echo "- Command: \`$(run_command)\`"
     echo "- Commit: $(info commit)"
     echo "- Machine: $(info machine); $NP MPI ranks x $THREADS thread(s), shared with other work while it ran"
     echo "- Data: the NW-UCLA archive all_sqe.zip (sha256 $(info archive)), \`cocodiff-prep --dataset ucla\`:"
@@ -186,7 +189,7 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "## Reproduce"
     echo
     echo '```sh'
-    echo "$(info command | sed 's/ OUT$/ ucla-runs/')    # trains and evaluates every run (resumable)"
+    echo "$(run_command | sed 's/ OUT$/ ucla-runs/')    # trains and evaluates every run (resumable)"
     echo "scripts/ucla-results.sh ucla-runs                                # writes this file"
     echo '```'
     echo

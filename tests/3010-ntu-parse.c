@@ -88,7 +88,7 @@ static char *replace_once(const char *s, const char *from, const char *to) {
 }
 
 int main(void) {
-    plan(27);
+    plan(29);
     char why[256];
     int frames;
     NtuName nn;
@@ -141,6 +141,14 @@ int main(void) {
     char *bad2 = strstr(bad, "\nnan") ? bad : NULL;
     if (bad2) rejects_with(bad, "not finite", "NaN coordinates");
     else ok(0, "could not plant a NaN");
+    free(bad);
+    // The reference (numpy's float32 of the text) rejects hexadecimal floats,
+    // which strtof reads; values beyond float32 become inf there and here.
+    bad = replace_once(lf, "\n0.1 ", "\n0x1p3 ");
+    rejects_with(strstr(bad, "0x1p3") ? bad : "", "hexadecimal", "a hexadecimal float (0x1p3)");
+    free(bad);
+    bad = replace_once(lf, "\n0.1 ", "\n1e300 ");
+    rejects_with(strstr(bad, "1e300") ? bad : "", "not finite", "1e300 (inf in float32)");
     free(bad);
     bad = replace_once(lf, "20\n1\n", "20\n7\n");
     rejects_with(bad, "at most 6", "more bodies than Kinect tracks");

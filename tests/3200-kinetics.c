@@ -284,7 +284,7 @@ static void test_rejections(void) {
         char *pp = bad[i].in_pose ? nums(36, bad[i].tok, 7) : nums(36, "", -1);
         char *ss = bad[i].in_pose ? nums(18, "", -1) : nums(18, bad[i].tok, 11);
         j = person_with(pp, ss);
-        reject(j, bad[i].in_pose ? "pose[7] is not a finite number" : "score[11] is not a finite",
+        reject(j, bad[i].in_pose ? "pose[7] (joint 3's y) is not a finite number" : "score[11] (joint 11) is not a finite",
                bad[i].what);
         free(j), free(pp), free(ss);
     }
@@ -296,6 +296,11 @@ static void test_rejections(void) {
     j = person_with(pn, s18), reject(j, "malformed JSON", "an Infinity token"), free(j), free(pn);
     pn = nums(36, "1e400", 3);
     j = person_with(pn, s18), reject(j, "malformed JSON", "an overflowing real"), free(j), free(pn);
+    // Finite doubles beyond float32's range would be inf once stored.
+    pn = nums(36, "1e300", 4);
+    j = person_with(pn, s18), reject(j, "pose[4] (joint 2's x) = 1e+300 is not a finite number in float32", "1e300 in the pose"), free(j), free(pn);
+    char *sn = nums(18, "-3.5e38", 5);
+    j = person_with(p36, sn), reject(j, "score[5] (joint 5) = -3.5e+38 is not a finite number in float32", "-3.5e38 in the score"), free(j), free(sn);
     free(p36), free(s18), free(p34), free(p38), free(s17);
 
     // The why buffer may be absent or tiny.
@@ -348,7 +353,7 @@ static void test_labels(void) {
 }
 
 int main(void) {
-    plan(56);
+    plan(58);
     out = malloc(sizeof(float) * SKEL_T * SKEL_M * KINETICS_V * SKEL_C);
     if (!out) bail("out of memory");
     test_basic();

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 BIN=$REPO/bin/cocodiff-describe
 if [ ! -x "$BIN" ]; then echo "Bail out! $BIN not built (run make)"; exit 1; fi
-plan 48
+plan 50
 unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY OPENAI_API_KEY MYKEY
 
 CCM=$(command -v mpicc || command -v cc)
@@ -187,6 +187,16 @@ describe --classes "$L" --out "$TMP/x.tsv" --endpoint https://api.example.invali
 rc=$?
 [ $rc = 2 ] && grep -q "OPENAI_API_KEY is not set" "$TMP/err" && [ ! -e "$TMP/x.tsv" ]
 check $? "no key for a remote endpoint: exit 2, nothing written"
+# The key over plain http to another machine: refused unless --insecure-http.
+MYKEY=sk-secret describe --classes "$L" --out "$TMP/x.tsv" --api-key-env MYKEY --endpoint http://api.example.invalid/v1
+rc=$?
+[ $rc = 2 ] && grep -q "plain http to another machine.*--insecure-http" "$TMP/err" && [ ! -e "$TMP/x.tsv" ]
+check $? "a key over plain http to a remote host: exit 2, nothing sent or written"
+MYKEY=sk-secret describe --classes "$L" --out "$TMP/x.tsv" --api-key-env MYKEY --endpoint http://api.example.invalid/v1 \
+    --insecure-http --retries 0 --timeout 2 --limit 1
+grep -q "warning: --insecure-http: the API key in MYKEY is sent unencrypted" "$TMP/err"
+check $? "--insecure-http: allowed, with a warning"
+rm -f "$TMP/x.tsv"
 bad=0
 for args in "--out $TMP/x.tsv" "--classes $L" "--classes $L --out $TMP/x.tsv --id-base 2" \
     "--classes $L --out $TMP/x.tsv --retries -1" "--classes $L --out $TMP/x.tsv --endpoint ftp://x" \

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 EMBED=$REPO/bin/cocodiff-embed
 cd "$REPO" || exit 1
-plan 15
+plan 16
 
 "$EMBED" --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/e1.h5" > "$TMP/l1" 2>&1
 ok $? "1 rank: NTU60 GloVe embeddings"
@@ -36,6 +36,12 @@ printf 'id\tname\tsentence\thead\thand\tarm\thip\tleg\tfoot\n1\tzorp\tqwxzv blor
 [ $? = 1 ] && grep -q "no word of \"zorp" "$TMP/lo"; ok $? "a text with no known word is an error that names it"
 "$EMBED" --descriptions datasets/ntu120/descriptions.tsv --strict-oov --out "$TMP/s.h5" > "$TMP/ls" 2>&1
 [ $? = 1 ] && grep -q "not in the GloVe vocabulary" "$TMP/ls"; ok $? "--strict-oov: unknown words are an error"
+# A coarse text over 4,095 bytes is encoded whole (it was cut at 4,095 bytes
+# silently): an unknown word after 8,000 bytes of known ones is still seen.
+long=$(awk 'BEGIN { for (i = 0; i < 2000; i++) printf "the "; printf "qwxzvlong." }')
+printf 'id\tname\tsentence\thead\thand\tarm\thip\tleg\tfoot\n1\tdrink water\t%s\thead\thand\tarm\thip\tleg\tfoot\n' "$long" > "$TMP/long.tsv"
+"$EMBED" --descriptions "$TMP/long.tsv" --strict-oov --out "$TMP/long.h5" > "$TMP/ll" 2>&1
+[ $? = 1 ] && grep -q "qwxzvlong" "$TMP/ll"; ok $? "a coarse text over 4,095 bytes is read whole (its last word is seen)"
 # CLIP with the small random model of tests/data/clip (same structure as ViT-B/32's text tower).
 CLIPARGS="--encoder clip --clip-model tests/data/clip/model.safetensors --clip-vocab tests/data/clip/vocab.json --clip-merges tests/data/clip/merges.txt"
 "$EMBED" --descriptions datasets/ntu60/descriptions.tsv $CLIPARGS --out "$TMP/c1.h5" > "$TMP/lc1" 2>&1 &&

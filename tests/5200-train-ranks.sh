@@ -16,7 +16,7 @@
 plan 12
 train_data
 train_config "$TMP/c.yaml" "$TMP/w"
-S="--set test_feeder_args.data_path=null --set num_epoch=5 --set warm_up_epoch=2 --set step=[30] --set base_lr=0.0001"
+S=$TRAJECTORY
 
 for np in 1 2 4; do
     run_mpi $np "$TRAIN" --config "$TMP/c.yaml" $S --set work_dir="$TMP/w$np" --log-losses "$TMP/l$np.txt" \

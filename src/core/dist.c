@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 #include <errno.h>   // program_invocation_short_name (_GNU_SOURCE)
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,88 @@ static int coll_wait(int started, MPI_Request *r, const char *what) {
 }
 #define COLL(what, blocking, nonblocking) (wd.on ? coll_wait((nonblocking), &req, (what)) : (blocking))
 
+// ---------------------------------------------------------------------------
+// Guard (dist.h): a blocking collective of another library cannot be
+// polled, so a thread of the guard's own times it. The thread never calls
+// MPI (MPI is FUNNELED); past the deadline it prints where this rank waits
+// and ends the process with _exit(1), which makes mpirun end the job (the
+// stopped rank included). Part of the MPI context, like wd.
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int started, armed, quit, rank;
+    double secs;               // limit + grace
+    struct timespec deadline;  // CLOCK_MONOTONIC
+    char what[48];
+} guard = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *guard_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&guard.mu);
+    while (!guard.quit) {
+        if (!guard.armed) {
+            pthread_cond_wait(&guard.cv, &guard.mu);
+            continue;
+        }
+        if (pthread_cond_timedwait(&guard.cv, &guard.mu, &guard.deadline) == ETIMEDOUT && guard.armed) {
+            fprintf(stderr, "error: [r%d] watchdog: %s: still inside %s after %.0f s, a collective it cannot poll "
+                            "(parallel HDF5 or MPI_Finalize): another rank is stopped, hung or dead; stage: %s; "
+                            "ending this rank (exit 1; mpirun ends the job; COCODIFF_WATCHDOG_S sets the limit)\n",
+                    guard.rank, program_invocation_short_name, guard.what, guard.secs,
+                    wd.stage[0] ? wd.stage : "(none said)");
+            fflush(stderr);
+            _exit(1);
+        }
+    }
+    pthread_mutex_unlock(&guard.mu);
+    return NULL;
+}
+
+void dist_guard_begin(const char *what) {
+    if (!wd.on) return;
+    pthread_mutex_lock(&guard.mu);
+    if (!guard.started) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&guard.cv, &ca);
+        pthread_condattr_destroy(&ca);
+        guard.started = pthread_create(&guard.th, NULL, guard_main, NULL) == 0;
+    }
+    const double grace = wd.limit / 10 < 2 ? 2 : wd.limit / 10 > 30 ? 30 : wd.limit / 10;
+    guard.rank = wd.rank;
+    guard.secs = wd.limit + grace;
+    snprintf(guard.what, sizeof guard.what, "%s", what);
+    clock_gettime(CLOCK_MONOTONIC, &guard.deadline);
+    guard.deadline.tv_sec += (time_t)guard.secs;
+    guard.armed = 1;
+    pthread_cond_signal(&guard.cv);
+    pthread_mutex_unlock(&guard.mu);
+}
+
+void dist_guard_end(void) {
+    pthread_mutex_lock(&guard.mu);
+    guard.armed = 0;
+    if (guard.started) pthread_cond_signal(&guard.cv);
+    pthread_mutex_unlock(&guard.mu);
+}
+
+// Stops the thread (after MPI_Finalize).
+static void guard_stop(void) {
+    pthread_mutex_lock(&guard.mu);
+    int started = guard.started;
+    guard.quit = 1;
+    guard.armed = 0;
+    if (started) pthread_cond_signal(&guard.cv);
+    pthread_mutex_unlock(&guard.mu);
+    if (started) {
+        pthread_join(guard.th, NULL);
+        pthread_cond_destroy(&guard.cv);
+    }
+    guard.started = guard.quit = 0;
+}
+
 int dist_init(Dist *d, int *argc, char ***argv) {
     int inited = 0;
     MPI_Initialized(&inited);
@@ -259,11 +342,13 @@ void dist_finalize(Dist *d) {
     MPI_Request req;
     COLL("dist_finalize", MPI_SUCCESS, MPI_Ibarrier(COMM(d), &req));
     if (wd.on) MPI_Comm_free(&wd.comm);
-    free(wd.who);
-    memset(&wd, 0, sizeof wd);
     MPI_Comm_free((MPI_Comm *)d->comm);
     d->comm = NULL;
+    dist_guard_begin("MPI_Finalize");   // it synchronises too, unpolled
+    free(wd.who);
+    memset(&wd, 0, sizeof wd);
     MPI_Finalize();
+    guard_stop();
 }
 
 void dist_abort(const Dist *d, int code, const char *fmt, ...) {

@@ -12,6 +12,7 @@
 // (the reference never looks at the others).
 #include "kinetics.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -98,19 +99,33 @@ void kinetics_labels_free(KineticsLabels *labels) {
 // One clip
 
 // Reads n finite numbers of a JSON array into dst[i*stride]; 0 on success,
-// else -1 with the offending index in *bad.
-static int read_numbers(const json_t *arr, size_t n, double *dst, size_t stride, size_t *bad) {
+// else -1 (not a number, or not finite) or -2 (finite as a double, but beyond
+// float32's range: inf once stored, e.g. 1e300) with the offending index in
+// *bad and the value in *val.
+static int read_numbers(const json_t *arr, size_t n, double *dst, size_t stride, size_t *bad, double *val) {
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(arr, i);
         // json_is_number accepts integers and reals, not booleans or null
         double d = json_is_number(e) ? json_number_value(e) : NAN;
-        if (!isfinite(d)) {
-            *bad = i;
-            return -1;
-        }
+        *bad = i;
+        *val = d;
+        if (!isfinite(d)) return -1;
+        if (fabs(d) > FLT_MAX) return -2;
         dst[i * stride] = d;
     }
     return 0;
+}
+
+// The message of a read_numbers failure (what: "pose" or "score").
+static int bad_number(int r, int t, int m, const char *what, size_t i, double val, char *why, size_t whylen) {
+    char joint[32];
+    if (what[0] == 'p') snprintf(joint, sizeof joint, "joint %zu's %c", i / 2, i % 2 ? 'y' : 'x');
+    else snprintf(joint, sizeof joint, "joint %zu", i);
+    if (r == -2)
+        return cd_reject(why, whylen, "frame_index %d person %d: %s[%zu] (%s) = %g is not a finite number in "
+                         "float32 (beyond +-%g)", t, m, what, i, joint, val, (double)FLT_MAX);
+    return cd_reject(why, whylen, "frame_index %d person %d: %s[%zu] (%s) is not a finite number", t, m, what, i,
+                     joint);
 }
 
 // Fills person slot m of frame t (dn: (T, 5, V, C) doubles) from one
@@ -131,12 +146,11 @@ static int read_person(const json_t *person, int t, int m, double *dn, char *why
     double *slot = dn + ((size_t)t * KIN_M_IN + (size_t)m) * KINETICS_V * SKEL_C;
     double xy[KIN_POSE_LEN];
     size_t bad = 0;
-    if (read_numbers(pose, KIN_POSE_LEN, xy, 1, &bad))
-        return cd_reject(why, whylen, "frame_index %d person %d: pose[%zu] is not a finite "
-                         "number", t, m, bad);
-    if (read_numbers(score, KINETICS_V, slot + 2, SKEL_C, &bad))
-        return cd_reject(why, whylen, "frame_index %d person %d: score[%zu] is not a finite "
-                         "number", t, m, bad);
+    double val = 0;
+    int r;
+    if ((r = read_numbers(pose, KIN_POSE_LEN, xy, 1, &bad, &val))) return bad_number(r, t, m, "pose", bad, val, why, whylen);
+    if ((r = read_numbers(score, KINETICS_V, slot + 2, SKEL_C, &bad, &val)))
+        return bad_number(r, t, m, "score", bad, val, why, whylen);
     for (int v = 0; v < KINETICS_V; v++) {
         slot[v * SKEL_C + 0] = xy[2 * v];       // pose[0::2]
         slot[v * SKEL_C + 1] = xy[2 * v + 1];   // pose[1::2]

@@ -90,10 +90,14 @@ static int skip_number(Cursor *c) {
     return (acc & DIGIT) && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == 0);
 }
 
+// 1 read, 0 not a number, -1 a hexadecimal float: strtof (the fallback of
+// ff_parse_f32) reads "0x1p3", the reference (numpy's float32 of the text,
+// like Python's float()) refuses it, so we do too.
 static int read_float(Cursor *c, float *v) {
     const char *q = ff_parse_f32(c->p, v);
     if (!q || q > c->end) return 0;
     if (q < c->end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') return 0;
+    if (memchr(c->p, 'x', (size_t)(q - c->p)) || memchr(c->p, 'X', (size_t)(q - c->p))) return -1;
     c->p = q;
     return 1;
 }
@@ -169,6 +173,9 @@ static int parse_body(Cursor *c, NtuRaw *raw, int frame, char *why, size_t whyle
             if (c->p >= c->end)
                 return cd_reject(why, whylen, "truncated in joint %d of frame %d (line %d)", j + 1, frame + 1, c->line);
             int good = k < 3 ? read_float(c, &xyz[j * 3 + k]) : skip_number(c);
+            if (good < 0)
+                return cd_reject(why, whylen, "line %d: field %d of joint %d is a hexadecimal float, which the reference "
+                                 "rejects", c->line, k + 1, j + 1);
             if (!good)
                 return cd_reject(why, whylen, "line %d: field %d of joint %d is not a number", c->line, k + 1, j + 1);
             if (k < 3 && !isfinite(xyz[j * 3 + k]))

@@ -8,8 +8,9 @@
 // sort the metadata by name - so the output order and content do not depend
 // on the number of ranks - and each rank writes its own samples into the
 // shared files with parallel HDF5. Files are written as NAME.partial and
-// renamed when complete.
+// renamed together once all of them are complete (commit_outputs).
 #include "prep.h"
+#include "fault.h"
 #include "archive_in.h"
 #include "buf.h"
 #include "checksum.h"
@@ -219,6 +220,38 @@ static int read_side(Prep *p, ArchiveIn *a, const char *input, const char *membe
     return rc == CD_OK ? CD_OK : CD_EFORMAT;
 }
 
+// Members never read, each a reject with its reason (they used to be
+// skipped uncounted, or read as samples): anything but a regular file with
+// data of its own (links, FIFOs, devices: an extractor would make them
+// something else than a sample), and names that would leave the folder an
+// extractor writes to (absolute, or a ".." component). 1 with why filled.
+static int member_refused(const ArchiveIn *a, const char *member, int is_file, char *why, size_t whylen) {
+    if (!is_file) {
+        char what[384];
+        archive_in_what(a, what, sizeof what);
+        snprintf(why, whylen, "the member is %s, not a regular file: not read", what);
+        return 1;
+    }
+    int up = 0;
+    for (const char *s = member; *s && !up; s = strchr(s, '/') ? strchr(s, '/') + 1 : "")
+        up = s[0] == '.' && s[1] == '.' && (s[2] == '/' || s[2] == 0);
+    if (member[0] == '/' || up) {
+        snprintf(why, whylen, "the member's name %s: not read (it would leave the folder an extractor writes to)",
+                 member[0] == '/' ? "is an absolute path" : "has a '..' component");
+        return 1;
+    }
+    return 0;
+}
+
+// A refused member in the rejects report, under its sample name when it has one.
+static int reject_refused(Prep *p, const char *member, const char *why) {
+    DatasetSample s;
+    char ignored[256];
+    memset(&s, 0, sizeof s);
+    int rc = p->fmt->member(member, &s, ignored, sizeof ignored);
+    return reject(p, rc == CD_OK && s.name[0] ? s.name : base_name(member), member, why);
+}
+
 // Walks every input archive; returns a status all ranks agree on.
 static int scan_inputs(Prep *p) {
     const Dist *d = p->d;
@@ -244,9 +277,11 @@ static int scan_inputs(Prep *p) {
             int r = archive_in_next(a, &member, &size, &is_file);
             if (r == 1) break;
             if (r) { rc = r; break; }
-            if (!is_file) continue;
+            if (!is_file && archive_in_is_dir(a)) continue;   // folders are structure
             members++;
-            if ((part = side_of(p->fmt, member)) >= 0) {
+            char odd[512];
+            int refused = member_refused(a, member, is_file, odd, sizeof odd);
+            if (!refused && (part = side_of(p->fmt, member)) >= 0) {
                 rc = read_side(p, a, in, member, part, &buf, &cap);
                 continue;
             }
@@ -255,7 +290,8 @@ static int scan_inputs(Prep *p) {
                 rc = archive_in_skip(a);
                 continue;
             }
-            rc = handle_member(p, a, i, member, k, &buf, &cap);
+            if (refused) rc = reject_refused(p, member, odd);
+            else rc = handle_member(p, a, i, member, k, &buf, &cap);
             progress_update(&prog, d, (base + archive_in_position(a)) >> 20);
         }
         if (a) base += archive_in_position(a);
@@ -457,12 +493,7 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
     free(pos);
     free(row);
     int crc = h5io_prep_close(f);   // collective; agrees on errors
-    rc = dist_agree(d, rc ? rc : crc);
-    if (rc == CD_OK && d->rank == 0 && fs_commit(tmp, path) != CD_OK) {
-        CD_ERR("%s: cannot rename into place: %s", path, strerror(errno));
-        rc = CD_EIO;
-    }
-    rc = dist_agree(d, rc);
+    rc = dist_agree(d, rc ? rc : crc);   // renamed into place by commit_outputs, with the others
     t_write = dist_wtime() - t_write;
     if (rc == CD_OK) rc = dist_allreduce_max_f64(d, &t_write, 1);
     if (rc == CD_OK)
@@ -473,9 +504,33 @@ static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const
         if (!cnt[g])
             log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "
                      "evaluating on it will fail", path, g ? "test" : "train");
-    if (rc != CD_OK && d->rank == 0)
-        unlink(tmp);
     return rc;
+}
+
+// Rank 0, once every file of the run is complete as PATH.partial: renames
+// them into place one after the other, the rejects report last, so that a
+// run killed while writing leaves the previous run's files, all of them,
+// never some of each (the renames take microseconds). On an error (or with
+// rc != CD_OK from the writes) the .partial files are removed. Collective
+// through the final agreement.
+static int commit_outputs(Prep *p, int rc, const Buf *rej, const char *rpath) {
+    char path[4200], tmp[4300];
+    if (p->d->rank == 0) {
+        fs_partial(rpath, tmp, sizeof tmp);
+        char why[2048];
+        if (rc == CD_OK && (rc = fs_write_file_why(tmp, rej->p ? rej->p : "", rej->n, why, sizeof why))) CD_ERR("%s", why);
+        for (int b = 0; b <= p->fmt->nbench; b++) {
+            if (b < p->fmt->nbench) snprintf(path, sizeof path, "%s/%s.h5", p->cfg->out_dir, p->fmt->bench[b]);
+            else snprintf(path, sizeof path, "%s", rpath);
+            fs_partial(path, tmp, sizeof tmp);
+            if (rc != CD_OK) unlink(tmp);
+            else if (fs_commit(tmp, path) != CD_OK) {
+                CD_ERR("%s: cannot rename into place: %s", path, strerror(errno));
+                rc = CD_EIO;
+            }
+        }
+    }
+    return dist_agree(p->d, rc);
 }
 
 // Input checksums ("sha256  bytes  file" per input) are computed by a
@@ -681,12 +736,14 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
             rc = CD_EFORMAT;
         }
     }
+    char rpath[4200];
+    snprintf(rpath, sizeof rpath, "%s/%s-rejects.tsv", cfg->out_dir, p.fmt->name);
     if (d->rank == 0 && set_up && rc != CD_ENOMEM) {   // not for unusable inputs: nothing was read
         sort_lines(&rej);   // the same report whatever the number of ranks
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s-rejects.tsv", cfg->out_dir, p.fmt->name);
-        if (fs_write_atomic(path, rej.p ? rej.p : "", rej.n) != CD_OK && rc == CD_OK) rc = CD_EIO;
-        else if (counts[2]) log_warn(d, "prep | %lld sample(s) rejected: see %s", (long long)counts[2], path);
+        // A run that stops here writes the report alone; otherwise it goes
+        // into place with the sample files (commit_outputs).
+        if (rc != CD_OK) fs_write_atomic(rpath, rej.p ? rej.p : "", rej.n);
+        if (counts[2]) log_warn(d, "prep | %lld sample(s) rejected: see %s", (long long)counts[2], rpath);
     }
     rc = dist_agree(d, rc);
     log_info(d, "prep | %lld prepared, %lld rejected, %lld excluded, %lld outside the dataset | %.1f MB text | %.1fs",
@@ -696,7 +753,12 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
              (double)counts[4] / 1e6 / t_scan, (double)counts[4] / 1e6 / t_scan / d->size);
 
     if (rc == CD_OK) load_class_names(&p);
-    for (int b = 0; b < p.fmt->nbench && rc == CD_OK; b++) rc = write_bench(&p, b, all, n, sources);
+    int wrote = rc == CD_OK;
+    for (int b = 0; b < p.fmt->nbench && rc == CD_OK; b++) {
+        rc = write_bench(&p, b, all, n, sources);
+        if (rc == CD_OK && d->rank == 0) fault_point("bench", b + 1);
+    }
+    if (wrote) rc = commit_outputs(&p, rc, &rej, rpath);
     if (rc == CD_OK) log_info(d, "prep | done in %.1fs", dist_wtime() - t0);
     free(allm);
     free(allr);

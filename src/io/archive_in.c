@@ -4,11 +4,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct ArchiveIn {
     struct archive *a;
+    struct archive_entry *e;   // the current member (libarchive's, until the next header)
     char *path;
 };
 
@@ -37,11 +39,34 @@ int archive_in_next(ArchiveIn *ai, const char **name, int64_t *size, int *is_fil
         CD_ERR("%s: corrupt archive: %s", ai->path, archive_error_string(ai->a));
         return CD_EFORMAT;
     }
+    ai->e = e;
     *name = archive_entry_pathname(e);
     if (!*name) *name = "";
     *size = archive_entry_size_is_set(e) ? (int64_t)archive_entry_size(e) : -1;
-    *is_file = archive_entry_filetype(e) == AE_IFREG;
+    // A hard link has a regular file's type and no data of its own.
+    *is_file = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e);
     return CD_OK;
+}
+
+int archive_in_is_dir(const ArchiveIn *ai) { return ai->e && archive_entry_filetype(ai->e) == AE_IFDIR; }
+
+void archive_in_what(const ArchiveIn *ai, char *buf, size_t n) {
+    const char *hard = ai->e ? archive_entry_hardlink(ai->e) : NULL;
+    const char *sym = ai->e ? archive_entry_symlink(ai->e) : NULL;
+    if (hard) {
+        snprintf(buf, n, "a hard link to %s", hard);
+        return;
+    }
+    switch (ai->e ? archive_entry_filetype(ai->e) : 0) {
+    case AE_IFREG: snprintf(buf, n, "a regular file"); break;
+    case AE_IFDIR: snprintf(buf, n, "a folder"); break;
+    case AE_IFLNK: snprintf(buf, n, "a symbolic link to %s", sym ? sym : "?"); break;
+    case AE_IFIFO: snprintf(buf, n, "a FIFO"); break;
+    case AE_IFCHR: snprintf(buf, n, "a character device"); break;
+    case AE_IFBLK: snprintf(buf, n, "a block device"); break;
+    case AE_IFSOCK: snprintf(buf, n, "a socket"); break;
+    default: snprintf(buf, n, "of an unknown file type"); break;
+    }
 }
 
 int archive_in_read(ArchiveIn *ai, char **buf, size_t *cap, size_t *len, size_t max, char *why, size_t whylen) {

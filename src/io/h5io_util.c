@@ -1,6 +1,7 @@
 // h5io_util.c - the h5io module's private helpers (h5io_util.h): files,
 // attributes, groups and datasets as every format of ours writes them.
 #include "h5io_util.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "h5io_errors.h"
 #include "status.h"
@@ -56,7 +57,10 @@ hid_t h5io_create_mpio(const char *path, const Dist *d) {
     H5Pset_fapl_mpio(fapl, *(MPI_Comm *)d->comm, MPI_INFO_NULL);
     H5Pset_all_coll_metadata_ops(fapl, 1);
     H5Pset_coll_metadata_write(fapl, 1);
+    fault_point("h5-create", d->rank);
+    dist_guard_begin("H5Fcreate");   // collective, and the watchdog cannot poll it
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    dist_guard_end();
     H5Pclose(fapl);
     if (f >= 0 && h5io_attr_put_str(f, "checksums", "crc32")) { H5Fclose(f); return -1; }   // a promise: h5io_crc_check
     return f;
@@ -163,10 +167,12 @@ int h5io_end_write(hid_t f, const char *partial, int rc, const Dist *d) {
     if (!d) return end_serial(f, partial, rc);
     int err = errno, writer = d->rank == 0;
     rc = dist_agree(d, rc);
+    dist_guard_begin("H5Fflush");
     if (!rc && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) {
         err = errno;
         rc = CD_EIO;
     }
+    dist_guard_end();
     rc = dist_agree(d, rc);
     if (rc) {
         // Said before the truncation frees the room that tells why (other
@@ -176,8 +182,11 @@ int h5io_end_write(hid_t f, const char *partial, int rc, const Dist *d) {
         if (writer && truncate(partial, 0) != 0) { /* the close may still succeed */ }
         dist_barrier(d);   // every rank closes after the truncation
     }
+    fault_point("h5-close", d->rank);
     H5ioQuiet q = h5io_quiet_begin();
+    dist_guard_begin("H5Fclose");
     herr_t closed = H5Fclose(f);
+    dist_guard_end();
     h5io_quiet_end(q);
     if (closed < 0 && !rc) {
         if (writer) CD_ERR("%s: cannot write: %s (closing it failed)", partial, h5io_write_reason(partial, errno));

@@ -57,7 +57,7 @@ static const char PROMPT_USER_FMT[] = "Action: %s\nReply with the JSON object on
 
 typedef struct Options {
     const char *classes, *out, *endpoint, *model, *key_env;
-    int id_base, retries, limit, quiet;
+    int id_base, retries, limit, quiet, insecure_http;
     double timeout_s, backoff_s;
 } Options;
 
@@ -68,7 +68,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: cocodiff-describe --classes LIST --out FILE.tsv [--endpoint URL]\n"
             "           [--model NAME] [--api-key-env VAR] [--id-base 0|1] [--retries N]\n"
-            "           [--timeout S] [--limit N] [--backoff S] [--quiet]\n"
+            "           [--timeout S] [--limit N] [--backoff S] [--quiet] [--insecure-http]\n"
             "  --classes      class list, one name per line (a trailing '.' is dropped)\n"
             "  --out          descriptions file to write or extend (resumable)\n"
             "  --endpoint     OpenAI-compatible API base (default https://api.openai.com/v1)\n"
@@ -83,6 +83,8 @@ static void usage(FILE *f) {
             "  --limit        only the first N classes of the list (a trial run)\n"
             "  --backoff      first wait between attempts in seconds (default 1)\n"
             "  --quiet        no per-class progress lines\n"
+            "  --insecure-http  send the API key over plain http:// to a host other than\n"
+            "                 this machine (refused without it: anyone on the way reads it)\n"
             "Stops early after %d classes in a row fail, or on HTTP 401/403/404.\n"
             "Exit 0: every class done; 1: some classes failed (the file keeps the\n"
             "others; run again to retry them) or an i/o error; 2: usage error.\n" CLI_COMMON_USAGE,
@@ -125,6 +127,9 @@ static int parse_args(int argc, char **argv, Options *o) {
             exit(0);
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+            continue;
+        } else if (!strcmp(a, "--insecure-http")) {
+            o->insecure_http = 1;
             continue;
         }
         static const char *const valued[] = {"--classes", "--out", "--endpoint", "--model", "--api-key-env",
@@ -376,6 +381,19 @@ static int client_setup(const Options *o, Client *cl) {
                 "--api-key-env names another variable)\n",
                 o->key_env, o->endpoint);
         return 2;
+    }
+    // The key in clear text to another machine: refused unless asked for
+    // (as docker does for an insecure registry, pip for --trusted-host).
+    if (key && !strncmp(o->endpoint, "http://", 7) && !endpoint_is_local(o->endpoint)) {
+        if (!o->insecure_http) {
+            fprintf(stderr,
+                    "error: %s is plain http to another machine: the API key in %s would cross the network "
+                    "unencrypted (HINT: use https://, or pass --insecure-http if that network is trusted)\n",
+                    o->endpoint, o->key_env);
+            return 2;
+        }
+        fprintf(stderr, "warning: --insecure-http: the API key in %s is sent unencrypted to %s\n", o->key_env,
+                o->endpoint);
     }
     if (key) snprintf(cl->auth, sizeof cl->auth, "Authorization: Bearer %s", key);
     size_t el = strlen(o->endpoint);

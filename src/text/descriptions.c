@@ -146,9 +146,14 @@ int descriptions_find(const Descriptions *d, int id) {
     return -1;
 }
 
-char *descriptions_coarse(const DescClass *c, char *buf, size_t n) {
-    if (n) snprintf(buf, n, "%s. %s", c->name, c->sentence);
-    return buf;
+char *descriptions_coarse(const DescClass *c) {
+    size_t a = strlen(c->name), b = strlen(c->sentence);
+    char *s = cd_malloc(a + b + 3);
+    if (!s) return NULL;
+    memcpy(s, c->name, a);
+    memcpy(s + a, ". ", 2);
+    memcpy(s + a + 2, c->sentence, b + 1);
+    return s;
 }
 
 // ---------------------------------------------------------------------------

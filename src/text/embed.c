@@ -174,11 +174,15 @@ int embed_run(const Dist *d, const EmbedConfig *cfg) {
     rc = local ? CD_OK : CD_ENOMEM;
     Progress prog;
     progress_init(&prog, "embed", "classes", K, 10);
-    char coarse[4096];
     for (int k = d->rank, j = 0; k < K && rc == CD_OK; k += d->size, j++) {
         const DescClass *c = &desc->cls[k];
         float *v = local + (size_t)j * per_class;
-        const char *texts[TEXTS_PER_CLASS] = {descriptions_coarse(c, coarse, sizeof coarse)};
+        char *coarse = descriptions_coarse(c);
+        if (!coarse) {
+            rc = CD_ENOMEM;
+            break;
+        }
+        const char *texts[TEXTS_PER_CLASS] = {coarse};
         for (int p = 0; p < DESC_NPARTS; p++) texts[1 + p] = c->part[p];
         if (enc.kind == EMBED_CLIP) {
             // One batch per class: the same batches whatever the rank count,
@@ -189,6 +193,7 @@ int embed_run(const Dist *d, const EmbedConfig *cfg) {
                 rc = encode(&enc, d, cfg, c->id, p ? desc_part_names[p - 1] : "coarse text", texts[p],
                             v + (size_t)p * D, &oov);
         }
+        free(coarse);
         progress_update(&prog, d, (int64_t)(j + 1) * d->size);
     }
     rc = dist_agree(d, rc);

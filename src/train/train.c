@@ -24,6 +24,7 @@
 // step (cdoptim.h: SGD or AdamW); its statistics are logged by name.
 #include "trainer.h"
 #include "checkpoint.h"
+#include "fault.h"
 #include "metrics.h"
 
 #include <errno.h>
@@ -64,18 +65,23 @@ static int save_to(Trainer *t, const char *name, int64_t step, int64_t epoch) {
     return checkpoint_save(path, t->m, &t->opt, &info, g, ng);
 }
 
+// The epoch file first, checkpoint-last.h5 last: a kill between the two
+// resumes from the previous checkpoint and writes the epoch file again; the
+// other way round the epoch file was lost.
 static int save(Trainer *t, int64_t step, int64_t epoch, int epoch_end) {
     int rc = CD_OK;
     const Config *c = t->cfg;
     if (t->d->rank == 0) {
-        trainer_path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
-        rc = save_to(t, "checkpoint-last.h5", step, epoch);
-        if (rc == CD_OK && epoch_end && c->save_interval > 0 &&
-            (epoch % c->save_interval == 0 || epoch == c->num_epoch) && epoch > c->save_epoch) {
+        if (epoch_end && c->save_interval > 0 && (epoch % c->save_interval == 0 || epoch == c->num_epoch) &&
+            epoch > c->save_epoch) {
             char name[64];
             snprintf(name, sizeof name, "epoch%03lld.h5", (long long)epoch);
             rc = save_to(t, name, step, epoch);
+            if (rc == CD_OK) fault_point("epoch-file", step);
         }
+        trainer_path_join(t->last_ckpt, sizeof t->last_ckpt, c->work_dir, "checkpoint-last.h5");
+        if (rc == CD_OK) rc = save_to(t, "checkpoint-last.h5", step, epoch);
+        if (rc == CD_OK) fault_point("checkpoint", step);
     }
     rc = dist_agree(t->d, rc);
     if (rc == CD_OK) log_info(t->d, "train | checkpoint %s (epoch %lld, step %lld)", t->last_ckpt, (long long)epoch, (long long)step);
@@ -145,7 +151,7 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     // leave partial sums in the gradients.
     ctrgcn_set_grad_hook(t->m, last && gradsync_overlapped(t->gs) ? &t->grad_hook : NULL);
     int rc = loader_batch(t->train, (int)e, (int)mb, t->x, t->labels, t->index, &nl);
-    if (!rc) rc = ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
+    if (!rc) rc = t->team ? ctrgcn_team_forward(t->team, t->logits, t->x, nl, t->W) : ctrgcn_forward(t->m, t->logits, t->x, nl, t->W, 1);
     if (rc) return rc;
     float loss = crossentropy_forward(t->probs, t->logits, t->labels, nl, t->K);
     s[0] += (double)loss * nl;
@@ -158,7 +164,7 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
     // d(global mean loss)/d(logits) = (probs - onehot) / (B x A) on every rank.
     crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / scale_n);
-    if (!t->cd) return ctrgcn_backward(t->m, t->dlogits);
+    if (!t->cd) return t->team ? ctrgcn_team_backward(t->team, t->dlogits) : ctrgcn_backward(t->m, t->dlogits);
     double t0 = dist_wtime();
     // loader.h: rank r's slice of a batch of B samples (train batches are
     // full: drop_last) starts at r * B / size.
@@ -288,6 +294,7 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
         }
     }
     metrics_line(t, mline);
+    if (t->d->rank == 0) fault_point("metrics", step);
     return CD_OK;
 }
 
@@ -362,12 +369,16 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         int64_t flag = stop_requested;
         if (dist_allreduce_max_i64(d, &flag, 1)) return TRAIN_EXIT_ERROR;
         const int stop_now = flag != 0 || step >= stop_at;
-        if (epoch_end || stop_now || (cfg->cocodiff.checkpoint_steps > 0 && step % cfg->cocodiff.checkpoint_steps == 0))
-            if (save(t, step, step / nb, epoch_end)) return TRAIN_EXIT_ERROR;
+        // The epoch's metrics line (and evaluation) before its checkpoint: a
+        // kill between them resumes from the previous checkpoint, whose
+        // resume drops the line and writes it again (train_setup.c
+        // trim_after); the other way round the line was lost.
         if (epoch_end) {
             if (end_epoch(t, e, step, lr, &ep, t0)) return TRAIN_EXIT_ERROR;
             memset(&ep, 0, sizeof ep);
         }
+        if (epoch_end || stop_now || (cfg->cocodiff.checkpoint_steps > 0 && step % cfg->cocodiff.checkpoint_steps == 0))
+            if (save(t, step, step / nb, epoch_end)) return TRAIN_EXIT_ERROR;
         if (flag) {
             log_info(d, "train | signal %d: checkpointed at step %lld, stopping (rerun with --resume)", (int)flag,
                      (long long)step);

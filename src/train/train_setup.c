@@ -76,6 +76,15 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
         t->sync = (BnSync){bn_allreduce, (void *)t->d};
         ctrgcn_set_bn_sync(t->m, &t->sync);
     }
+    // Hybrid parallelism: the rank's threads split its samples (ctrgcn_team.h).
+    // The module's step reads the whole batch's features from the model, so
+    // with the module the threads stay BLAS's.
+    if (c->cocodiff.threads > 1 && !c->cocodiff.module &&
+        (rc = ctrgcn_team_create(&t->team, t->m, t->d->size > 1 && c->cocodiff.sync_bn ? &t->sync : NULL,
+                                 c->cocodiff.threads))) {
+        snprintf(why, whylen, "cannot start %d training threads", c->cocodiff.threads);
+        return rc;
+    }
     // One buffer serves both splits: the larger of (n_local x sample floats).
     size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
     if (t->test) {
@@ -226,13 +235,65 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
     return CD_OK;
 }
 
+// Resuming: drops the lines a killed run wrote after the checkpoint it
+// resumes from, since they are written again (none lost, none doubled):
+// metrics lines of later epochs (metrics != 0: JSON with "epoch"), or
+// --log-losses lines of later steps (the first field), and a torn last
+// line. A missing file is fine. Rank 0.
+static int trim_after(const char *path, int metrics, int64_t limit, int *dropped, char *why, size_t whylen) {
+    char *text = NULL;
+    size_t len = 0;
+    *dropped = 0;
+    if (access(path, F_OK) != 0) return CD_OK;
+    int rc = fs_read_all(path, (size_t)1 << 30, &text, &len);
+    if (rc) {
+        char b[128];
+        return cd_why(why, whylen, rc, "%.900s: cannot read it to resume: %s", path, fs_read_why(errno, (size_t)1 << 30, b, sizeof b));
+    }
+    size_t keep = 0;   // lines are kept in place, in order
+    for (size_t i = 0; i < len;) {
+        char *nl = memchr(text + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - (text + i)) + 1 : len - i;
+        int64_t v = -1;
+        if (nl && metrics) {
+            json_t *j = json_loadb(text + i, n, 0, NULL);
+            json_t *e = json_object_get(j, "epoch");
+            v = json_is_integer(e) ? (int64_t)json_integer_value(e) : -1;
+            json_decref(j);
+        } else if (nl) {
+            char *end;
+            v = strtoll(text + i, &end, 10);
+            if (end == text + i) v = -1;
+        }
+        if (v >= 0 && v <= limit) {
+            memmove(text + keep, text + i, n);
+            keep += n;
+        } else {
+            ++*dropped;
+        }
+        i += n;
+    }
+    if (*dropped) rc = fs_write_atomic_why(path, text, keep, why, whylen);
+    free(text);
+    return rc;
+}
+
 // Rank 0: config.yaml, the metrics file and --log-losses (appended to when
-// resuming, started afresh otherwise).
-static int open_outputs(Trainer *t, const TrainOptions *o, char *why, size_t whylen) {
+// resuming from step0, after trim_after; started afresh otherwise).
+static int open_outputs(Trainer *t, const TrainOptions *o, int64_t step0, char *why, size_t whylen) {
     const Config *c = t->cfg;
     if (t->d->rank != 0) return CD_OK;
     const char *mode = o->resume && t->last_ckpt[0] ? "a" : "w";
     char p[4200];
+    if (mode[0] == 'a') {
+        int n1 = 0, n2 = 0, rc;
+        trainer_path_join(p, sizeof p, c->work_dir, c->cocodiff.metrics_file ? c->cocodiff.metrics_file : "metrics.jsonl");
+        if ((rc = trim_after(p, 1, step0 / t->nb, &n1, why, whylen))) return rc;
+        if (o->log_losses && (rc = trim_after(o->log_losses, 0, step0, &n2, why, whylen))) return rc;
+        if (n1 || n2)
+            note(t, "train | resuming at step %lld: dropped %d metrics line(s) and %d --log-losses line(s) written after "
+                    "that checkpoint (they are written again)", (long long)step0, n1, n2);
+    }
     trainer_path_join(p, sizeof p, c->work_dir, "config.yaml");   // whole or not at all (a full disk says so)
     int rc = fs_write_atomic_why(p, t->config_yaml, strlen(t->config_yaml), why, whylen);
     if (rc) return rc;
@@ -298,7 +359,7 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
     }
     if (!rc && d->rank == 0 && fs_mkdir_p(c->work_dir) != 0)
         rc = cd_why(why, whylen, CD_EIO, "%s: cannot create the work dir: %s", c->work_dir, strerror(errno));
-    if (!rc) rc = open_outputs(t, o, why, whylen);
+    if (!rc) rc = open_outputs(t, o, *step0, why, whylen);
     if (rc) return rc;
     // From here on rank 0's lines also go to WORK_DIR/log.txt, timestamped.
     t->dlog = *t->d;
@@ -310,10 +371,11 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
         snprintf(accum, sizeof accum, " (steps of %d batches: %d samples, cocodiff.accumulate)", c->cocodiff.accumulate,
                  c->batch_size * c->cocodiff.accumulate);
     log_info(d, "train | %s: %lld samples, %lld batches of %d%s | model %zu parameters, base %d | stream %s | "
-                "%d rank(s) x %d thread(s) | sync_bn %s",
+                "%d rank(s) x %d thread(s)%s | sync_bn %s",
              c->train_feeder_args.data_path, (long long)loader_num_samples(t->train),
              (long long)loader_num_batches(t->train), c->batch_size, accum,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
+             t->team ? " splitting each batch" : c->cocodiff.threads > 1 ? " (BLAS's)" : "",
              c->cocodiff.sync_bn ? "on" : "off");
     if (t->cd) {
         char line[2600];
@@ -326,6 +388,7 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
 void trainer_teardown(Trainer *t) {
     train_data_close(&t->data);
     gradsync_free(t->gs);
+    ctrgcn_team_free(t->team);
     ctrgcn_free(t->m);
     optim_sgd_free(&t->opt);
     cdtrain_free(t->cd);

@@ -8,6 +8,7 @@
 #include "cdtrain.h"
 #include "config.h"
 #include "ctrgcn.h"
+#include "ctrgcn_team.h"
 #include "dist.h"
 #include "gradsync.h"
 #include "loader.h"
@@ -20,6 +21,7 @@ typedef struct Trainer {
     const Dist *d;
     const Config *cfg;
     Ctrgcn *m;
+    CtrgcnTeam *team;           // cocodiff.threads > 1 (without the module): the threads split each batch
     OptimSgd opt;
     TrainData data;             // what it reads (train_data.h); train, test: its loaders
     Loader *train, *test;

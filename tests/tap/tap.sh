@@ -29,9 +29,16 @@ is() { # is WANT GOT NAME
 skip() { # skip N WHY
     i=0; while [ $i -lt "$1" ]; do _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # skip $2"; i=$((i + 1)); done
 }
+# run_mpi NP CMD...: CMD on NP ranks. mpirun is ended after
+# COCODIFF_TEST_MPI_TIMEOUT seconds (900): under heavy load a rank once failed
+# inside MPI_Init ("OPAL ERROR: Unreachable") and mpirun never exited, which
+# held a whole `make check` for 30 minutes; a hang is a failure (exit 124).
 run_mpi() {
     np=$1; shift
-    mpirun -np "$np" --oversubscribe -x OPENBLAS_NUM_THREADS "$@"
+    timeout -k 10 "${COCODIFF_TEST_MPI_TIMEOUT:-900}" mpirun -np "$np" --oversubscribe -x OPENBLAS_NUM_THREADS "$@"
+    _rc=$?
+    [ $_rc -eq 124 ] && echo "run_mpi: mpirun ended after ${COCODIFF_TEST_MPI_TIMEOUT:-900} s (a hang): $*" >&2
+    return $_rc
 }
 # every_rank NP LOG CMD...: runs CMD on NP ranks (mpirun, ended after 300 s:
 # a hang is a failure) with each rank's output in LOG.RANK, all of it in LOG,

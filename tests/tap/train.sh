@@ -7,12 +7,17 @@
 #                   work_dir W; tests change it with --set
 #   train_and_eval  the above, 2 steps of training and their evaluation
 #                   ($TMP/w/checkpoint-last.h5, $TMP/good)
+#   TRAJECTORY      --set options of the 20-step, low-lr run (5 epochs of 4 steps,
+#                   base_lr 1e-4 with warm-up, no test split) whose losses 1 and
+#                   N ranks keep within 1e-4 (tests/5200 says why that lr)
 #   losses_maxrel A B
 #                   max |a-b|/|a| over the steps of two --log-losses files
 #                   (prints "inf" when the step lists differ)
 TRAIN=$REPO/bin/cocodiff-train
 [ -x "$TRAIN" ] && [ -x "$REPO/bin/cocodiff-synth" ] && [ -x "$REPO/bin/cocodiff-prep" ] ||
     skip_all "bin/cocodiff-train, -synth or -prep not built (run make)"
+
+TRAJECTORY="--set test_feeder_args.data_path=null --set num_epoch=5 --set warm_up_epoch=2 --set step=[30] --set base_lr=0.0001"
 
 train_data() {
     "$REPO/bin/cocodiff-synth" --format ntu --samples 120 --seed 3 --out "$TMP/s.zip" --quiet > "$TMP/synth.log" 2>&1 &&

@@ -1,0 +1,54 @@
+// ctrgcn_team.h - a rank's threads splitting its training batch (hybrid
+// parallelism: ranks x threads).
+//
+// A team holds `threads` replicas of a model (same architecture, their own
+// activations, gradients and BN caches; weights copied from the model at
+// every forward). A training forward cuts the batch into `lanes` runs of
+// consecutive samples (lanes = min(threads, N)), one per thread, each
+// through its replica with BLAS on one thread (the threads are the
+// parallelism; the BLAS thread count is restored after). BatchNorm stays
+// over the rank's WHOLE batch: each BN reduction of a replica (the same
+// packed sums the synchronised BN all-reduces, ctrgcn.h) waits for the
+// other lanes, the calling thread adds the lanes' sums in lane order, then
+// all-reduces them over the ranks through the model's own BnSync (on the
+// calling thread only: MPI is never called from a helper thread), and every
+// lane goes on with the same sums. Backward adds the lanes' gradients to the
+// model's in lane order (each thread a slice of the parameters). The
+// running statistics and counters, equal in every replica, are copied back
+// into the model. So a run is bitwise deterministic for a given rank x
+// thread layout, and agrees with one thread as N ranks agree with one (the
+// same sums in another order).
+//
+// With one lane (threads 1, or a batch of one sample) the team is a
+// pass-through: the model's own forward and backward, whose GEMMs then use
+// the BLAS threads (blas_set_threads) inside the sample.
+//
+//   CtrgcnTeam *team;
+//   ctrgcn_team_create(&team, m, sync, threads);  // after ctrgcn_set_bn_sync(m, sync)
+//   per batch: ctrgcn_team_forward(team, logits, x, N, T);
+//              ... dlogits ...
+//              ctrgcn_team_backward(team, dlogits);   // adds to ctrgcn_grads(m)
+//   ctrgcn_team_free(team);
+//
+// The model's gradient-ready hook (ctrgcn_set_grad_hook) is called only on
+// the one-lane path; with lanes the gradients are final when
+// ctrgcn_team_backward returns (gradsync_finish starts what was not).
+//
+// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes,
+//          ctrgcn_team_forward, ctrgcn_team_backward
+#pragma once
+#include "ctrgcn.h"
+#include "layers.h"
+
+typedef struct CtrgcnTeam CtrgcnTeam;
+
+// A team of `threads` (>= 1) for model m, which it must not outlive; sync:
+// the rank-level BN reduction (m's, NULL: none). CD_OK, CD_EARG, CD_ENOMEM.
+int ctrgcn_team_create(CtrgcnTeam **t, Ctrgcn *m, const BnSync *sync, int threads);
+void ctrgcn_team_free(CtrgcnTeam *t);   // NULL is fine
+// The lanes a batch of N samples runs in: min(threads, N).
+int ctrgcn_team_lanes(const CtrgcnTeam *t, int N);
+// ctrgcn_forward(m, logits, x, N, T, 1) over the lanes. CD_OK or an error.
+int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T);
+// ctrgcn_backward(m, dlogits) of the last team forward: adds to m's grads.
+int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits);

@@ -1,0 +1,237 @@
+// ctrgcn_team.c - a rank's threads splitting its training batch (see
+// ctrgcn_team.h): replicas of the model, one per lane, whose BN reductions
+// meet at a barrier and are summed in lane order.
+#include "ctrgcn_team.h"
+#include "ctrgcn_impl.h"   // ctrgcn_ensure_batch, BNV_LAYERS: sizes known before any lane waits for another
+#include "blas.h"
+#include "pool.h"
+#include "status.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct TeamLane {
+    struct CtrgcnTeam *team;
+    int lane;
+    Ctrgcn *rep;       // this lane's replica
+    BnSync sync;       // -> team_reduce
+    int n0, n1;        // its samples of the current batch
+    int rc;
+} TeamLane;
+
+struct CtrgcnTeam {
+    Ctrgcn *m;
+    const BnSync *sync;       // the rank-level reduction (NULL: none)
+    int threads;
+    int lanes;                // of the last forward (1: it was the model's own)
+    Pool *pool;
+    TeamLane *lane;           // (threads)
+    // the lanes' meeting point: a barrier that a failed lane breaks (the
+    // others then stop waiting instead of hanging)
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived, broken;
+    unsigned long gen;
+    double **vec;             // (threads) each lane's sums at the current reduction
+    double *sum;              // (sum_cap) their total, then the ranks'
+    size_t sum_cap;
+    // the current job
+    float *logits;
+    const float *x, *dlogits;
+    int T;
+};
+
+static void team_break(CtrgcnTeam *t) {
+    pthread_mutex_lock(&t->mu);
+    t->broken = 1;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+// Waits for every lane of the job; 1 when a lane failed (the barrier is broken).
+static int team_wait(CtrgcnTeam *t) {
+    pthread_mutex_lock(&t->mu);
+    const unsigned long g = t->gen;
+    if (!t->broken && ++t->arrived == t->lanes) {
+        t->arrived = 0;
+        t->gen++;
+        pthread_cond_broadcast(&t->cv);
+    } else {
+        while (!t->broken && t->gen == g) pthread_cond_wait(&t->cv, &t->mu);
+    }
+    const int b = t->broken;
+    pthread_mutex_unlock(&t->mu);
+    return b;
+}
+
+// A replica's BnSync: v (n) becomes the sum over the lanes (in lane order)
+// and then over the ranks (the model's own reduction, on the calling thread:
+// lane 0 is the thread that called pool_run).
+static void team_reduce(double *v, int n, void *ctx) {
+    TeamLane *l = ctx;
+    CtrgcnTeam *t = l->team;
+    t->vec[l->lane] = v;
+    if (team_wait(t)) return;
+    if (l->lane == 0) {
+        if ((size_t)n > t->sum_cap) {   // not reached: sum_cap is the largest BN group
+            CD_ERR("ctrgcn_team: a BN reduction of %d values (room for %zu)", n, t->sum_cap);
+            l->rc = CD_EARG;
+            team_break(t);
+            return;
+        }
+        memcpy(t->sum, v, (size_t)n * sizeof(double));
+        for (int k = 1; k < t->lanes; k++) {
+            const double *w = t->vec[k];
+            for (int i = 0; i < n; i++) t->sum[i] += w[i];
+        }
+        if (t->sync) t->sync->allreduce_sum(t->sum, n, t->sync->ctx);
+    }
+    if (team_wait(t)) return;
+    memcpy(v, t->sum, (size_t)n * sizeof(double));
+}
+
+int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int threads) {
+    *out = NULL;
+    if (threads < 1) {
+        CD_ERR("ctrgcn_team_create: %d threads (expected at least 1)", threads);
+        return CD_EARG;
+    }
+    CtrgcnTeam *t = cd_calloc(1, sizeof *t);
+    if (!t) return CD_ENOMEM;
+    t->m = m;
+    t->sync = sync;
+    t->threads = threads;
+    t->lanes = 1;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    const CtrgcnConfig *c = ctrgcn_config(m);
+    int wide = 0;
+    for (int u = 0; u < CTRGCN_UNITS; u++) wide = c->width[u] > wide ? c->width[u] : wide;
+    const size_t data_bn = 2 * (size_t)c->num_person * c->num_point * c->in_channels + 1;
+    t->sum_cap = (size_t)BNV_LAYERS * (2 * (size_t)wide + 1);
+    if (data_bn > t->sum_cap) t->sum_cap = data_bn;
+    t->sum = cd_malloc(t->sum_cap * sizeof(double));
+    t->vec = cd_calloc((size_t)threads, sizeof *t->vec);
+    t->lane = cd_calloc((size_t)threads, sizeof *t->lane);
+    int rc = t->sum && t->vec && t->lane ? CD_OK : CD_ENOMEM;
+    if (!rc && threads > 1) rc = pool_create(&t->pool, threads);
+    for (int k = 0; k < threads && !rc && threads > 1; k++) {
+        TeamLane *l = &t->lane[k];
+        l->team = t;
+        l->lane = k;
+        l->sync = (BnSync){team_reduce, l};
+        rc = ctrgcn_create(&l->rep, c);
+        if (!rc) ctrgcn_set_bn_sync(l->rep, &l->sync);
+    }
+    if (rc) {
+        ctrgcn_team_free(t);
+        return rc;
+    }
+    *out = t;
+    return CD_OK;
+}
+
+void ctrgcn_team_free(CtrgcnTeam *t) {
+    if (!t) return;
+    pool_free(t->pool);
+    for (int k = 0; t->lane && k < t->threads; k++) ctrgcn_free(t->lane[k].rep);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t->lane);
+    free(t->vec);
+    free(t->sum);
+    free(t);
+}
+
+int ctrgcn_team_lanes(const CtrgcnTeam *t, int N) { return N < t->threads ? (N > 0 ? N : 1) : t->threads; }
+
+// ---------------------------------------------------------------------------
+// The jobs (fn of pool_run; lanes past t->lanes have nothing to do)
+
+static void copy_state(Ctrgcn *dst, Ctrgcn *src, int params) {
+    if (params) memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
+    memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
+    memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
+}
+
+static void forward_job(void *ctx, int k) {
+    CtrgcnTeam *t = ctx;
+    if (k >= t->lanes) return;
+    TeamLane *l = &t->lane[k];
+    const CtrgcnConfig *c = ctrgcn_config(t->m);
+    const size_t sample = (size_t)c->in_channels * t->T * c->num_point * c->num_person;
+    copy_state(l->rep, t->m, 1);   // this step's weights and running statistics
+    l->rc = ctrgcn_forward(l->rep, t->logits + (size_t)l->n0 * c->num_class, t->x + (size_t)l->n0 * sample,
+                           l->n1 - l->n0, t->T, 1);
+    if (l->rc) team_break(t);
+}
+
+static void backward_job(void *ctx, int k) {
+    CtrgcnTeam *t = ctx;
+    if (k >= t->lanes) return;
+    TeamLane *l = &t->lane[k];
+    ctrgcn_zero_grad(l->rep);
+    l->rc = ctrgcn_backward(l->rep, t->dlogits + (size_t)l->n0 * ctrgcn_config(t->m)->num_class);
+    if (l->rc) team_break(t);
+}
+
+// The model's grads += the lanes' (added in lane order), a slice per lane.
+static void sum_job(void *ctx, int k) {
+    CtrgcnTeam *t = ctx;
+    if (k >= t->lanes) return;
+    const size_t np = ctrgcn_num_params(t->m), p0 = np * k / t->lanes, p1 = np * (k + 1) / t->lanes;
+    float *g = ctrgcn_grads(t->m);
+    const float *g0 = ctrgcn_grads(t->lane[0].rep);
+    for (size_t p = p0; p < p1; p++) {
+        float acc = g0[p];
+        for (int j = 1; j < t->lanes; j++) acc += ctrgcn_grads(t->lane[j].rep)[p];
+        g[p] += acc;
+    }
+}
+
+// Runs fn on the lanes with BLAS on one thread; the first lane's error, if any.
+static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
+    t->arrived = 0;
+    t->broken = 0;
+    for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK;
+    const int blas_threads = blas_get_threads();
+    if (blas_threads != 1) blas_set_threads(1);
+    pool_run(t->pool, fn, t);
+    if (blas_threads != 1) blas_set_threads(blas_threads);
+    for (int k = 0; k < t->lanes; k++)
+        if (t->lane[k].rc) return t->lane[k].rc;
+    return t->broken ? CD_EARG : CD_OK;
+}
+
+// ---------------------------------------------------------------------------
+// The passes
+
+int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {
+    t->lanes = ctrgcn_team_lanes(t, N);
+    if (t->lanes == 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
+    // Every lane's buffers first, here: a lane that failed to allocate
+    // inside the pass would leave the others at the barrier.
+    for (int k = 0; k < t->lanes; k++) {
+        TeamLane *l = &t->lane[k];
+        l->n0 = (int)((long long)N * k / t->lanes);
+        l->n1 = (int)((long long)N * (k + 1) / t->lanes);
+        int rc = ctrgcn_ensure_batch(l->rep, l->n1 - l->n0, T);
+        if (rc) return rc;
+    }
+    t->logits = logits;
+    t->x = x;
+    t->T = T;
+    int rc = run_lanes(t, forward_job);
+    // Every replica took the same statistics: the first one's are the model's.
+    if (!rc) copy_state(t->m, t->lane[0].rep, 0);
+    return rc;
+}
+
+int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits) {
+    if (t->lanes == 1) return ctrgcn_backward(t->m, dlogits);
+    t->dlogits = dlogits;
+    int rc = run_lanes(t, backward_job);
+    if (!rc) rc = run_lanes(t, sum_job);
+    return rc;
+}

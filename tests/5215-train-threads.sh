@@ -1,0 +1,57 @@
+#!/bin/sh
+# 5215-train-threads: cocodiff.threads 2 splits each rank's batch over two
+# threads (include/ctrgcn_team.h; BN statistics over the rank's whole
+# batch): the same run twice is byte-identical (1 rank x 2 threads and
+# 2 x 2), and it agrees with 1 thread as tests/5200 asks of 1 vs N ranks
+# (losses within 1e-4 over 20 steps at base_lr 1e-4, where that test argues
+# rounding stays small); at one sample per rank the threads are BLAS's.
+. "$(dirname "$0")/tap/tap.sh"
+. "$(dirname "$0")/tap/train.sh"
+plan 12
+train_data
+train_config "$TMP/c.yaml" "$TMP/w"
+S=$TRAJECTORY
+# run NAME NP THREADS [more]: 20 steps in $TMP/w (the checkpoint stores the
+# config, work_dir included), kept as $TMP/NAME.h5, losses in $TMP/NAME.txt
+run() {
+    name=$1 np=$2 th=$3; shift 3
+    rm -rf "$TMP/w"
+    run_mpi "$np" "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads="$th" --log-losses "$TMP/$name.txt" "$@" \
+        > "$TMP/$name.log" 2>&1 && cp "$TMP/w/checkpoint-last.h5" "$TMP/$name.h5"
+}
+within() { # within A B BOUND NAME: losses of runs A and B
+    r=$(losses_maxrel "$TMP/$1.txt" "$TMP/$2.txt")
+    awk -v r="$r" -v b="$3" 'BEGIN { exit !(r != "inf" && r + 0 <= b + 0) }'
+    ok $? "$4 (max relative difference $r)"
+}
+
+run t1 1 1
+ok $? "1 rank x 1 thread: 20 steps"
+run t2a 1 2 && run t2b 1 2
+ok $? "1 rank x 2 threads: 20 steps, twice"
+grep -q '1 rank(s) x 2 thread(s) splitting each batch' "$TMP/t2a.log"
+ok $? "the log says the threads split each batch"
+cmp "$TMP/t2a.h5" "$TMP/t2b.h5"
+ok $? "1 rank x 2 threads: the two runs' checkpoints are byte-identical"
+within t1 t2a 1e-4 "1 vs 2 threads: losses within 1e-4 over 20 steps"
+
+run r2a 2 2 && run r2b 2 2
+ok $? "2 ranks x 2 threads: 20 steps, twice"
+cmp "$TMP/r2a.h5" "$TMP/r2b.h5"
+ok $? "2 ranks x 2 threads: byte-identical checkpoints"
+within t1 r2a 1e-4 "1 x 1 vs 2 ranks x 2 threads: losses within 1e-4 over 20 steps"
+# The threads' sums are added as two ranks' are (BN sums in double, the
+# gradients in float, a + b), so 1 rank x 2 threads takes 2 ranks x 1
+# thread's steps bit for bit.
+run r1 2 1
+[ -s "$TMP/r1.h5" ] && [ -z "$(h5diff "$TMP/t2a.h5" "$TMP/r1.h5" /model /model | grep '^dataset:')" ]
+ok $? "1 rank x 2 threads and 2 ranks x 1 thread: the same weights and statistics"
+
+# One sample per rank: the threads are BLAS's, inside the sample.
+S="$S --set batch_size=2 --set num_epoch=1"
+run b1 2 1 && run b2 2 2
+ok $? "batch 2 on 2 ranks x 2 threads (one sample per rank): runs"
+grep -q 'step 39/39' "$TMP/b2.log"
+ok $? "... to its last step"
+within b1 b2 1e-4 "... and agrees with 1 thread within 1e-4"
+done_testing
