@@ -48,7 +48,10 @@
 # BENCH_COMM_REPS (5), BENCH_CHECK_LINK (500mbit: below what this machine's
 # veth links carry, so the shaping shows), BENCH_CHECK_BATCH (16),
 # BENCH_CHECK_REPS (2), BENCH_CHECK_STEPS (3), BENCH_REPLAY_REPS (3), BENCH_BN_BASELINE, BENCH_BN_REPS
-# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION.
+# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION; COCODIFF_WATCHDOG_S=0
+# (the check's runs with blocking collectives, no watchdog) and NETNS_YIELD=0
+# (Open MPI polls without yielding; tests/tap/netns.sh) for the comparisons
+# of docs/scaling.md section 3.
 # Last line:
 #   bench-scale: b1_s=... (per batch, 1 thread) t2_speedup_b16=... bn_reductions=61
 #     grad_mb=... host_gbps=... pred_1r=... meas_1r=... err_1r=... (2r, 4r) max_err=...
@@ -206,7 +209,8 @@ for P in 1 2 4; do
     for r in $(seq "$CHECK_REPS"); do
         pids=()
         if [ $P = 1 ]; then c1 1 --batch "$CHECK_BATCH" --bucket-mb 0 --steps "$CHECK_STEPS" > "$TMP/meas" & pids+=($!)
-        else GLIBC_TUNABLES=$TUNE netns_mpirun $P 1 -x GLIBC_TUNABLES "$BIN" "${ta[@]}" > "$TMP/meas" 2>&1 & pids+=($!); fi
+        else GLIBC_TUNABLES=$TUNE netns_mpirun $P 1 -x GLIBC_TUNABLES ${COCODIFF_WATCHDOG_S:+-x COCODIFF_WATCHDOG_S} \
+            "$BIN" "${ta[@]}" > "$TMP/meas" 2>&1 & pids+=($!); fi
         for i in $(seq $P); do c1 1 --batch "$b" --steps "$CHECK_STEPS" > "$TMP/alone-$i" & pids+=($!); done
         wait "${pids[@]}"
         l=$(grep '^bench-train-c:' "$TMP/meas" | tail -1)
