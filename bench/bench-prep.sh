@@ -11,10 +11,13 @@
 # The last line is the summary:
 #   bench-prep: rank1=<samples/s> rank2=<samples/s> mbps1=<MB/s> reference=<samples/s|NA>
 #               write1=<MB/s per rank> write2=<MB/s per rank> wall1=<s> wall2=<s>
-# The write phase (each benchmark file: create, every rank's samples, close,
-# rename) is timed by cocodiff-prep itself ("prep | wrote ... MB/s per rank":
-# the bytes of sample data written, the padding being left as holes); its
-# rate per rank is what a cluster's file system can be judged against.
+# The write phase (every benchmark file created, filled by each rank one
+# file after the other, closed) is timed by cocodiff-prep itself ("prep |
+# write phase: ... MB/s per rank": the bytes of sample data written, the
+# padding being left as holes); its rate per rank is what a cluster's file
+# system can be judged against. Each run's phases (scan, exchange, create, samples, close,
+# commit: the slowest rank's wall and the ranks' CPU time) are printed too,
+# since on a loaded machine the wall times mostly measure waits for a core.
 # BENCH_OUT on a memory file system (/dev/shm/...) takes the disk out of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,13 +90,14 @@ for rep in $(seq 1 "$REPS"); do
         read -r sps mbps mbpr < <(sed -E 's/^prep \| ([0-9.]+) samples\/s, ([0-9.]+) MB\/s of text \(([0-9.]+) MB\/s per rank\).*/\1 \2 \3/' <<< "$line")
         read -r n_prep mb_text scan_s < <(grep -E '^prep \| [0-9]+ prepared' "$log" | tail -1 |
             sed -E 's/^prep \| ([0-9]+) prepared.*\| ([0-9.]+) MB text \| ([0-9.]+)s.*/\1 \2 \3/')
-        # "prep | wrote F: ... | write A MB of samples (B MB with the padding) in Ss: R MB/s, P MB/s per rank"
-        # both files: their MB over their seconds, per rank
-        read -r wsec wper < <(grep -E '^prep \| wrote .* MB/s per rank' "$log" |
-            sed -E 's/.* write ([0-9.]+) MB of samples .* in ([0-9.]+)s: .*/\1 \2/' |
-            awk -v np="$np" '{ mb += $1; s += $2 } END { if (s > 0) printf "%.2f %.1f\n", s, mb / s / np; else print "NA NA" }')
+        # "prep | write phase: N file(s), A MB of samples (B MB with the padding) in Ss: R MB/s, P MB/s per rank"
+        read -r wsec wper < <(grep -E '^prep \| write phase: .* MB/s per rank' "$log" | tail -1 |
+            sed -E 's/.* in ([0-9.]+)s: [0-9.]+ MB\/s, ([0-9.]+) MB\/s per rank.*/\1 \2/' | grep . || echo NA NA)
         say "$(printf '%d rank(s) run %d: %8.1f samples/s %7.1f MB/s of text (%6.1f MB/s per rank) | %s samples, %s MB, scan %ss, write %ss (%s MB/s per rank), wall %ss' \
             "$np" "$rep" "$sps" "$mbps" "$mbpr" "$n_prep" "$mb_text" "$scan_s" "$wsec" "$wper" "$wall")"
+        ph=$(grep -E '^prep \| phases' "$log" | tail -1 |
+            sed -E 's/^prep \| phases [^:]*: //; s/ wall, cpu ([0-9.]+) max \/ ([0-9.]+) sum/ (cpu \1|\2)/g; s/cpu ([0-9.]+) max \/ ([0-9.]+) sum/cpu \1|\2/' || true)
+        [ -z "$ph" ] || say "  phases, slowest rank's wall (main threads' CPU: the largest | the sum over ranks): $ph"
         prepared=$n_prep ptext=$mb_text
         cur=best$np
         if fgt "$sps" "${!cur}"; then

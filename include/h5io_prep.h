@@ -68,8 +68,11 @@ int h5io_prep_write_meta(H5PrepFile *f, int group, const int32_t *label, const i
 // Independent: one sample, given as its first `span` (T, M, V, C) frames
 // (skel_span: a length, never the count of non-empty frames, 0..300); the
 // rest of its 300 frames read back as zeros (they are left unwritten: the
-// file starts empty and is never filled, so they are holes).
-int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int span);
+// file starts empty and is never filled, so they are holes). *crc is the
+// padded sample's CRC-32 as stored: computed into *crc, or given there
+// (crc_known) by a write of the same sample into another benchmark file.
+int h5io_prep_write_sample(H5PrepFile *f, int group, int64_t index, const float *tmvc, int span, uint32_t *crc,
+                           int crc_known);
 // Independent, raw sequences: one sample's T frames (T, V, 3) at rows
 // [row, row + T) of the group's seq (row: its offset).
 int h5io_prep_write_seq(H5PrepFile *f, int group, int64_t row, const double *tvc, int T);

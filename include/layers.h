@@ -118,8 +118,10 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *la
                            float dloss);
 
 // ---------------------------------------------------------------------------
-// CTRGC: one channel-wise topology refinement graph convolution (CTR-GCN's
-// CTRGC with its A slice and alpha):
+// CTRGC: channel-wise topology refinement graph convolutions (CTR-GCN's
+// CTRGC with its A slice and alpha), nsub of them on the same input summed
+// (CTR-GCN's unit_gcn: 3 subsets; each subset s as below with its own
+// parameters, out = the sum over s):
 //   x1 = mean_T conv1(x), x2 = mean_T conv2(x)        (N, rel, V)
 //   R  = tanh(x1[..., u, None] - x2[..., None, v])   (N, rel, V, V)
 //   M  = conv4(R) * alpha + A                         (N, cout, V, V)
@@ -129,6 +131,7 @@ void crossentropy_backward(float *dlogits, const float *probs, const int32_t *la
 struct Prof;
 typedef struct Ctrgc {
     int cin, cout, rel;
+    int nsub;            // subsets summed (0 counts as 1); params and grads are arrays of nsub
     struct Prof *prof;   // NULL, or the step profile its parts are timed into (prof.h)
 } Ctrgc;
 typedef struct CtrgcParams {   // PyTorch layout; conv weights (o, i, 1, 1) -> (o, i)
@@ -142,11 +145,12 @@ typedef struct CtrgcGrads {
     float *w1, *b1, *w2, *b2, *w3, *b3, *w4, *b4, *A, *alpha;
 } CtrgcGrads;
 int ctrgc_rel_channels(int cin);
-// Floats the forward cache needs (x1m, x2m, R, M, x3) for a batch.
+// Floats the forward cache needs (xm, x1m and x2m, R, x3 of every subset) for a batch.
 size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V);
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V);
 // out (N, cout, T, V) is overwritten; cache is filled for backward, or is
-// NULL (inference: nothing kept, the same output bits).
+// NULL (inference: nothing kept, the same output bits). p: nsub parameter
+// sets; backward: dp nsub gradient sets (subsets may share alpha's).
 void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, const CtrgcParams *p,
                    int N, int T, int V, float *work);
 void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,

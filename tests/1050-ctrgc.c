@@ -38,6 +38,12 @@ static float *frandn(size_t n, float scale, uint64_t *s) {
     return p;
 }
 
+static float *fzero(size_t n) {
+    float *p = falloc(n);
+    memset(p, 0, sizeof(float) * (n ? n : 1));
+    return p;
+}
+
 static float *fnan(size_t n) {
     float *p = falloc(n);
     for (size_t i = 0; i < n; i++) p[i] = NAN;
@@ -266,8 +272,66 @@ static void check_tanh(void) {
 #endif
 }
 
+// --- three subsets in one call (CTR-GCN's unit_gcn) ------------------------------
+
+// nsub = 3 against the naive sum and against three nsub = 1 calls: forward,
+// and backward's dx and every subset's gradients (alpha shared, as in
+// CTR-GCN: its gradient is the three calls' sum).
+static void check_subsets(int N, int cin, int cout, int T, int V, uint64_t seed) {
+    Case c[3];
+    for (int s = 0; s < 3; s++) case_init(&c[s], N, cin, cout, T, V, 0.4f, seed + (uint64_t)s);
+    CtrgcParams p[3];
+    for (int s = 0; s < 3; s++) p[s] = case_params(&c[s]), p[s].alpha = c[0].prm[9];
+    Ctrgc g3 = c[0].g, g1 = c[0].g;
+    g3.nsub = 3;
+    const size_t no = out_size(&c[0]), nx = (size_t)N * cin * T * V;
+    size_t wmax = ctrgc_work_size(&g3, N, T, V);
+    float *out = fnan(no), *want = fnan(no), *one = fnan(no), *sum = fzero(no);
+    float *cache = fnan(ctrgc_cache_size(&g3, N, T, V)), *work = fnan(wmax);
+    ctrgc_forward(&g3, out, cache, c[0].x, p, N, T, V, work);
+    ctrgc_forward_naive(&g3, want, c[0].x, p, N, T, V);
+    is_tensor_close(out, want, no, 2e-6 * maxabs(want, no), 1e-5, "nsub 3: forward == naive (N=%d cin=%d cout=%d)",
+                    N, cin, cout);
+    // backward of sum(out * G), all three subsets in one call
+    uint64_t st = seed * 7 + 1;
+    float *G = frandn(no, 1.0f, &st), *g[2][1 + 3 * NPARAM];
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k <= 3 * NPARAM; k++) g[w][k] = fzero(k ? c[(k - 1) / NPARAM].psize[(k - 1) % NPARAM] : nx);
+    CtrgcGrads dp[2][3];
+    for (int w = 0; w < 2; w++)
+        for (int s = 0; s < 3; s++) {
+            float **q = g[w] + 1 + s * NPARAM;
+            dp[w][s] = (CtrgcGrads){q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], g[w][1 + 9]};
+        }
+    ctrgc_backward(&g3, g[0][0], dp[0], G, cache, c[0].x, p, N, T, V, work);
+    // three single calls
+    float *cache1 = fnan(ctrgc_cache_size(&g1, N, T, V));
+    for (int s = 0; s < 3; s++) {
+        ctrgc_forward(&g1, one, cache1, c[0].x, &p[s], N, T, V, work);
+        for (size_t i = 0; i < no; i++) sum[i] += one[i];
+        ctrgc_backward(&g1, g[1][0], &dp[1][s], G, cache1, c[0].x, &p[s], N, T, V, work);
+    }
+    is_tensor_close(out, sum, no, 2e-6 * maxabs(sum, no), 1e-5, "nsub 3: forward == the sum of three single calls");
+    is_tensor_close(g[0][0], g[1][0], nx, 1e-5 * maxabs(g[1][0], nx), 1e-5,
+                    "nsub 3: dx == the sum of three single calls' dx");
+    double worst = 0;
+    int wk = 1;
+    for (int k = 1; k <= 3 * NPARAM; k++) {
+        size_t n = c[(k - 1) / NPARAM].psize[(k - 1) % NPARAM];
+        double scale = maxabs(g[1][k], n) + 1e-30, e = 0;
+        for (size_t i = 0; i < n; i++) e = fmax(e, fabs(g[0][k][i] - g[1][k][i]) / scale);
+        if (e > worst) worst = e, wk = k;
+    }
+    ok(worst < 1e-5, "nsub 3: every subset's parameter gradients == the single calls' (worst %.2e: subset %d %s)",
+       worst, (wk - 1) / NPARAM, pname[(wk - 1) % NPARAM]);
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k <= 3 * NPARAM; k++) free(g[w][k]);
+    free(out), free(want), free(one), free(sum), free(cache), free(cache1), free(work), free(G);
+    for (int s = 0; s < 3; s++) case_free(&c[s]);
+}
+
 int main(void) {
-    plan(8 + 3 * 13 + 2 + 13 + 2);
+    plan(8 + 3 * 13 + 2 + 13 + 2 + 2 * 4);
     is_int(8, ctrgc_rel_channels(3), "rel channels: cin 3 -> 8");
     is_int(8, ctrgc_rel_channels(64), "rel channels: cin 64 -> 8 (and 128 -> 16: %d)",
            ctrgc_rel_channels(128));
@@ -291,7 +355,9 @@ int main(void) {
     check_forward(3, 128, 64, 7, 25, 0.0f, 4);
     gradcheck(2, 3, 16, 6, 25, 0.7f, 11);
 
+    check_subsets(2, 64, 64, 12, 25, 21);
     unsetenv("COCODIFF_NO_SIMD");
+    check_subsets(3, 3, 64, 9, 25, 31);   // the first unit's shape: cin 3, rel 8
     check_tanh();
     return tap_done();
 }

@@ -228,7 +228,10 @@ int main(void) {
                             PROF_CONV_T, PROF_BN, PROF_ACT, PROF_MAXPOOL, PROF_COPY, PROF_HEAD};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         for (int ph = PROF_FWD; ph <= PROF_BWD; ph++)
-            if (!(pr.sec[want[i]][ph] > 0) || (i >= 1 && i <= 5 && !(pr.flops[want[i]][ph] > 0))) {
+            if ((want[i] == PROF_COPY || want[i] == PROF_ACT) && ph == PROF_FWD) {
+                continue;   // the forward fuses them into the BN passes (each branch straight into its
+                            // channels of the output, with the residual add and the ReLU)
+            } else if (!(pr.sec[want[i]][ph] > 0) || (i >= 1 && i <= 5 && !(pr.flops[want[i]][ph] > 0))) {
                 diag("%s: no %s time or flops", prof_row_name(want[i]), ph == PROF_FWD ? "forward" : "backward");
                 rows = 0;
             }

@@ -12,10 +12,17 @@
 # rotation off, so every batch of 8 has the statistics of the batch of 16 in
 # exact arithmetic; what is left is float rounding (the order of the sums).
 # Measured at lr 0.01 over 4 steps: losses within 1.1e-7 (backbone) and
-# 3e-6 (the module's statistics); trainable weights within 1e-6 but for
-# l1.gcn1.down (1.0e-5): the conv after data_bn, whose gradient on identical
-# samples is a difference of nearly equal sums (BN's backward subtracts the
-# batch mean of the output gradient), so rounding shows there. The
+# 3e-6 (the module's statistics). The trainable tensors are compared one
+# step from one state (the batch of 16's checkpoint after 3 steps, resumed
+# for a 4th step both ways): within 3e-8 (6e-8 with the module); one step
+# of batch 8 without accumulation is 1.2e-2 away. Not after 4 steps of two
+# runs: on this degenerate data a discontinuity (a ReLU or a max-pool
+# argmax at a near-tie, presumably; not pinned down) sits within the
+# weights' rounding, so float rounding of 1e-7
+# in l1.gcn1.down.0.weight after step 3 (the two runs sum in another order)
+# moves it by 3.2e-4 and data_bn.bias by 9.2e-5 at step 4, with either code
+# (moving that tensor a quarter of the way between the two runs' values
+# changes step 4 by 4.7e-6, half of the way by the whole 3.2e-4). The
 # running statistics do differ, on purpose: they are updated once per batch
 # (twice a step), as the batches' forward passes are.
 . "$(dirname "$0")/tap/tap.sh"
@@ -59,10 +66,16 @@ for m in "" module; do
         e = a - b; if (e < 0) e = -e; s = a < 0 ? -a : a; r = s > 0 ? e / s : e; if (r > m) m = r } } END { printf "%.3g\n", m }')
     awk -v r="$d" 'BEGIN { exit !(r + 0 <= 2e-5) }'
     ok $? "${m:-backbone}: every logged statistic within 2e-5 (max relative difference $d)"
+    # step 4 from the batch of 16's state after 3 steps, both ways
+    rm -rf "$TMP/s3$m" && "$TRAIN" --config "$TMP/c.yaml" $S $X --set work_dir="$TMP/s3$m" --max-steps 3 \
+        > "$TMP/s3$m.log" 2>&1 && cp -r "$TMP/s3$m" "$TMP/o16$m" && cp -r "$TMP/s3$m" "$TMP/o8$m" &&
+        "$TRAIN" --config "$TMP/c.yaml" $S $X --set work_dir="$TMP/o16$m" --resume --max-steps 1 > "$TMP/o16$m.log" 2>&1 &&
+        "$TRAIN" --config "$TMP/c.yaml" $S $X $A2 --set work_dir="$TMP/o8$m" --resume --max-steps 1 > "$TMP/o8$m.log" 2>&1
+    rc=$?
     g=/model; [ -n "$m" ] && g=/cocodiff
-    [ -z "$(trainable_diff "$TMP/b16$m/checkpoint-last.h5" "$TMP/a8$m/checkpoint-last.h5" /model)" ] &&
-        [ -z "$(trainable_diff "$TMP/b16$m/checkpoint-last.h5" "$TMP/a8$m/checkpoint-last.h5" $g)" ]
-    ok $? "${m:-backbone}: every trainable tensor within 5e-5 after 4 steps"
+    [ $rc = 0 ] && [ -z "$(trainable_diff "$TMP/o16$m/checkpoint-last.h5" "$TMP/o8$m/checkpoint-last.h5" /model)" ] &&
+        [ -z "$(trainable_diff "$TMP/o16$m/checkpoint-last.h5" "$TMP/o8$m/checkpoint-last.h5" $g)" ]
+    ok $? "${m:-backbone}: one step from one state: every trainable tensor within 5e-5"
 done
 nbt() { h5dump -d /model/data_bn.num_batches_tracked "$1" | sed -n 's/.*(0): //p' | head -1; }
 is "4 8" "$(nbt "$TMP/b16/checkpoint-last.h5") $(nbt "$TMP/a8/checkpoint-last.h5")" \

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 // One accepted sample; gathered to every rank as raw bytes (same binary).
@@ -41,6 +42,39 @@ typedef struct PrepMeta {
     int32_t span;           // frames spilled and stored: skel_span (gaps included); sequences: T
     int32_t input;          // index of the archive
 } PrepMeta;
+
+// Where a run's time goes: each phase's wall time and the main thread's
+// CPU time (the checksum thread's is kept apart), logged at the end as the
+// slowest rank's wall and the ranks' CPU, largest and summed. On a loaded
+// machine a phase's wall exceeds its CPU by the waits for a core; a phase
+// whose summed CPU does not fall with more ranks is the serial part.
+enum { PH_SCAN, PH_EXCHANGE, PH_CREATE, PH_SAMPLES, PH_CLOSE, PH_COMMIT, PH_N };
+static const char *const phase_name[PH_N] = {"scan", "exchange", "create", "samples", "close", "commit"};
+
+typedef struct Phases {
+    double wall[PH_N], cpu[PH_N];
+    double at_wall, at_cpu;   // the current phase's start
+} Phases;
+
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void phase_start(Phases *ph) {
+    ph->at_wall = dist_wtime();
+    ph->at_cpu = thread_cpu_s();
+}
+
+// Ends phase k and starts the next one.
+static void phase_end(Phases *ph, int k) {
+    double w = dist_wtime(), c = thread_cpu_s();
+    ph->wall[k] += w - ph->at_wall;
+    ph->cpu[k] += c - ph->at_cpu;
+    ph->at_wall = w;
+    ph->at_cpu = c;
+}
 
 typedef struct Prep {
     const Dist *d;
@@ -61,6 +95,8 @@ typedef struct Prep {
     void *side[DATASET_MAX_PARTS];   // the format's side files, once read (NULL: not yet)
     char **class_names;         // num_class names for /class_name (NULL: none to write)
     int64_t n_outside, n_excluded, n_rejected, n_done, bytes_text;
+    Phases ph;
+    double hash_cpu;            // the checksum thread's CPU seconds
 } Prep;
 
 static const char *base_name(const char *path) {
@@ -413,97 +449,155 @@ static int spill_read(Prep *p, const PrepMeta *m) {
     return CD_OK;
 }
 
-static int write_bench(Prep *p, int bench, const PrepMeta *all, int64_t n, const char *sources) {
-    const Dist *d = p->d;
-    int64_t cnt[2] = {0, 0}, rows[2] = {0, 0};
+// One benchmark file of the run being written: where each sample goes.
+typedef struct BenchOut {
+    H5PrepFile *f;
+    int64_t *pos;        // each sample's index in its group
+    int64_t *row;        // sequences: its first row in the group's seq
+    int64_t cnt[2], rows[2];
+    char path[4096];
+} BenchOut;
+
+// Each sample's place in benchmark b; returns the names' width (NUL included).
+static int64_t bench_places(Prep *p, BenchOut *o, int b, const PrepMeta *all, int64_t n) {
     int name_len = 1;
-    int64_t *pos = cd_malloc((size_t)(n ? n : 1) * sizeof *pos);
-    int64_t *row = cd_malloc((size_t)(n ? n : 1) * sizeof *row);   // sequences: first row in the group's seq
-    if (!pos || !row) {
-        free(pos);
-        free(row);
-        return dist_agree(d, CD_ENOMEM);
-    }
     for (int64_t i = 0; i < n; i++) {
-        int g = p->fmt->group(bench, &all[i].s);
-        pos[i] = cnt[g]++;
-        row[i] = rows[g];
-        rows[g] += all[i].span;
+        int g = p->fmt->group(b, &all[i].s);
+        o->pos[i] = o->cnt[g]++;
+        o->row[i] = o->rows[g];
+        o->rows[g] += all[i].span;
         int l = (int)strlen(all[i].s.name) + 1;
         if (l > name_len) name_len = l;
     }
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s.h5", p->cfg->out_dir, p->fmt->bench[bench]);
-    fs_partial(path, tmp, sizeof tmp);
+    return name_len;
+}
+
+// Collective: creates benchmark b's file (PATH.partial) and writes its
+// labels, frames, names (and offsets).
+static int bench_create(Prep *p, BenchOut *o, int b, const PrepMeta *all, int64_t n, const char *sources) {
+    const Dist *d = p->d;
+    int name_len = bench_places(p, o, b, all, n);
+    char tmp[4200];
+    snprintf(o->path, sizeof o->path, "%s/%s.h5", p->cfg->out_dir, p->fmt->bench[b]);
+    fs_partial(o->path, tmp, sizeof tmp);
     H5PrepSpec spec = {
         .dataset = p->fmt->name,
-        .benchmark = p->fmt->bench[bench],
+        .benchmark = p->fmt->bench[b],
         .layout = p->fmt->layout->name,
         .V = p->V,
         .num_class = p->fmt->num_class,
         .name_len = name_len,
-        .n = {cnt[0], cnt[1]},
+        .n = {o->cnt[0], o->cnt[1]},
         .sources = sources,
         .class_names = (const char *const *)p->class_names,
         .M = p->fmt->layout->M,
         .seq = p->seq,
-        .rows = {p->seq ? rows[0] : 0, p->seq ? rows[1] : 0},
+        .rows = {p->seq ? o->rows[0] : 0, p->seq ? o->rows[1] : 0},
     };
-    // The write phase's rate (bench-prep prints it): the bytes of sample
-    // data written (padded samples: their frames; the padding is left as
-    // holes, h5io_prep_write_sample) over the wall time from create to
-    // rename, the slowest rank's; and the datasets' size.
-    double t_write = dist_wtime(), bytes = 0, size = 0;
-    for (int64_t i = 0; i < n; i++) {
-        bytes += (double)spill_bytes(p, all[i].span);
-        size += p->seq ? (double)spill_bytes(p, all[i].span) : (double)SKEL_C * SKEL_T * p->V * SKEL_M * sizeof(float);
-    }
-    H5PrepFile *f = NULL;
-    int rc = h5io_prep_create(&f, d, tmp, &spec);
-    rc = dist_agree(d, rc);
-    if (rc) { free(pos); free(row); return rc; }
+    int rc = dist_agree(d, h5io_prep_create(&o->f, d, tmp, &spec));
+    if (rc) o->f = NULL;   // failed on some rank: not closed (a collective) anywhere; the .partial is removed
     for (int g = 0; g < 2 && rc == CD_OK; g++) {
-        int32_t *label = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *label);
-        int32_t *frames = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *frames);
-        int64_t *offset = cd_malloc((size_t)(cnt[g] ? cnt[g] : 1) * sizeof *offset);
-        char *names = cd_calloc((size_t)(cnt[g] ? cnt[g] : 1), (size_t)name_len);
+        int64_t k = o->cnt[g] ? o->cnt[g] : 1;
+        int32_t *label = cd_malloc((size_t)k * sizeof *label);
+        int32_t *frames = cd_malloc((size_t)k * sizeof *frames);
+        int64_t *offset = cd_malloc((size_t)k * sizeof *offset);
+        char *names = cd_calloc((size_t)k, (size_t)name_len);
         if (!label || !frames || !offset || !names) rc = CD_ENOMEM;
         for (int64_t i = 0; i < n && rc == CD_OK; i++) {
-            if (p->fmt->group(bench, &all[i].s) != g) continue;
-            label[pos[i]] = all[i].s.label;
-            frames[pos[i]] = all[i].frames;
-            offset[pos[i]] = row[i];
-            memcpy(names + pos[i] * name_len, all[i].s.name, strlen(all[i].s.name));
+            if (p->fmt->group(b, &all[i].s) != g) continue;
+            label[o->pos[i]] = all[i].s.label;
+            frames[o->pos[i]] = all[i].frames;
+            offset[o->pos[i]] = o->row[i];
+            memcpy(names + o->pos[i] * name_len, all[i].s.name, strlen(all[i].s.name));
         }
         rc = dist_agree(d, rc);
-        if (rc == CD_OK) rc = h5io_prep_write_meta(f, g, label, frames, names, p->seq ? offset : NULL);
+        if (rc == CD_OK) rc = h5io_prep_write_meta(o->f, g, label, frames, names, p->seq ? offset : NULL);
         free(label);
         free(frames);
         free(offset);
         free(names);
     }
-    // Each rank writes the samples it prepared, straight from its spill.
-    for (int64_t i = 0; i < n && rc == CD_OK; i++) {
-        if (all[i].rank != d->rank) continue;
-        int g = p->fmt->group(bench, &all[i].s);
-        if ((rc = spill_read(p, &all[i]))) break;
-        rc = p->seq ? h5io_prep_write_seq(f, g, row[i], p->sx, all[i].span)
-                    : h5io_prep_write_sample(f, g, pos[i], p->x, all[i].span);
+    return rc;
+}
+
+// Each rank writes the samples it prepared, straight from its spill, one
+// benchmark file after the other: rank r starts with the (r % nb)-th, so
+// that ranks write into different files at a time, and all agree (wait for
+// each other) before the next. Writes into one file serialise on its lock
+// (a tmpfs or local file system's inode lock): two ranks writing into the
+// same file spent several seconds spinning on it (system time), more than
+// the writes took. A sample's CRC is computed by its first write only.
+static int write_samples(Prep *p, BenchOut *out, const PrepMeta *all, int64_t n) {
+    const Dist *d = p->d;
+    const int nb = p->fmt->nbench;
+    uint32_t *crc = p->seq ? NULL : cd_malloc((size_t)(n ? n : 1) * sizeof *crc);
+    int rc = p->seq || crc ? CD_OK : CD_ENOMEM;
+    for (int j = 0; j < nb; j++) {
+        int b = (d->rank + j) % nb;
+        for (int64_t i = 0; i < n && rc == CD_OK; i++) {
+            if (all[i].rank != d->rank) continue;
+            int g = p->fmt->group(b, &all[i].s);
+            if ((rc = spill_read(p, &all[i]))) break;
+            rc = p->seq ? h5io_prep_write_seq(out[b].f, g, out[b].row[i], p->sx, all[i].span)
+                        : h5io_prep_write_sample(out[b].f, g, out[b].pos[i], p->x, all[i].span, &crc[i], j > 0);
+        }
+        rc = dist_agree(d, rc);
     }
-    free(pos);
-    free(row);
-    int crc = h5io_prep_close(f);   // collective; agrees on errors
-    rc = dist_agree(d, rc ? rc : crc);   // renamed into place by commit_outputs, with the others
+    free(crc);
+    return rc;
+}
+
+// The write phase: every benchmark file created, filled and closed (as
+// PATH.partial; commit_outputs renames them). Its rate (bench-prep prints
+// it) is the bytes of sample data written (padded samples: their frames;
+// the padding is left as holes, h5io_prep_write_sample) over the slowest
+// rank's wall time from the first create to the last close.
+static int write_benches(Prep *p, const PrepMeta *all, int64_t n, const char *sources) {
+    const Dist *d = p->d;
+    const int nb = p->fmt->nbench;
+    BenchOut out[DATASET_MAX_BENCH];
+    memset(out, 0, sizeof out);
+    int rc = CD_OK;
+    for (int b = 0; b < nb && rc == CD_OK; b++) {
+        out[b].pos = cd_malloc((size_t)(n ? n : 1) * sizeof *out[b].pos);
+        out[b].row = cd_malloc((size_t)(n ? n : 1) * sizeof *out[b].row);
+        if (!out[b].pos || !out[b].row) rc = CD_ENOMEM;
+    }
+    rc = dist_agree(d, rc);
+    double t_write = dist_wtime(), bytes = 0, size = 0;
+    for (int64_t i = 0; i < n; i++) {
+        bytes += (double)nb * (double)spill_bytes(p, all[i].span);
+        size += (double)nb * (p->seq ? (double)spill_bytes(p, all[i].span)
+                                     : (double)SKEL_C * SKEL_T * p->V * SKEL_M * sizeof(float));
+    }
+    for (int b = 0; b < nb && rc == CD_OK; b++) rc = bench_create(p, &out[b], b, all, n, sources);
+    phase_end(&p->ph, PH_CREATE);
+    if (rc == CD_OK) rc = write_samples(p, out, all, n);
+    phase_end(&p->ph, PH_SAMPLES);
+    for (int b = 0; b < nb; b++) {
+        if (!out[b].f) continue;
+        int crc = h5io_prep_close(out[b].f);   // collective; agrees on errors
+        rc = dist_agree(d, rc ? rc : crc);   // renamed into place by commit_outputs, with the others
+    }
+    phase_end(&p->ph, PH_CLOSE);
     t_write = dist_wtime() - t_write;
     if (rc == CD_OK) rc = dist_allreduce_max_f64(d, &t_write, 1);
+    for (int b = 0; b < nb && rc == CD_OK; b++) {
+        log_info(d, "prep | wrote %s: train %lld, test %lld samples", out[b].path, (long long)out[b].cnt[0],
+                 (long long)out[b].cnt[1]);
+        for (int g = 0; g < 2; g++)   // a subset of the archives, or a wrong --dataset
+            if (!out[b].cnt[g])
+                log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "
+                         "evaluating on it will fail", out[b].path, g ? "test" : "train");
+    }
     if (rc == CD_OK)
-        log_info(d, "prep | wrote %s: train %lld, test %lld samples | write %.1f MB of samples (%.1f MB with "
-                 "the padding) in %.2fs: %.1f MB/s, %.1f MB/s per rank", path, (long long)cnt[0], (long long)cnt[1],
-                 bytes / 1e6, size / 1e6, t_write, bytes / 1e6 / t_write, bytes / 1e6 / t_write / d->size);
-    for (int g = 0; g < 2 && rc == CD_OK; g++)   // a subset of the archives, or a wrong --dataset
-        if (!cnt[g])
-            log_warn(d, "prep | %s: the %s split is empty (no input sample falls into it): training or "
-                     "evaluating on it will fail", path, g ? "test" : "train");
+        log_info(d, "prep | write phase: %d file(s), %.1f MB of samples (%.1f MB with the padding) in %.2fs: "
+                 "%.1f MB/s, %.1f MB/s per rank", nb, bytes / 1e6, size / 1e6, t_write, bytes / 1e6 / t_write,
+                 bytes / 1e6 / t_write / d->size);
+    for (int b = 0; b < nb; b++) {
+        free(out[b].pos);
+        free(out[b].row);
+    }
     return rc;
 }
 
@@ -533,6 +627,25 @@ static int commit_outputs(Prep *p, int rc, const Buf *rej, const char *rpath) {
     return dist_agree(p->d, rc);
 }
 
+// Collective: "prep | phases: scan 7.10s wall, cpu 6.90 max / 13.70 sum,
+// ..." on rank 0, the last entry the checksum thread's CPU.
+static void log_phases(Prep *p) {
+    double mx[2 * PH_N + 1], sum[PH_N + 1];
+    for (int k = 0; k < PH_N; k++) {
+        mx[k] = p->ph.wall[k];
+        mx[PH_N + k] = sum[k] = p->ph.cpu[k];
+    }
+    mx[2 * PH_N] = sum[PH_N] = p->hash_cpu;
+    if (dist_allreduce_max_f64(p->d, mx, 2 * PH_N + 1) || dist_allreduce_sum_f64(p->d, sum, PH_N + 1)) return;
+    char line[1024];
+    size_t o = 0;
+    for (int k = 0; k < PH_N && o < sizeof line; k++)
+        o += (size_t)snprintf(line + o, sizeof line - o, "%s %.2fs wall, cpu %.2f max / %.2f sum, ", phase_name[k],
+                              mx[k], mx[PH_N + k], sum[k]);
+    if (o < sizeof line) snprintf(line + o, sizeof line - o, "checksums cpu %.2f max / %.2f sum", mx[2 * PH_N], sum[PH_N]);
+    log_info(p->d, "prep | phases (slowest rank's wall; main threads' CPU): %s", line);
+}
+
 // Input checksums ("sha256  bytes  file" per input) are computed by a
 // thread on rank i % size while the scan runs: hashing a multi-GB archive up
 // front would hold every rank back for seconds.
@@ -541,6 +654,7 @@ typedef struct Hasher {
     const PrepConfig *cfg;
     Buf lines;
     int rc, started;
+    double cpu;   // the thread's CPU seconds
     pthread_t thread;
 } Hasher;
 
@@ -555,6 +669,7 @@ static void *hash_inputs(void *arg) {
             h->rc = buf_printf(&h->lines, "%03d %s  %lld  %s\n", i, hex, (long long)st.st_size,
                                base_name(h->cfg->inputs[i]));
     }
+    h->cpu = thread_cpu_s();
     return NULL;
 }
 
@@ -563,7 +678,10 @@ static void checksums_start(Hasher *h, const Dist *d, const PrepConfig *cfg) {
     h->d = d;
     h->cfg = cfg;
     h->started = pthread_create(&h->thread, NULL, hash_inputs, h) == 0;
-    if (!h->started) hash_inputs(h);   // no thread: hash inline
+    if (!h->started) {   // no thread: hash inline (its CPU time is the scan's)
+        hash_inputs(h);
+        h->cpu = 0;
+    }
 }
 
 // Collective: joins the thread and gives every rank the ordered lines.
@@ -686,6 +804,7 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
     p.cfg = cfg;
     p.fmt = cfg->dataset;
     double t0 = dist_wtime();
+    phase_start(&p.ph);
     log_info(d, "prep | dataset %s | %d input(s) | %d rank(s) | out %s", p.fmt->name, cfg->ninputs,
              d->size, cfg->out_dir);
     int rc = dist_agree(d, prep_setup(&p)), set_up = rc == CD_OK;
@@ -695,10 +814,12 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
         checksums_start(&hasher, d, cfg);
         rc = scan_inputs(&p);
         int hrc = checksums_finish(&hasher, &sources);
+        p.hash_cpu = hasher.cpu;
         if (rc == CD_OK) rc = hrc;
     }
     if (rc == CD_OK) rc = sides_present(&p);
     double t_scan = dist_wtime() - t0;
+    phase_end(&p.ph, PH_SCAN);
 
     void *allm = NULL, *allr = NULL;
     size_t nm = 0, nr = 0;
@@ -754,11 +875,12 @@ int prep_run(const Dist *d, const PrepConfig *cfg) {
 
     if (rc == CD_OK) load_class_names(&p);
     int wrote = rc == CD_OK;
-    for (int b = 0; b < p.fmt->nbench && rc == CD_OK; b++) {
-        rc = write_bench(&p, b, all, n, sources);
-        if (rc == CD_OK && d->rank == 0) fault_point("bench", b + 1);
-    }
+    phase_end(&p.ph, PH_EXCHANGE);
+    if (rc == CD_OK) rc = write_benches(&p, all, n, sources);
+    for (int b = 0; b < p.fmt->nbench && rc == CD_OK && d->rank == 0; b++) fault_point("bench", b + 1);
     if (wrote) rc = commit_outputs(&p, rc, &rej, rpath);
+    phase_end(&p.ph, PH_COMMIT);
+    if (rc == CD_OK) log_phases(&p);
     if (rc == CD_OK) log_info(d, "prep | done in %.1fs", dist_wtime() - t0);
     free(allm);
     free(allr);

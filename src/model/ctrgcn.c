@@ -102,7 +102,7 @@ static void register_all(Ctrgcn *m) {
         u->bc = cout / NBRANCH;
         u->res = l == 0 ? 0 : (cin == cout && u->stride == 1) ? 1 : 2;
         u->down = cin != cout;
-        u->g = (Ctrgc){.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin)};
+        u->g = (Ctrgc){.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin), .nsub = 3};
         int64_t spa[3] = {3, V, V}, sal[1] = {1};
         u->PA = reg(m, CK_PARAM, 3, spa, "l%d.gcn1.PA", l + 1);
         u->alpha = reg(m, CK_PARAM, 1, sal, "l%d.gcn1.alpha", l + 1);
@@ -420,7 +420,7 @@ static size_t layout(Ctrgcn *m, Arena *a, int N, int T) {
         u->tout = (t - 1) / u->stride + 1;
         size_t big = (size_t)NM * u->cout * u->tin * V, bout = (size_t)NM * u->cout * u->tout * V;
         size_t bin = (size_t)NM * u->bc * u->tin * V, bo = (size_t)NM * u->bc * u->tout * V;
-        for (int i = 0; i < 3; i++) u->gcache[i] = take(a, ctrgc_cache_size(&u->g, NM, u->tin, V));
+        u->gcache = take(a, ctrgc_cache_size(&u->g, NM, u->tin, V));
         u->gsum = take(a, big);
         bn_caches(a, &u->gbn);
         if (u->down) { u->dconv_out = take(a, big); bn_caches(a, &u->dbn); }

@@ -53,7 +53,7 @@ typedef struct Unit {
     // recompute: gout, the branch ReLU outputs, the max-pool output and its
     // argmax are recomputed from these, bit for bit as forward made them)
     const float *x;        // input (N*M, cin, tin, V), owned by the previous stage
-    float *gcache[3], *gsum, *dconv_out;
+    float *gcache, *gsum, *dconv_out;   // gcache: the three CTRGCs' (one call)
     float *c1[NBRANCH], *c2[2];
     float *rconv_out, *out;
 } Unit;

@@ -133,13 +133,16 @@ static Ctrgc ctrgc_of(const Unit *u, Prof *prof) {
     return g;
 }
 
-static CtrgcParams ctrgc_params(const Unit *u, int i, int V) {
-    return (CtrgcParams){u->gconv[i][0].w, u->gconv[i][0].b, u->gconv[i][1].w, u->gconv[i][1].b,
+// p[3], g[3]: the three subsets' parameters and gradients (one ctrgc call sums them).
+static void ctrgc_params(CtrgcParams *p, const Unit *u, int V) {
+    for (int i = 0; i < 3; i++)
+        p[i] = (CtrgcParams){u->gconv[i][0].w, u->gconv[i][0].b, u->gconv[i][1].w, u->gconv[i][1].b,
                          u->gconv[i][2].w, u->gconv[i][2].b, u->gconv[i][3].w, u->gconv[i][3].b,
                          u->PA + (size_t)i * V * V, u->alpha};
 }
-static CtrgcGrads ctrgc_grads(const Unit *u, int i, int V) {
-    return (CtrgcGrads){u->gconv[i][0].gw, u->gconv[i][0].gb, u->gconv[i][1].gw, u->gconv[i][1].gb,
+static void ctrgc_grads(CtrgcGrads *g, const Unit *u, int V) {
+    for (int i = 0; i < 3; i++)
+        g[i] = (CtrgcGrads){u->gconv[i][0].gw, u->gconv[i][0].gb, u->gconv[i][1].gw, u->gconv[i][1].gb,
                         u->gconv[i][2].gw, u->gconv[i][2].gb, u->gconv[i][3].gw, u->gconv[i][3].gb,
                         u->gPA + (size_t)i * V * V, u->galpha};
 }
@@ -205,53 +208,77 @@ static void relu_mask(Prof *pr, float *g, const float *out, size_t n) {
     for (; i < n; i++) g[i] = out[i] > 0.0f ? g[i] : 0.0f;
     prof_stop(pr, PROF_ACT, t0, 0, 12.0 * (double)n);
 }
-// out = x * scale + shift per channel of (N, C, L), then ReLU when relu, or
-// + add (same shape) then ReLU when add: batchnorm_forward's output formula
-// (scale = gamma rstd, shift = beta - mean scale, all float), so recomputing
-// a BN output from its input and cached statistics gives the same bits.
-static void bn_apply(Prof *pr, const Bn *bn, float *out, const float *x, const float *add, int relu, int N, int L) {
+// A BN output fused with what consumes it: out = x * scale + shift per
+// channel of x (N, C, L), then + add, or + add_bn(add) (another BN's output,
+// the same formula) when add, then ReLU when relu: batchnorm_forward's output
+// formula (scale = gamma rstd, shift = beta - mean scale, all float), and
+// each fused step the float operation the separate pass made, so recomputing
+// a BN output from its input and cached statistics, or fusing the residual
+// add, the second BN and the ReLU into one pass, gives the same bits as the
+// passes one after the other. x is dense; out and add have samples os and as
+// floats apart (a channel slice of a wider tensor: a branch writes its
+// channels of the concatenation straight into the unit's output).
+typedef struct BnAdd {
+    const float *add;   // NULL: nothing added
+    size_t as;          // its sample stride
+    const Bn *bn;       // non-NULL: add is this BN's input (its output is added)
+    int c0;             // add's first channel in bn's (a branch's slice of the residual BN)
+} BnAdd;
+static void bn_apply_ex(Prof *pr, const Bn *bn, float *out, size_t os, const float *x, BnAdd ad, int relu, int N,
+                        int L) {
     double t0 = prof_start(pr);
     for (int n = 0; n < N; n++)
         for (int ch = 0; ch < bn->C; ch++) {
             const float scale = bn->w[ch] * bn->rstd[ch], shift = bn->b[ch] - bn->mean[ch] * scale;
-            const size_t off = ((size_t)n * bn->C + ch) * L;
-            const float *xr = x + off, *ar = add ? add + off : NULL;
-            float *o = out + off;
+            float ascale = 1.0f, ashift = 0.0f;
+            if (ad.bn) {
+                const int c = ad.c0 + ch;
+                ascale = ad.bn->w[c] * ad.bn->rstd[c], ashift = ad.bn->b[c] - ad.bn->mean[c] * ascale;
+            }
+            const float *xr = x + ((size_t)n * bn->C + ch) * L;
+            const float *ar = ad.add ? ad.add + (size_t)n * ad.as + (size_t)ch * L : NULL;
+            float *o = out + (size_t)n * os + (size_t)ch * L;
             int l = 0;
             for (; l + 8 <= L; l += 8) {
                 float t[8];
                 for (int j = 0; j < 8; j++) t[j] = xr[l + j] * scale + shift;
-                if (ar) for (int j = 0; j < 8; j++) t[j] = t[j] + ar[l + j];
+                if (ar && ad.bn) for (int j = 0; j < 8; j++) t[j] = t[j] + (ar[l + j] * ascale + ashift);
+                else if (ar) for (int j = 0; j < 8; j++) t[j] = t[j] + ar[l + j];
                 if (relu) for (int j = 0; j < 8; j++) t[j] = relu1(t[j]);
                 for (int j = 0; j < 8; j++) o[l + j] = t[j];
             }
             for (; l < L; l++) {
                 float v = xr[l] * scale + shift;
-                if (ar) v = v + ar[l];
+                if (ar) v = v + (ad.bn ? ar[l] * ascale + ashift : ar[l]);
                 if (relu) v = relu1(v);
                 o[l] = v;
             }
         }
-    prof_stop(pr, PROF_BN, t0, 0, 4.0 * N * bn->C * L * (add ? 3 : 2));
+    prof_stop(pr, PROF_BN, t0, 0, 4.0 * N * bn->C * L * (ad.add ? 3 : 2));
+}
+// out = x * scale + shift over dense (N, C, L), then ReLU when relu.
+static void bn_apply(Prof *pr, const Bn *bn, float *out, const float *x, int relu, int N, int L) {
+    bn_apply_ex(pr, bn, out, (size_t)bn->C * L, x, (BnAdd){NULL, 0, NULL, 0}, relu, N, L);
 }
 
 // gout (NM, cout, tin, V) = relu(gbn(gsum) + down(x)): forward computes it,
-// backward recomputes it (same operations, same bits). dconv_out: the down
-// conv's output (written unless recompute); tmp: its BN output (big floats,
-// may be dconv_out); gout may be gsum.
+// backward recomputes it (same operations, same bits; in one pass when
+// recompute, the BNs' statistics being known). dconv_out: the down conv's
+// output (written unless recompute); tmp: its BN output unless recompute
+// (big floats, may be dconv_out); gout may be gsum.
 static void unit_gout(const Pass *p, Unit *u, float *gout, const float *gsum, float *dconv_out, const float *x,
                       float *tmp, int recompute) {
     int NM = p->NM, L = u->tin * p->m->cfg.num_point;
     size_t big = (size_t)NM * u->cout * L;
-    if (!recompute) bn_fwd(p, &u->gbn, gout, gsum, NM, L);
-    else bn_apply(p->prof, &u->gbn, gout, gsum, NULL, 0, NM, L);
+    if (recompute) {
+        BnAdd ad = {u->down ? dconv_out : x, (size_t)u->cout * L, u->down ? &u->dbn : NULL, 0};
+        bn_apply_ex(p->prof, &u->gbn, gout, (size_t)u->cout * L, gsum, ad, 1, NM, L);
+        return;
+    }
+    bn_fwd(p, &u->gbn, gout, gsum, NM, L);
     if (u->down) {
-        if (!recompute) {
-            conv_fwd(p, &u->dconv, dconv_out, x, NM, u->tin);
-            bn_fwd(p, &u->dbn, tmp, dconv_out, NM, L);
-        } else {
-            bn_apply(p->prof, &u->dbn, tmp, dconv_out, NULL, 0, NM, L);
-        }
+        conv_fwd(p, &u->dconv, dconv_out, x, NM, u->tin);
+        bn_fwd(p, &u->dbn, tmp, dconv_out, NM, L);
         add_relu(p->prof, gout, gout, tmp, big);
     } else {
         add_relu(p->prof, gout, gout, x, big);
@@ -266,8 +293,8 @@ static void unit_gout(const Pass *p, Unit *u, float *gout, const float *gsum, fl
 typedef struct UnitBufs {
     const float *x;          // input (NM, cin, tin, V)
     float *out;              // output (NM, cout, tout, V)
-    float *gcache[3];        // CTRGC caches, or NULL (nothing kept)
-    float *gsum, *gtmp;      // CTRGC 1 output += CTRGC 2, 3 outputs (gtmp) (NM, cout, tin, V)
+    float *gcache;           // the CTRGCs' cache, or NULL (nothing kept)
+    float *gsum;             // the sum of the three CTRGCs (NM, cout, tin, V)
     float *dconv_out;        // down conv output (NM, cout, tin, V)
     float *c1[NBRANCH];      // branch 1x1 conv outputs (NM, bc, tin, V); branch 3: (NM, bc, tout, V)
     float *c2[2];            // temporal conv outputs (NM, bc, tout, V)
@@ -276,20 +303,15 @@ typedef struct UnitBufs {
     float *rconv_out;        // residual conv output (NM, cout, tout, V)
     int inplace;
     // separate outputs when !inplace
-    float *gout, *down;      // unit_gcn output, down BN output (NM, cout, tin, V)
+    float *gout;             // unit_gcn output (NM, cout, tin, V)
     float *r1;               // a branch's BN + ReLU (NM, bc, tin, V)
-    float *bout;             // a branch's last BN (NM, bc, tout, V)
-    float *cat;              // the concatenated branches (NM, cout, tout, V)
-    float *res;              // residual BN output (NM, cout, tout, V)
 } UnitBufs;
 
 static UnitBufs unit_bufs_train(Ctrgcn *m, Unit *u, const float *x) {
     size_t bo = (size_t)m->NM * u->bc * u->tout * m->cfg.num_point;
-    UnitBufs b = {.x = x, .out = u->out, .gsum = u->gsum, .gtmp = m->scratch[0], .dconv_out = u->dconv_out,
+    UnitBufs b = {.x = x, .out = u->out, .gsum = u->gsum, .gcache = u->gcache, .dconv_out = u->dconv_out,
                   .mp = m->scratch[4], .argmax = (int32_t *)(m->scratch[4] + bo), .rconv_out = u->rconv_out,
-                  .gout = m->scratch[2], .down = m->scratch[1], .r1 = m->scratch[3], .bout = m->scratch[1],
-                  .cat = m->scratch[0], .res = m->scratch[1]};
-    for (int i = 0; i < 3; i++) b.gcache[i] = u->gcache[i];
+                  .gout = m->scratch[2], .r1 = m->scratch[3]};
     for (int k = 0; k < NBRANCH; k++) b.c1[k] = u->c1[k];
     for (int k = 0; k < 2; k++) b.c2[k] = u->c2[k];
     return b;
@@ -303,7 +325,7 @@ static UnitBufs unit_bufs_lane(const Pass *p, const Lane *ln, const Unit *u, int
     size_t bo = (size_t)p->NM * u->bc * u->tout * p->m->cfg.num_point;
     float *s2 = ln->slot[SLOT_S2];
     UnitBufs b = {.x = ln->slot[l % 2 ? SLOT_P1 : SLOT_P0], .out = ln->slot[l % 2 ? SLOT_P0 : SLOT_P1],
-                  .gsum = ln->slot[SLOT_S0], .gtmp = ln->slot[SLOT_S1], .dconv_out = ln->slot[SLOT_S1],
+                  .gsum = ln->slot[SLOT_S0], .dconv_out = ln->slot[SLOT_S1],
                   .mp = s2 + bin, .argmax = (int32_t *)(s2 + bin + bo), .rconv_out = ln->slot[SLOT_S1],
                   .inplace = 1};
     for (int k = 0; k < NBRANCH; k++) b.c1[k] = s2;
@@ -331,7 +353,7 @@ static Bn *branch_last_bn(Unit *u, int k) { return k == 3 ? &u->bbn[3] : k < 2 ?
 // inputs are ready together share one reduction (bn_stats_group).
 static void unit_forward_grouped(const Pass *p, Unit *u, const UnitBufs *b) {
     int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
-    size_t bout = (size_t)NM * u->cout * to * V, TVo = (size_t)to * V;
+    size_t TVo = (size_t)to * V;
     // gcn BN with the down and residual BNs (all three inputs exist now)
     BnIn g[4] = {{&u->gbn, b->gsum, ti * V, NULL, 0, NULL}};
     int n = 1;
@@ -344,7 +366,7 @@ static void unit_forward_grouped(const Pass *p, Unit *u, const UnitBufs *b) {
         g[n++] = (BnIn){&u->rbn, b->rconv_out, to * V, NULL, 0, NULL};
     }
     bn_stats_group(p, g, n);
-    unit_gout(p, u, b->gout, b->gsum, b->dconv_out, b->x, b->down, 1);
+    unit_gout(p, u, b->gout, b->gsum, b->dconv_out, b->x, NULL, 1);
     // the four branches' first BNs, then the three BNs after them
     for (int k = 0; k < NBRANCH; k++) {
         conv_fwd(p, &u->bconv[k], b->c1[k], b->gout, NM, ti);
@@ -352,36 +374,32 @@ static void unit_forward_grouped(const Pass *p, Unit *u, const UnitBufs *b) {
     }
     bn_stats_group(p, g, NBRANCH);
     for (int k = 0; k < 3; k++) {
-        bn_apply(p->prof, &u->bbn[k], b->r1, b->c1[k], NULL, 1, NM, ti * V);
+        bn_apply(p->prof, &u->bbn[k], b->r1, b->c1[k], 1, NM, ti * V);
         g[k] = (BnIn){branch_last_bn(u, k), branch_mid(p, u, b, k, b->r1), to * V, NULL, 0, NULL};
     }
     bn_stats_group(p, g, 3);
+    // Each branch's last BN + the residual (identity, or the residual BN's
+    // output) + ReLU in one pass, straight into its channels of the output.
+    BnAdd res = {NULL, (size_t)u->cout * TVo, NULL, 0};
+    if (u->res == 1) res.add = b->x;
+    else if (u->res == 2) res.add = b->rconv_out, res.bn = &u->rbn;
     for (int k = 0; k < NBRANCH; k++) {
-        bn_apply(p->prof, branch_last_bn(u, k), b->bout, k == 3 ? b->c1[3] : g[k].x, NULL, 0, NM, to * V);
-        branch_copy(p->prof, b->cat, b->bout, NM, u->cout, u->bc, k, TVo, 1);
-    }
-    // + residual, ReLU
-    if (u->res == 1) {
-        add_relu(p->prof, b->out, b->cat, b->x, bout);
-    } else if (u->res == 2) {
-        bn_apply(p->prof, &u->rbn, b->res, b->rconv_out, NULL, 0, NM, to * V);
-        add_relu(p->prof, b->out, b->cat, b->res, bout);
-    } else {
-        relu_fwd(p->prof, b->out, b->cat, bout);
+        BnAdd ad = res;
+        if (ad.add) ad.add += (size_t)k * u->bc * TVo, ad.c0 = k * u->bc;
+        bn_apply_ex(p->prof, branch_last_bn(u, k), b->out + (size_t)k * u->bc * TVo, (size_t)u->cout * TVo,
+                    k == 3 ? b->c1[3] : g[k].x, ad, 1, NM, to * V);
     }
 }
 
 static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
-    size_t big = (size_t)NM * u->cout * ti * V, bout = (size_t)NM * u->cout * to * V;
+    size_t bout = (size_t)NM * u->cout * to * V;
     const int ip = b->inplace;
     const Ctrgc g = ctrgc_of(u, p->prof);
-    // unit_gcn: sum of the three CTRGCs, BN, + down(x), ReLU
-    for (int i = 0; i < 3; i++) {
-        CtrgcParams prm = ctrgc_params(u, i, V);
-        ctrgc_forward(&g, i == 0 ? b->gsum : b->gtmp, b->gcache[i], b->x, &prm, NM, ti, V, p->work);
-        if (i) add_inplace(p->prof, b->gsum, b->gtmp, big);
-    }
+    // unit_gcn: sum of the three CTRGCs (one call), BN, + down(x), ReLU
+    CtrgcParams prm[3];
+    ctrgc_params(prm, u, V);
+    ctrgc_forward(&g, b->gsum, b->gcache, b->x, prm, NM, ti, V, p->work);
     if (!ip) { unit_forward_grouped(p, u, b); return; }
     // A lane: one branch at a time through one buffer, each BN on its own
     // (inference: the running statistics, nothing to reduce).
@@ -574,7 +592,7 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     Prof *pr = m->prof;
     relu_mask(pr, du, u->out, bout);   // du is now the grad of the pre-ReLU sum
     // branch 2's max-pool output, recomputed (bit for bit): its BN's input
-    bn_apply(pr, &u->bbn[2], r1 + 2 * bin, u->c1[2], NULL, 1, NM, ti * V);
+    bn_apply(pr, &u->bbn[2], r1 + 2 * bin, u->c1[2], 1, NM, ti * V);
     double t0 = prof_start(pr);
     maxpool_t_forward(mp, argmax, r1 + 2 * bin, NM, u->bc, ti, V, u->stride);
     prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
@@ -600,7 +618,7 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     zero(pr, dg, big);
     for (int b = 0; b < 3; b++) {
         float *drb = dr + b * bin, *r1b = r1 + b * bin;
-        if (b < 2) bn_apply(pr, &u->bbn[b], r1b, u->c1[b], NULL, 1, NM, ti * V);   // the branch's ReLU output
+        if (b < 2) bn_apply(pr, &u->bbn[b], r1b, u->c1[b], 1, NM, ti * V);   // the branch's ReLU output
         zero(pr, drb, bin);
         zero(pr, d1, bo);
         bn_grad_dx(m, &g1[b], d1);
@@ -639,11 +657,11 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     zero(pr, dsum, big);
     bn_grad_dx(m, &g3[0], dsum);
     const Ctrgc cg = ctrgc_of(u, pr);
-    for (int i = 0; i < 3; i++) {
-        CtrgcParams p = ctrgc_params(u, i, V);
-        CtrgcGrads g = ctrgc_grads(u, i, V);
-        ctrgc_backward(&cg, dx, &g, dsum, u->gcache[i], u->x, &p, NM, ti, V, m->work);
-    }
+    CtrgcParams p[3];
+    CtrgcGrads g[3];
+    ctrgc_params(p, u, V);
+    ctrgc_grads(g, u, V);
+    ctrgc_backward(&cg, dx, g, dsum, u->gcache, u->x, p, NM, ti, V, m->work);
 }
 
 int ctrgcn_backward(Ctrgcn *m, const float *dlogits) { return ctrgcn_backward_ex(m, dlogits, NULL, NULL); }

@@ -21,20 +21,28 @@
 // at run time; COCODIFF_NO_SIMD=1 in the environment forces the blas_sgemm
 // path and tanhf (the tests run both).
 //
+// One call takes all nsub subsets of a unit (CTR-GCN's unit_gcn sums 3 on the
+// same input): the time-mean is taken once, the subsets' conv1 and conv2 are
+// one (S 2 rel, cin) @ (cin, V) GEMM and their conv3 one (S cout, cin) @
+// (cin, T V) GEMM per sample (weights packed once per call), the contraction
+// accumulates the subsets into out inside the kernel (no per-subset output
+// and sum pass), and backward mirrors it: one K = S cout GEMM for the input
+// gradient, one M = S cout GEMM for conv3's weight gradient, one broadcast of
+// the time-mean's gradient.
+//
 // Cache layout (ctrgc_cache_size floats), for a batch of N:
-//   xm  (N, cin, V)       time-mean of x
-//   x1m (N, rel, V)       mean_T conv1(x)
-//   x2m (N, rel, V)       mean_T conv2(x)
-//   R   (N, rel, V, V)    tanh(x1m_u - x2m_v)
-//   x3  (N, cout, T, V)   conv3(x)
-// C4 = conv4(R) (N, cout, V, V), before * alpha + A, is not kept: backward
-// recomputes it per sample from R (cout x rel x V^2 multiply-adds, ~1% of the
-// layer) with the same call, so it is bit for bit the forward's; dalpha needs
-// it, and (M - A) / alpha fails for alpha = 0, CTR-GCN's initial value.
-// Work (ctrgc_work_size floats) is per sample, so it does not grow with N.
-// Inference passes cache = NULL: each sample's cache then lives in the work
-// (after MT and C4, inside the backward's size) and is overwritten by the
-// next sample; the arithmetic is the same, so the output is the same bits.
+//   xm  (N, cin, V)              time-mean of x
+//   x12 (N, S, 2, rel, V)        mean_T conv1(x), mean_T conv2(x) of each subset
+//   R   (N, S, rel, V, V)        tanh(x1m_u - x2m_v) of each subset
+//   x3  (N, S cout, T, V)        conv3(x) of each subset
+// C4 = conv4(R) (cout, V, V), before * alpha + A, is not kept: backward
+// recomputes it per sample and subset from R (cout x rel x V^2 multiply-adds,
+// ~1% of the layer) with the same call, so it is bit for bit the forward's;
+// dalpha needs it, and (M - A) / alpha fails for alpha = 0, CTR-GCN's
+// initial value. Work (ctrgc_work_size floats) is per sample, so it does not
+// grow with N. Inference passes cache = NULL: each sample's cache then lives
+// in the work (after MT and C4) and is overwritten by the next sample; the
+// arithmetic is the same, so the output is the same bits.
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -55,18 +63,19 @@ int ctrgc_rel_channels(int cin) {
     return (cin == 3 || cin == 9) ? 8 : cin / 8;
 }
 
+// Subsets summed by one call (0 counts as 1).
+static int nsub_of(const Ctrgc *g) { return g->nsub > 1 ? g->nsub : 1; }
+
 typedef struct CtrgcCache {
-    float *xm, *x1m, *x2m, *R, *x3;
+    float *xm, *x12, *R, *x3;
 } CtrgcCache;
 
 // Points the cache tensors into one buffer; returns the floats used.
 static size_t cache_carve(const Ctrgc *g, float *base, int N, int T, int V, CtrgcCache *c) {
-    size_t n = (size_t)N, VV = (size_t)V * V, off = 0;
-    size_t sizes[5] = {
-        n * g->cin * V, n * g->rel * V, n * g->rel * V, n * g->rel * VV, n * g->cout * (size_t)T * V,
-    };
-    float **ptrs[5] = {&c->xm, &c->x1m, &c->x2m, &c->R, &c->x3};
-    for (int k = 0; k < 5; k++) {
+    size_t n = (size_t)N, S = (size_t)nsub_of(g), VV = (size_t)V * V, off = 0;
+    size_t sizes[4] = {n * g->cin * V, n * S * 2 * g->rel * V, n * S * g->rel * VV, n * S * g->cout * (size_t)T * V};
+    float **ptrs[4] = {&c->xm, &c->x12, &c->R, &c->x3};
+    for (int k = 0; k < 4; k++) {
         *ptrs[k] = base ? base + off : NULL;
         off += sizes[k];
     }
@@ -78,14 +87,47 @@ size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V) {
     return cache_carve(g, NULL, N, T, V, &c);
 }
 
-// Backward scratch for one sample: M, dM (dC4 in place), dx3, dR, dx1m, dx2m, dxm,
-// C4. Forward: MT, C4 and, with no cache, one sample's cache (2 cout V^2 +
-// cin V + 2 rel V + rel V^2 + cout T V floats, which the backward's covers).
+// The subsets' conv1/conv2 and conv3 weights packed into one matrix each, so
+// each is one GEMM per sample: w12 (S 2 rel, cin), rows w1 and w2 of subset 0,
+// then of subset 1, ...; b12 (S 2 rel); w3 (S cout, cin); b3 (S cout).
+typedef struct CtrgcPacked {
+    float *w12, *b12, *w3, *b3;
+} CtrgcPacked;
+
+static size_t packed_carve(const Ctrgc *g, float *base, CtrgcPacked *k) {
+    size_t S = (size_t)nsub_of(g), r2 = 2 * (size_t)g->rel, off = 0;
+    size_t sizes[4] = {S * r2 * g->cin, S * r2, S * g->cout * (size_t)g->cin, S * g->cout};
+    float **ptrs[4] = {&k->w12, &k->b12, &k->w3, &k->b3};
+    for (int i = 0; i < 4; i++) {
+        *ptrs[i] = base ? base + off : NULL;
+        off += sizes[i];
+    }
+    return off;
+}
+
+static void pack_weights(const Ctrgc *g, const CtrgcParams *p, const CtrgcPacked *k) {
+    const size_t rc = (size_t)g->rel * g->cin, oc = (size_t)g->cout * g->cin, rel = (size_t)g->rel;
+    for (int s = 0; s < nsub_of(g); s++) {
+        memcpy(k->w12 + (2 * s) * rc, p[s].w1, rc * sizeof(float));
+        memcpy(k->w12 + (2 * s + 1) * rc, p[s].w2, rc * sizeof(float));
+        memcpy(k->b12 + (2 * s) * rel, p[s].b1, rel * sizeof(float));
+        memcpy(k->b12 + (2 * s + 1) * rel, p[s].b2, rel * sizeof(float));
+        memcpy(k->w3 + s * oc, p[s].w3, oc * sizeof(float));
+        memcpy(k->b3 + s * (size_t)g->cout, p[s].b3, (size_t)g->cout * sizeof(float));
+    }
+}
+
+// Forward: the packed weights, MT and C4 (cout V^2 each) and, with no cache,
+// one sample's cache. Backward: the packed weights and their gradients, M,
+// dM (dC4 in place) and C4 (cout V^2 each), dx3 (S cout T V), dR (rel V^2),
+// dx12 (S 2 rel V), dxm (cin V).
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V) {
     (void)N;
-    size_t VV = (size_t)V * V;
-    return 3 * (size_t)g->cout * VV + (size_t)g->cout * T * V + (size_t)g->rel * VV +
-           2 * (size_t)g->rel * V + (size_t)g->cin * V;
+    const size_t VV = (size_t)V * V, S = (size_t)nsub_of(g), P = packed_carve(g, NULL, &(CtrgcPacked){0});
+    const size_t fwd = P + 2 * (size_t)g->cout * VV + ctrgc_cache_size(g, 1, T, V);
+    const size_t bwd = 2 * P + 3 * (size_t)g->cout * VV + S * g->cout * (size_t)T * V + (size_t)g->rel * VV +
+                       S * 2 * g->rel * (size_t)V + (size_t)g->cin * V;
+    return fwd > bwd ? fwd : bwd;
 }
 
 // --- shared pieces -------------------------------------------------------------
@@ -175,7 +217,7 @@ static SmallGemm small_gemm_init(void) {
 }
 
 #ifdef CTRGC_HAVE_AVX2_KERNEL
-// C (m, nc) = A @ B with A(i, k) = A[i sa + k sk], B (K, nc) rows ldb, and
+// C (m, nc) = A @ B (+ C when acc) with A(i, k) = A[i sa + k sk], B (K, nc) rows ldb, and
 // 24 < nc <= 32 (three full 8-lane vectors and a masked one; lanes beyond nc
 // are neither read nor written). Rows go three at a time: 12 accumulators.
 #define SG_LOAD_B(b)                                                              \
@@ -187,6 +229,15 @@ static SmallGemm small_gemm_init(void) {
         c0 = _mm256_fmadd_ps(a_, b0, c0), c1 = _mm256_fmadd_ps(a_, b1, c1);        \
         c2 = _mm256_fmadd_ps(a_, b2, c2), c3 = _mm256_fmadd_ps(a_, b3, c3);        \
     } while (0)
+#define SG_INIT4(o, c0, c1, c2, c3)                                               \
+    do {                                                                          \
+        if (acc) {                                                                \
+            c0 = _mm256_loadu_ps(o), c1 = _mm256_loadu_ps((o) + 8);                \
+            c2 = _mm256_loadu_ps((o) + 16), c3 = _mm256_maskload_ps((o) + 24, mask); \
+        } else {                                                                  \
+            c0 = c1 = c2 = c3 = _mm256_setzero_ps();                              \
+        }                                                                         \
+    } while (0)
 #define SG_STORE4(o, c0, c1, c2, c3)                                              \
     do {                                                                          \
         _mm256_storeu_ps(o, c0), _mm256_storeu_ps((o) + 8, c1);                   \
@@ -196,14 +247,16 @@ static SmallGemm small_gemm_init(void) {
 __attribute__((target("avx2,fma"))) static void small_gemm_avx2(int m, int nc, int K,
                                                                   const float *A, int sa, int sk,
                                                                   const float *B, int ldb,
-                                                                  float *C, int ldc) {
+                                                                  float *C, int ldc, int acc) {
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - 24),
                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     int i = 0;
     for (; i + 3 <= m; i += 3) {
-        __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
-        __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00,
-               c23 = c00;
+        __m256 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
+        float *o = C + (size_t)i * ldc;
+        SG_INIT4(o, c00, c01, c02, c03);
+        SG_INIT4(o + ldc, c10, c11, c12, c13);
+        SG_INIT4(o + 2 * (size_t)ldc, c20, c21, c22, c23);
         const float *a0 = A + (size_t)i * sa, *a1 = a0 + sa, *a2 = a1 + sa;
         for (int k = 0; k < K; k++) {
             const float *b = B + (size_t)k * ldb;
@@ -212,13 +265,13 @@ __attribute__((target("avx2,fma"))) static void small_gemm_avx2(int m, int nc, i
             SG_FMA4(a1 + (size_t)k * sk, c10, c11, c12, c13);
             SG_FMA4(a2 + (size_t)k * sk, c20, c21, c22, c23);
         }
-        float *o = C + (size_t)i * ldc;
         SG_STORE4(o, c00, c01, c02, c03);
         SG_STORE4(o + ldc, c10, c11, c12, c13);
         SG_STORE4(o + 2 * (size_t)ldc, c20, c21, c22, c23);
     }
     for (; i < m; i++) {
-        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        __m256 c0, c1, c2, c3;
+        SG_INIT4(C + (size_t)i * ldc, c0, c1, c2, c3);
         const float *a0 = A + (size_t)i * sa;
         for (int k = 0; k < K; k++) {
             const float *b = B + (size_t)k * ldb;
@@ -231,20 +284,21 @@ __attribute__((target("avx2,fma"))) static void small_gemm_avx2(int m, int nc, i
 #undef SG_LOAD_B
 #undef SG_FMA4
 #undef SG_STORE4
+#undef SG_INIT4
 #endif
 
-// C (m, nc) = op(A) @ B, beta 0: op(A) (m, K) is A (m, K) rows lda, or A^T
+// C (m, nc) = op(A) @ B (+ C when acc): op(A) (m, K) is A (m, K) rows lda, or A^T
 // with A (K, m) rows lda when trans_a; B (K, nc) rows ldb; C rows ldc.
 static void small_gemm(const SmallGemm *sg, int trans_a, int m, int nc, int K, const float *A,
-                       int lda, const float *B, int ldb, float *C, int ldc) {
+                       int lda, const float *B, int ldb, float *C, int ldc, int acc) {
 #ifdef CTRGC_HAVE_AVX2_KERNEL
     if (sg->simd && nc > 24 && nc <= 32) {
-        small_gemm_avx2(m, nc, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, C, ldc);
+        small_gemm_avx2(m, nc, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, C, ldc, acc);
         return;
     }
 #endif
     (void)sg;
-    blas_sgemm(trans_a, 0, m, nc, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+    blas_sgemm(trans_a, 0, m, nc, K, 1.0f, A, lda, B, ldb, acc ? 1.0f : 0.0f, C, ldc);
 }
 
 // --- tanh of the topology ------------------------------------------------------
@@ -343,13 +397,36 @@ static void make_mt(float *MT, const float *C4, const float *A, float alpha, int
 
 // --- forward -------------------------------------------------------------------
 
+// The time-mean of one sample: xm (cin, V) = mean over T of x (cin, T, V).
+static void time_mean(float *xm, const float *xn, int cin, int T, int V) {
+    const size_t TV = (size_t)T * V;
+    const float invT = 1.0f / (float)T;
+    for (int i = 0; i < cin; i++) {
+        const float *xi = xn + (size_t)i * TV;
+        float *m = xm + (size_t)i * V;
+        for (int v = 0; v < V; v++) m[v] = 0.0f;
+        for (int t = 0; t < T; t++) add_to(m, xi + (size_t)t * V, (size_t)V);
+        scale_by(m, invT, (size_t)V);
+    }
+}
+
+// R (rel, V, V) = tanh(x1m_u - x2m_v) of one subset of one sample.
+static void topology_r(const SmallGemm *sg, float *R, const float *x1m, const float *x2m, int rel, int V) {
+    const size_t VV = (size_t)V * V;
+    for (int r = 0; r < rel; r++)
+        for (int u = 0; u < V; u++)
+            for (int v = 0; v < V; v++) R[r * VV + u * V + v] = x1m[r * V + u] - x2m[r * V + v];
+    tanh_inplace(sg, R, (size_t)rel * VV);
+}
+
 void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, const CtrgcParams *p,
                    int N, int T, int V, float *work) {
-    const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V;
+    const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V, S = nsub_of(g);
     const size_t VV = (size_t)V * V;
-    const float alpha = p->alpha[0], invT = 1.0f / (float)T;
-    float *MT = work;   // (cout, V, V): M transposed, MT[c][v][u] = M[c][u][v]
-    float *C4 = work + (size_t)cout * VV;   // (cout, V, V) of the current sample
+    CtrgcPacked k;
+    float *MT = work + packed_carve(g, work, &k);   // (cout, V, V): M transposed, MT[c][v][u] = M[c][u][v]
+    float *C4 = MT + (size_t)cout * VV;             // (cout, V, V) of the current subset and sample
+    pack_weights(g, p, &k);
     // No cache (inference): one sample's, after C4, reused by every sample.
     const int keep = cache != NULL;
     CtrgcCache c;
@@ -358,51 +435,47 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV;
-        const size_t k = keep ? (size_t)n : 0;   // the sample's slot in the cache
-        float *xm = c.xm + k * cin * V, *x1m = c.x1m + k * rel * V;
-        float *x2m = c.x2m + k * rel * V, *R = c.R + k * rel * VV;
-        float *x3 = c.x3 + k * cout * TV;
+        const size_t j = keep ? (size_t)n : 0;   // the sample's slot in the cache
+        float *xm = c.xm + j * cin * V, *x12 = c.x12 + j * S * 2 * rel * V;
+        float *Rn = c.R + j * S * rel * VV, *x3 = c.x3 + j * S * cout * TV;
         float *on = out + (size_t)n * cout * TV;
 
+        // xm (cin, V), then every subset's x1m, x2m in one GEMM: x12 (S 2 rel, V)
         double t0 = prof_start(g->prof);
-        // xm (cin, V) = mean over T of x
-        for (int i = 0; i < cin; i++) {
-            const float *xi = xn + (size_t)i * TV;
-            float *m = xm + (size_t)i * V;
-            for (int v = 0; v < V; v++) m[v] = 0.0f;
-            for (int t = 0; t < T; t++) add_to(m, xi + (size_t)t * V, (size_t)V);
-            scale_by(m, invT, (size_t)V);
+        time_mean(xm, xn, cin, T, V);
+        conv1x1(x12, k.w12, k.b12, xm, S * 2 * rel, cin, V);
+        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * S * 2.0 * rel * cin * V, 4.0 * (double)cin * TV);
+        // every subset's conv3 in one GEMM: x3 (S cout, T V)
+        t0 = prof_start(g->prof);
+        conv1x1(x3, k.w3, k.b3, xn, S * cout, cin, TV);
+        prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * S * cout * cin * TV, 4.0 * ((double)cin + S * cout) * TV);
+        for (int s = 0; s < S; s++) {
+            float *R = Rn + (size_t)s * rel * VV;
+            const float *x3s = x3 + (size_t)s * cout * TV;
+            t0 = prof_start(g->prof);
+            topology_r(&sg, R, x12 + (size_t)2 * s * rel * V, x12 + (size_t)(2 * s + 1) * rel * V, rel, V);
+            conv1x1(C4, p[s].w4, p[s].b4, R, cout, rel, (int)VV);
+            make_mt(MT, C4, p[s].A, p[s].alpha[0], cout, V);
+            prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * cout * rel * VV, 4.0 * 2.0 * cout * VV);
+            // out[c] (T, U) (+)= x3[c] (T, V) @ M[c]^T (V, U): the subsets summed in the kernel
+            t0 = prof_start(g->prof);
+            for (int ch = 0; ch < cout; ch++)
+                small_gemm(&sg, 0, T, V, V, x3s + (size_t)ch * TV, V, MT + ch * VV, V, on + (size_t)ch * TV, V,
+                           s > 0);
+            prof_stop(g->prof, PROF_CTRGC_EINSUM, t0, 2.0 * cout * TV * V,
+                      4.0 * (2.0 * cout * TV + (double)cout * VV));
         }
-        conv1x1(x1m, p->w1, p->b1, xm, rel, cin, V);
-        conv1x1(x2m, p->w2, p->b2, xm, rel, cin, V);
-        for (int r = 0; r < rel; r++)
-            for (int u = 0; u < V; u++)
-                for (int v = 0; v < V; v++) R[r * VV + u * V + v] = x1m[r * V + u] - x2m[r * V + v];
-        tanh_inplace(&sg, R, (size_t)rel * VV);
-        conv1x1(C4, p->w4, p->b4, R, cout, rel, (int)VV);
-        make_mt(MT, C4, p->A, alpha, cout, V);
-        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * (2.0 * rel * cin * V + (double)cout * rel * VV),
-                  4.0 * ((double)cin * TV + 2.0 * cout * VV));
-        t0 = prof_start(g->prof);
-        conv1x1(x3, p->w3, p->b3, xn, cout, cin, TV);
-        prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * cout * cin * TV, 4.0 * ((double)cin + cout) * TV);
-        t0 = prof_start(g->prof);
-        // out[c] (T, U) = x3[c] (T, V) @ M[c]^T (V, U)
-        for (int ch = 0; ch < cout; ch++)
-            small_gemm(&sg, 0, T, V, V, x3 + (size_t)ch * TV, V, MT + ch * VV, V,
-                       on + (size_t)ch * TV, V);
-        prof_stop(g->prof, PROF_CTRGC_EINSUM, t0, 2.0 * cout * TV * V, 4.0 * (2.0 * cout * TV + (double)cout * VV));
     }
 }
 
 // --- backward ------------------------------------------------------------------
 
-// The graph branch of one sample: from dM (cout, V, V) to dxm (cin, V), with
-// the conv4 / conv1 / conv2 / A / alpha gradients. dM becomes dC4 in place.
-static void backward_graph(const Ctrgc *g, const CtrgcGrads *dp, float *dxm, float *dM,
-                           const float *xm, const float *R, const float *C4, const CtrgcParams *p,
-                           int V, float *dR, float *dx1m, float *dx2m) {
-    const int cin = g->cin, cout = g->cout, rel = g->rel;
+// The graph branch of one subset of one sample: from dM (cout, V, V) to dx1m,
+// dx2m (rel, V) each, with the conv4 / A / alpha gradients. dM becomes dC4 in
+// place.
+static void backward_graph(const Ctrgc *g, const CtrgcGrads *dp, float *dx1m, float *dx2m, float *dM,
+                           const float *R, const float *C4, const CtrgcParams *p, int V, float *dR) {
+    const int cout = g->cout, rel = g->rel;
     const size_t VV = (size_t)V * V;
     const float alpha = p->alpha[0];
 
@@ -436,65 +509,87 @@ static void backward_graph(const Ctrgc *g, const CtrgcGrads *dp, float *dxm, flo
             }
             dx1m[r * V + u] = s;
         }
+}
 
-    // x1m (rel, V) = w1 (rel, cin) @ xm (cin, V) + b1; same for x2m
-    for (int r = 0; r < rel; r++) {
-        float s1 = 0.0f, s2 = 0.0f;
-        for (int v = 0; v < V; v++) {
-            s1 += dx1m[r * V + v];
-            s2 += dx2m[r * V + v];
-        }
-        dp->b1[r] += s1;
-        dp->b2[r] += s2;
+// The weight gradients of conv1/conv2 and conv3 in the packed layout, copied
+// in before the batch and back after it: the GEMMs accumulate every sample
+// into the gradient as it stands (beta 1), so each element sums the same
+// terms in the same order as one GEMM per subset did, and a batch split in
+// two calls (gradient accumulation) gives the bits of one call.
+static void grads_packed(const Ctrgc *g, const CtrgcGrads *dp, const CtrgcPacked *dk, int back) {
+    const size_t rc = (size_t)g->rel * g->cin, oc = (size_t)g->cout * g->cin;
+    for (int s = 0; s < nsub_of(g); s++) {
+        float *pk[3] = {dk->w12 + (2 * s) * rc, dk->w12 + (2 * s + 1) * rc, dk->w3 + s * oc};
+        float *gw[3] = {dp[s].w1, dp[s].w2, dp[s].w3};
+        const size_t n[3] = {rc, rc, oc};
+        for (int i = 0; i < 3; i++) memcpy(back ? gw[i] : pk[i], back ? pk[i] : gw[i], n[i] * sizeof(float));
     }
-    blas_sgemm(0, 1, rel, cin, V, 1.0f, dx1m, V, xm, V, 1.0f, dp->w1, cin);
-    blas_sgemm(0, 1, rel, cin, V, 1.0f, dx2m, V, xm, V, 1.0f, dp->w2, cin);
-    blas_sgemm(1, 0, cin, V, rel, 1.0f, p->w1, cin, dx1m, V, 0.0f, dxm, V);
-    blas_sgemm(1, 0, cin, V, rel, 1.0f, p->w2, cin, dx2m, V, 1.0f, dxm, V);
 }
 
 void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float *dout,
                     const float *cache, const float *x, const CtrgcParams *p, int N, int T, int V,
                     float *work) {
-    const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V;
+    const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V, S = nsub_of(g), R12 = S * 2 * rel;
     const size_t VV = (size_t)V * V;
     const float invT = 1.0f / (float)T;
     CtrgcCache c;
     cache_carve(g, (float *)cache, N, T, V, &c);
-    float *M = work, *dM = M + cout * VV, *dx3 = dM + cout * VV;
-    float *dR = dx3 + (size_t)cout * TV, *dx1m = dR + rel * VV, *dx2m = dx1m + (size_t)rel * V;
-    float *dxm = dx2m + (size_t)rel * V, *C4 = dxm + (size_t)cin * V;
+    CtrgcPacked k, dk;   // the packed weights and their gradients (see grads_packed)
+    float *w = work + packed_carve(g, work, &k);
+    w += packed_carve(g, w, &dk);
+    float *M = w, *dM = M + cout * VV, *C4 = dM + cout * VV, *dx3 = C4 + cout * VV;
+    float *dR = dx3 + (size_t)S * cout * TV, *dx12 = dR + rel * VV, *dxm = dx12 + (size_t)R12 * V;
+    pack_weights(g, p, &k);
+    grads_packed(g, dp, &dk, 0);
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV, *don = dout + (size_t)n * cout * TV;
-        const float *x3 = c.x3 + (size_t)n * cout * TV, *R = c.R + (size_t)n * rel * VV;
-        double t0 = prof_start(g->prof);
-        conv1x1(C4, p->w4, p->b4, R, cout, rel, (int)VV);   // as the forward did
-        make_m(M, C4, p->A, p->alpha[0], cout, V);
-        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * cout * rel * VV, 4.0 * 2.0 * cout * VV);
-        t0 = prof_start(g->prof);
-
-        // out[c] (T, U) = x3[c] (T, V) @ M[c]^T: dM[c] = dout[c]^T @ x3[c], dx3[c] = dout[c] @ M[c]
-        for (int ch = 0; ch < cout; ch++) {
-            const float *d = don + (size_t)ch * TV, *x3c = x3 + (size_t)ch * TV;
-            small_gemm(&sg, 1, V, V, T, d, V, x3c, V, dM + ch * VV, V);
-            small_gemm(&sg, 0, T, V, V, d, V, M + ch * VV, V, dx3 + (size_t)ch * TV, V);
+        const float *x3 = c.x3 + (size_t)n * S * cout * TV, *Rn = c.R + (size_t)n * S * rel * VV;
+        const float *xm = c.xm + (size_t)n * cin * V;
+        for (int s = 0; s < S; s++) {
+            const float *R = Rn + (size_t)s * rel * VV, *x3s = x3 + (size_t)s * cout * TV;
+            float *dx3s = dx3 + (size_t)s * cout * TV;
+            double t0 = prof_start(g->prof);
+            conv1x1(C4, p[s].w4, p[s].b4, R, cout, rel, (int)VV);   // as the forward did
+            make_m(M, C4, p[s].A, p[s].alpha[0], cout, V);
+            prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * cout * rel * VV, 4.0 * 2.0 * cout * VV);
+            // out[c] (T, U) = x3[c] (T, V) @ M[c]^T: dM[c] = dout[c]^T @ x3[c], dx3[c] = dout[c] @ M[c]
+            t0 = prof_start(g->prof);
+            for (int ch = 0; ch < cout; ch++) {
+                const float *d = don + (size_t)ch * TV, *x3c = x3s + (size_t)ch * TV;
+                small_gemm(&sg, 1, V, V, T, d, V, x3c, V, dM + ch * VV, V, 0);
+                small_gemm(&sg, 0, T, V, V, d, V, M + ch * VV, V, dx3s + (size_t)ch * TV, V, 0);
+            }
+            prof_stop(g->prof, PROF_CTRGC_EINSUM, t0, 2.0 * 2.0 * cout * TV * V,
+                      4.0 * (3.0 * cout * TV + 2.0 * cout * VV));
+            t0 = prof_start(g->prof);
+            backward_graph(g, &dp[s], dx12 + (size_t)2 * s * rel * V, dx12 + (size_t)(2 * s + 1) * rel * V, dM,
+                           R, C4, &p[s], V, dR);
+            prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * 2.0 * cout * rel * VV, 4.0 * 3.0 * cout * VV);
         }
-        prof_stop(g->prof, PROF_CTRGC_EINSUM, t0, 2.0 * 2.0 * cout * TV * V,
-                  4.0 * (3.0 * cout * TV + 2.0 * cout * VV));
+        // x12 (S 2 rel, V) = w12 @ xm (cin, V) + b12: one GEMM each way for every subset
+        double t0 = prof_start(g->prof);
+        for (int s = 0; s < S; s++)
+            for (int r = 0; r < rel; r++) {
+                const float *d1 = dx12 + ((size_t)2 * s * rel + r) * V, *d2 = d1 + (size_t)rel * V;
+                float s1 = 0.0f, s2 = 0.0f;
+                for (int v = 0; v < V; v++) s1 += d1[v], s2 += d2[v];
+                dp[s].b1[r] += s1;
+                dp[s].b2[r] += s2;
+            }
+        blas_sgemm(0, 1, R12, cin, V, 1.0f, dx12, V, xm, V, 1.0f, dk.w12, cin);
+        blas_sgemm(1, 0, cin, V, R12, 1.0f, k.w12, cin, dx12, V, 0.0f, dxm, V);
+        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * 2.0 * R12 * cin * V, 4.0 * 2.0 * R12 * V);
+        // x3 (S cout, TV) = w3 (S cout, cin) @ x (cin, TV) + b3: one GEMM each way
         t0 = prof_start(g->prof);
-        backward_graph(g, dp, dxm, dM, c.xm + (size_t)n * cin * V, R, C4, p, V, dR, dx1m, dx2m);
-        prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * (2.0 * cout * rel * VV + 4.0 * rel * cin * V),
-                  4.0 * 3.0 * cout * VV);
-        t0 = prof_start(g->prof);
-
-        // x3 (cout, TV) = w3 (cout, cin) @ x (cin, TV) + b3
-        for (int ch = 0; ch < cout; ch++) dp->b3[ch] += (float)dot_d(dx3 + (size_t)ch * TV, NULL, TV);
-        blas_sgemm(0, 1, cout, cin, TV, 1.0f, dx3, TV, xn, TV, 1.0f, dp->w3, cin);
+        for (int s = 0; s < S; s++)
+            for (int ch = 0; ch < cout; ch++)
+                dp[s].b3[ch] += (float)dot_d(dx3 + ((size_t)s * cout + ch) * TV, NULL, TV);
+        blas_sgemm(0, 1, S * cout, cin, TV, 1.0f, dx3, TV, xn, TV, 1.0f, dk.w3, cin);
         if (dx) {
             float *dxn = dx + (size_t)n * cin * TV;
-            blas_sgemm(1, 0, cin, TV, cout, 1.0f, p->w3, cin, dx3, TV, 1.0f, dxn, TV);
+            blas_sgemm(1, 0, cin, TV, S * cout, 1.0f, k.w3, cin, dx3, TV, 1.0f, dxn, TV);
             // xm = mean_T x
             scale_by(dxm, invT, (size_t)cin * V);
             for (int i = 0; i < cin; i++) {
@@ -503,65 +598,73 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
                 for (int t = 0; t < T; t++) add_to(d + (size_t)t * V, dm, (size_t)V);
             }
         }
-        prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * cout * cin * TV * (dx ? 2.0 : 1.0),
-                  4.0 * ((double)cout * TV + (dx ? 2.0 : 1.0) * cin * TV));
+        prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * S * cout * cin * TV * (dx ? 2.0 : 1.0),
+                  4.0 * ((double)S * cout * TV + (dx ? 2.0 : 1.0) * cin * TV));
     }
+    grads_packed(g, dp, &dk, 1);
 }
 
 // --- reference -----------------------------------------------------------------
 
 // Plain loops, every sum in double, conv1/conv2 applied to all T frames and
-// then averaged, as the PyTorch module does.
+// then averaged, as the PyTorch module does; the subsets summed in double.
 void ctrgc_forward_naive(const Ctrgc *g, float *out, const float *x, const CtrgcParams *p, int N,
                          int T, int V) {
-    const int cin = g->cin, cout = g->cout, rel = g->rel;
+    const int cin = g->cin, cout = g->cout, rel = g->rel, S = nsub_of(g);
     const size_t TV = (size_t)T * V;
-    const double alpha = p->alpha[0];
     double *x1 = malloc(sizeof(double) * 2 * (size_t)rel * V), *x2 = x1 + (size_t)rel * V;
     double *m = malloc(sizeof(double) * (size_t)V * V), *x3 = malloc(sizeof(double) * (size_t)V);
-    if (!x1 || !m || !x3) abort();   // test-only reference: a few KB
+    double *acc = malloc(sizeof(double) * (size_t)cout * TV);
+    if (!x1 || !m || !x3 || !acc) abort();   // test-only reference: a few MB at most
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV;
-        for (int r = 0; r < rel; r++)
-            for (int v = 0; v < V; v++) {
-                double s1 = 0, s2 = 0;
-                for (int t = 0; t < T; t++) {
-                    double a1 = p->b1[r], a2 = p->b2[r];
-                    for (int i = 0; i < cin; i++) {
-                        double xv = xn[i * TV + (size_t)t * V + v];
-                        a1 += (double)p->w1[r * cin + i] * xv;
-                        a2 += (double)p->w2[r * cin + i] * xv;
+        memset(acc, 0, sizeof(double) * (size_t)cout * TV);
+        for (int sub = 0; sub < S; sub++) {
+            const CtrgcParams *ps = &p[sub];
+            const double alpha = ps->alpha[0];
+            for (int r = 0; r < rel; r++)
+                for (int v = 0; v < V; v++) {
+                    double s1 = 0, s2 = 0;
+                    for (int t = 0; t < T; t++) {
+                        double a1 = ps->b1[r], a2 = ps->b2[r];
+                        for (int i = 0; i < cin; i++) {
+                            double xv = xn[i * TV + (size_t)t * V + v];
+                            a1 += (double)ps->w1[r * cin + i] * xv;
+                            a2 += (double)ps->w2[r * cin + i] * xv;
+                        }
+                        s1 += a1;
+                        s2 += a2;
                     }
-                    s1 += a1;
-                    s2 += a2;
+                    x1[r * V + v] = s1 / T;
+                    x2[r * V + v] = s2 / T;
                 }
-                x1[r * V + v] = s1 / T;
-                x2[r * V + v] = s2 / T;
-            }
-        for (int c = 0; c < cout; c++) {
-            for (int u = 0; u < V; u++)
-                for (int v = 0; v < V; v++) {
-                    double s = p->b4[c];
-                    for (int r = 0; r < rel; r++)
-                        s += (double)p->w4[c * rel + r] * tanh(x1[r * V + u] - x2[r * V + v]);
-                    m[u * V + v] = s * alpha + p->A[u * V + v];
-                }
-            for (int t = 0; t < T; t++) {
-                for (int v = 0; v < V; v++) {
-                    double s = p->b3[c];
-                    for (int i = 0; i < cin; i++)
-                        s += (double)p->w3[c * cin + i] * xn[i * TV + (size_t)t * V + v];
-                    x3[v] = s;
-                }
-                for (int u = 0; u < V; u++) {
-                    double s = 0;
-                    for (int v = 0; v < V; v++) s += m[u * V + v] * x3[v];
-                    out[((size_t)n * cout + c) * TV + (size_t)t * V + u] = (float)s;
+            for (int c = 0; c < cout; c++) {
+                for (int u = 0; u < V; u++)
+                    for (int v = 0; v < V; v++) {
+                        double s = ps->b4[c];
+                        for (int r = 0; r < rel; r++)
+                            s += (double)ps->w4[c * rel + r] * tanh(x1[r * V + u] - x2[r * V + v]);
+                        m[u * V + v] = s * alpha + ps->A[u * V + v];
+                    }
+                for (int t = 0; t < T; t++) {
+                    for (int v = 0; v < V; v++) {
+                        double s = ps->b3[c];
+                        for (int i = 0; i < cin; i++)
+                            s += (double)ps->w3[c * cin + i] * xn[i * TV + (size_t)t * V + v];
+                        x3[v] = s;
+                    }
+                    for (int u = 0; u < V; u++) {
+                        double s = 0;
+                        for (int v = 0; v < V; v++) s += m[u * V + v] * x3[v];
+                        acc[(size_t)c * TV + (size_t)t * V + u] += s;
+                    }
                 }
             }
         }
+        for (size_t i = 0; i < (size_t)cout * TV; i++) out[(size_t)n * cout * TV + i] = (float)acc[i];
     }
     free(x1);
     free(m);
     free(x3);
+    free(acc);
 }
