@@ -132,6 +132,8 @@ struct Prof;
 typedef struct Ctrgc {
     int cin, cout, rel;
     int nsub;            // subsets summed (0 counts as 1); params and grads are arrays of nsub
+    int recompute_x3;    // 1: conv3's output is not cached; backward recomputes it per sample
+                         // (cin multiply-adds per float not kept; the same call, so the same bits)
     struct Prof *prof;   // NULL, or the step profile its parts are timed into (prof.h)
 } Ctrgc;
 typedef struct CtrgcParams {   // PyTorch layout; conv weights (o, i, 1, 1) -> (o, i)
@@ -145,7 +147,8 @@ typedef struct CtrgcGrads {
     float *w1, *b1, *w2, *b2, *w3, *b3, *w4, *b4, *A, *alpha;
 } CtrgcGrads;
 int ctrgc_rel_channels(int cin);
-// Floats the forward cache needs (xm, x1m and x2m, R, x3 of every subset) for a batch.
+// Floats the forward cache needs (xm, x1m and x2m, R, and unless recompute_x3
+// x3 of every subset) for a batch.
 size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V);
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V);
 // out (N, cout, T, V) is overwritten; cache is filled for backward, or is

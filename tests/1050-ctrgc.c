@@ -324,6 +324,21 @@ static void check_subsets(int N, int cin, int cout, int T, int V, uint64_t seed)
     }
     ok(worst < 1e-5, "nsub 3: every subset's parameter gradients == the single calls' (worst %.2e: subset %d %s)",
        worst, (wk - 1) / NPARAM, pname[(wk - 1) % NPARAM]);
+    // recompute_x3: no x3 in the cache, backward recomputes it: the same bits
+    Ctrgc gr = g3;
+    gr.recompute_x3 = 1;
+    const size_t ncr = ctrgc_cache_size(&gr, N, T, V), nc3 = ctrgc_cache_size(&g3, N, T, V);
+    float *work_r = fnan(ctrgc_work_size(&gr, N, T, V)), *cache_r = fnan(ncr), *out_r = fnan(no);
+    ctrgc_forward(&gr, out_r, cache_r, c[0].x, p, N, T, V, work_r);
+    ok(memcmp(out_r, out, no * sizeof(float)) == 0 && ncr + (size_t)N * 3 * cout * T * V == nc3,
+       "recompute_x3: forward the same bits, cache %zu floats smaller", nc3 - ncr);
+    for (int k = 0; k <= 3 * NPARAM; k++) memset(g[1][k], 0, (k ? c[(k - 1) / NPARAM].psize[(k - 1) % NPARAM] : nx) * sizeof(float));
+    ctrgc_backward(&gr, g[1][0], dp[1], G, cache_r, c[0].x, p, N, T, V, work_r);
+    int same = 1;
+    for (int k = 0; k <= 3 * NPARAM; k++)
+        same &= memcmp(g[0][k], g[1][k], (k ? c[(k - 1) / NPARAM].psize[(k - 1) % NPARAM] : nx) * sizeof(float)) == 0;
+    ok(same, "recompute_x3: dx and every gradient the same bits as with x3 cached");
+    free(work_r), free(cache_r), free(out_r);
     for (int w = 0; w < 2; w++)
         for (int k = 0; k <= 3 * NPARAM; k++) free(g[w][k]);
     free(out), free(want), free(one), free(sum), free(cache), free(cache1), free(work), free(G);
@@ -331,7 +346,7 @@ static void check_subsets(int N, int cin, int cout, int T, int V, uint64_t seed)
 }
 
 int main(void) {
-    plan(8 + 3 * 13 + 2 + 13 + 2 + 2 * 4);
+    plan(8 + 3 * 13 + 2 + 13 + 2 + 2 * 6);
     is_int(8, ctrgc_rel_channels(3), "rel channels: cin 3 -> 8");
     is_int(8, ctrgc_rel_channels(64), "rel channels: cin 64 -> 8 (and 128 -> 16: %d)",
            ctrgc_rel_channels(128));

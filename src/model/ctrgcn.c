@@ -4,7 +4,7 @@
 // units, pooling and the classifier are in ctrgcn_pass.c.
 //
 // Two memory plans. CTRGCN_TRAIN: one arena holds every activation backward
-// needs, plus NSCRATCH unit-sized scratch buffers. CTRGCN_INFER: the batch is
+// needs, plus NSCRATCH scratch buffers (scratch_sizes). CTRGCN_INFER: the batch is
 // cut into lanes of whole samples (one per thread); each lane runs the whole
 // network through NSLOT buffers of its own (unit input and output ping-pong,
 // two unit-sized temporaries and one for the temporal branches), doing every
@@ -102,7 +102,13 @@ static void register_all(Ctrgcn *m) {
         u->bc = cout / NBRANCH;
         u->res = l == 0 ? 0 : (cin == cout && u->stride == 1) ? 1 : 2;
         u->down = cin != cout;
-        u->g = (Ctrgc){.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin), .nsub = 3};
+        // conv3's output (3 cout floats per input position, the largest cache)
+        // is recomputed in backward below the widest units: cin multiply-adds
+        // per float not kept, the cheapest memory to give back (official model:
+        // units 1-7, 314 of the 472 MB at batch 16, for 43% of conv3's
+        // forward multiply-adds again; docs/performance.md, the memory plan)
+        u->g = (Ctrgc){.cin = cin, .cout = cout, .rel = ctrgc_rel_channels(cin), .nsub = 3,
+                       .recompute_x3 = cout < c->width[CTRGCN_UNITS - 1]};
         int64_t spa[3] = {3, V, V}, sal[1] = {1};
         u->PA = reg(m, CK_PARAM, 3, spa, "l%d.gcn1.PA", l + 1);
         u->alpha = reg(m, CK_PARAM, 1, sal, "l%d.gcn1.alpha", l + 1);
@@ -457,35 +463,62 @@ static size_t work_floats(const Ctrgcn *m, int NM, int T) {
     return w;
 }
 
-static int alloc_train(Ctrgcn *m, int N, int T) {
+// The training passes' scratch slots (ctrgcn_pass.c), each sized for the
+// largest unit's use of it. Per unit, with big = (NM, cout, tin, V) and
+// bin, bo = (NM, cout / 4, tin or tout, V):
+//   0 backward: the gradient of the gcn output (big)
+//   1 backward: a BN's input gradient (big: the down BN's)
+//   2 the gcn output: forward, and recomputed in backward (big)
+//   3 forward: a branch's BN + ReLU (bin); backward: the max-pool output
+//     and its argmax (bin + bo)
+//   4 forward: the max-pool output and argmax (2 bo); backward: the three
+//     branches' ReLU gradients (3 bin)
+//   5 backward: the three branches' ReLU outputs (3 bin)
+//   6, 7 backward: the gradients of a unit's output and input, and of
+//     data_bn's output (the largest unit input or output)
+static void scratch_sizes(const Ctrgcn *m, int N, int T, size_t n[NSCRATCH]) {
     const CtrgcnConfig *c = &m->cfg;
-    int V = c->num_point, NM = N * c->num_person;
-    Arena a = {NULL, 0, 1};
-    m->act_floats = layout(m, &a, N, T);
-    // Scratch: the largest (N*M, C, T, V) tensor of any unit, several times;
-    // work: the largest conv/ctrgc workspace.
-    size_t s = (size_t)N * c->num_person * V * c->in_channels * T, cmax = 1;
+    const int V = c->num_point, NM = N * c->num_person;
+    for (int i = 0; i < NSCRATCH; i++) n[i] = 1;
+    n[6] = n[7] = (size_t)N * c->num_person * V * c->in_channels * T;
     int t = T;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         const Unit *u = &m->u[l];
-        size_t big = (size_t)NM * u->cout * t * V;
-        if (big > s) s = big;
-        if ((size_t)u->cout > cmax) cmax = (size_t)u->cout;
-        t = (t - 1) / u->stride + 1;
+        const int to = (t - 1) / u->stride + 1;
+        const size_t big = (size_t)NM * u->cout * t * V, bin = (size_t)NM * u->bc * t * V;
+        const size_t bo = (size_t)NM * u->bc * to * V, in = (size_t)NM * u->cin * t * V;
+        const size_t out = (size_t)NM * u->cout * to * V;
+        const size_t need[NSCRATCH] = {big, big, big, bin + bo, 2 * bo > 3 * bin ? 2 * bo : 3 * bin, 3 * bin,
+                                       in > out ? in : out, in > out ? in : out};
+        for (int i = 0; i < NSCRATCH; i++) if (need[i] > n[i]) n[i] = need[i];
+        t = to;
     }
-    m->scratch_floats = s;
+}
+
+static int alloc_train(Ctrgcn *m, int N, int T) {
+    const CtrgcnConfig *c = &m->cfg;
+    int NM = N * c->num_person;
+    Arena a = {NULL, 0, 1};
+    m->act_floats = layout(m, &a, N, T);
+    // Scratch: per slot, the largest use of it; work: the largest conv/ctrgc
+    // workspace.
+    size_t cmax = 1;
+    for (int l = 0; l < CTRGCN_UNITS; l++)
+        if ((size_t)m->u[l].cout > cmax) cmax = (size_t)m->u[l].cout;
+    scratch_sizes(m, N, T, m->scratch_floats);
     m->work_floats = work_floats(m, NM, T);
     m->act = cd_malloc(m->act_floats * sizeof(float));
     m->work = cd_malloc(m->work_floats * sizeof(float));
     m->bnv = cd_malloc(BNV_LAYERS * (2 * cmax + 1) * sizeof(double));
     int okk = m->act && m->work && m->bnv;
-    for (int i = 0; i < NSCRATCH && okk; i++) okk = (m->scratch[i] = cd_malloc(s * sizeof(float))) != NULL;
+    for (int i = 0; i < NSCRATCH && okk; i++)
+        okk = (m->scratch[i] = cd_malloc(m->scratch_floats[i] * sizeof(float))) != NULL;
     if (!okk) return CD_ENOMEM;
     // Touch every page once now: first-touch page faults are slow on some
     // machines (VMs), and this way no step pays them again.
     memset(m->act, 0, m->act_floats * sizeof(float));
     memset(m->work, 0, m->work_floats * sizeof(float));
-    for (int i = 0; i < NSCRATCH; i++) memset(m->scratch[i], 0, s * sizeof(float));
+    for (int i = 0; i < NSCRATCH; i++) memset(m->scratch[i], 0, m->scratch_floats[i] * sizeof(float));
     Arena b = {m->act, 0, 0};
     layout(m, &b, N, T);
     return CD_OK;

@@ -90,7 +90,7 @@ struct Ctrgcn {
     float *xin, *xbn, *u0; // data_bn input (N, MVC, T), output, unit-1 input (NM, C, T, V)
     float *feat, *probs;   // (N, C_last)
     float *scratch[NSCRATCH], *work;
-    size_t scratch_floats, work_floats;
+    size_t scratch_floats[NSCRATCH], work_floats;   // each slot's size: scratch_sizes() in ctrgcn.c
     double *bnv;           // synchronised BN: the packed sums of a group of BN layers (BNV_LAYERS of the widest)
     int registering;       // pass 1: count, pass 2: assign pointers
     // inference (ctrgcn_set_mode / ctrgcn_set_threads)

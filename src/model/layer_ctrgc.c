@@ -34,7 +34,10 @@
 //   xm  (N, cin, V)              time-mean of x
 //   x12 (N, S, 2, rel, V)        mean_T conv1(x), mean_T conv2(x) of each subset
 //   R   (N, S, rel, V, V)        tanh(x1m_u - x2m_v) of each subset
-//   x3  (N, S cout, T, V)        conv3(x) of each subset
+//   x3  (N, S cout, T, V)        conv3(x) of each subset, unless recompute_x3:
+//                                then backward recomputes a sample's x3 into
+//                                its work with the forward's call (cin
+//                                multiply-adds per float not kept)
 // C4 = conv4(R) (cout, V, V), before * alpha + A, is not kept: backward
 // recomputes it per sample and subset from R (cout x rel x V^2 multiply-adds,
 // ~1% of the layer) with the same call, so it is bit for bit the forward's;
@@ -70,13 +73,15 @@ typedef struct CtrgcCache {
     float *xm, *x12, *R, *x3;
 } CtrgcCache;
 
-// Points the cache tensors into one buffer; returns the floats used.
-static size_t cache_carve(const Ctrgc *g, float *base, int N, int T, int V, CtrgcCache *c) {
+// Points the cache tensors into one buffer (x3 only when with_x3, else
+// NULL); returns the floats used.
+static size_t cache_carve(const Ctrgc *g, float *base, int N, int T, int V, int with_x3, CtrgcCache *c) {
     size_t n = (size_t)N, S = (size_t)nsub_of(g), VV = (size_t)V * V, off = 0;
-    size_t sizes[4] = {n * g->cin * V, n * S * 2 * g->rel * V, n * S * g->rel * VV, n * S * g->cout * (size_t)T * V};
+    size_t sizes[4] = {n * g->cin * V, n * S * 2 * g->rel * V, n * S * g->rel * VV,
+                       with_x3 ? n * S * g->cout * (size_t)T * V : 0};
     float **ptrs[4] = {&c->xm, &c->x12, &c->R, &c->x3};
     for (int k = 0; k < 4; k++) {
-        *ptrs[k] = base ? base + off : NULL;
+        *ptrs[k] = base && sizes[k] ? base + off : NULL;
         off += sizes[k];
     }
     return off;
@@ -84,7 +89,7 @@ static size_t cache_carve(const Ctrgc *g, float *base, int N, int T, int V, Ctrg
 
 size_t ctrgc_cache_size(const Ctrgc *g, int N, int T, int V) {
     CtrgcCache c;
-    return cache_carve(g, NULL, N, T, V, &c);
+    return cache_carve(g, NULL, N, T, V, !g->recompute_x3, &c);
 }
 
 // The subsets' conv1/conv2 and conv3 weights packed into one matrix each, so
@@ -117,16 +122,19 @@ static void pack_weights(const Ctrgc *g, const CtrgcParams *p, const CtrgcPacked
     }
 }
 
-// Forward: the packed weights, MT and C4 (cout V^2 each) and, with no cache,
-// one sample's cache. Backward: the packed weights and their gradients, M,
-// dM (dC4 in place) and C4 (cout V^2 each), dx3 (S cout T V), dR (rel V^2),
-// dx12 (S 2 rel V), dxm (cin V).
+// Forward: the packed weights, MT and C4 (cout V^2 each) and one sample's
+// cache (used whole with no cache; its x3 part when recompute_x3). Backward:
+// the packed weights and their gradients, M, dM (dC4 in place) and C4 (cout
+// V^2 each), dx3 (S cout T V), dR (rel V^2), dx12 (S 2 rel V), dxm (cin V),
+// and the recomputed x3 (S cout T V) when recompute_x3.
 size_t ctrgc_work_size(const Ctrgc *g, int N, int T, int V) {
     (void)N;
+    CtrgcCache c;
     const size_t VV = (size_t)V * V, S = (size_t)nsub_of(g), P = packed_carve(g, NULL, &(CtrgcPacked){0});
-    const size_t fwd = P + 2 * (size_t)g->cout * VV + ctrgc_cache_size(g, 1, T, V);
-    const size_t bwd = 2 * P + 3 * (size_t)g->cout * VV + S * g->cout * (size_t)T * V + (size_t)g->rel * VV +
-                       S * 2 * g->rel * (size_t)V + (size_t)g->cin * V;
+    const size_t x3 = S * g->cout * (size_t)T * V;
+    const size_t fwd = P + 2 * (size_t)g->cout * VV + cache_carve(g, NULL, 1, T, V, 1, &c);
+    const size_t bwd = 2 * P + 3 * (size_t)g->cout * VV + x3 + (size_t)g->rel * VV + S * 2 * g->rel * (size_t)V +
+                       (size_t)g->cin * V + (g->recompute_x3 ? x3 : 0);
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -427,17 +435,20 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
     float *MT = work + packed_carve(g, work, &k);   // (cout, V, V): M transposed, MT[c][v][u] = M[c][u][v]
     float *C4 = MT + (size_t)cout * VV;             // (cout, V, V) of the current subset and sample
     pack_weights(g, p, &k);
-    // No cache (inference): one sample's, after C4, reused by every sample.
+    // No cache (inference): one sample's, after C4, reused by every sample;
+    // with recompute_x3, x3 only goes there.
     const int keep = cache != NULL;
-    CtrgcCache c;
-    cache_carve(g, keep ? cache : C4 + (size_t)cout * VV, keep ? N : 1, T, V, &c);
+    CtrgcCache c, one;
+    cache_carve(g, C4 + (size_t)cout * VV, 1, T, V, 1, &one);
+    if (keep) cache_carve(g, cache, N, T, V, !g->recompute_x3, &c);
+    else c = one;
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV;
         const size_t j = keep ? (size_t)n : 0;   // the sample's slot in the cache
         float *xm = c.xm + j * cin * V, *x12 = c.x12 + j * S * 2 * rel * V;
-        float *Rn = c.R + j * S * rel * VV, *x3 = c.x3 + j * S * cout * TV;
+        float *Rn = c.R + j * S * rel * VV, *x3 = c.x3 ? c.x3 + j * S * cout * TV : one.x3;
         float *on = out + (size_t)n * cout * TV;
 
         // xm (cin, V), then every subset's x1m, x2m in one GEMM: x12 (S 2 rel, V)
@@ -533,20 +544,26 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
     const size_t VV = (size_t)V * V;
     const float invT = 1.0f / (float)T;
     CtrgcCache c;
-    cache_carve(g, (float *)cache, N, T, V, &c);
+    cache_carve(g, (float *)cache, N, T, V, !g->recompute_x3, &c);
     CtrgcPacked k, dk;   // the packed weights and their gradients (see grads_packed)
     float *w = work + packed_carve(g, work, &k);
     w += packed_carve(g, w, &dk);
     float *M = w, *dM = M + cout * VV, *C4 = dM + cout * VV, *dx3 = C4 + cout * VV;
     float *dR = dx3 + (size_t)S * cout * TV, *dx12 = dR + rel * VV, *dxm = dx12 + (size_t)R12 * V;
+    float *x3w = dxm + (size_t)cin * V;   // (S cout, T V) the recomputed x3 when recompute_x3
     pack_weights(g, p, &k);
     grads_packed(g, dp, &dk, 0);
     const SmallGemm sg = small_gemm_init();
 
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * cin * TV, *don = dout + (size_t)n * cout * TV;
-        const float *x3 = c.x3 + (size_t)n * S * cout * TV, *Rn = c.R + (size_t)n * S * rel * VV;
+        const float *x3 = c.x3 ? c.x3 + (size_t)n * S * cout * TV : x3w, *Rn = c.R + (size_t)n * S * rel * VV;
         const float *xm = c.xm + (size_t)n * cin * V;
+        if (!c.x3) {   // the forward's call on the same operands: the same bits
+            double t0 = prof_start(g->prof);
+            conv1x1(x3w, k.w3, k.b3, xn, S * cout, cin, TV);
+            prof_stop(g->prof, PROF_CTRGC_CONV3, t0, 2.0 * S * cout * cin * TV, 4.0 * ((double)cin + S * cout) * TV);
+        }
         for (int s = 0; s < S; s++) {
             const float *R = Rn + (size_t)s * rel * VV, *x3s = x3 + (size_t)s * cout * TV;
             float *dx3s = dx3 + (size_t)s * cout * TV;
