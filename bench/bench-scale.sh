@@ -26,9 +26,11 @@
 #     compute: P independent 1-rank processes at the per-rank batch, run at
 #     the same time as the measured run (so under the same machine load),
 #     the slowest counting. wait: what one synchronisation costs when the
-#     ranks share cores with each other and other users (bench-comm
-#     --work-ms: CPU work of a step's CPU time / NSYNC, then an all-reduce,
-#     on P nodes, against P unsynchronised copies at the same time).
+#     ranks share cores with each other and other users: a real step
+#     replayed (bench-comm --step: the CPU ms of each of the step's NSYNC
+#     segments, from bench-train --list-bn at the per-rank batch, each then
+#     its all-reduce) on P nodes, against P unsynchronised copies at the
+#     same time, less the all-reduces' own time.
 #  4. BENCH_BN_BASELINE=<a bench-train binary built at the per-layer BN
 #     commit> (docs/scaling.md says how): that binary against this one at
 #     4 nodes over BENCH_CHECK_LINK, alternating: the grouped BN's effect.
@@ -45,8 +47,11 @@
 # (tbf's bucket; default 2 ms of the rate), BENCH_COMM_ITERS (10),
 # BENCH_COMM_REPS (5), BENCH_CHECK_LINK (500mbit: below what this machine's
 # veth links carry, so the shaping shows), BENCH_CHECK_BATCH (16),
-# BENCH_CHECK_REPS (2), BENCH_CHECK_STEPS (3), BENCH_BN_BASELINE, BENCH_BN_REPS
-# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION.
+# BENCH_CHECK_REPS (2), BENCH_CHECK_STEPS (3), BENCH_REPLAY_REPS (3), BENCH_BN_BASELINE, BENCH_BN_REPS
+# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION; COCODIFF_WATCHDOG_S=0
+# (the check's runs with blocking collectives, no watchdog) and NETNS_YIELD=0
+# (Open MPI polls without yielding; tests/tap/netns.sh) for the comparisons
+# of docs/scaling.md section 3.
 # Last line:
 #   bench-scale: b1_s=... (per batch, 1 thread) t2_speedup_b16=... bn_reductions=61
 #     grad_mb=... host_gbps=... pred_1r=... meas_1r=... err_1r=... (2r, 4r) max_err=...
@@ -173,7 +178,7 @@ NSYNC=$((nbn + 2))   # collectives a step: the BN sums, the gradient, the loss
 say "3. the model's check: global batch $CHECK_BATCH on P nodes x 1 rank over $CHECK_LINK links, gradient in one blocking all-reduce; $NSYNC all-reduces a step"
 say "   predicted = compute + $NSYNC x wait + the all-reduces timed on $CHECK_LINK (section 2); measured = the P-rank run across P nodes; medians of $CHECK_REPS"
 say "   compute: P independent 1-rank processes (the slowest), run at the same time as the measured run, so under the same load;"
-say "   wait: what a synchronisation costs when the cores are shared: bench-comm --work-ms (a step's CPU seconds / $NSYNC of work, then an all-reduce) on P nodes against P unsynchronised processes, at once"
+say "   wait: what a synchronisation costs when the cores are shared: bench-comm --step (a real step's $NSYNC segments of CPU work, each then its all-reduce) on P nodes against P unsynchronised processes, at once, less the all-reduces' own time"
 summary=""
 maxerr=0
 for P in 1 2 4; do
@@ -181,28 +186,36 @@ for P in 1 2 4; do
     ta=(--batch "$CHECK_BATCH" --threads 1 --warmup "$WARMUP" --steps "$CHECK_STEPS" --bucket-mb 0)
     wait_ms=0
     if [ $P -gt 1 ]; then
-        cpu=${CPU[ntu,$b,1]:-}
-        [ -n "$cpu" ] || cpu=$(field cpu_s "$(c1 1 --batch "$b")")
-        wk=$(awk -v c="$cpu" -v n=$NSYNC 'BEGIN { printf "%.2f", 1000 * c / n }')
-        wa=(--f64 387 --work-ms "$wk" --iters "$NSYNC" --reps "$((CHECK_REPS + 1))")
+        # the step replayed (bench-comm --step): a real step's segments of CPU
+        # work at this per-rank batch (bench-train --list-bn, 1 rank), each
+        # followed by its all-reduce; on P nodes against P unsynchronised
+        # copies at the same moment. The difference, less the all-reduces'
+        # own time (section 2), is what the synchronisations cost a step
+        seg=$(OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES=$TUNE "$BIN" --batch "$b" --warmup 1 --steps 1 --list-bn 2>&1 |
+            sed -n 's/.*step.s segments (kind:count:CPU ms before it): //p')
+        [ -n "$seg" ] || { say "bench-train --list-bn gave no segments at batch $b"; exit 1; }
+        wa=(--step "$seg" --iters 1 --reps "${BENCH_REPLAY_REPS:-3}")
         pids=()
         netns_mpirun $P 1 "$COMM" "${wa[@]}" > "$TMP/sync" 2>&1 & pids+=($!)
         for i in $(seq $P); do "$COMM" "${wa[@]}" > "$TMP/nosync-$i" 2>&1 & pids+=($!); done
         wait "${pids[@]}"
         ts=$(field us "$(grep '^bench-comm-c:' "$TMP/sync")")
         tn=$(for i in $(seq $P); do field us "$(grep '^bench-comm-c:' "$TMP/nosync-$i")"; done | sort -g | tail -1)
-        wait_ms=$(awk -v s="$ts" -v n="$tn" -v k="${AR[$CHECK_LINK,$P,f64,387]}" 'BEGIN { printf "%.2f", (s - n - k) / 1000 }')
-        say "   $P nodes: $wk ms of work then an all-reduce: $(awk -v u="$ts" 'BEGIN { printf "%.1f", u / 1000 }') ms a call synchronised, $(awk -v u="$tn" 'BEGIN { printf "%.1f", u / 1000 }') ms alone (the slowest of $P): wait $wait_ms ms a synchronisation"
+        set -- $(step_comm "$CHECK_LINK" $P)
+        wait_ms=$(awk -v s="$ts" -v n="$tn" -v a="$1" -v g="$2" -v k=$NSYNC 'BEGIN { printf "%.2f", ((s - n) / 1000 - a - g) / k }')
+        say "   $P nodes: a step of $(field work_ms "$(grep '^bench-comm-c:' "$TMP/sync")") CPU ms in $NSYNC segments, each then its all-reduce: $(awk -v u="$ts" 'BEGIN { printf "%.3f", u / 1e6 }') s a step synchronised, $(awk -v u="$tn" 'BEGIN { printf "%.3f", u / 1e6 }') s alone (the slowest of $P): less the all-reduces ($(awk -v a="$1" -v g="$2" 'BEGIN { printf "%.0f", a + g }') ms), wait $wait_ms ms a synchronisation"
     fi
-    m=() cm=() bnm=()
+    m=() cm=() bnm=() outm=()
     for r in $(seq "$CHECK_REPS"); do
         pids=()
         if [ $P = 1 ]; then c1 1 --batch "$CHECK_BATCH" --bucket-mb 0 --steps "$CHECK_STEPS" > "$TMP/meas" & pids+=($!)
-        else GLIBC_TUNABLES=$TUNE netns_mpirun $P 1 -x GLIBC_TUNABLES "$BIN" "${ta[@]}" > "$TMP/meas" 2>&1 & pids+=($!); fi
+        else GLIBC_TUNABLES=$TUNE netns_mpirun $P 1 -x GLIBC_TUNABLES ${COCODIFF_WATCHDOG_S:+-x COCODIFF_WATCHDOG_S} \
+            "$BIN" "${ta[@]}" > "$TMP/meas" 2>&1 & pids+=($!); fi
         for i in $(seq $P); do c1 1 --batch "$b" --steps "$CHECK_STEPS" > "$TMP/alone-$i" & pids+=($!); done
         wait "${pids[@]}"
         l=$(grep '^bench-train-c:' "$TMP/meas" | tail -1)
-        m+=("$(field step_s "$l")") bnm+=("$(field bn_ms "$l")")
+        m+=("$(field step_s "$l")") bnm+=("$(field bn_ms "$l")/$(field bn_cpu_ms "$l")") outm+=("$(field outside_s "$l")")
+        grep '^bench-train-c | rank [0-9]*:' "$TMP/meas" | sed "s/^bench-train-c |/$BENCH_NAME:    $P nodes, run $r:/"
         cm+=("$(for i in $(seq $P); do field step_s "$(cat "$TMP/alone-$i")"; done | sort -g | tail -1)")
     done
     meas=$(median "${m[@]}") comp=$(median "${cm[@]}")
@@ -214,7 +227,7 @@ for P in 1 2 4; do
     err=$(awk -v p="$pred" -v m="$meas" 'BEGIN { printf "%+.1f", 100 * (p - m) / m }')
     err0=$(awk -v p="$nowait" -v m="$meas" 'BEGIN { printf "%+.1f", 100 * (p - m) / m }')
     maxerr=$(awk -v a="$maxerr" -v e="$err" 'BEGIN { e = e < 0 ? -e : e; print (e > a) ? e : a }')
-    say "   $P node(s), $b samples a rank: compute $comp s (runs: ${cm[*]}) + wait $NSYNC x $wait_ms ms + all-reduces $comm s = predicted $pred s/step; measured ${m[*]} s/step (median $meas; time inside the BN all-reduces, waits included: ${bnm[*]:-0} ms); prediction $err% ($err0% without the wait)"
+    say "   $P node(s), $b samples a rank: compute $comp s (runs: ${cm[*]}) + wait $NSYNC x $wait_ms ms + all-reduces $comm s = predicted $pred s/step; measured ${m[*]} s/step (median $meas; ms inside the BN all-reduces, waits included / CPU ms there: ${bnm[*]:-0}; the slowest rank outside the collectives: ${outm[*]} s); prediction $err% ($err0% without the wait)"
     echo "check $P $b $comp $wait_ms $comm $pred $meas" >> "$FIG"
     summary+=" pred_${P}r=$pred meas_${P}r=$meas err_${P}r=$err"
 done

@@ -15,14 +15,23 @@
 // rank: on a machine whose cores are shared, a rank that arrives first waits
 // until the others have had their share of the CPU. The same on 1 rank (no
 // partner: the all-reduce is a no-op) gives the work's wall time alone.
+// --step K:N:MS,...: one training step replayed: for each entry, MS ms of
+// CPU work, then the all-reduce of N values of kind K (f64: dist_allreduce_
+// sum_f64, f32: _f32), in order (build/bench-train --list-bn prints a real
+// step's list). Timed per step (--iters steps a repetition, after one
+// warm-up step), as below; on P unsynchronised 1-rank copies at the same
+// time it gives the step's compute alone, and the difference is what the
+// synchronisations cost a step, waits included (bench/bench-scale.sh).
 // Each size: 3 warm-up calls, then --reps repetitions of --iters calls, each
 // repetition timed on its own (MPI_Barrier before, the slowest rank's time
 // after, MAX), and the median repetition's time per call reported: the
 // machine is shared, so the median keeps one disturbed repetition out.
 //
-//   mpirun -n P build/bench-comm [--f64 ...] [--f32 ...] [--iters 20] [--reps 5] [--work-ms 0]
+//   mpirun -n P build/bench-comm [--f64 ...] [--f32 ...] [--iters 20] [--reps 5] [--work-ms 0] [--step LIST]
 // Output, one line per size:
 //   bench-comm-c: ranks=P kind=f64|f32 n=N bytes=B work_ms=W us=<median us per call> min_us=<fastest rep>
+// and for --step:
+//   bench-comm-c: ranks=P kind=step calls=K work_ms=<CPU ms a step> us=<median us per step> min_us=...
 #include "dist.h"
 
 #include <stdio.h>
@@ -78,6 +87,59 @@ static void comm_time(const Dist *d, int f64, size_t n, int iters, int reps, dou
     free(v);
 }
 
+// --step: the entries of a replayed step
+#define COMM_MAX_STEP 1024
+typedef struct CommCall { int f64; size_t n; double ms; } CommCall;
+
+// Parses "K:N:MS,..." into c[0, return); aborts on a malformed list.
+static int comm_step_parse(const Dist *d, const char *list, CommCall *c) {
+    int k = 0;
+    for (const char *p = list; *p; k++) {
+        char kind[4] = "";
+        unsigned long long n;
+        double ms;
+        int used = 0;
+        if (k == COMM_MAX_STEP || sscanf(p, "%3[f0-9]:%llu:%lf%n", kind, &n, &ms, &used) != 3 ||
+            (strcmp(kind, "f64") && strcmp(kind, "f32")) || ms < 0 || (p[used] && p[used] != ','))
+            dist_abort(d, 2, "--step: entry %d of '%s' is not KIND:COUNT:MS (f64 or f32; at most %d)", k + 1, list,
+                       COMM_MAX_STEP);
+        c[k] = (CommCall){!strcmp(kind, "f64"), (size_t)n, ms};
+        p += used + (p[used] == ',');
+    }
+    return k;
+}
+
+// The replayed step: us per step (median and fastest repetition), slowest rank.
+static void comm_step(const Dist *d, const char *list, int iters, int reps) {
+    static CommCall c[COMM_MAX_STEP];
+    const int k = comm_step_parse(d, list, c);
+    size_t most = 1;
+    double work = 0;
+    for (int i = 0; i < k; i++) most = c[i].n > most ? c[i].n : most, work += c[i].ms;
+    double *v = calloc(most, sizeof(double)), t[COMM_MAX_REPS];
+    if (!v) dist_abort(d, 1, "out of memory (%zu doubles)", most);
+    for (int r = -1; r < reps; r++) {   // r = -1: one warm-up step
+        int steps = r < 0 ? 1 : iters;
+        dist_barrier(d);
+        double t0 = dist_wtime();
+        for (int s = 0; s < steps; s++)
+            for (int i = 0; i < k; i++) {
+                if (c[i].ms > 0) comm_work(c[i].ms);
+                int st = c[i].f64 ? dist_allreduce_sum_f64(d, v, (int)c[i].n)
+                                  : dist_allreduce_sum_f32(d, (float *)v, c[i].n);
+                if (st) dist_abort(d, 1, "all-reduce %d of the step failed", i + 1);
+            }
+        double dt = (dist_wtime() - t0) / steps;
+        dist_allreduce_max_f64(d, &dt, 1);
+        if (r >= 0) t[r] = dt;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], comm_cmp);
+    if (d->rank == 0)
+        printf("bench-comm-c: ranks=%d kind=step calls=%d work_ms=%.2f us=%.2f min_us=%.2f\n", d->size, k, work,
+               1e6 * t[reps / 2], 1e6 * t[0]);
+    free(v);
+}
+
 // Times every size of a comma-separated list.
 static void comm_list(const Dist *d, int f64, const char *list, int iters, int reps, double work_ms) {
     const char *p = list;
@@ -93,7 +155,7 @@ static void comm_list(const Dist *d, int f64, const char *list, int iters, int r
 int main(int argc, char **argv) {
     Dist d;
     if (dist_init(&d, &argc, &argv)) return 1;
-    const char *f64 = "", *f32 = "";
+    const char *f64 = "", *f32 = "", *step = "";
     int iters = 20, reps = 5;
     double work_ms = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -102,12 +164,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--work-ms")) work_ms = atof(argv[i + 1]);
-        else dist_abort(&d, 2, "unknown option %s (--f64, --f32, --iters, --reps, --work-ms)", argv[i]);
+        else if (!strcmp(argv[i], "--step")) step = argv[i + 1];
+        else dist_abort(&d, 2, "unknown option %s (--f64, --f32, --iters, --reps, --work-ms, --step)", argv[i]);
     }
     if (iters < 1 || reps < 1 || reps > COMM_MAX_REPS)
         dist_abort(&d, 2, "--iters >= 1 and --reps 1..%d", COMM_MAX_REPS);
     comm_list(&d, 1, f64, iters, reps, work_ms);
     comm_list(&d, 0, f32, iters, reps, work_ms);
+    if (*step) comm_step(&d, step, iters, reps);
     fflush(stdout);
     dist_finalize(&d);
     return 0;

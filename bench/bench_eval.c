@@ -19,9 +19,10 @@
 // The CoCoDiff module is a training-time head: evaluation runs the backbone
 // alone, so a model trained with it must give the same figures.
 // --roundtrip DIR shows it: it writes a training checkpoint of this model
-// plus a freshly initialised CoCoDiff module (checkpoint_save_module), exports
-// the inference checkpoint (checkpoint_export), rebuilds the model from that
-// file alone (checkpoint_load_model) and compares parameters, buffers, FLOPs
+// plus a freshly initialised CoCoDiff module (checkpoint_save with the
+// module's group, as the trainer writes it), exports the inference
+// checkpoint (checkpoint_export), rebuilds the model from that file alone
+// (checkpoint_load_model) and compares parameters, buffers, FLOPs
 // and the logits of one batch with the in-memory model. A CHECKPOINT.h5
 // argument (e.g. an inference checkpoint exported from a real module run) is
 // loaded the same way and its figures printed (and the timing then runs on
@@ -96,7 +97,21 @@ static int roundtrip(Ctrgcn *m, const char *dir, const float *x, int B, int T, c
     info.seed = 1;
     snprintf(info.stream, sizeof info.stream, "joint");
     info.config_yaml = "# bench-eval round trip\n";
-    if (checkpoint_save_module(train_path, m, NULL, &info, cd, NULL)) die("checkpoint_save_module failed");
+    // the module's tensors as the trainer writes them (cdtrain_tensor_groups)
+    const int nt = cocodiff_num_tensors(cd);
+    H5Tensor *ht = calloc((size_t)nt, sizeof *ht);
+    if (!ht) die("out of memory");
+    for (int i = 0; i < nt; i++) {
+        const CocodiffTensor *ct = cocodiff_tensor(cd, i);
+        snprintf(ht[i].name, sizeof ht[i].name, "%s", ct->name);
+        ht[i].ndim = ct->ndim;
+        for (int k = 0; k < ct->ndim; k++) ht[i].shape[k] = ct->shape[k];
+        ht[i].numel = ct->numel;
+        ht[i].data = cocodiff_params(cd) + ct->offset;
+    }
+    const H5TensorGroup grp = {"cocodiff", ht, nt};
+    if (checkpoint_save(train_path, m, NULL, &info, &grp, 1)) die("checkpoint_save failed");
+    free(ht);
     if (checkpoint_export(train_path, infer_path, why, sizeof why)) {
         fprintf(stderr, "bench-eval: checkpoint_export: %s\n", why);
         exit(1);

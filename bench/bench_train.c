@@ -53,14 +53,24 @@
 // --list-bn: prints the size of every synchronised-BN all-reduce of a step
 // (doubles; the sizes depend on the model, not on the batch), on 1 rank too
 // (the sums then go through the 1-rank all-reduce; bench/bench-scale.sh
-// times those sizes across nodes).
+// times those sizes across nodes), and the step as a list of segments, each
+// an all-reduce with the CPU ms this rank computed before it (1 thread; the
+// last timed step), which bench-comm --step replays.
+// Several ranks: one line per rank with its wall and CPU seconds per step and
+// those spent in the BN all-reduces and after backward (the gradient's wait
+// and the loss's sum): wall against CPU there says whether a waiting rank
+// polls on a core (Open MPI without mpi_yield_when_idle) or gives it up.
 // Output: one line per figure and a machine-readable last line
 // bn_reductions: the synchronised BN's all-reduces per timed step (0 on 1 rank
 // without --list-bn); step_s: wall seconds per timed step (slowest rank);
 // cpu_s: CPU seconds per step (the busiest rank); bn_ms: ms per step inside
-// the BN all-reduces (the ranks' mean: waiting for a slower rank included).
+// the BN all-reduces (the ranks' mean: waiting for a slower rank included);
+// bn_cpu_ms: the CPU ms per step in them (ranks' mean); sync_ms, sync_cpu_ms:
+// wall and CPU ms after backward (gradient, loss; ranks' mean); outside_s: the
+// slowest rank's wall s per step outside those collectives.
 //   bench-train-c: ranks=R threads=t samples_s=... gflops=... peak=... rss_mb=...
 //                  buckets=B reduce_ms=... bn_reductions=N step_s=... cpu_s=... bn_ms=...
+//                  bn_cpu_ms=... sync_ms=... sync_cpu_ms=... outside_s=...
 //                  [overlap_s=... blocking_s=... overlap_reduce_ms=... blocking_reduce_ms=...]
 //                  [threads_s=... one_thread_s=... threads_speedup=... threads_cpu_ratio=...]
 #include "blas.h"
@@ -77,8 +87,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 static double cpu_seconds(void);
+
+// CPU seconds of the calling thread (what a rank burns while it waits in an
+// all-reduce: Open MPI polls)
+static double thread_cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 // GFLOP/s of an n^3 sgemm, the best of 7 (after one warm-up); in CPU time
 // (this process's) when cpu.
@@ -106,21 +125,28 @@ static double cpu_seconds(void) {   // user + system time of this process (all i
 }
 
 // calls, doubles reduced, seconds in them; sizes[0, nsizes): the sizes of
-// the calls made while `record` is set (one step, for --list-bn).
+// the calls made while `record` is set (one step, for --list-bn), seg_ms[i]:
+// the CPU ms this thread computed before call i since the previous
+// collective (`mark`: the CPU clock when it ended; 1 thread: the step's
+// segments between its synchronisations, for bench-comm --step).
 #define BN_MAX_SIZES 1024
 typedef struct BnCtx {
-    const Dist *d; Prof *pr; long calls; double values, sec;
+    const Dist *d; Prof *pr; long calls; double values, sec, cpu;   // cpu: this thread's CPU s in them
+    double mark;
     int record, nsizes, sizes[BN_MAX_SIZES];
+    double seg_ms[BN_MAX_SIZES];
 } BnCtx;
 static void bn_allreduce(double *v, int n, void *ctx) {
     BnCtx *b = ctx;
     b->calls++;
     b->values += n;
-    if (b->record && b->nsizes < BN_MAX_SIZES) b->sizes[b->nsizes++] = n;
-    double t0 = dist_wtime(), tp = prof_start(b->pr);
+    double t0 = dist_wtime(), c0 = thread_cpu_seconds(), tp = prof_start(b->pr);
+    if (b->record && b->nsizes < BN_MAX_SIZES) b->seg_ms[b->nsizes] = 1e3 * (c0 - b->mark), b->sizes[b->nsizes++] = n;
     if (dist_allreduce_sum_f64(b->d, v, n) != CD_OK) dist_abort(b->d, 1, "BN all-reduce failed");
     if (b->pr) prof_add_nested(b->pr, PROF_BN_SYNC, PROF_BN, tp);
     b->sec += dist_wtime() - t0;
+    b->mark = thread_cpu_seconds();
+    b->cpu += b->mark - c0;
 }
 
 typedef struct HookCtx { const Dist *d; GradSync *gs; } HookCtx;
@@ -225,6 +251,9 @@ int main(int argc, char **argv) {
 
     double peak = sgemm_peak(1024, 0), peak_cpu = prof_cpu ? sgemm_peak(1024, 1) : 0;
     double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
+    double sync_s = 0, sync_cpu = 0;   // wall and CPU s after backward: the gradient's wait and the loss's sum
+    double grad_seg_ms = 0;   // the recorded step's CPU ms from the last BN sum to the gradient all-reduce
+    bctx.mark = thread_cpu_seconds();
     double mode_s[2] = {0, 0};   // --compare, --compare-threads: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
     double mode_cpu[2] = {0, 0};   // --compare-threads: CPU seconds of the process per mode
@@ -243,8 +272,11 @@ int main(int argc, char **argv) {
             bctx.calls = 0;
             bctx.values = 0;
             bctx.sec = 0;
+            bctx.cpu = 0;
+            sync_s = sync_cpu = 0;
         }
-        bctx.record = s == 0;
+        bctx.record = s == warmup + steps - 1;   // a timed step (the last): its sizes and segments
+        if (bctx.record) bctx.nsizes = 0;
         double ts = 0, cs = 0;
         if (alt && s >= warmup) { dist_barrier(&d); ts = dist_wtime(); cs = cpu_seconds(); }
         if (pr) pr->phase = PROF_FWD;
@@ -266,8 +298,13 @@ int main(int argc, char **argv) {
         if (tm ? ctrgcn_team_backward(tm, dlogits) : ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
         if (pr) pr->phase = PROF_UPD;
         t0 = prof_start(pr);
+        double w0 = dist_wtime(), c0 = thread_cpu_seconds();
+        if (bctx.record) grad_seg_ms = 1e3 * (c0 - bctx.mark);   // backward after the last BN sum
         if (gradsync_finish(gs)) dist_abort(&d, 1, "gradient all-reduce failed");
         if (d.size > 1) dist_allreduce_sum_f64(&d, &l, 1);
+        sync_s += dist_wtime() - w0;
+        bctx.mark = thread_cpu_seconds();
+        sync_cpu += bctx.mark - c0;
         prof_stop(pr, PROF_ALLREDUCE, t0, 0, 0);
         t0 = prof_start(pr);
         optim_sgd_step(&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01);
@@ -283,6 +320,21 @@ int main(int argc, char **argv) {
         }
     }
     double el = dist_wtime() - tstart, cpu = (cpu_seconds() - cstart) / steps;
+    // Each rank's step, per step: wall, CPU, wall and CPU in the BN all-reduces,
+    // wall and CPU after backward (gradient, loss); rank 0 prints them all.
+    double mine[6] = {el / steps, cpu, bctx.sec / steps, bctx.cpu / steps, sync_s / steps, sync_cpu / steps};
+    double *per_rank = NULL;
+    size_t per_rank_n = 0;
+    if (dist_allgather_bytes(&d, mine, sizeof mine, (void **)&per_rank, &per_rank_n, NULL) != CD_OK)
+        dist_abort(&d, 1, "cannot gather the ranks' timings");
+    double bn_cpu_ms = 0, sync_ms = 0, sync_cpu_ms = 0, outside_s = 0;   // ranks' mean; outside: the slowest
+    for (int r = 0; r < d.size; r++) {
+        const double *q = per_rank + 6 * r;
+        bn_cpu_ms += 1e3 * q[3] / d.size;
+        sync_ms += 1e3 * q[4] / d.size;
+        sync_cpu_ms += 1e3 * q[5] / d.size;
+        if (q[0] - q[2] - q[4] > outside_s) outside_s = q[0] - q[2] - q[4];
+    }
     // ms per step waited in gradsync_finish: all steps, or per mode (--compare)
     double reduce_ms[2] = {0, 0};
     for (int k = 0; k < 1 + compare; k++) {
@@ -336,14 +388,25 @@ int main(int argc, char **argv) {
             printf("bench-train-c | synchronised BN: %.0f all-reduces per step, %.0f doubles each on average, "
                    "%.1f ms/step in them (ranks' mean)\n",
                    (double)bctx.calls / steps, bctx.calls ? bctx.values / (double)bctx.calls : 0.0, bn_ms);
+        for (int r = 0; d.size > 1 && r < d.size; r++) {
+            const double *q = per_rank + 6 * r;
+            printf("bench-train-c | rank %d: %.3f s/step, CPU %.3f s | BN all-reduces %.1f ms (CPU %.1f ms) | after "
+                   "backward (gradient, loss) %.1f ms (CPU %.1f ms) | outside them %.3f s\n", r, q[0], q[1],
+                   1e3 * q[2], 1e3 * q[3], 1e3 * q[4], 1e3 * q[5], q[0] - q[2] - q[4]);
+        }
         if (list_bn) {
             printf("bench-train-c | BN all-reduce sizes (doubles), one step:");
             for (int i = 0; i < bctx.nsizes; i++) printf("%c%d", i ? ',' : ' ', bctx.sizes[i]);
             putchar('\n');
+            // one step as bench-comm --step replays it: KIND:COUNT:CPU ms computed before it
+            printf("bench-train-c | step's segments (kind:count:CPU ms before it):");
+            for (int i = 0; i < bctx.nsizes; i++) printf("%cf64:%d:%.2f", i ? ',' : ' ', bctx.sizes[i], bctx.seg_ms[i]);
+            printf(",f32:%zu:%.2f,f64:1:0\n", ctrgcn_num_params(m), grad_seg_ms);
         }
         printf("bench-train-c: ranks=%d threads=%d samples_s=%.3f gflops=%.2f peak=%.2f rss_mb=%.0f buckets=%d "
-               "reduce_ms=%.2f bn_reductions=%.0f step_s=%.4f cpu_s=%.4f bn_ms=%.2f", d.size, threads, rate, gflops, peak,
-               rss_mb, gradsync_num_buckets(gs), reduce_ms[0], (double)bctx.calls / steps, el / steps, cpu, bn_ms);
+               "reduce_ms=%.2f bn_reductions=%.0f step_s=%.4f cpu_s=%.4f bn_ms=%.2f bn_cpu_ms=%.2f sync_ms=%.2f sync_cpu_ms=%.2f outside_s=%.4f", d.size,
+               threads, rate, gflops, peak, rss_mb, gradsync_num_buckets(gs), reduce_ms[0], (double)bctx.calls / steps,
+               el / steps, cpu, bn_ms, bn_cpu_ms, sync_ms, sync_cpu_ms, outside_s);
         if (cmp_threads)
             printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f threads_cpu_ratio=%.3f", ov, bl,
                    ov > 0 ? bl / ov : 0.0, mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
@@ -371,7 +434,7 @@ int main(int argc, char **argv) {
             prof_print(pr, stdout, label, steps, prof_cpu ? cpu : el / steps, prof_cpu ? peak_cpu : peak / d.size);
         }
     }
-    free(x); free(logits); free(probs); free(dlogits); free(labels);
+    free(x); free(logits); free(probs); free(dlogits); free(labels); free(per_rank);
     optim_sgd_free(&opt);
     gradsync_free(gsv[0]);
     gradsync_free(gsv[1]);

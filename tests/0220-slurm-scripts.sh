@@ -5,7 +5,7 @@
 # srun/mpirun that print their arguments. (tests/7000 and 7050 run the same
 # on a real Slurm cluster.)
 . "$(dirname "$0")/tap/tap.sh"
-plan 16
+plan 17
 SP=$REPO/slurm/submit-pipeline
 cd "$TMP" || exit 1
 for s in joint bone joint-motion bone-motion; do
@@ -63,6 +63,14 @@ run() { env PATH="$TMP/fake:$PATH" SLURM_JOB_ID=1 SLURM_NTASKS=3 SLURM_CPUS_PER_
 is "srun --mpi=pmix $REPO/bin/cocodiff-eval --x SRUN_CPUS_PER_TASK=2 | srun --mpi=pmi2 $REPO/bin/cocodiff-eval --x SRUN_CPUS_PER_TASK=2 | mpirun -np 3 -x OPENBLAS_NUM_THREADS $REPO/bin/cocodiff-eval --x SRUN_CPUS_PER_TASK=" \
     "$(run) | $(run COCODIFF_SRUN_MPI=pmi2) | $(run COCODIFF_LAUNCHER=mpirun)" \
     "mpi-run.sh: srun --mpi=pmix by default, COCODIFF_SRUN_MPI=pmi2, COCODIFF_LAUNCHER=mpirun; the job's CPUs per task passed to srun"
+
+# Cores shared among the tasks (--overcommit): Open MPI yields while it waits.
+mkdir -p fake-yield
+printf '#!/bin/sh\necho "yield=${OMPI_MCA_mpi_yield_when_idle:-unset}"\n' > fake-yield/srun
+chmod +x fake-yield/srun
+yrun() { env PATH="$TMP/fake-yield:$PATH" SLURM_JOB_ID=1 SLURM_NTASKS=3 "$@" "$REPO/jobs/mpi-run.sh" cocodiff-eval 2>&1; }
+is "yield=unset yield=1 yield=0" "$(yrun) $(yrun SLURM_OVERCOMMIT=1) $(yrun SLURM_OVERCOMMIT=1 OMPI_MCA_mpi_yield_when_idle=0)" \
+    "mpi-run.sh: mpi_yield_when_idle 1 under --overcommit (SLURM_OVERCOMMIT=1), unless the environment says otherwise"
 
 # The environment hook: every job script sources COCODIFF_ENV first.
 echo 'echo "hook ran in $0"' > env.sh

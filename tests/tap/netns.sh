@@ -24,7 +24,10 @@
 #                   with PPN ranks on each of nodes 1..NODES (ranks 0..PPN-1
 #                   on node 1, and so on); OPENBLAS_NUM_THREADS goes with -x.
 #                   A guard stops mpirun after $NETNS_MPIRUN_TIMEOUT s (300):
-#                   a hang fails the test instead of holding CI.
+#                   a hang fails the test instead of holding CI. Open MPI's
+#                   mpi_yield_when_idle is $NETNS_YIELD (1: the nodes share
+#                   this machine's cores, and a waiting rank should give its
+#                   core up; 0 to measure polling, docs/scaling.md).
 #   netns_pids I    the pids of the processes on node I
 #   netns_tx_bytes I
 #                   bytes node I has sent over its link so far
@@ -123,7 +126,7 @@ netns_mpirun() {
     _i=1; : > "$_hf"
     while [ $_i -le "$_nodes" ]; do echo "$(netns_host $_i) slots=$_ppn" >> "$_hf"; _i=$((_i + 1)); done
     netns_exec 1 timeout -k 10 "${NETNS_MPIRUN_TIMEOUT:-300}" mpirun --hostfile "$_hf" -np $((_nodes * _ppn)) --map-by slot \
-        --mca plm_rsh_agent "$NETNS_AGENT" --mca pml ob1 --mca btl tcp,self --mca mpi_yield_when_idle 1 \
+        --mca plm_rsh_agent "$NETNS_AGENT" --mca pml ob1 --mca btl tcp,self --mca mpi_yield_when_idle "${NETNS_YIELD:-1}" \
         --mca btl_tcp_if_include "$NETNS_NET.0/24" --mca oob_tcp_if_include "$NETNS_NET.0/24" \
         -x OPENBLAS_NUM_THREADS "$@"
 }
