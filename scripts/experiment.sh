@@ -284,8 +284,9 @@ cost_lines() {   # the module's share of a step, from the runs' own logs
 }
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
-runs=$(find "$OUT" -name done -path '*seed*' -o -name done -path '*fold*' 2>/dev/null | wc -l)
-secs=$(find "$OUT" -name '*.log' -print0 2>/dev/null | xargs -0 -r awk '/^train \| done: / { sub(/s$/, "", $NF); t += $NF } END { printf "%.0f", t }')
+# -H: EXP_OUT may be a symbolic link (to scratch storage on a cluster): count what it points to
+runs=$(find -H "$OUT" -name done -path '*seed*' -o -name done -path '*fold*' 2>/dev/null | wc -l)
+secs=$(find -H "$OUT" -name '*.log' -print0 2>/dev/null | xargs -0 -r awk '/^train \| done: / { sub(/s$/, "", $NF); t += $NF } END { printf "%.0f", t }')
 HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired t-test p |"
 {
     echo "# CoCoDiff on the synthetic benchmark: measured results"
