@@ -136,7 +136,7 @@ static int flip_bit(const char *path, const char *dset, long long byte) {
     if (f >= 0) H5Fclose(f);
     if (off == HADDR_UNDEF || byte < 0 || (hsize_t)byte >= size) return -1;
     int fd = open(path, O_RDWR);
-    unsigned char c;
+    unsigned char c = 0;   // flipped below even when the read failed (rc -1: nothing is written); clang warned
     int rc = fd >= 0 && pread(fd, &c, 1, (off_t)(off + (haddr_t)byte)) == 1 ? 0 : -1;
     c ^= 1;
     if (!rc && pwrite(fd, &c, 1, (off_t)(off + (haddr_t)byte)) != 1) rc = -1;
