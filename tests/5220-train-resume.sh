@@ -29,7 +29,6 @@ wait_lines() {
     i=0
     while [ "$(cat "$1" 2>/dev/null | wc -l)" -lt "$2" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 }
-step_of() { h5dump -a /step "$1" 2>/dev/null | sed -n 's/.*(0): //p'; }
 
 rm -rf "$W"; rm -f "$TMP/losses"
 train > "$TMP/log-ref" 2>&1

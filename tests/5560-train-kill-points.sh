@@ -19,7 +19,6 @@ train_config "$TMP/c.yaml" "$W"
 # at epoch ends only: the kill is at the end of epoch 2 (step 8).
 S="--set num_epoch=3 --set step=[2] --set eval_interval=1 --set save_interval=1"
 train() { run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --log-losses "$TMP/losses" "$@"; }
-step_of() { h5dump -a /step "$1" 2>/dev/null | sed -n 's/.*(0): //p'; }
 metrics() { sed 's/,"time_s":[^,}]*//' "$1"; }
 
 rm -rf "$W"; rm -f "$TMP/losses"

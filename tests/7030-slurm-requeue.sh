@@ -19,7 +19,6 @@ cd "$TMP" || exit 1
 NP=1 "$REPO/jobs/mpi-run.sh" cocodiff-train --config "$TMP/c.yaml" "${S[@]}" --resume > "$TMP/ref.log" 2>&1
 ok $? "uninterrupted run (mpirun, 1 rank)"
 mv "$W/checkpoint-last.h5" "$TMP/ref.h5"; rm -rf "$W"
-step_of() { h5dump -a /step "$1" 2>/dev/null | sed -n 's/.*(0): //p'; }
 
 t0=$(date +%s)
 J=$(sbatch --parsable --ntasks=1 -o "$TMP/train-%j.out" "$REPO/slurm/train.sbatch" "$TMP/c.yaml" -- "${S[@]}" \

@@ -94,3 +94,7 @@ losses_maxrel() {
            r = s > 0 ? d / s : d; if (r > m) m = r; k++ }
          END { if (bad || k != n || n == 0) print "inf"; else printf "%.3g\n", m }' "$1" "$2"
 }
+
+# step_of CKPT: the optimizer step a checkpoint holds (its /step attribute;
+# empty when the file is missing or unreadable).
+step_of() { h5dump -a /step "$1" 2>/dev/null | sed -n 's/.*(0): //p'; }
