@@ -33,6 +33,7 @@
 // and for --step:
 //   bench-comm-c: ranks=P kind=step calls=K work_ms=<CPU ms a step> us=<median us per step> min_us=...
 #include "dist.h"
+#include "prof.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,17 +47,11 @@ static int comm_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static double comm_thread_cpu(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // Computes for `ms` ms of this thread's CPU time.
 static double comm_work(double ms) {
     volatile double x = 1.0;
-    const double end = comm_thread_cpu() + ms * 1e-3;
-    while (comm_thread_cpu() < end)
+    const double end = prof_thread_cpu() + ms * 1e-3;
+    while (prof_thread_cpu() < end)
         for (int i = 0; i < 20000; i++) x = x * 1.0000001 + 1e-9;
     return x;
 }

@@ -91,14 +91,6 @@
 
 static double cpu_seconds(void);
 
-// CPU seconds of the calling thread (what a rank burns while it waits in an
-// all-reduce: Open MPI polls)
-static double thread_cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // GFLOP/s of an n^3 sgemm, the best of 7 (after one warm-up); in CPU time
 // (this process's) when cpu.
 static double sgemm_peak(int n, int cpu) {
@@ -140,12 +132,12 @@ static void bn_allreduce(double *v, int n, void *ctx) {
     BnCtx *b = ctx;
     b->calls++;
     b->values += n;
-    double t0 = dist_wtime(), c0 = thread_cpu_seconds(), tp = prof_start(b->pr);
+    double t0 = dist_wtime(), c0 = prof_thread_cpu(), tp = prof_start(b->pr);
     if (b->record && b->nsizes < BN_MAX_SIZES) b->seg_ms[b->nsizes] = 1e3 * (c0 - b->mark), b->sizes[b->nsizes++] = n;
     if (dist_allreduce_sum_f64(b->d, v, n) != CD_OK) dist_abort(b->d, 1, "BN all-reduce failed");
     if (b->pr) prof_add_nested(b->pr, PROF_BN_SYNC, PROF_BN, tp);
     b->sec += dist_wtime() - t0;
-    b->mark = thread_cpu_seconds();
+    b->mark = prof_thread_cpu();
     b->cpu += b->mark - c0;
 }
 
@@ -253,7 +245,7 @@ int main(int argc, char **argv) {
     double tstart = 0, cstart = 0, wstart[2] = {0, 0}, loss0 = 0, loss = 0;
     double sync_s = 0, sync_cpu = 0;   // wall and CPU s after backward: the gradient's wait and the loss's sum
     double grad_seg_ms = 0;   // the recorded step's CPU ms from the last BN sum to the gradient all-reduce
-    bctx.mark = thread_cpu_seconds();
+    bctx.mark = prof_thread_cpu();
     double mode_s[2] = {0, 0};   // --compare, --compare-threads: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
     double mode_cpu[2] = {0, 0};   // --compare-threads: CPU seconds of the process per mode
@@ -298,12 +290,12 @@ int main(int argc, char **argv) {
         if (tm ? ctrgcn_team_backward(tm, dlogits) : ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
         if (pr) pr->phase = PROF_UPD;
         t0 = prof_start(pr);
-        double w0 = dist_wtime(), c0 = thread_cpu_seconds();
+        double w0 = dist_wtime(), c0 = prof_thread_cpu();
         if (bctx.record) grad_seg_ms = 1e3 * (c0 - bctx.mark);   // backward after the last BN sum
         if (gradsync_finish(gs)) dist_abort(&d, 1, "gradient all-reduce failed");
         if (d.size > 1) dist_allreduce_sum_f64(&d, &l, 1);
         sync_s += dist_wtime() - w0;
-        bctx.mark = thread_cpu_seconds();
+        bctx.mark = prof_thread_cpu();
         sync_cpu += bctx.mark - c0;
         prof_stop(pr, PROF_ALLREDUCE, t0, 0, 0);
         t0 = prof_start(pr);

@@ -58,6 +58,7 @@ typedef struct Prof {
 } Prof;
 
 double prof_clock(const Prof *p);   // seconds, monotonic (wall, or p's thread CPU time when p->cpu)
+double prof_thread_cpu(void);       // the calling thread's CPU seconds (CLOCK_THREAD_CPUTIME_ID; a rank polling in MPI counts)
 void prof_reset(Prof *p);
 void prof_add(Prof *p, ProfRow row, double t0, double flops, double bytes);
 // A part timed inside another row's call (the BN all-reduce inside a BN):

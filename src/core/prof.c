@@ -31,9 +31,16 @@ static int prof_group(int r) {
     return r == PROF_BN_SYNC || r == PROF_ALLREDUCE ? 2 : 1;
 }
 
-double prof_clock(const Prof *p) {
+double prof_thread_cpu(void) {
     struct timespec ts;
-    clock_gettime(p && p->cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double prof_clock(const Prof *p) {
+    if (p && p->cpu) return prof_thread_cpu();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

@@ -20,6 +20,7 @@
 #include "descriptions.h"
 #include "fsutil.h"
 #include "h5io_prep.h"
+#include "prof.h"
 #include "skeleton.h"
 #include "status.h"
 
@@ -57,20 +58,14 @@ typedef struct Phases {
     double at_wall, at_cpu;   // the current phase's start
 } Phases;
 
-static double thread_cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void phase_start(Phases *ph) {
     ph->at_wall = dist_wtime();
-    ph->at_cpu = thread_cpu_s();
+    ph->at_cpu = prof_thread_cpu();
 }
 
 // Ends phase k and starts the next one.
 static void phase_end(Phases *ph, int k) {
-    double w = dist_wtime(), c = thread_cpu_s();
+    double w = dist_wtime(), c = prof_thread_cpu();
     ph->wall[k] += w - ph->at_wall;
     ph->cpu[k] += c - ph->at_cpu;
     ph->at_wall = w;
@@ -730,7 +725,7 @@ static void *hash_inputs(void *arg) {
             h->rc = buf_printf(&h->lines, "%03d %s  %lld  %s\n", i, hex, (long long)st.st_size,
                                base_name(h->cfg->inputs[i]));
     }
-    h->cpu = thread_cpu_s();
+    h->cpu = prof_thread_cpu();
     return NULL;
 }
 
