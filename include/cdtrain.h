@@ -128,7 +128,7 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
                          const int32_t *labels, int64_t n);
 // cocodiff.refresh > 0: after the last step (and before replay_final), a
 // FRESH module (the run's initial module weights, a new optimizer, no EMA,
-// the same texts) trains cocodiff.refresh steps alone on the final
+// one L_diff pass a step, the same texts) trains cocodiff.refresh steps alone on the final
 // backbone's part tokens of the training split (CDTRAIN_REFRESH_VIEWS
 // augmented passes through the eval-mode backbone, as cocodiff-frozen's),
 // steps of cdtrain_refresh_batch samples drawn with replacement, keyed

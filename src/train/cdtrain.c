@@ -130,11 +130,14 @@ static void unit_free(Unit *u) {
     memset(u, 0, sizeof *u);
 }
 
-// cocodiff.refresh: the fresh module (no EMA: it generates from its own
-// weights) and the view of its progress.
+// cocodiff.refresh: the fresh module and the view of its progress. No EMA
+// (it generates from its own weights) and one L_diff pass a step: steps on
+// distinct batches, not passes over one, are what trained the denoiser
+// (docs/results.md, "What was tried" I).
 static int refresh_setup(CdTrain *t, char *why, size_t whylen) {
     CocodiffConfig o = *t->spec.options;
     o.ema = 0;
+    o.diff_repeats = 1;
     int rc = build_unit(&t->fresh, t, &o, "cocodiff_refresh", why, whylen);
     if (rc) return rc;
     t->fresh_state[0] = 0;
