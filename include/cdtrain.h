@@ -133,7 +133,8 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
 // augmented passes through the eval-mode backbone, as cocodiff-frozen's),
 // steps of cdtrain_refresh_batch samples drawn with replacement, keyed
 // (seed, -4, step), each split over the ranks, at module_lr (as a fraction
-// of base_lr, cdoptim_phase_lr: x0.1 for the last fifth). The co-trained
+// of base_lr, cdoptim_phase_lr: x0.1 for the last fifth), with L_gen
+// through the final head (frozen) from a sixth of the phase on. The co-trained
 // module, the backbone, the head and training's draws are untouched; the
 // measurement at the end probes both modules (diversity.json:
 // "conditioning" and "conditioning_refreshed"). The phase is checkpointed
@@ -142,7 +143,8 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
 // bit and a finished run resumed with it on runs only the phase.
 //   cdtrain_refresh_left: steps still to run (0: off, done, or generation off).
 //   cdtrain_refresh_begin: the rows to learn from (tokens (n, 7, C), labels (n)).
-//   cdtrain_refresh_step (collective): one step; *diff its L_diff.
+//   cdtrain_refresh_step (collective): one step (m: the final backbone,
+//   its head); *diff its L_diff.
 //   cdtrain_refresh_restarted: the length of a phase a checkpoint held that
 //   was not this one's (started afresh), else 0.
 #define CDTRAIN_REFRESH_VIEWS 2
@@ -151,7 +153,7 @@ int64_t cdtrain_refresh_done(const CdTrain *t);
 int cdtrain_refresh_batch(const CdTrain *t);
 long long cdtrain_refresh_restarted(const CdTrain *t);
 int cdtrain_refresh_begin(CdTrain *t, const float *tokens, const int32_t *labels, int64_t n);
-int cdtrain_refresh_step(CdTrain *t, const Dist *d, double *diff);
+int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff);
 int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name>, its

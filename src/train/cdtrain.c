@@ -59,6 +59,7 @@ struct CdTrain {
     H5Tensor state_view;
     int fresh_on;
     long long fresh_restart;    // a checkpoint's phase of another length (restarted): its length
+    float *head_grads;          // (K, C + 1): the frozen head's gradients, dropped
 };
 
 static int replay_batch(const CdTrain *t);
@@ -212,6 +213,7 @@ void cdtrain_free(CdTrain *t) {
     cdreplay_free(&t->replay);
     free(t->stage); free(t->ordered); free(t->stage_lab); free(t->ord_lab); free(t->stage_pos);
     cdreplay_free(&t->rows);
+    free(t->head_grads);
     unit_free(&t->u);
     unit_free(&t->fresh);
     free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast);
@@ -382,9 +384,11 @@ static int replay_runs(const CdTrain *t, int64_t filled) {
 // for k = k0.. k0 + n - 1: each split over the ranks, its gradients summed
 // over them, then an optimizer step: the co-trained module's at the
 // backbone's lr of `epoch` (cdtrain_optim_step), the fresh one's at lr as
-// given (epoch < 0). *diff: their mean L_diff (all ranks).
-static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf, double lr, int64_t epoch, int64_t key,
-                        int64_t k0, int nsteps, double *diff) {
+// given (epoch < 0). With a head (frozen: its gradients are scratch) the
+// steps generate and take L_gen through it; without, they do not. *diff:
+// their mean L_diff (all ranks).
+static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf, const CocodiffHead *head, double lr,
+                        int64_t epoch, int64_t key, int64_t k0, int nsteps, double *diff) {
     const int B = replay_batch(t), lo = (int)((int64_t)B * d->rank / d->size);
     const int n = (int)((int64_t)B * (d->rank + 1) / d->size) - lo;
     const size_t tok = (size_t)COCODIFF_TOKENS * t->C;
@@ -401,10 +405,10 @@ static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf,
         }
         // draws keyed apart from the backbone's samples (index >= 2^40)
         CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = key, .sample0 = ((k + 1) << 40) + lo,
-                               .generate = 0, .grad_scale = (float)n / (float)B};
+                               .generate = head != NULL, .grad_scale = (float)n / (float)B};
         CocodiffLosses l = {0};
         cocodiff_zero_grad(u->cd);
-        if (n > 0) rc = cocodiff_step(u->cd, hb, lb, n, NULL, NULL, &ctl, &l);
+        if (n > 0) rc = cocodiff_step(u->cd, hb, lb, n, head, NULL, &ctl, &l);
         sum[0] += l.diff * n;
         sum[1] += n;
         rc = dist_agree(d, rc);
@@ -424,7 +428,7 @@ int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t 
     if (!t->stage) return CD_OK;
     int rc = dist_agree(d, replay_add_step(t, d));
     if (rc || c->replay_steps <= 0 || !replay_runs(t, cdreplay_filled(&t->replay))) return rc;
-    return buffer_steps(t, d, &t->u, &t->replay, lr, epoch, step, 0, c->replay_steps, NULL);
+    return buffer_steps(t, d, &t->u, &t->replay, NULL, lr, epoch, step, 0, c->replay_steps, NULL);
 }
 
 int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train) {
@@ -444,7 +448,7 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
     int rc = dist_agree(d, n > INT32_MAX ? CD_EARG : cdreplay_init(&t->replay, (int)n, t->C));
     if (rc) return rc;
     cdreplay_add(&t->replay, tokens, labels, (int)n);
-    rc = buffer_steps(t, d, &t->u, &t->replay, lr, epoch, -3, 0, c->replay_final, &diff);
+    rc = buffer_steps(t, d, &t->u, &t->replay, NULL, lr, epoch, -3, 0, c->replay_final, &diff);
     if (!rc)
         log_info(d, "train | CoCoDiff module alone after training: %d steps of %d on the %lld training tokens of the "
                  "final backbone, mean diff %.4f, %.1fs", c->replay_final, replay_batch(t), (long long)n, diff,
@@ -465,15 +469,23 @@ int cdtrain_refresh_begin(CdTrain *t, const float *tokens, const int32_t *labels
     int rc = n < 1 || n > INT32_MAX ? CD_EARG : cdreplay_init(&t->rows, (int)n, t->C);
     if (rc) return rc;
     cdreplay_add(&t->rows, tokens, labels, (int)n);
+    free(t->head_grads);
+    if (!(t->head_grads = cd_malloc((size_t)t->K * (t->C + 1) * sizeof(float)))) return CD_ENOMEM;
     t->fresh_state[2] = (float)n;
     t->fresh_on = 1;
     return CD_OK;
 }
 
-int cdtrain_refresh_step(CdTrain *t, const Dist *d, double *diff) {
+int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff) {
     const int64_t s = (int64_t)t->fresh_state[0], total = (int64_t)t->fresh_state[1];
     const double lr = cdoptim_phase_lr(t->spec.base_lr, s, total);
-    int rc = buffer_steps(t, d, &t->fresh, &t->rows, lr, -1, REFRESH_KEY, s, 1, diff);
+    // L_gen through the final (frozen) head from a sixth of the phase on, as
+    // cocodiff-frozen's measured runs (--gen-start 0.17, results I)
+    float *hw, *hb, *gw, *gb;
+    ctrgcn_head(m, &hw, &hb, &gw, &gb);
+    memset(t->head_grads, 0, (size_t)t->K * (t->C + 1) * sizeof(float));
+    CocodiffHead head = {hw, hb, t->head_grads, t->head_grads + (size_t)t->K * t->C};
+    int rc = buffer_steps(t, d, &t->fresh, &t->rows, s >= total / 6 ? &head : NULL, lr, -1, REFRESH_KEY, s, 1, diff);
     if (!rc) t->fresh_state[0] = (float)(s + 1);
     if (!rc && !cdtrain_params_finite(t)) rc = CD_EFORMAT;
     return rc;

@@ -328,7 +328,7 @@ static int refresh_phase(Trainer *t, int64_t step) {
     int64_t nacc = 0;
     while (!rc && cdtrain_refresh_left(t->cd) > 0) {
         double diff = 0;
-        if ((rc = cdtrain_refresh_step(t->cd, d, &diff))) break;
+        if ((rc = cdtrain_refresh_step(t->cd, d, t->m, &diff))) break;
         const int64_t s = cdtrain_refresh_done(t->cd), rest = total - s;
         acc += diff;
         nacc++;
