@@ -4,7 +4,8 @@
 # batch): the same run twice is byte-identical (1 rank x 2 threads and
 # 2 x 2), and it agrees with 1 thread as tests/5200 asks of 1 vs N ranks
 # (losses within 1e-4 over 20 steps at base_lr 1e-4, where that test argues
-# rounding stays small); at one sample per rank the threads are BLAS's.
+# rounding stays small); at one sample per rank the threads are BLAS's
+# (with the CoCoDiff module on: tests/5216).
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 plan 12
