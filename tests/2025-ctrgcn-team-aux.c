@@ -52,17 +52,23 @@ static int close_scaled(const float *got, const float *want, size_t n, const cha
     return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "%s", what);
 }
 
+// Zeroed gradients but the head's weight gradient hg (K, C): what the
+// module's L_gen leaves there before the backbone's backward.
+static void zero_grad_head(Ctrgcn *m, const float *hg) {
+    ctrgcn_zero_grad(m);
+    float *gw;
+    ctrgcn_head(m, NULL, NULL, &gw, NULL);
+    const size_t nh = (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1];
+    for (size_t i = 0; i < nh; i++) gw[i] += hg[i];
+}
+
 // One step of the model alone from `start`: the module's head gradient hg
 // first, then ctrgcn_backward_ex with the extras (NULL: none); grads -> g.
 static void step_one(Ctrgcn *m, Ctrgcn *start, const float *x, float *logits, const float *dl, const float *hg,
                      const float *r, const float *G, float *g) {
     copy_model(m, start);
     if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
-    ctrgcn_zero_grad(m);
-    float *gw, *gb;
-    ctrgcn_head(m, NULL, NULL, &gw, &gb);
-    const size_t nh = (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1];
-    for (size_t i = 0; i < nh; i++) gw[i] += hg[i];
+    zero_grad_head(m, hg);
     if (ctrgcn_backward_ex(m, dl, r, G)) bail("backward failed");
     memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
 }
@@ -72,11 +78,7 @@ static void step_team(CtrgcnTeam *team, Ctrgcn *m, Ctrgcn *start, const float *x
                       const float *hg, const float *r, const float *G, float *g) {
     copy_model(m, start);
     if (ctrgcn_team_forward(team, logits, x, N, T)) bail("team forward failed");
-    ctrgcn_zero_grad(m);
-    float *gw, *gb;
-    ctrgcn_head(m, NULL, NULL, &gw, &gb);
-    const size_t nh = (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1];
-    for (size_t i = 0; i < nh; i++) gw[i] += hg[i];
+    zero_grad_head(m, hg);
     if (ctrgcn_team_backward_ex(team, dl, r, G)) bail("team backward failed");
     memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
 }

@@ -18,14 +18,7 @@ train_data
 train_config "$TMP/c.yaml" "$TMP/w"
 train_module "$TMP/c.yaml" "$TMP/text.h5"
 S="$TRAJECTORY --set cocodiff.l_fine=0.1 --set cocodiff.checkpoint_steps=1"
-# run NAME NP THREADS [more]: 20 steps in $TMP/w, kept as $TMP/NAME.h5,
-# losses in $TMP/NAME.txt
-run() {
-    name=$1 np=$2 th=$3; shift 3
-    rm -rf "$TMP/w"
-    run_mpi "$np" "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads="$th" --log-losses "$TMP/$name.txt" "$@" \
-        > "$TMP/$name.log" 2>&1 && cp "$TMP/w/checkpoint-last.h5" "$TMP/$name.h5"
-}
+run() { run_threads "$@"; }   # 20 steps (tap/train.sh)
 # every logged column (loss, top-1, lr, the module's) within BOUND
 within() { # within A B BOUND NAME: losses of runs A and B
     r=$(losses_maxrel "$TMP/$1.txt" "$TMP/$2.txt")
