@@ -14,7 +14,10 @@
 # 1 rank the two threads splitting the batch (cocodiff.threads 2,
 # ctrgcn_team.h) with one thread, alternating the same way
 # (build/bench-train --compare-threads; issue 15's ">= 1.7x" target). The
-# "1 rank x 2 threads" row is the threads splitting the batch too.
+# "1 rank x 2 threads" row is the threads splitting the batch too. The same
+# comparison with the CoCoDiff module on (--module: its default options,
+# generation on; the class texts from bin/cocodiff-embed on the shape's
+# datasets/*/descriptions.tsv) gives threads2_module.
 # A benchmark, not a test: it asserts nothing and reports the targets as
 # met / not met.
 #
@@ -42,6 +45,7 @@
 #                peak=<sgemm GFLOP/s> rss_mb=<c> pytorch_rss_mb=<pytorch|NA>
 #                overlap=<2-rank s/step overlapped / blocking>
 #                threads2=<1-rank speedup of 2 threads splitting the batch over 1>
+#                threads2_module=<the same with the CoCoDiff module on>
 #                c_b4=<samples/s> pytorch_b4=<samples/s|NA> peak_frac_b4=<effective / peak> ... (BENCH_SMALL_BATCHES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,8 +58,10 @@ REF_STEPS=${BENCH_REF_STEPS:-3}
 BATCH=${BENCH_BATCH:-16}
 SHAPE=${BENCH_SHAPE:-ntu}
 case $SHAPE in
-    ntu) SHAPE_ARGS=(--layout ntu25 --classes 60 --weight-decay 4e-4); SHAPE_TXT="NTU 25 joints x 2 persons, 60 classes"; DEF_FRAMES=64 ;;
-    ucla) SHAPE_ARGS=(--layout ucla20 --classes 10 --weight-decay 1e-4); SHAPE_TXT="NW-UCLA 20 joints x 1 person, 10 classes"; DEF_FRAMES=52 ;;
+    ntu) SHAPE_ARGS=(--layout ntu25 --classes 60 --weight-decay 4e-4); SHAPE_TXT="NTU 25 joints x 2 persons, 60 classes"; DEF_FRAMES=64
+         TEXTS=datasets/ntu60/descriptions.tsv ;;
+    ucla) SHAPE_ARGS=(--layout ucla20 --classes 10 --weight-decay 1e-4); SHAPE_TXT="NW-UCLA 20 joints x 1 person, 10 classes"; DEF_FRAMES=52
+          TEXTS=datasets/ucla/descriptions.tsv ;;
     *) echo "bench-train: BENCH_SHAPE=$SHAPE: ntu or ucla" >&2; exit 2 ;;
 esac
 FRAMES=${BENCH_FRAMES:-$DEF_FRAMES}
@@ -138,6 +144,10 @@ say "--- 2 ranks x 1 thread: gradient all-reduce overlapped vs blocking, alterna
 C_OV=$(run_c 2 1 1 --compare --steps $((2 * STEPS)))
 say "--- 1 rank x 2 threads splitting the batch vs 1 thread, alternate steps"
 C_TH=$(run_c 1 2 1 --compare-threads --steps $((2 * STEPS)))
+say "--- the same with the CoCoDiff module on"
+bin/cocodiff-embed --descriptions "$TEXTS" --out "$OUTDIR/bench-train-text.h5" > "$OUTDIR/bench-train-embed.log" 2>&1 &&
+    C_THM=$(run_c 1 2 1 --compare-threads --steps $((2 * STEPS)) --module "$OUTDIR/bench-train-text.h5") ||
+    { say "cocodiff-embed failed (see $OUTDIR/bench-train-embed.log)"; C_THM=; }
 
 echo
 printf '%-18s %12s %12s %12s %10s %10s %9s %9s %9s %9s\n' config "C s/s tuned" "C s/s dflt" "PyTorch s/s" \
@@ -179,9 +189,11 @@ ov=$(field overlap_s "$C_OV"); bl=$(field blocking_s "$C_OV"); ovr=$(awk -v a="$
 say "2 ranks x 1 thread, gradient all-reduce: $(field buckets "$C_OV") buckets (bucket_mb $BUCKET_MB) overlapped with backward ${ov:-NA} s/step ($(field overlap_reduce_ms "$C_OV") ms/step waited for after it), one blocking call ${bl:-NA} s/step ($(field blocking_reduce_ms "$C_OV") ms/step): overlapped/blocking $ovr"
 th=$(field threads_speedup "$C_TH")
 say "1 rank, 2 threads splitting the batch $(field threads_s "$C_TH") s/step vs 1 thread $(field one_thread_s "$C_TH") s/step: ${th:-NA}x (target 1.7x on a quiet machine): $(verdict "${th:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH") (1: the threads add no work)"
+thm=$(field threads_speedup "$C_THM")
+say "... with the CoCoDiff module on: $(field threads_s "$C_THM") s/step vs $(field one_thread_s "$C_THM") s/step: ${thm:-NA}x (target 1.7x on a quiet machine): $(verdict "${thm:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_THM")"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
 small=
 for b in $SMALL; do
     small+=" c_b$b=$(field samples_s "${S_C[$b]}") pytorch_b$b=$(p=$(field samples_s "${S_PY[$b]}"); echo "${p:-NA}") peak_frac_b$b=$(fdiv "$(field gflops "${S_C[$b]}")" "$(field peak "${S_C[$b]}")")"
 done
-echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr threads2=${th:-NA}$small"
+echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr threads2=${th:-NA} threads2_module=${thm:-NA}$small"

@@ -14,7 +14,7 @@
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
 //                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--profile-cpu] [--list-bn]
-//                     [--blas-threads] [--compare-threads]
+//                     [--blas-threads] [--compare-threads] [--module TEXT.h5]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
@@ -33,6 +33,13 @@
 // process's CPU seconds per step in each mode: their ratio (one thread's /
 // the threads') is the work the threads add (1: none), which a loaded
 // machine does not distort as it does the wall-clock ratio.
+//
+// --module TEXT.h5 (a cocodiff-embed file of --classes classes): the step
+// has the CoCoDiff module too, as cocodiff.module does in training (its
+// default options, generation on: cdtrain_step between the forward and the
+// backward on this thread, its gradients into the backbone's through
+// ctrgcn_backward_ex, its own all-reduce bucket and SGD); with --threads T
+// the team keeps the batch's outputs for it (ctrgcn_team_keep_outputs).
 //
 // --profile: the timed steps are profiled per kind of work (prof.h: each
 // layer type's time, GFLOP/s and share of the step, forward, backward and
@@ -74,6 +81,7 @@
 //                  [overlap_s=... blocking_s=... overlap_reduce_ms=... blocking_reduce_ms=...]
 //                  [threads_s=... one_thread_s=... threads_speedup=... threads_cpu_ratio=...]
 #include "blas.h"
+#include "cdtrain.h"
 #include "ctrgcn.h"
 #include "ctrgcn_team.h"
 #include "dist.h"
@@ -195,6 +203,7 @@ int main(int argc, char **argv) {
     const int blas_only = arg_flag(argc, argv, "--blas-threads");
     const int cmp_threads = arg_flag(argc, argv, "--compare-threads") && threads > 1 && !blas_only && !compare;
     const int alt = compare || cmp_threads;   // steps alternate between two modes
+    const char *module_text = arg_str(argc, argv, "--module", NULL);
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
@@ -217,13 +226,26 @@ int main(int argc, char **argv) {
         dist_abort(&d, 1, "cannot start %d threads", threads);
     OptimSgd opt;
     if (optim_sgd_init(&opt, ctrgcn_num_params(m), 0.9, wd, 1)) dist_abort(&d, 1, "out of memory");
+    CdTrain *cd = NULL;   // --module
+    if (module_text) {
+        CocodiffConfig mopt;
+        cocodiff_config_default(&mopt);
+        CdTrainSpec ms = {.options = &mopt, .text = module_text, .parts = layout->parts, .K = K, .gen_start = 0,
+                          .seed = 1, .base_lr = 0.01, .warm_up = 0, .momentum = 0.9, .weight_decay = wd,
+                          .nesterov = 1, .step_samples = B, .accumulate = 1};
+        char why[1024] = "";
+        if (cdtrain_setup(&cd, &ms, m, T, nl, why, sizeof why)) dist_abort(&d, 1, "--module %s: %s", module_text, why);
+        if (team) ctrgcn_team_keep_outputs(team);
+    }
     // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
     GradSync *gsv[2] = {NULL, NULL};
-    size_t stages[CTRGCN_GRAD_STAGES], cap = bucket_mb > 0 ? (size_t)(bucket_mb * 1048576.0) : 0;
+    size_t stages[CTRGCN_GRAD_STAGES], cap = bucket_mb > 0 ? (size_t)(bucket_mb * 1048576.0) : 0, zero = 0;
     ctrgcn_grad_stages(m, stages);
     if (bucket_mb > 0 && cap == 0) cap = 1;
+    int gs_module = -1;   // the module's bucket, first as in the trainer
     for (int k = 0; k < 1 + compare; k++)
         if (gradsync_create(&gsv[k], &d, k ? 0 : cap) ||
+            (cd && (gs_module = gradsync_add(gsv[k], cdtrain_grads(cd), cdtrain_num_params(cd), &zero, 1)) < 0) ||
             gradsync_add(gsv[k], ctrgcn_grads(m), ctrgcn_num_params(m), stages, CTRGCN_GRAD_STAGES) < 0)
             dist_abort(&d, 1, "cannot set up the gradient all-reduce");
     HookCtx hctx = {&d, gsv[0]};
@@ -287,7 +309,19 @@ int main(int argc, char **argv) {
         crossentropy_backward(dlogits, probs, labels, nl, K, (float)nl / (float)B);
         prof_stop(pr, PROF_LOSS, t0, 0, 0);
         gradsync_begin(gs);
-        if (tm ? ctrgcn_team_backward(tm, dlogits) : ctrgcn_backward(m, dlogits)) dist_abort(&d, 1, "backward failed");
+        const float *dfeat = NULL, *dlast = NULL;
+        if (cd) {   // the module's step, as src/train/train.c's micro_step (not profiled)
+            CdTrainCtl ctl = {.epoch = 1, .step = s, .sample0 = (int64_t)d.rank * nl, .grad_scale = (float)nl / (float)B,
+                              .feat = tm ? ctrgcn_team_features(tm) : NULL,
+                              .last = tm ? ctrgcn_team_last_output(tm) : NULL};
+            double mst[CDTRAIN_MAX_STATS];
+            if (cdtrain_step(cd, m, labels, nl, &ctl, mst)) dist_abort(&d, 1, "the module's step failed");
+            if (gradsync_ready(gs, gs_module, 0)) dist_abort(&d, 1, "gradient all-reduce failed");
+            dfeat = cdtrain_dfeat(cd);
+            dlast = cdtrain_dlast(cd);
+        }
+        if (tm ? ctrgcn_team_backward_ex(tm, dlogits, dfeat, dlast) : ctrgcn_backward_ex(m, dlogits, dfeat, dlast))
+            dist_abort(&d, 1, "backward failed");
         if (pr) pr->phase = PROF_UPD;
         t0 = prof_start(pr);
         double w0 = dist_wtime(), c0 = prof_thread_cpu();
@@ -300,6 +334,7 @@ int main(int argc, char **argv) {
         prof_stop(pr, PROF_ALLREDUCE, t0, 0, 0);
         t0 = prof_start(pr);
         optim_sgd_step(&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01);
+        if (cd) cdtrain_optim_step(cd, 0.01, 1);
         prof_stop(pr, PROF_OPTIM, t0, 0, 20.0 * (double)ctrgcn_num_params(m));
         if (s == 0) loss0 = l;
         loss = l;
@@ -352,6 +387,11 @@ int main(int argc, char **argv) {
                "%.2f G MACs/sample forward | activations %.0f MB/rank\n",
                d.size, threads, B, T, cfg.num_point, cfg.num_person, base, ctrgcn_num_params(m), macs / 1e9,
                (double)ctrgcn_activation_bytes(m, nl, T) / 1048576.0);
+        if (cd) {
+            char line[2600];
+            cdtrain_describe(cd, line, sizeof line);
+            printf("bench-train-c | module on (--module): %s\n", line);
+        }
         printf("bench-train-c | %d warm-up + %d timed steps in %.2fs | loss %.4f -> %.4f | %.2f samples/s | "
                "%.1f GFLOP/s effective (fwd MACs x 2 x 3) | sgemm peak %.1f GFLOP/s (%.0f%%) | peak RSS %.0f MB | "
                "CPU %.2f s/step/rank\n",
@@ -431,6 +471,7 @@ int main(int argc, char **argv) {
     gradsync_free(gsv[0]);
     gradsync_free(gsv[1]);
     ctrgcn_team_free(team);
+    cdtrain_free(cd);
     ctrgcn_free(m);
     dist_finalize(&d);
     return 0;

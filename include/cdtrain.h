@@ -73,6 +73,11 @@ typedef struct CdTrainCtl {
     int64_t sample0;       // global index of this rank's first sample
     float grad_scale;      // the trainer's n_local / samples of the optimizer step (all ranks)
     int accumulate;        // 1: add to the module's gradients (a later batch of an accumulated step, cocodiff.accumulate); 0: zero them first
+    // The backbone's outputs of this batch when they are not m's own (the
+    // threads that split the batch keep them, ctrgcn_team.h): pooled
+    // features (n, C) and last unit output (n*M, C, T', V), both or neither
+    // (NULL: m's).
+    const float *feat, *last;
 } CdTrainCtl;
 
 #define CDTRAIN_MAX_STATS 32   // cdtrain_num_stats() is at most this

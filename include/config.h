@@ -100,8 +100,9 @@
 //   cocodiff.threads             int          1                       compute threads per rank: training
 //                                                                     splits each rank's batch over them
 //                                                                     (ctrgcn_team.h; BN over the rank's
-//                                                                     whole batch); BLAS threads at one
-//                                                                     sample per rank or with the module
+//                                                                     whole batch; the module's step between
+//                                                                     the passes); BLAS threads at one
+//                                                                     sample per rank
 //   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
 //   cocodiff.folds               int          0                       cross-validation (fold.h): 0 off;
 //                                                                     K >= 2: train on the TRAIN split

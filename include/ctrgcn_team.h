@@ -23,6 +23,14 @@
 // pass-through: the model's own forward and backward, whose GEMMs then use
 // the BLAS threads (blas_set_threads) inside the sample.
 //
+// An auxiliary loss on the backbone's outputs (the CoCoDiff module, run
+// between the passes on the calling thread) reads the whole batch's pooled
+// features and last unit output: with ctrgcn_team_keep_outputs each lane
+// copies its share into one (N, ...) buffer at the end of its forward
+// (ctrgcn_team_features / _last_output: the model's own with one lane), and
+// ctrgcn_team_backward_ex gives each lane its share of the loss's gradients
+// (ctrgcn_backward_ex's dfeat_extra, dlast_extra).
+//
 //   CtrgcnTeam *team;
 //   ctrgcn_team_create(&team, m, sync, threads);  // after ctrgcn_set_bn_sync(m, sync)
 //   per batch: ctrgcn_team_forward(team, logits, x, N, T);
@@ -35,7 +43,8 @@
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
 // defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes,
-//          ctrgcn_team_forward, ctrgcn_team_backward
+//          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
+//          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex
 #pragma once
 #include "ctrgcn.h"
 #include "layers.h"
@@ -52,3 +61,13 @@ int ctrgcn_team_lanes(const CtrgcnTeam *t, int N);
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T);
 // ctrgcn_backward(m, dlogits) of the last team forward: adds to m's grads.
 int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits);
+// From now on forwards keep the whole batch's outputs for the two below.
+void ctrgcn_team_keep_outputs(CtrgcnTeam *t);
+// ctrgcn_features / ctrgcn_last_output (data only) of the last team forward:
+// (N, C_last) and (N*M, C_last, T', V); NULL if outputs are not kept (or
+// before a forward). Valid until the next forward.
+const float *ctrgcn_team_features(const CtrgcnTeam *t);
+const float *ctrgcn_team_last_output(const CtrgcnTeam *t);
+// ctrgcn_backward_ex(m, dlogits, dfeat_extra, dlast_extra) of the last team
+// forward (extra gradients need kept outputs: CD_EARG otherwise).
+int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);

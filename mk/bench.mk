@@ -30,7 +30,7 @@ bench-embed: build/bench-embed
 .PHONY: bench-train
 build/bench-train: bench/bench_train.c $(LIB) $(wildcard include/*.h) | build
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
-bench-train: build/bench-train
+bench-train: build/bench-train bin/cocodiff-embed
 	@CTRGCN='$(CTRGCN)' PROFILE='$(PROFILE)' bash bench/bench-train.sh
 
 # make bench-eval [CTRGCN=/path/to/CTR-GCN]: evaluation samples/s of the C

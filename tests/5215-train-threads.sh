@@ -4,21 +4,15 @@
 # batch): the same run twice is byte-identical (1 rank x 2 threads and
 # 2 x 2), and it agrees with 1 thread as tests/5200 asks of 1 vs N ranks
 # (losses within 1e-4 over 20 steps at base_lr 1e-4, where that test argues
-# rounding stays small); at one sample per rank the threads are BLAS's.
+# rounding stays small); at one sample per rank the threads are BLAS's
+# (with the CoCoDiff module on: tests/5216).
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 plan 12
 train_data
 train_config "$TMP/c.yaml" "$TMP/w"
 S=$TRAJECTORY
-# run NAME NP THREADS [more]: 20 steps in $TMP/w (the checkpoint stores the
-# config, work_dir included), kept as $TMP/NAME.h5, losses in $TMP/NAME.txt
-run() {
-    name=$1 np=$2 th=$3; shift 3
-    rm -rf "$TMP/w"
-    run_mpi "$np" "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads="$th" --log-losses "$TMP/$name.txt" "$@" \
-        > "$TMP/$name.log" 2>&1 && cp "$TMP/w/checkpoint-last.h5" "$TMP/$name.h5"
-}
+run() { run_threads "$@"; }   # 20 steps (tap/train.sh)
 within() { # within A B BOUND NAME: losses of runs A and B
     r=$(losses_maxrel "$TMP/$1.txt" "$TMP/$2.txt")
     awk -v r="$r" -v b="$3" 'BEGIN { exit !(r != "inf" && r + 0 <= b + 0) }'

@@ -36,9 +36,15 @@ struct CtrgcnTeam {
     double **vec;             // (threads) each lane's sums at the current reduction
     double *sum;              // (sum_cap) their total, then the ranks'
     size_t sum_cap;
+    // the whole batch's backbone outputs of the last forward, gathered from
+    // the lanes (ctrgcn_team_keep_outputs): (N, C_last) and (N*M, C_last, T', V)
+    int keep;
+    float *feat, *last;
+    size_t feat_cap, last_cap;   // floats
+    size_t feat_n, last_n;       // floats a sample
     // the current job
     float *logits;
-    const float *x, *dlogits;
+    const float *x, *dlogits, *dfeat, *dlast;
     int T;
 };
 
@@ -139,6 +145,8 @@ void ctrgcn_team_free(CtrgcnTeam *t) {
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     free(t->lane);
+    free(t->feat);
+    free(t->last);
     free(t->vec);
     free(t->sum);
     free(t);
@@ -164,7 +172,16 @@ static void forward_job(void *ctx, int k) {
     copy_state(l->rep, t->m, 1);   // this step's weights and running statistics
     l->rc = ctrgcn_forward(l->rep, t->logits + (size_t)l->n0 * c->num_class, t->x + (size_t)l->n0 * sample,
                            l->n1 - l->n0, t->T, 1);
-    if (l->rc) team_break(t);
+    if (l->rc) {
+        team_break(t);
+        return;
+    }
+    if (t->keep) {   // this lane's share of the batch's outputs, in sample order
+        const size_t n = (size_t)(l->n1 - l->n0);
+        memcpy(t->feat + l->n0 * t->feat_n, ctrgcn_features(l->rep), n * t->feat_n * sizeof(float));
+        memcpy(t->last + l->n0 * t->last_n, ctrgcn_last_output(l->rep, NULL, NULL, NULL, NULL),
+               n * t->last_n * sizeof(float));
+    }
 }
 
 static void backward_job(void *ctx, int k) {
@@ -172,7 +189,9 @@ static void backward_job(void *ctx, int k) {
     if (k >= t->lanes) return;
     TeamLane *l = &t->lane[k];
     ctrgcn_zero_grad(l->rep);
-    l->rc = ctrgcn_backward(l->rep, t->dlogits + (size_t)l->n0 * ctrgcn_config(t->m)->num_class);
+    l->rc = ctrgcn_backward_ex(l->rep, t->dlogits + (size_t)l->n0 * ctrgcn_config(t->m)->num_class,
+                               t->dfeat ? t->dfeat + l->n0 * t->feat_n : NULL,
+                               t->dlast ? t->dlast + l->n0 * t->last_n : NULL);
     if (l->rc) team_break(t);
 }
 
@@ -207,6 +226,27 @@ static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
 // ---------------------------------------------------------------------------
 // The passes
 
+void ctrgcn_team_keep_outputs(CtrgcnTeam *t) { t->keep = 1; }
+
+// Room for N samples' gathered outputs (the sizes of a replica's last unit at T).
+static int ensure_outputs(CtrgcnTeam *t, int N) {
+    int C, Tl, V, M;
+    ctrgcn_last_output(t->lane[0].rep, &C, &Tl, &V, &M);
+    t->feat_n = (size_t)C;
+    t->last_n = (size_t)M * C * Tl * V;
+    if ((size_t)N * t->feat_n > t->feat_cap) {
+        free(t->feat);
+        t->feat_cap = (size_t)N * t->feat_n;
+        if (!(t->feat = cd_malloc(t->feat_cap * sizeof(float)))) t->feat_cap = 0;
+    }
+    if ((size_t)N * t->last_n > t->last_cap) {
+        free(t->last);
+        t->last_cap = (size_t)N * t->last_n;
+        if (!(t->last = cd_malloc(t->last_cap * sizeof(float)))) t->last_cap = 0;
+    }
+    return t->feat && t->last ? CD_OK : CD_ENOMEM;
+}
+
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {
     t->lanes = ctrgcn_team_lanes(t, N);
     if (t->lanes == 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
@@ -219,6 +259,10 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
         int rc = ctrgcn_ensure_batch(l->rep, l->n1 - l->n0, T);
         if (rc) return rc;
     }
+    if (t->keep) {
+        int rc = ensure_outputs(t, N);
+        if (rc) return rc;
+    }
     t->logits = logits;
     t->x = x;
     t->T = T;
@@ -228,9 +272,27 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     return rc;
 }
 
-int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits) {
-    if (t->lanes == 1) return ctrgcn_backward(t->m, dlogits);
+const float *ctrgcn_team_features(const CtrgcnTeam *t) {
+    if (t->lanes == 1) return ctrgcn_features(t->m);
+    return t->keep ? t->feat : NULL;
+}
+
+const float *ctrgcn_team_last_output(const CtrgcnTeam *t) {
+    if (t->lanes == 1) return ctrgcn_last_output(t->m, NULL, NULL, NULL, NULL);
+    return t->keep ? t->last : NULL;
+}
+
+int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits) { return ctrgcn_team_backward_ex(t, dlogits, NULL, NULL); }
+
+int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra) {
+    if (t->lanes == 1) return ctrgcn_backward_ex(t->m, dlogits, dfeat_extra, dlast_extra);
+    if ((dfeat_extra || dlast_extra) && !t->keep) {   // their sizes are known only with the outputs kept
+        CD_ERR("ctrgcn_team_backward_ex: extra gradients without ctrgcn_team_keep_outputs");
+        return CD_EARG;
+    }
     t->dlogits = dlogits;
+    t->dfeat = dfeat_extra;
+    t->dlast = dlast_extra;
     int rc = run_lanes(t, backward_job);
     if (!rc) rc = run_lanes(t, sum_job);
     return rc;

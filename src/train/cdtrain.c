@@ -257,11 +257,17 @@ const float *cdtrain_dlast(const CdTrain *t) { return t->dlast; }
 
 // hparts (n, 7, C): the last unit's output pooled by part, token 0 = the
 // head's input exactly.
-static void part_tokens(CdTrain *t, Ctrgcn *m, float *hparts, int n) {
-    int C, Tl, V, M;
-    const float *last = ctrgcn_last_output(m, &C, &Tl, &V, &M);
-    cocodiff_pool_parts(hparts, last, n, M, C, Tl, V, &t->parts);
-    const float *h0 = ctrgcn_features(m);
+// ctl (NULL: none) may give the outputs of a training batch instead of m's.
+static void part_tokens(CdTrain *t, Ctrgcn *m, const CdTrainCtl *ctl, float *hparts, int n) {
+    const int C = t->C;
+    int Tl;   // of m's last forward (generate_all: the test window)
+    const float *last = ctrgcn_last_output(m, NULL, &Tl, NULL, NULL), *h0 = ctrgcn_features(m);
+    if (ctl && ctl->last) {
+        last = ctl->last;
+        h0 = ctl->feat;
+        Tl = t->Tl;
+    }
+    cocodiff_pool_parts(hparts, last, n, t->M, C, Tl, t->V, &t->parts);
     for (int i = 0; i < n; i++)
         memcpy(hparts + (size_t)i * COCODIFF_TOKENS * C, h0 + (size_t)i * C, (size_t)C * sizeof(float));
 }
@@ -270,7 +276,7 @@ int cdtrain_num_stats(void) { return cocodiff_num_stats() + 1; }
 
 int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTrainCtl *ctl, double *stats) {
     const int C = t->C;
-    part_tokens(t, m, t->hparts, n);
+    part_tokens(t, m, ctl, t->hparts, n);
     if (t->stage) {   // cocodiff.replay: keep the step's samples for cdtrain_replay
         const size_t tok = (size_t)COCODIFF_TOKENS * C;
         if (!ctl->accumulate) t->nstage = 0;
@@ -298,10 +304,8 @@ int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTr
         memset(dh, 0, (size_t)C * sizeof(float));   // token 0 goes through dfeat
     }
     if (t->dlast) {
-        int Tl, V, M;
-        ctrgcn_last_output(m, NULL, &Tl, &V, &M);
-        memset(t->dlast, 0, (size_t)n * M * C * Tl * V * sizeof(float));
-        cocodiff_pool_parts_backward(t->dlast, t->dhparts, n, M, C, Tl, V, &t->parts);
+        memset(t->dlast, 0, (size_t)n * t->M * C * t->Tl * t->V * sizeof(float));
+        cocodiff_pool_parts_backward(t->dlast, t->dhparts, n, t->M, C, t->Tl, t->V, &t->parts);
     }
     const int ns = cocodiff_num_stats();
     for (int i = 0; i < ns; i++) {
@@ -634,7 +638,7 @@ static int generate_all(CdTrain *t, Ctrgcn *m, Loader *test, int W, float *x, fl
         rc = loader_batch(test, 0, b, x, lab, idx, &nl);
         if (rc || nl == 0) continue;
         if ((rc = ctrgcn_forward(m, logits, x, nl, W, 0))) break;
-        part_tokens(t, m, hp, nl);
+        part_tokens(t, m, NULL, hp, nl);
         // one call per run of consecutive sample indices (the draws are keyed by sample0 + i)
         for (int i = 0; i < nl && rc == CD_OK;) {
             int j = i + 1;

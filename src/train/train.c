@@ -169,14 +169,17 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     // loader.h: rank r's slice of a batch of B samples (train batches are
     // full: drop_last) starts at r * B / size.
     CdTrainCtl ctl = {.epoch = e, .step = step, .sample0 = mb * B + (int64_t)d->rank * B / d->size,
-                      .grad_scale = (float)nl / scale_n, .accumulate = j > 0};
+                      .grad_scale = (float)nl / scale_n, .accumulate = j > 0,
+                      .feat = t->team ? ctrgcn_team_features(t->team) : NULL,
+                      .last = t->team ? ctrgcn_team_last_output(t->team) : NULL};
     double sm[CDTRAIN_MAX_STATS] = {0};
     rc = cdtrain_step(t->cd, t->m, t->labels, nl, &ctl, sm);
     for (int k = 0; !rc && k < cdtrain_num_stats(); k++) s[3 + k] += sm[k];
     t->cd_seconds += dist_wtime() - t0;
     // The module's gradients are final: its bucket goes first.
     if (!rc && last && gradsync_ready(t->gs, t->gs_module, 0) != CD_OK) dist_abort(d, 1, "gradient all-reduce failed");
-    if (!rc) rc = ctrgcn_backward_ex(t->m, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd));
+    if (!rc) rc = t->team ? ctrgcn_team_backward_ex(t->team, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd))
+                          : ctrgcn_backward_ex(t->m, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd));
     return rc;
 }
 

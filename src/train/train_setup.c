@@ -77,14 +77,15 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
         ctrgcn_set_bn_sync(t->m, &t->sync);
     }
     // Hybrid parallelism: the rank's threads split its samples (ctrgcn_team.h).
-    // The module's step reads the whole batch's features from the model, so
-    // with the module the threads stay BLAS's.
-    if (c->cocodiff.threads > 1 && !c->cocodiff.module &&
+    // The module's step, between the passes on this thread (its GEMMs on the
+    // BLAS threads), reads the whole batch's outputs the lanes keep.
+    if (c->cocodiff.threads > 1 &&
         (rc = ctrgcn_team_create(&t->team, t->m, t->d->size > 1 && c->cocodiff.sync_bn ? &t->sync : NULL,
                                  c->cocodiff.threads))) {
         snprintf(why, whylen, "cannot start %d training threads", c->cocodiff.threads);
         return rc;
     }
+    if (t->team && c->cocodiff.module) ctrgcn_team_keep_outputs(t->team);
     // One buffer serves both splits: the larger of (n_local x sample floats).
     size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
     if (t->test) {

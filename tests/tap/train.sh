@@ -13,6 +13,11 @@
 #   losses_maxrel A B
 #                   max |a-b|/|a| over the steps of two --log-losses files
 #                   (prints "inf" when the step lists differ)
+#   run_threads NAME NP THREADS [more]
+#                   NP ranks x THREADS (cocodiff.threads) with $TMP/c.yaml and
+#                   $S in $TMP/w (the checkpoint stores the config, work_dir
+#                   included), kept as $TMP/NAME.h5, losses in $TMP/NAME.txt,
+#                   output in $TMP/NAME.log
 TRAIN=$REPO/bin/cocodiff-train
 [ -x "$TRAIN" ] && [ -x "$REPO/bin/cocodiff-synth" ] && [ -x "$REPO/bin/cocodiff-prep" ] ||
     skip_all "bin/cocodiff-train, -synth or -prep not built (run make)"
@@ -85,6 +90,13 @@ train_module() {
   heads: 2
   blocks: 1
 YAML
+}
+
+run_threads() {
+    _name=$1 _np=$2 _th=$3; shift 3
+    rm -rf "$TMP/w"
+    run_mpi "$_np" "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads="$_th" --log-losses "$TMP/$_name.txt" "$@" \
+        > "$TMP/$_name.log" 2>&1 && cp "$TMP/w/checkpoint-last.h5" "$TMP/$_name.h5"
 }
 
 losses_maxrel() {
