@@ -35,8 +35,9 @@
 # EXP_SEEDS (10), EXP_CONTROL_SEEDS (5), EXP_FOLDS (3), EXP_EPOCHS (6),
 # EXP_LOWDATA_SAMPLES (4000), EXP_LOWDATA_FRACTION (0.2),
 # EXP_LOWDATA_EPOCHS (20), EXP_LOWDATA_SEEDS (5), EXP_HEADS (20),
-# EXP_STAGES (all), EXP_RESULTS (docs/results.md). Runs go one at a time
-# under nice -n 5 (the machine is shared).
+# EXP_STAGES (all), EXP_FROZEN_CONDS (text shuffled-text random-text: the
+# frozen stage's conditions), EXP_RESULTS (docs/results.md). Runs go one at
+# a time under nice -n 5 (the machine is shared).
 # EXP_SELECT="name|overrides" uses that module setting instead of the folds'
 # selection (a setting chosen otherwise on the training split, e.g. by the
 # conditioning probe on fold 0; say so where the results are reported).
@@ -211,15 +212,21 @@ frozen() {
     { grep -E "heads:|conditioning, text" "$out.log" || true; } | sed 's/^/   /'
     touch "$out/done"
 }
+# A frozen run trains the module from scratch (2,000 steps of 64), so each
+# condition costs as much as a training run: EXP_FROZEN_CONDS picks which
+# run first (e.g. "text" on every seed, then the text controls).
+frozen_cond() { [[ " ${EXP_FROZEN_CONDS:-text shuffled-text random-text} " == *" $1 "* ]]; }
 if stage frozen; then
     for regime in main lowdata; do
         n=$SEEDS
         [ "$regime" = main ] || n=$LSEEDS
         for ((s = 1; s <= n; s++)); do
             b=$OUT/$regime/backbone/seed$s
-            frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
-            frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
-            frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
+            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
+            ! frozen_cond shuffled-text ||
+                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
+            ! frozen_cond random-text ||
+                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
         done
     done
 fi
