@@ -44,8 +44,10 @@
 # EXP_LOWDATA_EPOCHS (20), EXP_LOWDATA_SEEDS (5), EXP_HEADS (20),
 # EXP_REFRESH (3120), EXP_STAGES (all; EXP_STAGES=refresh with the
 # EXP_SELECT the module runs were made with adds the phase to main's
-# finished module runs and rewrites the results), EXP_RESULTS (docs/results.md). Runs go one at a time
-# under nice -n 5 (the machine is shared).
+# finished module runs and rewrites the results), EXP_FROZEN_CONDS (text
+# shuffled-text random-text: the frozen stage's conditions), EXP_RESULTS
+# (docs/results.md). Runs go one at a time under nice -n 5 (the machine is
+# shared).
 # EXP_SELECT="name|overrides" uses that module setting instead of the folds'
 # selection (a setting chosen otherwise on the training split, e.g. by the
 # conditioning probe on fold 0; say so where the results are reported).
@@ -247,15 +249,21 @@ frozen() {
     { grep -E "heads:|conditioning, text" "$out.log" || true; } | sed 's/^/   /'
     touch "$out/done"
 }
+# A frozen run trains the module from scratch (2,000 steps of 64), so each
+# condition costs as much as a training run: EXP_FROZEN_CONDS picks which
+# run first (e.g. "text" on every seed, then the text controls).
+frozen_cond() { [[ " ${EXP_FROZEN_CONDS:-text shuffled-text random-text} " == *" $1 "* ]]; }
 if stage frozen; then
     for regime in main lowdata; do
         n=$SEEDS
         [ "$regime" = main ] || n=$LSEEDS
         for ((s = 1; s <= n; s++)); do
             b=$OUT/$regime/backbone/seed$s
-            frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
-            frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
-            frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
+            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
+            ! frozen_cond shuffled-text ||
+                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
+            ! frozen_cond random-text ||
+                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
         done
     done
 fi
