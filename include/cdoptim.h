@@ -34,6 +34,9 @@ int cdoptim_buffers(const CdOptim *o, int i, const char **name, float **buf);
 // The steps taken (AdamW's bias corrections count them): a resumed run sets
 // the backbone's.
 void cdoptim_set_steps(CdOptim *o, long long steps);
+// The backbone-scale lr of step s of a phase of `total` module steps alone
+// (cocodiff-frozen, the trainer's refresh): base_lr, x0.1 for the last fifth.
+double cdoptim_phase_lr(double base_lr, long long s, long long total);
 // "SGD" or "AdamW, lr 0.003 at base_lr 0.1" for the log.
 void cdoptim_describe(const CdOptim *o, double base_lr, char *buf, size_t len);
 void cdoptim_free(CdOptim *o);   // NULL is fine

@@ -22,7 +22,8 @@
 //             (all-reduce the grads and stats) ... cdtrain_optim_step(cd, lr);
 //             cdtrain_replay(cd, dist, lr, epoch, step);
 //   checkpoints: cdtrain_tensor_groups / cdtrain_restore
-//   at the end: cdtrain_finish (the generated-feature measurement)
+//   at the end: cdtrain_refresh_* (cocodiff.refresh), cdtrain_replay_final,
+//   cdtrain_finish (the generated-feature measurement)
 //   cdtrain_free(cd);
 //
 // defines: CdTrain, CdTrainSpec, CdTrainCtl, cdtrain_*
@@ -130,16 +131,47 @@ int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t 
 int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train);
 int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, const float *tokens,
                          const int32_t *labels, int64_t n);
+// cocodiff.refresh > 0: after the last step (and before replay_final), a
+// FRESH module (the run's initial module weights, a new optimizer, no EMA,
+// one L_diff pass a step, the same texts) trains cocodiff.refresh steps alone on the final
+// backbone's part tokens of the training split (CDTRAIN_REFRESH_VIEWS
+// augmented passes through the eval-mode backbone, as cocodiff-frozen's),
+// steps of cdtrain_refresh_batch samples drawn with replacement, keyed
+// (seed, -4, step), each split over the ranks, at module_lr (as a fraction
+// of base_lr, cdoptim_phase_lr: x0.1 for the last fifth), with L_gen
+// through the final head (frozen) from a sixth of the phase on. The co-trained
+// module, the backbone, the head and training's draws are untouched; the
+// measurement at the end probes both modules (diversity.json:
+// "conditioning" and "conditioning_refreshed"). The phase is checkpointed
+// (its module, optimizer and progress as /cocodiff_refresh*, written with
+// cdtrain_tensor_groups once begun), so a run stopped in it resumes bit for
+// bit and a finished run resumed with it on runs only the phase.
+//   cdtrain_refresh_left: steps still to run (0: off, done, or generation off).
+//   cdtrain_refresh_begin: the rows to learn from (tokens (n, 7, C), labels (n)).
+//   cdtrain_refresh_step (collective): one step (m: the final backbone,
+//   its head); *diff its L_diff.
+//   cdtrain_refresh_restarted: the length of a phase a checkpoint held that
+//   was not this one's (started afresh), else 0.
+#define CDTRAIN_REFRESH_VIEWS 2
+int64_t cdtrain_refresh_left(const CdTrain *t);
+int64_t cdtrain_refresh_done(const CdTrain *t);
+int cdtrain_refresh_batch(const CdTrain *t);
+long long cdtrain_refresh_restarted(const CdTrain *t);
+int cdtrain_refresh_begin(CdTrain *t, const float *tokens, const int32_t *labels, int64_t n);
+int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff);
 int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name>, its
 // optimizer's buffers as /optimizer/cocodiff_<buffer>/<name> (SGD: momentum;
 // AdamW: adam_m, adam_v), with cocodiff.ema the weights' average as
 // /cocodiff_ema/<name> and with cocodiff.replay the replay buffer
-// (/cocodiff_replay; the groups stay valid until cdtrain_free). Returns the
-// number of groups.
-#define CDTRAIN_MAX_GROUPS 5
+// (/cocodiff_replay; the groups stay valid until cdtrain_free), and those
+// of cocodiff.refresh's phase once it has begun. Returns the number of
+// groups. cdtrain_read_groups: every group a checkpoint of this run may
+// hold (the phase's too), for checkpoint_read.
+#define CDTRAIN_MAX_GROUPS 10
 int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]);
+int cdtrain_read_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]);
 // Restores every group from a checkpoint read with them (checkpoint_read,
 // their names as its extra groups) written after `steps` backbone steps; the
 // optimizer continues at its own count of steps (replay steps included).

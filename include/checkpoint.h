@@ -41,7 +41,7 @@ int checkpoint_load_model(const char *path, Ctrgcn **m, CheckpointInfo *info, ch
 
 // A checkpoint read once (the trainer's --resume): its metadata, /model, the
 // momentum (with_optimizer) and the extra groups asked for (the module's).
-#define CHECKPOINT_MAX_EXTRA 8
+#define CHECKPOINT_MAX_EXTRA 10
 typedef struct CheckpointFile {
     char path[4200];
     H5CkptMeta meta;

@@ -198,6 +198,10 @@ typedef struct CocodiffConfig {
     int replay_batch;       // samples of a replay step (0: the backbone's step's)
     int replay_final;       // trainer only: module steps on the buffer alone after the
                             // last backbone step (0)
+    int refresh;            // trainer only (cdtrain.h): after training, a FRESH module
+                            // (the run's initial weights, a new optimizer, no EMA)
+                            // trains this many steps on the final backbone's training
+                            // tokens and is probed beside the co-trained one (0: off)
     float ema;              // decay of a moving average of the weights that generation
                             // reads (denoiser and text projection; 0: off, the live ones)
 } CocodiffConfig;

@@ -21,6 +21,13 @@
 #             class's training samples (cocodiff.train_fraction) for
 #             EXP_LOWDATA_EPOCHS epochs: backbone vs module, seeds
 #             1..EXP_LOWDATA_SEEDS;
+#   refresh   on each finished module run of `main`, the phase of
+#             cocodiff.refresh (EXP_REFRESH module steps): `cocodiff-train
+#             --resume` of the finished run with it on trains a fresh module
+#             on the final backbone's training tokens and rewrites the run's
+#             diversity.json with both modules' conditioning figures (the
+#             training itself is not rerun; a run whose diversity.json has
+#             them for EXP_REFRESH steps is skipped); section 1 reports both;
 #   frozen    on each backbone of `main` and `lowdata` (its part tokens,
 #             cocodiff.dump_features), cocodiff-frozen trains the module
 #             alone and EXP_HEADS fresh linear heads per condition: real
@@ -35,8 +42,12 @@
 # EXP_SEEDS (10), EXP_CONTROL_SEEDS (5), EXP_FOLDS (3), EXP_EPOCHS (6),
 # EXP_LOWDATA_SAMPLES (4000), EXP_LOWDATA_FRACTION (0.2),
 # EXP_LOWDATA_EPOCHS (20), EXP_LOWDATA_SEEDS (5), EXP_HEADS (20),
-# EXP_STAGES (all), EXP_RESULTS (docs/results.md). Runs go one at a time
-# under nice -n 5 (the machine is shared).
+# EXP_REFRESH (3120), EXP_STAGES (all; EXP_STAGES=refresh with the
+# EXP_SELECT the module runs were made with adds the phase to main's
+# finished module runs and rewrites the results), EXP_FROZEN_CONDS (text
+# shuffled-text random-text: the frozen stage's conditions), EXP_RESULTS
+# (docs/results.md). Runs go one at a time under nice -n 5 (the machine is
+# shared).
 # EXP_SELECT="name|overrides" uses that module setting instead of the folds'
 # selection (a setting chosen otherwise on the training split, e.g. by the
 # conditioning probe on fold 0; say so where the results are reported).
@@ -56,7 +67,8 @@ LFRAC=${EXP_LOWDATA_FRACTION:-0.2}
 LEPOCHS=${EXP_LOWDATA_EPOCHS:-20}
 LSEEDS=${EXP_LOWDATA_SEEDS:-5}
 HEADS=${EXP_HEADS:-20}
-STAGES=${EXP_STAGES:-folds main controls lowdata frozen}
+REFRESH=${EXP_REFRESH:-3120}
+STAGES=${EXP_STAGES:-folds main refresh controls lowdata frozen}
 MAIN_ROWS=${EXP_MAIN_ROWS:-backbone module}
 RESULTS=${EXP_RESULTS:-docs/results.md}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -194,6 +206,32 @@ if stage lowdata; then
 fi
 
 # ---------------------------------------------------------------------------
+# Stage refresh: a fresh module on each finished module run's final backbone
+
+# refresh_run WORK_DIR DATA SEED EPOCHS [overrides...]: run()'s command with
+# cocodiff.refresh on, resumed at the run's end (only the phase runs)
+refresh_run() {
+    local wd=$1 data=$2 seed=$3 epochs=$4
+    shift 4
+    [ -f "$wd/done" ] || return 0
+    if jq -e --argjson n "$REFRESH" '.conditioning_refreshed.refresh_steps == $n' "$wd/diversity.json" > /dev/null 2>&1; then
+        echo "== $wd: refreshed before"
+        return
+    fi
+    echo "== $wd: refresh, $REFRESH steps ($(date +%H:%M:%S))"
+    "${MPIRUN[@]}" bin/cocodiff-train --config "$CONFIG" --set work_dir="$wd" \
+        --set train_feeder_args.data_path="$data" --set test_feeder_args.data_path="$data" \
+        --set cocodiff.text="$TEXT" --set seed="$seed" --set num_epoch="$epochs" \
+        --set step=["$((epochs * 2 / 3))"] --set eval_interval="$epochs" "$@" --set cocodiff.refresh="$REFRESH" \
+        --resume >> "$wd.refresh.log" 2>&1 \
+        || { echo "experiment: $wd's refresh failed; see $wd.refresh.log" >&2; tail -5 "$wd.refresh.log" >&2; exit 1; }
+    { grep -E "refresh: [0-9]+ steps in|conditioning of the refreshed module .*, class" "$wd.refresh.log" || true; } | tail -2 | sed 's/^/   /'
+}
+if stage refresh; then
+    for ((s = 1; s <= SEEDS; s++)); do refresh_run "$OUT/main/module/seed$s" "$DATA" "$s" "$EPOCHS" "${SEL[@]}"; done
+fi
+
+# ---------------------------------------------------------------------------
 # Stage frozen: fresh heads on each backbone's frozen features
 
 # frozen RUN OUTDIR [cocodiff-frozen options...]
@@ -211,15 +249,21 @@ frozen() {
     { grep -E "heads:|conditioning, text" "$out.log" || true; } | sed 's/^/   /'
     touch "$out/done"
 }
+# A frozen run trains the module from scratch (2,000 steps of 64), so each
+# condition costs as much as a training run: EXP_FROZEN_CONDS picks which
+# run first (e.g. "text" on every seed, then the text controls).
+frozen_cond() { [[ " ${EXP_FROZEN_CONDS:-text shuffled-text random-text} " == *" $1 "* ]]; }
 if stage frozen; then
     for regime in main lowdata; do
         n=$SEEDS
         [ "$regime" = main ] || n=$LSEEDS
         for ((s = 1; s <= n; s++)); do
             b=$OUT/$regime/backbone/seed$s
-            frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
-            frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
-            frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
+            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
+            ! frozen_cond shuffled-text ||
+                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
+            ! frozen_cond random-text ||
+                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
         done
     done
 fi
@@ -248,14 +292,28 @@ top1_row() {
     printf '| %s | %d | %s | %s |\n' "$label" "$(echo $vals | wc -w)" "${vals% }" \
         "$(echo $vals | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s / NF }')"
 }
-# cond_rows DIR NSEEDS: the conditioning probe, means over the seeds' diversity.json
+# cond_rows DIR NSEEDS [KEY [LABEL]]: the conditioning probe, means over the
+# seeds' diversity.json (KEY: conditioning, the co-trained module's, or
+# conditioning_refreshed; LABEL before each row's texts)
 cond_rows() {
-    local js=() s
-    for ((s = 1; s <= $2; s++)); do [ -f "$1/seed$s/diversity.json" ] && js+=("$1/seed$s/diversity.json"); done
+    local js=() s key=${3:-conditioning} pre=${4:-}
+    for ((s = 1; s <= $2; s++)); do
+        jq -e --arg k "$key" 'has($k)' "$1/seed$s/diversity.json" > /dev/null 2>&1 && js+=("$1/seed$s/diversity.json")
+    done
     [ ${#js[@]} -gt 0 ] || return 0
     for m in text:"class texts" shuffled_text:"shuffled texts (control)" random_text:"random texts (control)"; do
-        jq -rs --arg m "${m%%:*}" --arg l "${m#*:}" 'def mean(f): (map(f) | add / length);
-            "| \($l) | \(length) | \(mean(.conditioning[$m].swap) * 1000 | round / 1000) | \(mean(.conditioning[$m].steer) * 1000 | round / 10)% | \(mean(.conditioning[$m].from_noise) * 1000 | round / 10)% | \(mean(.conditioning[$m].own_head_top1) * 1000 | round / 10)% | \(mean(.conditioning.real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
+        jq -rs --arg k "$key" --arg m "${m%%:*}" --arg l "$pre${m#*:}" 'def mean(f): (map(f) | add / length);
+            "| \($l) | \(length) | \(mean(.[$k][$m].swap) * 1000 | round / 1000) | \(mean(.[$k][$m].steer) * 1000 | round / 10)% | \(mean(.[$k][$m].from_noise) * 1000 | round / 10)% | \(mean(.[$k][$m].own_head_top1) * 1000 | round / 10)% | \(mean(.[$k].real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
+    done
+}
+# refresh_seeds DIR NSEEDS: per seed, the co-trained and the refreshed module's figures
+refresh_seeds() {
+    local s j
+    for ((s = 1; s <= $2; s++)); do
+        j=$1/seed$s/diversity.json
+        jq -e 'has("conditioning_refreshed")' "$j" > /dev/null 2>&1 || continue
+        jq -r --arg s "$s" 'def p(x): "\(x * 1000 | round / 10)%"; .conditioning as $c | .conditioning_refreshed as $r |
+            "| \($s) | \(p($c.text.from_noise)) / \(p($c.text.steer)) / \(p($c.text.own_head_top1)) | \(p($r.text.from_noise)) / \(p($r.text.steer)) / \(p($r.text.own_head_top1)) | \(p($c.real_head_top1)) |"' "$j"
     done
 }
 # frozen_means REGIME COND EXTRA NSEEDS: per backbone seed, the mean test top-1 of its heads
@@ -321,6 +379,25 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo
     echo "Means over the main comparison's module runs (selected settings: \`${SEL_OVER:-?}\`)."
     echo
+    if [ -n "$(refresh_seeds "$OUT/main/module" "$SEEDS")" ]; then
+        echo "The same runs with a module refreshed after training (stage refresh, \`--set cocodiff.refresh=$REFRESH\`:"
+        echo "a fresh module, the run's initial module weights and a new optimizer, trained $REFRESH steps of 16 alone"
+        echo "on the final backbone's training tokens, 2 augmented passes; it never reached the backbone, whose"
+        echo "training and top-1 are those above). Co-trained: the module that generated features during training."
+        echo
+        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
+        echo "|---|---|---|---|---|---|---|"
+        cond_rows "$OUT/main/module" "$SEEDS" conditioning "co-trained, "
+        cond_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed "refreshed, "
+        echo
+        echo "| seed | co-trained: from noise / steer / own text | refreshed: from noise / steer / own text | real |"
+        echo "|---|---|---|---|"
+        refresh_seeds "$OUT/main/module" "$SEEDS"
+        echo
+        echo "The phase's wall time per run (rank 0, its own \"refresh: N steps in\" line):"
+        echo "$(for ((s = 1; s <= SEEDS; s++)); do grep -h "refresh: [0-9]* steps in" "$OUT/main/module/seed$s.refresh.log" 2>/dev/null | tail -1 | sed "s/.*steps in /seed$s /"; done | tr '\n' ' ')"
+        echo
+    fi
     echo "## 2. Hyperparameters chosen on cross-validation folds of the training split"
     [ -n "${EXP_SELECT:-}" ] || {
     echo

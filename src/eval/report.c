@@ -633,8 +633,12 @@ static const char *CSS =
     ".row{display:flex;flex-wrap:wrap}.meta,.note{color:#555;font-size:13px}";
 
 // Does generation follow the text (conditioning.h)? The probe's figures
-// under the class texts and the two controls, against chance.
-static void conditioning_table(Buf *b, const json_t *c) {
+// under the class texts and the two controls, against chance: the
+// co-trained module's ("conditioning"), then cocodiff.refresh's fresh
+// module's ("conditioning_refreshed") when the run has one.
+static void conditioning_rows(Buf *b, const json_t *c);
+static void conditioning_table(Buf *b, const json_t *div) {
+    const json_t *c = json_object_get(div, "conditioning"), *r = json_object_get(div, "conditioning_refreshed");
     if (!json_is_object(c)) return;
     double chance = json_number_value(json_object_get(c, "chance"));
     buf_printf(b, "<h3>Does generation follow the text?</h3>\n<p>From each test sample's latent noised to t = %lld "
@@ -648,6 +652,20 @@ static void conditioning_table(Buf *b, const json_t *c) {
                (long long)json_integer_value(json_object_get(c, "t_probe")),
                (long long)json_integer_value(json_object_get(c, "noise_per_class")),
                100 * json_number_value(json_object_get(c, "real_head_top1")), 100 * chance);
+    if (!json_is_object(r)) {
+        conditioning_rows(b, c);
+        return;
+    }
+    buf_printf(b, "<p>The co-trained module (the one that generated features during training):</p>\n");
+    conditioning_rows(b, c);
+    buf_printf(b, "<p>The refreshed module (%lld steps of %lld after training, from fresh weights, on the final "
+               "backbone's training features; it never reached the backbone):</p>\n",
+               (long long)json_integer_value(json_object_get(r, "refresh_steps")),
+               (long long)json_integer_value(json_object_get(r, "refresh_batch")));
+    conditioning_rows(b, r);
+}
+
+static void conditioning_rows(Buf *b, const json_t *c) {
     static const char *const modes[][2] = {
         {"text", "class texts"}, {"shuffled_text", "shuffled texts (control)"}, {"random_text", "random texts (control)"}};
     buf_printf(b, "<table><tr><th></th><th>swap</th><th>steer</th><th>from noise</th><th>own text</th></tr>");
@@ -705,7 +723,7 @@ static void features_section(Buf *b, const Report *r) {
                    "<tr><th>distance to the source sample</th><td></td><td>%.4g</td></tr></table>\n",
                    100 * json_number_value(json_object_get(r->diversity, "generated_nearest_centroid_own")),
                    json_number_value(json_object_get(r->diversity, "generated_to_source")));
-        conditioning_table(b, json_object_get(r->diversity, "conditioning"));
+        conditioning_table(b, r->diversity);
     }
     ReportPca2 p;
     if (report_pca2_fit(&p, f->real, f->n, f->C) != CD_OK) {

@@ -54,6 +54,9 @@ static const CocodiffOption options[] = {
     {"cocodiff.replay_steps", COCODIFF_OPT_INT, OPT(replay_steps), 0, 0, 0, 0, 64, NULL},
     {"cocodiff.replay_batch", COCODIFF_OPT_INT, OPT(replay_batch), 0, 0, 0, 0, 1 << 16, NULL},
     {"cocodiff.replay_final", COCODIFF_OPT_INT, OPT(replay_final), 0, 0, 0, 0, 1 << 24, NULL},
+    // a module trained alongside the backbone stays behind a fresh one on the
+    // same final features (docs/results.md, "What was tried" I and J)
+    {"cocodiff.refresh", COCODIFF_OPT_INT, OPT(refresh), 0, 0, 0, 0, 1 << 24, NULL},
     {"cocodiff.ema", COCODIFF_OPT_FLOAT, OPT(ema), 0, 0, 0, 0, 0.99999, NULL},
     {"cocodiff.t_power", COCODIFF_OPT_FLOAT, OPT(t_power), 0, 1, 0, 0.1, 10, NULL},
     // controls (section 3 of issue 16): the generated feature replaced by

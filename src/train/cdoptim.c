@@ -57,6 +57,10 @@ void cdoptim_set_steps(CdOptim *o, long long steps) {
     o->adam.steps = steps;
 }
 
+double cdoptim_phase_lr(double base_lr, long long s, long long total) {
+    return s >= total - total / 5 ? base_lr * 0.1 : base_lr;
+}
+
 void cdoptim_describe(const CdOptim *o, double base_lr, char *buf, size_t len) {
     if (o->adamw)
         snprintf(buf, len, "AdamW (lr %g at base_lr %g, weight decay %g)", base_lr * o->lr_scale, base_lr,

@@ -19,9 +19,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct CdTrain {
+// A module with its optimizer and checkpoint views: the one trained
+// alongside the backbone, and cocodiff.refresh's fresh one.
+#define UNIT_GROUPS 4   // params, up to 2 optimizer buffers, the EMA
+typedef struct Unit {
     Cocodiff *cd;
     CdOptim opt;
+    H5Tensor *tensors;          // (ngroups * tensors) checkpoint views
+    char groups[UNIT_GROUPS][64];   // their group names
+    float *gbase[UNIT_GROUPS];      // and spans
+    int ngroups;
+} Unit;
+
+#define REFRESH_STATE "cocodiff_refresh_state"   // /steps: (done, asked, rows learnt from)
+#define REFRESH_KEY (-4)   // the fresh module's draws: (seed, REFRESH_KEY, its step)
+
+struct CdTrain {
+    Unit u;                     // the co-trained module
     PartSets parts;
     CdTrainSpec spec;
     char text[1024], parts_path[1024];
@@ -29,10 +43,6 @@ struct CdTrain {
     int Tl;                     // T' of the train window
     float *hparts, *dhparts;    // (n_max, 7, C)
     float *dfeat, *dlast;       // (n_max, C); (n_max*M, C, T', V) when part gradients
-    H5Tensor *tensors;          // ((1 + buffers) * tensors) checkpoint views: params, the optimizer's buffers
-    char groups[CDTRAIN_MAX_GROUPS][64];   // their group names
-    float *gbase[CDTRAIN_MAX_GROUPS];      // and spans
-    int ngroups;                // of params and optimizer buffers (the replay group after them)
     // cocodiff.replay: the buffer, this rank's samples of the current step
     // (their positions within it) and the step's samples in order
     CdReplay replay;
@@ -40,6 +50,16 @@ struct CdTrain {
     int32_t *stage_lab, *ord_lab;
     int64_t *stage_pos;
     int nstage;
+    // cocodiff.refresh: the fresh module, the final backbone's training
+    // tokens it learns from, its steps done and asked (checkpointed as
+    // REFRESH_STATE once the phase has begun: fresh_on)
+    Unit fresh;
+    CdReplay rows;
+    float fresh_state[3];
+    H5Tensor state_view;
+    int fresh_on;
+    long long fresh_restart;    // a checkpoint's phase of another length (restarted): its length
+    float *head_grads;          // (K, C + 1): the frozen head's gradients, dropped
 };
 
 static int replay_batch(const CdTrain *t);
@@ -48,51 +68,52 @@ static int replay_runs(const CdTrain *t, int64_t filled);
 // ---------------------------------------------------------------------------
 // Setup
 
-// The module with its texts, its optimizer and the checkpoint views.
-static int build(CdTrain *t, const CdTrainSpec *s, char *why, size_t whylen) {
+// A module (options o) with its texts, its optimizer and the checkpoint
+// views: /NAME, /optimizer/NAME_<buffer> per optimizer buffer, /NAME_ema
+// (cocodiff.ema). Its initial weights are the run's (the same for every unit).
+static int build_unit(Unit *u, const CdTrain *t, const CocodiffConfig *o, const char *name, char *why, size_t whylen) {
+    const CdTrainSpec *s = &t->spec;
     float *coarse = NULL, *fine = NULL;
     int D = 0;
     int rc = class_text_load(s->text, t->K, &coarse, &fine, &D, why, whylen);
     if (rc) return rc;
     // the text controls: the same texts handed to the wrong classes, or random vectors
-    if ((rc = class_text_control((ClassTextControl)s->options->text_control, t->K, D, s->seed, coarse, fine))) {
+    if ((rc = class_text_control((ClassTextControl)o->text_control, t->K, D, s->seed, coarse, fine))) {
         free(coarse);
         free(fine);
         return rc;
     }
-    rc = cocodiff_create(&t->cd, s->options, t->C, D, t->K);
+    rc = cocodiff_create(&u->cd, o, t->C, D, t->K);
     if (rc) {
         snprintf(why, whylen, "cannot build the CoCoDiff module (see above)");
         free(coarse); free(fine);
         return rc == CD_ENOMEM ? rc : CD_EARG;
     }
     // Seeded apart from the backbone's init (same run seed).
-    cocodiff_init(t->cd, s->seed * 0x9e3779b97f4a7c15ull + 0xc0c0d1ffull);
-    rc = cocodiff_set_text(t->cd, coarse, fine);
+    cocodiff_init(u->cd, s->seed * 0x9e3779b97f4a7c15ull + 0xc0c0d1ffull);
+    rc = cocodiff_set_text(u->cd, coarse, fine);
     free(coarse);
     free(fine);
     if (rc) { snprintf(why, whylen, "cocodiff.text %.900s: rejected by the module (see above)", s->text); return CD_EARG; }
-    if ((rc = cdoptim_init(&t->opt, t->cd, s->base_lr, s->momentum, s->weight_decay, s->nesterov))) return rc;
-    // checkpoint views: /cocodiff, then /optimizer/cocodiff_<buffer> per optimizer buffer, then
-    // /cocodiff_ema (cocodiff.ema)
-    int nt = cocodiff_num_tensors(t->cd), nb = cdoptim_buffers(&t->opt, -1, NULL, NULL);
-    t->ngroups = 1 + nb + (cocodiff_ema_params(t->cd) != NULL);
-    if (!(t->tensors = cd_calloc((size_t)nt * t->ngroups, sizeof *t->tensors))) return CD_ENOMEM;
-    snprintf(t->groups[0], sizeof t->groups[0], "cocodiff");
-    for (int g = 0; g < t->ngroups; g++) {
-        float *base = cocodiff_params(t->cd);
+    if ((rc = cdoptim_init(&u->opt, u->cd, s->base_lr, s->momentum, s->weight_decay, s->nesterov))) return rc;
+    int nt = cocodiff_num_tensors(u->cd), nb = cdoptim_buffers(&u->opt, -1, NULL, NULL);
+    u->ngroups = 1 + nb + (cocodiff_ema_params(u->cd) != NULL);
+    if (!(u->tensors = cd_calloc((size_t)nt * u->ngroups, sizeof *u->tensors))) return CD_ENOMEM;
+    snprintf(u->groups[0], sizeof u->groups[0], "%s", name);
+    for (int g = 0; g < u->ngroups; g++) {
+        float *base = cocodiff_params(u->cd);
         if (g == 1 + nb) {
-            base = cocodiff_ema_params(t->cd);
-            snprintf(t->groups[g], sizeof t->groups[g], "cocodiff_ema");
+            base = cocodiff_ema_params(u->cd);
+            snprintf(u->groups[g], sizeof u->groups[g], "%s_ema", name);
         } else if (g > 0) {
             const char *bn;
-            cdoptim_buffers(&t->opt, g - 1, &bn, &base);
-            snprintf(t->groups[g], sizeof t->groups[g], "optimizer/cocodiff_%s", bn);
+            cdoptim_buffers(&u->opt, g - 1, &bn, &base);
+            snprintf(u->groups[g], sizeof u->groups[g], "optimizer/%s_%s", name, bn);
         }
-        t->gbase[g] = base;
+        u->gbase[g] = base;
         for (int i = 0; i < nt; i++) {
-            const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
-            H5Tensor *h = &t->tensors[(size_t)g * nt + i];
+            const CocodiffTensor *ct = cocodiff_tensor(u->cd, i);
+            H5Tensor *h = &u->tensors[(size_t)g * nt + i];
             snprintf(h->name, sizeof h->name, "%s", ct->name);
             h->ndim = ct->ndim;
             for (int k = 0; k < ct->ndim; k++) h->shape[k] = ct->shape[k];
@@ -100,6 +121,34 @@ static int build(CdTrain *t, const CdTrainSpec *s, char *why, size_t whylen) {
             h->data = base + ct->offset;
         }
     }
+    return CD_OK;
+}
+
+static void unit_free(Unit *u) {
+    cocodiff_free(u->cd);
+    cdoptim_free(&u->opt);
+    free(u->tensors);
+    memset(u, 0, sizeof *u);
+}
+
+// cocodiff.refresh: the fresh module and the view of its progress. No EMA
+// (it generates from its own weights) and one L_diff pass a step: steps on
+// distinct batches, not passes over one, are what trained the denoiser
+// (docs/results.md, "What was tried" I).
+static int refresh_setup(CdTrain *t, char *why, size_t whylen) {
+    CocodiffConfig o = *t->spec.options;
+    o.ema = 0;
+    o.diff_repeats = 1;
+    int rc = build_unit(&t->fresh, t, &o, "cocodiff_refresh", why, whylen);
+    if (rc) return rc;
+    t->fresh_state[0] = 0;
+    t->fresh_state[1] = (float)o.refresh;
+    H5Tensor *v = &t->state_view;
+    snprintf(v->name, sizeof v->name, "steps");
+    v->ndim = 1;
+    v->shape[0] = 3;
+    v->numel = 3;
+    v->data = t->fresh_state;
     return CD_OK;
 }
 
@@ -138,7 +187,8 @@ int cdtrain_setup(CdTrain **out, const CdTrainSpec *s, Ctrgcn *m, int W, int n_m
         snprintf(why, whylen, "cocodiff.parts %.900s: cannot use it for %d joints (see above)", s->parts, t->V);
         rc = CD_EARG;
     }
-    if (!rc) rc = build(t, s, why, whylen);
+    if (!rc) rc = build_unit(&t->u, t, s->options, "cocodiff", why, whylen);
+    if (!rc && s->options->refresh > 0) rc = refresh_setup(t, why, whylen);
     size_t nmax = (size_t)n_max, C = (size_t)t->C;
     if (!rc) {
         t->hparts = cd_malloc(nmax * COCODIFF_TOKENS * C * sizeof(float));
@@ -146,7 +196,7 @@ int cdtrain_setup(CdTrain **out, const CdTrainSpec *s, Ctrgcn *m, int W, int n_m
         t->dfeat = cd_malloc(nmax * C * sizeof(float));
         if (!t->hparts || !t->dhparts || !t->dfeat) rc = CD_ENOMEM;
     }
-    if (!rc && cocodiff_part_grads(t->cd) &&
+    if (!rc && cocodiff_part_grads(t->u.cd) &&
         !(t->dlast = cd_malloc(nmax * t->M * C * (size_t)t->Tl * t->V * sizeof(float))))
         rc = CD_ENOMEM;
     if (!rc && s->options->replay > 0) rc = replay_setup(t, nmax, why, whylen);
@@ -162,19 +212,21 @@ void cdtrain_free(CdTrain *t) {
     if (!t) return;
     cdreplay_free(&t->replay);
     free(t->stage); free(t->ordered); free(t->stage_lab); free(t->ord_lab); free(t->stage_pos);
-    cocodiff_free(t->cd);
-    cdoptim_free(&t->opt);
-    free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast); free(t->tensors);
+    cdreplay_free(&t->rows);
+    free(t->head_grads);
+    unit_free(&t->u);
+    unit_free(&t->fresh);
+    free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast);
     free(t);
 }
 
 void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
-    const CocodiffConfig *cc = cocodiff_config(t->cd);
+    const CocodiffConfig *cc = cocodiff_config(t->u.cd);
     char g[32], p[32], tc[32], o[256];
     cocodiff_choice_name(cocodiff_option_find("cocodiff.guidance")->choices, (int)cc->guidance, g, sizeof g);
     cocodiff_choice_name(cocodiff_option_find("cocodiff.prediction")->choices, (int)cc->prediction, p, sizeof p);
     cocodiff_choice_name(cocodiff_option_find("cocodiff.text_control")->choices, cc->text_control, tc, sizeof tc);
-    cdoptim_describe(&t->opt, t->spec.base_lr, o, sizeof o);
+    cdoptim_describe(&t->u.opt, t->spec.base_lr, o, sizeof o);
     if (!cc->lr_decay) snprintf(o + strlen(o), sizeof o - strlen(o), ", without the step decay");
     if (t->stage)
         snprintf(o + strlen(o), sizeof o - strlen(o), "; + %d replay steps of %d from the last %d samples",
@@ -182,18 +234,21 @@ void cdtrain_describe(const CdTrain *t, char *buf, size_t len) {
     if (t->stage && cc->replay_final > 0)
         snprintf(o + strlen(o), sizeof o - strlen(o), "; then %d steps alone on the final backbone's training tokens", cc->replay_final);
     if (cc->ema > 0) snprintf(o + strlen(o), sizeof o - strlen(o), "; generation from the weights' average (decay %g)", cc->ema);
+    if (t->fresh.cd)
+        snprintf(o + strlen(o), sizeof o - strlen(o), "; after training a fresh module, %d steps of %d, probed beside it",
+                 cc->refresh, replay_batch(t));
     snprintf(buf, len, "CoCoDiff module: %zu parameters (training only), d %d, %d heads, %d blocks, guidance %s%s%s, "
              "text %s%s%s, predicts %s, %d L_diff pass(es) a step, optimizer %s, generation %s from epoch %d "
              "(%d DDIM steps, guidance scale %g)%s, parts %s",
-             cocodiff_num_params(t->cd), cc->d, cc->heads, cc->blocks, g, cc->text_type_embed ? ", type embeddings" : "",
+             cocodiff_num_params(t->u.cd), cc->d, cc->heads, cc->blocks, g, cc->text_type_embed ? ", type embeddings" : "",
              cc->part_text_inject ? ", own text first" : "", t->text, cc->text_control ? ", control: " : "",
              cc->text_control ? tc : "", p, cc->diff_repeats, o, cc->generation ? "on" : "off", t->spec.gen_start + 1,
              cc->gen_steps, cc->guidance_scale, cc->gen_noise ? " (control: replaced by noise of its size)" : "",
              t->parts_path);
 }
 
-float *cdtrain_grads(CdTrain *t) { return cocodiff_grads(t->cd); }
-size_t cdtrain_num_params(const CdTrain *t) { return cocodiff_num_params(t->cd); }
+float *cdtrain_grads(CdTrain *t) { return cocodiff_grads(t->u.cd); }
+size_t cdtrain_num_params(const CdTrain *t) { return cocodiff_num_params(t->u.cd); }
 const float *cdtrain_dfeat(const CdTrain *t) { return t->dfeat; }
 const float *cdtrain_dlast(const CdTrain *t) { return t->dlast; }
 
@@ -232,7 +287,7 @@ int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTr
         }
     }
     memset(t->dhparts, 0, (size_t)n * COCODIFF_TOKENS * C * sizeof(float));
-    if (!ctl->accumulate) cocodiff_zero_grad(t->cd);
+    if (!ctl->accumulate) cocodiff_zero_grad(t->u.cd);
     CocodiffHead head;
     float *hw, *hb;
     ctrgcn_head(m, &hw, &hb, &head.gw, &head.gb);
@@ -241,7 +296,7 @@ int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTr
     CocodiffStepCtl c = {.seed = t->spec.seed, .step = ctl->step, .sample0 = ctl->sample0,
                          .generate = ctl->epoch >= t->spec.gen_start, .grad_scale = ctl->grad_scale};
     CocodiffLosses lo;
-    int rc = cocodiff_step(t->cd, t->hparts, labels, n, &head, t->dhparts, &c, &lo);
+    int rc = cocodiff_step(t->u.cd, t->hparts, labels, n, &head, t->dhparts, &c, &lo);
     if (rc) return rc;
     for (int i = 0; i < n; i++) {
         float *dh = t->dhparts + (size_t)i * COCODIFF_TOKENS * C;
@@ -288,9 +343,9 @@ double cdtrain_loss(const double *stats) {
 
 void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch) {
     const CdTrainSpec *s = &t->spec;
-    if (!cocodiff_config(t->cd)->lr_decay)
+    if (!cocodiff_config(t->u.cd)->lr_decay)
         lr = epoch < s->warm_up ? s->base_lr * (double)(epoch + 1) / s->warm_up : s->base_lr;
-    cdoptim_step(&t->opt, t->cd, lr);
+    cdoptim_step(&t->u.opt, t->u.cd, lr);
 }
 
 // The step's samples from every rank, in their order within the step, into
@@ -321,7 +376,7 @@ static int replay_add_step(CdTrain *t, const Dist *d) {
 
 // Replay steps run at a step once the buffer holds a replay batch (or is full).
 static int replay_batch(const CdTrain *t) {
-    const CocodiffConfig *c = cocodiff_config(t->cd);
+    const CocodiffConfig *c = cocodiff_config(t->u.cd);
     return c->replay_batch > 0 ? c->replay_batch : t->spec.step_samples;
 }
 static int replay_runs(const CdTrain *t, int64_t filled) {
@@ -329,10 +384,15 @@ static int replay_runs(const CdTrain *t, int64_t filled) {
     return filled >= (need < t->replay.cap ? need : t->replay.cap);
 }
 
-// n module steps on batches drawn from the buffer, keyed (seed, key, k): each
-// split over the ranks, its gradients summed over them, then an optimizer
-// step at the backbone's lr of `epoch`. *diff: their mean L_diff (all ranks).
-static int replay_run(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t key, int nsteps, double *diff) {
+// n module steps of unit u on batches drawn from buf, keyed (seed, key, k)
+// for k = k0.. k0 + n - 1: each split over the ranks, its gradients summed
+// over them, then an optimizer step: the co-trained module's at the
+// backbone's lr of `epoch` (cdtrain_optim_step), the fresh one's at lr as
+// given (epoch < 0). With a head (frozen: its gradients are scratch) the
+// steps generate and take L_gen through it; without, they do not. *diff:
+// their mean L_diff (all ranks).
+static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf, const CocodiffHead *head, double lr,
+                        int64_t epoch, int64_t key, int64_t k0, int nsteps, double *diff) {
     const int B = replay_batch(t), lo = (int)((int64_t)B * d->rank / d->size);
     const int n = (int)((int64_t)B * (d->rank + 1) / d->size) - lo;
     const size_t tok = (size_t)COCODIFF_TOKENS * t->C;
@@ -341,23 +401,25 @@ static int replay_run(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64
     int32_t *lb = cd_malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
     int rc = dist_agree(d, slots && hb && lb ? CD_OK : CD_ENOMEM);
     double sum[2] = {0, 0};   // L_diff x samples, samples
-    for (int k = 0; k < nsteps && !rc; k++) {
-        cdreplay_draw(&t->replay, t->spec.seed, key, k, B, slots);
+    for (int64_t k = k0; k < k0 + nsteps && !rc; k++) {
+        cdreplay_draw(buf, t->spec.seed, key, (int)k, B, slots);
         for (int i = 0; i < n; i++) {
-            memcpy(hb + (size_t)i * tok, cdreplay_tokens(&t->replay, slots[lo + i]), tok * sizeof(float));
-            lb[i] = cdreplay_label(&t->replay, slots[lo + i]);
+            memcpy(hb + (size_t)i * tok, cdreplay_tokens(buf, slots[lo + i]), tok * sizeof(float));
+            lb[i] = cdreplay_label(buf, slots[lo + i]);
         }
         // draws keyed apart from the backbone's samples (index >= 2^40)
-        CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = key, .sample0 = ((int64_t)(k + 1) << 40) + lo,
-                               .generate = 0, .grad_scale = (float)n / (float)B};
+        CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = key, .sample0 = ((k + 1) << 40) + lo,
+                               .generate = head != NULL, .grad_scale = (float)n / (float)B};
         CocodiffLosses l = {0};
-        cocodiff_zero_grad(t->cd);
-        if (n > 0) rc = cocodiff_step(t->cd, hb, lb, n, NULL, NULL, &ctl, &l);
+        cocodiff_zero_grad(u->cd);
+        if (n > 0) rc = cocodiff_step(u->cd, hb, lb, n, head, NULL, &ctl, &l);
         sum[0] += l.diff * n;
         sum[1] += n;
         rc = dist_agree(d, rc);
-        if (!rc) rc = dist_agree(d, dist_allreduce_sum_f32(d, cocodiff_grads(t->cd), cocodiff_num_params(t->cd)));
-        if (!rc) cdtrain_optim_step(t, lr, epoch);
+        if (!rc) rc = dist_agree(d, dist_allreduce_sum_f32(d, cocodiff_grads(u->cd), cocodiff_num_params(u->cd)));
+        if (rc) break;
+        if (epoch >= 0) cdtrain_optim_step(t, lr, epoch);
+        else cdoptim_step(&u->opt, u->cd, lr);
     }
     free(slots); free(hb); free(lb);
     if (!rc) rc = dist_allreduce_sum_f64(d, sum, 2);
@@ -366,15 +428,15 @@ static int replay_run(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64
 }
 
 int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step) {
-    const CocodiffConfig *c = cocodiff_config(t->cd);
+    const CocodiffConfig *c = cocodiff_config(t->u.cd);
     if (!t->stage) return CD_OK;
     int rc = dist_agree(d, replay_add_step(t, d));
     if (rc || c->replay_steps <= 0 || !replay_runs(t, cdreplay_filled(&t->replay))) return rc;
-    return replay_run(t, d, lr, epoch, step, c->replay_steps, NULL);
+    return buffer_steps(t, d, &t->u, &t->replay, NULL, lr, epoch, step, 0, c->replay_steps, NULL);
 }
 
 int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train) {
-    const CocodiffConfig *c = cocodiff_config(t->cd);
+    const CocodiffConfig *c = cocodiff_config(t->u.cd);
     if (!t->stage || c->replay_final <= 0 || n_train <= 0) return 0;
     int64_t p = (c->replay + n_train - 1) / n_train;
     return p > 1 ? (int)p : 1;
@@ -382,7 +444,7 @@ int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train) {
 
 int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, const float *tokens,
                          const int32_t *labels, int64_t n) {
-    const CocodiffConfig *c = cocodiff_config(t->cd);
+    const CocodiffConfig *c = cocodiff_config(t->u.cd);
     if (!t->stage || c->replay_final <= 0 || n <= 0) return CD_OK;
     double t0 = dist_wtime(), diff = 0;
     // the buffer now holds exactly these rows (it is not checkpointed again)
@@ -390,7 +452,7 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
     int rc = dist_agree(d, n > INT32_MAX ? CD_EARG : cdreplay_init(&t->replay, (int)n, t->C));
     if (rc) return rc;
     cdreplay_add(&t->replay, tokens, labels, (int)n);
-    rc = replay_run(t, d, lr, epoch, -3, c->replay_final, &diff);
+    rc = buffer_steps(t, d, &t->u, &t->replay, NULL, lr, epoch, -3, 0, c->replay_final, &diff);
     if (!rc)
         log_info(d, "train | CoCoDiff module alone after training: %d steps of %d on the %lld training tokens of the "
                  "final backbone, mean diff %.4f, %.1fs", c->replay_final, replay_batch(t), (long long)n, diff,
@@ -398,24 +460,76 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
     return rc;
 }
 
-int cdtrain_params_finite(const CdTrain *t) {
-    const float *p = cocodiff_params(t->cd);
-    for (size_t i = 0, n = cocodiff_num_params(t->cd); i < n; i++)
+int64_t cdtrain_refresh_left(const CdTrain *t) {
+    if (!t->fresh.cd || !cocodiff_config(t->u.cd)->generation) return 0;
+    return (int64_t)t->fresh_state[1] - (int64_t)t->fresh_state[0];
+}
+int64_t cdtrain_refresh_done(const CdTrain *t) { return t->fresh.cd ? (int64_t)t->fresh_state[0] : 0; }
+long long cdtrain_refresh_restarted(const CdTrain *t) { return t->fresh_restart; }
+
+int cdtrain_refresh_begin(CdTrain *t, const float *tokens, const int32_t *labels, int64_t n) {
+    if (!t->fresh.cd) return CD_OK;
+    cdreplay_free(&t->rows);
+    int rc = n < 1 || n > INT32_MAX ? CD_EARG : cdreplay_init(&t->rows, (int)n, t->C);
+    if (rc) return rc;
+    cdreplay_add(&t->rows, tokens, labels, (int)n);
+    free(t->head_grads);
+    if (!(t->head_grads = cd_malloc((size_t)t->K * (t->C + 1) * sizeof(float)))) return CD_ENOMEM;
+    t->fresh_state[2] = (float)n;
+    t->fresh_on = 1;
+    return CD_OK;
+}
+
+int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff) {
+    const int64_t s = (int64_t)t->fresh_state[0], total = (int64_t)t->fresh_state[1];
+    const double lr = cdoptim_phase_lr(t->spec.base_lr, s, total);
+    // L_gen through the final (frozen) head from a sixth of the phase on, as
+    // cocodiff-frozen's measured runs (--gen-start 0.17, results I)
+    float *hw, *hb, *gw, *gb;
+    ctrgcn_head(m, &hw, &hb, &gw, &gb);
+    memset(t->head_grads, 0, (size_t)t->K * (t->C + 1) * sizeof(float));
+    CocodiffHead head = {hw, hb, t->head_grads, t->head_grads + (size_t)t->K * t->C};
+    int rc = buffer_steps(t, d, &t->fresh, &t->rows, s >= total / 6 ? &head : NULL, lr, -1, REFRESH_KEY, s, 1, diff);
+    if (!rc) t->fresh_state[0] = (float)(s + 1);
+    if (!rc && !cdtrain_params_finite(t)) rc = CD_EFORMAT;
+    return rc;
+}
+
+int cdtrain_refresh_batch(const CdTrain *t) { return replay_batch(t); }
+
+static int unit_finite(const Unit *u) {
+    const float *p = u->cd ? cocodiff_params(u->cd) : NULL;
+    for (size_t i = 0, n = p ? cocodiff_num_params(u->cd) : 0; i < n; i++)
         if (!isfinite(p[i])) return 0;
     return 1;
 }
+int cdtrain_params_finite(const CdTrain *t) { return unit_finite(&t->u) && unit_finite(&t->fresh); }
 
 // ---------------------------------------------------------------------------
 // Checkpoints
 
-int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]) {
-    int nt = cocodiff_num_tensors(t->cd);
-    for (int i = 0; i < t->ngroups; i++) g[i] = (H5TensorGroup){t->groups[i], t->tensors + (size_t)i * nt, nt};
-    if (t->stage) g[t->ngroups] = cdreplay_group(&t->replay);
-    return t->ngroups + (t->stage != NULL);
+static int unit_groups(Unit *u, H5TensorGroup *g) {
+    int nt = cocodiff_num_tensors(u->cd);
+    for (int i = 0; i < u->ngroups; i++) g[i] = (H5TensorGroup){u->groups[i], u->tensors + (size_t)i * nt, nt};
+    return u->ngroups;
 }
 
-static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group, float *dst, char *why,
+// The groups a checkpoint holds: the co-trained module's, the replay
+// buffer's, and the fresh module's with its progress once its phase has
+// begun (all: those a checkpoint may hold, for reading it).
+static int groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS], int all) {
+    int n = unit_groups(&t->u, g);
+    if (t->stage) g[n++] = cdreplay_group(&t->replay);
+    if (t->fresh.cd && (all || t->fresh_on)) {
+        n += unit_groups(&t->fresh, g + n);
+        g[n++] = (H5TensorGroup){REFRESH_STATE, &t->state_view, 1};
+    }
+    return n;
+}
+int cdtrain_tensor_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]) { return groups(t, g, 0); }
+int cdtrain_read_groups(CdTrain *t, H5TensorGroup g[CDTRAIN_MAX_GROUPS]) { return groups(t, g, 1); }
+
+static int restore_group(const Unit *u, const CheckpointFile *f, const char *group, float *dst, char *why,
                          size_t whylen) {
     int n = 0;
     const H5Tensor *h5 = checkpoint_file_group(f, group, &n);
@@ -423,8 +537,8 @@ static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group,
         return cd_why(why, whylen, CD_EFORMAT, "%s: no /%s group (HINT: written without the CoCoDiff module? resume "
                       "it with cocodiff.module off, or start the module run from it with weights: %s)", f->path,
                       group, f->path);
-    for (int i = 0; i < cocodiff_num_tensors(t->cd); i++) {
-        const CocodiffTensor *ct = cocodiff_tensor(t->cd, i);
+    for (int i = 0; i < cocodiff_num_tensors(u->cd); i++) {
+        const CocodiffTensor *ct = cocodiff_tensor(u->cd, i);
         const H5Tensor *h = h5io_tensor_find(h5, n, ct->name);
         if (!h || h->dtype || h->numel != ct->numel)
             return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/%s is missing or of another size (HINT: the module's "
@@ -434,9 +548,35 @@ static int restore_group(CdTrain *t, const CheckpointFile *f, const char *group,
     return CD_OK;
 }
 
+// cocodiff.refresh: the fresh module where a checkpoint written in its
+// phase left it; none there (training not finished, or finished without
+// the phase), or a phase of another length: it starts afresh.
+static int refresh_restore(CdTrain *t, const CheckpointFile *f, char *why, size_t whylen) {
+    int n = 0;
+    const H5Tensor *h = t->fresh.cd ? checkpoint_file_group(f, REFRESH_STATE, &n) : NULL;
+    h = h ? h5io_tensor_find(h, n, "steps") : NULL;
+    if (!h) return CD_OK;
+    const float *v = h->data;
+    if (h->dtype || h->numel != 3 || v[0] < 0 || v[0] > v[1])
+        return cd_why(why, whylen, CD_EFORMAT, "%s: /%s/steps is not (done, asked steps, rows)", f->path, REFRESH_STATE);
+    if (v[1] != t->fresh_state[1]) {
+        t->fresh_restart = (long long)v[1];
+        return CD_OK;
+    }
+    int rc = CD_OK;
+    for (int g = 0; g < t->fresh.ngroups && !rc; g++)
+        rc = restore_group(&t->fresh, f, t->fresh.groups[g], t->fresh.gbase[g], why, whylen);
+    if (rc) return rc;
+    t->fresh_state[0] = v[0];
+    t->fresh_state[2] = v[2];
+    cdoptim_set_steps(&t->fresh.opt, (long long)v[0]);
+    t->fresh_on = 1;
+    return CD_OK;
+}
+
 int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *why, size_t whylen) {
     int rc = CD_OK;
-    for (int g = 0; g < t->ngroups && !rc; g++) rc = restore_group(t, f, t->groups[g], t->gbase[g], why, whylen);
+    for (int g = 0; g < t->u.ngroups && !rc; g++) rc = restore_group(&t->u, f, t->u.groups[g], t->u.gbase[g], why, whylen);
     // the module's optimizer steps with the backbone's, plus its replay steps
     long long msteps = steps;
     if (!rc && t->stage) {
@@ -446,10 +586,11 @@ int cdtrain_restore(CdTrain *t, const CheckpointFile *f, long long steps, char *
         for (long long s = 0; s < steps; s++) {
             int64_t filled = (s + 1) * (int64_t)t->spec.step_samples;
             if (replay_runs(t, filled < t->replay.cap ? filled : t->replay.cap))
-                msteps += cocodiff_config(t->cd)->replay_steps;
+                msteps += cocodiff_config(t->u.cd)->replay_steps;
         }
     }
-    if (!rc) cdoptim_set_steps(&t->opt, msteps);
+    if (!rc) cdoptim_set_steps(&t->u.opt, msteps);
+    if (!rc) rc = refresh_restore(t, f, why, whylen);
     return rc;
 }
 
@@ -504,7 +645,7 @@ static int generate_all(CdTrain *t, Ctrgcn *m, Loader *test, int W, float *x, fl
             while (j < nl && idx[j] == idx[i] + (j - i)) j++;
             CocodiffStepCtl ctl = {.seed = t->spec.seed, .step = MEASURE_STEP, .sample0 = idx[i], .generate = 1,
                                    .grad_scale = 1.0f};
-            rc = cocodiff_generate(t->cd, hp + (size_t)i * tok, lab + i, j - i, &ctl, hh + (size_t)i * tok, NULL, NULL);
+            rc = cocodiff_generate(t->u.cd, hp + (size_t)i * tok, lab + i, j - i, &ctl, hh + (size_t)i * tok, NULL, NULL);
             i = j;
         }
         for (int i = 0; i < nl; i++, f->n++) {
@@ -519,9 +660,11 @@ static int generate_all(CdTrain *t, Ctrgcn *m, Loader *test, int W, float *x, fl
     return rc;
 }
 
-// The conditioning probe's figures as JSON (conditioning.h).
-static json_t *conditioning_json(const ConditioningStats *c, int K) {
+// The conditioning probe's figures as JSON (conditioning.h), for the module
+// named ("co-trained" or "refreshed").
+static json_t *conditioning_json(const ConditioningStats *c, int K, const char *module) {
     json_t *o = json_object(), *pc = json_array();
+    json_object_set_new(o, "module", json_string(module));
     const ConditioningFigures *f[3] = {&c->text, &c->shuffled, &c->random};
     const char *name[3] = {"text", "shuffled_text", "random_text"};
     json_object_set_new(o, "samples", json_integer(c->n));
@@ -539,7 +682,18 @@ static json_t *conditioning_json(const ConditioningStats *c, int K) {
     return o;
 }
 
-static int write_diversity(const DiversityStats *st, const ConditioningStats *cs, int K, const char *path) {
+// The fresh module of cocodiff.refresh: its probe and how it was trained.
+typedef struct Refreshed {
+    ConditioningStats cs;
+    int64_t steps, rows;
+    int batch;
+} Refreshed;
+
+// diversity.json: the figures, "conditioning" (the co-trained module's
+// probe: the module that steered training) and, with cocodiff.refresh,
+// "conditioning_refreshed" (the fresh module's; rf NULL: none).
+static int write_diversity(const DiversityStats *st, const ConditioningStats *cs, const Refreshed *rf, int K,
+                           const char *path) {
     json_t *o = json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o}",
         "samples", (json_int_t)st->n, "classes", st->classes, "real_pairwise_distance", st->real_pdist,
         "generated_pairwise_distance", st->gen_pdist, "real_covariance_trace", st->real_trace,
@@ -547,7 +701,14 @@ static int write_diversity(const DiversityStats *st, const ConditioningStats *cs
         "generated_head_top1", st->gen_head_top1, "generated_nearest_centroid_own", st->gen_nearest_own,
         "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
         "generated_to_source", st->gen_to_source, "features", "features.h5", "conditioning",
-        conditioning_json(cs, K));
+        conditioning_json(cs, K, "co-trained"));
+    if (o && rf) {
+        json_t *r = conditioning_json(&rf->cs, K, "refreshed");
+        json_object_set_new(r, "refresh_steps", json_integer(rf->steps));
+        json_object_set_new(r, "refresh_batch", json_integer(rf->batch));
+        json_object_set_new(r, "refresh_rows", json_integer(rf->rows));
+        json_object_set_new(o, "conditioning_refreshed", r);
+    }
     char tmp[4300];
     fs_partial(path, tmp, sizeof tmp);
     int rc = CD_OK;
@@ -571,8 +732,17 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
     ConditioningOptions co;
     conditioning_options_default(&co);
     co.seed = t->spec.seed;
+    Refreshed rf;
+    memset(&rf, 0, sizeof rf);
+    const int with_fresh = t->fresh_on && cdtrain_refresh_left(t) == 0;
     int rc = diversity_measure(all->real, all->gen, all->label, all->n, t->C, t->K, hw, hb, &st);
-    if (!rc) rc = conditioning_measure(t->cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, &cs);
+    if (!rc) rc = conditioning_measure(t->u.cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, &cs);
+    if (!rc && with_fresh) {
+        rf.steps = cdtrain_refresh_done(t);
+        rf.rows = (int64_t)t->fresh_state[2];
+        rf.batch = replay_batch(t);
+        rc = conditioning_measure(t->fresh.cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, &rf.cs);
+    }
     char path[4200];
     H5Features f = {.n = all->n, .C = t->C, .real = all->real, .generated = all->gen, .label = all->label,
                     .index = all->index};
@@ -582,8 +752,8 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
     if (!rc && snprintf(path, sizeof path, "%s/features.h5", fin->work_dir) >= (int)sizeof path) rc = CD_EARG;
     if (!rc) rc = h5io_features_write(path, &f);
     if (!rc && snprintf(path, sizeof path, "%s/diversity.json", fin->work_dir) < (int)sizeof path)
-        rc = write_diversity(&st, &cs, t->K, path);
-    if (rc) { conditioning_free(&cs); return rc; }
+        rc = write_diversity(&st, &cs, with_fresh ? &rf : NULL, t->K, path);
+    if (rc) { conditioning_free(&cs); conditioning_free(&rf.cs); return rc; }
     log_info(d, "train | generated features (test split, %lld samples, %d classes): within-class pairwise "
              "distance %.4g (real %.4g), covariance trace %.4g (real %.4g)", (long long)st.n, st.classes,
              st.gen_pdist, st.real_pdist, st.gen_trace, st.real_trace);
@@ -597,13 +767,19 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
         log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
                  "(real %.1f%%; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer, 100 * f3[i]->from_noise,
                  100 * f3[i]->own, 100 * cs.real_top1, cs.t_probe, 100.0 / cs.classes);
+    const ConditioningFigures *r3[3] = {&rf.cs.text, &rf.cs.shuffled, &rf.cs.random};
+    for (int i = 0; with_fresh && i < 3; i++)
+        log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from noise "
+                 "%.1f%%, own-text head top-1 %.1f%% (real %.1f%%)", (long long)rf.steps, nm[i], r3[i]->swap,
+                 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own, 100 * rf.cs.real_top1);
     conditioning_free(&cs);
+    conditioning_free(&rf.cs);
     return CD_OK;
 }
 
 int cdtrain_finish(CdTrain *t, const Dist *d, Ctrgcn *m, Loader *test, int W, float *x, float *logits,
                    const CdTrainFinish *fin) {
-    if (!cocodiff_config(t->cd)->generation) return CD_OK;
+    if (!cocodiff_config(t->u.cd)->generation) return CD_OK;
     Feats mine = {0}, all = {0};
     int rc = feats_alloc(&mine, (int64_t)loader_num_batches(test) * loader_max_local(test), t->C);
     if (!rc) rc = generate_all(t, m, test, W, x, logits, &mine);

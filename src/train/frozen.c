@@ -47,8 +47,6 @@ static void epoch_order(int64_t *ord, int64_t n, uint64_t seed, int64_t e, int p
     }
 }
 
-static double lr_at(double lr0, int64_t s, int64_t total) { return s >= total - total / 5 ? lr0 * 0.1 : lr0; }
-
 typedef struct Ctx {
     const Config *cfg;
     const FrozenOptions *o;
@@ -105,14 +103,14 @@ static int train_module(Ctx *x) {
             rc = CD_EARG;
             break;
         }
-        cdoptim_step(&opt, x->cd, lr_at(c->base_lr, s, S));
+        cdoptim_step(&opt, x->cd, cdoptim_phase_lr(c->base_lr, s, S));
         acc[0] += lo.diff; acc[1] += lo.rec; acc[2] += lo.coarse;
         if (lo.generated) { acc[3] += lo.gen; acc[4] += lo.gen_acc; ngen++; }
         nacc++;
         if ((s + 1) % 250 == 0 || s + 1 == S) {
             printf("frozen | module step %lld/%lld | diff %.4f rec %.4f coarse %.4f gen %.4f gen_top1 %.3f | lr %g\n",
                    (long long)s + 1, (long long)S, acc[0] / nacc, acc[1] / nacc, acc[2] / nacc,
-                   ngen ? acc[3] / ngen : 0.0, ngen ? acc[4] / ngen : 0.0, lr_at(c->base_lr, s, S) * opt.lr_scale);
+                   ngen ? acc[3] / ngen : 0.0, ngen ? acc[4] / ngen : 0.0, cdoptim_phase_lr(c->base_lr, s, S) * opt.lr_scale);
             fflush(stdout);
             memset(acc, 0, sizeof acc);
             nacc = ngen = 0;

@@ -302,6 +302,68 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
 }
 
 
+// cocodiff.refresh: the fresh module's phase after the last step (cdtrain.h),
+// on the final backbone's training tokens. Checkpointed every
+// cocodiff.checkpoint_steps of its steps, at a signal and at its end, with
+// the training state as it was (step = the last step), so a run stopped in
+// it resumes bit for bit and a finished run resumed with it on runs only it.
+static int refresh_phase(Trainer *t, int64_t step) {
+    const Dist *d = t->d;
+    const Config *cfg = t->cfg;
+    if (!t->cd || !t->test) return TRAIN_EXIT_OK;
+    if (cdtrain_refresh_restarted(t->cd))
+        log_info(d, "train | refresh: the checkpoint's phase had %lld steps, this one %lld: starting it afresh",
+                 cdtrain_refresh_restarted(t->cd), (long long)cdtrain_refresh_left(t->cd));
+    const int64_t left = cdtrain_refresh_left(t->cd), total = left + cdtrain_refresh_done(t->cd);
+    if (left <= 0) {
+        if (total > 0) log_info(d, "train | refresh: the fresh module's %lld steps were done before (the checkpoint's)", (long long)total);
+        return TRAIN_EXIT_OK;
+    }
+    double t0 = dist_wtime(), tl = t0, acc = 0;
+    H5Features f;
+    int rc = train_data_tokens(&t->data, cfg, d, t->m, CDTRAIN_REFRESH_VIEWS, &f);
+    if (!rc) rc = dist_agree(d, cdtrain_refresh_begin(t->cd, f.parts, f.label, f.n));
+    if (!rc)
+        log_info(d, "train | refresh: a fresh module, %lld steps of %d on the final backbone's %lld training tokens "
+                    "(from step %lld)", (long long)total, cdtrain_refresh_batch(t->cd), (long long)f.n,
+                 (long long)cdtrain_refresh_done(t->cd));
+    h5io_features_free(&f);
+    int64_t nacc = 0;
+    while (!rc && cdtrain_refresh_left(t->cd) > 0) {
+        double diff = 0;
+        if ((rc = cdtrain_refresh_step(t->cd, d, t->m, &diff))) break;
+        const int64_t s = cdtrain_refresh_done(t->cd), rest = total - s;
+        acc += diff;
+        nacc++;
+        if (s % 250 == 0 || rest == 0) {
+            double now = dist_wtime(), rate = (now - tl) / nacc;
+            long long eta = (long long)(rate * rest + 0.5);
+            log_info(d, "train | refresh | step %lld/%lld | diff %.6f | %.1f ms a step | ETA %lldm%02llds", (long long)s,
+                     (long long)total, acc / nacc, 1e3 * rate, eta / 60, eta % 60);
+            tl = now;
+            acc = 0;
+            nacc = 0;
+        }
+        int64_t flag = stop_requested;
+        if ((rc = dist_allreduce_max_i64(d, &flag, 1))) break;
+        if (flag || rest == 0 || (cfg->cocodiff.checkpoint_steps > 0 && s % cfg->cocodiff.checkpoint_steps == 0)) {
+            if ((rc = save(t, step, step / t->nb, 0))) break;
+            if (d->rank == 0) fault_point("refresh", s);
+        }
+        if (flag) {
+            log_info(d, "train | signal %d: checkpointed in the refresh phase at its step %lld, stopping (rerun with "
+                        "--resume)", (int)flag, (long long)s);
+            return TRAIN_EXIT_PREEMPTED;
+        }
+    }
+    if (rc) {
+        log_info(d, "train | the refresh phase failed (see above); the trained model is saved");
+        return TRAIN_EXIT_ERROR;
+    }
+    log_info(d, "train | refresh: %lld steps in %.1fs", (long long)left, dist_wtime() - t0);
+    return TRAIN_EXIT_OK;
+}
+
 static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
     const Dist *d = t->d;
     const Config *cfg = t->cfg;
@@ -404,6 +466,9 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             return TRAIN_EXIT_OK;
         }
     }
+    // the fresh module first: its checkpoints hold the co-trained module as training left it
+    const int rf = refresh_phase(t, step);
+    if (rf != TRAIN_EXIT_OK) return rf;
     const int passes = t->cd ? cdtrain_replay_final_passes(t->cd, loader_num_samples(t->train)) : 0;
     if (passes > 0) {   // the module alone on the final backbone's tokens
         H5Features f;

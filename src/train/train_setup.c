@@ -198,7 +198,7 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
         CheckpointInfo info;
         CheckpointFile f;
         H5TensorGroup g[CDTRAIN_MAX_GROUPS];
-        const int ng = t->cd ? cdtrain_tensor_groups(t->cd, g) : 0;
+        const int ng = t->cd ? cdtrain_read_groups(t->cd, g) : 0;
         const char *extra[CDTRAIN_MAX_GROUPS] = {NULL};
         for (int i = 0; i < ng; i++) extra[i] = g[i].group;
         int rc = checkpoint_read(&f, last, 1, extra, ng, why, whylen);
