@@ -46,6 +46,7 @@
 #                overlap=<2-rank s/step overlapped / blocking>
 #                threads2=<1-rank speedup of 2 threads splitting the batch over 1>
 #                threads2_module=<the same with the CoCoDiff module on>
+#                threads2_b1=<the same at one sample per rank: 2 BLAS threads inside the sample over 1>
 #                c_b4=<samples/s> pytorch_b4=<samples/s|NA> peak_frac_b4=<effective / peak> ... (BENCH_SMALL_BATCHES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -148,6 +149,8 @@ say "--- the same with the CoCoDiff module on"
 bin/cocodiff-embed --descriptions "$TEXTS" --out "$OUTDIR/bench-train-text.h5" > "$OUTDIR/bench-train-embed.log" 2>&1 &&
     C_THM=$(run_c 1 2 1 --compare-threads --steps $((2 * STEPS)) --module "$OUTDIR/bench-train-text.h5") ||
     { say "cocodiff-embed failed (see $OUTDIR/bench-train-embed.log)"; C_THM=; }
+say "--- one sample per rank: 2 BLAS threads inside the sample vs 1 thread, alternate steps"
+C_TH1=$(run_c 1 2 1 --compare-threads --batch 1 --steps $((8 * STEPS)))
 
 echo
 printf '%-18s %12s %12s %12s %10s %10s %9s %9s %9s %9s\n' config "C s/s tuned" "C s/s dflt" "PyTorch s/s" \
@@ -191,9 +194,11 @@ th=$(field threads_speedup "$C_TH")
 say "1 rank, 2 threads splitting the batch $(field threads_s "$C_TH") s/step vs 1 thread $(field one_thread_s "$C_TH") s/step: ${th:-NA}x (target 1.7x on a quiet machine): $(verdict "${th:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH") (1: the threads add no work)"
 thm=$(field threads_speedup "$C_THM")
 say "... with the CoCoDiff module on: $(field threads_s "$C_THM") s/step vs $(field one_thread_s "$C_THM") s/step: ${thm:-NA}x (target 1.7x on a quiet machine): $(verdict "${thm:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_THM")"
+th1=$(field threads_speedup "$C_TH1")
+say "one sample per rank, 2 BLAS threads inside it $(field threads_s "$C_TH1") s/step vs 1 thread $(field one_thread_s "$C_TH1") s/step: ${th1:-NA}x; CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH1")"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
 small=
 for b in $SMALL; do
     small+=" c_b$b=$(field samples_s "${S_C[$b]}") pytorch_b$b=$(p=$(field samples_s "${S_PY[$b]}"); echo "${p:-NA}") peak_frac_b$b=$(fdiv "$(field gflops "${S_C[$b]}")" "$(field peak "${S_C[$b]}")")"
 done
-echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr threads2=${th:-NA} threads2_module=${thm:-NA}$small"
+echo "bench-train: shape=$SHAPE c=$(field samples_s "$ct") pytorch=${ps:-NA} gflops=$gf peak=$pk rss_mb=$cm pytorch_rss_mb=${pm:-NA} overlap=$ovr threads2=${th:-NA} threads2_module=${thm:-NA} threads2_b1=${th1:-NA}$small"

@@ -11,7 +11,7 @@
 # and 2 x 2 stopped after 3 steps and resumed ends byte-identical.
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
-plan 10
+plan 11
 train_data
 "$REPO/bin/cocodiff-embed" --descriptions "$REPO/datasets/ntu60/descriptions.tsv" --out "$TMP/text.h5" \
     > "$TMP/embed.log" 2>&1 || { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
@@ -56,4 +56,6 @@ S="$S --set batch_size=2 --set num_epoch=1"
 run b2 2 2
 grep -q 'step 39/39' "$TMP/b2.log"
 ok $? "batch 2 on 2 ranks x 2 threads with the module (one sample per rank): to its last step"
+grep -q "2 rank(s) x 2 thread(s) (BLAS's, inside the sample: one sample per rank)" "$TMP/b2.log"
+ok $? "... and the log says the threads are BLAS's there"
 done_testing
