@@ -282,7 +282,13 @@ paired_row() {
     done
     [ -n "$pairs" ] || return 0
     read -r k m se t p _ <<< "$(printf '%s' "$pairs" | awk -f scripts/stats.awk)"
-    printf '| %s | %d | %s | %+.2f | %.2f | %.3g |\n' "$label" "$k" "${per% }" "$(pct "$m")" "$(pct "$se")" "$p"
+    printf '| %s | %d | %s | %s |\n' "$label" "$k" "${per% }" "$(pair_cells "$k" "$m" "$se" "$p")"
+}
+# pair_cells N MEAN SE P: "mean | SE | p"; with one pair there is no spread,
+# so no standard error or test (stats.awk's 0 and 1 would read as figures)
+pair_cells() {
+    if [ "$1" -lt 2 ]; then printf '%+.2f | n/a | n/a (1 pair)' "$(pct "$2")"; return; fi
+    printf '%+.2f | %.2f | %.3g' "$(pct "$2")" "$(pct "$3")" "$4"
 }
 # top1_row LABEL DIR NSEEDS: "| label | n | per seed | mean |"
 top1_row() {
@@ -330,8 +336,8 @@ frozen_row() {
     pairs=$(frozen_pairs "${@:2}")
     [ -n "$pairs" ] || return 0
     read -r k m se t p _ <<< "$(echo "$pairs" | awk -f scripts/stats.awk)"
-    printf '| %s | %d | %s | %+.2f | %.2f | %.3g |\n' "$label" "$k" \
-        "$(echo "$pairs" | awk '{ printf "%s%+.2f", (NR > 1 ? " " : ""), 100 * ($1 - $2) }')" "$(pct "$m")" "$(pct "$se")" "$p"
+    printf '| %s | %d | %s | %s |\n' "$label" "$k" \
+        "$(echo "$pairs" | awk '{ printf "%s%+.2f", (NR > 1 ? " " : ""), 100 * ($1 - $2) }')" "$(pair_cells "$k" "$m" "$se" "$p")"
 }
 ran() { find "$1" -name done -path '*seed*' 2>/dev/null | grep -q .; }   # ran DIR: a finished run under DIR
 cost_lines() {   # the module's share of a step, from the runs' own logs
@@ -500,6 +506,7 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         for regime in main lowdata; do
             n=$SEEDS
             [ "$regime" = main ] || n=$LSEEDS
+            ran "$OUT/frozen/$regime" || continue
             echo "$regime backbones:"
             echo
             echo "$HDR"
