@@ -115,6 +115,16 @@ if stage lowdata && [ ! -f "$LDATA" ]; then
 fi
 [ -f "$TEXT" ] || "${MPIRUN[@]}" bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TEXT"
 
+# train WORK_DIR DATA SEED EPOCHS [overrides...]: the training command of
+# every run (resumed where WORK_DIR has a checkpoint)
+train() {
+    local wd=$1 data=$2 seed=$3 epochs=$4
+    shift 4
+    "${MPIRUN[@]}" bin/cocodiff-train --config "$CONFIG" --set work_dir="$wd" \
+        --set train_feeder_args.data_path="$data" --set test_feeder_args.data_path="$data" \
+        --set cocodiff.text="$TEXT" --set seed="$seed" --set num_epoch="$epochs" \
+        --set step=["$((epochs * 2 / 3))"] --set eval_interval="$epochs" "$@" --resume
+}
 # run WORK_DIR DATA SEED EPOCHS [overrides...]: one training run, reused when
 # WORK_DIR/done exists, resumed (bit for bit) when it stopped half way.
 run() {
@@ -123,10 +133,7 @@ run() {
     if [ -f "$wd/done" ]; then echo "== $wd: done before"; return; fi
     mkdir -p "$(dirname "$wd")"
     echo "== $wd ($(date +%H:%M:%S))"
-    "${MPIRUN[@]}" bin/cocodiff-train --config "$CONFIG" --set work_dir="$wd" \
-        --set train_feeder_args.data_path="$data" --set test_feeder_args.data_path="$data" \
-        --set cocodiff.text="$TEXT" --set seed="$seed" --set num_epoch="$epochs" \
-        --set step=["$((epochs * 2 / 3))"] --set eval_interval="$epochs" "$@" --resume >> "$wd.log" 2>&1 \
+    train "$wd" "$data" "$seed" "$epochs" "$@" >> "$wd.log" 2>&1 \
         || { echo "experiment: $wd failed; see $wd.log" >&2; tail -5 "$wd.log" >&2; exit 1; }
     { grep -E "test top1|conditioning, class|CoCoDiff module: .* ms" "$wd.log" || true; } | tail -4 | sed 's/^/   /'
     touch "$wd/done"
@@ -208,7 +215,7 @@ fi
 # ---------------------------------------------------------------------------
 # Stage refresh: a fresh module on each finished module run's final backbone
 
-# refresh_run WORK_DIR DATA SEED EPOCHS [overrides...]: run()'s command with
+# refresh_run WORK_DIR DATA SEED EPOCHS [overrides...]: train with
 # cocodiff.refresh on, resumed at the run's end (only the phase runs)
 refresh_run() {
     local wd=$1 data=$2 seed=$3 epochs=$4
@@ -219,11 +226,7 @@ refresh_run() {
         return
     fi
     echo "== $wd: refresh, $REFRESH steps ($(date +%H:%M:%S))"
-    "${MPIRUN[@]}" bin/cocodiff-train --config "$CONFIG" --set work_dir="$wd" \
-        --set train_feeder_args.data_path="$data" --set test_feeder_args.data_path="$data" \
-        --set cocodiff.text="$TEXT" --set seed="$seed" --set num_epoch="$epochs" \
-        --set step=["$((epochs * 2 / 3))"] --set eval_interval="$epochs" "$@" --set cocodiff.refresh="$REFRESH" \
-        --resume >> "$wd.refresh.log" 2>&1 \
+    train "$wd" "$data" "$seed" "$epochs" "$@" --set cocodiff.refresh="$REFRESH" >> "$wd.refresh.log" 2>&1 \
         || { echo "experiment: $wd's refresh failed; see $wd.refresh.log" >&2; tail -5 "$wd.refresh.log" >&2; exit 1; }
     { grep -E "refresh: [0-9]+ steps in|conditioning of the refreshed module .*, class" "$wd.refresh.log" || true; } | tail -2 | sed 's/^/   /'
 }
