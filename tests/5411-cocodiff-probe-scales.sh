@@ -21,14 +21,8 @@
 . "$(dirname "$0")/tap/train.sh"
 command -v jq > /dev/null || skip_all "jq not installed"
 plan 8
-train_data
-cd "$REPO" || exit 1
-bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
-    { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
-train_config "$TMP/c.yaml" "$TMP/w"
-train_module "$TMP/c.yaml" "$TMP/text.h5"
-S="--set num_epoch=2 --set step=[1] --set eval_interval=1 --set cocodiff.prediction=x0
-   --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3 --set cocodiff.replay_batch=6
+module_setup
+S="$MODULE_RUN
    --set cocodiff.refresh=10 --set cocodiff.cfg_scale=2"
 P="--set cocodiff.probe_scales=[1,2,3]"
 W=$TMP/w
