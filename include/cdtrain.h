@@ -190,10 +190,16 @@ int cdtrain_restore(CdTrain *t, const struct CheckpointFile *f, long long steps,
 // keyed (seed, step -2, sample index), so any rank count gives the same
 // features. Rank 0 writes WORK_DIR/features.h5 (data, split and checkpoint
 // recorded) and WORK_DIR/diversity.json (the diversity figures and the
-// text-conditioning probe of the real part tokens, conditioning.h) and logs
-// the figures.
+// text-conditioning probe of the real part tokens, conditioning.h, at the
+// generation scale and at f->probe_scales', cdprobe.h) and logs the
+// figures. A finished run resumed (--resume) runs this measurement again and
+// nothing else (cocodiff.refresh's phase is in its checkpoint; only
+// cocodiff.replay_final, not checkpointed, is repeated): the way to probe a
+// finished run at other scales (cocodiff.probe_scales) without retraining.
 typedef struct CdTrainFinish {
     const char *work_dir, *data, *split, *checkpoint;
+    const double *probe_scales;   // cocodiff.probe_scales: guidance scales of the probe's "by_scale"
+    int n_probe_scales;           // 0: the generation scale only
 } CdTrainFinish;
 int cdtrain_finish(CdTrain *t, const Dist *d, Ctrgcn *m, Loader *test, int W, float *x, float *logits,
                    const CdTrainFinish *f);

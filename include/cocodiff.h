@@ -371,12 +371,15 @@ int cocodiff_generate(Cocodiff *m, const float *h_parts, const int32_t *labels, 
 // noise at t_start (z_t = sqrt(1 - abar) eps; h_parts unused, may be NULL;
 // no clip_x0 bound, as there is no real latent; h_hat = D(z_hat_0) even with
 // gen_residual); coarse (K, Dt), fine (K, 6, Dt): text tables to use instead
-// of the module's (NULL: the module's).
+// of the module's (NULL: the module's); guidance: the classifier-free
+// guidance scale w of this generation (0: the module's cocodiff.cfg_scale),
+// so a finished module can be measured at other scales.
 typedef struct CocodiffProbe {
     const int32_t *text;
     int t_start;
     int from_noise;
     const float *coarse, *fine;
+    float guidance;
 } CocodiffProbe;
 // h_hat: (B, 7, C). The draws are cocodiff_generate's for the same ctl.
 // CD_OK, or CD_EARG (a text class outside [0, K), a start step outside

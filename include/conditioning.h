@@ -25,7 +25,9 @@
 // Chance is 1 / (classes present).
 //
 // Every draw is keyed by (seed, a fixed probe step, the sample's position),
-// so the figures depend only on the features, the module and the seed.
+// so the figures depend only on the features, the module, the seed and the
+// guidance scale: generated at the module's cocodiff.cfg_scale unless
+// `guidance` names another (the same module measured at several scales).
 #pragma once
 #include <stdint.h>
 
@@ -36,6 +38,8 @@ typedef struct ConditioningOptions {
     double t_probe;      // fraction of T_diff (0.6: docs/method.md's upper t_gen)
     int noise_per_class; // generations from pure noise per class (32)
     int batch;           // samples per generation call (64)
+    float guidance;      // classifier-free guidance scale of the generations (0: the module's)
+    int controls;        // 1: also the shuffled and random texts (default); 0: class texts only
 } ConditioningOptions;
 
 void conditioning_options_default(ConditioningOptions *o);
@@ -50,7 +54,8 @@ typedef struct ConditioningStats {
     int t_probe;            // the start step, in [0, T_diff)
     int noise_per_class;
     double real_top1;       // the head on the real features
-    ConditioningFigures text, shuffled, random;
+    double guidance;        // the guidance scale the generations used
+    ConditioningFigures text, shuffled, random;   // shuffled, random: 0 without controls
     double *from_noise_class;   // (K): per class, NaN where absent (malloc'ed; conditioning_free)
 } ConditioningStats;
 

@@ -149,6 +149,14 @@
 //                                                                     lr too, unless module_lr is set);
 //                                                                     0: base_lr as given. Warm-up:
 //                                                                     warm_up_epoch (docs/training.md)
+//   cocodiff.probe_scales        float list   []                      guidance scales at which the end-of-
+//                                                                     training probe (conditioning.h)
+//                                                                     also measures the class-text figures
+//                                                                     of both modules (diversity.json
+//                                                                     "by_scale"); []: the generation
+//                                                                     scale (cocodiff.cfg_scale) only; a
+//                                                                     finished run resumed with it reruns
+//                                                                     only the probe (cdtrain.h)
 // The CoCoDiff module (docs/method.md "CoCoDiff module"; training only):
 //   cocodiff.module              bool         false                   train with the module
 //   cocodiff.text                string       null                    cocodiff-embed HDF5; required
@@ -177,6 +185,7 @@
 
 #define CONFIG_LIST_MAX 16      // entries of an int / float list (step, show_topk, device)
 #define CONFIG_STR_LIST_MAX 32  // entries of ignore_weights
+#define CONFIG_PROBE_SCALES_MAX 8   // entries of cocodiff.probe_scales
 #define CONFIG_MAX_THREADS 256  // cocodiff.threads: BLAS and the module's threads per rank
 
 typedef struct ConfigIntList {
@@ -228,6 +237,8 @@ typedef struct ConfigCocodiff {
     double bucket_mb;      // gradient all-reduce bucket, MiB (0: one blocking call after backward)
     int accumulate;        // batches of batch_size per optimizer step (1: none)
     int lr_batch;          // the step size base_lr is for (linear scaling; 0: off)
+    int n_probe_scales;    // cocodiff.probe_scales: guidance scales the final probe measures (0: cfg_scale's only)
+    double probe_scales[CONFIG_PROBE_SCALES_MAX];
     // the CoCoDiff module (see the table above)
     int module;
     char *text;            // NULL when unset

@@ -18,14 +18,8 @@
 command -v h5diff > /dev/null && command -v h5ls > /dev/null && command -v jq > /dev/null ||
     skip_all "h5diff/h5ls/jq not installed"
 plan 12
-train_data
-cd "$REPO" || exit 1
-bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
-    { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
-train_config "$TMP/c.yaml" "$TMP/w"
-train_module "$TMP/c.yaml" "$TMP/text.h5"
-S="--set num_epoch=2 --set step=[1] --set eval_interval=1 --set cocodiff.prediction=x0
-   --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3 --set cocodiff.replay_batch=6"
+module_setup
+S="$MODULE_RUN"
 R="--set cocodiff.refresh=10 --set cocodiff.checkpoint_steps=4"
 top1s() { jq -r 'select(.test_top1 != null) | .test_top1' "$1/metrics.jsonl" | tr '\n' ' '; }
 

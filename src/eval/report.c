@@ -665,6 +665,15 @@ static void conditioning_table(Buf *b, const json_t *div) {
     conditioning_rows(b, r);
 }
 
+static void conditioning_row(Buf *b, const json_t *m) {
+    buf_printf(b, "<td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td></tr>",
+               json_number_value(json_object_get(m, "swap")), 100 * json_number_value(json_object_get(m, "steer")),
+               100 * json_number_value(json_object_get(m, "from_noise")),
+               100 * json_number_value(json_object_get(m, "own_head_top1")));
+}
+
+// The probe's modes at the generation scale, then (cocodiff.probe_scales)
+// the class texts at each scale measured.
 static void conditioning_rows(Buf *b, const json_t *c) {
     static const char *const modes[][2] = {
         {"text", "class texts"}, {"shuffled_text", "shuffled texts (control)"}, {"random_text", "random texts (control)"}};
@@ -672,10 +681,20 @@ static void conditioning_rows(Buf *b, const json_t *c) {
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         const json_t *m = json_object_get(c, modes[i][0]);
         if (!json_is_object(m)) continue;
-        buf_printf(b, "<tr><th>%s</th><td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td></tr>", modes[i][1],
-                   json_number_value(json_object_get(m, "swap")), 100 * json_number_value(json_object_get(m, "steer")),
-                   100 * json_number_value(json_object_get(m, "from_noise")),
-                   100 * json_number_value(json_object_get(m, "own_head_top1")));
+        buf_printf(b, "<tr><th>%s</th>", modes[i][1]);
+        conditioning_row(b, m);
+    }
+    buf_printf(b, "</table>\n");
+    const json_t *bs = json_object_get(c, "by_scale");
+    if (json_array_size(bs) < 2) return;
+    double w = json_number_value(json_object_get(c, "guidance_scale"));
+    buf_printf(b, "<table><tr><th>class texts at guidance scale</th><th>swap</th><th>steer</th><th>from noise</th>"
+               "<th>own text</th></tr>");
+    for (size_t i = 0; i < json_array_size(bs); i++) {
+        const json_t *e = json_array_get(bs, i);
+        double s = json_number_value(json_object_get(e, "guidance_scale"));
+        buf_printf(b, "<tr><th>%g%s</th>", s, (float)s == (float)w ? " (generation)" : "");
+        conditioning_row(b, e);
     }
     buf_printf(b, "</table>\n");
 }

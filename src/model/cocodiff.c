@@ -513,6 +513,7 @@ static void build_ctx(Cocodiff *m, const CdW *W, float *ctx, float *keep, const 
 typedef struct GenCtx {
     Cocodiff *m;
     const CdW *W;
+    float w;   // the guidance scale of this generation
 } GenCtx;
 
 // eps = eps_u + w (eps_c - eps_u); w = 1 skips the unconditional pass.
@@ -523,7 +524,7 @@ static void gen_eps(void *vctx, float *eps, const float *z, const int32_t *t, in
     size_t n = (size_t)L * m->cfg.d, Bn = (size_t)B * n;
     cd_denoiser_forward(&m->den, eps, b->cache, z, t, b->ctxg, &g->W->den, B, b->work);
     output_to_eps(m, eps, z, t, B, n);
-    float w = m->cfg.guidance_scale;
+    float w = g->w;
     if (w == 1.0f) return;
     cd_denoiser_forward(&m->den, b->epsu, b->cache, z, t, b->ctxu, &g->W->den, B, b->work);
     output_to_eps(m, b->epsu, z, t, B, n);
@@ -557,11 +558,12 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
     cocodiff_q_sample(&m->sched, b->zg, noise ? b->zg : z0, b->epsd, b->tgen, B, n);
     const float *tc = p && p->coarse ? p->coarse : m->coarse, *tf = p && p->fine ? p->fine : m->fine;
     build_ctx(m, W, b->ctxg, b->keep, text, NULL, B, tc, tf);
-    if (c->guidance_scale != 1.0f) {   // classifier-free guidance: the dropped condition too
+    const float w = p && p->guidance > 0 ? p->guidance : c->guidance_scale;
+    if (w != 1.0f) {   // classifier-free guidance: the dropped condition too
         for (int i = 0; i < B; i++) b->drop[i] = 1;
         build_ctx(m, W, b->ctxu, b->keep + (size_t)B * L, text, b->drop, B, tc, tf);
     }
-    GenCtx g = {m, W};
+    GenCtx g = {m, W, w};
     // from noise there is no real latent whose range could bound z0_hat
     cocodiff_ddim(&m->sched, b->zg, b->tgen, B, n, c->gen_steps, gen_eps, &g, b->epsd, b->tbuf,
                   c->clip_x0 && !noise ? b->x0b : NULL);

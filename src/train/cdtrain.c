@@ -4,6 +4,7 @@
 // the generated-feature measurement at the end.
 #include "cdtrain.h"
 #include "cdoptim.h"
+#include "cdprobe.h"
 #include "cdreplay.h"
 #include "checkpoint.h"
 #include "class_text.h"
@@ -667,66 +668,6 @@ static int generate_all(CdTrain *t, Ctrgcn *m, Loader *test, int W, float *x, fl
     return rc;
 }
 
-// The conditioning probe's figures as JSON (conditioning.h), for the module
-// named ("co-trained" or "refreshed").
-static json_t *conditioning_json(const ConditioningStats *c, int K, const char *module) {
-    json_t *o = json_object(), *pc = json_array();
-    json_object_set_new(o, "module", json_string(module));
-    const ConditioningFigures *f[3] = {&c->text, &c->shuffled, &c->random};
-    const char *name[3] = {"text", "shuffled_text", "random_text"};
-    json_object_set_new(o, "samples", json_integer(c->n));
-    json_object_set_new(o, "classes", json_integer(c->classes));
-    json_object_set_new(o, "chance", json_real(1.0 / c->classes));
-    json_object_set_new(o, "t_probe", json_integer(c->t_probe));
-    json_object_set_new(o, "noise_per_class", json_integer(c->noise_per_class));
-    json_object_set_new(o, "real_head_top1", json_real(c->real_top1));
-    for (int i = 0; i < 3; i++)
-        json_object_set_new(o, name[i], json_pack("{s:f, s:f, s:f, s:f}", "swap", f[i]->swap, "steer", f[i]->steer,
-                                                  "own_head_top1", f[i]->own, "from_noise", f[i]->from_noise));
-    for (int k = 0; k < K; k++)
-        json_array_append_new(pc, isnan(c->from_noise_class[k]) ? json_null() : json_real(c->from_noise_class[k]));
-    json_object_set_new(o, "from_noise_per_class", pc);
-    return o;
-}
-
-// The fresh module of cocodiff.refresh: its probe and how it was trained.
-typedef struct Refreshed {
-    ConditioningStats cs;
-    int64_t steps, rows;
-    int batch;
-} Refreshed;
-
-// diversity.json: the figures, "conditioning" (the co-trained module's
-// probe: the module that steered training) and, with cocodiff.refresh,
-// "conditioning_refreshed" (the fresh module's; rf NULL: none).
-static int write_diversity(const DiversityStats *st, const ConditioningStats *cs, const Refreshed *rf, int K,
-                           const char *path) {
-    json_t *o = json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o}",
-        "samples", (json_int_t)st->n, "classes", st->classes, "real_pairwise_distance", st->real_pdist,
-        "generated_pairwise_distance", st->gen_pdist, "real_covariance_trace", st->real_trace,
-        "generated_covariance_trace", st->gen_trace, "real_head_top1", st->real_head_top1,
-        "generated_head_top1", st->gen_head_top1, "generated_nearest_centroid_own", st->gen_nearest_own,
-        "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
-        "generated_to_source", st->gen_to_source, "features", "features.h5", "conditioning",
-        conditioning_json(cs, K, "co-trained"));
-    if (o && rf) {
-        json_t *r = conditioning_json(&rf->cs, K, "refreshed");
-        json_object_set_new(r, "refresh_steps", json_integer(rf->steps));
-        json_object_set_new(r, "refresh_batch", json_integer(rf->batch));
-        json_object_set_new(r, "refresh_rows", json_integer(rf->rows));
-        json_object_set_new(o, "conditioning_refreshed", r);
-    }
-    char tmp[4300];
-    fs_partial(path, tmp, sizeof tmp);
-    int rc = CD_OK;
-    if (!o || json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) || fs_commit(tmp, path)) {
-        CD_ERR("%s: cannot write the diversity figures", path);
-        rc = CD_EIO;
-    }
-    json_decref(o);
-    return rc;
-}
-
 // Rank 0: the figures, features.h5 and diversity.json of the gathered rows
 // (ranks hold contiguous slices in rank order, so the rows are in the
 // split's order already).
@@ -734,21 +675,21 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
     float *hw, *hb, *gw, *gb;
     ctrgcn_head(m, &hw, &hb, &gw, &gb);
     DiversityStats st;
-    ConditioningStats cs;
-    memset(&cs, 0, sizeof cs);
     ConditioningOptions co;
     conditioning_options_default(&co);
     co.seed = t->spec.seed;
-    Refreshed rf;
-    memset(&rf, 0, sizeof rf);
+    CdProbe pc = {.module = "co-trained"}, pf = {.module = "refreshed"};
     const int with_fresh = t->fresh_on && cdtrain_refresh_left(t) == 0;
     int rc = diversity_measure(all->real, all->gen, all->label, all->n, t->C, t->K, hw, hb, &st);
-    if (!rc) rc = conditioning_measure(t->u.cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, &cs);
+    if (!rc)
+        rc = cdprobe_measure(&pc, t->u.cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, fin->probe_scales,
+                             fin->n_probe_scales);
     if (!rc && with_fresh) {
-        rf.steps = cdtrain_refresh_done(t);
-        rf.rows = (int64_t)t->fresh_state[2];
-        rf.batch = replay_batch(t);
-        rc = conditioning_measure(t->fresh.cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co, &rf.cs);
+        pf.steps = cdtrain_refresh_done(t);
+        pf.rows = (int64_t)t->fresh_state[2];
+        pf.batch = replay_batch(t);
+        rc = cdprobe_measure(&pf, t->fresh.cd, all->parts, all->label, all->n, t->C, t->K, hw, hb, &co,
+                             fin->probe_scales, fin->n_probe_scales);
     }
     char path[4200];
     H5Features f = {.n = all->n, .C = t->C, .real = all->real, .generated = all->gen, .label = all->label,
@@ -759,29 +700,11 @@ static int report(CdTrain *t, const Dist *d, Ctrgcn *m, const Feats *all, const 
     if (!rc && snprintf(path, sizeof path, "%s/features.h5", fin->work_dir) >= (int)sizeof path) rc = CD_EARG;
     if (!rc) rc = h5io_features_write(path, &f);
     if (!rc && snprintf(path, sizeof path, "%s/diversity.json", fin->work_dir) < (int)sizeof path)
-        rc = write_diversity(&st, &cs, with_fresh ? &rf : NULL, t->K, path);
-    if (rc) { conditioning_free(&cs); conditioning_free(&rf.cs); return rc; }
-    log_info(d, "train | generated features (test split, %lld samples, %d classes): within-class pairwise "
-             "distance %.4g (real %.4g), covariance trace %.4g (real %.4g)", (long long)st.n, st.classes,
-             st.gen_pdist, st.real_pdist, st.gen_trace, st.real_trace);
-    log_info(d, "train | generated features: frozen head top-1 %.2f%% (real %.2f%%), nearest real centroid "
-             "is their class for %.2f%%, distance to the class centroid %.4g (real %.4g), to their source %.4g",
-             100 * st.gen_head_top1, 100 * st.real_head_top1, 100 * st.gen_nearest_own,
-             st.gen_to_centroid, st.real_to_centroid, st.gen_to_source);
-    const ConditioningFigures *f3[3] = {&cs.text, &cs.shuffled, &cs.random};
-    const char *nm[3] = {"class texts", "shuffled texts (control)", "random texts (control)"};
-    for (int i = 0; i < 3; i++)
-        log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
-                 "(real %.1f%%; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer, 100 * f3[i]->from_noise,
-                 100 * f3[i]->own, 100 * cs.real_top1, cs.t_probe, 100.0 / cs.classes);
-    const ConditioningFigures *r3[3] = {&rf.cs.text, &rf.cs.shuffled, &rf.cs.random};
-    for (int i = 0; with_fresh && i < 3; i++)
-        log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from noise "
-                 "%.1f%%, own-text head top-1 %.1f%% (real %.1f%%)", (long long)rf.steps, nm[i], r3[i]->swap,
-                 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own, 100 * rf.cs.real_top1);
-    conditioning_free(&cs);
-    conditioning_free(&rf.cs);
-    return CD_OK;
+        rc = cdprobe_write(&st, &pc, with_fresh ? &pf : NULL, t->K, path);
+    if (!rc) cdprobe_log(d, &st, &pc, with_fresh ? &pf : NULL, fin->n_probe_scales > 0);
+    cdprobe_free(&pc);
+    cdprobe_free(&pf);
+    return rc;
 }
 
 int cdtrain_finish(CdTrain *t, const Dist *d, Ctrgcn *m, Loader *test, int W, float *x, float *logits,

@@ -22,6 +22,8 @@ void conditioning_options_default(ConditioningOptions *o) {
     o->t_probe = 0.6;
     o->noise_per_class = 32;
     o->batch = 64;
+    o->guidance = 0;
+    o->controls = 1;
 }
 
 void conditioning_free(ConditioningStats *s) {
@@ -49,7 +51,7 @@ static int gen_pair(Probe *p, const float *h, int64_t i0, int B, const float *co
     CocodiffStepCtl ctl = {.seed = p->o->seed, .step = STEP_SOURCE, .sample0 = i0, .generate = 1, .grad_scale = 1};
     int t = (int)lround(p->o->t_probe * p->T);
     if (t > p->T - 1) t = p->T - 1;
-    CocodiffProbe a = {.text = p->ta, .t_start = t, .coarse = coarse, .fine = fine}, b = a;
+    CocodiffProbe a = {.text = p->ta, .t_start = t, .coarse = coarse, .fine = fine, .guidance = p->o->guidance}, b = a;
     b.text = p->tb;
     int rc = cocodiff_generate_probe(p->m, h + (size_t)i0 * p->L, B, &ctl, &a, p->ga);
     if (!rc) rc = cocodiff_generate_probe(p->m, h + (size_t)i0 * p->L, B, &ctl, &b, p->gb);
@@ -89,7 +91,8 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
         int B = (int)(total - j0 < p->o->batch ? total - j0 : p->o->batch);
         for (int i = 0; i < B; i++) p->ta[i] = text_of[present[(j0 + i) / per]];
         CocodiffStepCtl ctl = {.seed = p->o->seed, .step = STEP_NOISE, .sample0 = j0, .generate = 1, .grad_scale = 1};
-        CocodiffProbe q = {.text = p->ta, .t_start = T - 1, .from_noise = 1, .coarse = coarse, .fine = fine};
+        CocodiffProbe q = {.text = p->ta, .t_start = T - 1, .from_noise = 1, .coarse = coarse, .fine = fine,
+                           .guidance = p->o->guidance};
         if ((rc = cocodiff_generate_probe(p->m, NULL, B, &ctl, &q, p->ga))) break;
         for (int i = 0; i < B; i++) {
             int k = present[(j0 + i) / per];
@@ -111,9 +114,9 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
     const float *coarse, *fine;
     cocodiff_text(m, &coarse, &fine);
     if (!h || !y || !hw || !hb || !o || n < 1 || C != mC || K != mK || !coarse || o->batch < 1 ||
-        o->noise_per_class < 1 || !(o->t_probe >= 0 && o->t_probe <= 1)) {
+        o->noise_per_class < 1 || !(o->t_probe >= 0 && o->t_probe <= 1) || !(o->guidance >= 0)) {
         CD_ERR("conditioning: need features, labels, the head and a module with texts of the same sizes "
-               "(n %lld, C %d vs %d, K %d vs %d), batch and noise_per_class >= 1, t_probe in [0, 1]",
+               "(n %lld, C %d vs %d, K %d vs %d), batch and noise_per_class >= 1, t_probe in [0, 1], guidance >= 0",
                (long long)n, C, mC, K, mK);
         return CD_EARG;
     }
@@ -169,13 +172,14 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
     int64_t real = 0;
     for (int64_t i = 0; i < n && !rc; i++) real += diversity_head_argmax(h + (size_t)i * L, hw, hb, C, K) == y[i];
     if (!rc) rc = measure_mode(&p, h, y, wrong, n, ident, present, np, NULL, NULL, &out->text, out->from_noise_class);
-    if (!rc) rc = measure_mode(&p, h, y, wrong, n, perm, present, np, NULL, NULL, &out->shuffled, NULL);
-    if (!rc) rc = measure_mode(&p, h, y, wrong, n, ident, present, np, rc_, rf, &out->random, NULL);
+    if (!rc && o->controls) rc = measure_mode(&p, h, y, wrong, n, perm, present, np, NULL, NULL, &out->shuffled, NULL);
+    if (!rc && o->controls) rc = measure_mode(&p, h, y, wrong, n, ident, present, np, rc_, rf, &out->random, NULL);
     out->n = n;
     out->classes = np;
     out->t_probe = (int)lround(o->t_probe * T) > T - 1 ? T - 1 : (int)lround(o->t_probe * T);
     out->noise_per_class = o->noise_per_class;
     out->real_top1 = (double)real / (double)n;
+    out->guidance = o->guidance > 0 ? o->guidance : cocodiff_config(m)->guidance_scale;
     free(wrong); free(ident); free(perm); free(pos); free(rc_); free(rf); free(present);
     free(p.ga); free(p.gb); free(p.ta); free(p.tb);
     if (rc) conditioning_free(out);

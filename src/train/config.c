@@ -106,6 +106,8 @@ static const KeyDef KEYS[] = {
     KFLT("cocodiff.bucket_mb", cocodiff.bucket_mb),
     KINT("cocodiff.accumulate", cocodiff.accumulate),
     KINT("cocodiff.lr_batch", cocodiff.lr_batch),
+    {"cocodiff.probe_scales", K_FLOATS, OFF(cocodiff.n_probe_scales), OFF(cocodiff.probe_scales), KF_SCALAR_OK, 0,
+     CONFIG_PROBE_SCALES_MAX, NULL},
     KBOOL("cocodiff.module", cocodiff.module),
     KSTR("cocodiff.text", cocodiff.text),
     KSTR("cocodiff.parts", cocodiff.parts),
@@ -476,6 +478,12 @@ int config_check(const Config *c, char *why, size_t whylen) {
                  "training samples kept)", c->cocodiff.train_fraction);
         return CD_EARG;
     }
+    for (int i = 0; i < c->cocodiff.n_probe_scales; i++)
+        if (!(c->cocodiff.probe_scales[i] > 0 && c->cocodiff.probe_scales[i] <= 1e6)) {
+            snprintf(why, whylen, "cocodiff.probe_scales entry %d is %g; each must be in (0, 1e6] (a classifier-free "
+                     "guidance scale)", i + 1, c->cocodiff.probe_scales[i]);
+            return CD_EARG;
+        }
     if (c->cocodiff.base_channel % 4) {
         snprintf(why, whylen, "cocodiff.base_channel is %d; it must be a multiple of 4 (the temporal "
                  "convolution has 4 branches)", c->cocodiff.base_channel);

@@ -312,7 +312,7 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
     case K_FLOATS:
     case K_F32PAIR: {
         if ((rc = items(s, n, k, it, &cnt))) return rc;
-        double v[2] = {0, 0};
+        double v[CONFIG_LIST_MAX] = {0};   // the unread entries as 0 (p_interval's second)
         for (int i = 0; i < cnt; i++)
             if (!parse_float(it[i], &v[i])) return BAD_ITEM(i);
         if (k->type == K_F32PAIR) {
@@ -321,7 +321,7 @@ static int assign(Src *s, int ki, const yaml_node_t *n) {
             return CD_OK;
         }
         *(int *)config_field(c, k->off) = cnt;
-        memcpy(config_field(c, k->off2), v, sizeof v);
+        memcpy(config_field(c, k->off2), v, (size_t)k->maxn * sizeof v[0]);   // the field holds maxn
         return CD_OK;
     }
     case K_STRS: {

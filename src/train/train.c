@@ -481,7 +481,8 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             return TRAIN_EXIT_ERROR;
         }
     }
-    CdTrainFinish fin = {cfg->work_dir, cfg->test_feeder_args.data_path, cfg->test_feeder_args.split, t->last_ckpt};
+    CdTrainFinish fin = {cfg->work_dir, cfg->test_feeder_args.data_path, cfg->test_feeder_args.split, t->last_ckpt,
+                         cfg->cocodiff.probe_scales, cfg->cocodiff.n_probe_scales};
     if (t->cd && t->test && cdtrain_finish(t->cd, d, t->m, t->test, t->Wtest, t->x, t->logits, &fin) != CD_OK) {
         log_info(d, "train | the generated-feature measurement failed (see above); the model is saved");
         return TRAIN_EXIT_ERROR;

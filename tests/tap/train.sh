@@ -13,6 +13,10 @@
 #   losses_maxrel A B
 #                   max |a-b|/|a| over the steps of two --log-losses files
 #                   (prints "inf" when the step lists differ)
+#   module_setup    train_data, the class texts ($TMP/text.h5) and
+#                   $TMP/c.yaml with a small module on (work dir $TMP/w);
+#                   then in $REPO; MODULE_RUN: the --set options of the
+#                   refresh tests' run (2 epochs of 4 steps, x0, AdamW)
 #   run_threads NAME NP THREADS [more]
 #                   NP ranks x THREADS (cocodiff.threads) with $TMP/c.yaml and
 #                   $S in $TMP/w (the checkpoint stores the config, work_dir
@@ -90,6 +94,17 @@ train_module() {
   heads: 2
   blocks: 1
 YAML
+}
+
+MODULE_RUN="--set num_epoch=2 --set step=[1] --set eval_interval=1 --set cocodiff.prediction=x0
+   --set cocodiff.module_optimizer=adamw --set cocodiff.module_lr=3e-3 --set cocodiff.replay_batch=6"
+module_setup() {
+    train_data
+    cd "$REPO" || exit 1
+    bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
+        { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
+    train_config "$TMP/c.yaml" "$TMP/w"
+    train_module "$TMP/c.yaml" "$TMP/text.h5"
 }
 
 run_threads() {

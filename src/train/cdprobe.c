@@ -1,0 +1,127 @@
+// cdprobe.c - one module's conditioning figures at the end of training, at
+// its generation scale and at cocodiff.probe_scales', and their
+// diversity.json and log lines (see cdprobe.h).
+#include "cdprobe.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fault.h"
+#include "fsutil.h"
+#include "status.h"
+
+int cdprobe_measure(CdProbe *p, Cocodiff *m, const float *h, const int32_t *y, int64_t n, int C, int K,
+                    const float *hw, const float *hb, const ConditioningOptions *o, const double *scales, int ns) {
+    ConditioningOptions oo = *o;
+    oo.guidance = 0;
+    oo.controls = 1;
+    int rc = conditioning_measure(m, h, y, n, C, K, hw, hb, &oo, &p->cs);
+    if (rc) return rc;
+    if (ns > CONFIG_PROBE_SCALES_MAX) ns = CONFIG_PROBE_SCALES_MAX;
+    p->nscales = ns > 0 ? ns : 1;
+    for (int i = 0; i < p->nscales && !rc; i++) {
+        p->scale[i] = ns > 0 ? scales[i] : p->cs.guidance;
+        if ((float)p->scale[i] == (float)p->cs.guidance) {   // the probe's own: the same draws, the same figures
+            p->at[i] = p->cs.text;
+            continue;
+        }
+        ConditioningStats s;
+        oo.guidance = (float)p->scale[i];
+        oo.controls = 0;
+        if (!(rc = conditioning_measure(m, h, y, n, C, K, hw, hb, &oo, &s))) p->at[i] = s.text;
+        conditioning_free(&s);
+    }
+    return rc;
+}
+
+void cdprobe_free(CdProbe *p) { conditioning_free(&p->cs); }
+
+static json_t *figures_json(const ConditioningFigures *f) {
+    return json_pack("{s:f, s:f, s:f, s:f}", "swap", f->swap, "steer", f->steer, "own_head_top1", f->own,
+                     "from_noise", f->from_noise);
+}
+
+// One module's object of diversity.json (cdprobe.h).
+static json_t *probe_json(const CdProbe *p, int K) {
+    const ConditioningStats *c = &p->cs;
+    json_t *o = json_object(), *pc = json_array(), *bs = json_array();
+    json_object_set_new(o, "module", json_string(p->module));
+    const ConditioningFigures *f[3] = {&c->text, &c->shuffled, &c->random};
+    const char *name[3] = {"text", "shuffled_text", "random_text"};
+    json_object_set_new(o, "samples", json_integer(c->n));
+    json_object_set_new(o, "classes", json_integer(c->classes));
+    json_object_set_new(o, "chance", json_real(1.0 / c->classes));
+    json_object_set_new(o, "t_probe", json_integer(c->t_probe));
+    json_object_set_new(o, "noise_per_class", json_integer(c->noise_per_class));
+    json_object_set_new(o, "real_head_top1", json_real(c->real_top1));
+    for (int i = 0; i < 3; i++) json_object_set_new(o, name[i], figures_json(f[i]));
+    for (int k = 0; k < K; k++)
+        json_array_append_new(pc, isnan(c->from_noise_class[k]) ? json_null() : json_real(c->from_noise_class[k]));
+    json_object_set_new(o, "from_noise_per_class", pc);
+    json_object_set_new(o, "guidance_scale", json_real(c->guidance));
+    for (int i = 0; i < p->nscales; i++) {
+        json_t *e = figures_json(&p->at[i]);
+        json_object_set_new(e, "guidance_scale", json_real(p->scale[i]));
+        json_array_append_new(bs, e);
+    }
+    json_object_set_new(o, "by_scale", bs);
+    if (p->steps > 0) {
+        json_object_set_new(o, "refresh_steps", json_integer(p->steps));
+        json_object_set_new(o, "refresh_batch", json_integer(p->batch));
+        json_object_set_new(o, "refresh_rows", json_integer(p->rows));
+    }
+    return o;
+}
+
+int cdprobe_write(const DiversityStats *st, const CdProbe *co, const CdProbe *rf, int K, const char *path) {
+    json_t *o = json_pack("{s:I, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o}",
+        "samples", (json_int_t)st->n, "classes", st->classes, "real_pairwise_distance", st->real_pdist,
+        "generated_pairwise_distance", st->gen_pdist, "real_covariance_trace", st->real_trace,
+        "generated_covariance_trace", st->gen_trace, "real_head_top1", st->real_head_top1,
+        "generated_head_top1", st->gen_head_top1, "generated_nearest_centroid_own", st->gen_nearest_own,
+        "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
+        "generated_to_source", st->gen_to_source, "features", "features.h5", "conditioning", probe_json(co, K));
+    if (o && rf) json_object_set_new(o, "conditioning_refreshed", probe_json(rf, K));
+    char tmp[4300];
+    int rc = fs_partial(path, tmp, sizeof tmp);
+    if (!rc && o && !json_dump_file(o, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(6))) {
+        fault_point("diversity", 0);   // written, not yet in place: the old file stands
+        rc = fs_commit(tmp, path);
+    } else {
+        rc = CD_EIO;
+    }
+    if (rc) CD_ERR("%s: cannot write the diversity figures", path);
+    json_decref(o);
+    return rc ? CD_EIO : CD_OK;
+}
+
+void cdprobe_log(const Dist *d, const DiversityStats *st, const CdProbe *co, const CdProbe *rf, int by_scale) {
+    log_info(d, "train | generated features (test split, %lld samples, %d classes): within-class pairwise "
+             "distance %.4g (real %.4g), covariance trace %.4g (real %.4g)", (long long)st->n, st->classes,
+             st->gen_pdist, st->real_pdist, st->gen_trace, st->real_trace);
+    log_info(d, "train | generated features: frozen head top-1 %.2f%% (real %.2f%%), nearest real centroid "
+             "is their class for %.2f%%, distance to the class centroid %.4g (real %.4g), to their source %.4g",
+             100 * st->gen_head_top1, 100 * st->real_head_top1, 100 * st->gen_nearest_own,
+             st->gen_to_centroid, st->real_to_centroid, st->gen_to_source);
+    const char *nm[3] = {"class texts", "shuffled texts (control)", "random texts (control)"};
+    const ConditioningStats *cs = &co->cs;
+    const ConditioningFigures *f3[3] = {&cs->text, &cs->shuffled, &cs->random};
+    for (int i = 0; i < 3; i++)
+        log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
+                 "(real %.1f%%; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer, 100 * f3[i]->from_noise,
+                 100 * f3[i]->own, 100 * cs->real_top1, cs->t_probe, 100.0 / cs->classes);
+    const ConditioningFigures *r3[3] = {rf ? &rf->cs.text : NULL, rf ? &rf->cs.shuffled : NULL, rf ? &rf->cs.random : NULL};
+    for (int i = 0; rf && i < 3; i++)
+        log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from noise "
+                 "%.1f%%, own-text head top-1 %.1f%% (real %.1f%%)", (long long)rf->steps, nm[i], r3[i]->swap,
+                 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own, 100 * rf->cs.real_top1);
+    const CdProbe *mods[2] = {co, rf};
+    for (int j = 0; by_scale && j < 2 && mods[j]; j++)
+        for (int i = 0; i < mods[j]->nscales; i++)
+            log_info(d, "train | conditioning at guidance scale %g, %s module, class texts: swap %.3f, steer %.1f%%, "
+                     "from noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; generation scale %g)", mods[j]->scale[i],
+                     mods[j]->module, mods[j]->at[i].swap, 100 * mods[j]->at[i].steer, 100 * mods[j]->at[i].from_noise,
+                     100 * mods[j]->at[i].own, 100 * mods[j]->cs.real_top1, mods[j]->cs.guidance);
+}

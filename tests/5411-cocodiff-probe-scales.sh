@@ -1,0 +1,80 @@
+#!/bin/sh
+# 5411-cocodiff-probe-scales: cocodiff.probe_scales, the end-of-training
+# probe's class-text figures at other guidance scales (cdprobe.h), measured
+# again on a FINISHED run (tiny model as tests/5410: 2 epochs of 4 steps,
+# cocodiff.refresh 10, generation at cfg_scale 2):
+#   without the key, "by_scale" holds the generation scale alone, equal to
+#   the probe's class-text figures;
+#   the finished run resumed with probe_scales [1, 2, 3] (2 ranks) runs no
+#   training or refresh step and leaves the checkpoint as it was; both
+#   modules' figures at the generation scale are unchanged, by_scale holds
+#   the three scales (the generation scale's = the probe's), the log one
+#   line per scale and module, cocodiff-report the table;
+#   1 vs 2 ranks: the same resumed probe gives the same figures up to what
+#   the test features' last bits move (the eval forward of 1 and 2 ranks
+#   differs in rounding, and this tiny untrained model's near-ties flip a
+#   sample's class): within 2 of the 42 samples, swap within 10%;
+#   killed after diversity.json.partial is written and before it replaces
+#   diversity.json: the old file stands whole; rerun, the new one is in place;
+#   a scale <= 0 is refused with the key named.
+. "$(dirname "$0")/tap/tap.sh"
+. "$(dirname "$0")/tap/train.sh"
+command -v jq > /dev/null || skip_all "jq not installed"
+plan 8
+module_setup
+S="$MODULE_RUN
+   --set cocodiff.refresh=10 --set cocodiff.cfg_scale=2"
+P="--set cocodiff.probe_scales=[1,2,3]"
+W=$TMP/w
+# the figures of both modules less by_scale, and by_scale alone
+at_gen() { jq -c '[.conditioning, .conditioning_refreshed] | map(del(.by_scale))' "$1"; }
+scales() { jq -c '[.conditioning, .conditioning_refreshed] | map(.by_scale)' "$1"; }
+
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S > "$TMP/log-gen" 2>&1 && cp -r "$W" "$TMP/done" &&
+    jq -e '[.conditioning, .conditioning_refreshed] | all(.guidance_scale == 2 and (.by_scale | length) == 1 and
+           .by_scale[0].guidance_scale == 2 and (.by_scale[0] | del(.guidance_scale)) == .text)' "$W/diversity.json" > /dev/null
+ok $? "a finished run (2 ranks): by_scale holds the generation scale 2 alone, the probe's class-text figures"
+
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S $P --resume > "$TMP/log-p2" 2>&1 &&
+    ! grep -q '^train | epoch [0-9]*/2 | step\|refresh | step' "$TMP/log-p2" &&
+    cmp "$TMP/done/checkpoint-last.h5" "$W/checkpoint-last.h5" && cmp "$TMP/done/metrics.jsonl" "$W/metrics.jsonl"
+ok $? "resumed with probe_scales [1, 2, 3]: no training or refresh step; checkpoint and metrics untouched"
+cp "$W/diversity.json" "$TMP/p2.json"
+[ "$(at_gen "$TMP/done/diversity.json")" = "$(at_gen "$W/diversity.json")" ] &&
+    jq -e '[.conditioning, .conditioning_refreshed] | all((.by_scale | map(.guidance_scale)) == [1, 2, 3] and
+           (.by_scale[1] | del(.guidance_scale)) == .text and .by_scale[0] != .by_scale[2] and
+           (.by_scale | all(.steer >= 0 and .steer <= 1 and .from_noise >= 0 and .from_noise <= 1)))' \
+        "$W/diversity.json" > /dev/null
+ok $? "both modules' figures at the generation scale unchanged; by_scale at 1, 2, 3 (2 = the probe's)"
+n=$(grep -c '^train | conditioning at guidance scale [123], \(co-trained\|refreshed\) module, class texts: swap' "$TMP/log-p2")
+[ "$n" = 6 ] && grep -q '^train | conditioning at guidance scale 1, refreshed module.*generation scale 2)' "$TMP/log-p2"
+ok $? "the log: one line per scale and module ($n)"
+"$REPO/bin/cocodiff-report" --run "$W" --out "$TMP/r.html" > "$TMP/r.log" 2>&1 &&
+    [ "$(grep -o 'class texts at guidance scale' "$TMP/r.html" | wc -l)" = 2 ] && grep -q '<th>2 (generation)</th>' "$TMP/r.html"
+ok $? "cocodiff-report: a by-scale table for each module"
+
+rm -rf "$TMP/w1" && cp -r "$TMP/done" "$TMP/w1"
+run_mpi 1 "$TRAIN" --config "$TMP/c.yaml" $S $P --set work_dir="$TMP/w1" --resume > "$TMP/log-p1" 2>&1 &&
+    jq -e --slurpfile b "$TMP/p2.json" '[.conditioning, .conditioning_refreshed] as $a
+        | [$b[0].conditioning, $b[0].conditioning_refreshed] as $c | [range(2) as $m | range(3) as $i
+        | $a[$m].by_scale[$i] as $x | $c[$m].by_scale[$i] as $y
+        | $x.guidance_scale == $y.guidance_scale and ([$x.steer - $y.steer, $x.own_head_top1 - $y.own_head_top1,
+          $x.from_noise - $y.from_noise] | map(fabs) | max) <= 2 / 42 + 1e-6
+          and (($x.swap - $y.swap) | fabs) <= 0.1 * $y.swap] | all' "$TMP/w1/diversity.json" > /dev/null
+ok $? "1 vs 2 ranks: the resumed probe's figures at every scale agree (within 2 of 42 samples, as printed; swap 10%)"
+
+cp "$W/diversity.json" "$TMP/before.json"
+COCODIFF_TEST_KILL_AT=diversity@0 run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set "cocodiff.probe_scales=[1.5]" \
+    --resume > "$TMP/log-k" 2>&1
+k=$?
+cmp "$TMP/before.json" "$W/diversity.json" && [ -s "$W/diversity.json.partial" ] && [ $k != 0 ] &&
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set "cocodiff.probe_scales=[1.5]" --resume > "$TMP/log-k2" 2>&1 &&
+    [ ! -e "$W/diversity.json.partial" ] && jq -e '.conditioning_refreshed.by_scale | map(.guidance_scale) == [1.5]' \
+        "$W/diversity.json" > /dev/null && [ "$(at_gen "$TMP/done/diversity.json")" = "$(at_gen "$W/diversity.json")" ]
+ok $? "killed between diversity.json.partial and its rename: the old file whole; rerun: the new one (exit $k)"
+
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set "cocodiff.probe_scales=[1,0]" --resume > "$TMP/log-bad" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q 'cocodiff.probe_scales entry 2 is 0' "$TMP/log-bad"
+ok $? "probe_scales [1, 0] refused (exit $rc) with the entry named"
+done_testing
