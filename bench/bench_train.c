@@ -271,6 +271,9 @@ int main(int argc, char **argv) {
     double mode_s[2] = {0, 0};   // --compare, --compare-threads: timed seconds and steps per mode
     int mode_n[2] = {0, 0};
     double mode_cpu[2] = {0, 0};   // --compare-threads: CPU seconds of the process per mode
+    // --module with --compare-threads: per mode, wall and process CPU seconds
+    // in the module's step (cdtrain_step) and in the backbone's backward after it
+    double mod_s[2] = {0, 0}, mod_cpu[2] = {0, 0}, bwd_s[2] = {0, 0}, bwd_cpu[2] = {0, 0};
     for (int s = 0; s < warmup + steps; s++) {
         const int k = alt ? s % 2 : 0;
         GradSync *gs = gsv[compare ? k : 0];
@@ -310,18 +313,26 @@ int main(int argc, char **argv) {
         prof_stop(pr, PROF_LOSS, t0, 0, 0);
         gradsync_begin(gs);
         const float *dfeat = NULL, *dlast = NULL;
+        const double mw0 = dist_wtime(), mc0 = cpu_seconds();
         if (cd) {   // the module's step, as src/train/train.c's micro_step (not profiled)
             CdTrainCtl ctl = {.epoch = 1, .step = s, .sample0 = (int64_t)d.rank * nl, .grad_scale = (float)nl / (float)B,
                               .feat = tm ? ctrgcn_team_features(tm) : NULL,
-                              .last = tm ? ctrgcn_team_last_output(tm) : NULL};
+                              .last = tm ? ctrgcn_team_last_output(tm) : NULL, .team = tm};
             double mst[CDTRAIN_MAX_STATS];
             if (cdtrain_step(cd, m, labels, nl, &ctl, mst)) dist_abort(&d, 1, "the module's step failed");
             if (gradsync_ready(gs, gs_module, 0)) dist_abort(&d, 1, "gradient all-reduce failed");
             dfeat = cdtrain_dfeat(cd);
             dlast = cdtrain_dlast(cd);
         }
+        const double mw1 = dist_wtime(), mc1 = cpu_seconds();
         if (tm ? ctrgcn_team_backward_ex(tm, dlogits, dfeat, dlast) : ctrgcn_backward_ex(m, dlogits, dfeat, dlast))
             dist_abort(&d, 1, "backward failed");
+        if (alt && s >= warmup) {
+            mod_s[k] += mw1 - mw0;
+            mod_cpu[k] += mc1 - mc0;
+            bwd_s[k] += dist_wtime() - mw1;
+            bwd_cpu[k] += cpu_seconds() - mc1;
+        }
         if (pr) pr->phase = PROF_UPD;
         t0 = prof_start(pr);
         double w0 = dist_wtime(), c0 = prof_thread_cpu();
@@ -410,6 +421,12 @@ int main(int argc, char **argv) {
                    "CPU time one thread / %d threads %.3f\n", ov, threads, nl, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
                    bl, mode_n[1] ? mode_cpu[1] / mode_n[1] : 0.0, mode_n[0], ov > 0 ? bl / ov : 0.0, threads,
                    mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
+        if (cmp_threads && cd && mode_n[0] && mode_n[1])
+            printf("bench-train-c | the module's step: %.1f ms/step (CPU %.1f ms) with %d threads, %.1f ms (CPU %.1f ms) "
+                   "on one; the backbone's backward after it: %.1f ms (CPU %.1f ms), %.1f ms (CPU %.1f ms)\n",
+                   1e3 * mod_s[0] / mode_n[0], 1e3 * mod_cpu[0] / mode_n[0], threads, 1e3 * mod_s[1] / mode_n[1],
+                   1e3 * mod_cpu[1] / mode_n[1], 1e3 * bwd_s[0] / mode_n[0], 1e3 * bwd_cpu[0] / mode_n[0],
+                   1e3 * bwd_s[1] / mode_n[1], 1e3 * bwd_cpu[1] / mode_n[1]);
         if (!compare && d.size > 1 && gradsync_overlapped(gs))
             printf("bench-train-c | gradient all-reduce: %d buckets of <= %.2f MB overlapped with backward, "
                    "%.1f ms/step waited for after it\n", gradsync_num_buckets(gs),
@@ -442,6 +459,9 @@ int main(int argc, char **argv) {
         if (cmp_threads)
             printf(" threads_s=%.4f one_thread_s=%.4f threads_speedup=%.3f threads_cpu_ratio=%.3f", ov, bl,
                    ov > 0 ? bl / ov : 0.0, mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
+        if (cmp_threads && cd && mode_n[0] && mode_n[1])
+            printf(" module_ms=%.2f module_cpu_ms=%.2f module_one_ms=%.2f module_one_cpu_ms=%.2f", 1e3 * mod_s[0] / mode_n[0],
+                   1e3 * mod_cpu[0] / mode_n[0], 1e3 * mod_s[1] / mode_n[1], 1e3 * mod_cpu[1] / mode_n[1]);
         if (compare)
             printf(" overlap_s=%.4f blocking_s=%.4f overlap_reduce_ms=%.2f blocking_reduce_ms=%.2f", ov, bl,
                    reduce_ms[0], reduce_ms[1]);

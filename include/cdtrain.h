@@ -33,6 +33,7 @@
 
 #include "cocodiff.h"
 #include "ctrgcn.h"
+#include "ctrgcn_team.h"
 #include "dist.h"
 #include "h5io_ckpt.h"
 #include "loader.h"
@@ -78,6 +79,10 @@ typedef struct CdTrainCtl {
     // features (n, C) and last unit output (n*M, C, T', V), both or neither
     // (NULL: m's).
     const float *feat, *last;
+    // The threads splitting the batch (NULL: none): with more than one lane
+    // for these n samples the module's step is split over them too
+    // (cocodiff_lanes.h), the same step up to the order of its sums.
+    CtrgcnTeam *team;
 } CdTrainCtl;
 
 #define CDTRAIN_MAX_STATS 32   // cdtrain_num_stats() is at most this

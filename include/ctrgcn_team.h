@@ -24,7 +24,7 @@
 // the BLAS threads (blas_set_threads) inside the sample.
 //
 // An auxiliary loss on the backbone's outputs (the CoCoDiff module, run
-// between the passes on the calling thread) reads the whole batch's pooled
+// between the passes, split over the same threads by ctrgcn_team_run) reads the whole batch's pooled
 // features and last unit output: with ctrgcn_team_keep_outputs each lane
 // copies its share into one (N, ...) buffer at the end of its forward
 // (ctrgcn_team_features / _last_output: the model's own with one lane), and
@@ -44,7 +44,8 @@
 //
 // defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
-//          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex
+//          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
+//          ctrgcn_team_run
 #pragma once
 #include "ctrgcn.h"
 #include "layers.h"
@@ -68,6 +69,12 @@ void ctrgcn_team_keep_outputs(CtrgcnTeam *t);
 // before a forward). Valid until the next forward.
 const float *ctrgcn_team_features(const CtrgcnTeam *t);
 const float *ctrgcn_team_last_output(const CtrgcnTeam *t);
+// Runs fn(ctx, k) for every k in [0, threads) on the team's threads (k 0 on
+// the calling thread; none but it with one thread) with BLAS on one thread,
+// and returns when all have returned: other per-sample work of the batch
+// split like the backbone's (the CoCoDiff module's step, cocodiff_lanes.h;
+// k past ctrgcn_team_lanes(t, N) has nothing to do). Not from inside a job.
+void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx);
 // ctrgcn_backward_ex(m, dlogits, dfeat_extra, dlast_extra) of the last team
 // forward (extra gradients need kept outputs: CD_EARG otherwise).
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);

@@ -2,9 +2,11 @@
 # 5216-train-threads-module: cocodiff.threads 2 with the CoCoDiff module on
 # (generation from epoch 3, l_fine 0.1: gradients into the pooled feature,
 # the head and the part tokens): the threads split each rank's batch through
-# the backbone, the module's step runs between the passes on the batch's
-# gathered outputs and its gradients go back to each thread's share
-# (tests/2025 checks that path against one model). As tests/5215 asks of
+# the backbone and, between the passes, through the module's step on the
+# batch's gathered outputs (each thread its samples' tokens, its share of the
+# step and its samples' gradients; tests/1250 checks that split against the
+# whole step), whose gradients go back to each thread's share of the
+# backbone (tests/2025 checks that path against one model). As tests/5215 asks of
 # the backbone alone: the same run twice is byte-identical (1 rank x 2
 # threads and 2 x 2), it agrees with 1 thread within 1e-4 over 20 steps at
 # base_lr 1e-4 (every logged column: the loss and the module's statistics),
@@ -32,9 +34,10 @@ run t1 1 1
 ok $? "1 rank x 1 thread with the module: 20 steps"
 run t2a 1 2 && run t2b 1 2
 ok $? "1 rank x 2 threads with the module: 20 steps, twice"
-grep -q '1 rank(s) x 2 thread(s) splitting each batch' "$TMP/t2a.log" && grep -q 'CoCoDiff module' "$TMP/t2a.log" &&
+grep -q "1 rank(s) x 2 thread(s) splitting each batch, the module's step too" "$TMP/t2a.log" &&
+    grep -q 'CoCoDiff module' "$TMP/t2a.log" &&
     [ "$(awk 'NR > 8 && $7 > 0' "$TMP/t2a.txt" | wc -l)" -gt 0 ]
-ok $? "the log says the threads split each batch, with the module, which generates (gen > 0)"
+ok $? "the log says the threads split each batch and the module's step, which generates (gen > 0)"
 cmp "$TMP/t2a.h5" "$TMP/t2b.h5"
 ok $? "1 rank x 2 threads: the two runs' checkpoints are byte-identical (module included)"
 within t1 t2a 1e-4 "1 vs 2 threads: within 1e-4 over 20 steps"

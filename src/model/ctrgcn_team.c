@@ -209,15 +209,23 @@ static void sum_job(void *ctx, int k) {
     }
 }
 
+void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx) {
+    if (!t->pool) {   // one thread: the caller's, BLAS as it is
+        fn(ctx, 0);
+        return;
+    }
+    const int blas_threads = blas_get_threads();
+    if (blas_threads != 1) blas_set_threads(1);
+    pool_run(t->pool, fn, ctx);
+    if (blas_threads != 1) blas_set_threads(blas_threads);
+}
+
 // Runs fn on the lanes with BLAS on one thread; the first lane's error, if any.
 static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
     t->arrived = 0;
     t->broken = 0;
     for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK;
-    const int blas_threads = blas_get_threads();
-    if (blas_threads != 1) blas_set_threads(1);
-    pool_run(t->pool, fn, t);
-    if (blas_threads != 1) blas_set_threads(blas_threads);
+    ctrgcn_team_run(t, fn, t);
     for (int k = 0; k < t->lanes; k++)
         if (t->lane[k].rc) return t->lane[k].rc;
     return t->broken ? CD_EARG : CD_OK;
@@ -228,23 +236,23 @@ static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
 
 void ctrgcn_team_keep_outputs(CtrgcnTeam *t) { t->keep = 1; }
 
+// *p has room for n floats (*cap of them): grown, contents dropped, when not.
+static int reserve_floats(float **p, size_t *cap, size_t n) {
+    if (n <= *cap && *p) return CD_OK;
+    free(*p);
+    *cap = n;
+    if (!(*p = cd_malloc(n * sizeof(float)))) *cap = 0;
+    return *p ? CD_OK : CD_ENOMEM;
+}
+
 // Room for N samples' gathered outputs (the sizes of a replica's last unit at T).
 static int ensure_outputs(CtrgcnTeam *t, int N) {
     int C, Tl, V, M;
     ctrgcn_last_output(t->lane[0].rep, &C, &Tl, &V, &M);
     t->feat_n = (size_t)C;
     t->last_n = (size_t)M * C * Tl * V;
-    if ((size_t)N * t->feat_n > t->feat_cap) {
-        free(t->feat);
-        t->feat_cap = (size_t)N * t->feat_n;
-        if (!(t->feat = cd_malloc(t->feat_cap * sizeof(float)))) t->feat_cap = 0;
-    }
-    if ((size_t)N * t->last_n > t->last_cap) {
-        free(t->last);
-        t->last_cap = (size_t)N * t->last_n;
-        if (!(t->last = cd_malloc(t->last_cap * sizeof(float)))) t->last_cap = 0;
-    }
-    return t->feat && t->last ? CD_OK : CD_ENOMEM;
+    int rc = reserve_floats(&t->feat, &t->feat_cap, (size_t)N * t->feat_n);
+    return rc ? rc : reserve_floats(&t->last, &t->last_cap, (size_t)N * t->last_n);
 }
 
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {

@@ -8,6 +8,7 @@
 #include "cdreplay.h"
 #include "checkpoint.h"
 #include "class_text.h"
+#include "cocodiff_lanes.h"
 #include "conditioning.h"
 #include "fsutil.h"
 #include "diversity.h"
@@ -15,6 +16,7 @@
 #include "status.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,7 @@ struct CdTrain {
     float fresh_state[3];
     H5Tensor state_view;
     int fresh_on;
+    CocodiffLanes *split;       // the step split over a team's threads (made at its first use)
     long long fresh_restart;    // a checkpoint's phase of another length (restarted): its length
     float *head_grads;          // (K, C + 1): the frozen head's gradients, dropped
 };
@@ -218,6 +221,7 @@ void cdtrain_free(CdTrain *t) {
     unit_free(&t->u);
     unit_free(&t->fresh);
     free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast);
+    cocodiff_lanes_free(t->split);
     free(t);
 }
 
@@ -256,38 +260,32 @@ const float *cdtrain_dlast(const CdTrain *t) { return t->dlast; }
 // ---------------------------------------------------------------------------
 // The step
 
-// hparts (n, 7, C): the last unit's output pooled by part, token 0 = the
-// head's input exactly.
-// ctl (NULL: none) may give the outputs of a training batch instead of m's.
-static void part_tokens(CdTrain *t, Ctrgcn *m, const CdTrainCtl *ctl, float *hparts, int n) {
-    const int C = t->C;
-    int Tl;   // of m's last forward (generate_all: the test window)
-    const float *last = ctrgcn_last_output(m, NULL, &Tl, NULL, NULL), *h0 = ctrgcn_features(m);
+// The step's tokens (n, 7, C) in hparts and their way back into the
+// backbone (dhparts, dfeat, dlast): the last unit's output pooled by part,
+// token 0 = the head's input exactly. ctl (NULL: none) may give the
+// outputs of a training batch instead of m's.
+static CocodiffTokens tokens_of(CdTrain *t, Ctrgcn *m, const CdTrainCtl *ctl, float *hparts) {
+    CocodiffTokens io = {.feat = ctrgcn_features(m), .C = t->C, .M = t->M, .V = t->V, .parts = &t->parts,
+                         .h = hparts, .dh = t->dhparts, .dfeat = t->dfeat, .dlast = t->dlast};
+    io.last = ctrgcn_last_output(m, NULL, &io.T, NULL, NULL);   // of m's last forward (generate_all: the test window)
     if (ctl && ctl->last) {
-        last = ctl->last;
-        h0 = ctl->feat;
-        Tl = t->Tl;
+        io.last = ctl->last;
+        io.feat = ctl->feat;
+        io.T = t->Tl;
     }
-    cocodiff_pool_parts(hparts, last, n, t->M, C, Tl, t->V, &t->parts);
-    for (int i = 0; i < n; i++)
-        memcpy(hparts + (size_t)i * COCODIFF_TOKENS * C, h0 + (size_t)i * C, (size_t)C * sizeof(float));
+    return io;
+}
+
+static void part_tokens(CdTrain *t, Ctrgcn *m, const CdTrainCtl *ctl, float *hparts, int n) {
+    CocodiffTokens io = tokens_of(t, m, ctl, hparts);
+    io.dh = NULL;
+    cocodiff_tokens_in(&io, 0, n);
 }
 
 int cdtrain_num_stats(void) { return cocodiff_num_stats() + 1; }
 
 int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTrainCtl *ctl, double *stats) {
     const int C = t->C;
-    part_tokens(t, m, ctl, t->hparts, n);
-    if (t->stage) {   // cocodiff.replay: keep the step's samples for cdtrain_replay
-        const size_t tok = (size_t)COCODIFF_TOKENS * C;
-        if (!ctl->accumulate) t->nstage = 0;
-        memcpy(t->stage + (size_t)t->nstage * tok, t->hparts, (size_t)n * tok * sizeof(float));
-        for (int i = 0; i < n; i++, t->nstage++) {
-            t->stage_lab[t->nstage] = labels[i];
-            t->stage_pos[t->nstage] = (ctl->sample0 + i) % t->spec.step_samples;
-        }
-    }
-    memset(t->dhparts, 0, (size_t)n * COCODIFF_TOKENS * C * sizeof(float));
     if (!ctl->accumulate) cocodiff_zero_grad(t->u.cd);
     CocodiffHead head;
     float *hw, *hb;
@@ -297,16 +295,25 @@ int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTr
     CocodiffStepCtl c = {.seed = t->spec.seed, .step = ctl->step, .sample0 = ctl->sample0,
                          .generate = ctl->epoch >= t->spec.gen_start, .grad_scale = ctl->grad_scale};
     CocodiffLosses lo;
-    int rc = cocodiff_step(t->u.cd, t->hparts, labels, n, &head, t->dhparts, &c, &lo);
-    if (rc) return rc;
-    for (int i = 0; i < n; i++) {
-        float *dh = t->dhparts + (size_t)i * COCODIFF_TOKENS * C;
-        memcpy(t->dfeat + (size_t)i * C, dh, (size_t)C * sizeof(float));
-        memset(dh, 0, (size_t)C * sizeof(float));   // token 0 goes through dfeat
+    const CocodiffTokens io = tokens_of(t, m, ctl, t->hparts);
+    int rc;
+    if (ctl->team && ctrgcn_team_lanes(ctl->team, n) > 1) {   // split over the threads too
+        rc = t->split ? CD_OK : cocodiff_lanes_create(&t->split, t->u.cd, ctrgcn_team_lanes(ctl->team, INT_MAX));
+        if (!rc) rc = cocodiff_lanes_step(t->split, ctl->team, &io, labels, n, &head, &c, &lo);
+    } else {
+        cocodiff_tokens_in(&io, 0, n);
+        rc = cocodiff_step(t->u.cd, t->hparts, labels, n, &head, t->dhparts, &c, &lo);
+        if (!rc) cocodiff_tokens_out(&io, 0, n);
     }
-    if (t->dlast) {
-        memset(t->dlast, 0, (size_t)n * t->M * C * t->Tl * t->V * sizeof(float));
-        cocodiff_pool_parts_backward(t->dlast, t->dhparts, n, t->M, C, t->Tl, t->V, &t->parts);
+    if (rc) return rc;
+    if (t->stage) {   // cocodiff.replay: keep the step's samples for cdtrain_replay
+        const size_t tok = (size_t)COCODIFF_TOKENS * C;
+        if (!ctl->accumulate) t->nstage = 0;
+        memcpy(t->stage + (size_t)t->nstage * tok, t->hparts, (size_t)n * tok * sizeof(float));
+        for (int i = 0; i < n; i++, t->nstage++) {
+            t->stage_lab[t->nstage] = labels[i];
+            t->stage_pos[t->nstage] = (ctl->sample0 + i) % t->spec.step_samples;
+        }
     }
     const int ns = cocodiff_num_stats();
     for (int i = 0; i < ns; i++) {

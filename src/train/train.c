@@ -171,7 +171,7 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     CdTrainCtl ctl = {.epoch = e, .step = step, .sample0 = mb * B + (int64_t)d->rank * B / d->size,
                       .grad_scale = (float)nl / scale_n, .accumulate = j > 0,
                       .feat = t->team ? ctrgcn_team_features(t->team) : NULL,
-                      .last = t->team ? ctrgcn_team_last_output(t->team) : NULL};
+                      .last = t->team ? ctrgcn_team_last_output(t->team) : NULL, .team = t->team};
     double sm[CDTRAIN_MAX_STATS] = {0};
     rc = cdtrain_step(t->cd, t->m, t->labels, nl, &ctl, sm);
     for (int k = 0; !rc && k < cdtrain_num_stats(); k++) s[3 + k] += sm[k];

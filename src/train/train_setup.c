@@ -377,7 +377,8 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
              c->train_feeder_args.data_path, (long long)loader_num_samples(t->train),
              (long long)loader_num_batches(t->train), c->batch_size, accum,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
-             t->team && ctrgcn_team_lanes(t->team, loader_max_local(t->train)) > 1 ? " splitting each batch"
+             t->team && ctrgcn_team_lanes(t->team, loader_max_local(t->train)) > 1
+                 ? (t->cd ? " splitting each batch, the module's step too" : " splitting each batch")
              : c->cocodiff.threads > 1 ? " (BLAS's, inside the sample: one sample per rank)" : "",
              c->cocodiff.sync_bn ? "on" : "off");
     if (t->cd) {
