@@ -374,7 +374,7 @@ scale_rows() {
     [ ${#js[@]} -gt 0 ] || return 0
     jq -rs --arg k "$3" --arg l "$4" 'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
         map(.[$k]) as $r | range($r[0].by_scale | length) as $i | ($r | map(.by_scale[$i] + {real: .real_head_top1})) as $x
-        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.from_noise)))% | \(p($x | mean(.steer)))% | \(p($x | mean(.own_head_top1)))% | \(p($x | mean(.real)))% | \($x | mean(.own_head_top1 - .real) * 1000 | round / 10) | \($x | map(select(.from_noise >= 0.8 and .steer >= 0.5 and ((.own_head_top1 - .real) | fabs) <= 0.05)) | length) |"' "${js[@]}"
+        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.from_noise)))% | \(p($x | mean(.steer)))% | \(p($x | mean(.own_head_top1)))% | \(p($x | mean(.real)))% | \($x | mean(.own_head_top1 - .real) * 1000 | round / 10 | if . > 0 then "+\(.)" else "\(.)" end) | \($x | map(select(.from_noise >= 0.8 and .steer >= 0.5 and ((.own_head_top1 - .real) | fabs) <= 0.05)) | length) |"' "${js[@]}"
 }
 # scale_seeds DIR NSEEDS KEY: per seed, from noise / steer / own text at each scale, and real
 scale_seeds() {
