@@ -28,6 +28,15 @@
 #             diversity.json with both modules' conditioning figures (the
 #             training itself is not rerun; a run whose diversity.json has
 #             them for EXP_REFRESH steps is skipped); section 1 reports both;
+#   scales    on each finished module run of `main`, the probe again at the
+#             guidance scales EXP_PROBE_SCALES (cocodiff.probe_scales):
+#             `cocodiff-train --resume` of the finished run reruns only the
+#             probe (the refreshed module is in its checkpoint, so after
+#             stage refresh both modules are measured) and rewrites
+#             diversity.json with "by_scale"; about 1.5 min a run; a run
+#             whose diversity.json has those scales is skipped; section 1
+#             tables both modules' figures per scale (the scale itself is
+#             chosen on fold 0 of the training split, never here);
 #   frozen    on each backbone of `main` and `lowdata` (its part tokens,
 #             cocodiff.dump_features), cocodiff-frozen trains the module
 #             alone and EXP_HEADS fresh linear heads per condition: real
@@ -42,7 +51,9 @@
 # EXP_SEEDS (10), EXP_CONTROL_SEEDS (5), EXP_FOLDS (3), EXP_EPOCHS (6),
 # EXP_LOWDATA_SAMPLES (4000), EXP_LOWDATA_FRACTION (0.2),
 # EXP_LOWDATA_EPOCHS (20), EXP_LOWDATA_SEEDS (5), EXP_HEADS (20),
-# EXP_REFRESH (3120), EXP_STAGES (all; EXP_STAGES=refresh with the
+# EXP_REFRESH (3120), EXP_PROBE_SCALES (1,1.5,2,3: stage scales'; EXP_STAGES=scales
+# with the EXP_SELECT of the module runs adds them to main's finished module runs
+# and rewrites the results), EXP_STAGES (all; EXP_STAGES=refresh with the
 # EXP_SELECT the module runs were made with adds the phase to main's
 # finished module runs and rewrites the results), EXP_FROZEN_CONDS (text
 # shuffled-text random-text: the frozen stage's conditions), EXP_RESULTS
@@ -68,7 +79,8 @@ LEPOCHS=${EXP_LOWDATA_EPOCHS:-20}
 LSEEDS=${EXP_LOWDATA_SEEDS:-5}
 HEADS=${EXP_HEADS:-20}
 REFRESH=${EXP_REFRESH:-3120}
-STAGES=${EXP_STAGES:-folds main refresh controls lowdata frozen}
+PSCALES=${EXP_PROBE_SCALES:-1,1.5,2,3}
+STAGES=${EXP_STAGES:-folds main refresh scales controls lowdata frozen}
 MAIN_ROWS=${EXP_MAIN_ROWS:-backbone module}
 RESULTS=${EXP_RESULTS:-docs/results.md}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -235,6 +247,32 @@ if stage refresh; then
 fi
 
 # ---------------------------------------------------------------------------
+# Stage scales: the probe of each finished module run at other guidance scales
+
+# scales_run WORK_DIR DATA SEED EPOCHS [overrides...]: resumed at the run's
+# end with cocodiff.probe_scales (only the probe runs; cocodiff.refresh as
+# the run had it, so the refreshed module is probed too)
+scales_run() {
+    local wd=$1 data=$2 seed=$3 epochs=$4 rf=() n
+    shift 4
+    [ -f "$wd/done" ] || return 0
+    if jq -e --argjson w "[$PSCALES]" '.conditioning.by_scale | map(.guidance_scale) == $w' "$wd/diversity.json" > /dev/null 2>&1; then
+        echo "== $wd: probed at $PSCALES before"
+        return
+    fi
+    # the phase's own length (another would start a new phase)
+    n=$(jq -r '.conditioning_refreshed.refresh_steps // empty' "$wd/diversity.json" 2> /dev/null) || true
+    [ -z "$n" ] || rf=(--set cocodiff.refresh="$n")
+    echo "== $wd: the probe at guidance scales $PSCALES ($(date +%H:%M:%S))"
+    train "$wd" "$data" "$seed" "$epochs" "$@" "${rf[@]}" --set cocodiff.probe_scales="[$PSCALES]" >> "$wd.scales.log" 2>&1 \
+        || { echo "experiment: $wd's probe failed; see $wd.scales.log" >&2; tail -5 "$wd.scales.log" >&2; exit 1; }
+    { grep -E "conditioning at guidance scale .* refreshed module" "$wd.scales.log" || true; } | tail -"$(echo "$PSCALES" | tr ',' '\n' | wc -l)" | sed 's/^/   /'
+}
+if stage scales; then
+    for ((s = 1; s <= SEEDS; s++)); do scales_run "$OUT/main/module/seed$s" "$DATA" "$s" "$EPOCHS" "${SEL[@]}"; done
+fi
+
+# ---------------------------------------------------------------------------
 # Stage frozen: fresh heads on each backbone's frozen features
 
 # frozen RUN OUTDIR [cocodiff-frozen options...]
@@ -325,6 +363,29 @@ refresh_seeds() {
             "| \($s) | \(p($c.text.from_noise)) / \(p($c.text.steer)) / \(p($c.text.own_head_top1)) | \(p($r.text.from_noise)) / \(p($r.text.steer)) / \(p($r.text.own_head_top1)) | \(p($c.real_head_top1)) |"' "$j"
     done
 }
+# scale_rows DIR NSEEDS KEY LABEL: per guidance scale of the seeds' by_scale
+# (stage scales), the means of the class-text figures and how many seeds meet
+# all three targets (from noise >= 80%, steer >= 50%, |own text - real| <= 5)
+scale_rows() {
+    local js=() s
+    for ((s = 1; s <= $2; s++)); do
+        jq -e --arg k "$3" '.[$k].by_scale | length > 1' "$1/seed$s/diversity.json" > /dev/null 2>&1 && js+=("$1/seed$s/diversity.json")
+    done
+    [ ${#js[@]} -gt 0 ] || return 0
+    jq -rs --arg k "$3" --arg l "$4" 'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
+        map(.[$k]) as $r | range($r[0].by_scale | length) as $i | ($r | map(.by_scale[$i] + {real: .real_head_top1})) as $x
+        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.from_noise)))% | \(p($x | mean(.steer)))% | \(p($x | mean(.own_head_top1)))% | \(p($x | mean(.real)))% | \($x | mean(.own_head_top1 - .real) * 1000 | round / 10 | if . > 0 then "+\(.)" else "\(.)" end) | \($x | map(select(.from_noise >= 0.8 and .steer >= 0.5 and ((.own_head_top1 - .real) | fabs) <= 0.05)) | length) |"' "${js[@]}"
+}
+# scale_seeds DIR NSEEDS KEY: per seed, from noise / steer / own text at each scale, and real
+scale_seeds() {
+    local s j
+    for ((s = 1; s <= $2; s++)); do
+        j=$1/seed$s/diversity.json
+        jq -e --arg k "$3" '.[$k].by_scale | length > 1' "$j" > /dev/null 2>&1 || continue
+        jq -r --arg s "$s" --arg k "$3" 'def p(x): "\(x * 1000 | round / 10)"; .[$k] as $r |
+            "| \($s) | " + ([$r.by_scale[] | "\(p(.from_noise)) / \(p(.steer)) / \(p(.own_head_top1))"] | join(" | ")) + " | \(p($r.real_head_top1)) |"' "$j"
+    done
+}
 # frozen_means REGIME COND EXTRA NSEEDS: per backbone seed, the mean test top-1 of its heads
 frozen_pairs() {
     local regime=$1 ca=$2 ea=$3 cb=$4 eb=$5 n=$6 s fa fb
@@ -405,6 +466,25 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo
         echo "The phase's wall time per run (rank 0, its own \"refresh: N steps in\" line):"
         echo "$(for ((s = 1; s <= SEEDS; s++)); do grep -h "refresh: [0-9]* steps in" "$OUT/main/module/seed$s.refresh.log" 2>/dev/null | tail -1 | sed "s/.*steps in /seed$s /"; done | tr '\n' ' ')"
+        echo
+    fi
+    if [ -n "$(scale_seeds "$OUT/main/module" "$SEEDS" conditioning)" ]; then
+        echo "The same modules' class-text figures at other classifier-free guidance scales (stage scales,"
+        echo "\`--set cocodiff.probe_scales=[$PSCALES]\` on the finished runs: only the probe reruns; the generation"
+        echo "scale of training stays 3). The scale is chosen on fold 0 of the training split (\"What was tried\","
+        echo "K); these test-split rows are a record. **own - real** in points; **meet all**: seeds with from noise"
+        echo ">= 80%, steer >= 50% and own text within 5 points of real at that scale."
+        echo
+        echo "| module | guidance scale | seeds | from noise | steer | own text | real | own - real | meet all |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        scale_rows "$OUT/main/module" "$SEEDS" conditioning co-trained
+        scale_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed refreshed
+        echo
+        echo "Refreshed module per seed, from noise / steer / own text (%) at guidance scales $PSCALES:"
+        echo
+        echo "| seed | $(echo "$PSCALES" | sed 's/,/ | /g') | real |"
+        echo "|$(echo "$PSCALES" | sed 's/[^,]*/---/g; s/,/|/g')|---|---|"
+        scale_seeds "$OUT/main/module" "$SEEDS" conditioning_refreshed
         echo
     fi
     echo "## 2. Hyperparameters chosen on cross-validation folds of the training split"
