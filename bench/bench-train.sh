@@ -17,7 +17,8 @@
 # "1 rank x 2 threads" row is the threads splitting the batch too. The same
 # comparison with the CoCoDiff module on (--module: its default options,
 # generation on; the class texts from bin/cocodiff-embed on the shape's
-# datasets/*/descriptions.tsv) gives threads2_module.
+# datasets/*/descriptions.tsv) gives threads2_module (the threads split the
+# module's step too, cocodiff_lanes.h; its ms a step per mode are printed).
 # A benchmark, not a test: it asserts nothing and reports the targets as
 # met / not met.
 #
@@ -193,7 +194,7 @@ say "2 ranks x 1 thread, gradient all-reduce: $(field buckets "$C_OV") buckets (
 th=$(field threads_speedup "$C_TH")
 say "1 rank, 2 threads splitting the batch $(field threads_s "$C_TH") s/step vs 1 thread $(field one_thread_s "$C_TH") s/step: ${th:-NA}x (target 1.7x on a quiet machine): $(verdict "${th:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH") (1: the threads add no work)"
 thm=$(field threads_speedup "$C_THM")
-say "... with the CoCoDiff module on: $(field threads_s "$C_THM") s/step vs $(field one_thread_s "$C_THM") s/step: ${thm:-NA}x (target 1.7x on a quiet machine): $(verdict "${thm:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_THM")"
+say "... with the CoCoDiff module on: $(field threads_s "$C_THM") s/step vs $(field one_thread_s "$C_THM") s/step: ${thm:-NA}x (target 1.7x on a quiet machine): $(verdict "${thm:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_THM"); the module's step $(field module_ms "$C_THM") ms/step (CPU $(field module_cpu_ms "$C_THM")) split over the 2 threads, $(field module_one_ms "$C_THM") (CPU $(field module_one_cpu_ms "$C_THM")) on one"
 th1=$(field threads_speedup "$C_TH1")
 say "one sample per rank, 2 BLAS threads inside it $(field threads_s "$C_TH1") s/step vs 1 thread $(field one_thread_s "$C_TH1") s/step: ${th1:-NA}x; CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH1")"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
