@@ -353,6 +353,19 @@ cond_rows() {
             "| \($l) | \(length) | \(mean(.[$k][$m].swap) * 1000 | round / 1000) | \(mean(.[$k][$m].steer) * 1000 | round / 10)% | \(mean(.[$k][$m].from_noise) * 1000 | round / 10)% | \(mean(.[$k][$m].own_head_top1) * 1000 | round / 10)% | \(mean(.[$k].real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
     done
 }
+# cond_seeds DIR NSEEDS: per seed, the module's class-text figures at the
+# generation scale and own text - real in points
+cond_seeds() {
+    local s j
+    for ((s = 1; s <= $2; s++)); do
+        j=$1/seed$s/diversity.json
+        jq -e 'has("conditioning")' "$j" > /dev/null 2>&1 || continue
+        jq -r --arg s "$s" 'def p(x): "\(x * 1000 | round / 10)%";
+            def d1(x): (x * 1000 | round) as $n | ($n | fabs) as $a | (if $n < 0 then "-" else "+" end) + "\($a / 10 | floor).\($a % 10)";
+            .conditioning as $c |
+            "| \($s) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(d1($c.text.own_head_top1 - $c.real_head_top1)) |"' "$j"
+    done
+}
 # refresh_seeds DIR NSEEDS: per seed, the co-trained and the refreshed module's figures
 refresh_seeds() {
     local s j
@@ -572,6 +585,20 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "|---|---|---|---|---|---|"
         paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
         echo
+        if [ -n "$(cond_seeds "$OUT/lowdata/module" "$LSEEDS")" ]; then
+            echo "The co-trained module's class-text figures in this regime (the trainer's probe at the"
+            echo "generation scale, on this benchmark's test split; targets from noise >= 80%, steer >= 50%,"
+            echo "own text within 5 points of real):"
+            echo
+            echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
+            echo "|---|---|---|---|---|---|---|"
+            cond_rows "$OUT/lowdata/module" "$LSEEDS"
+            echo
+            echo "| seed | from noise | steer | own text | real | own - real |"
+            echo "|---|---|---|---|---|---|"
+            cond_seeds "$OUT/lowdata/module" "$LSEEDS"
+            echo
+        fi
     else
         echo "Not run in this round (\"What was tried\", H)."
         echo
