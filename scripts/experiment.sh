@@ -275,16 +275,16 @@ fi
 # ---------------------------------------------------------------------------
 # Stage frozen: fresh heads on each backbone's frozen features
 
-# frozen RUN OUTDIR [cocodiff-frozen options...]
+# frozen RUN OUTDIR DATA [cocodiff-frozen options...]
 frozen() {
-    local run=$1 out=$2
-    shift 2
+    local run=$1 out=$2 data=$3
+    shift 3
     [ -f "$run/done" ] && [ -f "$run/parts-train.h5" ] || return 0
     if [ -f "$out/done" ]; then echo "== $out: done before"; return; fi
     mkdir -p "$out"
     echo "== $out ($(date +%H:%M:%S))"
     nice -n 5 bin/cocodiff-frozen --config "$CONFIG" --run "$run" --out "$out" --set cocodiff.text="$TEXT" \
-        --set train_feeder_args.data_path="$DATA" --set test_feeder_args.data_path="$DATA" \
+        --set train_feeder_args.data_path="$data" --set test_feeder_args.data_path="$data" \
         --module-steps 2000 --module-batch 64 --heads "$HEADS" --head-epochs 30 "${SEL[@]}" "$@" > "$out.log" 2>&1 \
         || { echo "experiment: $out failed; see $out.log" >&2; tail -5 "$out.log" >&2; exit 1; }
     { grep -E "heads:|conditioning, text" "$out.log" || true; } | sed 's/^/   /'
@@ -296,15 +296,15 @@ frozen() {
 frozen_cond() { [[ " ${EXP_FROZEN_CONDS:-text shuffled-text random-text} " == *" $1 "* ]]; }
 if stage frozen; then
     for regime in main lowdata; do
-        n=$SEEDS
-        [ "$regime" = main ] || n=$LSEEDS
+        n=$SEEDS d=$DATA
+        [ "$regime" = main ] || n=$LSEEDS d=$LDATA
         for ((s = 1; s <= n; s++)); do
             b=$OUT/$regime/backbone/seed$s
-            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
+            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" "$d" --extra none,generated,noise
             ! frozen_cond shuffled-text ||
-                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
+                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" "$d" --extra generated --set cocodiff.text_control=shuffled
             ! frozen_cond random-text ||
-                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
+                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" "$d" --extra generated --set cocodiff.text_control=random
         done
     done
 fi
