@@ -275,16 +275,16 @@ fi
 # ---------------------------------------------------------------------------
 # Stage frozen: fresh heads on each backbone's frozen features
 
-# frozen RUN OUTDIR [cocodiff-frozen options...]
+# frozen RUN OUTDIR DATA [cocodiff-frozen options...]
 frozen() {
-    local run=$1 out=$2
-    shift 2
+    local run=$1 out=$2 data=$3
+    shift 3
     [ -f "$run/done" ] && [ -f "$run/parts-train.h5" ] || return 0
     if [ -f "$out/done" ]; then echo "== $out: done before"; return; fi
     mkdir -p "$out"
     echo "== $out ($(date +%H:%M:%S))"
     nice -n 5 bin/cocodiff-frozen --config "$CONFIG" --run "$run" --out "$out" --set cocodiff.text="$TEXT" \
-        --set train_feeder_args.data_path="$DATA" --set test_feeder_args.data_path="$DATA" \
+        --set train_feeder_args.data_path="$data" --set test_feeder_args.data_path="$data" \
         --module-steps 2000 --module-batch 64 --heads "$HEADS" --head-epochs 30 "${SEL[@]}" "$@" > "$out.log" 2>&1 \
         || { echo "experiment: $out failed; see $out.log" >&2; tail -5 "$out.log" >&2; exit 1; }
     { grep -E "heads:|conditioning, text" "$out.log" || true; } | sed 's/^/   /'
@@ -296,15 +296,15 @@ frozen() {
 frozen_cond() { [[ " ${EXP_FROZEN_CONDS:-text shuffled-text random-text} " == *" $1 "* ]]; }
 if stage frozen; then
     for regime in main lowdata; do
-        n=$SEEDS
-        [ "$regime" = main ] || n=$LSEEDS
+        n=$SEEDS d=$DATA
+        [ "$regime" = main ] || n=$LSEEDS d=$LDATA
         for ((s = 1; s <= n; s++)); do
             b=$OUT/$regime/backbone/seed$s
-            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" --extra none,generated,noise
+            ! frozen_cond text || frozen "$b" "$OUT/frozen/$regime/text/seed$s" "$d" --extra none,generated,noise
             ! frozen_cond shuffled-text ||
-                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" --extra generated --set cocodiff.text_control=shuffled
+                frozen "$b" "$OUT/frozen/$regime/shuffled-text/seed$s" "$d" --extra generated --set cocodiff.text_control=shuffled
             ! frozen_cond random-text ||
-                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" --extra generated --set cocodiff.text_control=random
+                frozen "$b" "$OUT/frozen/$regime/random-text/seed$s" "$d" --extra generated --set cocodiff.text_control=random
         done
     done
 fi
@@ -351,6 +351,19 @@ cond_rows() {
     for m in text:"class texts" shuffled_text:"shuffled texts (control)" random_text:"random texts (control)"; do
         jq -rs --arg k "$key" --arg m "${m%%:*}" --arg l "$pre${m#*:}" 'def mean(f): (map(f) | add / length);
             "| \($l) | \(length) | \(mean(.[$k][$m].swap) * 1000 | round / 1000) | \(mean(.[$k][$m].steer) * 1000 | round / 10)% | \(mean(.[$k][$m].from_noise) * 1000 | round / 10)% | \(mean(.[$k][$m].own_head_top1) * 1000 | round / 10)% | \(mean(.[$k].real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
+    done
+}
+# cond_seeds DIR NSEEDS: per seed, the module's class-text figures at the
+# generation scale and own text - real in points
+cond_seeds() {
+    local s j
+    for ((s = 1; s <= $2; s++)); do
+        j=$1/seed$s/diversity.json
+        jq -e 'has("conditioning")' "$j" > /dev/null 2>&1 || continue
+        jq -r --arg s "$s" 'def p(x): "\(x * 1000 | round / 10)%";
+            def d1(x): (x * 1000 | round) as $n | ($n | fabs) as $a | (if $n < 0 then "-" else "+" end) + "\($a / 10 | floor).\($a % 10)";
+            .conditioning as $c |
+            "| \($s) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(d1($c.text.own_head_top1 - $c.real_head_top1)) |"' "$j"
     done
 }
 # refresh_seeds DIR NSEEDS: per seed, the co-trained and the refreshed module's figures
@@ -572,6 +585,20 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "|---|---|---|---|---|---|"
         paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
         echo
+        if [ -n "$(cond_seeds "$OUT/lowdata/module" "$LSEEDS")" ]; then
+            echo "The co-trained module's class-text figures in this regime (the trainer's probe at the"
+            echo "generation scale, on this benchmark's test split; targets from noise >= 80%, steer >= 50%,"
+            echo "own text within 5 points of real):"
+            echo
+            echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
+            echo "|---|---|---|---|---|---|---|"
+            cond_rows "$OUT/lowdata/module" "$LSEEDS"
+            echo
+            echo "| seed | from noise | steer | own text | real | own - real |"
+            echo "|---|---|---|---|---|---|"
+            cond_seeds "$OUT/lowdata/module" "$LSEEDS"
+            echo
+        fi
     else
         echo "Not run in this round (\"What was tried\", H)."
         echo
