@@ -42,13 +42,15 @@
 // the one-lane path; with lanes the gradients are final when
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
-// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes,
+// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_cut,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
 //          ctrgcn_team_run
 #pragma once
 #include "ctrgcn.h"
 #include "layers.h"
+
+#include <stddef.h>
 
 typedef struct CtrgcnTeam CtrgcnTeam;
 
@@ -58,6 +60,9 @@ int ctrgcn_team_create(CtrgcnTeam **t, Ctrgcn *m, const BnSync *sync, int thread
 void ctrgcn_team_free(CtrgcnTeam *t);   // NULL is fine
 // The lanes a batch of N samples runs in: min(threads, N).
 int ctrgcn_team_lanes(const CtrgcnTeam *t, int N);
+// Lane k's run [*i0, *i1) of n items cut into `lanes` runs of consecutive
+// items (a forward's samples, the module's, a gradient sum's parameters).
+void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1);
 // ctrgcn_forward(m, logits, x, N, T, 1) over the lanes. CD_OK or an error.
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T);
 // ctrgcn_backward(m, dlogits) of the last team forward: adds to m's grads.

@@ -108,7 +108,9 @@ static void lane_job(void *ctx, int k) {
     if (k >= j->lanes) return;
     CocodiffLanes *l = j->l;
     Lane *a = &l->lane[k];
-    const int n0 = (int)((long long)j->B * k / j->lanes), n1 = (int)((long long)j->B * (k + 1) / j->lanes);
+    size_t i0, i1;
+    ctrgcn_team_cut((size_t)j->B, j->lanes, k, &i0, &i1);
+    const int n0 = (int)i0, n1 = (int)i1;
     a->n = n1 - n0;
     memset(&a->lo, 0, sizeof a->lo);
     a->rc = CD_OK;

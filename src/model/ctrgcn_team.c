@@ -154,6 +154,11 @@ void ctrgcn_team_free(CtrgcnTeam *t) {
 
 int ctrgcn_team_lanes(const CtrgcnTeam *t, int N) { return N < t->threads ? (N > 0 ? N : 1) : t->threads; }
 
+void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1) {
+    *i0 = n * k / lanes;
+    *i1 = n * (k + 1) / lanes;
+}
+
 // ---------------------------------------------------------------------------
 // The jobs (fn of pool_run; lanes past t->lanes have nothing to do)
 
@@ -199,7 +204,8 @@ static void backward_job(void *ctx, int k) {
 static void sum_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
-    const size_t np = ctrgcn_num_params(t->m), p0 = np * k / t->lanes, p1 = np * (k + 1) / t->lanes;
+    size_t p0, p1;
+    ctrgcn_team_cut(ctrgcn_num_params(t->m), t->lanes, k, &p0, &p1);
     float *g = ctrgcn_grads(t->m);
     const float *g0 = ctrgcn_grads(t->lane[0].rep);
     for (size_t p = p0; p < p1; p++) {
@@ -262,8 +268,10 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     // inside the pass would leave the others at the barrier.
     for (int k = 0; k < t->lanes; k++) {
         TeamLane *l = &t->lane[k];
-        l->n0 = (int)((long long)N * k / t->lanes);
-        l->n1 = (int)((long long)N * (k + 1) / t->lanes);
+        size_t i0, i1;
+        ctrgcn_team_cut((size_t)N, t->lanes, k, &i0, &i1);
+        l->n0 = (int)i0;
+        l->n1 = (int)i1;
         int rc = ctrgcn_ensure_batch(l->rep, l->n1 - l->n0, T);
         if (rc) return rc;
     }

@@ -112,11 +112,13 @@ void cdprobe_log(const Dist *d, const DiversityStats *st, const CdProbe *co, con
         log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
                  "(real %.1f%%; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer, 100 * f3[i]->from_noise,
                  100 * f3[i]->own, 100 * cs->real_top1, cs->t_probe, 100.0 / cs->classes);
-    const ConditioningFigures *r3[3] = {rf ? &rf->cs.text : NULL, rf ? &rf->cs.shuffled : NULL, rf ? &rf->cs.random : NULL};
-    for (int i = 0; rf && i < 3; i++)
-        log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from noise "
-                 "%.1f%%, own-text head top-1 %.1f%% (real %.1f%%)", (long long)rf->steps, nm[i], r3[i]->swap,
-                 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own, 100 * rf->cs.real_top1);
+    if (rf) {
+        const ConditioningFigures *r3[3] = {&rf->cs.text, &rf->cs.shuffled, &rf->cs.random};
+        for (int i = 0; i < 3; i++)
+            log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from "
+                     "noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%)", (long long)rf->steps, nm[i], r3[i]->swap,
+                     100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own, 100 * rf->cs.real_top1);
+    }
     const CdProbe *mods[2] = {co, rf};
     for (int j = 0; by_scale && j < 2 && mods[j]; j++)
         for (int i = 0; i < mods[j]->nscales; i++)
