@@ -416,9 +416,10 @@ int main(int argc, char **argv) {
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0], bl, reduce_ms[1], mode_n[0],
                    bl > 0 ? ov / bl : 0.0);
         else if (cmp_threads)
-            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples "
-                   "(CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | %d steps each | speedup %.3f, "
-                   "CPU time one thread / %d threads %.3f\n", ov, threads, nl, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
+            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples' "
+                   "%d (sample, person) rows (CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | "
+                   "%d steps each | speedup %.3f, CPU time one thread / %d threads %.3f\n",
+                   ov, threads, nl, nl * ctrgcn_config(m)->num_person, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
                    bl, mode_n[1] ? mode_cpu[1] / mode_n[1] : 0.0, mode_n[0], ov > 0 ? bl / ov : 0.0, threads,
                    mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
         if (cmp_threads && cd && mode_n[0] && mode_n[1])
