@@ -11,7 +11,16 @@
 //   steer  the share of those wrong-text generations that the head assigns
 //          to w (the text wins over the source still visible at t_probe);
 //   own    the head's top-1 on the own-text generations (against real_top1,
-//          the head on the real features);
+//          the head on the real features), split by the head's verdict on
+//          each sample's REAL feature: kept, the own-text top-1 among the
+//          real_right samples it classifies right; fixed, among the
+//          real_wrong ones it gets wrong (counts kept_hits, fixed_hits), so
+//          own = (kept_hits + fixed_hits) / n
+//              = (real_right * kept + real_wrong * fixed) / n.
+//          kept under real_top1 is class identity lost by generation;
+//          fixed above 0 is the text overriding a source the head reads
+//          wrong (the steer figure's pull, on the own class): what lifts own
+//          above real without any loss of realism;
 //   from_noise  per class k present: n_noise generations from pure noise
 //          (t = T_diff - 1) under k's text; the share the head assigns to k,
 //          averaged over the classes (per class in from_noise_class).
@@ -46,6 +55,8 @@ void conditioning_options_default(ConditioningOptions *o);
 
 typedef struct ConditioningFigures {
     double swap, steer, own, from_noise;
+    double kept, fixed;            // own's split (above); NaN where its group is empty
+    int64_t kept_hits, fixed_hits; // own-text generations the head classifies right, per group
 } ConditioningFigures;
 
 typedef struct ConditioningStats {
@@ -54,6 +65,7 @@ typedef struct ConditioningStats {
     int t_probe;            // the start step, in [0, T_diff)
     int noise_per_class;
     double real_top1;       // the head on the real features
+    int64_t real_right, real_wrong;   // samples whose real feature the head classifies right / wrong
     double guidance;        // the guidance scale the generations used
     ConditioningFigures text, shuffled, random;   // shuffled, random: 0 without controls
     double *from_noise_class;   // (K): per class, NaN where absent (malloc'ed; conditioning_free)

@@ -350,7 +350,46 @@ cond_rows() {
     [ ${#js[@]} -gt 0 ] || return 0
     for m in text:"class texts" shuffled_text:"shuffled texts (control)" random_text:"random texts (control)"; do
         jq -rs --arg k "$key" --arg m "${m%%:*}" --arg l "$pre${m#*:}" 'def mean(f): (map(f) | add / length);
-            "| \($l) | \(length) | \(mean(.[$k][$m].swap) * 1000 | round / 1000) | \(mean(.[$k][$m].steer) * 1000 | round / 10)% | \(mean(.[$k][$m].from_noise) * 1000 | round / 10)% | \(mean(.[$k][$m].own_head_top1) * 1000 | round / 10)% | \(mean(.[$k].real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
+            def kf: map(.[$k][$m]) | if all(.own_kept != null and .own_fixed != null) then
+                "\(map(.own_kept) | add / length * 1000 | round / 10)% / \(map(.own_fixed) | add / length * 1000 | round / 10)%" else "-" end;
+            "| \($l) | \(length) | \(mean(.[$k][$m].swap) * 1000 | round / 1000) | \(mean(.[$k][$m].steer) * 1000 | round / 10)% | \(mean(.[$k][$m].from_noise) * 1000 | round / 10)% | \(mean(.[$k][$m].own_head_top1) * 1000 | round / 10)% | \(kf) | \(mean(.[$k].real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
+    done
+}
+# split_rows DIR NSEEDS KEY LABEL: own text split by the head's verdict on
+# each sample's real feature (conditioning.h: kept among the samples it
+# classifies right, fixed among those it gets wrong), per guidance scale of
+# by_scale, means over the seeds whose diversity.json has the split; own -
+# real = -(right share) (1 - kept) + (wrong share) fixed, the two terms shown
+split_rows() {
+    local js=() s
+    for ((s = 1; s <= $2; s++)); do
+        jq -e --arg k "$3" '.[$k].real_right != null' "$1/seed$s/diversity.json" > /dev/null 2>&1 && js+=("$1/seed$s/diversity.json")
+    done
+    [ ${#js[@]} -gt 0 ] || return 0
+    jq -rs --arg k "$3" --arg l "$4" 'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
+        def d1(x): (x * 1000 | round / 10) | if . > 0 then "+\(.)" else "\(.)" end;
+        map(.[$k]) as $r | range($r[0].by_scale | length) as $i
+        | ($r | map(.by_scale[$i] + {real: .real_head_top1, r: (.real_right / .samples), w: (.real_wrong / .samples)})) as $x
+        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.real)))% | \(p($x | mean(.own_head_top1)))% | \(d1($x | mean(.own_head_top1 - .real))) | \(p($x | mean(.own_kept // 0)))% | \(p($x | mean(.own_fixed // 0)))% | \(p($x | mean(.steer)))% | \(d1($x | mean(-.r * (1 - (.own_kept // 0))))) | \(d1($x | mean(.w * (.own_fixed // 0)))) |"' "${js[@]}"
+}
+# split_seeds DIR NSEEDS KEY: per seed, real and kept / fixed / steer (%) at each scale of by_scale
+split_seeds() {
+    local s j
+    for ((s = 1; s <= $2; s++)); do
+        j=$1/seed$s/diversity.json
+        jq -e --arg k "$3" '.[$k].real_right != null' "$j" > /dev/null 2>&1 || continue
+        jq -r --arg s "$s" --arg k "$3" 'def p(x): if x == null then "-" else "\(x * 1000 | round / 10)" end; .[$k] as $r |
+            "| \($s) | \(p($r.real_head_top1)) (\($r.real_right) / \($r.real_wrong)) | " + ([$r.by_scale[] | "\(p(.own_kept)) / \(p(.own_fixed)) / \(p(.steer))"] | join(" | ")) + " |"' "$j"
+    done
+}
+# split_scales DIR NSEEDS KEY: the guidance scales of the first seed with the split (comma-separated)
+split_scales() {
+    local s j
+    for ((s = 1; s <= $2; s++)); do
+        j=$1/seed$s/diversity.json
+        jq -e --arg k "$3" '.[$k].real_right != null' "$j" > /dev/null 2>&1 || continue
+        jq -r --arg k "$3" '.[$k].by_scale | map(.guidance_scale) | join(",")' "$j"
+        return 0
     done
 }
 # cond_seeds DIR NSEEDS: per seed, the module's class-text figures at the
@@ -455,9 +494,12 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo "generations (against **real**, the head on the real features); **from noise** = per class, share of 32"
     echo "generations from pure noise under its text that the head assigns to that class. Chance: 3.4% (29"
     echo "classes). Targets (issue 16): from noise >= 80%, steer >= 50%, own text within 5 points of real."
+    echo "**kept / fixed**: own text split by the head's verdict on each sample's REAL feature, top-1 on the own-text"
+    echo "generations among the samples it classifies right (kept) and among those it gets wrong (fixed); \"-\" where a"
+    echo "run's diversity.json predates the split."
     echo
-    echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
+    echo "|---|---|---|---|---|---|---|---|"
     cond_rows "$OUT/main/module" "$SEEDS"
     echo
     echo "Means over the main comparison's module runs (selected settings: \`${SEL_OVER:-?}\`)."
@@ -468,8 +510,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "on the final backbone's training tokens, 2 augmented passes; it never reached the backbone, whose"
         echo "training and top-1 are those above). Co-trained: the module that generated features during training."
         echo
-        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
+        echo "|---|---|---|---|---|---|---|---|"
         cond_rows "$OUT/main/module" "$SEEDS" conditioning "co-trained, "
         cond_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed "refreshed, "
         echo
@@ -499,6 +541,29 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "|$(echo "$PSCALES" | sed 's/[^,]*/---/g; s/,/|/g')|---|---|"
         scale_seeds "$OUT/main/module" "$SEEDS" conditioning_refreshed
         echo
+    fi
+    if [ -n "$(split_seeds "$OUT/main/module" "$SEEDS" conditioning)" ]; then
+        echo "Own text split by the head's verdict on each sample's real feature (class texts, each scale the probe"
+        echo "measured): **kept** = own-text top-1 among the samples whose real feature the head classifies right,"
+        echo "**fixed** = among those it gets wrong; own - real = -(right share) (1 - kept) + (wrong share) fixed, the"
+        echo "two terms in the last columns (**lost on right**: class identity the generation loses where the real"
+        echo "feature was right; **gained on wrong**: samples the text pulls to their class from a source the head"
+        echo "reads wrong). **steer** for comparison (the text against a source of another class). Means over seeds."
+        echo
+        echo "| module | guidance scale | seeds | real | own text | own - real | kept | fixed | steer | lost on right | gained on wrong |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|"
+        split_rows "$OUT/main/module" "$SEEDS" conditioning co-trained
+        split_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed refreshed
+        echo
+        if [ -n "$(split_seeds "$OUT/main/module" "$SEEDS" conditioning_refreshed)" ]; then
+            sc=$(split_scales "$OUT/main/module" "$SEEDS" conditioning_refreshed)
+            echo "Refreshed module per seed: real top-1 (right / wrong samples), then kept / fixed / steer (%) at guidance scales $sc:"
+            echo
+            echo "| seed | real | $(echo "$sc" | sed 's/,/ | /g') |"
+            echo "|---|---|$(echo "$sc" | sed 's/[^,]*/---/g; s/,/|/g')|"
+            split_seeds "$OUT/main/module" "$SEEDS" conditioning_refreshed
+            echo
+        fi
     fi
     echo "## 2. Hyperparameters chosen on cross-validation folds of the training split"
     [ -n "${EXP_SELECT:-}" ] || {

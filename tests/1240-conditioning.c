@@ -7,7 +7,10 @@
 // own-text injection, trained 600 AdamW steps (cdoptim.h), must follow its text:
 // from noise and steer well above chance, its own-text generations
 // classified like the real features; the shuffled and random-text controls
-// near or below chance. An untrained module must not. The probe is
+// near or below chance. An untrained module must not. Own text's split by
+// the head's verdict on the real features (kept, fixed) adds up to own; with
+// 1 in 8 samples relabelled (the head reads them "wrong"), the text pulls
+// their own-text generations to the new label (fixed). The probe is
 // deterministic and refuses bad input.
 #include <math.h>
 #include <stdint.h>
@@ -57,8 +60,22 @@ static Cocodiff *module(const float *coarse, const float *fine) {
     return m;
 }
 
+// own = (kept_hits + fixed_hits) / n, each share its hits over its group, in every text mode measured.
+static int split_holds(const ConditioningStats *s, int n) {
+    const ConditioningFigures *f3[3] = {&s->text, &s->shuffled, &s->random};
+    int okk = s->real_right + s->real_wrong == n && s->real_right == llround(s->real_top1 * n);
+    for (int i = 0; i < 3; i++) {
+        const ConditioningFigures *f = f3[i];
+        okk &= f->kept_hits + f->fixed_hits == llround(f->own * n) && f->kept_hits <= s->real_right &&
+               f->fixed_hits <= s->real_wrong;
+        okk &= s->real_right ? f->kept == (double)f->kept_hits / s->real_right : isnan(f->kept);
+        okk &= s->real_wrong ? f->fixed == (double)f->fixed_hits / s->real_wrong : isnan(f->fixed);
+    }
+    return okk;
+}
+
 int main(void) {
-    plan(19);
+    plan(21);
     float coarse[K * DT], fine[K * COCODIFF_PARTS * DT];
     Crng tr = crng_make(2, 1, 0, 0, 1);
     crng_normals(&tr, coarse, K * DT);
@@ -127,6 +144,22 @@ int main(void) {
     int per = 1;
     for (int k = 0; k < K; k++) per &= s1.from_noise_class[k] >= 0 && s1.from_noise_class[k] <= 1;
     ok(per, "per-class from-noise shares in [0, 1]");
+    ok(split_holds(&s1, NT), "own split by the head's verdict on the real feature: %lld right, %lld wrong; class texts "
+       "kept %lld, fixed %lld of own %.0f", (long long)s1.real_right, (long long)s1.real_wrong,
+       (long long)s1.text.kept_hits, (long long)s1.text.fixed_hits, s1.text.own * NT);
+    // every 8th sample labelled as the next class: the head reads its real feature "wrong", and its own-text
+    // generation is a steer case (source of one class, the text of another): fixed follows the text
+    int32_t yr[NT];
+    for (int i = 0; i < NT; i++) yr[i] = i % 8 ? yt[i] : (yt[i] + 1) % K;
+    ConditioningOptions o4 = o;
+    o4.controls = 0;
+    ConditioningStats s4;
+    int rc4 = conditioning_measure(m, ht, yr, NT, C, K, hw, hb, &o4, &s4);
+    ok(!rc4 && split_holds(&s4, NT) && s4.real_wrong == NT / 8 && s4.text.fixed >= 0.5 && s4.text.kept >= 0.9,
+       "relabelled 1 in 8: %lld wrong, own %.2f = kept %.2f on %lld + fixed %.2f on %lld (steer %.2f)",
+       (long long)s4.real_wrong, s4.text.own, s4.text.kept, (long long)s4.real_right, s4.text.fixed,
+       (long long)s4.real_wrong, s4.text.steer);
+    if (!rc4) conditioning_free(&s4);
 
     is_int(CD_OK, conditioning_measure(m, ht, yt, NT, C, K, hw, hb, &o, &s2), "probe again");
     ok(!memcmp(&s1.text, &s2.text, sizeof s1.text) && !memcmp(&s1.random, &s2.random, sizeof s1.random),

@@ -10,6 +10,12 @@
 #   modules' figures at the generation scale are unchanged, by_scale holds
 #   the three scales (the generation scale's = the probe's), the log one
 #   line per scale and module, cocodiff-report the table;
+#   own text split by the head's verdict on each sample's real feature
+#   (own_kept among real_right samples, own_fixed among real_wrong, and
+#   their hit counts): in every figures object of both modules, with and
+#   without probe_scales, own = (right * kept + wrong * fixed) / n exactly in
+#   the stored counts (and to the printed precision in the shares); the log
+#   and the report show the split;
 #   1 vs 2 ranks: the same resumed probe gives the same figures up to what
 #   the test features' last bits move (the eval forward of 1 and 2 ranks
 #   differs in rounding, and this tiny untrained model's near-ties flip a
@@ -20,7 +26,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v jq > /dev/null || skip_all "jq not installed"
-plan 8
+plan 9
 module_setup
 S="$MODULE_RUN
    --set cocodiff.refresh=10 --set cocodiff.cfg_scale=2"
@@ -46,12 +52,32 @@ cp "$W/diversity.json" "$TMP/p2.json"
            (.by_scale | all(.steer >= 0 and .steer <= 1 and .from_noise >= 0 and .from_noise <= 1)))' \
         "$W/diversity.json" > /dev/null
 ok $? "both modules' figures at the generation scale unchanged; by_scale at 1, 2, 3 (2 = the probe's)"
-n=$(grep -c '^train | conditioning at guidance scale [123], \(co-trained\|refreshed\) module, class texts: swap' "$TMP/log-p2")
+# own = (right * kept + wrong * fixed) / n in every figures object of both modules
+own_split() {
+    jq -e '[.conditioning, .conditioning_refreshed] | all(. as $m | $m.samples as $n
+        | ($m.real_right + $m.real_wrong) == $n and $m.real_right == ($m.real_head_top1 * $n | round)
+        and ([.text, .shuffled_text, .random_text] + .by_scale | all(
+            (.own_kept_hits + .own_fixed_hits) == (.own_head_top1 * $n | round)
+            and (.own_kept_hits <= $m.real_right) and (.own_fixed_hits <= $m.real_wrong)
+            and (if $m.real_right > 0 then ((.own_kept - .own_kept_hits / $m.real_right) | fabs) < 1e-6
+                 else .own_kept == null end)
+            and (if $m.real_wrong > 0 then ((.own_fixed - .own_fixed_hits / $m.real_wrong) | fabs) < 1e-6
+                 else .own_fixed == null end)
+            and ((($m.real_right * (.own_kept // 0) + $m.real_wrong * (.own_fixed // 0)) / $n - .own_head_top1)
+                 | fabs) < 1e-6)))' "$1" > /dev/null
+}
+own_split "$TMP/done/diversity.json" && own_split "$W/diversity.json" &&
+    grep -q '^train | conditioning, class texts: .*(real [0-9.]*%; kept [0-9.-]*%* of [0-9]*, fixed [0-9.-]*%* of [0-9]*; t ' \
+        "$TMP/log-p2" &&
+    [ "$(jq '.conditioning.real_right + .conditioning.real_wrong' "$W/diversity.json")" = 42 ]
+ok $? "own text split into kept and fixed: own = (right * kept + wrong * fixed) / n from the stored counts, both modules, every scale and control ($(jq -r '.conditioning_refreshed | "\(.real_right) right, \(.real_wrong) wrong; refreshed, class texts: kept \(.text.own_kept_hits), fixed \(.text.own_fixed_hits)"' "$W/diversity.json"))"
+n=$(grep -c '^train | conditioning at guidance scale [123], \(co-trained\|refreshed\) module, class texts: swap.*kept [0-9.-]*%* of [0-9]*, fixed' "$TMP/log-p2")
 [ "$n" = 6 ] && grep -q '^train | conditioning at guidance scale 1, refreshed module.*generation scale 2)' "$TMP/log-p2"
 ok $? "the log: one line per scale and module ($n)"
 "$REPO/bin/cocodiff-report" --run "$W" --out "$TMP/r.html" > "$TMP/r.log" 2>&1 &&
-    [ "$(grep -o 'class texts at guidance scale' "$TMP/r.html" | wc -l)" = 2 ] && grep -q '<th>2 (generation)</th>' "$TMP/r.html"
-ok $? "cocodiff-report: a by-scale table for each module"
+    [ "$(grep -o 'class texts at guidance scale' "$TMP/r.html" | wc -l)" = 2 ] && grep -q '<th>2 (generation)</th>' "$TMP/r.html" &&
+    [ "$(grep -o '<th>own text, kept' "$TMP/r.html" | wc -l)" = 4 ]
+ok $? "cocodiff-report: a by-scale table for each module, own text's split in every table"
 
 rm -rf "$TMP/w1" && cp -r "$TMP/done" "$TMP/w1"
 run_mpi 1 "$TRAIN" --config "$TMP/c.yaml" $S $P --set work_dir="$TMP/w1" --resume > "$TMP/log-p1" 2>&1 &&
@@ -60,8 +86,10 @@ run_mpi 1 "$TRAIN" --config "$TMP/c.yaml" $S $P --set work_dir="$TMP/w1" --resum
         | $a[$m].by_scale[$i] as $x | $c[$m].by_scale[$i] as $y
         | $x.guidance_scale == $y.guidance_scale and ([$x.steer - $y.steer, $x.own_head_top1 - $y.own_head_top1,
           $x.from_noise - $y.from_noise] | map(fabs) | max) <= 2 / 42 + 1e-6
+          and ([$x.own_kept_hits - $y.own_kept_hits, $x.own_fixed_hits - $y.own_fixed_hits,
+                $a[$m].real_right - $c[$m].real_right] | map(fabs) | max) <= 2
           and (($x.swap - $y.swap) | fabs) <= 0.1 * $y.swap] | all' "$TMP/w1/diversity.json" > /dev/null
-ok $? "1 vs 2 ranks: the resumed probe's figures at every scale agree (within 2 of 42 samples, as printed; swap 10%)"
+ok $? "1 vs 2 ranks: the resumed probe's figures at every scale agree (within 2 of 42 samples, as printed, kept and fixed hits too; swap 10%)"
 
 cp "$W/diversity.json" "$TMP/before.json"
 COCODIFF_TEST_KILL_AT=diversity@0 run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set "cocodiff.probe_scales=[1.5]" \

@@ -647,7 +647,10 @@ static void conditioning_table(Buf *b, const json_t *div) {
                "between the own-text and wrong-text generations over the distance from the source; "
                "<b>steer</b>: share of wrong-text generations the frozen head puts in the wrong text's class; "
                "<b>from noise</b>: share of pure-noise generations it puts in the conditioning class; "
-               "<b>own text</b>: its top-1 on the own-text generations (real features: %.1f%%). The controls "
+               "<b>own text</b>: its top-1 on the own-text generations (real features: %.1f%%), split by the "
+               "head's verdict on each sample's real feature: <b>kept</b> among the samples whose real feature it "
+               "classifies right, <b>fixed</b> among those it gets wrong (own text = (right &times; kept + wrong "
+               "&times; fixed) / samples; a fixed sample is the text overriding its source). The controls "
                "swap each class's text for another class's (shuffled) or for random vectors; chance is %.1f%%.</p>\n",
                (long long)json_integer_value(json_object_get(c, "t_probe")),
                (long long)json_integer_value(json_object_get(c, "noise_per_class")),
@@ -665,11 +668,32 @@ static void conditioning_table(Buf *b, const json_t *div) {
     conditioning_rows(b, r);
 }
 
+// A share in percent, "-" where diversity.json has none (the group is empty, or an older run).
+static void share_cell(Buf *b, const json_t *m, const char *key) {
+    const json_t *v = json_object_get(m, key);
+    if (json_is_number(v)) buf_printf(b, "<td>%.1f%%</td>", 100 * json_number_value(v));
+    else buf_printf(b, "<td>-</td>");
+}
+
 static void conditioning_row(Buf *b, const json_t *m) {
-    buf_printf(b, "<td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td></tr>",
+    buf_printf(b, "<td>%.3f</td><td>%.1f%%</td><td>%.1f%%</td><td>%.1f%%</td>",
                json_number_value(json_object_get(m, "swap")), 100 * json_number_value(json_object_get(m, "steer")),
                100 * json_number_value(json_object_get(m, "from_noise")),
                100 * json_number_value(json_object_get(m, "own_head_top1")));
+    share_cell(b, m, "own_kept");
+    share_cell(b, m, "own_fixed");
+    buf_printf(b, "</tr>");
+}
+
+// The columns after the row's name: the four figures and own text's split (with its group sizes).
+static void conditioning_head(Buf *b, const json_t *c) {
+    buf_printf(b, "<th>swap</th><th>steer</th><th>from noise</th><th>own text</th>");
+    const json_t *r = json_object_get(c, "real_right"), *w = json_object_get(c, "real_wrong");
+    if (json_is_integer(r) && json_is_integer(w))
+        buf_printf(b, "<th>own text, kept (%lld real right)</th><th>own text, fixed (%lld real wrong)</th></tr>",
+                   (long long)json_integer_value(r), (long long)json_integer_value(w));
+    else
+        buf_printf(b, "<th>own text, kept</th><th>own text, fixed</th></tr>");
 }
 
 // The probe's modes at the generation scale, then (cocodiff.probe_scales)
@@ -677,7 +701,8 @@ static void conditioning_row(Buf *b, const json_t *m) {
 static void conditioning_rows(Buf *b, const json_t *c) {
     static const char *const modes[][2] = {
         {"text", "class texts"}, {"shuffled_text", "shuffled texts (control)"}, {"random_text", "random texts (control)"}};
-    buf_printf(b, "<table><tr><th></th><th>swap</th><th>steer</th><th>from noise</th><th>own text</th></tr>");
+    buf_printf(b, "<table><tr><th></th>");
+    conditioning_head(b, c);
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         const json_t *m = json_object_get(c, modes[i][0]);
         if (!json_is_object(m)) continue;
@@ -688,8 +713,8 @@ static void conditioning_rows(Buf *b, const json_t *c) {
     const json_t *bs = json_object_get(c, "by_scale");
     if (json_array_size(bs) < 2) return;
     double w = json_number_value(json_object_get(c, "guidance_scale"));
-    buf_printf(b, "<table><tr><th>class texts at guidance scale</th><th>swap</th><th>steer</th><th>from noise</th>"
-               "<th>own text</th></tr>");
+    buf_printf(b, "<table><tr><th>class texts at guidance scale</th>");
+    conditioning_head(b, c);
     for (size_t i = 0; i < json_array_size(bs); i++) {
         const json_t *e = json_array_get(bs, i);
         double s = json_number_value(json_object_get(e, "guidance_scale"));

@@ -10,8 +10,15 @@
 //   _rows), each with the probe's figures at "guidance_scale" (the
 //   module's cocodiff.cfg_scale) and "by_scale": one entry per probe scale,
 //   in the order given ({guidance_scale, swap, steer, own_head_top1,
-//   from_noise}, class texts only; without cocodiff.probe_scales the
-//   generation scale alone).
+//   from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits}, class
+//   texts only; without cocodiff.probe_scales the generation scale alone).
+//   Every figures object ("text", "shuffled_text", "random_text", by_scale's
+//   entries) splits own_head_top1 by the head's verdict on each sample's
+//   real feature (conditioning.h): own_kept among the module's "real_right"
+//   samples, own_fixed among its "real_wrong" ones (null where the group is
+//   empty), own_kept_hits and own_fixed_hits the own-text generations
+//   classified right in each, so own_head_top1 * samples = own_kept_hits +
+//   own_fixed_hits.
 #pragma once
 #include <stdint.h>
 
@@ -38,6 +45,14 @@ int cdprobe_measure(CdProbe *p, Cocodiff *m, const float *h_parts, const int32_t
                     const float *head_w, const float *head_b, const ConditioningOptions *o, const double *scales,
                     int ns);
 void cdprobe_free(CdProbe *p);
+
+// One figures object of diversity.json ({swap, steer, own_head_top1,
+// from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits}; a new
+// reference, NULL on allocation failure), and the split's group sizes
+// (real_right, real_wrong) set on o. Shared with cocodiff-frozen's
+// conditioning.json.
+struct json_t *cdprobe_figures_json(const ConditioningFigures *f);
+void cdprobe_counts_json(struct json_t *o, const ConditioningStats *c);
 
 // Writes path (diversity.json) through path.partial: a reader sees the
 // old file or the new one. rf NULL: no refreshed module. CD_OK or CD_EIO.

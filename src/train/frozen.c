@@ -10,6 +10,7 @@
 
 #include "blas.h"
 #include "cdoptim.h"
+#include "cdprobe.h"
 #include "checkpoint.h"
 #include "class_text.h"
 #include "cocodiff.h"
@@ -186,9 +187,9 @@ static int measure(Ctx *x) {
                           "chance", 1.0 / cs.classes, "t_probe", cs.t_probe, "real_head_top1", cs.real_top1,
                           "generated_head_top1", ds.gen_head_top1, "generated_to_source", ds.gen_to_source,
                           "generated_pairwise_distance", ds.gen_pdist);
+    if (j) cdprobe_counts_json(j, &cs);
     for (int i = 0; i < 3; i++) {
-        json_object_set_new(j, nm[i], json_pack("{s:f, s:f, s:f, s:f}", "swap", f[i]->swap, "steer", f[i]->steer,
-                                                "own_head_top1", f[i]->own, "from_noise", f[i]->from_noise));
+        json_object_set_new(j, nm[i], cdprobe_figures_json(f[i]));
         printf("frozen | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
                "(real %.1f%%; chance %.1f%%)\n", nm[i], f[i]->swap, 100 * f[i]->steer, 100 * f[i]->from_noise,
                100 * f[i]->own, 100 * cs.real_top1, 100.0 / cs.classes);
