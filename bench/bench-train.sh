@@ -47,7 +47,8 @@
 #                overlap=<2-rank s/step overlapped / blocking>
 #                threads2=<1-rank speedup of 2 threads splitting the batch over 1>
 #                threads2_module=<the same with the CoCoDiff module on>
-#                threads2_b1=<the same at one sample per rank: 2 BLAS threads inside the sample over 1>
+#                threads2_b1=<the same at one sample per rank: 2 threads splitting its persons over 1
+#                             (BENCH_SHAPE=ucla, one person: 2 BLAS threads inside the sample)>
 #                c_b4=<samples/s> pytorch_b4=<samples/s|NA> peak_frac_b4=<effective / peak> ... (BENCH_SMALL_BATCHES)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -150,7 +151,7 @@ say "--- the same with the CoCoDiff module on"
 bin/cocodiff-embed --descriptions "$TEXTS" --out "$OUTDIR/bench-train-text.h5" > "$OUTDIR/bench-train-embed.log" 2>&1 &&
     C_THM=$(run_c 1 2 1 --compare-threads --steps $((2 * STEPS)) --module "$OUTDIR/bench-train-text.h5") ||
     { say "cocodiff-embed failed (see $OUTDIR/bench-train-embed.log)"; C_THM=; }
-say "--- one sample per rank: 2 BLAS threads inside the sample vs 1 thread, alternate steps"
+say "--- one sample per rank: 2 threads splitting its persons (one person: BLAS threads inside it) vs 1 thread, alternate steps"
 C_TH1=$(run_c 1 2 1 --compare-threads --batch 1 --steps $((8 * STEPS)))
 
 echo
@@ -196,7 +197,7 @@ say "1 rank, 2 threads splitting the batch $(field threads_s "$C_TH") s/step vs 
 thm=$(field threads_speedup "$C_THM")
 say "... with the CoCoDiff module on: $(field threads_s "$C_THM") s/step vs $(field one_thread_s "$C_THM") s/step: ${thm:-NA}x (target 1.7x on a quiet machine): $(verdict "${thm:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_THM"); the module's step $(field module_ms "$C_THM") ms/step (CPU $(field module_cpu_ms "$C_THM")) split over the 2 threads, $(field module_one_ms "$C_THM") (CPU $(field module_one_cpu_ms "$C_THM")) on one"
 th1=$(field threads_speedup "$C_TH1")
-say "one sample per rank, 2 BLAS threads inside it $(field threads_s "$C_TH1") s/step vs 1 thread $(field one_thread_s "$C_TH1") s/step: ${th1:-NA}x; CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH1")"
+say "one sample per rank, 2 threads $(field threads_s "$C_TH1") s/step vs 1 thread $(field one_thread_s "$C_TH1") s/step: ${th1:-NA}x (target 1.7x on a quiet machine, NTU's two persons): $(verdict "${th1:-NA}" 1.7); CPU time 1 thread / 2 threads $(field threads_cpu_ratio "$C_TH1")"
 ps=$(field samples_s "${PY_R[1x1]}"); pm=$(field rss_mb "${PY_R[1x1]}")
 small=
 for b in $SMALL; do

@@ -22,10 +22,11 @@
 // its own (MPI_Barrier before, MAX after), so both see the same machine
 // load however noisy it is; it prints both s/step and their ratio.
 //
-// --threads T (> 1): the rank's T threads split its samples (ctrgcn_team.h:
-// replicas, BN over the rank's whole batch), as cocodiff.threads does in
-// training; --blas-threads instead gives the T threads to BLAS inside one
-// pass (the trainer's behaviour at one sample per rank).
+// --threads T (> 1): the rank's T threads split its (sample, person) rows
+// (ctrgcn_team.h: replicas, BN over the rank's whole batch; at --batch 1 of
+// the ntu25 layout, a person each), as cocodiff.threads does in training;
+// --blas-threads instead gives the T threads to BLAS inside one pass (the
+// trainer's behaviour with one row per rank: one sample of one person).
 // --compare-threads (with --threads T > 1): the steps alternate between the
 // T threads splitting the batch and one thread (BLAS on one thread), each
 // step timed on its own, so both see the same load; it prints both s/step
@@ -39,7 +40,7 @@
 // default options, generation on: cdtrain_step between the forward and the
 // backward on this thread, its gradients into the backbone's through
 // ctrgcn_backward_ex, its own all-reduce bucket and SGD); with --threads T
-// the team keeps the batch's outputs for it (ctrgcn_team_keep_outputs).
+// it reads the batch's outputs the team's lanes gather.
 //
 // --profile: the timed steps are profiled per kind of work (prof.h: each
 // layer type's time, GFLOP/s and share of the step, forward, backward and
@@ -235,7 +236,6 @@ int main(int argc, char **argv) {
                           .nesterov = 1, .step_samples = B, .accumulate = 1};
         char why[1024] = "";
         if (cdtrain_setup(&cd, &ms, m, T, nl, why, sizeof why)) dist_abort(&d, 1, "--module %s: %s", module_text, why);
-        if (team) ctrgcn_team_keep_outputs(team);
     }
     // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
     GradSync *gsv[2] = {NULL, NULL};
@@ -416,9 +416,10 @@ int main(int argc, char **argv) {
                    (double)gradsync_max_bucket_bytes(gs) / 1048576.0, reduce_ms[0], bl, reduce_ms[1], mode_n[0],
                    bl > 0 ? ov / bl : 0.0);
         else if (cmp_threads)
-            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples "
-                   "(CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | %d steps each | speedup %.3f, "
-                   "CPU time one thread / %d threads %.3f\n", ov, threads, nl, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
+            printf("bench-train-c | alternate steps: %.3f s/step with %d threads splitting each rank's %d samples' "
+                   "%d (sample, person) rows (CPU %.3f s/step), %.3f s/step on one thread (CPU %.3f s/step) | "
+                   "%d steps each | speedup %.3f, CPU time one thread / %d threads %.3f\n",
+                   ov, threads, nl, nl * ctrgcn_config(m)->num_person, mode_n[0] ? mode_cpu[0] / mode_n[0] : 0.0,
                    bl, mode_n[1] ? mode_cpu[1] / mode_n[1] : 0.0, mode_n[0], ov > 0 ? bl / ov : 0.0, threads,
                    mode_cpu[0] > 0 ? mode_cpu[1] / mode_cpu[0] : 0.0);
         if (cmp_threads && cd && mode_n[0] && mode_n[1])

@@ -3,33 +3,39 @@
 //
 // A team holds `threads` replicas of a model (same architecture, their own
 // activations, gradients and BN caches; weights copied from the model at
-// every forward). A training forward cuts the batch into `lanes` runs of
-// consecutive samples (lanes = min(threads, N)), one per thread, each
-// through its replica with BLAS on one thread (the threads are the
-// parallelism; the BLAS thread count is restored after). BatchNorm stays
-// over the rank's WHOLE batch: each BN reduction of a replica (the same
-// packed sums the synchronised BN all-reduces, ctrgcn.h) waits for the
-// other lanes, the calling thread adds the lanes' sums in lane order, then
-// all-reduces them over the ranks through the model's own BnSync (on the
-// calling thread only: MPI is never called from a helper thread), and every
-// lane goes on with the same sums. Backward adds the lanes' gradients to the
-// model's in lane order (each thread a slice of the parameters). The
-// running statistics and counters, equal in every replica, are copied back
-// into the model. So a run is bitwise deterministic for a given rank x
-// thread layout, and agrees with one thread as N ranks agree with one (the
-// same sums in another order).
+// every forward). A training forward cuts the batch's N*M (sample, person)
+// rows, the ten units' batch, into `lanes` runs of consecutive rows
+// (lanes = min(threads, N*M)), one per thread, each through its replica with
+// BLAS on one thread (the threads are the parallelism; the BLAS thread count
+// is restored after). So one NTU or Kinetics sample (M = 2) runs as two
+// lanes, a person each. A lane's samples are those whose first row it
+// holds: it runs their data_bn before the units and their pooling and fc
+// after, the lanes meeting between the stages (the units' input rows and
+// the last unit's output rows gathered in one batch buffer each, and their
+// gradients in backward). With N a multiple of the lanes, a lane's rows are
+// its samples' rows. BatchNorm stays over the rank's WHOLE batch: each BN
+// reduction of a replica (the same packed sums the synchronised BN
+// all-reduces, ctrgcn.h) waits for the other lanes, the calling thread adds
+// the lanes' sums in lane order, then all-reduces them over the ranks
+// through the model's own BnSync (on the calling thread only: MPI is never
+// called from a helper thread), and every lane goes on with the same sums.
+// Backward adds the lanes' gradients to the model's in lane order (each
+// thread a slice of the parameters). The running statistics and counters,
+// equal in every replica, are copied back into the model. So a run is
+// bitwise deterministic for a given rank x thread layout, and agrees with
+// one thread as N ranks agree with one (the same sums in another order).
 //
-// With one lane (threads 1, or a batch of one sample) the team is a
-// pass-through: the model's own forward and backward, whose GEMMs then use
-// the BLAS threads (blas_set_threads) inside the sample.
+// With one lane (threads 1, or a batch of one row: one sample of one
+// person, NW-UCLA's M = 1) the team is a pass-through: the model's own
+// forward and backward, whose GEMMs then use the BLAS threads
+// (blas_set_threads) inside the sample.
 //
 // An auxiliary loss on the backbone's outputs (the CoCoDiff module, run
-// between the passes, split over the same threads by ctrgcn_team_run) reads the whole batch's pooled
-// features and last unit output: with ctrgcn_team_keep_outputs each lane
-// copies its share into one (N, ...) buffer at the end of its forward
-// (ctrgcn_team_features / _last_output: the model's own with one lane), and
-// ctrgcn_team_backward_ex gives each lane its share of the loss's gradients
-// (ctrgcn_backward_ex's dfeat_extra, dlast_extra).
+// between the passes, split over the same threads by ctrgcn_team_run) reads
+// the whole batch's pooled features and last unit output, which the lanes
+// gather in sample order (ctrgcn_team_features / _last_output: the model's
+// own with one lane), and ctrgcn_team_backward_ex gives each lane its share
+// of the loss's gradients (ctrgcn_backward_ex's dfeat_extra, dlast_extra).
 //
 //   CtrgcnTeam *team;
 //   ctrgcn_team_create(&team, m, sync, threads);  // after ctrgcn_set_bn_sync(m, sync)
@@ -43,7 +49,7 @@
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
 // defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_cut,
-//          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
+//          ctrgcn_team_forward, ctrgcn_team_backward,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
 //          ctrgcn_team_run
 #pragma once
@@ -58,20 +64,19 @@ typedef struct CtrgcnTeam CtrgcnTeam;
 // the rank-level BN reduction (m's, NULL: none). CD_OK, CD_EARG, CD_ENOMEM.
 int ctrgcn_team_create(CtrgcnTeam **t, Ctrgcn *m, const BnSync *sync, int threads);
 void ctrgcn_team_free(CtrgcnTeam *t);   // NULL is fine
-// The lanes a batch of N samples runs in: min(threads, N).
-int ctrgcn_team_lanes(const CtrgcnTeam *t, int N);
+// The lanes n items are cut into: min(threads, n) (the backbone's: n = N*M
+// rows; the module's step: n = N samples).
+int ctrgcn_team_lanes(const CtrgcnTeam *t, int n);
 // Lane k's run [*i0, *i1) of n items cut into `lanes` runs of consecutive
-// items (a forward's samples, the module's, a gradient sum's parameters).
+// items (a forward's rows, the module's samples, a gradient sum's parameters).
 void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1);
 // ctrgcn_forward(m, logits, x, N, T, 1) over the lanes. CD_OK or an error.
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T);
 // ctrgcn_backward(m, dlogits) of the last team forward: adds to m's grads.
 int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits);
-// From now on forwards keep the whole batch's outputs for the two below.
-void ctrgcn_team_keep_outputs(CtrgcnTeam *t);
 // ctrgcn_features / ctrgcn_last_output (data only) of the last team forward:
-// (N, C_last) and (N*M, C_last, T', V); NULL if outputs are not kept (or
-// before a forward). Valid until the next forward.
+// (N, C_last) and (N*M, C_last, T', V); NULL before a forward. Valid until
+// the next forward.
 const float *ctrgcn_team_features(const CtrgcnTeam *t);
 const float *ctrgcn_team_last_output(const CtrgcnTeam *t);
 // Runs fn(ctx, k) for every k in [0, threads) on the team's threads (k 0 on
@@ -81,5 +86,5 @@ const float *ctrgcn_team_last_output(const CtrgcnTeam *t);
 // k past ctrgcn_team_lanes(t, N) has nothing to do). Not from inside a job.
 void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx);
 // ctrgcn_backward_ex(m, dlogits, dfeat_extra, dlast_extra) of the last team
-// forward (extra gradients need kept outputs: CD_EARG otherwise).
+// forward.
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);

@@ -4,11 +4,14 @@
 # batch): the same run twice is byte-identical (1 rank x 2 threads and
 # 2 x 2), and it agrees with 1 thread as tests/5200 asks of 1 vs N ranks
 # (losses within 1e-4 over 20 steps at base_lr 1e-4, where that test argues
-# rounding stays small); at one sample per rank the threads are BLAS's
-# (with the CoCoDiff module on: tests/5216).
+# rounding stays small). The threads cut the (sample, person) rows: at one
+# sample per rank (batch 2 on 2 ranks) each thread runs one of its two
+# persons, and at 3 samples a rank the middle sample's persons run in two
+# threads (tests/2026 checks both against one model; with the CoCoDiff
+# module on: tests/5216).
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
-plan 12
+plan 15
 train_data
 train_config "$TMP/c.yaml" "$TMP/w"
 S=$TRAJECTORY
@@ -41,11 +44,20 @@ run r1 2 1
 [ -s "$TMP/r1.h5" ] && [ -z "$(h5diff "$TMP/t2a.h5" "$TMP/r1.h5" /model /model | grep '^dataset:')" ]
 ok $? "1 rank x 2 threads and 2 ranks x 1 thread: the same weights and statistics"
 
-# One sample per rank: the threads are BLAS's, inside the sample.
-S="$S --set batch_size=2 --set num_epoch=1"
-run b1 2 1 && run b2 2 2
-ok $? "batch 2 on 2 ranks x 2 threads (one sample per rank): runs"
-grep -q 'step 39/39' "$TMP/b2.log"
-ok $? "... to its last step"
+# One sample per rank: the threads split the sample's two persons.
+B="$S"
+S="$B --set batch_size=2 --set num_epoch=1"
+run b1 2 1 && run b2 2 2 && run b2b 2 2
+ok $? "batch 2 on 2 ranks x 2 threads (one sample per rank): runs, twice"
+grep -q 'step 39/39' "$TMP/b2.log" && grep -q "2 rank(s) x 2 thread(s) splitting each sample's persons" "$TMP/b2.log"
+ok $? "... to its last step, the log saying the threads split each sample's persons"
+cmp "$TMP/b2.h5" "$TMP/b2b.h5"
+ok $? "... byte-identical checkpoints"
 within b1 b2 1e-4 "... and agrees with 1 thread within 1e-4"
+
+# 3 samples on 1 rank x 2 threads: rows 3 | 3, sample 1's persons apart.
+S="$B --set batch_size=3 --set num_epoch=1"
+run o1 1 1 && run o2 1 2
+ok $? "batch 3 on 1 rank x 2 threads (a sample's persons in two threads): runs"
+within o1 o2 1e-4 "... and agrees with 1 thread within 1e-4"
 done_testing

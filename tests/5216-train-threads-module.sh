@@ -10,10 +10,13 @@
 # the backbone alone: the same run twice is byte-identical (1 rank x 2
 # threads and 2 x 2), it agrees with 1 thread within 1e-4 over 20 steps at
 # base_lr 1e-4 (every logged column: the loss and the module's statistics),
-# and 2 x 2 stopped after 3 steps and resumed ends byte-identical.
+# and 2 x 2 stopped after 3 steps and resumed ends byte-identical. At one
+# sample per rank the threads split the sample's two persons through the
+# backbone (the module's step, of one sample, runs on one thread): the same
+# run twice and a resumed run are byte-identical there too.
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
-plan 11
+plan 13
 train_data
 "$REPO/bin/cocodiff-embed" --descriptions "$REPO/datasets/ntu60/descriptions.tsv" --out "$TMP/text.h5" \
     > "$TMP/embed.log" 2>&1 || { echo "Bail out! cocodiff-embed failed (see $TMP/embed.log)"; exit 1; }
@@ -54,11 +57,18 @@ run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads=2 --max-step
     grep -q 'step 20/20' "$TMP/s2.log" && cmp "$TMP/w/checkpoint-last.h5" "$TMP/r2a.h5"
 ok $? "2 x 2 stopped after 3 steps and resumed: checkpoint-last.h5 byte-identical to the uninterrupted run's"
 
-# One sample per rank: one lane, the model's own pass (BLAS threads).
+# One sample per rank: the threads split the sample's persons.
 S="$S --set batch_size=2 --set num_epoch=1"
-run b2 2 2
+run b2 2 2 && run b2b 2 2
 grep -q 'step 39/39' "$TMP/b2.log"
-ok $? "batch 2 on 2 ranks x 2 threads with the module (one sample per rank): to its last step"
-grep -q "2 rank(s) x 2 thread(s) (BLAS's, inside the sample: one sample per rank)" "$TMP/b2.log"
-ok $? "... and the log says the threads are BLAS's there"
+ok $? "batch 2 on 2 ranks x 2 threads with the module (one sample per rank): to its last step, twice"
+grep -q "2 rank(s) x 2 thread(s) splitting each sample's persons" "$TMP/b2.log"
+ok $? "... and the log says the threads split each sample's persons"
+cmp "$TMP/b2.h5" "$TMP/b2b.h5"
+ok $? "... byte-identical checkpoints"
+rm -rf "$TMP/w"
+run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads=2 --max-steps 3 > "$TMP/s3.log" 2>&1 &&
+    run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set cocodiff.threads=2 --resume > "$TMP/s4.log" 2>&1 &&
+    grep -q 'step 39/39' "$TMP/s4.log" && cmp "$TMP/w/checkpoint-last.h5" "$TMP/b2.h5"
+ok $? "... stopped after 3 steps and resumed: byte-identical to the uninterrupted run's"
 done_testing

@@ -108,3 +108,30 @@ int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
 float *ctrgcn_grad_of(Ctrgcn *m, const float *p);
 // Backward's hook: the parameters from `first` on have final gradients.
 void ctrgcn_grads_ready(const Ctrgcn *m, size_t first);
+
+// ctrgcn_pass.c: a training pass in stages, for a team's lane
+// (ctrgcn_team.c) that holds n samples' ends (data_bn; pooling and fc) and
+// `rows` (sample, person) rows of the units, not necessarily the same ones:
+// the lanes cut the batch's N*M rows, so a sample's persons may run in two
+// lanes (the team gathers the unit input and output rows between the
+// stages). ctrgcn_forward and ctrgcn_backward_ex are these stages over the
+// whole batch (n = N, rows = N*M), bit for bit.
+// The batch buffers for n samples and `rows` rows of T frames, training
+// mode. CD_OK, CD_EARG or CD_ENOMEM.
+int ctrgcn_stage_begin(Ctrgcn *m, int n, int rows, int T);
+// x (n, C, T, V, M) -> data_bn (batch statistics, m's BnSync) -> u0 (n*M, C, T, V).
+void ctrgcn_stem_forward(Ctrgcn *m, float *u0, const float *x);
+// u0 (rows, C, T, V), kept until backward -> the ten units -> ctrgcn_last_output (rows, C_last, T', V).
+void ctrgcn_units_forward(Ctrgcn *m, const float *u0);
+// last (n*M, C_last, T', V) -> ctrgcn_features (n, C_last) -> logits (n, K).
+void ctrgcn_head_forward(Ctrgcn *m, float *logits, const float *last);
+// dlast (n*M, C_last, T', V) := the gradient of the last unit's output from
+// dlogits (n, K) and the extras (ctrgcn_backward_ex's; NULL: none); fc's
+// gradients added. CD_OK or CD_ENOMEM.
+int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const float *dfeat_extra,
+                         const float *dlast_extra);
+// dlast (rows, C_last, T', V) -> the units' gradients added; returns the
+// gradient of u0 (rows, C, T, V), in m's scratch until the next pass.
+const float *ctrgcn_units_backward(Ctrgcn *m, const float *dlast);
+// du0 (n*M, C, T, V) -> data_bn's gradients added.
+void ctrgcn_stem_backward(Ctrgcn *m, const float *du0);

@@ -527,6 +527,8 @@ static int forward_infer(Ctrgcn *m, float *logits, const float *x, int N, int T)
     return CD_OK;
 }
 
+static int stage_begin(Ctrgcn *m, int n, int rows, int T, int training);
+
 int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int training) {
     const CtrgcnConfig *c = &m->cfg;
     if (N < 1 || T < 1) return CD_EARG;
@@ -537,23 +539,54 @@ int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int t
         }
         return forward_infer(m, logits, x, N, T);
     }
-    int rc = ctrgcn_ensure_batch(m, N, T);
+    int rc = stage_begin(m, N, N * c->num_person, T, training);
     if (rc) return rc;
-    m->N = N;
-    m->T = T;
-    m->NM = N * c->num_person;
-    m->training = training;
-    Pass p = {m, m->NM, m->work, NULL, NULL, m->prof};
     if (m->prof) m->prof->phase = PROF_FWD;
+    ctrgcn_stem_forward(m, m->u0, x);
+    ctrgcn_units_forward(m, m->u0);
+    ctrgcn_head_forward(m, logits, m->u[CTRGCN_UNITS - 1].out);
+    return CD_OK;
+}
+
+// ---------------------------------------------------------------------------
+// The training forward's stages (ctrgcn_impl.h): the samples' data_bn, the
+// units over their (sample, person) rows, the samples' pooling and fc.
+
+static int stage_begin(Ctrgcn *m, int n, int rows, int T, int training) {
+    const int M = m->cfg.num_person;
+    int cap = (rows + M - 1) / M;
+    if (n > cap) cap = n;
+    int rc = ctrgcn_ensure_batch(m, cap, T);
+    if (rc) return rc;
+    m->N = n;
+    m->T = T;
+    m->NM = rows;
+    m->training = training;
+    return CD_OK;
+}
+
+int ctrgcn_stage_begin(Ctrgcn *m, int n, int rows, int T) {
+    if (n < 0 || rows < 1 || T < 1 || m->mode != CTRGCN_TRAIN) return CD_EARG;
+    return stage_begin(m, n, rows, T, 1);
+}
+
+void ctrgcn_stem_forward(Ctrgcn *m, float *u0, const float *x) {
+    const CtrgcnConfig *c = &m->cfg;
+    const int N = m->N, T = m->T;
+    Pass p = {m, m->NM, m->work, NULL, NULL, m->prof};
     const double bytes_in = 4.0 * N * c->num_person * c->num_point * c->in_channels * T;
     double t0 = prof_start(m->prof);
     input_to_bn(c, m->xin, x, 0, N, T);
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
     bn_fwd(&p, &m->data_bn, m->xbn, m->xin, N, T);
     t0 = prof_start(m->prof);
-    bn_to_units(c, m->u0, m->xbn, N, T);
+    bn_to_units(c, u0, m->xbn, N, T);
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
-    const float *h = m->u0;
+}
+
+void ctrgcn_units_forward(Ctrgcn *m, const float *u0) {
+    Pass p = {m, m->NM, m->work, NULL, NULL, m->prof};
+    const float *h = u0;
     for (int l = 0; l < CTRGCN_UNITS; l++) {
         Unit *u = &m->u[l];
         u->x = h;
@@ -561,14 +594,18 @@ int ctrgcn_forward(Ctrgcn *m, float *logits, const float *x, int N, int T, int t
         unit_forward(&p, u, &b);
         h = u->out;
     }
-    // Mean over T, V then over persons; dropout 0; fc.
-    const Unit *last = &m->u[CTRGCN_UNITS - 1];
-    t0 = prof_start(m->prof);
-    pool_features(m->feat, h, N, c->num_person, last->cout, (size_t)last->tout * c->num_point);
-    linear_forward(logits, m->feat, m->fcw, m->fcb, N, last->cout, c->num_class);
-    prof_stop(m->prof, PROF_HEAD, t0, 2.0 * N * last->cout * c->num_class,
-              4.0 * m->NM * last->cout * last->tout * c->num_point);
-    return CD_OK;
+}
+
+// Mean over T, V then over persons; dropout 0; fc.
+void ctrgcn_head_forward(Ctrgcn *m, float *logits, const float *last) {
+    const CtrgcnConfig *c = &m->cfg;
+    const Unit *u = &m->u[CTRGCN_UNITS - 1];
+    if (m->N < 1) return;
+    double t0 = prof_start(m->prof);
+    pool_features(m->feat, last, m->N, c->num_person, u->cout, (size_t)u->tout * c->num_point);
+    linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
+    prof_stop(m->prof, PROF_HEAD, t0, 2.0 * m->N * u->cout * c->num_class,
+              4.0 * m->N * c->num_person * u->cout * u->tout * c->num_point);
 }
 
 // ---------------------------------------------------------------------------
@@ -671,18 +708,24 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
         CD_ERR("ctrgcn_backward needs a training forward first (in CTRGCN_TRAIN mode)");
         return CD_EARG;
     }
-    const CtrgcnConfig *c = &m->cfg;
-    int N = m->N, V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
-    const Unit *last = &m->u[CTRGCN_UNITS - 1];
-    int Cl = last->cout;
-    size_t TV = (size_t)last->tout * V;
+    if (m->prof) m->prof->phase = PROF_BWD;
     // The gradient chain ping-pongs between scratch slots 6 and 7 (0-5 are
-    // unit_backward's own): grad of the current unit output in `da`, of its
-    // input in `db`.
-    float *da = m->scratch[6], *db = m->scratch[7];
+    // unit_backward's own), starting from the last unit output's in 6.
+    int rc = ctrgcn_head_backward(m, m->scratch[6], dlogits, dfeat_extra, dlast_extra);
+    if (!rc) ctrgcn_stem_backward(m, ctrgcn_units_backward(m, m->scratch[6]));
+    return rc;
+}
+
+int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const float *dfeat_extra,
+                         const float *dlast_extra) {
+    const CtrgcnConfig *c = &m->cfg;
+    const int N = m->N, M = c->num_person;
+    const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    const int Cl = last->cout;
+    const size_t TV = (size_t)last->tout * c->num_point, NM = (size_t)N * M;
+    if (N < 1) return CD_OK;
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
     if (!dfeat) return CD_ENOMEM;
-    if (m->prof) m->prof->phase = PROF_BWD;
     double t0 = prof_start(m->prof);
     linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
     ctrgcn_grads_ready(m, m->fc_first);
@@ -692,12 +735,21 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
         for (int mm = 0; mm < M; mm++)
             for (int ci = 0; ci < Cl; ci++) {
                 float g = (float)((double)dfeat[(size_t)n * Cl + ci] / ((double)M * (double)TV));
-                float *p = da + (((size_t)n * M + mm) * Cl + ci) * TV;
+                float *p = dlast + (((size_t)n * M + mm) * Cl + ci) * TV;
                 for (size_t k = 0; k < TV; k++) p[k] = g;
             }
     if (dlast_extra)
-        for (size_t i = 0; i < (size_t)m->NM * Cl * TV; i++) da[i] += dlast_extra[i];
-    prof_stop(m->prof, PROF_HEAD, t0, 2.0 * 2.0 * N * Cl * c->num_class, 4.0 * m->NM * Cl * TV);
+        for (size_t i = 0; i < NM * Cl * TV; i++) dlast[i] += dlast_extra[i];
+    prof_stop(m->prof, PROF_HEAD, t0, 2.0 * 2.0 * N * Cl * c->num_class, 4.0 * NM * Cl * TV);
+    free(dfeat);
+    return CD_OK;
+}
+
+const float *ctrgcn_units_backward(Ctrgcn *m, const float *dlast) {
+    const int V = m->cfg.num_point;
+    const Unit *last = &m->u[CTRGCN_UNITS - 1];
+    float *da = m->scratch[6], *db = m->scratch[7];
+    if (dlast != da) memcpy(da, dlast, (size_t)m->NM * last->cout * last->tout * V * sizeof(float));
     for (int l = CTRGCN_UNITS - 1; l >= 0; l--) {
         Unit *u = &m->u[l];
         size_t nin = (size_t)m->NM * u->cin * u->tin * V;
@@ -706,22 +758,25 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
         ctrgcn_grads_ready(m, u->pfirst);
         float *t = da; da = db; db = t;
     }
-    // da: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input grad unused)
-    int T = m->T;
-    float *dxbn = db;
-    t0 = prof_start(m->prof);
+    return da;
+}
+
+// du0: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input grad unused)
+void ctrgcn_stem_backward(Ctrgcn *m, const float *du0) {
+    const CtrgcnConfig *c = &m->cfg;
+    const int N = m->N, T = m->T, V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
+    float *dxbn = du0 == m->scratch[7] ? m->scratch[6] : m->scratch[7];
+    double t0 = prof_start(m->prof);
     for (int n = 0; n < N; n++)
         for (int mm = 0; mm < M; mm++)
             for (int v = 0; v < V; v++)
                 for (int ci = 0; ci < C; ci++)
                     for (int t = 0; t < T; t++)
                         dxbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
-                            da[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
+                            du0[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 8.0 * N * MVC * T);
-    bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
+    if (N > 0) bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
     ctrgcn_grads_ready(m, 0);
-    free(dfeat);
-    return CD_OK;
 }
 
 double ctrgcn_forward_macs(const Ctrgcn *m, int T) {

@@ -16,7 +16,8 @@ typedef struct TeamLane {
     int lane;
     Ctrgcn *rep;       // this lane's replica
     BnSync sync;       // -> team_reduce
-    int n0, n1;        // its samples of the current batch
+    int r0, r1;        // its (sample, person) rows of the current batch: the units'
+    int s0, s1;        // its samples: those whose first row it holds (data_bn, pooling, fc)
     int rc;
 } TeamLane;
 
@@ -36,15 +37,15 @@ struct CtrgcnTeam {
     double **vec;             // (threads) each lane's sums at the current reduction
     double *sum;              // (sum_cap) their total, then the ranks'
     size_t sum_cap;
-    // the whole batch's backbone outputs of the last forward, gathered from
-    // the lanes (ctrgcn_team_keep_outputs): (N, C_last) and (N*M, C_last, T', V)
-    int keep;
-    float *feat, *last;
-    size_t feat_cap, last_cap;   // floats
-    size_t feat_n, last_n;       // floats a sample
+    // the whole batch's tensors between the stages, gathered from the lanes:
+    // the units' input u0 (N*M, C, T, V) and its gradient, the last unit's
+    // output (N*M, C_last, T', V) and its gradient, the pooled features (N, C_last)
+    float *u0, *du0, *last, *dlast, *feat;
+    size_t u0_cap, du0_cap, last_cap, dlast_cap, feat_cap;   // floats
+    size_t u0_n, last_n, feat_n;                             // floats a row (u0, last), a sample (feat)
     // the current job
     float *logits;
-    const float *x, *dlogits, *dfeat, *dlast;
+    const float *x, *dlogits, *dfeat_x, *dlast_x;
     int T;
 };
 
@@ -145,14 +146,17 @@ void ctrgcn_team_free(CtrgcnTeam *t) {
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     free(t->lane);
-    free(t->feat);
+    free(t->u0);
+    free(t->du0);
     free(t->last);
+    free(t->dlast);
+    free(t->feat);
     free(t->vec);
     free(t->sum);
     free(t);
 }
 
-int ctrgcn_team_lanes(const CtrgcnTeam *t, int N) { return N < t->threads ? (N > 0 ? N : 1) : t->threads; }
+int ctrgcn_team_lanes(const CtrgcnTeam *t, int n) { return n < t->threads ? (n > 0 ? n : 1) : t->threads; }
 
 void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1) {
     *i0 = n * k / lanes;
@@ -168,36 +172,48 @@ static void copy_state(Ctrgcn *dst, Ctrgcn *src, int params) {
     memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
 }
 
+// Lane k's forward: its samples' data_bn into u0, its rows through the
+// units into last, its samples' pooling and fc; the lanes meet (team_wait)
+// where a stage reads rows another lane wrote.
 static void forward_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
     TeamLane *l = &t->lane[k];
     const CtrgcnConfig *c = ctrgcn_config(t->m);
-    const size_t sample = (size_t)c->in_channels * t->T * c->num_point * c->num_person;
+    const size_t M = (size_t)c->num_person, sample = (size_t)c->in_channels * t->T * c->num_point * M;
     copy_state(l->rep, t->m, 1);   // this step's weights and running statistics
-    l->rc = ctrgcn_forward(l->rep, t->logits + (size_t)l->n0 * c->num_class, t->x + (size_t)l->n0 * sample,
-                           l->n1 - l->n0, t->T, 1);
-    if (l->rc) {
-        team_break(t);
-        return;
-    }
-    if (t->keep) {   // this lane's share of the batch's outputs, in sample order
-        const size_t n = (size_t)(l->n1 - l->n0);
-        memcpy(t->feat + l->n0 * t->feat_n, ctrgcn_features(l->rep), n * t->feat_n * sizeof(float));
-        memcpy(t->last + l->n0 * t->last_n, ctrgcn_last_output(l->rep, NULL, NULL, NULL, NULL),
-               n * t->last_n * sizeof(float));
-    }
+    ctrgcn_stem_forward(l->rep, t->u0 + l->s0 * M * t->u0_n, t->x + l->s0 * sample);
+    if (team_wait(t)) return;
+    ctrgcn_units_forward(l->rep, t->u0 + l->r0 * t->u0_n);
+    memcpy(t->last + l->r0 * t->last_n, ctrgcn_last_output(l->rep, NULL, NULL, NULL, NULL),
+           (size_t)(l->r1 - l->r0) * t->last_n * sizeof(float));
+    if (team_wait(t)) return;
+    ctrgcn_head_forward(l->rep, t->logits + l->s0 * (size_t)c->num_class, t->last + l->s0 * M * t->last_n);
+    memcpy(t->feat + l->s0 * t->feat_n, ctrgcn_features(l->rep), (size_t)(l->s1 - l->s0) * t->feat_n * sizeof(float));
 }
 
+// Lane k's backward, the forward's stages in reverse: its samples' fc and
+// pooling into dlast, its rows through the units into du0, its samples'
+// data_bn; every gradient into its replica's.
 static void backward_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
     TeamLane *l = &t->lane[k];
+    const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0;
     ctrgcn_zero_grad(l->rep);
-    l->rc = ctrgcn_backward_ex(l->rep, t->dlogits + (size_t)l->n0 * ctrgcn_config(t->m)->num_class,
-                               t->dfeat ? t->dfeat + l->n0 * t->feat_n : NULL,
-                               t->dlast ? t->dlast + l->n0 * t->last_n : NULL);
-    if (l->rc) team_break(t);
+    l->rc = ctrgcn_head_backward(l->rep, t->dlast + s0 * M * t->last_n,
+                                 t->dlogits + s0 * ctrgcn_config(t->m)->num_class,
+                                 t->dfeat_x ? t->dfeat_x + s0 * t->feat_n : NULL,
+                                 t->dlast_x ? t->dlast_x + s0 * M * t->last_n : NULL);
+    if (l->rc) {
+        team_break(t);
+        return;
+    }
+    if (team_wait(t)) return;
+    const float *du0 = ctrgcn_units_backward(l->rep, t->dlast + l->r0 * t->last_n);
+    memcpy(t->du0 + l->r0 * t->u0_n, du0, (size_t)(l->r1 - l->r0) * t->u0_n * sizeof(float));
+    if (team_wait(t)) return;
+    ctrgcn_stem_backward(l->rep, t->du0 + s0 * M * t->u0_n);
 }
 
 // The model's grads += the lanes' (added in lane order), a slice per lane.
@@ -240,8 +256,6 @@ static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
 // ---------------------------------------------------------------------------
 // The passes
 
-void ctrgcn_team_keep_outputs(CtrgcnTeam *t) { t->keep = 1; }
-
 // *p has room for n floats (*cap of them): grown, contents dropped, when not.
 static int reserve_floats(float **p, size_t *cap, size_t n) {
     if (n <= *cap && *p) return CD_OK;
@@ -251,38 +265,45 @@ static int reserve_floats(float **p, size_t *cap, size_t n) {
     return *p ? CD_OK : CD_ENOMEM;
 }
 
-// Room for N samples' gathered outputs (the sizes of a replica's last unit at T).
-static int ensure_outputs(CtrgcnTeam *t, int N) {
-    int C, Tl, V, M;
-    ctrgcn_last_output(t->lane[0].rep, &C, &Tl, &V, &M);
+// Room for the gathered tensors of N samples (the sizes of a replica's units at T).
+static int ensure_gathered(CtrgcnTeam *t, int N, int T) {
+    const CtrgcnConfig *c = ctrgcn_config(t->m);
+    const size_t NM = (size_t)N * c->num_person;
+    int C, Tl, V;
+    ctrgcn_last_output(t->lane[0].rep, &C, &Tl, &V, NULL);
+    t->u0_n = (size_t)c->in_channels * T * V;
+    t->last_n = (size_t)C * Tl * V;
     t->feat_n = (size_t)C;
-    t->last_n = (size_t)M * C * Tl * V;
-    int rc = reserve_floats(&t->feat, &t->feat_cap, (size_t)N * t->feat_n);
-    return rc ? rc : reserve_floats(&t->last, &t->last_cap, (size_t)N * t->last_n);
+    int rc = reserve_floats(&t->u0, &t->u0_cap, NM * t->u0_n);
+    if (!rc) rc = reserve_floats(&t->du0, &t->du0_cap, NM * t->u0_n);
+    if (!rc) rc = reserve_floats(&t->last, &t->last_cap, NM * t->last_n);
+    if (!rc) rc = reserve_floats(&t->dlast, &t->dlast_cap, NM * t->last_n);
+    return rc ? rc : reserve_floats(&t->feat, &t->feat_cap, (size_t)N * t->feat_n);
 }
 
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {
-    t->lanes = ctrgcn_team_lanes(t, N);
-    if (t->lanes == 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
+    const int M = ctrgcn_config(t->m)->num_person;
+    t->lanes = ctrgcn_team_lanes(t, N * M);
+    if (t->lanes == 1 || T < 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
     // Every lane's buffers first, here: a lane that failed to allocate
     // inside the pass would leave the others at the barrier.
     for (int k = 0; k < t->lanes; k++) {
         TeamLane *l = &t->lane[k];
         size_t i0, i1;
-        ctrgcn_team_cut((size_t)N, t->lanes, k, &i0, &i1);
-        l->n0 = (int)i0;
-        l->n1 = (int)i1;
-        int rc = ctrgcn_ensure_batch(l->rep, l->n1 - l->n0, T);
+        ctrgcn_team_cut((size_t)N * M, t->lanes, k, &i0, &i1);
+        l->r0 = (int)i0;
+        l->r1 = (int)i1;
+        l->s0 = (l->r0 + M - 1) / M;
+        l->s1 = (l->r1 + M - 1) / M;
+        int rc = ctrgcn_stage_begin(l->rep, l->s1 - l->s0, l->r1 - l->r0, T);
         if (rc) return rc;
     }
-    if (t->keep) {
-        int rc = ensure_outputs(t, N);
-        if (rc) return rc;
-    }
+    int rc = ensure_gathered(t, N, T);
+    if (rc) return rc;
     t->logits = logits;
     t->x = x;
     t->T = T;
-    int rc = run_lanes(t, forward_job);
+    rc = run_lanes(t, forward_job);
     // Every replica took the same statistics: the first one's are the model's.
     if (!rc) copy_state(t->m, t->lane[0].rep, 0);
     return rc;
@@ -290,25 +311,21 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
 
 const float *ctrgcn_team_features(const CtrgcnTeam *t) {
     if (t->lanes == 1) return ctrgcn_features(t->m);
-    return t->keep ? t->feat : NULL;
+    return t->feat;
 }
 
 const float *ctrgcn_team_last_output(const CtrgcnTeam *t) {
     if (t->lanes == 1) return ctrgcn_last_output(t->m, NULL, NULL, NULL, NULL);
-    return t->keep ? t->last : NULL;
+    return t->last;
 }
 
 int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits) { return ctrgcn_team_backward_ex(t, dlogits, NULL, NULL); }
 
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra) {
     if (t->lanes == 1) return ctrgcn_backward_ex(t->m, dlogits, dfeat_extra, dlast_extra);
-    if ((dfeat_extra || dlast_extra) && !t->keep) {   // their sizes are known only with the outputs kept
-        CD_ERR("ctrgcn_team_backward_ex: extra gradients without ctrgcn_team_keep_outputs");
-        return CD_EARG;
-    }
     t->dlogits = dlogits;
-    t->dfeat = dfeat_extra;
-    t->dlast = dlast_extra;
+    t->dfeat_x = dfeat_extra;
+    t->dlast_x = dlast_extra;
     int rc = run_lanes(t, backward_job);
     if (!rc) rc = run_lanes(t, sum_job);
     return rc;

@@ -76,16 +76,16 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
         t->sync = (BnSync){bn_allreduce, (void *)t->d};
         ctrgcn_set_bn_sync(t->m, &t->sync);
     }
-    // Hybrid parallelism: the rank's threads split its samples (ctrgcn_team.h).
-    // The module's step, between the passes on this thread (its GEMMs on the
-    // BLAS threads), reads the whole batch's outputs the lanes keep.
+    // Hybrid parallelism: the rank's threads split its (sample, person) rows
+    // (ctrgcn_team.h). The module's step, between the passes (split over the
+    // threads too when there are samples for them), reads the whole batch's
+    // outputs the lanes gather.
     if (c->cocodiff.threads > 1 &&
         (rc = ctrgcn_team_create(&t->team, t->m, t->d->size > 1 && c->cocodiff.sync_bn ? &t->sync : NULL,
                                  c->cocodiff.threads))) {
         snprintf(why, whylen, "cannot start %d training threads", c->cocodiff.threads);
         return rc;
     }
-    if (t->team && c->cocodiff.module) ctrgcn_team_keep_outputs(t->team);
     // One buffer serves both splits: the larger of (n_local x sample floats).
     size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
     if (t->test) {
@@ -340,6 +340,17 @@ int trainer_resume_best(Trainer *t) {
     return rc;
 }
 
+// What the rank's threads split (ctrgcn_team.h), for the setup line: the
+// batch's samples, one sample's persons (one sample per rank, M = 2), or
+// nothing the team can cut (one person per rank: the BLAS threads).
+static const char *threads_note(const Trainer *t) {
+    const int n = loader_max_local(t->train), M = ctrgcn_config(t->m)->num_person;
+    if (t->team && ctrgcn_team_lanes(t->team, n) > 1)
+        return t->cd ? " splitting each batch, the module's step too" : " splitting each batch";
+    if (t->team && ctrgcn_team_lanes(t->team, n * M) > 1) return " splitting each sample's persons";
+    return t->team ? " (BLAS's, inside the sample: one sample of one person per rank)" : "";
+}
+
 int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, size_t whylen) {
     const Config *c = t->cfg;
     const Dist *d = t->d;
@@ -377,10 +388,7 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
              c->train_feeder_args.data_path, (long long)loader_num_samples(t->train),
              (long long)loader_num_batches(t->train), c->batch_size, accum,
              ctrgcn_num_params(t->m), c->cocodiff.base_channel, t->stream, d->size, c->cocodiff.threads,
-             t->team && ctrgcn_team_lanes(t->team, loader_max_local(t->train)) > 1
-                 ? (t->cd ? " splitting each batch, the module's step too" : " splitting each batch")
-             : c->cocodiff.threads > 1 ? " (BLAS's, inside the sample: one sample per rank)" : "",
-             c->cocodiff.sync_bn ? "on" : "off");
+             threads_note(t), c->cocodiff.sync_bn ? "on" : "off");
     if (t->cd) {
         char line[2600];
         cdtrain_describe(t->cd, line, sizeof line);

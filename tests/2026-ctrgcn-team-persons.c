@@ -1,0 +1,149 @@
+// 2026-ctrgcn-team-persons.c - a rank's threads cutting the batch's
+// (sample, person) rows (ctrgcn_team.h), where the cut runs through samples:
+// one sample of two persons over 2 and 3 threads (two lanes, a person
+// each), 3 samples over 2 threads (the middle sample's persons in two
+// lanes) and 4 samples over 3 threads (rows 2 | 3 | 3). For each, one team
+// step with the CoCoDiff module's three gradient paths (head, pooled
+// feature, last unit output) against one model's:
+//   - logits, the gathered features and last unit output, the gradients and
+//     the running statistics close to one model's (the BN sums are added in
+//     another order), the counters equal;
+//   - the same team step twice gives the same bits.
+// With one person (NW-UCLA's M = 1) one sample is one row: one lane, the
+// model's own pass; two samples are two lanes.
+// Tiny model: base 8, K 5, T 16, NTU graph, training-mode BN.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrgcn.h"
+#include "ctrgcn_team.h"
+#include "status.h"
+#include "tap/tap.h"
+
+enum { K = 5, T = 16, NMAX = 4 };
+
+static uint64_t rs = 2026;
+static float urand(void) {
+    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(rs >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+static float *fill(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) bail("out of memory");
+    for (size_t i = 0; i < n; i++) p[i] = urand();
+    return p;
+}
+
+static float *alloc(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) bail("out of memory");
+    return p;
+}
+
+// dst takes src's weights, running statistics and counters.
+static void copy_model(Ctrgcn *dst, Ctrgcn *src) {
+    memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
+    memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
+    memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
+}
+
+// |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
+static int close_scaled(const float *got, const float *want, size_t n, const char *what, int N, int threads) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
+    return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "N %d, %d threads: %s", N, threads, what);
+}
+
+// The module's gradients of one step (fixed inputs, sized for NMAX samples).
+typedef struct Step {
+    const float *x, *dl, *hg, *r, *G;
+} Step;
+
+// One training step of m from `start`, through the team when there is one:
+// forward, the head's module gradient hg, backward with the extras; logits
+// -> lg, gradients -> g.
+static void step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const Step *s, int N, float *lg, float *g) {
+    copy_model(m, start);
+    int rc = team ? ctrgcn_team_forward(team, lg, s->x, N, T) : ctrgcn_forward(m, lg, s->x, N, T, 1);
+    if (rc) bail("forward failed");
+    ctrgcn_zero_grad(m);
+    float *gw;
+    ctrgcn_head(m, NULL, NULL, &gw, NULL);
+    for (size_t i = 0; i < (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1]; i++) gw[i] += s->hg[i];
+    rc = team ? ctrgcn_team_backward_ex(team, s->dl, s->r, s->G) : ctrgcn_backward_ex(m, s->dl, s->r, s->G);
+    if (rc) bail("backward failed");
+    memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
+}
+
+// One case: N samples over `threads` threads against one model.
+static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int N, int threads) {
+    Ctrgcn *m, *one;
+    CtrgcnTeam *team;
+    if (ctrgcn_create(&m, cfg) || ctrgcn_create(&one, cfg) || ctrgcn_team_create(&team, m, NULL, threads))
+        bail("cannot build the models");
+    const int M = cfg->num_person, C = cfg->width[CTRGCN_UNITS - 1];
+    const size_t np = ctrgcn_num_params(m), nb = ctrgcn_num_buffers(m), nc = ctrgcn_num_counters(m);
+    const size_t nlast = (size_t)N * M * C * (T / 4) * cfg->num_point;
+    float *l1 = alloc((size_t)N * K), *l2 = alloc((size_t)N * K), *l3 = alloc((size_t)N * K);
+    float *g1 = alloc(np), *g2 = alloc(np), *g3 = alloc(np);
+
+    step(one, NULL, start, s, N, l1, g1);
+    step(m, team, start, s, N, l2, g2);
+    close_scaled(l2, l1, (size_t)N * K, "logits close to one model's", N, threads);
+    const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
+    if (!f || !last) bail("no gathered outputs");
+    close_scaled(f, ctrgcn_features(one), (size_t)N * C, "pooled features close", N, threads);
+    close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast, "last unit output close", N, threads);
+    close_scaled(g2, g1, np, "gradients (head, feature, last-output paths) close", N, threads);
+    close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb, "running statistics close", N, threads);
+    ok(memcmp(ctrgcn_counters(m), ctrgcn_counters(one), nc * sizeof(int64_t)) == 0,
+       "N %d, %d threads: the same counters", N, threads);
+    step(m, team, start, s, N, l3, g3);
+    ok(memcmp(l3, l2, (size_t)N * K * sizeof(float)) == 0 && memcmp(g3, g2, np * sizeof(float)) == 0,
+       "N %d, %d threads: the same step twice gives the same logits and gradients, bit for bit", N, threads);
+
+    ctrgcn_team_free(team);
+    ctrgcn_free(m);
+    ctrgcn_free(one);
+    free(l1); free(l2); free(l3); free(g1); free(g2); free(g3);
+}
+
+int main(void) {
+    plan(4 * 7 + 2);
+    CtrgcnConfig cfg;
+    ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
+    Ctrgcn *start;
+    if (ctrgcn_create(&start, &cfg)) bail("cannot build the model");
+    ctrgcn_init(start, 11);
+    const int M = cfg.num_person, V = cfg.num_point, C = cfg.width[CTRGCN_UNITS - 1];
+    float *x = fill((size_t)NMAX * 3 * T * V * M), *dl = fill((size_t)NMAX * K), *hg = fill((size_t)K * C);
+    float *r = fill((size_t)NMAX * C), *G = fill((size_t)NMAX * M * C * (T / 4) * V);
+    Step s = {x, dl, hg, r, G};
+    check(&cfg, start, &s, 1, 2);   // a person a lane
+    check(&cfg, start, &s, 1, 3);   // still two lanes: two rows
+    check(&cfg, start, &s, 3, 2);   // rows 3 | 3: sample 1's persons apart
+    check(&cfg, start, &s, 4, 3);   // rows 2 | 3 | 3: samples 1 and 2 each split
+    ctrgcn_free(start);
+
+    // One person: a sample is one row.
+    CtrgcnConfig one_person = cfg;
+    one_person.num_person = 1;
+    Ctrgcn *m;
+    CtrgcnTeam *team;
+    if (ctrgcn_create(&m, &one_person) || ctrgcn_team_create(&team, m, NULL, 2)) bail("cannot build the model");
+    ctrgcn_init(m, 11);
+    float l[2 * K];
+    if (ctrgcn_team_forward(team, l, x, 1, T)) bail("forward failed");
+    ok(ctrgcn_team_features(team) == ctrgcn_features(m) &&
+           ctrgcn_team_last_output(team) == ctrgcn_last_output(m, NULL, NULL, NULL, NULL),
+       "M 1, 1 sample: one lane, whose outputs are the model's own");
+    if (ctrgcn_team_forward(team, l, x, 2, T)) bail("forward failed");
+    ok(ctrgcn_team_features(team) != ctrgcn_features(m), "M 1, 2 samples: two lanes, outputs gathered");
+    ctrgcn_team_free(team);
+    ctrgcn_free(m);
+    free(x); free(dl); free(hg); free(r); free(G);
+    return tap_done();
+}
