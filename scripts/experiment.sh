@@ -393,7 +393,8 @@ split_scales() {
     done
 }
 # cond_seeds DIR NSEEDS: per seed, the module's class-text figures at the
-# generation scale and own text - real in points
+# generation scale (own text's kept / fixed where present) and own text -
+# real in points
 cond_seeds() {
     local s j
     for ((s = 1; s <= $2; s++)); do
@@ -401,8 +402,9 @@ cond_seeds() {
         jq -e 'has("conditioning")' "$j" > /dev/null 2>&1 || continue
         jq -r --arg s "$s" 'def p(x): "\(x * 1000 | round / 10)%";
             def d1(x): (x * 1000 | round) as $n | ($n | fabs) as $a | (if $n < 0 then "-" else "+" end) + "\($a / 10 | floor).\($a % 10)";
-            .conditioning as $c |
-            "| \($s) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(d1($c.text.own_head_top1 - $c.real_head_top1)) |"' "$j"
+            .conditioning as $c | (if $c.text.own_kept != null and $c.text.own_fixed != null then
+                "\(p($c.text.own_kept)) / \(p($c.text.own_fixed))" else "-" end) as $kf |
+            "| \($s) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \($kf) | \(p($c.real_head_top1)) | \(d1($c.text.own_head_top1 - $c.real_head_top1)) |"' "$j"
     done
 }
 # refresh_seeds DIR NSEEDS: per seed, the co-trained and the refreshed module's figures
@@ -626,8 +628,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo
         echo "Probe of the control modules (their generation under the texts they were trained with):"
         echo
-        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
+        echo "|---|---|---|---|---|---|---|---|"
         for c in shuffled-text random-text noise; do cond_rows "$OUT/controls/$c" "$CSEEDS" | sed "s/^| /| $c module: /"; done
         echo
     else
@@ -655,12 +657,12 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
             echo "generation scale, on this benchmark's test split; targets from noise >= 80%, steer >= 50%,"
             echo "own text within 5 points of real):"
             echo
-            echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-            echo "|---|---|---|---|---|---|---|"
+            echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
+            echo "|---|---|---|---|---|---|---|---|"
             cond_rows "$OUT/lowdata/module" "$LSEEDS"
             echo
-            echo "| seed | from noise | steer | own text | real | own - real |"
-            echo "|---|---|---|---|---|---|"
+            echo "| seed | from noise | steer | own text | kept / fixed | real | own - real |"
+            echo "|---|---|---|---|---|---|---|"
             cond_seeds "$OUT/lowdata/module" "$LSEEDS"
             echo
         fi
