@@ -370,7 +370,7 @@ split_rows() {
         def d1(x): (x * 1000 | round / 10) | if . > 0 then "+\(.)" else "\(.)" end;
         map(.[$k]) as $r | range($r[0].by_scale | length) as $i
         | ($r | map(.by_scale[$i] + {real: .real_head_top1, r: (.real_right / .samples), w: (.real_wrong / .samples)})) as $x
-        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.real)))% | \(p($x | mean(.own_head_top1)))% | \(d1($x | mean(.own_head_top1 - .real))) | \(p($x | mean(.own_kept // 0)))% | \(p($x | mean(.own_fixed // 0)))% | \(p($x | mean(.steer)))% | \(d1($x | mean(-.r * (1 - (.own_kept // 0))))) | \(d1($x | mean(.w * (.own_fixed // 0)))) |"' "${js[@]}"
+        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.real)))% | \(p($x | mean(.own_head_top1)))% | \(d1($x | mean(.own_head_top1 - .real))) | \(p($x | mean(.own_kept // 0)))% | \(p($x | mean(.own_fixed // 0)))% | \(if $x | all(.own_fixed_stay != null) then "\(p($x | mean(.own_fixed_stay)))%" else "-" end) | \(p($x | mean(.steer)))% | \(d1($x | mean(-.r * (1 - (.own_kept // 0))))) | \(d1($x | mean(.w * (.own_fixed // 0)))) |"' "${js[@]}"
 }
 # split_seeds DIR NSEEDS KEY: per seed, real and kept / fixed / steer (%) at each scale of by_scale
 split_seeds() {
@@ -550,10 +550,12 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "**fixed** = among those it gets wrong; own - real = -(right share) (1 - kept) + (wrong share) fixed, the"
         echo "two terms in the last columns (**lost on right**: class identity the generation loses where the real"
         echo "feature was right; **gained on wrong**: samples the text pulls to their class from a source the head"
-        echo "reads wrong). **steer** for comparison (the text against a source of another class). Means over seeds."
+        echo "reads wrong); **stay** = among those misread samples, the share whose own-text generation stays in the class"
+        echo "the head gave the real feature (the source won; 1 - fixed - stay went to a third class). **steer** for"
+        echo "comparison (the text against a source of another class). Means over seeds."
         echo
-        echo "| module | guidance scale | seeds | real | own text | own - real | kept | fixed | steer | lost on right | gained on wrong |"
-        echo "|---|---|---|---|---|---|---|---|---|---|---|"
+        echo "| module | guidance scale | seeds | real | own text | own - real | kept | fixed | stay | steer | lost on right | gained on wrong |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
         split_rows "$OUT/main/module" "$SEEDS" conditioning co-trained
         split_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed refreshed
         echo
