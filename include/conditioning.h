@@ -20,7 +20,10 @@
 //          kept under real_top1 is class identity lost by generation;
 //          fixed above 0 is the text overriding a source the head reads
 //          wrong (the steer figure's pull, on the own class): what lifts own
-//          above real without any loss of realism;
+//          above real without any loss of realism. stay: among those
+//          misread samples, the share whose own-text generation the head
+//          puts in the class it gave the real feature (the source won; the
+//          rest, 1 - fixed - stay, went to a third class);
 //   from_noise  per class k present: n_noise generations from pure noise
 //          (t = T_diff - 1) under k's text; the share the head assigns to k,
 //          averaged over the classes (per class in from_noise_class).
@@ -57,6 +60,8 @@ typedef struct ConditioningFigures {
     double swap, steer, own, from_noise;
     double kept, fixed;            // own's split (above); NaN where its group is empty
     int64_t kept_hits, fixed_hits; // own-text generations the head classifies right, per group
+    double stay;                   // misread samples left in the real feature's class (above); NaN as fixed
+    int64_t stay_hits;
 } ConditioningFigures;
 
 typedef struct ConditioningStats {

@@ -370,7 +370,7 @@ split_rows() {
         def d1(x): (x * 1000 | round / 10) | if . > 0 then "+\(.)" else "\(.)" end;
         map(.[$k]) as $r | range($r[0].by_scale | length) as $i
         | ($r | map(.by_scale[$i] + {real: .real_head_top1, r: (.real_right / .samples), w: (.real_wrong / .samples)})) as $x
-        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.real)))% | \(p($x | mean(.own_head_top1)))% | \(d1($x | mean(.own_head_top1 - .real))) | \(p($x | mean(.own_kept // 0)))% | \(p($x | mean(.own_fixed // 0)))% | \(p($x | mean(.steer)))% | \(d1($x | mean(-.r * (1 - (.own_kept // 0))))) | \(d1($x | mean(.w * (.own_fixed // 0)))) |"' "${js[@]}"
+        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.real)))% | \(p($x | mean(.own_head_top1)))% | \(d1($x | mean(.own_head_top1 - .real))) | \(p($x | mean(.own_kept // 0)))% | \(p($x | mean(.own_fixed // 0)))% | \(if $x | all(.own_fixed_stay != null) then "\(p($x | mean(.own_fixed_stay)))%" else "-" end) | \(p($x | mean(.steer)))% | \(d1($x | mean(-.r * (1 - (.own_kept // 0))))) | \(d1($x | mean(.w * (.own_fixed // 0)))) |"' "${js[@]}"
 }
 # split_seeds DIR NSEEDS KEY: per seed, real and kept / fixed / steer (%) at each scale of by_scale
 split_seeds() {
@@ -393,7 +393,8 @@ split_scales() {
     done
 }
 # cond_seeds DIR NSEEDS: per seed, the module's class-text figures at the
-# generation scale and own text - real in points
+# generation scale (own text's kept / fixed where present) and own text -
+# real in points
 cond_seeds() {
     local s j
     for ((s = 1; s <= $2; s++)); do
@@ -401,8 +402,9 @@ cond_seeds() {
         jq -e 'has("conditioning")' "$j" > /dev/null 2>&1 || continue
         jq -r --arg s "$s" 'def p(x): "\(x * 1000 | round / 10)%";
             def d1(x): (x * 1000 | round) as $n | ($n | fabs) as $a | (if $n < 0 then "-" else "+" end) + "\($a / 10 | floor).\($a % 10)";
-            .conditioning as $c |
-            "| \($s) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(d1($c.text.own_head_top1 - $c.real_head_top1)) |"' "$j"
+            .conditioning as $c | (if $c.text.own_kept != null and $c.text.own_fixed != null then
+                "\(p($c.text.own_kept)) / \(p($c.text.own_fixed))" else "-" end) as $kf |
+            "| \($s) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \($kf) | \(p($c.real_head_top1)) | \(d1($c.text.own_head_top1 - $c.real_head_top1)) |"' "$j"
     done
 }
 # refresh_seeds DIR NSEEDS: per seed, the co-trained and the refreshed module's figures
@@ -548,10 +550,12 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "**fixed** = among those it gets wrong; own - real = -(right share) (1 - kept) + (wrong share) fixed, the"
         echo "two terms in the last columns (**lost on right**: class identity the generation loses where the real"
         echo "feature was right; **gained on wrong**: samples the text pulls to their class from a source the head"
-        echo "reads wrong). **steer** for comparison (the text against a source of another class). Means over seeds."
+        echo "reads wrong); **stay** = among those misread samples, the share whose own-text generation stays in the class"
+        echo "the head gave the real feature (the source won; 1 - fixed - stay went to a third class). **steer** for"
+        echo "comparison (the text against a source of another class). Means over seeds."
         echo
-        echo "| module | guidance scale | seeds | real | own text | own - real | kept | fixed | steer | lost on right | gained on wrong |"
-        echo "|---|---|---|---|---|---|---|---|---|---|---|"
+        echo "| module | guidance scale | seeds | real | own text | own - real | kept | fixed | stay | steer | lost on right | gained on wrong |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
         split_rows "$OUT/main/module" "$SEEDS" conditioning co-trained
         split_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed refreshed
         echo
@@ -626,8 +630,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo
         echo "Probe of the control modules (their generation under the texts they were trained with):"
         echo
-        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
+        echo "|---|---|---|---|---|---|---|---|"
         for c in shuffled-text random-text noise; do cond_rows "$OUT/controls/$c" "$CSEEDS" | sed "s/^| /| $c module: /"; done
         echo
     else
@@ -655,12 +659,12 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
             echo "generation scale, on this benchmark's test split; targets from noise >= 80%, steer >= 50%,"
             echo "own text within 5 points of real):"
             echo
-            echo "| module, texts at generation | seeds | swap | steer | from noise | own text | real |"
-            echo "|---|---|---|---|---|---|---|"
+            echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
+            echo "|---|---|---|---|---|---|---|---|"
             cond_rows "$OUT/lowdata/module" "$LSEEDS"
             echo
-            echo "| seed | from noise | steer | own text | real | own - real |"
-            echo "|---|---|---|---|---|---|"
+            echo "| seed | from noise | steer | own text | kept / fixed | real | own - real |"
+            echo "|---|---|---|---|---|---|---|"
             cond_seeds "$OUT/lowdata/module" "$LSEEDS"
             echo
         fi

@@ -60,7 +60,7 @@ static Cocodiff *module(const float *coarse, const float *fine) {
     return m;
 }
 
-// own = (kept_hits + fixed_hits) / n, each share its hits over its group, in every text mode measured.
+// own = (kept_hits + fixed_hits) / n, each share its hits over its group (stay's too), in every text mode measured.
 static int split_holds(const ConditioningStats *s, int n) {
     const ConditioningFigures *f3[3] = {&s->text, &s->shuffled, &s->random};
     int okk = s->real_right + s->real_wrong == n && s->real_right == llround(s->real_top1 * n);
@@ -70,6 +70,8 @@ static int split_holds(const ConditioningStats *s, int n) {
                f->fixed_hits <= s->real_wrong;
         okk &= s->real_right ? f->kept == (double)f->kept_hits / s->real_right : isnan(f->kept);
         okk &= s->real_wrong ? f->fixed == (double)f->fixed_hits / s->real_wrong : isnan(f->fixed);
+        okk &= f->fixed_hits + f->stay_hits <= s->real_wrong &&
+               (s->real_wrong ? f->stay == (double)f->stay_hits / s->real_wrong : isnan(f->stay));
     }
     return okk;
 }
@@ -156,9 +158,9 @@ int main(void) {
     ConditioningStats s4;
     int rc4 = conditioning_measure(m, ht, yr, NT, C, K, hw, hb, &o4, &s4);
     ok(!rc4 && split_holds(&s4, NT) && s4.real_wrong == NT / 8 && s4.text.fixed >= 0.5 && s4.text.kept >= 0.9,
-       "relabelled 1 in 8: %lld wrong, own %.2f = kept %.2f on %lld + fixed %.2f on %lld (steer %.2f)",
+       "relabelled 1 in 8: %lld wrong, own %.2f = kept %.2f on %lld + fixed %.2f on %lld (stay %.2f; steer %.2f)",
        (long long)s4.real_wrong, s4.text.own, s4.text.kept, (long long)s4.real_right, s4.text.fixed,
-       (long long)s4.real_wrong, s4.text.steer);
+       (long long)s4.real_wrong, s4.text.stay, s4.text.steer);
     if (!rc4) conditioning_free(&s4);
 
     is_int(CD_OK, conditioning_measure(m, ht, yt, NT, C, K, hw, hb, &o, &s2), "probe again");

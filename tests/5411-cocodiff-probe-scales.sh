@@ -12,7 +12,8 @@
 #   line per scale and module, cocodiff-report the table;
 #   own text split by the head's verdict on each sample's real feature
 #   (own_kept among real_right samples, own_fixed among real_wrong, and
-#   their hit counts): in every figures object of both modules, with and
+#   their hit counts; own_fixed_stay, the misread left in the real
+#   feature's class, at most the rest): in every figures object of both modules, with and
 #   without probe_scales, own = (right * kept + wrong * fixed) / n exactly in
 #   the stored counts (and to the printed precision in the shares); the log
 #   and the report show the split;
@@ -62,12 +63,14 @@ own_split() {
             and (if $m.real_right > 0 then ((.own_kept - .own_kept_hits / $m.real_right) | fabs) < 1e-6
                  else .own_kept == null end)
             and (if $m.real_wrong > 0 then ((.own_fixed - .own_fixed_hits / $m.real_wrong) | fabs) < 1e-6
-                 else .own_fixed == null end)
+                 and ((.own_fixed_stay - .own_fixed_stay_hits / $m.real_wrong) | fabs) < 1e-6
+                 else .own_fixed == null and .own_fixed_stay == null end)
+            and (.own_fixed_hits + .own_fixed_stay_hits <= $m.real_wrong)
             and ((($m.real_right * (.own_kept // 0) + $m.real_wrong * (.own_fixed // 0)) / $n - .own_head_top1)
                  | fabs) < 1e-6)))' "$1" > /dev/null
 }
 own_split "$TMP/done/diversity.json" && own_split "$W/diversity.json" &&
-    grep -q '^train | conditioning, class texts: .*(real [0-9.]*%; kept [0-9.-]*%* of [0-9]*, fixed [0-9.-]*%* of [0-9]*; t ' \
+    grep -q '^train | conditioning, class texts: .*(real [0-9.]*%; kept [0-9.-]*%* of [0-9]*, fixed [0-9.-]*%* of [0-9]* (stay [0-9.-]*%*); t ' \
         "$TMP/log-p2" &&
     [ "$(jq '.conditioning.real_right + .conditioning.real_wrong' "$W/diversity.json")" = 42 ]
 ok $? "own text split into kept and fixed: own = (right * kept + wrong * fixed) / n from the stored counts, both modules, every scale and control ($(jq -r '.conditioning_refreshed | "\(.real_right) right, \(.real_wrong) wrong; refreshed, class texts: kept \(.text.own_kept_hits), fixed \(.text.own_fixed_hits)"' "$W/diversity.json"))"

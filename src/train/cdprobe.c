@@ -48,6 +48,8 @@ json_t *cdprobe_figures_json(const ConditioningFigures *f) {
     json_object_set_new(o, "own_fixed", share_json(f->fixed));
     json_object_set_new(o, "own_kept_hits", json_integer(f->kept_hits));
     json_object_set_new(o, "own_fixed_hits", json_integer(f->fixed_hits));
+    json_object_set_new(o, "own_fixed_stay", share_json(f->stay));
+    json_object_set_new(o, "own_fixed_stay_hits", json_integer(f->stay_hits));
     return o;
 }
 
@@ -111,12 +113,15 @@ int cdprobe_write(const DiversityStats *st, const CdProbe *co, const CdProbe *rf
     return rc ? CD_EIO : CD_OK;
 }
 
-// "kept 95.1% of 460, fixed 72.0% of 100" (conditioning.h): own's split by the head's verdict on the real feature.
+// "kept 95.1% of 460, fixed 72.0% of 100 (stay 20.0%)" (conditioning.h): own's split by the head's verdict on
+// the real feature.
 static const char *split_text(char *buf, size_t len, const ConditioningFigures *f, const ConditioningStats *c) {
-    char k[16] = "-", x[16] = "-";
+    char k[16] = "-", x[16] = "-", st[16] = "-";
     if (!isnan(f->kept)) snprintf(k, sizeof k, "%.1f%%", 100 * f->kept);
     if (!isnan(f->fixed)) snprintf(x, sizeof x, "%.1f%%", 100 * f->fixed);
-    snprintf(buf, len, "kept %s of %lld, fixed %s of %lld", k, (long long)c->real_right, x, (long long)c->real_wrong);
+    if (!isnan(f->stay)) snprintf(st, sizeof st, "%.1f%%", 100 * f->stay);
+    snprintf(buf, len, "kept %s of %lld, fixed %s of %lld (stay %s)", k, (long long)c->real_right, x,
+             (long long)c->real_wrong, st);
     return buf;
 }
 
@@ -131,7 +136,7 @@ void cdprobe_log(const Dist *d, const DiversityStats *st, const CdProbe *co, con
     const char *nm[3] = {"class texts", "shuffled texts (control)", "random texts (control)"};
     const ConditioningStats *cs = &co->cs;
     const ConditioningFigures *f3[3] = {&cs->text, &cs->shuffled, &cs->random};
-    char sp[96];
+    char sp[128];
     for (int i = 0; i < 3; i++)
         log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
                  "(real %.1f%%; %s; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer,

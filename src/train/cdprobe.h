@@ -10,15 +10,16 @@
 //   _rows), each with the probe's figures at "guidance_scale" (the
 //   module's cocodiff.cfg_scale) and "by_scale": one entry per probe scale,
 //   in the order given ({guidance_scale, swap, steer, own_head_top1,
-//   from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits}, class
-//   texts only; without cocodiff.probe_scales the generation scale alone).
+//   from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits,
+//   own_fixed_stay, own_fixed_stay_hits}, class texts only; without cocodiff.probe_scales the generation scale alone).
 //   Every figures object ("text", "shuffled_text", "random_text", by_scale's
 //   entries) splits own_head_top1 by the head's verdict on each sample's
 //   real feature (conditioning.h): own_kept among the module's "real_right"
 //   samples, own_fixed among its "real_wrong" ones (null where the group is
 //   empty), own_kept_hits and own_fixed_hits the own-text generations
 //   classified right in each, so own_head_top1 * samples = own_kept_hits +
-//   own_fixed_hits.
+//   own_fixed_hits; own_fixed_stay(_hits): the misread samples whose
+//   own-text generation stays in the class the head gave the real feature.
 #pragma once
 #include <stdint.h>
 
@@ -47,7 +48,8 @@ int cdprobe_measure(CdProbe *p, Cocodiff *m, const float *h_parts, const int32_t
 void cdprobe_free(CdProbe *p);
 
 // One figures object of diversity.json ({swap, steer, own_head_top1,
-// from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits}; a new
+// from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits,
+// own_fixed_stay, own_fixed_stay_hits}; a new
 // reference, NULL on allocation failure), and the split's group sizes
 // (real_right, real_wrong) set on o. Shared with cocodiff-frozen's
 // conditioning.json.

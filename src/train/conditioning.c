@@ -41,7 +41,7 @@ typedef struct Probe {
     Cocodiff *m;
     int C, K, T, L;           // L: floats of one sample's part tokens (7 C)
     const float *hw, *hb;
-    const char *real_ok;      // (n) the head classifies sample i's real feature right
+    const int32_t *real_pred; // (n) the head's class for sample i's real feature
     const ConditioningOptions *o;
     float *ga, *gb;           // (batch, 7, C) generations
     int32_t *ta, *tb;         // (batch) text classes
@@ -65,6 +65,7 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
                         const float *fine, ConditioningFigures *f, double *per_class) {
     double dsw = 0, dsrc = 0;
     int64_t steer = 0, hits[2] = {0, 0}, group[2] = {0, 0};   // [0] wrong, [1] right on the real feature
+    int64_t stay = 0;   // misread samples whose own-text generation stays in the head's class of the real feature
     int rc = CD_OK;
     for (int64_t i0 = 0; i0 < n && !rc; i0 += p->o->batch) {
         int B = (int)(n - i0 < p->o->batch ? n - i0 : p->o->batch);
@@ -77,9 +78,11 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
             const float *ga = p->ga + (size_t)i * p->L, *gb = p->gb + (size_t)i * p->L;
             dsw += dist(ga, gb, p->C);
             dsrc += dist(ga, h + (size_t)(i0 + i) * p->L, p->C);
-            int r = p->real_ok[i0 + i] != 0;
+            int32_t rp = p->real_pred[i0 + i], gp = diversity_head_argmax(ga, p->hw, p->hb, p->C, p->K);
+            int r = rp == y[i0 + i];
             group[r]++;
-            hits[r] += diversity_head_argmax(ga, p->hw, p->hb, p->C, p->K) == y[i0 + i];
+            hits[r] += gp == y[i0 + i];
+            stay += !r && gp == rp;
             steer += diversity_head_argmax(gb, p->hw, p->hb, p->C, p->K) == wrong[i0 + i];
         }
     }
@@ -90,6 +93,8 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
     f->fixed_hits = hits[0];
     f->kept = group[1] > 0 ? (double)hits[1] / (double)group[1] : NAN;
     f->fixed = group[0] > 0 ? (double)hits[0] / (double)group[0] : NAN;
+    f->stay_hits = stay;
+    f->stay = group[0] > 0 ? (double)stay / (double)group[0] : NAN;
     // from pure noise: noise_per_class generations per class present
     int T = p->T, per = p->o->noise_per_class;
     int64_t total = (int64_t)npresent * per;
@@ -152,12 +157,12 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
     int32_t *wrong = cd_malloc((size_t)n * sizeof(int32_t)), *ident = cd_malloc((size_t)K * sizeof(int32_t)),
             *perm = cd_malloc((size_t)K * sizeof(int32_t)), *pos = cd_malloc((size_t)K * sizeof(int32_t));
     float *rc_ = cd_malloc((size_t)K * Dt * sizeof(float)), *rf = cd_malloc((size_t)K * COCODIFF_PARTS * Dt * sizeof(float));
-    char *real_ok = cd_malloc((size_t)n);
-    Probe p = {m, C, K, T, (int)L, hw, hb, real_ok, &oo, cd_malloc((size_t)B * L * sizeof(float)),
+    int32_t *real_pred = cd_malloc((size_t)n * sizeof(int32_t));
+    Probe p = {m, C, K, T, (int)L, hw, hb, real_pred, &oo, cd_malloc((size_t)B * L * sizeof(float)),
                cd_malloc((size_t)B * L * sizeof(float)), cd_malloc((size_t)B * sizeof(int32_t)),
                cd_malloc((size_t)B * sizeof(int32_t))};
     out->from_noise_class = cd_malloc((size_t)K * sizeof(double));
-    int rc = real_ok && wrong && ident && perm && pos && rc_ && rf && p.ga && p.gb && p.ta && p.tb && out->from_noise_class
+    int rc = real_pred && wrong && ident && perm && pos && rc_ && rf && p.ga && p.gb && p.ta && p.tb && out->from_noise_class
                  ? CD_OK : CD_ENOMEM;
     if (!rc) {
         for (int k = 0; k < K; k++) {
@@ -179,8 +184,8 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
     }
     int64_t real = 0;
     for (int64_t i = 0; i < n && !rc; i++) {
-        real_ok[i] = diversity_head_argmax(h + (size_t)i * L, hw, hb, C, K) == y[i];
-        real += real_ok[i];
+        real_pred[i] = diversity_head_argmax(h + (size_t)i * L, hw, hb, C, K);
+        real += real_pred[i] == y[i];
     }
     if (!rc) rc = measure_mode(&p, h, y, wrong, n, ident, present, np, NULL, NULL, &out->text, out->from_noise_class);
     if (!rc && o->controls) rc = measure_mode(&p, h, y, wrong, n, perm, present, np, NULL, NULL, &out->shuffled, NULL);
@@ -193,7 +198,7 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
     out->real_right = real;
     out->real_wrong = n - real;
     out->guidance = o->guidance > 0 ? o->guidance : cocodiff_config(m)->guidance_scale;
-    free(real_ok); free(wrong); free(ident); free(perm); free(pos); free(rc_); free(rf); free(present);
+    free(real_pred); free(wrong); free(ident); free(perm); free(pos); free(rc_); free(rf); free(present);
     free(p.ga); free(p.gb); free(p.ta); free(p.tb);
     if (rc) conditioning_free(out);
     return rc;
