@@ -5,8 +5,8 @@
 #
 #  1. compute: build/bench-train on 1 rank (forward, loss, backward, SGD of
 #     the official CTR-GCN, T 64, base 64, NTU's shape) at each per-rank
-#     batch of BENCH_BATCHES and BENCH_THREADS threads (splitting the samples,
-#     ctrgcn_team.h; BLAS's at one sample); wall and
+#     batch of BENCH_BATCHES and BENCH_THREADS threads (splitting the
+#     (sample, person) rows, ctrgcn_team.h: at one sample its two persons); wall and
 #     CPU seconds per step, the median of BENCH_REPS runs; the same on NW-UCLA's
 #     shape (T 52, 20 joints, 1 person) for BENCH_UCLA_BATCHES, 1 thread.
 #  2. communication: the sizes of a step's all-reduces (build/bench-train

@@ -40,7 +40,7 @@
 // default options, generation on: cdtrain_step between the forward and the
 // backward on this thread, its gradients into the backbone's through
 // ctrgcn_backward_ex, its own all-reduce bucket and SGD); with --threads T
-// it reads the batch's outputs the team's lanes gather.
+// the team keeps the batch's outputs for it (ctrgcn_team_keep_outputs).
 //
 // --profile: the timed steps are profiled per kind of work (prof.h: each
 // layer type's time, GFLOP/s and share of the step, forward, backward and
@@ -236,6 +236,7 @@ int main(int argc, char **argv) {
                           .nesterov = 1, .step_samples = B, .accumulate = 1};
         char why[1024] = "";
         if (cdtrain_setup(&cd, &ms, m, T, nl, why, sizeof why)) dist_abort(&d, 1, "--module %s: %s", module_text, why);
+        if (team) ctrgcn_team_keep_outputs(team);
     }
     // gsv[0]: as --bucket-mb says; gsv[1] (--compare): the blocking call.
     GradSync *gsv[2] = {NULL, NULL};

@@ -10,10 +10,11 @@
 // is restored after). So one NTU or Kinetics sample (M = 2) runs as two
 // lanes, a person each. A lane's samples are those whose first row it
 // holds: it runs their data_bn before the units and their pooling and fc
-// after, the lanes meeting between the stages (the units' input rows and
-// the last unit's output rows gathered in one batch buffer each, and their
-// gradients in backward). With N a multiple of the lanes, a lane's rows are
-// its samples' rows. BatchNorm stays over the rank's WHOLE batch: each BN
+// after. With N a multiple of the lanes a lane's rows are its samples' rows
+// and every stage stays in the replica; when the cut runs through a sample
+// the lanes meet between the stages (the units' input rows and the last
+// unit's output rows gathered in one batch buffer each, and their gradients
+// in backward). BatchNorm stays over the rank's WHOLE batch: each BN
 // reduction of a replica (the same packed sums the synchronised BN
 // all-reduces, ctrgcn.h) waits for the other lanes, the calling thread adds
 // the lanes' sums in lane order, then all-reduces them over the ranks
@@ -32,10 +33,11 @@
 //
 // An auxiliary loss on the backbone's outputs (the CoCoDiff module, run
 // between the passes, split over the same threads by ctrgcn_team_run) reads
-// the whole batch's pooled features and last unit output, which the lanes
-// gather in sample order (ctrgcn_team_features / _last_output: the model's
-// own with one lane), and ctrgcn_team_backward_ex gives each lane its share
-// of the loss's gradients (ctrgcn_backward_ex's dfeat_extra, dlast_extra).
+// the whole batch's pooled features and last unit output: with
+// ctrgcn_team_keep_outputs the lanes gather them in sample order
+// (ctrgcn_team_features / _last_output: the model's own with one lane), and
+// ctrgcn_team_backward_ex gives each lane its share of the loss's gradients
+// (ctrgcn_backward_ex's dfeat_extra, dlast_extra).
 //
 //   CtrgcnTeam *team;
 //   ctrgcn_team_create(&team, m, sync, threads);  // after ctrgcn_set_bn_sync(m, sync)
@@ -49,7 +51,7 @@
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
 // defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_cut,
-//          ctrgcn_team_forward, ctrgcn_team_backward,
+//          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
 //          ctrgcn_team_run
 #pragma once
@@ -74,9 +76,11 @@ void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1);
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T);
 // ctrgcn_backward(m, dlogits) of the last team forward: adds to m's grads.
 int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits);
+// From now on forwards keep the whole batch's outputs for the two below.
+void ctrgcn_team_keep_outputs(CtrgcnTeam *t);
 // ctrgcn_features / ctrgcn_last_output (data only) of the last team forward:
-// (N, C_last) and (N*M, C_last, T', V); NULL before a forward. Valid until
-// the next forward.
+// (N, C_last) and (N*M, C_last, T', V); NULL if outputs are not kept (or
+// before a forward). Valid until the next forward.
 const float *ctrgcn_team_features(const CtrgcnTeam *t);
 const float *ctrgcn_team_last_output(const CtrgcnTeam *t);
 // Runs fn(ctx, k) for every k in [0, threads) on the team's threads (k 0 on
@@ -86,5 +90,5 @@ const float *ctrgcn_team_last_output(const CtrgcnTeam *t);
 // k past ctrgcn_team_lanes(t, N) has nothing to do). Not from inside a job.
 void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx);
 // ctrgcn_backward_ex(m, dlogits, dfeat_extra, dlast_extra) of the last team
-// forward.
+// forward (extra gradients need kept outputs: CD_EARG otherwise).
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);

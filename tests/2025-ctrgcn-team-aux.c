@@ -1,7 +1,7 @@
 // 2025-ctrgcn-team-aux.c - a rank's threads splitting the batch
 // (ctrgcn_team.h) under an auxiliary loss on the backbone's outputs, as the
 // CoCoDiff module uses them:
-//   - the team's gathered features and last unit output are the
+//   - with kept outputs, the team's features and last unit output are the
 //     whole batch's, in sample order, close to one model's forward (the BN
 //     sums are added in another order), and so are the logits;
 //   - ctrgcn_team_backward_ex hands each lane its share of the extra
@@ -9,7 +9,8 @@
 //     the model's, as the trainer leaves it) are close to one model's
 //     ctrgcn_backward_ex, and what the extras add to them reaches every unit
 //     and is close to what they add to one model's;
-//   - the same team step twice gives the same bits.
+//   - the same team step twice gives the same bits;
+//   - extras without kept outputs are refused.
 // (Cuts through a sample's persons, and one lane: tests/2026.)
 // Tiny model: base 8, K 5, N 4, T 16, NTU graph, 2 threads, training-mode BN.
 #include <math.h>
@@ -25,17 +26,7 @@
 enum { K = 5, N = 4, T = 16, THREADS = 2 };
 
 static uint64_t rs = 2025;
-static float urand(void) {
-    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rs >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
-}
-
-static float *fill(size_t n) {
-    float *p = malloc(n * sizeof *p);
-    if (!p) bail("out of memory");
-    for (size_t i = 0; i < n; i++) p[i] = urand();
-    return p;
-}
+static float *fill(size_t n) { return tap_urand_fill(&rs, n); }
 
 // dst takes src's weights, running statistics and counters.
 static void copy_model(Ctrgcn *dst, Ctrgcn *src) {
@@ -83,7 +74,7 @@ static void step_team(CtrgcnTeam *team, Ctrgcn *m, Ctrgcn *start, const float *x
 }
 
 int main(void) {
-    plan(8);
+    plan(9);
     CtrgcnConfig cfg;
     ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
     Ctrgcn *m, *one, *start;
@@ -92,6 +83,7 @@ int main(void) {
     ctrgcn_init(start, 7);
     CtrgcnTeam *team;
     if (ctrgcn_team_create(&team, m, NULL, THREADS)) bail("cannot start the team");
+    ctrgcn_team_keep_outputs(team);
     const int M = cfg.num_person, V = cfg.num_point, C = cfg.width[CTRGCN_UNITS - 1], Tl = T / 4;
     const size_t np = ctrgcn_num_params(m), nlast = (size_t)N * M * C * Tl * V;
     float *x = fill((size_t)N * 3 * T * V * M), *dl = fill((size_t)N * K), *r = fill((size_t)N * C);
@@ -107,8 +99,8 @@ int main(void) {
     if (ctrgcn_forward(one, l1, x, N, T, 1) || ctrgcn_team_forward(team, l2, x, N, T)) bail("forward failed");
     close_scaled(l2, l1, (size_t)N * K, "2 lanes: logits close to one model's");
     const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
-    ok(f && last && f != ctrgcn_features(m), "2 lanes: the batch's features and last output are gathered");
-    if (!f || !last) bail("no gathered outputs");
+    ok(f && last && f != ctrgcn_features(m), "2 lanes: the batch's features and last output are kept");
+    if (!f || !last) bail("no kept outputs");
     close_scaled(f, ctrgcn_features(one), (size_t)N * C, "2 lanes: pooled features (N, C) close to one model's");
     close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast,
                  "2 lanes: last unit output (N*M, C, T', V) close to one model's");
@@ -132,6 +124,14 @@ int main(void) {
     step_team(team, m, start, x, l2, dl, hg, r, G, g_team);
     step_team(team, m, start, x, l2, dl, hg, r, G, g_again);
     is_tensor_equal(g_again, g_team, np, "the same team step twice: the same gradients, bit for bit");
+
+    CtrgcnTeam *bare;
+    if (ctrgcn_team_create(&bare, m, NULL, THREADS)) bail("cannot start the team");
+    copy_model(m, start);
+    if (ctrgcn_team_forward(bare, l2, x, N, T)) bail("forward failed");
+    ok(ctrgcn_team_features(bare) == NULL && ctrgcn_team_backward_ex(bare, dl, r, NULL) == CD_EARG,
+       "outputs not kept: no features, and extra gradients are refused");
+    ctrgcn_team_free(bare);
 
     ctrgcn_team_free(team);
     ctrgcn_free(m);

@@ -25,17 +25,7 @@
 enum { K = 5, T = 16, NMAX = 4 };
 
 static uint64_t rs = 2026;
-static float urand(void) {
-    rs = rs * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rs >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
-}
-
-static float *fill(size_t n) {
-    float *p = malloc(n * sizeof *p);
-    if (!p) bail("out of memory");
-    for (size_t i = 0; i < n; i++) p[i] = urand();
-    return p;
-}
+static float *fill(size_t n) { return tap_urand_fill(&rs, n); }
 
 static float *alloc(size_t n) {
     float *p = malloc(n * sizeof *p);
@@ -84,6 +74,7 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int N, 
     CtrgcnTeam *team;
     if (ctrgcn_create(&m, cfg) || ctrgcn_create(&one, cfg) || ctrgcn_team_create(&team, m, NULL, threads))
         bail("cannot build the models");
+    ctrgcn_team_keep_outputs(team);
     const int M = cfg->num_person, C = cfg->width[CTRGCN_UNITS - 1];
     const size_t np = ctrgcn_num_params(m), nb = ctrgcn_num_buffers(m), nc = ctrgcn_num_counters(m);
     const size_t nlast = (size_t)N * M * C * (T / 4) * cfg->num_point;
@@ -94,7 +85,7 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int N, 
     step(m, team, start, s, N, l2, g2);
     close_scaled(l2, l1, (size_t)N * K, "logits close to one model's", N, threads);
     const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
-    if (!f || !last) bail("no gathered outputs");
+    if (!f || !last) bail("no kept outputs");
     close_scaled(f, ctrgcn_features(one), (size_t)N * C, "pooled features close", N, threads);
     close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast, "last unit output close", N, threads);
     close_scaled(g2, g1, np, "gradients (head, feature, last-output paths) close", N, threads);
@@ -134,6 +125,7 @@ int main(void) {
     Ctrgcn *m;
     CtrgcnTeam *team;
     if (ctrgcn_create(&m, &one_person) || ctrgcn_team_create(&team, m, NULL, 2)) bail("cannot build the model");
+    ctrgcn_team_keep_outputs(team);
     ctrgcn_init(m, 11);
     float l[2 * K];
     if (ctrgcn_team_forward(team, l, x, 1, T)) bail("forward failed");
@@ -141,7 +133,7 @@ int main(void) {
            ctrgcn_team_last_output(team) == ctrgcn_last_output(m, NULL, NULL, NULL, NULL),
        "M 1, 1 sample: one lane, whose outputs are the model's own");
     if (ctrgcn_team_forward(team, l, x, 2, T)) bail("forward failed");
-    ok(ctrgcn_team_features(team) != ctrgcn_features(m), "M 1, 2 samples: two lanes, outputs gathered");
+    ok(ctrgcn_team_features(team) != ctrgcn_features(m), "M 1, 2 samples: two lanes, outputs kept");
     ctrgcn_team_free(team);
     ctrgcn_free(m);
     free(x); free(dl); free(hg); free(r); free(G);

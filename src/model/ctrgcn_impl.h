@@ -1,7 +1,8 @@
 // ctrgcn_impl.h - the CTR-GCN model's private state, shared by its two files:
 // ctrgcn.c (the parameter table, creation, initialisation, memory plans) and
 // ctrgcn_pass.c (forward and backward); ctrgcn_team.c sizes its replicas'
-// buffers and BN sums with it. Not a public header: callers use ctrgcn.h.
+// buffers and BN sums with it and runs their passes in stages. Not a public
+// header: callers use ctrgcn.h.
 #pragma once
 #include "ctrgcn.h"
 #include "layers.h"

@@ -37,9 +37,12 @@ struct CtrgcnTeam {
     double **vec;             // (threads) each lane's sums at the current reduction
     double *sum;              // (sum_cap) their total, then the ranks'
     size_t sum_cap;
-    // the whole batch's tensors between the stages, gathered from the lanes:
-    // the units' input u0 (N*M, C, T, V) and its gradient, the last unit's
-    // output (N*M, C_last, T', V) and its gradient, the pooled features (N, C_last)
+    // the whole batch's tensors between the stages, gathered from the lanes
+    // when the cut runs through a sample (shared): the units' input u0
+    // (N*M, C, T, V) and its gradient, the last unit's output (N*M, C_last,
+    // T', V) and its gradient; last and the pooled features (N, C_last) also
+    // for ctrgcn_team_keep_outputs
+    int shared, keep;
     float *u0, *du0, *last, *dlast, *feat;
     size_t u0_cap, du0_cap, last_cap, dlast_cap, feat_cap;   // floats
     size_t u0_n, last_n, feat_n;                             // floats a row (u0, last), a sample (feat)
@@ -172,36 +175,43 @@ static void copy_state(Ctrgcn *dst, Ctrgcn *src, int params) {
     memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
 }
 
-// Lane k's forward: its samples' data_bn into u0, its rows through the
-// units into last, its samples' pooling and fc; the lanes meet (team_wait)
-// where a stage reads rows another lane wrote.
+// Lane k's forward: its samples' data_bn, its rows through the units, its
+// samples' pooling and fc. When the cut runs through a sample (t->shared)
+// the stages meet in the team's batch buffers (u0, last), the lanes waiting
+// where a stage reads rows another lane wrote; otherwise a lane's samples'
+// rows are its rows, and each stage reads the replica's own buffers.
 static void forward_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
     TeamLane *l = &t->lane[k];
+    Ctrgcn *r = l->rep;
     const CtrgcnConfig *c = ctrgcn_config(t->m);
     const size_t M = (size_t)c->num_person, sample = (size_t)c->in_channels * t->T * c->num_point * M;
-    copy_state(l->rep, t->m, 1);   // this step's weights and running statistics
-    ctrgcn_stem_forward(l->rep, t->u0 + l->s0 * M * t->u0_n, t->x + l->s0 * sample);
-    if (team_wait(t)) return;
-    ctrgcn_units_forward(l->rep, t->u0 + l->r0 * t->u0_n);
-    memcpy(t->last + l->r0 * t->last_n, ctrgcn_last_output(l->rep, NULL, NULL, NULL, NULL),
-           (size_t)(l->r1 - l->r0) * t->last_n * sizeof(float));
-    if (team_wait(t)) return;
-    ctrgcn_head_forward(l->rep, t->logits + l->s0 * (size_t)c->num_class, t->last + l->s0 * M * t->last_n);
-    memcpy(t->feat + l->s0 * t->feat_n, ctrgcn_features(l->rep), (size_t)(l->s1 - l->s0) * t->feat_n * sizeof(float));
+    const size_t s0 = (size_t)l->s0, r0 = (size_t)l->r0, rows = (size_t)(l->r1 - l->r0);
+    copy_state(r, t->m, 1);   // this step's weights and running statistics
+    ctrgcn_stem_forward(r, t->shared ? t->u0 + s0 * M * t->u0_n : r->u0, t->x + s0 * sample);
+    if (t->shared && team_wait(t)) return;
+    ctrgcn_units_forward(r, t->shared ? t->u0 + r0 * t->u0_n : r->u0);
+    const float *last = ctrgcn_last_output(r, NULL, NULL, NULL, NULL);
+    if (t->shared || t->keep) memcpy(t->last + r0 * t->last_n, last, rows * t->last_n * sizeof(float));
+    if (t->shared && team_wait(t)) return;
+    ctrgcn_head_forward(r, t->logits + s0 * c->num_class, t->shared ? t->last + s0 * M * t->last_n : last);
+    if (t->keep)
+        memcpy(t->feat + s0 * t->feat_n, ctrgcn_features(r), (size_t)(l->s1 - l->s0) * t->feat_n * sizeof(float));
 }
 
-// Lane k's backward, the forward's stages in reverse: its samples' fc and
-// pooling into dlast, its rows through the units into du0, its samples'
-// data_bn; every gradient into its replica's.
+// Lane k's backward, the forward's stages in reverse (through the team's
+// dlast and du0 when the cut runs through a sample, the replica's own chain
+// buffer otherwise); every gradient into its replica's.
 static void backward_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
     TeamLane *l = &t->lane[k];
-    const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0;
-    ctrgcn_zero_grad(l->rep);
-    l->rc = ctrgcn_head_backward(l->rep, t->dlast + s0 * M * t->last_n,
+    Ctrgcn *r = l->rep;
+    const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
+    ctrgcn_zero_grad(r);
+    float *own = r->scratch[6];   // the start of ctrgcn_backward_ex's gradient chain
+    l->rc = ctrgcn_head_backward(r, t->shared ? t->dlast + s0 * M * t->last_n : own,
                                  t->dlogits + s0 * ctrgcn_config(t->m)->num_class,
                                  t->dfeat_x ? t->dfeat_x + s0 * t->feat_n : NULL,
                                  t->dlast_x ? t->dlast_x + s0 * M * t->last_n : NULL);
@@ -209,11 +219,15 @@ static void backward_job(void *ctx, int k) {
         team_break(t);
         return;
     }
+    if (!t->shared) {
+        ctrgcn_stem_backward(r, ctrgcn_units_backward(r, own));
+        return;
+    }
     if (team_wait(t)) return;
-    const float *du0 = ctrgcn_units_backward(l->rep, t->dlast + l->r0 * t->last_n);
-    memcpy(t->du0 + l->r0 * t->u0_n, du0, (size_t)(l->r1 - l->r0) * t->u0_n * sizeof(float));
+    const float *du0 = ctrgcn_units_backward(r, t->dlast + r0 * t->last_n);
+    memcpy(t->du0 + r0 * t->u0_n, du0, (size_t)(l->r1 - l->r0) * t->u0_n * sizeof(float));
     if (team_wait(t)) return;
-    ctrgcn_stem_backward(l->rep, t->du0 + s0 * M * t->u0_n);
+    ctrgcn_stem_backward(r, t->du0 + s0 * M * t->u0_n);
 }
 
 // The model's grads += the lanes' (added in lane order), a slice per lane.
@@ -256,6 +270,8 @@ static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
 // ---------------------------------------------------------------------------
 // The passes
 
+void ctrgcn_team_keep_outputs(CtrgcnTeam *t) { t->keep = 1; }
+
 // *p has room for n floats (*cap of them): grown, contents dropped, when not.
 static int reserve_floats(float **p, size_t *cap, size_t n) {
     if (n <= *cap && *p) return CD_OK;
@@ -274,16 +290,21 @@ static int ensure_gathered(CtrgcnTeam *t, int N, int T) {
     t->u0_n = (size_t)c->in_channels * T * V;
     t->last_n = (size_t)C * Tl * V;
     t->feat_n = (size_t)C;
-    int rc = reserve_floats(&t->u0, &t->u0_cap, NM * t->u0_n);
-    if (!rc) rc = reserve_floats(&t->du0, &t->du0_cap, NM * t->u0_n);
-    if (!rc) rc = reserve_floats(&t->last, &t->last_cap, NM * t->last_n);
-    if (!rc) rc = reserve_floats(&t->dlast, &t->dlast_cap, NM * t->last_n);
-    return rc ? rc : reserve_floats(&t->feat, &t->feat_cap, (size_t)N * t->feat_n);
+    int rc = CD_OK;
+    if (t->shared) {
+        rc = reserve_floats(&t->u0, &t->u0_cap, NM * t->u0_n);
+        if (!rc) rc = reserve_floats(&t->du0, &t->du0_cap, NM * t->u0_n);
+        if (!rc) rc = reserve_floats(&t->dlast, &t->dlast_cap, NM * t->last_n);
+    }
+    if (!rc && (t->shared || t->keep)) rc = reserve_floats(&t->last, &t->last_cap, NM * t->last_n);
+    if (!rc && t->keep) rc = reserve_floats(&t->feat, &t->feat_cap, (size_t)N * t->feat_n);
+    return rc;
 }
 
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {
     const int M = ctrgcn_config(t->m)->num_person;
     t->lanes = ctrgcn_team_lanes(t, N * M);
+    t->shared = 0;
     if (t->lanes == 1 || T < 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
     // Every lane's buffers first, here: a lane that failed to allocate
     // inside the pass would leave the others at the barrier.
@@ -297,6 +318,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
         l->s1 = (l->r1 + M - 1) / M;
         int rc = ctrgcn_stage_begin(l->rep, l->s1 - l->s0, l->r1 - l->r0, T);
         if (rc) return rc;
+        if (l->r0 != l->s0 * M || l->r1 != l->s1 * M) t->shared = 1;
     }
     int rc = ensure_gathered(t, N, T);
     if (rc) return rc;
@@ -311,18 +333,22 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
 
 const float *ctrgcn_team_features(const CtrgcnTeam *t) {
     if (t->lanes == 1) return ctrgcn_features(t->m);
-    return t->feat;
+    return t->keep ? t->feat : NULL;
 }
 
 const float *ctrgcn_team_last_output(const CtrgcnTeam *t) {
     if (t->lanes == 1) return ctrgcn_last_output(t->m, NULL, NULL, NULL, NULL);
-    return t->last;
+    return t->keep ? t->last : NULL;
 }
 
 int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits) { return ctrgcn_team_backward_ex(t, dlogits, NULL, NULL); }
 
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra) {
     if (t->lanes == 1) return ctrgcn_backward_ex(t->m, dlogits, dfeat_extra, dlast_extra);
+    if ((dfeat_extra || dlast_extra) && !t->keep) {   // their sizes are known only with the outputs kept
+        CD_ERR("ctrgcn_team_backward_ex: extra gradients without ctrgcn_team_keep_outputs");
+        return CD_EARG;
+    }
     t->dlogits = dlogits;
     t->dfeat_x = dfeat_extra;
     t->dlast_x = dlast_extra;

@@ -284,6 +284,27 @@ static void part_tokens(CdTrain *t, Ctrgcn *m, const CdTrainCtl *ctl, float *hpa
 
 int cdtrain_num_stats(void) { return cocodiff_num_stats() + 1; }
 
+// The module's step on the whole batch in one piece (fn of ctrgcn_team_run:
+// thread 0's job).
+typedef struct WholeStep {
+    CdTrain *t;
+    const CocodiffTokens *io;
+    const int32_t *labels;
+    int n;
+    const CocodiffHead *head;
+    const CocodiffStepCtl *c;
+    CocodiffLosses *lo;
+    int rc;
+} WholeStep;
+
+static void whole_step(void *ctx, int k) {
+    WholeStep *w = ctx;
+    if (k) return;
+    cocodiff_tokens_in(w->io, 0, w->n);
+    w->rc = cocodiff_step(w->t->u.cd, w->t->hparts, w->labels, w->n, w->head, w->t->dhparts, w->c, w->lo);
+    if (!w->rc) cocodiff_tokens_out(w->io, 0, w->n);
+}
+
 int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTrainCtl *ctl, double *stats) {
     const int C = t->C;
     if (!ctl->accumulate) cocodiff_zero_grad(t->u.cd);
@@ -301,9 +322,13 @@ int cdtrain_step(CdTrain *t, Ctrgcn *m, const int32_t *labels, int n, const CdTr
         rc = t->split ? CD_OK : cocodiff_lanes_create(&t->split, t->u.cd, ctrgcn_team_lanes(ctl->team, INT_MAX));
         if (!rc) rc = cocodiff_lanes_step(t->split, ctl->team, &io, labels, n, &head, &c, &lo);
     } else {
-        cocodiff_tokens_in(&io, 0, n);
-        rc = cocodiff_step(t->u.cd, t->hparts, labels, n, &head, t->dhparts, &c, &lo);
-        if (!rc) cocodiff_tokens_out(&io, 0, n);
+        WholeStep w = {t, &io, labels, n, &head, &c, &lo, CD_OK};
+        // With a team (one sample: its persons in two lanes) on its first
+        // thread with BLAS on one: BLAS threads would spin on, after the
+        // step, on the cores of the backward's lanes.
+        if (ctl->team) ctrgcn_team_run(ctl->team, whole_step, &w);
+        else whole_step(&w, 0);
+        rc = w.rc;
     }
     if (rc) return rc;
     if (t->stage) {   // cocodiff.replay: keep the step's samples for cdtrain_replay

@@ -79,13 +79,14 @@ static int build_model(Trainer *t, char *why, size_t whylen) {
     // Hybrid parallelism: the rank's threads split its (sample, person) rows
     // (ctrgcn_team.h). The module's step, between the passes (split over the
     // threads too when there are samples for them), reads the whole batch's
-    // outputs the lanes gather.
+    // outputs the lanes keep.
     if (c->cocodiff.threads > 1 &&
         (rc = ctrgcn_team_create(&t->team, t->m, t->d->size > 1 && c->cocodiff.sync_bn ? &t->sync : NULL,
                                  c->cocodiff.threads))) {
         snprintf(why, whylen, "cannot start %d training threads", c->cocodiff.threads);
         return rc;
     }
+    if (t->team && c->cocodiff.module) ctrgcn_team_keep_outputs(t->team);
     // One buffer serves both splits: the larger of (n_local x sample floats).
     size_t nmax = (size_t)loader_max_local(t->train), xfloats = nmax * loader_sample_floats(t->train);
     if (t->test) {

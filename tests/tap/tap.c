@@ -253,3 +253,15 @@ void tap_ntu_h5(int samples, char *path, size_t n) {
     if (system(cmd) != 0) bail("synth/prep failed; see %s/log", T);
     snprintf(path, n, "%s/ntu60-xsub.h5", T);
 }
+
+float tap_urand(uint64_t *state) {
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(*state >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+float *tap_urand_fill(uint64_t *state, size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) bail("out of memory");
+    for (size_t i = 0; i < n; i++) p[i] = tap_urand(state);
+    return p;
+}

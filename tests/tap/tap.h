@@ -4,6 +4,7 @@
 // plan was not met). Diagnostics go to stderr so prove always shows them.
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 void plan(int n);
 void skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -23,6 +24,12 @@ int is_tensor_close(const float *got, const float *want, size_t n, double atol, 
 int is_tensor_equal(const float *got, const float *want, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int tap_done(void);
+
+// Random inputs: uniform floats in [-1, 1) from a 64-bit LCG whose state the
+// test holds (seed it with any value), and n of them malloc'ed (bails when
+// out of memory).
+float tap_urand(uint64_t *state);
+float *tap_urand_fill(uint64_t *state, size_t n);
 
 // Test data helpers.
 // Path of the shared real data folder (env COCODIFF_REAL_DATA, else
