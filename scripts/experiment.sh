@@ -339,14 +339,21 @@ top1_row() {
     printf '| %s | %d | %s | %s |\n' "$label" "$(echo $vals | wc -w)" "${vals% }" \
         "$(echo $vals | awk '{ for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s / NF }')"
 }
+# seed_jsons DIR NSEEDS KEY TEST: the seeds' diversity.json (one a line)
+# whose jq TEST holds with $k = KEY (the module's figures: conditioning or
+# conditioning_refreshed); runs that predate a figure are left out
+seed_jsons() {
+    local s
+    for ((s = 1; s <= $2; s++)); do
+        jq -e --arg k "$3" "$4" "$1/seed$s/diversity.json" > /dev/null 2>&1 && echo "$1/seed$s/diversity.json"
+    done
+}
 # cond_rows DIR NSEEDS [KEY [LABEL]]: the conditioning probe, means over the
 # seeds' diversity.json (KEY: conditioning, the co-trained module's, or
 # conditioning_refreshed; LABEL before each row's texts)
 cond_rows() {
-    local js=() s key=${3:-conditioning} pre=${4:-}
-    for ((s = 1; s <= $2; s++)); do
-        jq -e --arg k "$key" 'has($k)' "$1/seed$s/diversity.json" > /dev/null 2>&1 && js+=("$1/seed$s/diversity.json")
-    done
+    local js key=${3:-conditioning} pre=${4:-}
+    mapfile -t js < <(seed_jsons "$1" "$2" "$key" 'has($k)')
     [ ${#js[@]} -gt 0 ] || return 0
     for m in text:"class texts" shuffled_text:"shuffled texts (control)" random_text:"random texts (control)"; do
         jq -rs --arg k "$key" --arg m "${m%%:*}" --arg l "$pre${m#*:}" 'def mean(f): (map(f) | add / length);
@@ -361,10 +368,8 @@ cond_rows() {
 # by_scale, means over the seeds whose diversity.json has the split; own -
 # real = -(right share) (1 - kept) + (wrong share) fixed, the two terms shown
 split_rows() {
-    local js=() s
-    for ((s = 1; s <= $2; s++)); do
-        jq -e --arg k "$3" '.[$k].real_right != null' "$1/seed$s/diversity.json" > /dev/null 2>&1 && js+=("$1/seed$s/diversity.json")
-    done
+    local js
+    mapfile -t js < <(seed_jsons "$1" "$2" "$3" '.[$k].real_right != null')
     [ ${#js[@]} -gt 0 ] || return 0
     jq -rs --arg k "$3" --arg l "$4" 'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
         def d1(x): (x * 1000 | round / 10) | if . > 0 then "+\(.)" else "\(.)" end;
@@ -421,10 +426,8 @@ refresh_seeds() {
 # (stage scales), the means of the class-text figures and how many seeds meet
 # all three targets (from noise >= 80%, steer >= 50%, |own text - real| <= 5)
 scale_rows() {
-    local js=() s
-    for ((s = 1; s <= $2; s++)); do
-        jq -e --arg k "$3" '.[$k].by_scale | length > 1' "$1/seed$s/diversity.json" > /dev/null 2>&1 && js+=("$1/seed$s/diversity.json")
-    done
+    local js
+    mapfile -t js < <(seed_jsons "$1" "$2" "$3" '.[$k].by_scale | length > 1')
     [ ${#js[@]} -gt 0 ] || return 0
     jq -rs --arg k "$3" --arg l "$4" 'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
         map(.[$k]) as $r | range($r[0].by_scale | length) as $i | ($r | map(.by_scale[$i] + {real: .real_head_top1})) as $x
