@@ -494,8 +494,18 @@ static size_t dset_bytes(hid_t ds, hid_t memtype) {
 }
 
 // Callers name the file in their own message: the checksum's names it here.
+// The file's elements must be of memtype's class and no wider than memtype's
+// (numbers: at most 16 bytes, what a wider float or integer may take): a
+// damaged datatype can claim elements of gigabytes, and H5Dread sizes its
+// conversion buffer from that before it fails (2 GB for one fuzzed prep
+// file), so such a dataset is refused before the read.
 static int read_checked(hid_t ds, hid_t memtype, void *buf) {
     char path[4200] = "";
+    hid_t ft = H5Dget_type(ds);
+    size_t fsz = ft >= 0 ? H5Tget_size(ft) : 0, msz = H5Tget_size(memtype);
+    int same = ft >= 0 && H5Tget_class(ft) == H5Tget_class(memtype);
+    if (ft >= 0) H5Tclose(ft);
+    if (!same || fsz == 0 || fsz > (msz > 16 ? msz : 16)) return CD_EFORMAT;
     if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) return CD_EHDF5;
     if (H5Fget_name(ds, path, sizeof path) < 0) snprintf(path, sizeof path, "(an HDF5 file)");
     return h5io_crc_check(ds, path, buf, dset_bytes(ds, memtype));
