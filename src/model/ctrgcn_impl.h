@@ -11,8 +11,10 @@
 
 #define NBRANCH 4   // dilations 1 and 2, max-pool, 1x1
 // Unit-sized scratch buffers (the largest (N*M, C, T, V) of any unit each):
-// 0-5 inside a unit's forward/backward, 6-7 the gradient chain of backward.
+// 0-5 inside a unit's forward/backward, 6-7 the gradient chain of backward
+// (CHAIN_A, where it starts, and CHAIN_B).
 #define NSCRATCH 8
+enum { CHAIN_A = 6, CHAIN_B = 7 };
 // BN layers whose sums backward keeps at once (ctrgcn_pass.c: 5 + 3 in unit_backward)
 #define BNV_LAYERS 8
 // Buffers of an inference lane: P0, P1 unit input/output (ping-pong), S0 the
@@ -132,7 +134,9 @@ void ctrgcn_head_forward(Ctrgcn *m, float *logits, const float *last);
 int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const float *dfeat_extra,
                          const float *dlast_extra);
 // dlast (rows, C_last, T', V) -> the units' gradients added; returns the
-// gradient of u0 (rows, C, T, V), in m's scratch until the next pass.
+// gradient of u0 (rows, C, T, V), in m's scratch until the next pass. A
+// dlast in m->scratch[CHAIN_A] (where ctrgcn_head_backward may write it) is
+// used in place; any other is copied there first.
 const float *ctrgcn_units_backward(Ctrgcn *m, const float *dlast);
 // du0 (n*M, C, T, V) -> data_bn's gradients added.
 void ctrgcn_stem_backward(Ctrgcn *m, const float *du0);

@@ -709,10 +709,10 @@ int ctrgcn_backward_ex(Ctrgcn *m, const float *dlogits, const float *dfeat_extra
         return CD_EARG;
     }
     if (m->prof) m->prof->phase = PROF_BWD;
-    // The gradient chain ping-pongs between scratch slots 6 and 7 (0-5 are
-    // unit_backward's own), starting from the last unit output's in 6.
-    int rc = ctrgcn_head_backward(m, m->scratch[6], dlogits, dfeat_extra, dlast_extra);
-    if (!rc) ctrgcn_stem_backward(m, ctrgcn_units_backward(m, m->scratch[6]));
+    // The gradient chain ping-pongs between scratch slots CHAIN_A and CHAIN_B
+    // (0-5 are unit_backward's own), starting from the last unit output's in CHAIN_A.
+    int rc = ctrgcn_head_backward(m, m->scratch[CHAIN_A], dlogits, dfeat_extra, dlast_extra);
+    if (!rc) ctrgcn_stem_backward(m, ctrgcn_units_backward(m, m->scratch[CHAIN_A]));
     return rc;
 }
 
@@ -748,7 +748,7 @@ int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const fl
 const float *ctrgcn_units_backward(Ctrgcn *m, const float *dlast) {
     const int V = m->cfg.num_point;
     const Unit *last = &m->u[CTRGCN_UNITS - 1];
-    float *da = m->scratch[6], *db = m->scratch[7];
+    float *da = m->scratch[CHAIN_A], *db = m->scratch[CHAIN_B];
     if (dlast != da) memcpy(da, dlast, (size_t)m->NM * last->cout * last->tout * V * sizeof(float));
     for (int l = CTRGCN_UNITS - 1; l >= 0; l--) {
         Unit *u = &m->u[l];
@@ -765,7 +765,7 @@ const float *ctrgcn_units_backward(Ctrgcn *m, const float *dlast) {
 void ctrgcn_stem_backward(Ctrgcn *m, const float *du0) {
     const CtrgcnConfig *c = &m->cfg;
     const int N = m->N, T = m->T, V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
-    float *dxbn = du0 == m->scratch[7] ? m->scratch[6] : m->scratch[7];
+    float *dxbn = du0 == m->scratch[CHAIN_B] ? m->scratch[CHAIN_A] : m->scratch[CHAIN_B];
     double t0 = prof_start(m->prof);
     for (int n = 0; n < N; n++)
         for (int mm = 0; mm < M; mm++)

@@ -210,7 +210,7 @@ static void backward_job(void *ctx, int k) {
     Ctrgcn *r = l->rep;
     const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
     ctrgcn_zero_grad(r);
-    float *own = r->scratch[6];   // the start of ctrgcn_backward_ex's gradient chain
+    float *own = r->scratch[CHAIN_A];   // where ctrgcn_units_backward's chain starts (no copy)
     l->rc = ctrgcn_head_backward(r, t->shared ? t->dlast + s0 * M * t->last_n : own,
                                  t->dlogits + s0 * ctrgcn_config(t->m)->num_class,
                                  t->dfeat_x ? t->dfeat_x + s0 * t->feat_n : NULL,
