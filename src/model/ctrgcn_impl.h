@@ -72,6 +72,26 @@ typedef struct Lane {
     float *work;               // conv / CTRGC workspace
 } Lane;
 
+// A replica's frame block of the one row a team splits by time (time
+// blocks, ctrgcn_team.h), set by the team for such a pass (Ctrgcn.tb; NULL
+// otherwise). Lane j holds frames [at(j, l), at(j + 1, l)) of unit l's input
+// (l = CTRGCN_UNITS: the last unit's output), at(j, l) = start[j *
+// (CTRGCN_UNITS + 1) + l]; the starts are multiples of the strides still to
+// come, so a stride-2 layer's block gives the whole row's frames. Every
+// layer pointwise in time runs on the block as on a row of its own; the
+// temporal convolutions and the max-pool read their halo from the
+// neighbours' replicas (rep) and hand the halo's gradient back to them.
+typedef struct TBlock {
+    int lane, lanes;
+    const int *start;          // (lanes + 1) x (CTRGCN_UNITS + 1)
+    struct Ctrgcn *const *rep; // (lanes) every lane's replica
+    float *ext[3], *dext[3];   // branch b < 3's input with its halo (bc, tin + 2 pad, V) and its gradient
+    void (*wait)(void *ctx);                       // the lanes' barrier
+    void (*fsum)(float *v, int n, void *ctx);      // v := the lanes' v summed in lane order
+    void (*dsum)(double *v, int n, void *ctx);     // the same for doubles
+    void *ctx;
+} TBlock;
+
 struct Ctrgcn {
     CtrgcnConfig cfg;
     CtrgcnTensor *tab;
@@ -86,6 +106,7 @@ struct Ctrgcn {
     const BnSync *sync;
     const CtrgcnGradHook *hook;
     Prof *prof;            // the step profile of training passes, or NULL (ctrgcn_set_profile)
+    const TBlock *tb;      // a team lane's frame block of one row, or NULL (the whole rows)
     // batch state
     int N, T, NM, training, alloc_N, alloc_T;
     float *act;            // one arena for every saved activation
