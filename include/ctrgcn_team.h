@@ -50,7 +50,8 @@
 // the one-lane path; with lanes the gradients are final when
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
-// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_cut,
+// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_frame_lanes,
+//          ctrgcn_team_cut,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
 //          ctrgcn_team_run
@@ -69,6 +70,10 @@ void ctrgcn_team_free(CtrgcnTeam *t);   // NULL is fine
 // The lanes n items are cut into: min(threads, n) (the backbone's: n = N*M
 // rows; the module's step: n = N samples).
 int ctrgcn_team_lanes(const CtrgcnTeam *t, int n);
+// The lanes one row (one sample of one person) of T frames is split into
+// by its frames (time blocks): min(threads, T / 4) (1: not split, the
+// model's own pass).
+int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T);
 // Lane k's run [*i0, *i1) of n items cut into `lanes` runs of consecutive
 // items (a forward's rows, the module's samples, a gradient sum's parameters).
 void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1);

@@ -397,6 +397,8 @@ static int tblock_lanes(const CtrgcnTeam *t, int T) {
     return T / P < t->threads ? (T / P > 1 ? T / P : 1) : t->threads;
 }
 
+int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T) { return T > 0 ? tblock_lanes(t, T) : 1; }
+
 // The lanes' frame blocks of one row of T frames (t->start), each replica
 // staged for its block (a row of its own) with its halo buffers: branch b's
 // input and gradient (bc, tin + 2 pad, V) at the widest unit.
