@@ -98,6 +98,7 @@ struct Ctrgcn {
     int ntab, captab;
     size_t nparams, nbuffers, ncounters;
     float *params, *grads, *buffers;
+    int params_shared;     // params are another model's (ctrgcn_share_params): not freed here
     int64_t *counters;
     Bn data_bn;
     Unit u[CTRGCN_UNITS];
@@ -128,6 +129,10 @@ struct Ctrgcn {
 // ctrgcn.c, for the passes:
 // The batch buffers for N samples of T frames (per mode). CD_OK or CD_ENOMEM.
 int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
+// rep's layers read m's parameters (same config) instead of rep's own: a
+// team's replica, which then needs no copy of the weights each step. m must
+// outlive rep. CD_OK or CD_EARG.
+int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m);
 // The gradient of parameter p (NULL without gradients).
 float *ctrgcn_grad_of(Ctrgcn *m, const float *p);
 // Backward's hook: the parameters from `first` on have final gradients.

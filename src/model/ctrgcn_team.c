@@ -19,6 +19,9 @@ typedef struct TeamLane {
     int r0, r1;        // its (sample, person) rows of the current batch: the units'
     int s0, s1;        // its samples: those whose first row it holds (data_bn, pooling, fc)
     TBlock tb;         // its frame block when the lanes split one row's frames (time blocks)
+    double *dslot[2];  // its published sums (team_dsum), alternating between two slots
+    float *fslot[2];   // the same for team_fsum
+    int parity;        // the slot of its next sum
     float *halo;       // tb's ext and dext buffers (halo_cap floats)
     size_t halo_cap;
     int rc;
@@ -45,9 +48,7 @@ struct CtrgcnTeam {
     int tblock;
     int *start;
     Ctrgcn **rep;
-    float **fvec;             // (threads) each lane's floats at a TBlock.fsum
-    float *fsum;              // (fsum_cap) their total
-    size_t fsum_cap;
+    size_t fsum_cap;          // floats of a lane's fslot: the widest unit's cin x V
     // the whole batch's tensors between the stages, gathered from the lanes
     // when the cut runs through a sample (shared): the units' input u0
     // (N*M, C, T, V) and its gradient, the last unit's output (N*M, C_last,
@@ -87,40 +88,41 @@ static int team_wait(CtrgcnTeam *t) {
 }
 
 // TBlock.wait, fsum and dsum of a lane: a barrier; v (n) := the lanes' v
-// added in lane order (the calling thread adds; each lane copies the total).
+// added in lane order, each lane adding them itself (the same order, so the
+// same bits in every lane) after one barrier: each publishes a copy in its
+// slot first. The slots alternate between two sets, so a lane that goes on
+// to its next sum never overwrites a copy another lane is still reading
+// (reusing a set takes passing the next sum's barrier, which every lane
+// reaches only after reading this one).
 static void team_barrier(void *ctx) {
     TeamLane *l = ctx;
     team_wait(l->team);
 }
-static void team_fsum(float *v, int n, void *ctx) {
+static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's cin x V at most
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
-    t->fvec[l->lane] = v;
+    const int p = l->parity;
+    l->parity ^= 1;
+    memcpy(l->fslot[p], v, (size_t)n * sizeof(float));
     if (team_wait(t)) return;
-    if (l->lane == 0) {   // n <= fsum_cap: a unit's cin x V at most
-        memcpy(t->fsum, v, (size_t)n * sizeof(float));
-        for (int k = 1; k < t->lanes; k++) {
-            const float *w = t->fvec[k];
-            for (int i = 0; i < n; i++) t->fsum[i] += w[i];
-        }
+    memcpy(v, t->lane[0].fslot[p], (size_t)n * sizeof(float));
+    for (int k = 1; k < t->lanes; k++) {
+        const float *w = t->lane[k].fslot[p];
+        for (int i = 0; i < n; i++) v[i] += w[i];
     }
-    if (team_wait(t)) return;
-    memcpy(v, t->fsum, (size_t)n * sizeof(float));
 }
-static void team_dsum(double *v, int n, void *ctx) {
+static void team_dsum(double *v, int n, void *ctx) {   // n <= sum_cap: a BN group, the last unit's width
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
-    t->vec[l->lane] = v;
+    const int p = l->parity;
+    l->parity ^= 1;
+    memcpy(l->dslot[p], v, (size_t)n * sizeof(double));
     if (team_wait(t)) return;
-    if (l->lane == 0) {   // n <= sum_cap: the last unit's width
-        memcpy(t->sum, v, (size_t)n * sizeof(double));
-        for (int k = 1; k < t->lanes; k++) {
-            const double *w = t->vec[k];
-            for (int i = 0; i < n; i++) t->sum[i] += w[i];
-        }
+    memcpy(v, t->lane[0].dslot[p], (size_t)n * sizeof(double));
+    for (int k = 1; k < t->lanes; k++) {
+        const double *w = t->lane[k].dslot[p];
+        for (int i = 0; i < n; i++) v[i] += w[i];
     }
-    if (team_wait(t)) return;
-    memcpy(v, t->sum, (size_t)n * sizeof(double));
 }
 
 // A replica's BnSync: v (n) becomes the sum over the lanes (in lane order)
@@ -129,6 +131,10 @@ static void team_dsum(double *v, int n, void *ctx) {
 static void team_reduce(double *v, int n, void *ctx) {
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
+    if (!t->sync) {   // one rank: the lanes' sum, one barrier
+        team_dsum(v, n, ctx);
+        return;
+    }
     t->vec[l->lane] = v;
     if (team_wait(t)) return;
     if (l->lane == 0) {
@@ -173,11 +179,9 @@ int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int thre
     t->vec = cd_calloc((size_t)threads, sizeof *t->vec);
     t->lane = cd_calloc((size_t)threads, sizeof *t->lane);
     t->fsum_cap = (size_t)wide * c->num_point;
-    t->fsum = cd_malloc(t->fsum_cap * sizeof(float));
-    t->fvec = cd_calloc((size_t)threads, sizeof *t->fvec);
     t->rep = cd_calloc((size_t)threads, sizeof *t->rep);
     t->start = cd_calloc((size_t)(threads + 1) * (CTRGCN_UNITS + 1), sizeof *t->start);
-    int rc = t->sum && t->vec && t->lane && t->fsum && t->fvec && t->rep && t->start ? CD_OK : CD_ENOMEM;
+    int rc = t->sum && t->vec && t->lane && t->rep && t->start ? CD_OK : CD_ENOMEM;
     if (!rc && threads > 1) rc = pool_create(&t->pool, threads);
     for (int k = 0; k < threads && !rc && threads > 1; k++) {
         TeamLane *l = &t->lane[k];
@@ -185,7 +189,13 @@ int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int thre
         l->lane = k;
         l->sync = (BnSync){team_reduce, l};
         rc = ctrgcn_create(&l->rep, c);
+        if (!rc) rc = ctrgcn_share_params(l->rep, m);
         if (!rc) ctrgcn_set_bn_sync(l->rep, &l->sync);
+        for (int p = 0; p < 2 && !rc; p++) {
+            l->dslot[p] = cd_malloc(t->sum_cap * sizeof(double));
+            l->fslot[p] = cd_malloc(t->fsum_cap * sizeof(float));
+            if (!l->dslot[p] || !l->fslot[p]) rc = CD_ENOMEM;
+        }
         t->rep[k] = l->rep;
         l->tb = (TBlock){.lane = k, .start = t->start, .rep = t->rep, .wait = team_barrier, .fsum = team_fsum,
                          .dsum = team_dsum, .ctx = l};
@@ -204,9 +214,11 @@ void ctrgcn_team_free(CtrgcnTeam *t) {
     for (int k = 0; t->lane && k < t->threads; k++) {
         ctrgcn_free(t->lane[k].rep);
         free(t->lane[k].halo);
+        for (int p = 0; p < 2; p++) {
+            free(t->lane[k].dslot[p]);
+            free(t->lane[k].fslot[p]);
+        }
     }
-    free(t->fsum);
-    free(t->fvec);
     free(t->rep);
     free(t->start);
     pthread_mutex_destroy(&t->mu);
@@ -232,8 +244,9 @@ void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1) {
 // ---------------------------------------------------------------------------
 // The jobs (fn of pool_run; lanes past t->lanes have nothing to do)
 
-static void copy_state(Ctrgcn *dst, Ctrgcn *src, int params) {
-    if (params) memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
+// dst's running statistics and counters := src's (a replica reads the
+// model's weights in place: ctrgcn_share_params).
+static void copy_state(Ctrgcn *dst, Ctrgcn *src) {
     memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
     memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
 }
@@ -251,7 +264,7 @@ static void forward_job(void *ctx, int k) {
     const CtrgcnConfig *c = ctrgcn_config(t->m);
     const size_t M = (size_t)c->num_person, sample = (size_t)c->in_channels * t->T * c->num_point * M;
     const size_t s0 = (size_t)l->s0, r0 = (size_t)l->r0, rows = (size_t)(l->r1 - l->r0);
-    copy_state(r, t->m, 1);   // this step's weights and running statistics
+    copy_state(r, t->m);   // this step's running statistics (the weights are the model's own)
     ctrgcn_stem_forward(r, t->shared ? t->u0 + s0 * M * t->u0_n : r->u0, t->x + s0 * sample);
     if (t->shared && team_wait(t)) return;
     ctrgcn_units_forward(r, t->shared ? t->u0 + r0 * t->u0_n : r->u0);
@@ -272,7 +285,7 @@ static void forward_tb_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
     Ctrgcn *r = t->lane[k].rep;
-    copy_state(r, t->m, 1);
+    copy_state(r, t->m);
     ctrgcn_stem_forward(r, r->u0, t->x);
     ctrgcn_units_forward(r, r->u0);
     int C, Tl, V;
@@ -347,7 +360,7 @@ void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx) {
 static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
     t->arrived = 0;
     t->broken = 0;
-    for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK;
+    for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK, t->lane[k].parity = 0;
     ctrgcn_team_run(t, fn, t);
     for (int k = 0; k < t->lanes; k++)
         if (t->lane[k].rc) return t->lane[k].rc;
@@ -463,7 +476,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
         t->x = x;
         t->T = T;
         rc = run_lanes(t, forward_tb_job);
-        if (!rc) copy_state(t->m, t->lane[0].rep, 0);
+        if (!rc) copy_state(t->m, t->lane[0].rep);
         return rc;
     }
     if (t->lanes == 1 || T < 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
@@ -488,7 +501,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     t->T = T;
     rc = run_lanes(t, forward_job);
     // Every replica took the same statistics: the first one's are the model's.
-    if (!rc) copy_state(t->m, t->lane[0].rep, 0);
+    if (!rc) copy_state(t->m, t->lane[0].rep);
     return rc;
 }
 
