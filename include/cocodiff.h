@@ -364,6 +364,10 @@ int cocodiff_part_grads(const Cocodiff *m);
 int cocodiff_generate(Cocodiff *m, const float *h_parts, const int32_t *labels, int B,
                       const CocodiffStepCtl *ctl, float *h_hat, float *z_hat0, int32_t *t_gen);
 
+// The steps training's generation draws t_gen from, uniformly: [lo, hi]
+// (cocodiff.t_gen's fractions of T_diff, rounded, within [0, T_diff)).
+void cocodiff_t_gen_steps(const Cocodiff *m, int *lo, int *hi);
+
 // Generation for the conditioning probe (conditioning.h): the choices the
 // measurement varies. text: (B) the class whose text conditions sample b
 // (not necessarily its own); t_start: the step to noise to (-1: t_gen drawn

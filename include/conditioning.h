@@ -24,6 +24,14 @@
 //          misread samples, the share whose own-text generation the head
 //          puts in the class it gave the real feature (the source won; the
 //          rest, 1 - fixed - stay, went to a third class);
+//   own_tgen  own, kept, fixed and stay again (the same identity) for
+//          generations under the own text from each sample's latent noised
+//          to a t drawn per sample from the trainer's own generation range
+//          (cocodiff.t_gen, [t_gen_lo, t_gen_hi] in steps; the same noise
+//          as swap's, keyed by the sample's position): the features the
+//          trainer generates and feeds the head, where own above is the
+//          steer noise t_probe. Own text "within 5 points of real" asked of
+//          the features used in training;
 //   from_noise  per class k present: n_noise generations from pure noise
 //          (t = T_diff - 1) under k's text; the share the head assigns to k,
 //          averaged over the classes (per class in from_noise_class).
@@ -56,12 +64,21 @@ typedef struct ConditioningOptions {
 
 void conditioning_options_default(ConditioningOptions *o);
 
+// Own text's split (own above): the head's top-1 on the own-text
+// generations, kept / fixed among the samples whose real feature it reads
+// right / wrong, stay among the latter (NaN where a group is empty).
+typedef struct ConditioningOwn {
+    double own, kept, fixed, stay;
+    int64_t kept_hits, fixed_hits, stay_hits;
+} ConditioningOwn;
+
 typedef struct ConditioningFigures {
     double swap, steer, own, from_noise;
     double kept, fixed;            // own's split (above); NaN where its group is empty
     int64_t kept_hits, fixed_hits; // own-text generations the head classifies right, per group
     double stay;                   // misread samples left in the real feature's class (above); NaN as fixed
     int64_t stay_hits;
+    ConditioningOwn tgen;          // own_tgen (above): at the trainer's t_gen, not t_probe
 } ConditioningFigures;
 
 typedef struct ConditioningStats {
@@ -69,6 +86,7 @@ typedef struct ConditioningStats {
     int classes;            // classes present (chance = 1 / classes)
     int t_probe;            // the start step, in [0, T_diff)
     int noise_per_class;
+    int t_gen_lo, t_gen_hi; // own_tgen's range of start steps (the module's cocodiff.t_gen)
     double real_top1;       // the head on the real features
     int64_t real_right, real_wrong;   // samples whose real feature the head classifies right / wrong
     double guidance;        // the guidance scale the generations used

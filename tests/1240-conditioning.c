@@ -10,8 +10,10 @@
 // near or below chance. An untrained module must not. Own text's split by
 // the head's verdict on the real features (kept, fixed) adds up to own; with
 // 1 in 8 samples relabelled (the head reads them "wrong"), the text pulls
-// their own-text generations to the new label (fixed). The probe is
-// deterministic and refuses bad input.
+// their own-text generations to the new label (fixed). Own text at the
+// trainer's t_gen (own_tgen) splits the same way, fixes no more misread
+// sources than from t_probe (here the text wins from both), and with
+// t_gen = t_probe is the probe's own figure bit for bit. The probe is deterministic and refuses bad input.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,9 +45,11 @@ static void features(float *h, int32_t *y, int n, uint64_t seed) {
     }
 }
 
-static Cocodiff *module(const float *coarse, const float *fine) {
+static Cocodiff *module(const float *coarse, const float *fine, float t_gen_lo, float t_gen_hi) {
     CocodiffConfig cfg;
     cocodiff_config_default(&cfg);
+    cfg.t_gen_lo = t_gen_lo;
+    cfg.t_gen_hi = t_gen_hi;
     cfg.d = 16;
     cfg.heads = 2;
     cfg.blocks = 1;
@@ -72,12 +76,18 @@ static int split_holds(const ConditioningStats *s, int n) {
         okk &= s->real_wrong ? f->fixed == (double)f->fixed_hits / s->real_wrong : isnan(f->fixed);
         okk &= f->fixed_hits + f->stay_hits <= s->real_wrong &&
                (s->real_wrong ? f->stay == (double)f->stay_hits / s->real_wrong : isnan(f->stay));
+        const ConditioningOwn *g = &f->tgen;   // the same identity at the trainer's t_gen
+        okk &= g->kept_hits + g->fixed_hits == llround(g->own * n) && g->kept_hits <= s->real_right &&
+               g->fixed_hits + g->stay_hits <= s->real_wrong;
+        okk &= s->real_right ? g->kept == (double)g->kept_hits / s->real_right : isnan(g->kept);
+        okk &= s->real_wrong ? g->fixed == (double)g->fixed_hits / s->real_wrong && g->stay == (double)g->stay_hits / s->real_wrong
+                             : isnan(g->fixed) && isnan(g->stay);
     }
     return okk;
 }
 
 int main(void) {
-    plan(21);
+    plan(23);
     float coarse[K * DT], fine[K * COCODIFF_PARTS * DT];
     Crng tr = crng_make(2, 1, 0, 0, 1);
     crng_normals(&tr, coarse, K * DT);
@@ -93,7 +103,7 @@ int main(void) {
     conditioning_options_default(&o);
     o.noise_per_class = 16;
     ConditioningStats s0, s1, s2;
-    Cocodiff *m = module(coarse, fine);
+    Cocodiff *m = module(coarse, fine, 0.05f, 0.2f);
     is_int(CD_OK, conditioning_measure(m, ht, yt, NT, C, K, hw, hb, &o, &s0), "probe on an untrained module");
     ok(s0.text.from_noise < 0.6 && s0.text.steer < 0.5, "untrained: from noise %.2f, steer %.2f (chance 0.25)",
        s0.text.from_noise, s0.text.steer);
@@ -161,6 +171,29 @@ int main(void) {
        "relabelled 1 in 8: %lld wrong, own %.2f = kept %.2f on %lld + fixed %.2f on %lld (stay %.2f; steer %.2f)",
        (long long)s4.real_wrong, s4.text.own, s4.text.kept, (long long)s4.real_right, s4.text.fixed,
        (long long)s4.real_wrong, s4.text.stay, s4.text.steer);
+    // own text at the trainer's t_gen: the range recorded (cocodiff.t_gen's default, 0.05-0.2 of 1000 steps), the
+    // rightly read keep their class, and less noise fixes no more of the misread sources than t_probe's (nor
+    // leaves fewer in the real feature's class)
+    int lo, hi;
+    cocodiff_t_gen_steps(m, &lo, &hi);
+    ok(!rc4 && s4.t_gen_lo == lo && s4.t_gen_hi == hi && lo == 50 && hi == 200 && s4.text.tgen.kept >= 0.9 &&
+       s4.text.tgen.fixed <= s4.text.fixed && s4.text.tgen.stay >= s4.text.stay,
+       "at t_gen %d-%d: own %.2f = kept %.2f + fixed %.2f (stay %.2f), against fixed %.2f (stay %.2f) from t %d",
+       s4.t_gen_lo, s4.t_gen_hi, s4.text.tgen.own, s4.text.tgen.kept, s4.text.tgen.fixed, s4.text.tgen.stay,
+       s4.text.fixed, s4.text.stay, s4.t_probe);
+    // the same module with t_gen [0.6, 0.6]: own text at t_gen is the probe's own, bit for bit (the same noise)
+    Cocodiff *m6 = module(coarse, fine, 0.6f, 0.6f);
+    memcpy(cocodiff_params(m6), cocodiff_params(m), cocodiff_num_params(m) * sizeof(float));
+    if (cocodiff_ema_params(m)) memcpy(cocodiff_ema_params(m6), cocodiff_ema_params(m), cocodiff_num_params(m) * sizeof(float));
+    ConditioningStats s6;
+    int rc6 = conditioning_measure(m6, ht, yr, NT, C, K, hw, hb, &o4, &s6);
+    ok(!rc4 && !rc6 && s6.t_gen_lo == s6.t_probe && s6.t_gen_hi == s6.t_probe && s6.text.tgen.own == s4.text.own &&
+       s6.text.tgen.kept_hits == s4.text.kept_hits && s6.text.tgen.fixed_hits == s4.text.fixed_hits &&
+       s6.text.tgen.stay_hits == s4.text.stay_hits && s6.text.own == s4.text.own && s6.text.steer == s4.text.steer,
+       "t_gen [0.6, 0.6]: own text at t_gen = own from t_probe (%lld + %lld hits)", (long long)s6.text.tgen.kept_hits,
+       (long long)s6.text.tgen.fixed_hits);
+    if (!rc6) conditioning_free(&s6);
+    cocodiff_free(m6);
     if (!rc4) conditioning_free(&s4);
 
     is_int(CD_OK, conditioning_measure(m, ht, yt, NT, C, K, hw, hb, &o, &s2), "probe again");

@@ -17,6 +17,14 @@
 #   without probe_scales, own = (right * kept + wrong * fixed) / n exactly in
 #   the stored counts (and to the printed precision in the shares); the log
 #   and the report show the split;
+#   own text at the trainer's generation noise (own_tgen_*: generations
+#   from a t drawn per sample in t_gen_steps, cocodiff.t_gen's default
+#   [50, 200] of 1000 steps): the same identity from its stored counts in
+#   every figures object; the log and the report show it; against what the
+#   trainer generates: the co-trained module's own text at t_gen at its
+#   generation scale is within 3 of the 42 samples of diversity.json's
+#   generated_head_top1 (the head on the features the trainer's own
+#   generation makes: the same range and scale, other draws);
 #   1 vs 2 ranks: the same resumed probe gives the same figures up to what
 #   the test features' last bits move (the eval forward of 1 and 2 ranks
 #   differs in rounding, and this tiny untrained model's near-ties flip a
@@ -27,7 +35,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v jq > /dev/null || skip_all "jq not installed"
-plan 9
+plan 10
 module_setup
 S="$MODULE_RUN
    --set cocodiff.refresh=10 --set cocodiff.cfg_scale=2"
@@ -69,18 +77,39 @@ own_split() {
             and ((($m.real_right * (.own_kept // 0) + $m.real_wrong * (.own_fixed // 0)) / $n - .own_head_top1)
                  | fabs) < 1e-6)))' "$1" > /dev/null
 }
+# the same at the trainer's t_gen (own_tgen_*)
+own_tgen_split() {
+    jq -e '[.conditioning, .conditioning_refreshed] | all(. as $m | $m.samples as $n | $m.t_gen_steps == [50, 200]
+        and ([.text, .shuffled_text, .random_text] + .by_scale | all(
+            (.own_tgen_kept_hits + .own_tgen_fixed_hits) == (.own_tgen_head_top1 * $n | round)
+            and (.own_tgen_kept_hits <= $m.real_right)
+            and (.own_tgen_fixed_hits + .own_tgen_fixed_stay_hits <= $m.real_wrong)
+            and (if $m.real_right > 0 then ((.own_tgen_kept - .own_tgen_kept_hits / $m.real_right) | fabs) < 1e-6
+                 else .own_tgen_kept == null end)
+            and (if $m.real_wrong > 0 then ((.own_tgen_fixed - .own_tgen_fixed_hits / $m.real_wrong) | fabs) < 1e-6
+                 and ((.own_tgen_fixed_stay - .own_tgen_fixed_stay_hits / $m.real_wrong) | fabs) < 1e-6
+                 else .own_tgen_fixed == null and .own_tgen_fixed_stay == null end))))' "$1" > /dev/null
+}
 own_split "$TMP/done/diversity.json" && own_split "$W/diversity.json" &&
     grep -q '^train | conditioning, class texts: .*(real [0-9.]*%; kept [0-9.-]*%* of [0-9]*, fixed [0-9.-]*%* of [0-9]* (stay [0-9.-]*%*); t ' \
         "$TMP/log-p2" &&
     [ "$(jq '.conditioning.real_right + .conditioning.real_wrong' "$W/diversity.json")" = 42 ]
 ok $? "own text split into kept and fixed: own = (right * kept + wrong * fixed) / n from the stored counts, both modules, every scale and control ($(jq -r '.conditioning_refreshed | "\(.real_right) right, \(.real_wrong) wrong; refreshed, class texts: kept \(.text.own_kept_hits), fixed \(.text.own_fixed_hits)"' "$W/diversity.json"))"
+own_tgen_split "$TMP/done/diversity.json" && own_tgen_split "$W/diversity.json" &&
+    grep -q '^train | conditioning, class texts: .*; t [0-9]*, chance [0-9.]*%); own text at t_gen 50-200: [0-9.]*% (kept [0-9.-]*%* of [0-9]*, fixed [0-9.-]*%* of [0-9]* (stay [0-9.-]*%*))$' \
+        "$TMP/log-p2" &&
+    jq -e '((.conditioning.text.own_tgen_head_top1 - .generated_head_top1) | fabs) <= 3 / 42 + 1e-6' \
+        "$W/diversity.json" > /dev/null
+ok $? "own text at t_gen [50, 200]: own_tgen = (right * kept + wrong * fixed) / n from the stored counts, everywhere; in the log; co-trained at scale 2 against the trainer's generations ($(jq -r '"\(.conditioning.text.own_tgen_head_top1 * 42 | round) against \(.generated_head_top1 * 42 | round) of 42; from t_probe \(.conditioning.text.own_head_top1 * 42 | round), real \(.real_head_top1 * 42 | round)"' "$W/diversity.json"))"
 n=$(grep -c '^train | conditioning at guidance scale [123], \(co-trained\|refreshed\) module, class texts: swap.*kept [0-9.-]*%* of [0-9]*, fixed' "$TMP/log-p2")
 [ "$n" = 6 ] && grep -q '^train | conditioning at guidance scale 1, refreshed module.*generation scale 2)' "$TMP/log-p2"
 ok $? "the log: one line per scale and module ($n)"
 "$REPO/bin/cocodiff-report" --run "$W" --out "$TMP/r.html" > "$TMP/r.log" 2>&1 &&
     [ "$(grep -o 'class texts at guidance scale' "$TMP/r.html" | wc -l)" = 2 ] && grep -q '<th>2 (generation)</th>' "$TMP/r.html" &&
-    [ "$(grep -o '<th>own text, kept' "$TMP/r.html" | wc -l)" = 4 ]
-ok $? "cocodiff-report: a by-scale table for each module, own text's split in every table"
+    [ "$(grep -o '<th>own text, kept' "$TMP/r.html" | wc -l)" = 4 ] &&
+    [ "$(grep -o '<th>own text at t_gen</th><th>at t_gen, kept</th><th>at t_gen, fixed</th>' "$TMP/r.html" | wc -l)" = 4 ] &&
+    grep -q 'noised to a t drawn per sample in \[50, 200\]' "$TMP/r.html"
+ok $? "cocodiff-report: a by-scale table for each module, own text's split and own text at t_gen in every table"
 
 rm -rf "$TMP/w1" && cp -r "$TMP/done" "$TMP/w1"
 run_mpi 1 "$TRAIN" --config "$TMP/c.yaml" $S $P --set work_dir="$TMP/w1" --resume > "$TMP/log-p1" 2>&1 &&
@@ -90,9 +119,11 @@ run_mpi 1 "$TRAIN" --config "$TMP/c.yaml" $S $P --set work_dir="$TMP/w1" --resum
         | $x.guidance_scale == $y.guidance_scale and ([$x.steer - $y.steer, $x.own_head_top1 - $y.own_head_top1,
           $x.from_noise - $y.from_noise] | map(fabs) | max) <= 2 / 42 + 1e-6
           and ([$x.own_kept_hits - $y.own_kept_hits, $x.own_fixed_hits - $y.own_fixed_hits,
+                $x.own_tgen_kept_hits - $y.own_tgen_kept_hits, $x.own_tgen_fixed_hits - $y.own_tgen_fixed_hits,
                 $a[$m].real_right - $c[$m].real_right] | map(fabs) | max) <= 2
+          and (($x.own_tgen_head_top1 - $y.own_tgen_head_top1) | fabs) <= 2 / 42 + 1e-6
           and (($x.swap - $y.swap) | fabs) <= 0.1 * $y.swap] | all' "$TMP/w1/diversity.json" > /dev/null
-ok $? "1 vs 2 ranks: the resumed probe's figures at every scale agree (within 2 of 42 samples, as printed, kept and fixed hits too; swap 10%)"
+ok $? "1 vs 2 ranks: the resumed probe's figures at every scale agree (within 2 of 42 samples, as printed, kept and fixed hits too, at t_probe and at t_gen; swap 10%)"
 
 cp "$W/diversity.json" "$TMP/before.json"
 COCODIFF_TEST_KILL_AT=diversity@0 run_mpi 2 "$TRAIN" --config "$TMP/c.yaml" $S --set "cocodiff.probe_scales=[1.5]" \

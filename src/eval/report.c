@@ -655,6 +655,13 @@ static void conditioning_table(Buf *b, const json_t *div) {
                (long long)json_integer_value(json_object_get(c, "t_probe")),
                (long long)json_integer_value(json_object_get(c, "noise_per_class")),
                100 * json_number_value(json_object_get(c, "real_head_top1")), 100 * chance);
+    const json_t *tg = json_object_get(c, "t_gen_steps");
+    if (json_array_size(tg) == 2)
+        buf_printf(b, "<p><b>own text at t_gen</b>, <b>kept</b> and <b>fixed</b> there: the same own-text figure for "
+                   "generations from each sample's latent noised to a t drawn per sample in [%lld, %lld], the range "
+                   "the trainer generates its features from (cocodiff.t_gen): the features that reach the head in "
+                   "training.</p>\n", (long long)json_integer_value(json_array_get(tg, 0)),
+                   (long long)json_integer_value(json_array_get(tg, 1)));
     if (!json_is_object(r)) {
         conditioning_rows(b, c);
         return;
@@ -682,18 +689,23 @@ static void conditioning_row(Buf *b, const json_t *m) {
                100 * json_number_value(json_object_get(m, "own_head_top1")));
     share_cell(b, m, "own_kept");
     share_cell(b, m, "own_fixed");
+    share_cell(b, m, "own_tgen_head_top1");
+    share_cell(b, m, "own_tgen_kept");
+    share_cell(b, m, "own_tgen_fixed");
     buf_printf(b, "</tr>");
 }
 
-// The columns after the row's name: the four figures and own text's split (with its group sizes).
+// The columns after the row's name: the four figures and own text's split (with its group sizes), then own
+// text and its split at the trainer's t_gen ("-" for a run from before them).
 static void conditioning_head(Buf *b, const json_t *c) {
     buf_printf(b, "<th>swap</th><th>steer</th><th>from noise</th><th>own text</th>");
     const json_t *r = json_object_get(c, "real_right"), *w = json_object_get(c, "real_wrong");
     if (json_is_integer(r) && json_is_integer(w))
-        buf_printf(b, "<th>own text, kept (%lld real right)</th><th>own text, fixed (%lld real wrong)</th></tr>",
+        buf_printf(b, "<th>own text, kept (%lld real right)</th><th>own text, fixed (%lld real wrong)</th>",
                    (long long)json_integer_value(r), (long long)json_integer_value(w));
     else
-        buf_printf(b, "<th>own text, kept</th><th>own text, fixed</th></tr>");
+        buf_printf(b, "<th>own text, kept</th><th>own text, fixed</th>");
+    buf_printf(b, "<th>own text at t_gen</th><th>at t_gen, kept</th><th>at t_gen, fixed</th></tr>");
 }
 
 // The probe's modes at the generation scale, then (cocodiff.probe_scales)

@@ -539,11 +539,9 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
                              const CocodiffStepCtl *ctl, const CocodiffProbe *p) {
     const CocodiffConfig *c = &m->cfg;
     StepBufs *b = &m->b;
-    int T = c->T_diff;
     size_t n = (size_t)L * c->d;
-    int lo = (int)lround((double)c->t_gen_lo * T), hi = (int)lround((double)c->t_gen_hi * T);
-    if (hi > T - 1) hi = T - 1;
-    if (lo > hi) lo = hi;
+    int lo, hi;
+    cocodiff_t_gen_steps(m, &lo, &hi);
     int noise = p && p->from_noise;
     for (int i = 0; i < B; i++) {
         Crng r = rng_make(ctl->seed, ctl->step, ctl->sample0 + i, RNG_TGEN);
@@ -567,6 +565,15 @@ static void generate_latents(Cocodiff *m, const CdW *W, const float *z0, const i
     // from noise there is no real latent whose range could bound z0_hat
     cocodiff_ddim(&m->sched, b->zg, b->tgen, B, n, c->gen_steps, gen_eps, &g, b->epsd, b->tbuf,
                   c->clip_x0 && !noise ? b->x0b : NULL);
+}
+
+void cocodiff_t_gen_steps(const Cocodiff *m, int *lo, int *hi) {
+    const CocodiffConfig *c = &m->cfg;
+    int T = c->T_diff;
+    *lo = (int)lround((double)c->t_gen_lo * T);
+    *hi = (int)lround((double)c->t_gen_hi * T);
+    if (*hi > T - 1) *hi = T - 1;
+    if (*lo > *hi) *lo = *hi;
 }
 
 // Contrastive CE over classes: logits[i, k] = s cos(P x_i, e_k), s =

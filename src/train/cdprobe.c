@@ -50,12 +50,22 @@ json_t *cdprobe_figures_json(const ConditioningFigures *f) {
     json_object_set_new(o, "own_fixed_hits", json_integer(f->fixed_hits));
     json_object_set_new(o, "own_fixed_stay", share_json(f->stay));
     json_object_set_new(o, "own_fixed_stay_hits", json_integer(f->stay_hits));
+    const ConditioningOwn *g = &f->tgen;
+    json_object_set_new(o, "own_tgen_head_top1", json_real(g->own));
+    json_object_set_new(o, "own_tgen_kept", share_json(g->kept));
+    json_object_set_new(o, "own_tgen_fixed", share_json(g->fixed));
+    json_object_set_new(o, "own_tgen_kept_hits", json_integer(g->kept_hits));
+    json_object_set_new(o, "own_tgen_fixed_hits", json_integer(g->fixed_hits));
+    json_object_set_new(o, "own_tgen_fixed_stay", share_json(g->stay));
+    json_object_set_new(o, "own_tgen_fixed_stay_hits", json_integer(g->stay_hits));
     return o;
 }
 
 void cdprobe_counts_json(json_t *o, const ConditioningStats *c) {
     json_object_set_new(o, "real_right", json_integer(c->real_right));
     json_object_set_new(o, "real_wrong", json_integer(c->real_wrong));
+    json_t *r = json_pack("[i, i]", c->t_gen_lo, c->t_gen_hi);
+    if (r) json_object_set_new(o, "t_gen_steps", r);
 }
 
 // One module's object of diversity.json (cdprobe.h).
@@ -115,13 +125,28 @@ int cdprobe_write(const DiversityStats *st, const CdProbe *co, const CdProbe *rf
 
 // "kept 95.1% of 460, fixed 72.0% of 100 (stay 20.0%)" (conditioning.h): own's split by the head's verdict on
 // the real feature.
-static const char *split_text(char *buf, size_t len, const ConditioningFigures *f, const ConditioningStats *c) {
+static const char *own_split_text(char *buf, size_t len, double kept, double fixed, double stay,
+                                  const ConditioningStats *c) {
     char k[16] = "-", x[16] = "-", st[16] = "-";
-    if (!isnan(f->kept)) snprintf(k, sizeof k, "%.1f%%", 100 * f->kept);
-    if (!isnan(f->fixed)) snprintf(x, sizeof x, "%.1f%%", 100 * f->fixed);
-    if (!isnan(f->stay)) snprintf(st, sizeof st, "%.1f%%", 100 * f->stay);
+    if (!isnan(kept)) snprintf(k, sizeof k, "%.1f%%", 100 * kept);
+    if (!isnan(fixed)) snprintf(x, sizeof x, "%.1f%%", 100 * fixed);
+    if (!isnan(stay)) snprintf(st, sizeof st, "%.1f%%", 100 * stay);
     snprintf(buf, len, "kept %s of %lld, fixed %s of %lld (stay %s)", k, (long long)c->real_right, x,
              (long long)c->real_wrong, st);
+    return buf;
+}
+
+static const char *split_text(char *buf, size_t len, const ConditioningFigures *f, const ConditioningStats *c) {
+    return own_split_text(buf, len, f->kept, f->fixed, f->stay, c);
+}
+
+// "; own text at t_gen 50-200: 80.1% (kept ..., fixed ... (stay ...))": own_tgen (conditioning.h), appended to
+// a figures line.
+static const char *tgen_text(char *buf, size_t len, const ConditioningFigures *f, const ConditioningStats *c) {
+    char sp[128];
+    const ConditioningOwn *g = &f->tgen;
+    snprintf(buf, len, "; own text at t_gen %d-%d: %.1f%% (%s)", c->t_gen_lo, c->t_gen_hi, 100 * g->own,
+             own_split_text(sp, sizeof sp, g->kept, g->fixed, g->stay, c));
     return buf;
 }
 
@@ -136,26 +161,28 @@ void cdprobe_log(const Dist *d, const DiversityStats *st, const CdProbe *co, con
     const char *nm[3] = {"class texts", "shuffled texts (control)", "random texts (control)"};
     const ConditioningStats *cs = &co->cs;
     const ConditioningFigures *f3[3] = {&cs->text, &cs->shuffled, &cs->random};
-    char sp[128];
+    char sp[128], tg[256];
     for (int i = 0; i < 3; i++)
         log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
-                 "(real %.1f%%; %s; t %d, chance %.1f%%)", nm[i], f3[i]->swap, 100 * f3[i]->steer,
+                 "(real %.1f%%; %s; t %d, chance %.1f%%)%s", nm[i], f3[i]->swap, 100 * f3[i]->steer,
                  100 * f3[i]->from_noise, 100 * f3[i]->own, 100 * cs->real_top1, split_text(sp, sizeof sp, f3[i], cs),
-                 cs->t_probe, 100.0 / cs->classes);
+                 cs->t_probe, 100.0 / cs->classes, tgen_text(tg, sizeof tg, f3[i], cs));
     if (rf) {
         const ConditioningFigures *r3[3] = {&rf->cs.text, &rf->cs.shuffled, &rf->cs.random};
         for (int i = 0; i < 3; i++)
             log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from "
-                     "noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; %s)", (long long)rf->steps, nm[i],
+                     "noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; %s)%s", (long long)rf->steps, nm[i],
                      r3[i]->swap, 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own,
-                     100 * rf->cs.real_top1, split_text(sp, sizeof sp, r3[i], &rf->cs));
+                     100 * rf->cs.real_top1, split_text(sp, sizeof sp, r3[i], &rf->cs),
+                     tgen_text(tg, sizeof tg, r3[i], &rf->cs));
     }
     const CdProbe *mods[2] = {co, rf};
     for (int j = 0; by_scale && j < 2 && mods[j]; j++)
         for (int i = 0; i < mods[j]->nscales; i++)
             log_info(d, "train | conditioning at guidance scale %g, %s module, class texts: swap %.3f, steer %.1f%%, "
-                     "from noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; %s; generation scale %g)",
+                     "from noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; %s; generation scale %g)%s",
                      mods[j]->scale[i], mods[j]->module, mods[j]->at[i].swap, 100 * mods[j]->at[i].steer,
                      100 * mods[j]->at[i].from_noise, 100 * mods[j]->at[i].own, 100 * mods[j]->cs.real_top1,
-                     split_text(sp, sizeof sp, &mods[j]->at[i], &mods[j]->cs), mods[j]->cs.guidance);
+                     split_text(sp, sizeof sp, &mods[j]->at[i], &mods[j]->cs), mods[j]->cs.guidance,
+                     tgen_text(tg, sizeof tg, &mods[j]->at[i], &mods[j]->cs));
 }

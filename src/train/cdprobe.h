@@ -20,6 +20,12 @@
 //   classified right in each, so own_head_top1 * samples = own_kept_hits +
 //   own_fixed_hits; own_fixed_stay(_hits): the misread samples whose
 //   own-text generation stays in the class the head gave the real feature.
+//   own_tgen_head_top1, own_tgen_kept, own_tgen_fixed, own_tgen_kept_hits,
+//   own_tgen_fixed_hits, own_tgen_fixed_stay(_hits): the same split for
+//   own-text generations from the trainer's generation noise (conditioning.h,
+//   own_tgen), t drawn per sample from "t_gen_steps" [lo, hi] (beside
+//   real_right, real_wrong), so own_tgen_head_top1 * samples =
+//   own_tgen_kept_hits + own_tgen_fixed_hits.
 #pragma once
 #include <stdint.h>
 
@@ -49,9 +55,9 @@ void cdprobe_free(CdProbe *p);
 
 // One figures object of diversity.json ({swap, steer, own_head_top1,
 // from_noise, own_kept, own_fixed, own_kept_hits, own_fixed_hits,
-// own_fixed_stay, own_fixed_stay_hits}; a new
+// own_fixed_stay, own_fixed_stay_hits, and the own_tgen_ keys}; a new
 // reference, NULL on allocation failure), and the split's group sizes
-// (real_right, real_wrong) set on o. Shared with cocodiff-frozen's
+// (real_right, real_wrong) and own_tgen's range (t_gen_steps) set on o. Shared with cocodiff-frozen's
 // conditioning.json.
 struct json_t *cdprobe_figures_json(const ConditioningFigures *f);
 void cdprobe_counts_json(struct json_t *o, const ConditioningStats *c);

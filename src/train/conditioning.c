@@ -47,6 +47,26 @@ typedef struct Probe {
     int32_t *ta, *tb;         // (batch) text classes
 } Probe;
 
+// Own-text generations of samples [i0, i0 + B) from the trainer's t_gen, drawn per sample (gen_pair's
+// noise: the same ctl), into gb.
+static int gen_tgen(Probe *p, const float *h, int64_t i0, int B, const float *coarse, const float *fine) {
+    CocodiffStepCtl ctl = {.seed = p->o->seed, .step = STEP_SOURCE, .sample0 = i0, .generate = 1, .grad_scale = 1};
+    CocodiffProbe a = {.text = p->ta, .t_start = -1, .coarse = coarse, .fine = fine, .guidance = p->o->guidance};
+    return cocodiff_generate_probe(p->m, h + (size_t)i0 * p->L, B, &ctl, &a, p->gb);
+}
+
+// One own-text split from its counts: hits[r], group[r] with r 1 for the samples whose real feature the head
+// reads right; stay among the others.
+static void own_split(ConditioningOwn *f, const int64_t hits[2], const int64_t group[2], int64_t stay, int64_t n) {
+    f->own = (double)(hits[0] + hits[1]) / (double)n;
+    f->kept_hits = hits[1];
+    f->fixed_hits = hits[0];
+    f->kept = group[1] > 0 ? (double)hits[1] / (double)group[1] : NAN;
+    f->fixed = group[0] > 0 ? (double)hits[0] / (double)group[0] : NAN;
+    f->stay_hits = stay;
+    f->stay = group[0] > 0 ? (double)stay / (double)group[0] : NAN;
+}
+
 // Generations of samples [i0, i0 + B) from t_probe under texts ta / tb (same draws).
 static int gen_pair(Probe *p, const float *h, int64_t i0, int B, const float *coarse, const float *fine) {
     CocodiffStepCtl ctl = {.seed = p->o->seed, .step = STEP_SOURCE, .sample0 = i0, .generate = 1, .grad_scale = 1};
@@ -66,6 +86,7 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
     double dsw = 0, dsrc = 0;
     int64_t steer = 0, hits[2] = {0, 0}, group[2] = {0, 0};   // [0] wrong, [1] right on the real feature
     int64_t stay = 0;   // misread samples whose own-text generation stays in the head's class of the real feature
+    int64_t ghits[2] = {0, 0}, gstay = 0;   // the same at the trainer's t_gen
     int rc = CD_OK;
     for (int64_t i0 = 0; i0 < n && !rc; i0 += p->o->batch) {
         int B = (int)(n - i0 < p->o->batch ? n - i0 : p->o->batch);
@@ -85,16 +106,27 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
             stay += !r && gp == rp;
             steer += diversity_head_argmax(gb, p->hw, p->hb, p->C, p->K) == wrong[i0 + i];
         }
+        if ((rc = gen_tgen(p, h, i0, B, coarse, fine))) break;
+        for (int i = 0; i < B; i++) {
+            int32_t rp = p->real_pred[i0 + i];
+            int gp = diversity_head_argmax(p->gb + (size_t)i * p->L, p->hw, p->hb, p->C, p->K);
+            int r = rp == y[i0 + i];
+            ghits[r] += gp == y[i0 + i];
+            gstay += !r && gp == rp;
+        }
     }
     f->swap = dsrc > 0 ? dsw / dsrc : 0;
     f->steer = (double)steer / (double)n;
-    f->own = (double)(hits[0] + hits[1]) / (double)n;
-    f->kept_hits = hits[1];
-    f->fixed_hits = hits[0];
-    f->kept = group[1] > 0 ? (double)hits[1] / (double)group[1] : NAN;
-    f->fixed = group[0] > 0 ? (double)hits[0] / (double)group[0] : NAN;
-    f->stay_hits = stay;
-    f->stay = group[0] > 0 ? (double)stay / (double)group[0] : NAN;
+    ConditioningOwn at;
+    own_split(&at, hits, group, stay, n);
+    f->own = at.own;
+    f->kept_hits = at.kept_hits;
+    f->fixed_hits = at.fixed_hits;
+    f->kept = at.kept;
+    f->fixed = at.fixed;
+    f->stay_hits = at.stay_hits;
+    f->stay = at.stay;
+    own_split(&f->tgen, ghits, group, gstay, n);
     // from pure noise: noise_per_class generations per class present
     int T = p->T, per = p->o->noise_per_class;
     int64_t total = (int64_t)npresent * per;
@@ -194,6 +226,7 @@ int conditioning_measure(Cocodiff *m, const float *h, const int32_t *y, int64_t 
     out->classes = np;
     out->t_probe = (int)lround(o->t_probe * T) > T - 1 ? T - 1 : (int)lround(o->t_probe * T);
     out->noise_per_class = o->noise_per_class;
+    cocodiff_t_gen_steps(m, &out->t_gen_lo, &out->t_gen_hi);
     out->real_top1 = (double)real / (double)n;
     out->real_right = real;
     out->real_wrong = n - real;
