@@ -31,6 +31,12 @@
 #     segments, from bench-train --list-bn at the per-rank batch, each then
 #     its all-reduce) on P nodes, against P unsynchronised copies at the
 #     same time, less the all-reduces' own time.
+#     BENCH_CHECK_CORES=dedicated checks the model of dedicated nodes
+#     instead (section 5's case): each node's rank pinned to a core of its
+#     own (taskset, core = rank), compute measured by P pinned 1-rank
+#     processes BEFORE the run, not beside it, and no wait term (no core is
+#     shared). Only for P up to this machine's free cores; larger P are
+#     skipped and said so. The machine must be otherwise quiet.
 #  4. BENCH_BN_BASELINE=<a bench-train binary built at the per-layer BN
 #     commit> (docs/scaling.md says how): that binary against this one at
 #     4 nodes over BENCH_CHECK_LINK, alternating: the grouped BN's effect.
@@ -48,7 +54,8 @@
 # BENCH_COMM_REPS (5), BENCH_CHECK_LINK (500mbit: below what this machine's
 # veth links carry, so the shaping shows), BENCH_CHECK_BATCH (16),
 # BENCH_CHECK_REPS (2), BENCH_CHECK_STEPS (3), BENCH_REPLAY_REPS (3), BENCH_BN_BASELINE, BENCH_BN_REPS
-# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION; COCODIFF_WATCHDOG_S=0
+# (3), BENCH_CLUSTER_LINKS, BENCH_PARALLEL_FRACTION, BENCH_CHECK_CORES (shared |
+# dedicated; shared); COCODIFF_WATCHDOG_S=0
 # (the check's runs with blocking collectives, no watchdog) and NETNS_YIELD=0
 # (Open MPI polls without yielding; tests/tap/netns.sh) for the comparisons
 # of docs/scaling.md section 3.
@@ -93,9 +100,10 @@ shape() {
     netns_shape "$1" "$burst"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-# c1 THREADS ARGS... -> bench-train-c: line of a 1-rank run (this machine's own network)
+# c1 THREADS ARGS... -> bench-train-c: line of a 1-rank run (this machine's
+# own network); on core $C1_CORE alone when that is set
 c1() { local t=$1; shift
-    OPENBLAS_NUM_THREADS=$t GLIBC_TUNABLES=$TUNE "$BIN" --threads "$t" --warmup "$WARMUP" --steps "$STEPS" "$@" 2>&1 |
+    OPENBLAS_NUM_THREADS=$t GLIBC_TUNABLES=$TUNE ${C1_CORE:+taskset -c "$C1_CORE"} "$BIN" --threads "$t" --warmup "$WARMUP" --steps "$STEPS" "$@" 2>&1 |
         grep '^bench-train-c:' | tail -1; }
 
 # --- 1. compute per step
@@ -177,15 +185,29 @@ fi
 NSYNC=$((nbn + 2))   # collectives a step: the BN sums, the gradient, the loss
 say "3. the model's check: global batch $CHECK_BATCH on P nodes x 1 rank over $CHECK_LINK links, gradient in one blocking all-reduce; $NSYNC all-reduces a step"
 say "   predicted = compute + $NSYNC x wait + the all-reduces timed on $CHECK_LINK (section 2); measured = the P-rank run across P nodes; medians of $CHECK_REPS"
-say "   compute: P independent 1-rank processes (the slowest), run at the same time as the measured run, so under the same load;"
-say "   wait: what a synchronisation costs when the cores are shared: bench-comm --step (a real step's $NSYNC segments of CPU work, each then its all-reduce) on P nodes against P unsynchronised processes, at once, less the all-reduces' own time"
+CORES=${BENCH_CHECK_CORES:-shared}
+case $CORES in shared|dedicated) ;; *) say "BENCH_CHECK_CORES=$CORES: shared or dedicated"; exit 1 ;; esac
+if [ "$CORES" = shared ]; then
+    say "   compute: P independent 1-rank processes (the slowest), run at the same time as the measured run, so under the same load;"
+    say "   wait: what a synchronisation costs when the cores are shared: bench-comm --step (a real step's $NSYNC segments of CPU work, each then its all-reduce) on P nodes against P unsynchronised processes, at once, less the all-reduces' own time"
+else
+    say "   BENCH_CHECK_CORES=dedicated: each rank on a core of its own (taskset, core = rank); compute: P pinned 1-rank processes run BEFORE the measured run; no wait term"
+    # node r's rank on core r: Open MPI binds nothing here (tests/tap/netns.sh)
+    PIN=$TMP/pin-rank
+    printf '#!/bin/sh\nexec taskset -c "$OMPI_COMM_WORLD_RANK" "$@"\n' > "$PIN" && chmod +x "$PIN"
+fi
 summary=""
 maxerr=0
 for P in 1 2 4; do
     b=$((CHECK_BATCH / P))
     ta=(--batch "$CHECK_BATCH" --threads 1 --warmup "$WARMUP" --steps "$CHECK_STEPS" --bucket-mb 0)
     wait_ms=0
-    if [ $P -gt 1 ]; then
+    if [ "$CORES" = dedicated ] && [ "$P" -gt "$(nproc)" ]; then
+        say "   $P node(s): skipped: dedicated cores need $P free cores, this machine has $(nproc)"
+        summary+=" err_${P}r=NA"
+        continue
+    fi
+    if [ $P -gt 1 ] && [ "$CORES" = shared ]; then
         # the step replayed (bench-comm --step): a real step's segments of CPU
         # work at this per-rank batch (bench-train --list-bn, 1 rank), each
         # followed by its all-reduce; on P nodes against P unsynchronised
@@ -208,10 +230,19 @@ for P in 1 2 4; do
     m=() cm=() bnm=() outm=()
     for r in $(seq "$CHECK_REPS"); do
         pids=()
-        if [ $P = 1 ]; then c1 1 --batch "$CHECK_BATCH" --bucket-mb 0 --steps "$CHECK_STEPS" > "$TMP/meas" & pids+=($!)
+        if [ "$CORES" = dedicated ]; then
+            # the P copies first, each alone on its core, then the run
+            for i in $(seq $P); do C1_CORE=$((i - 1)) c1 1 --batch "$b" --steps "$CHECK_STEPS" > "$TMP/alone-$i" & pids+=($!); done
+            wait "${pids[@]}"
+            pids=()
+        fi
+        pin=(); [ "$CORES" = dedicated ] && pin=("$PIN")
+        if [ $P = 1 ]; then C1_CORE=${pin:+0} c1 1 --batch "$CHECK_BATCH" --bucket-mb 0 --steps "$CHECK_STEPS" > "$TMP/meas" & pids+=($!)
         else GLIBC_TUNABLES=$TUNE netns_mpirun $P 1 -x GLIBC_TUNABLES ${COCODIFF_WATCHDOG_S:+-x COCODIFF_WATCHDOG_S} \
-            "$BIN" "${ta[@]}" > "$TMP/meas" 2>&1 & pids+=($!); fi
-        for i in $(seq $P); do c1 1 --batch "$b" --steps "$CHECK_STEPS" > "$TMP/alone-$i" & pids+=($!); done
+            "${pin[@]}" "$BIN" "${ta[@]}" > "$TMP/meas" 2>&1 & pids+=($!); fi
+        if [ "$CORES" = shared ]; then
+            for i in $(seq $P); do c1 1 --batch "$b" --steps "$CHECK_STEPS" > "$TMP/alone-$i" & pids+=($!); done
+        fi
         wait "${pids[@]}"
         l=$(grep '^bench-train-c:' "$TMP/meas" | tail -1)
         m+=("$(field step_s "$l")") bnm+=("$(field bn_ms "$l")/$(field bn_cpu_ms "$l")") outm+=("$(field outside_s "$l")")

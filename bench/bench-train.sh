@@ -48,7 +48,7 @@
 #                threads2=<1-rank speedup of 2 threads splitting the batch over 1>
 #                threads2_module=<the same with the CoCoDiff module on>
 #                threads2_b1=<the same at one sample per rank: 2 threads splitting its persons over 1
-#                             (BENCH_SHAPE=ucla, one person: 2 BLAS threads inside the sample)>
+#                             (BENCH_SHAPE=ucla, one person: 2 threads splitting its frames)>
 #                c_b4=<samples/s> pytorch_b4=<samples/s|NA> peak_frac_b4=<effective / peak> ... (BENCH_SMALL_BATCHES)
 set -euo pipefail
 cd "$(dirname "$0")/.."

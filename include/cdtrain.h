@@ -20,7 +20,7 @@
 //   per step: cdtrain_step(cd, model, labels, n, &ctl, stats) ...
 //             ctrgcn_backward_ex(model, dlogits, cdtrain_dfeat(cd), cdtrain_dlast(cd));
 //             (all-reduce the grads and stats) ... cdtrain_optim_step(cd, lr);
-//             cdtrain_replay(cd, dist, lr, epoch, step);
+//             cdtrain_replay(cd, dist, team, lr, epoch, step);
 //   checkpoints: cdtrain_tensor_groups / cdtrain_restore
 //   at the end: cdtrain_refresh_* (cocodiff.refresh), cdtrain_replay_final,
 //   cdtrain_finish (the generated-feature measurement)
@@ -119,8 +119,11 @@ void cdtrain_optim_step(CdTrain *t, double lr, int64_t epoch);
 // steps on batches drawn from it, each split over the ranks, its gradients
 // summed over them, and an optimizer step at the same lr: the same on any
 // number of ranks. Nothing reaches the backbone or its head. CD_OK or an
-// error (on every rank).
-int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step);
+// error (on every rank). team: the rank's threads (NULL: the calling
+// thread), whose lanes split each step's samples as cdtrain_step's
+// (cocodiff_lanes.h); the same for cdtrain_replay_final and
+// cdtrain_refresh_step.
+int cdtrain_replay(CdTrain *t, const Dist *d, CtrgcnTeam *team, double lr, int64_t epoch, int64_t step);
 // Once the last step is done (cocodiff.replay_final > 0): the module
 // trains alone on the training split's part tokens through the final
 // backbone in eval mode (as cocodiff-frozen and the probe see them), so
@@ -134,8 +137,8 @@ int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t 
 // last step repeats it from the same state, to the same result. CD_OK or an
 // error (on every rank).
 int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train);
-int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, const float *tokens,
-                         const int32_t *labels, int64_t n);
+int cdtrain_replay_final(CdTrain *t, const Dist *d, CtrgcnTeam *team, double lr, int64_t epoch,
+                         const float *tokens, const int32_t *labels, int64_t n);
 // cocodiff.refresh > 0: after the last step (and before replay_final), a
 // FRESH module (the run's initial module weights, a new optimizer, no EMA,
 // one L_diff pass a step, the same texts) trains cocodiff.refresh steps alone on the final
@@ -163,7 +166,7 @@ int64_t cdtrain_refresh_done(const CdTrain *t);
 int cdtrain_refresh_batch(const CdTrain *t);
 long long cdtrain_refresh_restarted(const CdTrain *t);
 int cdtrain_refresh_begin(CdTrain *t, const float *tokens, const int32_t *labels, int64_t n);
-int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff);
+int cdtrain_refresh_step(CdTrain *t, const Dist *d, CtrgcnTeam *team, Ctrgcn *m, double *diff);
 int cdtrain_params_finite(const CdTrain *t);
 
 // Checkpoints: the module's parameters as /cocodiff/<name>, its

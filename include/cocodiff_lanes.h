@@ -17,7 +17,9 @@
 // in another order).
 //
 // The lanes also pool their samples' part tokens from the backbone's
-// outputs and hand their samples' gradients back (CocodiffTokens).
+// outputs and hand their samples' gradients back (CocodiffTokens), or take
+// tokens given as they are (feat NULL: the replay buffer's and the fresh
+// module's steps, cdtrain.h, away from the backbone).
 //
 //   CocodiffLanes *l;
 //   cocodiff_lanes_create(&l, m, threads);          // after cocodiff_set_text(m, ...)
@@ -33,7 +35,8 @@
 // The module's tokens of a batch of B samples and their way back into the
 // backbone: C is the module's (cocodiff_dims), M, T, V the last unit's.
 typedef struct CocodiffTokens {
-    const float *feat;      // (B, C): the pooled features, token 0 exactly
+    const float *feat;      // (B, C): the pooled features, token 0 exactly; NULL: h is given (nothing pooled,
+                            // no gradient back; dh may be NULL: no token gradients)
     const float *last;      // (B*M, C, T, V): the last unit's output, pooled into tokens 1..6
     int C, M, T, V;
     const PartSets *parts;
@@ -56,7 +59,7 @@ typedef struct CocodiffLanes CocodiffLanes;
 int cocodiff_lanes_create(CocodiffLanes **l, Cocodiff *m, int lanes);
 void cocodiff_lanes_free(CocodiffLanes *l);   // NULL is fine
 // cocodiff_tokens_in, cocodiff_step(m, io->h, labels, B, head, io->dh, ctl,
-// out) and cocodiff_tokens_out over the team's ctrgcn_team_lanes(team, B)
+// out) and cocodiff_tokens_out (the two without io->feat) over the team's ctrgcn_team_lanes(team, B)
 // lanes (at most the room made), each on its run of consecutive samples
 // (ctrgcn_team's cut): m's grads += the lanes' in lane order, head->gw, gb
 // += the lanes' head gradients, out = the batch's losses (sample-weighted

@@ -2,8 +2,8 @@
 // parallelism: ranks x threads).
 //
 // A team holds `threads` replicas of a model (same architecture, their own
-// activations, gradients and BN caches; weights copied from the model at
-// every forward). A training forward cuts the batch's N*M (sample, person)
+// activations, gradients and BN caches; they read the model's weights in
+// place, its running statistics copied in at every forward). A training forward cuts the batch's N*M (sample, person)
 // rows, the ten units' batch, into `lanes` runs of consecutive rows
 // (lanes = min(threads, N*M)), one per thread, each through its replica with
 // BLAS on one thread (the threads are the parallelism; the BLAS thread count
@@ -26,10 +26,28 @@
 // bitwise deterministic for a given rank x thread layout, and agrees with
 // one thread as N ranks agree with one (the same sums in another order).
 //
-// With one lane (threads 1, or a batch of one row: one sample of one
-// person, NW-UCLA's M = 1) the team is a pass-through: the model's own
-// forward and backward, whose GEMMs then use the BLAS threads
-// (blas_set_threads) inside the sample.
+// One row (one sample of one person: NW-UCLA's M = 1 at one sample per
+// rank) is split by its FRAMES instead (time blocks): lane k of
+// ctrgcn_team_frame_lanes(t, T) = min(threads, T / 4) holds the frames
+// [T/4 k/lanes, T/4 (k+1)/lanes) x 4 of every unit's input (4: the two
+// stride-2 units, so each block gives the whole row's frames after them)
+// and runs every layer that is pointwise in time on them as on a row of its
+// own (the graph convolutions, the 1x1 convs, BN with the lanes' sums, the
+// activations). The temporal convolutions and the max-pool run unpadded on
+// the block plus a halo of 1-4 frames read from the neighbours' replicas
+// (zeros, or -inf for the max-pool, beyond the sequence ends); in backward
+// each lane writes its block-plus-halo input gradient, and after a barrier
+// every lane adds the parts that fall in its block in lane order. The
+// CTR-GC's time-mean and its gradient, and the pooling, add the lanes'
+// partial sums (in lane order); the first lane runs fc. So the same
+// forward and backward as one thread up to the order of those sums, bitwise
+// deterministic for a given T and thread count. data_bn runs on each lane's
+// frames too; the kept last output is gathered from the blocks, and the
+// module's gradient of it (ctrgcn_team_backward_ex) taken per block.
+//
+// With one lane (threads 1, or one row under 8 frames) the team is a
+// pass-through: the model's own forward and backward, whose GEMMs then use
+// the BLAS threads (blas_set_threads) inside the sample.
 //
 // An auxiliary loss on the backbone's outputs (the CoCoDiff module, run
 // between the passes, split over the same threads by ctrgcn_team_run) reads
@@ -50,7 +68,8 @@
 // the one-lane path; with lanes the gradients are final when
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
-// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_cut,
+// defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_frame_lanes,
+//          ctrgcn_team_cut,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
 //          ctrgcn_team_run
@@ -69,6 +88,10 @@ void ctrgcn_team_free(CtrgcnTeam *t);   // NULL is fine
 // The lanes n items are cut into: min(threads, n) (the backbone's: n = N*M
 // rows; the module's step: n = N samples).
 int ctrgcn_team_lanes(const CtrgcnTeam *t, int n);
+// The lanes one row (one sample of one person) of T frames is split into
+// by its frames (time blocks): min(threads, T / 4) (1: not split, the
+// model's own pass).
+int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T);
 // Lane k's run [*i0, *i1) of n items cut into `lanes` runs of consecutive
 // items (a forward's rows, the module's samples, a gradient sum's parameters).
 void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1);

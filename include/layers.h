@@ -102,6 +102,12 @@ void maxpool_t_forward(float *out, int32_t *argmax, const float *x, int N, int C
                        int stride);
 void maxpool_t_backward(float *dx, const float *dout, const int32_t *argmax, int N, int C, int T,
                         int V, int stride);
+// The same with padding (pad, 0): pad 0 runs over a frame block whose halo
+// frames (-inf beyond the sequence ends) are in x.
+void maxpool_t_forward_pad(float *out, int32_t *argmax, const float *x, int N, int C, int T, int V, int stride,
+                           int pad);
+void maxpool_t_backward_pad(float *dx, const float *dout, const int32_t *argmax, int N, int C, int T, int V,
+                            int stride, int pad);
 
 // ---------------------------------------------------------------------------
 // Linear: out (N, out) = x (N, in) w^T (out, in) + b (out)
@@ -135,6 +141,14 @@ typedef struct Ctrgc {
     int recompute_x3;    // 1: conv3's output is not cached; backward recomputes it per sample
                          // (cin multiply-adds per float not kept; the same call, so the same bits)
     struct Prof *prof;   // NULL, or the step profile its parts are timed into (prof.h)
+    // A frame block of a longer row (ctrgcn_team.h's time blocks): with tsum
+    // set, x holds T of the row's tfull frames, split over lanes that each
+    // call with their block; tsum(v, n, tctx) makes v the sum of the lanes'
+    // v, so the time-mean (forward) and its gradient (backward) are the whole
+    // row's. NULL: x is the whole row.
+    int tfull;
+    void (*tsum)(float *v, int n, void *tctx);
+    void *tctx;
 } Ctrgc;
 typedef struct CtrgcParams {   // PyTorch layout; conv weights (o, i, 1, 1) -> (o, i)
     const float *w1, *b1, *w2, *b2;   // (rel, cin), (rel)

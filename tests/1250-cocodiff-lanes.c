@@ -7,6 +7,9 @@
 //     the gradients into the pooled features and the last unit output, and
 //     every loss close to the whole step's (the same sums in another order);
 //   - the same split step twice gives the same bits;
+//   - with the tokens given (no pooling, no token gradients: the replay
+//     and refresh steps of cdtrain.h) the same: gradients and losses close
+//     to the whole step's, the same bits twice;
 //   - a team with more lanes than the room made is refused.
 // Tiny sizes: module d 32, 4 heads, 1 block; C 16, Dt 12, K 5; the NTU
 // parts over M 2, T' 4, V 25; the team's model base 8.
@@ -86,6 +89,22 @@ static int step(Cocodiff *m, CocodiffLanes *l, CtrgcnTeam *team, CocodiffTokens 
     return rc;
 }
 
+// The same with the tokens given (io.feat NULL, no token gradients: the
+// replay buffer's and the fresh module's steps).
+static int step_given(Cocodiff *m, CocodiffLanes *l, CtrgcnTeam *team, float *h, const int32_t *labels,
+                      const float *fcw, const float *fcb, Out *o) {
+    cocodiff_zero_grad(m);
+    memset(o->gw, 0, (size_t)K * C * sizeof(float));
+    memset(o->gb, 0, K * sizeof(float));
+    CocodiffHead head = {fcw, fcb, o->gw, o->gb};
+    CocodiffStepCtl ctl = {.seed = 3, .step = 12, .sample0 = (int64_t)1 << 40, .generate = 1, .grad_scale = 1};
+    const CocodiffTokens io = {.h = h, .C = C};
+    int rc = team ? cocodiff_lanes_step(l, team, &io, labels, B, &head, &ctl, &o->lo)
+                  : cocodiff_step(m, h, labels, B, &head, NULL, &ctl, &o->lo);
+    memcpy(o->g, cocodiff_grads(m), cocodiff_num_params(m) * sizeof(float));
+    return rc;
+}
+
 // |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
 static int close_scaled(const float *got, const float *want, size_t n, const char *what) {
     double s = 0;
@@ -105,7 +124,7 @@ static int same_losses(const CocodiffLosses *a, const CocodiffLosses *b, double 
 }
 
 int main(void) {
-    plan(10);
+    plan(14);
     PartSets parts;
     if (part_sets_load("datasets/parts/ntu25.tsv", V, &parts)) bail("cannot read the NTU part file");
     CocodiffConfig cfg;
@@ -167,6 +186,18 @@ int main(void) {
            same_losses(&again.lo, &split.lo, 0),
        "the same split step twice: the same bits");
     is_tensor_equal(cocodiff_params(m), p0, np, "the module's weights are read, not written");
+
+    // given tokens (those the whole step pooled): module and head gradients only
+    if (step_given(m, NULL, NULL, io.h, labels, fcw, fcb, &one)) bail("the whole step on given tokens failed");
+    rc = step_given(m, lanes, team, io.h, labels, fcw, fcb, &split);
+    ok(rc == CD_OK && one.lo.generated && same_losses(&split.lo, &one.lo, 1e-5),
+       "given tokens over 3 lanes: the split step runs, every loss the batch's (diff %.4f, L_gen %.4f)", split.lo.diff,
+       split.lo.gen);
+    close_scaled(split.g, one.g, np, "given tokens, 3 lanes: the module's gradients close to the whole step's");
+    close_scaled(split.gw, one.gw, (size_t)K * C, "given tokens, 3 lanes: the head's weight gradient close");
+    rc = step_given(m, lanes, team, io.h, labels, fcw, fcb, &again);
+    ok(rc == CD_OK && !memcmp(again.g, split.g, np * sizeof(float)) && !memcmp(again.gw, split.gw, (size_t)K * C * 4),
+       "given tokens: the same split step twice, the same bits");
 
     rc = step(m, small, team, io, labels, fcw, fcb, &again);   // its message on stderr
     ok(rc == CD_EARG, "3 lanes with room for 2: refused (CD_EARG)");

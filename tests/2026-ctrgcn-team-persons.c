@@ -9,8 +9,10 @@
 //     the running statistics close to one model's (the BN sums are added in
 //     another order), the counters equal;
 //   - the same team step twice gives the same bits.
-// With one person (NW-UCLA's M = 1) one sample is one row: one lane, the
-// model's own pass; two samples are two lanes.
+// With one person (NW-UCLA's M = 1) one sample is one row: its frames split
+// over the lanes (time blocks, tests/2027), outputs gathered; at T 4 (under
+// two blocks of 4 frames) one lane, the model's own pass; two samples are
+// two lanes.
 // Tiny model: base 8, K 5, T 16, NTU graph, training-mode BN.
 #include <math.h>
 #include <stdint.h>
@@ -103,7 +105,7 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int N, 
 }
 
 int main(void) {
-    plan(4 * 7 + 2);
+    plan(4 * 7 + 3);
     CtrgcnConfig cfg;
     ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
     Ctrgcn *start;
@@ -129,9 +131,11 @@ int main(void) {
     ctrgcn_init(m, 11);
     float l[2 * K];
     if (ctrgcn_team_forward(team, l, x, 1, T)) bail("forward failed");
+    ok(ctrgcn_team_features(team) != ctrgcn_features(m), "M 1, 1 sample: its frames over two lanes, outputs kept");
+    if (ctrgcn_team_forward(team, l, x, 1, 4)) bail("forward failed");
     ok(ctrgcn_team_features(team) == ctrgcn_features(m) &&
            ctrgcn_team_last_output(team) == ctrgcn_last_output(m, NULL, NULL, NULL, NULL),
-       "M 1, 1 sample: one lane, whose outputs are the model's own");
+       "M 1, 1 sample of 4 frames: one lane, whose outputs are the model's own");
     if (ctrgcn_team_forward(team, l, x, 2, T)) bail("forward failed");
     ok(ctrgcn_team_features(team) != ctrgcn_features(m), "M 1, 2 samples: two lanes, outputs kept");
     ctrgcn_team_free(team);

@@ -53,7 +53,12 @@ grep -q 'step 39/39' "$TMP/b2.log" && grep -q "2 rank(s) x 2 thread(s) splitting
 ok $? "... to its last step, the log saying the threads split each sample's persons"
 cmp "$TMP/b2.h5" "$TMP/b2b.h5"
 ok $? "... byte-identical checkpoints"
-within b1 b2 1e-4 "... and agrees with 1 thread within 1e-4"
+# At one sample a rank the trajectory amplifies any rounding about 3x a step
+# past step 10: the same 1-thread run with OpenBLAS's AVX-512 kernels in place
+# of Haswell's differs from itself by 6e-8 up to step 10 and 2.1e-3 by step
+# 39, as 1 vs 2 threads do. So the agreement is asked of the first 10 steps.
+head -n 10 "$TMP/b1.txt" > "$TMP/b1-10.txt" && head -n 10 "$TMP/b2.txt" > "$TMP/b2-10.txt"
+within b1-10 b2-10 1e-5 "... and agrees with 1 thread within 1e-5 over its first 10 steps"
 
 # 3 samples on 1 rank x 2 threads: rows 3 | 3, sample 1's persons apart.
 S="$B --set batch_size=3 --set num_epoch=1"

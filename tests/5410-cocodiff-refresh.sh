@@ -12,12 +12,14 @@
 #   a run finished WITHOUT the phase, resumed with it on, runs only the
 #   phase and ends with the same bytes; resumed once more, nothing is rerun;
 #   1 vs 2 ranks: the phase's losses agree within 1e-4;
+#   1 rank x 2 threads (the phase's and the replay steps' samples split over
+#   the threads): twice byte-identical, within 1e-4 of 1 thread;
 #   the export of a refreshed run is still exactly CTR-GCN's /model.
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v h5diff > /dev/null && command -v h5ls > /dev/null && command -v jq > /dev/null ||
     skip_all "h5diff/h5ls/jq not installed"
-plan 12
+plan 14
 module_setup
 S="$MODULE_RUN"
 R="--set cocodiff.refresh=10 --set cocodiff.checkpoint_steps=4"
@@ -86,6 +88,28 @@ a=$(sed -n 's/.*train | refresh | step 10\/10 | diff \([0-9.]*\).*/\1/p' "$TMP/l
 b=$(sed -n 's/.*train | refresh | step 10\/10 | diff \([0-9.]*\).*/\1/p' "$TMP/log-r2")
 awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b > 0 && d / b < 1e-4) }'
 ok $? "1 vs 2 ranks: the phase's mean L_diff agrees within 1e-4 ($a vs $b)"
+
+# --- a rank's threads split the phase's steps and the replay steps (each
+# step's samples over the lanes, cocodiff_lanes.h; at base_lr 1e-4 as above,
+# with 2 replay steps a step and 3 alone at the end): 1 rank x 2 threads
+# twice byte-identical, and within 1e-4 of 1 thread
+P="--set cocodiff.replay=20 --set cocodiff.replay_steps=2 --set cocodiff.replay_batch=6 --set cocodiff.replay_final=3"
+for th in 1 2 2b; do
+    rm -rf "$W"
+    run_mpi 1 "$TRAIN" --config "$TMP/c.yaml" $S $R $P --set base_lr=1e-4 --set cocodiff.threads="${th%b}" \
+        --log-losses "$TMP/l-th$th" > "$TMP/log-th$th" 2>&1 && mv "$W" "$TMP/th$th"
+done
+grep -q "1 rank(s) x 2 thread(s) splitting each batch" "$TMP/log-th2" &&
+    cmp "$TMP/th2/checkpoint-last.h5" "$TMP/th2b/checkpoint-last.h5" && cmp "$TMP/th2/diversity.json" "$TMP/th2b/diversity.json"
+ok $? "1 rank x 2 threads, the phase and the replay steps split too: twice byte-identical"
+diffs() { sed -n -e 's/.*train | refresh | step 10\/10 | diff \([0-9.]*\).*/\1/p' \
+    -e 's/.*CoCoDiff module alone after training: .* mean diff \([0-9.]*\),.*/\1/p' "$1" | tr '\n' ' '; }
+a=$(diffs "$TMP/log-th1") b=$(diffs "$TMP/log-th2")
+r=$(losses_maxrel "$TMP/l-th1" "$TMP/l-th2")
+echo "$a|$b" | awk -F'|' '{ n = split($1, x, " "); m = split($2, y, " "); if (n != 2 || m != 2) exit 1
+    for (i = 1; i <= 2; i++) { d = x[i] - y[i]; if (d < 0) d = -d; if (!(y[i] > 0) || d / y[i] >= 1e-4) exit 1 } }' &&
+    awk -v r="$r" 'BEGIN { exit !(r != "inf" && r + 0 <= 1e-4) }'
+ok $? "1 vs 2 threads: the phase's and the final replay's mean L_diff ($a vs $b) and the losses (max relative difference $r) within 1e-4"
 
 # --- export
 "$TRAIN" --checkpoint "$TMP/ref/checkpoint-last.h5" --export "$TMP/export.h5" > "$TMP/logx" 2>&1 &&

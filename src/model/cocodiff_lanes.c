@@ -132,9 +132,11 @@ static void lane_job(void *ctx, int k) {
     c.sample0 += n0;
     c.grad_scale = j->ctl->grad_scale * (float)a->n / (float)j->B;
     const size_t tok = (size_t)COCODIFF_TOKENS * l->C;
-    cocodiff_tokens_in(j->io, n0, n1);
-    a->rc = cocodiff_step(a->rep, j->io->h + n0 * tok, j->labels + n0, a->n, hp, j->io->dh + n0 * tok, &c, &a->lo);
-    if (!a->rc) cocodiff_tokens_out(j->io, n0, n1);
+    const int pooled = j->io->feat != NULL;   // else the tokens are given
+    if (pooled) cocodiff_tokens_in(j->io, n0, n1);
+    a->rc = cocodiff_step(a->rep, j->io->h + n0 * tok, j->labels + n0, a->n, hp, j->io->dh ? j->io->dh + n0 * tok : NULL,
+                          &c, &a->lo);
+    if (!a->rc && pooled) cocodiff_tokens_out(j->io, n0, n1);
 }
 
 // dst[i] += src_0[i] + src_1[i] + ... (the lanes' in lane order), i < n.
@@ -185,7 +187,7 @@ static int finish(CocodiffLanes *l, int lanes, int B, const CocodiffHead *head, 
 int cocodiff_lanes_step(CocodiffLanes *l, CtrgcnTeam *team, const CocodiffTokens *io, const int32_t *labels, int B,
                         const CocodiffHead *head, const CocodiffStepCtl *ctl, CocodiffLosses *out) {
     const int lanes = ctrgcn_team_lanes(team, B);
-    if (lanes > l->cap || !io->dh || !ctl) {
+    if (lanes > l->cap || (io->feat && !io->dh) || !ctl) {
         CD_ERR("cocodiff_lanes_step: %d lanes (room for %d)%s", lanes, l->cap, io->dh ? "" : ", no token gradients");
         return CD_EARG;
     }

@@ -251,7 +251,7 @@ void ctrgcn_free(Ctrgcn *m) {
     free_batch(m);
     pool_free(m->pool);
     free(m->tab);
-    free(m->params);
+    if (!m->params_shared) free(m->params);
     free(m->grads);
     free(m->buffers);
     free(m->counters);
@@ -265,6 +265,15 @@ const CtrgcnTensor *ctrgcn_find(const Ctrgcn *m, const char *name) {
     for (int i = 0; i < m->ntab; i++) if (!strcmp(m->tab[i].name, name)) return &m->tab[i];
     return NULL;
 }
+int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m) {
+    if (rep->nparams != m->nparams || rep->params_shared) return CD_EARG;
+    free(rep->params);
+    rep->params = m->params;
+    rep->params_shared = 1;
+    point_tensors(rep);
+    return CD_OK;
+}
+
 float *ctrgcn_params(Ctrgcn *m) { return m->params; }
 float *ctrgcn_grads(Ctrgcn *m) { return m->grads; }
 float *ctrgcn_buffers(Ctrgcn *m) { return m->buffers; }

@@ -72,12 +72,33 @@ typedef struct Lane {
     float *work;               // conv / CTRGC workspace
 } Lane;
 
+// A replica's frame block of the one row a team splits by time (time
+// blocks, ctrgcn_team.h), set by the team for such a pass (Ctrgcn.tb; NULL
+// otherwise). Lane j holds frames [at(j, l), at(j + 1, l)) of unit l's input
+// (l = CTRGCN_UNITS: the last unit's output), at(j, l) = start[j *
+// (CTRGCN_UNITS + 1) + l]; the starts are multiples of the strides still to
+// come, so a stride-2 layer's block gives the whole row's frames. Every
+// layer pointwise in time runs on the block as on a row of its own; the
+// temporal convolutions and the max-pool read their halo from the
+// neighbours' replicas (rep) and hand the halo's gradient back to them.
+typedef struct TBlock {
+    int lane, lanes;
+    const int *start;          // (lanes + 1) x (CTRGCN_UNITS + 1)
+    struct Ctrgcn *const *rep; // (lanes) every lane's replica
+    float *ext[3], *dext[3];   // branch b < 3's input with its halo (bc, tin + 2 pad, V) and its gradient
+    void (*wait)(void *ctx);                       // the lanes' barrier
+    void (*fsum)(float *v, int n, void *ctx);      // v := the lanes' v summed in lane order
+    void (*dsum)(double *v, int n, void *ctx);     // the same for doubles
+    void *ctx;
+} TBlock;
+
 struct Ctrgcn {
     CtrgcnConfig cfg;
     CtrgcnTensor *tab;
     int ntab, captab;
     size_t nparams, nbuffers, ncounters;
     float *params, *grads, *buffers;
+    int params_shared;     // params are another model's (ctrgcn_share_params): not freed here
     int64_t *counters;
     Bn data_bn;
     Unit u[CTRGCN_UNITS];
@@ -86,6 +107,7 @@ struct Ctrgcn {
     const BnSync *sync;
     const CtrgcnGradHook *hook;
     Prof *prof;            // the step profile of training passes, or NULL (ctrgcn_set_profile)
+    const TBlock *tb;      // a team lane's frame block of one row, or NULL (the whole rows)
     // batch state
     int N, T, NM, training, alloc_N, alloc_T;
     float *act;            // one arena for every saved activation
@@ -107,6 +129,10 @@ struct Ctrgcn {
 // ctrgcn.c, for the passes:
 // The batch buffers for N samples of T frames (per mode). CD_OK or CD_ENOMEM.
 int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
+// rep's layers read m's parameters (same config) instead of rep's own: a
+// team's replica, which then needs no copy of the weights each step. m must
+// outlive rep. CD_OK or CD_EARG.
+int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m);
 // The gradient of parameter p (NULL without gradients).
 float *ctrgcn_grad_of(Ctrgcn *m, const float *p);
 // Backward's hook: the parameters from `first` on have final gradients.

@@ -126,10 +126,18 @@ static void conv_bwd(Ctrgcn *m, Conv *cv, float *dx, const float *dout, const fl
     prof_stop(m->prof, cv->c.kt > 1 ? PROF_CONV_T : PROF_CONV_1X1, t0,
               conv_flops(cv, N, T, m->cfg.num_point) * (dx ? 2 : 1), conv_bytes(cv, N, T, m->cfg.num_point) * (dx ? 2 : 1));
 }
-// The unit's CTRGC geometry with the pass's profile (its parts time themselves).
-static Ctrgc ctrgc_of(const Unit *u, Prof *prof) {
+static int tb_at(const TBlock *tb, int j, int l) { return tb->start[(size_t)j * (CTRGCN_UNITS + 1) + l]; }
+
+// The unit's CTRGC geometry with the pass's profile (its parts time themselves),
+// over a frame block its time-mean summed over the lanes.
+static Ctrgc ctrgc_of(const Ctrgcn *m, const Unit *u, Prof *prof) {
     Ctrgc g = u->g;
     g.prof = prof;
+    if (m->tb) {
+        g.tfull = tb_at(m->tb, m->tb->lanes, (int)(u - m->u));
+        g.tsum = m->tb->fsum;
+        g.tctx = m->tb->ctx;
+    }
     return g;
 }
 
@@ -261,6 +269,60 @@ static void bn_apply(Prof *pr, const Bn *bn, float *out, const float *x, int rel
     bn_apply_ex(pr, bn, out, (size_t)bn->C * L, x, (BnAdd){NULL, 0, NULL, 0}, relu, N, L);
 }
 
+// ---------------------------------------------------------------------------
+// Time blocks (ctrgcn_impl.h's TBlock): the halos of the temporal ops
+
+// The halo of branch b < 3's temporal op: the conv's padding, the max-pool's 1.
+static int tb_pad(const Unit *u, int b) { return b < 2 ? u->tconv[b].c.pad : 1; }
+
+// ext (bc, tin + 2 pad, V) := branch b's BN + ReLU output over frames
+// [t0 - pad, t1 + pad) of unit l's row, taken from the lanes that hold them
+// (their 1x1 outputs c1[b], complete once the branch BNs' statistics are
+// reduced, and the same statistics in every lane); frames beyond the row's
+// ends are `fill`, the op's padding (0 for a conv, -inf for the max-pool).
+static void tb_ext(Prof *pr, const Ctrgcn *m, int l, int b, float *ext, float fill) {
+    const TBlock *tb = m->tb;
+    const Unit *u = &m->u[l];
+    const int V = m->cfg.num_point, pad = tb_pad(u, b), e0 = tb_at(tb, tb->lane, l) - pad;
+    const int Te = u->tin + 2 * pad, Tf = tb_at(tb, tb->lanes, l);
+    for (int j = 0; j < tb->lanes; j++) {
+        const int j0 = tb_at(tb, j, l), j1 = tb_at(tb, j + 1, l);
+        const int a0 = j0 > e0 ? j0 : e0, a1 = j1 < e0 + Te ? j1 : e0 + Te;
+        if (a1 <= a0) continue;
+        const float *src = tb->rep[j]->u[l].c1[b];
+        for (int ch = 0; ch < u->bc; ch++)
+            memcpy(ext + ((size_t)ch * Te + (a0 - e0)) * V, src + ((size_t)ch * (j1 - j0) + (a0 - j0)) * V,
+                   (size_t)(a1 - a0) * V * sizeof(float));
+    }
+    bn_apply(pr, &u->bbn[b], ext, ext, 1, 1, Te * V);
+    for (int e = 0; e < Te; e++)
+        if (e0 + e < 0 || e0 + e >= Tf)
+            for (int ch = 0; ch < u->bc; ch++)
+                for (int v = 0; v < V; v++) ext[((size_t)ch * Te + e) * V + v] = fill;
+}
+
+// drb (bc, tin, V) += the gradient of branch b's input over this lane's
+// frames, from every lane's halo gradient dext[b] (its own included) in
+// lane order: a run is bitwise the same for a given split.
+static void tb_gather(const Ctrgcn *m, int l, int b, float *drb) {
+    const TBlock *tb = m->tb;
+    const Unit *u = &m->u[l];
+    const int V = m->cfg.num_point, pad = tb_pad(u, b);
+    const int t0 = tb_at(tb, tb->lane, l), t1 = tb_at(tb, tb->lane + 1, l);
+    for (int j = 0; j < tb->lanes; j++) {
+        const int e0 = tb_at(tb, j, l) - pad, Te = tb_at(tb, j + 1, l) - tb_at(tb, j, l) + 2 * pad;
+        const int a0 = t0 > e0 ? t0 : e0, a1 = t1 < e0 + Te ? t1 : e0 + Te;
+        if (a1 <= a0) continue;
+        const float *src = tb->rep[j]->tb->dext[b];
+        const size_t n = (size_t)(a1 - a0) * V;
+        for (int ch = 0; ch < u->bc; ch++) {
+            float *d = drb + ((size_t)ch * (t1 - t0) + (a0 - t0)) * V;
+            const float *g = src + ((size_t)ch * Te + (a0 - e0)) * V;
+            for (size_t i = 0; i < n; i++) d[i] += g[i];
+        }
+    }
+}
+
 // gout (NM, cout, tin, V) = relu(gbn(gsum) + down(x)): forward computes it,
 // backward recomputes it (same operations, same bits; in one pass when
 // recompute, the BNs' statistics being known). dconv_out: the down conv's
@@ -346,6 +408,22 @@ static const float *branch_mid(const Pass *p, Unit *u, const UnitBufs *b, int k,
     prof_stop(p->prof, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
     return b->mp;
 }
+// branch_mid over a frame block: the op unpadded over the block and its
+// halo (tb_ext, in the lane's ext[k]).
+static const float *branch_mid_tb(const Pass *p, Unit *u, const UnitBufs *b, int k) {
+    Ctrgcn *m = p->m;
+    const int pad = tb_pad(u, k), Te = u->tin + 2 * pad;
+    float *ext = m->tb->ext[k];
+    tb_ext(p->prof, m, (int)(u - m->u), k, ext, k < 2 ? 0.0f : -INFINITY);
+    if (k < 2) {
+        Conv cv = u->tconv[k];
+        cv.c.pad = 0;
+        conv_fwd(p, &cv, b->c2[k], ext, p->NM, Te);
+        return b->c2[k];
+    }
+    maxpool_t_forward_pad(b->mp, b->argmax, ext, p->NM, u->bc, Te, p->m->cfg.num_point, u->stride, 0);
+    return b->mp;
+}
 static Bn *branch_last_bn(Unit *u, int k) { return k == 3 ? &u->bbn[3] : k < 2 ? &u->tbn[k] : &u->mbn; }
 
 // The training plan's unit forward (every branch keeps its tensors): the same
@@ -374,8 +452,14 @@ static void unit_forward_grouped(const Pass *p, Unit *u, const UnitBufs *b) {
     }
     bn_stats_group(p, g, NBRANCH);
     for (int k = 0; k < 3; k++) {
-        bn_apply(p->prof, &u->bbn[k], b->r1, b->c1[k], 1, NM, ti * V);
-        g[k] = (BnIn){branch_last_bn(u, k), branch_mid(p, u, b, k, b->r1), to * V, NULL, 0, NULL};
+        const float *mid;
+        if (p->m->tb) {
+            mid = branch_mid_tb(p, u, b, k);
+        } else {
+            bn_apply(p->prof, &u->bbn[k], b->r1, b->c1[k], 1, NM, ti * V);
+            mid = branch_mid(p, u, b, k, b->r1);
+        }
+        g[k] = (BnIn){branch_last_bn(u, k), mid, to * V, NULL, 0, NULL};
     }
     bn_stats_group(p, g, 3);
     // Each branch's last BN + the residual (identity, or the residual BN's
@@ -395,7 +479,7 @@ static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     int NM = p->NM, V = p->m->cfg.num_point, ti = u->tin, to = u->tout;
     size_t bout = (size_t)NM * u->cout * to * V;
     const int ip = b->inplace;
-    const Ctrgc g = ctrgc_of(u, p->prof);
+    const Ctrgc g = ctrgc_of(p->m, u, p->prof);
     // unit_gcn: sum of the three CTRGCs (one call), BN, + down(x), ReLU
     CtrgcParams prm[3];
     ctrgc_params(prm, u, V);
@@ -431,8 +515,9 @@ static void unit_forward(const Pass *p, Unit *u, const UnitBufs *b) {
     }
 }
 
-// x (N, C, T, V, M), samples [n0, n1) -> xin (n1 - n0, M*V*C, T), data_bn's layout.
-static void input_to_bn(const CtrgcnConfig *c, float *xin, const float *x, int n0, int n1, int T) {
+// x (N, C, Tx, V, M), samples [n0, n1), frames [tx0, tx0 + T) -> xin (n1 - n0,
+// M*V*C, T), data_bn's layout.
+static void input_to_bn(const CtrgcnConfig *c, float *xin, const float *x, int n0, int n1, int T, int Tx, int tx0) {
     int V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
     for (int n = n0; n < n1; n++)
         for (int ci = 0; ci < C; ci++)
@@ -440,7 +525,7 @@ static void input_to_bn(const CtrgcnConfig *c, float *xin, const float *x, int n
                 for (int v = 0; v < V; v++)
                     for (int mm = 0; mm < M; mm++)
                         xin[((size_t)(n - n0) * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
-                            x[((((size_t)n * C + ci) * T + t) * V + v) * M + mm];
+                            x[((((size_t)n * C + ci) * Tx + tx0 + t) * V + v) * M + mm];
 }
 
 // xbn (n, M*V*C, T) -> u0 (n*M, C, T, V), the first unit's input.
@@ -455,19 +540,31 @@ static void bn_to_units(const CtrgcnConfig *c, float *u0, const float *xbn, int 
                             xbn[((size_t)s * MVC + (size_t)(mm * V + v) * C + ci) * T + t];
 }
 
+// The sum of a channel's TV floats, in double (pooling).
+static double pool_sum(const float *p, size_t TV) {
+    double sm = 0;
+    for (size_t k = 0; k < TV; k++) sm += p[k];
+    return sm;
+}
+
 // feat (n, Cl): mean of h (n*M, Cl, TV) over T, V, then over the persons.
 static void pool_features(float *feat, const float *h, int n, int M, int Cl, size_t TV) {
     for (int s = 0; s < n; s++)
         for (int ci = 0; ci < Cl; ci++) {
             double sum = 0;
-            for (int mm = 0; mm < M; mm++) {
-                const float *p = h + (((size_t)s * M + mm) * Cl + ci) * TV;
-                double sm = 0;
-                for (size_t k = 0; k < TV; k++) sm += p[k];
-                sum += sm / (double)TV;
-            }
+            for (int mm = 0; mm < M; mm++) sum += pool_sum(h + (((size_t)s * M + mm) * Cl + ci) * TV, TV) / (double)TV;
             feat[(size_t)s * Cl + ci] = (float)(sum / M);
         }
+}
+
+// pool_features of a frame block of one row (M = 1): the lanes' sums over
+// their frames added (the same double sums in another order), over the
+// row's frames x joints TVf.
+static void pool_features_tb(Ctrgcn *m, const float *h, int Cl, size_t TV, size_t TVf) {
+    double *s = m->bnv;   // (Cl) doubles: no BN group is pending here
+    for (int ci = 0; ci < Cl; ci++) s[ci] = pool_sum(h + (size_t)ci * TV, TV);
+    m->tb->dsum(s, Cl, m->tb->ctx);
+    for (int ci = 0; ci < Cl; ci++) m->feat[ci] = (float)(s[ci] / (double)TVf / m->cfg.num_person);
 }
 
 // One lane of an inference forward: samples [ln->n0, ln->n1) through data_bn,
@@ -477,7 +574,7 @@ static void lane_forward(Ctrgcn *m, Lane *ln, const float *x, int T) {
     const int n = ln->n1 - ln->n0, M = c->num_person;
     if (n <= 0) return;
     Pass p = {m, n * M, ln->work, ln->bn_mean, ln->bn_rstd, NULL};
-    input_to_bn(c, ln->xin, x, ln->n0, ln->n1, T);
+    input_to_bn(c, ln->xin, x, ln->n0, ln->n1, T, T, 0);
     bn_fwd(&p, &m->data_bn, ln->xin, ln->xin, n, T);
     bn_to_units(c, ln->slot[SLOT_P0], ln->xin, n, T);
     for (int l = 0; l < CTRGCN_UNITS; l++) {
@@ -576,7 +673,8 @@ void ctrgcn_stem_forward(Ctrgcn *m, float *u0, const float *x) {
     Pass p = {m, m->NM, m->work, NULL, NULL, m->prof};
     const double bytes_in = 4.0 * N * c->num_person * c->num_point * c->in_channels * T;
     double t0 = prof_start(m->prof);
-    input_to_bn(c, m->xin, x, 0, N, T);
+    if (m->tb) input_to_bn(c, m->xin, x, 0, N, T, tb_at(m->tb, m->tb->lanes, 0), tb_at(m->tb, m->tb->lane, 0));
+    else input_to_bn(c, m->xin, x, 0, N, T, T, 0);
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
     bn_fwd(&p, &m->data_bn, m->xbn, m->xin, N, T);
     t0 = prof_start(m->prof);
@@ -602,8 +700,14 @@ void ctrgcn_head_forward(Ctrgcn *m, float *logits, const float *last) {
     const Unit *u = &m->u[CTRGCN_UNITS - 1];
     if (m->N < 1) return;
     double t0 = prof_start(m->prof);
-    pool_features(m->feat, last, m->N, c->num_person, u->cout, (size_t)u->tout * c->num_point);
-    linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
+    if (m->tb) {   // every lane takes the features; the first the logits
+        pool_features_tb(m, last, u->cout, (size_t)u->tout * c->num_point,
+                         (size_t)tb_at(m->tb, m->tb->lanes, CTRGCN_UNITS) * c->num_point);
+        if (m->tb->lane == 0) linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
+    } else {
+        pool_features(m->feat, last, m->N, c->num_person, u->cout, (size_t)u->tout * c->num_point);
+        linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
+    }
     prof_stop(m->prof, PROF_HEAD, t0, 2.0 * m->N * u->cout * c->num_class,
               4.0 * m->N * c->num_person * u->cout * u->tout * c->num_point);
 }
@@ -630,8 +734,12 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     relu_mask(pr, du, u->out, bout);   // du is now the grad of the pre-ReLU sum
     // branch 2's max-pool output, recomputed (bit for bit): its BN's input
     bn_apply(pr, &u->bbn[2], r1 + 2 * bin, u->c1[2], 1, NM, ti * V);
+    const TBlock *tb = m->tb;
+    const int l = (int)(u - m->u);
+    if (tb) tb_ext(pr, m, l, 2, tb->ext[2], -INFINITY);   // over the block and its halo, as forward
     double t0 = prof_start(pr);
-    maxpool_t_forward(mp, argmax, r1 + 2 * bin, NM, u->bc, ti, V, u->stride);
+    if (tb) maxpool_t_forward_pad(mp, argmax, tb->ext[2], NM, u->bc, ti + 2, V, u->stride, 0);
+    else maxpool_t_forward(mp, argmax, r1 + 2 * bin, NM, u->bc, ti, V, u->stride);
     prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (ti + 2.0 * to));
     // group 1: the BNs fed by du
     BnIn g1[NBRANCH + 1], g2[3], g3[2];
@@ -659,14 +767,32 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
         zero(pr, drb, bin);
         zero(pr, d1, bo);
         bn_grad_dx(m, &g1[b], d1);
-        if (b < 2) {
+        if (tb) {   // into the lane's halo gradient, gathered below
+            const int Te = ti + 2 * tb_pad(u, b);
+            zero(pr, tb->dext[b], (size_t)NM * u->bc * Te * V);
+            if (b < 2) {
+                tb_ext(pr, m, l, b, tb->ext[b], 0.0f);
+                Conv cv = u->tconv[b];
+                cv.c.pad = 0;
+                conv_bwd(m, &cv, tb->dext[b], d1, tb->ext[b], NM, Te);
+            } else {
+                maxpool_t_backward_pad(tb->dext[b], d1, argmax, NM, u->bc, Te, V, u->stride, 0);
+            }
+        } else if (b < 2) {
             conv_bwd(m, &u->tconv[b], drb, d1, r1b, NM, ti);
         } else {
             t0 = prof_start(pr);
             maxpool_t_backward(drb, d1, argmax, NM, u->bc, ti, V, u->stride);
             prof_stop(pr, PROF_MAXPOOL, t0, 0, 4.0 * NM * u->bc * V * (2.0 * ti + 2.0 * to));
         }
-        relu_mask(pr, drb, r1b, bin);
+    }
+    if (tb) {   // every lane's halo gradients written: each takes its frames'
+        tb->wait(tb->ctx);
+        for (int b = 0; b < 3; b++) tb_gather(m, l, b, dr + b * bin);
+    }
+    for (int b = 0; b < 3; b++) {
+        float *drb = dr + b * bin;
+        relu_mask(pr, drb, r1 + b * bin, bin);
         g2[b] = (BnIn){&u->bbn[b], u->c1[b], ti * V, drb, (size_t)u->bc * ti * V, NULL};
     }
     // group 2: the branch BNs under the ReLUs; then the 1x1 convs into dg in branch order
@@ -693,7 +819,7 @@ static void unit_backward(Ctrgcn *m, Unit *u, float *du, float *dx) {
     float *dsum = gout;   // gout is no longer needed
     zero(pr, dsum, big);
     bn_grad_dx(m, &g3[0], dsum);
-    const Ctrgc cg = ctrgc_of(u, pr);
+    const Ctrgc cg = ctrgc_of(m, u, pr);
     CtrgcParams p[3];
     CtrgcGrads g[3];
     ctrgc_params(p, u, V);
@@ -727,19 +853,26 @@ int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const fl
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
     if (!dfeat) return CD_ENOMEM;
     double t0 = prof_start(m->prof);
-    linear_backward(dfeat, m->gfcw, m->gfcb, dlogits, m->feat, m->fcw, N, Cl, c->num_class);
+    // A frame block (one row): every lane takes dfeat, the first lane fc's
+    // gradients; the mean's gradient spreads over the row's T'V.
+    const int fc_grads = !m->tb || m->tb->lane == 0;
+    const size_t TVf = m->tb ? (size_t)tb_at(m->tb, m->tb->lanes, CTRGCN_UNITS) * c->num_point : TV;
+    const size_t x0 = m->tb ? (size_t)tb_at(m->tb, m->tb->lane, CTRGCN_UNITS) * c->num_point : 0;
+    linear_backward(dfeat, fc_grads ? m->gfcw : NULL, fc_grads ? m->gfcb : NULL, dlogits, m->feat, m->fcw, N, Cl,
+                    c->num_class);
     ctrgcn_grads_ready(m, m->fc_first);
     if (dfeat_extra)
         for (size_t i = 0; i < (size_t)N * Cl; i++) dfeat[i] += dfeat_extra[i];
     for (int n = 0; n < N; n++)
         for (int mm = 0; mm < M; mm++)
             for (int ci = 0; ci < Cl; ci++) {
-                float g = (float)((double)dfeat[(size_t)n * Cl + ci] / ((double)M * (double)TV));
+                float g = (float)((double)dfeat[(size_t)n * Cl + ci] / ((double)M * (double)TVf));
                 float *p = dlast + (((size_t)n * M + mm) * Cl + ci) * TV;
                 for (size_t k = 0; k < TV; k++) p[k] = g;
             }
-    if (dlast_extra)
-        for (size_t i = 0; i < NM * Cl * TV; i++) dlast[i] += dlast_extra[i];
+    if (dlast_extra)   // (N*M, Cl, T'f, V): this block's frames of each row
+        for (size_t r = 0; r < NM * Cl; r++)
+            for (size_t k = 0; k < TV; k++) dlast[r * TV + k] += dlast_extra[r * TVf + x0 + k];
     prof_stop(m->prof, PROF_HEAD, t0, 2.0 * 2.0 * N * Cl * c->num_class, 4.0 * NM * Cl * TV);
     free(dfeat);
     return CD_OK;

@@ -18,6 +18,12 @@ typedef struct TeamLane {
     BnSync sync;       // -> team_reduce
     int r0, r1;        // its (sample, person) rows of the current batch: the units'
     int s0, s1;        // its samples: those whose first row it holds (data_bn, pooling, fc)
+    TBlock tb;         // its frame block when the lanes split one row's frames (time blocks)
+    double *dslot[2];  // its published sums (team_dsum), alternating between two slots
+    float *fslot[2];   // the same for team_fsum
+    int parity;        // the slot of its next sum
+    float *halo;       // tb's ext and dext buffers (halo_cap floats)
+    size_t halo_cap;
     int rc;
 } TeamLane;
 
@@ -37,6 +43,12 @@ struct CtrgcnTeam {
     double **vec;             // (threads) each lane's sums at the current reduction
     double *sum;              // (sum_cap) their total, then the ranks'
     size_t sum_cap;
+    // time blocks: the lanes split one row's frames (tblock); start: their
+    // blocks' first frames at each unit (TBlock.start), rep: the replicas
+    int tblock;
+    int *start;
+    Ctrgcn **rep;
+    size_t fsum_cap;          // floats of a lane's fslot: the widest unit's cin x V
     // the whole batch's tensors between the stages, gathered from the lanes
     // when the cut runs through a sample (shared): the units' input u0
     // (N*M, C, T, V) and its gradient, the last unit's output (N*M, C_last,
@@ -75,12 +87,54 @@ static int team_wait(CtrgcnTeam *t) {
     return b;
 }
 
+// TBlock.wait, fsum and dsum of a lane: a barrier; v (n) := the lanes' v
+// added in lane order, each lane adding them itself (the same order, so the
+// same bits in every lane) after one barrier: each publishes a copy in its
+// slot first. The slots alternate between two sets, so a lane that goes on
+// to its next sum never overwrites a copy another lane is still reading
+// (reusing a set takes passing the next sum's barrier, which every lane
+// reaches only after reading this one).
+static void team_barrier(void *ctx) {
+    TeamLane *l = ctx;
+    team_wait(l->team);
+}
+static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's cin x V at most
+    TeamLane *l = ctx;
+    CtrgcnTeam *t = l->team;
+    const int p = l->parity;
+    l->parity ^= 1;
+    memcpy(l->fslot[p], v, (size_t)n * sizeof(float));
+    if (team_wait(t)) return;
+    memcpy(v, t->lane[0].fslot[p], (size_t)n * sizeof(float));
+    for (int k = 1; k < t->lanes; k++) {
+        const float *w = t->lane[k].fslot[p];
+        for (int i = 0; i < n; i++) v[i] += w[i];
+    }
+}
+static void team_dsum(double *v, int n, void *ctx) {   // n <= sum_cap: a BN group, the last unit's width
+    TeamLane *l = ctx;
+    CtrgcnTeam *t = l->team;
+    const int p = l->parity;
+    l->parity ^= 1;
+    memcpy(l->dslot[p], v, (size_t)n * sizeof(double));
+    if (team_wait(t)) return;
+    memcpy(v, t->lane[0].dslot[p], (size_t)n * sizeof(double));
+    for (int k = 1; k < t->lanes; k++) {
+        const double *w = t->lane[k].dslot[p];
+        for (int i = 0; i < n; i++) v[i] += w[i];
+    }
+}
+
 // A replica's BnSync: v (n) becomes the sum over the lanes (in lane order)
 // and then over the ranks (the model's own reduction, on the calling thread:
 // lane 0 is the thread that called pool_run).
 static void team_reduce(double *v, int n, void *ctx) {
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
+    if (!t->sync) {   // one rank: the lanes' sum, one barrier
+        team_dsum(v, n, ctx);
+        return;
+    }
     t->vec[l->lane] = v;
     if (team_wait(t)) return;
     if (l->lane == 0) {
@@ -124,7 +178,10 @@ int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int thre
     t->sum = cd_malloc(t->sum_cap * sizeof(double));
     t->vec = cd_calloc((size_t)threads, sizeof *t->vec);
     t->lane = cd_calloc((size_t)threads, sizeof *t->lane);
-    int rc = t->sum && t->vec && t->lane ? CD_OK : CD_ENOMEM;
+    t->fsum_cap = (size_t)wide * c->num_point;
+    t->rep = cd_calloc((size_t)threads, sizeof *t->rep);
+    t->start = cd_calloc((size_t)(threads + 1) * (CTRGCN_UNITS + 1), sizeof *t->start);
+    int rc = t->sum && t->vec && t->lane && t->rep && t->start ? CD_OK : CD_ENOMEM;
     if (!rc && threads > 1) rc = pool_create(&t->pool, threads);
     for (int k = 0; k < threads && !rc && threads > 1; k++) {
         TeamLane *l = &t->lane[k];
@@ -132,7 +189,16 @@ int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int thre
         l->lane = k;
         l->sync = (BnSync){team_reduce, l};
         rc = ctrgcn_create(&l->rep, c);
+        if (!rc) rc = ctrgcn_share_params(l->rep, m);
         if (!rc) ctrgcn_set_bn_sync(l->rep, &l->sync);
+        for (int p = 0; p < 2 && !rc; p++) {
+            l->dslot[p] = cd_malloc(t->sum_cap * sizeof(double));
+            l->fslot[p] = cd_malloc(t->fsum_cap * sizeof(float));
+            if (!l->dslot[p] || !l->fslot[p]) rc = CD_ENOMEM;
+        }
+        t->rep[k] = l->rep;
+        l->tb = (TBlock){.lane = k, .start = t->start, .rep = t->rep, .wait = team_barrier, .fsum = team_fsum,
+                         .dsum = team_dsum, .ctx = l};
     }
     if (rc) {
         ctrgcn_team_free(t);
@@ -145,7 +211,16 @@ int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int thre
 void ctrgcn_team_free(CtrgcnTeam *t) {
     if (!t) return;
     pool_free(t->pool);
-    for (int k = 0; t->lane && k < t->threads; k++) ctrgcn_free(t->lane[k].rep);
+    for (int k = 0; t->lane && k < t->threads; k++) {
+        ctrgcn_free(t->lane[k].rep);
+        free(t->lane[k].halo);
+        for (int p = 0; p < 2; p++) {
+            free(t->lane[k].dslot[p]);
+            free(t->lane[k].fslot[p]);
+        }
+    }
+    free(t->rep);
+    free(t->start);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     free(t->lane);
@@ -169,8 +244,9 @@ void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1) {
 // ---------------------------------------------------------------------------
 // The jobs (fn of pool_run; lanes past t->lanes have nothing to do)
 
-static void copy_state(Ctrgcn *dst, Ctrgcn *src, int params) {
-    if (params) memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
+// dst's running statistics and counters := src's (a replica reads the
+// model's weights in place: ctrgcn_share_params).
+static void copy_state(Ctrgcn *dst, Ctrgcn *src) {
     memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
     memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
 }
@@ -188,7 +264,7 @@ static void forward_job(void *ctx, int k) {
     const CtrgcnConfig *c = ctrgcn_config(t->m);
     const size_t M = (size_t)c->num_person, sample = (size_t)c->in_channels * t->T * c->num_point * M;
     const size_t s0 = (size_t)l->s0, r0 = (size_t)l->r0, rows = (size_t)(l->r1 - l->r0);
-    copy_state(r, t->m, 1);   // this step's weights and running statistics
+    copy_state(r, t->m);   // this step's running statistics (the weights are the model's own)
     ctrgcn_stem_forward(r, t->shared ? t->u0 + s0 * M * t->u0_n : r->u0, t->x + s0 * sample);
     if (t->shared && team_wait(t)) return;
     ctrgcn_units_forward(r, t->shared ? t->u0 + r0 * t->u0_n : r->u0);
@@ -198,6 +274,30 @@ static void forward_job(void *ctx, int k) {
     ctrgcn_head_forward(r, t->logits + s0 * c->num_class, t->shared ? t->last + s0 * M * t->last_n : last);
     if (t->keep)
         memcpy(t->feat + s0 * t->feat_n, ctrgcn_features(r), (size_t)(l->s1 - l->s0) * t->feat_n * sizeof(float));
+}
+
+// Lane k's forward over its frame block of the one row (time blocks): the
+// replica's stages read their frames of x and meet the other lanes inside
+// (its TBlock: the BN sums, the halos, the CTRGC time-means, the pooling);
+// the first lane writes the logits. Kept outputs: the block's frames of the
+// last unit's output, the first lane's features.
+static void forward_tb_job(void *ctx, int k) {
+    CtrgcnTeam *t = ctx;
+    if (k >= t->lanes) return;
+    Ctrgcn *r = t->lane[k].rep;
+    copy_state(r, t->m);
+    ctrgcn_stem_forward(r, r->u0, t->x);
+    ctrgcn_units_forward(r, r->u0);
+    int C, Tl, V;
+    const float *last = ctrgcn_last_output(r, &C, &Tl, &V, NULL);
+    ctrgcn_head_forward(r, t->logits, last);
+    if (!t->keep) return;
+    const int *at = t->start + (size_t)k * (CTRGCN_UNITS + 1) + CTRGCN_UNITS;
+    const size_t Tf = (size_t)at[(size_t)(t->lanes - k) * (CTRGCN_UNITS + 1)];
+    for (int ci = 0; ci < C; ci++)
+        memcpy(t->last + ((size_t)ci * Tf + (size_t)at[0]) * V, last + (size_t)ci * Tl * V,
+               (size_t)Tl * V * sizeof(float));
+    if (k == 0) memcpy(t->feat, ctrgcn_features(r), (size_t)C * sizeof(float));
 }
 
 // Lane k's backward, the forward's stages in reverse (through the team's
@@ -260,7 +360,7 @@ void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx) {
 static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
     t->arrived = 0;
     t->broken = 0;
-    for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK;
+    for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK, t->lane[k].parity = 0;
     ctrgcn_team_run(t, fn, t);
     for (int k = 0; k < t->lanes; k++)
         if (t->lane[k].rc) return t->lane[k].rc;
@@ -301,10 +401,84 @@ static int ensure_gathered(CtrgcnTeam *t, int N, int T) {
     return rc;
 }
 
+// Lanes that split one row of T frames by time: up to T / P, P the product
+// of the units' strides (each block starts at a multiple of P, so every
+// stride-2 layer's block holds the whole row's frames), 1: none.
+static int tblock_lanes(const CtrgcnTeam *t, int T) {
+    int P = 1;
+    for (int l = 0; l < CTRGCN_UNITS; l++) P *= t->m->u[l].stride;
+    return T / P < t->threads ? (T / P > 1 ? T / P : 1) : t->threads;
+}
+
+int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T) { return T > 0 ? tblock_lanes(t, T) : 1; }
+
+// The lanes' frame blocks of one row of T frames (t->start), each replica
+// staged for its block (a row of its own) with its halo buffers: branch b's
+// input and gradient (bc, tin + 2 pad, V) at the widest unit.
+static int tblock_begin(CtrgcnTeam *t, int T) {
+    const int L = CTRGCN_UNITS + 1, n = t->lanes, V = ctrgcn_config(t->m)->num_point;
+    int P = 1;
+    for (int l = 0; l < CTRGCN_UNITS; l++) P *= t->m->u[l].stride;
+    for (int j = 0; j <= n; j++) {
+        int f = j == n ? T : P * (int)((long)(T / P) * j / n);
+        for (int l = 0; l < L; l++) {
+            t->start[(size_t)j * L + l] = f;
+            if (l < CTRGCN_UNITS) f = j == n ? (f - 1) / t->m->u[l].stride + 1 : f / t->m->u[l].stride;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        TeamLane *l = &t->lane[k];
+        l->r0 = l->s0 = 0;
+        l->r1 = l->s1 = 1;
+        int rc = ctrgcn_stage_begin(l->rep, 1, 1, t->start[(size_t)(k + 1) * L] - t->start[(size_t)k * L]);
+        if (rc) return rc;
+        size_t ext = 0;
+        for (int u = 0; u < CTRGCN_UNITS; u++) {
+            const Unit *un = &l->rep->u[u];
+            int pad = un->tconv[0].c.pad > un->tconv[1].c.pad ? un->tconv[0].c.pad : un->tconv[1].c.pad;
+            if (pad < 1) pad = 1;
+            const size_t e = (size_t)un->bc * (un->tin + 2 * pad) * V;
+            if (e > ext) ext = e;
+        }
+        if (6 * ext > l->halo_cap) {
+            rc = reserve_floats(&l->halo, &l->halo_cap, 6 * ext);
+            if (rc) return rc;
+            memset(l->halo, 0, l->halo_cap * sizeof(float));
+        }
+        l->tb.lanes = n;
+        for (int b = 0; b < 3; b++) {
+            l->tb.ext[b] = l->halo + (size_t)b * ext;
+            l->tb.dext[b] = l->halo + (size_t)(3 + b) * ext;
+        }
+        l->rep->tb = &l->tb;
+    }
+    if (!t->keep) return CD_OK;
+    int C, Tl;
+    ctrgcn_last_output(t->lane[0].rep, &C, &Tl, NULL, NULL);
+    t->last_n = (size_t)C * t->start[(size_t)n * L + CTRGCN_UNITS] * V;
+    t->feat_n = (size_t)C;
+    int rc = reserve_floats(&t->last, &t->last_cap, t->last_n);
+    return rc ? rc : reserve_floats(&t->feat, &t->feat_cap, t->feat_n);
+}
+
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {
     const int M = ctrgcn_config(t->m)->num_person;
     t->lanes = ctrgcn_team_lanes(t, N * M);
     t->shared = 0;
+    t->tblock = 0;
+    for (int k = 0; k < t->threads && t->lane[k].rep; k++) t->lane[k].rep->tb = NULL;
+    if (N * M == 1 && T > 0 && tblock_lanes(t, T) > 1) {   // one row: its frames split
+        t->lanes = tblock_lanes(t, T);
+        t->tblock = 1;
+        int rc = tblock_begin(t, T);
+        if (rc) return rc;
+        t->logits = logits;
+        t->x = x;
+        t->T = T;
+        rc = run_lanes(t, forward_tb_job);
+        if (!rc) copy_state(t->m, t->lane[0].rep);
+        return rc;
+    }
     if (t->lanes == 1 || T < 1) return ctrgcn_forward(t->m, logits, x, N, T, 1);
     // Every lane's buffers first, here: a lane that failed to allocate
     // inside the pass would leave the others at the barrier.
@@ -327,7 +501,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     t->T = T;
     rc = run_lanes(t, forward_job);
     // Every replica took the same statistics: the first one's are the model's.
-    if (!rc) copy_state(t->m, t->lane[0].rep, 0);
+    if (!rc) copy_state(t->m, t->lane[0].rep);
     return rc;
 }
 

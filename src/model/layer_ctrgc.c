@@ -405,17 +405,20 @@ static void make_mt(float *MT, const float *C4, const float *A, float alpha, int
 
 // --- forward -------------------------------------------------------------------
 
-// The time-mean of one sample: xm (cin, V) = mean over T of x (cin, T, V).
-static void time_mean(float *xm, const float *xn, int cin, int T, int V) {
+// The time-mean of one sample: xm (cin, V) = mean over T of x (cin, T, V);
+// of a frame block (g->tsum): the lanes' sums over their frames, added, over
+// the row's tfull frames.
+static void time_mean(const Ctrgc *g, float *xm, const float *xn, int cin, int T, int V) {
     const size_t TV = (size_t)T * V;
-    const float invT = 1.0f / (float)T;
+    const float invT = 1.0f / (float)(g->tsum ? g->tfull : T);
     for (int i = 0; i < cin; i++) {
         const float *xi = xn + (size_t)i * TV;
         float *m = xm + (size_t)i * V;
         for (int v = 0; v < V; v++) m[v] = 0.0f;
         for (int t = 0; t < T; t++) add_to(m, xi + (size_t)t * V, (size_t)V);
-        scale_by(m, invT, (size_t)V);
     }
+    if (g->tsum) g->tsum(xm, cin * V, g->tctx);
+    scale_by(xm, invT, (size_t)cin * V);
 }
 
 // R (rel, V, V) = tanh(x1m_u - x2m_v) of one subset of one sample.
@@ -453,7 +456,7 @@ void ctrgc_forward(const Ctrgc *g, float *out, float *cache, const float *x, con
 
         // xm (cin, V), then every subset's x1m, x2m in one GEMM: x12 (S 2 rel, V)
         double t0 = prof_start(g->prof);
-        time_mean(xm, xn, cin, T, V);
+        time_mean(g, xm, xn, cin, T, V);
         conv1x1(x12, k.w12, k.b12, xm, S * 2 * rel, cin, V);
         prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * S * 2.0 * rel * cin * V, 4.0 * (double)cin * TV);
         // every subset's conv3 in one GEMM: x3 (S cout, T V)
@@ -542,7 +545,7 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
                     float *work) {
     const int cin = g->cin, cout = g->cout, rel = g->rel, TV = T * V, S = nsub_of(g), R12 = S * 2 * rel;
     const size_t VV = (size_t)V * V;
-    const float invT = 1.0f / (float)T;
+    const float invT = 1.0f / (float)(g->tsum ? g->tfull : T);
     CtrgcCache c;
     cache_carve(g, (float *)cache, N, T, V, !g->recompute_x3, &c);
     CtrgcPacked k, dk;   // the packed weights and their gradients (see grads_packed)
@@ -597,6 +600,9 @@ void ctrgc_backward(const Ctrgc *g, float *dx, const CtrgcGrads *dp, const float
             }
         blas_sgemm(0, 1, R12, cin, V, 1.0f, dx12, V, xm, V, 1.0f, dk.w12, cin);
         blas_sgemm(1, 0, cin, V, R12, 1.0f, k.w12, cin, dx12, V, 0.0f, dxm, V);
+        // a frame block's dxm is its frames' share (dM sums over T): the
+        // row's is the lanes' sum, spread over every frame of the row
+        if (g->tsum) g->tsum(dxm, cin * V, g->tctx);
         prof_stop(g->prof, PROF_CTRGC_TOPO, t0, 2.0 * 2.0 * R12 * cin * V, 4.0 * 2.0 * R12 * V);
         // x3 (S cout, TV) = w3 (S cout, cin) @ x (cin, TV) + b3: one GEMM each way
         t0 = prof_start(g->prof);

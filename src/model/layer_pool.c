@@ -1,5 +1,7 @@
 // layer_pool.c - MaxPool2d with kernel (3, 1), stride (stride, 1), padding
-// (1, 0) over (N, C, T, V) (see layers.h), PyTorch semantics: the padding
+// (1, 0) over (N, C, T, V) (see layers.h), or (pad, 0) for a frame block
+// whose halo frames are in x (ctrgcn_team.h's time blocks: pad 0, the
+// sequence ends' padding given as -inf frames), PyTorch semantics: the padding
 // never wins (it acts as -inf), the window is scanned in increasing t and the
 // first maximum is kept (ties go to the smallest t), and a NaN wins over
 // numbers. argmax keeps the t index of each output for backward.
@@ -10,17 +12,23 @@
 #include "layers.h"
 
 int maxpool_t_out(int T, int stride) { return (T + 2 - 3) / stride + 1; }
+static int out_pad(int T, int stride, int pad) { return (T + 2 * pad - 3) / stride + 1; }
 
 void maxpool_t_forward(float *out, int32_t *argmax, const float *x, int N, int C, int T, int V,
                        int stride) {
-    const int Tout = maxpool_t_out(T, stride);
+    maxpool_t_forward_pad(out, argmax, x, N, C, T, V, stride, 1);
+}
+
+void maxpool_t_forward_pad(float *out, int32_t *argmax, const float *x, int N, int C, int T, int V, int stride,
+                           int pad) {
+    const int Tout = out_pad(T, stride, pad);
     const size_t planes = (size_t)N * C;
     for (size_t p = 0; p < planes; p++) {
         const float *xp = x + p * T * V;
         float *op = out + p * Tout * V;
         int32_t *ap = argmax + p * Tout * V;
         for (int to = 0; to < Tout; to++) {
-            int t0 = to * stride - 1, t1 = t0 + 3;
+            int t0 = to * stride - pad, t1 = t0 + 3;
             if (t0 < 0) t0 = 0;
             if (t1 > T) t1 = T;
             float *o = op + (size_t)to * V;
@@ -55,7 +63,12 @@ void maxpool_t_forward(float *out, int32_t *argmax, const float *x, int N, int C
 
 void maxpool_t_backward(float *dx, const float *dout, const int32_t *argmax, int N, int C, int T,
                         int V, int stride) {
-    const int Tout = maxpool_t_out(T, stride);
+    maxpool_t_backward_pad(dx, dout, argmax, N, C, T, V, stride, 1);
+}
+
+void maxpool_t_backward_pad(float *dx, const float *dout, const int32_t *argmax, int N, int C, int T, int V,
+                            int stride, int pad) {
+    const int Tout = out_pad(T, stride, pad);
     const size_t planes = (size_t)N * C;
     for (size_t p = 0; p < planes; p++) {
         float *dp = dx + p * T * V;

@@ -62,6 +62,7 @@ struct CdTrain {
     H5Tensor state_view;
     int fresh_on;
     CocodiffLanes *split;       // the step split over a team's threads (made at its first use)
+    CocodiffLanes *fresh_split; // the fresh module's steps split likewise
     long long fresh_restart;    // a checkpoint's phase of another length (restarted): its length
     float *head_grads;          // (K, C + 1): the frozen head's gradients, dropped
 };
@@ -222,6 +223,7 @@ void cdtrain_free(CdTrain *t) {
     unit_free(&t->fresh);
     free(t->hparts); free(t->dhparts); free(t->dfeat); free(t->dlast);
     cocodiff_lanes_free(t->split);
+    cocodiff_lanes_free(t->fresh_split);
     free(t);
 }
 
@@ -422,10 +424,13 @@ static int replay_runs(const CdTrain *t, int64_t filled) {
 // over them, then an optimizer step: the co-trained module's at the
 // backbone's lr of `epoch` (cdtrain_optim_step), the fresh one's at lr as
 // given (epoch < 0). With a head (frozen: its gradients are scratch) the
-// steps generate and take L_gen through it; without, they do not. *diff:
-// their mean L_diff (all ranks).
-static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf, const CocodiffHead *head, double lr,
-                        int64_t epoch, int64_t key, int64_t k0, int nsteps, double *diff) {
+// steps generate and take L_gen through it; without, they do not. With a
+// team, a rank's samples of a step are split over its lanes as the
+// co-trained step's are (cocodiff_lanes.h: the same draws, the lanes'
+// gradients added in lane order). *diff: their mean L_diff (all ranks).
+static int buffer_steps(CdTrain *t, const Dist *d, CtrgcnTeam *team, Unit *u, const CdReplay *buf,
+                        const CocodiffHead *head, double lr, int64_t epoch, int64_t key, int64_t k0, int nsteps,
+                        double *diff) {
     const int B = replay_batch(t), lo = (int)((int64_t)B * d->rank / d->size);
     const int n = (int)((int64_t)B * (d->rank + 1) / d->size) - lo;
     const size_t tok = (size_t)COCODIFF_TOKENS * t->C;
@@ -445,7 +450,14 @@ static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf,
                                .generate = head != NULL, .grad_scale = (float)n / (float)B};
         CocodiffLosses l = {0};
         cocodiff_zero_grad(u->cd);
-        if (n > 0) rc = cocodiff_step(u->cd, hb, lb, n, head, NULL, &ctl, &l);
+        if (n > 0 && team && ctrgcn_team_lanes(team, n) > 1) {
+            CocodiffLanes **split = u == &t->fresh ? &t->fresh_split : &t->split;
+            if (!*split) rc = cocodiff_lanes_create(split, u->cd, ctrgcn_team_lanes(team, INT_MAX));
+            const CocodiffTokens io = {.h = hb, .C = t->C};
+            if (!rc) rc = cocodiff_lanes_step(*split, team, &io, lb, n, head, &ctl, &l);
+        } else if (n > 0) {
+            rc = cocodiff_step(u->cd, hb, lb, n, head, NULL, &ctl, &l);
+        }
         sum[0] += l.diff * n;
         sum[1] += n;
         rc = dist_agree(d, rc);
@@ -460,12 +472,12 @@ static int buffer_steps(CdTrain *t, const Dist *d, Unit *u, const CdReplay *buf,
     return rc;
 }
 
-int cdtrain_replay(CdTrain *t, const Dist *d, double lr, int64_t epoch, int64_t step) {
+int cdtrain_replay(CdTrain *t, const Dist *d, CtrgcnTeam *team, double lr, int64_t epoch, int64_t step) {
     const CocodiffConfig *c = cocodiff_config(t->u.cd);
     if (!t->stage) return CD_OK;
     int rc = dist_agree(d, replay_add_step(t, d));
     if (rc || c->replay_steps <= 0 || !replay_runs(t, cdreplay_filled(&t->replay))) return rc;
-    return buffer_steps(t, d, &t->u, &t->replay, NULL, lr, epoch, step, 0, c->replay_steps, NULL);
+    return buffer_steps(t, d, team, &t->u, &t->replay, NULL, lr, epoch, step, 0, c->replay_steps, NULL);
 }
 
 int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train) {
@@ -475,7 +487,7 @@ int cdtrain_replay_final_passes(const CdTrain *t, int64_t n_train) {
     return p > 1 ? (int)p : 1;
 }
 
-int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, const float *tokens,
+int cdtrain_replay_final(CdTrain *t, const Dist *d, CtrgcnTeam *team, double lr, int64_t epoch, const float *tokens,
                          const int32_t *labels, int64_t n) {
     const CocodiffConfig *c = cocodiff_config(t->u.cd);
     if (!t->stage || c->replay_final <= 0 || n <= 0) return CD_OK;
@@ -485,7 +497,7 @@ int cdtrain_replay_final(CdTrain *t, const Dist *d, double lr, int64_t epoch, co
     int rc = dist_agree(d, n > INT32_MAX ? CD_EARG : cdreplay_init(&t->replay, (int)n, t->C));
     if (rc) return rc;
     cdreplay_add(&t->replay, tokens, labels, (int)n);
-    rc = buffer_steps(t, d, &t->u, &t->replay, NULL, lr, epoch, -3, 0, c->replay_final, &diff);
+    rc = buffer_steps(t, d, team, &t->u, &t->replay, NULL, lr, epoch, -3, 0, c->replay_final, &diff);
     if (!rc)
         log_info(d, "train | CoCoDiff module alone after training: %d steps of %d on the %lld training tokens of the "
                  "final backbone, mean diff %.4f, %.1fs", c->replay_final, replay_batch(t), (long long)n, diff,
@@ -513,7 +525,7 @@ int cdtrain_refresh_begin(CdTrain *t, const float *tokens, const int32_t *labels
     return CD_OK;
 }
 
-int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff) {
+int cdtrain_refresh_step(CdTrain *t, const Dist *d, CtrgcnTeam *team, Ctrgcn *m, double *diff) {
     const int64_t s = (int64_t)t->fresh_state[0], total = (int64_t)t->fresh_state[1];
     const double lr = cdoptim_phase_lr(t->spec.base_lr, s, total);
     // L_gen through the final (frozen) head from a sixth of the phase on, as
@@ -522,7 +534,8 @@ int cdtrain_refresh_step(CdTrain *t, const Dist *d, Ctrgcn *m, double *diff) {
     ctrgcn_head(m, &hw, &hb, &gw, &gb);
     memset(t->head_grads, 0, (size_t)t->K * (t->C + 1) * sizeof(float));
     CocodiffHead head = {hw, hb, t->head_grads, t->head_grads + (size_t)t->K * t->C};
-    int rc = buffer_steps(t, d, &t->fresh, &t->rows, s >= total / 6 ? &head : NULL, lr, -1, REFRESH_KEY, s, 1, diff);
+    int rc = buffer_steps(t, d, team, &t->fresh, &t->rows, s >= total / 6 ? &head : NULL, lr, -1, REFRESH_KEY, s, 1,
+                          diff);
     if (!rc) t->fresh_state[0] = (float)(s + 1);
     if (!rc && !cdtrain_params_finite(t)) rc = CD_EFORMAT;
     return rc;

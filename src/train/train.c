@@ -331,7 +331,7 @@ static int refresh_phase(Trainer *t, int64_t step) {
     int64_t nacc = 0;
     while (!rc && cdtrain_refresh_left(t->cd) > 0) {
         double diff = 0;
-        if ((rc = cdtrain_refresh_step(t->cd, d, t->m, &diff))) break;
+        if ((rc = cdtrain_refresh_step(t->cd, d, t->team, t->m, &diff))) break;
         const int64_t s = cdtrain_refresh_done(t->cd), rest = total - s;
         acc += diff;
         nacc++;
@@ -400,7 +400,7 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         if (t->cd) {
             double t1 = dist_wtime();
             cdtrain_optim_step(t->cd, lr, e);
-            if (cdtrain_replay(t->cd, d, lr, e, step)) {
+            if (cdtrain_replay(t->cd, d, t->team, lr, e, step)) {
                 if (d->rank == 0) CD_ERR("step %lld: the CoCoDiff module's replay steps failed (see above)", (long long)step + 1);
                 return TRAIN_EXIT_ERROR;
             }
@@ -473,7 +473,7 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
     if (passes > 0) {   // the module alone on the final backbone's tokens
         H5Features f;
         int rc = train_data_tokens(&t->data, cfg, d, t->m, passes, &f);
-        if (!rc) rc = cdtrain_replay_final(t->cd, d, optim_lr(&sched, cfg->num_epoch - 1), cfg->num_epoch - 1, f.parts,
+        if (!rc) rc = cdtrain_replay_final(t->cd, d, t->team, optim_lr(&sched, cfg->num_epoch - 1), cfg->num_epoch - 1, f.parts,
                                            f.label, f.n);
         h5io_features_free(&f);
         if (rc) {

@@ -342,13 +342,16 @@ int trainer_resume_best(Trainer *t) {
 }
 
 // What the rank's threads split (ctrgcn_team.h), for the setup line: the
-// batch's samples, one sample's persons (one sample per rank, M = 2), or
-// nothing the team can cut (one person per rank: the BLAS threads).
+// batch's samples, one sample's persons (one sample per rank, M = 2), one
+// sample's frames (one sample of one person per rank: time blocks of the
+// training window), or nothing the team can cut (the BLAS threads).
 static const char *threads_note(const Trainer *t) {
     const int n = loader_max_local(t->train), M = ctrgcn_config(t->m)->num_person;
     if (t->team && ctrgcn_team_lanes(t->team, n) > 1)
         return t->cd ? " splitting each batch, the module's step too" : " splitting each batch";
     if (t->team && ctrgcn_team_lanes(t->team, n * M) > 1) return " splitting each sample's persons";
+    if (t->team && n * M == 1 && ctrgcn_team_frame_lanes(t->team, t->cfg->train_feeder_args.window_size) > 1)
+        return " splitting each sample's frames (one sample of one person per rank)";
     return t->team ? " (BLAS's, inside the sample: one sample of one person per rank)" : "";
 }
 

@@ -22,12 +22,22 @@
 #   netns_mpirun NODES PPN [MPIRUN_ARGS...] PROG [ARGS...]
 #                   mpirun, started on node 1 as on a cluster's first node,
 #                   with PPN ranks on each of nodes 1..NODES (ranks 0..PPN-1
-#                   on node 1, and so on); OPENBLAS_NUM_THREADS goes with -x.
+#                   on node 1, and so on); OPENBLAS_NUM_THREADS goes with -x,
+#                   and OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE where set:
+#                   the agent's clean environment would otherwise let a
+#                   node's OpenBLAS pick other kernels than this shell's
+#                   (AVX-512 ones where the CPU has it, against a Haswell
+#                   CORETYPE here), whose last bits differ.
 #                   A guard stops mpirun after $NETNS_MPIRUN_TIMEOUT s (300):
 #                   a hang fails the test instead of holding CI. Open MPI's
 #                   mpi_yield_when_idle is $NETNS_YIELD (1: the nodes share
 #                   this machine's cores, and a waiting rank should give its
 #                   core up; 0 to measure polling, docs/scaling.md).
+#                   Ranks are not bound (--bind-to none): every node sees
+#                   this machine's cores as its own, and Open MPI's default
+#                   for 2 ranks (bind to core) put each node's first rank on
+#                   core 0: 2 nodes x 1 rank ran on ONE core. $NETNS_BIND
+#                   (default none) names another policy.
 #   netns_pids I    the pids of the processes on node I
 #   netns_tx_bytes I
 #                   bytes node I has sent over its link so far
@@ -127,8 +137,9 @@ netns_mpirun() {
     while [ $_i -le "$_nodes" ]; do echo "$(netns_host $_i) slots=$_ppn" >> "$_hf"; _i=$((_i + 1)); done
     netns_exec 1 timeout -k 10 "${NETNS_MPIRUN_TIMEOUT:-300}" mpirun --hostfile "$_hf" -np $((_nodes * _ppn)) --map-by slot \
         --mca plm_rsh_agent "$NETNS_AGENT" --mca pml ob1 --mca btl tcp,self --mca mpi_yield_when_idle "${NETNS_YIELD:-1}" \
+        --bind-to "${NETNS_BIND:-none}" \
         --mca btl_tcp_if_include "$NETNS_NET.0/24" --mca oob_tcp_if_include "$NETNS_NET.0/24" \
-        -x OPENBLAS_NUM_THREADS "$@"
+        -x OPENBLAS_NUM_THREADS ${OPENBLAS_CORETYPE:+-x OPENBLAS_CORETYPE} ${OPENBLAS_L2_SIZE:+-x OPENBLAS_L2_SIZE} "$@"
 }
 
 netns_shape() {

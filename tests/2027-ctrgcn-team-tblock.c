@@ -1,0 +1,129 @@
+// 2027-ctrgcn-team-tblock.c - a rank's threads splitting ONE row (one
+// sample of one person: NW-UCLA's M = 1 at one sample per rank) by its
+// frames (ctrgcn_team.h's time blocks): the lanes' blocks start at
+// multiples of 4 (the two stride-2 units), the temporal convolutions and the
+// max-pool read their halo from the neighbouring blocks, the CTRGC
+// time-means and the pooling add the lanes' partial sums. For T 52 and 64
+// over 2, 3 and 4 threads (blocks 24 | 28, 16 | 16 | 20, 32 | 32, 20 | 20 | 24,
+// 16 x 4) and T 16 over 3 (4 | 4 | 8: one frame a block after the second
+// stride, halos across two lanes), one team step with the CoCoDiff module's
+// three gradient paths (head, pooled feature, last unit output) against
+// one model's:
+//   - logits, the gathered features and last unit output, every parameter
+//     gradient and the BN running statistics close to one model's (the same
+//     sums in another order), the counters equal;
+//   - the same team step twice gives the same bits.
+// Tiny model: base 8, K 5, NW-UCLA graph (V 20), training-mode BN.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrgcn.h"
+#include "ctrgcn_team.h"
+#include "status.h"
+#include "tap/tap.h"
+
+enum { K = 5, TMAX = 64 };
+
+static uint64_t rs = 2027;
+static float *fill(size_t n) { return tap_urand_fill(&rs, n); }
+
+static float *alloc(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) bail("out of memory");
+    return p;
+}
+
+static void copy_model(Ctrgcn *dst, Ctrgcn *src) {
+    memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
+    memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
+    memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
+}
+
+// |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
+static int close_scaled(const float *got, const float *want, size_t n, const char *what, int T, int threads) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
+    return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "T %d, %d threads: %s", T, threads, what);
+}
+
+typedef struct Step {
+    const float *x, *dl, *hg, *r, *G;
+} Step;
+
+// One training step of m from `start` on one sample of T frames, through the
+// team when there is one; logits -> lg, gradients -> g.
+static void step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const Step *s, int T, float *lg, float *g) {
+    copy_model(m, start);
+    int rc = team ? ctrgcn_team_forward(team, lg, s->x, 1, T) : ctrgcn_forward(m, lg, s->x, 1, T, 1);
+    if (rc) bail("forward failed");
+    ctrgcn_zero_grad(m);
+    float *gw;
+    ctrgcn_head(m, NULL, NULL, &gw, NULL);
+    for (size_t i = 0; i < (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1]; i++) gw[i] += s->hg[i];
+    rc = team ? ctrgcn_team_backward_ex(team, s->dl, s->r, s->G) : ctrgcn_backward_ex(m, s->dl, s->r, s->G);
+    if (rc) bail("backward failed");
+    memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
+}
+
+static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int T, int threads) {
+    Ctrgcn *m, *one;
+    CtrgcnTeam *team;
+    if (ctrgcn_create(&m, cfg) || ctrgcn_create(&one, cfg) || ctrgcn_team_create(&team, m, NULL, threads))
+        bail("cannot build the models");
+    ctrgcn_team_keep_outputs(team);
+    const int C = cfg->width[CTRGCN_UNITS - 1];
+    const size_t np = ctrgcn_num_params(m), nb = ctrgcn_num_buffers(m), nc = ctrgcn_num_counters(m);
+    float l1[K], l2[K], l3[K];
+    float *g1 = alloc(np), *g2 = alloc(np), *g3 = alloc(np);
+
+    step(one, NULL, start, s, T, l1, g1);
+    int Tl, V;
+    ctrgcn_last_output(one, NULL, &Tl, &V, NULL);
+    const size_t nlast = (size_t)C * Tl * V;
+    step(m, team, start, s, T, l2, g2);
+    close_scaled(l2, l1, K, "logits close to one model's", T, threads);
+    const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
+    if (!f || !last) bail("no kept outputs");
+    ok(f != ctrgcn_features(m), "T %d, %d threads: the row ran as lanes (outputs gathered)", T, threads);
+    close_scaled(f, ctrgcn_features(one), (size_t)C, "pooled features close", T, threads);
+    close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast, "last unit output close", T, threads);
+    close_scaled(g2, g1, np, "every gradient (head, feature, last-output paths) close", T, threads);
+    close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb, "BN running statistics close", T, threads);
+    ok(memcmp(ctrgcn_counters(m), ctrgcn_counters(one), nc * sizeof(int64_t)) == 0,
+       "T %d, %d threads: the same counters", T, threads);
+    step(m, team, start, s, T, l3, g3);
+    ok(memcmp(l3, l2, sizeof l2) == 0 && memcmp(g3, g2, np * sizeof(float)) == 0 &&
+           memcmp(ctrgcn_team_last_output(team), last, nlast * sizeof(float)) == 0,
+       "T %d, %d threads: the same step twice gives the same bits", T, threads);
+
+    ctrgcn_team_free(team);
+    ctrgcn_free(m);
+    ctrgcn_free(one);
+    free(g1); free(g2); free(g3);
+}
+
+int main(void) {
+    static const int cases[][2] = {{52, 2}, {52, 3}, {64, 2}, {64, 3}, {64, 4}, {16, 3}};
+    const int ncases = (int)(sizeof cases / sizeof cases[0]);
+    plan(ncases * 8);
+    CtrgcnConfig cfg;
+    ctrgcn_config_default(&cfg, K, skel_layout_find("ucla20"), 8);
+    cfg.num_person = 1;
+    Ctrgcn *start;
+    if (ctrgcn_create(&start, &cfg)) bail("cannot build the model");
+    ctrgcn_init(start, 7);
+    const int V = cfg.num_point, C = cfg.width[CTRGCN_UNITS - 1];
+    for (int i = 0; i < ncases; i++) {
+        const int T = cases[i][0];
+        // inputs of this T (the last unit's output has (T - 1) / 4 + 1 frames)
+        float *x = fill((size_t)3 * T * V), *dl = fill(K), *hg = fill((size_t)K * C), *r = fill((size_t)C);
+        float *G = fill((size_t)C * ((T - 1) / 4 + 1) * V);
+        Step s = {x, dl, hg, r, G};
+        check(&cfg, start, &s, T, cases[i][1]);
+        free(x); free(dl); free(hg); free(r); free(G);
+    }
+    ctrgcn_free(start);
+    return tap_done();
+}
