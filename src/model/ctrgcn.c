@@ -252,7 +252,7 @@ void ctrgcn_free(Ctrgcn *m) {
     pool_free(m->pool);
     free(m->tab);
     if (!m->params_shared) free(m->params);
-    free(m->grads);
+    free(m->own_grads ? m->own_grads : m->grads);
     free(m->buffers);
     free(m->counters);
     free(m);
@@ -272,6 +272,20 @@ int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m) {
     rep->params_shared = 1;
     point_tensors(rep);
     return CD_OK;
+}
+
+void ctrgcn_grads_into(Ctrgcn *rep, float *g) {
+    if (g && !rep->grads) return;   // inference: no gradients
+    if (g ? rep->grads == g : !rep->own_grads) return;
+    if (g) {
+        if (!rep->own_grads) rep->own_grads = rep->grads;
+        rep->grads = g;
+    } else {
+        rep->grads = rep->own_grads;
+        rep->own_grads = NULL;
+        ctrgcn_zero_grad(rep);   // its own again, as after a step
+    }
+    point_tensors(rep);
 }
 
 float *ctrgcn_params(Ctrgcn *m) { return m->params; }
@@ -307,6 +321,7 @@ int ctrgcn_set_mode(Ctrgcn *m, CtrgcnMode mode) {
         return CD_EARG;
     }
     if (mode == m->mode) return CD_OK;
+    ctrgcn_grads_into(m, NULL);
     free_batch(m);   // the other plan's buffers are of no use
     m->training = 0;
     if (mode == CTRGCN_INFER) {

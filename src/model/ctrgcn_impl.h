@@ -99,6 +99,7 @@ struct Ctrgcn {
     size_t nparams, nbuffers, ncounters;
     float *params, *grads, *buffers;
     int params_shared;     // params are another model's (ctrgcn_share_params): not freed here
+    float *own_grads;      // its gradients while grads are another model's (ctrgcn_grads_into), else NULL
     int64_t *counters;
     Bn data_bn;
     Unit u[CTRGCN_UNITS];
@@ -133,6 +134,10 @@ int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
 // team's replica, which then needs no copy of the weights each step. m must
 // outlive rep. CD_OK or CD_EARG.
 int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m);
+// rep's backward adds into g (another model's gradients, same config)
+// instead of its own; g NULL: its own again (zeroed). A team's first lane
+// over one row's frames, whose gradients then need no zeroing and no sum.
+void ctrgcn_grads_into(Ctrgcn *rep, float *g);
 // The gradient of parameter p (NULL without gradients).
 float *ctrgcn_grad_of(Ctrgcn *m, const float *p);
 // Backward's hook: the parameters from `first` on have final gradients.

@@ -55,6 +55,7 @@ struct CtrgcnTeam {
     // T', V) and its gradient; last and the pooled features (N, C_last) also
     // for ctrgcn_team_keep_outputs
     int shared, keep;
+    int grads_zero;           // every lane's own gradients are zero (sum_job zeroes them as it reads)
     float *u0, *du0, *last, *dlast, *feat;
     size_t u0_cap, du0_cap, last_cap, dlast_cap, feat_cap;   // floats
     size_t u0_n, last_n, feat_n;                             // floats a row (u0, last), a sample (feat)
@@ -309,7 +310,9 @@ static void backward_job(void *ctx, int k) {
     TeamLane *l = &t->lane[k];
     Ctrgcn *r = l->rep;
     const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
-    ctrgcn_zero_grad(r);
+    // Zeroed by the last sum already; over one row's frames the first
+    // lane adds into the model's own gradients (tblock_begin).
+    if (!t->grads_zero && !(t->tblock && k == 0)) ctrgcn_zero_grad(r);
     float *own = r->scratch[CHAIN_A];   // where ctrgcn_units_backward's chain starts (no copy)
     l->rc = ctrgcn_head_backward(r, t->shared ? t->dlast + s0 * M * t->last_n : own,
                                  t->dlogits + s0 * ctrgcn_config(t->m)->num_class,
@@ -330,17 +333,26 @@ static void backward_job(void *ctx, int k) {
     ctrgcn_stem_backward(r, t->du0 + s0 * M * t->u0_n);
 }
 
-// The model's grads += the lanes' (added in lane order), a slice per lane.
+// The model's grads += the lanes' (added in lane order), a slice per lane,
+// each lane's gradient zeroed as it is read (for the next backward: no
+// separate pass over them). Over one row's frames the first lane's
+// gradients are already in the model's, and the others' are added to them.
 static void sum_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
     size_t p0, p1;
     ctrgcn_team_cut(ctrgcn_num_params(t->m), t->lanes, k, &p0, &p1);
     float *g = ctrgcn_grads(t->m);
-    const float *g0 = ctrgcn_grads(t->lane[0].rep);
+    const int j0 = t->tblock ? 1 : 0;
+    float *gj0 = ctrgcn_grads(t->lane[j0].rep);
     for (size_t p = p0; p < p1; p++) {
-        float acc = g0[p];
-        for (int j = 1; j < t->lanes; j++) acc += ctrgcn_grads(t->lane[j].rep)[p];
+        float acc = gj0[p];
+        gj0[p] = 0.0f;
+        for (int j = j0 + 1; j < t->lanes; j++) {
+            float *gj = ctrgcn_grads(t->lane[j].rep);
+            acc += gj[p];
+            gj[p] = 0.0f;
+        }
         g[p] += acc;
     }
 }
@@ -452,6 +464,7 @@ static int tblock_begin(CtrgcnTeam *t, int T) {
         }
         l->rep->tb = &l->tb;
     }
+    ctrgcn_grads_into(t->lane[0].rep, ctrgcn_grads(t->m));
     if (!t->keep) return CD_OK;
     int C, Tl;
     ctrgcn_last_output(t->lane[0].rep, &C, &Tl, NULL, NULL);
@@ -467,6 +480,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     t->shared = 0;
     t->tblock = 0;
     for (int k = 0; k < t->threads && t->lane[k].rep; k++) t->lane[k].rep->tb = NULL;
+    if (t->lane[0].rep) ctrgcn_grads_into(t->lane[0].rep, NULL);
     if (N * M == 1 && T > 0 && tblock_lanes(t, T) > 1) {   // one row: its frames split
         t->lanes = tblock_lanes(t, T);
         t->tblock = 1;
@@ -527,6 +541,8 @@ int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *df
     t->dfeat_x = dfeat_extra;
     t->dlast_x = dlast_extra;
     int rc = run_lanes(t, backward_job);
+    t->grads_zero = 0;
     if (!rc) rc = run_lanes(t, sum_job);
+    t->grads_zero = rc == CD_OK;
     return rc;
 }
