@@ -61,7 +61,8 @@
 # of docs/scaling.md section 3.
 # Last line:
 #   bench-scale: b1_s=... (per batch, 1 thread) t2_speedup_b16=... bn_reductions=61
-#     grad_mb=... host_gbps=... pred_1r=... meas_1r=... err_1r=... (2r, 4r) max_err=...
+#     grad_mb=... host_gbps=... pred_1r=... meas_1r=... err_1r=... err0_1r=... (2r, 4r)
+#     max_err=... max_err0=... (err0: the prediction without the wait term)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -197,14 +198,14 @@ else
     printf '#!/bin/sh\nexec taskset -c "$OMPI_COMM_WORLD_RANK" "$@"\n' > "$PIN" && chmod +x "$PIN"
 fi
 summary=""
-maxerr=0
+maxerr=0 maxerr0=0   # with the wait term, and without it (compute + all-reduces: dedicated cores' model)
 for P in 1 2 4; do
     b=$((CHECK_BATCH / P))
     ta=(--batch "$CHECK_BATCH" --threads 1 --warmup "$WARMUP" --steps "$CHECK_STEPS" --bucket-mb 0)
     wait_ms=0
     if [ "$CORES" = dedicated ] && [ "$P" -gt "$(nproc)" ]; then
         say "   $P node(s): skipped: dedicated cores need $P free cores, this machine has $(nproc)"
-        summary+=" err_${P}r=NA"
+        summary+=" err_${P}r=NA err0_${P}r=NA"
         continue
     fi
     if [ $P -gt 1 ] && [ "$CORES" = shared ]; then
@@ -258,9 +259,10 @@ for P in 1 2 4; do
     err=$(awk -v p="$pred" -v m="$meas" 'BEGIN { printf "%+.1f", 100 * (p - m) / m }')
     err0=$(awk -v p="$nowait" -v m="$meas" 'BEGIN { printf "%+.1f", 100 * (p - m) / m }')
     maxerr=$(awk -v a="$maxerr" -v e="$err" 'BEGIN { e = e < 0 ? -e : e; print (e > a) ? e : a }')
+    maxerr0=$(awk -v a="$maxerr0" -v e="$err0" 'BEGIN { e = e < 0 ? -e : e; print (e > a) ? e : a }')
     say "   $P node(s), $b samples a rank: compute $comp s (runs: ${cm[*]}) + wait $NSYNC x $wait_ms ms + all-reduces $comm s = predicted $pred s/step; measured ${m[*]} s/step (median $meas; ms inside the BN all-reduces, waits included / CPU ms there: ${bnm[*]:-0}; the slowest rank outside the collectives: ${outm[*]} s); prediction $err% ($err0% without the wait)"
     echo "check $P $b $comp $wait_ms $comm $pred $meas" >> "$FIG"
-    summary+=" pred_${P}r=$pred meas_${P}r=$meas err_${P}r=$err"
+    summary+=" pred_${P}r=$pred meas_${P}r=$meas err_${P}r=$err err0_${P}r=$err0"
 done
 
 # --- 4. grouped vs per-layer synchronised BN
@@ -293,4 +295,4 @@ say "   again with threads that split a rank's samples at 1.7x on 2 threads (iss
 bs=""
 for b in $BATCHES; do bs+=" b${b}_s=${WALL[ntu,$b,1]:-NA}"; done
 last=$(echo "$BATCHES" | awk '{ print $NF }')
-echo "bench-scale:$bs t2_speedup_b$last=$(fdiv "${WALL[ntu,$last,1]:-}" "${WALL[ntu,$last,2]:-}") bn_reductions=$nbn grad_mb=$(awk -v n="$NPARAM" 'BEGIN { printf "%.2f", n * 4 / 1e6 }') host_gbps=$HOST_GBPS$summary max_err=$maxerr"
+echo "bench-scale:$bs t2_speedup_b$last=$(fdiv "${WALL[ntu,$last,1]:-}" "${WALL[ntu,$last,2]:-}") bn_reductions=$nbn grad_mb=$(awk -v n="$NPARAM" 'BEGIN { printf "%.2f", n * 4 / 1e6 }') host_gbps=$HOST_GBPS$summary max_err=$maxerr max_err0=$maxerr0"
