@@ -88,7 +88,7 @@ build/%.o: src/%.c $(wildcard include/*.h src/*/*.h) $(FLAVOUR) | build
 build/sanitize/%.o: tests/sanitize/%.c $(FLAVOUR) | build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
-build/tap/%.o: tests/tap/%.c $(wildcard tests/tap/*.h) $(FLAVOUR) | build
+build/tap/%.o: tests/tap/%.c $(wildcard tests/tap/*.h include/*.h) $(FLAVOUR) | build
 	@mkdir -p build/tap
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c -o $@ $<
 build:

@@ -73,11 +73,8 @@ typedef struct ConditioningOwn {
 } ConditioningOwn;
 
 typedef struct ConditioningFigures {
-    double swap, steer, own, from_noise;
-    double kept, fixed;            // own's split (above); NaN where its group is empty
-    int64_t kept_hits, fixed_hits; // own-text generations the head classifies right, per group
-    double stay;                   // misread samples left in the real feature's class (above); NaN as fixed
-    int64_t stay_hits;
+    double swap, steer, from_noise;
+    ConditioningOwn probe;         // own (above): from t_probe
     ConditioningOwn tgen;          // own_tgen (above): at the trainer's t_gen, not t_probe
 } ConditioningFigures;
 

@@ -64,25 +64,21 @@ static Cocodiff *module(const float *coarse, const float *fine, float t_gen_lo, 
     return m;
 }
 
-// own = (kept_hits + fixed_hits) / n, each share its hits over its group (stay's too), in every text mode measured.
+// own = (kept_hits + fixed_hits) / n, each share its hits over its group (stay's too): one own-text split.
+static int own_holds(const ConditioningOwn *g, const ConditioningStats *s, int n) {
+    int okk = g->kept_hits + g->fixed_hits == llround(g->own * n) && g->kept_hits <= s->real_right &&
+              g->fixed_hits + g->stay_hits <= s->real_wrong;
+    okk &= s->real_right ? g->kept == (double)g->kept_hits / s->real_right : isnan(g->kept);
+    okk &= s->real_wrong ? g->fixed == (double)g->fixed_hits / s->real_wrong && g->stay == (double)g->stay_hits / s->real_wrong
+                         : isnan(g->fixed) && isnan(g->stay);
+    return okk;
+}
+
+// The split holds from t_probe and at the trainer's t_gen, in every text mode measured.
 static int split_holds(const ConditioningStats *s, int n) {
     const ConditioningFigures *f3[3] = {&s->text, &s->shuffled, &s->random};
     int okk = s->real_right + s->real_wrong == n && s->real_right == llround(s->real_top1 * n);
-    for (int i = 0; i < 3; i++) {
-        const ConditioningFigures *f = f3[i];
-        okk &= f->kept_hits + f->fixed_hits == llround(f->own * n) && f->kept_hits <= s->real_right &&
-               f->fixed_hits <= s->real_wrong;
-        okk &= s->real_right ? f->kept == (double)f->kept_hits / s->real_right : isnan(f->kept);
-        okk &= s->real_wrong ? f->fixed == (double)f->fixed_hits / s->real_wrong : isnan(f->fixed);
-        okk &= f->fixed_hits + f->stay_hits <= s->real_wrong &&
-               (s->real_wrong ? f->stay == (double)f->stay_hits / s->real_wrong : isnan(f->stay));
-        const ConditioningOwn *g = &f->tgen;   // the same identity at the trainer's t_gen
-        okk &= g->kept_hits + g->fixed_hits == llround(g->own * n) && g->kept_hits <= s->real_right &&
-               g->fixed_hits + g->stay_hits <= s->real_wrong;
-        okk &= s->real_right ? g->kept == (double)g->kept_hits / s->real_right : isnan(g->kept);
-        okk &= s->real_wrong ? g->fixed == (double)g->fixed_hits / s->real_wrong && g->stay == (double)g->stay_hits / s->real_wrong
-                             : isnan(g->fixed) && isnan(g->stay);
-    }
+    for (int i = 0; i < 3; i++) okk &= own_holds(&f3[i]->probe, s, n) && own_holds(&f3[i]->tgen, s, n);
     return okk;
 }
 
@@ -142,12 +138,12 @@ int main(void) {
 
     is_int(CD_OK, conditioning_measure(m, ht, yt, NT, C, K, hw, hb, &o, &s1), "probe on the trained module");
     diag("text: swap %.3f steer %.3f from noise %.3f own %.3f | shuffled: %.3f %.3f %.3f %.3f | random: %.3f %.3f %.3f %.3f",
-         s1.text.swap, s1.text.steer, s1.text.from_noise, s1.text.own, s1.shuffled.swap, s1.shuffled.steer,
-         s1.shuffled.from_noise, s1.shuffled.own, s1.random.swap, s1.random.steer, s1.random.from_noise, s1.random.own);
+         s1.text.swap, s1.text.steer, s1.text.from_noise, s1.text.probe.own, s1.shuffled.swap, s1.shuffled.steer,
+         s1.shuffled.from_noise, s1.shuffled.probe.own, s1.random.swap, s1.random.steer, s1.random.from_noise, s1.random.probe.own);
     ok(s1.text.from_noise >= 0.8, "from noise under the class texts: %.2f >= 0.8", s1.text.from_noise);
     ok(s1.text.steer >= 0.5, "steer from t 600: %.2f >= 0.5", s1.text.steer);
-    ok(s1.text.own >= s1.real_top1 - 0.05, "own-text generations classified within 5 points of the real ones (%.2f vs %.2f)",
-       s1.text.own, s1.real_top1);
+    ok(s1.text.probe.own >= s1.real_top1 - 0.05, "own-text generations classified within 5 points of the real ones (%.2f vs %.2f)",
+       s1.text.probe.own, s1.real_top1);
     ok(s1.text.swap > 0.5, "a wrong text moves a generation (swap %.2f)", s1.text.swap);
     ok(s1.shuffled.from_noise < 0.25 && s1.shuffled.steer < 0.25,
        "shuffled texts control: from noise %.2f, steer %.2f, below chance (0.25)", s1.shuffled.from_noise, s1.shuffled.steer);
@@ -158,7 +154,7 @@ int main(void) {
     ok(per, "per-class from-noise shares in [0, 1]");
     ok(split_holds(&s1, NT), "own split by the head's verdict on the real feature: %lld right, %lld wrong; class texts "
        "kept %lld, fixed %lld of own %.0f", (long long)s1.real_right, (long long)s1.real_wrong,
-       (long long)s1.text.kept_hits, (long long)s1.text.fixed_hits, s1.text.own * NT);
+       (long long)s1.text.probe.kept_hits, (long long)s1.text.probe.fixed_hits, s1.text.probe.own * NT);
     // every 8th sample labelled as the next class: the head reads its real feature "wrong", and its own-text
     // generation is a steer case (source of one class, the text of another): fixed follows the text
     int32_t yr[NT];
@@ -167,29 +163,29 @@ int main(void) {
     o4.controls = 0;
     ConditioningStats s4;
     int rc4 = conditioning_measure(m, ht, yr, NT, C, K, hw, hb, &o4, &s4);
-    ok(!rc4 && split_holds(&s4, NT) && s4.real_wrong == NT / 8 && s4.text.fixed >= 0.5 && s4.text.kept >= 0.9,
+    ok(!rc4 && split_holds(&s4, NT) && s4.real_wrong == NT / 8 && s4.text.probe.fixed >= 0.5 && s4.text.probe.kept >= 0.9,
        "relabelled 1 in 8: %lld wrong, own %.2f = kept %.2f on %lld + fixed %.2f on %lld (stay %.2f; steer %.2f)",
-       (long long)s4.real_wrong, s4.text.own, s4.text.kept, (long long)s4.real_right, s4.text.fixed,
-       (long long)s4.real_wrong, s4.text.stay, s4.text.steer);
+       (long long)s4.real_wrong, s4.text.probe.own, s4.text.probe.kept, (long long)s4.real_right, s4.text.probe.fixed,
+       (long long)s4.real_wrong, s4.text.probe.stay, s4.text.steer);
     // own text at the trainer's t_gen: the range recorded (cocodiff.t_gen's default, 0.05-0.2 of 1000 steps), the
     // rightly read keep their class, and less noise fixes no more of the misread sources than t_probe's (nor
     // leaves fewer in the real feature's class)
     int lo, hi;
     cocodiff_t_gen_steps(m, &lo, &hi);
     ok(!rc4 && s4.t_gen_lo == lo && s4.t_gen_hi == hi && lo == 50 && hi == 200 && s4.text.tgen.kept >= 0.9 &&
-       s4.text.tgen.fixed <= s4.text.fixed && s4.text.tgen.stay >= s4.text.stay,
+       s4.text.tgen.fixed <= s4.text.probe.fixed && s4.text.tgen.stay >= s4.text.probe.stay,
        "at t_gen %d-%d: own %.2f = kept %.2f + fixed %.2f (stay %.2f), against fixed %.2f (stay %.2f) from t %d",
        s4.t_gen_lo, s4.t_gen_hi, s4.text.tgen.own, s4.text.tgen.kept, s4.text.tgen.fixed, s4.text.tgen.stay,
-       s4.text.fixed, s4.text.stay, s4.t_probe);
+       s4.text.probe.fixed, s4.text.probe.stay, s4.t_probe);
     // the same module with t_gen [0.6, 0.6]: own text at t_gen is the probe's own, bit for bit (the same noise)
     Cocodiff *m6 = module(coarse, fine, 0.6f, 0.6f);
     memcpy(cocodiff_params(m6), cocodiff_params(m), cocodiff_num_params(m) * sizeof(float));
     if (cocodiff_ema_params(m)) memcpy(cocodiff_ema_params(m6), cocodiff_ema_params(m), cocodiff_num_params(m) * sizeof(float));
     ConditioningStats s6;
     int rc6 = conditioning_measure(m6, ht, yr, NT, C, K, hw, hb, &o4, &s6);
-    ok(!rc4 && !rc6 && s6.t_gen_lo == s6.t_probe && s6.t_gen_hi == s6.t_probe && s6.text.tgen.own == s4.text.own &&
-       s6.text.tgen.kept_hits == s4.text.kept_hits && s6.text.tgen.fixed_hits == s4.text.fixed_hits &&
-       s6.text.tgen.stay_hits == s4.text.stay_hits && s6.text.own == s4.text.own && s6.text.steer == s4.text.steer,
+    ok(!rc4 && !rc6 && s6.t_gen_lo == s6.t_probe && s6.t_gen_hi == s6.t_probe && s6.text.tgen.own == s4.text.probe.own &&
+       s6.text.tgen.kept_hits == s4.text.probe.kept_hits && s6.text.tgen.fixed_hits == s4.text.probe.fixed_hits &&
+       s6.text.tgen.stay_hits == s4.text.probe.stay_hits && s6.text.probe.own == s4.text.probe.own && s6.text.steer == s4.text.steer,
        "t_gen [0.6, 0.6]: own text at t_gen = own from t_probe (%lld + %lld hits)", (long long)s6.text.tgen.kept_hits,
        (long long)s6.text.tgen.fixed_hits);
     if (!rc6) conditioning_free(&s6);

@@ -105,13 +105,6 @@ static int step_given(Cocodiff *m, CocodiffLanes *l, CtrgcnTeam *team, float *h,
     return rc;
 }
 
-// |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
-static int close_scaled(const float *got, const float *want, size_t n, const char *what) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
-    return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "%s", what);
-}
-
 static int same_losses(const CocodiffLosses *a, const CocodiffLosses *b, double tol) {
     const double x[] = {a->diff, a->rec, a->gen, a->coarse, a->coarse_real, a->coarse_gen, a->fine, a->total, a->gen_acc},
                  y[] = {b->diff, b->rec, b->gen, b->coarse, b->coarse_real, b->coarse_gen, b->fine, b->total, b->gen_acc};
@@ -169,13 +162,13 @@ int main(void) {
     if (step(m, NULL, NULL, io, labels, fcw, fcb, &one)) bail("the whole step failed");
     int rc = step(m, lanes, team, io, labels, fcw, fcb, &split);
     ok(rc == CD_OK && ctrgcn_team_lanes(team, B) == 3, "5 samples over 3 lanes: the split step runs");
-    close_scaled(split.g, one.g, np, "3 lanes: the module's gradients close to the whole step's");
-    close_scaled(split.gw, one.gw, (size_t)K * C, "3 lanes: the head's weight gradient (L_gen) close");
-    close_scaled(split.dfeat, one.dfeat, (size_t)B * C, "3 lanes: the pooled features' gradient close");
+    is_tensor_close_scaled(split.g, one.g, np, "3 lanes: the module's gradients close to the whole step's");
+    is_tensor_close_scaled(split.gw, one.gw, (size_t)K * C, "3 lanes: the head's weight gradient (L_gen) close");
+    is_tensor_close_scaled(split.dfeat, one.dfeat, (size_t)B * C, "3 lanes: the pooled features' gradient close");
     double part = 0;
     for (size_t i = 0; i < LAST; i++) part = fmax(part, fabs(one.dlast[i]));
     ok(part > 0, "the fine loss sends gradient through the pooling into the last output (max %.3g)", part);
-    close_scaled(split.dlast, one.dlast, LAST, "3 lanes: the last output's gradient close");
+    is_tensor_close_scaled(split.dlast, one.dlast, LAST, "3 lanes: the last output's gradient close");
     ok(one.lo.generated && same_losses(&split.lo, &one.lo, 1e-5),
        "3 lanes: every loss the batch's (L_gen %.4f, fine %.4f, total %.4f)", split.lo.gen, split.lo.fine,
        split.lo.total);
@@ -193,8 +186,9 @@ int main(void) {
     ok(rc == CD_OK && one.lo.generated && same_losses(&split.lo, &one.lo, 1e-5),
        "given tokens over 3 lanes: the split step runs, every loss the batch's (diff %.4f, L_gen %.4f)", split.lo.diff,
        split.lo.gen);
-    close_scaled(split.g, one.g, np, "given tokens, 3 lanes: the module's gradients close to the whole step's");
-    close_scaled(split.gw, one.gw, (size_t)K * C, "given tokens, 3 lanes: the head's weight gradient close");
+    is_tensor_close_scaled(split.g, one.g, np,
+                           "given tokens, 3 lanes: the module's gradients close to the whole step's");
+    is_tensor_close_scaled(split.gw, one.gw, (size_t)K * C, "given tokens, 3 lanes: the head's weight gradient close");
     rc = step_given(m, lanes, team, io.h, labels, fcw, fcb, &again);
     ok(rc == CD_OK && !memcmp(again.g, split.g, np * sizeof(float)) && !memcmp(again.gw, split.gw, (size_t)K * C * 4),
        "given tokens: the same split step twice, the same bits");

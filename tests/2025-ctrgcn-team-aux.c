@@ -21,57 +21,13 @@
 #include "ctrgcn.h"
 #include "ctrgcn_team.h"
 #include "status.h"
+#include "tap/ctrgcn_step.h"
 #include "tap/tap.h"
 
 enum { K = 5, N = 4, T = 16, THREADS = 2 };
 
 static uint64_t rs = 2025;
 static float *fill(size_t n) { return tap_urand_fill(&rs, n); }
-
-// dst takes src's weights, running statistics and counters.
-static void copy_model(Ctrgcn *dst, Ctrgcn *src) {
-    memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
-    memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
-    memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
-}
-
-// |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
-static int close_scaled(const float *got, const float *want, size_t n, const char *what) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
-    return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "%s", what);
-}
-
-// Zeroed gradients but the head's weight gradient hg (K, C): what the
-// module's L_gen leaves there before the backbone's backward.
-static void zero_grad_head(Ctrgcn *m, const float *hg) {
-    ctrgcn_zero_grad(m);
-    float *gw;
-    ctrgcn_head(m, NULL, NULL, &gw, NULL);
-    const size_t nh = (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1];
-    for (size_t i = 0; i < nh; i++) gw[i] += hg[i];
-}
-
-// One step of the model alone from `start`: the module's head gradient hg
-// first, then ctrgcn_backward_ex with the extras (NULL: none); grads -> g.
-static void step_one(Ctrgcn *m, Ctrgcn *start, const float *x, float *logits, const float *dl, const float *hg,
-                     const float *r, const float *G, float *g) {
-    copy_model(m, start);
-    if (ctrgcn_forward(m, logits, x, N, T, 1)) bail("forward failed");
-    zero_grad_head(m, hg);
-    if (ctrgcn_backward_ex(m, dl, r, G)) bail("backward failed");
-    memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
-}
-
-// The same through the team of m.
-static void step_team(CtrgcnTeam *team, Ctrgcn *m, Ctrgcn *start, const float *x, float *logits, const float *dl,
-                      const float *hg, const float *r, const float *G, float *g) {
-    copy_model(m, start);
-    if (ctrgcn_team_forward(team, logits, x, N, T)) bail("team forward failed");
-    zero_grad_head(m, hg);
-    if (ctrgcn_team_backward_ex(team, dl, r, G)) bail("team backward failed");
-    memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
-}
 
 int main(void) {
     plan(9);
@@ -88,46 +44,47 @@ int main(void) {
     const size_t np = ctrgcn_num_params(m), nlast = (size_t)N * M * C * Tl * V;
     float *x = fill((size_t)N * 3 * T * V * M), *dl = fill((size_t)N * K), *r = fill((size_t)N * C);
     float *G = fill(nlast), *hg = fill((size_t)K * C);
-    float *l1 = malloc((size_t)N * K * sizeof *l1), *l2 = malloc((size_t)N * K * sizeof *l2);
-    float *g_one = malloc(np * sizeof(float)), *g_one0 = malloc(np * sizeof(float));
-    float *g_team = malloc(np * sizeof(float)), *g_team0 = malloc(np * sizeof(float)), *g_again = malloc(np * sizeof(float));
-    if (!l1 || !l2 || !g_one || !g_one0 || !g_team || !g_team0 || !g_again) bail("out of memory");
+    float *l1 = tap_floats((size_t)N * K), *l2 = tap_floats((size_t)N * K);
+    float *g_one = tap_floats(np), *g_one0 = tap_floats(np), *g_team = tap_floats(np), *g_team0 = tap_floats(np);
+    float *g_again = tap_floats(np);
 
     // Outputs: the team's (two lanes of 2 samples) against one model's.
-    copy_model(one, start);
-    copy_model(m, start);
+    tap_ctrgcn_copy(one, start);
+    tap_ctrgcn_copy(m, start);
     if (ctrgcn_forward(one, l1, x, N, T, 1) || ctrgcn_team_forward(team, l2, x, N, T)) bail("forward failed");
-    close_scaled(l2, l1, (size_t)N * K, "2 lanes: logits close to one model's");
+    is_tensor_close_scaled(l2, l1, (size_t)N * K, "2 lanes: logits close to one model's");
     const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
     ok(f && last && f != ctrgcn_features(m), "2 lanes: the batch's features and last output are kept");
     if (!f || !last) bail("no kept outputs");
-    close_scaled(f, ctrgcn_features(one), (size_t)N * C, "2 lanes: pooled features (N, C) close to one model's");
-    close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast,
-                 "2 lanes: last unit output (N*M, C, T', V) close to one model's");
+    is_tensor_close_scaled(f, ctrgcn_features(one), (size_t)N * C,
+                           "2 lanes: pooled features (N, C) close to one model's");
+    is_tensor_close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast,
+                           "2 lanes: last unit output (N*M, C, T', V) close to one model's");
 
     // Gradients with the module's three paths: head, pooled feature, parts.
-    step_one(one, start, x, l1, dl, hg, r, G, g_one);
-    step_team(team, m, start, x, l2, dl, hg, r, G, g_team);
-    close_scaled(g_team, g_one, np, "with head, feature and last-output gradients: close to one model's");
-    step_one(one, start, x, l1, dl, hg, NULL, NULL, g_one0);
-    step_team(team, m, start, x, l2, dl, hg, NULL, NULL, g_team0);
+    const TapCtrgcnStep all = {x, dl, hg, r, G}, head = {x, dl, hg, NULL, NULL};
+    tap_ctrgcn_step(one, NULL, start, &all, N, T, l1, g_one);
+    tap_ctrgcn_step(m, team, start, &all, N, T, l2, g_team);
+    is_tensor_close_scaled(g_team, g_one, np, "with head, feature and last-output gradients: close to one model's");
+    tap_ctrgcn_step(one, NULL, start, &head, N, T, l1, g_one0);
+    tap_ctrgcn_step(m, team, start, &head, N, T, l2, g_team0);
     for (size_t i = 0; i < np; i++) {   // what the extras add
         g_one[i] -= g_one0[i];
         g_team[i] -= g_team0[i];
     }
-    close_scaled(g_team, g_one, np, "what the extra gradients add: close to what they add to one model");
+    is_tensor_close_scaled(g_team, g_one, np, "what the extra gradients add: close to what they add to one model");
     const CtrgcnTensor *t1 = ctrgcn_find(m, "l1.gcn1.convs.0.conv3.weight");
     double moved = 0;
     for (size_t i = 0; t1 && i < t1->numel; i++) moved = fmax(moved, fabs(g_team[t1->offset + i]));
     ok(t1 && moved > 1e-6, "the extra gradients reach the first unit (l1.gcn1.convs.0.conv3.weight moved by %.3g)", moved);
 
-    step_team(team, m, start, x, l2, dl, hg, r, G, g_team);
-    step_team(team, m, start, x, l2, dl, hg, r, G, g_again);
+    tap_ctrgcn_step(m, team, start, &all, N, T, l2, g_team);
+    tap_ctrgcn_step(m, team, start, &all, N, T, l2, g_again);
     is_tensor_equal(g_again, g_team, np, "the same team step twice: the same gradients, bit for bit");
 
     CtrgcnTeam *bare;
     if (ctrgcn_team_create(&bare, m, NULL, THREADS)) bail("cannot start the team");
-    copy_model(m, start);
+    tap_ctrgcn_copy(m, start);
     if (ctrgcn_team_forward(bare, l2, x, N, T)) bail("forward failed");
     ok(ctrgcn_team_features(bare) == NULL && ctrgcn_team_backward_ex(bare, dl, r, NULL) == CD_EARG,
        "outputs not kept: no features, and extra gradients are refused");

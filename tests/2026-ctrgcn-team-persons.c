@@ -22,6 +22,7 @@
 #include "ctrgcn.h"
 #include "ctrgcn_team.h"
 #include "status.h"
+#include "tap/ctrgcn_step.h"
 #include "tap/tap.h"
 
 enum { K = 5, T = 16, NMAX = 4 };
@@ -29,49 +30,8 @@ enum { K = 5, T = 16, NMAX = 4 };
 static uint64_t rs = 2026;
 static float *fill(size_t n) { return tap_urand_fill(&rs, n); }
 
-static float *alloc(size_t n) {
-    float *p = malloc(n * sizeof *p);
-    if (!p) bail("out of memory");
-    return p;
-}
-
-// dst takes src's weights, running statistics and counters.
-static void copy_model(Ctrgcn *dst, Ctrgcn *src) {
-    memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
-    memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
-    memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
-}
-
-// |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
-static int close_scaled(const float *got, const float *want, size_t n, const char *what, int N, int threads) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
-    return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "N %d, %d threads: %s", N, threads, what);
-}
-
-// The module's gradients of one step (fixed inputs, sized for NMAX samples).
-typedef struct Step {
-    const float *x, *dl, *hg, *r, *G;
-} Step;
-
-// One training step of m from `start`, through the team when there is one:
-// forward, the head's module gradient hg, backward with the extras; logits
-// -> lg, gradients -> g.
-static void step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const Step *s, int N, float *lg, float *g) {
-    copy_model(m, start);
-    int rc = team ? ctrgcn_team_forward(team, lg, s->x, N, T) : ctrgcn_forward(m, lg, s->x, N, T, 1);
-    if (rc) bail("forward failed");
-    ctrgcn_zero_grad(m);
-    float *gw;
-    ctrgcn_head(m, NULL, NULL, &gw, NULL);
-    for (size_t i = 0; i < (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1]; i++) gw[i] += s->hg[i];
-    rc = team ? ctrgcn_team_backward_ex(team, s->dl, s->r, s->G) : ctrgcn_backward_ex(m, s->dl, s->r, s->G);
-    if (rc) bail("backward failed");
-    memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
-}
-
 // One case: N samples over `threads` threads against one model.
-static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int N, int threads) {
+static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const TapCtrgcnStep *s, int N, int threads) {
     Ctrgcn *m, *one;
     CtrgcnTeam *team;
     if (ctrgcn_create(&m, cfg) || ctrgcn_create(&one, cfg) || ctrgcn_team_create(&team, m, NULL, threads))
@@ -80,21 +40,25 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int N, 
     const int M = cfg->num_person, C = cfg->width[CTRGCN_UNITS - 1];
     const size_t np = ctrgcn_num_params(m), nb = ctrgcn_num_buffers(m), nc = ctrgcn_num_counters(m);
     const size_t nlast = (size_t)N * M * C * (T / 4) * cfg->num_point;
-    float *l1 = alloc((size_t)N * K), *l2 = alloc((size_t)N * K), *l3 = alloc((size_t)N * K);
-    float *g1 = alloc(np), *g2 = alloc(np), *g3 = alloc(np);
+    float *l1 = tap_floats((size_t)N * K), *l2 = tap_floats((size_t)N * K), *l3 = tap_floats((size_t)N * K);
+    float *g1 = tap_floats(np), *g2 = tap_floats(np), *g3 = tap_floats(np);
 
-    step(one, NULL, start, s, N, l1, g1);
-    step(m, team, start, s, N, l2, g2);
-    close_scaled(l2, l1, (size_t)N * K, "logits close to one model's", N, threads);
+    tap_ctrgcn_step(one, NULL, start, s, N, T, l1, g1);
+    tap_ctrgcn_step(m, team, start, s, N, T, l2, g2);
+    is_tensor_close_scaled(l2, l1, (size_t)N * K, "N %d, %d threads: logits close to one model's", N, threads);
     const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
     if (!f || !last) bail("no kept outputs");
-    close_scaled(f, ctrgcn_features(one), (size_t)N * C, "pooled features close", N, threads);
-    close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast, "last unit output close", N, threads);
-    close_scaled(g2, g1, np, "gradients (head, feature, last-output paths) close", N, threads);
-    close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb, "running statistics close", N, threads);
+    is_tensor_close_scaled(f, ctrgcn_features(one), (size_t)N * C,
+                           "N %d, %d threads: pooled features close", N, threads);
+    is_tensor_close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast,
+                           "N %d, %d threads: last unit output close", N, threads);
+    is_tensor_close_scaled(g2, g1, np,
+                           "N %d, %d threads: gradients (head, feature, last-output paths) close", N, threads);
+    is_tensor_close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb,
+                           "N %d, %d threads: running statistics close", N, threads);
     ok(memcmp(ctrgcn_counters(m), ctrgcn_counters(one), nc * sizeof(int64_t)) == 0,
        "N %d, %d threads: the same counters", N, threads);
-    step(m, team, start, s, N, l3, g3);
+    tap_ctrgcn_step(m, team, start, s, N, T, l3, g3);
     ok(memcmp(l3, l2, (size_t)N * K * sizeof(float)) == 0 && memcmp(g3, g2, np * sizeof(float)) == 0,
        "N %d, %d threads: the same step twice gives the same logits and gradients, bit for bit", N, threads);
 
@@ -114,7 +78,7 @@ int main(void) {
     const int M = cfg.num_person, V = cfg.num_point, C = cfg.width[CTRGCN_UNITS - 1];
     float *x = fill((size_t)NMAX * 3 * T * V * M), *dl = fill((size_t)NMAX * K), *hg = fill((size_t)K * C);
     float *r = fill((size_t)NMAX * C), *G = fill((size_t)NMAX * M * C * (T / 4) * V);
-    Step s = {x, dl, hg, r, G};
+    TapCtrgcnStep s = {x, dl, hg, r, G};   // sized for NMAX samples
     check(&cfg, start, &s, 1, 2);   // a person a lane
     check(&cfg, start, &s, 1, 3);   // still two lanes: two rows
     check(&cfg, start, &s, 3, 2);   // rows 3 | 3: sample 1's persons apart

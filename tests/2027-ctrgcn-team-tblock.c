@@ -25,6 +25,7 @@
 #include "ctrgcn.h"
 #include "ctrgcn_team.h"
 #include "status.h"
+#include "tap/ctrgcn_step.h"
 #include "tap/tap.h"
 
 enum { K = 5, TMAX = 64 };
@@ -32,45 +33,7 @@ enum { K = 5, TMAX = 64 };
 static uint64_t rs = 2027;
 static float *fill(size_t n) { return tap_urand_fill(&rs, n); }
 
-static float *alloc(size_t n) {
-    float *p = malloc(n * sizeof *p);
-    if (!p) bail("out of memory");
-    return p;
-}
-
-static void copy_model(Ctrgcn *dst, Ctrgcn *src) {
-    memcpy(ctrgcn_params(dst), ctrgcn_params(src), ctrgcn_num_params(src) * sizeof(float));
-    memcpy(ctrgcn_buffers(dst), ctrgcn_buffers(src), ctrgcn_num_buffers(src) * sizeof(float));
-    memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
-}
-
-// |got - want| <= 1e-4 max|want| + 1e-3 |want| (gradients near zero are rounding)
-static int close_scaled(const float *got, const float *want, size_t n, const char *what, int T, int threads) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
-    return is_tensor_close(got, want, n, 1e-4 * s, 1e-3, "T %d, %d threads: %s", T, threads, what);
-}
-
-typedef struct Step {
-    const float *x, *dl, *hg, *r, *G;
-} Step;
-
-// One training step of m from `start` on one sample of T frames, through the
-// team when there is one; logits -> lg, gradients -> g.
-static void step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const Step *s, int T, float *lg, float *g) {
-    copy_model(m, start);
-    int rc = team ? ctrgcn_team_forward(team, lg, s->x, 1, T) : ctrgcn_forward(m, lg, s->x, 1, T, 1);
-    if (rc) bail("forward failed");
-    ctrgcn_zero_grad(m);
-    float *gw;
-    ctrgcn_head(m, NULL, NULL, &gw, NULL);
-    for (size_t i = 0; i < (size_t)K * ctrgcn_config(m)->width[CTRGCN_UNITS - 1]; i++) gw[i] += s->hg[i];
-    rc = team ? ctrgcn_team_backward_ex(team, s->dl, s->r, s->G) : ctrgcn_backward_ex(m, s->dl, s->r, s->G);
-    if (rc) bail("backward failed");
-    memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
-}
-
-static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int T, int threads) {
+static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const TapCtrgcnStep *s, int T, int threads) {
     Ctrgcn *m, *one;
     CtrgcnTeam *team;
     if (ctrgcn_create(&m, cfg) || ctrgcn_create(&one, cfg) || ctrgcn_team_create(&team, m, NULL, threads))
@@ -79,20 +42,22 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int T, 
     const int C = cfg->width[CTRGCN_UNITS - 1];
     const size_t np = ctrgcn_num_params(m), nb = ctrgcn_num_buffers(m), nc = ctrgcn_num_counters(m);
     float l1[K], l2[K], l3[K];
-    float *g1 = alloc(np), *g2 = alloc(np), *g3 = alloc(np);
+    float *g1 = tap_floats(np), *g2 = tap_floats(np), *g3 = tap_floats(np);
 
-    step(one, NULL, start, s, T, l1, g1);
+    tap_ctrgcn_step(one, NULL, start, s, 1, T, l1, g1);
     int Tl, V;
     ctrgcn_last_output(one, NULL, &Tl, &V, NULL);
     const size_t nlast = (size_t)C * Tl * V;
-    step(m, team, start, s, T, l2, g2);
-    close_scaled(l2, l1, K, "logits close to one model's", T, threads);
+    tap_ctrgcn_step(m, team, start, s, 1, T, l2, g2);
+    is_tensor_close_scaled(l2, l1, K, "T %d, %d threads: logits close to one model's", T, threads);
     const float *f = ctrgcn_team_features(team), *last = ctrgcn_team_last_output(team);
     if (!f || !last) bail("no kept outputs");
     ok(f != ctrgcn_features(m), "T %d, %d threads: the row ran as lanes (outputs gathered)", T, threads);
-    close_scaled(f, ctrgcn_features(one), (size_t)C, "pooled features close", T, threads);
-    close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast, "last unit output close", T, threads);
-    close_scaled(g2, g1, np, "every gradient (head, feature, last-output paths) close", T, threads);
+    is_tensor_close_scaled(f, ctrgcn_features(one), (size_t)C, "T %d, %d threads: pooled features close", T, threads);
+    is_tensor_close_scaled(last, ctrgcn_last_output(one, NULL, NULL, NULL, NULL), nlast,
+                           "T %d, %d threads: last unit output close", T, threads);
+    is_tensor_close_scaled(g2, g1, np,
+                           "T %d, %d threads: every gradient (head, feature, last-output paths) close", T, threads);
     // The CTR-GC topology's gradients (conv4, alpha, PA; conv1 and conv2
     // through the time-mean), each lane's from its frames' share of dM,
     // each tensor against its own largest gradient: they are small next to the
@@ -116,10 +81,11 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const Step *s, int T, 
     }
     ok(!bad && checked > 0, "T %d, %d threads: the topology's gradients close at their own scale (%d tensors, %d off)",
        T, threads, checked, bad);
-    close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb, "BN running statistics close", T, threads);
+    is_tensor_close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb,
+                           "T %d, %d threads: BN running statistics close", T, threads);
     ok(memcmp(ctrgcn_counters(m), ctrgcn_counters(one), nc * sizeof(int64_t)) == 0,
        "T %d, %d threads: the same counters", T, threads);
-    step(m, team, start, s, T, l3, g3);
+    tap_ctrgcn_step(m, team, start, s, 1, T, l3, g3);
     ok(memcmp(l3, l2, sizeof l2) == 0 && memcmp(g3, g2, np * sizeof(float)) == 0 &&
            memcmp(ctrgcn_team_last_output(team), last, nlast * sizeof(float)) == 0,
        "T %d, %d threads: the same step twice gives the same bits", T, threads);
@@ -150,7 +116,7 @@ int main(void) {
         // inputs of this T (the last unit's output has (T - 1) / 4 + 1 frames)
         float *x = fill((size_t)3 * T * V), *dl = fill(K), *hg = fill((size_t)K * C), *r = fill((size_t)C);
         float *G = fill((size_t)C * ((T - 1) / 4 + 1) * V);
-        Step s = {x, dl, hg, r, G};
+        TapCtrgcnStep s = {x, dl, hg, r, G};
         check(&cfg, start, &s, T, cases[i][1]);
         free(x); free(dl); free(hg); free(r); free(G);
     }

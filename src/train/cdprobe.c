@@ -40,24 +40,28 @@ void cdprobe_free(CdProbe *p) { conditioning_free(&p->cs); }
 
 static json_t *share_json(double x) { return isnan(x) ? json_null() : json_real(x); }
 
+// One own-text split (conditioning.h) as the keys PREFIX_head_top1, _kept, _fixed, _kept_hits, _fixed_hits,
+// _fixed_stay and _fixed_stay_hits of o (the shares null where their group is empty).
+static void own_json(json_t *o, const char *prefix, const ConditioningOwn *f) {
+    static const char *const key[7] = {"head_top1", "kept", "fixed", "kept_hits", "fixed_hits", "fixed_stay",
+                                       "fixed_stay_hits"};
+    json_t *v[7] = {json_real(f->own), share_json(f->kept), share_json(f->fixed), json_integer(f->kept_hits),
+                    json_integer(f->fixed_hits), share_json(f->stay), json_integer(f->stay_hits)};
+    char k[64];
+    for (int i = 0; i < 7; i++) {
+        snprintf(k, sizeof k, "%s_%s", prefix, key[i]);
+        json_object_set_new(o, k, v[i]);
+    }
+}
+
 json_t *cdprobe_figures_json(const ConditioningFigures *f) {
-    json_t *o = json_pack("{s:f, s:f, s:f, s:f}", "swap", f->swap, "steer", f->steer, "own_head_top1", f->own,
-                          "from_noise", f->from_noise);
+    // own_head_top1 keeps its place before from_noise (the key order of the files written so far): a null
+    // holds it, and own_json sets its value there
+    json_t *o = json_pack("{s:f, s:f, s:n, s:f}", "swap", f->swap, "steer", f->steer, "own_head_top1", "from_noise",
+                          f->from_noise);
     if (!o) return NULL;
-    json_object_set_new(o, "own_kept", share_json(f->kept));
-    json_object_set_new(o, "own_fixed", share_json(f->fixed));
-    json_object_set_new(o, "own_kept_hits", json_integer(f->kept_hits));
-    json_object_set_new(o, "own_fixed_hits", json_integer(f->fixed_hits));
-    json_object_set_new(o, "own_fixed_stay", share_json(f->stay));
-    json_object_set_new(o, "own_fixed_stay_hits", json_integer(f->stay_hits));
-    const ConditioningOwn *g = &f->tgen;
-    json_object_set_new(o, "own_tgen_head_top1", json_real(g->own));
-    json_object_set_new(o, "own_tgen_kept", share_json(g->kept));
-    json_object_set_new(o, "own_tgen_fixed", share_json(g->fixed));
-    json_object_set_new(o, "own_tgen_kept_hits", json_integer(g->kept_hits));
-    json_object_set_new(o, "own_tgen_fixed_hits", json_integer(g->fixed_hits));
-    json_object_set_new(o, "own_tgen_fixed_stay", share_json(g->stay));
-    json_object_set_new(o, "own_tgen_fixed_stay_hits", json_integer(g->stay_hits));
+    own_json(o, "own", &f->probe);
+    own_json(o, "own_tgen", &f->tgen);
     return o;
 }
 
@@ -125,28 +129,22 @@ int cdprobe_write(const DiversityStats *st, const CdProbe *co, const CdProbe *rf
 
 // "kept 95.1% of 460, fixed 72.0% of 100 (stay 20.0%)" (conditioning.h): own's split by the head's verdict on
 // the real feature.
-static const char *own_split_text(char *buf, size_t len, double kept, double fixed, double stay,
-                                  const ConditioningStats *c) {
+static const char *own_split_text(char *buf, size_t len, const ConditioningOwn *f, const ConditioningStats *c) {
     char k[16] = "-", x[16] = "-", st[16] = "-";
-    if (!isnan(kept)) snprintf(k, sizeof k, "%.1f%%", 100 * kept);
-    if (!isnan(fixed)) snprintf(x, sizeof x, "%.1f%%", 100 * fixed);
-    if (!isnan(stay)) snprintf(st, sizeof st, "%.1f%%", 100 * stay);
+    if (!isnan(f->kept)) snprintf(k, sizeof k, "%.1f%%", 100 * f->kept);
+    if (!isnan(f->fixed)) snprintf(x, sizeof x, "%.1f%%", 100 * f->fixed);
+    if (!isnan(f->stay)) snprintf(st, sizeof st, "%.1f%%", 100 * f->stay);
     snprintf(buf, len, "kept %s of %lld, fixed %s of %lld (stay %s)", k, (long long)c->real_right, x,
              (long long)c->real_wrong, st);
     return buf;
-}
-
-static const char *split_text(char *buf, size_t len, const ConditioningFigures *f, const ConditioningStats *c) {
-    return own_split_text(buf, len, f->kept, f->fixed, f->stay, c);
 }
 
 // "; own text at t_gen 50-200: 80.1% (kept ..., fixed ... (stay ...))": own_tgen (conditioning.h), appended to
 // a figures line.
 static const char *tgen_text(char *buf, size_t len, const ConditioningFigures *f, const ConditioningStats *c) {
     char sp[128];
-    const ConditioningOwn *g = &f->tgen;
-    snprintf(buf, len, "; own text at t_gen %d-%d: %.1f%% (%s)", c->t_gen_lo, c->t_gen_hi, 100 * g->own,
-             own_split_text(sp, sizeof sp, g->kept, g->fixed, g->stay, c));
+    snprintf(buf, len, "; own text at t_gen %d-%d: %.1f%% (%s)", c->t_gen_lo, c->t_gen_hi, 100 * f->tgen.own,
+             own_split_text(sp, sizeof sp, &f->tgen, c));
     return buf;
 }
 
@@ -165,15 +163,16 @@ void cdprobe_log(const Dist *d, const DiversityStats *st, const CdProbe *co, con
     for (int i = 0; i < 3; i++)
         log_info(d, "train | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
                  "(real %.1f%%; %s; t %d, chance %.1f%%)%s", nm[i], f3[i]->swap, 100 * f3[i]->steer,
-                 100 * f3[i]->from_noise, 100 * f3[i]->own, 100 * cs->real_top1, split_text(sp, sizeof sp, f3[i], cs),
+                 100 * f3[i]->from_noise, 100 * f3[i]->probe.own, 100 * cs->real_top1,
+                 own_split_text(sp, sizeof sp, &f3[i]->probe, cs),
                  cs->t_probe, 100.0 / cs->classes, tgen_text(tg, sizeof tg, f3[i], cs));
     if (rf) {
         const ConditioningFigures *r3[3] = {&rf->cs.text, &rf->cs.shuffled, &rf->cs.random};
         for (int i = 0; i < 3; i++)
             log_info(d, "train | conditioning of the refreshed module (%lld steps), %s: swap %.3f, steer %.1f%%, from "
                      "noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; %s)%s", (long long)rf->steps, nm[i],
-                     r3[i]->swap, 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->own,
-                     100 * rf->cs.real_top1, split_text(sp, sizeof sp, r3[i], &rf->cs),
+                     r3[i]->swap, 100 * r3[i]->steer, 100 * r3[i]->from_noise, 100 * r3[i]->probe.own,
+                     100 * rf->cs.real_top1, own_split_text(sp, sizeof sp, &r3[i]->probe, &rf->cs),
                      tgen_text(tg, sizeof tg, r3[i], &rf->cs));
     }
     const CdProbe *mods[2] = {co, rf};
@@ -182,7 +181,7 @@ void cdprobe_log(const Dist *d, const DiversityStats *st, const CdProbe *co, con
             log_info(d, "train | conditioning at guidance scale %g, %s module, class texts: swap %.3f, steer %.1f%%, "
                      "from noise %.1f%%, own-text head top-1 %.1f%% (real %.1f%%; %s; generation scale %g)%s",
                      mods[j]->scale[i], mods[j]->module, mods[j]->at[i].swap, 100 * mods[j]->at[i].steer,
-                     100 * mods[j]->at[i].from_noise, 100 * mods[j]->at[i].own, 100 * mods[j]->cs.real_top1,
-                     split_text(sp, sizeof sp, &mods[j]->at[i], &mods[j]->cs), mods[j]->cs.guidance,
+                     100 * mods[j]->at[i].from_noise, 100 * mods[j]->at[i].probe.own, 100 * mods[j]->cs.real_top1,
+                     own_split_text(sp, sizeof sp, &mods[j]->at[i].probe, &mods[j]->cs), mods[j]->cs.guidance,
                      tgen_text(tg, sizeof tg, &mods[j]->at[i], &mods[j]->cs));
 }

@@ -117,15 +117,7 @@ static int measure_mode(Probe *p, const float *h, const int32_t *y, const int32_
     }
     f->swap = dsrc > 0 ? dsw / dsrc : 0;
     f->steer = (double)steer / (double)n;
-    ConditioningOwn at;
-    own_split(&at, hits, group, stay, n);
-    f->own = at.own;
-    f->kept_hits = at.kept_hits;
-    f->fixed_hits = at.fixed_hits;
-    f->kept = at.kept;
-    f->fixed = at.fixed;
-    f->stay_hits = at.stay_hits;
-    f->stay = at.stay;
+    own_split(&f->probe, hits, group, stay, n);
     own_split(&f->tgen, ghits, group, gstay, n);
     // from pure noise: noise_per_class generations per class present
     int T = p->T, per = p->o->noise_per_class;

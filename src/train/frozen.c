@@ -192,7 +192,7 @@ static int measure(Ctx *x) {
         json_object_set_new(j, nm[i], cdprobe_figures_json(f[i]));
         printf("frozen | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
                "(real %.1f%%; chance %.1f%%); own text at t_gen %d-%d: %.1f%%\n", nm[i], f[i]->swap, 100 * f[i]->steer,
-               100 * f[i]->from_noise, 100 * f[i]->own, 100 * cs.real_top1, 100.0 / cs.classes, cs.t_gen_lo,
+               100 * f[i]->from_noise, 100 * f[i]->probe.own, 100 * cs.real_top1, 100.0 / cs.classes, cs.t_gen_lo,
                cs.t_gen_hi, 100 * f[i]->tgen.own);
     }
     printf("frozen | generated at the training t_gen: head top-1 %.1f%% (real %.1f%%), to source %.3f, within-class "

@@ -104,8 +104,8 @@ int is_double(double want, double got, double eps, const char *fmt, ...) {
     return r;
 }
 
-int is_tensor_close(const float *got, const float *want, size_t n, double atol, double rtol,
-                    const char *fmt, ...) {
+static int tensor_close(const float *got, const float *want, size_t n, double atol, double rtol,
+                        const char *fmt, va_list ap) {
     size_t bad = 0, worst = 0;
     double worst_excess = -1, max_abs = 0;
     for (size_t i = 0; i < n; i++) {
@@ -119,15 +119,31 @@ int is_tensor_close(const float *got, const float *want, size_t n, double atol, 
         }
         if (diff > max_abs) max_abs = diff;
     }
-    va_list ap;
-    va_start(ap, fmt);
     int r = report(bad == 0, fmt, ap);
-    va_end(ap);
     if (!r)
         diag("   %zu of %zu values off (atol %g, rtol %g); worst at [%zu]: got %.9g want %.9g",
              bad, n, atol, rtol, worst, got[worst], want[worst]);
     else
         diag("   max abs diff %.3g over %zu values", max_abs, n);
+    return r;
+}
+
+int is_tensor_close(const float *got, const float *want, size_t n, double atol, double rtol,
+                    const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = tensor_close(got, want, n, atol, rtol, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int is_tensor_close_scaled(const float *got, const float *want, size_t n, const char *fmt, ...) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
+    va_list ap;
+    va_start(ap, fmt);
+    int r = tensor_close(got, want, n, 1e-4 * s, 1e-3, fmt, ap);
+    va_end(ap);
     return r;
 }
 
@@ -257,6 +273,12 @@ void tap_ntu_h5(int samples, char *path, size_t n) {
 float tap_urand(uint64_t *state) {
     *state = *state * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((double)(*state >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+float *tap_floats(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    if (!p) bail("out of memory");
+    return p;
 }
 
 float *tap_urand_fill(uint64_t *state, size_t n) {

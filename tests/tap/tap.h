@@ -20,6 +20,11 @@ int is_double(double want, double got, double eps, const char *fmt, ...)
 // equals NaN); on failure diag's the worst index, both values and the count.
 int is_tensor_close(const float *got, const float *want, size_t n, double atol, double rtol,
                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+// The same with the tolerance scaled to the tensor: |got - want| <= 1e-4
+// max|want| + 1e-3 |want| (a team's or lanes' sums against one model's: the
+// same sums in another order, and gradients near zero are rounding).
+int is_tensor_close_scaled(const float *got, const float *want, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 // Bitwise equality of two float arrays (for "exactly like the reference").
 int is_tensor_equal(const float *got, const float *want, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -30,6 +35,8 @@ int tap_done(void);
 // out of memory).
 float tap_urand(uint64_t *state);
 float *tap_urand_fill(uint64_t *state, size_t n);
+// n floats, malloc'ed and not set (bails when out of memory).
+float *tap_floats(size_t n);
 
 // Test data helpers.
 // Path of the shared real data folder (env COCODIFF_REAL_DATA, else
