@@ -61,6 +61,7 @@
 //   ctrgcn_team_create(&team, m, sync, threads);  // after ctrgcn_set_bn_sync(m, sync)
 //   per batch: ctrgcn_team_forward(team, logits, x, N, T);
 //              ... dlogits ...
+//              ctrgcn_team_zero_grad(team);           // (the step's first batch)
 //              ctrgcn_team_backward(team, dlogits);   // adds to ctrgcn_grads(m)
 //   ctrgcn_team_free(team);
 //
@@ -72,7 +73,7 @@
 //          ctrgcn_team_cut,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
-//          ctrgcn_team_run
+//          ctrgcn_team_run, ctrgcn_team_zero_grad, ctrgcn_team_for
 #pragma once
 #include "ctrgcn.h"
 #include "layers.h"
@@ -115,3 +116,19 @@ void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx);
 // ctrgcn_backward_ex(m, dlogits, dfeat_extra, dlast_extra) of the last team
 // forward (extra gradients need kept outputs: CD_EARG otherwise).
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);
+// ctrgcn_zero_grad(m) for the next team backward, done by it: with lanes
+// their gradient sum stores instead of adding (no pass over the model's
+// gradients; the same bits), over one row's frames each lane zeroes a
+// slice first, on the model's own pass it zeroes them first. Until that
+// backward ctrgcn_grads(m) is NOT zero: call it just before the team's
+// backward, with nothing but it adding to them in between (not with the
+// CoCoDiff module's step, which adds to the head's gradients before the
+// backward: zero with ctrgcn_zero_grad there). With one thread it is
+// ctrgcn_zero_grad(m).
+void ctrgcn_team_zero_grad(CtrgcnTeam *t);
+// fn(ctx, i0, i1) over [0, n) cut into `threads` runs of consecutive items
+// (ctrgcn_team_cut), each run on its thread (empty runs skipped) with BLAS
+// on one thread: elementwise work of a step split by element ranges (the
+// optimizer's update: each element by one thread, so the same bits as one
+// call over [0, n)). Not from inside a job.
+void ctrgcn_team_for(CtrgcnTeam *t, size_t n, void (*fn)(void *ctx, size_t i0, size_t i1), void *ctx);

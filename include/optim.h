@@ -31,7 +31,14 @@ typedef struct OptimSgd {
 int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, int nesterov);
 
 // One step: params (n) -= lr * update(grads (n)). grads are not changed.
+// optim_sgd_update over [0, n), then optim_sgd_count.
 void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
+// The step's update of elements [i0, i1) only, the step not counted: a
+// thread's share when threads split one step by element ranges (each
+// element by one thread, so the same bits as optim_sgd_step); after every
+// share, one optim_sgd_count.
+void optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1);
+void optim_sgd_count(OptimSgd *o);
 
 // Frees the buffers; o is then all zero. NULL is fine.
 void optim_sgd_free(OptimSgd *o);

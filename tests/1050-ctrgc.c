@@ -346,7 +346,7 @@ static void check_subsets(int N, int cin, int cout, int T, int V, uint64_t seed)
 }
 
 int main(void) {
-    plan(8 + 3 * 13 + 2 + 13 + 2 + 2 * 6);
+    plan(8 + 3 + 4 * 13 + 2 + 13 + 2 + 2 * 6);
     is_int(8, ctrgc_rel_channels(3), "rel channels: cin 3 -> 8");
     is_int(8, ctrgc_rel_channels(64), "rel channels: cin 64 -> 8 (and 128 -> 16: %d)",
            ctrgc_rel_channels(128));
@@ -357,13 +357,19 @@ int main(void) {
     check_forward(3, 128, 64, 7, 25, 0.0f, 4);   // rel 16, odd T, alpha = 0 (CTR-GCN's init)
     check_forward(2, 9, 32, 10, 18, 1.5f, 5);    // rel 8, OpenPose V
     check_forward(1, 16, 16, 1, 25, 0.5f, 6);    // T = 1
+    // The AVX2 kernel's second form, 16 < V <= 24 (rows four at a time):
+    // NW-UCLA's V 20 at an odd T, and its two ends.
+    check_forward(2, 64, 64, 7, 20, 0.3f, 7);
+    check_forward(1, 16, 24, 9, 24, -0.5f, 8);
+    check_forward(1, 16, 16, 5, 17, 0.5f, 9);
 
     gradcheck(2, 3, 16, 6, 25, 0.7f, 11);   // first layer: cin 3, rel 8
     gradcheck(2, 16, 8, 5, 18, -0.4f, 12);  // rel 2, OpenPose V
     gradcheck(2, 24, 12, 4, 25, 0.0f, 13);  // alpha = 0: graph branch only through dalpha
+    gradcheck(2, 16, 8, 5, 20, 0.6f, 14);   // NW-UCLA's V: the kernel's 16 < V <= 24 form
 
     // The same on the blas_sgemm path of the graph contraction (the AVX2
-    // kernel is otherwise used for 24 < V <= 32 on CPUs that have it).
+    // kernel is otherwise used for 16 < V <= 32 on CPUs that have it).
     setenv("COCODIFF_NO_SIMD", "1", 1);
     diag("again with COCODIFF_NO_SIMD=1");
     check_forward(2, 64, 64, 16, 25, 0.3f, 2);

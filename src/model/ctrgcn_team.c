@@ -56,6 +56,8 @@ struct CtrgcnTeam {
     // for ctrgcn_team_keep_outputs
     int shared, keep;
     int grads_zero;           // every lane's own gradients are zero (sum_job zeroes them as it reads)
+    int zero_model;           // ctrgcn_team_zero_grad: the model's gradients are to be zeroed before the
+                              // next team backward (not done yet: the sum stores, or the lanes zero slices)
     float *u0, *du0, *last, *dlast, *feat;
     size_t u0_cap, du0_cap, last_cap, dlast_cap, feat_cap;   // floats
     size_t u0_n, last_n, feat_n;                             // floats a row (u0, last), a sample (feat)
@@ -311,8 +313,16 @@ static void backward_job(void *ctx, int k) {
     Ctrgcn *r = l->rep;
     const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
     // Zeroed by the last sum already; over one row's frames the first
-    // lane adds into the model's own gradients (tblock_begin).
+    // lane adds into the model's own gradients (tblock_begin): with a zeroing
+    // pending (ctrgcn_team_zero_grad) every lane zeroes its slice of them
+    // first, and the first lane waits for all slices before it adds.
     if (!t->grads_zero && !(t->tblock && k == 0)) ctrgcn_zero_grad(r);
+    if (t->tblock && t->zero_model) {
+        size_t p0, p1;
+        ctrgcn_team_cut(ctrgcn_num_params(t->m), t->lanes, k, &p0, &p1);
+        memset(ctrgcn_grads(t->m) + p0, 0, (p1 - p0) * sizeof(float));
+        if (team_wait(t)) return;
+    }
     float *own = r->scratch[CHAIN_A];   // where ctrgcn_units_backward's chain starts (no copy)
     l->rc = ctrgcn_head_backward(r, t->shared ? t->dlast + s0 * M * t->last_n : own,
                                  t->dlogits + s0 * ctrgcn_config(t->m)->num_class,
@@ -337,6 +347,9 @@ static void backward_job(void *ctx, int k) {
 // each lane's gradient zeroed as it is read (for the next backward: no
 // separate pass over them). Over one row's frames the first lane's
 // gradients are already in the model's, and the others' are added to them.
+// With the model's zeroing pending (ctrgcn_team_zero_grad, not the time
+// blocks: they zeroed in backward_job) the sum is stored as 0 + sum: the
+// bits "+=" gives on zeroed gradients, without the pass that zeroes them.
 static void sum_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
@@ -344,6 +357,20 @@ static void sum_job(void *ctx, int k) {
     ctrgcn_team_cut(ctrgcn_num_params(t->m), t->lanes, k, &p0, &p1);
     float *g = ctrgcn_grads(t->m);
     const int j0 = t->tblock ? 1 : 0;
+    if (t->zero_model && !t->tblock) {
+        float *g0 = ctrgcn_grads(t->lane[0].rep);
+        for (size_t p = p0; p < p1; p++) {
+            float acc = g0[p];
+            g0[p] = 0.0f;
+            for (int j = 1; j < t->lanes; j++) {
+                float *gj = ctrgcn_grads(t->lane[j].rep);
+                acc += gj[p];
+                gj[p] = 0.0f;
+            }
+            g[p] = 0.0f + acc;   // not acc: -0 becomes +0, as "+=" on a zeroed gradient does
+        }
+        return;
+    }
     float *gj0 = ctrgcn_grads(t->lane[j0].rep);
     for (size_t p = p0; p < p1; p++) {
         float acc = gj0[p];
@@ -531,7 +558,16 @@ const float *ctrgcn_team_last_output(const CtrgcnTeam *t) {
 
 int ctrgcn_team_backward(CtrgcnTeam *t, const float *dlogits) { return ctrgcn_team_backward_ex(t, dlogits, NULL, NULL); }
 
+void ctrgcn_team_zero_grad(CtrgcnTeam *t) {
+    if (t->pool) t->zero_model = 1;
+    else ctrgcn_zero_grad(t->m);
+}
+
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra) {
+    if (t->zero_model && t->lanes == 1) {   // the model's own backward adds: zero here
+        ctrgcn_zero_grad(t->m);
+        t->zero_model = 0;
+    }
     if (t->lanes == 1) return ctrgcn_backward_ex(t->m, dlogits, dfeat_extra, dlast_extra);
     if ((dfeat_extra || dlast_extra) && !t->keep) {   // their sizes are known only with the outputs kept
         CD_ERR("ctrgcn_team_backward_ex: extra gradients without ctrgcn_team_keep_outputs");
@@ -544,5 +580,25 @@ int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *df
     t->grads_zero = 0;
     if (!rc) rc = run_lanes(t, sum_job);
     t->grads_zero = rc == CD_OK;
+    t->zero_model = 0;
     return rc;
+}
+
+typedef struct {
+    CtrgcnTeam *t;
+    size_t n;
+    void (*fn)(void *ctx, size_t i0, size_t i1);
+    void *ctx;
+} ForJob;
+
+static void for_job(void *ctx, int k) {
+    const ForJob *j = ctx;
+    size_t i0, i1;
+    ctrgcn_team_cut(j->n, j->t->threads, k, &i0, &i1);
+    if (i1 > i0) j->fn(j->ctx, i0, i1);
+}
+
+void ctrgcn_team_for(CtrgcnTeam *t, size_t n, void (*fn)(void *ctx, size_t i0, size_t i1), void *ctx) {
+    ForJob j = {t, n, fn, ctx};
+    ctrgcn_team_run(t, for_job, &j);
 }

@@ -289,10 +289,83 @@ __attribute__((target("avx2,fma"))) static void small_gemm_avx2(int m, int nc, i
         SG_STORE4(C + (size_t)i * ldc, c0, c1, c2, c3);
     }
 }
+
+// The same for 16 < nc <= 24 (NW-UCLA's V = 20): two full vectors and a
+// masked one, rows four at a time (12 accumulators). Each C element is the
+// same chain of fmas over k as above, so a block of rows gives the bits of
+// the whole (the time blocks' lanes, ctrgcn_team.h).
+#define SG_LOAD_B3(b)                                                             \
+    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps((b) + 8);                \
+    __m256 b2 = _mm256_maskload_ps((b) + 16, mask)
+#define SG_FMA3(a, c0, c1, c2)                                                    \
+    do {                                                                          \
+        __m256 a_ = _mm256_broadcast_ss(a);                                       \
+        c0 = _mm256_fmadd_ps(a_, b0, c0), c1 = _mm256_fmadd_ps(a_, b1, c1);        \
+        c2 = _mm256_fmadd_ps(a_, b2, c2);                                         \
+    } while (0)
+#define SG_INIT3(o, c0, c1, c2)                                                   \
+    do {                                                                          \
+        if (acc) {                                                                \
+            c0 = _mm256_loadu_ps(o), c1 = _mm256_loadu_ps((o) + 8);                \
+            c2 = _mm256_maskload_ps((o) + 16, mask);                              \
+        } else {                                                                  \
+            c0 = c1 = c2 = _mm256_setzero_ps();                                   \
+        }                                                                         \
+    } while (0)
+#define SG_STORE3(o, c0, c1, c2)                                                  \
+    do {                                                                          \
+        _mm256_storeu_ps(o, c0), _mm256_storeu_ps((o) + 8, c1);                   \
+        _mm256_maskstore_ps((o) + 16, mask, c2);                                  \
+    } while (0)
+
+__attribute__((target("avx2,fma"))) static void small_gemm_avx2_24(int m, int nc, int K,
+                                                                     const float *A, int sa, int sk,
+                                                                     const float *B, int ldb,
+                                                                     float *C, int ldc, int acc) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc - 16),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    int i = 0;
+    for (; i + 4 <= m; i += 4) {
+        __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        float *o = C + (size_t)i * ldc;
+        SG_INIT3(o, c00, c01, c02);
+        SG_INIT3(o + ldc, c10, c11, c12);
+        SG_INIT3(o + 2 * (size_t)ldc, c20, c21, c22);
+        SG_INIT3(o + 3 * (size_t)ldc, c30, c31, c32);
+        const float *a0 = A + (size_t)i * sa, *a1 = a0 + sa, *a2 = a1 + sa, *a3 = a2 + sa;
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb;
+            SG_LOAD_B3(b);
+            SG_FMA3(a0 + (size_t)k * sk, c00, c01, c02);
+            SG_FMA3(a1 + (size_t)k * sk, c10, c11, c12);
+            SG_FMA3(a2 + (size_t)k * sk, c20, c21, c22);
+            SG_FMA3(a3 + (size_t)k * sk, c30, c31, c32);
+        }
+        SG_STORE3(o, c00, c01, c02);
+        SG_STORE3(o + ldc, c10, c11, c12);
+        SG_STORE3(o + 2 * (size_t)ldc, c20, c21, c22);
+        SG_STORE3(o + 3 * (size_t)ldc, c30, c31, c32);
+    }
+    for (; i < m; i++) {
+        __m256 c0, c1, c2;
+        SG_INIT3(C + (size_t)i * ldc, c0, c1, c2);
+        const float *a0 = A + (size_t)i * sa;
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb;
+            SG_LOAD_B3(b);
+            SG_FMA3(a0 + (size_t)k * sk, c0, c1, c2);
+        }
+        SG_STORE3(C + (size_t)i * ldc, c0, c1, c2);
+    }
+}
 #undef SG_LOAD_B
 #undef SG_FMA4
 #undef SG_STORE4
 #undef SG_INIT4
+#undef SG_LOAD_B3
+#undef SG_FMA3
+#undef SG_STORE3
+#undef SG_INIT3
 #endif
 
 // C (m, nc) = op(A) @ B (+ C when acc): op(A) (m, K) is A (m, K) rows lda, or A^T
@@ -302,6 +375,10 @@ static void small_gemm(const SmallGemm *sg, int trans_a, int m, int nc, int K, c
 #ifdef CTRGC_HAVE_AVX2_KERNEL
     if (sg->simd && nc > 24 && nc <= 32) {
         small_gemm_avx2(m, nc, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, C, ldc, acc);
+        return;
+    }
+    if (sg->simd && nc > 16 && nc <= 24) {
+        small_gemm_avx2_24(m, nc, K, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, ldb, C, ldc, acc);
         return;
     }
 #endif

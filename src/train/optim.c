@@ -29,12 +29,11 @@ int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, 
 #if !defined(__clang__) || __clang_major__ >= 15
 __attribute__((target_clones("fma", "default")))
 #endif
-void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
+void optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1) {
     const float wd = o->weight_decay, m = o->momentum, nlr = (float)-lr;
     float *buf = o->buf;
-    const size_t n = o->n;
     const int first = o->steps == 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = i0; i < i1; i++) {
         float g = grads[i];
         if (wd != 0.0f) g = fmaf(wd, params[i], g);
         float b;
@@ -50,8 +49,14 @@ void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
         }
         params[i] = fmaf(nlr, g, params[i]);
     }
-    o->steps++;
 }
+
+void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
+    optim_sgd_update(o, params, grads, lr, 0, o->n);
+    optim_sgd_count(o);
+}
+
+void optim_sgd_count(OptimSgd *o) { o->steps++; }
 
 void optim_sgd_free(OptimSgd *o) {
     if (!o) return;

@@ -160,7 +160,13 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
         s[1] += metrics_argmax(l, t->K) == t->labels[i];   // torch.max's first maximum; never a NaN row
     }
     s[2] += nl;
-    if (j == 0) ctrgcn_zero_grad(t->m);
+    // With a team and no module its backward zeroes them (its sum stored,
+    // or slices on its threads); the module's step adds to the head's
+    // gradients before the backward (cdtrain.c), so with it they are zeroed here.
+    if (j == 0) {
+        if (t->team && !t->cd) ctrgcn_team_zero_grad(t->team);
+        else ctrgcn_zero_grad(t->m);
+    }
     memset(t->dlogits, 0, (size_t)nl * t->K * sizeof(float));
     // d(global mean loss)/d(logits) = (probs - onehot) / (B x A) on every rank.
     crossentropy_backward(t->dlogits, t->probs, t->labels, nl, t->K, (float)nl / scale_n);
@@ -181,6 +187,19 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     if (!rc) rc = t->team ? ctrgcn_team_backward_ex(t->team, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd))
                           : ctrgcn_backward_ex(t->m, t->dlogits, cdtrain_dfeat(t->cd), cdtrain_dlast(t->cd));
     return rc;
+}
+
+// The backbone's SGD update of elements [i0, i1) (fn of ctrgcn_team_for:
+// the update split over the rank's threads, the same bits as one call).
+typedef struct SgdShare {
+    const OptimSgd *opt;
+    float *params;
+    const float *grads;
+    double lr;
+} SgdShare;
+static void sgd_share(void *ctx, size_t i0, size_t i1) {
+    const SgdShare *a = ctx;
+    optim_sgd_update(a->opt, a->params, a->grads, a->lr, i0, i1);
 }
 
 // Collective. Optimizer step `step` (batch b of epoch e in steps): its
@@ -396,7 +415,13 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
                        (long long)nb, lr, t->last_ckpt[0] ? t->last_ckpt : "(none written yet)");
             return TRAIN_EXIT_ERROR;
         }
-        optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
+        if (t->team) {
+            SgdShare a = {&t->opt, params, ctrgcn_grads(t->m), lr};
+            ctrgcn_team_for(t->team, np, sgd_share, &a);
+            optim_sgd_count(&t->opt);
+        } else {
+            optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
+        }
         if (t->cd) {
             double t1 = dist_wtime();
             cdtrain_optim_step(t->cd, lr, e);
