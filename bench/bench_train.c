@@ -158,18 +158,6 @@ static void grads_ready(size_t first, void *ctx) {
     if (gradsync_ready(h->gs, 0, first) != CD_OK) dist_abort(h->d, 1, "gradient all-reduce failed");
 }
 
-// The SGD update of elements [i0, i1) (fn of ctrgcn_team_for).
-typedef struct SgdShare {
-    const OptimSgd *opt;
-    float *params;
-    const float *grads;
-    double lr;
-} SgdShare;
-static void sgd_share(void *ctx, size_t i0, size_t i1) {
-    const SgdShare *a = ctx;
-    optim_sgd_update(a->opt, a->params, a->grads, a->lr, i0, i1);
-}
-
 static int arg_flag(int argc, char **argv, const char *name) {
     for (int i = 1; i < argc; i++) if (!strcmp(argv[i], name)) return 1;
     return 0;
@@ -361,8 +349,8 @@ int main(int argc, char **argv) {
         prof_stop(pr, PROF_ALLREDUCE, t0, 0, 0);
         t0 = prof_start(pr);
         if (tm) {   // split over the threads, as src/train/train.c's run_loop
-            SgdShare a = {&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01};
-            ctrgcn_team_for(tm, ctrgcn_num_params(m), sgd_share, &a);
+            OptimSgdShare a = {&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01};
+            ctrgcn_team_for(tm, ctrgcn_num_params(m), optim_sgd_range, &a);
             optim_sgd_count(&opt);
         } else {
             optim_sgd_step(&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01);

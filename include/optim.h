@@ -39,6 +39,15 @@ void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
 // share, one optim_sgd_count.
 void optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1);
 void optim_sgd_count(OptimSgd *o);
+// optim_sgd_update as the range function of a parallel-for that splits a
+// step by element ranges (ctrgcn_team_for): share is an OptimSgdShare.
+typedef struct OptimSgdShare {
+    const OptimSgd *opt;
+    float *params;
+    const float *grads;
+    double lr;
+} OptimSgdShare;
+void optim_sgd_range(void *share, size_t i0, size_t i1);
 
 // Frees the buffers; o is then all zero. NULL is fine.
 void optim_sgd_free(OptimSgd *o);

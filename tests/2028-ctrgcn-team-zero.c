@@ -82,17 +82,6 @@ static void check_zero(const char *layout, int N, int T, int threads, const char
     free(x); free(dl); free(a1); free(a2); free(b1); free(b2); free(buf);
 }
 
-typedef struct {
-    const OptimSgd *o;
-    float *p;
-    const float *g;
-    double lr;
-} Share;
-static void share(void *ctx, size_t i0, size_t i1) {
-    const Share *a = ctx;
-    optim_sgd_update(a->o, a->p, a->g, a->lr, i0, i1);
-}
-
 static void check_sgd(int threads, int nesterov) {
     CtrgcnConfig cfg;
     ctrgcn_config_default(&cfg, K, skel_layout_find("ntu25"), 8);
@@ -108,8 +97,8 @@ static void check_sgd(int threads, int nesterov) {
     for (int step = 0; step < 3; step++) {
         float *g = tap_urand_fill(&rs, n);
         optim_sgd_step(&o1, p1, g, 0.1);
-        Share a = {&o2, p2, g, 0.1};
-        ctrgcn_team_for(team, n, share, &a);
+        OptimSgdShare a = {&o2, p2, g, 0.1};
+        ctrgcn_team_for(team, n, optim_sgd_range, &a);
         optim_sgd_count(&o2);
         free(g);
     }

@@ -58,6 +58,11 @@ void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
 
 void optim_sgd_count(OptimSgd *o) { o->steps++; }
 
+void optim_sgd_range(void *share, size_t i0, size_t i1) {
+    const OptimSgdShare *a = share;
+    optim_sgd_update(a->opt, a->params, a->grads, a->lr, i0, i1);
+}
+
 void optim_sgd_free(OptimSgd *o) {
     if (!o) return;
     free(o->buf);

@@ -189,19 +189,6 @@ static int micro_step(Trainer *t, int64_t e, int64_t step, int64_t mb, int j, do
     return rc;
 }
 
-// The backbone's SGD update of elements [i0, i1) (fn of ctrgcn_team_for:
-// the update split over the rank's threads, the same bits as one call).
-typedef struct SgdShare {
-    const OptimSgd *opt;
-    float *params;
-    const float *grads;
-    double lr;
-} SgdShare;
-static void sgd_share(void *ctx, size_t i0, size_t i1) {
-    const SgdShare *a = ctx;
-    optim_sgd_update(a->opt, a->params, a->grads, a->lr, i0, i1);
-}
-
 // Collective. Optimizer step `step` (batch b of epoch e in steps): its
 // cocodiff.accumulate batches of batch_size, loader batches b x A .. b x A +
 // A - 1; on return the grads and st are summed over them and over the ranks.
@@ -416,8 +403,8 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
             return TRAIN_EXIT_ERROR;
         }
         if (t->team) {
-            SgdShare a = {&t->opt, params, ctrgcn_grads(t->m), lr};
-            ctrgcn_team_for(t->team, np, sgd_share, &a);
+            OptimSgdShare a = {&t->opt, params, ctrgcn_grads(t->m), lr};
+            ctrgcn_team_for(t->team, np, optim_sgd_range, &a);
             optim_sgd_count(&t->opt);
         } else {
             optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
