@@ -357,20 +357,7 @@ static void sum_job(void *ctx, int k) {
     ctrgcn_team_cut(ctrgcn_num_params(t->m), t->lanes, k, &p0, &p1);
     float *g = ctrgcn_grads(t->m);
     const int j0 = t->tblock ? 1 : 0;
-    if (t->zero_model && !t->tblock) {
-        float *g0 = ctrgcn_grads(t->lane[0].rep);
-        for (size_t p = p0; p < p1; p++) {
-            float acc = g0[p];
-            g0[p] = 0.0f;
-            for (int j = 1; j < t->lanes; j++) {
-                float *gj = ctrgcn_grads(t->lane[j].rep);
-                acc += gj[p];
-                gj[p] = 0.0f;
-            }
-            g[p] = 0.0f + acc;   // not acc: -0 becomes +0, as "+=" on a zeroed gradient does
-        }
-        return;
-    }
+    const int store = t->zero_model && !t->tblock;   // the model's zeroing pending (above)
     float *gj0 = ctrgcn_grads(t->lane[j0].rep);
     for (size_t p = p0; p < p1; p++) {
         float acc = gj0[p];
@@ -380,7 +367,7 @@ static void sum_job(void *ctx, int k) {
             acc += gj[p];
             gj[p] = 0.0f;
         }
-        g[p] += acc;
+        g[p] = (store ? 0.0f : g[p]) + acc;   // 0 + acc, not acc: -0 becomes +0, as "+=" on a zeroed gradient does
     }
 }
 
