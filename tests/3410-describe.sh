@@ -92,14 +92,21 @@ start_mock c --hang 3
 timeout 60 "$BIN" --classes "$L" --out "$TMP/c.tsv" --endpoint "$EP" --timeout 50 \
     >"$TMP/c.out" 2>&1 &
 CPID=$!
+# Until rows 1 and 2 are in (4 lines), the client has ended, or 60 s (a loaded
+# host: the 20 s this waited once ran out in CI, with no trace of why).
 i=0
-while [ "$(cat "$TMP/c.tsv" 2>/dev/null | wc -l)" -lt 4 ] && [ $i -lt 400 ]; do
+while [ "$(cat "$TMP/c.tsv" 2>/dev/null | wc -l)" -lt 4 ] && [ $i -lt 1200 ] &&
+    kill -0 "$CPID" 2>/dev/null; do
     sleep 0.05; i=$((i + 1)); done
 sleep 0.3   # the client now waits on the hung request 3
 kill "$CPID" 2>/dev/null
 wait "$CPID" 2>/dev/null
 stop_mock
-is "1 2 " "$(ids "$TMP/c.tsv")" "killed while on class 3: rows 1 and 2 are in the file"
+got=$(ids "$TMP/c.tsv")
+is "1 2 " "$got" "killed while on class 3: rows 1 and 2 are in the file"
+[ "$got" = "1 2 " ] ||
+    { echo "# waited $((i / 20)) s; the killed client's output, then the server's log:";
+      sed 's/^/#   /' "$TMP/c.out" "$TMP/c.log" "$TMP/c.err"; } >&2
 head -4 "$TMP/c.tsv" > "$TMP/c.first"
 start_mock c2
 describe --classes "$L" --out "$TMP/c.tsv" --endpoint "$EP"
