@@ -357,7 +357,7 @@ int main(int argc, char **argv) {
         prof_stop(pr, PROF_ALLREDUCE, t0, 0, 0);
         t0 = prof_start(pr);
         if (tm) {   // split over the threads, as src/train/train.c's run_loop
-            OptimSgdShare a = {&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01};
+            OptimSgdShare a = {&opt, ctrgcn_params(m), ctrgcn_grads(m), 0.01, 0};
             ctrgcn_team_for(tm, ctrgcn_num_params(m), optim_sgd_range, &a);
             optim_sgd_count(&opt);
         } else {

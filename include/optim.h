@@ -16,6 +16,7 @@
 //   p = fma(-lr, g, p)
 // The result equals torch's bit for bit (tests/2210-optim.c).
 #pragma once
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct OptimSgd {
@@ -31,21 +32,25 @@ typedef struct OptimSgd {
 int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, int nesterov);
 
 // One step: params (n) -= lr * update(grads (n)). grads are not changed.
-// optim_sgd_update over [0, n), then optim_sgd_count.
-void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
+// optim_sgd_update over [0, n), then optim_sgd_count. Returns how many of
+// the updated params are not finite (the trainer stops on any: an
+// overflowing step), counted in the same pass, not a second one.
+size_t optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr);
 // The step's update of elements [i0, i1) only, the step not counted: a
 // thread's share when threads split one step by element ranges (each
 // element by one thread, so the same bits as optim_sgd_step); after every
-// share, one optim_sgd_count.
-void optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1);
+// share, one optim_sgd_count. Returns the non-finite params in [i0, i1).
+size_t optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1);
 void optim_sgd_count(OptimSgd *o);
 // optim_sgd_update as the range function of a parallel-for that splits a
-// step by element ranges (ctrgcn_team_for): share is an OptimSgdShare.
+// step by element ranges (ctrgcn_team_for): share is an OptimSgdShare;
+// nonfinite (zero it before) gets every range's count.
 typedef struct OptimSgdShare {
     const OptimSgd *opt;
     float *params;
     const float *grads;
     double lr;
+    atomic_size_t nonfinite;
 } OptimSgdShare;
 void optim_sgd_range(void *share, size_t i0, size_t i1);
 

@@ -13,8 +13,12 @@
 //     them as before, bit for bit;
 //   - optim_sgd_update over ctrgcn_team_for's ranges (1, 2 and 3 threads),
 //     then optim_sgd_count, is optim_sgd_step bit for bit over three steps
-//     (the first sets the momentum buffers), with nesterov and without.
+//     (the first sets the momentum buffers), with nesterov and without; the
+//     non-finite weights both count in the update's pass (the trainer's
+//     divergence check) are those there are: 0, then 2 after a step with an
+//     infinite and a NaN gradient.
 // Tiny model: base 8, K 5, training-mode BN.
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,16 +98,26 @@ static void check_sgd(int threads, int nesterov) {
     OptimSgd o1, o2;
     if (optim_sgd_init(&o1, n, 0.9, 4e-4, nesterov) || optim_sgd_init(&o2, n, 0.9, 4e-4, nesterov))
         bail("out of memory");
+    int counts_ok = 1;
     for (int step = 0; step < 3; step++) {
         float *g = tap_urand_fill(&rs, n);
-        optim_sgd_step(&o1, p1, g, 0.1);
-        OptimSgdShare a = {&o2, p2, g, 0.1};
+        if (step == 1) g[7] = INFINITY, g[n - 1] = NAN;   // one in the first range, one in the last
+        size_t c1 = optim_sgd_step(&o1, p1, g, 0.1);
+        OptimSgdShare a = {&o2, p2, g, 0.1, 0};
         ctrgcn_team_for(team, n, optim_sgd_range, &a);
         optim_sgd_count(&o2);
+        size_t c2 = atomic_load(&a.nonfinite), want = 0;
+        for (size_t i = 0; i < n; i++) want += !isfinite(p1[i]);
+        if (c1 != want || c2 != want || want != (step ? 2u : 0u)) {
+            diag("step %d: counted %zu and %zu non-finite, there are %zu", step, c1, c2, want);
+            counts_ok = 0;
+        }
         free(g);
     }
     ok(o1.steps == o2.steps && memcmp(p1, p2, n * sizeof *p1) == 0 && memcmp(o1.buf, o2.buf, n * sizeof *p1) == 0,
        "%d threads%s: the SGD update split over ctrgcn_team_for is optim_sgd_step bit for bit (3 steps)", threads,
+       nesterov ? ", nesterov" : "");
+    ok(counts_ok, "%d threads%s: both count the non-finite weights the step leaves (0, 2, 2)", threads,
        nesterov ? ", nesterov" : "");
     optim_sgd_free(&o1);
     optim_sgd_free(&o2);
@@ -113,7 +127,7 @@ static void check_sgd(int threads, int nesterov) {
 }
 
 int main(void) {
-    plan(2 * 7 + 6);
+    plan(2 * 7 + 12);
     check_zero("ntu25", 1, TMAX, 2, "one NTU sample, 2 threads (a person a lane)");
     check_zero("ntu25", 3, TMAX, 2, "3 NTU samples, 2 threads (sample 1's persons apart)");
     check_zero("ntu25", 2, TMAX, 3, "2 NTU samples, 3 threads (4 rows over 3 lanes)");

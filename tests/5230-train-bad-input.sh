@@ -4,12 +4,13 @@
 #   2: unknown or mistyped config key (file, line, suggestion), unknown
 #      option, data whose joints/classes disagree with model_args, --resume
 #      with a batch size that does not fit the checkpoint;
-#   1: missing data file, a file that is not HDF5, NaN loss (with the step
-#      and the last good checkpoint, which stays as it was).
+#   1: missing data file, a file that is not HDF5, NaN loss, and weights
+#      made non-finite by a step whose loss was finite (2 threads a rank)
+#      (with the step and the last good checkpoint, which stays as it was).
 # (An older format version: tests/5231-train-files.c.)
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
-plan 20
+plan 22
 train_data
 W=$TMP/w
 train_config "$TMP/c.yaml" "$W"
@@ -63,6 +64,16 @@ cmp -s "$TMP/good.h5" "$W/checkpoint-last.h5"
 ok $? "lr 1e30: the last good checkpoint is untouched"
 ! grep -q "checkpoint .*step [3-9]" "$TMP/nan.log"
 ok $? "lr 1e30: nothing checkpointed after the good steps"
+# An lr beyond float's range (1e39: -lr is -inf in float) with 2 threads a
+# rank: every weight is non-finite after step 3 while its loss was finite,
+# which the check in the SGD update's pass on the threads (optim_sgd_range)
+# must catch, not the calling thread's loss test.
+cp "$TMP/good.h5" "$W/checkpoint-last.h5"
+tr2 inf2 --config "$TMP/c.yaml" --resume --set base_lr=1e39 --set cocodiff.threads=2
+is "1,1" "$rc,$(grep -c "training diverged: the weights are not finite after step 3 .*the last good checkpoint is $W/checkpoint-last.h5" "$TMP/inf2.log")" \
+    "lr 1e39, 2 threads a rank: exit code 1, the weights found non-finite after step 3, the last good checkpoint named"
+cmp -s "$TMP/good.h5" "$W/checkpoint-last.h5"
+ok $? "lr 1e39, 2 threads a rank: the last good checkpoint is untouched"
 
 # --resume with another batch size: warned about, refused at an epoch end
 # (4 steps, epoch 1: 78 samples give 9 batches of 8, not 4).

@@ -29,10 +29,11 @@ int optim_sgd_init(OptimSgd *o, size_t n, double momentum, double weight_decay, 
 #if !defined(__clang__) || __clang_major__ >= 15
 __attribute__((target_clones("fma", "default")))
 #endif
-void optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1) {
+size_t optim_sgd_update(const OptimSgd *o, float *params, const float *grads, double lr, size_t i0, size_t i1) {
     const float wd = o->weight_decay, m = o->momentum, nlr = (float)-lr;
     float *buf = o->buf;
     const int first = o->steps == 0;
+    size_t bad = 0;
     for (size_t i = i0; i < i1; i++) {
         float g = grads[i];
         if (wd != 0.0f) g = fmaf(wd, params[i], g);
@@ -47,20 +48,25 @@ void optim_sgd_update(const OptimSgd *o, float *params, const float *grads, doub
             buf[i] = b;
             g = o->nesterov ? fmaf(m, b, g) : b;
         }
-        params[i] = fmaf(nlr, g, params[i]);
+        const float p = fmaf(nlr, g, params[i]);
+        params[i] = p;
+        bad += !isfinite(p);
     }
+    return bad;
 }
 
-void optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
-    optim_sgd_update(o, params, grads, lr, 0, o->n);
+size_t optim_sgd_step(OptimSgd *o, float *params, const float *grads, double lr) {
+    size_t bad = optim_sgd_update(o, params, grads, lr, 0, o->n);
     optim_sgd_count(o);
+    return bad;
 }
 
 void optim_sgd_count(OptimSgd *o) { o->steps++; }
 
 void optim_sgd_range(void *share, size_t i0, size_t i1) {
-    const OptimSgdShare *a = share;
-    optim_sgd_update(a->opt, a->params, a->grads, a->lr, i0, i1);
+    OptimSgdShare *a = share;
+    size_t bad = optim_sgd_update(a->opt, a->params, a->grads, a->lr, i0, i1);
+    if (bad) atomic_fetch_add(&a->nonfinite, bad);
 }
 
 void optim_sgd_free(OptimSgd *o) {

@@ -44,12 +44,6 @@ static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { stop_requested = sig; }
 
 
-static int all_finite(const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 // Collective. Rank 0 writes checkpoint-last.h5 (and epochNNN.h5 at the end
 // of an epoch that main.py would save: (epoch % save_interval == 0 or the
 // last epoch) and epoch > save_epoch, epoch counted from 1).
@@ -402,12 +396,16 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
                        (long long)nb, lr, t->last_ckpt[0] ? t->last_ckpt : "(none written yet)");
             return TRAIN_EXIT_ERROR;
         }
+        // The weights' finiteness is counted in the update's own pass (on
+        // the team's threads when there is one), not in one more on this thread.
+        size_t nonfinite;
         if (t->team) {
-            OptimSgdShare a = {&t->opt, params, ctrgcn_grads(t->m), lr};
+            OptimSgdShare a = {&t->opt, params, ctrgcn_grads(t->m), lr, 0};
             ctrgcn_team_for(t->team, np, optim_sgd_range, &a);
             optim_sgd_count(&t->opt);
+            nonfinite = atomic_load(&a.nonfinite);
         } else {
-            optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
+            nonfinite = optim_sgd_step(&t->opt, params, ctrgcn_grads(t->m), lr);
         }
         if (t->cd) {
             double t1 = dist_wtime();
@@ -421,7 +419,7 @@ static int run_loop(Trainer *t, const TrainOptions *o, int64_t step) {
         t->step_seconds += dist_wtime() - ts;
         // A finite loss can still give an overflowing step (lr too large):
         // never checkpoint non-finite weights.
-        int finite = all_finite(params, np) && (!t->cd || cdtrain_params_finite(t->cd));
+        int finite = nonfinite == 0 && (!t->cd || cdtrain_params_finite(t->cd));
         if (dist_agree(d, finite ? CD_OK : CD_EFORMAT)) {
             if (d->rank == 0)
                 CD_ERR("training diverged: the weights are not finite after step %lld (epoch %lld, loss %g, lr %g); "
