@@ -14,7 +14,7 @@
 //   build/bench-train [--batch 16] [--frames 64] [--base 64] [--threads 1]
 //                     [--warmup 2] [--steps 5] [--classes 60] [--bucket-mb 1]
 //                     [--layout ntu25] [--weight-decay 4e-4] [--compare] [--profile] [--profile-cpu] [--list-bn]
-//                     [--blas-threads] [--compare-threads] [--module TEXT.h5]
+//                     [--blas-threads] [--compare-threads] [--module TEXT.h5] [--waits]
 //   mpirun -n 2 build/bench-train ...   (2 ranks: batch/2 samples each)
 //
 // --compare (ranks > 1, --bucket-mb > 0): the steps alternate between the
@@ -36,6 +36,12 @@
 // process's CPU seconds per step in each mode: their ratio (one thread's /
 // the threads') is the work the threads add (1: none), which a loaded
 // machine does not distort as it does the wall-clock ratio.
+//
+// --waits (with --threads T > 1): the team's barriers timed in the timed
+// steps (ctrgcn_team_time_waits: per site, lane and kind, the work before
+// it and the wait in it, each job's wake-up lag and end wait), printed per
+// step after the usual lines ("team waits | ..."). Two clock reads a
+// barrier and lane: the step's wall time with it is not the figure to quote.
 //
 // --module TEXT.h5 (a cocodiff-embed file of --classes classes): the step
 // has the CoCoDiff module too, as cocodiff.module does in training (its
@@ -207,6 +213,7 @@ int main(int argc, char **argv) {
     const int cmp_threads = arg_flag(argc, argv, "--compare-threads") && threads > 1 && !blas_only && !compare;
     const int alt = compare || cmp_threads;   // steps alternate between two modes
     const char *module_text = arg_str(argc, argv, "--module", NULL);
+    const int waits = arg_flag(argc, argv, "--waits") && threads > 1 && !blas_only;
     if (B < d.size || B % d.size) dist_abort(&d, 2, "--batch %d must be a multiple of the %d ranks", B, d.size);
     blas_set_threads(threads);
     const int nl = B / d.size;
@@ -289,6 +296,7 @@ int main(int argc, char **argv) {
             cstart = cpu_seconds();
             for (int j = 0; j < 1 + compare; j++) wstart[j] = gradsync_wait_seconds(gsv[j]);
             if (pr) prof_reset(pr), pr->cpu = prof_cpu;   // the warm-up steps are not profiled
+            if (waits && ctrgcn_team_time_waits(team, 1)) dist_abort(&d, 1, "out of memory");
             bctx.calls = 0;
             bctx.values = 0;
             bctx.sec = 0;
@@ -497,6 +505,7 @@ int main(int argc, char **argv) {
             prof_print(pr, stdout, label, steps, prof_cpu ? cpu : el / steps, prof_cpu ? peak_cpu : peak / d.size);
         }
     }
+    if (waits && d.rank == 0) ctrgcn_team_print_waits(team, stdout, cmp_threads ? mode_n[0] : steps);
     free(x); free(logits); free(probs); free(dlogits); free(labels); free(per_rank);
     optim_sgd_free(&opt);
     gradsync_free(gsv[0]);

@@ -73,12 +73,14 @@
 //          ctrgcn_team_cut,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
-//          ctrgcn_team_run, ctrgcn_team_zero_grad, ctrgcn_team_for
+//          ctrgcn_team_run, ctrgcn_team_zero_grad, ctrgcn_team_for,
+//          ctrgcn_team_time_waits, ctrgcn_team_print_waits
 #pragma once
 #include "ctrgcn.h"
 #include "layers.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct CtrgcnTeam CtrgcnTeam;
 
@@ -132,3 +134,13 @@ void ctrgcn_team_zero_grad(CtrgcnTeam *t);
 // optimizer's update: each element by one thread, so the same bits as one
 // call over [0, n)). Not from inside a job.
 void ctrgcn_team_for(CtrgcnTeam *t, size_t n, void (*fn)(void *ctx, size_t i0, size_t i1), void *ctx);
+// A measurement: with on, every job and barrier of the team is timed (wall
+// clock, two clock reads a barrier and lane; off: one pointer test) per
+// barrier site (its place in the job's sequence, the same in every lane),
+// lane and kind (BN reduction, CTR-GC time-mean, halo, pooling, ...): the
+// work a lane did before a site and how long it waited there, and per job
+// the lanes' wake-up lag and wait at its end. Turning it on again clears
+// the figures. The arithmetic is unchanged. CD_OK or CD_ENOMEM.
+int ctrgcn_team_time_waits(CtrgcnTeam *t, int on);
+// The figures per step (the counters hold `steps` steps) to f, then cleared.
+void ctrgcn_team_print_waits(CtrgcnTeam *t, FILE *f, int steps);

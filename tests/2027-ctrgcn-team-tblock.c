@@ -15,7 +15,8 @@
 //     too (alpha set to 0.5: at CTR-GCN's initial 0 they are zero), and the
 //     BN running statistics close to one model's (the same sums in another
 //     order), the counters equal;
-//   - the same team step twice gives the same bits.
+//   - the same team step twice gives the same bits, also with the barriers'
+//     waits timed (ctrgcn_team_time_waits), which count every site.
 // Tiny model: base 8, K 5, NW-UCLA graph (V 20), training-mode BN.
 #include <math.h>
 #include <stdint.h>
@@ -89,6 +90,21 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const TapCtrgcnStep *s
     ok(memcmp(l3, l2, sizeof l2) == 0 && memcmp(g3, g2, np * sizeof(float)) == 0 &&
            memcmp(ctrgcn_team_last_output(team), last, nlast * sizeof(float)) == 0,
        "T %d, %d threads: the same step twice gives the same bits", T, threads);
+    // the barriers' waits measured: the same bits, every site counted
+    // (BN: data_bn and 3 groups a unit forward, 3 a unit backward; the
+    // CTR-GC time-mean and its gradient; a halo barrier a unit backward)
+    char *text = NULL;
+    size_t text_n = 0;
+    FILE *mf = open_memstream(&text, &text_n);
+    if (!mf || ctrgcn_team_time_waits(team, 1)) bail("cannot time the waits");
+    tap_ctrgcn_step(m, team, start, s, 1, T, l3, g3);
+    ctrgcn_team_print_waits(team, mf, 1);
+    fclose(mf);
+    ok(memcmp(l3, l2, sizeof l2) == 0 && memcmp(g3, g2, np * sizeof(float)) == 0 &&
+           strstr(text, "BN reductions       61 sites") && strstr(text, "CTR-GC time-means   20 sites") &&
+           strstr(text, "halo gradients      10 sites") && strstr(text, "team waits | total | lane 0 work"),
+       "T %d, %d threads: the waits timed, the same bits and every barrier site", T, threads);
+    free(text);
 
     ctrgcn_team_free(team);
     ctrgcn_free(m);
@@ -99,7 +115,7 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const TapCtrgcnStep *s
 int main(void) {
     static const int cases[][2] = {{52, 2}, {52, 3}, {64, 2}, {64, 3}, {64, 4}, {16, 3}};
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
-    plan(ncases * 9);
+    plan(ncases * 10);
     CtrgcnConfig cfg;
     ctrgcn_config_default(&cfg, K, skel_layout_find("ucla20"), 8);
     cfg.num_person = 1;

@@ -8,8 +8,10 @@
 #include "status.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct TeamLane {
     struct CtrgcnTeam *team;
@@ -25,7 +27,33 @@ typedef struct TeamLane {
     float *halo;       // tb's ext and dext buffers (halo_cap floats)
     size_t halo_cap;
     int rc;
+    int site;          // its barriers passed in the current job (the wait profile's site)
+    double mark;       // the wait profile: when it started its job or left its last barrier
 } TeamLane;
+
+// The barriers' waits, measured (ctrgcn_team_time_waits): per job kind,
+// barrier site (its order in the job: every lane passes the same sites in
+// the same order) and lane, the wall seconds a lane worked before the site
+// and waited in it; per job and lane the wake-up lag (pool_run to the lane's
+// start) and the wait at the job's end (for the slowest lane to finish).
+enum { WAIT_FWD, WAIT_BWD, WAIT_SUM, WAIT_OTHER, WAIT_JOBS };
+enum { WAIT_SITES = 160 };
+typedef struct TeamWaits {
+    int lanes;                 // room per site (the team's threads)
+    double *work, *wait;       // (WAIT_JOBS, WAIT_SITES, lanes)
+    char kind[WAIT_JOBS][WAIT_SITES];
+    double *lag, *end;         // (WAIT_JOBS, lanes)
+    double *stop;              // (lanes) each lane's end of the current job
+    double t_run;              // when the current job was started
+} TeamWaits;
+
+static void waits_free(TeamWaits *w);
+
+static double wait_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 struct CtrgcnTeam {
     Ctrgcn *m;
@@ -65,6 +93,8 @@ struct CtrgcnTeam {
     float *logits;
     const float *x, *dlogits, *dfeat_x, *dlast_x;
     int T;
+    TeamWaits *waits;         // ctrgcn_team_time_waits: the barriers' waits measured (NULL: not)
+    int job;                  // the current job's kind (WaitJob), for the wait profile
 };
 
 static void team_break(CtrgcnTeam *t) {
@@ -74,8 +104,27 @@ static void team_break(CtrgcnTeam *t) {
     pthread_mutex_unlock(&t->mu);
 }
 
-// Waits for every lane of the job; 1 when a lane failed (the barrier is broken).
-static int team_wait(CtrgcnTeam *t) {
+// The wait profile: lane k worked from its mark to w0 and waited until w1 at
+// its next site, of kind: n a BN reduction, t a CTR-GC time-mean, h the
+// halos' gradient, p the pooling, z the gradients' zeroing, s a stage of a
+// cut through a sample.
+static void wait_note(CtrgcnTeam *t, int k, char kind, double w0, double w1) {
+    TeamWaits *w = t->waits;
+    TeamLane *l = &t->lane[k];
+    const int site = l->site++;
+    if (site < WAIT_SITES) {
+        const size_t i = ((size_t)t->job * WAIT_SITES + site) * w->lanes + k;
+        w->work[i] += w0 - l->mark;
+        w->wait[i] += w1 - w0;
+        w->kind[t->job][site] = kind;
+    }
+    l->mark = w1;
+}
+
+// Waits for every lane of the job (lane k, at a site of that kind: the wait
+// profile's); 1 when a lane failed (the barrier is broken).
+static int team_wait(CtrgcnTeam *t, int k, char kind) {
+    const double w0 = t->waits ? wait_clock() : 0;
     pthread_mutex_lock(&t->mu);
     const unsigned long g = t->gen;
     if (!t->broken && ++t->arrived == t->lanes) {
@@ -87,6 +136,7 @@ static int team_wait(CtrgcnTeam *t) {
     }
     const int b = t->broken;
     pthread_mutex_unlock(&t->mu);
+    if (t->waits) wait_note(t, k, kind, w0, wait_clock());
     return b;
 }
 
@@ -99,7 +149,7 @@ static int team_wait(CtrgcnTeam *t) {
 // reaches only after reading this one).
 static void team_barrier(void *ctx) {
     TeamLane *l = ctx;
-    team_wait(l->team);
+    team_wait(l->team, l->lane, 'h');
 }
 static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's cin x V at most
     TeamLane *l = ctx;
@@ -107,26 +157,26 @@ static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's
     const int p = l->parity;
     l->parity ^= 1;
     memcpy(l->fslot[p], v, (size_t)n * sizeof(float));
-    if (team_wait(t)) return;
+    if (team_wait(t, l->lane, 't')) return;
     memcpy(v, t->lane[0].fslot[p], (size_t)n * sizeof(float));
     for (int k = 1; k < t->lanes; k++) {
         const float *w = t->lane[k].fslot[p];
         for (int i = 0; i < n; i++) v[i] += w[i];
     }
 }
-static void team_dsum(double *v, int n, void *ctx) {   // n <= sum_cap: a BN group, the last unit's width
-    TeamLane *l = ctx;
+static void lanes_dsum(double *v, int n, TeamLane *l, char kind) {   // n <= sum_cap: a BN group, the last unit's width
     CtrgcnTeam *t = l->team;
     const int p = l->parity;
     l->parity ^= 1;
     memcpy(l->dslot[p], v, (size_t)n * sizeof(double));
-    if (team_wait(t)) return;
+    if (team_wait(t, l->lane, kind)) return;
     memcpy(v, t->lane[0].dslot[p], (size_t)n * sizeof(double));
     for (int k = 1; k < t->lanes; k++) {
         const double *w = t->lane[k].dslot[p];
         for (int i = 0; i < n; i++) v[i] += w[i];
     }
 }
+static void team_dsum(double *v, int n, void *ctx) { lanes_dsum(v, n, ctx, 'p'); }   // TBlock.dsum: the pooling
 
 // A replica's BnSync: v (n) becomes the sum over the lanes (in lane order)
 // and then over the ranks (the model's own reduction, on the calling thread:
@@ -135,11 +185,11 @@ static void team_reduce(double *v, int n, void *ctx) {
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
     if (!t->sync) {   // one rank: the lanes' sum, one barrier
-        team_dsum(v, n, ctx);
+        lanes_dsum(v, n, l, 'n');
         return;
     }
     t->vec[l->lane] = v;
-    if (team_wait(t)) return;
+    if (team_wait(t, l->lane, 'n')) return;
     if (l->lane == 0) {
         if ((size_t)n > t->sum_cap) {   // not reached: sum_cap is the largest BN group
             CD_ERR("ctrgcn_team: a BN reduction of %d values (room for %zu)", n, t->sum_cap);
@@ -154,7 +204,7 @@ static void team_reduce(double *v, int n, void *ctx) {
         }
         if (t->sync) t->sync->allreduce_sum(t->sum, n, t->sync->ctx);
     }
-    if (team_wait(t)) return;
+    if (team_wait(t, l->lane, 'n')) return;
     memcpy(v, t->sum, (size_t)n * sizeof(double));
 }
 
@@ -214,6 +264,7 @@ int ctrgcn_team_create(CtrgcnTeam **out, Ctrgcn *m, const BnSync *sync, int thre
 void ctrgcn_team_free(CtrgcnTeam *t) {
     if (!t) return;
     pool_free(t->pool);
+    waits_free(t->waits);
     for (int k = 0; t->lane && k < t->threads; k++) {
         ctrgcn_free(t->lane[k].rep);
         free(t->lane[k].halo);
@@ -269,11 +320,11 @@ static void forward_job(void *ctx, int k) {
     const size_t s0 = (size_t)l->s0, r0 = (size_t)l->r0, rows = (size_t)(l->r1 - l->r0);
     copy_state(r, t->m);   // this step's running statistics (the weights are the model's own)
     ctrgcn_stem_forward(r, t->shared ? t->u0 + s0 * M * t->u0_n : r->u0, t->x + s0 * sample);
-    if (t->shared && team_wait(t)) return;
+    if (t->shared && team_wait(t, k, 's')) return;
     ctrgcn_units_forward(r, t->shared ? t->u0 + r0 * t->u0_n : r->u0);
     const float *last = ctrgcn_last_output(r, NULL, NULL, NULL, NULL);
     if (t->shared || t->keep) memcpy(t->last + r0 * t->last_n, last, rows * t->last_n * sizeof(float));
-    if (t->shared && team_wait(t)) return;
+    if (t->shared && team_wait(t, k, 's')) return;
     ctrgcn_head_forward(r, t->logits + s0 * c->num_class, t->shared ? t->last + s0 * M * t->last_n : last);
     if (t->keep)
         memcpy(t->feat + s0 * t->feat_n, ctrgcn_features(r), (size_t)(l->s1 - l->s0) * t->feat_n * sizeof(float));
@@ -321,7 +372,7 @@ static void backward_job(void *ctx, int k) {
         size_t p0, p1;
         ctrgcn_team_cut(ctrgcn_num_params(t->m), t->lanes, k, &p0, &p1);
         memset(ctrgcn_grads(t->m) + p0, 0, (p1 - p0) * sizeof(float));
-        if (team_wait(t)) return;
+        if (team_wait(t, k, 'z')) return;
     }
     float *own = r->scratch[CHAIN_A];   // where ctrgcn_units_backward's chain starts (no copy)
     l->rc = ctrgcn_head_backward(r, t->shared ? t->dlast + s0 * M * t->last_n : own,
@@ -336,10 +387,10 @@ static void backward_job(void *ctx, int k) {
         ctrgcn_stem_backward(r, ctrgcn_units_backward(r, own));
         return;
     }
-    if (team_wait(t)) return;
+    if (team_wait(t, k, 's')) return;
     const float *du0 = ctrgcn_units_backward(r, t->dlast + r0 * t->last_n);
     memcpy(t->du0 + r0 * t->u0_n, du0, (size_t)(l->r1 - l->r0) * t->u0_n * sizeof(float));
-    if (team_wait(t)) return;
+    if (team_wait(t, k, 's')) return;
     ctrgcn_stem_backward(r, t->du0 + s0 * M * t->u0_n);
 }
 
@@ -371,23 +422,56 @@ static void sum_job(void *ctx, int k) {
     }
 }
 
-void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx) {
+// A job under the wait profile: lane k's start lag, its sites from 0, its end.
+typedef struct TimedJob {
+    CtrgcnTeam *t;
+    void (*fn)(void *ctx, int k);
+    void *ctx;
+} TimedJob;
+
+static void timed_job(void *ctx, int k) {
+    const TimedJob *j = ctx;
+    CtrgcnTeam *t = j->t;
+    TeamWaits *w = t->waits;
+    TeamLane *l = &t->lane[k];
+    l->site = 0;
+    l->mark = wait_clock();
+    w->lag[(size_t)t->job * w->lanes + k] += l->mark - w->t_run;
+    j->fn(j->ctx, k);
+    w->stop[k] = wait_clock();
+}
+
+// fn on the team's threads as job kind `job` (the wait profile's).
+static void team_run_job(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx, int job) {
     if (!t->pool) {   // one thread: the caller's, BLAS as it is
         fn(ctx, 0);
         return;
     }
     const int blas_threads = blas_get_threads();
     if (blas_threads != 1) blas_set_threads(1);
-    pool_run(t->pool, fn, ctx);
+    TeamWaits *w = t->waits;
+    if (w) {
+        TimedJob j = {t, fn, ctx};
+        t->job = job;
+        w->t_run = wait_clock();
+        pool_run(t->pool, timed_job, &j);
+        double last = 0;
+        for (int k = 0; k < t->threads; k++) last = w->stop[k] > last ? w->stop[k] : last;
+        for (int k = 0; k < t->threads; k++) w->end[(size_t)job * w->lanes + k] += last - w->stop[k];
+    } else {
+        pool_run(t->pool, fn, ctx);
+    }
     if (blas_threads != 1) blas_set_threads(blas_threads);
 }
 
+void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx) { team_run_job(t, fn, ctx, WAIT_OTHER); }
+
 // Runs fn on the lanes with BLAS on one thread; the first lane's error, if any.
-static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int)) {
+static int run_lanes(CtrgcnTeam *t, void (*fn)(void *, int), int job) {
     t->arrived = 0;
     t->broken = 0;
     for (int k = 0; k < t->lanes; k++) t->lane[k].rc = CD_OK, t->lane[k].parity = 0;
-    ctrgcn_team_run(t, fn, t);
+    team_run_job(t, fn, t, job);
     for (int k = 0; k < t->lanes; k++)
         if (t->lane[k].rc) return t->lane[k].rc;
     return t->broken ? CD_EARG : CD_OK;
@@ -503,7 +587,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
         t->logits = logits;
         t->x = x;
         t->T = T;
-        rc = run_lanes(t, forward_tb_job);
+        rc = run_lanes(t, forward_tb_job, WAIT_FWD);
         if (!rc) copy_state(t->m, t->lane[0].rep);
         return rc;
     }
@@ -527,7 +611,7 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     t->logits = logits;
     t->x = x;
     t->T = T;
-    rc = run_lanes(t, forward_job);
+    rc = run_lanes(t, forward_job, WAIT_FWD);
     // Every replica took the same statistics: the first one's are the model's.
     if (!rc) copy_state(t->m, t->lane[0].rep);
     return rc;
@@ -563,9 +647,9 @@ int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *df
     t->dlogits = dlogits;
     t->dfeat_x = dfeat_extra;
     t->dlast_x = dlast_extra;
-    int rc = run_lanes(t, backward_job);
+    int rc = run_lanes(t, backward_job, WAIT_BWD);
     t->grads_zero = 0;
-    if (!rc) rc = run_lanes(t, sum_job);
+    if (!rc) rc = run_lanes(t, sum_job, WAIT_SUM);
     t->grads_zero = rc == CD_OK;
     t->zero_model = 0;
     return rc;
@@ -588,4 +672,116 @@ static void for_job(void *ctx, int k) {
 void ctrgcn_team_for(CtrgcnTeam *t, size_t n, void (*fn)(void *ctx, size_t i0, size_t i1), void *ctx) {
     ForJob j = {t, n, fn, ctx};
     ctrgcn_team_run(t, for_job, &j);
+}
+
+// ---------------------------------------------------------------------------
+// The wait profile
+
+static void waits_free(TeamWaits *w) {
+    if (!w) return;
+    free(w->work);
+    free(w->wait);
+    free(w->lag);
+    free(w->end);
+    free(w->stop);
+    free(w);
+}
+
+static void waits_clear(TeamWaits *w) {
+    const size_t n = (size_t)WAIT_JOBS * WAIT_SITES * w->lanes, nj = (size_t)WAIT_JOBS * w->lanes;
+    memset(w->work, 0, n * sizeof(double));
+    memset(w->wait, 0, n * sizeof(double));
+    memset(w->kind, 0, sizeof w->kind);
+    memset(w->lag, 0, nj * sizeof(double));
+    memset(w->end, 0, nj * sizeof(double));
+}
+
+int ctrgcn_team_time_waits(CtrgcnTeam *t, int on) {
+    if (!on || !t->pool) {
+        waits_free(t->waits);
+        t->waits = NULL;
+        return CD_OK;
+    }
+    if (t->waits) {
+        waits_clear(t->waits);
+        return CD_OK;
+    }
+    TeamWaits *w = cd_calloc(1, sizeof *w);
+    const size_t n = (size_t)WAIT_JOBS * WAIT_SITES * t->threads, nj = (size_t)WAIT_JOBS * t->threads;
+    if (w) {
+        w->lanes = t->threads;
+        w->work = cd_calloc(n, sizeof(double));
+        w->wait = cd_calloc(n, sizeof(double));
+        w->lag = cd_calloc(nj, sizeof(double));
+        w->end = cd_calloc(nj, sizeof(double));
+        w->stop = cd_calloc((size_t)t->threads, sizeof(double));
+    }
+    if (!w || !w->work || !w->wait || !w->lag || !w->end || !w->stop) {
+        waits_free(w);
+        return CD_ENOMEM;
+    }
+    t->waits = w;
+    return CD_OK;
+}
+
+void ctrgcn_team_print_waits(CtrgcnTeam *t, FILE *f, int steps) {
+    TeamWaits *w = t->waits;
+    if (!w || steps < 1) return;
+    static const char *job_name[WAIT_JOBS] = {"forward", "backward", "grad sum", "other"};
+    static const char kinds[] = "nthpzs";
+    static const char *kind_name[] = {"BN reductions", "CTR-GC time-means", "halo gradients", "pooling",
+                                      "gradient zeroing", "stages"};
+    const int L = w->lanes;
+    const double ms = 1e3 / steps;
+    fprintf(f, "team waits | %d steps, %d lanes | ms a step (wall) per lane: work before a site, then the wait in it\n",
+            steps, L);
+    // per kind: sites a step, each lane's wait
+    for (int c = 0; kinds[c]; c++) {
+        int sites = 0;
+        double wt[64] = {0}, wk[64] = {0};
+        for (int j = 0; j < WAIT_JOBS; j++)
+            for (int s = 0; s < WAIT_SITES; s++) {
+                if (w->kind[j][s] != kinds[c]) continue;
+                sites++;
+                for (int k = 0; k < L && k < 64; k++) {
+                    wt[k] += w->wait[((size_t)j * WAIT_SITES + s) * L + k];
+                    wk[k] += w->work[((size_t)j * WAIT_SITES + s) * L + k];
+                }
+            }
+        if (!sites) continue;
+        fprintf(f, "team waits | %-18s %3d sites |", kind_name[c], sites);
+        for (int k = 0; k < L && k < 64; k++) fprintf(f, " lane %d work %.2f wait %.2f |", k, wk[k] * ms, wt[k] * ms);
+        fprintf(f, "\n");
+    }
+    for (int j = 0; j < WAIT_JOBS; j++) {
+        fprintf(f, "team waits | %-8s wake-up lag / end wait |", job_name[j]);
+        for (int k = 0; k < L && k < 64; k++)
+            fprintf(f, " lane %d %.2f / %.2f |", k, w->lag[(size_t)j * L + k] * ms, w->end[(size_t)j * L + k] * ms);
+        fprintf(f, "\n");
+    }
+    // all of it: per lane the work between sites and the waits (sites, lags, ends)
+    fprintf(f, "team waits | total |");
+    for (int k = 0; k < L; k++) {
+        double wk = 0, wt = 0;
+        for (int j = 0; j < WAIT_JOBS; j++) {
+            wt += w->lag[(size_t)j * L + k] + w->end[(size_t)j * L + k];
+            for (int s = 0; s < WAIT_SITES; s++) {
+                wk += w->work[((size_t)j * WAIT_SITES + s) * L + k];
+                wt += w->wait[((size_t)j * WAIT_SITES + s) * L + k];
+            }
+        }
+        fprintf(f, " lane %d work %.2f wait %.2f |", k, wk * ms, wt * ms);
+    }
+    fprintf(f, "\n");
+    // every site of the forward and backward, in order
+    for (int j = 0; j < WAIT_SUM; j++)
+        for (int s = 0; s < WAIT_SITES && w->kind[j][s]; s++) {
+            fprintf(f, "team waits | site %s %3d %c |", job_name[j], s, w->kind[j][s]);
+            for (int k = 0; k < L; k++) {
+                const size_t i = ((size_t)j * WAIT_SITES + s) * L + k;
+                fprintf(f, " %.3f %.3f", w->work[i] * ms, w->wait[i] * ms);
+            }
+            fprintf(f, "\n");
+        }
+    waits_clear(w);
 }
