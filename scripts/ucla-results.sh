@@ -7,7 +7,9 @@
 # samples/s, next to the published CTR-GCN figure; the bone stream and the
 # joint+bone ensemble; the CoCoDiff module paired by seed with the backbone
 # (per-seed differences, mean, paired t-test). Runs still going or missing
-# are listed as such. Needs jq.
+# are listed as such; the module's text-conditioning probe per seed (its
+# diversity.json), and scripts/ucla-notes.md (earlier runs kept by hand)
+# verbatim at the end. Needs jq.
 set -euo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 1 ] || { echo "usage: scripts/ucla-results.sh OUT [RESULTS]" >&2; exit 2; }
@@ -150,8 +152,15 @@ mkdir -p "$(dirname "$RESULTS")"
     echo
     echo "## The CoCoDiff module, paired by seed"
     echo
-    echo "Joint stream, the same schedule, seed and batches; \`cocodiff.module: true\` with the module's"
-    echo "defaults and the GloVe + SIF embeddings of datasets/ucla/descriptions.tsv (coarse + 6 body parts)."
+    mset=$(info module_set)
+    if [ -n "$mset" ]; then
+        echo "Joint stream, the same schedule, seed and batches; \`cocodiff.module: true\` with \`$mset\`"
+        echo "(the setting chosen on the synthetic benchmark's folds, docs/results.md section 2) and the GloVe + SIF"
+        echo "embeddings of datasets/ucla/descriptions.tsv (coarse + 6 body parts)."
+    else
+        echo "Joint stream, the same schedule, seed and batches; \`cocodiff.module: true\` with the module's"
+        echo "defaults and the GloVe + SIF embeddings of datasets/ucla/descriptions.tsv (coarse + 6 body parts)."
+    fi
     echo
     echo "| seed | backbone final | + CoCoDiff final | difference | backbone best | + CoCoDiff best | difference |"
     echo "|---|---|---|---|---|---|---|"
@@ -177,6 +186,21 @@ mkdir -p "$(dirname "$RESULTS")"
         echo "$(awk -v m="$mb" -v s="$sb" 'BEGIN { printf "%+.2f points (std %.2f)", 100 * m, 100 * s }'), p = $(printf '%s\n' $dbest | ttest_p)."
         echo "With this few seeds the test has little power: a p above 0.05 says the runs do not show a"
         echo "difference, not that there is none."
+        probe=$(for s in $SEEDS; do
+            j=$OUT/joint-cocodiff-s$s/diversity.json
+            [ -f "$j" ] && jq -r --arg s "$s" '.conditioning as $c | def p(x): if x == null then "NA" else "\(x * 1000 | round / 10)%" end;
+                "| \($s) | \($c.module) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(($c.text.own_head_top1 - $c.real_head_top1) * 1000 | round / 10) |"' "$j"
+        done)
+        if [ -n "$probe" ]; then
+            echo
+            echo "The module's text-conditioning probe at the end of training (the trainer's diversity.json, on the"
+            echo "test split: docs/results.md section 1; the synthetic benchmark's targets are from noise >= 80%,"
+            echo "steer >= 50%, own text within 5 points of real):"
+            echo
+            echo "| seed | module | from noise | steer | own text | real | own - real (points) |"
+            echo "|---|---|---|---|---|---|---|"
+            printf '%s\n' "$probe"
+        fi
         cost=$(for s in $SEEDS; do grep -h 'CoCoDiff module: ' "$OUT/joint-cocodiff-s$s.log" 2>/dev/null | tail -1 | sed "s/^train | /seed $s: /"; done)
         if [ -n "$cost" ]; then
             echo
@@ -194,6 +218,11 @@ mkdir -p "$(dirname "$RESULTS")"
     echo '```'
     echo
     echo "One run by hand: \`make ucla UCLA_ZIP=all_sqe.zip UCLA_EPOCHS=$EPOCHS UCLA_REPEAT=$REPEAT UCLA_STEP=$STEP UCLA_EVAL_INTERVAL=1\`."
+    # notes kept by hand (earlier runs whose folders are gone), verbatim
+    if [ -f "$R/scripts/ucla-notes.md" ]; then
+        echo
+        cat "$R/scripts/ucla-notes.md"
+    fi
 } > "$RESULTS.partial"
 mv "$RESULTS.partial" "$RESULTS"
 echo "ucla-results: wrote $RESULTS"

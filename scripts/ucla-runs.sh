@@ -22,7 +22,10 @@
 # UCLA_THREADS (1 per rank), UCLA_BASE (64: the official width; smaller for
 # smoke tests), UCLA_RUNS (all: a subset of joint-backbone,
 # joint-cocodiff, bone-backbone, ensemble), UCLA_ZIP (the archive; default
-# ../shared/data/ucla/all_sqe.zip next to the repository).
+# ../shared/data/ucla/all_sqe.zip next to the repository), UCLA_MODULE_SET
+# (empty: the module's defaults; else cocodiff-train switches for the
+# joint-cocodiff runs only, e.g. the synthetic folds' chosen setting
+# "--set cocodiff.prediction=x0 --set cocodiff.cfg_scale=3 ...").
 set -euo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -eq 1 ] || { echo "usage: scripts/ucla-runs.sh OUT_DIR" >&2; exit 2; }
@@ -39,6 +42,7 @@ NP=${UCLA_NP:-2}
 THREADS=${UCLA_THREADS:-1}
 BASE=${UCLA_BASE:-64}
 RUNS=${UCLA_RUNS:-joint-backbone joint-cocodiff bone-backbone ensemble}
+read -r -a MODULE_SET <<< "${UCLA_MODULE_SET:-}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=$THREADS
 MPIRUN=(mpirun -np "$NP" -x OPENBLAS_NUM_THREADS)
@@ -58,7 +62,7 @@ if [ ! -f "$OUT/run-info" ]; then
     cp "$R"/datasets/ucla/descriptions.tsv "$OUT/datasets/ucla/"   # prep's class names
     {
         echo "commit $(git -C "$R" rev-parse HEAD)$(git -C "$R" status --porcelain --untracked-files=no | grep -q . && echo ' (with uncommitted changes)' || true)"
-        echo "command UCLA_EPOCHS=$EPOCHS UCLA_REPEAT=$REPEAT UCLA_STEP=$STEP UCLA_WARMUP=$WARMUP UCLA_EVAL_INTERVAL=$EVAL_INTERVAL UCLA_SEEDS=\"$SEEDS\" UCLA_NP=$NP UCLA_THREADS=$THREADS UCLA_BASE=$BASE scripts/ucla-runs.sh OUT"
+        echo "command UCLA_EPOCHS=$EPOCHS UCLA_REPEAT=$REPEAT UCLA_STEP=$STEP UCLA_WARMUP=$WARMUP UCLA_EVAL_INTERVAL=$EVAL_INTERVAL UCLA_SEEDS=\"$SEEDS\" UCLA_NP=$NP UCLA_THREADS=$THREADS UCLA_BASE=$BASE${MODULE_SET[*]:+ UCLA_MODULE_SET=\"${MODULE_SET[*]}\"} scripts/ucla-runs.sh OUT"
         echo "epochs $EPOCHS"
         echo "repeat $REPEAT"
         echo "step $STEP"
@@ -67,6 +71,7 @@ if [ ! -f "$OUT/run-info" ]; then
         echo "np $NP"
         echo "threads $THREADS"
         echo "base $BASE"
+        echo "module_set ${MODULE_SET[*]}"
         echo "machine $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
         echo "archive $(sha256sum "$ZIP" | cut -d' ' -f1)"
     } > "$OUT/run-info"
@@ -88,20 +93,22 @@ if [ ! -f "$TEXT" ]; then
         > "$OUT/embed.log" 2>&1
 fi
 
-# run NAME JOB MODULE SEED: train (resuming an unfinished run), then eval.
+# run NAME JOB MODULE SEED [SWITCHES...]: train (resuming an unfinished
+# run), then eval.
 run() {
     local name=$1 job=$2 module=$3 seed=$4 wd=$OUT/$1
+    shift 4
     if [ -f "$wd/done" ]; then log "$name: done before"; return; fi
     local resume=()
     [ -f "$wd/checkpoint-last.h5" ] && resume=(--resume)
-    log "$name: train (${resume[*]:-from scratch}), $EPOCHS epochs x repeat $REPEAT, step [$STEP], module $module, seed $seed"
+    log "$name: train (${resume[*]:-from scratch}), $EPOCHS epochs x repeat $REPEAT, step [$STEP], module $module, seed $seed${*:+, $*}"
     mkdir -p "$wd"
     "${MPIRUN[@]}" "$B/cocodiff-train" --config "$OUT/jobs/$job.yaml" --set work_dir="$wd" \
         --set train_feeder_args.data_path="$DATA" --set test_feeder_args.data_path="$DATA" \
         --set num_epoch="$EPOCHS" --set train_feeder_args.repeat="$REPEAT" --set step="[$STEP]" \
         --set warm_up_epoch="$WARMUP" --set eval_interval="$EVAL_INTERVAL" --set seed="$seed" --set log_interval=10 \
         --set cocodiff.threads="$THREADS" --set cocodiff.base_channel="$BASE" \
-        --set cocodiff.module="$module" --set cocodiff.text="$TEXT" \
+        --set cocodiff.module="$module" --set cocodiff.text="$TEXT" "$@" \
         "${resume[@]}" >> "$wd.log" 2>&1 || { log "$name: training failed (see $wd.log)"; return 1; }
     "${MPIRUN[@]}" "$B/cocodiff-eval" --checkpoint "$wd/checkpoint-last.h5" --data "$DATA" --out "$wd/eval" \
         >> "$wd.log" 2>&1 || { log "$name: eval failed (see $wd.log)"; return 1; }
@@ -111,7 +118,7 @@ run() {
 
 fail=0
 for s in $SEEDS; do want joint-backbone && { run joint-backbone-s$s ucla-joint false "$s" || fail=1; }; done
-for s in $SEEDS; do want joint-cocodiff && { run joint-cocodiff-s$s ucla-joint true "$s" || fail=1; }; done
+for s in $SEEDS; do want joint-cocodiff && { run joint-cocodiff-s$s ucla-joint true "$s" "${MODULE_SET[@]}" || fail=1; }; done
 for s in $SEEDS; do want bone-backbone && { run bone-backbone-s$s ucla-bone false "$s" || fail=1; }; done
 if want ensemble; then
     for s in $SEEDS; do
