@@ -372,7 +372,14 @@ static void forward_tb_job(void *ctx, int k) {
 // buffer otherwise); every gradient into its replica's.
 static void backward_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
-    if (k >= t->lanes) return;
+    if (k >= t->lanes) {
+        // An idle thread's replica zeroed too when the lanes' may not be
+        // (after a failed backward, whose partial gradients a later layout
+        // with this lane would otherwise add: the last sum zeroed only its
+        // own lanes).
+        if (!t->grads_zero) ctrgcn_zero_grad(t->lane[k].rep);
+        return;
+    }
     TeamLane *l = &t->lane[k];
     Ctrgcn *r = l->rep;
     const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
