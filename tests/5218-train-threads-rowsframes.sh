@@ -10,11 +10,14 @@
 # so does batch 2 on 2 ranks x 4 threads (one sample a rank, the ranks' BN
 # sums over the lanes' sums) against 2 x 1, and with the CoCoDiff module on (its step of one sample on one thread, its
 # gradients into each lane's frames of its row) 1 x 4 is byte-identical
-# twice and within 1e-4 of 1 x 1. The machine may have fewer cores than
-# threads: this checks the results, not the speed.
+# twice and within 1e-4 of 1 x 1. Batch 3 on 2 ranks x 4 threads splits
+# the ranks' slices differently (rank 0: one sample, 2 persons x 2 blocks;
+# rank 1: two samples, 4 rows a lane each) under one synchronised BN (the
+# same reductions in both layouts): within 1e-4 of 2 x 1. The machine may
+# have fewer cores than threads: this checks the results, not the speed.
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
-plan 10
+plan 11
 train_data
 train_config "$TMP/c.yaml" "$TMP/w"
 S="--set test_feeder_args.data_path=null --set batch_size=1 --set base_lr=0.00001 --set warm_up_epoch=0
@@ -39,6 +42,9 @@ S="$B --set batch_size=2"
 run r1 2 1 && run r4a 2 4 && run r4b 2 4 && cmp "$TMP/r4a.h5" "$TMP/r4b.h5"
 ok $? "batch 2 on 2 ranks x 4 threads (one sample a rank), twice: byte-identical checkpoints"
 within r1 r4a 1e-4 "2 x 1 vs 2 x 4: losses within 1e-4 over 20 steps"
+S="$B --set batch_size=3"
+run q1 2 1 && run q4 2 4
+within q1 q4 1e-4 "batch 3 on 2 ranks x 4 threads (rank 0 in 2 x 2 blocks, rank 1 by rows) vs 2 x 1: losses within 1e-4"
 S="$B"
 
 # The CoCoDiff module on: its step (one sample) on the calling thread, its
