@@ -144,8 +144,9 @@ void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx);
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);
 // ctrgcn_zero_grad(m) for the next team backward, done by it: with lanes
 // their gradient sum stores instead of adding (no pass over the model's
-// gradients; the same bits), over one row's frames each lane zeroes a
-// slice first, on the model's own pass it zeroes them first. Until that
+// gradients; the same bits), over frame blocks (time blocks, rows x time
+// blocks) each lane zeroes a slice first, on the model's own pass it zeroes
+// them first. Until that
 // backward ctrgcn_grads(m) is NOT zero: call it just before the team's
 // backward, with nothing but it adding to them in between (not with the
 // CoCoDiff module's step, which adds to the head's gradients before the

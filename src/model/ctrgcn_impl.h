@@ -142,7 +142,8 @@ int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
 int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m);
 // rep's backward adds into g (another model's gradients, same config)
 // instead of its own; g NULL: its own again (zeroed). A team's first lane
-// over one row's frames, whose gradients then need no zeroing and no sum.
+// over frame blocks (time blocks, rows x time blocks), whose gradients then
+// need no zeroing and no sum.
 void ctrgcn_grads_into(Ctrgcn *rep, float *g);
 // The gradient of parameter p (NULL without gradients).
 float *ctrgcn_grad_of(Ctrgcn *m, const float *p);

@@ -73,8 +73,9 @@ struct CtrgcnTeam {
     double **vec;             // (threads) each lane's sums at the current reduction
     double *sum;              // (sum_cap) their total, then the ranks'
     size_t sum_cap;
-    // time blocks: the lanes split one row's frames (tblock); start: their
-    // blocks' first frames at each unit (TBlock.start), rep: the replicas
+    // time blocks: the lanes split rows' frames (tblock: one row's, or
+    // rows x time blocks); start: their blocks' first frames at each unit
+    // (TBlock.start, the same for every row's group), rep: the replicas
     int tblock;
     int *start;
     Ctrgcn **rep;
@@ -383,8 +384,9 @@ static void backward_job(void *ctx, int k) {
     TeamLane *l = &t->lane[k];
     Ctrgcn *r = l->rep;
     const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
-    // Zeroed by the last sum already; over one row's frames the first
-    // lane adds into the model's own gradients (tblock_begin): with a zeroing
+    // Zeroed by the last sum already; over frame blocks (time blocks, rows x
+    // time blocks) the first lane adds into the model's own gradients
+    // (tblock_begin): with a zeroing
     // pending (ctrgcn_team_zero_grad) every lane zeroes its slice of them
     // first, and the first lane waits for all slices before it adds.
     if (!t->grads_zero && !(t->tblock && k == 0)) ctrgcn_zero_grad(r);
@@ -419,8 +421,9 @@ static void backward_job(void *ctx, int k) {
 
 // The model's grads += the lanes' (added in lane order), a slice per lane,
 // each lane's gradient zeroed as it is read (for the next backward: no
-// separate pass over them). Over one row's frames the first lane's
-// gradients are already in the model's, and the others' are added to them.
+// separate pass over them). Over frame blocks (time blocks, rows x time
+// blocks) the first lane's gradients are already in the model's, and the
+// others' are added to them.
 // With the model's zeroing pending (ctrgcn_team_zero_grad, not the time
 // blocks: they zeroed in backward_job) the sum is stored as 0 + sum: the
 // bits "+=" gives on zeroed gradients, without the pass that zeroes them.
