@@ -25,8 +25,9 @@
 // --threads T (> 1): the rank's T threads split its (sample, person) rows
 // (ctrgcn_team.h: replicas, BN over the rank's whole batch; at --batch 1 of
 // the ntu25 layout, a person each), or with one row (--batch 1 of ucla20:
-// one sample of one person) its frames (time blocks), as cocodiff.threads
-// does in training; --blas-threads instead gives the T threads to BLAS
+// one sample of one person) its frames (time blocks), or with fewer rows
+// than threads each row's frames (--batch 1 of ntu25 on 4 threads: 2
+// persons x 2 blocks), as cocodiff.threads does in training; --blas-threads instead gives the T threads to BLAS
 // inside one pass (the trainer's behaviour with one row per rank before the
 // time blocks).
 // --compare-threads (with --threads T > 1): the steps alternate between the

@@ -101,8 +101,8 @@
 //                                                                     splits each rank's batch over them
 //                                                                     (ctrgcn_team.h; BN over the rank's
 //                                                                     whole batch; the module's step between
-//                                                                     the passes); BLAS threads at one
-//                                                                     sample per rank
+//                                                                     the passes); at one sample per rank
+//                                                                     its persons and frames
 //   cocodiff.base_channel        int          64                      CTR-GCN width of units 1-4 (x2, x4 later)
 //   cocodiff.folds               int          0                       cross-validation (fold.h): 0 off;
 //                                                                     K >= 2: train on the TRAIN split

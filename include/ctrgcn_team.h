@@ -5,10 +5,11 @@
 // activations, gradients and BN caches; they read the model's weights in
 // place, its running statistics copied in at every forward). A training forward cuts the batch's N*M (sample, person)
 // rows, the ten units' batch, into `lanes` runs of consecutive rows
-// (lanes = min(threads, N*M)), one per thread, each through its replica with
-// BLAS on one thread (the threads are the parallelism; the BLAS thread count
-// is restored after). So one NTU or Kinetics sample (M = 2) runs as two
-// lanes, a person each. A lane's samples are those whose first row it
+// (lanes = min(threads, N*M); fewer rows than threads also split their
+// frames: rows x time blocks, below), one per thread, each through its
+// replica with BLAS on one thread (the threads are the parallelism; the BLAS
+// thread count is restored after). So one NTU or Kinetics sample (M = 2) on
+// 2 threads runs as two lanes, a person each. A lane's samples are those whose first row it
 // holds: it runs their data_bn before the units and their pooling and fc
 // after. With N a multiple of the lanes a lane's rows are its samples' rows
 // and every stage stays in the replica; when the cut runs through a sample
@@ -45,6 +46,25 @@
 // frames too; the kept last output is gathered from the blocks, and the
 // module's gradient of it (ctrgcn_team_backward_ex) taken per block.
 //
+// Rows x time blocks: whenever the batch has fewer rows than threads (R =
+// N*M < threads: one NTU sample, two persons, on 4 threads; two NW-UCLA
+// samples on 4) each row gets a group of g = ctrgcn_team_row_lanes(t, R, T)
+// = min(threads / R, T / 4) lanes that split its frames exactly as the time
+// blocks above split one row (the same blocks for g lanes; one row is the
+// case R = 1); R g lanes in all, row i's group lanes [i g, (i + 1) g), so a
+// sample's M groups lie in a run (threads past R g idle). The halos and the
+// CTR-GC time-means stay in the row's group; the pooling adds the lanes of
+// the row's sample (NTU pools over persons and frames), whose first lane
+// runs fc and takes its gradients; the BN sums, the barriers and the
+// gradient sum are over all lanes, as above. data_bn's channels are per
+// person: each lane converts its block of its sample's frames for every
+// person, the sample's first person's lanes give the sums (the others add
+// none: N 0 to the reduction) and every lane runs its own person's row
+// through the units; in backward each lane gives data_bn's gradient sums of
+// its person's channels (zeros in the others'). The module's gradient of
+// the last unit output goes to each lane's block of its row. Rows at or
+// above the thread count are cut as rows (above), unchanged.
+//
 // With one lane (threads 1, or one row under 8 frames) the team is a
 // pass-through: the model's own forward and backward, whose GEMMs then use
 // the BLAS threads (blas_set_threads) inside the sample.
@@ -70,7 +90,7 @@
 // ctrgcn_team_backward returns (gradsync_finish starts what was not).
 //
 // defines: CtrgcnTeam, ctrgcn_team_create, ctrgcn_team_free, ctrgcn_team_lanes, ctrgcn_team_frame_lanes,
-//          ctrgcn_team_cut,
+//          ctrgcn_team_row_lanes, ctrgcn_team_cut,
 //          ctrgcn_team_forward, ctrgcn_team_backward, ctrgcn_team_keep_outputs,
 //          ctrgcn_team_features, ctrgcn_team_last_output, ctrgcn_team_backward_ex,
 //          ctrgcn_team_run, ctrgcn_team_zero_grad, ctrgcn_team_for,
@@ -95,6 +115,10 @@ int ctrgcn_team_lanes(const CtrgcnTeam *t, int n);
 // by its frames (time blocks): min(threads, T / 4) (1: not split, the
 // model's own pass).
 int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T);
+// The lanes each of `rows` rows of T frames is split into by its frames
+// when the rows are fewer than the threads (rows x time blocks): min(threads
+// / rows, T / 4); 1: not split (the rows split, or the model's own pass).
+int ctrgcn_team_row_lanes(const CtrgcnTeam *t, int rows, int T);
 // Lane k's run [*i0, *i1) of n items cut into `lanes` runs of consecutive
 // items (a forward's rows, the module's samples, a gradient sum's parameters).
 void ctrgcn_team_cut(size_t n, int lanes, int k, size_t *i0, size_t *i1);
@@ -120,8 +144,9 @@ void ctrgcn_team_run(CtrgcnTeam *t, void (*fn)(void *ctx, int k), void *ctx);
 int ctrgcn_team_backward_ex(CtrgcnTeam *t, const float *dlogits, const float *dfeat_extra, const float *dlast_extra);
 // ctrgcn_zero_grad(m) for the next team backward, done by it: with lanes
 // their gradient sum stores instead of adding (no pass over the model's
-// gradients; the same bits), over one row's frames each lane zeroes a
-// slice first, on the model's own pass it zeroes them first. Until that
+// gradients; the same bits), over frame blocks (time blocks, rows x time
+// blocks) each lane zeroes a slice first, on the model's own pass it zeroes
+// them first. Until that
 // backward ctrgcn_grads(m) is NOT zero: call it just before the team's
 // backward, with nothing but it adding to them in between (not with the
 // CoCoDiff module's step, which adds to the head's gradients before the

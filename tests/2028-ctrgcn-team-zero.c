@@ -7,7 +7,9 @@
 //     ctrgcn_zero_grad before the team's backward, from gradients full of
 //     garbage: one NTU sample over 2 threads (a person a lane), 3 samples
 //     over 2 (sample 1's persons apart), 2 samples over 3 (a sample a lane,
-//     4 rows over 3), one NW-UCLA row over 2 and 3 threads (time blocks), a
+//     4 rows over 3), one NW-UCLA row over 2 and 3 threads (time blocks),
+//     rows x time blocks (one NTU sample over 4 threads: 2 persons x 2
+//     blocks; two NW-UCLA samples over 5: 2 rows x 2 blocks, a thread idle), a
 //     row of 4 frames (one lane: the model's own pass), and a team of one
 //     thread; and a second backward without zeroing (accumulation) adds to
 //     them as before, bit for bit;
@@ -127,12 +129,14 @@ static void check_sgd(int threads, int nesterov) {
 }
 
 int main(void) {
-    plan(2 * 7 + 12);
+    plan(2 * 9 + 12);
     check_zero("ntu25", 1, TMAX, 2, "one NTU sample, 2 threads (a person a lane)");
     check_zero("ntu25", 3, TMAX, 2, "3 NTU samples, 2 threads (sample 1's persons apart)");
     check_zero("ntu25", 2, TMAX, 3, "2 NTU samples, 3 threads (4 rows over 3 lanes)");
     check_zero("ucla20", 1, TMAX, 2, "one NW-UCLA row, 2 threads (time blocks)");
     check_zero("ucla20", 1, TMAX, 3, "one NW-UCLA row, 3 threads (time blocks)");
+    check_zero("ntu25", 1, TMAX, 4, "one NTU sample, 4 threads (rows x time blocks: 2 persons x 2 blocks)");
+    check_zero("ucla20", 2, TMAX, 5, "2 NW-UCLA samples, 5 threads (rows x time blocks: 2 x 2, a thread idle)");
     check_zero("ucla20", 1, 4, 2, "one NW-UCLA row of 4 frames (one lane: the model's own pass)");
     check_zero("ntu25", 2, TMAX, 1, "a team of one thread");
     for (int th = 1; th <= 3; th++)

@@ -72,23 +72,29 @@ typedef struct Lane {
     float *work;               // conv / CTRGC workspace
 } Lane;
 
-// A replica's frame block of the one row a team splits by time (time
-// blocks, ctrgcn_team.h), set by the team for such a pass (Ctrgcn.tb; NULL
-// otherwise). Lane j holds frames [at(j, l), at(j + 1, l)) of unit l's input
-// (l = CTRGCN_UNITS: the last unit's output), at(j, l) = start[j *
+// A replica's frame block of one row that a team's lanes split by time
+// (time blocks, ctrgcn_team.h), set by the team for such a pass (Ctrgcn.tb;
+// NULL otherwise). The row's group of `lanes` lanes: lane j of the group
+// holds frames [at(j, l), at(j + 1, l)) of unit l's input (l =
+// CTRGCN_UNITS: the last unit's output), at(j, l) = start[j *
 // (CTRGCN_UNITS + 1) + l]; the starts are multiples of the strides still to
 // come, so a stride-2 layer's block gives the whole row's frames. Every
 // layer pointwise in time runs on the block as on a row of its own; the
 // temporal convolutions and the max-pool read their halo from the
-// neighbours' replicas (rep) and hand the halo's gradient back to them.
+// neighbours' replicas in the group (rep) and hand the halo's gradient back
+// to them. With several rows (rows x time blocks) every group has the same
+// blocks; the replica holds its sample's frames of every person after
+// data_bn and runs its own person's row through the units.
 typedef struct TBlock {
-    int lane, lanes;
+    int lane, lanes;           // its place in its row's group, the group's lanes
+    int person;                // its row's person: data_bn's sums of the sample are the first person's lanes'
+    int head;                  // the first lane of its sample: runs fc (forward and gradients)
     const int *start;          // (lanes + 1) x (CTRGCN_UNITS + 1)
-    struct Ctrgcn *const *rep; // (lanes) every lane's replica
+    struct Ctrgcn *const *rep; // (lanes) the group's replicas
     float *ext[3], *dext[3];   // branch b < 3's input with its halo (bc, tin + 2 pad, V) and its gradient
-    void (*wait)(void *ctx);                       // the lanes' barrier
-    void (*fsum)(float *v, int n, void *ctx);      // v := the lanes' v summed in lane order
-    void (*dsum)(double *v, int n, void *ctx);     // the same for doubles
+    void (*wait)(void *ctx);                       // every lane's barrier (all groups')
+    void (*fsum)(float *v, int n, void *ctx);      // v := the group's lanes' v summed in lane order
+    void (*dsum)(double *v, int n, void *ctx);     // the same for doubles over the sample's lanes (the pooling)
     void *ctx;
 } TBlock;
 
@@ -136,7 +142,8 @@ int ctrgcn_ensure_batch(Ctrgcn *m, int N, int T);
 int ctrgcn_share_params(Ctrgcn *rep, Ctrgcn *m);
 // rep's backward adds into g (another model's gradients, same config)
 // instead of its own; g NULL: its own again (zeroed). A team's first lane
-// over one row's frames, whose gradients then need no zeroing and no sum.
+// over frame blocks (time blocks, rows x time blocks), whose gradients then
+// need no zeroing and no sum.
 void ctrgcn_grads_into(Ctrgcn *rep, float *g);
 // The gradient of parameter p (NULL without gradients).
 float *ctrgcn_grad_of(Ctrgcn *m, const float *p);

@@ -676,7 +676,17 @@ void ctrgcn_stem_forward(Ctrgcn *m, float *u0, const float *x) {
     if (m->tb) input_to_bn(c, m->xin, x, 0, N, T, tb_at(m->tb, m->tb->lanes, 0), tb_at(m->tb, m->tb->lane, 0));
     else input_to_bn(c, m->xin, x, 0, N, T, T, 0);
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
-    bn_fwd(&p, &m->data_bn, m->xbn, m->xin, N, T);
+    if (m->tb && m->tb->person > 0) {
+        // Rows x time blocks: the first person's lanes of the sample hold the
+        // same frames of every person and give data_bn's sums (its channels
+        // are per person); this lane adds none (0 samples) to the reduction
+        // and applies the statistics to its frames.
+        const Bn *bn = &m->data_bn;
+        bn_fwd(&p, &m->data_bn, m->xbn, m->xin, 0, T);
+        batchnorm_apply(m->xbn, m->xin, (size_t)bn->C * T, bn->mean, bn->rstd, bn->w, bn->b, N, bn->C, T);
+    } else {
+        bn_fwd(&p, &m->data_bn, m->xbn, m->xin, N, T);
+    }
     t0 = prof_start(m->prof);
     bn_to_units(c, u0, m->xbn, N, T);
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 2 * bytes_in);
@@ -700,10 +710,10 @@ void ctrgcn_head_forward(Ctrgcn *m, float *logits, const float *last) {
     const Unit *u = &m->u[CTRGCN_UNITS - 1];
     if (m->N < 1) return;
     double t0 = prof_start(m->prof);
-    if (m->tb) {   // every lane takes the features; the first the logits
+    if (m->tb) {   // every lane of the sample takes the features; its first the logits
         pool_features_tb(m, last, u->cout, (size_t)u->tout * c->num_point,
                          (size_t)tb_at(m->tb, m->tb->lanes, CTRGCN_UNITS) * c->num_point);
-        if (m->tb->lane == 0) linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
+        if (m->tb->head) linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
     } else {
         pool_features(m->feat, last, m->N, c->num_person, u->cout, (size_t)u->tout * c->num_point);
         linear_forward(logits, m->feat, m->fcw, m->fcb, m->N, u->cout, c->num_class);
@@ -848,14 +858,15 @@ int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const fl
     const int N = m->N, M = c->num_person;
     const Unit *last = &m->u[CTRGCN_UNITS - 1];
     const int Cl = last->cout;
-    const size_t TV = (size_t)last->tout * c->num_point, NM = (size_t)N * M;
+    // rows of dlast: the batch's, or a frame block's one row (m->NM)
+    const size_t TV = (size_t)last->tout * c->num_point, NM = m->tb ? (size_t)m->NM : (size_t)N * M;
     if (N < 1) return CD_OK;
     float *dfeat = cd_calloc((size_t)N * Cl, sizeof(float));
     if (!dfeat) return CD_ENOMEM;
     double t0 = prof_start(m->prof);
-    // A frame block (one row): every lane takes dfeat, the first lane fc's
-    // gradients; the mean's gradient spreads over the row's T'V.
-    const int fc_grads = !m->tb || m->tb->lane == 0;
+    // A frame block (one row): every lane takes dfeat, the sample's first
+    // lane fc's gradients; the mean's gradient spreads over the row's T'V.
+    const int fc_grads = !m->tb || m->tb->head;
     const size_t TVf = m->tb ? (size_t)tb_at(m->tb, m->tb->lanes, CTRGCN_UNITS) * c->num_point : TV;
     const size_t x0 = m->tb ? (size_t)tb_at(m->tb, m->tb->lane, CTRGCN_UNITS) * c->num_point : 0;
     linear_backward(dfeat, fc_grads ? m->gfcw : NULL, fc_grads ? m->gfcb : NULL, dlogits, m->feat, m->fcw, N, Cl,
@@ -863,13 +874,14 @@ int ctrgcn_head_backward(Ctrgcn *m, float *dlast, const float *dlogits, const fl
     ctrgcn_grads_ready(m, m->fc_first);
     if (dfeat_extra)
         for (size_t i = 0; i < (size_t)N * Cl; i++) dfeat[i] += dfeat_extra[i];
-    for (int n = 0; n < N; n++)
-        for (int mm = 0; mm < M; mm++)
-            for (int ci = 0; ci < Cl; ci++) {
-                float g = (float)((double)dfeat[(size_t)n * Cl + ci] / ((double)M * (double)TVf));
-                float *p = dlast + (((size_t)n * M + mm) * Cl + ci) * TV;
-                for (size_t k = 0; k < TV; k++) p[k] = g;
-            }
+    for (size_t r = 0; r < NM; r++) {   // row r of sample r / M (a frame block: of its one sample)
+        const size_t n = m->tb ? 0 : r / (size_t)M;
+        for (int ci = 0; ci < Cl; ci++) {
+            float g = (float)((double)dfeat[n * Cl + ci] / ((double)M * (double)TVf));
+            float *p = dlast + (r * Cl + ci) * TV;
+            for (size_t k = 0; k < TV; k++) p[k] = g;
+        }
+    }
     if (dlast_extra)   // (N*M, Cl, T'f, V): this block's frames of each row
         for (size_t r = 0; r < NM * Cl; r++)
             for (size_t k = 0; k < TV; k++) dlast[r * TV + k] += dlast_extra[r * TVf + x0 + k];
@@ -894,19 +906,23 @@ const float *ctrgcn_units_backward(Ctrgcn *m, const float *dlast) {
     return da;
 }
 
-// du0: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input grad unused)
+// du0: grad of u0 (N*M, C, T, V) -> (N, MVC, T) -> data_bn backward (input
+// grad unused). A frame block has its one row's (1, C, T, V): its person's
+// channels, zeros in the others' (their lanes add theirs).
 void ctrgcn_stem_backward(Ctrgcn *m, const float *du0) {
     const CtrgcnConfig *c = &m->cfg;
     const int N = m->N, T = m->T, V = c->num_point, M = c->num_person, C = c->in_channels, MVC = M * V * C;
+    const int p0 = m->tb ? m->tb->person : 0, np = m->tb ? 1 : M;   // the persons du0 holds
     float *dxbn = du0 == m->scratch[CHAIN_B] ? m->scratch[CHAIN_A] : m->scratch[CHAIN_B];
     double t0 = prof_start(m->prof);
+    if (np < M) memset(dxbn, 0, (size_t)N * MVC * T * sizeof(float));
     for (int n = 0; n < N; n++)
-        for (int mm = 0; mm < M; mm++)
+        for (int mm = p0; mm < p0 + np; mm++)
             for (int v = 0; v < V; v++)
                 for (int ci = 0; ci < C; ci++)
                     for (int t = 0; t < T; t++)
                         dxbn[((size_t)n * MVC + (size_t)(mm * V + v) * C + ci) * T + t] =
-                            du0[((((size_t)n * M + mm) * C + ci) * T + t) * V + v];
+                            du0[((((size_t)n * np + mm - p0) * C + ci) * T + t) * V + v];
     prof_stop(m->prof, PROF_DATA_BN, t0, 0, 8.0 * N * MVC * T);
     if (N > 0) bn_bwd(m, &m->data_bn, NULL, dxbn, m->xin, N, T);
     ctrgcn_grads_ready(m, 0);

@@ -20,7 +20,9 @@ typedef struct TeamLane {
     BnSync sync;       // -> team_reduce
     int r0, r1;        // its (sample, person) rows of the current batch: the units'
     int s0, s1;        // its samples: those whose first row it holds (data_bn, pooling, fc)
-    TBlock tb;         // its frame block when the lanes split one row's frames (time blocks)
+    TBlock tb;         // its frame block when the lanes split rows by their frames (time blocks)
+    int g0, gn;        // time blocks: its row's lanes [g0, g0 + gn) (the CTR-GC time-means)
+    int p0, pn;        // ... and its sample's lanes [p0, p0 + pn) (the pooling)
     double *dslot[2];  // its published sums (team_dsum), alternating between two slots
     float *fslot[2];   // the same for team_fsum
     int parity;        // the slot of its next sum
@@ -71,8 +73,9 @@ struct CtrgcnTeam {
     double **vec;             // (threads) each lane's sums at the current reduction
     double *sum;              // (sum_cap) their total, then the ranks'
     size_t sum_cap;
-    // time blocks: the lanes split one row's frames (tblock); start: their
-    // blocks' first frames at each unit (TBlock.start), rep: the replicas
+    // time blocks: the lanes split rows' frames (tblock: one row's, or
+    // rows x time blocks); start: their blocks' first frames at each unit
+    // (TBlock.start, the same for every row's group), rep: the replicas
     int tblock;
     int *start;
     Ctrgcn **rep;
@@ -151,6 +154,8 @@ static void team_barrier(void *ctx) {
     TeamLane *l = ctx;
     team_wait(l->team, l->lane, 'h');
 }
+// The CTR-GC time-means add the lanes of the row's group only; every lane
+// passes the barrier (all groups run the same sequence of them).
 static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's cin x V at most
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
@@ -158,25 +163,29 @@ static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's
     l->parity ^= 1;
     memcpy(l->fslot[p], v, (size_t)n * sizeof(float));
     if (team_wait(t, l->lane, 't')) return;
-    memcpy(v, t->lane[0].fslot[p], (size_t)n * sizeof(float));
-    for (int k = 1; k < t->lanes; k++) {
+    memcpy(v, t->lane[l->g0].fslot[p], (size_t)n * sizeof(float));
+    for (int k = l->g0 + 1; k < l->g0 + l->gn; k++) {
         const float *w = t->lane[k].fslot[p];
         for (int i = 0; i < n; i++) v[i] += w[i];
     }
 }
-static void lanes_dsum(double *v, int n, TeamLane *l, char kind) {   // n <= sum_cap: a BN group, the last unit's width
+// v := lanes [k0, k1)'s v added in lane order (every lane passes the barrier).
+static void lanes_dsum(double *v, int n, TeamLane *l, char kind, int k0, int k1) {   // n <= sum_cap: a BN group, the last unit's width
     CtrgcnTeam *t = l->team;
     const int p = l->parity;
     l->parity ^= 1;
     memcpy(l->dslot[p], v, (size_t)n * sizeof(double));
     if (team_wait(t, l->lane, kind)) return;
-    memcpy(v, t->lane[0].dslot[p], (size_t)n * sizeof(double));
-    for (int k = 1; k < t->lanes; k++) {
+    memcpy(v, t->lane[k0].dslot[p], (size_t)n * sizeof(double));
+    for (int k = k0 + 1; k < k1; k++) {
         const double *w = t->lane[k].dslot[p];
         for (int i = 0; i < n; i++) v[i] += w[i];
     }
 }
-static void team_dsum(double *v, int n, void *ctx) { lanes_dsum(v, n, ctx, 'p'); }   // TBlock.dsum: the pooling
+static void team_dsum(double *v, int n, void *ctx) {   // TBlock.dsum: the pooling, over the sample's lanes
+    TeamLane *l = ctx;
+    lanes_dsum(v, n, l, 'p', l->p0, l->p0 + l->pn);
+}
 
 // A replica's BnSync: v (n) becomes the sum over the lanes (in lane order)
 // and then over the ranks (the model's own reduction, on the calling thread:
@@ -185,7 +194,7 @@ static void team_reduce(double *v, int n, void *ctx) {
     TeamLane *l = ctx;
     CtrgcnTeam *t = l->team;
     if (!t->sync) {   // one rank: the lanes' sum, one barrier
-        lanes_dsum(v, n, l, 'n');
+        lanes_dsum(v, n, l, 'n', 0, t->lanes);
         return;
     }
     t->vec[l->lane] = v;
@@ -330,28 +339,33 @@ static void forward_job(void *ctx, int k) {
         memcpy(t->feat + s0 * t->feat_n, ctrgcn_features(r), (size_t)(l->s1 - l->s0) * t->feat_n * sizeof(float));
 }
 
-// Lane k's forward over its frame block of the one row (time blocks): the
-// replica's stages read their frames of x and meet the other lanes inside
-// (its TBlock: the BN sums, the halos, the CTRGC time-means, the pooling);
-// the first lane writes the logits. Kept outputs: the block's frames of the
-// last unit's output, the first lane's features.
+// Lane k's forward over its frame block of its row (time blocks): the
+// replica's stages read their frames of its sample's x (data_bn over every
+// person's channels, then its own person's row through the units) and meet
+// the other lanes inside (its TBlock: the BN sums, the halos, the CTRGC
+// time-means of its row's group, the pooling of its sample's lanes); the
+// sample's first lane writes its logits. Kept outputs: the block's frames of
+// its row of the last unit's output, the sample's first lane's features.
 static void forward_tb_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
     if (k >= t->lanes) return;
-    Ctrgcn *r = t->lane[k].rep;
+    const TeamLane *l = &t->lane[k];
+    Ctrgcn *r = l->rep;
+    const CtrgcnConfig *c = ctrgcn_config(t->m);
+    const size_t sample = (size_t)c->in_channels * t->T * c->num_point * c->num_person;
     copy_state(r, t->m);
-    ctrgcn_stem_forward(r, r->u0, t->x);
-    ctrgcn_units_forward(r, r->u0);
+    ctrgcn_stem_forward(r, r->u0, t->x + (size_t)l->s0 * sample);
+    ctrgcn_units_forward(r, r->u0 + (size_t)l->tb.person * c->in_channels * r->T * c->num_point);
     int C, Tl, V;
     const float *last = ctrgcn_last_output(r, &C, &Tl, &V, NULL);
-    ctrgcn_head_forward(r, t->logits, last);
+    ctrgcn_head_forward(r, t->logits + (size_t)l->s0 * c->num_class, last);
     if (!t->keep) return;
-    const int *at = t->start + (size_t)k * (CTRGCN_UNITS + 1) + CTRGCN_UNITS;
-    const size_t Tf = (size_t)at[(size_t)(t->lanes - k) * (CTRGCN_UNITS + 1)];
+    const int *at = t->start + (size_t)l->tb.lane * (CTRGCN_UNITS + 1) + CTRGCN_UNITS;
+    const size_t Tf = (size_t)at[(size_t)(l->tb.lanes - l->tb.lane) * (CTRGCN_UNITS + 1)];
+    float *row = t->last + (size_t)l->r0 * t->last_n;
     for (int ci = 0; ci < C; ci++)
-        memcpy(t->last + ((size_t)ci * Tf + (size_t)at[0]) * V, last + (size_t)ci * Tl * V,
-               (size_t)Tl * V * sizeof(float));
-    if (k == 0) memcpy(t->feat, ctrgcn_features(r), (size_t)C * sizeof(float));
+        memcpy(row + ((size_t)ci * Tf + (size_t)at[0]) * V, last + (size_t)ci * Tl * V, (size_t)Tl * V * sizeof(float));
+    if (l->tb.head) memcpy(t->feat + (size_t)l->s0 * C, ctrgcn_features(r), (size_t)C * sizeof(float));
 }
 
 // Lane k's backward, the forward's stages in reverse (through the team's
@@ -359,12 +373,20 @@ static void forward_tb_job(void *ctx, int k) {
 // buffer otherwise); every gradient into its replica's.
 static void backward_job(void *ctx, int k) {
     CtrgcnTeam *t = ctx;
-    if (k >= t->lanes) return;
+    if (k >= t->lanes) {
+        // An idle thread's replica zeroed too when the lanes' may not be
+        // (after a failed backward, whose partial gradients a later layout
+        // with this lane would otherwise add: the last sum zeroed only its
+        // own lanes).
+        if (!t->grads_zero) ctrgcn_zero_grad(t->lane[k].rep);
+        return;
+    }
     TeamLane *l = &t->lane[k];
     Ctrgcn *r = l->rep;
     const size_t M = (size_t)ctrgcn_config(t->m)->num_person, s0 = (size_t)l->s0, r0 = (size_t)l->r0;
-    // Zeroed by the last sum already; over one row's frames the first
-    // lane adds into the model's own gradients (tblock_begin): with a zeroing
+    // Zeroed by the last sum already; over frame blocks (time blocks, rows x
+    // time blocks) the first lane adds into the model's own gradients
+    // (tblock_begin): with a zeroing
     // pending (ctrgcn_team_zero_grad) every lane zeroes its slice of them
     // first, and the first lane waits for all slices before it adds.
     if (!t->grads_zero && !(t->tblock && k == 0)) ctrgcn_zero_grad(r);
@@ -375,10 +397,13 @@ static void backward_job(void *ctx, int k) {
         if (team_wait(t, k, 'z')) return;
     }
     float *own = r->scratch[CHAIN_A];   // where ctrgcn_units_backward's chain starts (no copy)
+    // the extra gradient of the last output from its first row (over time
+    // blocks: its one row's, whose block ctrgcn_head_backward takes)
+    const size_t row0 = t->tblock ? r0 : s0 * M;
     l->rc = ctrgcn_head_backward(r, t->shared ? t->dlast + s0 * M * t->last_n : own,
                                  t->dlogits + s0 * ctrgcn_config(t->m)->num_class,
                                  t->dfeat_x ? t->dfeat_x + s0 * t->feat_n : NULL,
-                                 t->dlast_x ? t->dlast_x + s0 * M * t->last_n : NULL);
+                                 t->dlast_x ? t->dlast_x + row0 * t->last_n : NULL);
     if (l->rc) {
         team_break(t);
         return;
@@ -396,8 +421,9 @@ static void backward_job(void *ctx, int k) {
 
 // The model's grads += the lanes' (added in lane order), a slice per lane,
 // each lane's gradient zeroed as it is read (for the next backward: no
-// separate pass over them). Over one row's frames the first lane's
-// gradients are already in the model's, and the others' are added to them.
+// separate pass over them). Over frame blocks (time blocks, rows x time
+// blocks) the first lane's gradients are already in the model's, and the
+// others' are added to them.
 // With the model's zeroing pending (ctrgcn_team_zero_grad, not the time
 // blocks: they zeroed in backward_job) the sum is stored as 0 + sum: the
 // bits "+=" gives on zeroed gradients, without the pass that zeroes them.
@@ -520,13 +546,24 @@ static int tblock_lanes(const CtrgcnTeam *t, int T) {
     return T / P < t->threads ? (T / P > 1 ? T / P : 1) : t->threads;
 }
 
-int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T) { return T > 0 ? tblock_lanes(t, T) : 1; }
+int ctrgcn_team_row_lanes(const CtrgcnTeam *t, int rows, int T) {
+    if (rows < 1 || T < 1 || rows >= t->threads) return 1;
+    const int g = t->threads / rows, f = tblock_lanes(t, T);
+    return g < f ? g : f;
+}
 
-// The lanes' frame blocks of one row of T frames (t->start), each replica
-// staged for its block (a row of its own) with its halo buffers: branch b's
-// input and gradient (bc, tin + 2 pad, V) at the widest unit.
-static int tblock_begin(CtrgcnTeam *t, int T) {
-    const int L = CTRGCN_UNITS + 1, n = t->lanes, V = ctrgcn_config(t->m)->num_point;
+int ctrgcn_team_frame_lanes(const CtrgcnTeam *t, int T) { return ctrgcn_team_row_lanes(t, 1, T); }
+
+// The frame blocks of g lanes over a row of T frames (t->start), the
+// same for each of the R rows (t->lanes = R g: row i's group is lanes
+// [i g, (i + 1) g), a sample's M rows' groups in a run), each replica staged
+// for its block (one sample's frames of data_bn, a row of the units) with its
+// halo buffers: branch b's input and gradient (bc, tin + 2 pad, V) at the
+// widest unit.
+static int tblock_begin(CtrgcnTeam *t, int T, int R, int g) {
+    const int L = CTRGCN_UNITS + 1, n = g, V = ctrgcn_config(t->m)->num_point;
+    const int M = ctrgcn_config(t->m)->num_person;
+    t->lanes = R * g;
     int P = 1;
     for (int l = 0; l < CTRGCN_UNITS; l++) P *= t->m->u[l].stride;
     for (int j = 0; j <= n; j++) {
@@ -536,11 +573,18 @@ static int tblock_begin(CtrgcnTeam *t, int T) {
             if (l < CTRGCN_UNITS) f = j == n ? (f - 1) / t->m->u[l].stride + 1 : f / t->m->u[l].stride;
         }
     }
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < t->lanes; k++) {
         TeamLane *l = &t->lane[k];
-        l->r0 = l->s0 = 0;
-        l->r1 = l->s1 = 1;
-        int rc = ctrgcn_stage_begin(l->rep, 1, 1, t->start[(size_t)(k + 1) * L] - t->start[(size_t)k * L]);
+        const int row = k / g, j = k % g;
+        l->r0 = row;
+        l->r1 = row + 1;
+        l->s0 = row / M;
+        l->s1 = l->s0 + 1;
+        l->g0 = row * g;
+        l->gn = g;
+        l->p0 = l->s0 * M * g;
+        l->pn = M * g;
+        int rc = ctrgcn_stage_begin(l->rep, 1, 1, t->start[(size_t)(j + 1) * L] - t->start[(size_t)j * L]);
         if (rc) return rc;
         size_t ext = 0;
         for (int u = 0; u < CTRGCN_UNITS; u++) {
@@ -555,7 +599,11 @@ static int tblock_begin(CtrgcnTeam *t, int T) {
             if (rc) return rc;
             memset(l->halo, 0, l->halo_cap * sizeof(float));
         }
-        l->tb.lanes = n;
+        l->tb.lane = j;
+        l->tb.lanes = g;
+        l->tb.person = row % M;
+        l->tb.head = k == l->p0;
+        l->tb.rep = t->rep + l->g0;
         for (int b = 0; b < 3; b++) {
             l->tb.ext[b] = l->halo + (size_t)b * ext;
             l->tb.dext[b] = l->halo + (size_t)(3 + b) * ext;
@@ -568,8 +616,8 @@ static int tblock_begin(CtrgcnTeam *t, int T) {
     ctrgcn_last_output(t->lane[0].rep, &C, &Tl, NULL, NULL);
     t->last_n = (size_t)C * t->start[(size_t)n * L + CTRGCN_UNITS] * V;
     t->feat_n = (size_t)C;
-    int rc = reserve_floats(&t->last, &t->last_cap, t->last_n);
-    return rc ? rc : reserve_floats(&t->feat, &t->feat_cap, t->feat_n);
+    int rc = reserve_floats(&t->last, &t->last_cap, (size_t)R * t->last_n);
+    return rc ? rc : reserve_floats(&t->feat, &t->feat_cap, (size_t)(R / M) * t->feat_n);
 }
 
 int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int T) {
@@ -579,10 +627,10 @@ int ctrgcn_team_forward(CtrgcnTeam *t, float *logits, const float *x, int N, int
     t->tblock = 0;
     for (int k = 0; k < t->threads && t->lane[k].rep; k++) t->lane[k].rep->tb = NULL;
     if (t->lane[0].rep) ctrgcn_grads_into(t->lane[0].rep, NULL);
-    if (N * M == 1 && T > 0 && tblock_lanes(t, T) > 1) {   // one row: its frames split
-        t->lanes = tblock_lanes(t, T);
+    const int g = ctrgcn_team_row_lanes(t, N * M, T);
+    if (g > 1) {   // fewer rows than threads: each row's frames split over g lanes
         t->tblock = 1;
-        int rc = tblock_begin(t, T);
+        int rc = tblock_begin(t, T, N * M, g);
         if (rc) return rc;
         t->logits = logits;
         t->x = x;

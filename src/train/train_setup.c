@@ -344,13 +344,18 @@ int trainer_resume_best(Trainer *t) {
 // What the rank's threads split (ctrgcn_team.h), for the setup line: the
 // batch's samples, one sample's persons (one sample per rank, M = 2), one
 // sample's frames (one sample of one person per rank: time blocks of the
-// training window), or nothing the team can cut (the BLAS threads).
+// training window), the rows and their frames (fewer rows than threads:
+// rows x time blocks), or nothing the team can cut (the BLAS threads).
 static const char *threads_note(const Trainer *t) {
     const int n = loader_max_local(t->train), M = ctrgcn_config(t->m)->num_person;
+    const int T = t->cfg->train_feeder_args.window_size;
+    if (t->team && n * M > 1 && ctrgcn_team_row_lanes(t->team, n * M, T) > 1)
+        return n == 1 ? " splitting each sample's persons and their frames"
+                      : " splitting each batch's (sample, person) rows and their frames";
     if (t->team && ctrgcn_team_lanes(t->team, n) > 1)
         return t->cd ? " splitting each batch, the module's step too" : " splitting each batch";
     if (t->team && ctrgcn_team_lanes(t->team, n * M) > 1) return " splitting each sample's persons";
-    if (t->team && n * M == 1 && ctrgcn_team_frame_lanes(t->team, t->cfg->train_feeder_args.window_size) > 1)
+    if (t->team && n * M == 1 && ctrgcn_team_frame_lanes(t->team, T) > 1)
         return " splitting each sample's frames (one sample of one person per rank)";
     return t->team ? " (BLAS's, inside the sample: one sample of one person per rank)" : "";
 }
