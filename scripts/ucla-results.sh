@@ -125,8 +125,9 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "reported next to the final value (what CTR-GCN's logs call best), not instead of it."
     echo
     if [ -f "$R/models/ucla-joint-s1.h5" ]; then
-        echo "The seed-1 model ships as [models/ucla-joint-s1.h5](../models/README.md) (its exported inference"
-        echo "checkpoint); tests/5034-ucla-model.sh requires exactly its documented top-1 on the real test split."
+        echo "A seed-1 joint model ships as [models/ucla-joint-s1.h5](../models/README.md), an exported inference"
+        echo "checkpoint of an earlier build's run (models/README.md gives its run, commit and top-1, which"
+        echo "tests/5034-ucla-model.sh requires exactly on the real test split)."
         echo
     fi
     if [ -n "$jrate" ] && [ "$jrate" != NA ]; then
@@ -189,13 +190,15 @@ mkdir -p "$(dirname "$RESULTS")"
         probe=$(for s in $SEEDS; do
             j=$OUT/joint-cocodiff-s$s/diversity.json
             [ -f "$j" ] && jq -r --arg s "$s" '.conditioning as $c | def p(x): if x == null then "NA" else "\(x * 1000 | round / 10)%" end;
-                "| \($s) | \($c.module) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(($c.text.own_head_top1 - $c.real_head_top1) * 1000 | round / 10) |"' "$j"
+                "| \($s) | \($c.module) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(($c.text.own_head_top1 - $c.real_head_top1) * 1000 | round / 10 | if . > 0 then "+\(.)" else "\(.)" end) |"' "$j"
         done)
         if [ -n "$probe" ]; then
             echo
             echo "The module's text-conditioning probe at the end of training (the trainer's diversity.json, on the"
             echo "test split: docs/results.md section 1; the synthetic benchmark's targets are from noise >= 80%,"
-            echo "steer >= 50%, own text within 5 points of real):"
+            echo "steer >= 50%, own text within 5 points of real). Own text is generated under each test sample's"
+            echo "own class text, which carries its label: where the head reads few real features right, the text"
+            echo "alone lifts it (docs/results.md section 1, kept / fixed):"
             echo
             echo "| seed | module | from noise | steer | own text | real | own - real (points) |"
             echo "|---|---|---|---|---|---|---|"
