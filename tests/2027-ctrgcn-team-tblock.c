@@ -59,27 +59,10 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const TapCtrgcnStep *s
                            "T %d, %d threads: last unit output close", T, threads);
     is_tensor_close_scaled(g2, g1, np,
                            "T %d, %d threads: every gradient (head, feature, last-output paths) close", T, threads);
-    // The CTR-GC topology's gradients (conv4, alpha, PA; conv1 and conv2
-    // through the time-mean), each lane's from its frames' share of dM,
-    // each tensor against its own largest gradient: they are small next to the
-    // rest (1e-4 to 1e-3 against gradients up to 1e3 elsewhere). Tensors
-    // whose gradients stay under 1e-6 are rounding (unit 1's conv1 to conv4
-    // and alpha, at 1e-11 to 1e-10) and skipped.
-    int bad = 0, checked = 0;
-    for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
-        const CtrgcnTensor *tt = ctrgcn_tensor(m, i);
-        if (tt->kind != CK_PARAM || !(strstr(tt->name, "conv4") || strstr(tt->name, "alpha") ||
-                                      strstr(tt->name, "PA") || strstr(tt->name, "conv1.weight") ||
-                                      strstr(tt->name, "conv2.weight")))
-            continue;
-        const float *a = g2 + tt->offset, *b = g1 + tt->offset;
-        double sc = 0, worst = 0;
-        for (size_t k = 0; k < tt->numel; k++) sc = fmax(sc, fabs(b[k]));
-        if (sc < 1e-6) continue;
-        checked++;
-        for (size_t k = 0; k < tt->numel; k++) worst = fmax(worst, fabs(a[k] - b[k]) / sc);
-        if (worst > 1e-4 && !bad++) diag("%s: off by %g of its largest gradient %g", tt->name, worst, sc);
-    }
+    // The CTR-GC topology's gradients, each lane's from its frames' share of
+    // dM, each tensor at its own scale (tap_ctrgcn_topology_off).
+    int checked;
+    const int bad = tap_ctrgcn_topology_off(m, g2, g1, &checked);
     ok(!bad && checked > 0, "T %d, %d threads: the topology's gradients close at their own scale (%d tensors, %d off)",
        T, threads, checked, bad);
     is_tensor_close_scaled(ctrgcn_buffers(m), ctrgcn_buffers(one), nb,

@@ -78,21 +78,8 @@ static void check(const CtrgcnConfig *cfg, Ctrgcn *start, const TapCtrgcnStep *s
                            N, T, threads);
     // The CTR-GC topology's gradients at their own scale (as tests/2027:
     // small next to the rest; under 1e-6 is rounding, skipped).
-    int bad = 0, checked = 0;
-    for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
-        const CtrgcnTensor *tt = ctrgcn_tensor(m, i);
-        if (tt->kind != CK_PARAM || !(strstr(tt->name, "conv4") || strstr(tt->name, "alpha") ||
-                                      strstr(tt->name, "PA") || strstr(tt->name, "conv1.weight") ||
-                                      strstr(tt->name, "conv2.weight")))
-            continue;
-        const float *a = g2 + tt->offset, *b = g1 + tt->offset;
-        double sc = 0, worst = 0;
-        for (size_t k = 0; k < tt->numel; k++) sc = fmax(sc, fabs(b[k]));
-        if (sc < 1e-6) continue;
-        checked++;
-        for (size_t k = 0; k < tt->numel; k++) worst = fmax(worst, fabs(a[k] - b[k]) / sc);
-        if (worst > 1e-4 && !bad++) diag("%s: off by %g of its largest gradient %g", tt->name, worst, sc);
-    }
+    int checked;
+    const int bad = tap_ctrgcn_topology_off(m, g2, g1, &checked);
     ok(!bad && checked > 0,
        "%s N %d, T %d, %d threads: the topology's gradients close at their own scale (%d tensors, %d off)", L, N, T,
        threads, checked, bad);

@@ -1,6 +1,7 @@
 // ctrgcn_step.c - the model tests' CTR-GCN training step (see ctrgcn_step.h).
 #include "tap/ctrgcn_step.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -25,4 +26,24 @@ void tap_ctrgcn_step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const TapCtrgcn
     rc = team ? ctrgcn_team_backward_ex(team, s->dl, s->r, s->G) : ctrgcn_backward_ex(m, s->dl, s->r, s->G);
     if (rc) bail("backward failed");
     memcpy(g, ctrgcn_grads(m), ctrgcn_num_params(m) * sizeof *g);
+}
+
+int tap_ctrgcn_topology_off(Ctrgcn *m, const float *g, const float *ref, int *checked) {
+    int bad = 0;
+    *checked = 0;
+    for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
+        const CtrgcnTensor *tt = ctrgcn_tensor(m, i);
+        if (tt->kind != CK_PARAM || !(strstr(tt->name, "conv4") || strstr(tt->name, "alpha") ||
+                                      strstr(tt->name, "PA") || strstr(tt->name, "conv1.weight") ||
+                                      strstr(tt->name, "conv2.weight")))
+            continue;
+        const float *a = g + tt->offset, *b = ref + tt->offset;
+        double sc = 0, worst = 0;
+        for (size_t k = 0; k < tt->numel; k++) sc = fmax(sc, fabs(b[k]));
+        if (sc < 1e-6) continue;
+        (*checked)++;
+        for (size_t k = 0; k < tt->numel; k++) worst = fmax(worst, fabs(a[k] - b[k]) / sc);
+        if (worst > 1e-4 && !bad++) diag("%s: off by %g of its largest gradient %g", tt->name, worst, sc);
+    }
+    return bad;
 }

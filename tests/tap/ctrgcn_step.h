@@ -1,5 +1,5 @@
 // ctrgcn_step.h - the model tests' CTR-GCN training step as the trainer runs
-// it with the CoCoDiff module (tests 2025, 2026, 2027: a rank's threads,
+// it with the CoCoDiff module (tests 2025-2029: a rank's threads,
 // ctrgcn_team.h, against one model): the model from a fixed start, forward,
 // the module's gradient on the head, backward with its extra gradients.
 #pragma once
@@ -23,3 +23,13 @@ typedef struct TapCtrgcnStep {
 // gradients -> g (num_params). Bails when a pass fails.
 void tap_ctrgcn_step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const TapCtrgcnStep *s, int N, int T, float *lg,
                      float *g);
+
+// The CTR-GC topology's gradients of g against ref (both num_params, m's
+// layout): conv4, alpha, PA, conv1 and conv2 (the last two through the
+// time-mean), each tensor against its own largest reference gradient, since
+// they are small next to the rest (1e-4 to 1e-3 against up to 1e3
+// elsewhere). Tensors whose gradients stay under 1e-6 are rounding (unit
+// 1's, at 1e-11 to 1e-10) and skipped. Returns the tensors off by more than
+// 1e-4 of their scale (the first named by a diag line); *checked the
+// tensors compared.
+int tap_ctrgcn_topology_off(Ctrgcn *m, const float *g, const float *ref, int *checked);
