@@ -21,8 +21,6 @@ typedef struct TeamLane {
     int r0, r1;        // its (sample, person) rows of the current batch: the units'
     int s0, s1;        // its samples: those whose first row it holds (data_bn, pooling, fc)
     TBlock tb;         // its frame block when the lanes split rows by their frames (time blocks)
-    int g0, gn;        // time blocks: its row's lanes [g0, g0 + gn) (the CTR-GC time-means)
-    int p0, pn;        // ... and its sample's lanes [p0, p0 + pn) (the pooling)
     double *dslot[2];  // its published sums (team_dsum), alternating between two slots
     float *fslot[2];   // the same for team_fsum
     int parity;        // the slot of its next sum
@@ -163,8 +161,9 @@ static void team_fsum(float *v, int n, void *ctx) {   // n <= fsum_cap: a unit's
     l->parity ^= 1;
     memcpy(l->fslot[p], v, (size_t)n * sizeof(float));
     if (team_wait(t, l->lane, 't')) return;
-    memcpy(v, t->lane[l->g0].fslot[p], (size_t)n * sizeof(float));
-    for (int k = l->g0 + 1; k < l->g0 + l->gn; k++) {
+    const int g0 = l->r0 * l->tb.lanes;   // its row's group: lanes [g0, g0 + tb.lanes)
+    memcpy(v, t->lane[g0].fslot[p], (size_t)n * sizeof(float));
+    for (int k = g0 + 1; k < g0 + l->tb.lanes; k++) {
         const float *w = t->lane[k].fslot[p];
         for (int i = 0; i < n; i++) v[i] += w[i];
     }
@@ -184,7 +183,8 @@ static void lanes_dsum(double *v, int n, TeamLane *l, char kind, int k0, int k1)
 }
 static void team_dsum(double *v, int n, void *ctx) {   // TBlock.dsum: the pooling, over the sample's lanes
     TeamLane *l = ctx;
-    lanes_dsum(v, n, l, 'p', l->p0, l->p0 + l->pn);
+    const int pn = ctrgcn_config(l->team->m)->num_person * l->tb.lanes;   // its sample's groups, in a run
+    lanes_dsum(v, n, l, 'p', l->s0 * pn, (l->s0 + 1) * pn);
 }
 
 // A replica's BnSync: v (n) becomes the sum over the lanes (in lane order)
@@ -580,10 +580,6 @@ static int tblock_begin(CtrgcnTeam *t, int T, int R, int g) {
         l->r1 = row + 1;
         l->s0 = row / M;
         l->s1 = l->s0 + 1;
-        l->g0 = row * g;
-        l->gn = g;
-        l->p0 = l->s0 * M * g;
-        l->pn = M * g;
         int rc = ctrgcn_stage_begin(l->rep, 1, 1, t->start[(size_t)(j + 1) * L] - t->start[(size_t)j * L]);
         if (rc) return rc;
         size_t ext = 0;
@@ -602,8 +598,8 @@ static int tblock_begin(CtrgcnTeam *t, int T, int R, int g) {
         l->tb.lane = j;
         l->tb.lanes = g;
         l->tb.person = row % M;
-        l->tb.head = k == l->p0;
-        l->tb.rep = t->rep + l->g0;
+        l->tb.head = k == l->s0 * M * g;
+        l->tb.rep = t->rep + row * g;
         for (int b = 0; b < 3; b++) {
             l->tb.ext[b] = l->halo + (size_t)b * ext;
             l->tb.dext[b] = l->halo + (size_t)(3 + b) * ext;
