@@ -119,10 +119,7 @@ static void layout(const char *graph, int M, const int (*cases)[4], int n) {
     Ctrgcn *start;
     if (ctrgcn_create(&start, &cfg)) bail("cannot build the model");
     ctrgcn_init(start, 7);
-    for (int i = 0; i < ctrgcn_num_tensors(start); i++) {   // alpha 0.5: the topology's gradients not zero
-        const CtrgcnTensor *tt = ctrgcn_tensor(start, i);
-        if (tt->kind == CK_PARAM && strstr(tt->name, "alpha")) ctrgcn_params(start)[tt->offset] = 0.5f;
-    }
+    tap_ctrgcn_set_alpha(start, 0.5f);   // the topology's gradients not zero
     const int V = cfg.num_point, C = cfg.width[CTRGCN_UNITS - 1];
     for (int i = 0; i < n; i++) {
         const int N = cases[i][0], T = cases[i][1];

@@ -13,6 +13,13 @@ void tap_ctrgcn_copy(Ctrgcn *dst, Ctrgcn *src) {
     memcpy(ctrgcn_counters(dst), ctrgcn_counters(src), ctrgcn_num_counters(src) * sizeof(int64_t));
 }
 
+void tap_ctrgcn_set_alpha(Ctrgcn *m, float a) {
+    for (int i = 0; i < ctrgcn_num_tensors(m); i++) {
+        const CtrgcnTensor *tt = ctrgcn_tensor(m, i);
+        if (tt->kind == CK_PARAM && strstr(tt->name, "alpha")) ctrgcn_params(m)[tt->offset] = a;
+    }
+}
+
 void tap_ctrgcn_step(Ctrgcn *m, CtrgcnTeam *team, Ctrgcn *start, const TapCtrgcnStep *s, int N, int T, float *lg,
                      float *g) {
     tap_ctrgcn_copy(m, start);

@@ -9,6 +9,10 @@
 // dst takes src's weights, running statistics and counters.
 void tap_ctrgcn_copy(Ctrgcn *dst, Ctrgcn *src);
 
+// Every CTR-GC's alpha set to a (at CTR-GCN's initial 0 the topology's
+// gradients are zero, so a test of them needs another value).
+void tap_ctrgcn_set_alpha(Ctrgcn *m, float a);
+
 // A step's fixed inputs: x (N, 3, T, V, M); dl (N, K), the loss gradient on
 // the logits; hg (K, C), the module's on the head's weight (L_gen); r (N, C)
 // on the pooled feature and G (N*M, C, T/4, V) on the last unit's output
