@@ -74,9 +74,14 @@ all: $(PROGS)
 deps:
 	scripts/install-deps.sh
 
-# --version (cli.c): the VERSION file and the commit; build/version.h is
-# rewritten only when that changes, so nothing else rebuilds.
-CD_VERSION := $(shell cat VERSION 2>/dev/null)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
+# --version (cli.c): the VERSION file and the commit, "-dirty" when tracked
+# files differ from that commit (untracked ones do not count), so a run's
+# recorded build never passes for the commit's own; a tree without git (a
+# tarball) is the VERSION file alone. build/version.h is rewritten only when
+# that changes, so nothing else rebuilds.
+CD_GIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+CD_DIRTY = $(shell git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty)
+CD_VERSION := $(shell cat VERSION 2>/dev/null)$(if $(CD_GIT),+g$(CD_GIT)$(CD_DIRTY))
 build/version.h: FORCE | build
 	@v='#define CD_VERSION "$(CD_VERSION)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
 build/core/cli.o: build/version.h

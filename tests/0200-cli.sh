@@ -4,11 +4,14 @@
 # not have and "needs a value" for one of its flags given without one; the
 # output's folder created by every program that writes a file; a library
 # error is one line, without HDF5's error stack or the source line, both of
-# which come back with --verbose.
+# which come back with --verbose. The Makefile's version string: the commit,
+# "-dirty" when a tracked file differs from it, the VERSION file alone
+# without git; build/version.h rewritten only when the string changes.
 . "$(dirname "$0")/tap/tap.sh"
 PROGS="describe embed ensemble eval frozen glove-subset prep report synth train"
 for p in $PROGS; do [ -x "$REPO/bin/cocodiff-$p" ] || skip_all "bin/cocodiff-$p not built (run make)"; done
-plan 13
+command -v git > /dev/null || skip_all "git not installed"
+plan 18
 B=$REPO/bin
 cd "$TMP" || exit 1
 
@@ -18,6 +21,23 @@ for p in $PROGS; do
     case "$rc $out" in "0 cocodiff-$p $want"*) ;; *) bad="$bad $p($rc: $out)";; esac
 done
 is "" "$bad" "--version on every program prints 'cocodiff-NAME $want...' and exits 0"
+
+# The Makefile's rule on a copy (its own git repository): only build/version.h is made.
+mkdir -p vt && cp -r "$REPO/Makefile" "$REPO/VERSION" "$REPO/mk" vt/ && echo 'one' > vt/tracked.txt
+# (GIT_CEILING_DIRECTORIES: the copy's git, never one of a folder above TMP)
+vh() { GIT_CEILING_DIRECTORIES=$TMP make -s -C vt build/version.h > /dev/null 2>&1 && sed -n 's/.*CD_VERSION "\(.*\)"/\1/p' vt/build/version.h; }
+git -C vt init -q && git -C vt add -A && git -C vt -c user.name=t -c user.email=t@t commit -q -m t
+h=$(git -C vt rev-parse --short HEAD)
+is "$want+g$h" "$(vh)" "a clean tree: VERSION+g<commit>"
+touch -d '2000-01-01' vt/build/version.h && echo 'untracked' > vt/new.txt
+is "$want+g$h 200001010000" "$(vh) $(date -r vt/build/version.h +%Y%m%d%H%M)" \
+    "an untracked file is not a change; build/version.h is left alone when its string stays"
+echo 'two' > vt/tracked.txt
+is "$want+g$h-dirty" "$(vh)" "a tracked file modified: VERSION+g<commit>-dirty"
+git -C vt checkout -q tracked.txt
+is "$want+g$h" "$(vh)" "and clean again once it is restored"
+rm -rf vt/.git vt/build
+is "$want" "$(vh)" "no git (a tarball): the VERSION file alone"
 
 bad=""
 for p in $PROGS; do
