@@ -13,6 +13,9 @@ typedef struct CheckpointInfo {
     int64_t seed;
     char stream[32];       // joint, bone, joint_motion, bone_motion
     const char *config_yaml;
+    char builds[512];      // every build that trained the state, oldest first
+                           // (the attribute builds; "" when the file has none);
+                           // writing: "" leaves it out
     int inference;         // writing: an inference checkpoint (/model and the
                            // attributes; no /rng)
     int loaded, skipped;   // checkpoint_load_into: model tensors taken from the
@@ -20,6 +23,8 @@ typedef struct CheckpointInfo {
     int unused;            // tensors of the file's /model the model has no place for
 } CheckpointInfo;
 
+// Every checkpoint written also names the build that wrote it (attribute
+// build = cli_version()).
 // Writes model (and momentum when opt is given) to path atomically, with
 // the extra tensor groups after /optimizer (the CoCoDiff module's,
 // cdtrain_tensor_groups; none: NULL, 0). Call on one rank.
@@ -31,6 +36,15 @@ int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const Chec
 // bit), with the attributes (epoch, step, stream, graph, strides, config);
 // no optimizer, no module, no /rng. Call on one rank.
 int checkpoint_export(const char *in, const char *out, char *why, size_t whylen);
+
+// The builds that trained a state once `now` trains it further: the
+// checkpoint's builds (meta, as read; a file without them: its build, else
+// "unrecorded", never a guess), with `now` appended when it is not already
+// the last; the oldest are dropped (and "..." put first) when out (n bytes)
+// cannot hold them all. Returns 1 when `now` was appended, with the last
+// build before it in prev (prevn bytes): a run resumed by another build
+// than the one that wrote its checkpoint. 0 otherwise.
+int checkpoint_builds_extend(const H5CkptMeta *meta, const char *now, char *out, size_t n, char *prev, size_t prevn);
 
 // Builds the model a checkpoint describes, from the checkpoint alone: classes
 // from fc.weight, joints from the PA matrices, persons and channels from

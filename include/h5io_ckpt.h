@@ -9,7 +9,8 @@
 //                             functions of (seed, epoch, sample index)
 //   /                         attrs: format = "cocodiff-checkpoint",
 //                             format_version, epoch, step, stream, graph,
-//                             strides (int32 list), config (YAML text)
+//                             strides (int32 list), config (YAML text);
+//                             build, builds (optional: see H5CkptMeta)
 //   /optimizer                attrs: steps, momentum, weight_decay, nesterov
 // A file with only /model (e.g. converted from PyTorch weights) is a valid
 // checkpoint for evaluation and fine-tuning.
@@ -42,6 +43,12 @@ typedef struct H5CkptMeta {
     int nstrides;
     int32_t strides[16];
     char *config_yaml;  // owned when read (may be NULL)
+    // The builds (cli_version: "0.1.0+gabc1234[-dirty]") behind the state,
+    // owned when read, NULL when absent (files from before they were kept,
+    // or converted ones); written only when set. build: the program that
+    // wrote the file; builds: every build that trained the state, oldest
+    // first, separated by spaces (checkpoint.h checkpoint_builds_extend).
+    char *build, *builds;
     int has_optimizer;
     int64_t opt_steps;
     double momentum, weight_decay;

@@ -5,8 +5,13 @@
 //     rejected by h5io_prep_info and loader_open with a message naming the
 //     file and the version wanted, and cocodiff-train stops with exit code 1;
 //   - metrics.jsonl holds one JSON object per epoch (parsed with jansson)
-//     with epoch, step, samples, lr, train_loss, train_top1, time_s, and the
-//     test_* keys after an evaluation.
+//     with epoch, step, samples, lr, train_loss, train_top1, time_s, build
+//     (the program's version string, cli_version), and the test_* keys after
+//     an evaluation;
+//   - checkpoint_builds_extend, the builds that trained a checkpoint once
+//     another run trains it further: the same build is not repeated,
+//     another is appended (and named as the one before it), a file without
+//     them is "unrecorded", the oldest are dropped when they do not fit.
 // Data: bin/cocodiff-synth (60 NTU samples, seed 3) + bin/cocodiff-prep ->
 // ntu60-xsub.h5 (train 39, test 21); model base_channel 8, window 16.
 #include <hdf5.h>
@@ -19,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
+#include "cli.h"
 #include "feeder.h"
 #include "h5io_prep.h"
 #include "loader.h"
@@ -120,7 +127,9 @@ static void metrics(const char *T) {
                    json_is_integer(json_object_get(o, "step")) && num(o, "epoch", &ep) && num(o, "step", &st) &&
                    num(o, "samples", &sa) && num(o, "lr", &lr) && num(o, "train_loss", &loss) &&
                    num(o, "train_top1", &top1) && num(o, "time_s", &ts) && ep == n && st == 2 * n && sa == 32 &&
-                   fabs(lr - (n == 1 ? 0.1 : 0.01)) < 1e-12 && loss > 0 && top1 >= 0 && top1 <= 1 && ts >= 0;
+                   fabs(lr - (n == 1 ? 0.1 : 0.01)) < 1e-12 && loss > 0 && top1 >= 0 && top1 <= 1 && ts >= 0 &&
+                   json_is_string(json_object_get(o, "build")) &&
+                   !strcmp(json_string_value(json_object_get(o, "build")), cli_version());
         if (json_object_get(o, "test_top1")) {
             fine = fine && num(o, "test_top1", &t1) && num(o, "test_top5", &t5) && num(o, "test_loss", &tl) &&
                    t1 >= 0 && t1 <= t5 && t5 <= 1 && tl > 0;
@@ -132,16 +141,45 @@ static void metrics(const char *T) {
     }
     if (f) fclose(f);
     is_int(2, n, "metrics.jsonl: one line per epoch");
-    is_int(2, good_lines, "every line parses, with epoch, step, samples, lr (per epoch), train_loss, train_top1, time_s");
+    is_int(2, good_lines, "every line parses, with epoch, step, samples, lr (per epoch), train_loss, train_top1, time_s, "
+                          "build (this build's)");
     is_int(1, evals, "test_top1/top5/loss on the evaluated epoch (eval_interval 2) only");
 }
 
+// checkpoint_builds_extend on a checkpoint's attributes as h5io reads them.
+static void builds_extend(void) {
+    char out[512], prev[64];
+    H5CkptMeta none = {0}, one = {0}, two = {0}, only_build = {0}, many = {0};
+    one.builds = "0.1.0+gaaaaaaa";
+    two.builds = "0.1.0+gaaaaaaa 0.1.0+gbbbbbbb-dirty";
+    only_build.build = "0.1.0+gaaaaaaa";
+    int r = checkpoint_builds_extend(&one, "0.1.0+gaaaaaaa", out, sizeof out, prev, sizeof prev);
+    ok(r == 0 && !strcmp(out, "0.1.0+gaaaaaaa"), "resumed by the build that wrote it: its builds as they were (%s)", out);
+    prev[0] = 0;
+    r = checkpoint_builds_extend(&two, "0.1.0+gaaaaaaa", out, sizeof out, prev, sizeof prev);
+    ok(r == 1 && !strcmp(out, "0.1.0+gaaaaaaa 0.1.0+gbbbbbbb-dirty 0.1.0+gaaaaaaa") && !strcmp(prev, "0.1.0+gbbbbbbb-dirty"),
+       "resumed by another: appended, the last before it named (%s; prev %s)", out, prev);
+    r = checkpoint_builds_extend(&none, "0.1.0+gccccccc", out, sizeof out, prev, sizeof prev);
+    ok(r == 1 && !strcmp(out, "unrecorded 0.1.0+gccccccc") && !strcmp(prev, "unrecorded"),
+       "a checkpoint from before builds were kept: 'unrecorded' first, never a guess (%s)", out);
+    r = checkpoint_builds_extend(&only_build, "0.1.0+gccccccc", out, sizeof out, prev, sizeof prev);
+    ok(r == 1 && !strcmp(out, "0.1.0+gaaaaaaa 0.1.0+gccccccc"), "a file with its build only: that build (%s)", out);
+    char longer[400] = "";
+    for (int i = 0; i < 20; i++) snprintf(longer + strlen(longer), sizeof longer - strlen(longer), "%s0.1.0+g%07d", i ? " " : "", i);
+    many.builds = longer;
+    char small[48];
+    r = checkpoint_builds_extend(&many, "0.1.0+gnew0000", small, sizeof small, NULL, 0);
+    ok(r == 1 && !strcmp(small, "... 0.1.0+g0000019 0.1.0+gnew0000"),
+       "more than fit: the oldest dropped, '...' first, the newest kept (%s)", small);
+}
+
 int main(void) {
-    plan(10);
+    plan(15);
     const char *T = tap_tmpdir();
     make_files(T);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     old_version(T);
     metrics(T);
+    builds_extend();
     return tap_done();
 }

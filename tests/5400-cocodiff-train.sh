@@ -24,11 +24,13 @@
 #   and cocodiff-report maps them and shows the probe;
 #   cocodiff.dump_features writes the part tokens of both splits, the same
 #   bytes on 1 and 2 ranks, and cocodiff-frozen trains and probes the module
-#   on them (and a fresh head).
+#   on them (and a fresh head); diversity.json, conditioning.json and
+#   heads.tsv name the build that wrote them (conditioning.json also the
+#   backbone's, from its checkpoint).
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v h5diff > /dev/null && command -v h5ls > /dev/null || skip_all "h5diff/h5ls not installed"
-plan 34
+plan 36
 train_data
 cd "$REPO" || exit 1
 bin/cocodiff-embed --descriptions datasets/ntu60/descriptions.tsv --out "$TMP/text.h5" > "$TMP/embed.log" 2>&1 ||
@@ -182,6 +184,10 @@ ok $? "parts-train.h5 (2 passes of the $ntrain training samples: $nr) and parts-
     jq -e '.text.from_noise >= 0 and .shuffled_text.steer >= 0 and .real_head_top1 >= 0' "$TMP/fz/conditioning.json" > /dev/null &&
     [ "$(grep -c 'generated' "$TMP/fz/heads.tsv")" = 2 ]
 ok $? "cocodiff-frozen: the module on the frozen tokens, its probe (conditioning.json), 2 fresh heads (heads.tsv)"
+v=$("$REPO/bin/cocodiff-frozen" --version | sed 's/^cocodiff-frozen //')
+is "$v|$v|$v $v|build" "$(jq -r '"\(.build)|\(.backbone_builds)"' "$TMP/fz/conditioning.json")|$(awk -F'\t' 'NR > 1 { print $5 }' "$TMP/fz/heads.tsv" | tr '\n' ' ' | sed 's/ $//')|$(head -1 "$TMP/fz/heads.tsv" | cut -f5)" \
+    "cocodiff-frozen records its build and the backbone's (conditioning.json), and each head's (heads.tsv)"
+is "$v" "$(jq -r .build "$W/diversity.json")" "diversity.json names the build that measured it"
 
 # --- bad text
 grep -v '^#' datasets/ntu60/descriptions.tsv | head -4 > "$TMP/three.tsv"

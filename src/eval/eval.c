@@ -12,6 +12,7 @@
 #include "eval.h"
 #include "blas.h"
 #include "checkpoint.h"
+#include "cli.h"
 #include "config.h"
 #include "ctrgcn.h"
 #include "descriptions.h"
@@ -272,6 +273,9 @@ static int write_json(const Eval *e, const Metrics *mt, const char *path) {
     json_object_set_new(root, "data", json_string(e->o->data));
     json_object_set_new(root, "group", json_string(e->o->group));
     json_object_set_new(root, "stream", json_string(e->stream));
+    // this program's build, and the builds that trained the checkpoint (null: not recorded)
+    json_object_set_new(root, "build", json_string(cli_version()));
+    json_object_set_new(root, "checkpoint_builds", e->info.builds[0] ? json_string(e->info.builds) : json_null());
     json_object_set_new(root, "window", json_integer(e->window));
     json_object_set_new(root, "num_samples", json_integer(mt->n));
     json_object_set_new(root, "num_class", json_integer(K));

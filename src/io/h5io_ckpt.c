@@ -57,7 +57,9 @@ int h5io_ckpt_write_groups(const char *path, const H5CkptMeta *meta, const H5Ten
     if (!rc && meta) {
         rc = h5io_attr_put_i64(f, "epoch", meta->epoch) || h5io_attr_put_i64(f, "step", meta->step) ||
                      h5io_attr_put_str(f, "stream", meta->stream) || h5io_attr_put_str(f, "graph", meta->graph) ||
-                     h5io_attr_put_str(f, "config", meta->config_yaml ? meta->config_yaml : "")
+                     h5io_attr_put_str(f, "config", meta->config_yaml ? meta->config_yaml : "") ||
+                     (meta->build && meta->build[0] && h5io_attr_put_str(f, "build", meta->build)) ||
+                     (meta->builds && meta->builds[0] && h5io_attr_put_str(f, "builds", meta->builds))
                  ? CD_EHDF5 : CD_OK;
         if (!rc && meta->nstrides > 0) {
             hsize_t n = (hsize_t)meta->nstrides;
@@ -186,10 +188,10 @@ static int read_group(hid_t f, const char *path, const char *group, H5Tensor **o
 // readable: a stream silently taken as the default would evaluate a bone
 // model on joint input.
 static int read_text_attrs(hid_t f, const char *path, H5CkptMeta *meta) {
-    const char *names[] = {"stream", "graph", "config"};
-    char *v[3] = {NULL, NULL, NULL};
+    const char *names[] = {"stream", "graph", "config", "build", "builds"};
+    char *v[5] = {NULL, NULL, NULL, NULL, NULL};
     int rc = CD_OK;
-    for (int i = 0; i < 3 && !rc; i++)
+    for (int i = 0; i < 5 && !rc; i++)
         if (h5io_attr_string(f, names[i], &v[i]) == CD_EFORMAT) {
             CD_ERR("%s: attribute '%s' is not a string (HINT: write it as a str or np.bytes_ scalar, as "
                    "scripts/convert_ctrgcn.py does)", path, names[i]);
@@ -203,9 +205,11 @@ static int read_text_attrs(hid_t f, const char *path, H5CkptMeta *meta) {
         snprintf(meta->stream, sizeof meta->stream, "%s", v[0] ? v[0] : "");
         snprintf(meta->graph, sizeof meta->graph, "%s", v[1] ? v[1] : "");
         meta->config_yaml = v[2];
-        v[2] = NULL;
+        meta->build = v[3];
+        meta->builds = v[4];
+        v[2] = v[3] = v[4] = NULL;
     }
-    for (int i = 0; i < 3; i++) free(v[i]);
+    for (int i = 0; i < 5; i++) free(v[i]);
     return rc;
 }
 
@@ -353,7 +357,9 @@ void h5io_tensors_free(H5Tensor *t, int n) {
 void h5io_ckpt_meta_free(H5CkptMeta *m) {
     if (!m) return;
     free(m->config_yaml);
-    m->config_yaml = NULL;
+    free(m->build);
+    free(m->builds);
+    m->config_yaml = m->build = m->builds = NULL;
 }
 
 // ---------------------------------------------------------------------------

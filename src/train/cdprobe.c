@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "status.h"
@@ -113,6 +114,7 @@ int cdprobe_write(const DiversityStats *st, const CdProbe *co, const CdProbe *rf
         "generated_head_top1", st->gen_head_top1, "generated_nearest_centroid_own", st->gen_nearest_own,
         "real_to_centroid", st->real_to_centroid, "generated_to_centroid", st->gen_to_centroid,
         "generated_to_source", st->gen_to_source, "features", "features.h5", "conditioning", probe_json(co, K));
+    if (o) json_object_set_new(o, "build", json_string(cli_version()));   // the program that measured these figures
     if (o && rf) json_object_set_new(o, "conditioning_refreshed", probe_json(rf, K));
     char tmp[4300];
     int rc = fs_partial(path, tmp, sizeof tmp);

@@ -1,5 +1,6 @@
 // checkpoint.c - CTR-GCN <-> HDF5 checkpoints (see checkpoint.h).
 #include "checkpoint.h"
+#include "cli.h"
 #include "h5io_ckpt.h"
 #include "fsutil.h"
 #include "status.h"
@@ -43,7 +44,9 @@ int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const Chec
         meta.seed = info->seed;
         snprintf(meta.stream, sizeof meta.stream, "%s", info->stream);
         meta.config_yaml = (char *)info->config_yaml;
+        meta.builds = (char *)info->builds;
     }
+    meta.build = (char *)cli_version();
     snprintf(meta.graph, sizeof meta.graph, "%s", c->layout->graph);
     meta.nstrides = CTRGCN_UNITS;
     for (int l = 0; l < CTRGCN_UNITS; l++) meta.strides[l] = c->stride[l];
@@ -63,6 +66,28 @@ int checkpoint_save(const char *path, Ctrgcn *m, const OptimSgd *opt, const Chec
 
 static int model_of(const CheckpointFile *f, Ctrgcn **out, CheckpointInfo *info, char *why, size_t whylen);
 
+int checkpoint_builds_extend(const H5CkptMeta *meta, const char *now, char *out, size_t n, char *prev, size_t prevn) {
+    const char *had = meta && meta->builds && meta->builds[0] ? meta->builds
+                    : meta && meta->build && meta->build[0] ? meta->build : "unrecorded";
+    const char *last = strrchr(had, ' ');
+    last = last ? last + 1 : had;
+    if (!strcmp(last, now)) {
+        snprintf(out, n, "%s", had);
+        return 0;
+    }
+    if (prev) snprintf(prev, prevn, "%s", last);
+    // Oldest first: drop whole leading names until "... rest now" fits.
+    const char *rest = had;
+    size_t need = strlen(had) + 1 + strlen(now) + 1;
+    while (need > n && (rest = strchr(rest, ' '))) {
+        rest++;
+        need = 4 + strlen(rest) + 1 + strlen(now) + 1;
+    }
+    if (!rest) snprintf(out, n, "%s", now);   // now alone (out holds at least that much)
+    else snprintf(out, n, "%s%s %s", rest == had ? "" : "... ", rest, now);
+    return 1;
+}
+
 int checkpoint_export(const char *in, const char *out, char *why, size_t whylen) {
     Ctrgcn *m = NULL;
     CheckpointInfo info;
@@ -74,7 +99,7 @@ int checkpoint_export(const char *in, const char *out, char *why, size_t whylen)
         return rc;
     }
     info.config_yaml = f.meta.config_yaml;
-    info.inference = 1;
+    info.inference = 1;   // builds: the training's (fill_info); build: this program's
     if (fs_mkdir_parent(out) != 0) {
         snprintf(why, whylen, "%s: cannot create its folder: %s", out, strerror(errno));
         rc = CD_EIO;
@@ -99,6 +124,7 @@ static void fill_info(CheckpointInfo *info, const H5CkptMeta *meta) {
     info->step = meta->step;
     info->seed = meta->seed;
     snprintf(info->stream, sizeof info->stream, "%s", meta->stream);
+    snprintf(info->builds, sizeof info->builds, "%s", meta->builds ? meta->builds : "");
 }
 
 static int load_tensors(const char *path, Ctrgcn *m, const H5Tensor *t, int n, const char *const *ignore,

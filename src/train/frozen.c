@@ -13,6 +13,7 @@
 #include "cdprobe.h"
 #include "checkpoint.h"
 #include "class_text.h"
+#include "cli.h"
 #include "cocodiff.h"
 #include "conditioning.h"
 #include "crng.h"
@@ -55,6 +56,7 @@ typedef struct Ctx {
     int C, K;
     float *hw, *hb;          // the frozen head (K, C), (K)
     Cocodiff *cd;
+    char backbone_builds[512];   // the builds that trained the run's checkpoint ("" when it has none)
 } Ctx;
 
 // 1. The module alone on the training tokens.
@@ -188,6 +190,10 @@ static int measure(Ctx *x) {
                           "generated_head_top1", ds.gen_head_top1, "generated_to_source", ds.gen_to_source,
                           "generated_pairwise_distance", ds.gen_pdist);
     if (j) cdprobe_counts_json(j, &cs);
+    if (j) {   // this program's build, and the backbone's ("build not recorded": a run from before they were kept)
+        json_object_set_new(j, "build", json_string(cli_version()));
+        json_object_set_new(j, "backbone_builds", x->backbone_builds[0] ? json_string(x->backbone_builds) : json_null());
+    }
     for (int i = 0; i < 3; i++) {
         json_object_set_new(j, nm[i], cdprobe_figures_json(f[i]));
         printf("frozen | conditioning, %s: swap %.3f, steer %.1f%%, from noise %.1f%%, own-text head top-1 %.1f%% "
@@ -298,7 +304,7 @@ static int train_heads(Ctx *x, int extra, FILE *f) {
         double top1 = (double)right / (double)x->te.n;
         sum += top1;
         sum2 += top1 * top1;
-        fprintf(f, "%d\t%s\t%d\t%.6f\n", seed, names[extra], o->head_epochs, top1);
+        fprintf(f, "%d\t%s\t%d\t%.6f\t%s\n", seed, names[extra], o->head_epochs, top1, cli_version());
         printf("frozen | head seed %d (%s extra features): test top-1 %.2f%%\n", seed, names[extra], 100 * top1);
         fflush(stdout);
     }
@@ -319,7 +325,7 @@ static int heads_all(Ctx *x) {
     snprintf(path, sizeof path, "%s/heads.tsv", o->out);
     FILE *f = fopen(path, "w");
     if (!f) { CD_ERR("%s: cannot write: %s", path, strerror(errno)); return CD_EIO; }
-    fprintf(f, "seed\textra\tepochs\ttop1\n");
+    fprintf(f, "seed\textra\tepochs\ttop1\tbuild\n");   // build: the program that trained the head
     int rc = CD_OK;
     static const char *const names[3] = {"none", "generated", "noise"};
     for (int k = 0; k < 3 && !rc; k++) {
@@ -347,10 +353,14 @@ static int load_inputs(Ctx *x) {
     }
     Ctrgcn *m = NULL;
     char why[1024] = "";
-    if ((rc = checkpoint_load_model(o->checkpoint, &m, NULL, why, sizeof why))) {
+    CheckpointInfo info;
+    if ((rc = checkpoint_load_model(o->checkpoint, &m, &info, why, sizeof why))) {
         CD_ERR("%s", why);
         return rc;
     }
+    snprintf(x->backbone_builds, sizeof x->backbone_builds, "%s", info.builds);
+    printf("frozen | build %s (cocodiff-frozen --version); the backbone %s: trained by %s\n", cli_version(), o->checkpoint,
+           info.builds[0] ? info.builds : "a build not recorded");
     float *w, *b, *gw, *gb;
     ctrgcn_head(m, &w, &b, &gw, &gb);
     x->K = ctrgcn_config(m)->num_class;

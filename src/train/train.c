@@ -24,6 +24,7 @@
 // step (cdoptim.h: SGD or AdamW); its statistics are logged by name.
 #include "trainer.h"
 #include "checkpoint.h"
+#include "cli.h"
 #include "fault.h"
 #include "metrics.h"
 
@@ -52,6 +53,7 @@ static int save_to(Trainer *t, const char *name, int64_t step, int64_t epoch) {
     const Config *c = t->cfg;
     CheckpointInfo info = {.epoch = epoch, .step = step, .seed = c->seed, .config_yaml = t->config_yaml};
     snprintf(info.stream, sizeof info.stream, "%s", t->stream);
+    snprintf(info.builds, sizeof info.builds, "%s", t->builds);
     char path[4200];
     trainer_path_join(path, sizeof path, c->work_dir, name);
     H5TensorGroup g[CDTRAIN_MAX_GROUPS];
@@ -252,10 +254,11 @@ static int end_epoch(Trainer *t, int64_t e, int64_t step, double lr, const StepS
     log_info(t->d, "train | epoch %lld/%d | mean train loss %.4f | train top-1 %.2f%% | lr %.4g | %.1fs",
              (long long)e + 1, c->num_epoch, ep->n > 0 ? ep->loss_sum / ep->n : 0.0,
              ep->n > 0 ? 100 * ep->correct / ep->n : 0.0, lr, dist_wtime() - t0);
-    json_t *mline = json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(e + 1), "step",
+    // build: the program that trained this epoch (a resumed run's epochs may have several)
+    json_t *mline = json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:s}", "epoch", (json_int_t)(e + 1), "step",
                               (json_int_t)step, "samples", (json_int_t)ep->n, "lr", lr, "train_loss",
                               ep->n > 0 ? ep->loss_sum / ep->n : 0.0, "train_top1", ep->n > 0 ? ep->correct / ep->n : 0.0,
-                              "time_s", dist_wtime() - t0);
+                              "time_s", dist_wtime() - t0, "build", cli_version());
     for (int i = 0; t->cd && mline && ep->n > 0 && i < cocodiff_num_stats(); i++) {
         // the module's statistics, cocodiff_<name>; generated ones null before generation starts
         char key[96];

@@ -6,6 +6,7 @@
 #include "trainer.h"
 #include "blas.h"
 #include "checkpoint.h"
+#include "cli.h"
 #include "fsutil.h"
 #include "workdir.h"
 
@@ -194,6 +195,7 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
     char last[4200];
     trainer_path_join(last, sizeof last, c->work_dir, "checkpoint-last.h5");
     *step0 = (int64_t)c->start_epoch * t->nb;
+    snprintf(t->builds, sizeof t->builds, "%s", cli_version());   // a fresh run (weights only initialise it)
     if (o->resume && access(last, R_OK) == 0) {
         // read once: the model, its momentum and the module's groups
         CheckpointInfo info;
@@ -205,6 +207,9 @@ static int load_state(Trainer *t, const TrainOptions *o, int64_t *step0, char *w
         int rc = checkpoint_read(&f, last, 1, extra, ng, why, whylen);
         if (!rc) rc = checkpoint_restore(&f, t->m, &t->opt, NULL, 0, &info, why, whylen);
         if (!rc && t->cd) rc = cdtrain_restore(t->cd, &f, t->opt.steps, why, whylen);
+        if (!rc)   // the builds that trained it, this one added when it is another
+            checkpoint_builds_extend(&f.meta, cli_version(), t->builds, sizeof t->builds, t->build_prev,
+                                     sizeof t->build_prev);
         if (!rc && info.stream[0] && strcmp(info.stream, t->stream))
             rc = cd_why(why, whylen, CD_EARG, "%.600s was trained on the %s stream, the config asks for %s", last,
                         info.stream, t->stream);
@@ -387,6 +392,12 @@ int trainer_setup(Trainer *t, const TrainOptions *o, int64_t *step0, char *why, 
     t->dlog = *t->d;
     t->dlog.log_file = t->log;
     t->d = d = &t->dlog;
+    // The first line: the build, as metrics.jsonl ("build") and the checkpoints (attributes build, builds) keep it.
+    log_info(d, "train | build %s (cocodiff-train --version)", cli_version());
+    if (t->build_prev[0])
+        log_warn(d, "train | %s was written by build %s, this run is build %s: its epochs from here on are this "
+                    "build's (metrics.jsonl's \"build\"); a paired comparison needs runs of one build. Builds of "
+                    "this run: %s", t->last_ckpt, t->build_prev, cli_version(), t->builds);
     for (int i = 0; i < t->nnotes; i++) log_info(d, "%s", t->notes[i]);
     char accum[96] = "";
     if (c->cocodiff.accumulate > 1)

@@ -38,6 +38,8 @@ typedef struct Trainer {
     char last_ckpt[4200];       // rank 0: the last checkpoint written or resumed from
     char stream[32];
     char *config_yaml;
+    char builds[512];           // every build that trained this run, oldest first (checkpoint.h)
+    char build_prev[128];       // resuming: the checkpoint's last build when it is not this one ("" otherwise)
     FILE *metrics, *losses;     // rank 0
     FILE *log;                  // rank 0: WORK_DIR/log.txt (dlog.log_file)
     Dist dlog;                  // the run's Dist: d's, with rank 0's lines also in log.txt
