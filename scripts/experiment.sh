@@ -43,7 +43,8 @@
 #             features only, + generated features, + noise of their size,
 #             + features of a module trained on shuffled / random texts.
 # Then docs/results.md (EXP_RESULTS) is written from whatever has finished:
-# every table with its command, commit and seeds, per-seed values, mean
+# every table with its command, the builds that trained its runs (read
+# from the runs: scripts/run-builds.sh) and seeds, per-seed values, mean
 # paired difference, its standard error and the paired t-test's p-value
 # (scripts/stats.awk), the conditioning figures, the module's cost.
 #
@@ -485,7 +486,30 @@ cost_lines() {   # the module's share of a step, from the runs' own logs
     done
 }
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ", with uncommitted changes" || true)
+# The builds behind each table, from the runs themselves (run_builds, builds_of)
+. scripts/run-builds.sh
+# runs_done DIR N [WORD FIRST]: the finished runs DIR/WORD<FIRST..FIRST+N-1> (seed1.. by default)
+runs_done() {
+    local i w=${3:-seed} f=${4:-1}
+    for ((i = f; i < f + $2; i++)); do [ -f "$1/$w$i/done" ] && echo "$1/$w$i"; done
+    return 0
+}
+# builds_line [FILE=F] LABEL DIR N [LABEL DIR N ...]: "Runs: LABEL: build ... (seeds ...); ..." over the
+# finished seeds of each group (nothing when none finished); FILE=F reads F's "build" instead
+# (diversity.json: the build that measured the probe, which a later stage may have rerun)
+builds_line() {
+    local file="" out="" l ds
+    case $1 in FILE=*) file=${1#FILE=}; shift;; esac
+    while [ $# -ge 3 ]; do
+        mapfile -t ds < <(runs_done "$2" "$3" | while read -r d; do [ -z "$file" ] || [ -f "$d/$file" ] && echo "$d"; done)
+        l=$(BUILDS_FILE=$file builds_of "$1" seed "${ds[@]}")
+        [ -z "$l" ] || out+="${out:+; }$l"
+        shift 3
+    done
+    [ -n "$out" ] || return 0
+    if [ -n "$file" ]; then printf 'Figures measured by (%s): %s.\n' "$file" "$out"; else printf 'Runs: %s.\n' "$out"; fi
+}
 # -H: EXP_OUT may be a symbolic link (to scratch storage on a cluster): count what it points to
 runs=$(find -H "$OUT" -name done -path '*seed*' -o -name done -path '*fold*' 2>/dev/null | wc -l)
 secs=$(find -H "$OUT" -name '*.log' -print0 2>/dev/null | xargs -0 -r awk '/^train \| done: / { sub(/s$/, "", $NF); t += $NF } END { printf "%.0f", t }')
@@ -493,7 +517,9 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
 {
     echo "# CoCoDiff on the synthetic benchmark: measured results"
     echo
-    echo "Written by \`make experiment\` (scripts/experiment.sh) on $(date -u +%Y-%m-%d) at commit $commit$dirty,"
+    echo "Written by \`make experiment\` (scripts/experiment.sh) on $(date -u +%Y-%m-%d) from a checkout at commit"
+    echo "$commit$dirty (the writer's; the builds that trained the runs are read from the runs and named under"
+    echo "each table, \"build not recorded\" for runs from before builds were kept),"
     echo "$(nproc) cores ($(uname -m)) shared with other work, $NP MPI ranks x 1 thread, runs one at a time (per"
     echo "invocation) under nice; $runs training runs, $((secs / 60)) min of training in all (their own \"done: ... in\" lines)."
     echo
@@ -528,6 +554,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     cond_rows "$OUT/main/module" "$SEEDS"
     echo
     echo "Means over the main comparison's module runs (selected settings: \`${SEL_OVER:-?}\`)."
+    builds_line module "$OUT/main/module" "$SEEDS"
+    builds_line FILE=diversity.json module "$OUT/main/module" "$SEEDS"
     echo
     if [ -n "$(refresh_seeds "$OUT/main/module" "$SEEDS")" ]; then
         echo "The same runs with a module refreshed after training (stage refresh, \`--set cocodiff.refresh=$REFRESH\`:"
@@ -623,6 +651,14 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         [ "$n" -eq 0 ] || printf '| %s (`%s`) | %d | %s | %+.2f | %.2f | %.3g |\n' "$name" "$over" "$n" "${per% }" "$(pct "$m")" "$(pct "$se")" "$p"
     done
     echo
+    fb=""
+    for c in backbone "${CANDIDATES[@]}"; do
+        name=${c%%|*}
+        mapfile -t ds < <(runs_done "$FO/$name" "$FOLDS" fold 0)
+        l=$(builds_of "$name" fold "${ds[@]}")
+        [ -z "$l" ] || fb+="${fb:+; }$l"
+    done
+    [ -z "$fb" ] || { echo "Runs: $fb."; echo; }
     }
     if [ -n "${EXP_SELECT:-}" ]; then
         echo
@@ -643,6 +679,10 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo "|---|---|---|---|---|---|"
     paired_row "module - backbone" "$OUT/main/module" "$OUT/main/backbone" "$SEEDS"
     echo
+    if [ -n "$(builds_line backbone "$OUT/main/backbone" "$SEEDS")" ]; then
+        builds_line backbone "$OUT/main/backbone" "$SEEDS" module "$OUT/main/module" "$SEEDS"
+        echo
+    fi
     echo "## 4. Controls: is it text-guided generation or any feature noise?"
     echo
     if ran "$OUT/controls"; then
@@ -664,6 +704,10 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
             paired_row "full module - $name" "$OUT/main/module" "$OUT/controls/$name" "$CSEEDS"
         done
         echo
+        cb=()
+        for c in "${CONTROLS[@]}"; do cb+=("${c%%|*}" "$OUT/controls/${c%%|*}" "$CSEEDS"); done
+        l=$(builds_line "${cb[@]}")
+        [ -z "$l" ] || printf '%s\n\n' "$l"
         echo "Probe of the control modules (their generation under the texts they were trained with):"
         echo
         echo "| module, texts at generation | seeds | swap | steer | from noise | own text | kept / fixed | real |"
@@ -690,6 +734,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
         echo "|---|---|---|---|---|---|"
         paired_row "module - backbone" "$OUT/lowdata/module" "$OUT/lowdata/backbone" "$LSEEDS"
         echo
+        l=$(builds_line backbone "$OUT/lowdata/backbone" "$LSEEDS" module "$OUT/lowdata/module" "$LSEEDS")
+        [ -z "$l" ] || printf '%s\n\n' "$l"
         if [ -n "$(cond_seeds "$OUT/lowdata/module" "$LSEEDS")" ]; then
             echo "The co-trained module's class-text figures in this regime (the trainer's probe at the"
             echo "generation scale, on this benchmark's test split; targets from noise >= 80%, steer >= 50%,"
@@ -733,6 +779,9 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
             frozen_row "+ generated (random texts) - real only" "$regime" random-text generated text none "$n"
             frozen_row "+ generated - + generated (shuffled texts)" "$regime" text generated shuffled-text generated "$n"
             echo
+            l=$(builds_line text "$OUT/frozen/$regime/text" "$n" shuffled-text "$OUT/frozen/$regime/shuffled-text" "$n" \
+                random-text "$OUT/frozen/$regime/random-text" "$n")
+            [ -z "$l" ] || printf '%s (cocodiff-frozen; the backbones: section %s)\n\n' "$l" "$([ "$regime" = main ] && echo 3 || echo 5)"
         done
     else
         echo "Not run in this round (\"What was tried\", H)."
@@ -745,6 +794,8 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     echo
     cost_lines "$OUT/main/module/seed1.log" "$OUT/main/module/seed2.log" "$OUT/main/module/seed3.log"
     echo
+    l=$(builds_line module "$OUT/main/module" 3)
+    [ -z "$l" ] || printf '%s\n\n' "$l"
     echo "Inference: \`cocodiff-train --export\` keeps the backbone and head only, so parameters and FLOPs equal plain"
     echo "CTR-GCN's (tests/5400 checks the exported tensors bit for bit)."
     if [ -f scripts/experiment-notes.md ]; then

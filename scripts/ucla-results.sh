@@ -1,7 +1,8 @@
 #!/bin/bash
 # scripts/ucla-results.sh OUT [RESULTS] - writes RESULTS (docs/results-ucla.md)
 # from the runs scripts/ucla-runs.sh made in OUT: the command, commit and
-# schedule (OUT/run-info), per seed the final and best test top-1 of the
+# schedule (OUT/run-info), the builds that trained the runs (read from the
+# runs, scripts/run-builds.sh), per seed the final and best test top-1 of the
 # joint stream (metrics.jsonl: the test evaluation of each epoch), the
 # cocodiff-eval top-1 of the last checkpoint, training time and training
 # samples/s, next to the published CTR-GCN figure; the bone stream and the
@@ -17,6 +18,13 @@ OUT=$(cd "$1" && pwd)
 RESULTS=${2:-$R/docs/results-ucla.md}
 [ -f "$OUT/run-info" ] || { echo "ucla-results: $OUT/run-info missing (not a scripts/ucla-runs.sh folder)" >&2; exit 2; }
 info() { sed -n "s/^$1 //p" "$OUT/run-info" | head -1; }
+. "$R/scripts/run-builds.sh"
+# builds_runs LABEL PREFIX: builds_of over the seeds' runs OUT/PREFIX-sSEED that started
+builds_runs() {
+    local s ds=()
+    for s in $SEEDS; do [ ! -f "$OUT/$2-s$s/metrics.jsonl" ] || ds+=("$OUT/$2-s$s"); done
+    builds_of "$1" seed "${ds[@]}"
+}
 EPOCHS=$(info epochs) REPEAT=$(info repeat) STEP=$(info step) WARMUP=$(info warmup)
 NP=$(info np) THREADS=$(info threads) BASE=$(info base)
 SPE=$((1020 * REPEAT / 16))   # steps an epoch (drop_last)
@@ -95,7 +103,9 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "with \`cocodiff-eval\` on the test split)."
     echo
     echo "- Command: \`$(run_command)\`"
-    echo "- Commit: $(info commit)"
+    echo "- Commit: $(info commit) (the checkout the programs were copied from; their build: $(info build | grep . || echo 'not in run-info'))"
+    echo "- Builds, as the runs recorded them: $(for g in "joint, backbone:joint-backbone" "joint, module:joint-cocodiff" \
+        "bone, backbone:bone-backbone"; do builds_runs "${g%%:*}" "${g#*:}"; done | sed '$!s/$/;/' | tr '\n' ' ' | sed 's/ $//')"
     echo "- Machine: $(info machine); $NP MPI ranks x $THREADS thread(s), shared with other work while it ran"
     echo "- Data: the NW-UCLA archive all_sqe.zip (sha256 $(info archive)), \`cocodiff-prep --dataset ucla\`:"
     echo "  views 1 and 2 train (1,020 sequences), view 3 test (464), the official split and labels"
@@ -191,7 +201,7 @@ mkdir -p "$(dirname "$RESULTS")"
             j=$OUT/joint-cocodiff-s$s/diversity.json
             [ -f "$j" ] && jq -r --arg s "$s" '.conditioning as $c | def p(x): if x == null then "NA" else "\(x * 1000 | round / 10)%" end;
                 "| \($s) | \($c.module) | \(p($c.text.from_noise)) | \(p($c.text.steer)) | \(p($c.text.own_head_top1)) | \(p($c.real_head_top1)) | \(($c.text.own_head_top1 - $c.real_head_top1) * 1000 | round / 10 | if . > 0 then "+\(.)" else "\(.)" end) |"' "$j"
-        done)
+        done || true)   # (the last seed without diversity.json: not an error)
         if [ -n "$probe" ]; then
             echo
             echo "The module's text-conditioning probe at the end of training (the trainer's diversity.json, on the"

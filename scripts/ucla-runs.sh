@@ -13,7 +13,8 @@
 #
 # The programs and job files are copied into OUT/bin and OUT/jobs first (a
 # rebuild of the checkout during the runs cannot change them); OUT/run-info
-# records the commit, command and schedule.
+# records the commit, the copied programs' build (`cocodiff-train
+# --version`, which every run also records itself), command and schedule.
 #
 # Schedule knobs (environment; the official config/ucla/default.yaml is
 # 65 epochs, repeat 5, step [50], warm-up 5): UCLA_EPOCHS (65),
@@ -62,6 +63,7 @@ if [ ! -f "$OUT/run-info" ]; then
     cp "$R"/datasets/ucla/descriptions.tsv "$OUT/datasets/ucla/"   # prep's class names
     {
         echo "commit $(git -C "$R" rev-parse HEAD)$(git -C "$R" status --porcelain --untracked-files=no | grep -q . && echo ' (with uncommitted changes)' || true)"
+        echo "build $("$OUT/bin/cocodiff-train" --version | sed 's/^cocodiff-train //')"
         echo "command UCLA_EPOCHS=$EPOCHS UCLA_REPEAT=$REPEAT UCLA_STEP=$STEP UCLA_WARMUP=$WARMUP UCLA_EVAL_INTERVAL=$EVAL_INTERVAL UCLA_SEEDS=\"$SEEDS\" UCLA_NP=$NP UCLA_THREADS=$THREADS UCLA_BASE=$BASE${MODULE_SET[*]:+ UCLA_MODULE_SET=\"${MODULE_SET[*]}\"} scripts/ucla-runs.sh OUT"
         echo "epochs $EPOCHS"
         echo "repeat $REPEAT"
