@@ -1,14 +1,15 @@
 #!/bin/bash
 # 6020-report-runs: cocodiff-report as a CTR-GCN user reads it (issue 14,
 # point 10): several runs (two seeds) overlaid in the training curves and
-# tabled; classes without test samples left out of the per-class bars and of
+# tabled, each with the build that trained it (metrics.jsonl's "build");
+# classes without test samples left out of the per-class bars and of
 # the confusion matrix; a table of the most confused pairs with their counts
 # (checked against the evaluation's confusion matrix); every accuracy in %;
 # a table of contents whose links all lead to a section.
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v jq > /dev/null || skip_all "jq not installed"
-plan 9
+plan 10
 train_data
 cd "$TMP" || exit 1
 B=$REPO/bin
@@ -23,6 +24,8 @@ H=r.html
 
 grep -q '<td style="color:[^"]*"><b>seed1</b>' $H && grep -q '<td style="color:[^"]*"><b>seed2</b>' $H
 ok $? "a table row per run"
+v=$("$TRAIN" --version | sed 's/^cocodiff-train //')
+is 2 "$(grep -c "<td style=\"color:[^\"]*\"><b>seed[12]</b>.*<td>$v</td></tr>" $H)" "each run's row names its build ($v)"
 grep -q '<title>seed1 test top-1</title>' $H && grep -q '<title>seed2 test top-1</title>' $H &&
     grep -q '<title>seed1 train</title>' $H && grep -q '<title>seed2 train</title>' $H
 ok $? "both runs' curves overlaid (test top-1, loss) in the same charts"

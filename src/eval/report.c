@@ -70,6 +70,8 @@ int report_read_metrics(const char *path, ReportEpoch **ep, int *n) {
                          .train_loss = num_or_nan(o, "train_loss"), .train_top1 = num_or_nan(o, "train_top1"),
                          .test_top1 = num_or_nan(o, "test_top1"), .test_top5 = num_or_nan(o, "test_top5"),
                          .test_loss = num_or_nan(o, "test_loss")};
+        json_t *b = json_object_get(o, "build");
+        if (json_is_string(b)) snprintf(r.build, sizeof r.build, "%s", json_string_value(b));
         json_decref(o);
         int i = 0;
         while (i < cnt && v[i].epoch != r.epoch) i++;   // a resumed run may repeat an epoch: keep the last
@@ -373,10 +375,24 @@ static int run_cols(const RunIn *ri, RunCols *c) {
     return CD_OK;
 }
 
-// One table row per run: the epochs, the last one, the best test top-1.
+// The builds that trained a run's epochs, in order, each once: "0.1.0+gabc
+// + 0.1.0+gdef" (a run resumed by another build), "not recorded" for lines
+// from before builds were kept.
+static void run_builds(Buf *b, const ReportEpoch *ep, int n) {
+    for (int i = 0; i < n; i++) {
+        const char *s = ep[i].build[0] ? ep[i].build : "not recorded";
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = !strcmp(s, ep[j].build[0] ? ep[j].build : "not recorded");
+        if (seen) continue;
+        if (i) buf_printf(b, " + ");
+        svg_escape(b, s);
+    }
+}
+
+// One table row per run: the epochs, the last one, the best test top-1, the builds.
 static void runs_table(Buf *b, const Report *r) {
     buf_printf(b, "<table><tr><th>run</th><th>work dir</th><th>epochs logged</th><th>last epoch</th>"
-               "<th>best test top-1</th></tr>\n");
+               "<th>best test top-1</th><th>build</th></tr>\n");
     for (int k = 0; k < r->o->nrun; k++) {
         const RunIn *ri = &r->run[k];
         const int n = ri->nep;
@@ -395,6 +411,8 @@ static void runs_table(Buf *b, const Report *r) {
                        100 * ri->ep[best].test_top5);
         else
             buf_printf(b, "no evaluated epoch yet");
+        buf_printf(b, "</td><td>");
+        run_builds(b, ri->ep, n);
         buf_printf(b, "</td></tr>\n");
     }
     buf_printf(b, "</table>\n");
