@@ -508,7 +508,7 @@ builds_line() {
         shift 3
     done
     [ -n "$out" ] || return 0
-    if [ -n "$file" ]; then printf 'Figures measured by (%s): %s.\n' "$file" "$out"; else printf 'Runs: %s.\n' "$out"; fi
+    if [ -n "$file" ]; then printf 'The figures (each run'\''s %s) measured by: %s.\n' "$file" "$out"; else printf 'Runs: %s.\n' "$out"; fi
 }
 # -H: EXP_OUT may be a symbolic link (to scratch storage on a cluster): count what it points to
 runs=$(find -H "$OUT" -name done -path '*seed*' -o -name done -path '*fold*' 2>/dev/null | wc -l)
