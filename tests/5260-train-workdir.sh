@@ -63,24 +63,30 @@ rm -f "$W/checkpoint-last.h5"
 ok $? "an epochNNN.h5 alone also counts as a run (exit $rc)"
 
 # Another build: this program with its version string changed (same length) in the binary.
-v2="X${v#?}"
-perl -pe "s/\Q$v\E/$v2/g" "$TRAIN" > other-train && chmod +x other-train
-is "cocodiff-train $v2" "$(./other-train --version)" "a copy of the program that says it is build $v2"
-train_config "$TMP/c2.yaml" "$TMP/w2"
-"$TRAIN" --config c2.yaml --set num_epoch=1 > r1.log 2>&1 && ./other-train --config c2.yaml --set num_epoch=2 --resume > r2.log 2>&1
-ok $? "one epoch by this build, the second by the other (--resume)"
-grep -q "warning: train | $TMP/w2/checkpoint-last.h5 was written by build $v, this run is build $v2" r2.log &&
-    grep -q "warning: train | .* was written by build $v, this run is build $v2" "$TMP/w2/log.txt"
-ok $? "the resume warns, naming both builds, on stderr and in log.txt"
-is "$v $v2" "$(jq -r .build "$TMP/w2/metrics.jsonl" | tr '\n' ' ' | sed 's/ $//')" "metrics.jsonl: each epoch's line names the build that trained it"
-is "$v2|$v $v2" "$(attr build "$TMP/w2/checkpoint-last.h5")|$(attr builds "$TMP/w2/checkpoint-last.h5")" \
-    "the checkpoint: build $v2 wrote it, builds '$v $v2' trained it"
-"$TRAIN" --config c2.yaml --set num_epoch=3 --resume > r3.log 2>&1 &&
-    is "$v $v2 $v" "$(attr builds "$TMP/w2/checkpoint-last.h5")" "resumed by the first build again: all three kept, in order" ||
-    ok 1 "resumed by the first build again"
-"$TRAIN" --checkpoint "$TMP/w2/checkpoint-last.h5" --export ex.h5 > ex.log 2>&1
-is "$v|$v $v2 $v" "$(attr build ex.h5)|$(attr builds ex.h5)" "--export: the inference checkpoint keeps the builds that trained it"
-"$REPO/bin/cocodiff-eval" --checkpoint ex.h5 --data "$TMP/ntu60-xsub.h5" --out ev > ev.log 2>&1
-is "$v|$v $v2 $v" "$(jq -r '"\(.build)|\(.checkpoint_builds)"' ev/metrics.json)" \
-    "cocodiff-eval's metrics.json: its own build and the checkpoint's builds"
+# Only with a commit in the string: a bare VERSION (a tarball) is too short to be
+# found in the binary alone.
+if [[ $v == *+g* ]]; then
+    v2="X${v#?}"
+    perl -pe "s/\Q$v\E/$v2/g" "$TRAIN" > other-train && chmod +x other-train
+    is "cocodiff-train $v2" "$(./other-train --version)" "a copy of the program that says it is build $v2"
+    train_config "$TMP/c2.yaml" "$TMP/w2"
+    "$TRAIN" --config c2.yaml --set num_epoch=1 > r1.log 2>&1 && ./other-train --config c2.yaml --set num_epoch=2 --resume > r2.log 2>&1
+    ok $? "one epoch by this build, the second by the other (--resume)"
+    grep -q "warning: train | $TMP/w2/checkpoint-last.h5 was written by build $v, this run is build $v2" r2.log &&
+        grep -q "warning: train | .* was written by build $v, this run is build $v2" "$TMP/w2/log.txt"
+    ok $? "the resume warns, naming both builds, on stderr and in log.txt"
+    is "$v $v2" "$(jq -r .build "$TMP/w2/metrics.jsonl" | tr '\n' ' ' | sed 's/ $//')" "metrics.jsonl: each epoch's line names the build that trained it"
+    is "$v2|$v $v2" "$(attr build "$TMP/w2/checkpoint-last.h5")|$(attr builds "$TMP/w2/checkpoint-last.h5")" \
+        "the checkpoint: build $v2 wrote it, builds '$v $v2' trained it"
+    "$TRAIN" --config c2.yaml --set num_epoch=3 --resume > r3.log 2>&1 &&
+        is "$v $v2 $v" "$(attr builds "$TMP/w2/checkpoint-last.h5")" "resumed by the first build again: all three kept, in order" ||
+        ok 1 "resumed by the first build again"
+    "$TRAIN" --checkpoint "$TMP/w2/checkpoint-last.h5" --export ex.h5 > ex.log 2>&1
+    is "$v|$v $v2 $v" "$(attr build ex.h5)|$(attr builds ex.h5)" "--export: the inference checkpoint keeps the builds that trained it"
+    "$REPO/bin/cocodiff-eval" --checkpoint ex.h5 --data "$TMP/ntu60-xsub.h5" --out ev > ev.log 2>&1
+    is "$v|$v $v2 $v" "$(jq -r '"\(.build)|\(.checkpoint_builds)"' ev/metrics.json)" \
+        "cocodiff-eval's metrics.json: its own build and the checkpoint's builds"
+else
+    skip 8 "the version '$v' names no commit (a build without git): no other build to make"
+fi
 cd / && done_testing
