@@ -86,7 +86,13 @@ deps:
 CD_GIT := $(shell [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ] && git rev-parse --short HEAD 2>/dev/null)
 CD_DIRTY = $(shell s=$$(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null) && [ -z "$$s" ] || echo -dirty)
 CD_VERSION := $(shell cat VERSION 2>/dev/null)$(if $(CD_GIT),+g$(CD_GIT)$(CD_DIRTY))
+# VERSION is one word of letters, digits and . + ~ _ - (32 at most): the
+# string goes into a C literal and a checkpoint's space-separated builds
+# list (a space would make every resume look like another build's), and it
+# fits the buffers that hold it (report.h, trainer.h) with any commit.
 build/version.h: FORCE | build
+	@LC_ALL=C grep -qxE '[0-9A-Za-z.+~_-]{1,32}' VERSION && [ "$$(wc -l < VERSION)" -le 1 ] || \
+	    { echo "Makefile: VERSION must be one line, one word of letters, digits and . + ~ _ - (at most 32), not '$$(cat VERSION)'" >&2; exit 1; }
 	@v='#define CD_VERSION "$(CD_VERSION)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@
 build/core/cli.o: build/version.h
 build/core/cli.o: CPPFLAGS += -Ibuild

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 PROGS="describe embed ensemble eval frozen glove-subset prep report synth train"
 for p in $PROGS; do [ -x "$REPO/bin/cocodiff-$p" ] || skip_all "bin/cocodiff-$p not built (run make)"; done
-plan 20
+plan 21
 B=$REPO/bin
 cd "$TMP" || exit 1
 
@@ -51,6 +51,10 @@ else
     skip 6 "git not installed"
 fi
 is "$want" "$(vh)" "no git (a tarball): the VERSION file alone"
+echo '0.2.0 rc1' > vt/VERSION && rm -rf vt/build
+make -s -C vt build/version.h > vmake.out 2>&1; rc=$?
+[ $rc != 0 ] && grep -q "VERSION must be one line, one word" vmake.out && [ ! -s vt/build/version.h ]
+ok $? "a VERSION with a space (the builds list's separator) stops the build, saying why (exit $rc)"
 
 bad=""
 for p in $PROGS; do
