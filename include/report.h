@@ -41,7 +41,8 @@ int report_run(const ReportOptions *o);   // REPORT_EXIT_*
 typedef struct ReportEpoch {
     int epoch;
     double lr, train_loss, train_top1, test_top1, test_top5, test_loss;
-    char build[64];   // the build that trained the epoch ("": a line from before builds were kept)
+    char build[96];   // the build that trained the epoch ("": a line from before builds were kept;
+                      // a --version string, 80 characters at most: the Makefile)
 } ReportEpoch;
 
 // Reads every line (sorted by epoch; a later line for the same epoch, as

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 . "$(dirname "$0")/tap/train.sh"
 command -v jq > /dev/null || skip_all "jq not installed"
-plan 10
+plan 11
 train_data
 cd "$TMP" || exit 1
 B=$REPO/bin
@@ -26,6 +26,11 @@ grep -q '<td style="color:[^"]*"><b>seed1</b>' $H && grep -q '<td style="color:[
 ok $? "a table row per run"
 v=$("$TRAIN" --version | sed 's/^cocodiff-train //')
 is 2 "$(grep -c "<td style=\"color:[^\"]*\"><b>seed[12]</b>.*<td>$v</td></tr>" $H)" "each run's row names its build ($v)"
+# the longest --version string the Makefile lets through: a 32-character VERSION, a full commit, -dirty
+L="0.1.0-abcdefghijklmnopqrstuvwxyz+g$(printf 'a%.0s' {1..40})-dirty"
+mkdir long && jq -c --arg b "$L" '.build = $b' seed1/metrics.jsonl > long/metrics.jsonl &&
+    "$B/cocodiff-report" --run long --out long.html > long.log 2>&1 && grep -q "<td>$L</td></tr>" long.html
+ok $? "a build of ${#L} characters (the longest there is) is named whole"
 grep -q '<title>seed1 test top-1</title>' $H && grep -q '<title>seed2 test top-1</title>' $H &&
     grep -q '<title>seed1 train</title>' $H && grep -q '<title>seed2 train</title>' $H
 ok $? "both runs' curves overlaid (test top-1, loss) in the same charts"
