@@ -78,9 +78,13 @@ deps:
 # files differ from that commit (untracked ones do not count), so a run's
 # recorded build never passes for the commit's own; a tree without git (a
 # tarball) is the VERSION file alone. build/version.h is rewritten only when
-# that changes, so nothing else rebuilds.
-CD_GIT := $(shell git rev-parse --short HEAD 2>/dev/null)
-CD_DIRTY = $(shell git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo -dirty)
+# that changes, so nothing else rebuilds. git counts only when this folder is
+# its repository's top: a tarball unpacked inside another repository (a home
+# folder kept in git) must not take that repository's commit and changes for
+# its own. A status git cannot give (a damaged index) counts as dirty: the
+# commit is never claimed clean unchecked.
+CD_GIT := $(shell [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ] && git rev-parse --short HEAD 2>/dev/null)
+CD_DIRTY = $(shell s=$$(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null) && [ -z "$$s" ] || echo -dirty)
 CD_VERSION := $(shell cat VERSION 2>/dev/null)$(if $(CD_GIT),+g$(CD_GIT)$(CD_DIRTY))
 build/version.h: FORCE | build
 	@v='#define CD_VERSION "$(CD_VERSION)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" > $@

@@ -13,13 +13,18 @@
 #                    lines (or a whole run) from before builds were kept, or
 #                    when DIR has neither file. With BUILDS_FILE=F (a JSON
 #                    file of the run: diversity.json) F's "build" instead:
-#                    the build that measured its figures. Needs jq.
+#                    the build that measured its figures. Needs jq (sourcing
+#                    fails without it).
 #   builds_of LABEL WORD DIR...
 #                    one line for a group of runs, the runs grouped by
 #                    run_builds and named by the number that ends each
 #                    folder's name (seed3, fold0, joint-backbone-s2) as WORD:
 #                    "LABEL: build 0.1.0+gabc1234 (seeds 1-5), build
 #                    0.1.0+gdef5678 (seeds 6-10)"; nothing without a DIR.
+
+# Without jq every run would read "build not recorded", a false record:
+# sourcing fails instead (a `set -e` caller stops there).
+command -v jq > /dev/null || { echo "scripts/run-builds.sh: needs jq (it reads each run's builds)" >&2; return 2; }
 
 run_builds() {
     local d=$1

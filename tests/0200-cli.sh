@@ -10,8 +10,7 @@
 . "$(dirname "$0")/tap/tap.sh"
 PROGS="describe embed ensemble eval frozen glove-subset prep report synth train"
 for p in $PROGS; do [ -x "$REPO/bin/cocodiff-$p" ] || skip_all "bin/cocodiff-$p not built (run make)"; done
-command -v git > /dev/null || skip_all "git not installed"
-plan 18
+plan 20
 B=$REPO/bin
 cd "$TMP" || exit 1
 
@@ -24,19 +23,33 @@ is "" "$bad" "--version on every program prints 'cocodiff-NAME $want...' and exi
 
 # The Makefile's rule on a copy (its own git repository): only build/version.h is made.
 mkdir -p vt && cp -r "$REPO/Makefile" "$REPO/VERSION" "$REPO/mk" vt/ && echo 'one' > vt/tracked.txt
-# (GIT_CEILING_DIRECTORIES: the copy's git, never one of a folder above TMP)
-vh() { GIT_CEILING_DIRECTORIES=$TMP make -s -C vt build/version.h > /dev/null 2>&1 && sed -n 's/.*CD_VERSION "\(.*\)"/\1/p' vt/build/version.h; }
-git -C vt init -q && git -C vt add -A && git -C vt -c user.name=t -c user.email=t@t commit -q -m t
-h=$(git -C vt rev-parse --short HEAD)
-is "$want+g$h" "$(vh)" "a clean tree: VERSION+g<commit>"
-touch -d '2000-01-01' vt/build/version.h && echo 'untracked' > vt/new.txt
-is "$want+g$h 200001010000" "$(vh) $(date -r vt/build/version.h +%Y%m%d%H%M)" \
-    "an untracked file is not a change; build/version.h is left alone when its string stays"
-echo 'two' > vt/tracked.txt
-is "$want+g$h-dirty" "$(vh)" "a tracked file modified: VERSION+g<commit>-dirty"
-git -C vt checkout -q tracked.txt
-is "$want+g$h" "$(vh)" "and clean again once it is restored"
-rm -rf vt/.git vt/build
+# vh [DIR]: the string the rule writes in DIR (vt). GIT_CEILING_DIRECTORIES: git
+# never looks above TMP, whatever holds it.
+vh() { GIT_CEILING_DIRECTORIES=$TMP make -s -C "${1:-vt}" build/version.h > /dev/null 2>&1 &&
+       sed -n 's/.*CD_VERSION "\(.*\)"/\1/p' "${1:-vt}/build/version.h"; }
+if command -v git > /dev/null; then
+    git -C vt init -q && git -C vt add -A && git -C vt -c user.name=t -c user.email=t@t commit -q -m t
+    h=$(git -C vt rev-parse --short HEAD)
+    is "$want+g$h" "$(vh)" "a clean tree: VERSION+g<commit>"
+    touch -d '2000-01-01' vt/build/version.h && echo 'untracked' > vt/new.txt
+    is "$want+g$h 200001010000" "$(vh) $(date -r vt/build/version.h +%Y%m%d%H%M)" \
+        "an untracked file is not a change; build/version.h is left alone when its string stays"
+    echo 'two' > vt/tracked.txt
+    is "$want+g$h-dirty" "$(vh)" "a tracked file modified: VERSION+g<commit>-dirty"
+    git -C vt checkout -q tracked.txt
+    is "$want+g$h" "$(vh)" "and clean again once it is restored"
+    printf 'not an index' > vt/.git/index
+    is "$want+g$h-dirty" "$(vh)" "an index git cannot read: -dirty, never a clean claim unchecked"
+    rm -rf vt/.git vt/build
+    # a tarball unpacked inside another repository with changes of its own (a home folder kept in git)
+    mkdir home && echo x > home/dot && git -C home init -q && git -C home add dot &&
+        git -C home -c user.name=t -c user.email=t@t commit -q -m t && echo y > home/dot && mv vt home/
+    is "$want" "$(vh home/vt)" "no git of its own, inside another repository: the VERSION file alone, not that repository's commit"
+    mv home/vt . && rm -rf vt/build
+else
+    rm -rf vt/build
+    skip 6 "git not installed"
+fi
 is "$want" "$(vh)" "no git (a tarball): the VERSION file alone"
 
 bad=""

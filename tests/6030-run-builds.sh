@@ -6,11 +6,12 @@
 # cocodiff-frozen's heads.tsv, "build not recorded" for runs from before
 # builds were kept (never a guess), and one line per group of seeds with
 # their numbers as ranges; BUILDS_FILE=diversity.json reads the build that
-# measured a run's probe figures.
+# measured a run's probe figures; a path with a space; without jq the
+# file refuses to load rather than call every run "build not recorded".
 . "$(dirname "$0")/tap/tap.sh"
 command -v jq > /dev/null || skip_all "jq not installed"
 . "$REPO/scripts/run-builds.sh"
-plan 9
+plan 11
 cd "$TMP" || exit 1
 A=0.1.0+gaaaaaaa B=0.1.0+gbbbbbbb-dirty
 line() { printf '{"epoch":%d,"step":%d,"time_s":1.5%s,"test_top1":0.5}\n' "$1" "$((4 * $1))" "${2:+,\"build\":\"$2\"}"; }
@@ -38,4 +39,10 @@ is "" "$(builds_of nothing seed)" "no runs: no line"
 echo "{\"build\": \"$B\"}" > m/seed1/diversity.json
 is "probe: build $B (seed 1), build not recorded (seed 2)" "$(BUILDS_FILE=diversity.json builds_of probe seed m/seed1 m/seed2)" \
     "BUILDS_FILE=diversity.json: the build that measured the figures (none there: not recorded)"
+mkdir -p "my runs/seed8" && line 1 $A > "my runs/seed8/metrics.jsonl"
+is "run: build $A (seed 8)" "$(builds_of run seed "my runs/seed8")" "a folder whose path has a space"
+# Without jq: sourcing fails, saying so (a run is never called "build not recorded" for want of jq).
+mkdir nojq && for c in bash awk basename; do ln -s "$(command -v $c)" nojq/; done
+out=$(PATH=$TMP/nojq bash -c '. "$1" && run_builds m/seed1; echo "rc $?"' _ "$REPO/scripts/run-builds.sh" 2>&1)
+is "scripts/run-builds.sh: needs jq (it reads each run's builds)|rc 2" "$(echo "$out" | paste -sd'|')" "jq missing: sourcing fails with a message"
 cd / && done_testing
