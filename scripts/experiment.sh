@@ -798,6 +798,18 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
     [ -z "$l" ] || printf '%s\n\n' "$l"
     echo "Inference: \`cocodiff-train --export\` keeps the backbone and head only, so parameters and FLOPs equal plain"
     echo "CTR-GCN's (tests/5400 checks the exported tensors bit for bit)."
+    # The real benchmark's paired comparison, as scripts/ucla-results.sh last
+    # wrote it (its runs, command and builds are in that file)
+    if [ -f docs/results-ucla.md ] && grep -q '^## The CoCoDiff module, paired by seed' docs/results-ucla.md; then
+        echo
+        echo "## 8. On real data: NW-UCLA, backbone vs module"
+        echo
+        echo "From [results-ucla.md](results-ucla.md) (scripts/ucla-results.sh; its command, commit, schedule and the"
+        echo "module's probe there): the joint stream on the official split, paired by seed."
+        echo
+        sed -n '/^## The CoCoDiff module, paired by seed/,/^The module.s text-conditioning probe/p' docs/results-ucla.md |
+            sed '1d;$d' | sed '1{/^$/d};${/^$/d}'
+    fi
     if [ -f scripts/experiment-notes.md ]; then
         echo
         cat scripts/experiment-notes.md
