@@ -75,7 +75,9 @@ deps:
 	scripts/install-deps.sh
 
 # --version (cli.c): the VERSION file and the commit, "-dirty" when tracked
-# files differ from that commit (untracked ones do not count), so a run's
+# files differ from that commit (untracked ones do not count, nor Markdown
+# documents: make experiment and make ucla rewrite docs/results*.md, and the
+# runs of their next invocation must not read as another build), so a run's
 # recorded build never passes for the commit's own; a tree without git (a
 # tarball) is the VERSION file alone. build/version.h is rewritten only when
 # that changes, so nothing else rebuilds. git counts only when this folder is
@@ -84,7 +86,7 @@ deps:
 # its own. A status git cannot give (a damaged index) counts as dirty: the
 # commit is never claimed clean unchecked.
 CD_GIT := $(shell [ -z "$$(git rev-parse --show-prefix 2>/dev/null)" ] && git rev-parse --short HEAD 2>/dev/null)
-CD_DIRTY = $(shell s=$$(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null) && [ -z "$$s" ] || echo -dirty)
+CD_DIRTY = $(shell s=$$(git --no-optional-locks status --porcelain --untracked-files=no -- . ':(exclude)*.md' 2>/dev/null) && [ -z "$$s" ] || echo -dirty)
 CD_VERSION := $(shell cat VERSION 2>/dev/null)$(if $(CD_GIT),+g$(CD_GIT)$(CD_DIRTY))
 # VERSION is one word of letters, digits and . + ~ _ - (32 at most): the
 # string goes into a C literal and a checkpoint's space-separated builds

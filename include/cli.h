@@ -39,6 +39,7 @@ int cli_start(Dist *d, int *argc, char ***argv, const char *prog);
 int cli_bad_option(const char *prog, int rank, const char *a, const char *const *valued);
 
 // "0.1.0+gabcdef0" (the VERSION file and the git commit it was built from),
-// "0.1.0+gabcdef0-dirty" when tracked files differed from that commit, "0.1.0"
+// "0.1.0+gabcdef0-dirty" when tracked files (Markdown documents aside)
+// differed from that commit, "0.1.0"
 // built without git (the Makefile's build/version.h).
 const char *cli_version(void);

@@ -5,12 +5,14 @@
 # output's folder created by every program that writes a file; a library
 # error is one line, without HDF5's error stack or the source line, both of
 # which come back with --verbose. The Makefile's version string: the commit,
-# "-dirty" when a tracked file differs from it, the VERSION file alone
-# without git; build/version.h rewritten only when the string changes.
+# "-dirty" when a tracked file differs from it (not a Markdown document,
+# not a damaged index read as clean), the VERSION file alone without git of
+# its own; build/version.h rewritten only when the string changes; a
+# VERSION that is not one word stops the build.
 . "$(dirname "$0")/tap/tap.sh"
 PROGS="describe embed ensemble eval frozen glove-subset prep report synth train"
 for p in $PROGS; do [ -x "$REPO/bin/cocodiff-$p" ] || skip_all "bin/cocodiff-$p not built (run make)"; done
-plan 21
+plan 22
 B=$REPO/bin
 cd "$TMP" || exit 1
 
@@ -22,7 +24,8 @@ done
 is "" "$bad" "--version on every program prints 'cocodiff-NAME $want...' and exits 0"
 
 # The Makefile's rule on a copy (its own git repository): only build/version.h is made.
-mkdir -p vt && cp -r "$REPO/Makefile" "$REPO/VERSION" "$REPO/mk" vt/ && echo 'one' > vt/tracked.txt
+mkdir -p vt/docs && cp -r "$REPO/Makefile" "$REPO/VERSION" "$REPO/mk" vt/ && echo 'one' > vt/tracked.txt &&
+    echo '# results' > vt/docs/results.md
 # vh [DIR]: the string the rule writes in DIR (vt). GIT_CEILING_DIRECTORIES: git
 # never looks above TMP, whatever holds it.
 vh() { GIT_CEILING_DIRECTORIES=$TMP make -s -C "${1:-vt}" build/version.h > /dev/null 2>&1 &&
@@ -38,6 +41,9 @@ if command -v git > /dev/null; then
     is "$want+g$h-dirty" "$(vh)" "a tracked file modified: VERSION+g<commit>-dirty"
     git -C vt checkout -q tracked.txt
     is "$want+g$h" "$(vh)" "and clean again once it is restored"
+    echo 'a table' >> vt/docs/results.md
+    is "$want+g$h" "$(vh)" "a Markdown document modified (make experiment's docs/results.md): still the commit's own build"
+    git -C vt checkout -q docs/results.md
     printf 'not an index' > vt/.git/index
     is "$want+g$h-dirty" "$(vh)" "an index git cannot read: -dirty, never a clean claim unchecked"
     rm -rf vt/.git vt/build
@@ -48,7 +54,7 @@ if command -v git > /dev/null; then
     mv home/vt . && rm -rf vt/build
 else
     rm -rf vt/build
-    skip 6 "git not installed"
+    skip 7 "git not installed"
 fi
 is "$want" "$(vh)" "no git (a tarball): the VERSION file alone"
 echo '0.2.0 rc1' > vt/VERSION && rm -rf vt/build
