@@ -76,8 +76,8 @@ deps:
 
 # --version (cli.c): the VERSION file and the commit, "-dirty" when tracked
 # files differ from that commit (untracked ones do not count, nor Markdown
-# documents: make experiment and make ucla rewrite docs/results*.md, and the
-# runs of their next invocation must not read as another build), so a run's
+# documents: make experiment and scripts/ucla-results.sh rewrite docs/results*.md,
+# and the runs made after them must not read as another build), so a run's
 # recorded build never passes for the commit's own; a tree without git (a
 # tarball) is the VERSION file alone. build/version.h is rewritten only when
 # that changes, so nothing else rebuilds. git counts only when this folder is
