@@ -363,6 +363,10 @@ cond_rows() {
             "| \($l) | \(length) | \(mean(.[$k][$m].swap) * 1000 | round / 1000) | \(mean(.[$k][$m].steer) * 1000 | round / 10)% | \(mean(.[$k][$m].from_noise) * 1000 | round / 10)% | \(mean(.[$k][$m].own_head_top1) * 1000 | round / 10)% | \(kf) | \(mean(.[$k].real_head_top1) * 1000 | round / 10)% |"' "${js[@]}"
     done
 }
+# TARGETS_JQ: the targets as jq predicates over {from_noise, steer,
+# own_head_top1, real}, for target_rows and scale_rows
+TARGETS_JQ='def noise: .from_noise >= 0.8; def steer: .steer >= 0.5;
+    def below: .own_head_top1 - .real >= -0.05; def either: ((.own_head_top1 - .real) | fabs) <= 0.05;'
 # target_rows DIR NSEEDS KEY LABEL: how many seeds meet each of issue 16's
 # targets at the generation scale (KEY's text figures): from noise >= 80%,
 # steer >= 50%, own text no more than 5 points under real (the reading used:
@@ -373,10 +377,8 @@ target_rows() {
     local js
     mapfile -t js < <(seed_jsons "$1" "$2" "$3" 'has($k)')
     [ ${#js[@]} -gt 0 ] || return 0
-    jq -rs --arg k "$3" --arg l "$4" 'map(.[$k].text + {real: .[$k].real_head_top1}) as $x
+    jq -rs --arg k "$3" --arg l "$4" "$TARGETS_JQ"'map(.[$k].text + {real: .[$k].real_head_top1}) as $x
         | def n(f): ($x | map(select(f)) | length);
-        def noise: .from_noise >= 0.8; def steer: .steer >= 0.5;
-        def below: .own_head_top1 - .real >= -0.05; def either: ((.own_head_top1 - .real) | fabs) <= 0.05;
         "| \($l) | \($x | length) | \(n(noise)) | \(n(steer)) | \(n(below)) | **\(n(noise and steer and below))** | \(n(either)) | \(n(noise and steer and either)) |"' "${js[@]}"
 }
 # split_rows DIR NSEEDS KEY LABEL: own text split by the head's verdict on
@@ -447,9 +449,9 @@ scale_rows() {
     local js
     mapfile -t js < <(seed_jsons "$1" "$2" "$3" '.[$k].by_scale | length > 1')
     [ ${#js[@]} -gt 0 ] || return 0
-    jq -rs --arg k "$3" --arg l "$4" 'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
+    jq -rs --arg k "$3" --arg l "$4" "$TARGETS_JQ"'def p(x): "\(x * 1000 | round / 10)"; def mean(f): (map(f) | add / length);
         map(.[$k]) as $r | range($r[0].by_scale | length) as $i | ($r | map(.by_scale[$i] + {real: .real_head_top1})) as $x
-        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.from_noise)))% | \(p($x | mean(.steer)))% | \(p($x | mean(.own_head_top1)))% | \(p($x | mean(.real)))% | \($x | mean(.own_head_top1 - .real) * 1000 | round / 10 | if . > 0 then "+\(.)" else "\(.)" end) | \($x | map(select(.from_noise >= 0.8 and .steer >= 0.5 and .own_head_top1 - .real >= -0.05)) | length) | \($x | map(select(.from_noise >= 0.8 and .steer >= 0.5 and ((.own_head_top1 - .real) | fabs) <= 0.05)) | length) |"' "${js[@]}"
+        | "| \($l) | \($x[0].guidance_scale) | \(length) | \(p($x | mean(.from_noise)))% | \(p($x | mean(.steer)))% | \(p($x | mean(.own_head_top1)))% | \(p($x | mean(.real)))% | \($x | mean(.own_head_top1 - .real) * 1000 | round / 10 | if . > 0 then "+\(.)" else "\(.)" end) | \($x | map(select(noise and steer and below)) | length) | \($x | map(select(noise and steer and either)) | length) |"' "${js[@]}"
 }
 # scale_seeds DIR NSEEDS KEY: per seed, from noise / steer / own text at each scale, and real
 scale_seeds() {
@@ -621,16 +623,17 @@ HDR="| comparison | seeds | per seed: a - b (points) | mean a - b | SE | paired 
             echo
         fi
     fi
-    if [ -n "$(target_rows "$OUT/main/module" "$SEEDS" conditioning x)$(target_rows "$OUT/lowdata/module" "$LSEEDS" conditioning x)" ]; then
+    rows=$(target_rows "$OUT/main/module" "$SEEDS" conditioning "co-trained (section 3's runs)"
+        target_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed "refreshed (section 3's runs)"
+        target_rows "$OUT/lowdata/module" "$LSEEDS" conditioning "co-trained, low data (section 5's runs)")
+    if [ -n "$rows" ]; then
         echo "Targets met, seed by seed, at the generation scale (guidance 3): seeds with from noise >= 80%, steer"
         echo ">= 50%, own text >= real - 5 points, and all three; then own text within 5 points either way, and all"
         echo "three so. The low-data regime's co-trained module is section 5's."
         echo
         echo "| module | seeds | from noise | steer | own text >= real - 5 | all three | own text within 5 either way | all three, two-sided |"
         echo "|---|---|---|---|---|---|---|---|"
-        target_rows "$OUT/main/module" "$SEEDS" conditioning "co-trained (section 3's runs)"
-        target_rows "$OUT/main/module" "$SEEDS" conditioning_refreshed "refreshed (section 3's runs)"
-        target_rows "$OUT/lowdata/module" "$LSEEDS" conditioning "co-trained, low data (section 5's runs)"
+        echo "$rows"
         echo
     fi
     echo "## 2. Hyperparameters chosen on cross-validation folds of the training split"
